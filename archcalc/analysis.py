@@ -1,0 +1,142 @@
+"""The analysis pass: one walk over a Network in topological order computes every figure.
+
+Per layer: output volume, parameters (trainable and not), MACs, activation elements, receptive
+field. Problems are collected as diagnostics (a layer whose input could not be computed is
+skipped) and raised together at the end. Peak memory is a plain function over the graph and the
+rows (``memory.py``). Every definition is written out in docs/definitions.md.
+"""
+from __future__ import annotations
+
+from math import prod
+
+from .errors import ArchcalcError, Diagnostic, error
+from .graph import Network
+from .memory import peak_activations, training_bytes
+from .ops import GLOBAL, IDENTITY, At, RFStep
+from .report import GLOBAL_RF, RF, LayerRow, Report, Settings, Totals
+
+DTYPES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
+OPTIMIZERS = {"sgd": 0, "momentum": 1, "adam": 2}   # state tensors per trainable parameter
+
+
+def _rf_step(rf: RF, step: RFStep) -> RF:
+    if rf.is_global:
+        return rf
+    size, stride, start = [], [], []
+    for ax in (0, 1):
+        k, s, p = step.k[ax], step.s[ax], step.p[ax]
+        j = rf.stride[ax]
+        size.append(rf.size[ax] + (k - 1) * j)
+        start.append(rf.start[ax] + ((k - 1) / 2 - p) * j)
+        stride.append(j * s)
+    return RF(tuple(size), tuple(stride), tuple(start), False, rf.aligned)
+
+
+def merge_rf(rfs: list[RF]) -> RF:
+    """The receptive field after a merge: the union of the input windows of its branches.
+
+    Where the branches agree on stride and centre (the alignment condition of Araujo et al.,
+    Distill 2019) this is simply the largest of them; otherwise the result is flagged unaligned,
+    its size covers every branch's window and its stride is the largest branch stride.
+    """
+    if any(r.is_global for r in rfs):
+        return GLOBAL_RF
+    aligned = all(r.aligned for r in rfs) and all(
+        r.stride == rfs[0].stride and r.start == rfs[0].start for r in rfs)
+    size, stride, start = [], [], []
+    for ax in (0, 1):
+        lo = min(r.start[ax] - (r.size[ax] - 1) / 2 for r in rfs)
+        hi = max(r.start[ax] + (r.size[ax] - 1) / 2 for r in rfs)
+        size.append(int(round(hi - lo)) + 1)
+        start.append((lo + hi) / 2)
+        stride.append(max(r.stride[ax] for r in rfs))
+    return RF(tuple(size), tuple(stride), tuple(start), False, aligned)
+
+
+def analyze(net: Network, dtype: str = "fp32", batch: int = 1, count_inplace: bool = False,
+            optimizer: str = "adam") -> Report:
+    """Analyze ``net``; returns a :class:`Report` or raises :class:`ArchcalcError` with every
+    error found. ``dtype`` sets bytes per element for activations and parameters, ``batch`` the
+    images per step; ``count_inplace`` gives ReLU and dropout buffers of their own."""
+    if dtype not in DTYPES:
+        raise error(f"unknown dtype {dtype!r}", hint="one of " + ", ".join(DTYPES), exit_code=2)
+    if optimizer not in OPTIMIZERS:
+        raise error(f"unknown optimizer {optimizer!r}", hint="one of " + ", ".join(OPTIMIZERS),
+                    exit_code=2)
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise error(f"batch must be a positive whole number, got {batch!r}", exit_code=2)
+    settings = Settings(dtype, batch, count_inplace, optimizer)
+
+    g = net.graph
+    vols: dict[str, tuple | None] = {}
+    rfs: dict[str, RF] = {}
+    rows: list[LayerRow] = []
+    diags: list[Diagnostic] = []
+    errors = 0
+
+    for layer in net.layers:
+        op = layer.opdef
+        a = layer.attrs
+        if layer.op == "input":
+            out = net.input
+            rf = RF()
+            rows.append(LayerRow("input", "input", (), out, 0, 0, 0, prod(out), rf))
+            vols["input"], rfs["input"] = out, rf
+            continue
+        ins = [vols[s] for s in layer.inputs]
+        if any(v is None for v in ins):
+            vols[layer.name] = None
+            continue
+        try:
+            out = op.shape(a, ins, At(layer.name, layer.pos, layer.inputs, net.rounding))
+        except ArchcalcError as exc:
+            diags.extend(exc.diagnostics)
+            errors += 1
+            vols[layer.name] = None
+            continue
+        vols[layer.name] = out
+        trainable, frozen = op.params(a, ins, out)
+        macs = op.macs(a, ins, out)
+
+        # storage: a view never copies; an in-place op reuses its input's buffer when it is that
+        # tensor's only consumer (otherwise the input is still needed and a copy is made)
+        inplace = op.view or (op.inplace and not count_inplace
+                              and g.out_degree(layer.inputs[0]) == 1)
+        acts = 0 if inplace else prod(out)
+
+        step = op.rf_step(a, ins)
+        if step == GLOBAL:
+            rf = GLOBAL_RF
+        elif step == IDENTITY:
+            rf = rfs[layer.inputs[0]]
+        elif step == "merge":
+            rf = merge_rf([rfs[s] for s in layer.inputs])
+            if not rf.aligned and all(rfs[s].aligned for s in layer.inputs):
+                diags.append(Diagnostic(
+                    "warning", "receptive fields of the merged branches are not aligned "
+                    "(their strides or centres differ): " + ", ".join(
+                        f"{s} {rfs[s].text()} centre {rfs[s].start[0]:g}" for s in layer.inputs),
+                    layer.pos, "make every branch's total padding match its kernel, as "
+                    "Araujo et al. (Distill 2019) describe", layer.name))
+        else:
+            rf = _rf_step(rfs[layer.inputs[0]], step)
+        rfs[layer.name] = rf
+        rows.append(LayerRow(layer.name, layer.op, layer.inputs, out, trainable + frozen,
+                             trainable, macs, acts, rf, op.describe(a), inplace, layer.scope))
+
+    if errors:
+        raise ArchcalcError(diags)
+
+    size = DTYPES[dtype]
+    params = sum(r.params for r in rows)
+    trainable = sum(r.trainable_params for r in rows)
+    macs = sum(r.macs for r in rows)
+    acts = sum(r.activations for r in rows)
+    peak_elems, peak_at = peak_activations(net, rows)
+    totals = Totals(
+        params=params, trainable_params=trainable, macs=macs, flops=2 * macs,
+        activations=acts, activation_bytes=acts * batch * size, param_bytes=params * size,
+        peak_bytes=peak_elems * batch * size, peak_layer=peak_at,
+        training_bytes=training_bytes(params, trainable, acts * batch, size,
+                                      OPTIMIZERS[optimizer]))
+    return Report(net.name, net.input, tuple(rows), totals, settings, tuple(diags))

@@ -1,0 +1,155 @@
+"""The ``archcalc`` command: a thin skin over the library. Options are parsed here, the work is
+done by ``archcalc.spec``, ``archcalc.analysis`` and ``archcalc.views``.
+
+Exit codes: 0 success, 1 a problem in the spec, 2 bad usage or an unreadable file,
+3 an internal error (a bug: please report it), 130 interrupted.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+from typing import List, Optional
+
+import typer
+
+from . import analysis, spec, views
+from .errors import ArchcalcError, Diagnostic
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  pretty_exceptions_enable=False,
+                  help="archcalc: shapes, parameters, MACs, memory and receptive fields of a CNN "
+                       "from a spec.")
+
+SPEC_EXTS = (".yaml", ".yml", ".md", ".tsv", ".txt", ".spec")
+
+
+class Fmt(str, Enum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+    csv = "csv"
+
+
+def fail(exc: ArchcalcError) -> None:
+    sys.stderr.write(exc.render() + "\n")
+    raise typer.Exit(exc.exit_code)
+
+
+def guarded(fn):
+    """Run a command body: archcalc's own errors become messages and exit codes, never
+    tracebacks (set ARCHCALC_DEBUG=1 to see one for an internal error)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ArchcalcError as exc:
+            fail(exc)
+        except typer.Exit:
+            raise
+        except KeyboardInterrupt:
+            sys.stderr.write("archcalc: interrupted\n")
+            raise typer.Exit(130)
+        except BrokenPipeError:
+            raise typer.Exit(0)
+        except Exception as exc:  # a bug: say so in one line
+            if os.environ.get("ARCHCALC_DEBUG"):
+                raise
+            sys.stderr.write(f"archcalc: internal error: {type(exc).__name__}: {exc} "
+                             "(please report it; ARCHCALC_DEBUG=1 shows the traceback)\n")
+            raise typer.Exit(3)
+    return wrapper
+
+
+def load_spec(text: str, input: Optional[str], filters: Optional[int], double: Optional[bool],
+              rounding: Optional[str], column: Optional[str]):
+    """A spec argument is a file when such a file exists (or it ends like one), else a spec string."""
+    opts = dict(filters=filters, double_after_pool=double, rounding=rounding, column=column)
+    if os.path.exists(text) or text.lower().endswith(SPEC_EXTS):
+        return spec.load(text, input, **opts)
+    return spec.parse(text, input, **opts)
+
+
+# options shared by the commands
+INPUT = typer.Option(None, "--input", "-i", help="input volume HxWxC, e.g. 224x224x3 "
+                     "(default: the spec's own, else 224x224x3)")
+FILTERS = typer.Option(None, "--filters", "-f", help="filters of a shorthand C (default 64)")
+DOUBLE = typer.Option(None, "--double-after-pool/--no-double-after-pool",
+                      help="double the filters of shorthand C after each max pool")
+ROUNDING = typer.Option(None, "--rounding", help="exact (default: a fraction is an error), "
+                        "floor (PyTorch) or ceil (Caffe pooling)")
+DTYPE = typer.Option("fp32", "--dtype", help="bytes per element: fp32, fp16, bf16, int8")
+BATCH = typer.Option(1, "--batch", "-b", min=1, help="images per batch for memory figures")
+INPLACE = typer.Option(False, "--count-inplace", help="give ReLU and dropout outputs buffers "
+                       "of their own (default: in place)")
+OPTIMIZER = typer.Option("adam", "--optimizer", help="for the training estimate: sgd, momentum, adam")
+
+
+@app.command()
+@guarded
+def summary(
+    spec_arg: str = typer.Argument(..., metavar="SPEC", help="a spec file or a spec string"),
+    input: Optional[str] = INPUT,
+    filters: Optional[int] = FILTERS,
+    double_after_pool: Optional[bool] = DOUBLE,
+    rounding: Optional[str] = ROUNDING,
+    column: Optional[str] = typer.Option(None, "--column", "-c",
+                                         help="for a column table: the column to analyze"),
+    format: Fmt = typer.Option(Fmt.table, "--format", "-F", help="table, json, markdown or csv"),
+    dtype: str = DTYPE,
+    batch: int = BATCH,
+    count_inplace: bool = INPLACE,
+    optimizer: str = OPTIMIZER,
+    depth: Optional[int] = typer.Option(None, "--depth", "-d", min=0,
+                                        help="fold block instances nested deeper than this"),
+):
+    """Per-layer and total figures of a network."""
+    net = load_spec(spec_arg, input, filters, double_after_pool, rounding, column)
+    if isinstance(net, dict):
+        raise ArchcalcError([Diagnostic(
+            "error", f"{spec_arg} holds {len(net)} networks ({', '.join(net)})",
+            hint="pick one with --column, or compare them all with 'archcalc compare'")], 2)
+    report = analysis.analyze(net, dtype=dtype, batch=batch, count_inplace=count_inplace,
+                              optimizer=optimizer)
+    if format == Fmt.table:
+        views.render_table(report, depth)
+    elif format == Fmt.json:
+        print(views.render_json(report))
+    elif format == Fmt.markdown:
+        print(views.render_markdown(report, depth), end="")
+    else:
+        print(views.render_csv(report, depth), end="")
+
+
+@app.command()
+@guarded
+def compare(
+    specs: List[str] = typer.Argument(..., metavar="SPEC...",
+                                      help="spec files or strings; a column table adds every column"),
+    input: Optional[str] = INPUT,
+    filters: Optional[int] = FILTERS,
+    double_after_pool: Optional[bool] = DOUBLE,
+    rounding: Optional[str] = ROUNDING,
+    format: Fmt = typer.Option(Fmt.table, "--format", "-F"),
+    dtype: str = DTYPE,
+    batch: int = BATCH,
+):
+    """Totals of several networks side by side (every column of a VGG-style table)."""
+    nets = []
+    for s in specs:
+        got = load_spec(s, input, filters, double_after_pool, rounding, None)
+        nets += list(got.values()) if isinstance(got, dict) else [got]
+    reports = [(analysis.analyze(n, dtype=dtype, batch=batch), n.weight_layers()) for n in nets]
+    out = views.render_compare(reports, format.value)
+    if out is not None:
+        print(out, end="")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""The layer graph: a ``Network`` is a networkx DiGraph of immutable ``Layer`` records.
+
+Front-ends build networks through :class:`Builder`, which validates each layer's attributes with
+its op (``ops.py``), names layers, wires inputs and enforces the size limits. Nothing here
+computes a shape: that is the analysis pass.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import networkx as nx
+
+from .errors import SourcePos, error
+from .ops import OPS, Op, Vol, _int, lookup
+
+# Refused before anything is built: a spec expanding to more layers than this (repeat counts
+# multiply) would exhaust memory long before it finished.
+MAX_LAYERS = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    name: str
+    op: str
+    attrs: dict[str, Any]
+    inputs: tuple[str, ...]
+    pos: SourcePos
+    scope: tuple[str, ...] = ()   # enclosing block instances, outermost first
+
+    @property
+    def opdef(self) -> Op:
+        return OPS[self.op]
+
+
+class Network:
+    """A named network: input volume, layers in a topological (spec) order, and their graph.
+
+    ``graph`` is a networkx DiGraph keyed by layer name; each node holds its ``Layer`` under the
+    ``"layer"`` key, and edges run from producer to consumer. ``layers`` keeps the order the spec
+    wrote them, which is always a topological order (a layer may only use earlier layers).
+    """
+
+    def __init__(self, name: str, input: Vol, layers: list[Layer], rounding: str = "exact",
+                 source: str | None = None):
+        self.name = name
+        self.input = input
+        self.layers = layers
+        self.rounding = rounding
+        self.source = source
+        self.graph = nx.DiGraph(name=name)
+        for layer in layers:
+            self.graph.add_node(layer.name, layer=layer)
+            for src in layer.inputs:
+                self.graph.add_edge(src, layer.name)
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __getitem__(self, name: str) -> Layer:
+        return self.graph.nodes[name]["layer"]
+
+    def __repr__(self) -> str:
+        h, w, c = self.input
+        return f"Network({self.name!r}, input={h}×{w}×{c}, {len(self.layers) - 1} layers)"
+
+    def weight_layers(self) -> int:
+        """Layers with weights in the VGG paper's sense (conv and fully connected)."""
+        return sum(1 for layer in self.layers if layer.opdef.weight_layer)
+
+
+def parse_volume(value: Any, pos: SourcePos) -> Vol:
+    """An input volume from ``224x224x3``, ``[224, 224, 3]`` or ``(224, 224, 3)``."""
+    if isinstance(value, str):
+        parts = value.lower().replace("×", "x").replace(",", "x").split("x")
+        parts = [p.strip() for p in parts]
+    elif isinstance(value, (list, tuple)):
+        parts = list(value)
+    else:
+        parts = None
+    if not parts or len(parts) != 3:
+        raise error(f"an input volume is H×W×C, got {value!r}", pos,
+                    hint="write it as 224x224x3 (or [224, 224, 3] in YAML)", exit_code=2)
+    h, w, c = (_int(p, "input size", pos) for p in parts)
+    return (h, w, c)
+
+
+class Builder:
+    """Collects layers for a Network, naming them and wiring their inputs.
+
+    A layer without explicit inputs follows the previous one. Names are the user's, or the op
+    kind with a running number (``conv1``, ``relu3``, ``pool2``); inside a block instance they
+    carry its prefix (``inception_3a/conv1``).
+    """
+
+    SHORT = {"maxpool": "pool", "avgpool": "avgpool", "global_avgpool": "gap", "batchnorm": "bn"}
+
+    def __init__(self, name: str, input: Vol, pos: SourcePos | None = None):
+        self.name = name
+        self.input = input
+        self.layers: list[Layer] = [Layer("input", "input", {}, (), pos or SourcePos())]
+        self.names: dict[str, Layer] = {"input": self.layers[0]}
+        self.counters: dict[str, int] = {}
+        self.last = "input"
+
+    def add(self, op: str, raw: dict[str, Any], pos: SourcePos, name: str | None = None,
+            inputs: Iterable[str] | None = None, scope: tuple[str, ...] = (),
+            prefix: str = "") -> Layer:
+        opdef = lookup(op, pos)
+        if len(self.layers) >= MAX_LAYERS:
+            raise error(f"the network has more than {MAX_LAYERS:,} layers", pos,
+                        hint="archcalc's limit on layers keeps analysis within memory")
+        attrs = opdef.normalize(raw, pos)
+        if name is None:
+            base = self.SHORT.get(opdef.kind, opdef.kind)
+            key = prefix + base
+            n = self.counters.get(key, 0) + 1
+            while f"{key}{n}" in self.names:
+                n += 1
+            self.counters[key] = n
+            name = f"{key}{n}"
+        else:
+            name = prefix + str(name)
+            if name in self.names:
+                raise error(f"the layer name {name!r} is used twice", pos,
+                            hint=f"the first is at {self.names[name].pos}; rename one of them")
+        srcs = tuple(inputs) if inputs is not None else (self.last,)
+        for s in srcs:
+            if s not in self.names:
+                known = ", ".join(list(self.names)[-5:])
+                raise error(f"layer {name!r} takes input {s!r}, which is not defined before it",
+                            pos, hint=f"inputs name earlier layers (the latest: {known})")
+        if opdef.arity == 1 and len(srcs) != 1:
+            raise error(f"{opdef.kind} takes one input, got {len(srcs)}", pos,
+                        hint="merge branches first with concat or add")
+        if opdef.arity is None and len(srcs) < 2:
+            raise error(f"{opdef.kind} merges two or more inputs, got {len(srcs)}", pos,
+                        hint="list the branches it merges: inputs: [a, b]")
+        layer = Layer(name, opdef.kind, attrs, srcs, pos, scope)
+        self.layers.append(layer)
+        self.names[name] = layer
+        self.last = name
+        return layer
+
+    def build(self, rounding: str = "exact", source: str | None = None) -> Network:
+        if len(self.layers) == 1:
+            raise error("the spec has no layers", self.layers[0].pos,
+                        hint="write at least one layer, e.g. CRP", exit_code=1)
+        return Network(self.name, self.input, self.layers, rounding, source)

@@ -1,0 +1,512 @@
+"""The operator table: every op kind archcalc knows, each defined once.
+
+An op describes, as pure functions of a layer's attributes and its input volumes:
+  * which attributes it takes and their defaults (``ATTRS``), validated by :meth:`Op.normalize`;
+  * its output volume (:meth:`Op.shape`);
+  * its parameters, trainable and not (:meth:`Op.params`);
+  * its multiply-accumulates (:meth:`Op.macs`);
+  * its receptive-field step (:meth:`Op.rf_step`);
+  * how its output is stored (``inplace``: may overwrite its input; ``view``: never copies).
+
+Volumes are (H, W, C) tuples of ints. Vectors are (1, 1, N).
+Adding an op means adding one class here and registering it in ``OPS``.
+"""
+from __future__ import annotations
+
+from math import prod
+from typing import Any, Callable, NamedTuple
+
+from .errors import ArchcalcError, Diagnostic, SourcePos, error
+
+Vol = tuple[int, int, int]
+Pair = tuple[int, int]
+
+# The most any count may be: larger values are refused before anything is allocated.
+MAX_DIM = 1 << 31
+ROUNDINGS = ("exact", "floor", "ceil")
+
+
+# ---------------------------------------------------------------------------------------------
+# attribute coercion (shared by every front-end through Op.normalize)
+
+def _int(value: Any, what: str, pos: SourcePos, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            value = int(value.strip())
+        else:
+            raise error(f"{what} must be a whole number, got {value!r}", pos,
+                        hint=f"write {what} as an integer such as 3")
+    if value < minimum:
+        raise error(f"{what} must be at least {minimum}, got {value}", pos)
+    if value > MAX_DIM:
+        raise error(f"{what} = {value} is too large (the limit is {MAX_DIM:,})", pos,
+                    hint="archcalc refuses sizes that could not be allocated on any device")
+    return value
+
+
+def _pair(value: Any, what: str, pos: SourcePos, minimum: int = 1) -> Pair:
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise error(f"{what} must be one number or a pair [h, w], got {list(value)!r}", pos)
+        return (_int(value[0], what, pos, minimum), _int(value[1], what, pos, minimum))
+    v = _int(value, what, pos, minimum)
+    return (v, v)
+
+
+def _bool(value: Any, what: str, pos: SourcePos) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "yes", "on", "false", "no", "off"):
+        return value.lower() in ("true", "yes", "on")
+    raise error(f"{what} must be true or false, got {value!r}", pos)
+
+
+def _padding(value: Any, pos: SourcePos) -> str | Pair:
+    if isinstance(value, str) and value.lower() in ("same", "valid"):
+        return value.lower()
+    return _pair(value, "padding", pos, minimum=0)
+
+
+def _rounding(value: Any, pos: SourcePos) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and value.lower() in ROUNDINGS:
+        return value.lower()
+    raise error(f"rounding must be one of {', '.join(ROUNDINGS)}, got {value!r}", pos,
+                hint="exact: a non-whole output size is an error; floor: PyTorch; ceil: Caffe pooling")
+
+
+def _float(value: Any, what: str, pos: SourcePos) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise error(f"{what} must be a number, got {value!r}", pos)
+    return float(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# the output-size rule and its diagnostics
+
+def window_out(n: int, k: int, s: int, pad: int, d: int, rounding: str, axis: str,
+               layer: str, pos: SourcePos) -> int:
+    """Output length along one axis: (n − k_eff + 2·pad)/s + 1, rounded as ``rounding`` says.
+
+    ``k_eff = d·(k − 1) + 1`` is the dilated kernel. ``exact`` refuses a fraction; ``floor`` drops it
+    (PyTorch, ONNX default); ``ceil`` keeps a partial last window (Caffe pooling, ``ceil_mode``), but,
+    as PyTorch and ONNX do, never a window that would start inside the right padding only.
+    """
+    k_eff = d * (k - 1) + 1
+    num = n + 2 * pad - k_eff
+    kdesc = f"{k}" if d == 1 else f"{k_eff} (kernel {k}, dilation {d})"
+    if num < 0:
+        raise error(f"the {kdesc}-wide window is larger than the padded input along {axis}: "
+                    f"{n} + 2·{pad} = {n + 2 * pad} < {k_eff}", pos, layer=layer,
+                    hint="use a smaller kernel, more padding, or a larger input")
+    q, r = divmod(num, s)
+    if r == 0 or rounding == "floor":
+        return q + 1
+    if rounding == "ceil":
+        if (q + 1) * s >= n + pad:  # the extra window would start in the right padding
+            return q + 1
+        return q + 2
+    value = num / s + 1
+    fixes = []
+    lo, hi = n - r, n + (s - r)
+    ins = [str(x) for x in (hi, lo) if x + 2 * pad >= k_eff and x > 0]
+    if ins:
+        fixes.append(f"an input {axis} of {' or '.join(ins)}")
+    pads = [p for p in range(0, k_eff + 1) if p != pad and (n + 2 * p - k_eff) % s == 0]
+    if pads:
+        fixes.append(f"padding {pads[0]}")
+    fixes.append("rounding: floor (as PyTorch) or rounding: ceil (as Caffe pooling)")
+    raise error(f"output {axis} ({n} − {k_eff} + 2·{pad})/{s} + 1 = {value:g} is not a whole number",
+                pos, layer=layer, hint="for an exact division use " + ", or ".join(fixes))
+
+
+# ---------------------------------------------------------------------------------------------
+# receptive-field steps
+
+class At(NamedTuple):
+    """Where a shape rule is applied: the layer's name, place, input names, default rounding."""
+    layer: str
+    pos: SourcePos
+    inputs: tuple[str, ...] = ()
+    rounding: str = "exact"
+
+
+class RFStep:
+    """A sliding window as the receptive-field algebra sees it, per axis (h, w):
+    effective kernel, stride and left/top padding."""
+    __slots__ = ("k", "s", "p")
+
+    def __init__(self, k: Pair, s: Pair, p: Pair):
+        self.k, self.s, self.p = k, s, p
+
+
+IDENTITY = "identity"   # output unit sees what the input unit at the same place sees
+GLOBAL = "global"       # output unit sees the whole input
+
+
+# ---------------------------------------------------------------------------------------------
+# the op classes
+
+class Op:
+    kind: str = ""
+    names: tuple[str, ...] = ()     # other spellings accepted for ``op:`` in YAML
+    ATTRS: dict[str, Any] = {}      # attribute -> default (REQUIRED for none)
+    arity: int | None = 1           # inputs; None means two or more (merges)
+    weight_layer = False            # counted in the VGG table's "# Layers"
+    inplace = False                 # may overwrite its input (ReLU, dropout)
+    view = False                    # output is a view of its input (flatten): never a copy
+    describe_fmt: Callable[[dict], str] | None = None
+
+    def normalize(self, raw: dict[str, Any], pos: SourcePos) -> dict[str, Any]:
+        unknown = sorted(set(raw) - set(self.ATTRS))
+        if unknown:
+            allowed = ", ".join(self.ATTRS) or "none"
+            raise error(f"{self.kind} takes no attribute {unknown[0]!r}", pos,
+                        hint=f"attributes of {self.kind}: {allowed}")
+        out = {}
+        for name, default in self.ATTRS.items():
+            value = raw.get(name, default)
+            if value is REQUIRED:
+                raise error(f"{self.kind} needs the attribute {name!r}", pos,
+                            hint=f"for example {{op: {self.kind}, {name}: ...}}")
+            out[name] = self.coerce(name, value, pos)
+        return out
+
+    def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
+        return value
+
+    def shape(self, a: dict, ins: list[Vol], at: "At") -> Vol:
+        """Output volume from the input volumes; errors are raised with ``at``'s place."""
+        return ins[0]
+
+    def params(self, a: dict, ins: list[Vol], out: Vol) -> tuple[int, int]:
+        """(trainable, non-trainable) parameter counts."""
+        return (0, 0)
+
+    def macs(self, a: dict, ins: list[Vol], out: Vol) -> int:
+        return 0
+
+    def rf_step(self, a: dict, ins: list[Vol]) -> RFStep | str:
+        return IDENTITY
+
+    def describe(self, a: dict) -> str:
+        return ""
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED = _Required()
+
+
+def _padding_of(a: dict, k_eff: Pair, layer: str, pos: SourcePos) -> Pair:
+    p = a["padding"]
+    if p == "valid":
+        return (0, 0)
+    if p == "same":
+        if (k_eff[0] - 1) % 2 or (k_eff[1] - 1) % 2:
+            raise error(f"'same' padding needs an odd kernel, got {k_eff[0]}×{k_eff[1]}", pos,
+                        layer=layer, hint="give the padding as a number instead")
+        return ((k_eff[0] - 1) // 2, (k_eff[1] - 1) // 2)
+    return p
+
+
+class _Windowed(Op):
+    """Shared by conv and pooling: kernel, stride, padding, dilation, rounding."""
+
+    def coerce(self, name, value, pos):
+        if name in ("kernel", "stride", "dilation"):
+            return _pair(value, name, pos)
+        if name == "padding":
+            return _padding(value, pos)
+        if name == "rounding":
+            return _rounding(value, pos)
+        return value
+
+    def k_eff(self, a: dict) -> Pair:
+        (kh, kw), (dh, dw) = a["kernel"], a.get("dilation", (1, 1))
+        return (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+
+    def pads(self, a: dict, at: At) -> Pair:
+        return _padding_of(a, self.k_eff(a), at.layer, at.pos)
+
+    def spatial(self, a: dict, vin: Vol, at: At) -> Pair:
+        ph, pw = self.pads(a, at)
+        (kh, kw), (sh, sw) = a["kernel"], a["stride"]
+        (dh, dw) = a.get("dilation", (1, 1))
+        r = a.get("rounding") or at.rounding
+        h = window_out(vin[0], kh, sh, ph, dh, r, "height", at.layer, at.pos)
+        w = window_out(vin[1], kw, sw, pw, dw, r, "width", at.layer, at.pos)
+        return h, w
+
+    def rf_step(self, a, ins):
+        ph, pw = _padding_of(a, self.k_eff(a), "", SourcePos())
+        return RFStep(self.k_eff(a), a["stride"], (ph, pw))
+
+    def window_text(self, a: dict) -> str:
+        (kh, kw), (sh, sw) = a["kernel"], a["stride"]
+        k = f"{kh}×{kw}"
+        s = f"/{sh}" if sh == sw else f"/{sh}×{sw}"
+        p = _padding_of(a, self.k_eff(a), "", SourcePos())
+        ptxt = f"p{p[0]}" if p[0] == p[1] else f"p{p[0]}×{p[1]}"
+        d = a.get("dilation", (1, 1))
+        dtxt = "" if d == (1, 1) else f" d{d[0]}" if d[0] == d[1] else f" d{d[0]}×{d[1]}"
+        return f"{k}{s} {ptxt}{dtxt}"
+
+
+class Conv(_Windowed):
+    kind = "conv"
+    names = ("conv2d", "convolution")
+    ATTRS = {"filters": REQUIRED, "kernel": 3, "stride": 1, "padding": "same", "dilation": 1,
+             "groups": 1, "bias": True, "rounding": None}
+    weight_layer = True
+
+    def coerce(self, name, value, pos):
+        if name in ("filters", "groups"):
+            return _int(value, name, pos)
+        if name == "bias":
+            return _bool(value, name, pos)
+        return super().coerce(name, value, pos)
+
+    def shape(self, a, ins, at):
+        vin = ins[0]
+        g = a["groups"]
+        if vin[2] % g or a["filters"] % g:
+            raise error(f"groups = {g} must divide both the input channels ({vin[2]}) "
+                        f"and the filters ({a['filters']})", at.pos, layer=at.layer,
+                        hint="choose groups that divides both, e.g. groups = input channels for a "
+                             "depthwise convolution")
+        h, w = self.spatial(a, vin, at)
+        return (h, w, a["filters"])
+
+    def params(self, a, ins, out):
+        kh, kw = a["kernel"]
+        weights = kh * kw * (ins[0][2] // a["groups"]) * a["filters"]
+        return (weights + (a["filters"] if a["bias"] else 0), 0)
+
+    def macs(self, a, ins, out):
+        kh, kw = a["kernel"]
+        return out[0] * out[1] * out[2] * (ins[0][2] // a["groups"]) * kh * kw
+
+    def describe(self, a):
+        g = f" g{a['groups']}" if a["groups"] != 1 else ""
+        nb = "" if a["bias"] else " no-bias"
+        return f"{self.window_text(a)}, {a['filters']}{g}{nb}"
+
+
+class _Pool(_Windowed):
+    ATTRS = {"kernel": 2, "stride": None, "padding": 0, "rounding": None}
+
+    def normalize(self, raw, pos):
+        a = super().normalize(raw, pos)
+        if a["stride"] is None:
+            a["stride"] = a["kernel"]      # as PyTorch: the stride defaults to the window
+        return a
+
+    def coerce(self, name, value, pos):
+        if name == "stride" and value is None:
+            return None
+        return super().coerce(name, value, pos)
+
+    def shape(self, a, ins, at):
+        h, w = self.spatial(a, ins[0], at)
+        ph, pw = self.pads(a, at)
+        kh, kw = a["kernel"]
+        if ph * 2 > kh or pw * 2 > kw:
+            raise error(f"pooling padding ({ph}×{pw}) must be at most half the window ({kh}×{kw})",
+                        at.pos, layer=at.layer, hint="PyTorch and ONNX refuse larger pooling pads")
+        return (h, w, ins[0][2])
+
+    def describe(self, a):
+        return self.window_text(a)
+
+
+class MaxPool(_Pool):
+    kind = "maxpool"
+    names = ("max_pool", "pool", "maxpool2d")
+
+
+class AvgPool(_Pool):
+    kind = "avgpool"
+    names = ("avg_pool", "averagepool", "avgpool2d")
+
+
+class GlobalAvgPool(Op):
+    kind = "global_avgpool"
+    names = ("gap", "global_avg_pool", "globalaveragepool")
+
+    def shape(self, a, ins, at):
+        return (1, 1, ins[0][2])
+
+    def rf_step(self, a, ins):
+        return GLOBAL
+
+
+class FC(Op):
+    kind = "fc"
+    names = ("linear", "dense", "fully_connected")
+    ATTRS = {"units": REQUIRED, "bias": True}
+    weight_layer = True
+
+    def coerce(self, name, value, pos):
+        return _int(value, name, pos) if name == "units" else _bool(value, name, pos)
+
+    def shape(self, a, ins, at):
+        return (1, 1, a["units"])
+
+    def params(self, a, ins, out):
+        n_in = prod(ins[0])
+        return (n_in * a["units"] + (a["units"] if a["bias"] else 0), 0)
+
+    def macs(self, a, ins, out):
+        return prod(ins[0]) * a["units"]
+
+    def rf_step(self, a, ins):
+        return GLOBAL
+
+    def describe(self, a):
+        return f"{a['units']}" + ("" if a["bias"] else " no-bias")
+
+
+class ReLU(Op):
+    kind = "relu"
+    inplace = True
+
+
+class Tanh(Op):
+    kind = "tanh"
+
+
+class Sigmoid(Op):
+    kind = "sigmoid"
+
+
+class Dropout(Op):
+    kind = "dropout"
+    ATTRS = {"rate": 0.5}
+    inplace = True
+
+    def coerce(self, name, value, pos):
+        v = _float(value, "rate", pos)
+        if not 0.0 <= v < 1.0:
+            raise error(f"dropout rate must be in [0, 1), got {v}", pos)
+        return v
+
+    def describe(self, a):
+        return f"p={a['rate']:g}"
+
+
+class Softmax(Op):
+    kind = "softmax"
+    names = ("soft-max",)
+
+
+class LRN(Op):
+    """Local response normalization across channels (AlexNet, VGG A-LRN): no parameters."""
+    kind = "lrn"
+    ATTRS = {"size": 5, "alpha": 1e-4, "beta": 0.75, "k": 2.0}
+
+    def coerce(self, name, value, pos):
+        return _int(value, name, pos) if name == "size" else _float(value, name, pos)
+
+    def describe(self, a):
+        return f"size {a['size']}"
+
+
+class BatchNorm(Op):
+    """Batch normalization: γ and β trainable (2C), running mean and variance buffers (2C)."""
+    kind = "batchnorm"
+    names = ("bn", "batch_norm", "batchnorm2d")
+    ATTRS = {"eps": 1e-5}
+
+    def coerce(self, name, value, pos):
+        return _float(value, name, pos)
+
+    def params(self, a, ins, out):
+        c = ins[0][2]
+        return (2 * c, 2 * c)
+
+
+class Flatten(Op):
+    kind = "flatten"
+    view = True
+
+    def shape(self, a, ins, at):
+        return (1, 1, prod(ins[0]))
+
+
+class Concat(Op):
+    """Concatenation along depth: spatial sizes must agree."""
+    kind = "concat"
+    arity = None
+
+    def shape(self, a, ins, at):
+        if any(v[:2] != ins[0][:2] for v in ins):
+            raise error("concat needs inputs of the same height and width, got "
+                        + _listing(at.inputs, ins), at.pos, layer=at.layer,
+                        hint="resize the branches (stride, padding or pooling) so that their "
+                             "spatial sizes agree")
+        return (ins[0][0], ins[0][1], sum(v[2] for v in ins))
+
+    def rf_step(self, a, ins):
+        return "merge"
+
+
+class Add(Op):
+    """Element-wise sum: volumes must agree exactly."""
+    kind = "add"
+    arity = None
+
+    def shape(self, a, ins, at):
+        if any(v != ins[0] for v in ins):
+            raise error("add needs inputs of the same volume, got " + _listing(at.inputs, ins),
+                        at.pos, layer=at.layer,
+                        hint="project the skip path (a 1×1 conv with the main path's stride and "
+                             "filters) so that both volumes agree")
+        return ins[0]
+
+    def rf_step(self, a, ins):
+        return "merge"
+
+
+def _listing(names: tuple[str, ...], vols: list[Vol]) -> str:
+    return ", ".join(f"{n} {v[0]}×{v[1]}×{v[2]}" for n, v in zip(names, vols))
+
+
+class Input(Op):
+    kind = "input"
+    arity = 0
+
+
+OPS: dict[str, Op] = {}
+for _cls in (Input, Conv, MaxPool, AvgPool, GlobalAvgPool, FC, ReLU, Tanh, Sigmoid, Dropout,
+             Softmax, LRN, BatchNorm, Flatten, Concat, Add):
+    _op = _cls()
+    OPS[_op.kind] = _op
+
+OP_NAMES: dict[str, str] = {}
+for _op in OPS.values():
+    OP_NAMES[_op.kind] = _op.kind
+    for _n in _op.names:
+        OP_NAMES[_n] = _op.kind
+
+
+def lookup(name: Any, pos: SourcePos) -> Op:
+    """The op for a kind name or one of its spellings (case-insensitive)."""
+    key = str(name).lower()
+    if key in OP_NAMES:
+        return OPS[OP_NAMES[key]]
+    import difflib
+    near = difflib.get_close_matches(key, list(OP_NAMES), n=1)
+    hint = f"did you mean {near[0]!r}? " if near else ""
+    raise error(f"unknown op {name!r}", pos,
+                hint=hint + "known ops: " + ", ".join(k for k in OPS if k != "input"))
+
+
+__all__ = ["OPS", "Op", "lookup", "window_out", "RFStep", "IDENTITY", "GLOBAL", "Vol",
+           "ArchcalcError", "Diagnostic"]

@@ -1,0 +1,124 @@
+"""Column tables: the VGG paper's configuration table, one network per column.
+
+Two layouts parse: the tab-separated table exactly as the lectures print it (a header row
+``Name:<TAB>A<TAB>A-LRN...``, an optional ``# Layers`` row, then rows whose first cell is a row
+label, usually empty, and whose other cells hold one token or nothing), and the same table in
+Markdown (``| Name | A | ... |``, a ``|---|`` rule, then rows). Lines before the header (prose)
+are skipped; the table ends at the first line that is not a table row.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from ..errors import ArchcalcError, Diagnostic, SourcePos, error
+from ..graph import Builder, Network
+from ..ops import Vol
+from .text import Defaults, word_layers
+
+_HEADER = re.compile(r"\s*\|?\s*name\s*:?\s*(\t|\|)", re.I)
+
+
+def looks_like_table(text: str) -> bool:
+    return any(_HEADER.match(line) for line in text.split("\n")[:200])
+
+
+def _cells(line: str, markdown: bool) -> list[tuple[str, int]]:
+    """(cell text, 1-based column of its first character) for each cell of a row."""
+    sep = "|" if markdown else "\t"
+    body, shift = line, 0
+    if markdown:
+        stripped = line.rstrip()
+        lead = len(line) - len(line.lstrip())
+        body = stripped[lead:]
+        shift = lead
+        if body.startswith("|"):
+            body, shift = body[1:], shift + 1
+        if body.endswith("|"):
+            body = body[:-1]
+    out, start = [], 0
+    for part in body.split(sep):
+        lead = len(part) - len(part.lstrip())
+        out.append((part.strip(), shift + start + lead + 1))
+        start += len(part) + 1
+    return out
+
+
+def parse_table(text: str, file: str, input: Vol, defaults: Defaults,
+                column: str | None) -> dict[str, Network] | Network:
+    """All columns as {name: Network}, or the one named ``column``."""
+    lines = text.split("\n")
+    head = next((i for i, line in enumerate(lines) if _HEADER.match(line)), None)
+    if head is None:
+        raise error("no table header row found", SourcePos(file, 1, 1),
+                    hint="a column table starts with a row 'Name:<TAB>A<TAB>B ...'")
+    markdown = lines[head].lstrip().startswith("|")
+    header = _cells(lines[head], markdown)
+    names = [c for c, _ in header[1:]]
+    while names and not names[-1]:
+        names.pop()
+    if not names or any(not n for n in names):
+        raise error("every column in the header row needs a name", SourcePos(file, head + 1, 1, lines[head]))
+    if len(set(names)) != len(names):
+        raise error("column names in the header repeat", SourcePos(file, head + 1, 1, lines[head]))
+    if column is not None and column not in names:
+        raise error(f"no column {column!r} in the table", SourcePos(file, head + 1, 1, lines[head]),
+                    hint="columns: " + ", ".join(names), exit_code=2)
+    wanted = [column] if column is not None else names
+    builders = {n: Builder(n, input, SourcePos(file, head + 1, 1)) for n in wanted}
+    states = {n: replace(defaults) for n in wanted}   # each column has its own running width
+    declared: dict[str, tuple[int, SourcePos]] = {}
+    diags: list[Diagnostic] = []
+    for i in range(head + 1, len(lines)):
+        line = lines[i]
+        if markdown:
+            if not line.strip().startswith("|"):
+                break
+            if re.fullmatch(r"\s*\|?[\s:|-]*-[\s:|-]*", line):
+                continue
+        elif "\t" not in line:
+            break
+        cells = _cells(line, markdown)
+        label = cells[0][0]
+        for j, (cell, col) in enumerate(cells[1:]):
+            if j >= len(names):
+                if cell:
+                    diags.append(Diagnostic("error", f"cell {cell!r} lies beyond the last column",
+                                            SourcePos(file, i + 1, col, line),
+                                            "remove it or name its column in the header"))
+                continue
+            name = names[j]
+            if not cell or name not in builders:
+                continue
+            pos = SourcePos(file, i + 1, col, line)
+            if re.fullmatch(r"#\s*layers?:?", label, re.I):
+                if not cell.isdigit():
+                    diags.append(Diagnostic("error", f"'# Layers' of {name} must be a number, got "
+                                            f"{cell!r}", pos))
+                else:
+                    declared[name] = (int(cell), pos)
+                continue
+            try:
+                for op, attrs in word_layers(cell, pos, states[name]):
+                    builders[name].add(op, attrs, pos)
+            except ArchcalcError as exc:
+                diags.extend(exc.diagnostics)
+    nets = {}
+    for name, b in builders.items():
+        if len(b.layers) == 1:
+            diags.append(Diagnostic("error", f"column {name} has no layers",
+                                    SourcePos(file, head + 1, 1)))
+            continue
+        net = b.build(defaults.rounding, file)
+        if name in declared:
+            want, pos = declared[name]
+            got = net.weight_layers()
+            if got != want:
+                diags.append(Diagnostic(
+                    "error", f"column {name} declares {want} weight layers but holds {got} "
+                    "(conv and fully connected layers)", pos,
+                    "correct the '# Layers' row or the column's tokens"))
+        nets[name] = net
+    if diags:
+        raise ArchcalcError(diags)
+    return nets[column] if column is not None else nets

@@ -1,0 +1,232 @@
+"""Spec strings: the lectures' shorthand letters and the VGG paper's tokens, in one grammar.
+
+    spec   := item*                       items separated by white space (or none, for letters)
+    item   := '(' spec ')' REPEAT | word
+    REPEAT := ('x' | '*' | '×') N         e.g. (CR)x3, (C3D64 C3D64 M)x2
+
+A word is either a run of shorthand letters (C conv, R ReLU, P or M max pool, S softmax) or one
+token (C3D64, C11D96S4P0, M3S2, FC4096, LRN, conv3-64, maxpool, FC-4096, soft-max, ...).
+The full token table is in docs/spec-languages.md. Words are case-insensitive.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from ..errors import SourcePos, error
+from ..graph import MAX_LAYERS
+
+MAX_NESTING = 32
+LETTERS = re.compile(r"[CRPMS]+", re.I)
+
+
+@dataclass
+class Defaults:
+    """What shorthand letters and bare tokens mean when the spec does not say."""
+    filters: int = 64                 # filters of a letter C
+    double_after_pool: bool = False   # the lectures' "filters double after each max pool"
+    conv_kernel: int = 3
+    conv_stride: int = 1
+    conv_padding: object = "same"
+    pool_kernel: int = 2
+    pool_stride: int = 2
+    bias: bool = True
+    rounding: str = "exact"
+    width: int = field(default=0, repr=False)   # running width of letter convs
+
+    def __post_init__(self) -> None:
+        self.width = self.filters
+
+
+def _opts(s: str, allowed: str, word: str, pos: SourcePos) -> dict:
+    """Options such as S4P0G2 after a token's head: letter then number, each at most once."""
+    out: dict = {}
+    for m in re.finditer(r"([A-Z])(\d+)|(.)", s, re.I):
+        if m.group(3) is not None or m.group(1).upper() not in allowed:
+            raise error(f"unexpected {s[m.start():]!r} in token {word!r}", pos,
+                        hint=f"options after the size are {', '.join(allowed)} followed by a "
+                             "number, e.g. C11D96S4P0 (stride 4, padding 0)")
+        key = m.group(1).upper()
+        if key in out:
+            raise error(f"option {key} given twice in {word!r}", pos)
+        out[key] = int(m.group(2))
+    return out
+
+
+_CONV = re.compile(r"C(\d+)(?:X(\d+))?D(\d+)(.*)", re.I)
+_CONV_PAPER = re.compile(r"conv(\d+)(?:x(\d+))?-(\d+)", re.I)
+_POOL = re.compile(r"([MA])(\d+)?(?:X(\d+))?(.*)", re.I)
+_FC = re.compile(r"FC-?(\d+)", re.I)
+_NAMED = {
+    "s": ("softmax", {}), "softmax": ("softmax", {}), "soft-max": ("softmax", {}),
+    "r": ("relu", {}), "relu": ("relu", {}),
+    "lrn": ("lrn", {}), "bn": ("batchnorm", {}), "batchnorm": ("batchnorm", {}),
+    "do": ("dropout", {}), "drop": ("dropout", {}), "dropout": ("dropout", {}),
+    "gap": ("global_avgpool", {}), "flatten": ("flatten", {}),
+    "tanh": ("tanh", {}), "sigmoid": ("sigmoid", {}),
+}
+
+
+def word_layers(word: str, pos: SourcePos, d: Defaults) -> list[tuple[str, dict]]:
+    """The (op, attributes) a word stands for; letters may stand for several layers."""
+    low = word.lower()
+    if LETTERS.fullmatch(word) and low not in ("s",):
+        out = []
+        for ch in low:
+            if ch == "c":
+                out.append(("conv", {"filters": d.width, "kernel": d.conv_kernel,
+                                     "stride": d.conv_stride, "padding": d.conv_padding,
+                                     "bias": d.bias}))
+            elif ch == "r":
+                out.append(("relu", {}))
+            elif ch == "s":
+                out.append(("softmax", {}))
+            else:
+                out.append(_maxpool({}, d))
+        return out
+    if low in _NAMED:
+        op, attrs = _NAMED[low]
+        return [(op, dict(attrs))]
+    if low in ("maxpool", "pool"):
+        return [_maxpool({}, d)]
+    if low == "avgpool":
+        return [("avgpool", {"kernel": d.pool_kernel, "stride": d.pool_stride})]
+    m = _FC.fullmatch(word)
+    if m:
+        return [("fc", {"units": int(m.group(1)), "bias": d.bias})]
+    m = _CONV_PAPER.fullmatch(word)
+    if m:
+        k = (int(m.group(1)), int(m.group(2) or m.group(1)))
+        return [("conv", {"filters": int(m.group(3)), "kernel": k, "stride": d.conv_stride,
+                          "padding": d.conv_padding, "bias": d.bias})]
+    m = _CONV.fullmatch(word)
+    if m:
+        o = _opts(m.group(4), "SPG", word, pos)
+        k = (int(m.group(1)), int(m.group(2) or m.group(1)))
+        return [("conv", {"filters": int(m.group(3)), "kernel": k,
+                          "stride": o.get("S", d.conv_stride), "padding": o.get("P", d.conv_padding),
+                          "groups": o.get("G", 1), "bias": d.bias})]
+    m = _POOL.fullmatch(word)
+    if m and (m.group(2) or m.group(4) or low in ("m", "a")):
+        o = _opts(m.group(4), "SP", word, pos)
+        attrs: dict = {}
+        if m.group(2):
+            attrs["kernel"] = (int(m.group(2)), int(m.group(3) or m.group(2)))
+            attrs["stride"] = o.get("S", attrs["kernel"])
+        else:
+            attrs["kernel"], attrs["stride"] = d.pool_kernel, o.get("S", d.pool_stride)
+        if "P" in o:
+            attrs["padding"] = o["P"]
+        if m.group(1).lower() == "a":
+            return [("avgpool", attrs)]
+        return [_maxpool(attrs, d)]
+    import difflib
+    known = ["C3D64", "C11D96S4P0", "M", "M3S2", "A2", "GAP", "FC4096", "S", "R", "LRN", "BN",
+             "dropout", "flatten", "conv3-64", "maxpool", "FC-4096", "soft-max"]
+    near = difflib.get_close_matches(word.upper(), [k.upper() for k in known], n=1, cutoff=0.6)
+    hint = (f"did you mean {near[0]}? " if near else "") + \
+        "tokens: C<k>D<filters>[S<stride>][P<pad>][G<groups>], M[<k>][S<s>][P<p>], A<k> (average " \
+        "pool), GAP, FC<n>, S, R, LRN, BN, dropout, flatten; letters: C R P M S"
+    raise error(f"unknown token {word!r}", pos, hint=hint)
+
+
+def _maxpool(attrs: dict, d: Defaults) -> tuple[str, dict]:
+    attrs.setdefault("kernel", d.pool_kernel)
+    attrs.setdefault("stride", d.pool_stride)
+    if d.double_after_pool:
+        d.width *= 2
+    return ("maxpool", attrs)
+
+
+# ---------------------------------------------------------------------------------------------
+# the item grammar: words and repeated groups
+
+@dataclass
+class Word:
+    text: str
+    pos: SourcePos
+
+
+@dataclass
+class Group:
+    items: list
+    times: int
+    pos: SourcePos
+
+
+_TOKEN = re.compile(r"\s+|\(|\)\s*(?:[x*×]\s*(\d+))?|[^\s()]+")
+
+
+def parse_items(text: str, pos_of) -> list:
+    """Parse ``text`` into Words and Groups. ``pos_of(offset)`` maps an offset to a SourcePos."""
+    stack: list[tuple[list, SourcePos]] = [([], pos_of(0))]
+    for m in _TOKEN.finditer(text):
+        tok = m.group(0)
+        if tok.isspace():
+            continue
+        pos = pos_of(m.start())
+        if tok == "(":
+            if len(stack) > MAX_NESTING:
+                raise error(f"groups nested deeper than {MAX_NESTING} levels", pos)
+            stack.append(([], pos))
+        elif tok.startswith(")"):
+            if len(stack) == 1:
+                raise error("')' without a matching '('", pos, hint="remove it or add a '(' before")
+            if m.group(1) is None:
+                raise error("a group must be followed by a repeat count, as in (CR)x3", pos,
+                            hint="write )x2 after the group, or drop the parentheses")
+            times = int(m.group(1))
+            if times < 1:
+                raise error("a repeat count must be at least 1", pos)
+            items, gpos = stack.pop()
+            stack[-1][0].append(Group(items, times, gpos))
+        else:
+            stack[-1][0].append(Word(tok, pos))
+    if len(stack) > 1:
+        raise error("'(' is never closed", stack[-1][1], hint="add ')x<count>' after the group")
+    return stack[0][0]
+
+
+def count_layers(items: list) -> int:
+    """Words an item list expands to (an upper bound on its layers' count divided by letters)."""
+    n = 0
+    for it in items:
+        if isinstance(it, Group):
+            n += it.times * count_layers(it.items)
+            if n > MAX_LAYERS:
+                return n
+        else:
+            n += len(it.text) if LETTERS.fullmatch(it.text) else 1
+    return n
+
+
+def expand(items: list) -> Iterator[Word]:
+    for it in items:
+        if isinstance(it, Group):
+            for _ in range(it.times):
+                yield from expand(it.items)
+        else:
+            yield it
+
+
+def check_size(items: list, pos: SourcePos) -> None:
+    n = count_layers(items)
+    if n > MAX_LAYERS:
+        raise error(f"the spec expands to more than {MAX_LAYERS:,} layers", pos,
+                    hint="lower the repeat counts; archcalc's limit keeps analysis within memory")
+
+
+def line_positions(text: str, file: str, line: int = 1, col: int = 1):
+    """A ``pos_of(offset)`` for text that starts at (line, col) of ``file``."""
+    lines = text.split("\n")
+    starts = [0]
+    for ln in lines[:-1]:
+        starts.append(starts[-1] + len(ln) + 1)
+
+    def pos_of(offset: int) -> SourcePos:
+        import bisect
+        i = bisect.bisect_right(starts, offset) - 1
+        c = offset - starts[i] + 1 + (col - 1 if i == 0 else 0)
+        return SourcePos(file, line + i, c, lines[i])
+    return pos_of

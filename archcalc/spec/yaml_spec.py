@@ -1,0 +1,372 @@
+"""YAML specs: name, input, defaults, reusable blocks and a layer list (docs/spec-languages.md).
+
+The file is composed with PyYAML's safe loader into nodes (no object is ever constructed from a
+tag) and converted here with a budget on nodes, so aliases cannot blow up memory, while keeping
+the line and column of every value for error messages.
+"""
+from __future__ import annotations
+
+import ast
+import operator
+import re
+from dataclasses import replace
+from typing import Any
+
+import yaml
+
+from ..errors import ArchcalcError, SourcePos, error
+from ..graph import MAX_LAYERS, Builder, Network, parse_volume
+from ..ops import _rounding, lookup
+from .text import Defaults, check_size, expand, parse_items, word_layers
+
+MAX_NODES = 1_000_000      # YAML nodes after alias expansion
+MAX_BLOCK_DEPTH = 16       # blocks instantiating blocks
+
+
+class YMap(dict):
+    pos: SourcePos
+    where: dict
+
+
+class YList(list):
+    pos: SourcePos
+    where: list
+
+
+class _Convert:
+    def __init__(self, file: str, lines: list[str]):
+        self.file, self.lines, self.count = file, lines, 0
+        self.cons = yaml.constructor.SafeConstructor()
+
+    def pos(self, node: yaml.Node) -> SourcePos:
+        m = node.start_mark
+        line = self.lines[m.line] if m.line < len(self.lines) else None
+        return SourcePos(self.file, m.line + 1, m.column + 1, line)
+
+    def __call__(self, node: yaml.Node, depth: int = 0) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise error(f"the YAML expands to more than {MAX_NODES:,} values (through aliases?)",
+                        self.pos(node), hint="archcalc refuses alias bombs; write the spec out")
+        if depth > 200:
+            raise error("the YAML nests deeper than 200 levels", self.pos(node))
+        if isinstance(node, yaml.MappingNode):
+            out = YMap()
+            out.pos, out.where = self.pos(node), {}
+            for k, v in node.value:
+                key = self(k, depth + 1)
+                if not isinstance(key, (str, int, float, bool)) or key is None:
+                    raise error("mapping keys must be plain words", self.pos(k))
+                if key in out:
+                    raise error(f"key {key!r} appears twice", self.pos(k),
+                                hint="each key may be given once")
+                out[key] = self(v, depth + 1)
+                out.where[key] = self.pos(v)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            out = YList()
+            out.pos, out.where = self.pos(node), []
+            for v in node.value:
+                out.append(self(v, depth + 1))
+                out.where.append(self.pos(v))
+            return out
+        try:
+            value = self.cons.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            raise error(f"unsupported YAML value: {getattr(exc, 'problem', exc)}", self.pos(node),
+                        hint="archcalc reads plain YAML: numbers, strings, lists and mappings")
+        if not isinstance(value, (str, int, float, bool, type(None))):
+            raise error(f"unsupported YAML value of type {type(value).__name__}", self.pos(node),
+                        hint="archcalc reads plain YAML: numbers, strings, lists and mappings")
+        if isinstance(value, str) and node.style in ("'", '"'):
+            return _Quoted(value)
+        return value
+
+
+class _Quoted(str):
+    """A quoted scalar: its text starts one column after its mark."""
+
+
+def _yaml_error(exc: yaml.YAMLError, file: str, lines: list[str]) -> ArchcalcError:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    if mark is None:
+        return error(f"YAML syntax error: {problem}", SourcePos(file))
+    line = lines[mark.line] if mark.line < len(lines) else None
+    return error(f"YAML syntax error: {problem}", SourcePos(file, mark.line + 1, mark.column + 1, line),
+                 hint="check the indentation and the brackets on this line")
+
+
+# ---------------------------------------------------------------------------------------------
+# block parameters: $name and ${expression}
+
+_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+        ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Div: operator.truediv}
+_SUBST = re.compile(r"\$\{([^}]*)\}|\$([A-Za-z_][A-Za-z_0-9]*)")
+
+
+def _eval(expr: str, env: dict, pos: SourcePos) -> Any:
+    try:
+        tree = ast.parse(expr.strip(), mode="eval")
+    except SyntaxError:
+        raise error(f"cannot read the expression {expr!r}", pos,
+                    hint="expressions use names, numbers, + - * / // % and parentheses") from None
+
+    def ev(n: ast.AST) -> Any:
+        if isinstance(n, ast.Expression):
+            return ev(n.body)
+        if isinstance(n, ast.Constant) and isinstance(n.value, (int, float)):
+            return n.value
+        if isinstance(n, ast.Name):
+            if n.id not in env:
+                raise error(f"unknown parameter {n.id!r} in {expr!r}", pos,
+                            hint="parameters here: " + (", ".join(env) or "none"))
+            return env[n.id]
+        if isinstance(n, ast.BinOp) and type(n.op) in _OPS:
+            left, right = ev(n.left), ev(n.right)
+            if isinstance(n.op, (ast.Div, ast.FloorDiv, ast.Mod)) and right == 0:
+                raise error(f"division by zero in {expr!r}", pos)
+            if isinstance(n.op, ast.Mult) and abs(left) * abs(right) > 1 << 62:
+                raise error(f"{expr!r} is too large", pos)
+            v = _OPS[type(n.op)](left, right)
+            return int(v) if isinstance(v, float) and v.is_integer() else v
+        if isinstance(n, ast.UnaryOp) and isinstance(n.op, (ast.USub, ast.UAdd)):
+            v = ev(n.operand)
+            return -v if isinstance(n.op, ast.USub) else v
+        raise error(f"cannot evaluate {expr!r}", pos,
+                    hint="expressions use names, numbers, + - * / // % and parentheses")
+    return ev(tree)
+
+
+def _subst(value: Any, env: dict, pos: SourcePos) -> Any:
+    if isinstance(value, list):
+        return [_subst(v, env, pos) for v in value]
+    if not isinstance(value, str) or "$" not in value:
+        return value
+    m = _SUBST.fullmatch(value.strip())
+    if m:
+        return _eval(m.group(1) if m.group(1) is not None else m.group(2), env, pos)
+    return _SUBST.sub(lambda m: str(_eval(m.group(1) if m.group(1) is not None else m.group(2),
+                                          env, pos)), value)
+
+
+# ---------------------------------------------------------------------------------------------
+# the schema
+
+TOP_KEYS = ("name", "input", "defaults", "blocks", "layers")
+DEFAULT_KEYS = ("filters", "double_after_pool", "rounding", "bias", "conv", "pool")
+LAYER_KEYS = ("op", "name", "inputs", "repeat")
+BLOCK_KEYS = ("block", "name", "inputs", "repeat")
+
+
+def _defaults(spec: YMap, base: Defaults) -> Defaults:
+    raw = spec.get("defaults")
+    if raw is None:
+        return base
+    if not isinstance(raw, YMap):
+        raise error("defaults must be a mapping", spec.where["defaults"])
+    d = replace(base)
+    for key, value in raw.items():
+        pos = raw.where[key]
+        if key not in DEFAULT_KEYS:
+            raise error(f"unknown default {key!r}", pos, hint="defaults: " + ", ".join(DEFAULT_KEYS))
+        if key in ("conv", "pool"):
+            if not isinstance(value, YMap):
+                raise error(f"defaults.{key} must be a mapping", pos)
+            allowed = ("kernel", "stride", "padding") if key == "conv" else ("kernel", "stride")
+            for k, v in value.items():
+                if k not in allowed:
+                    raise error(f"unknown default {key}.{k}", value.where[k],
+                                hint=f"defaults.{key}: " + ", ".join(allowed))
+                setattr(d, f"{key}_{k}", v)
+        elif key == "rounding":
+            d.rounding = _rounding(value, pos) or "exact"
+        else:
+            setattr(d, key, value)
+    d.width = d.filters
+    return d
+
+
+def parse_yaml(text: str, file: str, input=None, name=None, defaults: Defaults | None = None,
+               overrides: dict | None = None) -> Network:
+    lines = text.split("\n")
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, file, lines) from None
+    if root is None:
+        raise error("the YAML file is empty", SourcePos(file, 1, 1),
+                    hint="write name, input and layers (see specs/vgg16.yaml)")
+    spec = _Convert(file, lines)(root)
+    if not isinstance(spec, YMap):
+        raise error("a YAML spec is a mapping with name, input and layers", SourcePos(file, 1, 1))
+    for key in spec:
+        if key not in TOP_KEYS:
+            raise error(f"unknown top-level key {key!r}", spec.where[key],
+                        hint="top-level keys: " + ", ".join(TOP_KEYS))
+    d = _defaults(spec, defaults or Defaults())
+    for k, v in (overrides or {}).items():
+        setattr(d, k, v)
+    d.width = d.filters
+    if input is None:
+        if "input" not in spec:
+            raise error("the spec has no input volume", spec.pos,
+                        hint="add 'input: 224x224x3' (or pass --input)")
+        input = parse_volume(spec["input"], spec.where["input"])
+    net_name = name or str(spec.get("name") or file.rsplit("/", 1)[-1].rsplit(".", 1)[0])
+    layers = spec.get("layers")
+    if not isinstance(layers, YList) or not layers:
+        raise error("the spec needs a non-empty list 'layers'",
+                    spec.where.get("layers", spec.pos), hint="layers: [C3D64, M, FC10, S]")
+    blocks = spec.get("blocks") or YMap()
+    if not isinstance(blocks, YMap):
+        raise error("blocks must be a mapping from block name to its definition",
+                    spec.where["blocks"])
+    b = Builder(net_name, input, spec.where.get("input", spec.pos))
+    _Emitter(b, d, blocks).items(layers, {}, "", (), {"input": "input"}, 0)
+    return b.build(d.rounding, file)
+
+
+class _Emitter:
+    def __init__(self, builder: Builder, d: Defaults, blocks: YMap):
+        self.b, self.d, self.blocks = builder, d, blocks
+
+    def items(self, items: YList, env: dict, prefix: str, scope: tuple, local: dict, depth: int):
+        """Emit a layer list. ``local`` maps names visible here to full layer names."""
+        for i, item in enumerate(items):
+            pos = items.where[i]
+            if isinstance(item, str):
+                self.tokens(_subst(item, env, pos), pos, isinstance(item, _Quoted), prefix, scope,
+                            local)
+            elif isinstance(item, YMap) and "block" in item:
+                self.block(item, env, prefix, scope, local, depth)
+            elif isinstance(item, YMap) and "op" in item:
+                self.layer(item, env, prefix, scope, local)
+            else:
+                raise error("a layer is a token string (C3D64), a mapping with 'op' "
+                            "or a mapping with 'block'", pos,
+                            hint="e.g. - {op: conv, filters: 64, kernel: 3}")
+
+    def tokens(self, text: str, pos: SourcePos, quoted: bool, prefix, scope, local):
+        shift = pos.col + (1 if quoted else 0)
+
+        def pos_of(offset: int) -> SourcePos:
+            return SourcePos(pos.file, pos.line, shift + offset, pos.source_line)
+        words = parse_items(text, pos_of)
+        check_size(words, pos)
+        for w in expand(words):
+            for op, attrs in word_layers(w.text, w.pos, self.d):
+                layer = self.b.add(op, attrs, w.pos, scope=scope, prefix=prefix)
+                local[layer.name[len(prefix):]] = layer.name
+
+    def _inputs(self, item: YMap, env: dict, local: dict) -> list[str] | None:
+        if "inputs" not in item:
+            return None
+        raw = _subst(item["inputs"], env, item.where["inputs"])
+        raw = [raw] if isinstance(raw, str) else raw
+        if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+            raise error("inputs must be a layer name or a list of names", item.where["inputs"])
+        out = []
+        for x in raw:
+            if x not in local:
+                raise error(f"input {x!r} is not defined before this layer", item.where["inputs"],
+                            hint="inputs name earlier layers of the same list (or 'input'); "
+                                 "defined so far: " + ", ".join(list(local)[-6:]))
+            out.append(local[x])
+        return out
+
+    def _repeat(self, item: YMap, env: dict) -> int:
+        n = _subst(item.get("repeat", 1), env, item.where.get("repeat", item.pos))
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise error(f"repeat must be a whole number ≥ 1, got {n!r}",
+                        item.where.get("repeat", item.pos))
+        if n > MAX_LAYERS:
+            raise error(f"repeat {n:,} is more than the {MAX_LAYERS:,} layers archcalc analyzes",
+                        item.where["repeat"], hint="lower the repeat count")
+        return n
+
+    def _names(self, item: YMap, env: dict, n: int, default: str | None) -> list[str | None]:
+        raw = item.get("name", default)
+        if raw is None:
+            return [None] * n
+        raw = str(raw)
+        if n > 1 and "{i" not in raw:
+            raw += ".{i}"
+        pos = item.where.get("name", item.pos)
+        return [re.sub(r"\{([^}]*)\}", lambda m: str(_eval(m.group(1), {**env, "i": i}, pos)), raw)
+                if "{" in raw else _subst(raw, env, pos) for i in range(n)]
+
+    def layer(self, item: YMap, env, prefix, scope, local):
+        op = _subst(item["op"], env, item.where["op"])
+        attrs = {k: _subst(v, env, item.where[k]) for k, v in item.items() if k not in LAYER_KEYS}
+        kind = lookup(op, item.where["op"]).kind
+        d = self.d
+        if kind == "conv":
+            for k, v in (("kernel", d.conv_kernel), ("stride", d.conv_stride),
+                         ("padding", d.conv_padding), ("bias", d.bias)):
+                attrs.setdefault(k, v)
+        elif kind in ("maxpool", "avgpool"):
+            attrs.setdefault("kernel", d.pool_kernel)
+            attrs.setdefault("stride", d.pool_stride if "kernel" not in item else attrs["kernel"])
+        elif kind == "fc":
+            attrs.setdefault("bias", d.bias)
+        n = self._repeat(item, env)
+        inputs = self._inputs(item, env, local)
+        for name in self._names(item, env, n, None):
+            layer = self.b.add(kind, attrs, item.pos, name=name, inputs=inputs, scope=scope,
+                               prefix=prefix)
+            local[layer.name[len(prefix):]] = layer.name
+            inputs = None
+
+    def block(self, item: YMap, env, prefix, scope, local, depth):
+        pos = item.pos
+        bname = item["block"]
+        if bname not in self.blocks:
+            raise error(f"no block named {bname!r}", item.where["block"],
+                        hint="blocks defined: " + (", ".join(self.blocks) or "none"))
+        if depth >= MAX_BLOCK_DEPTH:
+            raise error(f"blocks nest deeper than {MAX_BLOCK_DEPTH} levels (does {bname!r} "
+                        "instantiate itself?)", pos)
+        bdef = self.blocks[bname]
+        if not isinstance(bdef, YMap) or not isinstance(bdef.get("layers"), YList):
+            raise error(f"block {bname!r} needs a list 'layers'", self.blocks.where[bname])
+        for k in bdef:
+            if k not in ("params", "layers", "output"):
+                raise error(f"unknown key {k!r} in block {bname!r}", bdef.where[k],
+                            hint="a block has params, layers and optionally output")
+        params = bdef.get("params") or {}
+        given = {k: _subst(v, env, item.where[k]) for k, v in item.items() if k not in BLOCK_KEYS}
+        for k in given:
+            if k not in params:
+                raise error(f"block {bname!r} has no parameter {k!r}", item.where[k],
+                            hint="its parameters: " + (", ".join(params) or "none"))
+        benv = {}
+        for k, default in params.items():
+            if k in given:
+                benv[k] = given[k]
+            elif default is None:
+                raise error(f"block {bname!r} needs the parameter {k!r}", pos,
+                            hint=f"add {k}: <value> to this line")
+            else:
+                benv[k] = default
+        n = self._repeat(item, env)
+        inputs = self._inputs(item, env, local)
+        for i, name in enumerate(self._names(item, env, n, None)):
+            if name is None:
+                name = f"{bname}{sum(1 for s in self.b.names if s.startswith(prefix + bname)) + 1}"
+            full = prefix + name
+            src = inputs[0] if inputs else self.b.last
+            if inputs and len(inputs) != 1:
+                raise error("a block instance takes one input", item.where["inputs"])
+            inner_local = {"input": src}
+            self.b.last = src
+            self.items(bdef["layers"], {**benv, "i": i}, full + "/", scope + (full,), inner_local,
+                       depth + 1)
+            out = bdef.get("output")
+            if out is not None:
+                if out not in inner_local:
+                    raise error(f"block {bname!r} names output {out!r}, which it does not define",
+                                bdef.where["output"])
+                self.b.last = inner_local[out]
+            local[name] = self.b.last
+            inputs = None
