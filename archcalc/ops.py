@@ -347,6 +347,39 @@ class GlobalAvgPool(Op):
         return GLOBAL
 
 
+class AdaptiveAvgPool(Op):
+    """Average pooling to a fixed output size (torchvision's AlexNet and VGG use 6×6 and 7×7).
+
+    archcalc accepts it where each output cell averages an equal window, i.e. the input size is a
+    multiple of the output size; it is then an average pool with kernel = stride = input/output.
+    (Uneven bins have no single kernel, so neither the receptive-field algebra nor ONNX's
+    AveragePool can express them.)"""
+    kind = "adaptive_avgpool"
+    names = ("adaptive_avg_pool", "adaptiveavgpool2d")
+    ATTRS = {"output": REQUIRED}
+
+    def coerce(self, name, value, pos):
+        return _pair(value, "output", pos)
+
+    def window(self, a: dict, vin: Vol) -> Pair:
+        return (vin[0] // a["output"][0], vin[1] // a["output"][1])
+
+    def shape(self, a, ins, at):
+        (h, w, c), (oh, ow) = ins[0], a["output"]
+        if h % oh or w % ow:
+            raise error(f"adaptive pooling from {h}×{w} to {oh}×{ow} has uneven windows", at.pos,
+                        layer=at.layer, hint="archcalc needs the input size to be a multiple of the "
+                        "output size; change the input or use an avgpool with an explicit kernel")
+        return (oh, ow, c)
+
+    def rf_step(self, a, ins):
+        k = self.window(a, ins[0])
+        return RFStep(k, k, (0, 0))
+
+    def describe(self, a):
+        return f"→ {a['output'][0]}×{a['output'][1]}"
+
+
 class FC(Op):
     kind = "fc"
     names = ("linear", "dense", "fully_connected")
@@ -484,7 +517,7 @@ class Input(Op):
 
 
 OPS: dict[str, Op] = {}
-for _cls in (Input, Conv, MaxPool, AvgPool, GlobalAvgPool, FC, ReLU, Tanh, Sigmoid, Dropout,
+for _cls in (Input, Conv, MaxPool, AvgPool, GlobalAvgPool, AdaptiveAvgPool, FC, ReLU, Tanh, Sigmoid, Dropout,
              Softmax, LRN, BatchNorm, Flatten, Concat, Add):
     _op = _cls()
     OPS[_op.kind] = _op

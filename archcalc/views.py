@@ -103,23 +103,25 @@ def render_csv(r: Report, depth: int | None = None) -> str:
 
 
 COMPARE_ROWS = (("weight layers", None), ("parameters", "params"), ("MACs", "macs"),
-                ("activations", "activations"), ("peak activation bytes", "peak_bytes"))
+                ("activations", "activations"), ("peak bytes", "peak_bytes"))
 
 
-def compare_rows(reports: Sequence[tuple[Report, int]]) -> list[list[str]]:
-    """Rows of the side-by-side comparison: a header of names, then one row per figure."""
+def compare_rows(reports: Sequence[tuple[Report, int]], short: bool = False) -> list[list[str]]:
+    """Rows of the side-by-side comparison: a header of names, then one row per figure
+    (exact counts, or rounded ones such as 138.36M where ``short``)."""
     rows = [["", *[r.name for r, _ in reports]]]
     for label, key in COMPARE_ROWS:
         if key is None:
             rows.append([label, *[str(n) for _, n in reports]])
         else:
             vals = [getattr(r.totals, key) for r, _ in reports]
-            rows.append([label, *[f"{v:,} ({human_count(v)})" for v in vals]])
+            fmt = human_bytes if key.endswith("bytes") else human_count
+            rows.append([label, *[fmt(v) if short else str(v) for v in vals]])
     return rows
 
 
 def render_compare(reports, fmt: str = "table", console=None) -> str | None:
-    rows = compare_rows(reports)
+    rows = compare_rows(reports, short=fmt == "table")
     if fmt == "json":
         return json.dumps({r.name: {"weight_layers": n, **r.totals.to_dict()} for r, n in reports},
                           indent=2)

@@ -20,7 +20,7 @@ _HEADER = re.compile(r"\s*\|?\s*name\s*:?\s*(\t|\|)", re.I)
 
 
 def looks_like_table(text: str) -> bool:
-    return any(_HEADER.match(line) for line in text.split("\n")[:200])
+    return any(_HEADER.match(line) for line in text.split("\n"))
 
 
 def _cells(line: str, markdown: bool) -> list[tuple[str, int]]:
