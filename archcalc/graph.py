@@ -105,12 +105,12 @@ class Builder:
 
     def add(self, op: str, raw: dict[str, Any], pos: SourcePos, name: str | None = None,
             inputs: Iterable[str] | None = None, scope: tuple[str, ...] = (),
-            prefix: str = "") -> Layer:
+            prefix: str = "", where: dict[str, SourcePos] | None = None) -> Layer:
         opdef = lookup(op, pos)
         if len(self.layers) >= MAX_LAYERS:
             raise error(f"the network has more than {MAX_LAYERS:,} layers", pos,
                         hint="archcalc's limit on layers keeps analysis within memory")
-        attrs = opdef.normalize(raw, pos)
+        attrs = opdef.normalize(raw, pos, where)
         if name is None:
             base = self.SHORT.get(opdef.kind, opdef.kind)
             key = prefix + base

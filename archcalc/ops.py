@@ -160,19 +160,27 @@ class Op:
     view = False                    # output is a view of its input (flatten): never a copy
     describe_fmt: Callable[[dict], str] | None = None
 
-    def normalize(self, raw: dict[str, Any], pos: SourcePos) -> dict[str, Any]:
-        unknown = sorted(set(raw) - set(self.ATTRS))
+    def normalize(self, raw: dict[str, Any], pos: SourcePos,
+                  where: dict[str, SourcePos] | None = None) -> dict[str, Any]:
+        """Validated attributes with defaults filled in. ``where`` may give each attribute's own
+        place in the source, for sharper error positions."""
+        where = where or {}
+        unknown = [k for k in raw if k not in self.ATTRS]
         if unknown:
+            import difflib
+            near = difflib.get_close_matches(str(unknown[0]), list(self.ATTRS), n=1)
             allowed = ", ".join(self.ATTRS) or "none"
-            raise error(f"{self.kind} takes no attribute {unknown[0]!r}", pos,
-                        hint=f"attributes of {self.kind}: {allowed}")
+            raise error(f"{self.kind} takes no attribute {unknown[0]!r}",
+                        where.get(unknown[0], pos),
+                        hint=(f"did you mean {near[0]!r}? " if near else "")
+                        + f"attributes of {self.kind}: {allowed}")
         out = {}
         for name, default in self.ATTRS.items():
             value = raw.get(name, default)
             if value is REQUIRED:
                 raise error(f"{self.kind} needs the attribute {name!r}", pos,
                             hint=f"for example {{op: {self.kind}, {name}: ...}}")
-            out[name] = self.coerce(name, value, pos)
+            out[name] = self.coerce(name, value, where.get(name, pos))
         return out
 
     def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
@@ -302,8 +310,8 @@ class Conv(_Windowed):
 class _Pool(_Windowed):
     ATTRS = {"kernel": 2, "stride": None, "padding": 0, "rounding": None}
 
-    def normalize(self, raw, pos):
-        a = super().normalize(raw, pos)
+    def normalize(self, raw, pos, where=None):
+        a = super().normalize(raw, pos, where)
         if a["stride"] is None:
             a["stride"] = a["kernel"]      # as PyTorch: the stride defaults to the window
         return a

@@ -25,12 +25,16 @@ MAX_BLOCK_DEPTH = 16       # blocks instantiating blocks
 
 class YMap(dict):
     pos: SourcePos
-    where: dict
+    where: dict      # key -> place of its value
+    key_at: dict     # key -> place of the key itself
 
 
 class YList(list):
     pos: SourcePos
     where: list
+
+
+_PLAIN = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 
 
 class _Convert:
@@ -50,9 +54,12 @@ class _Convert:
                         self.pos(node), hint="archcalc refuses alias bombs; write the spec out")
         if depth > 200:
             raise error("the YAML nests deeper than 200 levels", self.pos(node))
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN:
+            raise error(f"unsupported YAML value: tag {node.tag!r}", self.pos(node),
+                        hint="archcalc reads plain YAML: numbers, strings, lists and mappings")
         if isinstance(node, yaml.MappingNode):
             out = YMap()
-            out.pos, out.where = self.pos(node), {}
+            out.pos, out.where, out.key_at = self.pos(node), {}, {}
             for k, v in node.value:
                 key = self(k, depth + 1)
                 if not isinstance(key, (str, int, float, bool)) or key is None:
@@ -62,6 +69,7 @@ class _Convert:
                                 hint="each key may be given once")
                 out[key] = self(v, depth + 1)
                 out.where[key] = self.pos(v)
+                out.key_at[key] = self.pos(k)
             return out
         if isinstance(node, yaml.SequenceNode):
             out = YList()
@@ -169,14 +177,14 @@ def _defaults(spec: YMap, base: Defaults) -> Defaults:
     for key, value in raw.items():
         pos = raw.where[key]
         if key not in DEFAULT_KEYS:
-            raise error(f"unknown default {key!r}", pos, hint="defaults: " + ", ".join(DEFAULT_KEYS))
+            raise error(f"unknown default {key!r}", raw.key_at[key], hint="defaults: " + ", ".join(DEFAULT_KEYS))
         if key in ("conv", "pool"):
             if not isinstance(value, YMap):
                 raise error(f"defaults.{key} must be a mapping", pos)
             allowed = ("kernel", "stride", "padding") if key == "conv" else ("kernel", "stride")
             for k, v in value.items():
                 if k not in allowed:
-                    raise error(f"unknown default {key}.{k}", value.where[k],
+                    raise error(f"unknown default {key}.{k}", value.key_at[k],
                                 hint=f"defaults.{key}: " + ", ".join(allowed))
                 setattr(d, f"{key}_{k}", v)
         elif key == "rounding":
@@ -202,7 +210,7 @@ def parse_yaml(text: str, file: str, input=None, name=None, defaults: Defaults |
         raise error("a YAML spec is a mapping with name, input and layers", SourcePos(file, 1, 1))
     for key in spec:
         if key not in TOP_KEYS:
-            raise error(f"unknown top-level key {key!r}", spec.where[key],
+            raise error(f"unknown top-level key {key!r}", spec.key_at[key],
                         hint="top-level keys: " + ", ".join(TOP_KEYS))
     d = _defaults(spec, defaults or Defaults())
     for k, v in (overrides or {}).items():
@@ -262,14 +270,16 @@ class _Emitter:
     def _inputs(self, item: YMap, env: dict, local: dict) -> list[str] | None:
         if "inputs" not in item:
             return None
-        raw = _subst(item["inputs"], env, item.where["inputs"])
+        given = item["inputs"]
+        where = given.where if isinstance(given, YList) else [item.where["inputs"]]
+        raw = _subst(given, env, item.where["inputs"])
         raw = [raw] if isinstance(raw, str) else raw
         if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
             raise error("inputs must be a layer name or a list of names", item.where["inputs"])
         out = []
-        for x in raw:
+        for x, pos in zip(raw, where):
             if x not in local:
-                raise error(f"input {x!r} is not defined before this layer", item.where["inputs"],
+                raise error(f"input {x!r} is not defined before this layer", pos,
                             hint="inputs name earlier layers of the same list (or 'input'); "
                                  "defined so far: " + ", ".join(list(local)[-6:]))
             out.append(local[x])
@@ -314,7 +324,7 @@ class _Emitter:
         inputs = self._inputs(item, env, local)
         for name in self._names(item, env, n, None):
             layer = self.b.add(kind, attrs, item.pos, name=name, inputs=inputs, scope=scope,
-                               prefix=prefix)
+                               prefix=prefix, where=item.where)
             local[layer.name[len(prefix):]] = layer.name
             inputs = None
 
@@ -332,13 +342,13 @@ class _Emitter:
             raise error(f"block {bname!r} needs a list 'layers'", self.blocks.where[bname])
         for k in bdef:
             if k not in ("params", "layers", "output"):
-                raise error(f"unknown key {k!r} in block {bname!r}", bdef.where[k],
+                raise error(f"unknown key {k!r} in block {bname!r}", bdef.key_at[k],
                             hint="a block has params, layers and optionally output")
         params = bdef.get("params") or {}
         given = {k: _subst(v, env, item.where[k]) for k, v in item.items() if k not in BLOCK_KEYS}
         for k in given:
             if k not in params:
-                raise error(f"block {bname!r} has no parameter {k!r}", item.where[k],
+                raise error(f"block {bname!r} has no parameter {k!r}", item.key_at[k],
                             hint="its parameters: " + (", ".join(params) or "none"))
         benv = {}
         for k, default in params.items():
