@@ -20,16 +20,14 @@ OPTIMIZERS = {"sgd": 0, "momentum": 1, "adam": 2}   # state tensors per trainabl
 
 
 def _rf_step(rf: RF, step: RFStep) -> RF:
+    """One sliding window: size grows by (k − 1)·jump, the jump multiplies by the stride, and the
+    first centre moves by ((k − 1)/2 − pad)·jump (Araujo et al., Distill 2019, eqs. 4–6)."""
     if rf.is_global:
         return rf
-    size, stride, start = [], [], []
-    for ax in (0, 1):
-        k, s, p = step.k[ax], step.s[ax], step.p[ax]
-        j = rf.stride[ax]
-        size.append(rf.size[ax] + (k - 1) * j)
-        start.append(rf.start[ax] + ((k - 1) / 2 - p) * j)
-        stride.append(j * s)
-    return RF(tuple(size), tuple(stride), tuple(start), False, rf.aligned)
+    (kh, kw), (sh, sw), (ph, pw) = step.k, step.s, step.p
+    (jh, jw), (rh, rw), (ch, cw) = rf.stride, rf.size, rf.start
+    return RF((rh + (kh - 1) * jh, rw + (kw - 1) * jw), (jh * sh, jw * sw),
+              (ch + ((kh - 1) / 2 - ph) * jh, cw + ((kw - 1) / 2 - pw) * jw), False, rf.aligned)
 
 
 def merge_rf(rfs: list[RF]) -> RF:
@@ -67,7 +65,7 @@ def analyze(net: Network, dtype: str = "fp32", batch: int = 1, count_inplace: bo
         raise error(f"batch must be a positive whole number, got {batch!r}", exit_code=2)
     settings = Settings(dtype, batch, count_inplace, optimizer)
 
-    g = net.graph
+    consumers = net.consumers
     vols: dict[str, tuple | None] = {}
     rfs: dict[str, RF] = {}
     rows: list[LayerRow] = []
@@ -101,7 +99,7 @@ def analyze(net: Network, dtype: str = "fp32", batch: int = 1, count_inplace: bo
         # storage: a view never copies; an in-place op reuses its input's buffer when it is that
         # tensor's only consumer (otherwise the input is still needed and a copy is made)
         inplace = op.view or (op.inplace and not count_inplace
-                              and g.out_degree(layer.inputs[0]) == 1)
+                              and len(consumers[layer.inputs[0]]) == 1)
         acts = 0 if inplace else prod(out)
 
         step = op.rf_step(a, ins)
@@ -122,7 +120,7 @@ def analyze(net: Network, dtype: str = "fp32", batch: int = 1, count_inplace: bo
             rf = _rf_step(rfs[layer.inputs[0]], step)
         rfs[layer.name] = rf
         rows.append(LayerRow(layer.name, layer.op, layer.inputs, out, trainable + frozen,
-                             trainable, macs, acts, rf, op.describe(a), inplace, layer.scope))
+                             trainable, macs, acts, rf, a, inplace, layer.scope))
 
     if errors:
         raise ArchcalcError(diags)

@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-import networkx as nx
-
 from .errors import SourcePos, error
 from .ops import OPS, Op, Vol, _int, lookup
 
@@ -38,7 +36,10 @@ class Network:
 
     ``graph`` is a networkx DiGraph keyed by layer name; each node holds its ``Layer`` under the
     ``"layer"`` key, and edges run from producer to consumer. ``layers`` keeps the order the spec
-    wrote them, which is always a topological order (a layer may only use earlier layers).
+    wrote them, which is always a topological order (a layer may only use earlier layers), and
+    ``consumers`` maps each layer to the layers that read its output: the same edges, kept as a
+    plain dict so that the analysis pass runs without importing networkx (which would double the
+    start-up time of ``archcalc summary``). The DiGraph is built on first access.
     """
 
     def __init__(self, name: str, input: Vol, layers: list[Layer], rounding: str = "exact",
@@ -48,17 +49,31 @@ class Network:
         self.layers = layers
         self.rounding = rounding
         self.source = source
-        self.graph = nx.DiGraph(name=name)
+        self.by_name = {layer.name: layer for layer in layers}
+        self.consumers: dict[str, list[str]] = {layer.name: [] for layer in layers}
         for layer in layers:
-            self.graph.add_node(layer.name, layer=layer)
             for src in layer.inputs:
-                self.graph.add_edge(src, layer.name)
+                self.consumers[src].append(layer.name)
+        self._graph = None
+
+    @property
+    def graph(self):
+        """The layer graph as a networkx DiGraph (built once, on first use)."""
+        if self._graph is None:
+            import networkx as nx
+            g = nx.DiGraph(name=self.name)
+            for layer in self.layers:
+                g.add_node(layer.name, layer=layer)
+                for src in layer.inputs:
+                    g.add_edge(src, layer.name)
+            self._graph = g
+        return self._graph
 
     def __len__(self) -> int:
         return len(self.layers)
 
     def __getitem__(self, name: str) -> Layer:
-        return self.graph.nodes[name]["layer"]
+        return self.by_name[name]
 
     def __repr__(self) -> str:
         h, w, c = self.input

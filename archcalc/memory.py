@@ -20,7 +20,6 @@ def peak_activations(net: "Network", rows: Sequence["LayerRow"]) -> tuple[int, s
     input's buffer. A buffer is freed once the last consumer of every tensor stored in it has run;
     the network's outputs (layers nobody consumes) stay alive to the end. The input counts.
     """
-    g = net.graph
     index = {row.name: i for i, row in enumerate(rows)}
     buffer: dict[str, str] = {}        # tensor -> the layer whose buffer holds it
     size: dict[str, int] = {}
@@ -31,7 +30,7 @@ def peak_activations(net: "Network", rows: Sequence["LayerRow"]) -> tuple[int, s
         buffer[row.name] = buf
         if not row.inplace:
             size[buf] = row.activations
-        uses = [index[s] for s in g.successors(row.name) if s in index]
+        uses = [index[s] for s in net.consumers[row.name] if s in index]
         last = max(uses) if uses else end
         last_use[buf] = max(last_use.get(buf, i), last)
     frees: dict[int, list[str]] = {}

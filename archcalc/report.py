@@ -65,9 +65,18 @@ class LayerRow:
     macs: int
     activations: int        # elements this layer writes to a new buffer (0 when in place)
     rf: RF
-    detail: str = ""        # the op's attributes in short form, e.g. "3×3/1 p1, 64"
+    attrs: dict = field(default_factory=dict, repr=False)   # the layer's attributes
     inplace: bool = False   # its output overwrites its input's buffer (or is a view of it)
     scope: tuple[str, ...] = ()
+    note: str = ""          # replaces the detail text (folded block rows: "12 layers")
+
+    @property
+    def detail(self) -> str:
+        """The op's attributes in short form, e.g. "3×3/1 p1, 64" (formatted on demand)."""
+        if self.note or self.op == "block":
+            return self.note
+        from .ops import OPS
+        return OPS[self.op].describe(self.attrs)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "op": self.op, "inputs": list(self.inputs),
@@ -148,8 +157,8 @@ def fold(rows: tuple[LayerRow, ...] | list[LayerRow], depth: int | None) -> list
         last = group[-1]
         out.append(LayerRow(key, "block", ext, last.output, sum(r.params for r in group),
                             sum(r.trainable_params for r in group), sum(r.macs for r in group),
-                            sum(r.activations for r in group), last.rf,
-                            f"{len(group)} layers", False, last.scope[:depth]))
+                            sum(r.activations for r in group), last.rf, {}, False,
+                            last.scope[:depth], f"{len(group)} layers"))
         group.clear()
 
     for row in rows:

@@ -12,7 +12,7 @@ import os
 import re
 from dataclasses import replace
 
-from ..errors import SourcePos, error
+from ..errors import ArchcalcError, SourcePos, error
 from ..graph import Builder, Network, parse_volume
 from ..ops import _rounding
 from .table import looks_like_table, parse_table
@@ -33,7 +33,11 @@ def _defaults(filters=None, double_after_pool=None, rounding=None) -> tuple[Defa
     if double_after_pool is not None:
         overrides["double_after_pool"] = bool(double_after_pool)
     if rounding is not None:
-        overrides["rounding"] = _rounding(rounding, SourcePos("<options>"))
+        try:
+            overrides["rounding"] = _rounding(rounding, SourcePos("<options>"))
+        except ArchcalcError as exc:
+            exc.exit_code = 2          # a bad option is bad usage, not a bad spec
+            raise
     return replace(Defaults(), **overrides), overrides
 
 
