@@ -1,0 +1,854 @@
+"""archcalc networks → ONNX models (NCHW, float32, dynamic batch).
+
+The emission table ``EMIT`` maps every archcalc op kind to a function that writes the ONNX nodes
+of one layer. Every layer's output value is named after the layer, so the model can be checked
+layer by layer against ``archcalc.analyze``: :func:`verify` runs ``onnx.checker``, ONNX shape
+inference and a parameter count, and :func:`export` refuses to report a file done unless it passes.
+
+Weights (``weights=``):
+  * ``"random"``: He-normal, std = sqrt(2 / fan_in), biases zero, batch norm γ = 1, β = 0,
+    running mean 0 and variance 1. Each tensor is drawn in fixed chunks from a numpy Generator
+    seeded with (seed, crc32(tensor name), chunk index), so the values do not depend on the order
+    or the number of threads that draw them: two exports of one spec are byte-identical.
+  * ``"zeros"``: every trainable parameter is zero; batch norm's running statistics keep their
+    initial values (mean 0, variance 1).
+  * ``"none"`` (also ``"light"``): structure only. The weights are graph inputs carrying their
+    shapes, so the file is a few kilobytes, passes the checker and opens in Netron, but needs its
+    weights fed to run.
+
+See docs/export.md for the opset choice, external data and atomic writes.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import zlib
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import lru_cache
+from math import ceil, prod, sqrt
+from typing import Callable, Iterator, Mapping
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+import archcalc
+from archcalc.errors import SourcePos, error
+from archcalc.graph import Builder, Layer, Network
+from archcalc.ops import At, Vol
+from archcalc.report import Report
+
+WEIGHT_MODES = ("random", "zeros", "none")
+WEIGHT_ALIASES = {"light": "none", "he": "random"}
+BATCH = "batch"                   # the symbolic batch dimension of inputs and outputs
+MIN_OPSET = 13                    # Softmax over one axis, Unsqueeze axes as an input
+CHUNK = 1 << 22                   # elements drawn per random chunk (16 MiB of float32)
+# Past this many bytes of weights a model is written with external data: protobuf cannot
+# serialize a message over 2 GiB, and the graph itself needs some room.
+EXTERNAL_DATA_THRESHOLD = (1 << 31) - (64 << 20)
+EXTERNAL_ALIGN = 4096             # tensor offsets in the .data file, for memory mapping
+PROGRESS_MIN_BYTES = 64 << 20     # a progress bar only for weights at least this large
+# Written files up to this size are also passed through onnx.checker as files (it parses the
+# whole file: about 2 s/GiB); larger ones are read back by their protobuf framing instead.
+FULL_CHECK_BYTES = 64 << 20
+
+
+class VerificationError(RuntimeError):
+    """The ONNX model disagrees with the analyzer: a bug in the exporter or in the analyzer."""
+
+
+# ---------------------------------------------------------------------------------------------
+# parameters: what each weight tensor is and how its values are drawn
+
+@dataclass(frozen=True)
+class Param:
+    """One weight tensor: ``init`` is its value in random mode ("he", "zeros" or "ones");
+    ``trainable`` False marks buffers (batch norm's running statistics)."""
+    name: str
+    shape: tuple[int, ...]
+    init: str
+    fan_in: int = 1
+    trainable: bool = True
+
+    @property
+    def size(self) -> int:
+        return prod(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return 4 * self.size
+
+    @property
+    def chunks(self) -> int:
+        return max(1, ceil(self.size / CHUNK))
+
+
+def weight_mode(weights: str) -> str:
+    """The canonical name of a weights mode, or an ArchcalcError for an unknown one."""
+    mode = WEIGHT_ALIASES.get(str(weights).lower(), str(weights).lower())
+    if mode not in WEIGHT_MODES:
+        raise error(f"unknown weights mode {weights!r}", hint="one of random, zeros, none (light: "
+                    "structure only)", exit_code=2)
+    return mode
+
+
+def _chunk(p: Param, index: int, mode: str, seed: int) -> np.ndarray:
+    """Chunk ``index`` of ``p``'s flat values: a pure function of its arguments."""
+    start = index * CHUNK
+    n = min(CHUNK, p.size - start)
+    kind = p.init if mode == "random" or not p.trainable else "zeros"
+    if kind == "ones":
+        return np.ones(n, np.float32)
+    if kind == "zeros":
+        return np.zeros(n, np.float32)
+    rng = np.random.default_rng([seed, zlib.crc32(p.name.encode()), index])
+    values = rng.standard_normal(n, dtype=np.float32)
+    values *= np.float32(sqrt(2.0 / p.fan_in))
+    return values
+
+
+def _stream(params: list[Param], mode: str, seed: int, given: Mapping[str, np.ndarray],
+            workers: int | None = None) -> Iterator[tuple[Param, np.ndarray]]:
+    """Every parameter's values as (param, flat chunk) in order, drawn by a few threads ahead
+    of the consumer (numpy releases the GIL while drawing), at most 2·workers chunks in flight."""
+    workers = workers or min(8, os.cpu_count() or 1)
+    jobs = iter([(p, i) for p in params for i in range(p.chunks)])
+
+    def job(p: Param, i: int) -> np.ndarray:
+        if p.name in given:
+            return given[p.name]
+        return _chunk(p, i, mode, seed)
+
+    with ThreadPoolExecutor(workers) as pool:
+        pending: deque = deque()
+        for p, i in jobs:
+            if p.name in given and i > 0:
+                continue
+            pending.append((p, pool.submit(job, p, i)))
+            if len(pending) >= 2 * workers:
+                q, fut = pending.popleft()
+                yield q, fut.result()
+        while pending:
+            q, fut = pending.popleft()
+            yield q, fut.result()
+
+
+def _check_given(params: list[Param], values: Mapping[str, np.ndarray] | None
+                 ) -> dict[str, np.ndarray]:
+    """Explicit values for named parameters, as flat float32 arrays of the right size."""
+    if not values:
+        return {}
+    shapes = {p.name: p.shape for p in params}
+    out = {}
+    for name, value in values.items():
+        if name not in shapes:
+            raise error(f"the network has no parameter {name!r}",
+                        hint="parameters are named <layer>.weight, <layer>.bias, "
+                             "<layer>.running_mean, <layer>.running_var", exit_code=2)
+        arr = np.asarray(value, dtype=np.float32)
+        if arr.shape != shapes[name]:
+            raise error(f"{name} has shape {shapes[name]}, the values given have {arr.shape}",
+                        exit_code=2)
+        out[name] = np.ascontiguousarray(arr).reshape(-1)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# the graph under construction
+
+@dataclass
+class Plan:
+    """An ONNX graph for a network, without weight values: nodes, inputs, outputs, parameters."""
+    net: Network
+    opset: int
+    nodes: list = field(default_factory=list)
+    inputs: list = field(default_factory=list)
+    outputs: list = field(default_factory=list)
+    params: list[Param] = field(default_factory=list)
+    rank: dict[str, int] = field(default_factory=dict)      # value name → 2 or 4
+    used: set[str] = field(default_factory=set)
+
+    def fresh(self, base: str) -> str:
+        """A value name no layer and no other value uses."""
+        name, n = base, 1
+        while name in self.used:
+            n += 1
+            name = f"{base}_{n}"
+        self.used.add(name)
+        return name
+
+    def node(self, op_type: str, inputs: list[str], output: str, rank: int, **attrs) -> str:
+        self.used.add(output)
+        self.nodes.append(helper.make_node(op_type, inputs, [output], name=output, **attrs))
+        self.rank[output] = rank
+        return output
+
+    def const(self, base: str, value: np.ndarray) -> str:
+        """A Constant node (not an initializer: constants are not parameters)."""
+        out = self.fresh(base)
+        self.nodes.append(helper.make_node("Constant", [], [out], name=out,
+                                           value=numpy_helper.from_array(value, out)))
+        return out
+
+    def param(self, name: str, shape: tuple[int, ...], init: str, fan_in: int = 1,
+              trainable: bool = True) -> str:
+        name = self.fresh(name)
+        self.params.append(Param(name, tuple(int(d) for d in shape), init, fan_in, trainable))
+        return name
+
+    def as4d(self, value: str) -> str:
+        """``value`` as [N, C, H, W]: a vector [N, C] becomes [N, C, 1, 1]."""
+        if self.rank[value] == 4:
+            return value
+        axes = self.const(f"{value}.axes", np.array([2, 3], np.int64))
+        return self.node("Unsqueeze", [value, axes], self.fresh(f"{value}.4d"), 4)
+
+    def same_rank(self, values: list[str]) -> list[str]:
+        """Merge inputs at one rank: vectors stay vectors unless some input is spatial."""
+        if all(self.rank[v] == 2 for v in values):
+            return values
+        return [self.as4d(v) for v in values]
+
+    def value_info(self, name: str, vol: Vol) -> onnx.ValueInfoProto:
+        return helper.make_tensor_value_info(name, TensorProto.FLOAT,
+                                             onnx_dims(vol, self.rank[name]))
+
+
+def onnx_dims(vol: Vol, rank: int) -> list:
+    """archcalc's (H, W, C) as ONNX dims: [batch, C, H, W], or [batch, C] for a vector."""
+    h, w, c = vol
+    return [BATCH, c] if rank == 2 else [BATCH, c, h, w]
+
+
+# ---------------------------------------------------------------------------------------------
+# the emission table: one function per op kind
+
+Emitter = Callable[[Plan, Layer, list, list, Vol, At], None]
+
+
+def _input(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+    g.used.add(layer.name)
+    g.rank[layer.name] = 4
+    g.inputs.append(g.value_info(layer.name, out))
+
+
+def _window_pads(layer: Layer, vin: Vol, out: Vol, at: At) -> list[int]:
+    """[top, left, bottom, right]: the op's own padding, with the bottom/right grown where
+    rounding ceil keeps a partial last window (ONNX Conv always floors), so that ONNX's output
+    size is the analyzer's."""
+    op, a = layer.opdef, layer.attrs
+    begin = op.pads(a, at)
+    ends = [max(p, (o - 1) * s + k - n - p)
+            for p, o, s, k, n in zip(begin, out[:2], a["stride"], op.k_eff(a), vin[:2])]
+    return [*begin, *ends]
+
+
+def _conv(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+    a = layer.attrs
+    (kh, kw), groups, cin = a["kernel"], a["groups"], vin[0][2]
+    fan_in = cin // groups * kh * kw
+    inputs = [g.as4d(ins[0]),
+              g.param(f"{layer.name}.weight", (a["filters"], cin // groups, kh, kw), "he", fan_in)]
+    if a["bias"]:
+        inputs.append(g.param(f"{layer.name}.bias", (a["filters"],), "zeros"))
+    g.node("Conv", inputs, layer.name, 4, kernel_shape=[kh, kw], strides=list(a["stride"]),
+           dilations=list(a["dilation"]), group=groups, pads=_window_pads(layer, vin[0], out, at))
+
+
+def _pool(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+    a = layer.attrs
+    ph, pw = layer.opdef.pads(a, at)
+    attrs = dict(kernel_shape=list(a["kernel"]), strides=list(a["stride"]), pads=[ph, pw, ph, pw])
+    if (a["rounding"] or at.rounding) == "ceil":
+        attrs["ceil_mode"] = 1
+    if layer.op == "avgpool":
+        attrs["count_include_pad"] = 1        # PyTorch's nn.AvgPool2d default
+        g.node("AveragePool", [g.as4d(ins[0])], layer.name, 4, **attrs)
+    else:
+        g.node("MaxPool", [g.as4d(ins[0])], layer.name, 4, **attrs)
+
+
+def _adaptive_avgpool(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+    k = list(layer.opdef.window(layer.attrs, vin[0]))
+    g.node("AveragePool", [g.as4d(ins[0])], layer.name, 4, kernel_shape=k, strides=k)
+
+
+def _global_avgpool(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+    g.node("GlobalAveragePool", [g.as4d(ins[0])], layer.name, 4)
+
+
+def _fc(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+    a, x = layer.attrs, ins[0]
+    if g.rank[x] == 4:
+        x = g.node("Flatten", [x], g.fresh(f"{layer.name}.flatten"), 2, axis=1)
+    n_in = prod(vin[0])
+    inputs = [x, g.param(f"{layer.name}.weight", (a["units"], n_in), "he", n_in)]
+    if a["bias"]:
+        inputs.append(g.param(f"{layer.name}.bias", (a["units"],), "zeros"))
+    g.node("Gemm", inputs, layer.name, 2, transB=1)
+
+
+def _elementwise(op_type: str) -> Emitter:
+    def emit(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+        g.node(op_type, [ins[0]], layer.name, g.rank[ins[0]])
+    return emit
+
+
+def _dropout(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+    # inference: Dropout without training_mode is the identity; the ratio is kept for viewers
+    ratio = g.const(f"{layer.name}.ratio", np.array(layer.attrs["rate"], np.float32))
+    g.node("Dropout", [ins[0], ratio], layer.name, g.rank[ins[0]])
+
+
+def _softmax(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+    g.node("Softmax", [ins[0]], layer.name, g.rank[ins[0]], axis=1)     # over channels
+
+
+def _lrn(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+    a = layer.attrs
+    g.node("LRN", [g.as4d(ins[0])], layer.name, 4, size=a["size"], alpha=a["alpha"],
+           beta=a["beta"], bias=a["k"])
+
+
+def _batchnorm(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+    c, n = vin[0][2], layer.name
+    inputs = [ins[0],
+              g.param(f"{n}.weight", (c,), "ones"),
+              g.param(f"{n}.bias", (c,), "zeros"),
+              g.param(f"{n}.running_mean", (c,), "zeros", trainable=False),
+              g.param(f"{n}.running_var", (c,), "ones", trainable=False)]
+    g.node("BatchNormalization", inputs, n, g.rank[ins[0]], epsilon=layer.attrs["eps"])
+
+
+def _flatten(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+    g.node("Flatten", [ins[0]], layer.name, 2, axis=1)      # ONNX order: C, H, W
+
+
+def _concat(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+    xs = g.same_rank(list(ins))
+    g.node("Concat", xs, layer.name, g.rank[xs[0]], axis=1)
+
+
+def _add(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+    xs = g.same_rank(list(ins))
+    g.node("Add" if len(xs) == 2 else "Sum", xs, layer.name, g.rank[xs[0]])
+
+
+EMIT: dict[str, Emitter] = {
+    "input": _input,
+    "conv": _conv,
+    "maxpool": _pool,
+    "avgpool": _pool,
+    "global_avgpool": _global_avgpool,
+    "adaptive_avgpool": _adaptive_avgpool,
+    "fc": _fc,
+    "relu": _elementwise("Relu"),
+    "tanh": _elementwise("Tanh"),
+    "sigmoid": _elementwise("Sigmoid"),
+    "dropout": _dropout,
+    "softmax": _softmax,
+    "lrn": _lrn,
+    "batchnorm": _batchnorm,
+    "flatten": _flatten,
+    "concat": _concat,
+    "add": _add,
+}
+
+
+def plan(net: Network, report: Report | None = None, opset: int | None = None) -> Plan:
+    """The ONNX graph of ``net`` (no weight values yet)."""
+    report = report or archcalc.analyze(net)
+    out_vol = {row.name: row.output for row in report.layers}
+    g = Plan(net, opset or default_opset())
+    g.used.update(layer.name for layer in net.layers)
+    for layer in net.layers:
+        vin = [out_vol[s] for s in layer.inputs]
+        at = At(layer.name, layer.pos, layer.inputs, net.rounding)
+        EMIT[layer.op](g, layer, list(layer.inputs), vin, out_vol[layer.name], at)
+    g.outputs = [g.value_info(name, out_vol[name]) for name in _sinks(net)]
+    return g
+
+
+def _sinks(net: Network) -> list[str]:
+    return [layer.name for layer in net.layers
+            if layer.op != "input" and net.graph.out_degree(layer.name) == 0]
+
+
+# ---------------------------------------------------------------------------------------------
+# models
+
+def _model(g: Plan, initializers: list, weight_inputs: list, mode: str, seed: int
+           ) -> onnx.ModelProto:
+    graph = helper.make_graph(g.nodes, g.net.name, g.inputs + weight_inputs, g.outputs,
+                              initializer=initializers)
+    opsets = [helper.make_opsetid("", g.opset)]
+    model = helper.make_model(graph, opset_imports=opsets, producer_name="archcalc",
+                              producer_version=archcalc.__version__)
+    model.ir_version = helper.find_min_ir_version_for(opsets)
+    meta = {"archcalc.network": g.net.name, "archcalc.weights": mode}
+    if mode == "random":
+        meta["archcalc.seed"] = str(seed)
+    helper.set_model_props(model, meta)
+    return model
+
+
+def _weight_input(p: Param) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info(p.name, TensorProto.FLOAT, list(p.shape))
+
+
+def _light(g: Plan) -> onnx.ModelProto:
+    return _model(g, [], [_weight_input(p) for p in g.params], "none", 0)
+
+
+def to_model(net: Network, weights: str = "random", seed: int = 0, opset: int | None = None,
+             values: Mapping[str, np.ndarray] | None = None) -> onnx.ModelProto:
+    """``net`` as an in-memory ONNX ModelProto (weights inline). ``values`` gives explicit
+    values for named parameters (``conv1.weight``, ``fc1.bias``, ...); the others follow
+    ``weights``. Use :func:`export` for files: it streams, checks and writes atomically."""
+    mode, seed = weight_mode(weights), _seed(seed)
+    g = plan(net, opset=opset)
+    if mode == "none":
+        return _light(g)
+    given = _check_given(g.params, values)
+    parts: dict[str, list] = {p.name: [] for p in g.params}
+    for p, chunk in _stream(g.params, mode, seed, given):
+        parts[p.name].append(chunk)
+    inits = [numpy_helper.from_array(np.concatenate(parts[p.name]).reshape(p.shape), p.name)
+             for p in g.params]
+    return _model(g, inits, [], mode, seed)
+
+
+def _seed(seed: int) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise error(f"the seed must be a whole number ≥ 0, got {seed!r}", exit_code=2)
+    return seed
+
+
+# ---------------------------------------------------------------------------------------------
+# verification
+
+def verify(model: onnx.ModelProto, net: Network, report: Report | None = None) -> None:
+    """Raise :class:`VerificationError` unless ``model`` is what the analyzer says ``net`` is:
+    ``onnx.checker`` passes, ONNX shape inference gives every layer's value (named after the
+    layer) the analyzer's volume, and the weights (initializers, or the weight inputs of a light
+    model) hold exactly the analyzer's parameters, layer by layer and in total."""
+    report = report or archcalc.analyze(net)
+    try:
+        # not strict: a wrong layer is then reported by name, with the shapes that follow it
+        inferred = onnx.shape_inference.infer_shapes(_skeleton(model), check_type=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
+        raise VerificationError(f"ONNX shape inference fails: {exc}") from None
+    problems = _shape_problems(inferred, report) + _param_problems(model, report)
+    if problems:
+        raise VerificationError(f"the ONNX model of {net.name} disagrees with the analyzer: "
+                                + "; ".join(problems[:8])
+                                + (f" (and {len(problems) - 8} more)" if len(problems) > 8 else ""))
+    _check_raw_sizes(model)
+    try:
+        onnx.checker.check_model(_skeleton(model, keep_outputs=True), full_check=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
+        raise VerificationError(f"onnx.checker refuses the model: {exc}") from None
+
+
+def _skeleton(model: onnx.ModelProto, keep_outputs: bool = False) -> onnx.ModelProto:
+    """A copy without weight values (initializers become typed inputs), cheap whatever the size
+    of the weights. Unless ``keep_outputs``, the outputs' shapes are cleared, so that shape
+    inference, not the declaration, decides them."""
+    out = onnx.ModelProto()
+    for name in ("ir_version", "producer_name", "producer_version", "model_version"):
+        setattr(out, name, getattr(model, name))
+    out.opset_import.extend(model.opset_import)
+    g = model.graph
+    graph = helper.make_graph(list(g.node), g.name, list(g.input), [], value_info=[])
+    graph.input.extend(helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
+                       for t in g.initializer)
+    if keep_outputs:
+        graph.output.extend(g.output)
+    else:
+        graph.output.extend(helper.make_tensor_value_info(o.name, o.type.tensor_type.elem_type,
+                                                          None) for o in g.output)
+    out.graph.CopyFrom(graph)
+    return out
+
+
+def _check_raw_sizes(model: onnx.ModelProto) -> None:
+    for t in model.graph.initializer:
+        if t.raw_data and len(t.raw_data) != 4 * prod(t.dims):
+            raise VerificationError(f"initializer {t.name} holds {len(t.raw_data)} bytes for "
+                                    f"dims {list(t.dims)}")
+
+
+def _inferred_dims(model: onnx.ModelProto) -> dict[str, list]:
+    g = model.graph
+    out = {}
+    for vi in list(g.input) + list(g.value_info) + list(g.output):
+        t = vi.type.tensor_type
+        if t.HasField("shape"):
+            out[vi.name] = [d.dim_param or (d.dim_value if d.HasField("dim_value") else None)
+                            for d in t.shape.dim]
+    return out
+
+
+def _shape_problems(inferred: onnx.ModelProto, report: Report) -> list[str]:
+    dims = _inferred_dims(inferred)
+    problems = []
+    for row in report.layers:
+        got = dims.get(row.name)
+        if got is None:
+            problems.append(f"{row.name}: shape inference gives no shape")
+        elif got not in (onnx_dims(row.output, 4), onnx_dims(row.output, 2) if
+                         row.output[:2] == (1, 1) else None):
+            h, w, c = row.output
+            problems.append(f"{row.name}: ONNX says {got}, the analyzer {h}×{w}×{c}")
+    return problems
+
+
+def _param_problems(model: onnx.ModelProto, report: Report) -> list[str]:
+    g = model.graph
+    network_inputs = {row.name for row in report.layers if row.op == "input"}
+    sizes = [(t.name, prod(t.dims)) for t in g.initializer]
+    sizes += [(vi.name, prod(d.dim_value for d in vi.type.tensor_type.shape.dim))
+              for vi in g.input if vi.name not in network_inputs]
+    per_layer: dict[str, int] = {}
+    for name, n in sizes:
+        layer = name.rpartition(".")[0]
+        per_layer[layer] = per_layer.get(layer, 0) + n
+    problems = [f"{row.name}: {per_layer.get(row.name, 0):,} weights, the analyzer "
+                f"{row.params:,} parameters"
+                for row in report.layers if per_layer.get(row.name, 0) != row.params]
+    total = sum(n for _, n in sizes)
+    if total != report.totals.params:
+        problems.append(f"{total:,} weights in all, the analyzer {report.totals.params:,}")
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------
+# opset choice
+
+def _probe_network() -> Network:
+    """A small network using every op kind (and every ONNX operator the table emits)."""
+    b = Builder("opset-probe", (4, 4, 4))
+    pos = SourcePos("<probe>")
+    b.add("conv", {"filters": 4, "groups": 2, "bias": False}, pos)
+    b.add("batchnorm", {}, pos)
+    b.add("relu", {}, pos)
+    b.add("lrn", {"size": 3}, pos)
+    pool = b.add("maxpool", {"kernel": 2}, pos).name
+    avg = b.add("avgpool", {"kernel": 2}, pos, inputs=[pool]).name
+    gap = b.add("global_avgpool", {}, pos, inputs=[pool]).name
+    ada = b.add("adaptive_avgpool", {"output": 1}, pos, inputs=[pool]).name
+    summed = b.add("add", {}, pos, inputs=[avg, gap, ada]).name
+    b.add("concat", {}, pos, inputs=[avg, gap])
+    b.add("flatten", {}, pos)
+    for op, attrs in (("fc", {"units": 4}), ("dropout", {}), ("tanh", {}), ("sigmoid", {}),
+                      ("softmax", {})):
+        last = b.add(op, attrs, pos).name
+    b.add("add", {}, pos, inputs=[last, summed])
+    return b.build()
+
+
+@lru_cache(maxsize=None)
+def default_opset() -> int:
+    """The newest opset that both the installed onnx defines and the installed onnxruntime
+    runs, found by opening a session on a model that uses every operator the exporter emits.
+    Without onnxruntime, onnx's newest."""
+    newest = onnx.defs.onnx_opset_version()
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return newest
+    net = _probe_network()
+    for opset in range(newest, MIN_OPSET - 1, -1):
+        if _ort_opens(ort, to_model(net, "zeros", opset=opset)):
+            return opset
+    raise RuntimeError(f"onnxruntime {ort.__version__} opens none of the opsets "
+                       f"{MIN_OPSET}..{newest}")
+
+
+def _ort_opens(ort, model: onnx.ModelProto) -> bool:
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 4
+    try:
+        ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    except Exception:       # onnxruntime raises several unrelated types for an unknown opset
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# writing files
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _field(number: int, length: int) -> bytes:
+    """The key and length of a length-delimited protobuf field."""
+    return _varint(number << 3 | 2) + _varint(length)
+
+
+_GRAPH, _INITIALIZER, _RAW_DATA = 7, 5, 9     # ModelProto.graph, GraphProto.initializer, TensorProto.raw_data
+
+
+class _Progress:
+    """A rich progress bar over bytes written, on stderr, or nothing."""
+
+    def __init__(self, total: int, show: bool | None, label: str):
+        if show is None:
+            show = total >= PROGRESS_MIN_BYTES and sys.stderr.isatty()
+        self.bar = None
+        if show:
+            from rich.console import Console
+            from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
+                                       TimeRemainingColumn)
+            self.bar = Progress(TextColumn(label), BarColumn(), DownloadColumn(),
+                                TimeRemainingColumn(), console=Console(stderr=True),
+                                transient=True)
+            self.task = self.bar.add_task(label, total=total)
+
+    def __enter__(self):
+        if self.bar:
+            self.bar.start()
+        return self
+
+    def advance(self, n: int) -> None:
+        if self.bar:
+            self.bar.update(self.task, advance=n)
+
+    def __exit__(self, *exc):
+        if self.bar:
+            self.bar.stop()
+
+
+def _write_inline(g: Plan, model: onnx.ModelProto, chunks, f, bar: _Progress) -> None:
+    """Stream a model with inline weights: the protobuf encoding is written by hand around each
+    tensor's raw data, so no weight is ever copied into a message. ``model`` has no initializers;
+    its graph field is written last, holding the initializers after the graph's other fields
+    (protobuf readers accept fields in any order)."""
+    graph = model.graph.SerializeToString()
+    rest = onnx.ModelProto()
+    rest.CopyFrom(model)
+    rest.ClearField("graph")
+    heads = []
+    for p in g.params:
+        head = onnx.TensorProto(name=p.name, dims=p.shape, data_type=TensorProto.FLOAT)
+        head = head.SerializeToString() + _field(_RAW_DATA, p.nbytes)
+        heads.append(_field(_INITIALIZER, len(head) + p.nbytes) + head)
+    graph_len = len(graph) + sum(len(h) for h in heads) + sum(p.nbytes for p in g.params)
+    f.write(rest.SerializeToString() + _field(_GRAPH, graph_len) + graph)
+    _write_values(g, chunks, f, bar, heads=heads)
+
+
+def _write_values(g: Plan, chunks, f, bar: _Progress, heads=None, align: int = 1) -> list[int]:
+    """Write each parameter's values (after its head, if given), returning their offsets."""
+    offsets, current, written = [], None, 0
+    for p, chunk in chunks:
+        if p is not current:
+            if current is not None and written != current.nbytes:
+                raise VerificationError(f"{current.name}: wrote {written} bytes, "
+                                        f"not {current.nbytes}")
+            current, written = p, 0
+            if heads is not None:
+                f.write(heads[len(offsets)])
+            pad = -f.tell() % align
+            f.write(b"\0" * pad)
+            offsets.append(f.tell())
+        f.write(memoryview(chunk))
+        written += chunk.nbytes
+        bar.advance(chunk.nbytes)
+    if current is not None and written != current.nbytes:
+        raise VerificationError(f"{current.name}: wrote {written} bytes, not {current.nbytes}")
+    return offsets
+
+
+def _write_external(g: Plan, model: onnx.ModelProto, chunks, f, data_path: str,
+                    bar: _Progress) -> None:
+    """Weights into ``data_path`` (aligned), the graph with external references into ``f``."""
+    with open(data_path, "wb") as data:
+        offsets = _write_values(g, chunks, data, bar, align=EXTERNAL_ALIGN)
+    location = os.path.basename(data_path)
+    for p, offset in zip(g.params, offsets):
+        t = onnx.TensorProto(name=p.name, dims=p.shape, data_type=TensorProto.FLOAT,
+                             data_location=TensorProto.EXTERNAL)
+        for key, value in (("location", location), ("offset", offset), ("length", p.nbytes)):
+            entry = t.external_data.add()
+            entry.key, entry.value = key, str(value)
+        model.graph.initializer.append(t)
+    f.write(model.SerializeToString())
+
+
+def export(net: Network, path: str | os.PathLike, weights: str = "random", seed: int = 0,
+           opset: int | None = None, *, values: Mapping[str, np.ndarray] | None = None,
+           external_data: bool | None = None,
+           external_threshold: int = EXTERNAL_DATA_THRESHOLD,
+           progress: bool | None = None) -> str:
+    """Write ``net`` as an ONNX file at ``path`` and return the path.
+
+    The graph is verified against the analyzer before any weight is drawn, the file is written
+    into a temporary directory beside ``path``, checked again there by ``onnx.checker`` and only
+    then moved into place, so a failed or interrupted export leaves nothing behind and never
+    replaces an existing file. Weights past ``external_threshold`` bytes (or any weights, with
+    ``external_data=True``) go to ``<path>.data`` beside the model. ``progress`` None shows a bar
+    on a terminal for large weights.
+    """
+    mode, seed = weight_mode(weights), _seed(seed)
+    path = os.fspath(path)
+    report = archcalc.analyze(net)
+    g = plan(net, report, opset)
+    verify(_light(g), net, report)
+    total = sum(p.nbytes for p in g.params)
+    external = mode != "none" and (external_data if external_data is not None
+                                   else total > external_threshold)
+    target_dir = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise error(f"cannot write {path}: it is a directory", exit_code=2)
+    if not os.path.isdir(target_dir):
+        raise error(f"cannot write {path}: the directory {target_dir} does not exist", exit_code=2)
+    try:
+        tmp_dir = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", dir=target_dir)
+    except OSError as exc:
+        raise error(f"cannot write {path}: {exc.strerror}", exit_code=2) from None
+    try:
+        tmp = os.path.join(tmp_dir, os.path.basename(path))
+        data = tmp + ".data" if external else None
+        expected = _write_file(g, mode, seed, values, tmp, data, progress)
+        _check_file(tmp, g, expected, light=mode == "none")
+        if data:
+            os.replace(data, path + ".data")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise error(f"cannot write {path}: {exc.strerror or exc}", exit_code=2) from None
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+    return path
+
+
+def _write_file(g: Plan, mode: str, seed: int, values, tmp: str, data: str | None,
+                progress: bool | None) -> onnx.ModelProto:
+    """Write the model; return what the file holds, without its initializers."""
+    with open(tmp, "wb") as f:
+        if mode == "none":
+            model = _light(g)
+            f.write(model.SerializeToString())
+            return model
+        model = _model(g, [], [], mode, seed)
+        expected = onnx.ModelProto()
+        expected.CopyFrom(model)
+        chunks = _stream(g.params, mode, seed, _check_given(g.params, values))
+        total = sum(p.nbytes for p in g.params)
+        with _Progress(total, progress, f"writing {os.path.basename(tmp)}") as bar:
+            if data:
+                _write_external(g, model, chunks, f, data, bar)
+            else:
+                _write_inline(g, model, chunks, f, bar)
+    return expected
+
+
+def _check_file(path: str, g: Plan, expected: onnx.ModelProto, light: bool) -> None:
+    """Check the file as written: its protobuf framing is read back (raw weight data skipped, not
+    read) and must encode ``expected``'s structure with every tensor the planned size; a file up
+    to FULL_CHECK_BYTES (with external data: any model file) also passes ``onnx.checker``."""
+    skeleton, raw = _read_skeleton(path)
+    heads = [t for t in skeleton.graph.initializer]
+    del skeleton.graph.initializer[:]
+    if skeleton != expected:
+        raise VerificationError(f"{path}: the file does not hold the model that was verified")
+    sizes = {t.name: raw.get(t.name, _external_length(t)) for t in heads}
+    wrong = [] if light else [p.name for p in g.params if sizes.get(p.name) != p.nbytes]
+    if wrong or len(heads) != (0 if light else len(g.params)):
+        raise VerificationError(f"{path}: weights of the wrong size: {', '.join(wrong[:5])}")
+    if os.path.getsize(path) <= FULL_CHECK_BYTES:
+        try:
+            onnx.checker.check_model(path)
+        except onnx.checker.ValidationError as exc:
+            raise VerificationError(f"onnx.checker refuses the written file: {exc}") from None
+
+
+def _external_length(t: onnx.TensorProto) -> int | None:
+    entries = {e.key: e.value for e in t.external_data}
+    return int(entries["length"]) if "length" in entries else None
+
+
+def _read_varint(buf, i: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = buf[i]
+        i += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, i
+        shift += 7
+
+
+def _fields(buf, start: int, end: int) -> Iterator[tuple[int, int, int, int]]:
+    """(field number, wire type, start, end) of each field of the message in buf[start:end]."""
+    i = start
+    while i < end:
+        key, i = _read_varint(buf, i)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            _, j = _read_varint(buf, i)
+        elif wire == 2:
+            length, i = _read_varint(buf, i)
+            j = i + length
+        elif wire in (1, 5):
+            j = i + (8 if wire == 1 else 4)
+        else:
+            raise VerificationError(f"unexpected protobuf wire type {wire}")
+        yield number, wire, i, j
+        i = j
+
+
+def _key(number: int, wire: int) -> bytes:
+    return _varint(number << 3 | wire)
+
+
+def _read_skeleton(path: str) -> tuple[onnx.ModelProto, dict[str, int]]:
+    """The model in ``path`` with its tensors' raw data left out, and each raw data's length."""
+    import mmap
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+        model, graph, raw = bytearray(), bytearray(), {}
+        for number, wire, i, j in _fields(buf, 0, len(buf)):
+            if number != _GRAPH:
+                model += _encoded(buf, number, wire, i, j)
+                continue
+            for gnum, gwire, gi, gj in _fields(buf, i, j):
+                if gnum != _INITIALIZER:
+                    graph += _encoded(buf, gnum, gwire, gi, gj)
+                    continue
+                head, length = bytearray(), None
+                for tnum, twire, ti, tj in _fields(buf, gi, gj):
+                    if tnum == _RAW_DATA:
+                        length = tj - ti
+                    else:
+                        head += _encoded(buf, tnum, twire, ti, tj)
+                tensor = onnx.TensorProto.FromString(bytes(head))
+                if length is not None:
+                    raw[tensor.name] = length
+                graph += _key(_INITIALIZER, 2) + _varint(len(head)) + head
+        out = onnx.ModelProto.FromString(bytes(model))
+        out.graph.ParseFromString(bytes(graph))
+        return out, raw
+
+
+def _encoded(buf, number: int, wire: int, i: int, j: int) -> bytes:
+    """One field re-encoded from its value bytes."""
+    if wire == 2:
+        return _key(number, 2) + _varint(j - i) + buf[i:j]
+    return _key(number, wire) + buf[i:j]
+
+
+__all__ = ["EMIT", "export", "to_model", "verify", "plan", "default_opset", "weight_mode",
+           "VerificationError", "WEIGHT_MODES", "EXTERNAL_DATA_THRESHOLD"]
