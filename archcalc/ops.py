@@ -307,6 +307,39 @@ class Conv(_Windowed):
         return f"{self.window_text(a)}, {a['filters']}{g}{nb}"
 
 
+class DepthwiseConv(Conv):
+    """Depthwise convolution (MobileNet): one k×k filter per input channel, ``multiplier`` of them,
+    so C_out = multiplier·C_in. It is a conv with groups = C_in and filters = multiplier·C_in; this
+    op exists so that a spec need not know its input's depth."""
+    kind = "dwconv"
+    names = ("depthwise_conv", "depthwiseconv2d")
+    ATTRS = {"multiplier": 1, "kernel": 3, "stride": 1, "padding": "same", "dilation": 1,
+             "bias": True, "rounding": None}
+
+    def coerce(self, name, value, pos):
+        if name == "multiplier":
+            return _int(value, name, pos)
+        return super().coerce(name, value, pos)
+
+    @staticmethod
+    def as_conv(a: dict, cin: int) -> dict:
+        """The equivalent conv attributes for an input of ``cin`` channels."""
+        return {**a, "filters": cin * a["multiplier"], "groups": cin}
+
+    def shape(self, a, ins, at):
+        return super().shape(self.as_conv(a, ins[0][2]), ins, at)
+
+    def params(self, a, ins, out):
+        return super().params(self.as_conv(a, ins[0][2]), ins, out)
+
+    def macs(self, a, ins, out):
+        return super().macs(self.as_conv(a, ins[0][2]), ins, out)
+
+    def describe(self, a):
+        m = f", ×{a['multiplier']}" if a["multiplier"] != 1 else ""
+        return f"{self.window_text(a)} depthwise{m}" + ("" if a["bias"] else " no-bias")
+
+
 class _Pool(_Windowed):
     ATTRS = {"kernel": 2, "stride": None, "padding": 0, "rounding": None}
 
@@ -525,7 +558,7 @@ class Input(Op):
 
 
 OPS: dict[str, Op] = {}
-for _cls in (Input, Conv, MaxPool, AvgPool, GlobalAvgPool, AdaptiveAvgPool, FC, ReLU, Tanh, Sigmoid, Dropout,
+for _cls in (Input, Conv, DepthwiseConv, MaxPool, AvgPool, GlobalAvgPool, AdaptiveAvgPool, FC, ReLU, Tanh, Sigmoid, Dropout,
              Softmax, LRN, BatchNorm, Flatten, Concat, Add):
     _op = _cls()
     OPS[_op.kind] = _op

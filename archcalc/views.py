@@ -60,7 +60,7 @@ def render_table(r: Report, depth: int | None = None, console=None) -> None:
     table = Table(title=f"{r.name} — input {vol_text(r.input)}", title_justify="left")
     for col, just in (("layer", "left"), ("op", "left"), ("output", "right"), ("params", "right"),
                       ("MACs", "right"), ("activations", "right"), ("RF", "right")):
-        table.add_column(col, justify=just, no_wrap=col != "layer")
+        table.add_column(col, justify=just, no_wrap=col != "op")
     for row in fold(r.layers, depth):
         table.add_row(row.name, _op_text(row), vol_text(row.output), f"{row.params:,}",
                       f"{row.macs:,}", f"{row.activations:,}", row.rf.text())

@@ -56,6 +56,7 @@ def _opts(s: str, allowed: str, word: str, pos: SourcePos) -> dict:
 
 _CONV = re.compile(r"C(\d+)(?:X(\d+))?D(\d+)(.*)", re.I)
 _CONV_PAPER = re.compile(r"conv(\d+)(?:x(\d+))?-(\d+)", re.I)
+_DW = re.compile(r"DW(\d+)(?:X(\d+))?(.*)", re.I)
 _POOL = re.compile(r"([MA])(\d+)?(?:X(\d+))?(.*)", re.I)
 _FC = re.compile(r"FC-?(\d+)", re.I)
 _NAMED = {
@@ -107,6 +108,12 @@ def word_layers(word: str, pos: SourcePos, d: Defaults) -> list[tuple[str, dict]
         return [("conv", {"filters": int(m.group(3)), "kernel": k,
                           "stride": o.get("S", d.conv_stride), "padding": o.get("P", d.conv_padding),
                           "groups": o.get("G", 1), "bias": d.bias})]
+    m = _DW.fullmatch(word)
+    if m:
+        o = _opts(m.group(3), "SP", word, pos)
+        k = (int(m.group(1)), int(m.group(2) or m.group(1)))
+        return [("dwconv", {"kernel": k, "stride": o.get("S", d.conv_stride),
+                            "padding": o.get("P", d.conv_padding), "bias": d.bias})]
     m = _POOL.fullmatch(word)
     if m and (m.group(2) or m.group(4) or low in ("m", "a")):
         o = _opts(m.group(4), "SP", word, pos)
@@ -122,11 +129,12 @@ def word_layers(word: str, pos: SourcePos, d: Defaults) -> list[tuple[str, dict]
             return [("avgpool", attrs)]
         return [_maxpool(attrs, d)]
     import difflib
-    known = ["C3D64", "C11D96S4P0", "M", "M3S2", "A2", "GAP", "FC4096", "S", "R", "LRN", "BN",
+    known = ["C3D64", "C11D96S4P0", "DW3S2", "M", "M3S2", "A2", "GAP", "FC4096", "S", "R", "LRN", "BN",
              "dropout", "flatten", "conv3-64", "maxpool", "FC-4096", "soft-max"]
     near = difflib.get_close_matches(word.upper(), [k.upper() for k in known], n=1, cutoff=0.6)
     hint = (f"did you mean {near[0]}? " if near else "") + \
-        "tokens: C<k>D<filters>[S<stride>][P<pad>][G<groups>], M[<k>][S<s>][P<p>], A<k> (average " \
+        "tokens: C<k>D<filters>[S<stride>][P<pad>][G<groups>], DW<k>[S<s>][P<p>] (depthwise), " \
+        "M[<k>][S<s>][P<p>], A<k> (average " \
         "pool), GAP, FC<n>, S, R, LRN, BN, dropout, flatten; letters: C R P M S"
     raise error(f"unknown token {word!r}", pos, hint=hint)
 

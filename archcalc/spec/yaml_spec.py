@@ -311,7 +311,7 @@ class _Emitter:
         attrs = {k: _subst(v, env, item.where[k]) for k, v in item.items() if k not in LAYER_KEYS}
         kind = lookup(op, item.where["op"]).kind
         d = self.d
-        if kind == "conv":
+        if kind in ("conv", "dwconv"):
             for k, v in (("kernel", d.conv_kernel), ("stride", d.conv_stride),
                          ("padding", d.conv_padding), ("bias", d.bias)):
                 attrs.setdefault(k, v)
