@@ -20,6 +20,7 @@ See docs/export.md for the opset choice, external data and atomic writes.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import sys
@@ -259,6 +260,12 @@ def _conv(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
            dilations=list(a["dilation"]), group=groups, pads=_window_pads(layer, vin[0], out, at))
 
 
+def _dwconv(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+    """A depthwise conv is a conv with groups = input channels."""
+    attrs = layer.opdef.as_conv(layer.attrs, vin[0][2])
+    _conv(g, dataclasses.replace(layer, attrs=attrs), ins, vin, out, at)
+
+
 def _pool(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
     a = layer.attrs
     ph, pw = layer.opdef.pads(a, at)
@@ -341,6 +348,7 @@ def _add(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
 EMIT: dict[str, Emitter] = {
     "input": _input,
     "conv": _conv,
+    "dwconv": _dwconv,
     "maxpool": _pool,
     "avgpool": _pool,
     "global_avgpool": _global_avgpool,
@@ -534,6 +542,8 @@ def _probe_network() -> Network:
     b = Builder("opset-probe", (4, 4, 4))
     pos = SourcePos("<probe>")
     b.add("conv", {"filters": 4, "groups": 2, "bias": False}, pos)
+    b.add("dwconv", {"multiplier": 2}, pos)
+    b.add("conv", {"filters": 4, "kernel": 1}, pos)
     b.add("batchnorm", {}, pos)
     b.add("relu", {}, pos)
     b.add("lrn", {"size": 3}, pos)

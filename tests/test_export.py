@@ -82,6 +82,8 @@ WINDOWS = [
     ("conv dilated grouped no bias", (16, 16, 8),
      [("conv", {"filters": 8, "dilation": 2, "groups": 4, "bias": False})], "exact"),
     ("depthwise", (8, 8, 6), [("conv", {"filters": 6, "groups": 6})], "exact"),
+    ("dwconv", (9, 9, 4), [("dwconv", {"multiplier": 2, "stride": 2, "padding": 0,
+                                       "bias": False})], "floor"),
     ("maxpool ceil", (5, 5, 2), [("maxpool", {"kernel": 2})], "ceil"),
     ("maxpool 3/2 ceil", (13, 13, 2), [("maxpool", {"kernel": 3, "stride": 2})], "ceil"),
     ("avgpool padded ceil", (7, 7, 2), [("avgpool", {"kernel": 3, "stride": 2, "padding": 1,
