@@ -11,6 +11,7 @@ from math import prod
 
 from .errors import ArchcalcError, Diagnostic, error
 from .graph import Network
+from .lint import lint
 from .memory import peak_activations, training_bytes
 from .ops import GLOBAL, IDENTITY, At, RFStep
 from .report import GLOBAL_RF, RF, LayerRow, Report, Settings, Totals
@@ -51,11 +52,7 @@ def merge_rf(rfs: list[RF]) -> RF:
     return RF(tuple(size), tuple(stride), tuple(start), False, aligned)
 
 
-def analyze(net: Network, dtype: str = "fp32", batch: int = 1, count_inplace: bool = False,
-            optimizer: str = "adam") -> Report:
-    """Analyze ``net``; returns a :class:`Report` or raises :class:`ArchcalcError` with every
-    error found. ``dtype`` sets bytes per element for activations and parameters, ``batch`` the
-    images per step; ``count_inplace`` gives ReLU and dropout buffers of their own."""
+def _check_settings(dtype: str, batch: int, optimizer: str) -> Settings:
     if dtype not in DTYPES:
         raise error(f"unknown dtype {dtype!r}", hint="one of " + ", ".join(DTYPES), exit_code=2)
     if optimizer not in OPTIMIZERS:
@@ -63,8 +60,27 @@ def analyze(net: Network, dtype: str = "fp32", batch: int = 1, count_inplace: bo
                     exit_code=2)
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise error(f"batch must be a positive whole number, got {batch!r}", exit_code=2)
-    settings = Settings(dtype, batch, count_inplace, optimizer)
+    return Settings(dtype, batch, False, optimizer)
 
+
+_RELAXED = ({"rounding": "floor"}, {"groups": 1}, {"rounding": "floor", "groups": 1})
+
+
+def _recover(op, a: dict, ins: list, at: At):
+    """After an error, the volume the layer would have with floor rounding or without groups, so
+    that the layers after it are still checked (the error stands). None where none can be had."""
+    for relax in _RELAXED:
+        if all(k in a for k in relax):
+            try:
+                return op.shape({**a, **relax}, ins, at)
+            except ArchcalcError:
+                continue
+    return None
+
+
+def walk(net: Network, count_inplace: bool = False) -> tuple[list[LayerRow], list[Diagnostic], int]:
+    """The analysis pass: one walk in topological order. Returns the rows, the diagnostics (errors
+    and warnings) and the number of errors; a layer whose inputs are unknown is skipped."""
     consumers = net.consumers
     vols: dict[str, tuple | None] = {}
     rfs: dict[str, RF] = {}
@@ -85,13 +101,16 @@ def analyze(net: Network, dtype: str = "fp32", batch: int = 1, count_inplace: bo
         if any(v is None for v in ins):
             vols[layer.name] = None
             continue
+        at = At(layer.name, layer.pos, layer.inputs, net.rounding)
         try:
-            out = op.shape(a, ins, At(layer.name, layer.pos, layer.inputs, net.rounding))
+            out = op.shape(a, ins, at)
         except ArchcalcError as exc:
             diags.extend(exc.diagnostics)
             errors += 1
-            vols[layer.name] = None
-            continue
+            out = _recover(op, a, ins, at)
+            if out is None:
+                vols[layer.name] = None
+                continue
         vols[layer.name] = out
         trainable, frozen = op.params(a, ins, out)
         macs = op.macs(a, ins, out)
@@ -109,21 +128,38 @@ def analyze(net: Network, dtype: str = "fp32", batch: int = 1, count_inplace: bo
             rf = rfs[layer.inputs[0]]
         elif step == "merge":
             rf = merge_rf([rfs[s] for s in layer.inputs])
-            if not rf.aligned and all(rfs[s].aligned for s in layer.inputs):
-                diags.append(Diagnostic(
-                    "warning", "receptive fields of the merged branches are not aligned "
-                    "(their strides or centres differ): " + ", ".join(
-                        f"{s} {rfs[s].text()} centre {rfs[s].start[0]:g}" for s in layer.inputs),
-                    layer.pos, "make every branch's total padding match its kernel, as "
-                    "Araujo et al. (Distill 2019) describe", layer.name))
         else:
             rf = _rf_step(rfs[layer.inputs[0]], step)
         rfs[layer.name] = rf
         rows.append(LayerRow(layer.name, layer.op, layer.inputs, out, trainable + frozen,
                              trainable, macs, acts, rf, a, inplace, layer.scope))
+    return rows, diags, errors
 
+
+def diagnose(net: Network) -> list[Diagnostic]:
+    """Every problem in ``net``, errors and warnings, in layer order; never raises for a problem
+    in the spec (this is what ``archcalc validate`` reports)."""
+    rows, diags, _ = walk(net)
+    return sorted(diags + lint(net, rows), key=_order(net))
+
+
+def _order(net: Network):
+    index = {layer.name: i for i, layer in enumerate(net.layers)}
+    return lambda d: (index.get(d.layer, -1), d.severity != "error")
+
+
+def analyze(net: Network, dtype: str = "fp32", batch: int = 1, count_inplace: bool = False,
+            optimizer: str = "adam") -> Report:
+    """Analyze ``net``; returns a :class:`Report` or raises :class:`ArchcalcError` with every
+    error found. ``dtype`` sets bytes per element for activations and parameters, ``batch`` the
+    images per step; ``count_inplace`` gives ReLU and dropout buffers of their own. Warnings are
+    in ``report.diagnostics``."""
+    settings = _check_settings(dtype, batch, optimizer)
+    settings = Settings(dtype, batch, count_inplace, optimizer)
+    rows, diags, errors = walk(net, count_inplace)
     if errors:
-        raise ArchcalcError(diags)
+        raise ArchcalcError(sorted(diags, key=_order(net)))
+    diags = sorted(diags + lint(net, rows), key=_order(net))
 
     size = DTYPES[dtype]
     params = sum(r.params for r in rows)

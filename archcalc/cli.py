@@ -147,6 +147,42 @@ def compare(
         print(out, end="")
 
 
+@app.command()
+@guarded
+def validate(
+    spec_arg: str = typer.Argument(..., metavar="SPEC", help="a spec file or a spec string"),
+    input: Optional[str] = INPUT,
+    filters: Optional[int] = FILTERS,
+    double_after_pool: Optional[bool] = DOUBLE,
+    rounding: Optional[str] = ROUNDING,
+    column: Optional[str] = typer.Option(None, "--column", "-c",
+                                         help="for a column table: check only this column"),
+    format: Fmt = typer.Option(Fmt.table, "--format", "-F", help="table (text) or json"),
+    strict: bool = typer.Option(False, "--strict", help="exit 1 on warnings too"),
+):
+    """Every problem in a spec at once: errors and warnings, each with its place and a hint.
+
+    Exit codes: 0 no errors (warnings allowed unless --strict), 1 problems in the spec,
+    2 bad usage or an unreadable file."""
+    got = load_spec(spec_arg, input, filters, double_after_pool, rounding, column)
+    nets = list(got.values()) if isinstance(got, dict) else [got]
+    diags = [d for net in nets for d in analysis.diagnose(net)]
+    errors = sum(d.severity == "error" for d in diags)
+    warnings = len(diags) - errors
+    if format == Fmt.json:
+        import json
+        print(json.dumps({"errors": errors, "warnings": warnings,
+                          "diagnostics": [d.to_dict() for d in diags]}, indent=2))
+    else:
+        for d in diags:
+            print(d.render(), file=sys.stderr if d.severity == "error" else sys.stdout)
+        names = ", ".join(n.name for n in nets)
+        print(f"{names}: {errors} error{'s' * (errors != 1)}, "
+              f"{warnings} warning{'s' * (warnings != 1)}")
+    if errors or (strict and warnings):
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()
 

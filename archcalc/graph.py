@@ -117,15 +117,27 @@ class Builder:
         self.names: dict[str, Layer] = {"input": self.layers[0]}
         self.counters: dict[str, int] = {}
         self.last = "input"
+        self.failed: set[str] = set()   # names of layers that could not be built
+
+    def fail(self, name: str | None = None) -> str:
+        """Record that a layer (named, or anonymous) could not be built. Layers that use it are
+        then still checked on their own, but not added, so one mistake is reported once."""
+        name = name or f"<failed {len(self.failed) + 1}>"
+        self.failed.add(name)
+        self.last = name
+        return name
 
     def add(self, op: str, raw: dict[str, Any], pos: SourcePos, name: str | None = None,
             inputs: Iterable[str] | None = None, scope: tuple[str, ...] = (),
-            prefix: str = "", where: dict[str, SourcePos] | None = None) -> Layer:
+            prefix: str = "", where: dict[str, SourcePos] | None = None,
+            ready: bool = False) -> Layer:
+        """Add a layer of kind ``op``; ``raw`` attributes are validated by the op unless
+        ``ready`` says they already were (they are then shared, never modified)."""
         opdef = lookup(op, pos)
         if len(self.layers) >= MAX_LAYERS:
             raise error(f"the network has more than {MAX_LAYERS:,} layers", pos,
                         hint="archcalc's limit on layers keeps analysis within memory")
-        attrs = opdef.normalize(raw, pos, where)
+        attrs = raw if ready else opdef.normalize(raw, pos, where)
         if name is None:
             base = self.SHORT.get(opdef.kind, opdef.kind)
             key = prefix + base
@@ -136,10 +148,14 @@ class Builder:
             name = f"{key}{n}"
         else:
             name = prefix + str(name)
-            if name in self.names:
+            if name in self.names or name in self.failed:
                 raise error(f"the layer name {name!r} is used twice", pos,
-                            hint=f"the first is at {self.names[name].pos}; rename one of them")
+                            hint=f"the first is at {self.names[name].pos}; rename one of them"
+                            if name in self.names else "rename one of them")
         srcs = tuple(inputs) if inputs is not None else (self.last,)
+        if any(s in self.failed for s in srcs):
+            self.fail(name)
+            return Layer(name, opdef.kind, attrs, srcs, pos, scope)
         for s in srcs:
             if s not in self.names:
                 known = ", ".join(list(self.names)[-5:])

@@ -236,15 +236,23 @@ class _Windowed(Op):
             return _rounding(value, pos)
         return value
 
-    def k_eff(self, a: dict) -> Pair:
+    def normalize(self, raw, pos, where=None):
+        """Also resolves, once, the dilated kernel (``k_eff``) and the padding per side (``pads``,
+        from ``same``/``valid``/numbers): every later rule reads them from here."""
+        a = super().normalize(raw, pos, where)
         (kh, kw), (dh, dw) = a["kernel"], a.get("dilation", (1, 1))
-        return (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+        a["k_eff"] = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+        a["pads"] = _padding_of(a, a["k_eff"], None, (where or {}).get("padding", pos))
+        return a
 
-    def pads(self, a: dict, at: At) -> Pair:
-        return _padding_of(a, self.k_eff(a), at.layer, at.pos)
+    def k_eff(self, a: dict) -> Pair:
+        return a["k_eff"]
+
+    def pads(self, a: dict, at: At | None = None) -> Pair:
+        return a["pads"]
 
     def spatial(self, a: dict, vin: Vol, at: At) -> Pair:
-        ph, pw = self.pads(a, at)
+        ph, pw = a["pads"]
         (kh, kw), (sh, sw) = a["kernel"], a["stride"]
         (dh, dw) = a.get("dilation", (1, 1))
         r = a.get("rounding") or at.rounding
@@ -253,14 +261,13 @@ class _Windowed(Op):
         return h, w
 
     def rf_step(self, a, ins):
-        ph, pw = _padding_of(a, self.k_eff(a), "", SourcePos())
-        return RFStep(self.k_eff(a), a["stride"], (ph, pw))
+        return RFStep(a["k_eff"], a["stride"], a["pads"])
 
     def window_text(self, a: dict) -> str:
         (kh, kw), (sh, sw) = a["kernel"], a["stride"]
         k = f"{kh}×{kw}"
         s = f"/{sh}" if sh == sw else f"/{sh}×{sw}"
-        p = _padding_of(a, self.k_eff(a), "", SourcePos())
+        p = a["pads"]
         ptxt = f"p{p[0]}" if p[0] == p[1] else f"p{p[0]}×{p[1]}"
         d = a.get("dilation", (1, 1))
         dtxt = "" if d == (1, 1) else f" d{d[0]}" if d[0] == d[1] else f" d{d[0]}×{d[1]}"

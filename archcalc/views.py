@@ -67,8 +67,9 @@ def render_table(r: Report, depth: int | None = None, console=None) -> None:
     console.print(table)
     for k, v in _totals_lines(r):
         console.print(f"[bold]{k}[/bold]: {v}", highlight=False)
-    for d in r.diagnostics:
-        console.print(d.render(), style="yellow", highlight=False, markup=False)
+    for d in r.diagnostics:      # one line each here; `archcalc validate` shows them in full
+        console.print(f"{d.severity} [{d.layer}]: {d.message}", style="yellow", highlight=False,
+                      markup=False)
 
 
 def render_json(r: Report) -> str:

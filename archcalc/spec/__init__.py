@@ -16,7 +16,7 @@ from ..errors import ArchcalcError, SourcePos, error
 from ..graph import Builder, Network, parse_volume
 from ..ops import _rounding
 from .table import looks_like_table, parse_table
-from .text import Defaults, check_size, expand, line_positions, parse_items, word_layers
+from .text import Defaults, check_size, emit_word, expand, line_positions, parse_items
 from .yaml_spec import parse_yaml
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
@@ -73,9 +73,15 @@ def parse_string(text: str, input, d: Defaults, name: str, file: str = "<spec>")
     items = parse_items(text, pos_of)
     check_size(items, pos_of(0))
     b = Builder(name, input, pos_of(0))
+    diags, memo = [], {}
     for w in expand(items):
-        for op, attrs in word_layers(w.text, w.pos, d):
-            b.add(op, attrs, w.pos)
+        try:
+            emit_word(b, w, d, memo)
+        except ArchcalcError as exc:       # keep going: report every bad word at once
+            if not any(x.pos == exc.diagnostics[0].pos for x in diags):   # once per place
+                diags.extend(exc.diagnostics)
+    if diags:
+        raise ArchcalcError(diags)
     if len(b.layers) == 1:
         raise error("the spec is empty", pos_of(0), hint='write layers, e.g. "CRCRP" or '
                     '"C3D64 M FC10 S"')

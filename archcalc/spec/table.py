@@ -14,7 +14,7 @@ from dataclasses import replace
 from ..errors import ArchcalcError, Diagnostic, SourcePos, error
 from ..graph import Builder, Network
 from ..ops import Vol
-from .text import Defaults, word_layers
+from .text import Defaults, Word, emit_word
 
 _HEADER = re.compile(r"\s*\|?\s*name\s*:?\s*(\t|\|)", re.I)
 
@@ -68,6 +68,7 @@ def parse_table(text: str, file: str, input: Vol, defaults: Defaults,
     builders = {n: Builder(n, input, SourcePos(file, head + 1, 1)) for n in wanted}
     states = {n: replace(defaults) for n in wanted}   # each column has its own running width
     declared: dict[str, tuple[int, SourcePos]] = {}
+    memo: dict = {}
     diags: list[Diagnostic] = []
     for i in range(head + 1, len(lines)):
         line = lines[i]
@@ -99,8 +100,7 @@ def parse_table(text: str, file: str, input: Vol, defaults: Defaults,
                     declared[name] = (int(cell), pos)
                 continue
             try:
-                for op, attrs in word_layers(cell, pos, states[name]):
-                    builders[name].add(op, attrs, pos)
+                emit_word(builders[name], Word(cell, pos), states[name], memo)
             except ArchcalcError as exc:
                 diags.extend(exc.diagnostics)
     nets = {}

@@ -139,6 +139,22 @@ def word_layers(word: str, pos: SourcePos, d: Defaults) -> list[tuple[str, dict]
     raise error(f"unknown token {word!r}", pos, hint=hint)
 
 
+def emit_word(b, w: "Word", d: Defaults, memo: dict, **add) -> list:
+    """Add the layers a word stands for to Builder ``b``; returns them.
+
+    ``memo`` caches each word's validated attributes (keyed by the word and the running width of
+    letter convs), so a word repeated 50,000 times is parsed and validated once."""
+    key = (w.text, d.width)
+    hit = memo.get(key)
+    if hit is None:
+        from ..ops import lookup
+        layers = [(op, lookup(op, w.pos).normalize(attrs, w.pos))
+                  for op, attrs in word_layers(w.text, w.pos, d)]
+        hit = memo[key] = (layers, d.width)
+    layers, d.width = hit
+    return [b.add(op, attrs, w.pos, ready=True, **add) for op, attrs in layers]
+
+
 def _maxpool(attrs: dict, d: Defaults) -> tuple[str, dict]:
     attrs.setdefault("kernel", d.pool_kernel)
     attrs.setdefault("stride", d.pool_stride)

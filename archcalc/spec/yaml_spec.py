@@ -17,7 +17,7 @@ import yaml
 from ..errors import ArchcalcError, SourcePos, error
 from ..graph import MAX_LAYERS, Builder, Network, parse_volume
 from ..ops import _rounding, lookup
-from .text import Defaults, check_size, expand, parse_items, word_layers
+from .text import Defaults, check_size, emit_word, expand, parse_items
 
 MAX_NODES = 1_000_000      # YAML nodes after alias expansion
 MAX_BLOCK_DEPTH = 16       # blocks instantiating blocks
@@ -129,7 +129,12 @@ def _eval(expr: str, env: dict, pos: SourcePos) -> Any:
             if n.id not in env:
                 raise error(f"unknown parameter {n.id!r} in {expr!r}", pos,
                             hint="parameters here: " + (", ".join(env) or "none"))
-            return env[n.id]
+            v = env[n.id]
+            # a bare $name passes any value through ('same', [3, 1]); arithmetic takes numbers
+            if n is not tree.body and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                raise error(f"parameter {n.id!r} is {v!r}, not a number, in {expr!r}", pos,
+                            hint="arithmetic takes numbers only")
+            return v
         if isinstance(n, ast.BinOp) and type(n.op) in _OPS:
             left, right = ev(n.left), ev(n.right)
             if isinstance(n.op, (ast.Div, ast.FloorDiv, ast.Mod)) and right == 0:
@@ -231,29 +236,46 @@ def parse_yaml(text: str, file: str, input=None, name=None, defaults: Defaults |
         raise error("blocks must be a mapping from block name to its definition",
                     spec.where["blocks"])
     b = Builder(net_name, input, spec.where.get("input", spec.pos))
-    _Emitter(b, d, blocks).items(layers, {}, "", (), {"input": "input"}, 0)
+    emitter = _Emitter(b, d, blocks)
+    emitter.items(layers, {}, "", (), {"input": "input"}, 0)
+    if emitter.diags:
+        raise ArchcalcError(emitter.diags)
     return b.build(d.rounding, file)
+
 
 
 class _Emitter:
     def __init__(self, builder: Builder, d: Defaults, blocks: YMap):
         self.b, self.d, self.blocks = builder, d, blocks
+        self.diags: list = []           # every problem found, not only the first
+        self.memo: dict = {}            # validated token attributes (see text.emit_word)
 
     def items(self, items: YList, env: dict, prefix: str, scope: tuple, local: dict, depth: int):
-        """Emit a layer list. ``local`` maps names visible here to full layer names."""
+        """Emit a layer list. ``local`` maps names visible here to full layer names. A failed
+        item is reported and the items after it are still checked (see Builder.fail)."""
         for i, item in enumerate(items):
-            pos = items.where[i]
-            if isinstance(item, str):
-                self.tokens(_subst(item, env, pos), pos, isinstance(item, _Quoted), prefix, scope,
-                            local)
-            elif isinstance(item, YMap) and "block" in item:
-                self.block(item, env, prefix, scope, local, depth)
-            elif isinstance(item, YMap) and "op" in item:
-                self.layer(item, env, prefix, scope, local)
-            else:
-                raise error("a layer is a token string (C3D64), a mapping with 'op' "
-                            "or a mapping with 'block'", pos,
-                            hint="e.g. - {op: conv, filters: 64, kernel: 3}")
+            try:
+                self.item(item, items.where[i], env, prefix, scope, local, depth)
+            except ArchcalcError as exc:
+                self.diags.extend(exc.diagnostics)
+                name = item.get("name") if isinstance(item, YMap) else None
+                full = self.b.fail(prefix + str(name) if isinstance(name, str) and "{" not in name
+                                   and "$" not in name else None)
+                if full.startswith(prefix):
+                    local[full[len(prefix):]] = full
+
+    def item(self, item, pos, env, prefix, scope, local, depth):
+        if isinstance(item, str):
+            self.tokens(_subst(item, env, pos), pos, isinstance(item, _Quoted), prefix, scope,
+                        local)
+        elif isinstance(item, YMap) and "block" in item:
+            self.block(item, env, prefix, scope, local, depth)
+        elif isinstance(item, YMap) and "op" in item:
+            self.layer(item, env, prefix, scope, local)
+        else:
+            raise error("a layer is a token string (C3D64), a mapping with 'op' "
+                        "or a mapping with 'block'", pos,
+                        hint="e.g. - {op: conv, filters: 64, kernel: 3}")
 
     def tokens(self, text: str, pos: SourcePos, quoted: bool, prefix, scope, local):
         shift = pos.col + (1 if quoted else 0)
@@ -263,8 +285,7 @@ class _Emitter:
         words = parse_items(text, pos_of)
         check_size(words, pos)
         for w in expand(words):
-            for op, attrs in word_layers(w.text, w.pos, self.d):
-                layer = self.b.add(op, attrs, w.pos, scope=scope, prefix=prefix)
+            for layer in emit_word(self.b, w, self.d, self.memo, scope=scope, prefix=prefix):
                 local[layer.name[len(prefix):]] = layer.name
 
     def _inputs(self, item: YMap, env: dict, local: dict) -> list[str] | None:
@@ -281,7 +302,8 @@ class _Emitter:
             if x not in local:
                 raise error(f"input {x!r} is not defined before this layer", pos,
                             hint="inputs name earlier layers of the same list (or 'input'); "
-                                 "defined so far: " + ", ".join(list(local)[-6:]))
+                                 "defined so far: " + ", ".join(
+                                     [k for k, v in local.items() if v not in self.b.failed][-6:]))
             out.append(local[x])
         return out
 
