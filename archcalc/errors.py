@@ -5,7 +5,7 @@ text and an exit code. Nothing else in archcalc is meant to escape to a user.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ computes a shape: that is the analysis pass.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 from .errors import SourcePos, error

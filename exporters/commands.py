@@ -13,7 +13,7 @@ from typing import Optional
 
 import typer
 
-from archcalc.cli import DOUBLE, FILTERS, INPUT, ROUNDING, guarded, load_spec
+from archcalc.cli_common import DOUBLE, FILTERS, INPUT, ROUNDING, guarded, load_spec
 from archcalc.errors import ArchcalcError, Diagnostic, error
 
 COLUMN = typer.Option(None, "--column", "-c", help="for a column table: the network to use")

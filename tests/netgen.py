@@ -16,7 +16,7 @@ def random_yaml(rng: random.Random, max_layers: int = 8, dag: bool = True) -> st
     It may be invalid (a window larger than its input...): callers keep the ones that analyze."""
     h = rng.choice([7, 8, 15, 16, 31, 32])
     c = rng.choice([1, 3, 4, 8])
-    lines = [f"name: rnd", f"input: {h}x{rng.choice([h, h + 1, h - 1])}x{c}",
+    lines = ["name: rnd", f"input: {h}x{rng.choice([h, h + 1, h - 1])}x{c}",
              "defaults:", "  rounding: floor", "layers:"]
     names = ["input"]
     n = rng.randint(1, max_layers)

@@ -16,7 +16,7 @@ import yaml
 
 from ..errors import ArchcalcError, SourcePos, error
 from ..graph import MAX_LAYERS, Builder, Network, parse_volume
-from ..ops import _rounding, lookup
+from ..ops import _bool, _int, _rounding, lookup
 from .text import Defaults, check_size, emit_word, expand, parse_items
 
 MAX_NODES = 1_000_000      # YAML nodes after alias expansion
@@ -64,6 +64,7 @@ class _Convert:
                 key = self(k, depth + 1)
                 if not isinstance(key, (str, int, float, bool)) or key is None:
                     raise error("mapping keys must be plain words", self.pos(k))
+                key = str(key)        # every key of the schema is a name
                 if key in out:
                     raise error(f"key {key!r} appears twice", self.pos(k),
                                 hint="each key may be given once")
@@ -116,7 +117,7 @@ _SUBST = re.compile(r"\$\{([^}]*)\}|\$([A-Za-z_][A-Za-z_0-9]*)")
 def _eval(expr: str, env: dict, pos: SourcePos) -> Any:
     try:
         tree = ast.parse(expr.strip(), mode="eval")
-    except SyntaxError:
+    except (SyntaxError, RecursionError, MemoryError, ValueError):
         raise error(f"cannot read the expression {expr!r}", pos,
                     hint="expressions use names, numbers, + - * / // % and parentheses") from None
 
@@ -194,8 +195,10 @@ def _defaults(spec: YMap, base: Defaults) -> Defaults:
                 setattr(d, f"{key}_{k}", v)
         elif key == "rounding":
             d.rounding = _rounding(value, pos) or "exact"
-        else:
-            setattr(d, key, value)
+        elif key == "filters":
+            d.filters = _int(value, "filters", pos)
+        else:                               # double_after_pool, bias
+            setattr(d, key, _bool(value, key, pos))
     d.width = d.filters
     return d
 
@@ -207,6 +210,9 @@ def parse_yaml(text: str, file: str, input=None, name=None, defaults: Defaults |
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         raise _yaml_error(exc, file, lines) from None
+    except RecursionError:
+        raise error("the YAML nests too deeply to read", SourcePos(file, 1, 1),
+                    hint="archcalc reads YAML nested up to 200 levels") from None
     if root is None:
         raise error("the YAML file is empty", SourcePos(file, 1, 1),
                     hint="write name, input and layers (see specs/vgg16.yaml)")
@@ -353,7 +359,7 @@ class _Emitter:
     def block(self, item: YMap, env, prefix, scope, local, depth):
         pos = item.pos
         bname = item["block"]
-        if bname not in self.blocks:
+        if not isinstance(bname, str) or bname not in self.blocks:
             raise error(f"no block named {bname!r}", item.where["block"],
                         hint="blocks defined: " + (", ".join(self.blocks) or "none"))
         if depth >= MAX_BLOCK_DEPTH:
@@ -367,6 +373,9 @@ class _Emitter:
                 raise error(f"unknown key {k!r} in block {bname!r}", bdef.key_at[k],
                             hint="a block has params, layers and optionally output")
         params = bdef.get("params") or {}
+        if not isinstance(params, dict):
+            raise error(f"params of block {bname!r} must be a mapping of names to defaults",
+                        bdef.where["params"], hint="params: {width: null, stride: 1}")
         given = {k: _subst(v, env, item.where[k]) for k, v in item.items() if k not in BLOCK_KEYS}
         for k in given:
             if k not in params:
@@ -396,7 +405,7 @@ class _Emitter:
                        depth + 1)
             out = bdef.get("output")
             if out is not None:
-                if out not in inner_local:
+                if not isinstance(out, str) or out not in inner_local:
                     raise error(f"block {bname!r} names output {out!r}, which it does not define",
                                 bdef.where["output"])
                 self.b.last = inner_local[out]

@@ -1,0 +1,107 @@
+"""Diagnostics like a compiler: every problem at once, warnings, exit codes, hostile input."""
+import json
+import os
+
+import pytest
+
+import archcalc
+from archcalc.analysis import diagnose
+from conftest import SPECS, run_cli
+
+
+def test_every_parse_error_at_once():
+    text = """name: multi
+input: 32x32x3
+layers:
+  - C3D64
+  - {op: conv, name: a, filters: -1}
+  - {op: conv, filters: 8, kernal: 3}
+  - C3Q8
+  - {op: maxpool, name: b, inputs: input}
+  - {op: add, inputs: [a, b]}
+  - {op: add, inputs: [b, nowhere]}
+"""
+    with pytest.raises(archcalc.ArchcalcError) as e:
+        archcalc.parse(text)
+    got = [(d.pos.line, d.message.split(",")[0]) for d in e.value.diagnostics]
+    # the add on line 9 uses 'a', which failed: it is checked but not reported again
+    assert got == [(5, "filters must be at least 1"), (6, "conv takes no attribute 'kernal'"),
+                   (7, "unknown token 'C3Q8'"), (10, "input 'nowhere' is not defined before this layer")]
+
+
+def test_every_analysis_error_at_once_with_recovery():
+    text = """name: sem
+input: 224x224x3
+layers:
+  - {op: conv, name: c1, filters: 96, kernel: 11, stride: 4, padding: 0}
+  - {op: conv, name: c2, filters: 8, kernel: 3, groups: 3}
+  - {op: maxpool, name: p, kernel: 2}
+  - {op: conv, name: side, inputs: input, filters: 8, kernel: 3}
+  - {op: add, name: m, inputs: [p, side]}
+"""
+    diags = diagnose(archcalc.parse(text))
+    assert [(d.severity, d.layer) for d in diags] == [("error", "c1"), ("error", "c2"),
+                                                     ("error", "m")]
+    # c1 floors to 54 so that c2 and p are still checked: p = 54/2 = 27
+    assert "p 27×27×8, side 224×224×8" in diags[2].message
+
+
+def test_warnings():
+    vgg = diagnose(archcalc.load(SPECS / "vgg16.yaml"))
+    assert [d.layer for d in vgg] == ["fc1"] and "74%" in vgg[0].message
+    goog = [d for d in diagnose(archcalc.load(SPECS / "googlenet.yaml")) if "ceil" in d.message]
+    assert [d.layer for d in goog] == ["pool1/3x3_s2", "pool2/3x3_s2", "pool3/3x3_s2", "pool4/3x3_s2"]
+    # AlexNet at 224 with floor rounding: (224 − 11)/4 → 54 windows, last covered pixel
+    # 53·4 + 10 = 222: pixel 223 is never seen
+    alex = diagnose(archcalc.parse("C11D96S4P0", input=(224, 224, 3), rounding="floor"))
+    assert len(alex) == 1 and "leaves the last 1 input row" in alex[0].message
+    # no warning where the dropped part is padding only (ResNet's 3×3/2 pad 1 on even inputs)
+    assert diagnose(archcalc.load(SPECS / "resnet50.yaml")) == []
+    early = diagnose(archcalc.parse("C3D8 M M M C3D8 C3D8", input=(8, 8, 3)))
+    assert [d.layer for d in early] == ["pool3"] and "2 more convolutions follow" in early[0].message
+
+
+def test_validate_command_and_exit_codes(tmp_path):
+    ok = run_cli("validate", "specs/resnet18.yaml")
+    assert ok.returncode == 0 and "0 errors, 0 warnings" in ok.stdout
+    warn = run_cli("validate", "specs/vgg16.yaml")
+    assert warn.returncode == 0 and "1 warning" in warn.stdout
+    assert run_cli("validate", "specs/vgg16.yaml", "--strict").returncode == 1
+    bad = run_cli("validate", "C11D96S4P0 C3D8G5", "-F", "json")
+    assert bad.returncode == 1
+    doc = json.loads(bad.stdout)
+    assert doc["errors"] == 2 and doc["diagnostics"][1]["column"] == 12
+    assert run_cli("validate", "nope.yaml").returncode == 2
+
+
+@pytest.mark.parametrize("content,needle", [
+    (b"", "is empty"),
+    (b"\xff\xfe\x00garbage", "binary file"),
+    ("name: x\ninput: 8x8x3\nlayers: [C]\n# caf\xe9".encode("latin-1"), "not UTF-8"),
+    (b"name: x\ninput: 8x8x3\nlayers:\n  - {op: conv, filters: 1000000000000000000000000000000}\n",
+     "too large"),
+    (b"name: x\ninput: 0x8x3\nlayers: [C]\n", "at least 1"),
+    (b"name: x\ninput: 8x8x3\nlayers: [C3D-4]\n", "unknown token"),
+    (b"name: x\ninput: 8x8x3\nlayers: ['(CR)x99999999999']\n", "more than 1,000,000 layers"),
+    (b"name: x\ninput: 8x8x3\nblocks:\n  b:\n    layers: [{block: b}]\nlayers: [{block: b}]\n",
+     "nest deeper than 16"),
+    (b"name: x\ninput: 8x8x3\nlayers: [{op: conv, filters: 8, repeat: 99999999999}]\n",
+     "repeat 99,999,999,999 is more than"),
+    (b"[" * 5000 + b"]" * 5000, "nest"),
+])
+def test_hostile_files_get_one_clean_error(tmp_path, content, needle):
+    f = tmp_path / "spec.yaml"
+    f.write_bytes(content)
+    p = run_cli("summary", str(f))
+    assert p.returncode in (1, 2), p.stderr
+    assert needle in p.stderr, p.stderr
+    assert "Traceback" not in p.stderr and p.stdout == ""
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads unreadable files")
+def test_unreadable_file(tmp_path):
+    f = tmp_path / "spec.yaml"
+    f.write_text("name: x\n")
+    f.chmod(0)
+    p = run_cli("summary", str(f))
+    assert p.returncode == 2 and "cannot read" in p.stderr
