@@ -55,7 +55,7 @@ def export_cmd(
     spec_arg: str = typer.Argument(..., metavar="SPEC", help="a spec file or a spec string"),
     output: str = typer.Option(..., "--output", "-o", help="the .onnx file to write"),
     weights: Weights = typer.Option(Weights.random, "--weights", "-w",
-                                    help="random (seeded He-normal), zeros, or none/light "
+                                    help="random (seeded Kaiming-uniform), zeros, or none/light "
                                          "(structure only: weights become graph inputs)"),
     seed: int = SEED,
     opset: Optional[int] = typer.Option(None, "--opset", min=13,

@@ -6,10 +6,13 @@ layer by layer against ``archcalc.analyze``: :func:`verify` runs ``onnx.checker`
 inference and a parameter count, and :func:`export` refuses to report a file done unless it passes.
 
 Weights (``weights=``):
-  * ``"random"``: He-normal, std = sqrt(2 / fan_in), biases zero, batch norm γ = 1, β = 0,
-    running mean 0 and variance 1. Each tensor is drawn in fixed chunks from a numpy Generator
-    seeded with (seed, crc32(tensor name), chunk index), so the values do not depend on the order
-    or the number of threads that draw them: two exports of one spec are byte-identical.
+  * ``"random"``: Kaiming-uniform with the ReLU gain (He et al. 2015; PyTorch's
+    ``kaiming_uniform_(w, nonlinearity="relu")``): U(−b, b), b = sqrt(6 / fan_in), so the standard deviation is
+    sqrt(2 / fan_in) as He-normal's; biases zero, batch norm γ = 1, β = 0, running mean 0 and
+    variance 1. Each tensor is drawn in fixed chunks from a numpy Generator (SFC64) seeded with
+    (seed, crc32(tensor name), chunk index), so the values do not depend on the order or the
+    number of threads that draw them: two exports of one spec are byte-identical. (Uniform values
+    draw about 4× faster than normal ones, which keeps export close to the cost of writing.)
   * ``"zeros"``: every trainable parameter is zero; batch norm's running statistics keep their
     initial values (mean 0, variance 1).
   * ``"none"`` (also ``"light"``): structure only. The weights are graph inputs carrying their
@@ -106,9 +109,11 @@ def _chunk(p: Param, index: int, mode: str, seed: int) -> np.ndarray:
         return np.ones(n, np.float32)
     if kind == "zeros":
         return np.zeros(n, np.float32)
-    rng = np.random.default_rng([seed, zlib.crc32(p.name.encode()), index])
-    values = rng.standard_normal(n, dtype=np.float32)
-    values *= np.float32(sqrt(2.0 / p.fan_in))
+    rng = np.random.Generator(np.random.SFC64([seed, zlib.crc32(p.name.encode()), index]))
+    bound = sqrt(6.0 / p.fan_in)
+    values = rng.random(n, dtype=np.float32)        # U[0, 1) → U[−b, b)
+    values *= np.float32(2 * bound)
+    values -= np.float32(bound)
     return values
 
 

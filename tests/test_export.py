@@ -217,11 +217,14 @@ def weights_of(model):
     return {t.name: onnx.numpy_helper.to_array(t) for t in model.graph.initializer}
 
 
-def test_random_weights_are_he_normal():
+def test_random_weights_are_kaiming_uniform():
     net = build((16, 16, 64), [("conv", {"filters": 128})])
     w = weights_of(ox.to_model(net, "random"))
     fan_in = 64 * 3 * 3
+    bound = sqrt(6 / fan_in)                       # U(−b, b) has variance b²/3 = 2/fan_in
     assert w["conv1.weight"].shape == (128, 64, 3, 3)
+    assert w["conv1.weight"].min() >= -bound and w["conv1.weight"].max() <= bound
+    assert w["conv1.weight"].max() > 0.99 * bound and w["conv1.weight"].min() < -0.99 * bound
     assert abs(w["conv1.weight"].std() / sqrt(2 / fan_in) - 1) < 0.02
     assert abs(w["conv1.weight"].mean()) < 0.05 * sqrt(2 / fan_in)
     assert not w["conv1.bias"].any()
