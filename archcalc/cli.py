@@ -12,9 +12,8 @@ from typing import List, Optional
 import typer
 
 from . import analysis, views
-from .cli_common import (BATCH, DOUBLE, DTYPE, FILTERS, INPLACE, INPUT, OPTIMIZER, ROUNDING, Fmt,
-                         guarded, load_spec)
-from .errors import ArchcalcError, Diagnostic
+from .cli_common import (BATCH, COLUMN, DOUBLE, DTYPE, FILTERS, INPLACE, INPUT, OPTIMIZER,
+                         ROUNDING, SPEC, Fmt, guarded, load_one, load_spec)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   pretty_exceptions_enable=False,
@@ -25,13 +24,12 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=N
 @app.command()
 @guarded
 def summary(
-    spec_arg: str = typer.Argument(..., metavar="SPEC", help="a spec file or a spec string"),
+    spec_arg: str = SPEC,
     input: Optional[str] = INPUT,
     filters: Optional[int] = FILTERS,
     double_after_pool: Optional[bool] = DOUBLE,
     rounding: Optional[str] = ROUNDING,
-    column: Optional[str] = typer.Option(None, "--column", "-c",
-                                         help="for a column table: the column to analyze"),
+    column: Optional[str] = COLUMN,
     format: Fmt = typer.Option(Fmt.table, "--format", "-F", help="table, json, markdown or csv"),
     dtype: str = DTYPE,
     batch: int = BATCH,
@@ -41,11 +39,7 @@ def summary(
                                         help="fold block instances nested deeper than this"),
 ):
     """Per-layer and total figures of a network."""
-    net = load_spec(spec_arg, input, filters, double_after_pool, rounding, column)
-    if isinstance(net, dict):
-        raise ArchcalcError([Diagnostic(
-            "error", f"{spec_arg} holds {len(net)} networks ({', '.join(net)})",
-            hint="pick one with --column, or compare them all with 'archcalc compare'")], 2)
+    net = load_one(spec_arg, input, filters, double_after_pool, rounding, column)
     report = analysis.analyze(net, dtype=dtype, batch=batch, count_inplace=count_inplace,
                               optimizer=optimizer)
     if format == Fmt.table:
@@ -85,13 +79,12 @@ def compare(
 @app.command()
 @guarded
 def validate(
-    spec_arg: str = typer.Argument(..., metavar="SPEC", help="a spec file or a spec string"),
+    spec_arg: str = SPEC,
     input: Optional[str] = INPUT,
     filters: Optional[int] = FILTERS,
     double_after_pool: Optional[bool] = DOUBLE,
     rounding: Optional[str] = ROUNDING,
-    column: Optional[str] = typer.Option(None, "--column", "-c",
-                                         help="for a column table: check only this column"),
+    column: Optional[str] = COLUMN,
     format: Fmt = typer.Option(Fmt.table, "--format", "-F", help="table (text) or json"),
     strict: bool = typer.Option(False, "--strict", help="exit 1 on warnings too"),
 ):

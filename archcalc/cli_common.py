@@ -11,7 +11,7 @@ from typing import Optional
 import typer
 
 from . import spec
-from .errors import ArchcalcError
+from .errors import ArchcalcError, Diagnostic, SourcePos
 
 SPEC_EXTS = (".yaml", ".yml", ".md", ".tsv", ".txt", ".spec")
 
@@ -77,3 +77,18 @@ BATCH = typer.Option(1, "--batch", "-b", min=1, help="images per batch for memor
 INPLACE = typer.Option(False, "--count-inplace", help="give ReLU and dropout outputs buffers "
                        "of their own (default: in place)")
 OPTIMIZER = typer.Option("adam", "--optimizer", help="for the training estimate: sgd, momentum, adam")
+
+
+def load_one(text: str, input: Optional[str], filters: Optional[int], double: Optional[bool],
+             rounding: Optional[str], column: Optional[str]):
+    """Like :func:`load_spec`, for commands that take one network: a table needs --column."""
+    net = load_spec(text, input, filters, double, rounding, column)
+    if isinstance(net, dict):
+        raise ArchcalcError([Diagnostic(
+            "error", f"{text} holds {len(net)} networks ({', '.join(net)})", SourcePos(text),
+            hint="pick one with --column (or compare them all with 'archcalc compare')")], 2)
+    return net
+
+
+SPEC = typer.Argument(..., metavar="SPEC", help="a spec file or a spec string")
+COLUMN = typer.Option(None, "--column", "-c", help="for a column table: the network to use")

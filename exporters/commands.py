@@ -13,10 +13,10 @@ from typing import Optional
 
 import typer
 
-from archcalc.cli_common import DOUBLE, FILTERS, INPUT, ROUNDING, guarded, load_spec
-from archcalc.errors import ArchcalcError, Diagnostic, error
+from archcalc.cli_common import (COLUMN, DOUBLE, FILTERS, INPUT, ROUNDING, SPEC, guarded,
+                                 load_one)
+from archcalc.errors import error
 
-COLUMN = typer.Option(None, "--column", "-c", help="for a column table: the network to use")
 SEED = typer.Option(0, "--seed", min=0, help="seed of the random weights")
 
 
@@ -33,15 +33,6 @@ class Provider(str, Enum):
     cuda = "cuda"
 
 
-def _one_network(spec_arg: str, input, filters, double_after_pool, rounding, column):
-    net = load_spec(spec_arg, input, filters, double_after_pool, rounding, column)
-    if isinstance(net, dict):
-        raise ArchcalcError([Diagnostic(
-            "error", f"{spec_arg} holds {len(net)} networks ({', '.join(net)})",
-            hint="pick one with --column")], 2)
-    return net
-
-
 def _size(n: int) -> str:
     for unit in ("bytes", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
@@ -52,7 +43,7 @@ def _size(n: int) -> str:
 
 @guarded
 def export_cmd(
-    spec_arg: str = typer.Argument(..., metavar="SPEC", help="a spec file or a spec string"),
+    spec_arg: str = SPEC,
     output: str = typer.Option(..., "--output", "-o", help="the .onnx file to write"),
     weights: Weights = typer.Option(Weights.random, "--weights", "-w",
                                     help="random (seeded Kaiming-uniform), zeros, or none/light "
@@ -73,7 +64,7 @@ def export_cmd(
     """Compile a network to an ONNX file, checked against the analyzer."""
     import archcalc
     from . import onnx as onnx_export
-    net = _one_network(spec_arg, input, filters, double_after_pool, rounding, column)
+    net = load_one(spec_arg, input, filters, double_after_pool, rounding, column)
     if external_data and weights.value in ("none", "light"):
         raise error("a light model has no weights to put in external data", exit_code=2)
     path = onnx_export.export(net, output, weights.value, seed, opset,
@@ -116,7 +107,7 @@ def run_cmd(
             raise error(f"no such model file: {model}", exit_code=2)
         target = model
     else:
-        target = _one_network(model, input, filters, double_after_pool, rounding, column)
+        target = load_one(model, input, filters, double_after_pool, rounding, column)
     result = runtime.run(target, batch=batch, warmup=warmup, iters=iters,
                          provider=provider.value, weights=weights.value, seed=seed)
     print("\n".join(result.lines()))
