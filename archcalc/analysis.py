@@ -98,7 +98,7 @@ def walk(net: Network, count_inplace: bool = False) -> tuple[list[LayerRow], lis
             vols["input"], rfs["input"] = out, rf
             continue
         ins = [vols[s] for s in layer.inputs]
-        if any(v is None for v in ins):
+        if None in ins:
             vols[layer.name] = None
             continue
         at = At(layer.name, layer.pos, layer.inputs, net.rounding)

@@ -1,11 +1,13 @@
-"""The Report: what one analysis pass found, as frozen records. Views render it; none recompute.
+"""The Report: what one analysis pass found, as immutable records. Views render it; none
+recompute. ``RF`` and ``LayerRow`` are named tuples rather than frozen dataclasses: a report of a
+100,000-layer network makes 200,000 of them, and a tuple is built five times faster.
 
 ``Report.to_dict()`` defines the JSON document (see docs/definitions.md for every field).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import Diagnostic
 from .ops import Vol
@@ -18,8 +20,7 @@ def _scalar_or_pair(v: tuple) -> Any:
     return v[0] if v[0] == v[1] else list(v)
 
 
-@dataclass(frozen=True, slots=True)
-class RF:
+class RF(NamedTuple):
     """Receptive field of one unit of a layer's output, in input pixels, per axis (h, w).
 
     ``size``: the side of the input window a unit sees; ``stride``: the distance in input pixels
@@ -54,8 +55,8 @@ class RF:
 GLOBAL_RF = RF(is_global=True)
 
 
-@dataclass(frozen=True, slots=True)
-class LayerRow:
+class LayerRow(NamedTuple):
+    """One layer's figures (see docs/definitions.md); ``to_dict`` gives its JSON form."""
     name: str
     op: str
     inputs: tuple[str, ...]
@@ -65,7 +66,7 @@ class LayerRow:
     macs: int
     activations: int        # elements this layer writes to a new buffer (0 when in place)
     rf: RF
-    attrs: dict = field(default_factory=dict, repr=False)   # the layer's attributes
+    attrs: dict = {}        # the layer's attributes (shared with the Layer, never modified)
     inplace: bool = False   # its output overwrites its input's buffer (or is a view of it)
     scope: tuple[str, ...] = ()
     note: str = ""          # replaces the detail text (folded block rows: "12 layers")

@@ -29,7 +29,7 @@ def test_the_oracle_catches_a_wrong_volume_and_a_wrong_count():
     from dataclasses import replace
     net = archcalc.parse("C3D8 M FC10", input=(8, 8, 3))
     r = archcalc.analyze(net)
-    rows = tuple(replace(row, output=(3, 3, 8)) if row.name == "pool1" else row for row in r.layers)
+    rows = tuple(row._replace(output=(3, 3, 8)) if row.name == "pool1" else row for row in r.layers)
     bad = replace(r, layers=rows, totals=replace(r.totals, params=r.totals.params + 1))
     found = disagreements(net, bad)
     assert any("pool1" in f for f in found) and any("initializers" in f for f in found)
