@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from math import prod
 
-from .errors import ArchcalcError, Diagnostic, error
+from .errors import OPTIONS, ArchcalcError, Diagnostic, error
 from .graph import Network
 from .lint import lint
 from .memory import peak_activations, training_bytes
@@ -52,15 +52,20 @@ def merge_rf(rfs: list[RF]) -> RF:
     return RF(tuple(size), tuple(stride), tuple(start), False, aligned)
 
 
-def _check_settings(dtype: str, batch: int, optimizer: str) -> Settings:
+def _check_settings(dtype: str, batch: int, count_inplace: bool, optimizer: str) -> Settings:
     if dtype not in DTYPES:
-        raise error(f"unknown dtype {dtype!r}", hint="one of " + ", ".join(DTYPES), exit_code=2)
-    if optimizer not in OPTIMIZERS:
-        raise error(f"unknown optimizer {optimizer!r}", hint="one of " + ", ".join(OPTIMIZERS),
+        raise error(f"unknown dtype {dtype!r}", OPTIONS, hint="one of " + ", ".join(DTYPES),
                     exit_code=2)
+    if optimizer not in OPTIMIZERS:
+        raise error(f"unknown optimizer {optimizer!r}", OPTIONS,
+                    hint="one of " + ", ".join(OPTIMIZERS), exit_code=2)
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise error(f"batch must be a positive whole number, got {batch!r}", exit_code=2)
-    return Settings(dtype, batch, False, optimizer)
+        raise error(f"batch must be a positive whole number, got {batch!r}", OPTIONS,
+                    exit_code=2)
+    if not isinstance(count_inplace, bool):
+        raise error(f"count_inplace must be True or False, got {count_inplace!r}", OPTIONS,
+                    exit_code=2)
+    return Settings(dtype, batch, count_inplace, optimizer)
 
 
 _RELAXED = ({"rounding": "floor"}, {"groups": 1}, {"rounding": "floor", "groups": 1})
@@ -82,13 +87,16 @@ def walk(net: Network, count_inplace: bool = False) -> tuple[list[LayerRow], lis
     """The analysis pass: one walk in topological order. Returns the rows, the diagnostics (errors
     and warnings) and the number of errors; a layer whose inputs are unknown is skipped."""
     consumers = net.consumers
+    index = {layer.name: i for i, layer in enumerate(net.layers)}
     vols: dict[str, tuple | None] = {}
     rfs: dict[str, RF] = {}
     rows: list[LayerRow] = []
     diags: list[Diagnostic] = []
     errors = 0
+    buffer: dict[str, str] = {}            # tensor -> the layer whose buffer holds it
+    sharing: dict[str, list[str]] = {}     # buffer -> the tensors stored in it
 
-    for layer in net.layers:
+    for i, layer in enumerate(net.layers):
         op = layer.opdef
         a = layer.attrs
         if layer.op == "input":
@@ -96,6 +104,7 @@ def walk(net: Network, count_inplace: bool = False) -> tuple[list[LayerRow], lis
             rf = RF()
             rows.append(LayerRow("input", "input", (), out, 0, 0, 0, prod(out), rf))
             vols["input"], rfs["input"] = out, rf
+            buffer["input"], sharing["input"] = "input", ["input"]
             continue
         ins = [vols[s] for s in layer.inputs]
         if None in ins:
@@ -115,10 +124,17 @@ def walk(net: Network, count_inplace: bool = False) -> tuple[list[LayerRow], lis
         trainable, frozen = op.params(a, ins, out)
         macs = op.macs(a, ins, out)
 
-        # storage: a view never copies; an in-place op reuses its input's buffer when it is that
-        # tensor's only consumer (otherwise the input is still needed and a copy is made)
-        inplace = op.view or (op.inplace and not count_inplace
-                              and len(consumers[layer.inputs[0]]) == 1)
+        # storage: a view never copies; an in-place op overwrites its input's buffer when no
+        # other layer still has to read any tensor kept in that buffer (otherwise it copies)
+        root = buffer[layer.inputs[0]]
+        inplace = op.view or (op.inplace and not count_inplace and all(
+            index[c] <= i for t in sharing[root] for c in consumers[t]))
+        if inplace:
+            buffer[layer.name] = root
+            sharing[root].append(layer.name)
+        else:
+            buffer[layer.name] = layer.name
+            sharing[layer.name] = [layer.name]
         acts = 0 if inplace else prod(out)
 
         step = op.rf_step(a, ins)
@@ -154,8 +170,7 @@ def analyze(net: Network, dtype: str = "fp32", batch: int = 1, count_inplace: bo
     error found. ``dtype`` sets bytes per element for activations and parameters, ``batch`` the
     images per step; ``count_inplace`` gives ReLU and dropout buffers of their own. Warnings are
     in ``report.diagnostics``."""
-    settings = _check_settings(dtype, batch, optimizer)
-    settings = Settings(dtype, batch, count_inplace, optimizer)
+    settings = _check_settings(dtype, batch, count_inplace, optimizer)
     rows, diags, errors = walk(net, count_inplace)
     if errors:
         raise ArchcalcError(sorted(diags, key=_order(net)))

@@ -7,6 +7,7 @@ Exit codes: 0 success, 1 a problem in the spec, 2 bad usage or an unreadable fil
 from __future__ import annotations
 
 import sys
+from enum import Enum
 from typing import List, Optional
 
 import typer
@@ -76,6 +77,11 @@ def compare(
         print(out, end="")
 
 
+class Report(str, Enum):
+    text = "text"
+    json = "json"
+
+
 @app.command()
 @guarded
 def validate(
@@ -85,7 +91,7 @@ def validate(
     double_after_pool: Optional[bool] = DOUBLE,
     rounding: Optional[str] = ROUNDING,
     column: Optional[str] = COLUMN,
-    format: Fmt = typer.Option(Fmt.table, "--format", "-F", help="table (text) or json"),
+    format: Report = typer.Option(Report.text, "--format", "-F", help="text or json"),
     strict: bool = typer.Option(False, "--strict", help="exit 1 on warnings too"),
 ):
     """Every problem in a spec at once: errors and warnings, each with its place and a hint.
@@ -97,7 +103,7 @@ def validate(
     diags = [d for net in nets for d in analysis.diagnose(net)]
     errors = sum(d.severity == "error" for d in diags)
     warnings = len(diags) - errors
-    if format == Fmt.json:
+    if format == Report.json:
         import json
         print(json.dumps({"errors": errors, "warnings": warnings,
                           "diagnostics": [d.to_dict() for d in diags]}, indent=2))

@@ -25,7 +25,8 @@ class SourcePos:
         return self.file
 
 
-NOWHERE = SourcePos("<api>")
+NOWHERE = SourcePos("<api>")        # a value passed in from Python
+OPTIONS = SourcePos("<options>")    # a command-line option (or the same keyword from Python)
 
 
 @dataclass(frozen=True)

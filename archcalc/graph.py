@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from .errors import SourcePos, error
+from .errors import ArchcalcError, SourcePos, error
 from .ops import OPS, Op, Vol, _int, lookup
 
 # Refused before anything is built: a spec expanding to more layers than this (repeat counts
@@ -84,8 +84,9 @@ class Network:
         return sum(1 for layer in self.layers if layer.opdef.weight_layer)
 
 
-def parse_volume(value: Any, pos: SourcePos) -> Vol:
-    """An input volume from ``224x224x3``, ``[224, 224, 3]`` or ``(224, 224, 3)``."""
+def parse_volume(value: Any, pos: SourcePos, exit_code: int = 1) -> Vol:
+    """An input volume from ``224x224x3``, ``[224, 224, 3]`` or ``(224, 224, 3)``.
+    ``exit_code``: 1 where it comes from a spec, 2 where from an option."""
     if isinstance(value, str):
         parts = value.lower().replace("×", "x").replace(",", "x").split("x")
         parts = [p.strip() for p in parts]
@@ -95,8 +96,12 @@ def parse_volume(value: Any, pos: SourcePos) -> Vol:
         parts = None
     if not parts or len(parts) != 3:
         raise error(f"an input volume is H×W×C, got {value!r}", pos,
-                    hint="write it as 224x224x3 (or [224, 224, 3] in YAML)", exit_code=2)
-    h, w, c = (_int(p, "input size", pos) for p in parts)
+                    hint="write it as 224x224x3 (or [224, 224, 3] in YAML)", exit_code=exit_code)
+    try:
+        h, w, c = (_int(p, "input size", pos) for p in parts)
+    except ArchcalcError as exc:
+        exc.exit_code = exit_code
+        raise
     return (h, w, c)
 
 
@@ -134,7 +139,7 @@ class Builder:
         """Add a layer of kind ``op``; ``raw`` attributes are validated by the op unless
         ``ready`` says they already were (they are then shared, never modified)."""
         opdef = lookup(op, pos)
-        if len(self.layers) >= MAX_LAYERS:
+        if len(self.layers) > MAX_LAYERS:        # the input row is not a layer
             raise error(f"the network has more than {MAX_LAYERS:,} layers", pos,
                         hint="archcalc's limit on layers keeps analysis within memory")
         attrs = raw if ready else opdef.normalize(raw, pos, where)

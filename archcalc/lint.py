@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Iterable
 
 from .errors import Diagnostic
-from .ops import OPS, At, _Windowed
+from .ops import OPS, _Windowed
 
 if TYPE_CHECKING:
     from .graph import Network
@@ -36,13 +36,15 @@ def rounding_effects(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Di
         vin = rows[layer.inputs[0]].output
         if layer.op == "dwconv":
             a = op.as_conv(a, vin[2])
-        pads = op.pads(a, At(layer.name, layer.pos))
+        pads = op.pads(a)
         for ax, axis in ((0, "height"), (1, "width")):
             n, k, s, p = vin[ax], op.k_eff(a)[ax], a["stride"][ax], pads[ax]
             r = (n + 2 * p - k) % s
             if not r:
                 continue
             if rounding == "ceil":
+                if rows[layer.name].output[ax] != (n + 2 * p - k) // s + 2:
+                    continue               # the extra window would start in the padding: none
                 yield _warn(layer, f"ceil rounding adds a partial last window along {axis}: "
                             f"({n} − {k} + 2·{p})/{s} + 1 = {(n + 2 * p - k) / s + 1:g} → "
                             f"{rows[layer.name].output[ax]}",

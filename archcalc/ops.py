@@ -362,12 +362,12 @@ class _Pool(_Windowed):
         return super().coerce(name, value, pos)
 
     def shape(self, a, ins, at):
-        h, w = self.spatial(a, ins[0], at)
-        ph, pw = self.pads(a, at)
+        ph, pw = a["pads"]
         kh, kw = a["kernel"]
         if ph * 2 > kh or pw * 2 > kw:
             raise error(f"pooling padding ({ph}×{pw}) must be at most half the window ({kh}×{kw})",
                         at.pos, layer=at.layer, hint="PyTorch and ONNX refuse larger pooling pads")
+        h, w = self.spatial(a, ins[0], at)
         return (h, w, ins[0][2])
 
     def describe(self, a):

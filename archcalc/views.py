@@ -53,6 +53,19 @@ def _totals_lines(r: Report) -> list[tuple[str, str]]:
     ]
 
 
+def _wide_enough(console, table):
+    """A console as wide as the table needs: a number is never cut or wrapped (on a narrow
+    terminal, or in a pipe, where rich assumes 80 columns, long lines are better than lost
+    digits)."""
+    from rich.console import Console
+    from rich.measure import Measurement
+    need = Measurement.get(console, console.options.update_width(10_000), table).maximum
+    if need <= console.width:
+        return console
+    return Console(width=need, file=console.file, force_terminal=console.is_terminal,
+                   no_color=console.no_color)
+
+
 def render_table(r: Report, depth: int | None = None, console=None) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -60,10 +73,11 @@ def render_table(r: Report, depth: int | None = None, console=None) -> None:
     table = Table(title=f"{r.name} — input {vol_text(r.input)}", title_justify="left")
     for col, just in (("layer", "left"), ("op", "left"), ("output", "right"), ("params", "right"),
                       ("MACs", "right"), ("activations", "right"), ("RF", "right")):
-        table.add_column(col, justify=just, no_wrap=col != "op")
+        table.add_column(col, justify=just, no_wrap=True)
     for row in fold(r.layers, depth):
         table.add_row(row.name, _op_text(row), vol_text(row.output), f"{row.params:,}",
                       f"{row.macs:,}", f"{row.activations:,}", row.rf.text())
+    console = _wide_enough(console, table)
     console.print(table)
     for k, v in _totals_lines(r):
         console.print(f"[bold]{k}[/bold]: {v}", highlight=False)
@@ -138,8 +152,9 @@ def render_compare(reports, fmt: str = "table", console=None) -> str | None:
     from rich.table import Table
     table = Table()
     for i, h in enumerate(rows[0]):
-        table.add_column(h, justify="left" if i == 0 else "right")
+        table.add_column(h, justify="left" if i == 0 else "right", no_wrap=True)
     for r in rows[1:]:
         table.add_row(*r)
-    (console or Console()).print(table)
+    console = console or Console()
+    _wide_enough(console, table).print(table)
     return None

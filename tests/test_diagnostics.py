@@ -105,3 +105,47 @@ def test_unreadable_file(tmp_path):
     f.chmod(0)
     p = run_cli("summary", str(f))
     assert p.returncode == 2 and "cannot read" in p.stderr
+
+
+def test_option_errors_exit_2_and_name_the_options():
+    for args, needle in ((["--input", "0x0x3"], "input size must be at least 1"),
+                         (["--filters", "0"], "filters must be a positive whole number"),
+                         (["--optimizer", "adamw"], "unknown optimizer")):
+        p = run_cli("summary", "C", *args)
+        assert p.returncode == 2 and p.stderr.startswith("<options>: error:"), p.stderr
+        assert needle in p.stderr
+
+
+def test_a_bad_volume_in_a_spec_is_a_spec_problem(tmp_path):
+    f = tmp_path / "v.yaml"
+    f.write_text("name: v\ninput: 224x224\nlayers: [C]\n")
+    p = run_cli("summary", str(f))
+    assert p.returncode == 1 and f"{f}:2:8: error: an input volume is H×W×C" in p.stderr
+
+
+def test_the_layer_limit_is_exact(monkeypatch):
+    import archcalc.graph
+    import archcalc.spec.text
+    monkeypatch.setattr(archcalc.graph, "MAX_LAYERS", 10)
+    monkeypatch.setattr(archcalc.spec.text, "MAX_LAYERS", 10)
+    assert len(archcalc.parse("(CR)x5").layers) == 1 + 10          # exactly the limit: fine
+    with pytest.raises(archcalc.ArchcalcError, match="more than 10 layers"):
+        archcalc.parse("(CR)x5 C")
+    with pytest.raises(archcalc.ArchcalcError, match="more than 10 layers"):
+        archcalc.parse("name: x\ninput: 8x8x3\nlayers: ['(CR)x5', C]\n")
+
+
+def test_ceil_warning_only_where_a_window_is_added():
+    # 7×7, 2×2/2, pad 1: (7 + 2 − 2)/2 + 1 = 4.5; ceil would give 5 windows, but the 5th would
+    # start at padded offset 8 = n + p, in the right padding only: dropped, so the output is 4
+    net = archcalc.parse("name: c\ninput: 7x7x1\nlayers:\n  - {op: maxpool, kernel: 2, padding: 1, "
+                         "rounding: ceil}\n")
+    assert archcalc.analyze(net).layers[-1].output == (4, 4, 1)
+    assert diagnose(net) == []
+
+
+def test_pool_padding_is_checked_before_the_size():
+    with pytest.raises(archcalc.ArchcalcError) as e:
+        archcalc.analyze(archcalc.parse("M3S2P2", input=(8, 8, 1)))
+    assert "pooling padding (2×2) must be at most half the window (3×3)" in str(e.value)
+    assert len(e.value.diagnostics) == 1

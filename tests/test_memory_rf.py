@@ -107,3 +107,34 @@ def test_receptive_field_with_dilation():
     net = archcalc.parse("name: d\ninput: 16x16x1\nlayers:\n"
                          "  - {op: conv, filters: 1, dilation: 2, padding: 2}\n")
     assert archcalc.analyze(net)["conv1"].rf.size == (5, 5)
+
+
+def test_inplace_never_overwrites_a_buffer_another_branch_still_reads():
+    # c1 → flatten f (a view of c1) → relu r; fc2 reads c1 after r runs. r may not overwrite
+    # c1's buffer, so it needs one of its own (4·4·2 = 32 elements).
+    net = archcalc.parse("""
+name: b3
+input: 4x4x2
+layers:
+  - {op: conv, name: c1, filters: 2}
+  - {op: flatten, name: f}
+  - {op: relu, name: r}
+  - {op: fc, name: fc1, units: 3}
+  - {op: fc, name: fc2, inputs: c1, units: 3}
+  - {op: concat, name: cat, inputs: [fc1, fc2]}
+""")
+    r = archcalc.analyze(net)
+    assert not r["r"].inplace and r["r"].activations == 32
+    assert r["f"].inplace and r["f"].activations == 0
+    # but when the other reader has already run, the relu can take the buffer over
+    net2 = archcalc.parse("""
+name: b4
+input: 4x4x2
+layers:
+  - {op: conv, name: c1, filters: 2}
+  - {op: fc, name: fc2, units: 3}
+  - {op: relu, name: r, inputs: c1}
+  - {op: fc, name: fc1, units: 3}
+  - {op: concat, name: cat, inputs: [fc1, fc2]}
+""")
+    assert archcalc.analyze(net2)["r"].inplace

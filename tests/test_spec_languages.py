@@ -300,3 +300,29 @@ def test_every_shipped_spec_parses_and_analyzes(specs_dir):
         got = archcalc.load(path)
         for net in (got.values() if isinstance(got, dict) else [got]):
             assert archcalc.analyze(net).totals.params > 0, path
+
+
+def test_a_pools_stride_is_the_same_however_it_is_written():
+    # with defaults.pool.kernel 3 and no stride anywhere, every form is 3×3/3: (30 − 3)/3 + 1 = 10
+    text = "name: p\ninput: 30x30x1\ndefaults:\n  pool: {kernel: 3}\nlayers:\n  - {layer}\n"
+    outs = {archcalc.analyze(archcalc.parse(text.replace("{layer}", form))).layers[-1].output
+            for form in ("M", "maxpool", "{op: maxpool}", "{op: maxpool, kernel: 3}", "M3")}
+    assert outs == {(10, 10, 1)}
+    # a default stride applies to every form that gives none: 3×3/2
+    text2 = text.replace("{kernel: 3}", "{kernel: 3, stride: 2}").replace("30x30", "31x31")
+    outs2 = {archcalc.analyze(archcalc.parse(text2.replace("{layer}", form))).layers[-1].output
+             for form in ("M", "{op: maxpool}", "{op: maxpool, kernel: 3}", "M3")}
+    assert outs2 == {(15, 15, 1)}                      # (31 − 3)/2 + 1 = 15
+
+
+def test_double_after_pool_counts_every_max_pool():
+    text = ("name: d\ninput: 32x32x3\nlayers:\n  - C\n  - M\n  - C\n  - {op: maxpool}\n  - C\n")
+    net = archcalc.parse(text, filters=8, double_after_pool=True)
+    assert [layer.attrs["filters"] for layer in net.layers if layer.op == "conv"] == [8, 16, 32]
+
+
+def test_unnamed_block_instances_are_numbered_per_block():
+    net = archcalc.parse("name: b\ninput: 8x8x4\nblocks:\n  res:\n    layers: [C3D4, R, C3D4, R, C3D4]\n"
+                         "layers:\n  - {block: res, repeat: 2}\n  - {block: res}\n  - {block: res}\n")
+    scopes = list(dict.fromkeys(layer.scope[0] for layer in net.layers if layer.scope))
+    assert scopes == ["res1", "res2", "res3", "res4"]

@@ -12,7 +12,7 @@ import os
 import re
 from dataclasses import replace
 
-from ..errors import ArchcalcError, SourcePos, error
+from ..errors import OPTIONS, ArchcalcError, SourcePos, error
 from ..graph import Builder, Network, parse_volume
 from ..ops import _rounding
 from .table import looks_like_table, parse_table
@@ -28,13 +28,15 @@ def _defaults(filters=None, double_after_pool=None, rounding=None) -> tuple[Defa
     overrides = {}
     if filters is not None:
         if isinstance(filters, bool) or not isinstance(filters, int) or filters < 1:
-            raise error(f"filters must be a positive whole number, got {filters!r}", exit_code=2)
+            raise error(f"filters must be a positive whole number, got {filters!r}", OPTIONS,
+                        hint="--filters sets the filters of a shorthand C, e.g. --filters 16",
+                        exit_code=2)
         overrides["filters"] = filters
     if double_after_pool is not None:
         overrides["double_after_pool"] = bool(double_after_pool)
     if rounding is not None:
         try:
-            overrides["rounding"] = _rounding(rounding, SourcePos("<options>"))
+            overrides["rounding"] = _rounding(rounding, OPTIONS)
         except ArchcalcError as exc:
             exc.exit_code = 2          # a bad option is bad usage, not a bad spec
             raise
@@ -44,7 +46,7 @@ def _defaults(filters=None, double_after_pool=None, rounding=None) -> tuple[Defa
 def _volume(input) -> tuple[int, int, int] | None:
     if input is None:
         return None
-    return parse_volume(input, SourcePos("<options>"))
+    return parse_volume(input, OPTIONS, exit_code=2)
 
 
 def parse(text: str, input=None, *, name: str | None = None, filters: int | None = None,
@@ -132,7 +134,7 @@ def load(path: str, input=None, **options) -> Network | dict[str, Network]:
                                  options.pop("double_after_pool", None),
                                  options.pop("rounding", None))
         if options.pop("column", None) is not None:
-            raise error("--column applies to column tables, not YAML", exit_code=2)
+            raise error("--column applies to column tables, not YAML", OPTIONS, exit_code=2)
         return parse_yaml(text, path, _volume(input), name, d, overrides)
     name = name or os.path.splitext(os.path.basename(path))[0]
     return parse(text, input, name=name, file=path, **options)

@@ -30,13 +30,25 @@ class Defaults:
     conv_stride: int = 1
     conv_padding: object = "same"
     pool_kernel: int = 2
-    pool_stride: int = 2
+    pool_stride: int | None = None    # None: a pool's stride is its kernel
     bias: bool = True
     rounding: str = "exact"
     width: int = field(default=0, repr=False)   # running width of letter convs
 
     def __post_init__(self) -> None:
         self.width = self.filters
+
+    def pool(self, kind: str, given: dict) -> tuple[str, dict]:
+        """A pool layer's attributes: what is ``given``, else these defaults (a stride left
+        unset is the kernel: one rule, in ops._Pool). A max pool doubles the running width of
+        letter convs when ``double_after_pool`` is set."""
+        attrs = dict(given)
+        attrs.setdefault("kernel", self.pool_kernel)
+        if self.pool_stride is not None:
+            attrs.setdefault("stride", self.pool_stride)
+        if kind == "maxpool" and self.double_after_pool:
+            self.width *= 2
+        return (kind, attrs)
 
 
 def _opts(s: str, allowed: str, word: str, pos: SourcePos) -> dict:
@@ -84,15 +96,15 @@ def word_layers(word: str, pos: SourcePos, d: Defaults) -> list[tuple[str, dict]
             elif ch == "s":
                 out.append(("softmax", {}))
             else:
-                out.append(_maxpool({}, d))
+                out.append(d.pool("maxpool", {}))
         return out
     if low in _NAMED:
         op, attrs = _NAMED[low]
         return [(op, dict(attrs))]
     if low in ("maxpool", "pool"):
-        return [_maxpool({}, d)]
+        return [d.pool("maxpool", {})]
     if low == "avgpool":
-        return [("avgpool", {"kernel": d.pool_kernel, "stride": d.pool_stride})]
+        return [d.pool("avgpool", {})]
     m = _FC.fullmatch(word)
     if m:
         return [("fc", {"units": int(m.group(1)), "bias": d.bias})]
@@ -120,14 +132,11 @@ def word_layers(word: str, pos: SourcePos, d: Defaults) -> list[tuple[str, dict]
         attrs: dict = {}
         if m.group(2):
             attrs["kernel"] = (int(m.group(2)), int(m.group(3) or m.group(2)))
-            attrs["stride"] = o.get("S", attrs["kernel"])
-        else:
-            attrs["kernel"], attrs["stride"] = d.pool_kernel, o.get("S", d.pool_stride)
+        if "S" in o:
+            attrs["stride"] = o["S"]
         if "P" in o:
             attrs["padding"] = o["P"]
-        if m.group(1).lower() == "a":
-            return [("avgpool", attrs)]
-        return [_maxpool(attrs, d)]
+        return [d.pool("avgpool" if m.group(1).lower() == "a" else "maxpool", attrs)]
     import difflib
     known = ["C3D64", "C11D96S4P0", "DW3S2", "M", "M3S2", "A2", "GAP", "FC4096", "S", "R", "LRN", "BN",
              "dropout", "flatten", "conv3-64", "maxpool", "FC-4096", "soft-max"]
@@ -153,14 +162,6 @@ def emit_word(b, w: "Word", d: Defaults, memo: dict, **add) -> list:
         hit = memo[key] = (layers, d.width)
     layers, d.width = hit
     return [b.add(op, attrs, w.pos, ready=True, **add) for op, attrs in layers]
-
-
-def _maxpool(attrs: dict, d: Defaults) -> tuple[str, dict]:
-    attrs.setdefault("kernel", d.pool_kernel)
-    attrs.setdefault("stride", d.pool_stride)
-    if d.double_after_pool:
-        d.width *= 2
-    return ("maxpool", attrs)
 
 
 # ---------------------------------------------------------------------------------------------

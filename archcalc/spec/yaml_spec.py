@@ -16,7 +16,7 @@ import yaml
 
 from ..errors import ArchcalcError, SourcePos, error
 from ..graph import MAX_LAYERS, Builder, Network, parse_volume
-from ..ops import _bool, _int, _rounding, lookup
+from ..ops import _bool, _int, _padding, _pair, _rounding, lookup
 from .text import Defaults, check_size, emit_word, expand, parse_items
 
 MAX_NODES = 1_000_000      # YAML nodes after alias expansion
@@ -192,7 +192,9 @@ def _defaults(spec: YMap, base: Defaults) -> Defaults:
                 if k not in allowed:
                     raise error(f"unknown default {key}.{k}", value.key_at[k],
                                 hint=f"defaults.{key}: " + ", ".join(allowed))
-                setattr(d, f"{key}_{k}", v)
+                where = value.where[k]
+                setattr(d, f"{key}_{k}", _padding(v, where) if k == "padding"
+                        else _pair(v, f"defaults.{key}.{k}", where))
         elif key == "rounding":
             d.rounding = _rounding(value, pos) or "exact"
         elif key == "filters":
@@ -255,6 +257,7 @@ class _Emitter:
         self.b, self.d, self.blocks = builder, d, blocks
         self.diags: list = []           # every problem found, not only the first
         self.memo: dict = {}            # validated token attributes (see text.emit_word)
+        self.instances: dict = {}       # unnamed block instances so far, per (scope, block)
 
     def items(self, items: YList, env: dict, prefix: str, scope: tuple, local: dict, depth: int):
         """Emit a layer list. ``local`` maps names visible here to full layer names. A failed
@@ -327,6 +330,8 @@ class _Emitter:
         raw = item.get("name", default)
         if raw is None:
             return [None] * n
+        if not isinstance(raw, (str, int)) or isinstance(raw, bool):
+            raise error(f"a layer name is a word, got {raw!r}", item.where["name"])
         raw = str(raw)
         if n > 1 and "{i" not in raw:
             raw += ".{i}"
@@ -343,14 +348,13 @@ class _Emitter:
             for k, v in (("kernel", d.conv_kernel), ("stride", d.conv_stride),
                          ("padding", d.conv_padding), ("bias", d.bias)):
                 attrs.setdefault(k, v)
-        elif kind in ("maxpool", "avgpool"):
-            attrs.setdefault("kernel", d.pool_kernel)
-            attrs.setdefault("stride", d.pool_stride if "kernel" not in item else attrs["kernel"])
         elif kind == "fc":
             attrs.setdefault("bias", d.bias)
         n = self._repeat(item, env)
         inputs = self._inputs(item, env, local)
         for name in self._names(item, env, n, None):
+            if kind in ("maxpool", "avgpool"):     # each pool may double the letter width
+                attrs = d.pool(kind, attrs)[1]
             layer = self.b.add(kind, attrs, item.pos, name=name, inputs=inputs, scope=scope,
                                prefix=prefix, where=item.where)
             local[layer.name[len(prefix):]] = layer.name
@@ -393,8 +397,10 @@ class _Emitter:
         n = self._repeat(item, env)
         inputs = self._inputs(item, env, local)
         for i, name in enumerate(self._names(item, env, n, None)):
-            if name is None:
-                name = f"{bname}{sum(1 for s in self.b.names if s.startswith(prefix + bname)) + 1}"
+            if name is None:                      # block1, block2, ... per block and scope
+                key = (prefix, bname)
+                self.instances[key] = self.instances.get(key, 0) + 1
+                name = f"{bname}{self.instances[key]}"
             full = prefix + name
             src = inputs[0] if inputs else self.b.last
             if inputs and len(inputs) != 1:
