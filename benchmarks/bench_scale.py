@@ -56,14 +56,16 @@ def resnet_blocks(n: int) -> str:
 
 def main() -> None:
     prev = None
-    print("layers   parse     analyze   total     ratio   peak Python memory")
+    print("layers   parse     analyze   total     ratio   per layer   peak Python memory")
     for n in (1_000, 10_000, 100_000):
-        net, tp = timed(lambda: archcalc.parse(chain(n), input=(8, 8, 3)), 3 if n < 100_000 else 1)
-        _, ta = timed(lambda: archcalc.analyze(net), 3 if n < 100_000 else 1)
+        net, tp = timed(lambda: archcalc.parse(chain(n), input=(8, 8, 3)))
+        _, ta = timed(lambda: archcalc.analyze(net))
+        del net
         _, _, mem = measure(lambda: archcalc.analyze(archcalc.parse(chain(n), input=(8, 8, 3))))
         total = tp + ta
         ratio = f"×{total / prev:.1f}" if prev else ""
-        print(f"{n:>7}  {tp:7.3f} s {ta:7.3f} s {total:7.3f} s {ratio:>6}   {mem / 2**20:8.1f} MiB")
+        print(f"{n:>7}  {tp:7.3f} s {ta:7.3f} s {total:7.3f} s {ratio:>6} {total / n * 1e6:7.1f} µs"
+              f"   {mem / 2**20:8.1f} MiB")
         prev = total
     text = resnet_blocks(1000)
     net, tp = timed(lambda: archcalc.parse(text), 1)
