@@ -11,64 +11,75 @@ TOKEN_ALPHABET = "CRPMSDFGAWX0123456789()x* -\t\n|:#{}[],$'\"&!%@.\\"
 MERGES = ("concat", "add")
 
 
-def random_yaml(rng: random.Random, max_layers: int = 8, dag: bool = True) -> str:
-    """A YAML spec of a random conv/pool/fc chain, with branches and merges when ``dag``.
-    It may be invalid (a window larger than its input...): callers keep the ones that analyze."""
+def _header(rng: random.Random) -> tuple[list[str], list[str]]:
     h = rng.choice([7, 8, 15, 16, 31, 32])
     c = rng.choice([1, 3, 4, 8])
     lines = ["name: rnd", f"input: {h}x{rng.choice([h, h + 1, h - 1])}x{c}",
              "defaults:", "  rounding: floor", "layers:"]
-    names = ["input"]
-    n = rng.randint(1, max_layers)
-    for i in range(n):
-        name = f"l{i}"
-        kind = rng.random()
-        src = names[-1]
-        if dag and len(names) > 2 and rng.random() < 0.25:
-            a, b = rng.sample(names[1:], 2)
-            op = rng.choice(MERGES)
-            lines.append(f"  - {{op: {op}, name: {name}, inputs: [{a}, {b}]}}")
-        elif kind < 0.45:
-            k = rng.choice([1, 2, 3, 5])
-            s = rng.choice([1, 1, 2])
-            p = rng.choice([0, k // 2])
-            d = rng.choice([1, 1, 2])
-            g = rng.choice([1, 1, 2])
-            f = rng.choice([2, 4, 6, 8])
-            if dag and rng.random() < 0.3:
-                src = rng.choice(names)
-            lines.append(f"  - {{op: conv, name: {name}, inputs: {src}, filters: {f}, kernel: {k}, "
-                         f"stride: {s}, padding: {p}, dilation: {d}, groups: {g}, "
-                         f"bias: {rng.choice(['true', 'false'])}}}")
-        elif kind < 0.55:
-            lines.append(f"  - {{op: dwconv, name: {name}, kernel: 3, padding: 1, "
-                         f"stride: {rng.choice([1, 2])}}}")
-        elif kind < 0.75:
-            k = rng.choice([2, 3])
-            op = rng.choice(["maxpool", "avgpool"])
-            lines.append(f"  - {{op: {op}, name: {name}, kernel: {k}, stride: {rng.choice([1, 2])}, "
-                         f"padding: {rng.choice([0, 1])}, rounding: {rng.choice(['floor', 'ceil'])}}}")
-        elif kind < 0.85:
-            lines.append(f"  - {{op: {rng.choice(['relu', 'batchnorm', 'sigmoid', 'tanh'])}, "
-                         f"name: {name}}}")
-        elif kind < 0.92:
-            lines.append(f"  - {{op: global_avgpool, name: {name}}}")
-        else:
-            lines.append(f"  - {{op: fc, name: {name}, units: {rng.choice([1, 5, 10])}}}")
-        names.append(name)
+    return lines, ["input"]
+
+
+def _random_layer(rng: random.Random, name: str, names: list[str], dag: bool) -> str:
+    """One layer line: a conv (random kernel, stride, padding, dilation, groups, bias), a
+    depthwise conv, a max/avg pool (floor or ceil), an element-wise op, global pooling, an fc, or
+    (in a DAG) a merge of two earlier layers, or a layer reading an earlier one."""
+    kind = rng.random()
+    src = rng.choice(names) if dag and rng.random() < 0.3 else names[-1]
+    if dag and len(names) > 2 and kind < 0.2:
+        a, b = rng.sample(names[1:], 2)
+        return f"  - {{op: {rng.choice(MERGES)}, name: {name}, inputs: [{a}, {b}]}}"
+    if kind < 0.5:
+        k = rng.choice([1, 2, 3, 5])
+        return (f"  - {{op: conv, name: {name}, inputs: {src}, filters: {rng.choice([2, 4, 6, 8])}, "
+                f"kernel: {k}, stride: {rng.choice([1, 1, 2])}, padding: {rng.choice([0, k // 2])}, "
+                f"dilation: {rng.choice([1, 1, 2])}, groups: {rng.choice([1, 1, 2])}, "
+                f"bias: {rng.choice(['true', 'false'])}}}")
+    if kind < 0.58:
+        return (f"  - {{op: dwconv, name: {name}, inputs: {src}, kernel: 3, padding: 1, "
+                f"stride: {rng.choice([1, 2])}, multiplier: {rng.choice([1, 2])}}}")
+    if kind < 0.78:
+        return (f"  - {{op: {rng.choice(['maxpool', 'avgpool'])}, name: {name}, inputs: {src}, "
+                f"kernel: {rng.choice([2, 3])}, stride: {rng.choice([1, 2])}, "
+                f"padding: {rng.choice([0, 1])}, rounding: {rng.choice(['floor', 'ceil'])}}}")
+    if kind < 0.9:
+        op = rng.choice(["relu", "batchnorm", "sigmoid", "tanh", "dropout", "lrn"])
+        return f"  - {{op: {op}, name: {name}, inputs: {src}}}"
+    if kind < 0.95:
+        return f"  - {{op: global_avgpool, name: {name}, inputs: {src}}}"
+    return f"  - {{op: fc, name: {name}, inputs: {src}, units: {rng.choice([1, 5, 10])}}}"
+
+
+def random_yaml(rng: random.Random, max_layers: int = 8, dag: bool = True) -> str:
+    """A YAML spec of random layers; it may be invalid (a window larger than its input...)."""
+    lines, names = _header(rng)
+    for i in range(rng.randint(1, max_layers)):
+        lines.append(_random_layer(rng, f"l{i}", names, dag))
+        names.append(f"l{i}")
     return "\n".join(lines) + "\n"
 
 
-def random_valid(rng: random.Random, tries: int = 50, **kw):
-    """(text, Network, Report) of a random network that analyzes without error."""
+def random_valid(rng: random.Random, max_layers: int = 12, dag: bool = True, tries: int = 60):
+    """(text, Network, Report) of a random network that analyzes without error, grown one layer
+    at a time (a candidate that makes it invalid is dropped and another drawn), so that it
+    reaches about ``max_layers`` layers."""
+    lines, names = _header(rng)
+    want = rng.randint(1, max_layers)
+    net = report = None
     for _ in range(tries):
-        text = random_yaml(rng, **kw)
+        if len(names) > want:
+            break
+        name = f"l{len(names) - 1}"
+        candidate = lines + [_random_layer(rng, name, names, dag)]
         try:
-            net = archcalc.parse(text)
-            return text, net, archcalc.analyze(net)
+            n = archcalc.parse("\n".join(candidate) + "\n")
+            r = archcalc.analyze(n)
         except archcalc.ArchcalcError:
             continue
-    raise RuntimeError("no valid network found")
+        lines, net, report = candidate, n, r
+        names.append(name)
+    if net is None:
+        return random_valid(rng, max_layers, dag, tries)
+    return "\n".join(lines) + "\n", net, report
 
 
 def mutate(rng: random.Random, text: str) -> str:
