@@ -15,7 +15,7 @@ import typer
 
 from archcalc.cli_common import (COLUMN, DOUBLE, FILTERS, INPUT, ROUNDING, SPEC, guarded,
                                  load_one)
-from archcalc.errors import error
+from archcalc.errors import OPTIONS, SourcePos, error
 
 SEED = typer.Option(0, "--seed", min=0, help="seed of the random weights")
 
@@ -66,7 +66,7 @@ def export_cmd(
     from . import onnx as onnx_export
     net = load_one(spec_arg, input, filters, double_after_pool, rounding, column)
     if external_data and weights.value in ("none", "light"):
-        raise error("a light model has no weights to put in external data", exit_code=2)
+        raise error("a light model has no weights to put in external data", OPTIONS, exit_code=2)
     path = onnx_export.export(net, output, weights.value, seed, opset,
                               external_data=external_data)
     report = archcalc.analyze(net)
@@ -104,7 +104,7 @@ def run_cmd(
     from . import runtime
     if model.lower().endswith(".onnx"):
         if not os.path.isfile(model):
-            raise error(f"no such model file: {model}", exit_code=2)
+            raise error(f"no such model file: {model}", SourcePos(model), exit_code=2)
         target = model
     else:
         target = load_one(model, input, filters, double_after_pool, rounding, column)

@@ -41,7 +41,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 import archcalc
-from archcalc.errors import SourcePos, error
+from archcalc.errors import OPTIONS, SourcePos, error
 from archcalc.graph import Builder, Layer, Network
 from archcalc.ops import At, Vol
 from archcalc.report import Report
@@ -95,7 +95,7 @@ def weight_mode(weights: str) -> str:
     """The canonical name of a weights mode, or an ArchcalcError for an unknown one."""
     mode = WEIGHT_ALIASES.get(str(weights).lower(), str(weights).lower())
     if mode not in WEIGHT_MODES:
-        raise error(f"unknown weights mode {weights!r}", hint="one of random, zeros, none (light: "
+        raise error(f"unknown weights mode {weights!r}", OPTIONS, hint="one of random, zeros, none (light: "
                     "structure only)", exit_code=2)
     return mode
 
@@ -442,7 +442,7 @@ def to_model(net: Network, weights: str = "random", seed: int = 0, opset: int | 
 
 def _seed(seed: int) -> int:
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise error(f"the seed must be a whole number ≥ 0, got {seed!r}", exit_code=2)
+        raise error(f"the seed must be a whole number ≥ 0, got {seed!r}", OPTIONS, exit_code=2)
     return seed
 
 
@@ -733,13 +733,14 @@ def export(net: Network, path: str | os.PathLike, weights: str = "random", seed:
                                    else total > external_threshold)
     target_dir = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
-        raise error(f"cannot write {path}: it is a directory", exit_code=2)
+        raise error(f"cannot write {path}: it is a directory", SourcePos(path), exit_code=2)
     if not os.path.isdir(target_dir):
-        raise error(f"cannot write {path}: the directory {target_dir} does not exist", exit_code=2)
+        raise error(f"cannot write {path}: the directory {target_dir} does not exist",
+                    SourcePos(path), exit_code=2)
     try:
         tmp_dir = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", dir=target_dir)
     except OSError as exc:
-        raise error(f"cannot write {path}: {exc.strerror}", exit_code=2) from None
+        raise error(f"cannot write {path}: {exc.strerror}", SourcePos(path), exit_code=2) from None
     try:
         tmp = os.path.join(tmp_dir, os.path.basename(path))
         data = tmp + ".data" if external else None
@@ -749,7 +750,8 @@ def export(net: Network, path: str | os.PathLike, weights: str = "random", seed:
             os.replace(data, path + ".data")
         os.replace(tmp, path)
     except OSError as exc:
-        raise error(f"cannot write {path}: {exc.strerror or exc}", exit_code=2) from None
+        raise error(f"cannot write {path}: {exc.strerror or exc}", SourcePos(path),
+                    exit_code=2) from None
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
     return path

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import archcalc
-from archcalc.errors import error
+from archcalc.errors import OPTIONS, SourcePos, error
 from archcalc.graph import Network
 
 CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
@@ -94,7 +94,7 @@ def open_session(model_path: str, provider: str = "auto") -> Session:
     """A session on the best provider that works: ``auto`` tries CUDA then the CPU; ``cuda``
     that cannot be honoured is an ArchcalcError; ``cpu`` is the CPU."""
     if provider not in PROVIDERS:
-        raise error(f"unknown provider {provider!r}", hint="auto, cpu or cuda", exit_code=2)
+        raise error(f"unknown provider {provider!r}", OPTIONS, hint="auto, cpu or cuda", exit_code=2)
     ort = _ort()
     if provider == "cpu":
         return Session(_session(ort, model_path, [CPU]), "cpu")
@@ -107,7 +107,7 @@ def open_session(model_path: str, provider: str = "auto") -> Session:
         if provider == "auto":
             return Session(sess, "cpu", reason)
     if provider == "cuda":
-        raise error(f"--provider cuda cannot be honoured: {reason}",
+        raise error(f"--provider cuda cannot be honoured: {reason}", OPTIONS,
                     hint="use --provider cpu (or auto, which falls back to the CPU)", exit_code=2)
     expected = CUDA in ort.get_available_providers()      # onnxruntime-gpu is installed
     return Session(_session(ort, model_path, [CPU]), "cpu", reason if expected else None)
@@ -213,12 +213,13 @@ def run(model, *, batch: int = 1, warmup: int = 3, iters: int = 20, provider: st
     """
     for what, value, least in (("batch", batch, 1), ("warmup", warmup, 0), ("iters", iters, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise error(f"{what} must be a whole number ≥ {least}, got {value!r}", exit_code=2)
+            raise error(f"{what} must be a whole number ≥ {least}, got {value!r}", OPTIONS,
+                        exit_code=2)
     if isinstance(model, Network):
         return _run_network(model, batch, warmup, iters, provider, weights, seed, name)
     path = os.fspath(model)
     if not os.path.isfile(path):
-        raise error(f"no such model file: {path}", exit_code=2)
+        raise error(f"no such model file: {path}", SourcePos(str(path)), exit_code=2)
     return _run_file(path, batch, warmup, iters, provider, seed, None, name or path)
 
 

@@ -169,7 +169,7 @@ def test_run_command_without_cuda_is_one_clean_line():
     cuda = subprocess.run(base + ["--provider", "cuda"], capture_output=True, text=True, cwd=ROOT)
     assert cuda.returncode == 2 and "Traceback" not in cuda.stderr
     assert "onnxruntime" not in cuda.stderr.replace("this onnxruntime", "")
-    assert cuda.stderr.startswith("<api>: error: --provider cuda cannot be honoured")
+    assert cuda.stderr.startswith("<options>: error: --provider cuda cannot be honoured")
 
 
 def test_archcalc_and_the_commands_module_import_neither_onnx_nor_onnxruntime():
