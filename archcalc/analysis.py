@@ -68,12 +68,14 @@ def _check_settings(dtype: str, batch: int, count_inplace: bool, optimizer: str)
     return Settings(dtype, batch, count_inplace, optimizer)
 
 
-_RELAXED = ({"rounding": "floor"}, {"groups": 1}, {"rounding": "floor", "groups": 1})
+_RELAXED = ({"rounding": "floor"}, {"groups": 1}, {"rounding": "floor", "groups": 1},
+            {"in_channels": None}, {"in_features": None})
 
 
 def _recover(op, a: dict, ins: list, at: At):
-    """After an error, the volume the layer would have with floor rounding or without groups, so
-    that the layers after it are still checked (the error stands). None where none can be had."""
+    """After an error, the volume the layer would have with floor rounding, without groups or
+    without its declared input size, so that the layers after it are still checked (the error
+    stands). None where none can be had."""
     for relax in _RELAXED:
         if all(k in a for k in relax):
             try:

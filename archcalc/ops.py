@@ -278,11 +278,13 @@ class Conv(_Windowed):
     kind = "conv"
     names = ("conv2d", "convolution")
     ATTRS = {"filters": REQUIRED, "kernel": 3, "stride": 1, "padding": "same", "dilation": 1,
-             "groups": 1, "bias": True, "rounding": None}
+             "groups": 1, "bias": True, "rounding": None, "in_channels": None}
     weight_layer = True
 
     def coerce(self, name, value, pos):
-        if name in ("filters", "groups"):
+        if name == "in_channels" and value is None:
+            return None
+        if name in ("filters", "groups", "in_channels"):
             return _int(value, name, pos)
         if name == "bias":
             return _bool(value, name, pos)
@@ -290,6 +292,7 @@ class Conv(_Windowed):
 
     def shape(self, a, ins, at):
         vin = ins[0]
+        _check_channels(a.get("in_channels"), vin[2], "in_channels", at)
         g = a["groups"]
         if vin[2] % g or a["filters"] % g:
             raise error(f"groups = {g} must divide both the input channels ({vin[2]}) "
@@ -312,6 +315,15 @@ class Conv(_Windowed):
         g = f" g{a['groups']}" if a["groups"] != 1 else ""
         nb = "" if a["bias"] else " no-bias"
         return f"{self.window_text(a)}, {a['filters']}{g}{nb}"
+
+
+def _check_channels(declared: int | None, got: int, what: str, at: At) -> None:
+    """A layer that states what it expects (``in_channels``, ``in_features``, as PyTorch's
+    constructors do) must receive exactly that."""
+    if declared is not None and declared != got:
+        src = f" from {at.inputs[0]}" if at.inputs else ""
+        raise error(f"{what} = {declared}, but the input{src} has {got}", at.pos, layer=at.layer,
+                    hint=f"set {what}: {got}, or fix the layer before it")
 
 
 class DepthwiseConv(Conv):
@@ -431,13 +443,16 @@ class AdaptiveAvgPool(Op):
 class FC(Op):
     kind = "fc"
     names = ("linear", "dense", "fully_connected")
-    ATTRS = {"units": REQUIRED, "bias": True}
+    ATTRS = {"units": REQUIRED, "bias": True, "in_features": None}
     weight_layer = True
 
     def coerce(self, name, value, pos):
+        if name == "in_features":
+            return None if value is None else _int(value, name, pos)
         return _int(value, name, pos) if name == "units" else _bool(value, name, pos)
 
     def shape(self, a, ins, at):
+        _check_channels(a.get("in_features"), prod(ins[0]), "in_features", at)
         return (1, 1, a["units"])
 
     def params(self, a, ins, out):

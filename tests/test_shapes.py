@@ -85,3 +85,16 @@ def test_same_padding_needs_odd_kernel():
 def test_pool_output_keeps_depth_and_fc_is_a_vector():
     r = archcalc.analyze(archcalc.parse("C3D16 M FC10", input=(8, 8, 3)))
     assert [row.output for row in r.layers] == [(8, 8, 3), (8, 8, 16), (4, 4, 16), (1, 1, 10)]
+
+
+def test_channel_mismatch_names_both_sides():
+    net = archcalc.parse("name: x\ninput: 8x8x3\nlayers:\n"
+                         "  - {op: conv, filters: 16, in_channels: 3}\n"
+                         "  - {op: conv, filters: 8, in_channels: 32}\n"
+                         "  - {op: fc, units: 10, in_features: 100}\n")
+    with pytest.raises(ArchcalcError) as e:
+        archcalc.analyze(net)
+    d1, d2 = e.value.diagnostics
+    assert d1.layer == "conv2" and "in_channels = 32, but the input from conv1 has 16" in d1.message
+    # the analysis goes on past conv2 (8×8×8 = 512 features reach the fc)
+    assert d2.layer == "fc1" and "in_features = 100, but the input from conv2 has 512" in d2.message
