@@ -1,0 +1,26 @@
+"""The documentation's examples work: every YAML spec in README.md and docs/ parses and
+analyzes, and the README's Python example runs."""
+import re
+
+import pytest
+
+import archcalc
+from conftest import ROOT
+
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+YAML_BLOCKS = [(p.name, m.group(1)) for p in DOCS
+               for m in re.finditer(r"```yaml\n(.*?)```", p.read_text(), re.S)]
+
+
+@pytest.mark.parametrize("where,text", YAML_BLOCKS, ids=[w for w, _ in YAML_BLOCKS])
+def test_yaml_examples_in_the_docs_analyze(where, text):
+    archcalc.analyze(archcalc.parse(text))
+
+
+def test_readme_python_example_runs(monkeypatch, capsys):
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"## Python API\n\n```python\n(.*?)```", readme, re.S).group(1)
+    monkeypatch.chdir(ROOT)
+    exec(compile(block, "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "{'size': 6, 'stride': 2, 'start': 0.5}" in out
