@@ -13,7 +13,7 @@ from .errors import OPTIONS, ArchcalcError, Diagnostic, error
 from .graph import Network
 from .lint import lint
 from .memory import peak_activations, training_bytes
-from .ops import GLOBAL, IDENTITY, At, RFStep
+from .ops import GLOBAL, IDENTITY, MERGE, At, RFStep
 from .report import GLOBAL_RF, RF, LayerRow, Report, Settings, Totals
 
 DTYPES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
@@ -144,7 +144,7 @@ def walk(net: Network, count_inplace: bool = False) -> tuple[list[LayerRow], lis
             rf = GLOBAL_RF
         elif step == IDENTITY:
             rf = rfs[layer.inputs[0]]
-        elif step == "merge":
+        elif step == MERGE:
             rf = merge_rf([rfs[s] for s in layer.inputs])
         else:
             rf = _rf_step(rfs[layer.inputs[0]], step)

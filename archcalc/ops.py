@@ -14,7 +14,7 @@ Adding an op means adding one class here and registering it in ``OPS``.
 from __future__ import annotations
 
 from math import prod
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 from .errors import ArchcalcError, Diagnostic, SourcePos, error
 
@@ -145,6 +145,7 @@ class RFStep:
 
 IDENTITY = "identity"   # output unit sees what the input unit at the same place sees
 GLOBAL = "global"       # output unit sees the whole input
+MERGE = "merge"         # output unit sees the union of what its inputs' units see
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,7 +159,6 @@ class Op:
     weight_layer = False            # counted in the VGG table's "# Layers"
     inplace = False                 # may overwrite its input (ReLU, dropout)
     view = False                    # output is a view of its input (flatten): never a copy
-    describe_fmt: Callable[[dict], str] | None = None
 
     def normalize(self, raw: dict[str, Any], pos: SourcePos,
                   where: dict[str, SourcePos] | None = None) -> dict[str, Any]:
@@ -550,7 +550,7 @@ class Concat(Op):
         return (ins[0][0], ins[0][1], sum(v[2] for v in ins))
 
     def rf_step(self, a, ins):
-        return "merge"
+        return MERGE
 
 
 class Add(Op):
@@ -567,7 +567,7 @@ class Add(Op):
         return ins[0]
 
     def rf_step(self, a, ins):
-        return "merge"
+        return MERGE
 
 
 def _listing(names: tuple[str, ...], vols: list[Vol]) -> str:
@@ -604,5 +604,5 @@ def lookup(name: Any, pos: SourcePos) -> Op:
                 hint=hint + "known ops: " + ", ".join(k for k in OPS if k != "input"))
 
 
-__all__ = ["OPS", "Op", "lookup", "window_out", "RFStep", "IDENTITY", "GLOBAL", "Vol",
+__all__ = ["OPS", "Op", "lookup", "window_out", "RFStep", "IDENTITY", "GLOBAL", "MERGE", "Vol",
            "ArchcalcError", "Diagnostic"]
