@@ -51,21 +51,28 @@ def _volume(input) -> tuple[int, int, int] | None:
 
 def parse(text: str, input=None, *, name: str | None = None, filters: int | None = None,
           double_after_pool: bool | None = None, rounding: str | None = None,
-          column: str | None = None, file: str = "<spec>") -> Network | dict[str, Network]:
+          column: str | None = None, file: str = "<spec>",
+          language: str | None = None) -> Network | dict[str, Network]:
     """Parse spec text into a Network.
 
     ``input`` is the input volume (H, W, C) or ``"224x224x3"``; a YAML spec's own ``input`` is
     used when it is None, else 224×224×3. ``filters`` and ``double_after_pool`` set what a letter
     C means; ``rounding`` ("exact", "floor", "ceil") the default for windows. For a column table,
     ``column`` picks one network; without it a dict {column: Network} is returned.
+    ``language`` ("yaml", "table" or "string") skips recognising the language from the text.
     """
     if not isinstance(text, str):
         raise error(f"a spec is text, got {type(text).__name__}", exit_code=2)
     d, overrides = _defaults(filters, double_after_pool, rounding)
     vol = _volume(input)
-    if _YAML_HINT.search(text) and not looks_like_table(text):
-        return parse_yaml(text, file, vol, name, d, overrides)
-    if looks_like_table(text):
+    if language is None:
+        table = looks_like_table(text)
+        language = "table" if table else "yaml" if _YAML_HINT.search(text) else "string"
+    if language == "yaml":
+        if column is not None:
+            raise error("--column applies to column tables, not YAML", OPTIONS, exit_code=2)
+        return parse_yaml(text, file, vol, name, overrides)
+    if language == "table":
         return parse_table(text, file, vol or DEFAULT_INPUT, d, column)
     return parse_string(text, vol or DEFAULT_INPUT, d, name or "network", file)
 
@@ -125,16 +132,9 @@ def load(path: str, input=None, **options) -> Network | dict[str, Network]:
     """Load a spec file (YAML, column table, or a text file holding a spec string).
 
     Takes the same options as :func:`parse`."""
-    text = read_text(str(path))
     path = str(path)
-    ext = os.path.splitext(path)[1].lower()
-    name = options.pop("name", None)
-    if ext in (".yaml", ".yml"):
-        d, overrides = _defaults(options.pop("filters", None),
-                                 options.pop("double_after_pool", None),
-                                 options.pop("rounding", None))
-        if options.pop("column", None) is not None:
-            raise error("--column applies to column tables, not YAML", OPTIONS, exit_code=2)
-        return parse_yaml(text, path, _volume(input), name, d, overrides)
-    name = name or os.path.splitext(os.path.basename(path))[0]
-    return parse(text, input, name=name, file=path, **options)
+    text = read_text(path)
+    if os.path.splitext(path)[1].lower() in (".yaml", ".yml"):
+        return parse(text, input, file=path, language="yaml", **options)   # its own name
+    options["name"] = options.get("name") or os.path.splitext(os.path.basename(path))[0]
+    return parse(text, input, file=path, **options)

@@ -205,8 +205,9 @@ def _defaults(spec: YMap, base: Defaults) -> Defaults:
     return d
 
 
-def parse_yaml(text: str, file: str, input=None, name=None, defaults: Defaults | None = None,
+def parse_yaml(text: str, file: str, input=None, name=None,
                overrides: dict | None = None) -> Network:
+    """A YAML spec. ``overrides`` (from options) win over the spec's own ``defaults``."""
     lines = text.split("\n")
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -225,7 +226,7 @@ def parse_yaml(text: str, file: str, input=None, name=None, defaults: Defaults |
         if key not in TOP_KEYS:
             raise error(f"unknown top-level key {key!r}", spec.key_at[key],
                         hint="top-level keys: " + ", ".join(TOP_KEYS))
-    d = _defaults(spec, defaults or Defaults())
+    d = _defaults(spec, Defaults())
     for k, v in (overrides or {}).items():
         setattr(d, k, v)
     d.width = d.filters
