@@ -16,6 +16,7 @@ import typer
 from archcalc.cli_common import (COLUMN, DOUBLE, FILTERS, INPUT, ROUNDING, SPEC, guarded,
                                  load_one)
 from archcalc.errors import OPTIONS, SourcePos, error
+from archcalc.views import human_bytes
 
 SEED = typer.Option(0, "--seed", min=0, help="seed of the random weights")
 
@@ -31,14 +32,6 @@ class Provider(str, Enum):
     auto = "auto"
     cpu = "cpu"
     cuda = "cuda"
-
-
-def _size(n: int) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:,} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
-        n /= 1024
-    return str(n)
 
 
 @guarded
@@ -74,10 +67,10 @@ def export_cmd(
     external = weights.value not in ("none", "light") and (
         external_data if external_data is not None
         else 4 * report.totals.params > onnx_export.EXTERNAL_DATA_THRESHOLD)
-    extra = f" + {path}.data ({_size(os.path.getsize(path + '.data'))})" if external else ""
+    extra = f" + {path}.data ({human_bytes(os.path.getsize(path + '.data'))})" if external else ""
     mode = {"random": f"random weights (seed {seed})", "zeros": "zero weights",
             "none": "light: no weights", "light": "light: no weights"}[weights.value]
-    print(f"wrote {path} ({_size(size)}){extra}: {net.name}, {report.totals.params:,} parameters, "
+    print(f"wrote {path} ({human_bytes(size)}){extra}: {net.name}, {report.totals.params:,} parameters, "
           f"{mode}, opset {opset or onnx_export.default_opset()}; checked against the analyzer "
           f"({len(report.layers)} layer shapes and the parameter count)")
 
