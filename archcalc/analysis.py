@@ -149,8 +149,8 @@ def walk(net: Network, count_inplace: bool = False) -> tuple[list[LayerRow], lis
         else:
             rf = _rf_step(rfs[layer.inputs[0]], step)
         rfs[layer.name] = rf
-        rows.append(LayerRow(layer.name, layer.op, layer.inputs, out, trainable + frozen,
-                             trainable, macs, acts, rf, a, inplace, layer.scope))
+        rows.append(LayerRow(layer.name, layer.op, layer.inputs, out, trainable, trainable, macs,
+                             acts, rf, a, inplace, layer.scope, "", frozen))
     return rows, diags, errors
 
 
@@ -181,13 +181,17 @@ def analyze(net: Network, dtype: str = "fp32", batch: int = 1, count_inplace: bo
     size = DTYPES[dtype]
     params = sum(r.params for r in rows)
     trainable = sum(r.trainable_params for r in rows)
+    buffers = sum(r.buffers for r in rows)
     macs = sum(r.macs for r in rows)
     acts = sum(r.activations for r in rows)
     peak_elems, peak_at = peak_activations(net, rows)
     totals = Totals(
         params=params, trainable_params=trainable, macs=macs, flops=2 * macs,
-        activations=acts, activation_bytes=acts * batch * size, param_bytes=params * size,
+        activations=acts, activation_bytes=acts * batch * size,
+        param_bytes=(params + buffers) * size,
         peak_bytes=peak_elems * batch * size, peak_layer=peak_at,
-        training_bytes=training_bytes(params, trainable, acts * batch, size,
-                                      OPTIMIZERS[optimizer]))
-    return Report(net.name, net.input, tuple(rows), totals, settings, tuple(diags))
+        training_bytes=training_bytes(params + buffers, trainable, acts * batch, size,
+                                      OPTIMIZERS[optimizer]),
+        buffers=buffers, input_bytes=prod(net.input) * batch * size, batch=batch)
+    return Report(net.name, net.input, tuple(rows), totals, settings, tuple(diags),
+                  getattr(net, "block_outputs", None) or {})

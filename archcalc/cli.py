@@ -46,7 +46,7 @@ def summary(
     if format == Fmt.table:
         views.render_table(report, depth)
     elif format == Fmt.json:
-        print(views.render_json(report))
+        print(views.render_json(report, depth))
     elif format == Fmt.markdown:
         print(views.render_markdown(report, depth), end="")
     else:

@@ -2,7 +2,8 @@
 recompute. ``RF`` and ``LayerRow`` are named tuples rather than frozen dataclasses: a report of a
 100,000-layer network makes 200,000 of them, and a tuple is built five times faster.
 
-``Report.to_dict()`` defines the JSON document (see docs/definitions.md for every field).
+``Report.to_dict()`` defines the JSON document (schema ``SCHEMA``; every field is described in
+docs/definitions.md, "The JSON document").
 """
 from __future__ import annotations
 
@@ -13,11 +14,15 @@ from .errors import Diagnostic
 from .ops import Vol
 
 Pair = tuple[int, int]
+SCHEMA = 2      # version of the JSON document; raised whenever a field changes meaning or shape
 
 
-def _scalar_or_pair(v: tuple) -> Any:
-    v = tuple(int(x) if float(x).is_integer() else x for x in v)
-    return v[0] if v[0] == v[1] else list(v)
+def _num(x: float) -> int | float:
+    return int(x) if float(x).is_integer() else x
+
+
+def _pair(v: tuple | None) -> list | None:
+    return None if v is None else [_num(x) for x in v]
 
 
 class RF(NamedTuple):
@@ -26,23 +31,20 @@ class RF(NamedTuple):
     ``size``: the side of the input window a unit sees; ``stride``: the distance in input pixels
     between neighbouring units (the jump); ``start``: the centre of the first (top-left) unit, in
     input pixel coordinates where pixel i has its centre at i. ``is_global``: the unit sees the
-    whole input (fully connected, global pooling). ``aligned``: False where the paths into a merge
-    disagree on stride or centre.
+    whole input (fully connected, global pooling); size, stride and start are then None, since no
+    local window describes it. ``aligned``: False where the paths into a merge disagree on stride
+    or centre.
     """
-    size: Pair = (1, 1)
-    stride: Pair = (1, 1)
-    start: tuple[float, float] = (0.0, 0.0)
+    size: Pair | None = (1, 1)
+    stride: Pair | None = (1, 1)
+    start: tuple[float, float] | None = (0.0, 0.0)
     is_global: bool = False
     aligned: bool = True
 
     def to_dict(self) -> dict:
-        if self.is_global:
-            return {"global": True}
-        d = {"size": _scalar_or_pair(self.size), "stride": _scalar_or_pair(self.stride),
-             "start": _scalar_or_pair(self.start)}
-        if not self.aligned:
-            d["aligned"] = False
-        return d
+        """Always the same keys; pairs are always [h, w]; a global field has nulls."""
+        return {"global": self.is_global, "size": _pair(self.size), "stride": _pair(self.stride),
+                "start": _pair(self.start), "aligned": self.aligned}
 
     def text(self) -> str:
         if self.is_global:
@@ -52,16 +54,35 @@ class RF(NamedTuple):
         return f"{s} /{j}" + ("" if self.aligned else " !")
 
 
-GLOBAL_RF = RF(is_global=True)
+GLOBAL_RF = RF(None, None, None, True)
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, tuple):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+def public_attrs(op: str, attrs: dict) -> dict:
+    """A layer's attributes as a user wrote them (defaults filled in), for JSON: pairs as
+    [h, w], padding resolved to pixels per side, unset optional ones left out."""
+    out = {}
+    for k, v in attrs.items():
+        if k in ("k_eff", "pads") or v is None:
+            continue
+        out[k] = _jsonable(v)
+    if "pads" in attrs:
+        out["padding"] = list(attrs["pads"])
+    return out
 
 
 class LayerRow(NamedTuple):
-    """One layer's figures (see docs/definitions.md); ``to_dict`` gives its JSON form."""
+    """One layer's figures (see docs/definitions.md); ``Report.to_dict`` gives its JSON form."""
     name: str
     op: str
     inputs: tuple[str, ...]
     output: Vol
-    params: int
+    params: int             # parameters (what PyTorch's model.parameters() holds)
     trainable_params: int
     macs: int
     activations: int        # elements this layer writes to a new buffer (0 when in place)
@@ -70,6 +91,7 @@ class LayerRow(NamedTuple):
     inplace: bool = False   # its output overwrites its input's buffer (or is a view of it)
     scope: tuple[str, ...] = ()
     note: str = ""          # replaces the detail text (folded block rows: "12 layers")
+    buffers: int = 0        # non-parameter state, e.g. BatchNorm's running mean and variance
 
     @property
     def detail(self) -> str:
@@ -79,28 +101,68 @@ class LayerRow(NamedTuple):
         from .ops import OPS
         return OPS[self.op].describe(self.attrs)
 
-    def to_dict(self) -> dict:
-        return {"name": self.name, "op": self.op, "inputs": list(self.inputs),
-                "output": list(self.output), "params": self.params,
-                "trainable_params": self.trainable_params, "macs": self.macs,
-                "activations": self.activations, "rf": self.rf.to_dict()}
+    @property
+    def trainable(self) -> str:
+        """"yes", "no" or "partial" for a layer with parameters; "" for one without."""
+        if not self.params:
+            return ""
+        if self.trainable_params == self.params:
+            return "yes"
+        return "no" if self.trainable_params == 0 else "partial"
+
+    def to_dict(self, vols: dict[str, Vol] | None = None) -> dict:
+        """The row's JSON form; ``vols`` (layer name → output volume) gives the input volumes."""
+        d = {"name": self.name, "op": self.op,
+             "attrs": public_attrs(self.op, self.attrs),
+             "inputs": list(self.inputs)}
+        if vols is not None:
+            d["input"] = [list(vols[s]) for s in self.inputs]
+        d.update({"output": list(self.output), "params": self.params,
+                  "trainable_params": self.trainable_params, "buffers": self.buffers,
+                  "macs": self.macs, "activations": self.activations, "inplace": self.inplace,
+                  "rf": self.rf.to_dict(), "scope": list(self.scope)})
+        return d
 
 
 @dataclass(frozen=True, slots=True)
 class Totals:
-    params: int
+    params: int               # parameters: PyTorch's sum(p.numel() for p in model.parameters())
     trainable_params: int
-    macs: int
-    flops: int
-    activations: int
-    activation_bytes: int
-    param_bytes: int
+    macs: int                 # per image
+    flops: int                # per image
+    activations: int          # elements per image, the input included
+    activation_bytes: int     # per batch
+    param_bytes: int          # parameters and buffers
     peak_bytes: int
     peak_layer: str
     training_bytes: int
+    buffers: int = 0          # BatchNorm running statistics and the like
+    input_bytes: int = 0      # the input batch
+    batch: int = 1
+
+    @property
+    def non_trainable_params(self) -> int:
+        return self.params - self.trainable_params
+
+    @property
+    def batch_macs(self) -> int:
+        return self.macs * self.batch
+
+    @property
+    def forward_bytes(self) -> int:
+        """Activations of the forward pass other than the input, per batch."""
+        return self.activation_bytes - self.input_bytes
+
+    @property
+    def total_bytes(self) -> int:
+        """The inference estimate: input + forward activations + parameters and buffers."""
+        return self.activation_bytes + self.param_bytes
 
     def to_dict(self) -> dict:
-        return {k: getattr(self, k) for k in self.__slots__}
+        d = {k: getattr(self, k) for k in self.__slots__ if k != "batch"}
+        d.update(non_trainable_params=self.non_trainable_params, batch_macs=self.batch_macs,
+                 forward_bytes=self.forward_bytes, total_bytes=self.total_bytes)
+        return d
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +184,7 @@ class Report:
     totals: Totals
     settings: Settings = Settings()
     diagnostics: tuple[Diagnostic, ...] = field(default=())
+    block_outputs: dict = field(default_factory=dict)   # block instance → its output layer
 
     def __getitem__(self, name: str) -> LayerRow:
         for row in self.layers:
@@ -129,37 +192,54 @@ class Report:
                 return row
         raise KeyError(name)
 
-    def to_dict(self) -> dict:
-        return {"name": self.name, "input": list(self.input),
-                "layers": [row.to_dict() for row in self.layers],
+    def rows(self, depth: int | None = None) -> list[LayerRow]:
+        """The layer rows, with block instances nested deeper than ``depth`` folded."""
+        return fold(self.layers, depth, self.block_outputs)
+
+    def to_dict(self, depth: int | None = None) -> dict:
+        rows = self.rows(depth)
+        vols = {row.name: row.output for row in rows}
+        return {"schema": SCHEMA, "name": self.name, "input": list(self.input),
+                "depth": depth,
+                "layers": [row.to_dict(vols) for row in rows],
                 "totals": self.totals.to_dict(),
                 "settings": self.settings.to_dict(),
                 "diagnostics": [d.to_dict() for d in self.diagnostics]}
 
 
-def fold(rows: tuple[LayerRow, ...] | list[LayerRow], depth: int | None) -> list[LayerRow]:
+def fold(rows: tuple[LayerRow, ...] | list[LayerRow], depth: int | None,
+         block_outputs: dict[str, str] | None = None) -> list[LayerRow]:
     """Rows with block instances deeper than ``depth`` folded into one row each.
 
-    ``depth`` None (or large) keeps every layer; 0 folds every top-level block instance into a
-    single row whose op is ``block``, whose output and receptive field are its last layer's, and
-    whose counts are the sums of its layers'. Totals are unchanged by folding.
+    ``depth`` None keeps every layer; 0 folds every top-level block instance into a single row
+    whose op is ``block``, whose output volume and receptive field are those of the block's
+    declared output layer (``block_outputs``; its last layer where none is declared), and whose
+    counts are the sums of its layers'. Every ``inputs`` entry names a row of the folded view: a
+    layer folded into a block is referred to by the block's name. Totals are unchanged.
     """
     if depth is None:
         return list(rows)
+    block_outputs = block_outputs or {}
     out: list[LayerRow] = []
     group: list[LayerRow] = []
+    renamed: dict[str, str] = {}       # folded layer → the block row that now stands for it
 
     def flush() -> None:
         if not group:
             return
         key = group[0].scope[depth]
         names = {r.name for r in group}
-        ext = tuple(dict.fromkeys(s for r in group for s in r.inputs if s not in names))
-        last = group[-1]
+        ext = tuple(dict.fromkeys(renamed.get(s, s) for r in group for s in r.inputs
+                                  if s not in names))
+        want = block_outputs.get(key)
+        last = next((r for r in group if r.name == want), group[-1])
+        for r in group:
+            renamed[r.name] = key
         out.append(LayerRow(key, "block", ext, last.output, sum(r.params for r in group),
                             sum(r.trainable_params for r in group), sum(r.macs for r in group),
-                            sum(r.activations for r in group), last.rf, {}, False,
-                            last.scope[:depth], f"{len(group)} layers"))
+                            sum(r.activations for r in group), last.rf, {"layers": len(group)}, False,
+                            last.scope[:depth], f"{len(group)} layers",
+                            sum(r.buffers for r in group)))
         group.clear()
 
     for row in rows:
@@ -169,6 +249,9 @@ def fold(rows: tuple[LayerRow, ...] | list[LayerRow], depth: int | None) -> list
             group.append(row)
         else:
             flush()
+            if any(s in renamed for s in row.inputs):
+                row = row._replace(inputs=tuple(dict.fromkeys(renamed.get(s, s)
+                                                              for s in row.inputs)))
             out.append(row)
     flush()
     return out

@@ -1,13 +1,13 @@
 """Views: render a Report (or several) as a rich table, JSON, Markdown or CSV. No arithmetic
-happens here beyond unit formatting."""
+happens here beyond unit formatting and shares of a total."""
 from __future__ import annotations
 
 import csv
 import io
 import json
-from typing import Sequence
+from typing import Callable, NamedTuple, Sequence
 
-from .report import LayerRow, Report, fold
+from .report import SCHEMA, LayerRow, Report
 
 FORMATS = ("table", "json", "markdown", "csv")
 
@@ -32,120 +32,267 @@ def vol_text(v) -> str:
     return f"{v[0]}×{v[1]}×{v[2]}"
 
 
+def share_text(part: int, whole: int) -> str:
+    """A row's share of a total, as the table shows it: "" for none, "<0.1%" for a sliver."""
+    if not part or not whole:
+        return ""
+    pct = 100 * part / whole
+    return "<0.1%" if pct < 0.05 else f"{pct:.1f}%"
+
+
 def _op_text(row: LayerRow) -> str:
     return f"{row.op} {row.detail}".strip() + (" (in place)" if row.inplace and row.op != "flatten"
                                                else "")
 
 
+def _input_text(row: LayerRow, vols: dict) -> str:
+    if not row.inputs:
+        return ""
+    first = vol_text(vols[row.inputs[0]])
+    return first if len(row.inputs) == 1 else f"{first} +{len(row.inputs) - 1}"
+
+
 def _totals_lines(r: Report) -> list[tuple[str, str]]:
     t, s = r.totals, r.settings
-    frozen = t.params - t.trainable_params
-    return [
-        ("parameters", f"{t.params:,} ({human_count(t.params)})"
-         + (f", of which {frozen:,} non-trainable" if frozen else "")),
-        ("MACs", f"{t.macs:,} ({human_count(t.macs)})"),
-        ("FLOPs (2 × MACs)", f"{t.flops:,} ({human_count(t.flops)})"),
-        ("activations", f"{t.activations:,} elements, {human_bytes(t.activation_bytes)} at "
-         f"{s.dtype}, batch {s.batch}" + ("" if s.count_inplace else ", ReLU/dropout in place")),
-        ("peak activations", f"{human_bytes(t.peak_bytes)} ({t.peak_bytes:,} B) at {t.peak_layer}"),
-        ("parameter memory", f"{human_bytes(t.param_bytes)} ({t.param_bytes:,} B)"),
-        ("training estimate", f"{human_bytes(t.training_bytes)} ({s.optimizer}; see docs/definitions.md)"),
+    per_batch = s.batch > 1
+    lines = [
+        ("parameters", f"{t.params:,} ({human_count(t.params)}): {t.trainable_params:,} trainable"
+         f", {t.non_trainable_params:,} non-trainable (PyTorch's and torchvision's count)"),
     ]
+    if t.buffers:
+        lines.append(("buffers", f"{t.buffers:,} (BatchNorm running statistics; Keras's \"Total "
+                      f"params\" includes them: {t.params + t.buffers:,})"))
+    lines += [
+        ("MACs", f"{t.macs:,} ({human_count(t.macs)}) per image"
+         + (f", {t.batch_macs:,} ({human_count(t.batch_macs)}) per batch of {s.batch}"
+            if per_batch else "")),
+        ("FLOPs (2 × MACs)", f"{t.flops:,} ({human_count(t.flops)}) per image"
+         + (f", {t.flops * s.batch:,} ({human_count(t.flops * s.batch)}) per batch"
+            if per_batch else "")),
+        ("activations", f"{t.activations:,} elements per image, {human_bytes(t.activation_bytes)} "
+         f"at {s.dtype}, batch {s.batch}"
+         + ("" if s.count_inplace else ", ReLU/dropout in place")),
+        ("peak activations", f"{human_bytes(t.peak_bytes)} ({t.peak_bytes:,} B) at {t.peak_layer}"),
+        ("memory (inference)", f"input {human_bytes(t.input_bytes)} + forward activations "
+         f"{human_bytes(t.forward_bytes)} + parameters {human_bytes(t.param_bytes)} = "
+         f"{human_bytes(t.total_bytes)} estimated total"),
+        ("training estimate", f"{human_bytes(t.training_bytes)} ({s.optimizer}; see "
+         "docs/definitions.md)"),
+    ]
+    return lines
 
 
-def _wide_enough(console, table):
-    """A console as wide as the table needs: a number is never cut or wrapped (on a narrow
-    terminal, or in a pipe, where rich assumes 80 columns, long lines are better than lost
-    digits)."""
-    from rich.console import Console
+# ---------------------------------------------------------------------------------------------
+# the table
+
+class Column(NamedTuple):
+    header: str
+    justify: str
+    cell: Callable[[LayerRow, dict, Report, bool], str]
+    drop: int          # 0: always shown; otherwise the order in which a narrow terminal drops it
+
+
+def _count(n: int, short: bool) -> str:
+    return human_count(n) if short else f"{n:,}"
+
+
+COLUMNS = (
+    Column("layer", "left", lambda row, vols, r, short: row.name, 0),
+    Column("op", "left", lambda row, vols, r, short: _op_text(row), 0),
+    Column("input", "right", lambda row, vols, r, short: _input_text(row, vols), 2),
+    Column("output", "right", lambda row, vols, r, short: vol_text(row.output), 0),
+    Column("params", "right", lambda row, vols, r, short: _count(row.params, short), 0),
+    Column("%params", "right",
+           lambda row, vols, r, short: share_text(row.params, r.totals.params), 4),
+    Column("MACs", "right", lambda row, vols, r, short: _count(row.macs, short), 0),
+    Column("%MACs", "right", lambda row, vols, r, short: share_text(row.macs, r.totals.macs), 5),
+    Column("activations", "right",
+           lambda row, vols, r, short: _count(row.activations, short), 6),
+    Column("RF", "right", lambda row, vols, r, short: row.rf.text(), 7),
+    Column("trainable", "left", lambda row, vols, r, short: row.trainable, 3),
+)
+
+
+def _table(r: Report, rows: list[LayerRow], cols: Sequence[Column], compact: bool):
+    """A rich table; ``compact``: no borders, and counts in K/M/G (as the totals give them)."""
+    from rich import box
+    from rich.table import Table
+    table = Table(title=f"{r.name} — input {vol_text(r.input)}", title_justify="left",
+                  box=box.SIMPLE_HEAD if compact else box.HEAVY_HEAD, pad_edge=not compact,
+                  collapse_padding=compact)
+    for col in cols:
+        table.add_column(col.header, justify=col.justify, no_wrap=True)
+    vols = {row.name: row.output for row in rows}
+    for row in rows:
+        table.add_row(*[col.cell(row, vols, r, compact) for col in cols])
+    return table
+
+
+def _width(console, table) -> int:
     from rich.measure import Measurement
-    need = Measurement.get(console, console.options.update_width(10_000), table).maximum
-    if need <= console.width:
-        return console
-    return Console(width=need, file=console.file, force_terminal=console.is_terminal,
-                   no_color=console.no_color)
+    return Measurement.get(console, console.options.update_width(100_000), table).maximum
 
 
 def render_table(r: Report, depth: int | None = None, console=None) -> None:
+    """The summary table and totals. On a terminal too narrow for every column, the table first
+    turns compact (no borders; counts in K/M/G, exact in the totals and in every other format),
+    then drops the least needed columns (a note names them); nothing is cut or wrapped. Piped
+    output (not a terminal) always has every column, exact, and is never wrapped."""
     from rich.console import Console
-    from rich.table import Table
     console = console or Console()
-    table = Table(title=f"{r.name} — input {vol_text(r.input)}", title_justify="left")
-    for col, just in (("layer", "left"), ("op", "left"), ("output", "right"), ("params", "right"),
-                      ("MACs", "right"), ("activations", "right"), ("RF", "right")):
-        table.add_column(col, justify=just, no_wrap=True)
-    for row in fold(r.layers, depth):
-        table.add_row(row.name, _op_text(row), vol_text(row.output), f"{row.params:,}",
-                      f"{row.macs:,}", f"{row.activations:,}", row.rf.text())
-    console = _wide_enough(console, table)
+    rows = r.rows(depth)
+    cols = list(COLUMNS)
+    table = _table(r, rows, cols, compact=False)
+    hidden: list[str] = []
+    if console.is_terminal and _width(console, table) > console.width:
+        table = _table(r, rows, cols, compact=True)
+        for col in sorted((c for c in COLUMNS if c.drop), key=lambda c: c.drop):
+            if _width(console, table) <= console.width:
+                break
+            cols.remove(col)
+            hidden.append(col.header)
+            table = _table(r, rows, cols, compact=True)
+    need = _width(console, table)
+    width = console.width
+    if need > console.width:          # never cut a number: print at the table's own width
+        console = Console(width=need, file=console.file, force_terminal=console.is_terminal,
+                          no_color=console.no_color)
     console.print(table)
+    soft = not console.is_terminal      # a pipe gets whole lines; a terminal wraps at words
+    if hidden:
+        console.print(f"(hidden at {width} columns: {', '.join(hidden)}; --format csv shows "
+                      "every column)", style="dim", highlight=False, soft_wrap=soft)
     for k, v in _totals_lines(r):
-        console.print(f"[bold]{k}[/bold]: {v}", highlight=False)
+        console.print(f"[bold]{k}[/bold]: {v}", highlight=False, soft_wrap=soft)
     for d in r.diagnostics:      # one line each here; `archcalc validate` shows them in full
         console.print(f"{d.severity} [{d.layer}]: {d.message}", style="yellow", highlight=False,
-                      markup=False)
+                      markup=False, soft_wrap=soft)
 
 
-def render_json(r: Report) -> str:
-    return json.dumps(r.to_dict(), indent=2)
+# ---------------------------------------------------------------------------------------------
+# documents
+
+def render_json(r: Report, depth: int | None = None) -> str:
+    return json.dumps(r.to_dict(depth), indent=2)
+
+
+def md_cell(text: str) -> str:
+    """Text for a Markdown table cell: a | would end the cell, a newline the row."""
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
 def render_markdown(r: Report, depth: int | None = None) -> str:
-    out = [f"## {r.name} — input {vol_text(r.input)}", "",
-           "| layer | op | output | params | MACs | activations | RF |",
-           "|---|---|---:|---:|---:|---:|---:|"]
-    for row in fold(r.layers, depth):
-        out.append(f"| {row.name} | {_op_text(row)} | {vol_text(row.output)} | {row.params:,} | "
-                   f"{row.macs:,} | {row.activations:,} | {row.rf.text()} |")
+    heads = [c.header for c in COLUMNS]
+    out = [f"## {md_cell(r.name)} — input {vol_text(r.input)}", "",
+           "| " + " | ".join(heads) + " |",
+           "|" + "|".join("---" if c.justify == "left" else "---:" for c in COLUMNS) + "|"]
+    rows = r.rows(depth)
+    vols = {row.name: row.output for row in rows}
+    for row in rows:
+        out.append("| " + " | ".join(md_cell(c.cell(row, vols, r, False)) for c in COLUMNS)
+                   + " |")
     out.append("")
-    out += [f"- **{k}**: {v}" for k, v in _totals_lines(r)]
-    out += [f"- **{d.severity}**: {d.render(caret=False)}" for d in r.diagnostics]
+    out += [f"- **{k}**: {md_cell(v)}" for k, v in _totals_lines(r)]
+    for d in r.diagnostics:
+        where = f" [{md_cell(d.layer)}]" if d.layer else ""
+        hint = f" (hint: {md_cell(d.hint)})" if d.hint else ""
+        out.append(f"- **{d.severity}**{where} at `{d.pos}`: {md_cell(d.message)}{hint}")
     return "\n".join(out) + "\n"
 
 
+CSV_COLUMNS = ("name", "op", "detail", "inputs", "in_h", "in_w", "in_c", "out_h", "out_w",
+               "out_c", "params", "trainable_params", "buffers", "macs", "activations",
+               "inplace", "global", "rf_h", "rf_w", "rf_stride_h", "rf_stride_w", "rf_start_h",
+               "rf_start_w", "rf_aligned")
+
+
 def render_csv(r: Report, depth: int | None = None) -> str:
+    """One row per layer (no totals row: every row is a layer, so that a spreadsheet or pandas
+    can sum and filter; the params, buffers, macs and activations columns sum to the totals).
+    ``inputs`` is a JSON array of names; ``in_*`` are the first input's volume; receptive-field
+    columns are empty for a global layer."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["name", "op", "inputs", "out_h", "out_w", "out_c", "params", "trainable_params",
-                "macs", "activations", "rf_size", "rf_stride", "rf_start"])
-    for row in fold(r.layers, depth):
+    w.writerow(CSV_COLUMNS)
+    rows = r.rows(depth)
+    vols = {row.name: row.output for row in rows}
+    for row in rows:
+        vin = vols[row.inputs[0]] if row.inputs else ("", "", "")
         rf = row.rf.to_dict()
-        size = "global" if row.rf.is_global else rf["size"]
-        w.writerow([row.name, row.op, " ".join(row.inputs), *row.output, row.params,
-                    row.trainable_params, row.macs, row.activations, size,
-                    rf.get("stride", ""), rf.get("start", "")])
+        local = [] if row.rf.is_global else [*rf["size"], *rf["stride"], *rf["start"]]
+        w.writerow([row.name, row.op, row.detail, json.dumps(list(row.inputs)), *vin,
+                    *row.output, row.params, row.trainable_params, row.buffers, row.macs,
+                    row.activations, str(row.inplace).lower(), str(row.rf.is_global).lower(),
+                    *(local or [""] * 6), str(row.rf.aligned).lower()])
     return buf.getvalue()
 
 
-COMPARE_ROWS = (("weight layers", None), ("parameters", "params"), ("MACs", "macs"),
-                ("activations", "activations"), ("peak bytes", "peak_bytes"))
+# ---------------------------------------------------------------------------------------------
+# comparing networks
+
+COMPARE_ROWS = (("weight layers", None), ("parameters", "params"), ("buffers", "buffers"),
+                ("MACs", "macs"), ("activations", "activations"), ("peak bytes", "peak_bytes"))
 
 
-def compare_rows(reports: Sequence[tuple[Report, int]], short: bool = False) -> list[list[str]]:
-    """Rows of the side-by-side comparison: a header of names, then one row per figure
-    (exact counts, or rounded ones such as 138.36M where ``short``)."""
-    rows = [["", *[r.name for r, _ in reports]]]
+def compare_keys(entries: Sequence[tuple]) -> list[str]:
+    """A distinct key per network: its name, or where names repeat, the name with the file it
+    came from (``vgg16 (a.yaml)``) when that tells them apart, else ``name#2``, ``name#3``, …"""
+    names = [e[0].name for e in entries]
+    sources = [e[2] if len(e) > 2 else None for e in entries]
+    keys = []
+    for i, (name, src) in enumerate(zip(names, sources)):
+        same = [j for j, n in enumerate(names) if n == name]
+        if len(same) == 1:
+            keys.append(name)
+            continue
+        srcs = [sources[j] for j in same]
+        import os
+        files = [os.path.basename(x) for x in srcs if x and os.path.isfile(x)]
+        if len(files) == len(srcs) and len(set(files)) == len(files):
+            key = f"{name} ({os.path.basename(src)})"
+        else:
+            n = same.index(i) + 1
+            key = name if n == 1 else f"{name}#{n}"
+        keys.append(key)
+    seen: dict[str, int] = {}
+    for i, k in enumerate(keys):          # whatever remains equal gets a number
+        seen[k] = seen.get(k, 0) + 1
+        if seen[k] > 1:
+            keys[i] = f"{k}#{seen[k]}"
+    return keys
+
+
+def compare_rows(entries: Sequence[tuple], short: bool = False) -> list[list[str]]:
+    """Rows of the side-by-side comparison: a header of keys (see ``compare_keys``), then one
+    row per figure (exact counts, or rounded ones such as 138.36M where ``short``)."""
+    rows = [["", *compare_keys(entries)]]
     for label, key in COMPARE_ROWS:
         if key is None:
-            rows.append([label, *[str(n) for _, n in reports]])
+            rows.append([label, *[str(e[1]) for e in entries]])
         else:
-            vals = [getattr(r.totals, key) for r, _ in reports]
+            vals = [getattr(e[0].totals, key) for e in entries]
             fmt = human_bytes if key.endswith("bytes") else human_count
             rows.append([label, *[fmt(v) if short else str(v) for v in vals]])
     return rows
 
 
-def render_compare(reports, fmt: str = "table", console=None) -> str | None:
-    rows = compare_rows(reports, short=fmt == "table")
+def render_compare(entries: Sequence[tuple], fmt: str = "table", console=None) -> str | None:
+    """``entries``: (report, weight layers[, source]) per network, source being the SPEC it
+    came from. Networks with the same name get distinct keys (``compare_keys``)."""
+    rows = compare_rows(entries, short=fmt == "table")
     if fmt == "json":
-        return json.dumps({r.name: {"weight_layers": n, **r.totals.to_dict()} for r, n in reports},
-                          indent=2)
+        keys = rows[0][1:]
+        return json.dumps({"schema": SCHEMA, "networks": {
+            k: {"name": e[0].name, "source": e[2] if len(e) > 2 else None,
+                "weight_layers": e[1], **e[0].totals.to_dict()}
+            for k, e in zip(keys, entries)}}, indent=2)
     if fmt == "csv":
         buf = io.StringIO()
         csv.writer(buf, lineterminator="\n").writerows(rows)
         return buf.getvalue()
     if fmt == "markdown":
-        out = ["| " + " | ".join(rows[0]) + " |", "|---" + "|---:" * (len(rows[0]) - 1) + "|"]
+        out = ["| " + " | ".join(md_cell(c) for c in rows[0]) + " |",
+               "|---" + "|---:" * (len(rows[0]) - 1) + "|"]
         out += ["| " + " | ".join(r) + " |" for r in rows[1:]]
         return "\n".join(out) + "\n"
     from rich.console import Console
@@ -156,5 +303,9 @@ def render_compare(reports, fmt: str = "table", console=None) -> str | None:
     for r in rows[1:]:
         table.add_row(*r)
     console = console or Console()
-    _wide_enough(console, table).print(table)
+    need = _width(console, table)
+    if need > console.width:
+        console = Console(width=need, file=console.file, force_terminal=console.is_terminal,
+                          no_color=console.no_color)
+    console.print(table)
     return None

@@ -66,7 +66,7 @@ def export_cmd(
     size = os.path.getsize(path)
     external = weights.value not in ("none", "light") and (
         external_data if external_data is not None
-        else 4 * report.totals.params > onnx_export.EXTERNAL_DATA_THRESHOLD)
+        else report.totals.param_bytes > onnx_export.EXTERNAL_DATA_THRESHOLD)
     extra = f" + {path}.data ({human_bytes(os.path.getsize(path + '.data'))})" if external else ""
     mode = {"random": f"random weights (seed {seed})", "zeros": "zero weights",
             "none": "light: no weights", "light": "light: no weights"}[weights.value]

@@ -536,11 +536,12 @@ def _param_problems(model: onnx.ModelProto, report: Report) -> list[str]:
         layer = name.rpartition(".")[0]
         per_layer[layer] = per_layer.get(layer, 0) + n
     problems = [f"{row.name}: {per_layer.get(row.name, 0):,} weights, the analyzer "
-                f"{row.params:,} parameters"
-                for row in report.layers if per_layer.get(row.name, 0) != row.params]
+                f"{row.params + row.buffers:,} parameters and buffers"
+                for row in report.layers if per_layer.get(row.name, 0) != row.params + row.buffers]
     total = sum(n for _, n in sizes)
-    if total != report.totals.params:
-        problems.append(f"{total:,} weights in all, the analyzer {report.totals.params:,}")
+    stored = report.totals.params + report.totals.buffers
+    if total != stored:
+        problems.append(f"{total:,} weights in all, the analyzer {stored:,}")
     return problems
 
 

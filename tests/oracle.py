@@ -28,9 +28,10 @@ def disagreements(net: archcalc.Network, report: archcalc.Report, batch: int = 2
     model = onnx_export.to_model(net, weights="random", seed=1)
     found = []
     inits = sum(prod(t.dims) for t in model.graph.initializer)
-    if inits != report.totals.params:
+    stored = report.totals.params + report.totals.buffers
+    if inits != stored:
         found.append(f"initializers hold {inits:,} values, the analyzer counts "
-                     f"{report.totals.params:,} parameters")
+                     f"{stored:,} parameters and buffers")
     layers = [row.name for row in report.layers if row.op != "input"]
     present = {o.name for o in model.graph.output}
     produced = {out for node in model.graph.node for out in node.output}

@@ -53,7 +53,8 @@ layers:
     # c1: (8 − 3 + 2)/2 + 1 = 4.5 → 4; proj: (8 − 1)/2 + 1 = 4.5 → 4
     assert r["sum"].output == (4, 4, 8)
     assert r["c1"].params == 3 * 3 * 4 * 8 and r["proj"].params == 4 * 8
-    assert r["bn1"].params == 4 * 8 and r["bn1"].trainable_params == 2 * 8
+    # BatchNorm: γ and β are parameters (2C); running mean and variance are buffers (2C)
+    assert r["bn1"].params == r["bn1"].trainable_params == 2 * 8 and r["bn1"].buffers == 2 * 8
     assert r["c1"].macs == 4 * 4 * 8 * 4 * 9 and r["proj"].macs == 4 * 4 * 8 * 4
     assert r["out"].inplace and r["out"].activations == 0      # sole consumer of sum
     assert r["r1"].inplace
@@ -134,10 +135,10 @@ def conv_p(k, cin, cout, bias=True):
 ])
 def test_resnets_match_torchvision(name, trainable, gmacs):
     r = archcalc.analyze(archcalc.load(SPECS / f"{name}.yaml"))
-    assert r.totals.trainable_params == trainable
+    assert r.totals.params == r.totals.trainable_params == trainable
     assert abs(r.totals.macs / 1e9 - gmacs) / gmacs < 0.01
     bn_channels = sum(row.output[2] for row in r.layers if row.op == "batchnorm")
-    assert r.totals.params == trainable + 2 * bn_channels     # running mean and variance
+    assert r.totals.buffers == 2 * bn_channels     # running mean and variance
     assert r["fc"].output == (1, 1, 1000) and r["layer4.1/add"].output[:2] == (7, 7)
 
 
@@ -250,8 +251,10 @@ def test_googlenet_peak_holds_branches_until_their_merge():
 
 def test_mobilenet_v1():
     r = archcalc.analyze(archcalc.load(SPECS / "mobilenet_v1.yaml"))
-    # Keras MobileNet: 4,253,864 parameters, 4,231,976 trainable; the paper: 569 M mult-adds
-    assert r.totals.params == 4_253_864 and r.totals.trainable_params == 4_231_976
+    # Keras MobileNet: 4,253,864 "Total params" (BatchNorm's moving statistics included),
+    # 4,231,976 trainable; the paper: 569 M mult-adds
+    assert r.totals.params + r.totals.buffers == 4_253_864
+    assert r.totals.params == r.totals.trainable_params == 4_231_976
     assert round(r.totals.macs / 1e6) == 569
     dw = r["block2/dw"]
     assert dw.output == (56, 56, 64) and dw.params == 3 * 3 * 64 and dw.macs == 56 * 56 * 64 * 9

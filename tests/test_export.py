@@ -258,7 +258,8 @@ def test_parameters_match_the_analyzer_per_layer():
     net = ox._probe_network()
     report = archcalc.analyze(net)
     w = weights_of(ox.to_model(net))
-    assert sum(v.size for v in w.values()) == report.totals.params
+    # initializers hold the parameters and the buffers (BatchNorm's running statistics)
+    assert sum(v.size for v in w.values()) == report.totals.params + report.totals.buffers
     assert w["bn1.weight"].size + w["bn1.bias"].size == report["bn1"].trainable_params
 
 

@@ -90,7 +90,10 @@ def test_vgg16_pool5_receptive_field():
     # centre of the first unit: each 2×2/2 pool moves it by half a jump: 0.5+1+2+4+8
     assert rf.start == (15.5, 15.5)
     assert r["fc1"].rf.is_global and r["softmax1"].rf.is_global
-    assert r["fc1"].rf.to_dict() == {"global": True}
+    # a global field has no local window: no size, stride or start, in Python and in JSON
+    assert r["fc1"].rf.size is None and r["fc1"].rf.stride is None and r["fc1"].rf.start is None
+    assert r["fc1"].rf.to_dict() == {"global": True, "size": None, "stride": None,
+                                     "start": None, "aligned": True}
 
 
 def test_alexnet_receptive_fields_match_the_published_ones():

@@ -136,8 +136,11 @@ layers:
 def test_batchnorm_trainable_and_buffers():
     r = archcalc.analyze(archcalc.parse("C3D16 BN", input=(8, 8, 3)))
     bn = r["bn1"]
-    assert (bn.params, bn.trainable_params) == (4 * 16, 2 * 16)
-    assert r.totals.trainable_params == r.totals.params - 2 * 16
+    # γ, β: parameters (PyTorch's BatchNorm2d.parameters()); running mean, var: buffers
+    assert (bn.params, bn.trainable_params, bn.buffers) == (2 * 16, 2 * 16, 2 * 16)
+    conv = 3 * 3 * 3 * 16 + 16
+    assert (r.totals.params, r.totals.trainable_params) == (conv + 32, conv + 32)
+    assert r.totals.buffers == 32 and r.totals.param_bytes == 4 * (conv + 64)
 
 
 def test_fc_macs_and_no_bias_in_macs():
