@@ -276,10 +276,20 @@ def compare_rows(entries: Sequence[tuple], short: bool = False) -> list[list[str
     return rows
 
 
+def _legend(entries: Sequence[tuple], keys: list[str]) -> list[str]:
+    """"key: source" for each network whose name another one shares, so that a reader can
+    tell them apart."""
+    names = [e[0].name for e in entries]
+    return [f"{k}: {e[2]}" for k, e in zip(keys, entries)
+            if names.count(e[0].name) > 1 and len(e) > 2 and e[2]]
+
+
 def render_compare(entries: Sequence[tuple], fmt: str = "table", console=None) -> str | None:
     """``entries``: (report, weight layers[, source]) per network, source being the SPEC it
-    came from. Networks with the same name get distinct keys (``compare_keys``)."""
+    came from. Networks with the same name get distinct keys (``compare_keys``); the table and
+    Markdown views then say under the table where each came from."""
     rows = compare_rows(entries, short=fmt == "table")
+    legend = _legend(entries, rows[0][1:])
     if fmt == "json":
         keys = rows[0][1:]
         return json.dumps({"schema": SCHEMA, "networks": {
@@ -294,6 +304,7 @@ def render_compare(entries: Sequence[tuple], fmt: str = "table", console=None) -
         out = ["| " + " | ".join(md_cell(c) for c in rows[0]) + " |",
                "|---" + "|---:" * (len(rows[0]) - 1) + "|"]
         out += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+        out += [""] + [f"- {md_cell(line)}" for line in legend] if legend else []
         return "\n".join(out) + "\n"
     from rich.console import Console
     from rich.table import Table
@@ -308,4 +319,6 @@ def render_compare(entries: Sequence[tuple], fmt: str = "table", console=None) -
         console = Console(width=need, file=console.file, force_terminal=console.is_terminal,
                           no_color=console.no_color)
     console.print(table)
+    for line in legend:
+        console.print(line, highlight=False, markup=False, soft_wrap=not console.is_terminal)
     return None

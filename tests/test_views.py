@@ -187,3 +187,14 @@ def test_compare_keeps_networks_with_the_same_name():
     files = views.compare_keys([(a, 1, str(SPECS / "vgg16.yaml")),
                                 (b, 1, str(SPECS / "lenet5.yaml"))])
     assert files == ["network (vgg16.yaml)", "network (lenet5.yaml)"]
+
+
+def test_compare_table_says_which_is_which():
+    a = archcalc.analyze(archcalc.parse("C3D8 M", input=(8, 8, 3)))
+    b = archcalc.analyze(archcalc.parse("C3D16 M", input=(8, 8, 3)))
+    console = Console(file=io.StringIO(), width=120)
+    views.render_compare([(a, 1, "C3D8 M"), (b, 1, "C3D16 M")], "table", console=console)
+    out = console.file.getvalue()
+    assert "network#2" in out and "network#2: C3D16 M" in out and "network: C3D8 M" in out
+    md = views.render_compare([(a, 1, "C3D8 M"), (b, 1, "C3D16 M")], "markdown")
+    assert "| network | network#2 |" in md and "- network#2: C3D16 M" in md
