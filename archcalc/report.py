@@ -63,7 +63,7 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
-def public_attrs(op: str, attrs: dict) -> dict:
+def public_attrs(attrs: dict) -> dict:
     """A layer's attributes as a user wrote them (defaults filled in), for JSON: pairs as
     [h, w], padding resolved to pixels per side, unset optional ones left out."""
     out = {}
@@ -113,7 +113,7 @@ class LayerRow(NamedTuple):
     def to_dict(self, vols: dict[str, Vol] | None = None) -> dict:
         """The row's JSON form; ``vols`` (layer name → output volume) gives the input volumes."""
         d = {"name": self.name, "op": self.op,
-             "attrs": public_attrs(self.op, self.attrs),
+             "attrs": public_attrs(self.attrs),
              "inputs": list(self.inputs)}
         if vols is not None:
             d["input"] = [list(vols[s]) for s in self.inputs]
