@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from .errors import ArchcalcError, SourcePos, error
-from .ops import OPS, Op, Vol, _int, lookup
+from .ops import DEFAULT_ROUNDING, OPS, Op, Vol, _int, lookup
 
 # Refused before anything is built: a spec expanding to more layers than this (repeat counts
 # multiply) would exhaust memory long before it finished.
@@ -42,7 +42,7 @@ class Network:
     start-up time of ``archcalc summary``). The DiGraph is built on first access.
     """
 
-    def __init__(self, name: str, input: Vol, layers: list[Layer], rounding: str = "exact",
+    def __init__(self, name: str, input: Vol, layers: list[Layer], rounding: str = DEFAULT_ROUNDING,
                  source: str | None = None):
         self.name = name
         self.input = input
@@ -178,7 +178,7 @@ class Builder:
         self.last = name
         return layer
 
-    def build(self, rounding: str = "exact", source: str | None = None) -> Network:
+    def build(self, rounding: str = DEFAULT_ROUNDING, source: str | None = None) -> Network:
         if len(self.layers) == 1:
             raise error("the spec has no layers", self.layers[0].pos,
                         hint="write at least one layer, e.g. CRP", exit_code=1)

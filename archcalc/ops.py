@@ -23,7 +23,8 @@ Pair = tuple[int, int]
 
 # The most any count may be: larger values are refused before anything is allocated.
 MAX_DIM = 1 << 31
-ROUNDINGS = ("exact", "floor", "ceil")
+ROUNDINGS = ("covered", "exact", "floor", "ceil")
+DEFAULT_ROUNDING = "covered"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -75,7 +76,8 @@ def _rounding(value: Any, pos: SourcePos) -> str | None:
     if isinstance(value, str) and value.lower() in ROUNDINGS:
         return value.lower()
     raise error(f"rounding must be one of {', '.join(ROUNDINGS)}, got {value!r}", pos,
-                hint="exact: a non-whole output size is an error; floor: PyTorch; ceil: Caffe pooling")
+                hint="covered (the default): floor, unless that leaves real input pixels unseen; "
+                     "exact: a non-whole output size is an error; floor: PyTorch; ceil: Caffe pooling")
 
 
 def _float(value: Any, what: str, pos: SourcePos) -> float:
@@ -87,13 +89,35 @@ def _float(value: Any, what: str, pos: SourcePos) -> float:
 # ---------------------------------------------------------------------------------------------
 # the output-size rule and its diagnostics
 
+def unseen_tail(n: int, k_eff: int, s: int, pad: int) -> int:
+    """Real input pixels at the bottom/right edge that flooring leaves to no window, beyond those
+    the stride skips anyway (0 when none): with r = (n + 2·pad − k_eff) mod s, the last window
+    floor keeps ends r pixels before the padded end, so T = r − pad real pixels are dropped; a
+    stride larger than the window skips s − k_eff pixels between windows in any case."""
+    r = (n + 2 * pad - k_eff) % s
+    return max(0, (r - pad) - max(0, s - k_eff))
+
+
+def window_ok(n: int, k_eff: int, s: int, pad: int, rounding: str) -> bool:
+    """Whether ``rounding`` accepts this window along one axis (the window fits the padded input)."""
+    num = n + 2 * pad - k_eff
+    if num < 0:
+        return False
+    if rounding in ("floor", "ceil") or num % s == 0:
+        return True
+    return rounding == "covered" and unseen_tail(n, k_eff, s, pad) == 0
+
+
 def window_out(n: int, k: int, s: int, pad: int, d: int, rounding: str, axis: str,
                layer: str, pos: SourcePos) -> int:
     """Output length along one axis: (n − k_eff + 2·pad)/s + 1, rounded as ``rounding`` says.
 
-    ``k_eff = d·(k − 1) + 1`` is the dilated kernel. ``exact`` refuses a fraction; ``floor`` drops it
-    (PyTorch, ONNX default); ``ceil`` keeps a partial last window (Caffe pooling, ``ceil_mode``), but,
-    as PyTorch and ONNX do, never a window that would start inside the right padding only.
+    ``k_eff = d·(k − 1) + 1`` is the dilated kernel. ``floor`` drops a fraction (PyTorch, ONNX
+    default); ``covered`` (the default) floors too, but refuses a fraction whose flooring leaves
+    real input pixels unseen that the stride would not skip anyway (see :func:`unseen_tail`);
+    ``exact`` refuses every fraction; ``ceil`` keeps a partial last window (Caffe pooling,
+    ``ceil_mode``), but, as PyTorch and ONNX do, never a window that would start inside the right
+    padding only.
     """
     k_eff = d * (k - 1) + 1
     num = n + 2 * pad - k_eff
@@ -109,18 +133,30 @@ def window_out(n: int, k: int, s: int, pad: int, d: int, rounding: str, axis: st
         if (q + 1) * s >= n + pad:  # the extra window would start in the right padding
             return q + 1
         return q + 2
+    unseen = unseen_tail(n, k_eff, s, pad)
+    if rounding == "covered" and unseen == 0:
+        return q + 1
     value = num / s + 1
     fixes = []
-    lo, hi = n - r, n + (s - r)
-    ins = [str(x) for x in (hi, lo) if x + 2 * pad >= k_eff and x > 0]
+    ins = [str(x) for x in range(n + 1, n + 2 * s + 1) if window_ok(x, k_eff, s, pad, rounding)][:1]
+    ins += [str(x) for x in range(n - 1, max(0, n - 2 * s), -1)
+            if window_ok(x, k_eff, s, pad, rounding)][:1]
     if ins:
         fixes.append(f"an input {axis} of {' or '.join(ins)}")
-    pads = [p for p in range(0, k_eff + 1) if p != pad and (n + 2 * p - k_eff) % s == 0]
+    pads = [p for p in range(0, k_eff + 1) if p != pad and window_ok(n, k_eff, s, p, rounding)]
     if pads:
         fixes.append(f"padding {pads[0]}")
     fixes.append("rounding: floor (as PyTorch) or rounding: ceil (as Caffe pooling)")
-    raise error(f"output {axis} ({n} − {k_eff} + 2·{pad})/{s} + 1 = {value:g} is not a whole number",
-                pos, layer=layer, hint="for an exact division use " + ", or ".join(fixes))
+    what = "is not a whole number"
+    if rounding == "covered":
+        rows = "row" if axis == "height" else "column"
+        last = f"last {unseen} input {rows}s" if unseen > 1 else f"last input {rows}"
+        what += f", and flooring it would leave the {last} unseen by any window"
+    raise ArchcalcError([Diagnostic(
+        "error", f"output {axis} ({n} − {k_eff} + 2·{pad})/{s} + 1 = {value:g} {what}", pos,
+        "for a valid division use " + ", or ".join(fixes), layer,
+        fix={"kind": "rounding", "axis": axis, "rounding": rounding,
+             "padding": pads[0] if pads else None})])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -131,7 +167,7 @@ class At(NamedTuple):
     layer: str
     pos: SourcePos
     inputs: tuple[str, ...] = ()
-    rounding: str = "exact"
+    rounding: str = DEFAULT_ROUNDING
 
 
 class RFStep:

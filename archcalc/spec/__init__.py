@@ -57,7 +57,7 @@ def parse(text: str, input=None, *, name: str | None = None, filters: int | None
 
     ``input`` is the input volume (H, W, C) or ``"224x224x3"``; a YAML spec's own ``input`` is
     used when it is None, else 224×224×3. ``filters`` and ``double_after_pool`` set what a letter
-    C means; ``rounding`` ("exact", "floor", "ceil") the default for windows. For a column table,
+    C means; ``rounding`` ("covered", "exact", "floor", "ceil") the default for windows. For a column table,
     ``column`` picks one network; without it a dict {column: Network} is returned.
     ``language`` ("yaml", "table" or "string") skips recognising the language from the text.
     """

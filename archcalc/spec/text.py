@@ -16,6 +16,7 @@ from typing import Iterator
 
 from ..errors import SourcePos, error
 from ..graph import MAX_LAYERS
+from ..ops import DEFAULT_ROUNDING
 
 MAX_NESTING = 32
 LETTERS = re.compile(r"[CRPMS]+", re.I)
@@ -32,7 +33,7 @@ class Defaults:
     pool_kernel: int = 2
     pool_stride: int | None = None    # None: a pool's stride is its kernel
     bias: bool = True
-    rounding: str = "exact"
+    rounding: str = DEFAULT_ROUNDING
     width: int = field(default=0, repr=False)   # running width of letter convs
 
     def __post_init__(self) -> None:

@@ -16,7 +16,7 @@ import yaml
 
 from ..errors import ArchcalcError, SourcePos, error
 from ..graph import MAX_LAYERS, Builder, Network, parse_volume
-from ..ops import _bool, _int, _padding, _pair, _rounding, lookup
+from ..ops import DEFAULT_ROUNDING, _bool, _int, _padding, _pair, _rounding, lookup
 from .text import Defaults, check_size, emit_word, expand, parse_items
 
 MAX_NODES = 1_000_000      # YAML nodes after alias expansion
@@ -196,7 +196,7 @@ def _defaults(spec: YMap, base: Defaults) -> Defaults:
                 setattr(d, f"{key}_{k}", _padding(v, where) if k == "padding"
                         else _pair(v, f"defaults.{key}.{k}", where))
         elif key == "rounding":
-            d.rounding = _rounding(value, pos) or "exact"
+            d.rounding = _rounding(value, pos) or DEFAULT_ROUNDING
         elif key == "filters":
             d.filters = _int(value, "filters", pos)
         else:                               # double_after_pool, bias
