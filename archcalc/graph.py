@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from .errors import ArchcalcError, SourcePos, error
+from .errors import ArchcalcError, Diagnostic, SourcePos, error
 from .ops import DEFAULT_ROUNDING, OPS, Op, Vol, _int, lookup
 
 # Refused before anything is built: a spec expanding to more layers than this (repeat counts
@@ -43,12 +43,20 @@ class Network:
     """
 
     def __init__(self, name: str, input: Vol, layers: list[Layer], rounding: str = DEFAULT_ROUNDING,
-                 source: str | None = None):
+                 source: str | None = None, language: str = "string",
+                 warnings: list[Diagnostic] | None = None,
+                 block_outputs: dict[str, str] | None = None):
         self.name = name
         self.input = input
         self.layers = layers
         self.rounding = rounding
         self.source = source
+        # the spec language it was written in ("string", "table", "yaml"): hints use its spelling
+        self.language = language
+        # network-level warnings found while reading the spec (analyze/diagnose report them)
+        self.warnings: list[Diagnostic] = list(warnings or [])
+        # each block instance (full name, e.g. "layer1.0") -> the full name of its output layer
+        self.block_outputs: dict[str, str] = dict(block_outputs or {})
         self.by_name = {layer.name: layer for layer in layers}
         self.consumers: dict[str, list[str]] = {layer.name: [] for layer in layers}
         for layer in layers:
@@ -123,6 +131,8 @@ class Builder:
         self.counters: dict[str, int] = {}
         self.last = "input"
         self.failed: set[str] = set()   # names of layers that could not be built
+        self.warnings: list[Diagnostic] = []         # see Network.warnings
+        self.block_outputs: dict[str, str] = {}      # see Network.block_outputs
 
     def fail(self, name: str | None = None) -> str:
         """Record that a layer (named, or anonymous) could not be built. Layers that use it are
@@ -178,8 +188,10 @@ class Builder:
         self.last = name
         return layer
 
-    def build(self, rounding: str = DEFAULT_ROUNDING, source: str | None = None) -> Network:
+    def build(self, rounding: str = DEFAULT_ROUNDING, source: str | None = None,
+              language: str = "string") -> Network:
         if len(self.layers) == 1:
             raise error("the spec has no layers", self.layers[0].pos,
                         hint="write at least one layer, e.g. CRP", exit_code=1)
-        return Network(self.name, self.input, self.layers, rounding, source)
+        return Network(self.name, self.input, self.layers, rounding, source, language,
+                       self.warnings, self.block_outputs)

@@ -123,7 +123,8 @@ def window_out(n: int, k: int, s: int, pad: int, d: int, rounding: str, axis: st
     num = n + 2 * pad - k_eff
     kdesc = f"{k}" if d == 1 else f"{k_eff} (kernel {k}, dilation {d})"
     if num < 0:
-        raise error(f"the {kdesc}-wide window is larger than the padded input along {axis}: "
+        along = "both axes" if " and " in axis else axis
+        raise error(f"the {kdesc}-wide window is larger than the padded input along {along}: "
                     f"{n} + 2·{pad} = {n + 2 * pad} < {k_eff}", pos, layer=layer,
                     hint="use a smaller kernel, more padding, or a larger input")
     q, r = divmod(num, s)
@@ -142,20 +143,21 @@ def window_out(n: int, k: int, s: int, pad: int, d: int, rounding: str, axis: st
     ins += [str(x) for x in range(n - 1, max(0, n - 2 * s), -1)
             if window_ok(x, k_eff, s, pad, rounding)][:1]
     if ins:
-        fixes.append(f"an input {axis} of {' or '.join(ins)}")
+        fixes.append(f"an input {axis} of {' or '.join(ins)}")  # for this layer
     pads = [p for p in range(0, k_eff + 1) if p != pad and window_ok(n, k_eff, s, p, rounding)]
     if pads:
         fixes.append(f"padding {pads[0]}")
     fixes.append("rounding: floor (as PyTorch) or rounding: ceil (as Caffe pooling)")
     what = "is not a whole number"
     if rounding == "covered":
-        rows = "row" if axis == "height" else "column"
-        last = f"last {unseen} input {rows}s" if unseen > 1 else f"last input {rows}"
+        rows = {"height": "row", "width": "column"}.get(axis, "row and column")
+        last = f"last {unseen} input {rows}s".replace("row and columns", "rows and columns") \
+            if unseen > 1 else f"last input {rows}"
         what += f", and flooring it would leave the {last} unseen by any window"
     raise ArchcalcError([Diagnostic(
         "error", f"output {axis} ({n} − {k_eff} + 2·{pad})/{s} + 1 = {value:g} {what}", pos,
         "for a valid division use " + ", or ".join(fixes), layer,
-        fix={"kind": "rounding", "axis": axis, "rounding": rounding,
+        fix={"kind": "rounding", "axes": axis.split(" and "), "rounding": rounding,
              "padding": pads[0] if pads else None})])
 
 
@@ -292,9 +294,19 @@ class _Windowed(Op):
         (kh, kw), (sh, sw) = a["kernel"], a["stride"]
         (dh, dw) = a.get("dilation", (1, 1))
         r = a.get("rounding") or at.rounding
-        h = window_out(vin[0], kh, sh, ph, dh, r, "height", at.layer, at.pos)
-        w = window_out(vin[1], kw, sw, pw, dw, r, "width", at.layer, at.pos)
-        return h, w
+        if (vin[0], kh, sh, ph, dh) == (vin[1], kw, sw, pw, dw):   # one check, one message
+            h = window_out(vin[0], kh, sh, ph, dh, r, "height and width", at.layer, at.pos)
+            return h, h
+        out, diags = [], []
+        for n, k, s, p, d, axis in ((vin[0], kh, sh, ph, dh, "height"),
+                                    (vin[1], kw, sw, pw, dw, "width")):
+            try:
+                out.append(window_out(n, k, s, p, d, r, axis, at.layer, at.pos))
+            except ArchcalcError as exc:     # report both axes at once
+                diags.extend(exc.diagnostics)
+        if diags:
+            raise ArchcalcError(diags)
+        return out[0], out[1]
 
     def rf_step(self, a, ins):
         return RFStep(a["k_eff"], a["stride"], a["pads"])

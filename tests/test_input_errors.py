@@ -78,3 +78,81 @@ def test_shipped_specs_need_no_rounding_lines_but_caffe_pools():
     # ZFNet and GoogLeNet keep their Caffe ceil pools
     assert "rounding: ceil" in open("specs/zfnet.yaml").read()
     assert "rounding: ceil" in open("specs/googlenet.yaml").read()
+
+
+# ---------------------------------------------------------------------------------------------
+# hints name the network input, in the spelling of where the user stands
+
+def _first_error(net):
+    return next(d for d in diagnose(net) if d.severity == "error")
+
+
+def test_deep_division_suggests_network_inputs_for_a_spec_string():
+    # VGG16's convs keep the size; its five 2×2/2 pools need an even input each, so the input must
+    # be a multiple of 2^5 = 32: 100 → 50 → 25 → 12.5 (pool3). Nearest: 96 and 128.
+    net = archcalc.parse("(C3D64 C3D64 M)x2 (C3D256 C3D256 C3D256 M)x3 FC10", input="100x100x3")
+    d = _first_error(net)
+    assert d.layer == "pool3"
+    assert "-i 96x96x3" in d.hint and "-i 128x128x3" in d.hint
+    assert "--rounding floor" in d.hint
+    # the layer's own input (25 → 24 or 26) is not what the user can set
+    assert "24" not in d.hint and "26" not in d.hint
+    with pytest.raises(ArchcalcError) as ei:
+        archcalc.analyze(net)
+    assert "-i 96x96x3" in ei.value.diagnostics[0].hint
+
+
+def test_deep_division_hint_in_yaml_spelling():
+    net = archcalc.load("specs/vgg16.yaml", input="100x100x3")
+    d = _first_error(net)
+    assert "input: 96x96x3" in d.hint and "input: 128x128x3" in d.hint
+    assert "rounding: floor" in d.hint and "--rounding" not in d.hint and "-i " not in d.hint
+
+
+def test_simple_cnn_at_200_is_refused_with_network_fixes():
+    # the lectures' simple CNN: four 2×2/2 pools, so the input must be a multiple of 16:
+    # 200 → 100 → 50 → 25 → 12.5 at the fourth pool; nearest multiples of 16 are 192 and 208
+    net = archcalc.load("specs/simple_cnn.yaml", input="200x200x3")
+    d = _first_error(net)
+    assert "12.5" in d.message
+    assert "input: 192x192x3" in d.hint and "input: 208x208x3" in d.hint
+
+
+def test_non_square_input_fixes_only_the_failing_axis():
+    # 3×3/2 pool, no padding: (6 − 3)/2 + 1 = 2.5 refused (the 6th row unseen); width 7 is exact
+    net = archcalc.parse("C3D8 M3S2", input="6x7x3")
+    d = _first_error(net)
+    assert d.message.startswith("output height ")
+    assert "-i 5x7x3" in d.hint and "-i 7x7x3" in d.hint
+
+
+# ---------------------------------------------------------------------------------------------
+# Network.language and Network.block_outputs
+
+def test_language_is_set_by_every_front_end():
+    assert archcalc.parse("CRP").language == "string"
+    assert archcalc.load("specs/vgg16.yaml").language == "yaml"
+    assert archcalc.load("specs/vgg_table.tsv", column="D").language == "table"
+
+
+def test_block_outputs_name_the_declared_output():
+    net = archcalc.load("specs/resnet18.yaml")
+    # no output: in the block → its last layer; repeat 2 of "layer1" gives layer1.0 and layer1.1
+    assert net.block_outputs["layer1.0"] == "layer1.0/relu"
+    assert net.block_outputs["layer4.1"] == "layer4.1/relu"
+    text = """name: t
+input: 8x8x3
+blocks:
+  b:
+    layers:
+      - {op: conv, name: main, filters: 4}
+      - {op: relu, name: after}
+    output: main
+layers:
+  - {block: b, name: one}
+  - {block: b}
+"""
+    net = archcalc.parse(text)
+    assert net.block_outputs == {"one": "one/main", "b1": "b1/main"}
+    # the next layer reads the declared output
+    assert net["b1/main"].inputs == ("one/main",)

@@ -109,7 +109,7 @@ def parse_table(text: str, file: str, input: Vol, defaults: Defaults,
             diags.append(Diagnostic("error", f"column {name} has no layers",
                                     SourcePos(file, head + 1, 1)))
             continue
-        net = b.build(defaults.rounding, file)
+        net = b.build(defaults.rounding, file, "table")
         if name in declared:
             want, pos = declared[name]
             got = net.weight_layers()

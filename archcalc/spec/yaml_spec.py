@@ -249,7 +249,7 @@ def parse_yaml(text: str, file: str, input=None, name=None,
     emitter.items(layers, {}, "", (), {"input": "input"}, 0)
     if emitter.diags:
         raise ArchcalcError(emitter.diags)
-    return b.build(d.rounding, file)
+    return b.build(d.rounding, file, "yaml")
 
 
 
@@ -417,4 +417,6 @@ class _Emitter:
                                 bdef.where["output"])
                 self.b.last = inner_local[out]
             local[name] = self.b.last
+            if self.b.last not in self.b.failed:
+                self.b.block_outputs[full] = self.b.last
             inputs = None
