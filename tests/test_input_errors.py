@@ -156,3 +156,42 @@ layers:
     assert net.block_outputs == {"one": "one/main", "b1": "b1/main"}
     # the next layer reads the declared output
     assert net["b1/main"].inputs == ("one/main",)
+
+
+# ---------------------------------------------------------------------------------------------
+# spec strings: letter runs beside tokens
+
+def test_letter_run_beside_tokens_is_an_error_with_its_place():
+    d = errors_of(archcalc.parse, "C3D64 R C3D64 R MP FC10")
+    assert len(d) == 1
+    # "C3D64 R C3D64 R " is 16 characters: MP starts at column 17
+    assert d[0].pos.col == 17 and "'MP'" in d[0].message and "max pool" in d[0].message
+    assert "did you mean M" in d[0].hint
+    d = errors_of(archcalc.parse, "C3D64 R FC10 SM")
+    assert d[0].pos.col == 14 and "softmax" in d[0].message and "did you mean S" in d[0].hint
+
+
+def test_letter_runs_alone_still_parse():
+    net = archcalc.parse("CRCRP", input="32x32x3")
+    assert [layer.op for layer in net.layers[1:]] == ["conv", "relu", "conv", "relu", "maxpool"]
+    assert net.warnings == []
+    # single letters beside tokens are fine: one layer each
+    net = archcalc.parse("C3D64 R M FC10 S", input="32x32x3")
+    assert [layer.op for layer in net.layers[1:]] == ["conv", "relu", "maxpool", "fc", "softmax"]
+
+
+def test_misspelled_token_in_a_letters_only_spec_warns():
+    net = archcalc.parse("C R C R MP", input="32x32x3")
+    assert [layer.op for layer in net.layers[-2:]] == ["maxpool", "maxpool"]
+    (w,) = net.warnings
+    assert w.severity == "warning" and w.pos.col == 9 and "did you mean M" in w.hint
+    assert w.layer == "pool1"
+    # analyze and diagnose report it
+    assert any("'MP'" in d.message for d in archcalc.analyze(net).diagnostics)
+    assert any("'MP'" in d.message for d in diagnose(net))
+
+
+def test_letter_run_beside_tokens_in_yaml():
+    text = "name: y\ninput: 32x32x3\nlayers:\n  - C3D8 SM\n"
+    d = errors_of(archcalc.parse, text)
+    assert (d[0].pos.line, d[0].pos.col) == (4, 10) and "'SM'" in d[0].message

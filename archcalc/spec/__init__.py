@@ -16,7 +16,8 @@ from ..errors import OPTIONS, ArchcalcError, SourcePos, error
 from ..graph import Builder, Network, parse_volume
 from ..ops import _rounding
 from .table import looks_like_table, parse_table
-from .text import Defaults, check_size, emit_word, expand, line_positions, parse_items
+from .text import (Defaults, check_size, emit_word, expand, letter_runs, line_positions,
+                   parse_items)
 from .yaml_spec import parse_yaml
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
@@ -82,10 +83,14 @@ def parse_string(text: str, input, d: Defaults, name: str, file: str = "<spec>")
     items = parse_items(text, pos_of)
     check_size(items, pos_of(0))
     b = Builder(name, input, pos_of(0))
-    diags, memo = [], {}
+    diags, b.warnings = letter_runs(items)
+    memo: dict = {}
+    first: dict = {}               # a word's place -> the first layer it made (for warnings)
     for w in expand(items):
         try:
-            emit_word(b, w, d, memo)
+            made = emit_word(b, w, d, memo)
+            if made:
+                first.setdefault(w.pos, made[0].name)
         except ArchcalcError as exc:       # keep going: report every bad word at once
             if not any(x.pos == exc.diagnostics[0].pos for x in diags):   # once per place
                 diags.extend(exc.diagnostics)
@@ -94,6 +99,7 @@ def parse_string(text: str, input, d: Defaults, name: str, file: str = "<spec>")
     if len(b.layers) == 1:
         raise error("the spec is empty", pos_of(0), hint='write layers, e.g. "CRCRP" or '
                     '"C3D64 M FC10 S"')
+    b.warnings = [replace(x, layer=first.get(x.pos)) for x in b.warnings]
     return b.build(d.rounding, file)
 
 

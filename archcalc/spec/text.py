@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from ..errors import SourcePos, error
+from ..errors import ArchcalcError, Diagnostic, SourcePos, error
 from ..graph import MAX_LAYERS
 from ..ops import DEFAULT_ROUNDING
 
@@ -234,6 +234,61 @@ def expand(items: list) -> Iterator[Word]:
                 yield from expand(it.items)
         else:
             yield it
+
+
+# Letter runs that are likely misspellings of one token, with what was probably meant.
+MISREAD = {"mp": "M (one max pool) or maxpool", "sm": "S (softmax) or softmax",
+           "ms": "M S (a max pool, then softmax)", "pm": "M (one max pool)",
+           "pp": "M (one max pool)", "mm": "M (one max pool)", "ss": "S (softmax)",
+           "rr": "R (one ReLU)"}
+_LETTER_OPS = {"c": "conv", "r": "ReLU", "p": "max pool", "m": "max pool", "s": "softmax"}
+
+
+def _words(items: list) -> Iterator[Word]:
+    """Every word as written (a group's words once, not once per repetition)."""
+    for it in items:
+        if isinstance(it, Group):
+            yield from _words(it.items)
+        else:
+            yield it
+
+
+def _is_token(w: Word) -> bool:
+    try:
+        word_layers(w.text, w.pos, Defaults())
+        return True
+    except ArchcalcError:
+        return False
+
+
+def letter_runs(items: list) -> tuple[list[Diagnostic], list[Diagnostic]]:
+    """(errors, warnings) for runs of shorthand letters that are likely misread.
+
+    A run of two or more letters (``CRCRP``) stands for one layer per letter. In a spec that also
+    uses tokens (``C3D64``, ``FC10``, ``relu``), where each word is one layer, such a run is an
+    error: ``C3D64 R MP`` would otherwise build two max pools. In a spec of letters only, a word
+    that looks like a token's misspelling (``MP``, ``SM``) is read as letters, with a warning."""
+    words = list(_words(items))
+    runs = [w for w in words if len(w.text) > 1 and LETTERS.fullmatch(w.text)]
+    if not runs:
+        return [], []
+    token = next((w for w in words if not LETTERS.fullmatch(w.text) and _is_token(w)), None)
+    errors, warnings = [], []
+    for w in runs:
+        read = ", ".join(f"{ch} ({_LETTER_OPS[ch.lower()]})" for ch in w.text)
+        meant = MISREAD.get(w.text.lower())
+        if token is not None:
+            hint = (f"did you mean {meant}? " if meant else "") + \
+                "a spec that uses tokens takes one layer per word: write the letters apart " \
+                f"({' '.join(w.text)}) if you meant each of them"
+            errors.append(Diagnostic(
+                "error", f"{w.text!r} would be read as the letters {read}, but this spec also "
+                f"uses tokens such as {token.text!r}, one layer per word", w.pos, hint))
+        elif meant:
+            warnings.append(Diagnostic(
+                "warning", f"{w.text!r} is read as the letters {read}", w.pos,
+                f"did you mean {meant}? (a run of letters is one layer per letter)"))
+    return errors, warnings
 
 
 def check_size(items: list, pos: SourcePos) -> None:

@@ -17,7 +17,7 @@ import yaml
 from ..errors import ArchcalcError, SourcePos, error
 from ..graph import MAX_LAYERS, Builder, Network, parse_volume
 from ..ops import DEFAULT_ROUNDING, _bool, _int, _padding, _pair, _rounding, lookup
-from .text import Defaults, check_size, emit_word, expand, parse_items
+from .text import Defaults, check_size, emit_word, expand, letter_runs, parse_items
 
 MAX_NODES = 1_000_000      # YAML nodes after alias expansion
 MAX_BLOCK_DEPTH = 16       # blocks instantiating blocks
@@ -294,9 +294,17 @@ class _Emitter:
             return SourcePos(pos.file, pos.line, shift + offset, pos.source_line)
         words = parse_items(text, pos_of)
         check_size(words, pos)
+        errors, warnings = letter_runs(words)
+        if errors:
+            raise ArchcalcError(errors)
+        first: dict = {}
         for w in expand(words):
             for layer in emit_word(self.b, w, self.d, self.memo, scope=scope, prefix=prefix):
                 local[layer.name[len(prefix):]] = layer.name
+                first.setdefault(w.pos, layer.name)
+        for w in warnings:
+            if not any(x.pos == w.pos for x in self.b.warnings):   # once per place
+                self.b.warnings.append(replace(w, layer=first.get(w.pos)))
 
     def _inputs(self, item: YMap, env: dict, local: dict) -> list[str] | None:
         if "inputs" not in item:
