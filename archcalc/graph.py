@@ -113,6 +113,19 @@ def parse_volume(value: Any, pos: SourcePos, exit_code: int = 1) -> Vol:
     return (h, w, c)
 
 
+def channels_first_warning(vol: Vol, pos: SourcePos, language: str) -> Diagnostic | None:
+    """A warning when an input volume looks written in PyTorch's C×H×W order: a height of 1, 3 or
+    4 (the usual channel counts) before a width and depth both over 4, as in 3x224x224."""
+    h, w, c = vol
+    if h not in (1, 3, 4) or w <= 4 or c <= 4:
+        return None
+    fixed = f"{w}x{c}x{h}"
+    spelled = f"input: {fixed}" if language == "yaml" and pos.file != "<options>" else f"-i {fixed}"
+    return Diagnostic("warning", f"the input {h}x{w}x{c} is read as H = {h}, W = {w}, C = {c}: "
+                      "archcalc reads H×W×C, while PyTorch writes C×H×W", pos,
+                      f"did you mean {spelled}?", "input")
+
+
 class Builder:
     """Collects layers for a Network, naming them and wiring their inputs.
 

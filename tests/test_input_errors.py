@@ -195,3 +195,31 @@ def test_letter_run_beside_tokens_in_yaml():
     text = "name: y\ninput: 32x32x3\nlayers:\n  - C3D8 SM\n"
     d = errors_of(archcalc.parse, text)
     assert (d[0].pos.line, d[0].pos.col) == (4, 10) and "'SM'" in d[0].message
+
+
+# ---------------------------------------------------------------------------------------------
+# an input written in PyTorch's C×H×W order
+
+def test_channels_first_input_option_warns():
+    net = archcalc.parse("C3D8", input="3x224x224")
+    (w,) = net.warnings
+    assert "H = 3, W = 224, C = 224" in w.message and w.pos.file == "<options>"
+    assert "-i 224x224x3" in w.hint
+    assert any("H = 3" in d.message for d in archcalc.analyze(net).diagnostics)
+    # an H×W×C input gets none; nor does a small map of a few channels
+    assert archcalc.parse("C3D8", input="224x224x3").warnings == []
+    assert archcalc.parse("C3D8", input="3x3x2").warnings == []
+
+
+def test_channels_first_yaml_input_warns_in_yaml_spelling():
+    net = archcalc.parse("name: x\ninput: 1x28x28\nlayers: [C3D8]\n")
+    (w,) = net.warnings
+    assert (w.pos.line, w.pos.col) == (2, 8) and "input: 28x28x1" in w.hint
+
+
+def test_network_warnings_reach_the_errors_too():
+    # 3 high: the 2×2/2 pool gives 1.5; the warning explains why, beside the error
+    net = archcalc.parse("C3D64 M", input="3x224x224")
+    with pytest.raises(ArchcalcError) as ei:
+        archcalc.analyze(net)
+    assert [d.severity for d in ei.value.diagnostics] == ["warning", "error"]

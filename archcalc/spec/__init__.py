@@ -13,7 +13,7 @@ import re
 from dataclasses import replace
 
 from ..errors import OPTIONS, ArchcalcError, SourcePos, error
-from ..graph import Builder, Network, parse_volume
+from ..graph import Builder, Network, channels_first_warning, parse_volume
 from ..ops import _rounding
 from .table import looks_like_table, parse_table
 from .text import (Defaults, check_size, emit_word, expand, letter_runs, line_positions,
@@ -72,10 +72,17 @@ def parse(text: str, input=None, *, name: str | None = None, filters: int | None
     if language == "yaml":
         if column is not None:
             raise error("--column applies to column tables, not YAML", OPTIONS, exit_code=2)
-        return parse_yaml(text, file, vol, name, overrides)
-    if language == "table":
-        return parse_table(text, file, vol or DEFAULT_INPUT, d, column)
-    return parse_string(text, vol or DEFAULT_INPUT, d, name or "network", file)
+        got = parse_yaml(text, file, vol, name, overrides)
+    elif language == "table":
+        got = parse_table(text, file, vol or DEFAULT_INPUT, d, column)
+    else:
+        got = parse_string(text, vol or DEFAULT_INPUT, d, name or "network", file)
+    if vol is not None:                 # an input given as an option
+        for net in (got.values() if isinstance(got, dict) else [got]):
+            w = channels_first_warning(vol, OPTIONS, net.language)
+            if w is not None:
+                net.warnings.insert(0, w)
+    return got
 
 
 def parse_string(text: str, input, d: Defaults, name: str, file: str = "<spec>") -> Network:

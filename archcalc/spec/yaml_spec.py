@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from ..errors import ArchcalcError, SourcePos, error
-from ..graph import MAX_LAYERS, Builder, Network, parse_volume
+from ..graph import MAX_LAYERS, Builder, Network, channels_first_warning, parse_volume
 from ..ops import DEFAULT_ROUNDING, _bool, _int, _padding, _pair, _rounding, lookup
 from .text import Defaults, check_size, emit_word, expand, letter_runs, parse_items
 
@@ -230,11 +230,13 @@ def parse_yaml(text: str, file: str, input=None, name=None,
     for k, v in (overrides or {}).items():
         setattr(d, k, v)
     d.width = d.filters
+    chw = None                       # the spec's own input written C×H×W (an option's: see parse)
     if input is None:
         if "input" not in spec:
             raise error("the spec has no input volume", spec.pos,
                         hint="add 'input: 224x224x3' (or pass --input)")
         input = parse_volume(spec["input"], spec.where["input"])
+        chw = channels_first_warning(input, spec.where["input"], "yaml")
     net_name = name or str(spec.get("name") or file.rsplit("/", 1)[-1].rsplit(".", 1)[0])
     layers = spec.get("layers")
     if not isinstance(layers, YList) or not layers:
@@ -245,6 +247,8 @@ def parse_yaml(text: str, file: str, input=None, name=None,
         raise error("blocks must be a mapping from block name to its definition",
                     spec.where["blocks"])
     b = Builder(net_name, input, spec.where.get("input", spec.pos))
+    if chw is not None:
+        b.warnings.append(chw)
     emitter = _Emitter(b, d, blocks)
     emitter.items(layers, {}, "", (), {"input": "input"}, 0)
     if emitter.diags:
