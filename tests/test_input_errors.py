@@ -223,3 +223,64 @@ def test_network_warnings_reach_the_errors_too():
     with pytest.raises(ArchcalcError) as ei:
         archcalc.analyze(net)
     assert [d.severity for d in ei.value.diagnostics] == ["warning", "error"]
+
+
+# ---------------------------------------------------------------------------------------------
+# files: ONNX models, YAML without a YAML extension, standard input
+
+def test_onnx_file_is_not_a_spec(tmp_path):
+    path = tmp_path / "model.onnx"
+    path.write_bytes(b"\x08\x07\x12\x07pytorch" + bytes(range(256)) * 64)   # binary, as ONNX is
+    with pytest.raises(ArchcalcError) as ei:
+        archcalc.load(str(path))
+    assert ei.value.exit_code == 2
+    d = ei.value.diagnostics[0]
+    assert "ONNX model, not a spec" in d.message
+    assert "binary" not in d.message and "bytes" not in d.message
+    assert "archcalc run" in d.hint
+
+
+def test_onnx_file_on_the_command_line_exits_2(tmp_path):
+    from typer.testing import CliRunner
+    from archcalc.cli import app
+    path = tmp_path / "model.onnx"
+    path.write_bytes(b"\x08\x07" + b"\0" * 100)
+    res = CliRunner().invoke(app, ["summary", str(path)])
+    assert res.exit_code == 2 and "ONNX model, not a spec" in res.output
+
+
+def test_yaml_without_yaml_extension_keeps_its_name(tmp_path):
+    path = tmp_path / "my-network.txt"
+    path.write_text(open("specs/resnet18.yaml").read())
+    net = archcalc.load(str(path))
+    assert net.name == "resnet18" and net.language == "yaml"
+    # a spec string in a text file is named after the file
+    path = tmp_path / "tiny.txt"
+    path.write_text("CRP\n")
+    assert archcalc.load(str(path)).name == "tiny"
+    # a YAML spec without name: falls back on the file name
+    path = tmp_path / "anon.spec"
+    path.write_text("input: 8x8x3\nlayers: [CRP]\n")
+    assert archcalc.load(str(path)).name == "anon"
+
+
+def _stdin(monkeypatch, text):
+    import io
+    import sys
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text.encode("utf-8"))))
+
+
+def test_load_dash_reads_standard_input(monkeypatch):
+    _stdin(monkeypatch, open("specs/vgg16.yaml").read())
+    net = archcalc.load("-")
+    assert net.name == "vgg16" and net.language == "yaml"
+    assert net.layers[1].pos.file == "<stdin>"
+    _stdin(monkeypatch, "C3D8 R M\n")
+    net = archcalc.load("-", input="8x8x3")
+    assert net.language == "string" and [la.op for la in net.layers[1:]] == ["conv", "relu", "maxpool"]
+    _stdin(monkeypatch, "C3D8 Q\n")
+    d = errors_of(archcalc.load, "-")
+    assert str(d[0].pos) == "<stdin>:1:6"
+    _stdin(monkeypatch, "   \n")
+    d = errors_of(archcalc.load, "-")
+    assert "<stdin> is empty" in d[0].message

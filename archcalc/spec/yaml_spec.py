@@ -206,7 +206,7 @@ def _defaults(spec: YMap, base: Defaults) -> Defaults:
 
 
 def parse_yaml(text: str, file: str, input=None, name=None,
-               overrides: dict | None = None) -> Network:
+               overrides: dict | None = None, default_name: str | None = None) -> Network:
     """A YAML spec. ``overrides`` (from options) win over the spec's own ``defaults``."""
     lines = text.split("\n")
     try:
@@ -237,7 +237,8 @@ def parse_yaml(text: str, file: str, input=None, name=None,
                         hint="add 'input: 224x224x3' (or pass --input)")
         input = parse_volume(spec["input"], spec.where["input"])
         chw = channels_first_warning(input, spec.where["input"], "yaml")
-    net_name = name or str(spec.get("name") or file.rsplit("/", 1)[-1].rsplit(".", 1)[0])
+    stem = file.rsplit("/", 1)[-1].rsplit(".", 1)[0] if not file.startswith("<") else "network"
+    net_name = name or str(spec.get("name") or default_name or stem)
     layers = spec.get("layers")
     if not isinstance(layers, YList) or not layers:
         raise error("the spec needs a non-empty list 'layers'",
