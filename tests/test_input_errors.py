@@ -284,3 +284,31 @@ def test_load_dash_reads_standard_input(monkeypatch):
     _stdin(monkeypatch, "   \n")
     d = errors_of(archcalc.load, "-")
     assert "<stdin> is empty" in d[0].message
+
+
+# ---------------------------------------------------------------------------------------------
+# the VGG table: ReLU after every conv and every FC but the last, as the paper's text says
+
+def test_vgg_table_gets_the_papers_relus():
+    nets = archcalc.load("specs/vgg_table.tsv")
+    for name, net in nets.items():
+        ops = [layer.op for layer in net.layers]
+        # every conv and the first two FCs are followed by a ReLU; FC1000 by softmax
+        for i, op in enumerate(ops):
+            if op == "conv":
+                assert ops[i + 1] == "relu", (name, i)
+        assert ops[-6:] == ["fc", "relu", "fc", "relu", "fc", "softmax"], name
+    d = nets["D"]
+    # VGG16: 13 convs + 2 FCs → 15 ReLUs; ReLU has no parameters or MACs, so the paper's
+    # 138M parameters (Table 2) stand: 138,357,544 as torchvision documents for vgg16
+    assert sum(1 for layer in d.layers if layer.op == "relu") == 15
+    r = archcalc.analyze(d)
+    assert r.totals.params == 138_357_544
+    # MACs: the same as the YAML VGG16 (which writes its ReLUs out)
+    assert r.totals.macs == archcalc.analyze(archcalc.load("specs/vgg16.yaml")).totals.macs
+
+
+def test_table_with_its_own_relus_is_left_alone():
+    text = "Name:\tA\n\tC3D8\n\tR\n\tM\n\tFC10\n"
+    net = archcalc.parse(text, input="8x8x3", column="A")
+    assert [layer.op for layer in net.layers[1:]] == ["conv", "relu", "maxpool", "fc"]
