@@ -67,6 +67,13 @@ def _bool(value: Any, what: str, pos: SourcePos) -> bool:
 def _padding(value: Any, pos: SourcePos) -> str | Pair:
     if isinstance(value, str) and value.lower() in ("same", "valid"):
         return value.lower()
+    if isinstance(value, str) and not value.strip().isdigit():
+        import difflib
+        near = difflib.get_close_matches(value.lower(), ["same", "valid"], n=1, cutoff=0.5)
+        raise error(f"padding must be same, valid, a number or a pair [h, w], got {value!r}", pos,
+                    hint=(f"did you mean {near[0]!r}? " if near else "")
+                    + "same keeps the size (odd kernels), valid is no padding, 1 pads one pixel "
+                      "per side")
     return _pair(value, "padding", pos, minimum=0)
 
 
@@ -201,24 +208,36 @@ class Op:
     def normalize(self, raw: dict[str, Any], pos: SourcePos,
                   where: dict[str, SourcePos] | None = None) -> dict[str, Any]:
         """Validated attributes with defaults filled in. ``where`` may give each attribute's own
-        place in the source, for sharper error positions."""
+        place in the source, for sharper error positions. Every problem is reported at once:
+        each unknown attribute (with a "did you mean"), each bad value, each missing one."""
         where = where or {}
-        unknown = [k for k in raw if k not in self.ATTRS]
-        if unknown:
-            import difflib
-            near = difflib.get_close_matches(str(unknown[0]), list(self.ATTRS), n=1)
+        diags: list[Diagnostic] = []
+        meant: set[str] = set()
+        for k in raw:
+            if k in self.ATTRS:
+                continue
+            near = suggest_attr(str(k), self.ATTRS)
+            if near:
+                meant.add(near)
             allowed = ", ".join(self.ATTRS) or "none"
-            raise error(f"{self.kind} takes no attribute {unknown[0]!r}",
-                        where.get(unknown[0], pos),
-                        hint=(f"did you mean {near[0]!r}? " if near else "")
-                        + f"attributes of {self.kind}: {allowed}")
+            diags.append(Diagnostic("error", f"{self.kind} takes no attribute {k!r}",
+                                    where.get(("key", k)) or where.get(k, pos),
+                                    (f"did you mean {near!r}? " if near else "")
+                                    + f"attributes of {self.kind}: {allowed}"))
         out = {}
         for name, default in self.ATTRS.items():
             value = raw.get(name, default)
             if value is REQUIRED:
-                raise error(f"{self.kind} needs the attribute {name!r}", pos,
-                            hint=f"for example {{op: {self.kind}, {name}: ...}}")
-            out[name] = self.coerce(name, value, where.get(name, pos))
+                if name not in meant:       # a misspelling of it is reported already
+                    diags.append(Diagnostic("error", f"{self.kind} needs the attribute {name!r}",
+                                            pos, f"for example {{op: {self.kind}, {name}: ...}}"))
+                continue
+            try:
+                out[name] = self.coerce(name, value, where.get(name, pos))
+            except ArchcalcError as exc:
+                diags.extend(exc.diagnostics)
+        if diags:
+            raise ArchcalcError(diags)
         return out
 
     def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
@@ -240,6 +259,33 @@ class Op:
 
     def describe(self, a: dict) -> str:
         return ""
+
+
+# Attribute names other libraries use, and what archcalc calls them.
+ATTR_SYNONYMS = {
+    "size": "kernel", "kernel_size": "kernel", "ksize": "kernel", "pool_size": "kernel",
+    "window": "kernel", "filter_size": "kernel", "strides": "stride", "pad": "padding",
+    "pads": "padding", "filter": "filters", "num_filters": "filters", "out_channels": "filters",
+    "channels": "filters", "units_out": "units", "out_features": "units", "num_outputs": "units",
+    "outputs": "units", "features": "units", "neurons": "units", "use_bias": "bias",
+    "dilation_rate": "dilation", "group": "groups", "ceil_mode": "rounding",
+    "p": "rate", "drop_rate": "rate", "dropout": "rate", "epsilon": "eps",
+    "output_size": "output", "depth_multiplier": "multiplier",
+}
+
+
+def suggest_attr(name: str, attrs) -> str | None:
+    """The attribute ``name`` was probably meant to be, among ``attrs``: a known synonym
+    (``size`` → ``kernel``, ``strides`` → ``stride``), else the closest spelling."""
+    import difflib
+    key = name.lower()
+    if key in attrs:
+        return key
+    syn = ATTR_SYNONYMS.get(key)
+    if syn in attrs:
+        return syn
+    near = difflib.get_close_matches(key, list(attrs), n=1, cutoff=0.6)
+    return near[0] if near else None
 
 
 class _Required:

@@ -312,3 +312,96 @@ def test_table_with_its_own_relus_is_left_alone():
     text = "Name:\tA\n\tC3D8\n\tR\n\tM\n\tFC10\n"
     net = archcalc.parse(text, input="8x8x3", column="A")
     assert [layer.op for layer in net.layers[1:]] == ["conv", "relu", "maxpool", "fc"]
+
+
+# ---------------------------------------------------------------------------------------------
+# every error at once
+
+def _yaml(layers: str, head: str = "") -> str:
+    return f"name: t\ninput: 32x32x3\n{head}layers:\n{layers}"
+
+
+def test_every_unknown_attribute_of_a_layer_is_named():
+    d = errors_of(archcalc.parse, _yaml("  - {op: conv, filter: 32, kernal: 3, strides: 2}\n"))
+    got = {x.message.split("'")[1]: x for x in d}
+    assert set(got) == {"filter", "kernal", "strides"} and len(d) == 3
+    assert "did you mean 'filters'" in got["filter"].hint
+    assert "did you mean 'kernel'" in got["kernal"].hint
+    assert "did you mean 'stride'" in got["strides"].hint
+    # each at its key: "  - {op: conv, " is 15 characters, so filter starts at column 16
+    assert (got["filter"].pos.line, got["filter"].pos.col) == (4, 16)
+    # no "needs the attribute 'filters'" on top of the misspelling
+    assert not any("needs" in x.message for x in d)
+
+
+def test_layer_errors_survive_a_misspelled_default():
+    text = _yaml("  - {op: conv, filters: 8, kernal: 3}\n  - {op: fc, unti: 10}\n",
+                 head="defaults:\n  filtres: 8\n")
+    d = errors_of(archcalc.parse, text)
+    msgs = [x.message for x in d]
+    assert any("unknown default 'filtres'" in m for m in msgs)
+    assert any("'kernal'" in m for m in msgs) and any("'unti'" in m for m in msgs)
+    assert "did you mean 'filters'" in d[0].hint
+
+
+BLOCK = """name: t
+input: 32x32x3
+blocks:
+  basic:
+    params: {width: null}
+    layers:
+      - {op: conv, name: c1, filters: $width, kernal: 3}
+      - R
+layers:
+  - {block: basic, name: layer1, repeat: 3, width: 16}
+  - {block: basic, width: 8}
+"""
+
+
+def test_an_error_inside_a_block_is_reported_once_with_its_instances():
+    d = errors_of(archcalc.parse, BLOCK)
+    assert len(d) == 1
+    assert (d[0].pos.line, d[0].pos.col) == (7, 47)
+    for name in ("layer1.0", "layer1.1", "layer1.2", "basic1"):
+        assert name in d[0].message
+
+
+# ---------------------------------------------------------------------------------------------
+# hints that point the right way
+
+def test_padding_misspelled_suggests_same():
+    (d,) = errors_of(archcalc.parse, _yaml("  - {op: conv, filters: 8, padding: sam}\n"))
+    assert "same" in d.message and "valid" in d.message and "did you mean 'same'" in d.hint
+
+
+def test_maxpool_size_suggests_kernel():
+    (d,) = errors_of(archcalc.parse, _yaml("  - {op: maxpool, size: 2}\n"))
+    assert "did you mean 'kernel'" in d.hint
+
+
+def test_conv3x3_token_gets_no_invented_filter_count():
+    (d,) = errors_of(archcalc.parse, "Conv3x3 R")
+    assert "CONV3-64" not in d.hint.upper()
+    assert "C3x3D<filters>" in d.hint and "conv3x3-<filters>" in d.hint
+    (d,) = errors_of(archcalc.parse, "maxpool3")
+    assert "M3" in d.hint and "unexpected 'axpool3'" not in d.message
+
+
+def test_blok_and_unti_get_a_did_you_mean():
+    (d,) = errors_of(archcalc.parse, _yaml("  - {blok: basic}\n"))
+    assert "did you mean 'block'" in d.hint and d.pos.col == 6
+    text = BLOCK.replace("kernal", "kernel").replace("width: 8}", "width: 8, widht: 3}")
+    (d,) = errors_of(archcalc.parse, text)
+    assert "did you mean 'width'" in d.hint
+    (d,) = errors_of(archcalc.parse, _yaml("  - {op: fc, unti: 10}\n"))
+    assert "did you mean 'units'" in d.hint
+
+
+def test_bare_expression_in_a_flow_mapping_gets_the_quoting_advice():
+    text = ("name: t\ninput: 8x8x3\nblocks:\n  b:\n    params: {w: 8}\n    layers:\n"
+            "      - {op: conv, filters: ${w*2}}\nlayers:\n  - {block: b}\n")
+    (d,) = errors_of(archcalc.parse, text)
+    assert "'${w*2}'" in d.hint and "quote" in d.hint
+    # quoted as advised, it works: 2·8 = 16 filters
+    net = archcalc.parse(text.replace("${w*2}", "'${w*2}'"))
+    assert net["b1/conv1"].attrs["filters"] == 16

@@ -127,6 +127,8 @@ def word_layers(word: str, pos: SourcePos, d: Defaults) -> list[tuple[str, dict]
         k = (int(m.group(1)), int(m.group(2) or m.group(1)))
         return [("dwconv", {"kernel": k, "stride": o.get("S", d.conv_stride),
                             "padding": o.get("P", d.conv_padding), "bias": d.bias})]
+    if low.startswith(("max", "avg")):          # not M/A options: maxpool3, avgpool2
+        raise error(f"unknown token {word!r}", pos, hint=_token_hint(word))
     m = _POOL.fullmatch(word)
     if m and (m.group(2) or m.group(4) or low in ("m", "a")):
         o = _opts(m.group(4), "SP", word, pos)
@@ -138,15 +140,40 @@ def word_layers(word: str, pos: SourcePos, d: Defaults) -> list[tuple[str, dict]
         if "P" in o:
             attrs["padding"] = o["P"]
         return [d.pool("avgpool" if m.group(1).lower() == "a" else "maxpool", attrs)]
+    raise error(f"unknown token {word!r}", pos, hint=_token_hint(word))
+
+
+# Words without numbers: a "did you mean" among them never invents a size or a filter count.
+_NAMED_TOKENS = ["M", "S", "R", "LRN", "BN", "GAP", "dropout", "flatten", "maxpool", "avgpool",
+                 "soft-max", "softmax", "relu", "tanh", "sigmoid", "batchnorm"]
+_SHAPES = [
+    (re.compile(r"(?:conv|c)(\d+)(?:x(\d+))?", re.I),
+     lambda m: f"a conv token names its filters: C{m.group(1)}"
+               f"{'x' + m.group(2) if m.group(2) else ''}D<filters> or "
+               f"conv{m.group(1)}{'x' + m.group(2) if m.group(2) else ''}-<filters>"),
+    (re.compile(r"(?:fc|dense|linear)", re.I),
+     lambda m: "a fully connected token names its units: FC<units>, e.g. FC10"),
+    (re.compile(r"(?:maxpool|pool|mp)(\d+)(?:x(\d+))?", re.I),
+     lambda m: f"a max pool of {m.group(1)}×{m.group(2) or m.group(1)} is M{m.group(1)}"
+               f"{'x' + m.group(2) if m.group(2) else ''} (stride S<s>, e.g. M3S2)"),
+    (re.compile(r"(?:avgpool|ap)(\d+)", re.I),
+     lambda m: f"an average pool of {m.group(1)}×{m.group(1)} is A{m.group(1)}"),
+]
+
+
+def _token_hint(word: str) -> str:
     import difflib
-    known = ["C3D64", "C11D96S4P0", "DW3S2", "M", "M3S2", "A2", "GAP", "FC4096", "S", "R", "LRN", "BN",
-             "dropout", "flatten", "conv3-64", "maxpool", "FC-4096", "soft-max"]
-    near = difflib.get_close_matches(word.upper(), [k.upper() for k in known], n=1, cutoff=0.6)
-    hint = (f"did you mean {near[0]}? " if near else "") + \
+    for rx, say in _SHAPES:
+        m = rx.fullmatch(word)
+        if m:
+            return say(m)
+    near = difflib.get_close_matches(word.lower(), [k.lower() for k in _NAMED_TOKENS], n=1,
+                                     cutoff=0.6)
+    near = [k for k in _NAMED_TOKENS if near and k.lower() == near[0]]
+    return (f"did you mean {near[0]}? " if near else "") + \
         "tokens: C<k>D<filters>[S<stride>][P<pad>][G<groups>], DW<k>[S<s>][P<p>] (depthwise), " \
         "M[<k>][S<s>][P<p>], A<k> (average " \
         "pool), GAP, FC<n>, S, R, LRN, BN, dropout, flatten; letters: C R P M S"
-    raise error(f"unknown token {word!r}", pos, hint=hint)
 
 
 def emit_word(b, w: "Word", d: Defaults, memo: dict, **add) -> list:
