@@ -114,8 +114,28 @@ def rounding_hint(net, d: Diagnostic, inputs: list) -> str:
     return "for a valid division use " + ", or ".join(fixes)
 
 
+def once_per_place(diags: list[Diagnostic]) -> list[Diagnostic]:
+    """One diagnostic per place and message: a mistake inside a block (or a repeated group) that
+    every instance repeats is reported once, at its place, naming the layers it hits."""
+    seen: dict = {}
+    for d in diags:
+        seen.setdefault((d.pos, d.message, d.severity), []).append(d)
+    out = []
+    for group in seen.values():
+        d = group[0]
+        others = [x.layer for x in group[1:] if x.layer]
+        if others:
+            shown = ", ".join(others[:6]) + (f" and {len(others) - 6} more" if len(others) > 6
+                                             else "")
+            d = replace(d, message=f"{d.message} (also in {shown})")
+        out.append(d)
+    return out
+
+
 def improve(net, diags: list[Diagnostic]) -> list[Diagnostic]:
-    """``diags`` with the hints of refused divisions rewritten (see the module's docstring)."""
+    """``diags`` once per place, with the hints of refused divisions rewritten (see the module's
+    docstring)."""
+    diags = once_per_place(diags)
     if not any(d.fix and d.fix.get("kind") == "rounding" for d in diags):
         return diags
     inputs = network_inputs(net)

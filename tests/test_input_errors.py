@@ -405,3 +405,24 @@ def test_bare_expression_in_a_flow_mapping_gets_the_quoting_advice():
     # quoted as advised, it works: 2·8 = 16 filters
     net = archcalc.parse(text.replace("${w*2}", "'${w*2}'"))
     assert net["b1/conv1"].attrs["filters"] == 16
+
+
+def test_an_analysis_error_inside_a_block_is_reported_once():
+    text = """name: t
+input: 32x32x3
+blocks:
+  basic:
+    params: {width: null}
+    layers:
+      - {op: conv, name: c1, filters: $width, groups: 3}
+layers:
+  - {op: conv, filters: 16}
+  - {block: basic, name: layer1, repeat: 3, width: 16}
+"""
+    # 16 channels in, 16 filters: groups = 3 divides neither, in each of the three instances
+    d = [x for x in diagnose(archcalc.parse(text)) if x.severity == "error"]
+    assert len(d) == 1 and d[0].layer == "layer1.0/c1"
+    assert "layer1.1/c1" in d[0].message and "layer1.2/c1" in d[0].message
+    with pytest.raises(ArchcalcError) as ei:
+        archcalc.analyze(archcalc.parse(text))
+    assert len(ei.value.diagnostics) == 1
