@@ -216,13 +216,15 @@ class Op:
         for k in raw:
             if k in self.ATTRS:
                 continue
-            near = suggest_attr(str(k), self.ATTRS)
+            advice = ATTR_ADVICE.get(str(k).lower())
+            near = None if advice else suggest_attr(str(k), self.ATTRS)
             if near:
                 meant.add(near)
             allowed = ", ".join(self.ATTRS) or "none"
             diags.append(Diagnostic("error", f"{self.kind} takes no attribute {k!r}",
                                     where.get(("key", k)) or where.get(k, pos),
                                     (f"did you mean {near!r}? " if near else "")
+                                    + (advice + "; " if advice else "")
                                     + f"attributes of {self.kind}: {allowed}"))
         out = {}
         for name, default in self.ATTRS.items():
@@ -271,6 +273,16 @@ ATTR_SYNONYMS = {
     "dilation_rate": "dilation", "group": "groups", "ceil_mode": "rounding",
     "p": "rate", "drop_rate": "rate", "dropout": "rate", "epsilon": "eps",
     "output_size": "output", "depth_multiplier": "multiplier",
+}
+
+
+# Attributes other libraries put on a layer that archcalc expresses otherwise.
+ATTR_ADVICE = {
+    "activation": "an activation is a layer of its own here: add R (or {op: relu}) after this one",
+    "inplace": "ReLU and dropout work in place by default (--count-inplace gives them buffers)",
+    "in_place": "ReLU and dropout work in place by default (--count-inplace gives them buffers)",
+    "axis": "softmax and concat act along the channels; there is no axis to choose",
+    "dim": "softmax and concat act along the channels; there is no axis to choose",
 }
 
 

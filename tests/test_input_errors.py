@@ -426,3 +426,18 @@ layers:
     with pytest.raises(ArchcalcError) as ei:
         archcalc.analyze(archcalc.parse(text))
     assert len(ei.value.diagnostics) == 1
+
+
+def test_more_hints_that_point_the_right_way():
+    # "activation" is not a misspelling of "dilation": the activation is a layer of its own
+    (d,) = errors_of(archcalc.parse, _yaml("  - {op: conv, filters: 8, activation: relu}\n"))
+    assert "dilation" not in d.hint.split(";")[0] and "add R" in d.hint
+    # a comma-separated spec string: words are separated by spaces
+    (d,) = errors_of(archcalc.parse, "C3D64,R,M")
+    assert "C3D64 R M" in d.hint
+    # a repeat without parentheses
+    (d,) = errors_of(archcalc.parse, "CRPx3")
+    assert "(CRP)x3" in d.hint
+    # a dropout rate in a token
+    (d,) = errors_of(archcalc.parse, "C3D8 dropout0.3")
+    assert "rate: 0.3" in d.hint

@@ -85,6 +85,11 @@ _NAMED = {
 def word_layers(word: str, pos: SourcePos, d: Defaults) -> list[tuple[str, dict]]:
     """The (op, attributes) a word stands for; letters may stand for several layers."""
     low = word.lower()
+    sep = re.search(r"[,;|]", word)
+    if sep and len(word) > 1:
+        parts = [p for p in re.split(r"[,;|]+", word) if p]
+        raise error(f"unexpected {sep.group(0)!r} in {word!r}", pos,
+                    hint=f"words are separated by spaces: {' '.join(parts)}")
     if LETTERS.fullmatch(word) and low not in ("s",):
         out = []
         for ch in low:
@@ -156,6 +161,11 @@ _SHAPES = [
     (re.compile(r"(?:maxpool|pool|mp)(\d+)(?:x(\d+))?", re.I),
      lambda m: f"a max pool of {m.group(1)}×{m.group(2) or m.group(1)} is M{m.group(1)}"
                f"{'x' + m.group(2) if m.group(2) else ''} (stride S<s>, e.g. M3S2)"),
+    (re.compile(r"([CRPMS]+)[x*×](\d+)", re.I),
+     lambda m: f"a repeat takes parentheses: ({m.group(1)})x{m.group(2)}"),
+    (re.compile(r"(?:dropout|drop|do)-?(0?\.\d+)", re.I),
+     lambda m: "write dropout (rate 0.5); another rate is set in YAML: "
+               f"{{op: dropout, rate: {m.group(1)}}}"),
     (re.compile(r"(?:avgpool|ap)(\d+)", re.I),
      lambda m: f"an average pool of {m.group(1)}×{m.group(1)} is A{m.group(1)}"),
 ]
