@@ -37,8 +37,15 @@ def _int(value: Any, what: str, pos: SourcePos, minimum: int = 1) -> int:
         elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
             value = int(value.strip())
         else:
+            example = "3"
+            try:
+                as_float = float(value)
+                if as_float.is_integer() and abs(as_float) < 2 ** 63:
+                    example = str(int(as_float))   # 1e3 (YAML reads it as text) → 1000
+            except (TypeError, ValueError, OverflowError):
+                pass
             raise error(f"{what} must be a whole number, got {value!r}", pos,
-                        hint=f"write {what} as an integer such as 3")
+                        hint=f"write {what} as an integer such as {example}")
     if value < minimum:
         raise error(f"{what} must be at least {minimum}, got {value}", pos)
     if value > MAX_DIM:

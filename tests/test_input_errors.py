@@ -441,3 +441,30 @@ def test_more_hints_that_point_the_right_way():
     # a dropout rate in a token
     (d,) = errors_of(archcalc.parse, "C3D8 dropout0.3")
     assert "rate: 0.3" in d.hint
+
+
+def test_yaml_names_get_a_did_you_mean():
+    text = """name: b
+input: 32x32x3
+blocks:
+  res:
+    params: {w: null}
+    layers:
+      - {op: conv, name: c1, filters: $w}
+      - {op: add, name: add, inputs: [c1, inputt]}
+    output: ad
+layers:
+  - {block: res, w: 3}
+  - {block: ress, w: 3}
+  - {op: conv, name: x, filters: 8, inputs: [res1]}
+  - {op: fc, units: 1e3}
+"""
+    d = errors_of(archcalc.parse, text)
+    hints = {x.message.split(" ")[0] + x.message.split("'")[1]: x.hint for x in d}
+    assert "did you mean 'input'?" in hints["inputinputt"]
+    assert "did you mean 'add'?" in hints["blockres"]
+    assert "did you mean 'res'?" in hints["nores"]
+    # res1 exists (its output is what failed): it is not reported as undefined
+    assert not any("'res1'" in x.message for x in d)
+    # YAML reads 1e3 as text: the hint gives the number
+    assert "1000" in hints["units1e3"]

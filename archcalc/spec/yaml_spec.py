@@ -399,7 +399,8 @@ class _Emitter:
         for x, pos in zip(raw, where):
             if x not in local:
                 raise error(f"input {x!r} is not defined before this layer", pos,
-                            hint="inputs name earlier layers of the same list (or 'input'); "
+                            hint=_near(x, local) +
+                            "inputs name earlier layers of the same list (or 'input'); "
                                  "defined so far: " + ", ".join(
                                      [k for k, v in local.items() if v not in self.b.failed][-6:]))
             out.append(local[x])
@@ -455,7 +456,8 @@ class _Emitter:
         bname = item["block"]
         if not isinstance(bname, str) or bname not in self.blocks:
             raise error(f"no block named {bname!r}", item.where["block"],
-                        hint="blocks defined: " + (", ".join(self.blocks) or "none"))
+                        hint=_near(bname, self.blocks)
+                        + "blocks defined: " + (", ".join(self.blocks) or "none"))
         if depth >= MAX_BLOCK_DEPTH:
             raise error(f"blocks nest deeper than {MAX_BLOCK_DEPTH} levels (does {bname!r} "
                         "instantiate itself?)", pos)
@@ -503,8 +505,11 @@ class _Emitter:
             out = bdef.get("output")
             if out is not None:
                 if not isinstance(out, str) or out not in inner_local:
+                    local[name] = self.b.fail(full)    # defined, but failed: not reported again
                     raise error(f"block {bname!r} names output {out!r}, which it does not define",
-                                bdef.where["output"])
+                                bdef.where["output"], hint=_near(out, inner_local)
+                                + "its layers: " + ", ".join(k for k in inner_local
+                                                             if k != "input"))
                 self.b.last = inner_local[out]
             local[name] = self.b.last
             if self.b.last not in self.b.failed:
