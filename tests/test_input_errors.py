@@ -463,7 +463,7 @@ layers:
     hints = {x.message.split(" ")[0] + x.message.split("'")[1]: x.hint for x in d}
     assert "did you mean 'input'?" in hints["inputinputt"]
     assert "did you mean 'add'?" in hints["blockres"]
-    assert "did you mean 'res'?" in hints["nores"]
+    assert "did you mean 'res'?" in hints["noress"]
     # res1 exists (its output is what failed): it is not reported as undefined
     assert not any("'res1'" in x.message for x in d)
     # YAML reads 1e3 as text: the hint gives the number
