@@ -468,3 +468,14 @@ layers:
     assert not any("'res1'" in x.message for x in d)
     # YAML reads 1e3 as text: the hint gives the number
     assert "1000" in hints["units1e3"]
+
+
+def test_table_cell_letter_run_is_an_error():
+    text = "Name:\tA\n\tC3D64\n\tMP\n\tFC10\n"
+    (d,) = errors_of(archcalc.parse, text, column="A")
+    assert (d.pos.line, d.pos.col) == (3, 2) and "'MP'" in d.message
+
+
+def test_table_whose_tabs_became_spaces_says_so():
+    d = errors_of(archcalc.parse, "Name:  A  B\n  C3D64  C3D64\n")
+    assert "tabs" in d[0].hint and "Markdown" in d[0].hint

@@ -14,7 +14,7 @@ from dataclasses import replace
 from ..errors import ArchcalcError, Diagnostic, SourcePos, error
 from ..graph import Builder, Network
 from ..ops import Vol
-from .text import _FC, Defaults, Word, emit_word
+from .text import _FC, Defaults, Word, emit_word, letter_runs
 
 _HEADER = re.compile(r"\s*\|?\s*name\s*:?\s*(\t|\|)", re.I)
 
@@ -49,6 +49,9 @@ def _emit_column(b: Builder, words: list[Word], d: Defaults, memo: dict,
     """One column's layers. The VGG paper's table omits the ReLUs, but its text says that all
     hidden layers are equipped with the rectification non-linearity: a column without any ReLU
     of its own gets one after every conv and every fully connected layer but the last."""
+    errors, warnings = letter_runs(words)       # a cell is one layer: MP is not a max pool
+    diags.extend(errors)
+    b.warnings.extend(warnings)
     relu = not any(w.text.lower() in ("r", "relu") for w in words)
     fcs = [i for i, w in enumerate(words) if _FC.fullmatch(w.text)]
     last_fc = fcs[-1] if fcs else None

@@ -173,6 +173,9 @@ _SHAPES = [
 
 def _token_hint(word: str) -> str:
     import difflib
+    if word.lower() in ("name", "name:"):
+        return ("this looks like a column table whose tabs became spaces: separate its cells with "
+                "tabs, or write it in Markdown (| Name | A | B |, then a |---| rule)")
     for rx, say in _SHAPES:
         m = rx.fullmatch(word)
         if m:
