@@ -479,3 +479,11 @@ def test_table_cell_letter_run_is_an_error():
 def test_table_whose_tabs_became_spaces_says_so():
     d = errors_of(archcalc.parse, "Name:  A  B\n  C3D64  C3D64\n")
     assert "tabs" in d[0].hint and "Markdown" in d[0].hint
+
+
+def test_options_that_do_not_apply_are_refused_not_ignored():
+    (d,) = errors_of(archcalc.parse, "CRP", column="A")
+    assert "--column applies to column tables" in d.message
+    with pytest.raises(ArchcalcError) as ei:
+        archcalc.parse("CRP", language="json")
+    assert ei.value.exit_code == 2

@@ -72,6 +72,13 @@ def parse(text: str, input=None, *, name: str | None = None, filters: int | None
     if language is None:
         table = looks_like_table(text)
         language = "table" if table else "yaml" if _YAML_HINT.search(text) else "string"
+    elif language not in ("yaml", "table", "string"):
+        raise error(f"language must be yaml, table or string, got {language!r}", OPTIONS,
+                    exit_code=2)
+    if language == "string" and column is not None:
+        raise error("--column applies to column tables, not spec strings", OPTIONS, exit_code=2,
+                    hint="drop --column, or give a table (a 'Name' header row, then one column "
+                         "per network)")
     if language == "yaml":
         if column is not None:
             raise error("--column applies to column tables, not YAML", OPTIONS, exit_code=2)
