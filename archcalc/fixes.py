@@ -17,7 +17,7 @@ from .errors import ArchcalcError, Diagnostic
 from .ops import At, _Windowed
 
 MAX_STEPS = 1024          # candidates tried per axis and direction, at most
-TIME_BUDGET = 0.5         # seconds for the whole search
+TIME_BUDGET = 0.5         # seconds for the search (more for a network whose walk is slow)
 
 
 def shape_errors(net, input) -> list[Diagnostic]:
@@ -43,12 +43,20 @@ def shape_errors(net, input) -> list[Diagnostic]:
     return errs
 
 
+SIZE_ERRORS = ("rounding", "window")   # errors that another network input may remove
+
+
+def _sized(d: Diagnostic) -> bool:
+    return bool(d.fix) and d.fix.get("kind") in SIZE_ERRORS
+
+
 def _rounding_axes(errs: list[Diagnostic]) -> set[str]:
-    return {a for d in errs if d.fix and d.fix.get("kind") == "rounding" for a in d.fix["axes"]}
+    """The axes along which some window is refused (a fraction, or a window too large)."""
+    return {a for d in errs if _sized(d) for a in d.fix["axes"]}
 
 
 def _others(errs: list[Diagnostic]) -> int:
-    return sum(1 for d in errs if not (d.fix and d.fix.get("kind") == "rounding"))
+    return sum(1 for d in errs if not _sized(d))
 
 
 def network_inputs(net) -> list[tuple[int, int, int]]:
@@ -56,17 +64,39 @@ def network_inputs(net) -> list[tuple[int, int, int]]:
     refused (and no other error appears that the current input does not have). Empty when none is
     found within the search's bounds."""
     h0, w0, c = net.input
+    start = time.monotonic()
     base = shape_errors(net, net.input)
     bad = _rounding_axes(base)
     if not bad:
         return []
     limit = _others(base)
-    deadline = time.monotonic() + TIME_BUDGET
+    # a bounded search: a fixed budget, plus a few walks' worth for a very large network
+    deadline = time.monotonic() + TIME_BUDGET + 3 * (time.monotonic() - start)
     strides = {0: 1, 1: 1}
     for layer in net.layers:
         if isinstance(layer.opdef, _Windowed):
             strides[0] = min(strides[0] * layer.attrs["stride"][0], MAX_STEPS)
             strides[1] = min(strides[1] * layer.attrs["stride"][1], MAX_STEPS)
+
+    if any(d.fix and d.fix.get("kind") == "window" for d in base):
+        strides = {0: MAX_STEPS, 1: MAX_STEPS}       # a window too large: look further up
+
+    def ok(vol, axes) -> bool:
+        errs = shape_errors(net, vol)
+        return not (_rounding_axes(errs) & axes) and _others(errs) <= limit
+
+    if h0 == w0 and strides[0] == strides[1]:     # a square input: square candidates first
+        out = []
+        reach = min(MAX_STEPS, 2 * strides[0])
+        for step in (-1, 1):
+            x = h0 + step
+            while 0 < x and abs(x - h0) <= reach and time.monotonic() < deadline:
+                if ok((x, x, c), {"height", "width"}):
+                    out.append((x, x, c))
+                    break
+                x += step
+        if out:
+            return out
     found: dict[int, list[int | None]] = {}
     for ax, axis, n in ((0, "height", h0), (1, "width", w0)):
         if axis not in bad:
@@ -77,9 +107,7 @@ def network_inputs(net) -> list[tuple[int, int, int]]:
         for side, step in ((0, -1), (1, 1)):
             x = n + step
             while 0 < x and abs(x - n) <= reach and time.monotonic() < deadline:
-                vol = (x, w0, c) if ax == 0 else (h0, x, c)
-                errs = shape_errors(net, vol)
-                if axis not in _rounding_axes(errs) and _others(errs) <= limit:
+                if ok((x, w0, c) if ax == 0 else (h0, x, c), {axis}):
                     best[side] = x
                     break
                 x += step
@@ -89,8 +117,7 @@ def network_inputs(net) -> list[tuple[int, int, int]]:
         h, w = found[0][side], found[1][side]
         if h is None or w is None:
             continue
-        errs = shape_errors(net, (h, w, c))
-        if not _rounding_axes(errs) and _others(errs) <= limit:
+        if ok((h, w, c), {"height", "width"}):
             out.append((h, w, c))
     return out
 
@@ -101,6 +128,14 @@ def _spell(net, what: str, value) -> str:
         text = "x".join(str(v) for v in value)
         return f"input: {text}" if yaml else f"-i {text}"
     return f"rounding: {value}" if yaml else f"--rounding {value}"
+
+
+def window_hint(net, d: Diagnostic, inputs: list) -> str:
+    bigger = [v for v in inputs if v[0] >= net.input[0] and v[1] >= net.input[1]]
+    if not bigger:
+        return d.hint
+    return (f"use a larger network input ({_spell(net, 'input', bigger[-1])}, the nearest that "
+            "fits every window), a smaller kernel or more padding")
 
 
 def rounding_hint(net, d: Diagnostic, inputs: list) -> str:
@@ -136,8 +171,9 @@ def improve(net, diags: list[Diagnostic]) -> list[Diagnostic]:
     """``diags`` once per place, with the hints of refused divisions rewritten (see the module's
     docstring)."""
     diags = once_per_place(diags)
-    if not any(d.fix and d.fix.get("kind") == "rounding" for d in diags):
+    if not any(_sized(d) for d in diags):
         return diags
     inputs = network_inputs(net)
-    return [replace(d, hint=rounding_hint(net, d, inputs))
-            if d.fix and d.fix.get("kind") == "rounding" else d for d in diags]
+    hint = {"rounding": rounding_hint, "window": window_hint}
+    return [replace(d, hint=hint[d.fix["kind"]](net, d, inputs)) if _sized(d) else d
+            for d in diags]

@@ -138,9 +138,11 @@ def window_out(n: int, k: int, s: int, pad: int, d: int, rounding: str, axis: st
     kdesc = f"{k}" if d == 1 else f"{k_eff} (kernel {k}, dilation {d})"
     if num < 0:
         along = "both axes" if " and " in axis else axis
-        raise error(f"the {kdesc}-wide window is larger than the padded input along {along}: "
-                    f"{n} + 2·{pad} = {n + 2 * pad} < {k_eff}", pos, layer=layer,
-                    hint="use a smaller kernel, more padding, or a larger input")
+        raise ArchcalcError([Diagnostic(
+            "error", f"the {kdesc}-wide window is larger than the padded input along {along}: "
+            f"{n} + 2·{pad} = {n + 2 * pad} < {k_eff}", pos,
+            "use a smaller kernel, more padding, or a larger input", layer,
+            fix={"kind": "window", "axes": axis.split(" and ")})])
     q, r = divmod(num, s)
     if r == 0 or rounding == "floor":
         return q + 1

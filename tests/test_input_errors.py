@@ -487,3 +487,11 @@ def test_options_that_do_not_apply_are_refused_not_ignored():
     with pytest.raises(ArchcalcError) as ei:
         archcalc.parse("CRP", language="json")
     assert ei.value.exit_code == 2
+
+
+def test_a_window_too_large_suggests_the_nearest_network_input_that_fits():
+    # VGG16 at 16×16: five 2×2/2 pools take 16 → 8 → 4 → 2 → 1, and pool5 gets 1 < 2.
+    # The nearest valid input above is 32 (a multiple of 2^5; every pool then sees an even size)
+    net = archcalc.load("specs/vgg16.yaml", input="16x16x3")
+    d = _first_error(net)
+    assert d.layer == "pool5" and "input: 32x32x3" in d.hint
