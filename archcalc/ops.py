@@ -324,7 +324,8 @@ def _padding_of(a: dict, k_eff: Pair, layer: str, pos: SourcePos) -> Pair:
     if p == "same":
         if (k_eff[0] - 1) % 2 or (k_eff[1] - 1) % 2:
             raise error(f"'same' padding needs an odd kernel, got {k_eff[0]}×{k_eff[1]}", pos,
-                        layer=layer, hint="give the padding as a number instead")
+                        layer=layer, hint="give the padding as a number instead: a P option "
+                        "after a token (C2D8P0), padding: 0 in YAML")
         return ((k_eff[0] - 1) // 2, (k_eff[1] - 1) // 2)
     return p
 
