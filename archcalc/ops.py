@@ -13,6 +13,7 @@ Adding an op means adding one class here and registering it in ``OPS``.
 """
 from __future__ import annotations
 
+import re
 from math import prod
 from typing import Any, NamedTuple
 
@@ -55,6 +56,11 @@ def _int(value: Any, what: str, pos: SourcePos, minimum: int = 1) -> int:
 
 
 def _pair(value: Any, what: str, pos: SourcePos, minimum: int = 1) -> Pair:
+    if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*[x×*,]\s*\d+\s*", value):
+        h, w = re.split(r"[x×*,]", value)
+        raise error(f"{what} must be one number or a pair [h, w], got {value!r}", pos,
+                    hint=f"write {what}: [{h.strip()}, {w.strip()}]"
+                    + (f" (or {what}: {h.strip()})" if h.strip() == w.strip() else ""))
     if isinstance(value, (list, tuple)):
         if len(value) != 2:
             raise error(f"{what} must be one number or a pair [h, w], got {list(value)!r}", pos)

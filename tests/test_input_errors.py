@@ -495,3 +495,10 @@ def test_a_window_too_large_suggests_the_nearest_network_input_that_fits():
     net = archcalc.load("specs/vgg16.yaml", input="16x16x3")
     d = _first_error(net)
     assert d.layer == "pool5" and "input: 32x32x3" in d.hint
+
+
+def test_kernel_written_3x3_and_a_bare_repeat_get_their_spellings():
+    (d,) = errors_of(archcalc.parse, _yaml("  - {op: conv, filters: 8, kernel: 3x3}\n"))
+    assert "kernel: [3, 3]" in d.hint
+    (d,) = errors_of(archcalc.parse, "C3D8 x3")
+    assert "parentheses" in d.hint

@@ -161,6 +161,8 @@ _SHAPES = [
     (re.compile(r"(?:maxpool|pool|mp)(\d+)(?:x(\d+))?", re.I),
      lambda m: f"a max pool of {m.group(1)}×{m.group(2) or m.group(1)} is M{m.group(1)}"
                f"{'x' + m.group(2) if m.group(2) else ''} (stride S<s>, e.g. M3S2)"),
+    (re.compile(r"[x*×](\d+)", re.I),
+     lambda m: f"a repeat follows a group in parentheses: (C3D64 R)x{m.group(1)}"),
     (re.compile(r"([CRPMS]+)[x*×](\d+)", re.I),
      lambda m: f"a repeat takes parentheses: ({m.group(1)})x{m.group(2)}"),
     (re.compile(r"(?:dropout|drop|do)-?(0?\.\d+)", re.I),
