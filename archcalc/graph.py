@@ -92,6 +92,20 @@ class Network:
         return sum(1 for layer in self.layers if layer.opdef.weight_layer)
 
 
+def _volume_hint(parts) -> str:
+    """What a malformed input volume probably meant."""
+    nums = [str(p).strip() for p in parts or []]
+    if all(n.isdigit() for n in nums) and nums:
+        if len(nums) == 1:
+            return f"write it as {nums[0]}x{nums[0]}x3 for a square RGB image (height, width, channels)"
+        if len(nums) == 2:
+            return f"write it as {nums[0]}x{nums[1]}x3 for an RGB image (height, width, channels)"
+        if len(nums) == 4:          # N×C×H×W, as PyTorch prints a batch
+            return (f"the batch is --batch: for PyTorch's N×C×H×W {'x'.join(nums)} write "
+                    f"{nums[2]}x{nums[3]}x{nums[1]} --batch {nums[0]}")
+    return "write it as 224x224x3 (or [224, 224, 3] in YAML)"
+
+
 def parse_volume(value: Any, pos: SourcePos, exit_code: int = 1) -> Vol:
     """An input volume from ``224x224x3``, ``[224, 224, 3]`` or ``(224, 224, 3)``.
     ``exit_code``: 1 where it comes from a spec, 2 where from an option."""
@@ -104,7 +118,7 @@ def parse_volume(value: Any, pos: SourcePos, exit_code: int = 1) -> Vol:
         parts = None
     if not parts or len(parts) != 3:
         raise error(f"an input volume is H×W×C, got {value!r}", pos,
-                    hint="write it as 224x224x3 (or [224, 224, 3] in YAML)", exit_code=exit_code)
+                    hint=_volume_hint(parts), exit_code=exit_code)
     try:
         h, w, c = (_int(p, "input size", pos) for p in parts)
     except ArchcalcError as exc:

@@ -502,3 +502,10 @@ def test_kernel_written_3x3_and_a_bare_repeat_get_their_spellings():
     assert "kernel: [3, 3]" in d.hint
     (d,) = errors_of(archcalc.parse, "C3D8 x3")
     assert "parentheses" in d.hint
+
+
+def test_malformed_input_volumes_get_the_probable_spelling():
+    (d,) = errors_of(archcalc.parse, "CRP", input="224")
+    assert "224x224x3" in d.hint
+    (d,) = errors_of(archcalc.parse, "CRP", input="1x3x224x224")
+    assert "224x224x3 --batch 1" in d.hint
