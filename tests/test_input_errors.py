@@ -509,3 +509,10 @@ def test_malformed_input_volumes_get_the_probable_spelling():
     assert "224x224x3" in d.hint
     (d,) = errors_of(archcalc.parse, "CRP", input="1x3x224x224")
     assert "224x224x3 --batch 1" in d.hint
+
+
+def test_a_missing_file_read_as_a_spec_string_says_so():
+    (d,) = errors_of(archcalc.parse, "model.onnx")
+    assert "no file model.onnx exists" in d.hint and "not a spec" in d.hint
+    (d,) = errors_of(archcalc.parse, "spec/vgg16")
+    assert "check the path" in d.hint

@@ -82,9 +82,14 @@ _NAMED = {
 }
 
 
+_PATHLIKE = re.compile(r"[/\\]|\.(ya?ml|tsv|md|txt|spec|onnx)$", re.I)
+
+
 def word_layers(word: str, pos: SourcePos, d: Defaults) -> list[tuple[str, dict]]:
     """The (op, attributes) a word stands for; letters may stand for several layers."""
     low = word.lower()
+    if _PATHLIKE.search(word):
+        raise error(f"unknown token {word!r}", pos, hint=_token_hint(word))
     sep = re.search(r"[,;|]", word)
     if sep and len(word) > 1:
         parts = [p for p in re.split(r"[,;|]+", word) if p]
@@ -175,6 +180,9 @@ _SHAPES = [
 
 def _token_hint(word: str) -> str:
     import difflib
+    if _PATHLIKE.search(word):
+        return (f"no file {word} exists, so it was read as a spec string: check the path"
+                + (" (an .onnx model is not a spec yet)" if word.lower().endswith(".onnx") else ""))
     if word.lower() in ("name", "name:"):
         return ("this looks like a column table whose tabs became spaces: separate its cells with "
                 "tabs, or write it in Markdown (| Name | A | B |, then a |---| rule)")
