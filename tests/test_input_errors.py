@@ -516,3 +516,13 @@ def test_a_missing_file_read_as_a_spec_string_says_so():
     assert "no file model.onnx exists" in d.hint and "not a spec" in d.hint
     (d,) = errors_of(archcalc.parse, "spec/vgg16")
     assert "check the path" in d.hint
+
+
+def test_yaml_layout_mistakes_get_their_fix():
+    (d,) = errors_of(archcalc.parse, "name: s\ninput: 32x32x3\nlayers: C3D8 M FC10\n")
+    assert "layers: [C3D8 M FC10]" in d.hint
+    (d,) = errors_of(archcalc.parse, "name: s\ninput: 32x32x3\nlayers:\n\t- C3D8\n")
+    assert "tabs" in d.hint
+    text = "name: s\ninput: 32x32x3\nlayers:\n  - op: conv\n    filters: 8\n  -op: fc\n"
+    (d,) = errors_of(archcalc.parse, text)
+    assert "- op: fc" in d.hint

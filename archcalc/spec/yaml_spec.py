@@ -103,6 +103,10 @@ def _yaml_error(exc: yaml.YAMLError, file: str, lines: list[str]) -> ArchcalcErr
         return error(f"YAML syntax error: {problem}", SourcePos(file))
     line = lines[mark.line] if mark.line < len(lines) else None
     hint = "check the indentation and the brackets on this line"
+    if line is not None and "\t" in line[:len(line) - len(line.lstrip())]:
+        hint = "YAML indents with spaces, not tabs: replace the tab at the start of this line"
+    elif line is not None and re.match(r"\s*-[^\s-]", line):
+        hint = "a list item is '- ' with a space: write '- " + line.strip()[1:] + "'"
     bare = re.search(r"(^|[^'\"])(\$\{[^}]*\})", line or "")
     if bare and "{" in line[:bare.start(2)]:
         hint = (f"quote ${{…}} inside a flow mapping {{…}}: write '{bare.group(2)}' "
@@ -285,6 +289,9 @@ def _parse_spec(spec: YMap, file: str, input, name, overrides, default_name, dia
     layers = spec.get("layers")
     if "layers" not in spec and "layers" in meant:
         raise ArchcalcError(diags)
+    if isinstance(layers, str) and layers.strip():
+        raise error("'layers' is a list, got one string", spec.where["layers"],
+                    hint=f"write layers: [{layers.strip()}] (or one item per line, each after '- ')")
     if not isinstance(layers, YList) or not layers:
         raise error("the spec needs a non-empty list 'layers'",
                     spec.where.get("layers", spec.pos), hint="layers: [C3D64, M, FC10, S]")
