@@ -526,3 +526,8 @@ def test_yaml_layout_mistakes_get_their_fix():
     text = "name: s\ninput: 32x32x3\nlayers:\n  - op: conv\n    filters: 8\n  -op: fc\n"
     (d,) = errors_of(archcalc.parse, text)
     assert "- op: fc" in d.hint
+
+
+def test_a_bad_input_volume_does_not_hide_the_layers_errors():
+    d = errors_of(archcalc.parse, "name: s\ninput: 224x224\nlayers:\n  - {op: conv, filtrs: 8}\n")
+    assert len(d) == 2 and "224x224x3" in d[0].hint and "did you mean 'filters'" in d[1].hint

@@ -282,8 +282,12 @@ def _parse_spec(spec: YMap, file: str, input, name, overrides, default_name, dia
         if "input" not in spec:
             raise error("the spec has no input volume", spec.pos,
                         hint="add 'input: 224x224x3' (or pass --input)")
-        input = parse_volume(spec["input"], spec.where["input"])
-        chw = channels_first_warning(input, spec.where["input"], "yaml")
+        try:
+            input = parse_volume(spec["input"], spec.where["input"])
+            chw = channels_first_warning(input, spec.where["input"], "yaml")
+        except ArchcalcError as exc:        # the layers are still checked (and never returned)
+            diags.extend(exc.diagnostics)
+            input = (224, 224, 3)
     stem = file.rsplit("/", 1)[-1].rsplit(".", 1)[0] if not file.startswith("<") else "network"
     net_name = name or str(spec.get("name") or default_name or stem)
     layers = spec.get("layers")
