@@ -531,3 +531,8 @@ def test_yaml_layout_mistakes_get_their_fix():
 def test_a_bad_input_volume_does_not_hide_the_layers_errors():
     d = errors_of(archcalc.parse, "name: s\ninput: 224x224\nlayers:\n  - {op: conv, filtrs: 8}\n")
     assert len(d) == 2 and "224x224x3" in d[0].hint and "did you mean 'filters'" in d[1].hint
+
+
+def test_a_token_with_a_repeat_glued_on_shows_the_group():
+    (d,) = errors_of(archcalc.parse, "C3D64x2")
+    assert "(C3D64)x2" in d.hint

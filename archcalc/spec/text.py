@@ -57,9 +57,13 @@ def _opts(s: str, allowed: str, word: str, pos: SourcePos) -> dict:
     out: dict = {}
     for m in re.finditer(r"([A-Z])(\d+)|(.)", s, re.I):
         if m.group(3) is not None or m.group(1).upper() not in allowed:
-            raise error(f"unexpected {s[m.start():]!r} in token {word!r}", pos,
-                        hint=f"options after the size are {', '.join(allowed)} followed by a "
-                             "number, e.g. C11D96S4P0 (stride 4, padding 0)")
+            rest = s[m.start():]
+            rep = re.fullmatch(r"[x*×](\d+)", rest, re.I)
+            raise error(f"unexpected {rest!r} in token {word!r}", pos,
+                        hint=f"a repeat takes parentheses: ({word[:len(word) - len(rest)]})"
+                             f"x{rep.group(1)}" if rep else
+                        f"options after the size are {', '.join(allowed)} followed by a "
+                        "number, e.g. C11D96S4P0 (stride 4, padding 0)")
         key = m.group(1).upper()
         if key in out:
             raise error(f"option {key} given twice in {word!r}", pos)
