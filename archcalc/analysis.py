@@ -158,6 +158,8 @@ def diagnose(net: Network) -> list[Diagnostic]:
     """Every problem in ``net``, errors and warnings, in layer order; never raises for a problem
     in the spec (this is what ``archcalc validate`` reports)."""
     rows, diags, _ = walk(net)
+    from .fixes import improve
+    diags = improve(net, diags) + list(getattr(net, "warnings", ()))
     return sorted(diags + lint(net, rows), key=_order(net))
 
 
@@ -174,6 +176,8 @@ def analyze(net: Network, dtype: str = "fp32", batch: int = 1, count_inplace: bo
     in ``report.diagnostics``."""
     settings = _check_settings(dtype, batch, count_inplace, optimizer)
     rows, diags, errors = walk(net, count_inplace)
+    from .fixes import improve
+    diags = improve(net, diags) + list(getattr(net, "warnings", ()))
     if errors:
         raise ArchcalcError(sorted(diags, key=_order(net)))
     diags = sorted(diags + lint(net, rows), key=_order(net))

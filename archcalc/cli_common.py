@@ -70,8 +70,9 @@ INPUT = typer.Option(None, "--input", "-i", help="input volume HxWxC, e.g. 224x2
 FILTERS = typer.Option(None, "--filters", "-f", help="filters of a shorthand C (default 64)")
 DOUBLE = typer.Option(None, "--double-after-pool/--no-double-after-pool",
                       help="double the filters of shorthand C after each max pool")
-ROUNDING = typer.Option(None, "--rounding", help="exact (default: a fraction is an error), "
-                        "floor (PyTorch) or ceil (Caffe pooling)")
+ROUNDING = typer.Option(None, "--rounding", help="covered (default: floor unless real input "
+                        "pixels go unseen), exact (every fraction is an error), floor (PyTorch) or "
+                        "ceil (Caffe pooling)")
 DTYPE = typer.Option("fp32", "--dtype", help="bytes per element: fp32, fp16, bf16, int8")
 BATCH = typer.Option(1, "--batch", "-b", min=1, help="images per batch for memory figures")
 INPLACE = typer.Option(False, "--count-inplace", help="give ReLU and dropout outputs buffers "

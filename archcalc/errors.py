@@ -5,7 +5,7 @@ text and an exit code. Nothing else in archcalc is meant to escape to a user.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,8 @@ class Diagnostic:
     pos: SourcePos = NOWHERE
     hint: str | None = None
     layer: str | None = None
+    # what a fix-finder needs to know (archcalc.fixes), e.g. {"kind": "rounding", "axis": ...}
+    fix: dict | None = field(default=None, compare=False, hash=False, repr=False)
 
     def render(self, caret: bool = True) -> str:
         where = str(self.pos)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from .errors import ArchcalcError, SourcePos, error
-from .ops import OPS, Op, Vol, _int, lookup
+from .errors import ArchcalcError, Diagnostic, SourcePos, error
+from .ops import DEFAULT_ROUNDING, OPS, Op, Vol, _int, lookup
 
 # Refused before anything is built: a spec expanding to more layers than this (repeat counts
 # multiply) would exhaust memory long before it finished.
@@ -42,13 +42,21 @@ class Network:
     start-up time of ``archcalc summary``). The DiGraph is built on first access.
     """
 
-    def __init__(self, name: str, input: Vol, layers: list[Layer], rounding: str = "exact",
-                 source: str | None = None):
+    def __init__(self, name: str, input: Vol, layers: list[Layer], rounding: str = DEFAULT_ROUNDING,
+                 source: str | None = None, language: str = "string",
+                 warnings: list[Diagnostic] | None = None,
+                 block_outputs: dict[str, str] | None = None):
         self.name = name
         self.input = input
         self.layers = layers
         self.rounding = rounding
         self.source = source
+        # the spec language it was written in ("string", "table", "yaml"): hints use its spelling
+        self.language = language
+        # network-level warnings found while reading the spec (analyze/diagnose report them)
+        self.warnings: list[Diagnostic] = list(warnings or [])
+        # each block instance (full name, e.g. "layer1.0") -> the full name of its output layer
+        self.block_outputs: dict[str, str] = dict(block_outputs or {})
         self.by_name = {layer.name: layer for layer in layers}
         self.consumers: dict[str, list[str]] = {layer.name: [] for layer in layers}
         for layer in layers:
@@ -84,6 +92,20 @@ class Network:
         return sum(1 for layer in self.layers if layer.opdef.weight_layer)
 
 
+def _volume_hint(parts) -> str:
+    """What a malformed input volume probably meant."""
+    nums = [str(p).strip() for p in parts or []]
+    if all(n.isdigit() for n in nums) and nums:
+        if len(nums) == 1:
+            return f"write it as {nums[0]}x{nums[0]}x3 for a square RGB image (height, width, channels)"
+        if len(nums) == 2:
+            return f"write it as {nums[0]}x{nums[1]}x3 for an RGB image (height, width, channels)"
+        if len(nums) == 4:          # N×C×H×W, as PyTorch prints a batch
+            return (f"the batch is --batch: for PyTorch's N×C×H×W {'x'.join(nums)} write "
+                    f"{nums[2]}x{nums[3]}x{nums[1]} --batch {nums[0]}")
+    return "write it as 224x224x3 (or [224, 224, 3] in YAML)"
+
+
 def parse_volume(value: Any, pos: SourcePos, exit_code: int = 1) -> Vol:
     """An input volume from ``224x224x3``, ``[224, 224, 3]`` or ``(224, 224, 3)``.
     ``exit_code``: 1 where it comes from a spec, 2 where from an option."""
@@ -96,13 +118,26 @@ def parse_volume(value: Any, pos: SourcePos, exit_code: int = 1) -> Vol:
         parts = None
     if not parts or len(parts) != 3:
         raise error(f"an input volume is H×W×C, got {value!r}", pos,
-                    hint="write it as 224x224x3 (or [224, 224, 3] in YAML)", exit_code=exit_code)
+                    hint=_volume_hint(parts), exit_code=exit_code)
     try:
         h, w, c = (_int(p, "input size", pos) for p in parts)
     except ArchcalcError as exc:
         exc.exit_code = exit_code
         raise
     return (h, w, c)
+
+
+def channels_first_warning(vol: Vol, pos: SourcePos, language: str) -> Diagnostic | None:
+    """A warning when an input volume looks written in PyTorch's C×H×W order: a height of 1, 3 or
+    4 (the usual channel counts) before a width and depth both over 4, as in 3x224x224."""
+    h, w, c = vol
+    if h not in (1, 3, 4) or w <= 4 or c <= 4:
+        return None
+    fixed = f"{w}x{c}x{h}"
+    spelled = f"input: {fixed}" if language == "yaml" and pos.file != "<options>" else f"-i {fixed}"
+    return Diagnostic("warning", f"the input {h}x{w}x{c} is read as H = {h}, W = {w}, C = {c}: "
+                      "archcalc reads H×W×C, while PyTorch writes C×H×W", pos,
+                      f"did you mean {spelled}?", "input")
 
 
 class Builder:
@@ -123,6 +158,8 @@ class Builder:
         self.counters: dict[str, int] = {}
         self.last = "input"
         self.failed: set[str] = set()   # names of layers that could not be built
+        self.warnings: list[Diagnostic] = []         # see Network.warnings
+        self.block_outputs: dict[str, str] = {}      # see Network.block_outputs
 
     def fail(self, name: str | None = None) -> str:
         """Record that a layer (named, or anonymous) could not be built. Layers that use it are
@@ -178,8 +215,10 @@ class Builder:
         self.last = name
         return layer
 
-    def build(self, rounding: str = "exact", source: str | None = None) -> Network:
+    def build(self, rounding: str = DEFAULT_ROUNDING, source: str | None = None,
+              language: str = "string") -> Network:
         if len(self.layers) == 1:
             raise error("the spec has no layers", self.layers[0].pos,
                         hint="write at least one layer, e.g. CRP", exit_code=1)
-        return Network(self.name, self.input, self.layers, rounding, source)
+        return Network(self.name, self.input, self.layers, rounding, source, language,
+                       self.warnings, self.block_outputs)

@@ -13,6 +13,7 @@ Adding an op means adding one class here and registering it in ``OPS``.
 """
 from __future__ import annotations
 
+import re
 from math import prod
 from typing import Any, NamedTuple
 
@@ -23,7 +24,8 @@ Pair = tuple[int, int]
 
 # The most any count may be: larger values are refused before anything is allocated.
 MAX_DIM = 1 << 31
-ROUNDINGS = ("exact", "floor", "ceil")
+ROUNDINGS = ("covered", "exact", "floor", "ceil")
+DEFAULT_ROUNDING = "covered"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -36,8 +38,15 @@ def _int(value: Any, what: str, pos: SourcePos, minimum: int = 1) -> int:
         elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
             value = int(value.strip())
         else:
+            example = "3"
+            try:
+                as_float = float(value)
+                if as_float.is_integer() and abs(as_float) < 2 ** 63:
+                    example = str(int(as_float))   # 1e3 (YAML reads it as text) → 1000
+            except (TypeError, ValueError, OverflowError):
+                pass
             raise error(f"{what} must be a whole number, got {value!r}", pos,
-                        hint=f"write {what} as an integer such as 3")
+                        hint=f"write {what} as an integer such as {example}")
     if value < minimum:
         raise error(f"{what} must be at least {minimum}, got {value}", pos)
     if value > MAX_DIM:
@@ -47,6 +56,11 @@ def _int(value: Any, what: str, pos: SourcePos, minimum: int = 1) -> int:
 
 
 def _pair(value: Any, what: str, pos: SourcePos, minimum: int = 1) -> Pair:
+    if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*[x×*,]\s*\d+\s*", value):
+        h, w = re.split(r"[x×*,]", value)
+        raise error(f"{what} must be one number or a pair [h, w], got {value!r}", pos,
+                    hint=f"write {what}: [{h.strip()}, {w.strip()}]"
+                    + (f" (or {what}: {h.strip()})" if h.strip() == w.strip() else ""))
     if isinstance(value, (list, tuple)):
         if len(value) != 2:
             raise error(f"{what} must be one number or a pair [h, w], got {list(value)!r}", pos)
@@ -66,6 +80,13 @@ def _bool(value: Any, what: str, pos: SourcePos) -> bool:
 def _padding(value: Any, pos: SourcePos) -> str | Pair:
     if isinstance(value, str) and value.lower() in ("same", "valid"):
         return value.lower()
+    if isinstance(value, str) and not value.strip().isdigit():
+        import difflib
+        near = difflib.get_close_matches(value.lower(), ["same", "valid"], n=1, cutoff=0.5)
+        raise error(f"padding must be same, valid, a number or a pair [h, w], got {value!r}", pos,
+                    hint=(f"did you mean {near[0]!r}? " if near else "")
+                    + "same keeps the size (odd kernels), valid is no padding, 1 pads one pixel "
+                      "per side")
     return _pair(value, "padding", pos, minimum=0)
 
 
@@ -75,7 +96,8 @@ def _rounding(value: Any, pos: SourcePos) -> str | None:
     if isinstance(value, str) and value.lower() in ROUNDINGS:
         return value.lower()
     raise error(f"rounding must be one of {', '.join(ROUNDINGS)}, got {value!r}", pos,
-                hint="exact: a non-whole output size is an error; floor: PyTorch; ceil: Caffe pooling")
+                hint="covered (the default): floor, unless that leaves real input pixels unseen; "
+                     "exact: a non-whole output size is an error; floor: PyTorch; ceil: Caffe pooling")
 
 
 def _float(value: Any, what: str, pos: SourcePos) -> float:
@@ -87,21 +109,46 @@ def _float(value: Any, what: str, pos: SourcePos) -> float:
 # ---------------------------------------------------------------------------------------------
 # the output-size rule and its diagnostics
 
+def unseen_tail(n: int, k_eff: int, s: int, pad: int) -> int:
+    """Real input pixels at the bottom/right edge that flooring leaves to no window, beyond those
+    the stride skips anyway (0 when none): with r = (n + 2·pad − k_eff) mod s, the last window
+    floor keeps ends r pixels before the padded end, so T = r − pad real pixels are dropped; a
+    stride larger than the window skips s − k_eff pixels between windows in any case."""
+    r = (n + 2 * pad - k_eff) % s
+    return max(0, (r - pad) - max(0, s - k_eff))
+
+
+def window_ok(n: int, k_eff: int, s: int, pad: int, rounding: str) -> bool:
+    """Whether ``rounding`` accepts this window along one axis (the window fits the padded input)."""
+    num = n + 2 * pad - k_eff
+    if num < 0:
+        return False
+    if rounding in ("floor", "ceil") or num % s == 0:
+        return True
+    return rounding == "covered" and unseen_tail(n, k_eff, s, pad) == 0
+
+
 def window_out(n: int, k: int, s: int, pad: int, d: int, rounding: str, axis: str,
                layer: str, pos: SourcePos) -> int:
     """Output length along one axis: (n − k_eff + 2·pad)/s + 1, rounded as ``rounding`` says.
 
-    ``k_eff = d·(k − 1) + 1`` is the dilated kernel. ``exact`` refuses a fraction; ``floor`` drops it
-    (PyTorch, ONNX default); ``ceil`` keeps a partial last window (Caffe pooling, ``ceil_mode``), but,
-    as PyTorch and ONNX do, never a window that would start inside the right padding only.
+    ``k_eff = d·(k − 1) + 1`` is the dilated kernel. ``floor`` drops a fraction (PyTorch, ONNX
+    default); ``covered`` (the default) floors too, but refuses a fraction whose flooring leaves
+    real input pixels unseen that the stride would not skip anyway (see :func:`unseen_tail`);
+    ``exact`` refuses every fraction; ``ceil`` keeps a partial last window (Caffe pooling,
+    ``ceil_mode``), but, as PyTorch and ONNX do, never a window that would start inside the right
+    padding only.
     """
     k_eff = d * (k - 1) + 1
     num = n + 2 * pad - k_eff
     kdesc = f"{k}" if d == 1 else f"{k_eff} (kernel {k}, dilation {d})"
     if num < 0:
-        raise error(f"the {kdesc}-wide window is larger than the padded input along {axis}: "
-                    f"{n} + 2·{pad} = {n + 2 * pad} < {k_eff}", pos, layer=layer,
-                    hint="use a smaller kernel, more padding, or a larger input")
+        along = "both axes" if " and " in axis else axis
+        raise ArchcalcError([Diagnostic(
+            "error", f"the {kdesc}-wide window is larger than the padded input along {along}: "
+            f"{n} + 2·{pad} = {n + 2 * pad} < {k_eff}", pos,
+            "use a smaller kernel, more padding, or a larger input", layer,
+            fix={"kind": "window", "axes": axis.split(" and ")})])
     q, r = divmod(num, s)
     if r == 0 or rounding == "floor":
         return q + 1
@@ -109,18 +156,31 @@ def window_out(n: int, k: int, s: int, pad: int, d: int, rounding: str, axis: st
         if (q + 1) * s >= n + pad:  # the extra window would start in the right padding
             return q + 1
         return q + 2
+    unseen = unseen_tail(n, k_eff, s, pad)
+    if rounding == "covered" and unseen == 0:
+        return q + 1
     value = num / s + 1
     fixes = []
-    lo, hi = n - r, n + (s - r)
-    ins = [str(x) for x in (hi, lo) if x + 2 * pad >= k_eff and x > 0]
+    ins = [str(x) for x in range(n + 1, n + 2 * s + 1) if window_ok(x, k_eff, s, pad, rounding)][:1]
+    ins += [str(x) for x in range(n - 1, max(0, n - 2 * s), -1)
+            if window_ok(x, k_eff, s, pad, rounding)][:1]
     if ins:
-        fixes.append(f"an input {axis} of {' or '.join(ins)}")
-    pads = [p for p in range(0, k_eff + 1) if p != pad and (n + 2 * p - k_eff) % s == 0]
+        fixes.append(f"an input {axis} of {' or '.join(ins)}")  # for this layer
+    pads = [p for p in range(0, k_eff + 1) if p != pad and window_ok(n, k_eff, s, p, rounding)]
     if pads:
         fixes.append(f"padding {pads[0]}")
     fixes.append("rounding: floor (as PyTorch) or rounding: ceil (as Caffe pooling)")
-    raise error(f"output {axis} ({n} − {k_eff} + 2·{pad})/{s} + 1 = {value:g} is not a whole number",
-                pos, layer=layer, hint="for an exact division use " + ", or ".join(fixes))
+    what = "is not a whole number"
+    if rounding == "covered":
+        rows = {"height": "row", "width": "column"}.get(axis, "row and column")
+        last = f"last {unseen} input {rows}s".replace("row and columns", "rows and columns") \
+            if unseen > 1 else f"last input {rows}"
+        what += f", and flooring it would leave the {last} unseen by any window"
+    raise ArchcalcError([Diagnostic(
+        "error", f"output {axis} ({n} − {k_eff} + 2·{pad})/{s} + 1 = {value:g} {what}", pos,
+        "for a valid division use " + ", or ".join(fixes), layer,
+        fix={"kind": "rounding", "axes": axis.split(" and "), "rounding": rounding,
+             "padding": pads[0] if pads else None})])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -131,7 +191,7 @@ class At(NamedTuple):
     layer: str
     pos: SourcePos
     inputs: tuple[str, ...] = ()
-    rounding: str = "exact"
+    rounding: str = DEFAULT_ROUNDING
 
 
 class RFStep:
@@ -163,24 +223,38 @@ class Op:
     def normalize(self, raw: dict[str, Any], pos: SourcePos,
                   where: dict[str, SourcePos] | None = None) -> dict[str, Any]:
         """Validated attributes with defaults filled in. ``where`` may give each attribute's own
-        place in the source, for sharper error positions."""
+        place in the source, for sharper error positions. Every problem is reported at once:
+        each unknown attribute (with a "did you mean"), each bad value, each missing one."""
         where = where or {}
-        unknown = [k for k in raw if k not in self.ATTRS]
-        if unknown:
-            import difflib
-            near = difflib.get_close_matches(str(unknown[0]), list(self.ATTRS), n=1)
+        diags: list[Diagnostic] = []
+        meant: set[str] = set()
+        for k in raw:
+            if k in self.ATTRS:
+                continue
+            advice = ATTR_ADVICE.get(str(k).lower())
+            near = None if advice else suggest_attr(str(k), self.ATTRS)
+            if near:
+                meant.add(near)
             allowed = ", ".join(self.ATTRS) or "none"
-            raise error(f"{self.kind} takes no attribute {unknown[0]!r}",
-                        where.get(unknown[0], pos),
-                        hint=(f"did you mean {near[0]!r}? " if near else "")
-                        + f"attributes of {self.kind}: {allowed}")
+            diags.append(Diagnostic("error", f"{self.kind} takes no attribute {k!r}",
+                                    where.get(("key", k)) or where.get(k, pos),
+                                    (f"did you mean {near!r}? " if near else "")
+                                    + (advice + "; " if advice else "")
+                                    + f"attributes of {self.kind}: {allowed}"))
         out = {}
         for name, default in self.ATTRS.items():
             value = raw.get(name, default)
             if value is REQUIRED:
-                raise error(f"{self.kind} needs the attribute {name!r}", pos,
-                            hint=f"for example {{op: {self.kind}, {name}: ...}}")
-            out[name] = self.coerce(name, value, where.get(name, pos))
+                if name not in meant:       # a misspelling of it is reported already
+                    diags.append(Diagnostic("error", f"{self.kind} needs the attribute {name!r}",
+                                            pos, f"for example {{op: {self.kind}, {name}: ...}}"))
+                continue
+            try:
+                out[name] = self.coerce(name, value, where.get(name, pos))
+            except ArchcalcError as exc:
+                diags.extend(exc.diagnostics)
+        if diags:
+            raise ArchcalcError(diags)
         return out
 
     def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
@@ -204,6 +278,43 @@ class Op:
         return ""
 
 
+# Attribute names other libraries use, and what archcalc calls them.
+ATTR_SYNONYMS = {
+    "size": "kernel", "kernel_size": "kernel", "ksize": "kernel", "pool_size": "kernel",
+    "window": "kernel", "filter_size": "kernel", "strides": "stride", "pad": "padding",
+    "pads": "padding", "filter": "filters", "num_filters": "filters", "out_channels": "filters",
+    "channels": "filters", "units_out": "units", "out_features": "units", "num_outputs": "units",
+    "outputs": "units", "features": "units", "neurons": "units", "use_bias": "bias",
+    "dilation_rate": "dilation", "group": "groups", "ceil_mode": "rounding",
+    "p": "rate", "drop_rate": "rate", "dropout": "rate", "epsilon": "eps",
+    "output_size": "output", "depth_multiplier": "multiplier",
+}
+
+
+# Attributes other libraries put on a layer that archcalc expresses otherwise.
+ATTR_ADVICE = {
+    "activation": "an activation is a layer of its own here: add R (or {op: relu}) after this one",
+    "inplace": "ReLU and dropout work in place by default (--count-inplace gives them buffers)",
+    "in_place": "ReLU and dropout work in place by default (--count-inplace gives them buffers)",
+    "axis": "softmax and concat act along the channels; there is no axis to choose",
+    "dim": "softmax and concat act along the channels; there is no axis to choose",
+}
+
+
+def suggest_attr(name: str, attrs) -> str | None:
+    """The attribute ``name`` was probably meant to be, among ``attrs``: a known synonym
+    (``size`` → ``kernel``, ``strides`` → ``stride``), else the closest spelling."""
+    import difflib
+    key = name.lower()
+    if key in attrs:
+        return key
+    syn = ATTR_SYNONYMS.get(key)
+    if syn in attrs:
+        return syn
+    near = difflib.get_close_matches(key, list(attrs), n=1, cutoff=0.6)
+    return near[0] if near else None
+
+
 class _Required:
     def __repr__(self) -> str:
         return "REQUIRED"
@@ -219,7 +330,8 @@ def _padding_of(a: dict, k_eff: Pair, layer: str, pos: SourcePos) -> Pair:
     if p == "same":
         if (k_eff[0] - 1) % 2 or (k_eff[1] - 1) % 2:
             raise error(f"'same' padding needs an odd kernel, got {k_eff[0]}×{k_eff[1]}", pos,
-                        layer=layer, hint="give the padding as a number instead")
+                        layer=layer, hint="give the padding as a number instead: a P option "
+                        "after a token (C2D8P0), padding: 0 in YAML")
         return ((k_eff[0] - 1) // 2, (k_eff[1] - 1) // 2)
     return p
 
@@ -256,9 +368,19 @@ class _Windowed(Op):
         (kh, kw), (sh, sw) = a["kernel"], a["stride"]
         (dh, dw) = a.get("dilation", (1, 1))
         r = a.get("rounding") or at.rounding
-        h = window_out(vin[0], kh, sh, ph, dh, r, "height", at.layer, at.pos)
-        w = window_out(vin[1], kw, sw, pw, dw, r, "width", at.layer, at.pos)
-        return h, w
+        if (vin[0], kh, sh, ph, dh) == (vin[1], kw, sw, pw, dw):   # one check, one message
+            h = window_out(vin[0], kh, sh, ph, dh, r, "height and width", at.layer, at.pos)
+            return h, h
+        out, diags = [], []
+        for n, k, s, p, d, axis in ((vin[0], kh, sh, ph, dh, "height"),
+                                    (vin[1], kw, sw, pw, dw, "width")):
+            try:
+                out.append(window_out(n, k, s, p, d, r, axis, at.layer, at.pos))
+            except ArchcalcError as exc:     # report both axes at once
+                diags.extend(exc.diagnostics)
+        if diags:
+            raise ArchcalcError(diags)
+        return out[0], out[1]
 
     def rf_step(self, a, ins):
         return RFStep(a["k_eff"], a["stride"], a["pads"])

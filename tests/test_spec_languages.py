@@ -145,7 +145,9 @@ def test_tsv_and_markdown_tables_agree():
 def test_table_columns_hold_the_right_layers():
     nets = archcalc.load(SPECS / "vgg_table.tsv")
     assert [n.weight_layers() for n in nets.values()] == [11, 11, 13, 16, 16, 19]
-    assert [layer.op for layer in nets["A-LRN"].layers[:4]] == ["input", "conv", "lrn", "maxpool"]
+    # the front-end inserts the ReLU the paper's text gives every conv (issue 8)
+    assert [layer.op for layer in nets["A-LRN"].layers[:5]] == ["input", "conv", "relu", "lrn",
+                                                                "maxpool"]
     c = [layer.attrs["kernel"] for layer in nets["C"].layers if layer.op == "conv"]
     assert c.count((1, 1)) == 3
 

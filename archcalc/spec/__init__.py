@@ -13,10 +13,11 @@ import re
 from dataclasses import replace
 
 from ..errors import OPTIONS, ArchcalcError, SourcePos, error
-from ..graph import Builder, Network, parse_volume
+from ..graph import Builder, Network, channels_first_warning, parse_volume
 from ..ops import _rounding
 from .table import looks_like_table, parse_table
-from .text import Defaults, check_size, emit_word, expand, line_positions, parse_items
+from .text import (Defaults, check_size, emit_word, expand, letter_runs, line_positions,
+                   parse_items)
 from .yaml_spec import parse_yaml
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
@@ -52,14 +53,17 @@ def _volume(input) -> tuple[int, int, int] | None:
 def parse(text: str, input=None, *, name: str | None = None, filters: int | None = None,
           double_after_pool: bool | None = None, rounding: str | None = None,
           column: str | None = None, file: str = "<spec>",
-          language: str | None = None) -> Network | dict[str, Network]:
+          language: str | None = None,
+          default_name: str | None = None) -> Network | dict[str, Network]:
     """Parse spec text into a Network.
 
     ``input`` is the input volume (H, W, C) or ``"224x224x3"``; a YAML spec's own ``input`` is
     used when it is None, else 224×224×3. ``filters`` and ``double_after_pool`` set what a letter
-    C means; ``rounding`` ("exact", "floor", "ceil") the default for windows. For a column table,
+    C means; ``rounding`` ("covered", "exact", "floor", "ceil") the default for windows. For a column table,
     ``column`` picks one network; without it a dict {column: Network} is returned.
     ``language`` ("yaml", "table" or "string") skips recognising the language from the text.
+    ``name`` names the network whatever the spec says; ``default_name`` only where it says none
+    (a YAML spec's own ``name:`` wins over it).
     """
     if not isinstance(text, str):
         raise error(f"a spec is text, got {type(text).__name__}", exit_code=2)
@@ -68,13 +72,27 @@ def parse(text: str, input=None, *, name: str | None = None, filters: int | None
     if language is None:
         table = looks_like_table(text)
         language = "table" if table else "yaml" if _YAML_HINT.search(text) else "string"
+    elif language not in ("yaml", "table", "string"):
+        raise error(f"language must be yaml, table or string, got {language!r}", OPTIONS,
+                    exit_code=2)
+    if language == "string" and column is not None:
+        raise error("--column applies to column tables, not spec strings", OPTIONS, exit_code=2,
+                    hint="drop --column, or give a table (a 'Name' header row, then one column "
+                         "per network)")
     if language == "yaml":
         if column is not None:
             raise error("--column applies to column tables, not YAML", OPTIONS, exit_code=2)
-        return parse_yaml(text, file, vol, name, overrides)
-    if language == "table":
-        return parse_table(text, file, vol or DEFAULT_INPUT, d, column)
-    return parse_string(text, vol or DEFAULT_INPUT, d, name or "network", file)
+        got = parse_yaml(text, file, vol, name, overrides, default_name)
+    elif language == "table":
+        got = parse_table(text, file, vol or DEFAULT_INPUT, d, column)
+    else:
+        got = parse_string(text, vol or DEFAULT_INPUT, d, name or default_name or "network", file)
+    if vol is not None:                 # an input given as an option
+        for net in (got.values() if isinstance(got, dict) else [got]):
+            w = channels_first_warning(vol, OPTIONS, net.language)
+            if w is not None:
+                net.warnings.insert(0, w)
+    return got
 
 
 def parse_string(text: str, input, d: Defaults, name: str, file: str = "<spec>") -> Network:
@@ -82,10 +100,14 @@ def parse_string(text: str, input, d: Defaults, name: str, file: str = "<spec>")
     items = parse_items(text, pos_of)
     check_size(items, pos_of(0))
     b = Builder(name, input, pos_of(0))
-    diags, memo = [], {}
+    diags, b.warnings = letter_runs(items)
+    memo: dict = {}
+    first: dict = {}               # a word's place -> the first layer it made (for warnings)
     for w in expand(items):
         try:
-            emit_word(b, w, d, memo)
+            made = emit_word(b, w, d, memo)
+            if made:
+                first.setdefault(w.pos, made[0].name)
         except ArchcalcError as exc:       # keep going: report every bad word at once
             if not any(x.pos == exc.diagnostics[0].pos for x in diags):   # once per place
                 diags.extend(exc.diagnostics)
@@ -94,17 +116,27 @@ def parse_string(text: str, input, d: Defaults, name: str, file: str = "<spec>")
     if len(b.layers) == 1:
         raise error("the spec is empty", pos_of(0), hint='write layers, e.g. "CRCRP" or '
                     '"C3D64 M FC10 S"')
+    b.warnings = [replace(x, layer=first.get(x.pos)) for x in b.warnings]
     return b.build(d.rounding, file)
 
 
 def read_text(path: str) -> str:
-    """A spec file's text, or a one-line error (exit code 2) for what cannot be read as one."""
+    """A spec file's text (``-`` reads standard input), or a one-line error (exit code 2) for what
+    cannot be read as one."""
+    if path == "-":
+        return _read_stdin()
     where = SourcePos(path)
     if not os.path.exists(path):
         raise error(f"no such file: {path}", where, hint="check the path, or quote a spec string",
                     exit_code=2)
     if os.path.isdir(path):
         raise error(f"{path} is a directory, not a spec file", where, exit_code=2)
+    if os.path.splitext(path)[1].lower() == ".onnx":
+        raise error(f"{path} is an ONNX model, not a spec: archcalc does not read ONNX models "
+                    "yet", where, exit_code=2,
+                    hint="write the architecture as a spec (YAML, a column table or a spec string; "
+                         f"see docs/spec-languages.md); 'archcalc run {path}' times the model "
+                         "with onnxruntime")
     try:
         size = os.path.getsize(path)
         if size > MAX_FILE_BYTES:
@@ -114,6 +146,28 @@ def read_text(path: str) -> str:
             data = fh.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise error(f"cannot read {path}: {exc.strerror}", where, exit_code=2) from None
+    return _decode(data, path)
+
+
+STDIN = "<stdin>"
+
+
+def _read_stdin() -> str:
+    import sys
+    stream = getattr(sys.stdin, "buffer", None)
+    try:
+        data = stream.read(MAX_FILE_BYTES + 1) if stream is not None else \
+            sys.stdin.read(MAX_FILE_BYTES + 1).encode("utf-8")
+    except (OSError, ValueError) as exc:
+        raise error(f"cannot read standard input: {exc}", SourcePos(STDIN), exit_code=2) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise error(f"standard input holds more than {MAX_FILE_BYTES:,} bytes, the limit for a "
+                    "spec", SourcePos(STDIN), exit_code=2)
+    return _decode(data, STDIN)
+
+
+def _decode(data: bytes, path: str) -> str:
+    where = SourcePos(path)
     if b"\0" in data:
         raise error(f"{path} is a binary file, not a spec", where, exit_code=2)
     try:
@@ -129,12 +183,17 @@ def read_text(path: str) -> str:
 
 
 def load(path: str, input=None, **options) -> Network | dict[str, Network]:
-    """Load a spec file (YAML, column table, or a text file holding a spec string).
+    """Load a spec file (YAML, column table, or a text file holding a spec string); ``"-"`` reads
+    standard input (shown as ``<stdin>``).
 
+    The language comes from a ``.yaml``/``.yml`` extension, else from the text itself. A YAML
+    spec keeps its own ``name:``; the file name is the name only where the spec gives none.
     Takes the same options as :func:`parse`."""
     path = str(path)
     text = read_text(path)
+    if path == "-":
+        return parse(text, input, file=STDIN, **options)
     if os.path.splitext(path)[1].lower() in (".yaml", ".yml"):
-        return parse(text, input, file=path, language="yaml", **options)   # its own name
-    options["name"] = options.get("name") or os.path.splitext(os.path.basename(path))[0]
+        options.setdefault("language", "yaml")
+    options.setdefault("default_name", os.path.splitext(os.path.basename(path))[0])
     return parse(text, input, file=path, **options)

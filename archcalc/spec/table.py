@@ -14,7 +14,7 @@ from dataclasses import replace
 from ..errors import ArchcalcError, Diagnostic, SourcePos, error
 from ..graph import Builder, Network
 from ..ops import Vol
-from .text import Defaults, Word, emit_word
+from .text import _FC, Defaults, Word, emit_word, letter_runs
 
 _HEADER = re.compile(r"\s*\|?\s*name\s*:?\s*(\t|\|)", re.I)
 
@@ -44,6 +44,28 @@ def _cells(line: str, markdown: bool) -> list[tuple[str, int]]:
     return out
 
 
+def _emit_column(b: Builder, words: list[Word], d: Defaults, memo: dict,
+                 diags: list[Diagnostic]) -> None:
+    """One column's layers. The VGG paper's table omits the ReLUs, but its text says that all
+    hidden layers are equipped with the rectification non-linearity: a column without any ReLU
+    of its own gets one after every conv and every fully connected layer but the last."""
+    errors, warnings = letter_runs(words)       # a cell is one layer: MP is not a max pool
+    diags.extend(errors)
+    b.warnings.extend(warnings)
+    relu = not any(w.text.lower() in ("r", "relu") for w in words)
+    fcs = [i for i, w in enumerate(words) if _FC.fullmatch(w.text)]
+    last_fc = fcs[-1] if fcs else None
+    for i, w in enumerate(words):
+        try:
+            layers = emit_word(b, w, d, memo)
+        except ArchcalcError as exc:
+            diags.extend(exc.diagnostics)
+            continue
+        if relu and layers and (layers[-1].op in ("conv", "dwconv")
+                                or (layers[-1].op == "fc" and i != last_fc)):
+            b.add("relu", {}, w.pos)
+
+
 def parse_table(text: str, file: str, input: Vol, defaults: Defaults,
                 column: str | None) -> dict[str, Network] | Network:
     """All columns as {name: Network}, or the one named ``column``."""
@@ -70,6 +92,7 @@ def parse_table(text: str, file: str, input: Vol, defaults: Defaults,
     declared: dict[str, tuple[int, SourcePos]] = {}
     memo: dict = {}
     diags: list[Diagnostic] = []
+    column_words: dict[str, list[Word]] = {n: [] for n in wanted}
     for i in range(head + 1, len(lines)):
         line = lines[i]
         if markdown:
@@ -99,17 +122,16 @@ def parse_table(text: str, file: str, input: Vol, defaults: Defaults,
                 else:
                     declared[name] = (int(cell), pos)
                 continue
-            try:
-                emit_word(builders[name], Word(cell, pos), states[name], memo)
-            except ArchcalcError as exc:
-                diags.extend(exc.diagnostics)
+            column_words[name].append(Word(cell, pos))
+    for name, words in column_words.items():
+        _emit_column(builders[name], words, states[name], memo, diags)
     nets = {}
     for name, b in builders.items():
         if len(b.layers) == 1:
             diags.append(Diagnostic("error", f"column {name} has no layers",
                                     SourcePos(file, head + 1, 1)))
             continue
-        net = b.build(defaults.rounding, file)
+        net = b.build(defaults.rounding, file, "table")
         if name in declared:
             want, pos = declared[name]
             got = net.weight_layers()

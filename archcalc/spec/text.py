@@ -14,8 +14,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from ..errors import SourcePos, error
+from ..errors import ArchcalcError, Diagnostic, SourcePos, error
 from ..graph import MAX_LAYERS
+from ..ops import DEFAULT_ROUNDING
 
 MAX_NESTING = 32
 LETTERS = re.compile(r"[CRPMS]+", re.I)
@@ -32,7 +33,7 @@ class Defaults:
     pool_kernel: int = 2
     pool_stride: int | None = None    # None: a pool's stride is its kernel
     bias: bool = True
-    rounding: str = "exact"
+    rounding: str = DEFAULT_ROUNDING
     width: int = field(default=0, repr=False)   # running width of letter convs
 
     def __post_init__(self) -> None:
@@ -56,9 +57,13 @@ def _opts(s: str, allowed: str, word: str, pos: SourcePos) -> dict:
     out: dict = {}
     for m in re.finditer(r"([A-Z])(\d+)|(.)", s, re.I):
         if m.group(3) is not None or m.group(1).upper() not in allowed:
-            raise error(f"unexpected {s[m.start():]!r} in token {word!r}", pos,
-                        hint=f"options after the size are {', '.join(allowed)} followed by a "
-                             "number, e.g. C11D96S4P0 (stride 4, padding 0)")
+            rest = s[m.start():]
+            rep = re.fullmatch(r"[x*×](\d+)", rest, re.I)
+            raise error(f"unexpected {rest!r} in token {word!r}", pos,
+                        hint=f"a repeat takes parentheses: ({word[:len(word) - len(rest)]})"
+                             f"x{rep.group(1)}" if rep else
+                        f"options after the size are {', '.join(allowed)} followed by a "
+                        "number, e.g. C11D96S4P0 (stride 4, padding 0)")
         key = m.group(1).upper()
         if key in out:
             raise error(f"option {key} given twice in {word!r}", pos)
@@ -81,9 +86,19 @@ _NAMED = {
 }
 
 
+_PATHLIKE = re.compile(r"[/\\]|\.(ya?ml|tsv|md|txt|spec|onnx)$", re.I)
+
+
 def word_layers(word: str, pos: SourcePos, d: Defaults) -> list[tuple[str, dict]]:
     """The (op, attributes) a word stands for; letters may stand for several layers."""
     low = word.lower()
+    if _PATHLIKE.search(word):
+        raise error(f"unknown token {word!r}", pos, hint=_token_hint(word))
+    sep = re.search(r"[,;|]", word)
+    if sep and len(word) > 1:
+        parts = [p for p in re.split(r"[,;|]+", word) if p]
+        raise error(f"unexpected {sep.group(0)!r} in {word!r}", pos,
+                    hint=f"words are separated by spaces: {' '.join(parts)}")
     if LETTERS.fullmatch(word) and low not in ("s",):
         out = []
         for ch in low:
@@ -126,6 +141,8 @@ def word_layers(word: str, pos: SourcePos, d: Defaults) -> list[tuple[str, dict]
         k = (int(m.group(1)), int(m.group(2) or m.group(1)))
         return [("dwconv", {"kernel": k, "stride": o.get("S", d.conv_stride),
                             "padding": o.get("P", d.conv_padding), "bias": d.bias})]
+    if low.startswith(("max", "avg")):          # not M/A options: maxpool3, avgpool2
+        raise error(f"unknown token {word!r}", pos, hint=_token_hint(word))
     m = _POOL.fullmatch(word)
     if m and (m.group(2) or m.group(4) or low in ("m", "a")):
         o = _opts(m.group(4), "SP", word, pos)
@@ -137,15 +154,53 @@ def word_layers(word: str, pos: SourcePos, d: Defaults) -> list[tuple[str, dict]
         if "P" in o:
             attrs["padding"] = o["P"]
         return [d.pool("avgpool" if m.group(1).lower() == "a" else "maxpool", attrs)]
+    raise error(f"unknown token {word!r}", pos, hint=_token_hint(word))
+
+
+# Words without numbers: a "did you mean" among them never invents a size or a filter count.
+_NAMED_TOKENS = ["M", "S", "R", "LRN", "BN", "GAP", "dropout", "flatten", "maxpool", "avgpool",
+                 "soft-max", "softmax", "relu", "tanh", "sigmoid", "batchnorm"]
+_SHAPES = [
+    (re.compile(r"(?:conv|c)(\d+)(?:x(\d+))?", re.I),
+     lambda m: f"a conv token names its filters: C{m.group(1)}"
+               f"{'x' + m.group(2) if m.group(2) else ''}D<filters> or "
+               f"conv{m.group(1)}{'x' + m.group(2) if m.group(2) else ''}-<filters>"),
+    (re.compile(r"(?:fc|dense|linear)", re.I),
+     lambda m: "a fully connected token names its units: FC<units>, e.g. FC10"),
+    (re.compile(r"(?:maxpool|pool|mp)(\d+)(?:x(\d+))?", re.I),
+     lambda m: f"a max pool of {m.group(1)}×{m.group(2) or m.group(1)} is M{m.group(1)}"
+               f"{'x' + m.group(2) if m.group(2) else ''} (stride S<s>, e.g. M3S2)"),
+    (re.compile(r"[x*×](\d+)", re.I),
+     lambda m: f"a repeat follows a group in parentheses: (C3D64 R)x{m.group(1)}"),
+    (re.compile(r"([CRPMS]+)[x*×](\d+)", re.I),
+     lambda m: f"a repeat takes parentheses: ({m.group(1)})x{m.group(2)}"),
+    (re.compile(r"(?:dropout|drop|do)-?(0?\.\d+)", re.I),
+     lambda m: "write dropout (rate 0.5); another rate is set in YAML: "
+               f"{{op: dropout, rate: {m.group(1)}}}"),
+    (re.compile(r"(?:avgpool|ap)(\d+)", re.I),
+     lambda m: f"an average pool of {m.group(1)}×{m.group(1)} is A{m.group(1)}"),
+]
+
+
+def _token_hint(word: str) -> str:
     import difflib
-    known = ["C3D64", "C11D96S4P0", "DW3S2", "M", "M3S2", "A2", "GAP", "FC4096", "S", "R", "LRN", "BN",
-             "dropout", "flatten", "conv3-64", "maxpool", "FC-4096", "soft-max"]
-    near = difflib.get_close_matches(word.upper(), [k.upper() for k in known], n=1, cutoff=0.6)
-    hint = (f"did you mean {near[0]}? " if near else "") + \
+    if _PATHLIKE.search(word):
+        return (f"no file {word} exists, so it was read as a spec string: check the path"
+                + (" (an .onnx model is not a spec yet)" if word.lower().endswith(".onnx") else ""))
+    if word.lower() in ("name", "name:"):
+        return ("this looks like a column table whose tabs became spaces: separate its cells with "
+                "tabs, or write it in Markdown (| Name | A | B |, then a |---| rule)")
+    for rx, say in _SHAPES:
+        m = rx.fullmatch(word)
+        if m:
+            return say(m)
+    near = difflib.get_close_matches(word.lower(), [k.lower() for k in _NAMED_TOKENS], n=1,
+                                     cutoff=0.6)
+    near = [k for k in _NAMED_TOKENS if near and k.lower() == near[0]]
+    return (f"did you mean {near[0]}? " if near else "") + \
         "tokens: C<k>D<filters>[S<stride>][P<pad>][G<groups>], DW<k>[S<s>][P<p>] (depthwise), " \
         "M[<k>][S<s>][P<p>], A<k> (average " \
         "pool), GAP, FC<n>, S, R, LRN, BN, dropout, flatten; letters: C R P M S"
-    raise error(f"unknown token {word!r}", pos, hint=hint)
 
 
 def emit_word(b, w: "Word", d: Defaults, memo: dict, **add) -> list:
@@ -233,6 +288,61 @@ def expand(items: list) -> Iterator[Word]:
                 yield from expand(it.items)
         else:
             yield it
+
+
+# Letter runs that are likely misspellings of one token, with what was probably meant.
+MISREAD = {"mp": "M (one max pool) or maxpool", "sm": "S (softmax) or softmax",
+           "ms": "M S (a max pool, then softmax)", "pm": "M (one max pool)",
+           "pp": "M (one max pool)", "mm": "M (one max pool)", "ss": "S (softmax)",
+           "rr": "R (one ReLU)"}
+_LETTER_OPS = {"c": "conv", "r": "ReLU", "p": "max pool", "m": "max pool", "s": "softmax"}
+
+
+def _words(items: list) -> Iterator[Word]:
+    """Every word as written (a group's words once, not once per repetition)."""
+    for it in items:
+        if isinstance(it, Group):
+            yield from _words(it.items)
+        else:
+            yield it
+
+
+def _is_token(w: Word) -> bool:
+    try:
+        word_layers(w.text, w.pos, Defaults())
+        return True
+    except ArchcalcError:
+        return False
+
+
+def letter_runs(items: list) -> tuple[list[Diagnostic], list[Diagnostic]]:
+    """(errors, warnings) for runs of shorthand letters that are likely misread.
+
+    A run of two or more letters (``CRCRP``) stands for one layer per letter. In a spec that also
+    uses tokens (``C3D64``, ``FC10``, ``relu``), where each word is one layer, such a run is an
+    error: ``C3D64 R MP`` would otherwise build two max pools. In a spec of letters only, a word
+    that looks like a token's misspelling (``MP``, ``SM``) is read as letters, with a warning."""
+    words = list(_words(items))
+    runs = [w for w in words if len(w.text) > 1 and LETTERS.fullmatch(w.text)]
+    if not runs:
+        return [], []
+    token = next((w for w in words if not LETTERS.fullmatch(w.text) and _is_token(w)), None)
+    errors, warnings = [], []
+    for w in runs:
+        read = ", ".join(f"{ch} ({_LETTER_OPS[ch.lower()]})" for ch in w.text)
+        meant = MISREAD.get(w.text.lower())
+        if token is not None:
+            hint = (f"did you mean {meant}? " if meant else "") + \
+                "a spec that uses tokens takes one layer per word: write the letters apart " \
+                f"({' '.join(w.text)}) if you meant each of them"
+            errors.append(Diagnostic(
+                "error", f"{w.text!r} would be read as the letters {read}, but this spec also "
+                f"uses tokens such as {token.text!r}, one layer per word", w.pos, hint))
+        elif meant:
+            warnings.append(Diagnostic(
+                "warning", f"{w.text!r} is read as the letters {read}", w.pos,
+                f"did you mean {meant}? (a run of letters is one layer per letter)"))
+    return errors, warnings
 
 
 def check_size(items: list, pos: SourcePos) -> None:

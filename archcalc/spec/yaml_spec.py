@@ -14,10 +14,10 @@ from typing import Any
 
 import yaml
 
-from ..errors import ArchcalcError, SourcePos, error
-from ..graph import MAX_LAYERS, Builder, Network, parse_volume
-from ..ops import _bool, _int, _padding, _pair, _rounding, lookup
-from .text import Defaults, check_size, emit_word, expand, parse_items
+from ..errors import ArchcalcError, Diagnostic, SourcePos, error
+from ..graph import MAX_LAYERS, Builder, Network, channels_first_warning, parse_volume
+from ..ops import DEFAULT_ROUNDING, _bool, _int, _padding, _pair, _rounding, lookup, suggest_attr
+from .text import Defaults, check_size, emit_word, expand, letter_runs, parse_items
 
 MAX_NODES = 1_000_000      # YAML nodes after alias expansion
 MAX_BLOCK_DEPTH = 16       # blocks instantiating blocks
@@ -102,8 +102,17 @@ def _yaml_error(exc: yaml.YAMLError, file: str, lines: list[str]) -> ArchcalcErr
     if mark is None:
         return error(f"YAML syntax error: {problem}", SourcePos(file))
     line = lines[mark.line] if mark.line < len(lines) else None
+    hint = "check the indentation and the brackets on this line"
+    if line is not None and "\t" in line[:len(line) - len(line.lstrip())]:
+        hint = "YAML indents with spaces, not tabs: replace the tab at the start of this line"
+    elif line is not None and re.match(r"\s*-[^\s-]", line):
+        hint = "a list item is '- ' with a space: write '- " + line.strip()[1:] + "'"
+    bare = re.search(r"(^|[^'\"])(\$\{[^}]*\})", line or "")
+    if bare and "{" in line[:bare.start(2)]:
+        hint = (f"quote ${{…}} inside a flow mapping {{…}}: write '{bare.group(2)}' "
+                "(YAML reads a bare { as the start of a mapping)")
     return error(f"YAML syntax error: {problem}", SourcePos(file, mark.line + 1, mark.column + 1, line),
-                 hint="check the indentation and the brackets on this line")
+                 hint=hint)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -173,40 +182,59 @@ LAYER_KEYS = ("op", "name", "inputs", "repeat")
 BLOCK_KEYS = ("block", "name", "inputs", "repeat")
 
 
-def _defaults(spec: YMap, base: Defaults) -> Defaults:
+def _near(word: str, choices) -> str:
+    """ "did you mean 'x'? " for the closest of ``choices``, or nothing."""
+    import difflib
+    near = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return f"did you mean {near[0]!r}? " if near else ""
+
+
+def _defaults(spec: YMap, base: Defaults, diags: list) -> Defaults:
+    """The spec's ``defaults:`` over ``base``; each bad entry is added to ``diags`` and skipped,
+    so that the layers are still checked."""
     raw = spec.get("defaults")
     if raw is None:
         return base
     if not isinstance(raw, YMap):
-        raise error("defaults must be a mapping", spec.where["defaults"])
+        diags.extend(error("defaults must be a mapping", spec.where["defaults"]).diagnostics)
+        return base
     d = replace(base)
     for key, value in raw.items():
         pos = raw.where[key]
-        if key not in DEFAULT_KEYS:
-            raise error(f"unknown default {key!r}", raw.key_at[key], hint="defaults: " + ", ".join(DEFAULT_KEYS))
-        if key in ("conv", "pool"):
-            if not isinstance(value, YMap):
-                raise error(f"defaults.{key} must be a mapping", pos)
-            allowed = ("kernel", "stride", "padding") if key == "conv" else ("kernel", "stride")
-            for k, v in value.items():
-                if k not in allowed:
-                    raise error(f"unknown default {key}.{k}", value.key_at[k],
-                                hint=f"defaults.{key}: " + ", ".join(allowed))
-                where = value.where[k]
-                setattr(d, f"{key}_{k}", _padding(v, where) if k == "padding"
-                        else _pair(v, f"defaults.{key}.{k}", where))
-        elif key == "rounding":
-            d.rounding = _rounding(value, pos) or "exact"
-        elif key == "filters":
-            d.filters = _int(value, "filters", pos)
-        else:                               # double_after_pool, bias
-            setattr(d, key, _bool(value, key, pos))
+        try:
+            if key not in DEFAULT_KEYS:
+                raise error(f"unknown default {key!r}", raw.key_at[key],
+                            hint=_near(key, DEFAULT_KEYS) + "defaults: " + ", ".join(DEFAULT_KEYS))
+            if key in ("conv", "pool"):
+                if not isinstance(value, YMap):
+                    raise error(f"defaults.{key} must be a mapping", pos)
+                allowed = ("kernel", "stride", "padding") if key == "conv" else ("kernel", "stride")
+                for k, v in value.items():
+                    try:
+                        if k not in allowed:
+                            near = suggest_attr(k, allowed)
+                            raise error(f"unknown default {key}.{k}", value.key_at[k],
+                                        hint=(f"did you mean {near!r}? " if near else "")
+                                        + f"defaults.{key}: " + ", ".join(allowed))
+                        where = value.where[k]
+                        setattr(d, f"{key}_{k}", _padding(v, where) if k == "padding"
+                                else _pair(v, f"defaults.{key}.{k}", where))
+                    except ArchcalcError as exc:
+                        diags.extend(exc.diagnostics)
+            elif key == "rounding":
+                d.rounding = _rounding(value, pos) or DEFAULT_ROUNDING
+            elif key == "filters":
+                d.filters = _int(value, "filters", pos)
+            else:                               # double_after_pool, bias
+                setattr(d, key, _bool(value, key, pos))
+        except ArchcalcError as exc:
+            diags.extend(exc.diagnostics)
     d.width = d.filters
     return d
 
 
 def parse_yaml(text: str, file: str, input=None, name=None,
-               overrides: dict | None = None) -> Network:
+               overrides: dict | None = None, default_name: str | None = None) -> Network:
     """A YAML spec. ``overrides`` (from options) win over the spec's own ``defaults``."""
     lines = text.split("\n")
     try:
@@ -222,21 +250,52 @@ def parse_yaml(text: str, file: str, input=None, name=None,
     spec = _Convert(file, lines)(root)
     if not isinstance(spec, YMap):
         raise error("a YAML spec is a mapping with name, input and layers", SourcePos(file, 1, 1))
+    diags: list = []                 # every problem, reported together at the end
+    meant = set()                    # top-level keys that a misspelled key probably stands for
     for key in spec:
         if key not in TOP_KEYS:
-            raise error(f"unknown top-level key {key!r}", spec.key_at[key],
-                        hint="top-level keys: " + ", ".join(TOP_KEYS))
-    d = _defaults(spec, Defaults())
+            near = _near(key, TOP_KEYS)
+            meant.add(near.split("'")[1] if near else None)
+            diags.append(Diagnostic("error", f"unknown top-level key {key!r}", spec.key_at[key],
+                                    near + "top-level keys: " + ", ".join(TOP_KEYS)))
+    try:
+        return _parse_spec(spec, file, input, name, overrides, default_name, diags, meant)
+    except ArchcalcError as exc:
+        if not diags or exc.diagnostics[0] in diags:
+            raise
+        raise ArchcalcError(diags + exc.diagnostics) from None
+
+
+def _parse_spec(spec: YMap, file: str, input, name, overrides, default_name, diags: list,
+                meant: set) -> Network:
+    """The checked mapping of a YAML spec → a Network; ``diags`` holds the problems found so far
+    (raised with any found here), ``meant`` the keys a misspelled top-level key stands for (their
+    absence is not reported twice)."""
+    d = _defaults(spec, Defaults(), diags)
     for k, v in (overrides or {}).items():
         setattr(d, k, v)
     d.width = d.filters
+    chw = None                       # the spec's own input written C×H×W (an option's: see parse)
     if input is None:
+        if "input" not in spec and "input" in meant:
+            raise ArchcalcError(diags)
         if "input" not in spec:
             raise error("the spec has no input volume", spec.pos,
                         hint="add 'input: 224x224x3' (or pass --input)")
-        input = parse_volume(spec["input"], spec.where["input"])
-    net_name = name or str(spec.get("name") or file.rsplit("/", 1)[-1].rsplit(".", 1)[0])
+        try:
+            input = parse_volume(spec["input"], spec.where["input"])
+            chw = channels_first_warning(input, spec.where["input"], "yaml")
+        except ArchcalcError as exc:        # the layers are still checked (and never returned)
+            diags.extend(exc.diagnostics)
+            input = (224, 224, 3)
+    stem = file.rsplit("/", 1)[-1].rsplit(".", 1)[0] if not file.startswith("<") else "network"
+    net_name = name or str(spec.get("name") or default_name or stem)
     layers = spec.get("layers")
+    if "layers" not in spec and "layers" in meant:
+        raise ArchcalcError(diags)
+    if isinstance(layers, str) and layers.strip():
+        raise error("'layers' is a list, got one string", spec.where["layers"],
+                    hint=f"write layers: [{layers.strip()}] (or one item per line, each after '- ')")
     if not isinstance(layers, YList) or not layers:
         raise error("the spec needs a non-empty list 'layers'",
                     spec.where.get("layers", spec.pos), hint="layers: [C3D64, M, FC10, S]")
@@ -245,11 +304,14 @@ def parse_yaml(text: str, file: str, input=None, name=None,
         raise error("blocks must be a mapping from block name to its definition",
                     spec.where["blocks"])
     b = Builder(net_name, input, spec.where.get("input", spec.pos))
+    if chw is not None:
+        b.warnings.append(chw)
     emitter = _Emitter(b, d, blocks)
     emitter.items(layers, {}, "", (), {"input": "input"}, 0)
-    if emitter.diags:
-        raise ArchcalcError(emitter.diags)
-    return b.build(d.rounding, file)
+    diags += emitter.report()
+    if diags:
+        raise ArchcalcError(diags)
+    return b.build(d.rounding, file, "yaml")
 
 
 
@@ -257,8 +319,22 @@ class _Emitter:
     def __init__(self, builder: Builder, d: Defaults, blocks: YMap):
         self.b, self.d, self.blocks = builder, d, blocks
         self.diags: list = []           # every problem found, not only the first
+        self.users: dict = {}           # (place, message) -> the block instances that hit it
         self.memo: dict = {}            # validated token attributes (see text.emit_word)
         self.instances: dict = {}       # unnamed block instances so far, per (scope, block)
+
+    def report(self) -> list:
+        """The problems found, each once, with the block instances that use it."""
+        out = []
+        for d in self.diags:
+            users = self.users[(d.pos, d.message)]
+            if users:
+                shown = ", ".join(users[:6]) + (f" and {len(users) - 6} more" if len(users) > 6
+                                                else "")
+                d = replace(d, message=f"{d.message} (in block instance"
+                            f"{'s' if len(users) > 1 else ''} {shown})")
+            out.append(d)
+        return out
 
     def items(self, items: YList, env: dict, prefix: str, scope: tuple, local: dict, depth: int):
         """Emit a layer list. ``local`` maps names visible here to full layer names. A failed
@@ -267,7 +343,13 @@ class _Emitter:
             try:
                 self.item(item, items.where[i], env, prefix, scope, local, depth)
             except ArchcalcError as exc:
-                self.diags.extend(exc.diagnostics)
+                for d in exc.diagnostics:      # a block's mistake once, not once per instance
+                    key = (d.pos, d.message)
+                    if key not in self.users:
+                        self.users[key] = []
+                        self.diags.append(d)
+                    if scope and scope[-1] not in self.users[key]:
+                        self.users[key].append(scope[-1])
                 name = item.get("name") if isinstance(item, YMap) else None
                 full = self.b.fail(prefix + str(name) if isinstance(name, str) and "{" not in name
                                    and "$" not in name else None)
@@ -283,9 +365,18 @@ class _Emitter:
         elif isinstance(item, YMap) and "op" in item:
             self.layer(item, env, prefix, scope, local)
         else:
+            near = ""
+            if isinstance(item, YMap):
+                import difflib
+                for k in item:
+                    m = difflib.get_close_matches(str(k).lower(), ["op", "block"], n=1, cutoff=0.6)
+                    if m:
+                        near = f"did you mean {m[0]!r} for {k!r}? "
+                        pos = item.key_at[k]
+                        break
             raise error("a layer is a token string (C3D64), a mapping with 'op' "
                         "or a mapping with 'block'", pos,
-                        hint="e.g. - {op: conv, filters: 64, kernel: 3}")
+                        hint=near + "e.g. - {op: conv, filters: 64, kernel: 3}")
 
     def tokens(self, text: str, pos: SourcePos, quoted: bool, prefix, scope, local):
         shift = pos.col + (1 if quoted else 0)
@@ -294,9 +385,17 @@ class _Emitter:
             return SourcePos(pos.file, pos.line, shift + offset, pos.source_line)
         words = parse_items(text, pos_of)
         check_size(words, pos)
+        errors, warnings = letter_runs(words)
+        if errors:
+            raise ArchcalcError(errors)
+        first: dict = {}
         for w in expand(words):
             for layer in emit_word(self.b, w, self.d, self.memo, scope=scope, prefix=prefix):
                 local[layer.name[len(prefix):]] = layer.name
+                first.setdefault(w.pos, layer.name)
+        for w in warnings:
+            if not any(x.pos == w.pos for x in self.b.warnings):   # once per place
+                self.b.warnings.append(replace(w, layer=first.get(w.pos)))
 
     def _inputs(self, item: YMap, env: dict, local: dict) -> list[str] | None:
         if "inputs" not in item:
@@ -311,7 +410,8 @@ class _Emitter:
         for x, pos in zip(raw, where):
             if x not in local:
                 raise error(f"input {x!r} is not defined before this layer", pos,
-                            hint="inputs name earlier layers of the same list (or 'input'); "
+                            hint=_near(x, local) +
+                            "inputs name earlier layers of the same list (or 'input'); "
                                  "defined so far: " + ", ".join(
                                      [k for k, v in local.items() if v not in self.b.failed][-6:]))
             out.append(local[x])
@@ -353,11 +453,12 @@ class _Emitter:
             attrs.setdefault("bias", d.bias)
         n = self._repeat(item, env)
         inputs = self._inputs(item, env, local)
+        where = {**item.where, **{("key", k): p for k, p in item.key_at.items()}}
         for name in self._names(item, env, n, None):
             if kind in ("maxpool", "avgpool"):     # each pool may double the letter width
                 attrs = d.pool(kind, attrs)[1]
             layer = self.b.add(kind, attrs, item.pos, name=name, inputs=inputs, scope=scope,
-                               prefix=prefix, where=item.where)
+                               prefix=prefix, where=where)
             local[layer.name[len(prefix):]] = layer.name
             inputs = None
 
@@ -366,7 +467,8 @@ class _Emitter:
         bname = item["block"]
         if not isinstance(bname, str) or bname not in self.blocks:
             raise error(f"no block named {bname!r}", item.where["block"],
-                        hint="blocks defined: " + (", ".join(self.blocks) or "none"))
+                        hint=_near(bname, self.blocks)
+                        + "blocks defined: " + (", ".join(self.blocks) or "none"))
         if depth >= MAX_BLOCK_DEPTH:
             raise error(f"blocks nest deeper than {MAX_BLOCK_DEPTH} levels (does {bname!r} "
                         "instantiate itself?)", pos)
@@ -385,7 +487,8 @@ class _Emitter:
         for k in given:
             if k not in params:
                 raise error(f"block {bname!r} has no parameter {k!r}", item.key_at[k],
-                            hint="its parameters: " + (", ".join(params) or "none"))
+                            hint=_near(k, [*params, *BLOCK_KEYS]) + "its parameters: "
+                            + (", ".join(params) or "none"))
         benv = {}
         for k, default in params.items():
             if k in given:
@@ -413,8 +516,13 @@ class _Emitter:
             out = bdef.get("output")
             if out is not None:
                 if not isinstance(out, str) or out not in inner_local:
+                    local[name] = self.b.fail(full)    # defined, but failed: not reported again
                     raise error(f"block {bname!r} names output {out!r}, which it does not define",
-                                bdef.where["output"])
+                                bdef.where["output"], hint=_near(out, inner_local)
+                                + "its layers: " + ", ".join(k for k in inner_local
+                                                             if k != "input"))
                 self.b.last = inner_local[out]
             local[name] = self.b.last
+            if self.b.last not in self.b.failed:
+                self.b.block_outputs[full] = self.b.last
             inputs = None
