@@ -119,7 +119,7 @@ def validate(
 
 # export and run live in the exporters package (the only place onnx and onnxruntime are used,
 # and only inside those commands' bodies)
-from exporters.commands import export_cmd, run_cmd  # noqa: E402
+from archcalc.exporters.commands import export_cmd, run_cmd  # noqa: E402
 
 app.command("export")(export_cmd)
 app.command("run")(run_cmd)

@@ -1,6 +1,6 @@
 """What the archcalc commands share: how a SPEC argument is read, the common options, and the
 guard that turns errors into messages and exit codes. Used by ``archcalc.cli`` and by the
-``exporters`` commands, so that both behave alike."""
+``archcalc.exporters`` commands, so that both behave alike."""
 from __future__ import annotations
 
 import os

@@ -209,7 +209,7 @@ def run(model, *, batch: int = 1, warmup: int = 3, iters: int = 20, provider: st
     ``model`` is a path to an .onnx file or an archcalc ``Network`` (exported to a temporary
     file with ``weights``). The output shapes are checked against the analyzer for a network,
     against the model's declared outputs for a file; a disagreement raises
-    ``exporters.onnx.VerificationError``.
+    ``archcalc.exporters.onnx.VerificationError``.
     """
     for what, value, least in (("batch", batch, 1), ("warmup", warmup, 0), ("iters", iters, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < least:

@@ -15,7 +15,7 @@ import archcalc  # noqa: E402
 from archcalc.errors import ArchcalcError, SourcePos  # noqa: E402
 from archcalc.graph import Builder  # noqa: E402
 from archcalc.ops import OPS  # noqa: E402
-from exporters import onnx as ox  # noqa: E402
+from archcalc.exporters import onnx as ox  # noqa: E402
 
 SPECS = os.path.join(os.path.dirname(__file__), os.pardir, "specs")
 POS = SourcePos("<test>")

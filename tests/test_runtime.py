@@ -17,9 +17,9 @@ from typer.testing import CliRunner  # noqa: E402
 
 import archcalc  # noqa: E402
 from archcalc.errors import ArchcalcError  # noqa: E402
-from exporters import onnx as ox  # noqa: E402
-from exporters import runtime  # noqa: E402
-from exporters.commands import export_cmd, run_cmd  # noqa: E402
+from archcalc.exporters import onnx as ox  # noqa: E402
+from archcalc.exporters import runtime  # noqa: E402
+from archcalc.exporters.commands import export_cmd, run_cmd  # noqa: E402
 
 from test_export import spec_networks  # noqa: E402
 
@@ -161,7 +161,7 @@ def test_run_command(cli, tmp_path):
 def test_run_command_without_cuda_is_one_clean_line():
     if CUDA_REASON is None:
         pytest.skip("CUDA works here")
-    code = ("import typer; from exporters.commands import run_cmd; app = typer.Typer(); "
+    code = ("import typer; from archcalc.exporters.commands import run_cmd; app = typer.Typer(); "
             "app.command('run')(run_cmd); app.command('x')(lambda: None); app()")
     base = [sys.executable, "-c", code, "run", SMALL, "-i", "32x32x3", "--iters", "1"]
     auto = subprocess.run(base, capture_output=True, text=True, cwd=ROOT)
@@ -173,7 +173,7 @@ def test_run_command_without_cuda_is_one_clean_line():
 
 
 def test_archcalc_and_the_commands_module_import_neither_onnx_nor_onnxruntime():
-    code = ("import sys, archcalc, exporters, exporters.commands; "
+    code = ("import sys, archcalc, archcalc.exporters, archcalc.exporters.commands; "
             "print(sorted(m for m in ('onnx', 'onnxruntime') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.stdout.strip() == "[]", out.stderr
