@@ -73,6 +73,10 @@ def guarded(fn):
         except BrokenPipeError:
             _quiet_stdout()
             raise typer.Exit(0)
+        except SystemExit:
+            if _stdout_to_devnull():   # rich, on a closed pipe, sends stdout to /dev/null and exits 1
+                raise typer.Exit(0)
+            raise
         except Exception as exc:  # a bug: say so in one line
             if os.environ.get("ARCHCALC_DEBUG"):
                 raise
@@ -84,6 +88,13 @@ def guarded(fn):
             sys.stderr.write(f"archcalc: {message} ({hint})\n")
             raise typer.Exit(3)
     return wrapper
+
+
+def _stdout_to_devnull() -> bool:
+    try:
+        return os.path.samestat(os.fstat(sys.stdout.fileno()), os.stat(os.devnull))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _quiet_stdout() -> None:
