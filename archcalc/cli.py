@@ -181,6 +181,9 @@ app.command("export")(export_cmd)
 app.command("run")(run_cmd)
 
 
+COMMANDS = ("summary", "compare", "validate", "specs", "export", "run")
+
+
 def _usage_error_type() -> type:
     """click's UsageError (unknown option, missing argument ...) as the installed typer has it:
     the base class of ``typer.BadParameter`` (typer vendors click from 0.26 on)."""
@@ -203,7 +206,13 @@ def main(argv: Optional[list[str]] = None) -> None:
     try:
         code = app(argv, prog_name="archcalc", standalone_mode=False)
     except _usage_error_type() as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":   # plain `archcalc`: the help, as -h
+            print(exc.format_message())
+            sys.exit(0)
         command = exc.ctx.command_path if exc.ctx is not None else "archcalc"
+        if command == "archcalc":           # an error found before the command was known
+            named = next((a for a in argv if a in COMMANDS), None)
+            command += f" {named}" if named else ""
         message = exc.format_message().rstrip(".")
         message = message[:1].lower() + message[1:]
         err = ArchcalcError(Diagnostic("error", message, OPTIONS,

@@ -188,7 +188,18 @@ def find_shipped(name: str) -> Optional[str]:
 # ---------------------------------------------------------------------------------------------
 # reading a SPEC argument
 
+_stdin_text: Optional[str] = None
+
+
 def read_stdin() -> str:
+    """Standard input as spec text (read once: a second use gets the same text)."""
+    global _stdin_text
+    if _stdin_text is None:
+        _stdin_text = _read_stdin()
+    return _stdin_text
+
+
+def _read_stdin() -> str:
     where = SourcePos(STDIN)
     try:
         data = sys.stdin.buffer.read(spec.MAX_FILE_BYTES + 1)
@@ -240,7 +251,7 @@ def load_spec(text: str, input: Optional[str], filters, double: Optional[bool],
     try:
         return _read(text, input, opts)
     except ArchcalcError as exc:
-        if not any(d.message.startswith("no column ") for d in exc.diagnostics) or text == "-":
+        if not any(d.message.startswith("no column ") for d in exc.diagnostics):
             raise
         names = _column_names(exc)
         match = [n for n in names if n.lower() == column.strip().lower()]

@@ -292,3 +292,20 @@ def test_a_closed_pipe_is_not_an_error():
             "> /dev/null; echo ${PIPESTATUS[0]}")
     p = subprocess.run(["bash", "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert p.stdout.strip() == "0" and p.stderr == ""
+
+
+def test_a_table_on_stdin_with_a_column_in_any_case():
+    table = (ROOT / "specs" / "vgg_table.md").read_text()
+    p = run_cli("summary", "-", "--column", "d", "-F", "json", input_text=table)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["totals"]["params"] == 138_357_544
+
+
+def test_usage_errors_name_the_command_and_bare_archcalc_shows_help():
+    p = run_cli("summary", "C", "-F")
+    assert p.returncode == 2
+    assert p.stderr.splitlines() == ["<options>: error: option '-F' requires an argument",
+                                     "  hint: 'archcalc summary -h' lists the options"]
+    bare = run_cli()
+    assert bare.returncode == 0 and bare.stdout.startswith("Usage: archcalc")
+    assert "error" not in bare.stdout + bare.stderr
