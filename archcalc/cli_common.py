@@ -154,23 +154,25 @@ def analysis_options(dtype: str, batch, optimizer: str = "adam") -> dict:
 # ---------------------------------------------------------------------------------------------
 # shipped specs
 
-def shipped_dir() -> Optional[str]:
-    """The folder of the shipped specs: ``archcalc/specs`` in an installed wheel, the
-    repository's ``specs/`` in a source checkout (or an editable install)."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    for d in (os.path.join(here, "specs"), os.path.join(os.path.dirname(here), "specs")):
-        if os.path.isfile(os.path.join(d, "index.json")):
-            return d
-    return None
+INDEX = os.path.join(os.path.dirname(os.path.abspath(__file__)), "shipped_specs.json")
 
 
 def shipped_specs() -> list[dict]:
-    """The entries of the shipped index: file, what, checked (the figure it is tested against)."""
-    d = shipped_dir()
-    if d is None:
-        return []
-    with open(os.path.join(d, "index.json"), encoding="utf-8") as fh:
+    """The shipped networks, from ``archcalc/shipped_specs.json``: file, what, and checked (the
+    published figure each is tested against)."""
+    with open(INDEX, encoding="utf-8") as fh:
         return json.load(fh)["specs"]
+
+
+def shipped_dir() -> Optional[str]:
+    """The folder of the shipped specs: ``archcalc/specs`` in an installed wheel, the
+    repository's ``specs/`` in a source checkout (or an editable install)."""
+    here = os.path.dirname(INDEX)
+    first = shipped_specs()[0]["file"]
+    for d in (os.path.join(here, "specs"), os.path.join(os.path.dirname(here), "specs")):
+        if os.path.isfile(os.path.join(d, first)):
+            return d
+    return None
 
 
 def find_shipped(name: str) -> Optional[str]:
@@ -178,6 +180,8 @@ def find_shipped(name: str) -> Optional[str]:
     if not name or os.sep in name or "/" in name:
         return None
     d = shipped_dir()
+    if d is None:
+        return None
     for entry in shipped_specs():
         f = entry["file"]
         if name.lower() in (f.lower(), os.path.splitext(f)[0].lower()):

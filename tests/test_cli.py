@@ -269,8 +269,8 @@ def test_shipped_specs_by_name_from_any_folder(tmp_path):
 
 def test_specs_lists_every_shipped_spec_with_its_figure():
     p = run_cli("specs")
-    index = json.loads((ROOT / "specs" / "index.json").read_text())["specs"]
-    shipped = sorted(f.name for f in (ROOT / "specs").iterdir() if f.name != "index.json")
+    index = json.loads((ROOT / "archcalc" / "shipped_specs.json").read_text())["specs"]
+    shipped = sorted(f.name for f in (ROOT / "specs").iterdir())
     assert sorted(e["file"] for e in index) == shipped
     lines = p.stdout.splitlines()
     assert p.returncode == 0 and len(lines) == len(index)
