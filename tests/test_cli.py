@@ -273,8 +273,10 @@ def test_specs_lists_every_shipped_spec_with_its_figure():
     shipped = sorted(f.name for f in (ROOT / "specs").iterdir())
     assert sorted(e["file"] for e in index) == shipped
     lines = p.stdout.splitlines()
-    assert p.returncode == 0 and len(lines) == len(index)
-    assert any(s.startswith("vgg16.yaml ") and "138,357,544 params" in s for s in lines)
+    assert p.returncode == 0 and len(lines) == 2 * len(index)
+    listed = {a.split()[0]: b.strip() for a, b in zip(lines[::2], lines[1::2])}
+    assert sorted(listed) == shipped and max(map(len, lines)) <= 100
+    assert listed["vgg16.yaml"] == "checked against 138,357,544 params, 15.47 G MACs (torchvision)"
 
 
 def test_summary_imports_no_pydantic():
