@@ -4,8 +4,6 @@ done by ``archcalc.spec``, ``archcalc.analysis`` and ``archcalc.views``.
 Exit codes: 0 success, 1 a problem in the spec, 2 bad usage or an unreadable file,
 3 an internal error (a bug: please report it), 130 interrupted.
 """
-from __future__ import annotations
-
 import os
 import sys
 from typing import List, Optional
@@ -19,20 +17,12 @@ from .cli_common import (BATCH, COLUMN, DOUBLE, DTYPE, FILTERS, FORMATS, INPLACE
                          shipped_specs, whole)
 from .errors import OPTIONS, ArchcalcError, Diagnostic
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
-                  pretty_exceptions_enable=False,
-                  context_settings={"help_option_names": ["-h", "--help"]},
-                  help="archcalc: shapes, parameters, MACs, memory and receptive fields of a CNN "
-                       "from a spec.")
-
-
 def _version(value: bool) -> None:
     if value:
         print(f"archcalc {__version__}")
         raise typer.Exit(0)
 
 
-@app.callback()
 def _app(version: bool = typer.Option(False, "--version", "-V", is_eager=True,
                                       callback=_version, help="print the version and exit")):
     """archcalc: shapes, parameters, MACs, memory and receptive fields of a CNN from a spec."""
@@ -42,7 +32,6 @@ FORMAT = typer.Option("table", "--format", "-F", metavar="FORMAT",
                       help="table, json, markdown or csv")
 
 
-@app.command()
 @guarded
 def summary(
     spec_arg: str = SPEC,
@@ -83,7 +72,6 @@ def _json_view(views, report, depth):
     return views.render_json(report)
 
 
-@app.command()
 @guarded
 def compare(
     specs: List[str] = typer.Argument(..., metavar="SPEC...", show_default=False,
@@ -118,7 +106,6 @@ def compare(
         print(out, end="")
 
 
-@app.command()
 @guarded
 def validate(
     spec_arg: str = SPEC,
@@ -159,7 +146,6 @@ def validate(
         raise typer.Exit(1)
 
 
-@app.command("specs")
 @guarded
 def specs_cmd():
     """The shipped networks: their names (usable as SPEC from any folder) and the published
@@ -171,15 +157,36 @@ def specs_cmd():
               f"{e['checked']}")
 
 
-# export and run live in archcalc.exporters (the only place onnx and onnxruntime are used,
-# and only inside those commands' bodies)
-from .exporters.commands import export_cmd, run_cmd  # noqa: E402
-
-app.command("export")(export_cmd)
-app.command("run")(run_cmd)
-
-
 COMMANDS = ("summary", "compare", "validate", "specs", "export", "run")
+
+
+def build_app(only: Optional[str] = None) -> typer.Typer:
+    """The archcalc typer app: every command, or only the command ``only`` (what ``main`` runs
+    when the command line names one: typer then inspects one signature instead of six, and
+    ``summary`` never imports the exporters' commands). export and run live in
+    archcalc.exporters, the only place onnx and onnxruntime are used (inside the commands'
+    bodies)."""
+    app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                      pretty_exceptions_enable=False,
+                      context_settings={"help_option_names": ["-h", "--help"]},
+                      help="archcalc: shapes, parameters, MACs, memory and receptive fields of "
+                           "a CNN from a spec.")
+    app.callback()(_app)
+    commands = {"summary": summary, "compare": compare, "validate": validate,
+                "specs": specs_cmd}
+    if only is None or only in ("export", "run"):
+        from .exporters.commands import export_cmd, run_cmd
+        commands.update(export=export_cmd, run=run_cmd)
+    for name, fn in commands.items():
+        if only is None or name == only:
+            app.command(name)(fn)
+    return app
+
+
+def __getattr__(name: str):
+    if name == "app":               # archcalc.cli.app: the whole app (built on first use)
+        return build_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _usage_error_type() -> type:
@@ -188,7 +195,7 @@ def _usage_error_type() -> type:
     return next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
 
 
-def _json_requested(argv: list[str]) -> bool:
+def _json_requested(argv: List[str]) -> bool:
     for i, a in enumerate(argv):
         if a in ("-F", "--format") and i + 1 < len(argv) and argv[i + 1].lower() == "json":
             return True
@@ -197,10 +204,11 @@ def _json_requested(argv: list[str]) -> bool:
     return False
 
 
-def main(argv: Optional[list[str]] = None) -> None:
+def main(argv: Optional[List[str]] = None) -> None:
     """The ``archcalc`` entry point: typer parses, archcalc words the errors (one line at
     <options>, exit 2, as JSON under --format json)."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    app = build_app(argv[0] if argv and argv[0] in COMMANDS else None)
     try:
         code = app(argv, prog_name="archcalc", standalone_mode=False)
     except _usage_error_type() as exc:

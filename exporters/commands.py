@@ -5,8 +5,6 @@
 
 onnx and onnxruntime are imported inside the command bodies only.
 """
-from __future__ import annotations
-
 import os
 from typing import Optional
 
