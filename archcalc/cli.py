@@ -135,6 +135,7 @@ def validate(
                  else exc.diagnostics[0].pos.file if exc.diagnostics else "<spec>")
         diags = exc.diagnostics             # the spec's problems are this command's report
     doc = error_document(diags)
+    doc["ok"] = not (doc["errors"] or (strict and doc["warnings"]))   # as the exit status
     if fmt == "json":
         print_json(doc)
     else:
@@ -142,7 +143,7 @@ def validate(
             print(d.render())
         print(f"{names}: {doc['errors']} error{'s' * (doc['errors'] != 1)}, "
               f"{doc['warnings']} warning{'s' * (doc['warnings'] != 1)}")
-    if doc["errors"] or (strict and doc["warnings"]):
+    if not doc["ok"]:
         raise typer.Exit(1)
 
 

@@ -115,6 +115,7 @@ def choice(value: Optional[str], allowed: Sequence[str], option: str) -> Optiona
     if value is None:
         return None
     word = value.strip().lower()
+    word = word[1:] if word.startswith("=") else word      # -F=json
     if word in allowed:
         return word
     raise error(f"{option} must be one of {', '.join(allowed)}, got {value!r}", OPTIONS,

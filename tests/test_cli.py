@@ -167,6 +167,8 @@ def test_validate_json_of_a_good_spec_says_ok():
     doc = json.loads(p.stdout)
     assert p.returncode == 0 and doc["ok"] is True and doc["errors"] == 0
     assert doc["warnings"] == len(doc["diagnostics"]) >= 1
+    strict = run_cli("validate", "specs/vgg16.yaml", "-F=json", "--strict")
+    assert strict.returncode == 1 and json.loads(strict.stdout)["ok"] is False
 
 
 def test_validate_text_keeps_errors_and_warnings_on_stdout_in_order():
