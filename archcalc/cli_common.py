@@ -13,6 +13,7 @@ import functools
 import json
 import os
 import sys
+from dataclasses import replace
 from typing import Optional, Sequence
 
 import typer
@@ -242,7 +243,32 @@ def _read(text: str, input, opts: dict):
     shipped = find_shipped(text)
     if shipped:
         return spec.load(shipped, input, **opts)
-    return spec.parse(text, input, **opts)
+    try:
+        return spec.parse(text, input, **opts)
+    except ArchcalcError as exc:
+        raise _as_a_name(text, exc) from None
+
+
+def _as_a_name(text: str, exc: ArchcalcError) -> ArchcalcError:
+    """A one-word SPEC that is no spec string was probably meant as a file or a shipped
+    network: say so rather than only "unknown token"."""
+    word = text.strip()
+    if not word or any(c.isspace() for c in word) or exc.exit_code != 1:
+        return exc
+    if "/" in word or os.sep in word:
+        found = [word + e for e in SPEC_EXTS if os.path.isfile(word + e)]
+        return error(f"no such file: {word}", SourcePos(word), exit_code=2,
+                     hint=f"did you mean {found[0]}?" if found else
+                     "check the path (archcalc specs lists the shipped networks)")
+    import difflib
+    names = [os.path.splitext(e["file"])[0] for e in shipped_specs()]
+    close = difflib.get_close_matches(word.lower(), names, n=1, cutoff=0.6)
+    if not close:
+        return exc
+    first = exc.diagnostics[0]
+    hint = (f"did you mean the shipped network {close[0]}? (archcalc specs lists them; "
+            "a spec string is made of tokens)")
+    return ArchcalcError([replace(first, hint=hint), *exc.diagnostics[1:]], exc.exit_code)
 
 
 def load_spec(text: str, input: Optional[str], filters, double: Optional[bool],

@@ -314,3 +314,13 @@ def test_usage_errors_name_the_command_and_bare_archcalc_shows_help():
     bare = run_cli()
     assert bare.returncode == 0 and bare.stdout.startswith("Usage: archcalc")
     assert "<options>" not in bare.stdout + bare.stderr
+
+
+def test_a_one_word_spec_that_is_no_spec_string_points_to_files_and_shipped_names(tmp_path):
+    (tmp_path / "net.yaml").write_text("name: n\ninput: 8x8x3\nlayers: [C3D4]\n")
+    p = cli_in(tmp_path, "summary", "./net")
+    assert p.returncode == 2 and "no such file: ./net" in p.stderr
+    assert "did you mean ./net.yaml?" in p.stderr
+    q = cli_in(tmp_path, "summary", "vgg17")
+    assert q.returncode == 1 and "unknown token 'vgg17'" in q.stderr
+    assert "did you mean the shipped network vgg16?" in q.stderr
