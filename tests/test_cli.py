@@ -324,3 +324,24 @@ def test_a_one_word_spec_that_is_no_spec_string_points_to_files_and_shipped_name
     q = cli_in(tmp_path, "summary", "vgg17")
     assert q.returncode == 1 and "unknown token 'vgg17'" in q.stderr
     assert "did you mean the shipped network vgg16?" in q.stderr
+
+
+def test_an_internal_error_is_one_line_or_one_json_document(monkeypatch, capsys):
+    from archcalc import cli
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("a bug")
+    monkeypatch.setattr(cli.analysis, "analyze", boom)
+    monkeypatch.delenv("ARCHCALC_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as e:
+        cli.main(["summary", "C3D8", "-F", "JSON"])
+    out = capsys.readouterr()
+    doc = json.loads(out.out)
+    assert e.value.code == 3 and out.err == "" and doc["ok"] is False
+    assert doc["diagnostics"][0]["file"] == "<internal>"
+    assert doc["diagnostics"][0]["message"] == "internal error: RuntimeError: a bug"
+    with pytest.raises(SystemExit) as e:
+        cli.main(["summary", "C3D8"])
+    out = capsys.readouterr()
+    assert e.value.code == 3 and out.out == ""
+    assert out.err.startswith("archcalc: internal error: RuntimeError: a bug (please report it")
