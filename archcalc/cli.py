@@ -209,6 +209,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     """The ``archcalc`` entry point: typer parses, archcalc words the errors (one line at
     <options>, exit 2, as JSON under --format json)."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    if "--version" in argv[:argv.index("--") if "--" in argv else None]:   # on every command
+        print(f"archcalc {__version__}")
+        sys.exit(0)
     app = build_app(argv[0] if argv and argv[0] in COMMANDS else None)
     try:
         code = app(argv, prog_name="archcalc", standalone_mode=False)

@@ -191,8 +191,9 @@ def test_validate_text_puts_parse_errors_on_stdout_with_the_count():
 
 def test_version_and_short_help_everywhere():
     import archcalc
-    v = run_cli("--version")
-    assert v.returncode == 0 and v.stdout.strip() == f"archcalc {archcalc.__version__}"
+    for args in (["--version"], ["-V"], ["summary", "--version"], ["run", "x.onnx", "--version"]):
+        v = run_cli(*args)
+        assert v.returncode == 0 and v.stdout.strip() == f"archcalc {archcalc.__version__}"
     for cmd in ([], ["summary"], ["compare"], ["validate"], ["specs"], ["export"], ["run"]):
         p = run_cli(*cmd, "-h")
         assert p.returncode == 0 and p.stdout.startswith("Usage: "), (cmd, p.stderr)
