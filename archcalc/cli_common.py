@@ -123,13 +123,16 @@ def choice(value: Optional[str], allowed: Sequence[str], option: str) -> Optiona
                 hint=f"e.g. {option} {allowed[0]}", exit_code=2)
 
 
-def whole(value, option: str, least: int = 0) -> Optional[int]:
-    """``value`` (text from the command line) as a whole number ≥ ``least``."""
+LIMIT = 2 ** 31              # the largest size or count archcalc takes (docs/diagnostics.md)
+
+
+def whole(value, option: str, least: int = 0, most: Optional[int] = None) -> Optional[int]:
+    """``value`` (text from the command line) as a whole number ≥ ``least`` (and ≤ ``most``)."""
     if value is None or (isinstance(value, int) and not isinstance(value, bool)):
         number = value
     else:
         try:
-            number = int(str(value).strip().replace("_", ""))
+            number = int(str(value).strip().lstrip("=").replace("_", ""))
         except ValueError:
             number = None
         if number is None:
@@ -138,6 +141,8 @@ def whole(value, option: str, least: int = 0) -> Optional[int]:
     if number is not None and number < least:
         raise error(f"{option} must be a whole number ≥ {least}, got {number}", OPTIONS,
                     hint=f"e.g. {option} {max(least, 1)}", exit_code=2)
+    if number is not None and most is not None and number > most:
+        raise error(f"{option} must be at most {most:,}, got {number:,}", OPTIONS, exit_code=2)
     return number
 
 
@@ -149,7 +154,7 @@ def rounding_option(value: Optional[str]) -> Optional[str]:
 def analysis_options(dtype: str, batch, optimizer: str = "adam") -> dict:
     """--dtype, --batch and --optimizer checked, as keywords of ``archcalc.analyze``."""
     from .analysis import DTYPES, OPTIMIZERS
-    return dict(dtype=choice(dtype, tuple(DTYPES), "--dtype"), batch=whole(batch, "--batch", 1),
+    return dict(dtype=choice(dtype, tuple(DTYPES), "--dtype"), batch=whole(batch, "--batch", 1, LIMIT),
                 optimizer=choice(optimizer, tuple(OPTIMIZERS), "--optimizer"))
 
 
@@ -275,7 +280,7 @@ def load_spec(text: str, input: Optional[str], filters, double: Optional[bool],
               rounding: Optional[str], column: Optional[str]):
     """A SPEC argument (see :func:`_read`) with the common options applied. ``--column`` matches
     a table's column names without regard to case when no column has exactly that name."""
-    opts = dict(filters=whole(filters, "--filters", 1), double_after_pool=double,
+    opts = dict(filters=whole(filters, "--filters", 1, LIMIT), double_after_pool=double,
                 rounding=rounding_option(rounding), column=column)
     if column is None:
         return _read(text, input, opts)

@@ -10,8 +10,8 @@ from typing import Optional
 
 import typer
 
-from archcalc.cli_common import (COLUMN, DOUBLE, FILTERS, INPUT, ROUNDING, SPEC, choice, guarded,
-                                 load_one, whole)
+from archcalc.cli_common import (COLUMN, DOUBLE, FILTERS, INPUT, LIMIT, ROUNDING, SPEC, choice,
+                                 guarded, load_one, whole)
 from archcalc.errors import OPTIONS, SourcePos, error
 from archcalc.views import human_bytes
 
@@ -88,7 +88,7 @@ def run_cmd(
 ):
     """Run a network with onnxruntime on a random batch: output shape check, latency, throughput."""
     provider = choice(provider, PROVIDERS, "--provider")
-    batch, warmup = whole(batch, "--batch", 1), whole(warmup, "--warmup", 0)
+    batch, warmup = whole(batch, "--batch", 1, LIMIT), whole(warmup, "--warmup", 0)
     iters, seed = whole(iters, "--iters", 1), whole(seed, "--seed", 0)
     weights = choice(weights, RUN_WEIGHTS, "--weights")
     from . import runtime

@@ -218,6 +218,7 @@ def test_option_words_are_case_insensitive():
     (["--optimizer", "adagrad"], "sgd, momentum, adam"),
     (["--batch", "0"], "≥ 1"),
     (["--batch", "many"], "≥ 1"),
+    (["--batch", str(2 ** 31 + 1)], "at most 2,147,483,648"),
     (["--depth", "-1"], "≥ 0"),
     (["--filters", "x"], "≥ 1"),
     (["--rounding", "up"], "floor"),
