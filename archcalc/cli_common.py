@@ -212,6 +212,8 @@ def read_stdin() -> str:
 
 def _read_stdin() -> str:
     where = SourcePos(STDIN)
+    if sys.stdin is not None and sys.stdin.isatty():
+        sys.stderr.write("archcalc: reading the spec from standard input (end it with Ctrl-D)\n")
     try:
         data = sys.stdin.buffer.read(spec.MAX_FILE_BYTES + 1)
     except (OSError, ValueError, AttributeError) as exc:
