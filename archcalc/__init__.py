@@ -7,7 +7,8 @@
     202570
 
 The core (spec parsing, graph, analysis, report, views) never imports onnx or onnxruntime;
-the ONNX exporter and the runtime live in the separate ``exporters`` package.
+the ONNX exporter and the runtime live in ``archcalc.exporters`` (the ``exporters/`` folder of
+the repository), which nothing in the core imports.
 """
 from .analysis import DTYPES, OPTIMIZERS, analyze
 from .errors import ArchcalcError, Diagnostic, SourcePos

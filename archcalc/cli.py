@@ -4,129 +4,228 @@ done by ``archcalc.spec``, ``archcalc.analysis`` and ``archcalc.views``.
 Exit codes: 0 success, 1 a problem in the spec, 2 bad usage or an unreadable file,
 3 an internal error (a bug: please report it), 130 interrupted.
 """
-from __future__ import annotations
-
+import os
 import sys
-from enum import Enum
 from typing import List, Optional
 
 import typer
 
-from . import analysis, views
-from .cli_common import (BATCH, COLUMN, DOUBLE, DTYPE, FILTERS, INPLACE, INPUT, OPTIMIZER,
-                         ROUNDING, SPEC, Fmt, guarded, load_one, load_spec)
+from . import __version__, analysis
+from .cli_common import (BATCH, COLUMN, DOUBLE, DTYPE, FILTERS, FORMATS, INPLACE, INPUT,
+                         OPTIMIZER, ROUNDING, SPEC, STDIN, analysis_options, choice,
+                         error_document, guarded, load_one, load_spec, print_json,
+                         shipped_specs, whole)
+from .errors import OPTIONS, ArchcalcError, Diagnostic
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
-                  pretty_exceptions_enable=False,
-                  help="archcalc: shapes, parameters, MACs, memory and receptive fields of a CNN "
-                       "from a spec.")
+def _version(value: bool) -> None:
+    if value:
+        print(f"archcalc {__version__}")
+        raise typer.Exit(0)
 
 
-@app.command()
+def _app(version: bool = typer.Option(False, "--version", "-V", is_eager=True,
+                                      callback=_version, help="print the version and exit")):
+    """archcalc: shapes, parameters, MACs, memory and receptive fields of a CNN from a spec."""
+
+
+FORMAT = typer.Option("table", "--format", "-F", metavar="FORMAT",
+                      help="table, json, markdown or csv")
+
+
 @guarded
 def summary(
     spec_arg: str = SPEC,
     input: Optional[str] = INPUT,
-    filters: Optional[int] = FILTERS,
+    filters: Optional[str] = FILTERS,
     double_after_pool: Optional[bool] = DOUBLE,
     rounding: Optional[str] = ROUNDING,
     column: Optional[str] = COLUMN,
-    format: Fmt = typer.Option(Fmt.table, "--format", "-F", help="table, json, markdown or csv"),
+    format: str = FORMAT,
     dtype: str = DTYPE,
-    batch: int = BATCH,
+    batch: str = BATCH,
     count_inplace: bool = INPLACE,
     optimizer: str = OPTIMIZER,
-    depth: Optional[int] = typer.Option(None, "--depth", "-d", min=0,
+    depth: Optional[str] = typer.Option(None, "--depth", "-d", metavar="N",
                                         help="fold block instances nested deeper than this"),
 ):
     """Per-layer and total figures of a network."""
+    fmt = choice(format, FORMATS, "--format")
+    options = analysis_options(dtype, batch, optimizer)
+    depth = whole(depth, "--depth", 0)
     net = load_one(spec_arg, input, filters, double_after_pool, rounding, column)
-    report = analysis.analyze(net, dtype=dtype, batch=batch, count_inplace=count_inplace,
-                              optimizer=optimizer)
-    if format == Fmt.table:
+    report = analysis.analyze(net, count_inplace=count_inplace, **options)
+    from . import views
+    if fmt == "table":
         views.render_table(report, depth)
-    elif format == Fmt.json:
+    elif fmt == "json":
         print(views.render_json(report, depth))
-    elif format == Fmt.markdown:
+    elif fmt == "markdown":
         print(views.render_markdown(report, depth), end="")
     else:
         print(views.render_csv(report, depth), end="")
 
 
-@app.command()
 @guarded
 def compare(
-    specs: List[str] = typer.Argument(..., metavar="SPEC...",
-                                      help="spec files or strings; a column table adds every column"),
+    specs: List[str] = typer.Argument(..., metavar="SPEC...", show_default=False,
+                                      help="spec files, shipped names, spec strings or - "
+                                           "(standard input); a column table adds every column"),
     input: Optional[str] = INPUT,
-    filters: Optional[int] = FILTERS,
+    filters: Optional[str] = FILTERS,
     double_after_pool: Optional[bool] = DOUBLE,
     rounding: Optional[str] = ROUNDING,
-    format: Fmt = typer.Option(Fmt.table, "--format", "-F"),
+    format: str = FORMAT,
     dtype: str = DTYPE,
-    batch: int = BATCH,
+    batch: str = BATCH,
 ):
     """Totals of several networks side by side (every column of a VGG-style table)."""
-    nets = []
+    fmt = choice(format, FORMATS, "--format")
+    options = analysis_options(dtype, batch)
+    if specs.count("-") > 1:
+        raise ArchcalcError(Diagnostic("error", "standard input (-) can be read only once",
+                                       OPTIONS), exit_code=2)
+    entries = []
     for s in specs:
         got = load_spec(s, input, filters, double_after_pool, rounding, None)
-        nets += list(got.values()) if isinstance(got, dict) else [got]
-    reports = [(analysis.analyze(n, dtype=dtype, batch=batch), n.weight_layers()) for n in nets]
-    out = views.render_compare(reports, format.value)
+        for net in (got.values() if isinstance(got, dict) else [got]):
+            entries.append((analysis.analyze(net, **options), net.weight_layers(),
+                            STDIN if s == "-" else s))
+    from . import views
+    out = views.render_compare(entries, fmt)
     if out is not None:
         print(out, end="")
 
 
-class Report(str, Enum):
-    text = "text"
-    json = "json"
-
-
-@app.command()
 @guarded
 def validate(
     spec_arg: str = SPEC,
     input: Optional[str] = INPUT,
-    filters: Optional[int] = FILTERS,
+    filters: Optional[str] = FILTERS,
     double_after_pool: Optional[bool] = DOUBLE,
     rounding: Optional[str] = ROUNDING,
     column: Optional[str] = COLUMN,
-    format: Report = typer.Option(Report.text, "--format", "-F", help="text or json"),
+    format: str = typer.Option("text", "--format", "-F", metavar="FORMAT", help="text or json"),
     strict: bool = typer.Option(False, "--strict", help="exit 1 on warnings too"),
 ):
-    """Every problem in a spec at once: errors and warnings, each with its place and a hint.
+    """Every problem in a spec at once: errors and warnings, each with its place and a hint,
+    in order on standard output, then the count.
 
     Exit codes: 0 no errors (warnings allowed unless --strict), 1 problems in the spec,
     2 bad usage or an unreadable file."""
-    got = load_spec(spec_arg, input, filters, double_after_pool, rounding, column)
-    nets = list(got.values()) if isinstance(got, dict) else [got]
-    diags = [d for net in nets for d in analysis.diagnose(net)]
-    errors = sum(d.severity == "error" for d in diags)
-    warnings = len(diags) - errors
-    if format == Report.json:
-        import json
-        print(json.dumps({"errors": errors, "warnings": warnings,
-                          "diagnostics": [d.to_dict() for d in diags]}, indent=2))
+    fmt = choice(format, ("text", "json"), "--format")
+    try:
+        got = load_spec(spec_arg, input, filters, double_after_pool, rounding, column)
+        nets = list(got.values()) if isinstance(got, dict) else [got]
+        names = ", ".join(n.name for n in nets)
+        diags = [d for net in nets for d in analysis.diagnose(net)]
+    except ArchcalcError as exc:
+        if exc.exit_code != 1:              # bad usage, an unreadable file: not the spec's
+            raise
+        names = (STDIN if spec_arg == "-" else spec_arg if os.path.exists(spec_arg)
+                 else exc.diagnostics[0].pos.file if exc.diagnostics else "<spec>")
+        diags = exc.diagnostics             # the spec's problems are this command's report
+    doc = error_document(diags)
+    doc["ok"] = not (doc["errors"] or (strict and doc["warnings"]))   # as the exit status
+    if fmt == "json":
+        print_json(doc)
     else:
         for d in diags:
-            print(d.render(), file=sys.stderr if d.severity == "error" else sys.stdout)
-        names = ", ".join(n.name for n in nets)
-        print(f"{names}: {errors} error{'s' * (errors != 1)}, "
-              f"{warnings} warning{'s' * (warnings != 1)}")
-    if errors or (strict and warnings):
+            print(d.render())
+        print(f"{names}: {doc['errors']} error{'s' * (doc['errors'] != 1)}, "
+              f"{doc['warnings']} warning{'s' * (doc['warnings'] != 1)}")
+    if not doc["ok"]:
         raise typer.Exit(1)
 
 
-# export and run live in the exporters package (the only place onnx and onnxruntime are used,
-# and only inside those commands' bodies)
-from exporters.commands import export_cmd, run_cmd  # noqa: E402
+@guarded
+def specs_cmd():
+    """The shipped networks: their names (usable as SPEC from any folder) and the published
+    figure each is tested against."""
+    entries = shipped_specs()
+    width = max((len(e["file"]) for e in entries), default=0)
+    for e in entries:                   # two short lines each: readable in 80 columns
+        print(f"{e['file']:<{width}}  {e['what']}\n{'':<{width}}  checked against "
+              f"{e['checked']}")
 
-app.command("export")(export_cmd)
-app.command("run")(run_cmd)
+
+COMMANDS = ("summary", "compare", "validate", "specs", "export", "run")
 
 
-def main() -> None:
-    app()
+def build_app(only: Optional[str] = None) -> typer.Typer:
+    """The archcalc typer app: every command, or only the command ``only`` (what ``main`` runs
+    when the command line names one: typer then inspects one signature instead of six, and
+    ``summary`` never imports the exporters' commands). export and run live in
+    archcalc.exporters, the only place onnx and onnxruntime are used (inside the commands'
+    bodies)."""
+    app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                      pretty_exceptions_enable=False,
+                      context_settings={"help_option_names": ["-h", "--help"]},
+                      help="archcalc: shapes, parameters, MACs, memory and receptive fields of "
+                           "a CNN from a spec.")
+    app.callback()(_app)
+    commands = {"summary": summary, "compare": compare, "validate": validate,
+                "specs": specs_cmd}
+    if only is None or only in ("export", "run"):
+        from .exporters.commands import export_cmd, run_cmd
+        commands.update(export=export_cmd, run=run_cmd)
+    for name, fn in commands.items():
+        if only is None or name == only:
+            app.command(name)(fn)
+    return app
+
+
+def __getattr__(name: str):
+    if name == "app":               # archcalc.cli.app: the whole app (built on first use)
+        return build_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _usage_error_type() -> type:
+    """click's UsageError (unknown option, missing argument ...) as the installed typer has it:
+    the base class of ``typer.BadParameter`` (typer vendors click from 0.26 on)."""
+    return next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+
+def _json_requested(argv: List[str]) -> bool:
+    for i, a in enumerate(argv):
+        if a in ("-F", "--format") and i + 1 < len(argv) and argv[i + 1].lower() == "json":
+            return True
+        if a.lower() in ("-fjson", "--format=json"):
+            return True
+    return False
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    """The ``archcalc`` entry point: typer parses, archcalc words the errors (one line at
+    <options>, exit 2, as JSON under --format json)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--version" in argv[:argv.index("--") if "--" in argv else None]:   # on every command
+        print(f"archcalc {__version__}")
+        sys.exit(0)
+    app = build_app(argv[0] if argv and argv[0] in COMMANDS else None)
+    try:
+        code = app(argv, prog_name="archcalc", standalone_mode=False)
+    except _usage_error_type() as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":   # plain `archcalc`: the help, as -h
+            print(exc.format_message())
+            sys.exit(0)
+        command = exc.ctx.command_path if exc.ctx is not None else "archcalc"
+        if command == "archcalc":           # an error found before the command was known
+            named = next((a for a in argv if a in COMMANDS), None)
+            command += f" {named}" if named else ""
+        message = exc.format_message().rstrip(".")
+        message = message[:1].lower() + message[1:]
+        err = ArchcalcError(Diagnostic("error", message, OPTIONS,
+                                       hint=f"'{command} -h' lists the options"), exit_code=2)
+        if _json_requested(argv):
+            print_json(error_document(err.diagnostics))
+        else:
+            sys.stderr.write(err.render() + "\n")
+        sys.exit(2)
+    except typer.Abort:
+        sys.stderr.write("archcalc: interrupted\n")
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -1,95 +1,344 @@
-"""What the archcalc commands share: how a SPEC argument is read, the common options, and the
-guard that turns errors into messages and exit codes. Used by ``archcalc.cli`` and by the
-``exporters`` commands, so that both behave alike."""
+"""What the archcalc commands share: how a SPEC argument is read, the common options and how
+their values are checked, and the guard that turns errors into messages and exit codes. Used by
+``archcalc.cli`` and by the ``archcalc.exporters`` commands, so that both behave alike.
+
+Option values are taken as text and checked here, not by typer: a bad value gets archcalc's own
+one-line message at ``<options>`` naming the allowed values (exit 2), words are matched without
+regard to case (``-F JSON``, ``--dtype FP16``), and typer never needs to coerce a value (which,
+from typer 0.29 on, would import pydantic).
+"""
 from __future__ import annotations
 
+import functools
+import json
 import os
 import sys
-from enum import Enum
-from typing import Optional
+from dataclasses import replace
+from typing import Optional, Sequence
 
 import typer
 
 from . import spec
-from .errors import ArchcalcError, Diagnostic, SourcePos
+from .errors import OPTIONS, ArchcalcError, Diagnostic, SourcePos, error
 
 SPEC_EXTS = (".yaml", ".yml", ".md", ".tsv", ".txt", ".spec")
+FORMATS = ("table", "json", "markdown", "csv")
+SCHEMA = 2                      # the "schema" key of every JSON document the commands print
+STDIN = "<stdin>"
 
 
-class Fmt(str, Enum):
-    table = "table"
-    json = "json"
-    markdown = "markdown"
-    csv = "csv"
+# ---------------------------------------------------------------------------------------------
+# errors → messages and exit codes
+
+def error_document(diagnostics: Sequence[Diagnostic]) -> dict:
+    """The JSON document of a command that failed (or of ``validate``): see docs/diagnostics.md."""
+    errors = sum(d.severity == "error" for d in diagnostics)
+    return {"schema": SCHEMA, "ok": errors == 0, "errors": errors,
+            "warnings": len(diagnostics) - errors,
+            "diagnostics": [d.to_dict() for d in diagnostics]}
 
 
-def fail(exc: ArchcalcError) -> None:
-    sys.stderr.write(exc.render() + "\n")
+def print_json(doc) -> None:
+    print(json.dumps(doc, indent=2, ensure_ascii=False))
+
+
+def fail(exc: ArchcalcError, as_json: bool = False) -> None:
+    if as_json:
+        print_json(error_document(exc.diagnostics))
+    else:
+        sys.stderr.write(exc.render() + "\n")
     raise typer.Exit(exc.exit_code)
+
+
+def wants_json(fmt) -> bool:
+    return isinstance(fmt, str) and fmt.strip().lower() == "json"
 
 
 def guarded(fn):
     """Run a command body: archcalc's own errors become messages and exit codes, never
-    tracebacks (set ARCHCALC_DEBUG=1 to see one for an internal error)."""
-    import functools
+    tracebacks (set ARCHCALC_DEBUG=1 to see one for an internal error). With ``--format json``
+    every outcome, errors included, is a JSON document on stdout."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        as_json = wants_json(kwargs.get("format"))
         try:
             return fn(*args, **kwargs)
         except ArchcalcError as exc:
-            fail(exc)
+            fail(exc, as_json)
         except typer.Exit:
             raise
         except KeyboardInterrupt:
             sys.stderr.write("archcalc: interrupted\n")
             raise typer.Exit(130)
         except BrokenPipeError:
+            _quiet_stdout()
             raise typer.Exit(0)
+        except SystemExit:
+            if _stdout_to_devnull():   # rich, on a closed pipe, sends stdout to /dev/null and exits 1
+                raise typer.Exit(0)
+            raise
         except Exception as exc:  # a bug: say so in one line
             if os.environ.get("ARCHCALC_DEBUG"):
                 raise
-            sys.stderr.write(f"archcalc: internal error: {type(exc).__name__}: {exc} "
-                             "(please report it; ARCHCALC_DEBUG=1 shows the traceback)\n")
+            message = f"internal error: {type(exc).__name__}: {exc}"
+            hint = "please report it; ARCHCALC_DEBUG=1 shows the traceback"
+            if as_json:
+                fail(ArchcalcError(Diagnostic("error", message, SourcePos("<internal>"), hint),
+                                   exit_code=3), True)
+            sys.stderr.write(f"archcalc: {message} ({hint})\n")
             raise typer.Exit(3)
     return wrapper
 
 
-def load_spec(text: str, input: Optional[str], filters: Optional[int], double: Optional[bool],
-              rounding: Optional[str], column: Optional[str]):
-    """A spec argument is a file when such a file exists (or it ends like one), else a spec string."""
-    opts = dict(filters=filters, double_after_pool=double, rounding=rounding, column=column)
+def _stdout_to_devnull() -> bool:
+    try:
+        return os.path.samestat(os.fstat(sys.stdout.fileno()), os.stat(os.devnull))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _quiet_stdout() -> None:
+    """After a closed pipe (``archcalc ... | head``): send what is left to /dev/null, so that
+    Python's final flush does not complain."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+# ---------------------------------------------------------------------------------------------
+# option values
+
+def choice(value: Optional[str], allowed: Sequence[str], option: str) -> Optional[str]:
+    """``value`` as one of ``allowed`` (any case), or an error at <options> naming them."""
+    if value is None:
+        return None
+    word = value.strip().lower()
+    word = word[1:] if word.startswith("=") else word      # -F=json
+    if word in allowed:
+        return word
+    raise error(f"{option} must be one of {', '.join(allowed)}, got {value!r}", OPTIONS,
+                hint=f"e.g. {option} {allowed[0]}", exit_code=2)
+
+
+LIMIT = 2 ** 31              # the largest size or count archcalc takes (docs/diagnostics.md)
+
+
+def whole(value, option: str, least: int = 0, most: Optional[int] = None) -> Optional[int]:
+    """``value`` (text from the command line) as a whole number ≥ ``least`` (and ≤ ``most``)."""
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        number = value
+    else:
+        try:
+            number = int(str(value).strip().lstrip("=").replace("_", ""))
+        except ValueError:
+            number = None
+        if number is None:
+            raise error(f"{option} must be a whole number ≥ {least}, got {value!r}", OPTIONS,
+                        hint=f"e.g. {option} {max(least, 1)}", exit_code=2)
+    if number is not None and number < least:
+        raise error(f"{option} must be a whole number ≥ {least}, got {number}", OPTIONS,
+                    hint=f"e.g. {option} {max(least, 1)}", exit_code=2)
+    if number is not None and most is not None and number > most:
+        raise error(f"{option} must be at most {most:,}, got {number:,}", OPTIONS, exit_code=2)
+    return number
+
+
+def rounding_option(value: Optional[str]) -> Optional[str]:
+    from .ops import ROUNDINGS
+    return choice(value, ROUNDINGS, "--rounding")
+
+
+def analysis_options(dtype: str, batch, optimizer: str = "adam") -> dict:
+    """--dtype, --batch and --optimizer checked, as keywords of ``archcalc.analyze``."""
+    from .analysis import DTYPES, OPTIMIZERS
+    return dict(dtype=choice(dtype, tuple(DTYPES), "--dtype"), batch=whole(batch, "--batch", 1, LIMIT),
+                optimizer=choice(optimizer, tuple(OPTIMIZERS), "--optimizer"))
+
+
+# ---------------------------------------------------------------------------------------------
+# shipped specs
+
+INDEX = os.path.join(os.path.dirname(os.path.abspath(__file__)), "shipped_specs.json")
+
+
+def shipped_specs() -> list[dict]:
+    """The shipped networks, from ``archcalc/shipped_specs.json``: file, what, and checked (the
+    published figure each is tested against)."""
+    with open(INDEX, encoding="utf-8") as fh:
+        return json.load(fh)["specs"]
+
+
+def shipped_dir() -> Optional[str]:
+    """The folder of the shipped specs: ``archcalc/specs`` in an installed wheel, the
+    repository's ``specs/`` in a source checkout (or an editable install)."""
+    here = os.path.dirname(INDEX)
+    first = shipped_specs()[0]["file"]
+    for d in (os.path.join(here, "specs"), os.path.join(os.path.dirname(here), "specs")):
+        if os.path.isfile(os.path.join(d, first)):
+            return d
+    return None
+
+
+def find_shipped(name: str) -> Optional[str]:
+    """The path of the shipped spec called ``name`` (``vgg16`` or ``vgg16.yaml``), or None."""
+    if not name or os.sep in name or "/" in name:
+        return None
+    d = shipped_dir()
+    if d is None:
+        return None
+    for entry in shipped_specs():
+        f = entry["file"]
+        if name.lower() in (f.lower(), os.path.splitext(f)[0].lower()):
+            return os.path.join(d, f)
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# reading a SPEC argument
+
+_stdin_text: Optional[str] = None
+
+
+def read_stdin() -> str:
+    """Standard input as spec text (read once: a second use gets the same text)."""
+    global _stdin_text
+    if _stdin_text is None:
+        _stdin_text = _read_stdin()
+    return _stdin_text
+
+
+def _read_stdin() -> str:
+    where = SourcePos(STDIN)
+    if sys.stdin is not None and sys.stdin.isatty():
+        sys.stderr.write("archcalc: reading the spec from standard input (end it with Ctrl-D)\n")
+    try:
+        data = sys.stdin.buffer.read(spec.MAX_FILE_BYTES + 1)
+    except (OSError, ValueError, AttributeError) as exc:
+        raise error(f"cannot read standard input: {exc}", where, exit_code=2) from None
+    if len(data) > spec.MAX_FILE_BYTES:
+        raise error(f"standard input holds more than {spec.MAX_FILE_BYTES:,} bytes, the limit "
+                    "of a spec", where, exit_code=2)
+    if b"\0" in data:
+        raise error("standard input is binary, not a spec", where, exit_code=2)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise error(f"standard input is not UTF-8 text (byte {exc.start})", where,
+                    hint="send the spec as UTF-8", exit_code=2) from None
+    if not text.strip():
+        raise error("standard input is empty", where,
+                    hint="pipe a spec in, e.g. cat net.yaml | archcalc summary -", exit_code=1)
+    return text
+
+
+def _read(text: str, input, opts: dict):
+    """SPEC → Network (or {column: Network}): '-' is standard input, an existing file is read,
+    a name ending like a spec file is a (missing) file, a shipped network's name is that spec,
+    anything else is a spec string."""
+    if text == "-":
+        return spec.parse(read_stdin(), input, file=STDIN, **opts)
+    if text.lower().endswith(".onnx") and not os.path.isdir(text):
+        raise error(f"{text} is an ONNX model, not a spec", SourcePos(text),
+                    hint=f"archcalc run {text} runs it; summary, compare, validate and export "
+                         "read a spec (YAML, a column table or a spec string)", exit_code=2)
     if os.path.exists(text) or text.lower().endswith(SPEC_EXTS):
-        return spec.load(text, input, **opts)
-    return spec.parse(text, input, **opts)
+        shipped = None if os.path.exists(text) else find_shipped(text)
+        return spec.load(shipped or text, input, **opts)
+    shipped = find_shipped(text)
+    if shipped:
+        return spec.load(shipped, input, **opts)
+    try:
+        return spec.parse(text, input, **opts)
+    except ArchcalcError as exc:
+        raise _as_a_name(text, exc) from None
 
 
-# options shared by the commands
-INPUT = typer.Option(None, "--input", "-i", help="input volume HxWxC, e.g. 224x224x3 "
-                     "(default: the spec's own, else 224x224x3)")
-FILTERS = typer.Option(None, "--filters", "-f", help="filters of a shorthand C (default 64)")
-DOUBLE = typer.Option(None, "--double-after-pool/--no-double-after-pool",
-                      help="double the filters of shorthand C after each max pool")
-ROUNDING = typer.Option(None, "--rounding", help="covered (default: floor unless real input "
-                        "pixels go unseen), exact (every fraction is an error), floor (PyTorch) or "
-                        "ceil (Caffe pooling)")
-DTYPE = typer.Option("fp32", "--dtype", help="bytes per element: fp32, fp16, bf16, int8")
-BATCH = typer.Option(1, "--batch", "-b", min=1, help="images per batch for memory figures")
-INPLACE = typer.Option(False, "--count-inplace", help="give ReLU and dropout outputs buffers "
-                       "of their own (default: in place)")
-OPTIMIZER = typer.Option("adam", "--optimizer", help="for the training estimate: sgd, momentum, adam")
+def _as_a_name(text: str, exc: ArchcalcError) -> ArchcalcError:
+    """A one-word SPEC that is no spec string was probably meant as a file or a shipped
+    network: say so rather than only "unknown token"."""
+    word = text.strip()
+    if not word or any(c.isspace() for c in word) or exc.exit_code != 1:
+        return exc
+    if "/" in word or os.sep in word:
+        found = [word + e for e in SPEC_EXTS if os.path.isfile(word + e)]
+        return error(f"no such file: {word}", SourcePos(word), exit_code=2,
+                     hint=f"did you mean {found[0]}?" if found else
+                     "check the path (archcalc specs lists the shipped networks)")
+    import difflib
+    names = [os.path.splitext(e["file"])[0] for e in shipped_specs()]
+    close = difflib.get_close_matches(word.lower(), names, n=1, cutoff=0.6)
+    if not close:
+        return exc
+    first = exc.diagnostics[0]
+    hint = (f"did you mean the shipped network {close[0]}? (archcalc specs lists them; "
+            "a spec string is made of tokens)")
+    return ArchcalcError([replace(first, hint=hint), *exc.diagnostics[1:]], exc.exit_code)
 
 
-def load_one(text: str, input: Optional[str], filters: Optional[int], double: Optional[bool],
+def load_spec(text: str, input: Optional[str], filters, double: Optional[bool],
+              rounding: Optional[str], column: Optional[str]):
+    """A SPEC argument (see :func:`_read`) with the common options applied. ``--column`` matches
+    a table's column names without regard to case when no column has exactly that name."""
+    opts = dict(filters=whole(filters, "--filters", 1, LIMIT), double_after_pool=double,
+                rounding=rounding_option(rounding), column=column)
+    if column is None:
+        return _read(text, input, opts)
+    try:
+        return _read(text, input, opts)
+    except ArchcalcError as exc:
+        if not any(d.message.startswith("no column ") for d in exc.diagnostics):
+            raise
+        names = _column_names(exc)
+        match = [n for n in names if n.lower() == column.strip().lower()]
+        if len(match) != 1:
+            raise
+    return _read(text, input, dict(opts, column=match[0]))
+
+
+def _column_names(exc: ArchcalcError) -> list[str]:
+    """The table's columns, from the hint of its "no column" error ("columns: A, B, ...")."""
+    for d in exc.diagnostics:
+        if d.hint and d.hint.startswith("columns: "):
+            return [n.strip() for n in d.hint[len("columns: "):].split(",")]
+    return []
+
+
+def load_one(text: str, input: Optional[str], filters, double: Optional[bool],
              rounding: Optional[str], column: Optional[str]):
     """Like :func:`load_spec`, for commands that take one network: a table needs --column."""
     net = load_spec(text, input, filters, double, rounding, column)
     if isinstance(net, dict):
         raise ArchcalcError([Diagnostic(
-            "error", f"{text} holds {len(net)} networks ({', '.join(net)})", SourcePos(text),
+            "error", f"{text} holds {len(net)} networks ({', '.join(net)})", OPTIONS,
             hint="pick one with --column (or compare them all with 'archcalc compare')")], 2)
     return net
 
 
-SPEC = typer.Argument(..., metavar="SPEC", help="a spec file or a spec string")
-COLUMN = typer.Option(None, "--column", "-c", help="for a column table: the network to use")
+# ---------------------------------------------------------------------------------------------
+# options shared by the commands (values are text: checked by the functions above)
+
+SPEC = typer.Argument(..., metavar="SPEC", show_default=False,
+                      help="a spec file, a shipped network's name (archcalc specs), a spec "
+                           "string, or - for standard input")
+INPUT = typer.Option(None, "--input", "-i", metavar="HxWxC",
+                     help="input volume, e.g. 224x224x3 (default: the spec's own, else 224x224x3)")
+FILTERS = typer.Option(None, "--filters", "-f", metavar="N",
+                       help="filters of a shorthand C (default 64)")
+DOUBLE = typer.Option(None, "--double-after-pool/--no-double-after-pool",
+                      help="double the filters of shorthand C after each max pool")
+ROUNDING = typer.Option(None, "--rounding", metavar="RULE",
+                        help="how a window division that is not whole is treated: covered "
+                             "(default), exact, floor (PyTorch) or ceil (Caffe pooling); "
+                             "see docs/definitions.md")
+COLUMN = typer.Option(None, "--column", "-c", metavar="NAME",
+                      help="for a column table: the network to use (any case)")
+DTYPE = typer.Option("fp32", "--dtype", metavar="TYPE",
+                     help="bytes per element: fp32, fp16, bf16 or int8")
+BATCH = typer.Option("1", "--batch", "-b", metavar="N", help="images per batch")
+INPLACE = typer.Option(False, "--count-inplace", help="give ReLU and dropout outputs buffers "
+                       "of their own (default: in place)")
+OPTIMIZER = typer.Option("adam", "--optimizer", metavar="NAME",
+                         help="for the training estimate: sgd, momentum or adam")

@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 import archcalc  # noqa: E402
-from exporters import onnx as ox  # noqa: E402
-from exporters import runtime  # noqa: E402
+from archcalc.exporters import onnx as ox  # noqa: E402
+from archcalc.exporters import runtime  # noqa: E402
 
 
 def best(fn, runs: int) -> float:

@@ -1,14 +1,14 @@
 """Compile archcalc networks to ONNX and run them with onnxruntime.
 
     >>> import archcalc
-    >>> from exporters import onnx as onnx_export, runtime
+    >>> from archcalc.exporters import onnx as onnx_export, runtime
     >>> net = archcalc.parse("C3D16 R M FC10 S", input=(32, 32, 3))
     >>> path = onnx_export.export(net, "small.onnx")            # doctest: +SKIP
     >>> runtime.run(path, batch=8).median_ms                    # doctest: +SKIP
 
-``exporters.onnx`` holds the emission table (archcalc op kind → ONNX nodes), ``to_model``,
-``export`` and ``verify``; ``exporters.runtime`` opens onnxruntime sessions and times them;
-``exporters.commands`` holds the ``archcalc export`` and ``archcalc run`` commands.
+``archcalc.exporters.onnx`` holds the emission table (archcalc op kind → ONNX nodes), ``to_model``,
+``export`` and ``verify``; ``archcalc.exporters.runtime`` opens onnxruntime sessions and times them;
+``archcalc.exporters.commands`` holds the ``archcalc export`` and ``archcalc run`` commands.
 
 This package's ``__init__`` imports neither onnx nor onnxruntime: they are loaded by the
 submodules that need them, so that ``archcalc`` stays light.

@@ -50,6 +50,9 @@ WEIGHT_MODES = ("random", "zeros", "none")
 WEIGHT_ALIASES = {"light": "none", "he": "random"}
 BATCH = "batch"                   # the symbolic batch dimension of inputs and outputs
 MIN_OPSET = 13                    # Softmax over one axis, Unsqueeze axes as an input
+# The default opset: one that TensorRT (8.6 and later), OpenVINO and torch.onnx (its default
+# since PyTorch 2.1) all handle; see docs/export.md. Lowered to the newest runnable one if needed.
+DEFAULT_OPSET = 17
 CHUNK = 1 << 18                   # elements drawn per random chunk (1 MiB of float32: cache-sized)
 # Past this many bytes of weights a model is written with external data: protobuf cannot
 # serialize a message over 2 GiB, and the graph itself needs some room.
@@ -377,11 +380,13 @@ EMIT: dict[str, Emitter] = {
 }
 
 
-def plan(net: Network, report: Report | None = None, opset: int | None = None) -> Plan:
-    """The ONNX graph of ``net`` (no weight values yet)."""
+def plan(net: Network, report: Report | None = None, opset: int | None = None, *,
+         _probe: bool = False) -> Plan:
+    """The ONNX graph of ``net`` (no weight values yet), at ``opset`` (checked by
+    :func:`check_opset`; None: :func:`default_opset`)."""
     report = report or archcalc.analyze(net)
     out_vol = {row.name: row.output for row in report.layers}
-    g = Plan(net, opset or default_opset())
+    g = Plan(net, opset if _probe else check_opset(opset))
     g.used.update(layer.name for layer in net.layers)
     for layer in net.layers:
         vin = [out_vol[s] for s in layer.inputs]
@@ -572,8 +577,28 @@ def _probe_network() -> Network:
     return b.build()
 
 
-@lru_cache(maxsize=None)
 def default_opset() -> int:
+    """The opset written when none is asked for: :data:`DEFAULT_OPSET`, or the newest runnable
+    one where that is older."""
+    return min(DEFAULT_OPSET, newest_opset())
+
+
+def check_opset(opset: int | None) -> int:
+    """``opset`` when the installed onnx and onnxruntime can both run it (an ArchcalcError at
+    <options>, exit code 2, naming the range otherwise); None gives :func:`default_opset`."""
+    if opset is None:
+        return default_opset()
+    newest = newest_opset()
+    if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= newest:
+        raise error(f"--opset must be between {MIN_OPSET} and {newest}, got {opset!r}", OPTIONS,
+                    hint=f"{MIN_OPSET} is the least the exporter needs, {newest} the newest that "
+                         "the installed onnx and onnxruntime both run; the default, "
+                         f"{default_opset()}, also loads in TensorRT and OpenVINO", exit_code=2)
+    return opset
+
+
+@lru_cache(maxsize=None)
+def newest_opset() -> int:
     """The newest opset that both the installed onnx defines and the installed onnxruntime
     runs, found by opening a session on a model that uses every operator the exporter emits.
     Without onnxruntime, onnx's newest."""
@@ -584,7 +609,9 @@ def default_opset() -> int:
         return newest
     net = _probe_network()
     for opset in range(newest, MIN_OPSET - 1, -1):
-        if _ort_opens(ort, to_model(net, "zeros", opset=opset)):
+        g = plan(net, opset=opset, _probe=True)
+        if _ort_opens(ort, _model(g, [numpy_helper.from_array(np.zeros(p.shape, np.float32), p.name)
+                                      for p in g.params], [], "zeros", 0)):
             return opset
     raise RuntimeError(f"onnxruntime {ort.__version__} opens none of the opsets "
                        f"{MIN_OPSET}..{newest}")
@@ -873,5 +900,6 @@ def _encoded(buf, number: int, wire: int, i: int, j: int) -> bytes:
     return _key(number, wire) + buf[i:j]
 
 
-__all__ = ["EMIT", "export", "to_model", "verify", "plan", "default_opset", "weight_mode",
+__all__ = ["EMIT", "export", "to_model", "verify", "plan", "default_opset", "newest_opset", "check_opset",
+           "DEFAULT_OPSET", "weight_mode",
            "VerificationError", "WEIGHT_MODES", "EXTERNAL_DATA_THRESHOLD"]

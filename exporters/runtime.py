@@ -123,7 +123,9 @@ def _session(ort, model_path: str, providers: list[str], quiet: bool = False):
         return ort.InferenceSession(model_path, opts, providers=providers)
     except Exception as exc:       # onnxruntime raises its own unrelated exception types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise error(f"onnxruntime cannot open {model_path}: {first}", exit_code=1) from None
+        raise error(f"onnxruntime cannot open {model_path}: {first}", SourcePos(str(model_path)),
+                    hint="is it an ONNX model? archcalc export writes one from a spec",
+                    exit_code=2) from None
     finally:
         if quiet and not debug:
             ort.set_default_logger_severity(3)
@@ -209,7 +211,7 @@ def run(model, *, batch: int = 1, warmup: int = 3, iters: int = 20, provider: st
     ``model`` is a path to an .onnx file or an archcalc ``Network`` (exported to a temporary
     file with ``weights``). The output shapes are checked against the analyzer for a network,
     against the model's declared outputs for a file; a disagreement raises
-    ``exporters.onnx.VerificationError``.
+    ``archcalc.exporters.onnx.VerificationError``.
     """
     for what, value, least in (("batch", batch, 1), ("warmup", warmup, 0), ("iters", iters, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
@@ -226,7 +228,7 @@ def run(model, *, batch: int = 1, warmup: int = 3, iters: int = 20, provider: st
 def _run_network(net: Network, batch, warmup, iters, provider, weights, seed, name) -> RunResult:
     from . import onnx as onnx_export
     if onnx_export.weight_mode(weights) == "none":
-        raise error("a light model (weights none) has no weights to run",
+        raise error("a light model (weights none) has no weights to run", OPTIONS,
                     hint="run with weights random or zeros", exit_code=2)
     report = archcalc.analyze(net)
     rows = {row.name: row for row in report.layers}
@@ -246,8 +248,9 @@ def _run_file(path: str, batch, warmup, iters, provider, seed, expected, label) 
     if len(inputs) != 1:
         raise error(f"{path} takes {len(inputs)} inputs ({', '.join(i.name for i in inputs[:4])}"
                     f"{', ...' if len(inputs) > 4 else ''}); archcalc runs models with one",
+                    pos=SourcePos(path),
                     hint="a light export (weights none) has its weights as inputs: export with "
-                         "--weights random or zeros", exit_code=1)
+                         "--weights random or zeros", exit_code=2)
     shape = _input_shape(inputs[0], batch, path)
     x = np.random.default_rng(seed).standard_normal(shape, dtype=np.float32)
     feeds = {inputs[0].name: x}
@@ -278,13 +281,14 @@ def _run_file(path: str, batch, warmup, iters, provider, seed, expected, label) 
 def _input_shape(inp, batch: int, path: str) -> tuple[int, ...]:
     dims = list(inp.shape)
     if not dims:
-        raise error(f"{path}: the input {inp.name} is a scalar", exit_code=1)
+        raise error(f"the input {inp.name} is a scalar", SourcePos(path), exit_code=2)
     if isinstance(dims[0], int) and dims[0] != batch:
-        raise error(f"{path} has a fixed batch of {dims[0]}, not {batch}",
+        raise error(f"{path} has a fixed batch of {dims[0]}, not {batch}", OPTIONS,
                     hint=f"run it with --batch {dims[0]}", exit_code=2)
     dims[0] = batch
     if not all(isinstance(d, int) and d > 0 for d in dims):
-        raise error(f"{path}: the input {inp.name} has an unknown size {inp.shape}", exit_code=1)
+        raise error(f"the input {inp.name} has an unknown size {inp.shape}", SourcePos(path),
+                    exit_code=2)
     return tuple(dims)
 
 

@@ -11,7 +11,7 @@ import onnx
 import onnxruntime as ort
 
 import archcalc
-from exporters import onnx as onnx_export
+from archcalc.exporters import onnx as onnx_export
 
 
 def _volume(shape: tuple[int, ...]) -> tuple[int, int, int]:

@@ -15,7 +15,8 @@ import archcalc  # noqa: E402
 from archcalc.errors import ArchcalcError, SourcePos  # noqa: E402
 from archcalc.graph import Builder  # noqa: E402
 from archcalc.ops import OPS  # noqa: E402
-from exporters import onnx as ox  # noqa: E402
+from archcalc.exporters import onnx as ox  # noqa: E402
+from conftest import run_cli  # noqa: E402
 
 SPECS = os.path.join(os.path.dirname(__file__), os.pardir, "specs")
 POS = SourcePos("<test>")
@@ -151,6 +152,43 @@ def test_explicit_opset(tmp_path):
     model = onnx.load(ox.export(net, tmp_path / "m.onnx", opset=13))
     assert model.opset_import[0].version == 13
     assert ox.default_opset() >= 13
+
+
+def test_default_opset_is_the_conservative_one():
+    # docs/export.md: 17 (TensorRT 8.6+, OpenVINO, torch.onnx's default), unless this onnx and
+    # onnxruntime cannot run 17
+    net = build((8, 8, 3), [("conv", {"filters": 4}), ("softmax", {})])
+    assert ox.default_opset() == min(17, ox.newest_opset())
+    assert ox.to_model(net, "zeros").opset_import[0].version == ox.default_opset()
+
+
+def test_opsets_outside_what_onnx_and_onnxruntime_run_are_refused(tmp_path):
+    net = build((8, 8, 3), [("conv", {"filters": 4}), ("softmax", {})])
+    newest = ox.newest_opset()
+    assert newest <= onnx.defs.onnx_opset_version()
+    for bad in (12, newest + 1, 30, True):
+        with pytest.raises(ArchcalcError, match=f"--opset must be between 13 and {newest}") as e:
+            ox.export(net, tmp_path / "m.onnx", opset=bad)
+        assert e.value.exit_code == 2 and str(e.value.diagnostics[0].pos) == "<options>"
+    assert list(tmp_path.iterdir()) == []
+    # the newest accepted one is one that onnxruntime really opens
+    path = ox.export(net, tmp_path / "m.onnx", opset=newest)
+    ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+
+
+@pytest.mark.parametrize("opset,code", [("12", 2), ("9999", 2), ("x", 2), (None, 0)])
+def test_export_command_opset(tmp_path, opset, code):
+    out = tmp_path / "m.onnx"
+    args = ["export", "C3D4 FC10", "-i", "8x8x3", "-o", str(out)]
+    args += ["--opset", opset] if opset else []
+    p = run_cli(*args)
+    assert p.returncode == code, p.stderr
+    if code:
+        assert p.stderr.startswith("<options>: error: --opset must be") and not out.exists()
+        assert "Traceback" not in p.stderr
+    else:
+        assert f"opset {ox.default_opset()};" in p.stdout
+        assert onnx.load(str(out)).opset_import[0].version == ox.default_opset()
 
 
 # ---------------------------------------------------------------------------------------------

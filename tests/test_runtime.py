@@ -17,9 +17,9 @@ from typer.testing import CliRunner  # noqa: E402
 
 import archcalc  # noqa: E402
 from archcalc.errors import ArchcalcError  # noqa: E402
-from exporters import onnx as ox  # noqa: E402
-from exporters import runtime  # noqa: E402
-from exporters.commands import export_cmd, run_cmd  # noqa: E402
+from archcalc.exporters import onnx as ox  # noqa: E402
+from archcalc.exporters import runtime  # noqa: E402
+from archcalc.exporters.commands import export_cmd, run_cmd  # noqa: E402
 
 from test_export import spec_networks  # noqa: E402
 
@@ -161,7 +161,7 @@ def test_run_command(cli, tmp_path):
 def test_run_command_without_cuda_is_one_clean_line():
     if CUDA_REASON is None:
         pytest.skip("CUDA works here")
-    code = ("import typer; from exporters.commands import run_cmd; app = typer.Typer(); "
+    code = ("import typer; from archcalc.exporters.commands import run_cmd; app = typer.Typer(); "
             "app.command('run')(run_cmd); app.command('x')(lambda: None); app()")
     base = [sys.executable, "-c", code, "run", SMALL, "-i", "32x32x3", "--iters", "1"]
     auto = subprocess.run(base, capture_output=True, text=True, cwd=ROOT)
@@ -173,7 +173,37 @@ def test_run_command_without_cuda_is_one_clean_line():
 
 
 def test_archcalc_and_the_commands_module_import_neither_onnx_nor_onnxruntime():
-    code = ("import sys, archcalc, exporters, exporters.commands; "
+    code = ("import sys, archcalc, archcalc.exporters, archcalc.exporters.commands; "
             "print(sorted(m for m in ('onnx', 'onnxruntime') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_run_help_lists_only_modes_that_run():
+    from conftest import run_cli
+    p = run_cli("run", "-h")
+    assert p.returncode == 0
+    weights = p.stdout[p.stdout.index("--weights"):].split("--seed")[0]
+    assert "random or zeros" in weights and "none" not in weights and "light" not in weights
+    bad = run_cli("run", SMALL, "-i", "32x32x3", "--weights", "none")
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("<options>: error: --weights must be one of random, zeros")
+
+
+@pytest.mark.parametrize("content", [b"not a model at all", b"\x08\x07\x12\x00garbage\xff"])
+def test_a_corrupt_model_file_is_exit_2_at_its_place(tmp_path, content):
+    from conftest import run_cli
+    path = tmp_path / "broken.onnx"
+    path.write_bytes(content)
+    p = run_cli("run", str(path), "--provider", "cpu", "--iters", "1")
+    assert p.returncode == 2, (p.stdout, p.stderr)
+    assert p.stderr.startswith(f"{path}: error: onnxruntime cannot open {path}")
+    assert "<api>" not in p.stderr and "Traceback" not in p.stderr
+
+
+def test_a_light_model_file_is_refused_at_its_place(small, tmp_path):
+    from conftest import run_cli
+    path = ox.export(small, tmp_path / "light.onnx", weights="none")
+    p = run_cli("run", path, "--provider", "cpu", "--iters", "1")
+    assert p.returncode == 2 and p.stderr.startswith(f"{path}: error: {path} takes 7 inputs")
+    assert "<api>" not in p.stderr
