@@ -133,11 +133,41 @@ def _width(console, table) -> int:
     return Measurement.get(console, console.options.update_width(100_000), table).maximum
 
 
+def plain_table(title: str, headers: Sequence[str], justify: Sequence[str],
+                rows: Sequence[Sequence[str]]) -> str:
+    """A table as plain text: columns two spaces apart, numbers right-aligned, a rule under the
+    header; every line whole (for pipes, files and grep)."""
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+
+    def line(cells) -> str:
+        return "  ".join(c.ljust(w) if j == "left" else c.rjust(w)
+                         for c, w, j in zip(cells, widths, justify)).rstrip()
+    out = [title, line(headers), "  ".join("─" * w for w in widths)]
+    out += [line(r) for r in rows]
+    return "\n".join(out) + "\n"
+
+
+def _diag_line(d) -> str:
+    return f"{d.severity}{f' [{d.layer}]' if d.layer else ''}: {d.message}"
+
+
 def render_table(r: Report, depth: int | None = None, console=None) -> None:
-    """The summary table and totals. On a terminal too narrow for every column, the table first
-    turns compact (no borders; counts in K/M/G, exact in the totals and in every other format),
-    then drops the least needed columns (a note names them); nothing is cut or wrapped. Piped
-    output (not a terminal) always has every column, exact, and is never wrapped."""
+    """The summary table and totals. On a terminal (rich), a table too narrow for every column
+    first turns compact (no borders; counts in K/M/G, exact in the totals and in every other
+    format), then drops the least needed columns (a note names them); nothing is cut or wrapped.
+    Piped output (not a terminal) is plain text with every column, exact, never wrapped (and
+    rich is not even imported: it is most of the start-up time)."""
+    import sys
+    if console is None and not sys.stdout.isatty():
+        rows = r.rows(depth)
+        vols = {row.name: row.output for row in rows}
+        text = plain_table(f"{r.name} — input {vol_text(r.input)}", [c.header for c in COLUMNS],
+                           [c.justify for c in COLUMNS],
+                           [[c.cell(row, vols, r, False) for c in COLUMNS] for row in rows])
+        text += "\n" + "".join(f"{k}: {v}\n" for k, v in _totals_lines(r))
+        text += "".join(_diag_line(d) + "\n" for d in r.diagnostics)
+        sys.stdout.write(text)
+        return
     from rich.console import Console
     console = console or Console()
     rows = r.rows(depth)
@@ -165,8 +195,8 @@ def render_table(r: Report, depth: int | None = None, console=None) -> None:
     for k, v in _totals_lines(r):
         console.print(f"[bold]{k}[/bold]: {v}", highlight=False, soft_wrap=soft)
     for d in r.diagnostics:      # one line each here; `archcalc validate` shows them in full
-        console.print(f"{d.severity} [{d.layer}]: {d.message}", style="yellow", highlight=False,
-                      markup=False, soft_wrap=soft)
+        console.print(_diag_line(d), style="yellow", highlight=False, markup=False,
+                      soft_wrap=soft)
 
 
 # ---------------------------------------------------------------------------------------------

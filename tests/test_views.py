@@ -198,3 +198,19 @@ def test_compare_table_says_which_is_which():
     assert "network#2" in out and "network#2: C3D16 M" in out and "network: C3D8 M" in out
     md = views.render_compare([(a, 1, "C3D8 M"), (b, 1, "C3D16 M")], "markdown")
     assert "| network | network#2 |" in md and "- network#2: C3D16 M" in md
+
+
+def test_a_piped_summary_does_not_import_rich():
+    # rich's import and table layout were most of the start-up time of `archcalc summary`;
+    # a pipe gets the plain-text table, which needs neither
+    import subprocess
+    import sys
+    from conftest import ROOT
+    code = ("import sys\nfrom archcalc.cli import main\n"
+            "try:\n    main(['summary', 'specs/vgg16.yaml'])\n"
+            "except SystemExit as e:\n    assert e.code in (0, None), e.code\n"
+            "print('RICH', sorted(m for m in sys.modules if m.split('.')[0] == 'rich'),"
+            " file=sys.stderr)\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 0, p.stderr
+    assert "RICH []" in p.stderr and "138,357,544" in p.stdout
