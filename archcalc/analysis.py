@@ -8,7 +8,9 @@ rows (``memory.py``). Every definition is written out in docs/definitions.md.
 from __future__ import annotations
 
 from math import prod
+from operator import attrgetter
 
+from .bulk import paused_gc
 from .errors import OPTIONS, ArchcalcError, Diagnostic, error
 from .graph import Network
 from .lint import lint
@@ -159,6 +161,7 @@ def walk(net: Network, count_inplace: bool = False
     return rows, diags, errors, store
 
 
+@paused_gc()
 def diagnose(net: Network) -> list[Diagnostic]:
     """Every problem in ``net``, errors and warnings, in layer order; never raises for a problem
     in the spec (this is what ``archcalc validate`` reports)."""
@@ -174,6 +177,7 @@ def _sorted(net: Network, diags: list[Diagnostic]) -> list[Diagnostic]:
     return sorted(diags, key=lambda d: (index.get(d.layer, -1), d.severity != "error"))
 
 
+@paused_gc()
 def analyze(net: Network, dtype: str = "fp32", batch: int = 1, count_inplace: bool = False,
             optimizer: str = "adam") -> Report:
     """Analyze ``net``; returns a :class:`Report` or raises :class:`ArchcalcError` with every
@@ -187,10 +191,10 @@ def analyze(net: Network, dtype: str = "fp32", batch: int = 1, count_inplace: bo
     diags = _sorted(net, diags + lint(net, rows))
 
     size = DTYPES[dtype]
-    params = sum(r.params for r in rows)
-    trainable = sum(r.trainable_params for r in rows)
-    macs = sum(r.macs for r in rows)
-    acts = sum(r.activations for r in rows)
+    params = sum(map(attrgetter("params"), rows))
+    trainable = sum(map(attrgetter("trainable_params"), rows))
+    macs = sum(map(attrgetter("macs"), rows))
+    acts = sum(map(attrgetter("activations"), rows))
     peak_elems, peak_at = store.peak, store.peak_at
     totals = Totals(
         params=params, trainable_params=trainable, macs=macs, flops=2 * macs,

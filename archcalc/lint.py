@@ -5,6 +5,7 @@ docs/diagnostics.md.
 """
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import TYPE_CHECKING, Iterable
 
 from .errors import Diagnostic
@@ -120,7 +121,7 @@ def fc_dominates(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Diagno
     pooling would fix. An fc after global pooling (a narrow MobileNet's classifier) or one that
     reads the network's input itself (a multilayer perceptron) is not flagged: no pooling would
     shrink it."""
-    total = sum(r.params for r in rows.values())
+    total = sum(map(attrgetter("params"), rows.values()))
     for row in rows.values():
         if row.op == "fc" and total and row.params > FC_SHARE * total and \
                 _reads_spatial_features(rows, row.inputs[0]):

@@ -36,34 +36,41 @@ class Storage:
         overwrite its (single) input; ``view``: it never copies. Returns whether its output
         shares its input's buffer."""
         buffer, pending = self.buffer, self.pending
-        for src in inputs:                  # its reads happen now
-            pending[buffer[src]] -= 1
-        if inputs:
-            root = buffer[inputs[0]]
-            shared = view or (inplace and pending[root] == 0)
-        else:
-            shared = False
         readers = len(self.consumers[name])
-        if shared:
-            buffer[name] = root
-            pending[root] += readers
-            if not readers:
-                self.kept.add(root)
-        else:
-            buffer[name] = name
-            pending[name] = readers
-            self.size[name] = elements
-            if not readers:
-                self.kept.add(name)
-            self.live += elements
-            if self.live > self.peak:
-                self.peak, self.peak_at = self.live, name
-        for src in inputs:                  # buffers nobody reads any more are freed
+        if len(inputs) == 1:               # most layers: one input, no loops
+            root = buffer[inputs[0]]
+            left = pending[root] - 1       # its read happens now
+            if view or (inplace and not left):
+                buffer[name] = root
+                pending[root] = left + readers
+                if not readers:
+                    self.kept.add(root)
+                return True
+            pending[root] = left
+            self._allocate(name, elements, readers)
+            if not left and root not in self.kept:
+                self.live -= self.size.pop(root)
+                pending[root] = -1
+            return False
+        for src in inputs:
+            pending[buffer[src]] -= 1
+        self._allocate(name, elements, readers)
+        for src in inputs:                 # buffers nobody reads any more are freed
             buf = buffer[src]
-            if not pending[buf] and buf != buffer[name] and buf not in self.kept:
+            if not pending[buf] and buf not in self.kept:
                 self.live -= self.size.pop(buf)
-                pending[buf] = -1           # freed (a second input in the same buffer skips it)
-        return shared
+                pending[buf] = -1          # freed (a second input in the same buffer skips it)
+        return False
+
+    def _allocate(self, name: str, elements: int, readers: int) -> None:
+        self.buffer[name] = name
+        self.pending[name] = readers
+        self.size[name] = elements
+        if not readers:
+            self.kept.add(name)
+        self.live += elements
+        if self.live > self.peak:
+            self.peak, self.peak_at = self.live, name
 
     def skip(self, inputs: tuple[str, ...]) -> None:
         """A layer that could not be analyzed: its reads of the inputs that exist still count."""

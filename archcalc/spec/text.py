@@ -217,16 +217,21 @@ def parse_items(text: str, pos_of) -> list:
     return stack[0][0]
 
 
-def count_layers(items: list) -> int:
-    """Words an item list expands to (an upper bound on its layers' count divided by letters)."""
+def count_layers(items: list, sizes: dict | None = None) -> int:
+    """Words an item list expands to (an upper bound on its layers' count divided by letters).
+    ``sizes`` caches each distinct word's count (a literal 100,000-word string has few)."""
+    sizes = {} if sizes is None else sizes
     n = 0
     for it in items:
         if isinstance(it, Group):
-            n += it.times * count_layers(it.items)
+            n += it.times * count_layers(it.items, sizes)
             if n > MAX_LAYERS:
                 return n
         else:
-            n += len(it.text) if LETTERS.fullmatch(it.text) else 1
+            k = sizes.get(it.text)
+            if k is None:
+                k = sizes[it.text] = len(it.text) if LETTERS.fullmatch(it.text) else 1
+            n += k
     return n
 
 
