@@ -2,8 +2,9 @@
 
 Per layer: output volume, parameters (trainable and not), MACs, activation elements, receptive
 field. Problems are collected as diagnostics (a layer whose input could not be computed is
-skipped) and raised together at the end. Peak memory is a plain function over the graph and the
-rows (``memory.py``). Every definition is written out in docs/definitions.md.
+skipped) and raised together at the end. Where each output is stored (in place or not) and the
+peak of live activations are followed in the same walk by ``memory.Storage``. Every definition
+is written out in docs/definitions.md.
 """
 from __future__ import annotations
 
@@ -153,7 +154,7 @@ def walk(net: Network, count_inplace: bool = False
             rf = rfs[srcs[0]]
         elif step == GLOBAL:
             rf = GLOBAL_RF
-        else:
+        else:                               # MERGE
             rf = merge_rf([rfs[s] for s in srcs])
         rfs[name] = rf
         rows.append(LayerRow(name, kind, srcs, out, params, trainable, macs,
