@@ -95,16 +95,17 @@ def walk(net: Network, count_inplace: bool = False
     a layer whose inputs are unknown is skipped.
 
     Linear in the layers, and cheap per layer: an op's figures are pure functions of its
-    attributes and input volumes, so they are computed once per distinct (op, attributes object,
-    input volumes) and reused (a spec string shares one attributes object between the repeats of
-    a word, so ``(C3D16 R)x50000`` computes two layers' figures, not 100,000)."""
+    attributes and input volumes, so those last computed for an attributes object are reused
+    while its input volumes stay the same (a spec string shares one attributes object between
+    the repeats of a word, so ``(C3D16 R)x50000`` computes two layers' figures, not 100,000;
+    the attributes objects all live in ``net`` during the walk, so their ids are unique)."""
     vols: dict[str, tuple | None] = {}
     rfs: dict[str, RF] = {}
     rows: list[LayerRow] = []
     diags: list[Diagnostic] = []
     errors = 0
     store = Storage(net.consumers)
-    known: dict[tuple, tuple] = {}         # (op, id(attrs), input volumes) -> figures
+    known: dict[int, tuple] = {}           # id(attrs) -> (op, input volumes, figures)
     rounding = net.rounding
     overwrite = not count_inplace
 
@@ -122,9 +123,10 @@ def walk(net: Network, count_inplace: bool = False
             vols[name] = None
             store.skip(srcs)
             continue
-        key = (kind, id(a), ins)
-        fig = known.get(key)
-        if fig is None:
+        seen = known.get(id(a))           # (kind, ins, figures) last computed for these attrs
+        if seen is not None and seen[0] is kind and seen[1] == ins:
+            fig = seen[2]
+        else:
             op = layer.opdef
             at = At(name, layer.pos, srcs, rounding)
             try:
@@ -143,7 +145,7 @@ def walk(net: Network, count_inplace: bool = False
             fig = (out, trainable + frozen, trainable, op.macs(a, list(ins), out),
                    op.rf_step(a, list(ins)), prod(out), op.inplace and overwrite, op.view)
             if ok:                          # a failing layer reports its own error every time
-                known[key] = fig
+                known[id(a)] = (kind, ins, fig)
         out, params, trainable, macs, step, elements, may_overwrite, view = fig
         vols[name] = out
         inplace = store.run(name, srcs, elements, may_overwrite, view)
