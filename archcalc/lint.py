@@ -30,7 +30,7 @@ def rounding_effects(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Di
     at the bottom/right edge unseen by any window (pixels that the stride skips anyway, where the
     window is narrower than the stride, are not counted). Nothing under ``exact`` or ``covered``,
     which refuse those divisions with an error instead."""
-    quiet: set[tuple] = set()           # (attributes object, input volume, rounding) with nothing to say
+    quiet: set[tuple] = set()      # (id of attributes, input volume, rounding): nothing to say
     for layer in net.layers:
         if layer.op not in WINDOWED or layer.name not in rows:
             continue
@@ -63,7 +63,8 @@ def _rounding_note(layer, a: dict, vin: tuple, vout: tuple, rounding: str) -> Di
             if vout[ax] != (n + 2 * p - k) // s + 2:
                 continue               # the extra window would start in the padding: none
             return _warn(layer, f"ceil rounding adds a partial last window along {axis}: "
-                         f"({n} − {k} + 2·{p})/{s} + 1 = {(n + 2 * p - k) / s + 1:g} → {vout[ax]}",
+                         f"({n} − {k} + 2·{p})/{s} + 1 = {(n + 2 * p - k) / s + 1:g} → "
+                         f"{vout[ax]}",
                          "expected for Caffe-style pooling; frameworks that floor give one less")
         # the last r − p real pixels are seen by no window; where the window is narrower than
         # the stride, the first s − k of them fall in the gap the stride leaves anyway

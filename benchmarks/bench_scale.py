@@ -64,8 +64,9 @@ TARGET_S = 1.0          # parse + analyze of a 100,000-layer chain
 def main() -> None:
     verdicts = []
     for literal in (False, True):
-        print("spec: " + ("the literal string 'C3D16 R C3D16 R ...'" if literal
-                          else "a repeated group '(C3D16 R)x<n/2>'") + ", input 32×32×3, best of 3")
+        form = "the literal string 'C3D16 R C3D16 R ...'" if literal else \
+            "a repeated group '(C3D16 R)x<n/2>'"
+        print(f"spec: {form}, input 32×32×3, best of 3")
         print("layers     parse   analyze     total   parse/layer  analyze/layer  total/layer")
         for n in (1_000, 10_000, 100_000):
             text = chain(n, literal)

@@ -7,8 +7,8 @@ from archcalc.analysis import diagnose
 from conftest import SPECS
 
 # A squeeze-and-excitation block (Hu et al. 2018) as far as archcalc's ops go: the trunk, and a
-# side branch global pool → 1×1 conv → ReLU → 1×1 conv → sigmoid. archcalc has no broadcast
-# multiply yet, so the gate is a second output of each block.
+# side branch global pool → 1×1 conv → ReLU → 1×1 conv → sigmoid. archcalc has no
+# broadcast multiply yet, so the gate is a second output of each block.
 SE_NET = """name: se
 input: 32x32x16
 blocks:

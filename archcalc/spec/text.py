@@ -181,7 +181,8 @@ class Group:
     pos: SourcePos
 
 
-_TOKEN = re.compile(r"\(|\)\s*(?:[x*×]\s*(\d+))?|[^\s()]+")   # white space between tokens is skipped
+# a token is '(', ')' with its repeat count, or a word; white space between them is skipped
+_TOKEN = re.compile(r"\(|\)\s*(?:[x*×]\s*(\d+))?|[^\s()]+")
 
 
 def parse_items(text: str, pos_of) -> list:
