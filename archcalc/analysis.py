@@ -2,17 +2,20 @@
 
 Per layer: output volume, parameters (trainable and not), MACs, activation elements, receptive
 field. Problems are collected as diagnostics (a layer whose input could not be computed is
-skipped) and raised together at the end. Peak memory is a plain function over the graph and the
-rows (``memory.py``). Every definition is written out in docs/definitions.md.
+skipped) and raised together at the end. Where each output is stored (in place or not) and the
+peak of live activations are followed in the same walk by ``memory.Storage``. Every definition
+is written out in docs/definitions.md.
 """
 from __future__ import annotations
 
 from math import prod
+from operator import attrgetter
 
+from .bulk import paused_gc
 from .errors import OPTIONS, ArchcalcError, Diagnostic, error
 from .graph import Network
 from .lint import lint
-from .memory import peak_activations, training_bytes
+from .memory import Storage, training_bytes
 from .ops import GLOBAL, IDENTITY, MERGE, At, RFStep
 from .report import GLOBAL_RF, RF, LayerRow, Report, Settings, Totals
 
@@ -85,89 +88,101 @@ def _recover(op, a: dict, ins: list, at: At):
     return None
 
 
-def walk(net: Network, count_inplace: bool = False) -> tuple[list[LayerRow], list[Diagnostic], int]:
+def walk(net: Network, count_inplace: bool = False
+         ) -> tuple[list[LayerRow], list[Diagnostic], int, Storage]:
     """The analysis pass: one walk in topological order. Returns the rows, the diagnostics (errors
-    and warnings) and the number of errors; a layer whose inputs are unknown is skipped."""
-    consumers = net.consumers
-    index = {layer.name: i for i, layer in enumerate(net.layers)}
+    and warnings), the number of errors and the activation storage (its ``peak``, ``peak_at``);
+    a layer whose inputs are unknown is skipped.
+
+    Linear in the layers, and cheap per layer: an op's figures are pure functions of its
+    attributes and input volumes, so those last computed for an attributes object are reused
+    while its input volumes stay the same (a spec string shares one attributes object between
+    the repeats of a word, so ``(C3D16 R)x50000`` computes two layers' figures, not 100,000;
+    the attributes objects all live in ``net`` during the walk, so their ids are unique)."""
     vols: dict[str, tuple | None] = {}
     rfs: dict[str, RF] = {}
     rows: list[LayerRow] = []
     diags: list[Diagnostic] = []
     errors = 0
-    buffer: dict[str, str] = {}            # tensor -> the layer whose buffer holds it
-    sharing: dict[str, list[str]] = {}     # buffer -> the tensors stored in it
+    store = Storage(net.consumers)
+    known: dict[int, tuple] = {}           # id(attrs) -> (op, input volumes, figures)
+    rounding = net.rounding
+    overwrite = not count_inplace
 
-    for i, layer in enumerate(net.layers):
-        op = layer.opdef
-        a = layer.attrs
-        if layer.op == "input":
+    for layer in net.layers:
+        name, kind, a, srcs = layer.name, layer.op, layer.attrs, layer.inputs
+        if kind == "input":
             out = net.input
-            rf = RF()
-            rows.append(LayerRow("input", "input", (), out, 0, 0, 0, prod(out), rf))
-            vols["input"], rfs["input"] = out, rf
-            buffer["input"], sharing["input"] = "input", ["input"]
+            rf = rfs[name] = RF()
+            vols[name] = out
+            store.run(name, (), prod(out), False)
+            rows.append(LayerRow(name, kind, (), out, 0, 0, 0, prod(out), rf))
             continue
-        ins = [vols[s] for s in layer.inputs]
+        ins = (vols[srcs[0]],) if len(srcs) == 1 else tuple(vols[s] for s in srcs)
         if None in ins:
-            vols[layer.name] = None
+            vols[name] = None
+            store.skip(srcs)
             continue
-        at = At(layer.name, layer.pos, layer.inputs, net.rounding)
-        try:
-            out = op.shape(a, ins, at)
-        except ArchcalcError as exc:
-            diags.extend(exc.diagnostics)
-            errors += 1
-            out = _recover(op, a, ins, at)
-            if out is None:
-                vols[layer.name] = None
-                continue
-        vols[layer.name] = out
-        trainable, frozen = op.params(a, ins, out)
-        macs = op.macs(a, ins, out)
-
-        # storage: a view never copies; an in-place op overwrites its input's buffer when no
-        # other layer still has to read any tensor kept in that buffer (otherwise it copies)
-        root = buffer[layer.inputs[0]]
-        inplace = op.view or (op.inplace and not count_inplace and all(
-            index[c] <= i for t in sharing[root] for c in consumers[t]))
-        if inplace:
-            buffer[layer.name] = root
-            sharing[root].append(layer.name)
+        seen = known.get(id(a))           # (kind, ins, figures) last computed for these attrs
+        if seen is not None and seen[0] is kind and seen[1] == ins:
+            fig = seen[2]
         else:
-            buffer[layer.name] = layer.name
-            sharing[layer.name] = [layer.name]
-        acts = 0 if inplace else prod(out)
+            op = layer.opdef
+            at = At(name, layer.pos, srcs, rounding)
+            try:
+                out = op.shape(a, list(ins), at)
+                ok = True
+            except ArchcalcError as exc:
+                diags.extend(exc.diagnostics)
+                errors += 1
+                ok = False
+                out = _recover(op, a, list(ins), at)
+                if out is None:
+                    vols[name] = None
+                    store.skip(srcs)
+                    continue
+            trainable, frozen = op.params(a, list(ins), out)    # frozen: buffers
+            fig = (out, trainable, trainable, frozen, op.macs(a, list(ins), out),
+                   op.rf_step(a, list(ins)), prod(out), op.inplace and overwrite, op.view)
+            if ok:                          # a failing layer reports its own error every time
+                known[id(a)] = (kind, ins, fig)
+        out, params, trainable, buffers, macs, step, elements, may_overwrite, view = fig
+        vols[name] = out
+        inplace = store.run(name, srcs, elements, may_overwrite, view)
 
-        step = op.rf_step(a, ins)
-        if step == GLOBAL:
-            rf = GLOBAL_RF
+        if isinstance(step, RFStep):
+            rf = _rf_step(rfs[srcs[0]], step)
         elif step == IDENTITY:
-            rf = rfs[layer.inputs[0]]
-        elif step == MERGE:
-            rf = merge_rf([rfs[s] for s in layer.inputs])
-        else:
-            rf = _rf_step(rfs[layer.inputs[0]], step)
-        rfs[layer.name] = rf
-        rows.append(LayerRow(layer.name, layer.op, layer.inputs, out, trainable, trainable, macs,
-                             acts, rf, a, inplace, layer.scope, "", frozen))
-    return rows, diags, errors
+            rf = rfs[srcs[0]]
+        elif step == GLOBAL:
+            rf = GLOBAL_RF
+        else:                               # MERGE
+            rf = merge_rf([rfs[s] for s in srcs])
+        rfs[name] = rf
+        rows.append(LayerRow(name, kind, srcs, out, params, trainable, macs,
+                             0 if inplace else elements, rf, a, inplace, layer.scope, "", buffers))
+    return rows, diags, errors, store
 
 
+@paused_gc()
 def diagnose(net: Network) -> list[Diagnostic]:
     """Every problem in ``net``, errors and warnings, in layer order; never raises for a problem
     in the spec (this is what ``archcalc validate`` reports)."""
-    rows, diags, _ = walk(net)
+    rows, diags, _, _ = walk(net)
     from .fixes import improve
     diags = improve(net, diags) + list(getattr(net, "warnings", ()))
-    return sorted(diags + lint(net, rows), key=_order(net))
+    return _sorted(net, diags + lint(net, rows))
 
 
-def _order(net: Network):
+def _sorted(net: Network, diags: list[Diagnostic]) -> list[Diagnostic]:
+    """Diagnostics in layer order, errors first within a layer."""
+    if not diags:
+        return diags
     index = {layer.name: i for i, layer in enumerate(net.layers)}
-    return lambda d: (index.get(d.layer, -1), d.severity != "error")
+    return sorted(diags, key=lambda d: (index.get(d.layer, -1), d.severity != "error"))
 
 
+@paused_gc()
 def analyze(net: Network, dtype: str = "fp32", batch: int = 1, count_inplace: bool = False,
             optimizer: str = "adam") -> Report:
     """Analyze ``net``; returns a :class:`Report` or raises :class:`ArchcalcError` with every
@@ -175,20 +190,20 @@ def analyze(net: Network, dtype: str = "fp32", batch: int = 1, count_inplace: bo
     images per step; ``count_inplace`` gives ReLU and dropout buffers of their own. Warnings are
     in ``report.diagnostics``."""
     settings = _check_settings(dtype, batch, count_inplace, optimizer)
-    rows, diags, errors = walk(net, count_inplace)
+    rows, diags, errors, store = walk(net, count_inplace)
     from .fixes import improve
     diags = improve(net, diags) + list(getattr(net, "warnings", ()))
     if errors:
-        raise ArchcalcError(sorted(diags, key=_order(net)))
-    diags = sorted(diags + lint(net, rows), key=_order(net))
+        raise ArchcalcError(_sorted(net, diags))
+    diags = _sorted(net, diags + lint(net, rows))
 
     size = DTYPES[dtype]
-    params = sum(r.params for r in rows)
-    trainable = sum(r.trainable_params for r in rows)
-    buffers = sum(r.buffers for r in rows)
-    macs = sum(r.macs for r in rows)
-    acts = sum(r.activations for r in rows)
-    peak_elems, peak_at = peak_activations(net, rows)
+    params = sum(map(attrgetter("params"), rows))
+    trainable = sum(map(attrgetter("trainable_params"), rows))
+    buffers = sum(map(attrgetter("buffers"), rows))
+    macs = sum(map(attrgetter("macs"), rows))
+    acts = sum(map(attrgetter("activations"), rows))
+    peak_elems, peak_at = store.peak, store.peak_at
     totals = Totals(
         params=params, trainable_params=trainable, macs=macs, flops=2 * macs,
         activations=acts, activation_bytes=acts * batch * size,

@@ -175,31 +175,34 @@ class Builder:
             ready: bool = False) -> Layer:
         """Add a layer of kind ``op``; ``raw`` attributes are validated by the op unless
         ``ready`` says they already were (they are then shared, never modified)."""
-        opdef = lookup(op, pos)
+        opdef = OPS.get(op) if isinstance(op, str) else None   # the common case, cheaply
+        if opdef is None:
+            opdef = lookup(op, pos)
         if len(self.layers) > MAX_LAYERS:        # the input row is not a layer
             raise error(f"the network has more than {MAX_LAYERS:,} layers", pos,
                         hint="archcalc's limit on layers keeps analysis within memory")
         attrs = raw if ready else opdef.normalize(raw, pos, where)
+        names = self.names
         if name is None:
-            base = self.SHORT.get(opdef.kind, opdef.kind)
-            key = prefix + base
+            key = prefix + self.SHORT.get(opdef.kind, opdef.kind)
             n = self.counters.get(key, 0) + 1
-            while f"{key}{n}" in self.names:
-                n += 1
-            self.counters[key] = n
             name = f"{key}{n}"
+            while name in names:
+                n += 1
+                name = f"{key}{n}"
+            self.counters[key] = n
         else:
             name = prefix + str(name)
-            if name in self.names or name in self.failed:
+            if name in names or name in self.failed:
                 raise error(f"the layer name {name!r} is used twice", pos,
-                            hint=f"the first is at {self.names[name].pos}; rename one of them"
-                            if name in self.names else "rename one of them")
+                            hint=f"the first is at {names[name].pos}; rename one of them"
+                            if name in names else "rename one of them")
         srcs = tuple(inputs) if inputs is not None else (self.last,)
-        if any(s in self.failed for s in srcs):
+        if self.failed and any(s in self.failed for s in srcs):
             self.fail(name)
             return Layer(name, opdef.kind, attrs, srcs, pos, scope)
         for s in srcs:
-            if s not in self.names:
+            if s not in names:
                 known = ", ".join(list(self.names)[-5:])
                 raise error(f"layer {name!r} takes input {s!r}, which is not defined before it",
                             pos, hint=f"inputs name earlier layers (the latest: {known})")

@@ -5,6 +5,7 @@ docs/diagnostics.md.
 """
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import TYPE_CHECKING, Iterable
 
 from .errors import Diagnostic
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
 
 SPATIAL_WEIGHTS = ("conv", "dwconv")
 FC_SHARE = 0.5          # an fc layer holding more than this share of all parameters is flagged
+WINDOWED = frozenset(kind for kind, op in OPS.items() if isinstance(op, _Windowed))
+MERGES = frozenset(kind for kind, op in OPS.items() if op.arity is None)
 
 
 def _warn(layer, message: str, hint: str | None = None) -> Diagnostic:
@@ -23,71 +26,132 @@ def _warn(layer, message: str, hint: str | None = None) -> Diagnostic:
 
 
 def rounding_effects(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Diagnostic]:
-    """Ceil rounding that adds a partial window, and floor rounding that leaves input pixels at
-    the bottom/right edge unseen by any window."""
+    """Ceil rounding that adds a partial window, and floor rounding that leaves real input pixels
+    at the bottom/right edge unseen by any window (pixels that the stride skips anyway, where the
+    window is narrower than the stride, are not counted). Nothing under ``exact`` or ``covered``,
+    which refuse those divisions with an error instead."""
+    quiet: set[tuple] = set()      # (id of attributes, input volume, rounding): nothing to say
     for layer in net.layers:
-        op = layer.opdef
-        if not isinstance(op, _Windowed) or layer.name not in rows:
+        if layer.op not in WINDOWED or layer.name not in rows:
             continue
         a = layer.attrs
         rounding = a.get("rounding") or net.rounding
-        if rounding in ("exact", "covered"):   # both refuse what would be warned here
+        if rounding in ("exact", "covered"):
             continue
         vin = rows[layer.inputs[0]].output
-        if layer.op == "dwconv":
-            a = op.as_conv(a, vin[2])
-        pads = op.pads(a)
-        for ax, axis in ((0, "height"), (1, "width")):
-            n, k, s, p = vin[ax], op.k_eff(a)[ax], a["stride"][ax], pads[ax]
-            r = (n + 2 * p - k) % s
-            if not r:
-                continue
-            if rounding == "ceil":
-                if rows[layer.name].output[ax] != (n + 2 * p - k) // s + 2:
-                    continue               # the extra window would start in the padding: none
-                yield _warn(layer, f"ceil rounding adds a partial last window along {axis}: "
-                            f"({n} − {k} + 2·{p})/{s} + 1 = {(n + 2 * p - k) / s + 1:g} → "
-                            f"{rows[layer.name].output[ax]}",
-                            "expected for Caffe-style pooling; frameworks that floor give one less")
-                break
-            unseen = r - p
-            if unseen > 0 and k >= s:
-                yield _warn(layer, f"floor rounding leaves the last {unseen} input "
-                            f"{'row' if ax == 0 else 'column'}{'s' if unseen > 1 else ''} "
-                            f"({axis} {n}, window {k}, stride {s}, padding {p}) unseen by any window",
-                            "adjust the input size or padding for an exact division")
-                break
+        key = (id(a), vin, rounding)
+        if key in quiet:
+            continue
+        note = _rounding_note(layer, a, vin, rows[layer.name].output, rounding)
+        if note is None:
+            quiet.add(key)
+        else:
+            yield note
+
+
+def _rounding_note(layer, a: dict, vin: tuple, vout: tuple, rounding: str) -> Diagnostic | None:
+    op = layer.opdef
+    if layer.op == "dwconv":
+        a = op.as_conv(a, vin[2])
+    pads = op.pads(a)
+    for ax, axis in ((0, "height"), (1, "width")):
+        n, k, s, p = vin[ax], op.k_eff(a)[ax], a["stride"][ax], pads[ax]
+        r = (n + 2 * p - k) % s
+        if not r:
+            continue
+        if rounding == "ceil":
+            if vout[ax] != (n + 2 * p - k) // s + 2:
+                continue               # the extra window would start in the padding: none
+            return _warn(layer, f"ceil rounding adds a partial last window along {axis}: "
+                         f"({n} − {k} + 2·{p})/{s} + 1 = {(n + 2 * p - k) / s + 1:g} → "
+                         f"{vout[ax]}",
+                         "expected for Caffe-style pooling; frameworks that floor give one less")
+        # the last r − p real pixels are seen by no window; where the window is narrower than
+        # the stride, the first s − k of them fall in the gap the stride leaves anyway
+        unseen = r - p - max(0, s - k)
+        if unseen > 0:
+            return _warn(layer, f"floor rounding leaves the last {unseen} input "
+                         f"{'row' if ax == 0 else 'column'}{'s' if unseen > 1 else ''} "
+                         f"({axis} {n}, window {k}, stride {s}, padding {p}) unseen by any window",
+                         "adjust the input size or padding for an exact division")
+    return None
 
 
 def collapsed_early(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Diagnostic]:
-    """A spatial layer whose output is 1×1 while convolutions still follow it."""
-    order = [layer for layer in net.layers if layer.name in rows]
-    for i, layer in enumerate(order):
-        if isinstance(layer.opdef, _Windowed) and rows[layer.name].output[:2] == (1, 1):
-            later = [x for x in order[i + 1:] if x.op in SPATIAL_WEIGHTS]
-            if later:
-                yield _warn(layer, f"the volume is 1×1 at {layer.name} while {len(later)} more "
-                            f"convolution{'s' if len(later) > 1 else ''} follow "
-                            f"(first: {later[0].name}); they see no spatial context",
-                            "use a larger input, or fewer poolings or strides before this layer")
-            return
+    """A layer where the volume becomes 1×1 (from a larger input) while convolutions with a
+    spatial kernel still read from it, directly or through other layers: those see padding
+    around one pixel. 1×1 convolutions on a 1×1 volume are fully connected layers (the
+    squeeze-and-excitation branch, a convolutional classifier) and do not count; neither do
+    layers that do not descend from the collapse (the trunk beside a side branch)."""
+    consumers = net.consumers
+    seen: set[str] = set()
+    for row in rows.values():
+        out = row.output
+        if not (out[0] == 1 == out[1]) or row.name in seen or not row.inputs or \
+                all(rows[s].output[:2] == (1, 1) for s in row.inputs if s in rows):
+            continue
+        later = []                        # spatial convolutions reading from it, in layer order
+        todo = [row.name]
+        while todo:
+            for c in consumers[todo.pop()]:
+                if c in seen or c not in rows:
+                    continue
+                seen.add(c)
+                todo.append(c)
+                x = net[c]
+                if x.op in SPATIAL_WEIGHTS and x.attrs["k_eff"] != (1, 1):
+                    later.append(c)
+        if later:
+            later.sort(key=_position(net))
+            n = len(later)
+            yield _warn(net[row.name], f"the volume is 1×1 at {row.name} while {n} more "
+                        + (f"convolutions follow (first: {later[0]}); they see" if n > 1 else
+                           f"convolution follows ({later[0]}); it sees")
+                        + " no spatial context",
+                        "use a larger input, or fewer poolings or strides before this layer")
+
+
+def _position(net: "Network"):
+    index = {layer.name: i for i, layer in enumerate(net.layers)}
+    return index.__getitem__
 
 
 def fc_dominates(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Diagnostic]:
-    """A fully connected layer holding most of the network's parameters."""
-    total = sum(r.params for r in rows.values())
+    """A fully connected layer holding most of the network's parameters because it reads a
+    flattened spatial volume of features (VGG's fc1 reads 7×7×512): the case the hint's global
+    pooling would fix. An fc after global pooling (a narrow MobileNet's classifier) or one that
+    reads the network's input itself (a multilayer perceptron) is not flagged: no pooling would
+    shrink it."""
+    total = sum(map(attrgetter("params"), rows.values()))
     for row in rows.values():
-        if row.op == "fc" and total and row.params > FC_SHARE * total:
+        if row.op == "fc" and total and row.params > FC_SHARE * total and \
+                _reads_spatial_features(rows, row.inputs[0]):
             yield _warn(net[row.name], f"{row.name} holds {row.params / total:.0%} of the "
                         f"parameters ({row.params:,} of {total:,})",
                         "global average pooling before the classifier (as in GoogLeNet and "
                         "ResNet) removes most of them")
 
 
+def _reads_spatial_features(rows: dict[str, "LayerRow"], name: str) -> bool:
+    """Whether tensor ``name`` is, up to layers that keep its elements (flatten, dropout, ReLU,
+    batch norm...), a volume larger than 1×1 computed by the network (not its input)."""
+    while True:
+        row = rows[name]
+        h, w, c = row.output
+        if row.op == "input":
+            return False
+        if h * w > 1:
+            return True
+        src = rows.get(row.inputs[0]) if len(row.inputs) == 1 else None
+        if src is None or src.output[0] * src.output[1] * src.output[2] != h * w * c:
+            return False
+        name = src.name
+
+
 def misaligned_merges(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Diagnostic]:
     """A merge whose branches disagree on receptive-field stride or centre (Araujo et al.)."""
     for row in rows.values():
-        if OPS[row.op].arity is None and not row.rf.aligned and \
+        if row.op in MERGES and not row.rf.aligned and \
                 all(rows[s].rf.aligned for s in row.inputs):
             yield _warn(net[row.name], "receptive fields of the merged branches are not aligned "
                         "(their strides or centres differ): " + ", ".join(

@@ -1,51 +1,82 @@
-"""Memory over time: peak activations under liveness, and the training estimate.
+"""Memory over time: activation storage and its peak under liveness, and the training estimate.
 
-Plain functions over a Network's graph and the analysis rows, in the style of networkx
-algorithms. Definitions are in docs/definitions.md.
+Definitions are in docs/definitions.md. :class:`Storage` follows the layers as the analysis pass
+runs them (``analysis.walk``) and decides, in the same step, where each output is stored (in
+place or in a buffer of its own) and how many elements are alive; ``training_bytes`` is a plain
+function.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
 
-if TYPE_CHECKING:
-    from .graph import Network
-    from .report import LayerRow
+class Storage:
+    """Activation buffers while the layers run in the network's (topological) order.
 
-
-def peak_activations(net: "Network", rows: Sequence["LayerRow"]) -> tuple[int, str]:
-    """Most activation elements alive at once, and the layer running at that moment.
-
-    Layers run in the network's (topological) order. Each layer that is not in place allocates a
-    buffer for its output while its inputs are still alive; in-place layers and views share their
-    input's buffer. A buffer is freed once the last consumer of every tensor stored in it has run;
-    the network's outputs (layers nobody consumes) stay alive to the end. The input counts.
+    Each layer that is not in place allocates a buffer for its output while its inputs are still
+    alive; in-place layers and views share their input's buffer. A buffer is freed once every
+    read of every tensor stored in it has happened; the network's outputs (tensors nobody reads)
+    stay alive to the end. An in-place op may overwrite its input's buffer only when no other
+    layer still has to read a tensor kept there. The bookkeeping is a count of the reads still
+    to come per buffer, so each layer costs a few dictionary operations whatever the network.
     """
-    index = {row.name: i for i, row in enumerate(rows)}
-    buffer: dict[str, str] = {}        # tensor -> the layer whose buffer holds it
-    size: dict[str, int] = {}
-    last_use: dict[str, int] = {}
-    end = len(rows)
-    for i, row in enumerate(rows):
-        buf = buffer[row.inputs[0]] if row.inplace else row.name
-        buffer[row.name] = buf
-        if not row.inplace:
-            size[buf] = row.activations
-        uses = [index[s] for s in net.consumers[row.name] if s in index]
-        last = max(uses) if uses else end
-        last_use[buf] = max(last_use.get(buf, i), last)
-    frees: dict[int, list[str]] = {}
-    for buf, i in last_use.items():
-        frees.setdefault(i, []).append(buf)
-    live = peak = 0
-    peak_at = rows[0].name if rows else ""
-    for i, row in enumerate(rows):
-        if not row.inplace:
-            live += size[row.name]
-        if live > peak:
-            peak, peak_at = live, row.name
-        for buf in frees.get(i, ()):
-            live -= size[buf]
-    return peak, peak_at
+
+    __slots__ = ("consumers", "buffer", "pending", "size", "kept", "live", "peak", "peak_at")
+
+    def __init__(self, consumers: dict[str, list[str]]):
+        self.consumers = consumers     # tensor -> the layers that read it (one entry per read)
+        self.buffer: dict[str, str] = {}    # tensor -> the layer whose buffer holds it
+        self.pending: dict[str, int] = {}   # buffer -> reads of its tensors still to come
+        self.size: dict[str, int] = {}      # buffer -> elements
+        self.kept: set[str] = set()         # buffers holding a network output: never freed
+        self.live = self.peak = 0
+        self.peak_at = ""
+
+    def run(self, name: str, inputs: tuple[str, ...], elements: int, inplace: bool,
+            view: bool = False) -> bool:
+        """Run layer ``name`` reading ``inputs`` and writing ``elements``. ``inplace``: it may
+        overwrite its (single) input; ``view``: it never copies. Returns whether its output
+        shares its input's buffer."""
+        buffer, pending = self.buffer, self.pending
+        readers = len(self.consumers[name])
+        if len(inputs) == 1:               # most layers: one input, no loops
+            root = buffer[inputs[0]]
+            left = pending[root] - 1       # its read happens now
+            if view or (inplace and not left):
+                buffer[name] = root
+                pending[root] = left + readers
+                if not readers:
+                    self.kept.add(root)
+                return True
+            pending[root] = left
+            self._allocate(name, elements, readers)
+            if not left and root not in self.kept:
+                self.live -= self.size.pop(root)
+                pending[root] = -1
+            return False
+        for src in inputs:
+            pending[buffer[src]] -= 1
+        self._allocate(name, elements, readers)
+        for src in inputs:                 # buffers nobody reads any more are freed
+            buf = buffer[src]
+            if not pending[buf] and buf not in self.kept:
+                self.live -= self.size.pop(buf)
+                pending[buf] = -1          # freed (a second input in the same buffer skips it)
+        return False
+
+    def _allocate(self, name: str, elements: int, readers: int) -> None:
+        self.buffer[name] = name
+        self.pending[name] = readers
+        self.size[name] = elements
+        if not readers:
+            self.kept.add(name)
+        self.live += elements
+        if self.live > self.peak:
+            self.peak, self.peak_at = self.live, name
+
+    def skip(self, inputs: tuple[str, ...]) -> None:
+        """A layer that could not be analyzed: its reads of the inputs that exist still count."""
+        for src in inputs:
+            if src in self.buffer:
+                self.pending[self.buffer[src]] -= 1
 
 
 def training_bytes(params: int, trainable: int, activation_elements: int, dtype_size: int,

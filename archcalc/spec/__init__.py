@@ -12,6 +12,7 @@ import os
 import re
 from dataclasses import replace
 
+from ..bulk import paused_gc
 from ..errors import OPTIONS, ArchcalcError, SourcePos, error
 from ..graph import Builder, Network, channels_first_warning, parse_volume
 from ..ops import _rounding
@@ -50,6 +51,7 @@ def _volume(input) -> tuple[int, int, int] | None:
     return parse_volume(input, OPTIONS, exit_code=2)
 
 
+@paused_gc()
 def parse(text: str, input=None, *, name: str | None = None, filters: int | None = None,
           double_after_pool: bool | None = None, rounding: str | None = None,
           column: str | None = None, file: str = "<spec>",

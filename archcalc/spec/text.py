@@ -11,6 +11,7 @@ The full token table is in docs/spec-languages.md. Words are case-insensitive.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -222,7 +223,7 @@ def emit_word(b, w: "Word", d: Defaults, memo: dict, **add) -> list:
 # ---------------------------------------------------------------------------------------------
 # the item grammar: words and repeated groups
 
-@dataclass
+@dataclass(slots=True)
 class Word:
     text: str
     pos: SourcePos
@@ -235,22 +236,25 @@ class Group:
     pos: SourcePos
 
 
-_TOKEN = re.compile(r"\s+|\(|\)\s*(?:[x*×]\s*(\d+))?|[^\s()]+")
+# a token is '(', ')' with its repeat count, or a word; white space between them is skipped
+_TOKEN = re.compile(r"\(|\)\s*(?:[x*×]\s*(\d+))?|[^\s()]+")
 
 
 def parse_items(text: str, pos_of) -> list:
     """Parse ``text`` into Words and Groups. ``pos_of(offset)`` maps an offset to a SourcePos."""
     stack: list[tuple[list, SourcePos]] = [([], pos_of(0))]
+    items = stack[-1][0]
     for m in _TOKEN.finditer(text):
         tok = m.group(0)
-        if tok.isspace():
-            continue
-        pos = pos_of(m.start())
-        if tok == "(":
+        first = tok[0]
+        if first == "(":
+            pos = pos_of(m.start())
             if len(stack) > MAX_NESTING:
                 raise error(f"groups nested deeper than {MAX_NESTING} levels", pos)
             stack.append(([], pos))
-        elif tok.startswith(")"):
+            items = stack[-1][0]
+        elif first == ")":
+            pos = pos_of(m.start())
             if len(stack) == 1:
                 raise error("')' without a matching '('", pos, hint="remove it or add a '(' before")
             if m.group(1) is None:
@@ -259,25 +263,31 @@ def parse_items(text: str, pos_of) -> list:
             times = int(m.group(1))
             if times < 1:
                 raise error("a repeat count must be at least 1", pos)
-            items, gpos = stack.pop()
-            stack[-1][0].append(Group(items, times, gpos))
+            group, gpos = stack.pop()
+            items = stack[-1][0]
+            items.append(Group(group, times, gpos))
         else:
-            stack[-1][0].append(Word(tok, pos))
+            items.append(Word(tok, pos_of(m.start())))
     if len(stack) > 1:
         raise error("'(' is never closed", stack[-1][1], hint="add ')x<count>' after the group")
     return stack[0][0]
 
 
-def count_layers(items: list) -> int:
-    """Words an item list expands to (an upper bound on its layers' count divided by letters)."""
+def count_layers(items: list, sizes: dict | None = None) -> int:
+    """Words an item list expands to (an upper bound on its layers' count divided by letters).
+    ``sizes`` caches each distinct word's count (a literal 100,000-word string has few)."""
+    sizes = {} if sizes is None else sizes
     n = 0
     for it in items:
         if isinstance(it, Group):
-            n += it.times * count_layers(it.items)
+            n += it.times * count_layers(it.items, sizes)
             if n > MAX_LAYERS:
                 return n
         else:
-            n += len(it.text) if LETTERS.fullmatch(it.text) else 1
+            k = sizes.get(it.text)
+            if k is None:
+                k = sizes[it.text] = len(it.text) if LETTERS.fullmatch(it.text) else 1
+            n += k
     return n
 
 
@@ -355,13 +365,16 @@ def check_size(items: list, pos: SourcePos) -> None:
 def line_positions(text: str, file: str, line: int = 1, col: int = 1):
     """A ``pos_of(offset)`` for text that starts at (line, col) of ``file``."""
     lines = text.split("\n")
+    if len(lines) == 1:                  # a one-line spec string: no search
+        def pos_of(offset: int) -> SourcePos:
+            return SourcePos(file, line, offset + col, text)
+        return pos_of
     starts = [0]
     for ln in lines[:-1]:
         starts.append(starts[-1] + len(ln) + 1)
 
     def pos_of(offset: int) -> SourcePos:
-        import bisect
-        i = bisect.bisect_right(starts, offset) - 1
+        i = bisect_right(starts, offset) - 1
         c = offset - starts[i] + 1 + (col - 1 if i == 0 else 0)
         return SourcePos(file, line + i, c, lines[i])
     return pos_of
