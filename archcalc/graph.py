@@ -6,8 +6,7 @@ computes a shape: that is the analysis pass.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
 from .errors import ArchcalcError, Diagnostic, SourcePos, error
 from .ops import DEFAULT_ROUNDING, OPS, Op, Vol, _int, lookup
@@ -17,8 +16,9 @@ from .ops import DEFAULT_ROUNDING, OPS, Op, Vol, _int, lookup
 MAX_LAYERS = 1_000_000
 
 
-@dataclass(frozen=True, slots=True)
-class Layer:
+class Layer(NamedTuple):
+    """One layer as the spec wrote it (immutable; a named tuple, as it is built once per layer of
+    networks up to 1,000,000 layers long)."""
     name: str
     op: str
     attrs: dict[str, Any]

@@ -23,7 +23,7 @@ See docs/export.md for the opset choice, external data and atomic writes.
 """
 from __future__ import annotations
 
-import dataclasses
+
 import os
 import shutil
 import sys
@@ -276,7 +276,7 @@ def _conv(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
 def _dwconv(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
     """A depthwise conv is a conv with groups = input channels."""
     attrs = layer.opdef.as_conv(layer.attrs, vin[0][2])
-    _conv(g, dataclasses.replace(layer, attrs=attrs), ins, vin, out, at)
+    _conv(g, layer._replace(attrs=attrs), ins, vin, out, at)
 
 
 def _pool(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:

@@ -104,11 +104,12 @@ def parse_string(text: str, input, d: Defaults, name: str, file: str = "<spec>")
     b = Builder(name, input, pos_of(0))
     diags, b.warnings = letter_runs(items)
     memo: dict = {}
-    first: dict = {}               # a word's place -> the first layer it made (for warnings)
+    first: dict = {}               # a warned word's place -> the first layer it made
+    warned = {x.pos for x in b.warnings}
     for w in expand(items):
         try:
             made = emit_word(b, w, d, memo)
-            if made:
+            if warned and made and w.pos in warned:
                 first.setdefault(w.pos, made[0].name)
         except ArchcalcError as exc:       # keep going: report every bad word at once
             if not any(x.pos == exc.diagnostics[0].pos for x in diags):   # once per place
