@@ -9,7 +9,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Iterable
 
 from .errors import Diagnostic
-from .ops import OPS, _Windowed
+from .ops import unseen_tail, OPS, _Windowed
 
 if TYPE_CHECKING:
     from .graph import Network
@@ -66,9 +66,7 @@ def _rounding_note(layer, a: dict, vin: tuple, vout: tuple, rounding: str) -> Di
                          f"({n} − {k} + 2·{p})/{s} + 1 = {(n + 2 * p - k) / s + 1:g} → "
                          f"{vout[ax]}",
                          "expected for Caffe-style pooling; frameworks that floor give one less")
-        # the last r − p real pixels are seen by no window; where the window is narrower than
-        # the stride, the first s − k of them fall in the gap the stride leaves anyway
-        unseen = r - p - max(0, s - k)
+        unseen = unseen_tail(n, k, s, p)     # the same rule that `covered` refuses by
         if unseen > 0:
             return _warn(layer, f"floor rounding leaves the last {unseen} input "
                          f"{'row' if ax == 0 else 'column'}{'s' if unseen > 1 else ''} "
