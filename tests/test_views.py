@@ -9,7 +9,7 @@ from rich.console import Console
 
 import archcalc
 from archcalc import views
-from archcalc.report import SCHEMA, fold
+from archcalc.report import SCHEMA
 from conftest import SPECS, run_cli
 
 
@@ -148,14 +148,17 @@ layers:
     net = archcalc.parse(text)
     r = archcalc.analyze(net)
     # the declared output is cat (4×4×12), not the last layer aux (4×4×2)
-    outputs = dict(r.block_outputs) or {"s": "s/cat"}
-    rows = fold(r.layers, 0, outputs)
+    assert r.block_outputs == {"s": "s/cat"}
+    rows = r.rows(0)
     s = next(row for row in rows if row.name == "s")
     assert s.output == (4, 4, 12) and s.rf == r["s/cat"].rf
     names = {row.name for row in rows}
     assert all(src in names for row in rows for src in row.inputs)
     head = next(row for row in rows if row.name == "head")
     assert head.inputs == ("s",)
+    doc = r.to_dict(0)          # the JSON document folds alike
+    assert [row["name"] for row in doc["layers"]] == ["input", "s", "head"]
+    assert doc["layers"][1]["output"] == [4, 4, 12] and doc["layers"][2]["input"] == [[4, 4, 12]]
 
 
 def test_depth_is_the_same_in_every_format():
