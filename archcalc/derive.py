@@ -55,14 +55,14 @@ def product(key: str, label: str, factors: list[tuple[str, int]], note: str = ""
             plus: tuple[str, int] | None = None) -> Figure:
     """A product of named factors, e.g. F·F·C·K, optionally plus one named term (+ K)."""
     formula = "·".join(sym for sym, _ in factors)
-    worked = "·".join(str(v) for _, v in factors)
+    worked = "·".join(f"{v:,}" if v >= 10_000 else str(v) for _, v in factors)
     value = 1
     for _, v in factors:
         value *= v
     values = {sym: v for sym, v in factors}
     if plus is not None:
         formula += f" + {plus[0]}"
-        worked = f"{worked} + {plus[1]} = {value:,} + {plus[1]:,}"
+        worked = f"{worked} + {plus[1]:,} = {value:,} + {plus[1]:,}"
         value += plus[1]
         values[plus[0]] = plus[1]
     return Figure(key, label, formula, worked, value, values, note)
@@ -109,7 +109,7 @@ def window_axis(key: str, label: str, sym: str, n: int, k: int, s: int, p: int, 
     if r == 0:
         return Figure(key, label, formula, worked, out, values)
     exact = num / s + 1
-    rows = "rows" if sym == "H" else "columns"
+    rows = "row" if sym == "H" else "column"
     if out == q + 2:
         note = f"{exact:g} rounded up to {out} ({rounding}): a last window that hangs over the edge"
     else:
@@ -117,10 +117,10 @@ def window_axis(key: str, label: str, sym: str, n: int, k: int, s: int, p: int, 
         gap = max(0, s - k_eff)            # pixels the stride skips between windows anyway
         if tail <= 0:
             dropped = "only padding goes unused"
-        elif tail <= gap:
-            dropped = f"the last {tail} {rows} are skipped by the stride, as between windows"
         else:
-            dropped = f"the last {tail} input {rows} are seen by no window"
+            last = f"the last input {rows} is" if tail == 1 else f"the last {tail} input {rows}s are"
+            dropped = f"{last} skipped by the stride, as between windows" if tail <= gap \
+                else f"{last} seen by no window"
         how = "ceil, but the extra window would start in the padding" if rounding == "ceil" \
             else rounding
         note = f"{exact:g} rounded down to {out} ({how}): {dropped}"
