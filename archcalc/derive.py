@@ -51,18 +51,24 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _factor(v: int) -> str:
+    """A number inside a formula: as the lectures write it (224·224·64), with thousands
+    separators only where it is long."""
+    return f"{v:,}" if v >= 10_000 else str(v)
+
+
 def product(key: str, label: str, factors: list[tuple[str, int]], note: str = "",
             plus: tuple[str, int] | None = None) -> Figure:
     """A product of named factors, e.g. F·F·C·K, optionally plus one named term (+ K)."""
     formula = "·".join(sym for sym, _ in factors)
-    worked = "·".join(f"{v:,}" if v >= 10_000 else str(v) for _, v in factors)
+    worked = "·".join(_factor(v) for _, v in factors)
     value = 1
     for _, v in factors:
         value *= v
     values = {sym: v for sym, v in factors}
     if plus is not None:
         formula += f" + {plus[0]}"
-        worked = f"{worked} + {plus[1]:,} = {value:,} + {plus[1]:,}"
+        worked = f"{worked} + {_factor(plus[1])} = {value:,} + {plus[1]:,}"
         value += plus[1]
         values[plus[0]] = plus[1]
     return Figure(key, label, formula, worked, value, values, note)
