@@ -6,7 +6,8 @@ An op describes, as pure functions of a layer's attributes and its input volumes
   * its parameters, trainable and not (:meth:`Op.params`);
   * its multiply-accumulates (:meth:`Op.macs`);
   * its receptive-field step (:meth:`Op.rf_step`);
-  * how its output is stored (``inplace``: may overwrite its input; ``view``: never copies).
+  * how its output is stored (``inplace``: may overwrite its input; ``view``: never copies);
+  * how it got each of its figures (:meth:`Op.explain`: formulas with the numbers substituted).
 
 Volumes are (H, W, C) tuples of ints. Vectors are (1, 1, N).
 Adding an op means adding one class here and registering it in ``OPS``.
@@ -17,6 +18,7 @@ import re
 from math import prod
 from typing import Any, NamedTuple
 
+from . import derive as dv
 from .errors import ArchcalcError, Diagnostic, SourcePos, error
 
 Vol = tuple[int, int, int]
@@ -277,6 +279,22 @@ class Op:
     def describe(self, a: dict) -> str:
         return ""
 
+    def explain(self, a: dict, ins: list[Vol], out: Vol, rounding: str) -> list["dv.Figure"]:
+        """How the op got its figures: output height, width and depth (``out_h``, ``out_w``,
+        ``out_c``), ``params`` (and ``buffers`` where it has them) and ``macs``, each a
+        :class:`~archcalc.derive.Figure` whose value is what the rules above computed.
+        ``rounding`` is the network's default for windows. Every op defines it (the test suite
+        checks that each registered op explains every figure it computes)."""
+        raise NotImplementedError(f"op {self.kind!r} does not explain its figures")
+
+
+class _Elementwise(Op):
+    """An op that maps each element on its own (or along channels at one place): the output
+    volume is the input's, no weights, and its work is not counted as MACs."""
+
+    def explain(self, a, ins, out, rounding):
+        return dv.same_volume(ins[0]) + dv.no_params_no_macs()
+
 
 # Attribute names other libraries use, and what archcalc calls them.
 ATTR_SYNONYMS = {
@@ -385,6 +403,14 @@ class _Windowed(Op):
     def rf_step(self, a, ins):
         return RFStep(a["k_eff"], a["stride"], a["pads"])
 
+    def explain_window(self, a: dict, vin: Vol, out: Vol, rounding: str) -> list["dv.Figure"]:
+        """Output height and width, with the rounding applied and what it dropped."""
+        (kh, kw), (sh, sw), (dh, dw) = a["kernel"], a["stride"], a.get("dilation", (1, 1))
+        ph, pw = a["pads"]
+        r = a.get("rounding") or rounding
+        return [dv.window_axis("out_h", "output height", "H", vin[0], kh, sh, ph, dh, r, out[0]),
+                dv.window_axis("out_w", "output width", "W", vin[1], kw, sw, pw, dw, r, out[1])]
+
     def window_text(self, a: dict) -> str:
         (kh, kw), (sh, sw) = a["kernel"], a["stride"]
         k = f"{kh}×{kw}"
@@ -433,6 +459,40 @@ class Conv(_Windowed):
         kh, kw = a["kernel"]
         return out[0] * out[1] * out[2] * (ins[0][2] // a["groups"]) * kh * kw
 
+    def explain(self, a, ins, out, rounding):
+        (kh, kw), g, c, k = a["kernel"], a["groups"], ins[0][2], a["filters"]
+        kern = [("F", kh), ("F", kw)] if kh == kw else [("F_h", kh), ("F_w", kw)]
+        cin = [("C", c)] if g == 1 else [("C/g", c // g)]
+        bias = ("K", k) if a["bias"] else None
+        return self.explain_window(a, ins[0], out, rounding) + [
+            dv.given("out_c", "output depth", "K", k, "one channel per filter"),
+            dv.product("params", "parameters", [*kern, *cin, ("K", k)],
+                       "weights, plus one bias per filter" if bias else "weights; no bias",
+                       plus=bias),
+            dv.product("macs", "MACs", [("H'", out[0]), ("W'", out[1]), ("K", k), *cin, *kern],
+                       "one multiply-add per weight per output place; biases not counted")]
+
+    def sharing(self, a, ins, out) -> list["dv.Figure"]:
+        """What weight sharing buys: the parameters of this layer as it is, of a locally
+        connected layer with the same windows but its own weights (and bias) at every output
+        place, and of a fully connected layer from the same input volume to the same output
+        volume (docs/definitions.md, "Weight sharing")."""
+        (kh, kw), g = a["kernel"], a["groups"]
+        (h, w, c), (oh, ow, k) = ins[0], out
+        kern = [("F", kh), ("F", kw)] if kh == kw else [("F_h", kh), ("F_w", kw)]
+        cin = [("C", c)] if g == 1 else [("C/g", c // g)]
+        biases = a["bias"]
+        shared = self.params(a, ins, out)[0]
+        local = dv.product("local", "locally connected", [("H'", oh), ("W'", ow), *kern, *cin,
+                                                            ("K", k)],
+                           "the same windows, no sharing: own weights at every output place"
+                           + (" and own biases" if biases else ""),
+                           plus=("H'·W'·K", oh * ow * k) if biases else None)
+        dense = dv.product("dense", "fully connected", [("H·W·C", h * w * c), ("H'·W'·K", oh * ow * k)],
+                           "every input to every output" + (", plus biases" if biases else ""),
+                           plus=("H'·W'·K", oh * ow * k) if biases else None)
+        return [dv.given("shared", "shared (this layer)", "parameters", shared), local, dense]
+
     def describe(self, a):
         g = f" g{a['groups']}" if a["groups"] != 1 else ""
         nb = "" if a["bias"] else " no-bias"
@@ -476,6 +536,24 @@ class DepthwiseConv(Conv):
     def macs(self, a, ins, out):
         return super().macs(self.as_conv(a, ins[0][2]), ins, out)
 
+    def sharing(self, a, ins, out):
+        return super().sharing(self.as_conv(a, ins[0][2]), ins, out)
+
+    def explain(self, a, ins, out, rounding):
+        (kh, kw), c, m = a["kernel"], ins[0][2], a["multiplier"]
+        kern = [("F", kh), ("F", kw)] if kh == kw else [("F_h", kh), ("F_w", kw)]
+        k = c * m
+        bias = ("K", k) if a["bias"] else None
+        depth = dv.product("out_c", "output depth", [("m", m), ("C", c)],
+                           "one F×F filter per input channel, m of them")
+        return self.explain_window(a, ins[0], out, rounding) + [
+            depth,
+            dv.product("params", "parameters", [*kern, ("K", k)],
+                       "K = m·C filters of one channel each" + (", plus biases" if bias else ""),
+                       plus=bias),
+            dv.product("macs", "MACs", [("H'", out[0]), ("W'", out[1]), ("K", k), *kern],
+                       "each output channel reads one input channel")]
+
     def describe(self, a):
         m = f", ×{a['multiplier']}" if a["multiplier"] != 1 else ""
         return f"{self.window_text(a)} depthwise{m}" + ("" if a["bias"] else " no-bias")
@@ -504,6 +582,11 @@ class _Pool(_Windowed):
         h, w = self.spatial(a, ins[0], at)
         return (h, w, ins[0][2])
 
+    def explain(self, a, ins, out, rounding):
+        return self.explain_window(a, ins[0], out, rounding) + [
+            dv.given("out_c", "output depth", "C", ins[0][2], "pooling keeps the channels"),
+            *dv.no_params_no_macs("comparisons and averages are not counted as MACs")]
+
     def describe(self, a):
         return self.window_text(a)
 
@@ -527,6 +610,13 @@ class GlobalAvgPool(Op):
 
     def rf_step(self, a, ins):
         return GLOBAL
+
+    def explain(self, a, ins, out, rounding):
+        h, w, c = ins[0]
+        return [dv.given("out_h", "output height", "1", 1, f"one average over all {h}×{w} places"),
+                dv.given("out_w", "output width", "1", 1),
+                dv.given("out_c", "output depth", "C", c),
+                *dv.no_params_no_macs("averages are not counted as MACs")]
 
 
 class AdaptiveAvgPool(Op):
@@ -558,6 +648,15 @@ class AdaptiveAvgPool(Op):
         k = self.window(a, ins[0])
         return RFStep(k, k, (0, 0))
 
+    def explain(self, a, ins, out, rounding):
+        (h, w, c), (oh, ow) = ins[0], a["output"]
+        return [dv.given("out_h", "output height", "the output size asked for", oh,
+                         f"an average pool with window = stride = {h}/{oh} = {h // oh}"),
+                dv.given("out_w", "output width", "the output size asked for", ow,
+                         f"window = stride = {w}/{ow} = {w // ow}"),
+                dv.given("out_c", "output depth", "C", c),
+                *dv.no_params_no_macs("averages are not counted as MACs")]
+
     def describe(self, a):
         return f"→ {a['output'][0]}×{a['output'][1]}"
 
@@ -587,24 +686,36 @@ class FC(Op):
     def rf_step(self, a, ins):
         return GLOBAL
 
+    def explain(self, a, ins, out, rounding):
+        (h, w, c), n = ins[0], a["units"]
+        n_in = [("C", c)] if (h, w) == (1, 1) else [("H", h), ("W", w), ("C", c)]
+        bias = ("N", n) if a["bias"] else None
+        return [dv.given("out_h", "output height", "1", 1, "a vector"),
+                dv.given("out_w", "output width", "1", 1),
+                dv.given("out_c", "output depth", "N", n, "units"),
+                dv.product("params", "parameters", [*n_in, ("N", n)],
+                           "every input to every unit" + (", plus one bias per unit" if bias
+                                                          else "; no bias"), plus=bias),
+                dv.product("macs", "MACs", [*n_in, ("N", n)], "biases not counted")]
+
     def describe(self, a):
         return f"{a['units']}" + ("" if a["bias"] else " no-bias")
 
 
-class ReLU(Op):
+class ReLU(_Elementwise):
     kind = "relu"
     inplace = True
 
 
-class Tanh(Op):
+class Tanh(_Elementwise):
     kind = "tanh"
 
 
-class Sigmoid(Op):
+class Sigmoid(_Elementwise):
     kind = "sigmoid"
 
 
-class Dropout(Op):
+class Dropout(_Elementwise):
     kind = "dropout"
     ATTRS = {"rate": 0.5}
     inplace = True
@@ -619,12 +730,12 @@ class Dropout(Op):
         return f"p={a['rate']:g}"
 
 
-class Softmax(Op):
+class Softmax(_Elementwise):
     kind = "softmax"
     names = ("soft-max",)
 
 
-class LRN(Op):
+class LRN(_Elementwise):
     """Local response normalization across channels (AlexNet, VGG A-LRN): no parameters."""
     kind = "lrn"
     ATTRS = {"size": 5, "alpha": 1e-4, "beta": 0.75, "k": 2.0}
@@ -649,6 +760,14 @@ class BatchNorm(Op):
         c = ins[0][2]
         return (2 * c, 2 * c)
 
+    def explain(self, a, ins, out, rounding):
+        c = ins[0][2]
+        return dv.same_volume(ins[0]) + [
+            dv.product("params", "parameters", [("2", 2), ("C", c)], "γ and β per channel"),
+            dv.product("buffers", "buffers", [("2", 2), ("C", c)],
+                       "running mean and variance per channel: state, not parameters"),
+            dv.zero("macs", "MACs", dv.NOT_COUNTED)]
+
 
 class Flatten(Op):
     kind = "flatten"
@@ -656,6 +775,13 @@ class Flatten(Op):
 
     def shape(self, a, ins, at):
         return (1, 1, prod(ins[0]))
+
+    def explain(self, a, ins, out, rounding):
+        h, w, c = ins[0]
+        return [dv.given("out_h", "output height", "1", 1, "a vector (a view: nothing is copied)"),
+                dv.given("out_w", "output width", "1", 1),
+                dv.product("out_c", "output depth", [("H", h), ("W", w), ("C", c)]),
+                *dv.no_params_no_macs("a reshape does no arithmetic")]
 
 
 class Concat(Op):
@@ -670,6 +796,16 @@ class Concat(Op):
                         hint="resize the branches (stride, padding or pooling) so that their "
                              "spatial sizes agree")
         return (ins[0][0], ins[0][1], sum(v[2] for v in ins))
+
+    def explain(self, a, ins, out, rounding):
+        subs = "".join("₁₂₃₄₅₆₇₈₉"[i] if i < 9 else f"_{i + 1}" for i in range(len(ins)))
+        terms = " + ".join(f"C{s}" for s in subs)
+        return [dv.given("out_h", "output height", "H", ins[0][0], "every input has it"),
+                dv.given("out_w", "output width", "W", ins[0][1]),
+                dv.Figure("out_c", "output depth", terms, " + ".join(str(v[2]) for v in ins),
+                          out[2], {f"C{s}": v[2] for s, v in zip(subs, ins)},
+                          "channels stacked"),
+                *dv.no_params_no_macs("copying is not counted")]
 
     def rf_step(self, a, ins):
         return MERGE
@@ -688,6 +824,9 @@ class Add(Op):
                              "filters) so that both volumes agree")
         return ins[0]
 
+    def explain(self, a, ins, out, rounding):
+        return dv.same_volume(ins[0]) + dv.no_params_no_macs()
+
     def rf_step(self, a, ins):
         return MERGE
 
@@ -699,6 +838,12 @@ def _listing(names: tuple[str, ...], vols: list[Vol]) -> str:
 class Input(Op):
     kind = "input"
     arity = 0
+
+    def explain(self, a, ins, out, rounding):
+        return [dv.given("out_h", "output height", "H", out[0], "the input"),
+                dv.given("out_w", "output width", "W", out[1]),
+                dv.given("out_c", "output depth", "C", out[2]),
+                *dv.no_params_no_macs("")]
 
 
 OPS: dict[str, Op] = {}

@@ -352,3 +352,39 @@ def render_compare(entries: Sequence[tuple], fmt: str = "table", console=None) -
     for line in legend:
         console.print(line, highlight=False, markup=False, soft_wrap=not console.is_terminal)
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# explanations (archcalc explain)
+
+def explain_document(report: Report, layers: Sequence, totals: Sequence[str]) -> dict:
+    """The JSON form of ``archcalc explain``: each figure with its formula, the worked numbers,
+    the values by symbol, its value and a note."""
+    return {"schema": SCHEMA, "name": report.name, "input": list(report.input),
+            "settings": report.settings.to_dict(),
+            "layers": [e.to_dict() for e in layers], "totals": list(totals)}
+
+
+def render_explain(report: Report, layers: Sequence, totals: Sequence[str],
+                   fmt: str = "text") -> str:
+    """``layers``: LayerExplanations (archcalc.explain); ``totals``: sentences."""
+    if fmt == "json":
+        return json.dumps(explain_document(report, layers, totals), indent=2)
+    md = fmt == "markdown"
+    rows = {row.name: row for row in report.layers}
+    out = [f"## {md_cell(report.name)} — input {vol_text(report.input)}" if md else
+           f"{report.name} — input {vol_text(report.input)}", ""]
+    width = max((len(f.label) for e in layers for f in e.figures), default=0)
+    for e in layers:
+        row = rows[e.name]
+        src = " + ".join(vol_text(rows[s].output) for s in e.inputs)
+        head = f"{e.name} — {e.op} {e.detail}".rstrip() + \
+            (f" ({src} → {vol_text(row.output)})" if src else "")
+        out.append(f"### {md_cell(head)}" if md else head)
+        for f in e.figures:
+            out.append(f"- {f.label}: `{f.text()}`" if md else f"  {f.label.ljust(width)}  {f.text()}")
+        out.append("")
+    if totals:
+        out.append("### Totals" if md else "totals")
+        out += [f"- {t}" if md else f"  {t}" for t in totals]
+    return "\n".join(out).rstrip("\n") + "\n"

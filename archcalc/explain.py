@@ -1,0 +1,224 @@
+"""``archcalc explain``: every figure of a layer with the arithmetic behind it.
+
+The op supplies its own derivations (``Op.explain`` in ops.py: output size, parameters, MACs);
+what every layer shares — activation memory and the receptive-field step — is derived here from
+the report's rows, with the same rules the analysis pass used (docs/definitions.md). Nothing is
+recomputed differently: a test checks that every derived value equals the report's.
+"""
+from __future__ import annotations
+
+from math import prod
+from typing import NamedTuple, Sequence
+
+from . import derive as dv
+from .errors import OPTIONS, error
+from .graph import Network
+from .ops import GLOBAL, IDENTITY, MERGE
+from .report import LayerRow, Report
+
+
+class LayerExplanation(NamedTuple):
+    name: str
+    op: str
+    detail: str
+    inputs: tuple[str, ...]
+    figures: list[dv.Figure]
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "op": self.op, "detail": self.detail,
+                "inputs": list(self.inputs), "figures": [f.to_dict() for f in self.figures]}
+
+
+def _axes(vals: tuple) -> str:
+    return str(vals[0]) if vals[0] == vals[1] else f"{vals[0]}×{vals[1]}"
+
+
+def _num(x: float) -> str:
+    return f"{x:g}"
+
+
+def activation_figures(row: LayerRow, report: Report, rows: dict[str, LayerRow]) -> list[dv.Figure]:
+    """Elements this layer writes to a new buffer, and their bytes at the report's settings."""
+    s = report.settings
+    size = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}[s.dtype]
+    if row.inplace:
+        src = row.inputs[0]
+        why = f"a view of {src}: nothing is copied" if row.op == "flatten" else \
+            f"in place: it overwrites the buffer of {src}"
+        return [dv.zero("activations", "activations", why)]
+    h, w, c = row.output
+    elems = dv.product("activations", "activations", [("H'", h), ("W'", w), ("C'", c)],
+                       "elements of a new buffer, per image")
+    return [elems, dv.product("activation_bytes", "activation bytes",
+                              [("elements", elems.value), ("batch", s.batch),
+                               (f"bytes ({s.dtype})", size)])]
+
+
+def rf_figures(row: LayerRow, net: Network, rows: dict[str, LayerRow]) -> list[dv.Figure]:
+    """The receptive-field step from the previous layer's (size r, jump j, start c) to this one's
+    (Araujo et al., Distill 2019; docs/definitions.md)."""
+    rf = row.rf
+    if row.op == "input":
+        return [dv.given("rf_size", "receptive field", "1", 1, "each input pixel sees itself")]
+    layer = net[row.name]
+    ins = [rows[s].output for s in row.inputs]
+    step = layer.opdef.rf_step(layer.attrs, ins)
+    prev = rows[row.inputs[0]].rf
+    if rf.is_global:
+        why = "a global op: every unit sees the whole input" if step == GLOBAL else \
+            "after a global layer every unit sees the whole input"
+        return [dv.given("rf_size", "receptive field", "global", "global", why)]
+    if step == IDENTITY or prev.is_global:
+        return [dv.given("rf_size", "receptive field", "r", rf.size[0] if rf.size[0] == rf.size[1]
+                         else rf.size, f"as {row.inputs[0]}: an element-wise op sees what its "
+                         "input saw", {"r": _axes(rf.size), "j": _axes(rf.stride)})]
+    if step == MERGE:
+        parts = ", ".join(f"{s} {rows[s].rf.text()}" for s in row.inputs)
+        note = "the branches are aligned: the largest window" if rf.aligned else \
+            "the branches are not aligned: an upper bound"
+        return [dv.given("rf_size", "receptive field", "the union of the branches' windows",
+                         _axes(rf.size), f"{parts}; {note}")]
+    k, s, p = step.k, step.s, step.p
+    figs = []
+    for ax, suffix in ((0, "_h"), (1, "_w")):
+        if ax == 1 and (k[0], s[0], p[0], prev.size[0], prev.stride[0], prev.start[0]) == \
+                (k[1], s[1], p[1], prev.size[1], prev.stride[1], prev.start[1]):
+            break
+        tag = "" if k[0] == k[1] and s[0] == s[1] and p[0] == p[1] and \
+            prev.size[0] == prev.size[1] else (" (height)" if ax == 0 else " (width)")
+        r0, j0, c0 = prev.size[ax], prev.stride[ax], prev.start[ax]
+        figs += [
+            dv.Figure("rf_size" + suffix, "receptive field" + tag, "r + (F − 1)·j",
+                      f"{r0} + ({k[ax]} − 1)·{j0}", rf.size[ax], {"r": r0, "F": k[ax], "j": j0},
+                      "F is the effective (dilated) kernel"),
+            dv.Figure("rf_jump" + suffix, "jump" + tag, "j·S", f"{j0}·{s[ax]}", rf.stride[ax],
+                      {"j": j0, "S": s[ax]}, "input pixels between neighbouring units"),
+            dv.Figure("rf_start" + suffix, "first centre" + tag, "c + ((F − 1)/2 − P)·j",
+                      f"{_num(c0)} + (({k[ax]} − 1)/2 − {p[ax]})·{j0}", rf.start[ax],
+                      {"c": c0, "F": k[ax], "P": p[ax], "j": j0},
+                      "the centre of the top-left unit's window, in input pixels")]
+    return figs
+
+
+def sharing(row: LayerRow, net: Network, rows: dict[str, LayerRow]) -> list[dv.Figure]:
+    """For a convolution: its parameters, a locally connected layer's and a dense layer's (the
+    op's own rule, ``Conv.sharing``); for any other layer, nothing."""
+    layer = net[row.name]
+    rule = getattr(layer.opdef, "sharing", None)
+    if rule is None:
+        return []
+    return rule(layer.attrs, [rows[s].output for s in row.inputs], row.output)
+
+
+def explain_layer(row: LayerRow, net: Network, report: Report,
+                  rows: dict[str, LayerRow]) -> LayerExplanation:
+    layer = net[row.name]
+    ins = [rows[s].output for s in row.inputs]
+    figures = layer.opdef.explain(layer.attrs, ins, row.output, net.rounding)
+    figures += activation_figures(row, report, rows) + rf_figures(row, net, rows)
+    figures += sharing(row, net, rows)
+    return LayerExplanation(row.name, row.op, row.detail, row.inputs, figures)
+
+
+def select(report: Report, net: Network, wanted: Sequence[str] | None) -> list[LayerRow]:
+    """The rows asked for: all by default; names, ranges ``conv3..pool5`` (in layer order,
+    both ends included) or block instance names (every layer inside)."""
+    if not wanted:
+        return list(report.layers)
+    order = {row.name: i for i, row in enumerate(report.layers)}
+    picked: dict[str, None] = {}
+    for w in wanted:
+        if ".." in w and w not in order:
+            a, _, b = w.partition("..")
+            for end in (a, b):
+                if end not in order:
+                    raise _unknown(end, order, report)
+            lo, hi = sorted((order[a], order[b]))
+            picked.update((r.name, None) for r in report.layers[lo:hi + 1])
+        elif w in order:
+            picked[w] = None
+        else:
+            inside = [r.name for r in report.layers if w in r.scope]
+            if not inside:
+                raise _unknown(w, order, report)
+            picked.update((n, None) for n in inside)
+    return [report.layers[order[n]] for n in sorted(picked, key=order.get)]
+
+
+def _unknown(name: str, order: dict, report: Report):
+    import difflib
+    blocks = {s for r in report.layers for s in r.scope}
+    near = difflib.get_close_matches(name, list(order) + sorted(blocks), n=1)
+    return error(f"no layer or block named {name!r} in {report.name}", OPTIONS,
+                 hint=(f"did you mean {near[0]!r}? " if near else "")
+                 + "name layers as the summary lists them, a range a..b, or a block", exit_code=2)
+
+
+def explain(net: Network, report: Report, wanted: Sequence[str] | None = None
+            ) -> list[LayerExplanation]:
+    rows = {row.name: row for row in report.layers}
+    return [explain_layer(row, net, report, rows) for row in select(report, net, wanted)]
+
+
+# ---------------------------------------------------------------------------------------------
+# the totals, in words
+
+def _share(part: int, whole: int) -> str:
+    if not whole or not part:
+        return "0%"
+    pct = 100 * part / whole
+    return "<1%" if pct < 0.5 else f"{pct:.0f}%"
+
+
+def where_it_sits(report: Report) -> list[str]:
+    """The lectures' "most memory in the early convolutions, most parameters in the late fully
+    connected layers", as sentences with this network's numbers: the shortest run of first layers
+    that holds half the activation memory, the shortest run of last layers that holds half the
+    parameters, and the share of each op kind."""
+    rows, t = report.layers, report.totals
+    out = []
+    if t.activations:
+        acc, k = 0, 0
+        while acc * 2 < t.activations:
+            acc += rows[k].activations
+            k += 1
+        out.append(f"Half the activation memory is in the first {k} of {len(rows)} layers "
+                   f"({rows[0].name} … {rows[k - 1].name}): {acc:,} of {t.activations:,} elements "
+                   f"({_share(acc, t.activations)}).")
+    if t.params:
+        acc, k = 0, 0
+        while acc * 2 < t.params:
+            acc += rows[-1 - k].params
+            k += 1
+        out.append(f"Half the parameters are in the last {k} of {len(rows)} layers "
+                   f"({rows[-k].name} … {rows[-1].name}): {acc:,} of {t.params:,} "
+                   f"({_share(acc, t.params)}).")
+    kinds: dict[str, list[int]] = {}
+    for r in rows:
+        if r.params or r.activations:
+            k = kinds.setdefault(r.op, [0, 0, 0])
+            k[0] += r.params
+            k[1] += r.activations
+            k[2] += 1
+    ranked = sorted(kinds.items(), key=lambda kv: -kv[1][0])
+    parts = [f"{op} ({n}): {_share(p, t.params)} of the parameters, "
+             f"{_share(a, t.activations)} of the activations"
+             for op, (p, a, n) in ranked if p or a]
+    if parts:
+        out.append("By op: " + "; ".join(parts) + ".")
+    return out
+
+
+def top(report: Report, key: str, n: int = 3) -> list[tuple[str, int]]:
+    return sorted(((r.name, getattr(r, key)) for r in report.layers if getattr(r, key)),
+                  key=lambda x: -x[1])[:n]
+
+
+def totals_text(report: Report) -> list[str]:
+    t = report.totals
+    lines = where_it_sits(report)
+    lines.append("Most parameters: " + ", ".join(
+        f"{n} {v:,} ({_share(v, t.params)})" for n, v in top(report, "params")) + ".")
+    lines.append("Most activation memory: " + ", ".join(
+        f"{n} {v:,} ({_share(v, t.activations)})" for n, v in top(report, "activations")) + ".")
+    return lines

@@ -1,0 +1,151 @@
+"""`archcalc explain`: the arithmetic behind every figure, checked against the lectures' worked
+examples (their own numbers, with their slips called out) and against the analyzer itself."""
+import pytest
+
+import archcalc
+from archcalc import explain as ex
+from archcalc.graph import Builder
+from archcalc.errors import SourcePos
+from archcalc.ops import OPS
+from conftest import SPECS
+
+OP_FIGURES = ("out_h", "out_w", "out_c", "params", "macs")
+
+
+def every_op_network():
+    """A small network with one layer of every registered op kind."""
+    b = Builder("all-ops", (8, 8, 4))
+    pos = SourcePos("<test>")
+    b.add("conv", {"filters": 4, "groups": 2}, pos)
+    b.add("dwconv", {"multiplier": 2}, pos)
+    b.add("batchnorm", {}, pos)
+    b.add("relu", {}, pos)
+    b.add("lrn", {"size": 3}, pos)
+    b.add("tanh", {}, pos)
+    b.add("sigmoid", {}, pos)
+    pool = b.add("maxpool", {"kernel": 2}, pos).name
+    avg = b.add("avgpool", {"kernel": 2}, pos, inputs=[pool]).name
+    gap = b.add("global_avgpool", {}, pos, inputs=[pool]).name
+    ada = b.add("adaptive_avgpool", {"output": 2}, pos, inputs=[pool]).name
+    b.add("concat", {}, pos, inputs=[avg, ada])
+    b.add("add", {}, pos, inputs=[avg, ada])
+    b.add("flatten", {}, pos, inputs=[gap])
+    b.add("fc", {"units": 4}, pos)
+    b.add("dropout", {}, pos)
+    b.add("softmax", {}, pos)
+    return b.build()
+
+
+def check_against_report(net):
+    report = archcalc.analyze(net)
+    rows = {r.name: r for r in report.layers}
+    seen = set()
+    for e in ex.explain(net, report):
+        row = rows[e.name]
+        figs = {f.key: f.value for f in e.figures}
+        assert set(OP_FIGURES) <= set(figs), (e.name, sorted(figs))
+        assert (figs["out_h"], figs["out_w"], figs["out_c"]) == row.output, e.name
+        assert figs["params"] == row.params and figs["macs"] == row.macs, e.name
+        assert figs.get("buffers", 0) == row.buffers, e.name
+        assert figs["activations"] == row.activations, e.name
+        if not row.rf.is_global:
+            assert figs.get("rf_size_h", row.rf.size[0]) == row.rf.size[0], e.name
+            if "rf_jump_h" in figs:
+                assert figs["rf_jump_h"] == row.rf.stride[0]
+                assert figs["rf_start_h"] == row.rf.start[0]
+        seen.add(row.op)
+    return seen
+
+
+def test_every_registered_op_explains_every_figure_it_computes():
+    assert check_against_report(every_op_network()) == set(OPS)
+
+
+@pytest.mark.parametrize("spec", sorted(p.name for p in SPECS.glob("*.yaml")))
+def test_explanations_agree_with_the_analyzer_on_every_spec(spec):
+    check_against_report(archcalc.load(SPECS / spec))
+
+
+def texts(spec, *names, **kw):
+    net = archcalc.parse(spec, **kw)
+    found = ex.explain(net, archcalc.analyze(net), names or None)
+    return {e.name: {f.key: f.text() for f in e.figures} for e in found}
+
+
+def test_alexnet_conv1_as_the_lecture_works_it():
+    # DI504: "(227-11-0)/4 +1 = 55"; "11x11x3x96 (34,848) number of weights, plus 96 biases ...
+    # 34,848+96=34,944 learnable values"; CS167: (227 − 11 + 2·0)/4 + 1 = 55
+    t = texts("C11D96S4P0", "conv1", input=(227, 227, 3))["conv1"]
+    assert t["out_h"] == "(H − F + 2P)/S + 1 = (227 − 11 + 2·0)/4 + 1 = 55"
+    assert t["params"].startswith("F·F·C·K + K = 11·11·3·96 + 96 = 34,848 + 96 = 34,944")
+    assert "55·55·96 = 290,400" in t["activations"]
+
+
+def test_vgg16_walkthrough():
+    # the lecture's rows (biases not counted there): "CONV3-64: [224x224x64] memory:
+    # 224*224*64=3.2M params: (3*3*3)*64 = 1,728" ... "FC: [1x1x4096] memory: 4096 params:
+    # 7*7*512*4096 = 102,760,448". archcalc counts biases too and shows both.
+    net = archcalc.load(SPECS / "vgg16.yaml")
+    report = archcalc.analyze(net)
+    got = {e.name: {f.key: f.text() for f in e.figures} for e in ex.explain(net, report)}
+    assert "3·3·3·64 + 64 = 1,728 + 64 = 1,792" in got["conv1"]["params"]
+    assert "224·224·64 = 3,211,264" in got["conv1"]["activations"]
+    assert "3·3·64·64 + 64 = 36,864 + 64 = 36,928" in got["conv2"]["params"]
+    assert "112·112·64 = 802,816" in got["pool1"]["activations"]
+    assert "7·7·512·4096 + 4096 = 102,760,448 + 4,096 = 102,764,544" in got["fc1"]["params"]
+    assert "4096·1000 + 1000 = 4,096,000 + 1,000 = 4,097,000" in got["fc3"]["params"]
+    # "TOTAL memory: 24M * 4 bytes ~ 93MB / image" is a slip: the lecture's own rows sum to
+    # 15.2 M (150K + 2·3.2M + 800K + ... + 4096 + 4096 + 1000), which archcalc's activations
+    # reproduce with the softmax output (1,000) added: 15,238,608 elements, 58.13 MiB.
+    assert report.totals.activations == 15_238_608
+    words = " ".join(ex.where_it_sits(report))
+    # "Most memory is in early CONV; most params are in late FC", with the numbers
+    assert "first 7 of 40 layers (input … conv3)" in words
+    assert "last 8 of 40 layers (fc1 … softmax1)" in words
+    assert "fc (3): 89% of the parameters" in words
+
+
+def test_three_stacked_3x3_convolutions_see_7x7():
+    # Aggarwal: "capture pixel regions of size 3×3, 5×5, and 7×7"
+    t = texts("C3D1 C3D1 C3D1", input=(9, 9, 1))
+    assert t["conv1"]["rf_size_h"] == "r + (F − 1)·j = 1 + (3 − 1)·1 = 3  (F is the " \
+        "effective (dilated) kernel)"
+    assert t["conv2"]["rf_size_h"].startswith("r + (F − 1)·j = 3 + (3 − 1)·1 = 5")
+    assert t["conv3"]["rf_size_h"].startswith("r + (F − 1)·j = 5 + (3 − 1)·1 = 7")
+
+
+def test_750_weights_quiz():
+    # "10 filters of size 5 × 5 × 3 is 750 (excluding biases)"
+    t = texts("C5D10", "conv1", input=(32, 32, 3))["conv1"]
+    assert "5·5·3·10 + 10 = 750 + 10 = 760" in t["params"]
+
+
+def test_rounding_is_visible():
+    # floor at 224 for AlexNet's conv1: (224 − 11)/4 + 1 = 54.25 → 54, and pixel 223 is unseen
+    t = texts("C11D96S4P0", "conv1", input=(224, 224, 3), rounding="floor")["conv1"]
+    assert "54.25 rounded down to 54 (floor): the last input row is seen by no window" \
+        in t["out_h"]
+    # the ResNet idiom: 3×3/2 pad 1 on 32: 16.5 → 16 drops only padding
+    t = texts("C3D8S2P1", "conv1", input=(32, 32, 3), rounding="floor")["conv1"]
+    assert "16.5 rounded down to 16 (floor): only padding goes unused" in t["out_h"]
+
+
+def test_weight_sharing_alexnet_conv1():
+    # 34,944 shared; 55·55·11·11·3·96 = 105,415,200 weights (+ 290,400 biases) without sharing;
+    # (227·227·3)·(55·55·96) = 154,587 · 290,400 = 44,892,064,800 dense weights
+    t = texts("C11D96S4P0", "conv1", input=(227, 227, 3))["conv1"]
+    assert t["shared"] == "parameters = 34,944"
+    assert "= 105,415,200 + 290,400 = 105,705,600" in t["local"]
+    assert "154,587·290,400 + 290,400 = 44,892,064,800 + 290,400 = 44,892,355,200" in t["dense"]
+
+
+def test_selection_by_name_range_and_block():
+    net = archcalc.load(SPECS / "resnet18.yaml")
+    report = archcalc.analyze(net)
+    names = [r.name for r in ex.select(report, net, ["conv1..maxpool"])]
+    assert names == ["conv1", "bn1", "relu", "maxpool"]
+    block = [r.name for r in ex.select(report, net, ["layer1.0"])]
+    assert block[0] == "layer1.0/conv1" and all(n.startswith("layer1.0/") for n in block)
+    with pytest.raises(archcalc.ArchcalcError) as e:
+        ex.select(report, net, ["conv9"])
+    assert e.value.exit_code == 2 and "no layer or block named 'conv9'" in str(e.value)
