@@ -47,6 +47,9 @@ def summary(
     optimizer: str = OPTIMIZER,
     depth: Optional[str] = typer.Option(None, "--depth", "-d", metavar="N",
                                         help="fold block instances nested deeper than this"),
+    sharing: bool = typer.Option(False, "--sharing", help="for each convolution, how many "
+                                 "times more parameters it would need without weight sharing "
+                                 "(locally connected) and as a dense layer"),
 ):
     """Per-layer and total figures of a network."""
     fmt = choice(format, FORMATS, "--format")
@@ -55,14 +58,19 @@ def summary(
     net = load_one(spec_arg, input, filters, double_after_pool, rounding, column)
     report = analysis.analyze(net, count_inplace=count_inplace, **options)
     from . import views
+    counts = None
+    if sharing:
+        from .explain import sharing_counts
+        counts = sharing_counts(net, report)
+    extra = views.sharing_columns(counts)
     if fmt == "table":
-        views.render_table(report, depth)
+        views.render_table(report, depth, extra=extra)
     elif fmt == "json":
-        print(views.render_json(report, depth))
+        print(views.render_json(report, depth, counts))
     elif fmt == "markdown":
-        print(views.render_markdown(report, depth), end="")
+        print(views.render_markdown(report, depth, extra), end="")
     else:
-        print(views.render_csv(report, depth), end="")
+        print(views.render_csv(report, depth, counts), end="")
 
 
 @guarded
@@ -138,6 +146,37 @@ def validate(
 
 
 @guarded
+def explain(
+    spec_arg: str = SPEC,
+    layers: Optional[List[str]] = typer.Argument(
+        None, metavar="[LAYER...]", show_default=False,
+        help="layer names as the summary lists them, ranges such as conv3..pool5, or block "
+             "names (default: every layer, and the totals in words)"),
+    input: Optional[str] = INPUT,
+    filters: Optional[str] = FILTERS,
+    double_after_pool: Optional[bool] = DOUBLE,
+    rounding: Optional[str] = ROUNDING,
+    column: Optional[str] = COLUMN,
+    format: str = typer.Option("text", "--format", "-F", metavar="FORMAT",
+                               help="text, markdown or json"),
+    dtype: str = DTYPE,
+    batch: str = BATCH,
+    count_inplace: bool = INPLACE,
+):
+    """The arithmetic behind every figure: each layer's output size with the numbers put into
+    the formula and the rounding it needed, parameters as weights + biases, MACs as a product,
+    activations, the receptive-field step, and for convolutions what weight sharing saves."""
+    fmt = choice(format, ("text", "markdown", "json"), "--format")
+    options = analysis_options(dtype, batch)
+    net = load_one(spec_arg, input, filters, double_after_pool, rounding, column)
+    report = analysis.analyze(net, count_inplace=count_inplace, **options)
+    from . import explain as ex, views
+    found = ex.explain(net, report, layers)
+    totals = [] if layers else ex.totals_text(report, net)
+    print(views.render_explain(report, found, totals, fmt), end="")
+
+
+@guarded
 def specs_cmd():
     """The shipped networks: their names (usable as SPEC from any folder) and the published
     figure each is tested against."""
@@ -148,7 +187,7 @@ def specs_cmd():
               f"{e['checked']}")
 
 
-COMMANDS = ("summary", "compare", "validate", "specs", "export", "run")
+COMMANDS = ("summary", "explain", "compare", "validate", "specs", "export", "run")
 
 
 def build_app(only: Optional[str] = None) -> typer.Typer:
@@ -163,8 +202,8 @@ def build_app(only: Optional[str] = None) -> typer.Typer:
                       help="archcalc: shapes, parameters, MACs, memory and receptive fields of "
                            "a CNN from a spec.")
     app.callback()(_app)
-    commands = {"summary": summary, "compare": compare, "validate": validate,
-                "specs": specs_cmd}
+    commands = {"summary": summary, "explain": explain, "compare": compare,
+                "validate": validate, "specs": specs_cmd}
     if only is None or only in ("export", "run"):
         from .exporters.commands import export_cmd, run_cmd
         commands.update(export=export_cmd, run=run_cmd)

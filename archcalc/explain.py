@@ -110,6 +110,18 @@ def sharing(row: LayerRow, net: Network, rows: dict[str, LayerRow]) -> list[dv.F
     return rule(layer.attrs, [rows[s].output for s in row.inputs], row.output)
 
 
+def sharing_counts(net: Network, report: Report) -> dict[str, tuple[int, int, int]]:
+    """Layer name → (shared, locally connected, dense) parameters, for every convolution
+    (``summary --sharing``)."""
+    rows = {row.name: row for row in report.layers}
+    out = {}
+    for row in report.layers:
+        figs = {f.key: f.value for f in sharing(row, net, rows)}
+        if figs:
+            out[row.name] = (figs["shared"], figs["local"], figs["dense"])
+    return out
+
+
 def explain_layer(row: LayerRow, net: Network, report: Report,
                   rows: dict[str, LayerRow]) -> LayerExplanation:
     layer = net[row.name]
@@ -214,9 +226,25 @@ def top(report: Report, key: str, n: int = 3) -> list[tuple[str, int]]:
                   key=lambda x: -x[1])[:n]
 
 
-def totals_text(report: Report) -> list[str]:
+def peak_text(net: Network, report: Report) -> str:
+    """Where the peak of live activation memory happens and which tensors are alive then."""
+    from .analysis import DTYPES
+    from .memory import alive_while
+    from .views import human_bytes
+    t, s = report.totals, report.settings
+    alive = alive_while(net, report.layers, t.peak_layer)
+    parts = ", ".join(f"{n} {e:,}" for n, e in sorted(alive.items(), key=lambda kv: -kv[1]))
+    return (f"The peak of live activation memory, {human_bytes(t.peak_bytes)} at {s.dtype} and "
+            f"batch {s.batch}, is reached while {t.peak_layer} runs; alive then ({len(alive)} "
+            f"buffers, elements per image): {parts} = {sum(alive.values()):,} elements × "
+            f"{s.batch} × {DTYPES[s.dtype]} bytes.")
+
+
+def totals_text(report: Report, net: Network | None = None) -> list[str]:
     t = report.totals
     lines = where_it_sits(report)
+    if net is not None and t.peak_layer:
+        lines.append(peak_text(net, report))
     lines.append("Most parameters: " + ", ".join(
         f"{n} {v:,} ({_share(v, t.params)})" for n, v in top(report, "params")) + ".")
     lines.append("Most activation memory: " + ", ".join(

@@ -19,7 +19,8 @@ class Storage:
     to come per buffer, so each layer costs a few dictionary operations whatever the network.
     """
 
-    __slots__ = ("consumers", "buffer", "pending", "size", "kept", "live", "peak", "peak_at")
+    __slots__ = ("consumers", "buffer", "pending", "size", "kept", "live", "peak", "peak_at",
+                 "watch", "seen")
 
     def __init__(self, consumers: dict[str, list[str]]):
         self.consumers = consumers     # tensor -> the layers that read it (one entry per read)
@@ -29,6 +30,8 @@ class Storage:
         self.kept: set[str] = set()         # buffers holding a network output: never freed
         self.live = self.peak = 0
         self.peak_at = ""
+        self.watch: str | None = None       # see alive_while
+        self.seen: dict[str, int] = {}
 
     def run(self, name: str, inputs: tuple[str, ...], elements: int, inplace: bool,
             view: bool = False) -> bool:
@@ -71,12 +74,27 @@ class Storage:
         self.live += elements
         if self.live > self.peak:
             self.peak, self.peak_at = self.live, name
+        if name == self.watch:
+            self.seen = dict(self.size)
 
     def skip(self, inputs: tuple[str, ...]) -> None:
         """A layer that could not be analyzed: its reads of the inputs that exist still count."""
         for src in inputs:
             if src in self.buffer:
                 self.pending[self.buffer[src]] -= 1
+
+
+def alive_while(net, rows, name: str) -> dict[str, int]:
+    """The buffers alive while layer ``name`` runs (its output just allocated, its inputs not yet
+    freed), each with its elements: the moment the peak is measured. Replays the storage
+    decisions the analysis pass recorded in the rows (in place or not)."""
+    store = Storage(net.consumers)
+    store.watch = name
+    for row in rows:
+        store.run(row.name, row.inputs, row.activations, False, row.inplace)
+        if row.name == name:
+            return store.seen or dict(store.size)
+    raise KeyError(name)
 
 
 def training_bytes(params: int, trainable: int, activation_elements: int, dtype_size: int,

@@ -151,7 +151,26 @@ def _diag_line(d) -> str:
     return f"{d.severity}{f' [{d.layer}]' if d.layer else ''}: {d.message}"
 
 
-def render_table(r: Report, depth: int | None = None, console=None) -> None:
+def sharing_columns(sharing: dict[str, tuple[int, int, int]] | None) -> tuple[Column, ...]:
+    """``summary --sharing``: for each convolution, how many times more parameters a locally
+    connected layer (same windows, no sharing) and a dense layer (same volumes) would need.
+    ``sharing``: layer name → (shared, locally connected, dense) parameters."""
+    if not sharing:
+        return ()
+
+    def ratio(i: int):
+        def cell(row, vols, r, short):
+            got = sharing.get(row.name)
+            if not got or not got[0]:
+                return ""
+            x = got[i] / got[0]
+            return f"{human_count(round(x)) if short else f'{x:,.0f}'}×"
+        return cell
+    return (Column("×unshared", "right", ratio(1), 8), Column("×dense", "right", ratio(2), 9))
+
+
+def render_table(r: Report, depth: int | None = None, console=None,
+                 extra: Sequence[Column] = ()) -> None:
     """The summary table and totals. On a terminal (rich), a table too narrow for every column
     first turns compact (no borders; counts in K/M/G, exact in the totals and in every other
     format), then drops the least needed columns (a note names them); nothing is cut or wrapped.
@@ -161,9 +180,10 @@ def render_table(r: Report, depth: int | None = None, console=None) -> None:
     if console is None and not sys.stdout.isatty():
         rows = r.rows(depth)
         vols = {row.name: row.output for row in rows}
-        text = plain_table(f"{r.name} — input {vol_text(r.input)}", [c.header for c in COLUMNS],
-                           [c.justify for c in COLUMNS],
-                           [[c.cell(row, vols, r, False) for c in COLUMNS] for row in rows])
+        cols = (*COLUMNS, *extra)
+        text = plain_table(f"{r.name} — input {vol_text(r.input)}", [c.header for c in cols],
+                           [c.justify for c in cols],
+                           [[c.cell(row, vols, r, False) for c in cols] for row in rows])
         text += "\n" + "".join(f"{k}: {v}\n" for k, v in _totals_lines(r))
         text += "".join(_diag_line(d) + "\n" for d in r.diagnostics)
         sys.stdout.write(text)
@@ -171,12 +191,12 @@ def render_table(r: Report, depth: int | None = None, console=None) -> None:
     from rich.console import Console
     console = console or Console()
     rows = r.rows(depth)
-    cols = list(COLUMNS)
+    cols = [*COLUMNS, *extra]
     table = _table(r, rows, cols, compact=False)
     hidden: list[str] = []
     if console.is_terminal and _width(console, table) > console.width:
         table = _table(r, rows, cols, compact=True)
-        for col in sorted((c for c in COLUMNS if c.drop), key=lambda c: c.drop):
+        for col in sorted((c for c in (*COLUMNS, *extra) if c.drop), key=lambda c: c.drop):
             if _width(console, table) <= console.width:
                 break
             cols.remove(col)
@@ -202,8 +222,15 @@ def render_table(r: Report, depth: int | None = None, console=None) -> None:
 # ---------------------------------------------------------------------------------------------
 # documents
 
-def render_json(r: Report, depth: int | None = None) -> str:
-    return json.dumps(r.to_dict(depth), indent=2)
+def render_json(r: Report, depth: int | None = None,
+                sharing: dict[str, tuple[int, int, int]] | None = None) -> str:
+    doc = r.to_dict(depth)
+    if sharing:                  # summary --sharing: each convolution's three counts
+        for row in doc["layers"]:
+            if row["name"] in sharing:
+                shared, local, dense = sharing[row["name"]]
+                row["sharing"] = {"shared": shared, "locally_connected": local, "dense": dense}
+    return json.dumps(doc, indent=2)
 
 
 def md_cell(text: str) -> str:
@@ -211,15 +238,16 @@ def md_cell(text: str) -> str:
     return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
-def render_markdown(r: Report, depth: int | None = None) -> str:
-    heads = [c.header for c in COLUMNS]
+def render_markdown(r: Report, depth: int | None = None, extra: Sequence[Column] = ()) -> str:
+    cols = (*COLUMNS, *extra)
+    heads = [c.header for c in cols]
     out = [f"## {md_cell(r.name)} — input {vol_text(r.input)}", "",
            "| " + " | ".join(heads) + " |",
-           "|" + "|".join("---" if c.justify == "left" else "---:" for c in COLUMNS) + "|"]
+           "|" + "|".join("---" if c.justify == "left" else "---:" for c in cols) + "|"]
     rows = r.rows(depth)
     vols = {row.name: row.output for row in rows}
     for row in rows:
-        out.append("| " + " | ".join(md_cell(c.cell(row, vols, r, False)) for c in COLUMNS)
+        out.append("| " + " | ".join(md_cell(c.cell(row, vols, r, False)) for c in cols)
                    + " |")
     out.append("")
     out += [f"- **{k}**: {md_cell(v)}" for k, v in _totals_lines(r)]
@@ -236,14 +264,16 @@ CSV_COLUMNS = ("name", "op", "detail", "inputs", "in_h", "in_w", "in_c", "out_h"
                "rf_start_w", "rf_aligned")
 
 
-def render_csv(r: Report, depth: int | None = None) -> str:
+def render_csv(r: Report, depth: int | None = None,
+               sharing: dict[str, tuple[int, int, int]] | None = None) -> str:
     """One row per layer (no totals row: every row is a layer, so that a spreadsheet or pandas
     can sum and filter; the params, buffers, macs and activations columns sum to the totals).
     ``inputs`` is a JSON array of names; ``in_*`` are the first input's volume; receptive-field
-    columns are empty for a global layer."""
+    columns are empty for a global layer. With ``sharing`` (summary --sharing), three more
+    columns: the parameters of a locally connected and of a dense layer, for convolutions."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CSV_COLUMNS)
+    w.writerow(CSV_COLUMNS + (("locally_connected_params", "dense_params") if sharing else ()))
     rows = r.rows(depth)
     vols = {row.name: row.output for row in rows}
     for row in rows:
@@ -253,7 +283,9 @@ def render_csv(r: Report, depth: int | None = None) -> str:
         w.writerow([row.name, row.op, row.detail, json.dumps(list(row.inputs)), *vin,
                     *row.output, row.params, row.trainable_params, row.buffers, row.macs,
                     row.activations, str(row.inplace).lower(), str(row.rf.is_global).lower(),
-                    *(local or [""] * 6), str(row.rf.aligned).lower()])
+                    *(local or [""] * 6), str(row.rf.aligned).lower(),
+                    *((sharing[row.name][1:] if row.name in sharing else ("", ""))
+                      if sharing else ())])
     return buf.getvalue()
 
 

@@ -149,3 +149,78 @@ def test_selection_by_name_range_and_block():
     with pytest.raises(archcalc.ArchcalcError) as e:
         ex.select(report, net, ["conv9"])
     assert e.value.exit_code == 2 and "no layer or block named 'conv9'" in str(e.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# the commands
+
+def test_explain_command_formats():
+    from conftest import run_cli
+    import json
+    p = run_cli("explain", "C11D96S4P0 R M3S2", "-i", "227x227x3", "conv1")
+    assert p.returncode == 0, p.stderr
+    assert "(227 − 11 + 2·0)/4 + 1 = 55" in p.stdout and "34,848 + 96 = 34,944" in p.stdout
+    assert "pool1" not in p.stdout and "totals" not in p.stdout     # only what was asked for
+    doc = json.loads(run_cli("explain", "C11D96S4P0", "-i", "227x227x3", "-F", "json").stdout)
+    conv = next(e for e in doc["layers"] if e["name"] == "conv1")
+    params = next(f for f in conv["figures"] if f["key"] == "params")
+    assert params["formula"] == "F·F·C·K + K" and params["value"] == 34_944
+    assert params["values"] == {"F": 11, "C": 3, "K": 96}
+    assert doc["totals"] and doc["schema"] == 2
+    md = run_cli("explain", "vgg16", "conv1..pool1", "-F", "markdown").stdout
+    assert "### conv1 — conv 3×3/1 p1, 64" in md and "### pool1" in md and "conv3" not in md
+    bad = run_cli("explain", "vgg16", "conv99")
+    assert bad.returncode == 2 and "no layer or block named 'conv99'" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    badj = run_cli("explain", "vgg16", "conv99", "-F", "json")
+    assert badj.returncode == 2 and json.loads(badj.stdout)["errors"] == 1
+
+
+def test_summary_sharing_column_in_every_format():
+    from conftest import run_cli
+    import csv
+    import io
+    import json
+    table = run_cli("summary", "C11D96S4P0", "-i", "227x227x3", "--sharing").stdout
+    # 105,705,600 / 34,944 = 3,025 (= 55·55); 44,892,355,200 / 34,944 ≈ 1,284,694
+    assert "3,025×" in table and "1,284,694×" in table
+    doc = json.loads(run_cli("summary", "C11D96S4P0", "-i", "227x227x3", "--sharing",
+                             "-F", "json").stdout)
+    assert doc["layers"][1]["sharing"] == {"shared": 34_944, "locally_connected": 105_705_600,
+                                           "dense": 44_892_355_200}
+    rows = list(csv.DictReader(io.StringIO(run_cli(
+        "summary", "C11D96S4P0", "-i", "227x227x3", "--sharing", "-F", "csv").stdout)))
+    assert rows[1]["locally_connected_params"] == "105705600"
+    assert rows[1]["dense_params"] == "44892355200"
+    md = run_cli("summary", "C11D96S4P0", "-i", "227x227x3", "--sharing", "-F", "markdown").stdout
+    assert "×unshared" in md and "3,025×" in md
+
+
+def test_the_peak_names_the_tensors_alive_then():
+    from archcalc.memory import alive_while
+    net = archcalc.load(SPECS / "vgg16.yaml")
+    r = archcalc.analyze(net)
+    # by hand: conv2 runs reading conv1's buffer (relu1 wrote into it in place) and writes its
+    # own; the input was freed after conv1: 2 · 224·224·64 = 6,422,528 elements, 24.50 MiB
+    assert r.totals.peak_layer == "conv2"
+    assert alive_while(net, r.layers, "conv2") == {"conv1": 3_211_264, "conv2": 3_211_264}
+    text = ex.peak_text(net, r)
+    assert "24.50 MiB" in text and "conv1 3,211,264, conv2 3,211,264 = 6,422,528" in text
+    for spec in ("googlenet.yaml", "resnet50.yaml", "mobilenet_v1.yaml"):     # consistent
+        net = archcalc.load(SPECS / spec)
+        r = archcalc.analyze(net, batch=4, dtype="fp16")
+        alive = alive_while(net, r.layers, r.totals.peak_layer)
+        assert sum(alive.values()) * 4 * 2 == r.totals.peak_bytes, spec
+
+
+def test_the_readme_example_is_what_the_command_prints():
+    import re
+    from conftest import ROOT, run_cli
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"\$ archcalc explain \"C11D96S4P0 R M3S2\" -i 227x227x3 conv1\n(.*?)```",
+                      readme, re.S).group(1)
+    out = run_cli("explain", "C11D96S4P0 R M3S2", "-i", "227x227x3", "conv1").stdout
+    for line in block.splitlines():
+        shown = line.split("…")[0].rstrip(" (")
+        if shown.strip():
+            assert shown in out, line
