@@ -224,3 +224,38 @@ def test_the_readme_example_is_what_the_command_prints():
         shown = line.split("…")[0].rstrip(" (")
         if shown.strip():
             assert shown in out, line
+
+
+def test_every_row_of_the_lectures_vgg16_walkthrough():
+    """002's table, row by row: "CONV3-64: [224x224x64] memory: 224*224*64=3.2M params:
+    (3*3*3)*64 = 1,728" (biases not counted there; archcalc shows weights + biases)."""
+    import re
+    from conftest import LECTURES
+    text = (LECTURES / "002_28822be7ad278ade.txt").read_text()
+    table = text[text.index("INPUT: [224x224x3]"):text.index("TOTAL memory")]
+    rows = re.findall(r"^(\w[\w-]*): \[(\d+)x(\d+)x(\d+)\]\s+memory:\s+([\d*]+)(?:=\S+)?\s+params: "
+                      r"(?:<b>)?([^<\n]*?)(?:</b>)?\s*$", table, re.M)
+    assert len(rows) == 22
+    net = archcalc.load(SPECS / "vgg16.yaml")
+    report = archcalc.analyze(net)
+    found = {e.name: {f.key: f for f in e.figures} for e in ex.explain(net, report)}
+    order = {"INPUT": ["input"], "CONV3": [f"conv{i}" for i in range(1, 14)],
+             "POOL2": [f"pool{i}" for i in range(1, 6)], "FC": ["fc1", "fc2", "fc3"]}
+    for kind, h, w, c, memory, params in rows:
+        name = order[kind.split("-")[0]].pop(0)
+        figs = found[name]
+        assert (figs["out_h"].value, figs["out_w"].value, figs["out_c"].value) == \
+            (int(h), int(w), int(c)), name
+        # memory: the lecture's product of the output's sides, e.g. 224*224*64 (FC: 4096)
+        from math import prod
+        assert figs["activations"].value == prod(int(x) for x in memory.split("*")), name
+        if "*" in memory:
+            assert figs["activations"].worked == memory.replace("*", "·"), name
+        if params.strip() == "0":
+            assert figs["params"].value == 0, name
+            continue
+        # "(3*3*64)*128 = 73,728" or "7*7*512*4096 = 102,760,448": the weights before + biases
+        product, weights = [x.strip() for x in params.split("=")]
+        factors = product.replace("(", "").replace(")", "").split("*")
+        assert figs["params"].worked.startswith("·".join(factors)), (name, figs["params"].worked)
+        assert f"= {weights} + " in figs["params"].worked, (name, figs["params"].worked)
