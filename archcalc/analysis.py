@@ -16,7 +16,7 @@ from .errors import OPTIONS, ArchcalcError, Diagnostic, error
 from .graph import Network
 from .lint import lint
 from .memory import Storage, training_bytes
-from .ops import GLOBAL, IDENTITY, MERGE, At, RFStep
+from .ops import GLOBAL, IDENTITY, At, RFStep
 from .report import GLOBAL_RF, RF, LayerRow, Report, Settings, Totals
 
 DTYPES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}

@@ -1,6 +1,6 @@
 """Derivations: every figure with the formula it came from and the numbers that went into it.
 
-Each op explains its own figures (``Op.explain`` in ``ops.py``, next to its rules) as a list of
+Each op explains its own figures (``Op.explain`` in ``archcalc/ops/``, next to its rules) as a list of
 :class:`Figure`; the pieces they share — a sliding window along one axis, a product of factors,
 a sum — are built here. The notation is the lectures': W, H input width and height, F filter
 size, P padding, S stride, C input channels, K filters; volumes H×W×C.
@@ -85,7 +85,7 @@ def zero(key: str, label: str, why: str) -> Figure:
 
 
 NO_WEIGHTS = "no weights"
-NOT_COUNTED = "element-wise work is not counted (docs/definitions.md)"
+NOT_COUNTED = "element-wise work is not counted as MACs; see docs/definitions.md"
 
 
 def same_volume(vin: tuple) -> list[Figure]:

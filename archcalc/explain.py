@@ -1,13 +1,12 @@
 """``archcalc explain``: every figure of a layer with the arithmetic behind it.
 
-The op supplies its own derivations (``Op.explain`` in ops.py: output size, parameters, MACs);
+The op supplies its own derivations (``Op.explain``, next to each op's rules in archcalc/ops/: output size, parameters, MACs);
 what every layer shares — activation memory and the receptive-field step — is derived here from
 the report's rows, with the same rules the analysis pass used (docs/definitions.md). Nothing is
 recomputed differently: a test checks that every derived value equals the report's.
 """
 from __future__ import annotations
 
-from math import prod
 from typing import NamedTuple, Sequence
 
 from . import derive as dv

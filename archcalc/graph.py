@@ -1,7 +1,7 @@
 """The layer graph: a ``Network`` is a networkx DiGraph of immutable ``Layer`` records.
 
 Front-ends build networks through :class:`Builder`, which validates each layer's attributes with
-its op (``ops.py``), names layers, wires inputs and enforces the size limits. Nothing here
+its op (``archcalc/ops/``), names layers, wires inputs and enforces the size limits. Nothing here
 computes a shape: that is the analysis pass.
 """
 from __future__ import annotations

@@ -42,6 +42,12 @@ def test_the_wheel_installs_only_archcalc(wheel):
     tops = {n.split("/")[0] for n in names}
     assert tops == {"archcalc", f"{wheel.name.split('-')[0]}-{wheel.name.split('-')[1]}.dist-info"}
     assert "archcalc/exporters/commands.py" in names and "archcalc/exporters/onnx.py" in names
+    # every module of the checkout is in the wheel (a package left out of pyproject's list
+    # would only show when archcalc is installed from the wheel)
+    modules = {f"archcalc/{p.relative_to(ROOT / 'archcalc').as_posix()}"
+               for p in (ROOT / "archcalc").rglob("*.py")}
+    modules |= {f"archcalc/exporters/{p.name}" for p in (ROOT / "exporters").glob("*.py")}
+    assert modules <= set(names), sorted(modules - set(names))
     shipped = {f.name for f in (ROOT / "specs").iterdir()}
     assert {n.split("/")[-1] for n in names if n.startswith("archcalc/specs/")} == shipped
     top_level = [n for n in names if n.endswith(".dist-info/top_level.txt")]
@@ -58,7 +64,14 @@ def test_the_installed_wheel_runs_a_summary_from_an_empty_folder(wheel, tmp_path
     assert not (target / "exporters").exists()
     env = {k: v for k, v in os.environ.items() if k not in ("ARCHCALC_DEBUG", "PYTHONPATH")}
     env["PYTHONPATH"] = str(target)         # the wheel's archcalc; its dependencies from here
-    code = ("import sys, archcalc, archcalc.exporters.commands; print(archcalc.__file__); "
+    # the checkout's editable install (as CI has it) would supply any module the wheel lacks:
+    # its finder is removed, and every archcalc module must come from the wheel
+    code = ("import sys; sys.meta_path[:] = [f for f in sys.meta_path if not "
+            "type(f).__module__.startswith('__editable__')]\n"
+            "import atexit, archcalc, archcalc.exporters.commands; print(archcalc.__file__)\n"
+            "atexit.register(lambda: print('FOREIGN', sorted(m for m, mod in sys.modules.items() "
+            "if m.startswith('archcalc') and getattr(mod, '__file__', None) and not "
+            f"mod.__file__.startswith({str(target)!r})), file=sys.stderr))\n"
             "from archcalc.cli import main; main(sys.argv[1:])")
 
     def run(*args):
@@ -69,6 +82,7 @@ def test_the_installed_wheel_runs_a_summary_from_an_empty_folder(wheel, tmp_path
     assert s.returncode == 0, s.stderr
     where, doc = s.stdout.split("\n", 1)
     assert where.startswith(str(target))                  # not the checkout's archcalc
+    assert "FOREIGN []" in s.stderr
     assert json.loads(doc)["totals"]["params"] == 138_357_544      # torchvision's VGG16
     listed = run("specs")
     assert listed.returncode == 0 and "mobilenet_v1.yaml" in listed.stdout

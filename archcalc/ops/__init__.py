@@ -1,0 +1,60 @@
+"""The operator table: every op kind archcalc knows, each defined once.
+
+An op describes, as pure functions of a layer's attributes and its input volumes:
+  * which attributes it takes and their defaults (``ATTRS``), validated by :meth:`Op.normalize`;
+  * its output volume (:meth:`Op.shape`);
+  * its parameters, trainable and not (:meth:`Op.params`);
+  * its multiply-accumulates (:meth:`Op.macs`);
+  * its receptive-field step (:meth:`Op.rf_step`);
+  * how its output is stored (``inplace``: may overwrite its input; ``view``: never copies);
+  * how it got each of its figures (:meth:`Op.explain`: formulas with the numbers substituted).
+
+Volumes are (H, W, C) tuples of ints. Vectors are (1, 1, N).
+Each family lives in its own module (``windowed``, ``dense``, ``elementwise``, ``normalization``,
+``shape``, ``merges``; the machinery they share in ``base``). Adding an op means adding one
+class to its family and registering it in ``OPS`` below.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import ArchcalcError, Diagnostic, SourcePos, error
+# the machinery, re-exported: the front-ends, the analysis and the exporters import it from here
+from .base import (DEFAULT_ROUNDING, GLOBAL, IDENTITY, MAX_DIM, MERGE, REQUIRED, ROUNDINGS, At,
+                   Op, Pair, RFStep, Vol, _bool, _check_channels, _Elementwise, _float, _int,
+                   _padding, _pair, _rounding, suggest_attr, unseen_tail, window_ok, window_out)
+from .dense import FC
+from .elementwise import LRN, Dropout, ReLU, Sigmoid, Softmax, Tanh
+from .merges import Add, Concat
+from .normalization import BatchNorm
+from .shape import Flatten, Input
+from .windowed import (AdaptiveAvgPool, AvgPool, Conv, DepthwiseConv, GlobalAvgPool, MaxPool,
+                       _Windowed)
+
+OPS: dict[str, Op] = {}
+for _cls in (Input, Conv, DepthwiseConv, MaxPool, AvgPool, GlobalAvgPool, AdaptiveAvgPool, FC, ReLU, Tanh, Sigmoid, Dropout,
+             Softmax, LRN, BatchNorm, Flatten, Concat, Add):
+    _op = _cls()
+    OPS[_op.kind] = _op
+
+OP_NAMES: dict[str, str] = {}
+for _op in OPS.values():
+    OP_NAMES[_op.kind] = _op.kind
+    for _n in _op.names:
+        OP_NAMES[_n] = _op.kind
+
+
+def lookup(name: Any, pos: SourcePos) -> Op:
+    """The op for a kind name or one of its spellings (case-insensitive)."""
+    key = str(name).lower()
+    if key in OP_NAMES:
+        return OPS[OP_NAMES[key]]
+    import difflib
+    near = difflib.get_close_matches(key, list(OP_NAMES), n=1)
+    hint = f"did you mean {near[0]!r}? " if near else ""
+    raise error(f"unknown op {name!r}", pos,
+                hint=hint + "known ops: " + ", ".join(k for k in OPS if k != "input"))
+
+
+__all__ = ["OPS", "Op", "lookup", "window_out", "RFStep", "IDENTITY", "GLOBAL", "MERGE", "Vol",
+           "ArchcalcError", "Diagnostic"]

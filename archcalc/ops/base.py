@@ -1,0 +1,338 @@
+"""The op machinery: attribute coercion, the output-size rule of sliding windows, receptive-field
+steps, and the ``Op`` base class every op kind derives from. The op kinds themselves live in the
+sibling modules, one per family; ``archcalc.ops`` registers them."""
+from __future__ import annotations
+
+import re
+from typing import Any, NamedTuple
+
+from .. import derive as dv
+from ..errors import ArchcalcError, Diagnostic, SourcePos, error
+
+Vol = tuple[int, int, int]
+Pair = tuple[int, int]
+
+# The most any count may be: larger values are refused before anything is allocated.
+MAX_DIM = 1 << 31
+ROUNDINGS = ("covered", "exact", "floor", "ceil")
+DEFAULT_ROUNDING = "covered"
+
+
+# ---------------------------------------------------------------------------------------------
+# attribute coercion (shared by every front-end through Op.normalize)
+
+def _int(value: Any, what: str, pos: SourcePos, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            value = int(value.strip())
+        else:
+            example = "3"
+            try:
+                as_float = float(value)
+                if as_float.is_integer() and abs(as_float) < 2 ** 63:
+                    example = str(int(as_float))   # 1e3 (YAML reads it as text) → 1000
+            except (TypeError, ValueError, OverflowError):
+                pass
+            raise error(f"{what} must be a whole number, got {value!r}", pos,
+                        hint=f"write {what} as an integer such as {example}")
+    if value < minimum:
+        raise error(f"{what} must be at least {minimum}, got {value}", pos)
+    if value > MAX_DIM:
+        raise error(f"{what} = {value} is too large (the limit is {MAX_DIM:,})", pos,
+                    hint="archcalc refuses sizes that could not be allocated on any device")
+    return value
+
+
+def _pair(value: Any, what: str, pos: SourcePos, minimum: int = 1) -> Pair:
+    if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*[x×*,]\s*\d+\s*", value):
+        h, w = re.split(r"[x×*,]", value)
+        raise error(f"{what} must be one number or a pair [h, w], got {value!r}", pos,
+                    hint=f"write {what}: [{h.strip()}, {w.strip()}]"
+                    + (f" (or {what}: {h.strip()})" if h.strip() == w.strip() else ""))
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise error(f"{what} must be one number or a pair [h, w], got {list(value)!r}", pos)
+        return (_int(value[0], what, pos, minimum), _int(value[1], what, pos, minimum))
+    v = _int(value, what, pos, minimum)
+    return (v, v)
+
+
+def _bool(value: Any, what: str, pos: SourcePos) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "yes", "on", "false", "no", "off"):
+        return value.lower() in ("true", "yes", "on")
+    raise error(f"{what} must be true or false, got {value!r}", pos)
+
+
+def _padding(value: Any, pos: SourcePos) -> str | Pair:
+    if isinstance(value, str) and value.lower() in ("same", "valid"):
+        return value.lower()
+    if isinstance(value, str) and not value.strip().isdigit():
+        import difflib
+        near = difflib.get_close_matches(value.lower(), ["same", "valid"], n=1, cutoff=0.5)
+        raise error(f"padding must be same, valid, a number or a pair [h, w], got {value!r}", pos,
+                    hint=(f"did you mean {near[0]!r}? " if near else "")
+                    + "same keeps the size (odd kernels), valid is no padding, 1 pads one pixel "
+                      "per side")
+    return _pair(value, "padding", pos, minimum=0)
+
+
+def _rounding(value: Any, pos: SourcePos) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and value.lower() in ROUNDINGS:
+        return value.lower()
+    raise error(f"rounding must be one of {', '.join(ROUNDINGS)}, got {value!r}", pos,
+                hint="covered (the default): floor, unless that leaves real input pixels unseen; "
+                     "exact: a non-whole output size is an error; floor: PyTorch; ceil: Caffe pooling")
+
+
+def _float(value: Any, what: str, pos: SourcePos) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise error(f"{what} must be a number, got {value!r}", pos)
+    return float(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# the output-size rule and its diagnostics
+
+def unseen_tail(n: int, k_eff: int, s: int, pad: int) -> int:
+    """Real input pixels at the bottom/right edge that flooring leaves to no window, beyond those
+    the stride skips anyway (0 when none): with r = (n + 2·pad − k_eff) mod s, the last window
+    floor keeps ends r pixels before the padded end, so T = r − pad real pixels are dropped; a
+    stride larger than the window skips s − k_eff pixels between windows in any case."""
+    r = (n + 2 * pad - k_eff) % s
+    return max(0, (r - pad) - max(0, s - k_eff))
+
+
+def window_ok(n: int, k_eff: int, s: int, pad: int, rounding: str) -> bool:
+    """Whether ``rounding`` accepts this window along one axis (the window fits the padded input)."""
+    num = n + 2 * pad - k_eff
+    if num < 0:
+        return False
+    if rounding in ("floor", "ceil") or num % s == 0:
+        return True
+    return rounding == "covered" and unseen_tail(n, k_eff, s, pad) == 0
+
+
+def window_out(n: int, k: int, s: int, pad: int, d: int, rounding: str, axis: str,
+               layer: str, pos: SourcePos) -> int:
+    """Output length along one axis: (n − k_eff + 2·pad)/s + 1, rounded as ``rounding`` says.
+
+    ``k_eff = d·(k − 1) + 1`` is the dilated kernel. ``floor`` drops a fraction (PyTorch, ONNX
+    default); ``covered`` (the default) floors too, but refuses a fraction whose flooring leaves
+    real input pixels unseen that the stride would not skip anyway (see :func:`unseen_tail`);
+    ``exact`` refuses every fraction; ``ceil`` keeps a partial last window (Caffe pooling,
+    ``ceil_mode``), but, as PyTorch and ONNX do, never a window that would start inside the right
+    padding only.
+    """
+    k_eff = d * (k - 1) + 1
+    num = n + 2 * pad - k_eff
+    kdesc = f"{k}" if d == 1 else f"{k_eff} (kernel {k}, dilation {d})"
+    if num < 0:
+        along = "both axes" if " and " in axis else axis
+        raise ArchcalcError([Diagnostic(
+            "error", f"the {kdesc}-wide window is larger than the padded input along {along}: "
+            f"{n} + 2·{pad} = {n + 2 * pad} < {k_eff}", pos,
+            "use a smaller kernel, more padding, or a larger input", layer,
+            fix={"kind": "window", "axes": axis.split(" and ")})])
+    q, r = divmod(num, s)
+    if r == 0 or rounding == "floor":
+        return q + 1
+    if rounding == "ceil":
+        if (q + 1) * s >= n + pad:  # the extra window would start in the right padding
+            return q + 1
+        return q + 2
+    unseen = unseen_tail(n, k_eff, s, pad)
+    if rounding == "covered" and unseen == 0:
+        return q + 1
+    value = num / s + 1
+    fixes = []
+    ins = [str(x) for x in range(n + 1, n + 2 * s + 1) if window_ok(x, k_eff, s, pad, rounding)][:1]
+    ins += [str(x) for x in range(n - 1, max(0, n - 2 * s), -1)
+            if window_ok(x, k_eff, s, pad, rounding)][:1]
+    if ins:
+        fixes.append(f"an input {axis} of {' or '.join(ins)}")  # for this layer
+    pads = [p for p in range(0, k_eff + 1) if p != pad and window_ok(n, k_eff, s, p, rounding)]
+    if pads:
+        fixes.append(f"padding {pads[0]}")
+    fixes.append("rounding: floor (as PyTorch) or rounding: ceil (as Caffe pooling)")
+    what = "is not a whole number"
+    if rounding == "covered":
+        rows = {"height": "row", "width": "column"}.get(axis, "row and column")
+        last = f"last {unseen} input {rows}s".replace("row and columns", "rows and columns") \
+            if unseen > 1 else f"last input {rows}"
+        what += f", and flooring it would leave the {last} unseen by any window"
+    raise ArchcalcError([Diagnostic(
+        "error", f"output {axis} ({n} − {k_eff} + 2·{pad})/{s} + 1 = {value:g} {what}", pos,
+        "for a valid division use " + ", or ".join(fixes), layer,
+        fix={"kind": "rounding", "axes": axis.split(" and "), "rounding": rounding,
+             "padding": pads[0] if pads else None})])
+
+
+# ---------------------------------------------------------------------------------------------
+# receptive-field steps
+
+class At(NamedTuple):
+    """Where a shape rule is applied: the layer's name, place, input names, default rounding."""
+    layer: str
+    pos: SourcePos
+    inputs: tuple[str, ...] = ()
+    rounding: str = DEFAULT_ROUNDING
+
+
+class RFStep:
+    """A sliding window as the receptive-field algebra sees it, per axis (h, w):
+    effective kernel, stride and left/top padding."""
+    __slots__ = ("k", "s", "p")
+
+    def __init__(self, k: Pair, s: Pair, p: Pair):
+        self.k, self.s, self.p = k, s, p
+
+
+IDENTITY = "identity"   # output unit sees what the input unit at the same place sees
+GLOBAL = "global"       # output unit sees the whole input
+MERGE = "merge"         # output unit sees the union of what its inputs' units see
+
+
+# ---------------------------------------------------------------------------------------------
+# the op classes
+
+class Op:
+    kind: str = ""
+    names: tuple[str, ...] = ()     # other spellings accepted for ``op:`` in YAML
+    ATTRS: dict[str, Any] = {}      # attribute -> default (REQUIRED for none)
+    arity: int | None = 1           # inputs; None means two or more (merges)
+    weight_layer = False            # counted in the VGG table's "# Layers"
+    inplace = False                 # may overwrite its input (ReLU, dropout)
+    view = False                    # output is a view of its input (flatten): never a copy
+
+    def normalize(self, raw: dict[str, Any], pos: SourcePos,
+                  where: dict[str, SourcePos] | None = None) -> dict[str, Any]:
+        """Validated attributes with defaults filled in. ``where`` may give each attribute's own
+        place in the source, for sharper error positions. Every problem is reported at once:
+        each unknown attribute (with a "did you mean"), each bad value, each missing one."""
+        where = where or {}
+        diags: list[Diagnostic] = []
+        meant: set[str] = set()
+        for k in raw:
+            if k in self.ATTRS:
+                continue
+            advice = ATTR_ADVICE.get(str(k).lower())
+            near = None if advice else suggest_attr(str(k), self.ATTRS)
+            if near:
+                meant.add(near)
+            allowed = ", ".join(self.ATTRS) or "none"
+            diags.append(Diagnostic("error", f"{self.kind} takes no attribute {k!r}",
+                                    where.get(("key", k)) or where.get(k, pos),
+                                    (f"did you mean {near!r}? " if near else "")
+                                    + (advice + "; " if advice else "")
+                                    + f"attributes of {self.kind}: {allowed}"))
+        out = {}
+        for name, default in self.ATTRS.items():
+            value = raw.get(name, default)
+            if value is REQUIRED:
+                if name not in meant:       # a misspelling of it is reported already
+                    diags.append(Diagnostic("error", f"{self.kind} needs the attribute {name!r}",
+                                            pos, f"for example {{op: {self.kind}, {name}: ...}}"))
+                continue
+            try:
+                out[name] = self.coerce(name, value, where.get(name, pos))
+            except ArchcalcError as exc:
+                diags.extend(exc.diagnostics)
+        if diags:
+            raise ArchcalcError(diags)
+        return out
+
+    def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
+        return value
+
+    def shape(self, a: dict, ins: list[Vol], at: "At") -> Vol:
+        """Output volume from the input volumes; errors are raised with ``at``'s place."""
+        return ins[0]
+
+    def params(self, a: dict, ins: list[Vol], out: Vol) -> tuple[int, int]:
+        """(trainable, non-trainable) parameter counts."""
+        return (0, 0)
+
+    def macs(self, a: dict, ins: list[Vol], out: Vol) -> int:
+        return 0
+
+    def rf_step(self, a: dict, ins: list[Vol]) -> RFStep | str:
+        return IDENTITY
+
+    def describe(self, a: dict) -> str:
+        return ""
+
+    def explain(self, a: dict, ins: list[Vol], out: Vol, rounding: str) -> list["dv.Figure"]:
+        """How the op got its figures: output height, width and depth (``out_h``, ``out_w``,
+        ``out_c``), ``params`` (and ``buffers`` where it has them) and ``macs``, each a
+        :class:`~archcalc.derive.Figure` whose value is what the rules above computed.
+        ``rounding`` is the network's default for windows. Every op defines it (the test suite
+        checks that each registered op explains every figure it computes)."""
+        raise NotImplementedError(f"op {self.kind!r} does not explain its figures")
+
+
+class _Elementwise(Op):
+    """An op that maps each element on its own (or along channels at one place): the output
+    volume is the input's, no weights, and its work is not counted as MACs."""
+
+    def explain(self, a, ins, out, rounding):
+        return dv.same_volume(ins[0]) + dv.no_params_no_macs()
+
+
+# Attribute names other libraries use, and what archcalc calls them.
+ATTR_SYNONYMS = {
+    "size": "kernel", "kernel_size": "kernel", "ksize": "kernel", "pool_size": "kernel",
+    "window": "kernel", "filter_size": "kernel", "strides": "stride", "pad": "padding",
+    "pads": "padding", "filter": "filters", "num_filters": "filters", "out_channels": "filters",
+    "channels": "filters", "units_out": "units", "out_features": "units", "num_outputs": "units",
+    "outputs": "units", "features": "units", "neurons": "units", "use_bias": "bias",
+    "dilation_rate": "dilation", "group": "groups", "ceil_mode": "rounding",
+    "p": "rate", "drop_rate": "rate", "dropout": "rate", "epsilon": "eps",
+    "output_size": "output", "depth_multiplier": "multiplier",
+}
+
+
+# Attributes other libraries put on a layer that archcalc expresses otherwise.
+ATTR_ADVICE = {
+    "activation": "an activation is a layer of its own here: add R (or {op: relu}) after this one",
+    "inplace": "ReLU and dropout work in place by default (--count-inplace gives them buffers)",
+    "in_place": "ReLU and dropout work in place by default (--count-inplace gives them buffers)",
+    "axis": "softmax and concat act along the channels; there is no axis to choose",
+    "dim": "softmax and concat act along the channels; there is no axis to choose",
+}
+
+
+def suggest_attr(name: str, attrs) -> str | None:
+    """The attribute ``name`` was probably meant to be, among ``attrs``: a known synonym
+    (``size`` → ``kernel``, ``strides`` → ``stride``), else the closest spelling."""
+    import difflib
+    key = name.lower()
+    if key in attrs:
+        return key
+    syn = ATTR_SYNONYMS.get(key)
+    if syn in attrs:
+        return syn
+    near = difflib.get_close_matches(key, list(attrs), n=1, cutoff=0.6)
+    return near[0] if near else None
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED = _Required()
+
+
+def _check_channels(declared: int | None, got: int, what: str, at: At) -> None:
+    """A layer that states what it expects (``in_channels``, ``in_features``, as PyTorch's
+    constructors do) must receive exactly that."""
+    if declared is not None and declared != got:
+        src = f" from {at.inputs[0]}" if at.inputs else ""
+        raise error(f"{what} = {declared}, but the input{src} has {got}", at.pos, layer=at.layer,
+                    hint=f"set {what}: {got}, or fix the layer before it")

@@ -1,0 +1,48 @@
+"""Fully connected layers."""
+from __future__ import annotations
+
+from math import prod
+
+from .. import derive as dv
+from .base import (GLOBAL, Op, REQUIRED, _bool, _check_channels, _int)
+
+
+class FC(Op):
+    kind = "fc"
+    names = ("linear", "dense", "fully_connected")
+    ATTRS = {"units": REQUIRED, "bias": True, "in_features": None}
+    weight_layer = True
+
+    def coerce(self, name, value, pos):
+        if name == "in_features":
+            return None if value is None else _int(value, name, pos)
+        return _int(value, name, pos) if name == "units" else _bool(value, name, pos)
+
+    def shape(self, a, ins, at):
+        _check_channels(a.get("in_features"), prod(ins[0]), "in_features", at)
+        return (1, 1, a["units"])
+
+    def params(self, a, ins, out):
+        n_in = prod(ins[0])
+        return (n_in * a["units"] + (a["units"] if a["bias"] else 0), 0)
+
+    def macs(self, a, ins, out):
+        return prod(ins[0]) * a["units"]
+
+    def rf_step(self, a, ins):
+        return GLOBAL
+
+    def explain(self, a, ins, out, rounding):
+        (h, w, c), n = ins[0], a["units"]
+        n_in = [("C", c)] if (h, w) == (1, 1) else [("H", h), ("W", w), ("C", c)]
+        bias = ("N", n) if a["bias"] else None
+        return [dv.given("out_h", "output height", "1", 1, "a vector"),
+                dv.given("out_w", "output width", "1", 1),
+                dv.given("out_c", "output depth", "N", n, "units"),
+                dv.product("params", "parameters", [*n_in, ("N", n)],
+                           "every input to every unit" + (", plus one bias per unit" if bias
+                                                          else "; no bias"), plus=bias),
+                dv.product("macs", "MACs", [*n_in, ("N", n)], "biases not counted")]
+
+    def describe(self, a):
+        return f"{a['units']}" + ("" if a["bias"] else " no-bias")

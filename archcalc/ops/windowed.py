@@ -1,0 +1,317 @@
+"""Sliding windows: convolution (plain, grouped, depthwise) and pooling (max, average, global, adaptive)."""
+from __future__ import annotations
+
+from .. import derive as dv
+from ..errors import ArchcalcError, SourcePos, error
+from .base import (At, GLOBAL, Op, Pair, REQUIRED, RFStep, Vol, _bool, _check_channels, _int, _padding, _pair, _rounding, window_out)
+
+
+def _padding_of(a: dict, k_eff: Pair, layer: str, pos: SourcePos) -> Pair:
+    p = a["padding"]
+    if p == "valid":
+        return (0, 0)
+    if p == "same":
+        if (k_eff[0] - 1) % 2 or (k_eff[1] - 1) % 2:
+            raise error(f"'same' padding needs an odd kernel, got {k_eff[0]}×{k_eff[1]}", pos,
+                        layer=layer, hint="give the padding as a number instead: a P option "
+                        "after a token (C2D8P0), padding: 0 in YAML")
+        return ((k_eff[0] - 1) // 2, (k_eff[1] - 1) // 2)
+    return p
+
+
+class _Windowed(Op):
+    """Shared by conv and pooling: kernel, stride, padding, dilation, rounding."""
+
+    def coerce(self, name, value, pos):
+        if name in ("kernel", "stride", "dilation"):
+            return _pair(value, name, pos)
+        if name == "padding":
+            return _padding(value, pos)
+        if name == "rounding":
+            return _rounding(value, pos)
+        return value
+
+    def normalize(self, raw, pos, where=None):
+        """Also resolves, once, the dilated kernel (``k_eff``) and the padding per side (``pads``,
+        from ``same``/``valid``/numbers): every later rule reads them from here."""
+        a = super().normalize(raw, pos, where)
+        (kh, kw), (dh, dw) = a["kernel"], a.get("dilation", (1, 1))
+        a["k_eff"] = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+        a["pads"] = _padding_of(a, a["k_eff"], None, (where or {}).get("padding", pos))
+        return a
+
+    def k_eff(self, a: dict) -> Pair:
+        return a["k_eff"]
+
+    def pads(self, a: dict, at: At | None = None) -> Pair:
+        return a["pads"]
+
+    def spatial(self, a: dict, vin: Vol, at: At) -> Pair:
+        ph, pw = a["pads"]
+        (kh, kw), (sh, sw) = a["kernel"], a["stride"]
+        (dh, dw) = a.get("dilation", (1, 1))
+        r = a.get("rounding") or at.rounding
+        if (vin[0], kh, sh, ph, dh) == (vin[1], kw, sw, pw, dw):   # one check, one message
+            h = window_out(vin[0], kh, sh, ph, dh, r, "height and width", at.layer, at.pos)
+            return h, h
+        out, diags = [], []
+        for n, k, s, p, d, axis in ((vin[0], kh, sh, ph, dh, "height"),
+                                    (vin[1], kw, sw, pw, dw, "width")):
+            try:
+                out.append(window_out(n, k, s, p, d, r, axis, at.layer, at.pos))
+            except ArchcalcError as exc:     # report both axes at once
+                diags.extend(exc.diagnostics)
+        if diags:
+            raise ArchcalcError(diags)
+        return out[0], out[1]
+
+    def rf_step(self, a, ins):
+        return RFStep(a["k_eff"], a["stride"], a["pads"])
+
+    def explain_window(self, a: dict, vin: Vol, out: Vol, rounding: str) -> list["dv.Figure"]:
+        """Output height and width, with the rounding applied and what it dropped."""
+        (kh, kw), (sh, sw), (dh, dw) = a["kernel"], a["stride"], a.get("dilation", (1, 1))
+        ph, pw = a["pads"]
+        r = a.get("rounding") or rounding
+        return [dv.window_axis("out_h", "output height", "H", vin[0], kh, sh, ph, dh, r, out[0]),
+                dv.window_axis("out_w", "output width", "W", vin[1], kw, sw, pw, dw, r, out[1])]
+
+    def window_text(self, a: dict) -> str:
+        (kh, kw), (sh, sw) = a["kernel"], a["stride"]
+        k = f"{kh}×{kw}"
+        s = f"/{sh}" if sh == sw else f"/{sh}×{sw}"
+        p = a["pads"]
+        ptxt = f"p{p[0]}" if p[0] == p[1] else f"p{p[0]}×{p[1]}"
+        d = a.get("dilation", (1, 1))
+        dtxt = "" if d == (1, 1) else f" d{d[0]}" if d[0] == d[1] else f" d{d[0]}×{d[1]}"
+        return f"{k}{s} {ptxt}{dtxt}"
+
+
+class Conv(_Windowed):
+    kind = "conv"
+    names = ("conv2d", "convolution")
+    ATTRS = {"filters": REQUIRED, "kernel": 3, "stride": 1, "padding": "same", "dilation": 1,
+             "groups": 1, "bias": True, "rounding": None, "in_channels": None}
+    weight_layer = True
+
+    def coerce(self, name, value, pos):
+        if name == "in_channels" and value is None:
+            return None
+        if name in ("filters", "groups", "in_channels"):
+            return _int(value, name, pos)
+        if name == "bias":
+            return _bool(value, name, pos)
+        return super().coerce(name, value, pos)
+
+    def shape(self, a, ins, at):
+        vin = ins[0]
+        _check_channels(a.get("in_channels"), vin[2], "in_channels", at)
+        g = a["groups"]
+        if vin[2] % g or a["filters"] % g:
+            raise error(f"groups = {g} must divide both the input channels ({vin[2]}) "
+                        f"and the filters ({a['filters']})", at.pos, layer=at.layer,
+                        hint="choose groups that divides both, e.g. groups = input channels for a "
+                             "depthwise convolution")
+        h, w = self.spatial(a, vin, at)
+        return (h, w, a["filters"])
+
+    def params(self, a, ins, out):
+        kh, kw = a["kernel"]
+        weights = kh * kw * (ins[0][2] // a["groups"]) * a["filters"]
+        return (weights + (a["filters"] if a["bias"] else 0), 0)
+
+    def macs(self, a, ins, out):
+        kh, kw = a["kernel"]
+        return out[0] * out[1] * out[2] * (ins[0][2] // a["groups"]) * kh * kw
+
+    def explain(self, a, ins, out, rounding):
+        (kh, kw), g, c, k = a["kernel"], a["groups"], ins[0][2], a["filters"]
+        kern = [("F", kh), ("F", kw)] if kh == kw else [("F_h", kh), ("F_w", kw)]
+        cin = [("C", c)] if g == 1 else [("C/g", c // g)]
+        bias = ("K", k) if a["bias"] else None
+        return self.explain_window(a, ins[0], out, rounding) + [
+            dv.given("out_c", "output depth", "K", k, "one channel per filter"),
+            dv.product("params", "parameters", [*kern, *cin, ("K", k)],
+                       "weights, plus one bias per filter" if bias else "weights; no bias",
+                       plus=bias),
+            dv.product("macs", "MACs", [("H'", out[0]), ("W'", out[1]), ("K", k), *cin, *kern],
+                       "one multiply-add per weight per output place; biases not counted")]
+
+    def sharing(self, a, ins, out) -> list["dv.Figure"]:
+        """What weight sharing buys: the parameters of this layer as it is, of a locally
+        connected layer with the same windows but its own weights (and bias) at every output
+        place, and of a fully connected layer from the same input volume to the same output
+        volume (docs/definitions.md, "Weight sharing")."""
+        (kh, kw), g = a["kernel"], a["groups"]
+        (h, w, c), (oh, ow, k) = ins[0], out
+        kern = [("F", kh), ("F", kw)] if kh == kw else [("F_h", kh), ("F_w", kw)]
+        cin = [("C", c)] if g == 1 else [("C/g", c // g)]
+        biases = a["bias"]
+        shared = self.params(a, ins, out)[0]
+        local = dv.product("local", "locally connected", [("H'", oh), ("W'", ow), *kern, *cin,
+                                                            ("K", k)],
+                           "the same windows, no sharing: own weights at every output place"
+                           + (" and own biases" if biases else ""),
+                           plus=("H'·W'·K", oh * ow * k) if biases else None)
+        dense = dv.product("dense", "fully connected", [("H·W·C", h * w * c), ("H'·W'·K", oh * ow * k)],
+                           "every input to every output" + (", plus biases" if biases else ""),
+                           plus=("H'·W'·K", oh * ow * k) if biases else None)
+        return [dv.given("shared", "shared (this layer)", "parameters", shared), local, dense]
+
+    def describe(self, a):
+        g = f" g{a['groups']}" if a["groups"] != 1 else ""
+        nb = "" if a["bias"] else " no-bias"
+        return f"{self.window_text(a)}, {a['filters']}{g}{nb}"
+
+
+class DepthwiseConv(Conv):
+    """Depthwise convolution (MobileNet): one k×k filter per input channel, ``multiplier`` of them,
+    so C_out = multiplier·C_in. It is a conv with groups = C_in and filters = multiplier·C_in; this
+    op exists so that a spec need not know its input's depth."""
+    kind = "dwconv"
+    names = ("depthwise_conv", "depthwiseconv2d")
+    ATTRS = {"multiplier": 1, "kernel": 3, "stride": 1, "padding": "same", "dilation": 1,
+             "bias": True, "rounding": None}
+
+    def coerce(self, name, value, pos):
+        if name == "multiplier":
+            return _int(value, name, pos)
+        return super().coerce(name, value, pos)
+
+    @staticmethod
+    def as_conv(a: dict, cin: int) -> dict:
+        """The equivalent conv attributes for an input of ``cin`` channels."""
+        return {**a, "filters": cin * a["multiplier"], "groups": cin}
+
+    def shape(self, a, ins, at):
+        return super().shape(self.as_conv(a, ins[0][2]), ins, at)
+
+    def params(self, a, ins, out):
+        return super().params(self.as_conv(a, ins[0][2]), ins, out)
+
+    def macs(self, a, ins, out):
+        return super().macs(self.as_conv(a, ins[0][2]), ins, out)
+
+    def sharing(self, a, ins, out):
+        return super().sharing(self.as_conv(a, ins[0][2]), ins, out)
+
+    def explain(self, a, ins, out, rounding):
+        (kh, kw), c, m = a["kernel"], ins[0][2], a["multiplier"]
+        kern = [("F", kh), ("F", kw)] if kh == kw else [("F_h", kh), ("F_w", kw)]
+        k = c * m
+        bias = ("K", k) if a["bias"] else None
+        depth = dv.product("out_c", "output depth", [("m", m), ("C", c)],
+                           "one F×F filter per input channel, m of them")
+        return self.explain_window(a, ins[0], out, rounding) + [
+            depth,
+            dv.product("params", "parameters", [*kern, ("K", k)],
+                       "K = m·C filters of one channel each" + (", plus biases" if bias else ""),
+                       plus=bias),
+            dv.product("macs", "MACs", [("H'", out[0]), ("W'", out[1]), ("K", k), *kern],
+                       "each output channel reads one input channel")]
+
+    def describe(self, a):
+        m = f", ×{a['multiplier']}" if a["multiplier"] != 1 else ""
+        return f"{self.window_text(a)} depthwise{m}" + ("" if a["bias"] else " no-bias")
+
+
+class _Pool(_Windowed):
+    ATTRS = {"kernel": 2, "stride": None, "padding": 0, "rounding": None}
+
+    def normalize(self, raw, pos, where=None):
+        a = super().normalize(raw, pos, where)
+        if a["stride"] is None:
+            a["stride"] = a["kernel"]      # as PyTorch: the stride defaults to the window
+        return a
+
+    def coerce(self, name, value, pos):
+        if name == "stride" and value is None:
+            return None
+        return super().coerce(name, value, pos)
+
+    def shape(self, a, ins, at):
+        ph, pw = a["pads"]
+        kh, kw = a["kernel"]
+        if ph * 2 > kh or pw * 2 > kw:
+            raise error(f"pooling padding ({ph}×{pw}) must be at most half the window ({kh}×{kw})",
+                        at.pos, layer=at.layer, hint="PyTorch and ONNX refuse larger pooling pads")
+        h, w = self.spatial(a, ins[0], at)
+        return (h, w, ins[0][2])
+
+    def explain(self, a, ins, out, rounding):
+        return self.explain_window(a, ins[0], out, rounding) + [
+            dv.given("out_c", "output depth", "C", ins[0][2], "pooling keeps the channels"),
+            *dv.no_params_no_macs("comparisons and averages are not counted as MACs")]
+
+    def describe(self, a):
+        return self.window_text(a)
+
+
+class MaxPool(_Pool):
+    kind = "maxpool"
+    names = ("max_pool", "pool", "maxpool2d")
+
+
+class AvgPool(_Pool):
+    kind = "avgpool"
+    names = ("avg_pool", "averagepool", "avgpool2d")
+
+
+class GlobalAvgPool(Op):
+    kind = "global_avgpool"
+    names = ("gap", "global_avg_pool", "globalaveragepool")
+
+    def shape(self, a, ins, at):
+        return (1, 1, ins[0][2])
+
+    def rf_step(self, a, ins):
+        return GLOBAL
+
+    def explain(self, a, ins, out, rounding):
+        h, w, c = ins[0]
+        return [dv.given("out_h", "output height", "1", 1, f"one average over all {h}×{w} places"),
+                dv.given("out_w", "output width", "1", 1),
+                dv.given("out_c", "output depth", "C", c),
+                *dv.no_params_no_macs("averages are not counted as MACs")]
+
+
+class AdaptiveAvgPool(Op):
+    """Average pooling to a fixed output size (torchvision's AlexNet and VGG use 6×6 and 7×7).
+
+    archcalc accepts it where each output cell averages an equal window, i.e. the input size is a
+    multiple of the output size; it is then an average pool with kernel = stride = input/output.
+    (Uneven bins have no single kernel, so neither the receptive-field algebra nor ONNX's
+    AveragePool can express them.)"""
+    kind = "adaptive_avgpool"
+    names = ("adaptive_avg_pool", "adaptiveavgpool2d")
+    ATTRS = {"output": REQUIRED}
+
+    def coerce(self, name, value, pos):
+        return _pair(value, "output", pos)
+
+    def window(self, a: dict, vin: Vol) -> Pair:
+        return (vin[0] // a["output"][0], vin[1] // a["output"][1])
+
+    def shape(self, a, ins, at):
+        (h, w, c), (oh, ow) = ins[0], a["output"]
+        if h % oh or w % ow:
+            raise error(f"adaptive pooling from {h}×{w} to {oh}×{ow} has uneven windows", at.pos,
+                        layer=at.layer, hint="archcalc needs the input size to be a multiple of the "
+                        "output size; change the input or use an avgpool with an explicit kernel")
+        return (oh, ow, c)
+
+    def rf_step(self, a, ins):
+        k = self.window(a, ins[0])
+        return RFStep(k, k, (0, 0))
+
+    def explain(self, a, ins, out, rounding):
+        (h, w, c), (oh, ow) = ins[0], a["output"]
+        return [dv.given("out_h", "output height", "the output size asked for", oh,
+                         f"an average pool with window = stride = {h}/{oh} = {h // oh}"),
+                dv.given("out_w", "output width", "the output size asked for", ow,
+                         f"window = stride = {w}/{ow} = {w // ow}"),
+                dv.given("out_c", "output depth", "C", c),
+                *dv.no_params_no_macs("averages are not counted as MACs")]
+
+    def describe(self, a):
+        return f"→ {a['output'][0]}×{a['output'][1]}"
