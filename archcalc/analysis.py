@@ -88,11 +88,12 @@ def _recover(op, a: dict, ins: list, at: At):
     return None
 
 
-def walk(net: Network, count_inplace: bool = False
+def walk(net: Network, count_inplace: bool = False, input: tuple | None = None
          ) -> tuple[list[LayerRow], list[Diagnostic], int, Storage]:
     """The analysis pass: one walk in topological order. Returns the rows, the diagnostics (errors
     and warnings), the number of errors and the activation storage (its ``peak``, ``peak_at``);
-    a layer whose inputs are unknown is skipped.
+    a layer whose inputs are unknown is skipped. ``input`` replaces the network's input volume
+    (``fixes`` tries other input sizes this way).
 
     Linear in the layers, and cheap per layer: an op's figures are pure functions of its
     attributes and input volumes, so those last computed for an attributes object are reused
@@ -112,7 +113,7 @@ def walk(net: Network, count_inplace: bool = False
     for layer in net.layers:
         name, kind, a, srcs = layer.name, layer.op, layer.attrs, layer.inputs
         if kind == "input":
-            out = net.input
+            out = input or net.input
             rf = rfs[name] = RF()
             vols[name] = out
             store.run(name, (), prod(out), False)

@@ -13,34 +13,18 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from .errors import ArchcalcError, Diagnostic
-from .ops import At, _Windowed
+from .errors import Diagnostic
+from .ops import _Windowed
 
 MAX_STEPS = 1024          # candidates tried per axis and direction, at most
 TIME_BUDGET = 0.5         # seconds for the search (more for a network whose walk is slow)
 
 
 def shape_errors(net, input) -> list[Diagnostic]:
-    """The errors the shape rules find for ``net`` fed ``input`` (a layer after an error goes on
-    with the volume it would have had under floor rounding, as the analysis pass does)."""
-    from .analysis import _recover
-    vols: dict = {}
-    errs: list[Diagnostic] = []
-    for layer in net.layers:
-        if layer.op == "input":
-            vols[layer.name] = input
-            continue
-        ins = [vols[s] for s in layer.inputs]
-        if None in ins:
-            vols[layer.name] = None
-            continue
-        at = At(layer.name, layer.pos, layer.inputs, net.rounding)
-        try:
-            vols[layer.name] = layer.opdef.shape(layer.attrs, ins, at)
-        except ArchcalcError as exc:
-            errs.extend(exc.diagnostics)
-            vols[layer.name] = _recover(layer.opdef, layer.attrs, ins, at)
-    return errs
+    """The errors the analysis pass finds for ``net`` fed ``input`` (after an error it goes on
+    with the volume the layer would have had under floor rounding)."""
+    from .analysis import walk
+    return [d for d in walk(net, input=input)[1] if d.severity == "error"]
 
 
 SIZE_ERRORS = ("rounding", "window")   # errors that another network input may remove
@@ -124,9 +108,9 @@ def network_inputs(net) -> list[tuple[int, int, int]]:
 
 def _spell(net, what: str, value) -> str:
     yaml = getattr(net, "language", "string") == "yaml"
-    if what == "input":
+    if what == "input":                 # where the user set it: the spec, or the -i option
         text = "x".join(str(v) for v in value)
-        return f"input: {text}" if yaml else f"-i {text}"
+        return f"input: {text}" if yaml and not net.input_option else f"-i {text}"
     return f"rounding: {value}" if yaml else f"--rounding {value}"
 
 

@@ -53,6 +53,8 @@ class Network:
         self.source = source
         # the spec language it was written in ("string", "table", "yaml"): hints use its spelling
         self.language = language
+        # the input volume came from an option (-i, input=): hints then name that option
+        self.input_option = False
         # network-level warnings found while reading the spec (analyze/diagnose report them)
         self.warnings: list[Diagnostic] = list(warnings or [])
         # each block instance (full name, e.g. "layer1.0") -> the full name of its output layer

@@ -103,10 +103,16 @@ def test_deep_division_suggests_network_inputs_for_a_spec_string():
 
 
 def test_deep_division_hint_in_yaml_spelling():
-    net = archcalc.load("specs/vgg16.yaml", input="100x100x3")
-    d = _first_error(net)
+    # VGG16 at 100×100: 100 → 50 → 25 → 12.5 at pool3; the nearest inputs every pool divides
+    # are 96 and 128 (multiples of 32). The input written in the YAML: YAML's spelling.
+    text = open("specs/vgg16.yaml").read().replace("input: 224x224x3", "input: 100x100x3")
+    assert "input: 100x100x3" in text
+    d = _first_error(archcalc.parse(text, file="vgg16.yaml"))
     assert "input: 96x96x3" in d.hint and "input: 128x128x3" in d.hint
     assert "rounding: floor" in d.hint and "--rounding" not in d.hint and "-i " not in d.hint
+    # the input given as an option (-i, input=): the option's spelling, where the user set it
+    d = _first_error(archcalc.load("specs/vgg16.yaml", input="100x100x3"))
+    assert "-i 96x96x3 or -i 128x128x3" in d.hint and "input: 96" not in d.hint
 
 
 def test_simple_cnn_at_200_is_refused_with_network_fixes():
@@ -115,7 +121,7 @@ def test_simple_cnn_at_200_is_refused_with_network_fixes():
     net = archcalc.load("specs/simple_cnn.yaml", input="200x200x3")
     d = _first_error(net)
     assert "12.5" in d.message
-    assert "input: 192x192x3" in d.hint and "input: 208x208x3" in d.hint
+    assert "-i 192x192x3" in d.hint and "-i 208x208x3" in d.hint     # -i: given as an option
 
 
 def test_non_square_input_fixes_only_the_failing_axis():
@@ -494,7 +500,7 @@ def test_a_window_too_large_suggests_the_nearest_network_input_that_fits():
     # The nearest valid input above is 32 (a multiple of 2^5; every pool then sees an even size)
     net = archcalc.load("specs/vgg16.yaml", input="16x16x3")
     d = _first_error(net)
-    assert d.layer == "pool5" and "input: 32x32x3" in d.hint
+    assert d.layer == "pool5" and "-i 32x32x3" in d.hint
 
 
 def test_kernel_written_3x3_and_a_bare_repeat_get_their_spellings():
@@ -536,3 +542,4 @@ def test_a_bad_input_volume_does_not_hide_the_layers_errors():
 def test_a_token_with_a_repeat_glued_on_shows_the_group():
     (d,) = errors_of(archcalc.parse, "C3D64x2")
     assert "(C3D64)x2" in d.hint
+

@@ -91,6 +91,7 @@ def parse(text: str, input=None, *, name: str | None = None, filters: int | None
         got = parse_string(text, vol or DEFAULT_INPUT, d, name or default_name or "network", file)
     if vol is not None:                 # an input given as an option
         for net in (got.values() if isinstance(got, dict) else [got]):
+            net.input_option = True
             w = channels_first_warning(vol, OPTIONS, net.language)
             if w is not None:
                 net.warnings.insert(0, w)
