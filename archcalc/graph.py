@@ -220,6 +220,26 @@ class Builder:
         self.last = name
         return layer
 
+    def follow(self, kind: str, attrs: dict, pos: SourcePos) -> Layer:
+        """The common case of :meth:`add`, at the cost of a few dictionary operations: an unnamed
+        top-level layer of a one-input op whose attributes were already validated, following the
+        previous layer (a spec string's repeated words). Anything else goes through ``add``."""
+        last, names = self.last, self.names
+        if OPS[kind].arity != 1 or last not in names or len(self.layers) > MAX_LAYERS:
+            return self.add(kind, attrs, pos, ready=True)
+        key = self.SHORT.get(kind, kind)
+        n = self.counters.get(key, 0) + 1
+        name = f"{key}{n}"
+        while name in names:
+            n += 1
+            name = f"{key}{n}"
+        self.counters[key] = n
+        layer = Layer(name, kind, attrs, (last,), pos)
+        self.layers.append(layer)
+        names[name] = layer
+        self.last = name
+        return layer
+
     def build(self, rounding: str = DEFAULT_ROUNDING, source: str | None = None,
               language: str = "string") -> Network:
         if len(self.layers) == 1:

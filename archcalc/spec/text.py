@@ -217,7 +217,9 @@ def emit_word(b, w: "Word", d: Defaults, memo: dict, **add) -> list:
                   for op, attrs in word_layers(w.text, w.pos, d)]
         hit = memo[key] = (layers, d.width)
     layers, d.width = hit
-    return [b.add(op, attrs, w.pos, ready=True, **add) for op, attrs in layers]
+    if add:
+        return [b.add(op, attrs, w.pos, ready=True, **add) for op, attrs in layers]
+    return [b.follow(op, attrs, w.pos) for op, attrs in layers]
 
 
 # ---------------------------------------------------------------------------------------------
