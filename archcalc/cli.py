@@ -13,7 +13,7 @@ import typer
 from . import __version__, analysis
 from .cli_common import (BATCH, COLUMN, DOUBLE, DTYPE, FILTERS, FORMATS, INPLACE, INPUT,
                          OPTIMIZER, ROUNDING, SPEC, STDIN, analysis_options, choice,
-                         error_document, guarded, load_one, load_spec, print_json,
+                         SafeStdout, error_document, guarded, load_one, load_spec, print_json,
                          shipped_specs, whole)
 from .errors import OPTIONS, ArchcalcError, Diagnostic
 
@@ -238,6 +238,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     """The ``archcalc`` entry point: typer parses, archcalc words the errors (one line at
     <options>, exit 2, as JSON under --format json)."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    if not isinstance(sys.stdout, SafeStdout):
+        sys.stdout = SafeStdout(sys.stdout)
     if "--version" in argv[:argv.index("--") if "--" in argv else None]:   # on every command
         print(f"archcalc {__version__}")
         sys.exit(0)
@@ -264,7 +266,17 @@ def main(argv: Optional[List[str]] = None) -> None:
     except typer.Abort:
         sys.stderr.write("archcalc: interrupted\n")
         sys.exit(130)
-    sys.exit(code if isinstance(code, int) else 0)
+    finish(code if isinstance(code, int) else 0)
+
+
+def finish(code: int) -> None:
+    """Flush standard output (where a full disk shows) and exit with ``code``."""
+    try:
+        sys.stdout.flush()
+    except ArchcalcError as exc:
+        sys.stderr.write(exc.render() + "\n")
+        sys.exit(exc.exit_code)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -43,10 +43,15 @@ def print_json(doc) -> None:
 
 
 def fail(exc: ArchcalcError, as_json: bool = False) -> None:
-    if as_json:
-        print_json(error_document(exc.diagnostics))
-    else:
-        sys.stderr.write(exc.render() + "\n")
+    """Report ``exc`` (as a JSON document on stdout under --format json, else on stderr) and
+    exit with its code. When stdout itself cannot be written, that is the error reported."""
+    if as_json and not (isinstance(sys.stdout, SafeStdout) and sys.stdout.dropped):
+        try:
+            print_json(error_document(exc.diagnostics))
+            raise typer.Exit(exc.exit_code)
+        except ArchcalcError as unwritable:
+            exc = unwritable
+    sys.stderr.write(exc.render() + "\n")
     raise typer.Exit(exc.exit_code)
 
 
@@ -71,13 +76,9 @@ def guarded(fn):
         except KeyboardInterrupt:
             sys.stderr.write("archcalc: interrupted\n")
             raise typer.Exit(130)
-        except BrokenPipeError:
+        except BrokenPipeError:         # a reader that went away before we wrote to it
             _quiet_stdout()
             raise typer.Exit(0)
-        except SystemExit:
-            if _stdout_to_devnull():   # rich, on a closed pipe, sends stdout to /dev/null and exits 1
-                raise typer.Exit(0)
-            raise
         except Exception as exc:  # a bug: say so in one line
             if os.environ.get("ARCHCALC_DEBUG"):
                 raise
@@ -91,11 +92,42 @@ def guarded(fn):
     return wrapper
 
 
-def _stdout_to_devnull() -> bool:
-    try:
-        return os.path.samestat(os.fstat(sys.stdout.fileno()), os.stat(os.devnull))
-    except (OSError, ValueError, AttributeError):
-        return False
+class SafeStdout:
+    """Standard output that survives its reader: after a closed pipe (``archcalc validate … |
+    head -1``) the rest of the output is dropped and the command still ends with its own exit
+    code; any other write error (a full disk: ``> /dev/full``) becomes one clean error, exit 2.
+    Everything else is the wrapped stream's."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self.dropped = False
+
+    def _guard(self, do, *args):
+        if self.dropped:
+            return None
+        try:
+            return do(*args)
+        except BrokenPipeError:
+            self.dropped = True
+            _quiet_stdout()
+            return None
+        except OSError as exc:
+            self.dropped = True
+            _quiet_stdout()
+            raise ArchcalcError(Diagnostic(
+                "error", f"cannot write standard output: {exc.strerror or exc}",
+                SourcePos("<stdout>"), "write somewhere with room, or pipe it elsewhere"),
+                exit_code=2) from None
+
+    def write(self, text: str) -> int:
+        self._guard(self._stream.write, text)
+        return len(text)
+
+    def flush(self) -> None:
+        self._guard(self._stream.flush)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
 
 
 def _quiet_stdout() -> None:

@@ -2,6 +2,7 @@
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 
@@ -352,3 +353,28 @@ def test_an_internal_error_is_one_line_or_one_json_document(monkeypatch, capsys)
     out = capsys.readouterr()
     assert e.value.code == 3 and out.out == ""
     assert out.err.startswith("archcalc: internal error: RuntimeError: a bug (please report it")
+
+
+def test_a_closed_pipe_keeps_the_exit_code():
+    # validate finds an error (exit 1); its reader stops after one line: still exit 1
+    for args, code in ((["validate", "C11D96S4P0"], 1), (["validate", "vgg16", "--strict"], 1),
+                       (["summary", "vgg16"], 0), (["--help"], 0)):
+        cmd = " ".join(f"'{a}'" for a in args)
+        p = subprocess.run(["bash", "-c", f"set -o pipefail; {sys.executable!r} -m archcalc.cli "
+                            f"{cmd} | head -c 10 > /dev/null"], capture_output=True, text=True,
+                           cwd=ROOT)
+        assert p.returncode == code, (args, p.stderr)
+        assert "Traceback" not in p.stderr and "Exception ignored" not in p.stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full on this system")
+@pytest.mark.parametrize("args", [["summary", "vgg16"], ["summary", "vgg16", "-F", "json"],
+                                  ["summary", "C11D96S4P0", "-F", "json"],
+                                  ["validate", "C11D96S4P0"], ["explain", "vgg16"], ["specs"]])
+def test_a_full_disk_is_one_clean_error(args):
+    with open("/dev/full", "w") as full:
+        p = subprocess.run([sys.executable, "-m", "archcalc.cli", *args], stdout=full,
+                           stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    assert p.returncode == 2, p.stderr
+    assert p.stderr.startswith("<stdout>: error: cannot write standard output:")
+    assert "Traceback" not in p.stderr
