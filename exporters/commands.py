@@ -49,6 +49,9 @@ def export_cmd(
     weights = choice(weights, EXPORT_WEIGHTS, "--weights")
     seed = whole(seed, "--seed", 0)
     opset = onnx_export.check_opset(whole(opset, "--opset", 0))
+    if output == "-":
+        raise error("an ONNX model is written to a file, not to standard output", OPTIONS,
+                    hint="give a file path: -o model.onnx", exit_code=2)
     if external_data and weights in ("none", "light"):
         raise error("a light model has no weights to put in external data", OPTIONS,
                     hint="drop --external-data, or export with --weights random or zeros",

@@ -759,24 +759,29 @@ def export(net: Network, path: str | os.PathLike, weights: str = "random", seed:
     total = sum(p.nbytes for p in g.params)
     external = mode != "none" and (external_data if external_data is not None
                                    else total > external_threshold)
-    target_dir = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
+    real = os.path.realpath(path)      # through a symlink: the file it points to is replaced
+    target_dir = os.path.dirname(real)
+    if os.path.isdir(real):
         raise error(f"cannot write {path}: it is a directory", SourcePos(path), exit_code=2)
+    if os.path.exists(real) and not os.path.isfile(real):
+        raise error(f"cannot write {path}: it is not a regular file (a device, a pipe or a "
+                    "socket), and an export never replaces one", SourcePos(path),
+                    hint="write the model to a file path", exit_code=2)
     if not os.path.isdir(target_dir):
         raise error(f"cannot write {path}: the directory {target_dir} does not exist",
                     SourcePos(path), exit_code=2)
     try:
-        tmp_dir = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", dir=target_dir)
+        tmp_dir = tempfile.mkdtemp(prefix=f".{os.path.basename(real)}.", dir=target_dir)
     except OSError as exc:
         raise error(f"cannot write {path}: {exc.strerror}", SourcePos(path), exit_code=2) from None
     try:
-        tmp = os.path.join(tmp_dir, os.path.basename(path))
+        tmp = os.path.join(tmp_dir, os.path.basename(real))
         data = tmp + ".data" if external else None
         expected = _write_file(g, mode, seed, values, tmp, data, progress)
         _check_file(tmp, g, expected, light=mode == "none")
         if data:
-            os.replace(data, path + ".data")
-        os.replace(tmp, path)
+            os.replace(data, real + ".data")
+        os.replace(tmp, real)
     except OSError as exc:
         raise error(f"cannot write {path}: {exc.strerror or exc}", SourcePos(path),
                     exit_code=2) from None

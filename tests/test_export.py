@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import glob
 import os
+import stat
 from math import sqrt
 
 import numpy as np
@@ -405,3 +406,22 @@ def test_skeleton_reader_round_trips(small, tmp_path):
     del full.graph.initializer[:]
     del skeleton.graph.initializer[:]
     assert skeleton == full
+
+
+def test_export_never_replaces_a_device_a_pipe_or_a_symlink(tmp_path):
+    from conftest import run_cli
+    fifo = tmp_path / "fifo.onnx"
+    os.mkfifo(fifo)
+    p = run_cli("export", "C3D4", "-i", "8x8x3", "-o", str(fifo))
+    assert p.returncode == 2 and "not a regular file" in p.stderr
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)                     # still a pipe
+    real = tmp_path / "real" / "target.onnx"
+    real.parent.mkdir()
+    link = tmp_path / "link.onnx"
+    link.symlink_to(real)
+    p = run_cli("export", "C3D4", "-i", "8x8x3", "-o", str(link))
+    assert p.returncode == 0, p.stderr
+    assert link.is_symlink() and real.is_file()                      # written through the link
+    onnx.checker.check_model(str(real))
+    dash = run_cli("export", "C3D4", "-i", "8x8x3", "-o", "-")
+    assert dash.returncode == 2 and "standard output" in dash.stderr
