@@ -234,6 +234,22 @@ def _json_requested(argv: List[str]) -> bool:
     return False
 
 
+def _usage_hint(command: str, message: str, argv: List[str]) -> str:
+    """What to do about a command line typer could not read: the usual slips get their fix."""
+    if command == "archcalc" and "no such command" in message:
+        return "commands: " + ", ".join(COMMANDS) + " ('archcalc -h' says what each does)"
+    if "unexpected extra argument" in message and command.split()[-1] in (
+            "summary", "explain", "validate", "export", "run"):
+        import re
+        extra = re.search(r"\(([^()]*)\)$", message)
+        words = extra.group(1).split() if extra else []
+        at = argv.index(words[0]) if words and words[0] in argv else 0
+        spec = " ".join([argv[at - 1]] + words) if at > 1 else " ".join(words)
+        return (f'a spec string of several words is one argument: quote it, as in '
+                f'{command} "{spec}"; to compare several specs use archcalc compare')
+    return f"'{command} -h' lists the options"
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     """The ``archcalc`` entry point: typer parses, archcalc words the errors (one line at
     <options>, exit 2, as JSON under --format json)."""
@@ -257,7 +273,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         message = exc.format_message().rstrip(".")
         message = message[:1].lower() + message[1:]
         err = ArchcalcError(Diagnostic("error", message, OPTIONS,
-                                       hint=f"'{command} -h' lists the options"), exit_code=2)
+                                       hint=_usage_hint(command, message, argv)), exit_code=2)
         if _json_requested(argv):
             print_json(error_document(err.diagnostics))
         else:

@@ -162,7 +162,8 @@ def _unknown(name: str, order: dict, report: Report):
     near = difflib.get_close_matches(name, list(order) + sorted(blocks), n=1)
     return error(f"no layer or block named {name!r} in {report.name}", OPTIONS,
                  hint=(f"did you mean {near[0]!r}? " if near else "")
-                 + "name layers as the summary lists them, a range a..b, or a block", exit_code=2)
+                 + "name layers as the summary lists them, a range a..b, or a block (a spec "
+                 'string of several words must be quoted: "C3D64 M FC10")', exit_code=2)
 
 
 def explain(net: Network, report: Report, wanted: Sequence[str] | None = None

@@ -378,3 +378,10 @@ def test_a_full_disk_is_one_clean_error(args):
     assert p.returncode == 2, p.stderr
     assert p.stderr.startswith("<stdout>: error: cannot write standard output:")
     assert "Traceback" not in p.stderr
+
+
+def test_usage_slips_get_their_fix():
+    p = run_cli("summary", "C3D64", "M", "FC10")
+    assert p.returncode == 2 and 'quote it, as in archcalc summary "C3D64 M FC10"' in p.stderr
+    p = run_cli("bogus")
+    assert p.returncode == 2 and "commands: summary, explain, compare" in p.stderr
