@@ -101,6 +101,16 @@ def _yaml_error(exc: yaml.YAMLError, file: str, lines: list[str]) -> ArchcalcErr
     problem = getattr(exc, "problem", None) or str(exc)
     if mark is None:
         return error(f"YAML syntax error: {problem}", SourcePos(file))
+    opened = getattr(exc, "context_mark", None)
+    context = getattr(exc, "context", None) or ""
+    if opened is not None and "flow" in context and opened.line < mark.line:
+        # a { or [ that is never closed: PyYAML notices at the end; point at the opening
+        bracket = "{" if "mapping" in context else "["
+        line = lines[opened.line] if opened.line < len(lines) else None
+        return error(f"YAML syntax error: the '{bracket}' opened here is not closed",
+                     SourcePos(file, opened.line + 1, opened.column + 1, line),
+                     hint=f"close it with '{'}' if bracket == '{' else ']'}' on this line, "
+                          "or check the commas between its items")
     line = lines[mark.line] if mark.line < len(lines) else None
     hint = "check the indentation and the brackets on this line"
     if line is not None and "\t" in line[:len(line) - len(line.lstrip())]:
@@ -233,6 +243,9 @@ def _defaults(spec: YMap, base: Defaults, diags: list) -> Defaults:
     return d
 
 
+DEFAULT_INPUT = (224, 224, 3)      # a spec without input: and without --input (as docs say)
+
+
 def parse_yaml(text: str, file: str, input=None, name=None,
                overrides: dict | None = None, default_name: str | None = None) -> Network:
     """A YAML spec. ``overrides`` (from options) win over the spec's own ``defaults``."""
@@ -279,9 +292,9 @@ def _parse_spec(spec: YMap, file: str, input, name, overrides, default_name, dia
     if input is None:
         if "input" not in spec and "input" in meant:
             raise ArchcalcError(diags)
-        if "input" not in spec:
-            raise error("the spec has no input volume", spec.pos,
-                        hint="add 'input: 224x224x3' (or pass --input)")
+        if "input" not in spec:             # as for spec strings and tables
+            input = DEFAULT_INPUT
+    if input is None:
         try:
             input = parse_volume(spec["input"], spec.where["input"])
             chw = channels_first_warning(input, spec.where["input"], "yaml")
