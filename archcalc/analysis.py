@@ -56,6 +56,8 @@ def merge_rf(rfs: list[RF]) -> RF:
 
 
 def _check_settings(dtype: str, batch: int, count_inplace: bool, optimizer: str) -> Settings:
+    dtype = dtype.lower() if isinstance(dtype, str) else dtype            # as on the command line
+    optimizer = optimizer.lower() if isinstance(optimizer, str) else optimizer
     if dtype not in DTYPES:
         raise error(f"unknown dtype {dtype!r}", OPTIONS, hint="one of " + ", ".join(DTYPES),
                     exit_code=2)
@@ -190,7 +192,12 @@ def analyze(net: Network, dtype: str = "fp32", batch: int = 1, count_inplace: bo
     error found. ``dtype`` sets bytes per element for activations and parameters, ``batch`` the
     images per step; ``count_inplace`` gives ReLU and dropout buffers of their own. Warnings are
     in ``report.diagnostics``."""
+    if not isinstance(net, Network):
+        raise error(f"analyze takes a Network, got {type(net).__name__}", OPTIONS,
+                    hint="make one first: archcalc.analyze(archcalc.parse(\"C3D64 M\")) or "
+                         "archcalc.load(\"spec.yaml\")", exit_code=2)
     settings = _check_settings(dtype, batch, count_inplace, optimizer)
+    dtype, optimizer = settings.dtype, settings.optimizer
     rows, diags, errors, store = walk(net, count_inplace)
     from .fixes import improve
     diags = improve(net, diags) + list(getattr(net, "warnings", ()))

@@ -71,6 +71,8 @@ def summary(
         print(views.render_markdown(report, depth, extra), end="")
     else:
         print(views.render_csv(report, depth, counts), end="")
+        for d in report.diagnostics:        # CSV has no place for them: on stderr, one a line
+            sys.stderr.write(views.diag_line(d) + "\n")
 
 
 @guarded

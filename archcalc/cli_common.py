@@ -342,6 +342,8 @@ def load_one(text: str, input: Optional[str], filters, double: Optional[bool],
              rounding: Optional[str], column: Optional[str]):
     """Like :func:`load_spec`, for commands that take one network: a table needs --column."""
     net = load_spec(text, input, filters, double, rounding, column)
+    if isinstance(net, dict) and len(net) == 1:       # a table of one column: that network
+        return next(iter(net.values()))
     if isinstance(net, dict):
         raise ArchcalcError([Diagnostic(
             "error", f"{text} holds {len(net)} networks ({', '.join(net)})", OPTIONS,

@@ -28,6 +28,11 @@ def human_count(n: int) -> str:
     return str(n)
 
 
+def exact_and_short(n: int) -> str:
+    """An exact count and, where it helps, its short form: "138,357,544 (138.36M)", "112"."""
+    return f"{n:,}" if n < 1000 else f"{n:,} ({human_count(n)})"
+
+
 def vol_text(v) -> str:
     return f"{v[0]}×{v[1]}×{v[2]}"
 
@@ -56,18 +61,18 @@ def _totals_lines(r: Report) -> list[tuple[str, str]]:
     t, s = r.totals, r.settings
     per_batch = s.batch > 1
     lines = [
-        ("parameters", f"{t.params:,} ({human_count(t.params)}): {t.trainable_params:,} trainable"
+        ("parameters", f"{exact_and_short(t.params)}: {t.trainable_params:,} trainable"
          f", {t.non_trainable_params:,} non-trainable (PyTorch's and torchvision's count)"),
     ]
     if t.buffers:
         lines.append(("buffers", f"{t.buffers:,} (BatchNorm running statistics; Keras's \"Total "
                       f"params\" includes them: {t.params + t.buffers:,})"))
     lines += [
-        ("MACs", f"{t.macs:,} ({human_count(t.macs)}) per image"
-         + (f", {t.batch_macs:,} ({human_count(t.batch_macs)}) per batch of {s.batch}"
+        ("MACs", f"{exact_and_short(t.macs)} per image"
+         + (f", {exact_and_short(t.batch_macs)} per batch of {s.batch}"
             if per_batch else "")),
-        ("FLOPs (2 × MACs)", f"{t.flops:,} ({human_count(t.flops)}) per image"
-         + (f", {t.flops * s.batch:,} ({human_count(t.flops * s.batch)}) per batch"
+        ("FLOPs (2 × MACs)", f"{exact_and_short(t.flops)} per image"
+         + (f", {exact_and_short(t.flops * s.batch)} per batch"
             if per_batch else "")),
         ("activations", f"{t.activations:,} elements per image, {human_bytes(t.activation_bytes)} "
          f"at {s.dtype}, batch {s.batch}"
@@ -147,7 +152,7 @@ def plain_table(title: str, headers: Sequence[str], justify: Sequence[str],
     return "\n".join(out) + "\n"
 
 
-def _diag_line(d) -> str:
+def diag_line(d) -> str:
     return f"{d.severity}{f' [{d.layer}]' if d.layer else ''}: {d.message}"
 
 
@@ -185,7 +190,7 @@ def render_table(r: Report, depth: int | None = None, console=None,
                            [c.justify for c in cols],
                            [[c.cell(row, vols, r, False) for c in cols] for row in rows])
         text += "\n" + "".join(f"{k}: {v}\n" for k, v in _totals_lines(r))
-        text += "".join(_diag_line(d) + "\n" for d in r.diagnostics)
+        text += "".join(diag_line(d) + "\n" for d in r.diagnostics)
         sys.stdout.write(text)
         return
     from rich.console import Console
@@ -215,7 +220,7 @@ def render_table(r: Report, depth: int | None = None, console=None,
     for k, v in _totals_lines(r):
         console.print(f"[bold]{k}[/bold]: {v}", highlight=False, soft_wrap=soft)
     for d in r.diagnostics:      # one line each here; `archcalc validate` shows them in full
-        console.print(_diag_line(d), style="yellow", highlight=False, markup=False,
+        console.print(diag_line(d), style="yellow", highlight=False, markup=False,
                       soft_wrap=soft)
 
 

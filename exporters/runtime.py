@@ -194,7 +194,8 @@ class RunResult:
             f"input       {_shape_text(self.input_shape)}",
             f"output      {shapes} {check}",
             f"latency     median {self.median_ms:.3f} ms (p10 {self.p10_ms:.3f}, "
-            f"p90 {self.p90_ms:.3f}, min {self.min_ms:.3f}) over {self.iters} runs "
+            f"p90 {self.p90_ms:.3f}, min {self.min_ms:.3f}) over {self.iters} "
+            f"run{'s' * (self.iters != 1)} "
             f"after {self.warmup} warm-up",
             f"throughput  {self.images_per_s:,.1f} images/s at batch {self.batch}",
         ]
@@ -237,7 +238,8 @@ def _run_network(net: Network, batch, warmup, iters, provider, weights, seed, na
                      for s in onnx_export._sinks(net))
     with tempfile.TemporaryDirectory(prefix="archcalc-run-") as tmp:
         path = onnx_export.export(net, os.path.join(tmp, "model.onnx"), weights, seed)
-        label = name or f"{net.name} ({weights} weights, exported to a temporary file)"
+        label = name or (f"{net.name} ({'zero' if weights == 'zeros' else weights} weights, "
+                         "exported to a temporary file)")
         return _run_file(path, batch, warmup, iters, provider, seed, expected, label)
 
 

@@ -543,3 +543,17 @@ def test_a_token_with_a_repeat_glued_on_shows_the_group():
     (d,) = errors_of(archcalc.parse, "C3D64x2")
     assert "(C3D64)x2" in d.hint
 
+
+
+def test_hints_for_an_x_for_d_and_a_detached_option():
+    (d,) = errors_of(archcalc.parse, "C3D64 C3X64")
+    assert d.hint.startswith("did you mean C3D64 (64 filters of 3×3)?")
+    (d,) = errors_of(archcalc.parse, "C3x3")          # a plausible kernel: its filters missing
+    assert "C3x3D<filters>" in d.hint
+    (d,) = errors_of(archcalc.parse, "C3D64 S2")
+    assert "S2 is an option of the token before it (stride)" in d.hint and "C3D64S2" in d.hint
+
+
+def test_an_empty_group_is_refused():
+    (d,) = errors_of(archcalc.parse, "C3D8 M ()x3 FC10")
+    assert "empty group" in d.message and d.pos.col == 8

@@ -217,3 +217,22 @@ def test_a_piped_summary_does_not_import_rich():
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert p.returncode == 0, p.stderr
     assert "RICH []" in p.stderr and "138,357,544" in p.stdout
+
+
+def test_api_and_cli_edges_a_newcomer_hit(tmp_path):
+    import pytest
+    with pytest.raises(archcalc.ArchcalcError) as e:
+        archcalc.analyze("C3D64")
+    assert "analyze takes a Network, got str" in str(e.value) and e.value.exit_code == 2
+    r = archcalc.analyze(archcalc.parse("C3D4", input=(4, 4, 1)), dtype="FP16", optimizer="Adam")
+    assert r.settings.dtype == "fp16" and r.totals.param_bytes == 2 * (9 * 4 + 4)
+    # a table of one column needs no --column
+    one = tmp_path / "one.md"
+    one.write_text("| Name | A |\n|---|---|\n| | C3D8 |\n| | FC10 |\n")
+    p = run_cli("summary", str(one), "-F", "json")
+    assert p.returncode == 0, p.stderr
+    # CSV has no place for warnings: they go to stderr, one a line
+    p = run_cli("summary", "C R C R MP", "-i", "8x8x3", "-F", "csv")
+    assert p.returncode == 0 and p.stderr.startswith("warning [pool1]: 'MP' is read as")
+    # small counts are not repeated in short form
+    assert "parameters: 40: 40 trainable" in run_cli("summary", "C3D4", "-i", "4x4x1").stdout

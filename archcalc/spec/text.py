@@ -162,6 +162,11 @@ def word_layers(word: str, pos: SourcePos, d: Defaults) -> list[tuple[str, dict]
 _NAMED_TOKENS = ["M", "S", "R", "LRN", "BN", "GAP", "dropout", "flatten", "maxpool", "avgpool",
                  "soft-max", "softmax", "relu", "tanh", "sigmoid", "batchnorm"]
 _SHAPES = [
+    # C3X64: an X typed for the D of C3D64 (a second kernel size over 15 is not plausible)
+    (re.compile(r"c(\d+)x(\d+)", re.I),
+     lambda m: f"did you mean C{m.group(1)}D{m.group(2)} ({m.group(2)} filters of "
+               f"{m.group(1)}×{m.group(1)})? (a {m.group(1)}×{m.group(2)} kernel is "
+               f"C{m.group(1)}x{m.group(2)}D<filters>)" if int(m.group(2)) > 15 else None),
     (re.compile(r"(?:conv|c)(\d+)(?:x(\d+))?", re.I),
      lambda m: f"a conv token names its filters: C{m.group(1)}"
                f"{'x' + m.group(2) if m.group(2) else ''}D<filters> or "
@@ -178,6 +183,10 @@ _SHAPES = [
     (re.compile(r"(?:dropout|drop|do)-?(0?\.\d+)", re.I),
      lambda m: "write dropout (rate 0.5); another rate is set in YAML: "
                f"{{op: dropout, rate: {m.group(1)}}}"),
+    (re.compile(r"([SPG])(\d+)", re.I),      # "C3D64 S2": an option written as its own word
+     lambda m: f"{m.group(1).upper()}{m.group(2)} is an option of the token before it "
+               f"({ {'S': 'stride', 'P': 'padding', 'G': 'groups'}[m.group(1).upper()]}): write "
+               f"it without a space, e.g. C3D64{m.group(1).upper()}{m.group(2)}"),
     (re.compile(r"(?:avgpool|ap)(\d+)", re.I),
      lambda m: f"an average pool of {m.group(1)}×{m.group(1)} is A{m.group(1)}"),
 ]
@@ -193,7 +202,7 @@ def _token_hint(word: str) -> str:
                 "tabs, or write it in Markdown (| Name | A | B |, then a |---| rule)")
     for rx, say in _SHAPES:
         m = rx.fullmatch(word)
-        if m:
+        if m and say(m):
             return say(m)
     near = difflib.get_close_matches(word.lower(), [k.lower() for k in _NAMED_TOKENS], n=1,
                                      cutoff=0.6)
@@ -266,6 +275,9 @@ def parse_items(text: str, pos_of) -> list:
             if times < 1:
                 raise error("a repeat count must be at least 1", pos)
             group, gpos = stack.pop()
+            if not group:
+                raise error("an empty group repeats nothing", gpos,
+                            hint="put layers inside the parentheses, e.g. (CR)x3, or remove it")
             items = stack[-1][0]
             items.append(Group(group, times, gpos))
         else:
