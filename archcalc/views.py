@@ -375,13 +375,20 @@ def render_compare(entries: Sequence[tuple], fmt: str = "table", console=None) -
         return "\n".join(out) + "\n"
     from rich.console import Console
     from rich.table import Table
-    table = Table()
-    for i, h in enumerate(rows[0]):
-        table.add_column(h, justify="left" if i == 0 else "right", no_wrap=True)
-    for r in rows[1:]:
-        table.add_row(*r)
+    def build(rows, compact=False):
+        from rich import box
+        table = Table(box=box.SIMPLE_HEAD if compact else box.HEAVY_HEAD, pad_edge=not compact)
+        for i, h in enumerate(rows[0]):
+            table.add_column(h, justify="left" if i == 0 else "right", no_wrap=True)
+        for r in rows[1:]:
+            table.add_row(*r)
+        return table
     console = console or Console()
+    table = build(rows)
     need = _width(console, table)
+    if console.is_terminal and need > console.width:   # many networks: one row each instead
+        table = build([list(col) for col in zip(*rows)], compact=True)
+        need = _width(console, table)
     if need > console.width:
         console = Console(width=need, file=console.file, force_terminal=console.is_terminal,
                           no_color=console.no_color)

@@ -236,3 +236,14 @@ def test_api_and_cli_edges_a_newcomer_hit(tmp_path):
     assert p.returncode == 0 and p.stderr.startswith("warning [pool1]: 'MP' is read as")
     # small counts are not repeated in short form
     assert "parameters: 40: 40 trainable" in run_cli("summary", "C3D4", "-i", "4x4x1").stdout
+
+
+def test_compare_in_a_narrow_terminal_lists_one_network_a_row():
+    nets = archcalc.load(SPECS / "vgg_table.md")
+    entries = [(archcalc.analyze(n), n.weight_layers(), "vgg_table.md") for n in nets.values()]
+    entries.append((archcalc.analyze(archcalc.load(SPECS / "resnet50.yaml")), 50, "resnet50"))
+    console = Console(file=io.StringIO(), width=80, force_terminal=True, color_system=None)
+    views.render_compare(entries, "table", console=console)
+    out = re.sub(r"\x1b\[[0-9;]*m", "", console.file.getvalue())
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert any(line.split()[:2] == ["D", "16"] for line in out.splitlines())   # a row per network
