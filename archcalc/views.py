@@ -377,7 +377,8 @@ def render_compare(entries: Sequence[tuple], fmt: str = "table", console=None) -
     from rich.table import Table
     def build(rows, compact=False):
         from rich import box
-        table = Table(box=box.SIMPLE_HEAD if compact else box.HEAVY_HEAD, pad_edge=not compact)
+        table = Table(box=box.SIMPLE_HEAD if compact else box.HEAVY_HEAD, pad_edge=not compact,
+                      collapse_padding=compact)
         for i, h in enumerate(rows[0]):
             table.add_column(h, justify="left" if i == 0 else "right", no_wrap=True)
         for r in rows[1:]:
