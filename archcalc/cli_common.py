@@ -158,8 +158,11 @@ def choice(value: Optional[str], allowed: Sequence[str], option: str) -> Optiona
 LIMIT = 2 ** 31              # the largest size or count archcalc takes (docs/diagnostics.md)
 
 
-def whole(value, option: str, least: int = 0, most: Optional[int] = None) -> Optional[int]:
-    """``value`` (text from the command line) as a whole number ≥ ``least`` (and ≤ ``most``)."""
+def whole(value, option: str, least: int = 0, most: Optional[int] = None,
+          example: Optional[int] = None) -> Optional[int]:
+    """``value`` (text from the command line) as a whole number ≥ ``least`` (and ≤ ``most``);
+    ``example`` is the value the hint shows."""
+    example = max(least, 1) if example is None else example
     if value is None or (isinstance(value, int) and not isinstance(value, bool)):
         number = value
     else:
@@ -169,10 +172,10 @@ def whole(value, option: str, least: int = 0, most: Optional[int] = None) -> Opt
             number = None
         if number is None:
             raise error(f"{option} must be a whole number ≥ {least}, got {value!r}", OPTIONS,
-                        hint=f"e.g. {option} {max(least, 1)}", exit_code=2)
+                        hint=f"e.g. {option} {example}", exit_code=2)
     if number is not None and number < least:
         raise error(f"{option} must be a whole number ≥ {least}, got {number}", OPTIONS,
-                    hint=f"e.g. {option} {max(least, 1)}", exit_code=2)
+                    hint=f"e.g. {option} {example}", exit_code=2)
     if number is not None and most is not None and number > most:
         raise error(f"{option} must be at most {most:,}, got {number:,}", OPTIONS, exit_code=2)
     return number
@@ -278,6 +281,13 @@ def _read(text: str, input, opts: dict):
                          "read a spec (YAML, a column table or a spec string)", exit_code=2)
     if os.path.exists(text) or text.lower().endswith(SPEC_EXTS):
         shipped = None if os.path.exists(text) else find_shipped(text)
+        if shipped is None and not os.path.exists(text):
+            elsewhere = find_shipped(os.path.basename(text))     # specs/vgg16.yaml, elsewhere
+            if elsewhere:
+                name = os.path.splitext(os.path.basename(text))[0]
+                raise error(f"no such file: {text}", SourcePos(text), exit_code=2,
+                            hint=f"a shipped network has that name: give it alone, {name}, "
+                                 "from any folder (archcalc specs lists them)")
         return spec.load(shipped or text, input, **opts)
     shipped = find_shipped(text)
     if shipped:

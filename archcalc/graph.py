@@ -112,7 +112,7 @@ def parse_volume(value: Any, pos: SourcePos, exit_code: int = 1) -> Vol:
     """An input volume from ``224x224x3``, ``[224, 224, 3]`` or ``(224, 224, 3)``.
     ``exit_code``: 1 where it comes from a spec, 2 where from an option."""
     if isinstance(value, str):
-        parts = value.lower().replace("×", "x").replace(",", "x").split("x")
+        parts = value.lower().strip().strip("[]()").replace("×", "x").replace(",", "x").split("x")
         parts = [p.strip() for p in parts]
     elif isinstance(value, (list, tuple)):
         parts = list(value)

@@ -106,6 +106,8 @@ def collapsed_early(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Dia
                         + (f"convolutions follow (first: {later[0]}); they see" if n > 1 else
                            f"convolution follows ({later[0]}); it sees")
                         + " no spatial context",
+                        "move the convolutions before the global pooling or fully connected "
+                        "layer" if row.rf.is_global else
                         "use a larger input, or fewer poolings or strides before this layer")
 
 

@@ -48,7 +48,8 @@ def export_cmd(
     from . import onnx as onnx_export
     weights = choice(weights, EXPORT_WEIGHTS, "--weights")
     seed = whole(seed, "--seed", 0)
-    opset = onnx_export.check_opset(whole(opset, "--opset", 0))
+    opset = onnx_export.check_opset(whole(opset, "--opset", 0,
+                                          example=onnx_export.DEFAULT_OPSET))
     if output == "-":
         raise error("an ONNX model is written to a file, not to standard output", OPTIONS,
                     hint="give a file path: -o model.onnx", exit_code=2)

@@ -385,3 +385,15 @@ def test_usage_slips_get_their_fix():
     assert p.returncode == 2 and 'quote it, as in archcalc summary "C3D64 M FC10"' in p.stderr
     p = run_cli("bogus")
     assert p.returncode == 2 and "commands: summary, explain, compare" in p.stderr
+
+
+def test_hints_for_option_values_and_shipped_names(tmp_path):
+    p = run_cli("export", "C3D4", "-i", "8x8x3", "-o", str(tmp_path / "x.onnx"), "--opset", "abc")
+    assert p.returncode == 2 and "e.g. --opset 17" in p.stderr
+    p = run_cli("summary", "C3D4", "-i", "[32,32,3]", "-F", "json")      # brackets as in YAML
+    assert p.returncode == 0 and json.loads(p.stdout)["input"] == [32, 32, 3]
+    e = dict(os.environ)
+    e.pop("ARCHCALC_DEBUG", None)
+    p = subprocess.run([sys.executable, "-m", "archcalc.cli", "summary", "specs/vgg16.yaml"],
+                       capture_output=True, text=True, cwd=tmp_path, env=e)
+    assert p.returncode == 2 and "a shipped network has that name: give it alone, vgg16" in p.stderr

@@ -19,6 +19,17 @@ def _padding_of(a: dict, k_eff: Pair, layer: str, pos: SourcePos) -> Pair:
     return p
 
 
+def _groups_hint(cin: int, filters: int) -> str:
+    """Groups that would work: the common divisors of the input channels and the filters."""
+    from math import gcd
+    g = gcd(cin, filters)
+    ok = [d for d in range(1, min(g, 4096) + 1) if g % d == 0]
+    shown = ", ".join(map(str, ok[:8])) + (", …" if len(ok) > 8 else "")
+    depthwise = (" (groups = input channels, a depthwise convolution, needs filters a multiple "
+                 f"of {cin})") if filters % cin else ""
+    return f"groups that divide both {cin} and {filters}: {shown}{depthwise}"
+
+
 class _Windowed(Op):
     """Shared by conv and pooling: kernel, stride, padding, dilation, rounding."""
 
@@ -110,8 +121,7 @@ class Conv(_Windowed):
         if vin[2] % g or a["filters"] % g:
             raise error(f"groups = {g} must divide both the input channels ({vin[2]}) "
                         f"and the filters ({a['filters']})", at.pos, layer=at.layer,
-                        hint="choose groups that divides both, e.g. groups = input channels for a "
-                             "depthwise convolution")
+                        hint=_groups_hint(vin[2], a["filters"]))
         h, w = self.spatial(a, vin, at)
         return (h, w, a["filters"])
 
