@@ -234,13 +234,15 @@ def _eval(expr: str, env: dict, pos: SourcePos) -> Any:
                 and n.value.id == _IN_NAME:
             if n.attr not in _IN_AXES:
                 near = _near(n.attr, _IN_AXES)
-                fail(f"in.{n.attr} does not exist",
+                raise error(f"{expr!r} uses in.{n.attr}, which does not exist", pos, hint=
                      (f"did you mean in.{near.split(chr(39))[1]}? " if near else "")
                      + "a block's input volume is in.h (height), in.w (width), in.c (channels)")
             vol = env.get("in")
             if not isinstance(vol, InputVolume):
-                fail(f"in.{n.attr} is the input of a block instance; there is none here",
-                     "use in.h, in.w, in.c inside a block's layers or on a block instance")
+                raise error(f"{expr!r} uses in.{n.attr} outside a block: in.h, in.w, in.c are a "
+                            "block's input volume", pos,
+                            hint="use them in a block's layers, on a block instance (its when: "
+                                 "and parameters) or in a stage table's with:")
             return vol.get(n.attr, expr, pos)
         if isinstance(n, ast.BinOp) and type(n.op) in _OPS:
             left, right = num(n.left, "arithmetic"), num(n.right, "arithmetic")
@@ -508,8 +510,11 @@ def _when(item: YMap, env: dict) -> bool:
     v = _subst(item["when"], env, pos)
     if not isinstance(v, bool):
         raw = item["when"]
-        raise error(f"when: must be true or false, got {_kind(v)}"
-                    + (f" (from {raw!r})" if isinstance(raw, str) else ""), pos,
+        what = ("a number" if isinstance(v, (int, float)) else "text" if isinstance(v, str)
+                else "a list" if isinstance(v, list) else "nothing" if v is None else "a value")
+        raise error(f"when: must be true or false, but {raw!r} is {what}"
+                    if isinstance(raw, str) and "$" in raw
+                    else f"when: must be true or false, got {_kind(v)}", pos,
                     hint="write a condition, e.g. when: ${stride == 1 and in.c == out}")
     return v
 
@@ -521,26 +526,37 @@ class _Emitter:
         self.users: dict = {}           # (place, message) -> the block instances that hit it
         self.memo: dict = {}            # validated token attributes (see text.emit_word)
         self.instances: dict = {}       # unnamed block instances so far, per (scope, block)
-        # the volume tracker (in.h, in.w, in.c): each built layer's output volume, computed with
-        # its op's own shape rule, lazily, in layer order, only once an expression asks
+        # the volume tracker (in.h, in.w, in.c): the output volume of a built layer, computed
+        # with its op's own shape rule when an expression asks, with those of its ancestors
         self.vols: dict = {}            # layer name -> volume, or None when it cannot be known
         self.why: dict = {}             # layer name -> the layer whose error made it unknown
-        self.walked = 0                 # layers of the builder walked so far
+        self.unknown_said = False       # an in.* was refused for an earlier error: said once
 
     def volume(self, src: str, pos: SourcePos, what: str, expr: str):
         """The output volume of layer ``src``; a located error for ``what`` (``in.c``) when it
         cannot be known. A shape error found here is reported once, as the analysis would."""
-        layers = self.b.layers
-        while self.walked < len(layers):
-            layer = layers[self.walked]
-            self.walked += 1
-            if layer.op == "input":
-                self.vols[layer.name] = self.b.input
+        vols, stack = self.vols, [src]
+        while stack:                    # depth first, without recursion (chains may be long)
+            name = stack[-1]
+            if name in vols:
+                stack.pop()
                 continue
-            ins = [self.vols.get(s) for s in layer.inputs]
+            layer = self.b.names.get(name)
+            if layer is None or layer.op == "input":    # a layer that failed to build: None
+                vols[name] = self.b.input if layer is not None else None
+                stack.pop()
+                continue
+            todo = [s for s in layer.inputs if s not in vols]
+            if todo:
+                stack.extend(todo)
+                continue
+            stack.pop()
+            ins = [vols[s] for s in layer.inputs]
             if None in ins:
-                self.vols[layer.name] = None
-                self.why[layer.name] = self.why[layer.inputs[ins.index(None)]]
+                vols[name] = None
+                cause = self.why.get(layer.inputs[ins.index(None)])
+                if cause is not None:
+                    self.why[name] = cause
                 continue
             try:
                 self.vols[layer.name] = OPS[layer.op].shape(
@@ -555,13 +571,17 @@ class _Emitter:
         vol = self.vols.get(src)
         if vol is not None:
             return vol
+        if self.unknown_said:           # the layers that follow fail quietly: one error says why
+            raise ArchcalcError([])
+        self.unknown_said = True
         cause = self.why.get(src)
         if cause is not None:
             because = f"layer {cause.name!r} before it has an error ({cause.pos})"
         else:
-            because = f"its input {src!r} could not be built (its error is reported)"
+            because = "a layer before it could not be built (its error is reported)"
         raise error(f"{what} is unknown in {expr!r}: {because}", pos,
-                    hint="fix that error first; this one then goes away")
+                    hint="fix that error first; this one (and the layers that depend on it) "
+                         "then follow")
 
     def report(self) -> list:
         """The problems found, each once, with the block instances that use it."""
@@ -841,8 +861,8 @@ class _Emitter:
             if not isinstance(col, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z_0-9]*", col) \
                     or col in _RESERVED:
                 raise error(f"column {j + 1} of the header is {col!r}, not a name", header.where[j],
-                            hint="the first row names the columns with words other than "
-                            + ", ".join(_RESERVED) + ": " + example)
+                            hint=(f"{col!r} is reserved; " if col in _RESERVED else "")
+                            + "the first row names the columns with words: " + example)
             if col in header[:j]:
                 raise error(f"the column {col!r} is named twice", header.where[j],
                             hint="name each column once")
