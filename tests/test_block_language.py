@@ -518,3 +518,12 @@ def test_top_level_params():
     assert net["conv1"].attrs["filters"] == 16
     diags = _error("name: p\ninput: 8x8x3\nparams: {in: 8}\nlayers: [C]\n")
     assert "'in' cannot name a parameter" in diags[0].message
+
+
+def test_the_documented_example_is_mobilenet_v2():
+    import re
+    from conftest import ROOT
+    doc = (ROOT / "docs" / "spec-languages.md").read_text()
+    text = next(m.group(1) for m in re.finditer(r"```yaml\n(.*?)```", doc, re.S)
+                if "name: mobilenet_v2" in m.group(1))
+    assert archcalc.analyze(archcalc.parse(text)).totals.params == 3_504_872
