@@ -527,3 +527,20 @@ def test_the_documented_example_is_mobilenet_v2():
     text = next(m.group(1) for m in re.finditer(r"```yaml\n(.*?)```", doc, re.S)
                 if "name: mobilenet_v2" in m.group(1))
     assert archcalc.analyze(archcalc.parse(text)).totals.params == 3_504_872
+
+
+def test_a_stage_with_that_sets_the_stride_itself_wins():
+    net = archcalc.parse("""
+name: s
+input: 32x32x3
+blocks:
+  b:
+    params: {out: null, stride: 1}
+    layers: [{op: conv, name: c, filters: $out, stride: $stride}]
+layers:
+  - stages:
+      block: b
+      with: {out: $out, stride: "${2 if i == 1 else 1}"}
+      table: [[out, n, s], [8, 3, 2]]
+""")
+    assert [net[f"stage1.{i}/c"].attrs["stride"] for i in range(3)] == [(1, 1), (2, 2), (1, 1)]

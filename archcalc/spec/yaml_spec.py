@@ -908,7 +908,7 @@ class _Emitter:
                     given = {c: renv[c] for c in passed}
                 else:
                     given = {k: _subst(v, ienv, with_.where[k]) for k, v in with_.items()}
-                if stride is not None:
+                if stride is not None and "stride" not in given:   # with: may set it itself
                     s = _subst(stride, ienv, st.where.get("stride", rpos))
                     given["stride"] = s if i == 0 else 1
                 benv = self._block_env(bname, params, given,
