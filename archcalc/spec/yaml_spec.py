@@ -7,6 +7,7 @@ the line and column of every value for error messages.
 from __future__ import annotations
 
 import ast
+import math
 import operator
 import re
 from dataclasses import replace
@@ -16,7 +17,7 @@ import yaml
 
 from ..errors import ArchcalcError, Diagnostic, SourcePos, error
 from ..graph import MAX_LAYERS, Builder, Network, channels_first_warning, parse_volume
-from ..ops import DEFAULT_ROUNDING, _bool, _int, _padding, _pair, _rounding, lookup, suggest_attr
+from ..ops import DEFAULT_ROUNDING, OPS, At, _bool, _int, _padding, _pair, _rounding, lookup, suggest_attr
 from .text import Defaults, check_size, emit_word, expand, letter_runs, parse_items
 
 MAX_NODES = 1_000_000      # YAML nodes after alias expansion
@@ -127,47 +128,206 @@ def _yaml_error(exc: yaml.YAMLError, file: str, lines: list[str]) -> ArchcalcErr
 
 # ---------------------------------------------------------------------------------------------
 # block parameters: $name and ${expression}
+#
+# An expression is numeric (and boolean) only: names, numbers, + - * / // %, comparisons,
+# and/or/not, ``a if c else b``, the functions in _FUNCS and a block's input volume ``in.h``,
+# ``in.w``, ``in.c``. It is read with ``ast`` and evaluated node by node here: no Python
+# evaluation, no attribute access but ``in.*``, no calls but these.
 
 _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
         ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Div: operator.truediv}
+_CMP = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
+        ast.Gt: operator.gt, ast.GtE: operator.ge}
 _SUBST = re.compile(r"\$\{([^}]*)\}|\$([A-Za-z_][A-Za-z_0-9]*)")
+_IN = re.compile(r"(?<![\w.])in\s*\.")          # in.c → _in_.c (``in`` is a Python keyword)
+_IN_NAME = "_in_"
+_IN_AXES = {"h": 0, "w": 1, "c": 2}
+_BIG = 1 << 62
+_EXPR_HINT = ("expressions use names, numbers, + - * / // %, == != < <= > >=, and/or/not, "
+              "a if c else b, min, max, round, floor, ceil, make_divisible and in.h, in.w, in.c")
+
+
+def make_divisible(x: float, divisor: int = 8, min_value: int | None = None) -> int:
+    """torchvision's ``_make_divisible`` (MobileNetV2/V3, EfficientNet, RegNet): ``x`` rounded to
+    the nearest multiple of ``divisor``, at least ``min_value`` (default ``divisor``), and never
+    more than 10% below ``x``."""
+    if min_value is None:
+        min_value = divisor
+    new_v = max(min_value, int(x + divisor / 2) // divisor * divisor)
+    if new_v < 0.9 * x:
+        new_v += divisor
+    return new_v
+
+
+def _round(x: float) -> int:
+    return round(x)          # Python's: halves to even, as the reference code written in it
+
+
+_FUNCS = {"min": (min, 1, None), "max": (max, 1, None), "round": (_round, 1, 1),
+          "floor": (math.floor, 1, 1), "ceil": (math.ceil, 1, 1),
+          "make_divisible": (make_divisible, 1, 3)}
+_KWARGS = {"make_divisible": ("x", "divisor", "min_value")}
+
+
+class InputVolume:
+    """What ``in.h``, ``in.w``, ``in.c`` read: the volume of a block instance's input, computed
+    only when an expression asks (see _Emitter.volume)."""
+
+    def __init__(self, emitter: "_Emitter", src: str):
+        self.emitter, self.src = emitter, src
+
+    def get(self, axis: str, expr: str, pos: SourcePos) -> int:
+        vol = self.emitter.volume(self.src, pos, f"in.{axis}", expr)
+        return vol[_IN_AXES[axis]]
+
+
+def _kind(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return repr(v)
 
 
 def _eval(expr: str, env: dict, pos: SourcePos) -> Any:
+    text = _IN.sub(_IN_NAME + ".", expr.strip())
     try:
-        tree = ast.parse(expr.strip(), mode="eval")
+        tree = ast.parse(text, mode="eval")
     except (SyntaxError, RecursionError, MemoryError, ValueError):
-        raise error(f"cannot read the expression {expr!r}", pos,
-                    hint="expressions use names, numbers, + - * / // % and parentheses") from None
+        raise error(f"cannot read the expression {expr!r}", pos, hint=_EXPR_HINT) from None
+
+    def fail(message: str, hint: str | None = None):
+        raise error(message + f" in {expr!r}", pos, hint=hint)
+
+    def num(n: ast.AST, what: str) -> Any:
+        v = ev(n)
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            name = f"parameter {n.id!r} is {_kind(v)}" if isinstance(n, ast.Name) else _kind(v)
+            fail(f"{what} takes numbers, but {name} is not a number",
+                 "arithmetic, comparisons < <= > >= and min/max/round/floor/ceil/make_divisible "
+                 "take numbers only")
+        return v
+
+    def boolean(n: ast.AST, what: str) -> bool:
+        v = ev(n)
+        if not isinstance(v, bool):
+            fail(f"{what} takes true or false, got {_kind(v)}",
+                 "compare numbers to get true or false, e.g. stride == 1 or in.c != out")
+        return v
+
+    def finite(v: Any) -> Any:
+        if isinstance(v, float):
+            if not math.isfinite(v) or abs(v) > _BIG:
+                fail("the value is too large")
+            return int(v) if v.is_integer() else v
+        if isinstance(v, int) and not isinstance(v, bool) and abs(v) > _BIG:
+            fail("the value is too large")
+        return v
 
     def ev(n: ast.AST) -> Any:
         if isinstance(n, ast.Expression):
             return ev(n.body)
         if isinstance(n, ast.Constant) and isinstance(n.value, (int, float)):
-            return n.value
+            return finite(n.value)             # bools are ints: True/False stay booleans
         if isinstance(n, ast.Name):
             if n.id not in env:
+                if n.id in ("true", "false"):
+                    return n.id == "true"
+                if n.id == _IN_NAME:
+                    fail("'in' is a block's input volume: write in.h, in.w or in.c")
+                if n.id in _FUNCS:
+                    fail(f"{n.id} is a function", f"call it: {n.id}(...)")
                 raise error(f"unknown parameter {n.id!r} in {expr!r}", pos,
-                            hint="parameters here: " + (", ".join(env) or "none"))
-            v = env[n.id]
-            # a bare $name passes any value through ('same', [3, 1]); arithmetic takes numbers
-            if n is not tree.body and (isinstance(v, bool) or not isinstance(v, (int, float))):
-                raise error(f"parameter {n.id!r} is {v!r}, not a number, in {expr!r}", pos,
-                            hint="arithmetic takes numbers only")
-            return v
+                            hint=_near(n.id, [k for k in env if k != "in"])
+                            + "parameters here: " + (", ".join(k for k in env if k != "in")
+                                                     or "none"))
+            return env[n.id]
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) \
+                and n.value.id == _IN_NAME:
+            if n.attr not in _IN_AXES:
+                near = _near(n.attr, _IN_AXES)
+                raise error(f"{expr!r} uses in.{n.attr}, which does not exist", pos, hint=
+                     (f"did you mean in.{near.split(chr(39))[1]}? " if near else "")
+                     + "a block's input volume is in.h (height), in.w (width), in.c (channels)")
+            vol = env.get("in")
+            if not isinstance(vol, InputVolume):
+                raise error(f"{expr!r} uses in.{n.attr} outside a block: in.h, in.w, in.c are a "
+                            "block's input volume", pos,
+                            hint="use them in a block's layers, on a block instance (its when: "
+                                 "and parameters) or in a stage table's with:")
+            return vol.get(n.attr, expr, pos)
         if isinstance(n, ast.BinOp) and type(n.op) in _OPS:
-            left, right = ev(n.left), ev(n.right)
+            left, right = num(n.left, "arithmetic"), num(n.right, "arithmetic")
             if isinstance(n.op, (ast.Div, ast.FloorDiv, ast.Mod)) and right == 0:
-                raise error(f"division by zero in {expr!r}", pos)
-            if isinstance(n.op, ast.Mult) and abs(left) * abs(right) > 1 << 62:
-                raise error(f"{expr!r} is too large", pos)
-            v = _OPS[type(n.op)](left, right)
-            return int(v) if isinstance(v, float) and v.is_integer() else v
+                fail("division by zero")
+            if isinstance(n.op, ast.Mult) and abs(left) * abs(right) > _BIG:
+                fail("the value is too large")
+            return finite(_OPS[type(n.op)](left, right))
         if isinstance(n, ast.UnaryOp) and isinstance(n.op, (ast.USub, ast.UAdd)):
-            v = ev(n.operand)
+            v = num(n.operand, "a sign")
             return -v if isinstance(n.op, ast.USub) else v
-        raise error(f"cannot evaluate {expr!r}", pos,
-                    hint="expressions use names, numbers, + - * / // % and parentheses")
+        if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.Not):
+            return not boolean(n.operand, "not")
+        if isinstance(n, ast.BoolOp):
+            word = "and" if isinstance(n.op, ast.And) else "or"
+            for v in n.values:                  # short-circuit, as Python
+                b = boolean(v, word)
+                if b != (word == "and"):
+                    return b
+            return word == "and"
+        if isinstance(n, ast.Compare) and all(type(o) in _CMP for o in n.ops):
+            left = ev(n.left)
+            for op, right_node in zip(n.ops, n.comparators):
+                right = ev(right_node)
+                both_bool = isinstance(left, bool) and isinstance(right, bool)
+                if not (both_bool and isinstance(op, (ast.Eq, ast.NotEq))):
+                    for side, v in ((n.left, left), (right_node, right)):
+                        if isinstance(v, bool) or not isinstance(v, (int, float)):
+                            fail(f"comparisons take numbers (== and != also true/false), "
+                                 f"got {_kind(v)}")
+                if not _CMP[type(op)](left, right):
+                    return False
+                left = right
+            return True
+        if isinstance(n, ast.IfExp):
+            return ev(n.body) if boolean(n.test, "the condition of 'a if c else b'") \
+                else ev(n.orelse)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name):
+            name = n.func.id
+            if name not in _FUNCS:
+                fail(f"unknown function {name!r}",
+                     _near(name, _FUNCS) + "functions: " + ", ".join(_FUNCS))
+            fn, least, most = _FUNCS[name]
+            allowed = _KWARGS.get(name, ())
+            args = [num(a, name) for a in n.args]
+            kwargs = {}
+            for kw in n.keywords:
+                if kw.arg not in allowed:
+                    fail(f"{name} takes no argument {kw.arg!r}",
+                         f"{name}({', '.join(allowed)})" if allowed else f"{name}(x)")
+                none = isinstance(kw.value, ast.Constant) and kw.value.value is None
+                kwargs[kw.arg] = None if none else num(kw.value, name)
+            given = len(args) + len(kwargs)
+            if given < least or (most is not None and given > most):
+                want = (f"{least}" if least == most else f"{least} or more" if most is None
+                        else f"{least} to {most}")
+                fail(f"{name} takes {want} argument{'s' if want != '1' else ''}, got {given}",
+                     f"e.g. {name}(x)" if name != "make_divisible"
+                     else "make_divisible(x, divisor=8, min_value=None)")
+            if name == "make_divisible":
+                full = dict(zip(allowed, args))
+                if any(k in full for k in kwargs):
+                    fail("make_divisible is given an argument twice")
+                full.update(kwargs)
+                d = full.get("divisor", 8)
+                if isinstance(d, float) and d.is_integer():
+                    d = int(d)
+                if not isinstance(d, int) or d < 1:
+                    fail(f"make_divisible's divisor must be a whole number ≥ 1, got {_kind(d)}")
+                full["divisor"] = d
+                return finite(make_divisible(**full))
+            if name in ("min", "max") and len(args) < 1:
+                fail(f"{name} takes one or more numbers")
+            return finite(fn(*args) if len(args) > 1 or name not in ("min", "max") else args[0])
+        fail("cannot evaluate this", _EXPR_HINT)
     return ev(tree)
 
 
@@ -186,10 +346,11 @@ def _subst(value: Any, env: dict, pos: SourcePos) -> Any:
 # ---------------------------------------------------------------------------------------------
 # the schema
 
-TOP_KEYS = ("name", "input", "defaults", "blocks", "layers")
+TOP_KEYS = ("name", "input", "params", "defaults", "blocks", "layers")
 DEFAULT_KEYS = ("filters", "double_after_pool", "rounding", "bias", "conv", "pool")
-LAYER_KEYS = ("op", "name", "inputs", "repeat")
-BLOCK_KEYS = ("block", "name", "inputs", "repeat")
+LAYER_KEYS = ("op", "name", "inputs", "repeat", "when")
+BLOCK_KEYS = ("block", "name", "inputs", "repeat", "when")
+STAGE_KEYS = ("block", "table", "with", "name", "repeat", "stride")
 
 
 def _near(word: str, choices) -> str:
@@ -320,12 +481,55 @@ def _parse_spec(spec: YMap, file: str, input, name, overrides, default_name, dia
     if chw is not None:
         b.warnings.append(chw)
     emitter = _Emitter(b, d, blocks)
-    emitter.items(layers, {}, "", (), {"input": "input"}, 0)
+    env = _top_params(spec, diags)
+    emitter.items(layers, env, "", (), {"input": "input"}, 0)
     diags += emitter.report()
     if diags:
         raise ArchcalcError(diags)
     return b.build(d.rounding, file, "yaml")
 
+
+
+_RESERVED = ("in", "i", "stage", "true", "false", *_FUNCS)
+
+
+def _top_params(spec: YMap, diags: list) -> dict:
+    """The spec's ``params:``: names every expression may use (e.g. width_mult, depth_mult)."""
+    raw = spec.get("params")
+    if raw is None:
+        return {}
+    if not isinstance(raw, YMap):
+        diags.extend(error("params must be a mapping of names to values", spec.where["params"],
+                           hint="params: {width_mult: 1.0, depth_mult: 1.0}").diagnostics)
+        return {}
+    env: dict = {}
+    for k, v in raw.items():
+        try:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z_0-9]*", k) or k in _RESERVED:
+                raise error(f"{k!r} cannot name a parameter", raw.key_at[k],
+                            hint="a parameter is a word other than "
+                            + ", ".join(_RESERVED))
+            env[k] = _subst(v, env, raw.where[k])
+        except ArchcalcError as exc:
+            diags.extend(exc.diagnostics)
+    return env
+
+
+def _when(item: YMap, env: dict) -> bool:
+    """A layer's or block instance's ``when:``, which must be true or false."""
+    if "when" not in item:
+        return True
+    pos = item.where["when"]
+    v = _subst(item["when"], env, pos)
+    if not isinstance(v, bool):
+        raw = item["when"]
+        what = ("a number" if isinstance(v, (int, float)) else "text" if isinstance(v, str)
+                else "a list" if isinstance(v, list) else "nothing" if v is None else "a value")
+        raise error(f"when: must be true or false, but {raw!r} is {what}"
+                    if isinstance(raw, str) and "$" in raw
+                    else f"when: must be true or false, got {_kind(v)}", pos,
+                    hint="write a condition, e.g. when: ${stride == 1 and in.c == out}")
+    return v
 
 
 class _Emitter:
@@ -335,6 +539,62 @@ class _Emitter:
         self.users: dict = {}           # (place, message) -> the block instances that hit it
         self.memo: dict = {}            # validated token attributes (see text.emit_word)
         self.instances: dict = {}       # unnamed block instances so far, per (scope, block)
+        # the volume tracker (in.h, in.w, in.c): the output volume of a built layer, computed
+        # with its op's own shape rule when an expression asks, with those of its ancestors
+        self.vols: dict = {}            # layer name -> volume, or None when it cannot be known
+        self.why: dict = {}             # layer name -> the layer whose error made it unknown
+        self.unknown_said = False       # an in.* was refused for an earlier error: said once
+
+    def volume(self, src: str, pos: SourcePos, what: str, expr: str):
+        """The output volume of layer ``src``; a located error for ``what`` (``in.c``) when it
+        cannot be known. A shape error found here is reported once, as the analysis would."""
+        vols, stack = self.vols, [src]
+        while stack:                    # depth first, without recursion (chains may be long)
+            name = stack[-1]
+            if name in vols:
+                stack.pop()
+                continue
+            layer = self.b.names.get(name)
+            if layer is None or layer.op == "input":    # a layer that failed to build: None
+                vols[name] = self.b.input if layer is not None else None
+                stack.pop()
+                continue
+            todo = [s for s in layer.inputs if s not in vols]
+            if todo:
+                stack.extend(todo)
+                continue
+            stack.pop()
+            ins = [vols[s] for s in layer.inputs]
+            if None in ins:
+                vols[name] = None
+                cause = self.why.get(layer.inputs[ins.index(None)])
+                if cause is not None:
+                    self.why[name] = cause
+                continue
+            try:
+                self.vols[layer.name] = OPS[layer.op].shape(
+                    layer.attrs, ins, At(layer.name, layer.pos, layer.inputs, self.d.rounding))
+            except ArchcalcError as exc:
+                self.vols[layer.name] = None
+                self.why[layer.name] = layer
+                for d in exc.diagnostics:      # reported here, as the build then stops
+                    if (d.pos, d.message) not in self.users:
+                        self.users[(d.pos, d.message)] = []
+                        self.diags.append(d)
+        vol = self.vols.get(src)
+        if vol is not None:
+            return vol
+        if self.unknown_said:           # the layers that follow fail quietly: one error says why
+            raise ArchcalcError([])
+        self.unknown_said = True
+        cause = self.why.get(src)
+        if cause is not None:
+            because = f"layer {cause.name!r} before it has an error ({cause.pos})"
+        else:
+            because = "a layer before it could not be built (its error is reported)"
+        raise error(f"{what} is unknown in {expr!r}: {because}", pos,
+                    hint="fix that error first; this one (and the layers that depend on it) "
+                         "then follow")
 
     def report(self) -> list:
         """The problems found, each once, with the block instances that use it."""
@@ -373,6 +633,8 @@ class _Emitter:
         if isinstance(item, str):
             self.tokens(_subst(item, env, pos), pos, isinstance(item, _Quoted), prefix, scope,
                         local)
+        elif isinstance(item, YMap) and "stages" in item:
+            self.stages(item, env, prefix, scope, local, depth)
         elif isinstance(item, YMap) and "block" in item:
             self.block(item, env, prefix, scope, local, depth)
         elif isinstance(item, YMap) and "op" in item:
@@ -382,13 +644,14 @@ class _Emitter:
             if isinstance(item, YMap):
                 import difflib
                 for k in item:
-                    m = difflib.get_close_matches(str(k).lower(), ["op", "block"], n=1, cutoff=0.6)
+                    m = difflib.get_close_matches(str(k).lower(), ["op", "block", "stages"], n=1,
+                                                  cutoff=0.6)
                     if m:
                         near = f"did you mean {m[0]!r} for {k!r}? "
                         pos = item.key_at[k]
                         break
-            raise error("a layer is a token string (C3D64), a mapping with 'op' "
-                        "or a mapping with 'block'", pos,
+            raise error("a layer is a token string (C3D64), a mapping with 'op', "
+                        "a mapping with 'block' or a mapping with 'stages'", pos,
                         hint=near + "e.g. - {op: conv, filters: 64, kernel: 3}")
 
     def tokens(self, text: str, pos: SourcePos, quoted: bool, prefix, scope, local):
@@ -453,8 +716,22 @@ class _Emitter:
         return [re.sub(r"\{([^}]*)\}", lambda m: str(_eval(m.group(1), {**env, "i": i}, pos)), raw)
                 if "{" in raw else _subst(raw, env, pos) for i in range(n)]
 
+    def _absent(self, item: YMap, env: dict, local: dict, names: list) -> None:
+        """A layer or block instance whose ``when:`` is false is not built: it acts as identity.
+        Its name stands for its (first) input, and the next layer follows that input."""
+        inputs = self._inputs(item, env, local)
+        src = inputs[0] if inputs else self.b.last
+        for name in names:
+            if name is not None:
+                local[name] = src
+        self.b.last = src
+
     def layer(self, item: YMap, env, prefix, scope, local):
         op = _subst(item["op"], env, item.where["op"])
+        if not _when(item, env):
+            lookup(op, item.where["op"])
+            self._absent(item, env, local, self._names(item, env, self._repeat(item, env), None))
+            return
         attrs = {k: _subst(v, env, item.where[k]) for k, v in item.items() if k not in LAYER_KEYS}
         kind = lookup(op, item.where["op"]).kind
         d = self.d
@@ -475,11 +752,10 @@ class _Emitter:
             local[layer.name[len(prefix):]] = layer.name
             inputs = None
 
-    def block(self, item: YMap, env, prefix, scope, local, depth):
-        pos = item.pos
-        bname = item["block"]
+    def _block_def(self, bname, where: SourcePos, pos: SourcePos, depth: int):
+        """The checked definition of block ``bname`` and its parameters."""
         if not isinstance(bname, str) or bname not in self.blocks:
-            raise error(f"no block named {bname!r}", item.where["block"],
+            raise error(f"no block named {bname!r}", where,
                         hint=_near(bname, self.blocks)
                         + "blocks defined: " + (", ".join(self.blocks) or "none"))
         if depth >= MAX_BLOCK_DEPTH:
@@ -496,11 +772,15 @@ class _Emitter:
         if not isinstance(params, dict):
             raise error(f"params of block {bname!r} must be a mapping of names to defaults",
                         bdef.where["params"], hint="params: {width: null, stride: 1}")
-        given = {k: _subst(v, env, item.where[k]) for k, v in item.items() if k not in BLOCK_KEYS}
+        return bdef, params
+
+    def _block_env(self, bname, params: dict, given: dict, key_at, pos: SourcePos,
+                   keys=BLOCK_KEYS) -> dict:
+        """The block's parameters: those ``given`` (placed by ``key_at``) over its defaults."""
         for k in given:
             if k not in params:
-                raise error(f"block {bname!r} has no parameter {k!r}", item.key_at[k],
-                            hint=_near(k, [*params, *BLOCK_KEYS]) + "its parameters: "
+                raise error(f"block {bname!r} has no parameter {k!r}", key_at(k),
+                            hint=_near(k, [*params, *keys]) + "its parameters: "
                             + (", ".join(params) or "none"))
         benv = {}
         for k, default in params.items():
@@ -511,31 +791,142 @@ class _Emitter:
                             hint=f"add {k}: <value> to this line")
             else:
                 benv[k] = default
+        return benv
+
+    def _instance(self, bname, bdef, benv: dict, i: int, name: str, src: str, prefix, scope,
+                  local, depth):
+        """Emit one instance of a block, named ``name``, reading layer ``src``."""
+        full = prefix + name
+        inner_local = {"input": src}
+        self.b.last = src
+        self.items(bdef["layers"], {**benv, "i": i, "in": InputVolume(self, src)}, full + "/",
+                   scope + (full,), inner_local, depth + 1)
+        out = bdef.get("output")
+        if out is not None:
+            if not isinstance(out, str) or out not in inner_local:
+                local[name] = self.b.fail(full)    # defined, but failed: not reported again
+                raise error(f"block {bname!r} names output {out!r}, which it does not define",
+                            bdef.where["output"], hint=_near(out, inner_local)
+                            + "its layers: " + ", ".join(k for k in inner_local
+                                                         if k != "input"))
+            self.b.last = inner_local[out]
+        local[name] = self.b.last
+        if self.b.last not in self.b.failed:
+            self.b.block_outputs[full] = self.b.last
+
+    def block(self, item: YMap, env, prefix, scope, local, depth):
+        pos = item.pos
+        bname = item["block"]
+        bdef, params = self._block_def(bname, item.where["block"], pos, depth)
         n = self._repeat(item, env)
         inputs = self._inputs(item, env, local)
+        if inputs and len(inputs) != 1:
+            raise error("a block instance takes one input", item.where["inputs"])
         for i, name in enumerate(self._names(item, env, n, None)):
+            src = inputs[0] if inputs else self.b.last
+            here = {**env, "in": InputVolume(self, src)}
+            if not _when(item, {**here, "i": i}):   # not built: its name stands for its input
+                if name is not None:
+                    local[name] = src
+                self.b.last = src
+                inputs = None
+                continue
             if name is None:                      # block1, block2, ... per block and scope
                 key = (prefix, bname)
                 self.instances[key] = self.instances.get(key, 0) + 1
                 name = f"{bname}{self.instances[key]}"
-            full = prefix + name
-            src = inputs[0] if inputs else self.b.last
-            if inputs and len(inputs) != 1:
-                raise error("a block instance takes one input", item.where["inputs"])
-            inner_local = {"input": src}
-            self.b.last = src
-            self.items(bdef["layers"], {**benv, "i": i}, full + "/", scope + (full,), inner_local,
-                       depth + 1)
-            out = bdef.get("output")
-            if out is not None:
-                if not isinstance(out, str) or out not in inner_local:
-                    local[name] = self.b.fail(full)    # defined, but failed: not reported again
-                    raise error(f"block {bname!r} names output {out!r}, which it does not define",
-                                bdef.where["output"], hint=_near(out, inner_local)
-                                + "its layers: " + ", ".join(k for k in inner_local
-                                                             if k != "input"))
-                self.b.last = inner_local[out]
-            local[name] = self.b.last
-            if self.b.last not in self.b.failed:
-                self.b.block_outputs[full] = self.b.last
+            given = {k: _subst(v, here, item.where[k]) for k, v in item.items()
+                     if k not in BLOCK_KEYS}
+            benv = self._block_env(bname, params, given, item.key_at.get, pos)
+            self._instance(bname, bdef, benv, i, name, src, prefix, scope, local, depth)
             inputs = None
+
+    def stages(self, item: YMap, env, prefix, scope, local, depth):
+        """A stage table: each row (named by the header row) repeats a block; the first block of
+        a stage takes the row's stride, the others stride 1."""
+        for k in item:
+            if k != "stages":
+                raise error(f"unknown key {k!r} beside 'stages'", item.key_at[k],
+                            hint="write every setting inside stages: {block: …, table: …}")
+        st = item["stages"]
+        if not isinstance(st, YMap):
+            raise error("stages is a mapping with block and table", item.where["stages"],
+                        hint="stages: {block: inverted_residual, table: [[t, c, n, s], "
+                             "[1, 16, 1, 1]]}")
+        for k in st:
+            if k not in STAGE_KEYS:
+                raise error(f"unknown key {k!r} in stages", st.key_at[k],
+                            hint=_near(k, STAGE_KEYS) + "stages take: " + ", ".join(STAGE_KEYS))
+        for k in ("block", "table"):
+            if k not in st:
+                raise error(f"stages needs {k!r}", st.pos,
+                            hint="stages: {block: inverted_residual, table: [[t, c, n, s], "
+                                 "[1, 16, 1, 1]]}")
+        bname = st["block"]
+        bdef, params = self._block_def(bname, st.where["block"], st.pos, depth)
+        table = st["table"]
+        example = "table: [[t, c, n, s], [1, 16, 1, 1], [6, 24, 2, 2]]"
+        if not isinstance(table, YList) or len(table) < 2 or not isinstance(table[0], YList):
+            raise error("a stage table is a list of rows, the first naming the columns",
+                        st.where["table"], hint=example)
+        header, hpos = table[0], table.where[0]
+        for j, col in enumerate(header):
+            if not isinstance(col, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z_0-9]*", col) \
+                    or col in _RESERVED:
+                raise error(f"column {j + 1} of the header is {col!r}, not a name", header.where[j],
+                            hint=(f"{col!r} is reserved; " if col in _RESERVED else "")
+                            + "the first row names the columns with words: " + example)
+            if col in header[:j]:
+                raise error(f"the column {col!r} is named twice", header.where[j],
+                            hint="name each column once")
+        cols = list(header)
+        repeat = st.get("repeat", "$n")
+        stride = st.get("stride", "$s" if "s" in cols else None)
+        if "repeat" not in st and "n" not in cols:
+            raise error("the stage table has no column n (the blocks per stage)", hpos,
+                        hint="add a column n, or write repeat: ${…} over the columns")
+        with_ = st.get("with")
+        if with_ is not None and not isinstance(with_, YMap):
+            raise error("with maps block parameters to values over the columns",
+                        st.where["with"], hint="with: {expand: $t, out: $c}")
+        passed = [c for c in cols if c not in ("n", "s")] if with_ is None else list(with_)
+        name_pat = st.get("name", "stage{stage}")
+        if not isinstance(name_pat, str):
+            raise error(f"a stage name is a word, got {name_pat!r}", st.where["name"])
+        name_pos = st.where.get("name", st.pos)
+        rows = []
+        for r in range(1, len(table)):
+            row, rpos = table[r], table.where[r]
+            if not isinstance(row, YList) or len(row) != len(cols):
+                got = f"{len(row)} values" if isinstance(row, YList) else repr(row)
+                raise error(f"row {r} of the stage table has {got}, the header "
+                            f"[{', '.join(cols)}] has {len(cols)}", rpos,
+                            hint=f"write one value per column: [{', '.join(cols)}]")
+            rows.append((row, rpos))
+        for r, (row, rpos) in enumerate(rows, 1):
+            renv = {**env, **dict(zip(cols, row)), "stage": r}
+            n = _subst(repeat, renv, st.where.get("repeat", rpos))
+            if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+                raise error(f"row {r}: the blocks per stage must be a whole number ≥ 0, got "
+                            f"{_kind(n)}", st.where.get("repeat", rpos))
+            if n > MAX_LAYERS:
+                raise error(f"row {r} repeats its block {n:,} times, more than the "
+                            f"{MAX_LAYERS:,} layers archcalc analyzes", rpos)
+            base = (re.sub(r"\{([^}]*)\}", lambda m: str(_eval(m.group(1), renv, name_pos)),
+                           name_pat) if "{" in name_pat else _subst(name_pat, renv, name_pos))
+            for i in range(n):
+                src = self.b.last
+                ienv = {**renv, "i": i, "in": InputVolume(self, src)}
+                if with_ is None:
+                    given = {c: renv[c] for c in passed}
+                else:
+                    given = {k: _subst(v, ienv, with_.where[k]) for k, v in with_.items()}
+                if stride is not None and "stride" not in given:   # with: may set it itself
+                    s = _subst(stride, ienv, st.where.get("stride", rpos))
+                    given["stride"] = s if i == 0 else 1
+                benv = self._block_env(bname, params, given,
+                                       lambda k: (with_.key_at.get(k) if with_ is not None
+                                                  else None) or st.where.get(k) or hpos,
+                                       rpos, STAGE_KEYS)
+                self._instance(bname, bdef, benv, i, f"{base}.{i}", src, prefix, scope, local,
+                               depth)
