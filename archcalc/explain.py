@@ -111,6 +111,10 @@ def _upsampling_rf(rf, prev, step) -> list[dv.Figure]:
     a grid ``up`` times finer than its input, so j' = j/S comes first (docs/definitions.md)."""
     figs = []
     for ax, suffix in ((0, "_h"), (1, "_w")):
+        if ax == 1 and (step.k[0], step.p[0], step.up[0], prev.size[0], prev.stride[0],
+                        prev.start[0]) == (step.k[1], step.p[1], step.up[1], prev.size[1],
+                                           prev.stride[1], prev.start[1]):
+            break
         r0, j0, c0 = prev.size[ax], prev.stride[ax], prev.start[ax]
         k, p, u = step.k[ax], step.p[ax], step.up[ax]
         figs += [

@@ -13,6 +13,10 @@ MODES = ("nearest", "bilinear")
 PAD_MODES = ("constant", "reflect")
 
 
+def _whole(x: float):
+    return int(x) if x.is_integer() else x
+
+
 def _choice(value: Any, what: str, choices: tuple[str, ...], pos) -> str:
     if isinstance(value, str) and value.lower() in choices:
         return value.lower()
@@ -62,12 +66,15 @@ class Upsample(Op):
         return (h * sh, w * sw, c)
 
     def rf_step(self, a, ins):
-        # nearest: a window of S pixels of the finer grid, its first centre (S − 1)/2 before the
-        # first pixel (k = S, p = S − 1); bilinear: 2S − 1 ... (k = 2S, p = S − 1/2). See docs.
+        # Over the grid S times finer (jump j/S), unit o is centred at (o + 1/2)/S − 1/2 input
+        # pixels (both modes; the first centre is (S − 1)/(2S) before pixel 0). nearest reads one
+        # pixel within (S − 1)/(2S) of it: a window k = S with p = S − 1; bilinear reads two
+        # within 1 − 1/(2S): k = 2S with p = (3S − 2)/2 (docs/definitions.md).
         sh, sw = self.factors(a, ins[0])
         if a["mode"] == "nearest":
             return RFStep((sh, sw), (1, 1), (sh - 1, sw - 1), (sh, sw))
-        return RFStep((2 * sh, 2 * sw), (1, 1), (sh - 0.5, sw - 0.5), (sh, sw))
+        return RFStep((2 * sh, 2 * sw), (1, 1), (_whole((3 * sh - 2) / 2),
+                                                 _whole((3 * sw - 2) / 2)), (sh, sw))
 
     def explain(self, a, ins, out, rounding):
         (h, w, c), (sh, sw) = ins[0], self.factors(a, ins[0])
