@@ -179,8 +179,7 @@ class Builder:
         opdef = OPS.get(op) if isinstance(op, str) else None   # the common case, cheaply
         if opdef is None:
             opdef = lookup(op, pos)
-        if opdef.kind == "slice" and not ready and "part" not in raw and (
-                "parts" in raw or "sizes" in raw or str(op).lower() == "split"):
+        if opdef.kind == "split":              # expanded into one slice per part
             return self._split(raw, pos, name, inputs, scope, prefix, where)
         if len(self.layers) > MAX_LAYERS:        # the input row is not a layer
             raise error(f"the network has more than {MAX_LAYERS:,} layers", pos,

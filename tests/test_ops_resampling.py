@@ -365,3 +365,22 @@ def test_against_torch():
         assert np.allclose(got[name], t.numpy(), atol=1e-5), name
     conv = torch.nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2)
     assert sum(p.numel() for p in conv.parameters()) == r["t"].params
+
+
+def test_tokens():
+    # UP2: nearest ×2 (7 → 14); SHUF4 on C3D8's 8 channels
+    r = rows(archcalc.parse("C3D8 SHUF4 UP2", input=(7, 7, 3)))
+    assert r["shuffle1"].output == (7, 7, 8) and r["shuffle1"].attrs["groups"] == 4
+    assert r["upsample1"].output == (14, 14, 8)
+    with pytest.raises(ArchcalcError, match="multiple of 3"):
+        archcalc.analyze(archcalc.parse("C3D8 SHUF3", input=(7, 7, 3)))
+
+
+def test_split_needs_parts_or_sizes(tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text("name: s\ninput: 8x8x6\nlayers:\n  - {op: conv, filters: 6}\n"
+                    "  - {op: split}\n")
+    with pytest.raises(ArchcalcError, match="exactly one of parts"):
+        archcalc.load(spec)
+    with pytest.raises(ArchcalcError, match="parts and sizes belong to a split"):
+        net_of((4, 4, 2), [("slice", {"parts": 2})])

@@ -48,16 +48,25 @@ for _op in OPS.values():
         OP_NAMES[_n] = _op.kind
 
 
-# Not an op of its own: the Builder expands a split into one slice per part (graph.py)
+# Not an op of its own: the Builder expands a split into one slice per part (graph.py); lookup
+# gives this stand-in, which no layer ever has as its op
 SPLIT = "split"
+
+
+class _Split(Op):
+    kind = SPLIT
+    ATTRS = {"parts": None, "sizes": None}
+
+
+SPLIT_OP = _Split()
 
 
 def lookup(name: Any, pos: SourcePos) -> Op:
     """The op for a kind name or one of its spellings (case-insensitive). ``split`` gives the
-    slice op: the Builder expands a split into slices, one per part."""
+    stand-in SPLIT_OP: the Builder expands a split into slices, one per part."""
     key = str(name).lower()
     if key == SPLIT:
-        return OPS["slice"]
+        return SPLIT_OP
     if key in OP_NAMES:
         return OPS[OP_NAMES[key]]
     import difflib
