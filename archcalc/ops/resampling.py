@@ -27,8 +27,8 @@ class Upsample(Op):
     """Upsampling by a whole factor per axis (``scale``), or to a ``size`` that is a whole
     multiple of the input's. ``nearest`` copies input pixel ⌊o/S⌋ (PyTorch's mode='nearest');
     ``bilinear`` interpolates as PyTorch's align_corners=False (half-pixel centres). No weights;
-    the interpolation's multiply-adds are not counted as MACs (as fvcore and torchvision's
-    GFLOPS do not count them)."""
+    the interpolation's multiply-adds are not counted as MACs: element-wise work, as pooling
+    (docs/definitions.md, "MACs and FLOPs")."""
     kind = "upsample"
     names = ("upsampling", "interpolate", "resize", "upsample2d")
     ATTRS = {"mode": "nearest", "scale": None, "size": None}
@@ -84,8 +84,8 @@ class Upsample(Op):
                 dv.product("out_w", "output width", [("W", w), ("S_w" if sh != sw else "S", sw)]),
                 dv.given("out_c", "output depth", "C", c),
                 dv.zero("params", "parameters", dv.NO_WEIGHTS),
-                dv.zero("macs", "MACs", "interpolation is not counted as MACs (as torchvision's "
-                        "GFLOPS); see docs/definitions.md" if a["mode"] == "bilinear"
+                dv.zero("macs", "MACs", "interpolation is element-wise work, not counted as "
+                        "MACs; see docs/definitions.md" if a["mode"] == "bilinear"
                         else "nearest upsampling copies pixels")]
 
     def describe(self, a):
