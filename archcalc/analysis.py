@@ -30,8 +30,22 @@ def _rf_step(rf: RF, step: RFStep) -> RF:
         return rf
     (kh, kw), (sh, sw), (ph, pw) = step.k, step.s, step.p
     (jh, jw), (rh, rw), (ch, cw) = rf.stride, rf.size, rf.start
-    return RF((rh + (kh - 1) * jh, rw + (kw - 1) * jw), (jh * sh, jw * sw),
+    if step.up == (1, 1) and type(jh) is int and type(jw) is int and type(rh) is int \
+            and type(rw) is int:   # the common case: whole numbers throughout
+        return RF((rh + (kh - 1) * jh, rw + (kw - 1) * jw), (jh * sh, jw * sw),
+                  (ch + ((kh - 1) / 2 - ph) * jh, cw + ((kw - 1) / 2 - pw) * jw), False,
+                  rf.aligned)
+    # after upsampling the window slides over a grid ``up`` times finer: jump j/up (a fraction)
+    jh, jw = _tidy(jh / step.up[0]), _tidy(jw / step.up[1])
+    return RF((_tidy(rh + (kh - 1) * jh), _tidy(rw + (kw - 1) * jw)),
+              (_tidy(jh * sh), _tidy(jw * sw)),
               (ch + ((kh - 1) / 2 - ph) * jh, cw + ((kw - 1) / 2 - pw) * jw), False, rf.aligned)
+
+
+def _tidy(x):
+    """A whole float as an int: after upsampling, jumps and sizes may be fractions (halves,
+    quarters: exact in binary floating point) and become whole again after later strides."""
+    return int(x) if isinstance(x, float) and x.is_integer() else x
 
 
 def merge_rf(rfs: list[RF]) -> RF:
@@ -49,7 +63,8 @@ def merge_rf(rfs: list[RF]) -> RF:
     for ax in (0, 1):
         lo = min(r.start[ax] - (r.size[ax] - 1) / 2 for r in rfs)
         hi = max(r.start[ax] + (r.size[ax] - 1) / 2 for r in rfs)
-        size.append(int(round(hi - lo)) + 1)
+        size.append(_tidy(hi - lo + 1) if any(isinstance(r.size[ax], float) for r in rfs)
+                    else int(round(hi - lo)) + 1)
         start.append((lo + hi) / 2)
         stride.append(max(r.stride[ax] for r in rfs))
     return RF(tuple(size), tuple(stride), tuple(start), False, aligned)

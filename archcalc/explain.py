@@ -36,13 +36,18 @@ def _num(x: float) -> str:
     return f"{x:g}"
 
 
+def net_view(kind: str) -> bool:
+    from .ops import OPS
+    return OPS[kind].view
+
+
 def activation_figures(row: LayerRow, report: Report, rows: dict[str, LayerRow]) -> list[dv.Figure]:
     """Elements this layer writes to a new buffer, and their bytes at the report's settings."""
     s = report.settings
     size = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}[s.dtype]
     if row.inplace:
         src = row.inputs[0]
-        why = f"a view of {src}: nothing is copied" if row.op == "flatten" else \
+        why = f"a view of {src}: nothing is copied" if net_view(row.op) else \
             f"in place: it overwrites the buffer of {src}"
         return [dv.zero("activations", "activations", why)]
     h, w, c = row.output
@@ -78,6 +83,8 @@ def rf_figures(row: LayerRow, net: Network, rows: dict[str, LayerRow]) -> list[d
         return [dv.given("rf_size", "receptive field", "the union of the branches' windows",
                          _axes(rf.size), f"{parts}; {note}")]
     k, s, p = step.k, step.s, step.p
+    if step.up != (1, 1):
+        return _upsampling_rf(rf, prev, step)
     figs = []
     for ax, suffix in ((0, "_h"), (1, "_w")):
         if ax == 1 and (k[0], s[0], p[0], prev.size[0], prev.stride[0], prev.start[0]) == \
@@ -96,6 +103,33 @@ def rf_figures(row: LayerRow, net: Network, rows: dict[str, LayerRow]) -> list[d
                       f"{_num(c0)} + (({k[ax]} − 1)/2 − {p[ax]})·{j0}", rf.start[ax],
                       {"c": c0, "F": k[ax], "P": p[ax], "j": j0},
                       "the centre of the top-left unit's window, in input pixels")]
+    return figs
+
+
+def _upsampling_rf(rf, prev, step) -> list[dv.Figure]:
+    """The step of an upsampling or a transposed convolution: the window of F units slides over
+    a grid ``up`` times finer than its input, so j' = j/S comes first (docs/definitions.md)."""
+    figs = []
+    for ax, suffix in ((0, "_h"), (1, "_w")):
+        if ax == 1 and (step.k[0], step.p[0], step.up[0], prev.size[0], prev.stride[0],
+                        prev.start[0]) == (step.k[1], step.p[1], step.up[1], prev.size[1],
+                                           prev.stride[1], prev.start[1]):
+            break
+        r0, j0, c0 = prev.size[ax], prev.stride[ax], prev.start[ax]
+        k, p, u = step.k[ax], step.p[ax], step.up[ax]
+        figs += [
+            dv.Figure("rf_size" + suffix, "receptive field" + ("", " (width)")[ax],
+                      "r + (F − 1)·j/S", f"{_num(r0)} + ({k} − 1)·{_num(j0)}/{u}", rf.size[ax],
+                      {"r": r0, "F": k, "j": j0, "S": u},
+                      "an envelope in input pixels; a fraction where units see unequal fields"),
+            dv.Figure("rf_jump" + suffix, "jump" + ("", " (width)")[ax], "j/S",
+                      f"{_num(j0)}/{u}", rf.stride[ax], {"j": j0, "S": u},
+                      "input pixels between neighbouring units: a fraction after upsampling"),
+            dv.Figure("rf_start" + suffix, "first centre" + ("", " (width)")[ax],
+                      "c + ((F − 1)/2 − P)·j/S",
+                      f"{_num(c0)} + (({k} − 1)/2 − {_num(p)})·{_num(j0)}/{u}", rf.start[ax],
+                      {"c": c0, "F": k, "P": p, "j": j0, "S": u},
+                      "F, P of the equivalent window over the finer grid; see docs/definitions.md")]
     return figs
 
 

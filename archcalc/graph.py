@@ -162,6 +162,7 @@ class Builder:
         self.failed: set[str] = set()   # names of layers that could not be built
         self.warnings: list[Diagnostic] = []         # see Network.warnings
         self.block_outputs: dict[str, str] = {}      # see Network.block_outputs
+        self.splits: dict[str, list[str]] = {}       # a split's name -> its parts' layer names
 
     def fail(self, name: str | None = None) -> str:
         """Record that a layer (named, or anonymous) could not be built. Layers that use it are
@@ -180,6 +181,8 @@ class Builder:
         opdef = OPS.get(op) if isinstance(op, str) else None   # the common case, cheaply
         if opdef is None:
             opdef = lookup(op, pos)
+        if opdef.kind == "split":              # expanded into one slice per part
+            return self._split(raw, pos, name, inputs, scope, prefix, where)
         if len(self.layers) > MAX_LAYERS:        # the input row is not a layer
             raise error(f"the network has more than {MAX_LAYERS:,} layers", pos,
                         hint="archcalc's limit on layers keeps analysis within memory")
@@ -239,6 +242,50 @@ class Builder:
         names[name] = layer
         self.last = name
         return layer
+
+    def _split(self, raw: dict[str, Any], pos: SourcePos, name: str | None,
+               inputs: Iterable[str] | None, scope: tuple[str, ...], prefix: str,
+               where: dict[str, SourcePos] | None) -> Layer:
+        """A channel split (``parts: n`` equal parts, or ``sizes: [a, b, ...]``) as one slice
+        layer per part, named ``<split>.<i>`` (``s.0``, ``s.1``; ``split1.0`` when unnamed),
+        each reading the split's input. Returns the last part (a layer after the split without
+        inputs reads it); ``splits`` maps the split's full name to its parts' names."""
+        where = where or {}
+        raw = dict(raw)
+        bad = [k for k in raw if k not in ("parts", "sizes")]
+        if bad:
+            raise error(f"split takes no attribute {bad[0]!r}", where.get(("key", bad[0]),
+                        where.get(bad[0], pos)), hint="attributes of split: parts or sizes")
+        if ("parts" in raw) == ("sizes" in raw):
+            raise error("split needs exactly one of parts (equal parts) and sizes (channels per "
+                        "part)", pos, hint="write {op: split, parts: 2} or "
+                        "{op: split, sizes: [16, 48]}")
+        op = OPS["slice"]
+        n = len(op.coerce("sizes", raw["sizes"], where.get("sizes", pos))) if "sizes" in raw \
+            else _int(raw["parts"], "parts", where.get("parts", pos))
+        if n < 2 and "parts" in raw:
+            raise error(f"a split into {n} part is no split", where.get("parts", pos),
+                        hint="use parts: 2 or more")
+        if name is None:
+            key = prefix + "split"
+            k = self.counters.get(key, 0) + 1
+            while f"{key}{k}.0" in self.names:
+                k += 1
+            self.counters[key] = k
+            full = f"{key}{k}"
+        else:
+            full = prefix + str(name)
+        if full in self.names:
+            raise error(f"the layer name {full!r} is used twice", pos,
+                        hint=f"the first is at {self.names[full].pos}; rename one of them")
+        srcs = tuple(inputs) if inputs is not None else (self.last,)
+        parts = []
+        for i in range(n):
+            attrs = op.normalize({**raw, "part": i}, pos, where)
+            parts.append(self.add("slice", attrs, pos, name=f"{full[len(prefix):]}.{i}",
+                                  inputs=srcs, scope=scope, prefix=prefix, ready=True))
+        self.splits[full] = [p.name for p in parts]
+        return parts[-1]
 
     def build(self, rounding: str = DEFAULT_ROUNDING, source: str | None = None,
               language: str = "string") -> Network:

@@ -46,8 +46,11 @@ def share_text(part: int, whole: int) -> str:
 
 
 def _op_text(row: LayerRow) -> str:
-    return f"{row.op} {row.detail}".strip() + (" (in place)" if row.inplace and row.op != "flatten"
-                                               else "")
+    from .ops import OPS
+    view = row.op in OPS and OPS[row.op].view
+    return f"{row.op} {row.detail}".strip() + (" (view)" if row.inplace and view and
+                                               row.op != "flatten" else
+                                               " (in place)" if row.inplace and not view else "")
 
 
 def _input_text(row: LayerRow, vols: dict) -> str:

@@ -358,6 +358,75 @@ def _add(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
     g.node("Add" if len(xs) == 2 else "Sum", xs, layer.name, g.rank[xs[0]])
 
 
+def _ints(g: Plan, base: str, values) -> str:
+    return g.const(base, np.array(list(values), np.int64))
+
+
+def _slice(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+    """Channels [start, end) along axis 1 (a vector stays a vector)."""
+    s, e = layer.opdef.channels(layer.attrs, vin[0][2], at)
+    x, n = ins[0], layer.name
+    g.node("Slice", [x, _ints(g, f"{n}.starts", [s]), _ints(g, f"{n}.ends", [e]),
+                     _ints(g, f"{n}.axes", [1])], n, g.rank[x])
+
+
+def _shuffle(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+    """Reshape to [N, g, C/g, H, W], swap the two channel axes, reshape back; the batch dim is
+    0 in the shape constants (copied from the input), so it stays dynamic."""
+    (h, w, c), grp, n = vin[0], layer.attrs["groups"], layer.name
+    x = g.as4d(ins[0])
+    split = g.node("Reshape", [x, _ints(g, f"{n}.grouped", [0, grp, c // grp, h, w])],
+                   g.fresh(f"{n}.grouped"), 5)
+    swapped = g.node("Transpose", [split], g.fresh(f"{n}.transposed"), 5, perm=[0, 2, 1, 3, 4])
+    g.node("Reshape", [swapped, _ints(g, f"{n}.shape", [0, c, h, w])], n, 4)
+
+
+def _upsample(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+    """Resize by the whole factors: nearest as PyTorch's (asymmetric coordinates, floor),
+    bilinear as PyTorch's align_corners=False (linear, half-pixel)."""
+    sh, sw = layer.opdef.factors(layer.attrs, vin[0])
+    scales = g.const(f"{layer.name}.scales", np.array([1, 1, sh, sw], np.float32))
+    if layer.attrs["mode"] == "nearest":
+        attrs = dict(mode="nearest", coordinate_transformation_mode="asymmetric",
+                     nearest_mode="floor")
+    else:
+        attrs = dict(mode="linear", coordinate_transformation_mode="half_pixel")
+    g.node("Resize", [g.as4d(ins[0]), "", scales], layer.name, 4, **attrs)
+
+
+def _conv_transpose(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+    a = layer.attrs
+    (kh, kw), groups, cin, k = a["kernel"], a["groups"], vin[0][2], a["filters"]
+    # PyTorch's weight layout [C_in, K/g, F, F]; its fan-in for the He bound is (K/g)·F·F
+    inputs = [g.as4d(ins[0]), g.param(f"{layer.name}.weight", (cin, k // groups, kh, kw), "he",
+                                      k // groups * kh * kw)]
+    if a["bias"]:
+        inputs.append(g.param(f"{layer.name}.bias", (k,), "zeros"))
+    (ph, pw) = a["padding"]
+    g.node("ConvTranspose", inputs, layer.name, 4, kernel_shape=[kh, kw], strides=list(a["stride"]),
+           dilations=list(a["dilation"]), group=groups, pads=[ph, pw, ph, pw],
+           output_padding=list(a["output_padding"]))
+
+
+def _pad(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+    """Pad (pads an input since opset 11): [x1_begin, x2_begin, ..., x1_end, ...] over N, C, H, W."""
+    a, n = layer.attrs, layer.name
+    t, b, l, r = a["padding"]
+    inputs = [g.as4d(ins[0]), _ints(g, f"{n}.pads", [0, 0, t, l, 0, 0, b, r])]
+    if a["mode"] == "constant":
+        inputs.append(g.const(f"{n}.value", np.array(a["value"], np.float32)))
+    g.node("Pad", inputs, n, 4, mode=a["mode"])
+
+
+def _crop(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+    """Slice on H and W (axes 2 and 3) at the centre offsets."""
+    oh, ow = layer.opdef.offsets(layer.attrs, vin, at)
+    n = layer.name
+    g.node("Slice", [g.as4d(ins[0]), _ints(g, f"{n}.starts", [oh, ow]),
+                     _ints(g, f"{n}.ends", [oh + out[0], ow + out[1]]),
+                     _ints(g, f"{n}.axes", [2, 3])], n, 4)
+
+
 EMIT: dict[str, Emitter] = {
     "input": _input,
     "conv": _conv,
@@ -377,6 +446,13 @@ EMIT: dict[str, Emitter] = {
     "flatten": _flatten,
     "concat": _concat,
     "add": _add,
+    # issue 10: channel and resampling ops
+    "slice": _slice,
+    "shuffle": _shuffle,
+    "upsample": _upsample,
+    "conv_transpose": _conv_transpose,
+    "pad": _pad,
+    "crop": _crop,
 }
 
 
@@ -524,10 +600,17 @@ def _shape_problems(inferred: onnx.ModelProto, report: Report) -> list[str]:
         if got is None:
             problems.append(f"{row.name}: shape inference gives no shape")
         elif got not in (onnx_dims(row.output, 4), onnx_dims(row.output, 2) if
-                         row.output[:2] == (1, 1) else None):
+                         row.output[:2] == (1, 1) else None) and not _batch_lost(got, row.output):
             h, w, c = row.output
             problems.append(f"{row.name}: ONNX says {got}, the analyzer {h}×{w}×{c}")
     return problems
+
+
+def _batch_lost(got: list, vol: Vol) -> bool:
+    """ONNX's shape inference cannot carry a symbolic batch through Resize (it gives ``unk__n``
+    there and after): C, H and W are then compared alone; the batch stays dynamic at run time."""
+    return bool(got) and isinstance(got[0], str) and got[0].startswith("unk__") and \
+        any(got[1:] == onnx_dims(vol, r)[1:] for r in (4, 2))
 
 
 def _param_problems(model: onnx.ModelProto, report: Report) -> list[str]:
@@ -574,6 +657,17 @@ def _probe_network() -> Network:
                       ("softmax", {})):
         last = b.add(op, attrs, pos).name
     b.add("add", {}, pos, inputs=[last, summed])
+    # issue 10: Slice (channels, and crop's H and W), Reshape/Transpose (shuffle), Resize
+    # (nearest and linear), ConvTranspose, Pad (constant and reflect)
+    b.add("split", {"parts": 2}, pos, name="halves", inputs=[pool])
+    b.add("shuffle", {"groups": 2}, pos, inputs=["halves.0"])
+    near = b.add("upsample", {"scale": 2}, pos).name
+    lin = b.add("upsample", {"scale": 2, "mode": "bilinear"}, pos, inputs=["halves.1"]).name
+    b.add("conv_transpose", {"filters": 2, "kernel": 3, "stride": 2, "padding": 1,
+                             "output_padding": 1}, pos, inputs=[near])
+    b.add("pad", {"padding": 1, "mode": "reflect"}, pos, inputs=[lin])
+    b.add("pad", {"padding": [0, 1, 1, 0]}, pos)
+    b.add("crop", {}, pos, inputs=[lin, pool])
     return b.build()
 
 

@@ -33,6 +33,18 @@ def every_op_network():
     b.add("fc", {"units": 4}, pos)
     b.add("dropout", {}, pos)
     b.add("softmax", {}, pos)
+    # issue 10: channel and resampling ops
+    b.add("split", {"sizes": [2, 6]}, pos, name="parts", inputs=[pool])
+    b.add("slice", {"start": 1, "end": -1}, pos, inputs=["parts.1"])
+    b.add("split", {"parts": 2}, pos, inputs=[pool])
+    b.add("shuffle", {"groups": 2}, pos, inputs=[pool])
+    up = b.add("upsample", {"scale": 2, "mode": "bilinear"}, pos).name
+    b.add("upsample", {"size": [8, 4]}, pos, inputs=[pool])
+    b.add("conv_transpose", {"filters": 6, "kernel": 3, "stride": 2, "padding": 1,
+                             "output_padding": 1, "groups": 2}, pos, inputs=[pool])
+    b.add("pad", {"padding": [1, 0, 2, 1], "mode": "reflect"}, pos, inputs=[up])
+    b.add("crop", {"size": [3, 2]}, pos)
+    b.add("crop", {}, pos, inputs=[up, pool])
     return b.build()
 
 

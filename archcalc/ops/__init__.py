@@ -11,7 +11,7 @@ An op describes, as pure functions of a layer's attributes and its input volumes
 
 Volumes are (H, W, C) tuples of ints. Vectors are (1, 1, N).
 Each family lives in its own module (``windowed``, ``dense``, ``elementwise``, ``normalization``,
-``shape``, ``merges``; the machinery they share in ``base``). Adding an op means adding one
+``shape``, ``merges``, ``channels``, ``resampling``; the machinery they share in ``base``). Adding an op means adding one
 class to its family and registering it in ``OPS`` below.
 """
 from __future__ import annotations
@@ -24,16 +24,20 @@ from .base import (DEFAULT_ROUNDING, GLOBAL, IDENTITY, MAX_DIM, MERGE, REQUIRED,
                    Op, Pair, RFStep, Vol, _bool, _check_channels, _Elementwise, _float, _int,
                    _padding, _pair, _rounding, suggest_attr, unseen_tail, window_ok, window_out)
 from .dense import FC
+from .channels import Shuffle, Slice
 from .elementwise import LRN, Dropout, ReLU, Sigmoid, Softmax, Tanh
 from .merges import Add, Concat
 from .normalization import BatchNorm
+from .resampling import ConvTranspose, Crop, Pad, Upsample
 from .shape import Flatten, Input
 from .windowed import (AdaptiveAvgPool, AvgPool, Conv, DepthwiseConv, GlobalAvgPool, MaxPool,
                        _Windowed)
 
 OPS: dict[str, Op] = {}
 for _cls in (Input, Conv, DepthwiseConv, MaxPool, AvgPool, GlobalAvgPool, AdaptiveAvgPool, FC, ReLU, Tanh, Sigmoid, Dropout,
-             Softmax, LRN, BatchNorm, Flatten, Concat, Add):
+             Softmax, LRN, BatchNorm, Flatten, Concat, Add,
+             # issue 10: channel and resampling ops
+             Slice, Shuffle, Upsample, ConvTranspose, Pad, Crop):
     _op = _cls()
     OPS[_op.kind] = _op
 
@@ -44,16 +48,32 @@ for _op in OPS.values():
         OP_NAMES[_n] = _op.kind
 
 
+# Not an op of its own: the Builder expands a split into one slice per part (graph.py); lookup
+# gives this stand-in, which no layer ever has as its op
+SPLIT = "split"
+
+
+class _Split(Op):
+    kind = SPLIT
+    ATTRS = {"parts": None, "sizes": None}
+
+
+SPLIT_OP = _Split()
+
+
 def lookup(name: Any, pos: SourcePos) -> Op:
-    """The op for a kind name or one of its spellings (case-insensitive)."""
+    """The op for a kind name or one of its spellings (case-insensitive). ``split`` gives the
+    stand-in SPLIT_OP: the Builder expands a split into slices, one per part."""
     key = str(name).lower()
+    if key == SPLIT:
+        return SPLIT_OP
     if key in OP_NAMES:
         return OPS[OP_NAMES[key]]
     import difflib
-    near = difflib.get_close_matches(key, list(OP_NAMES), n=1)
+    near = difflib.get_close_matches(key, [*OP_NAMES, SPLIT], n=1)
     hint = f"did you mean {near[0]!r}? " if near else ""
     raise error(f"unknown op {name!r}", pos,
-                hint=hint + "known ops: " + ", ".join(k for k in OPS if k != "input"))
+                hint=hint + "known ops: " + ", ".join([k for k in OPS if k != "input"] + [SPLIT]))
 
 
 __all__ = ["OPS", "Op", "lookup", "window_out", "RFStep", "IDENTITY", "GLOBAL", "MERGE", "Vol",

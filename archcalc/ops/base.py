@@ -186,11 +186,13 @@ class At(NamedTuple):
 
 class RFStep:
     """A sliding window as the receptive-field algebra sees it, per axis (h, w):
-    effective kernel, stride and left/top padding."""
-    __slots__ = ("k", "s", "p")
+    effective kernel, stride and left/top padding. ``up`` (upsampling, transposed convolution)
+    first divides the jump by that factor: the window then slides over a grid ``up`` times finer
+    than its input (docs/definitions.md, "Receptive field"); ``p`` may then be a fraction."""
+    __slots__ = ("k", "s", "p", "up")
 
-    def __init__(self, k: Pair, s: Pair, p: Pair):
-        self.k, self.s, self.p = k, s, p
+    def __init__(self, k: Pair, s: Pair, p: Pair, up: Pair = (1, 1)):
+        self.k, self.s, self.p, self.up = k, s, p, up
 
 
 IDENTITY = "identity"   # output unit sees what the input unit at the same place sees

@@ -77,6 +77,7 @@ _CONV_PAPER = re.compile(r"conv(\d+)(?:x(\d+))?-(\d+)", re.I)
 _DW = re.compile(r"DW(\d+)(?:X(\d+))?(.*)", re.I)
 _POOL = re.compile(r"([MA])(\d+)?(?:X(\d+))?(.*)", re.I)
 _FC = re.compile(r"FC-?(\d+)", re.I)
+_RESAMPLE = re.compile(r"(UP|SHUF)(\d+)", re.I)
 _NAMED = {
     "s": ("softmax", {}), "softmax": ("softmax", {}), "soft-max": ("softmax", {}),
     "r": ("relu", {}), "relu": ("relu", {}),
@@ -142,6 +143,11 @@ def word_layers(word: str, pos: SourcePos, d: Defaults) -> list[tuple[str, dict]
         k = (int(m.group(1)), int(m.group(2) or m.group(1)))
         return [("dwconv", {"kernel": k, "stride": o.get("S", d.conv_stride),
                             "padding": o.get("P", d.conv_padding), "bias": d.bias})]
+    m = _RESAMPLE.fullmatch(word)                # issue 10: UP2 (nearest ×2), SHUF3 (shuffle)
+    if m:
+        n = int(m.group(2))
+        return [("upsample", {"scale": n}) if m.group(1).lower() == "up"
+                else ("shuffle", {"groups": n})]
     if low.startswith(("max", "avg")):          # not M/A options: maxpool3, avgpool2
         raise error(f"unknown token {word!r}", pos, hint=_token_hint(word))
     m = _POOL.fullmatch(word)

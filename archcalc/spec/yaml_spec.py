@@ -750,6 +750,9 @@ class _Emitter:
             layer = self.b.add(kind, attrs, item.pos, name=name, inputs=inputs, scope=scope,
                                prefix=prefix, where=where)
             local[layer.name[len(prefix):]] = layer.name
+            if kind == "split":             # each part is addressable: s.0, s.1, ...
+                for part in self.b.splits[layer.name.rpartition(".")[0]]:
+                    local[part[len(prefix):]] = part
             inputs = None
 
     def _block_def(self, bname, where: SourcePos, pos: SourcePos, depth: int):

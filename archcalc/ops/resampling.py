@@ -1,0 +1,319 @@
+"""Resampling: upsampling (nearest, bilinear), transposed convolution, explicit padding, centre
+crop. Their receptive-field steps (docs/definitions.md, "Receptive field") divide the jump by the
+upsampling factor (``RFStep.up``) or move the first centre by the padding or the crop's offset."""
+from __future__ import annotations
+
+from typing import Any
+
+from .. import derive as dv
+from ..errors import error
+from .base import REQUIRED, Op, RFStep, _bool, _float, _int, _pair
+
+MODES = ("nearest", "bilinear")
+PAD_MODES = ("constant", "reflect")
+
+
+def _whole(x: float):
+    return int(x) if x.is_integer() else x
+
+
+def _choice(value: Any, what: str, choices: tuple[str, ...], pos) -> str:
+    if isinstance(value, str) and value.lower() in choices:
+        return value.lower()
+    raise error(f"{what} must be one of {', '.join(choices)}, got {value!r}", pos)
+
+
+class Upsample(Op):
+    """Upsampling by a whole factor per axis (``scale``), or to a ``size`` that is a whole
+    multiple of the input's. ``nearest`` copies input pixel ⌊o/S⌋ (PyTorch's mode='nearest');
+    ``bilinear`` interpolates as PyTorch's align_corners=False (half-pixel centres). No weights;
+    the interpolation's multiply-adds are not counted as MACs: element-wise work, as pooling
+    (docs/definitions.md, "MACs and FLOPs")."""
+    kind = "upsample"
+    names = ("upsampling", "interpolate", "resize", "upsample2d")
+    ATTRS = {"mode": "nearest", "scale": None, "size": None}
+
+    def coerce(self, name, value, pos):
+        if name == "mode":
+            return _choice(value, "mode", MODES, pos)
+        if value is None:
+            return None
+        return _pair(value, name, pos)
+
+    def normalize(self, raw, pos, where=None):
+        a = super().normalize(raw, pos, where)
+        if (a["scale"] is None) == (a["size"] is None):
+            raise error("upsample needs exactly one of scale and size", pos,
+                        hint="write scale: 2 (or [2, 2]) to double the size, or size: [h, w]")
+        return a
+
+    def factors(self, a: dict, vin) -> tuple[int, int]:
+        if a["scale"] is not None:
+            return a["scale"]
+        return (a["size"][0] // vin[0], a["size"][1] // vin[1])
+
+    def shape(self, a, ins, at):
+        h, w, c = ins[0]
+        if a["size"] is not None:
+            (th, tw) = a["size"]
+            if th % h or tw % w:
+                fix = f"[{max(1, round(th / h)) * h}, {max(1, round(tw / w)) * w}]"
+                raise error(f"upsampling {h}×{w} to {th}×{tw} is not by a whole factor", at.pos,
+                            layer=at.layer, hint=f"give a size that is a multiple of {h}×{w}, "
+                            f"e.g. size: {fix}, and crop or pad to the size you need")
+            return (th, tw, c)
+        sh, sw = a["scale"]
+        return (h * sh, w * sw, c)
+
+    def rf_step(self, a, ins):
+        # Over the grid S times finer (jump j/S), unit o is centred at (o + 1/2)/S − 1/2 input
+        # pixels (both modes; the first centre is (S − 1)/(2S) before pixel 0). nearest reads one
+        # pixel within (S − 1)/(2S) of it: a window k = S with p = S − 1; bilinear reads two
+        # within 1 − 1/(2S): k = 2S with p = (3S − 2)/2 (docs/definitions.md).
+        sh, sw = self.factors(a, ins[0])
+        if a["mode"] == "nearest":
+            return RFStep((sh, sw), (1, 1), (sh - 1, sw - 1), (sh, sw))
+        return RFStep((2 * sh, 2 * sw), (1, 1), (_whole((3 * sh - 2) / 2),
+                                                 _whole((3 * sw - 2) / 2)), (sh, sw))
+
+    def explain(self, a, ins, out, rounding):
+        (h, w, c), (sh, sw) = ins[0], self.factors(a, ins[0])
+        how = "size asked for" if a["size"] is not None else "scale"
+        return [dv.product("out_h", "output height", [("H", h), ("S_h" if sh != sw else "S", sh)],
+                           f"upsampling ({how})"),
+                dv.product("out_w", "output width", [("W", w), ("S_w" if sh != sw else "S", sw)]),
+                dv.given("out_c", "output depth", "C", c),
+                dv.zero("params", "parameters", dv.NO_WEIGHTS),
+                dv.zero("macs", "MACs", "interpolation is element-wise work, not counted as "
+                        "MACs; see docs/definitions.md" if a["mode"] == "bilinear"
+                        else "nearest upsampling copies pixels")]
+
+    def describe(self, a):
+        if a["size"] is not None:
+            return f"{a['mode']} → {a['size'][0]}×{a['size'][1]}"
+        sh, sw = a["scale"]
+        return f"{a['mode']} ×{sh}" if sh == sw else f"{a['mode']} ×{sh}×{sw}"
+
+
+class ConvTranspose(Op):
+    """Transposed convolution (PyTorch's ConvTranspose2d, ONNX's ConvTranspose): each input value
+    is multiplied by a whole F×F×(K/g) filter, the products are added into the output at stride
+    S, and P pixels are cropped from each side. Output (H − 1)·S − 2P + d·(F − 1) +
+    output_padding + 1; parameters F·F·(C/g)·K (+ K biases); MACs H·W·C·(K/g)·F·F (each input
+    value times each weight it meets: fvcore's count for transposed convolutions)."""
+    kind = "conv_transpose"
+    names = ("deconv", "convtranspose", "conv_transpose2d", "convtranspose2d", "upconv")
+    ATTRS = {"filters": REQUIRED, "kernel": REQUIRED, "stride": 1, "padding": 0,
+             "output_padding": 0, "groups": 1, "dilation": 1, "bias": True}
+    weight_layer = True
+
+    def coerce(self, name, value, pos):
+        if name in ("filters", "groups"):
+            return _int(value, name, pos)
+        if name == "bias":
+            return _bool(value, name, pos)
+        if name in ("padding", "output_padding"):
+            if isinstance(value, str) and value.lower() in ("same", "valid"):
+                raise error(f"a transposed convolution's {name} is a number of pixels, got "
+                            f"{value!r}", pos, hint=f"write {name}: 0 (or a pair [h, w])")
+            return _pair(value, name, pos, minimum=0)
+        return _pair(value, name, pos)
+
+    def normalize(self, raw, pos, where=None):
+        a = super().normalize(raw, pos, where)
+        for ax in (0, 1):
+            op, s, d = a["output_padding"][ax], a["stride"][ax], a["dilation"][ax]
+            if op >= s and op >= d:
+                raise error(f"output_padding {op} must be smaller than the stride ({s}) or the "
+                            f"dilation ({d})", (where or {}).get("output_padding", pos),
+                            hint="output_padding only picks among the output sizes a stride "
+                                 f"leaves ambiguous: use 0 to {max(s, d) - 1} (as PyTorch requires)")
+        return a
+
+    def shape(self, a, ins, at):
+        h, w, c = ins[0]
+        g, k = a["groups"], a["filters"]
+        if c % g or k % g:
+            raise error(f"groups = {g} must divide both the input channels ({c}) and the "
+                        f"filters ({k})", at.pos, layer=at.layer,
+                        hint="choose groups that divides both")
+        out = []
+        for n, f, s, p, d, op, axis in zip((h, w), a["kernel"], a["stride"], a["padding"],
+                                           a["dilation"], a["output_padding"], ("height", "width")):
+            o = (n - 1) * s - 2 * p + d * (f - 1) + op + 1
+            if o < 1:
+                raise error(f"output {axis} ({n} − 1)·{s} − 2·{p} + {d}·({f} − 1) + {op} + 1 = "
+                            f"{o} is not positive", at.pos, layer=at.layer,
+                            hint="use less padding or a larger kernel or stride")
+            out.append(o)
+        return (out[0], out[1], k)
+
+    def params(self, a, ins, out):
+        kh, kw = a["kernel"]
+        return (kh * kw * (ins[0][2] // a["groups"]) * a["filters"]
+                + (a["filters"] if a["bias"] else 0), 0)
+
+    def macs(self, a, ins, out):
+        (h, w, c), (kh, kw) = ins[0], a["kernel"]
+        return h * w * c * (a["filters"] // a["groups"]) * kh * kw
+
+    def k_eff(self, a) -> tuple[int, int]:
+        return tuple(d * (f - 1) + 1 for f, d in zip(a["kernel"], a["dilation"]))
+
+    def rf_step(self, a, ins):
+        # equivalent to: S − 1 zeros between input pixels (jump j/S), then a stride-1 window of
+        # the dilated kernel k_eff padded by k_eff − 1 − P (docs/definitions.md)
+        k = self.k_eff(a)
+        return RFStep(k, (1, 1), (k[0] - 1 - a["padding"][0], k[1] - 1 - a["padding"][1]),
+                      a["stride"])
+
+    def explain(self, a, ins, out, rounding):
+        (h, w, c), k, g = ins[0], a["filters"], a["groups"]
+        (kh, kw) = a["kernel"]
+        figs = []
+        for key, label, sym, n, f, s, p, d, op, o in zip(
+                ("out_h", "out_w"), ("output height", "output width"), ("H", "W"), (h, w),
+                a["kernel"], a["stride"], a["padding"], a["dilation"], a["output_padding"], out):
+            formula = f"({sym} − 1)·S − 2P + d·(F − 1) + output_padding + 1"
+            figs.append(dv.Figure(key, label, formula,
+                                  f"({n} − 1)·{s} − 2·{p} + {d}·({f} − 1) + {op} + 1", o,
+                                  {sym: n, "S": s, "P": p, "d": d, "F": f, "output_padding": op}))
+        kern = [("F", kh), ("F", kw)] if kh == kw else [("F_h", kh), ("F_w", kw)]
+        cin = [("C", c)] if g == 1 else [("C/g", c // g)]
+        kout = [("K", k)] if g == 1 else [("K/g", k // g)]
+        bias = ("K", k) if a["bias"] else None
+        return figs + [
+            dv.given("out_c", "output depth", "K", k, "filters"),
+            dv.product("params", "parameters", [*kern, *cin, ("K", k)],
+                       "one F×F×C/g filter per output channel" + (", plus biases" if bias else ""),
+                       plus=bias),
+            dv.product("macs", "MACs", [("H", h), ("W", w), ("C", c), *kout, *kern],
+                       "each input value times each weight it meets (biases not counted)")]
+
+    def describe(self, a):
+        (kh, kw), (sh, sw) = a["kernel"], a["stride"]
+        s = f"/{sh}" if sh == sw else f"/{sh}×{sw}"
+        p = a["padding"]
+        text = f"{kh}×{kw}{s} p{p[0]}" if p[0] == p[1] else f"{kh}×{kw}{s} p{p[0]}×{p[1]}"
+        if a["output_padding"] != (0, 0):
+            text += f" op{a['output_padding'][0]}"
+        if a["dilation"] != (1, 1):
+            text += f" d{a['dilation'][0]}"
+        g = f" g{a['groups']}" if a["groups"] != 1 else ""
+        return f"{text}, {a['filters']}{g}" + ("" if a["bias"] else " no-bias")
+
+
+def _pads(value: Any, pos) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) from n, [h, w] or [top, bottom, left, right]."""
+    if isinstance(value, (list, tuple)) and len(value) == 4:
+        return tuple(_int(v, "padding", pos, minimum=0) for v in value)
+    if isinstance(value, (list, tuple)) and len(value) not in (2,):
+        raise error(f"padding is n, [h, w] or [top, bottom, left, right], got {list(value)!r}", pos)
+    ph, pw = _pair(value, "padding", pos, minimum=0)
+    return (ph, ph, pw, pw)
+
+
+class Pad(Op):
+    """Explicit padding of the spatial sides: ``constant`` (``value``, default 0) or ``reflect``
+    (mirrored without repeating the edge, as PyTorch's ReflectionPad2d and ONNX's reflect)."""
+    kind = "pad"
+    names = ("padding", "zeropad", "zero_pad", "reflection_pad", "pad2d")
+    ATTRS = {"padding": REQUIRED, "mode": "constant", "value": 0.0}
+
+    def coerce(self, name, value, pos):
+        if name == "padding":
+            return _pads(value, pos)
+        if name == "mode":
+            return _choice(value, "mode", PAD_MODES, pos)
+        return _float(value, name, pos)
+
+    def shape(self, a, ins, at):
+        (h, w, c), (t, b, l, r) = ins[0], a["padding"]
+        if a["mode"] == "reflect":
+            for side, p, n, axis in (("top", t, h, "height"), ("bottom", b, h, "height"),
+                                     ("left", l, w, "width"), ("right", r, w, "width")):
+                if p >= n:
+                    raise error(f"reflect padding of {p} on the {side} needs an input {axis} of "
+                                f"more than {p}, got {n}", at.pos, layer=at.layer,
+                                hint=f"pad at most {n - 1} pixels by reflection, or use "
+                                     "mode: constant")
+        return (h + t + b, w + l + r, c)
+
+    def rf_step(self, a, ins):
+        t, _, l, _ = a["padding"]
+        return RFStep((1, 1), (1, 1), (t, l))
+
+    def explain(self, a, ins, out, rounding):
+        (h, w, c), (t, b, l, r) = ins[0], a["padding"]
+        return [dv.Figure("out_h", "output height", "H + P_top + P_bottom", f"{h} + {t} + {b}",
+                          out[0], {"H": h, "P_top": t, "P_bottom": b}),
+                dv.Figure("out_w", "output width", "W + P_left + P_right", f"{w} + {l} + {r}",
+                          out[1], {"W": w, "P_left": l, "P_right": r}),
+                dv.given("out_c", "output depth", "C", c),
+                *dv.no_params_no_macs("padding copies pixels")]
+
+    def describe(self, a):
+        t, b, l, r = a["padding"]
+        p = str(t) if t == b == l == r else f"{t},{b},{l},{r}"
+        return f"{a['mode']} {p}"
+
+
+class Crop(Op):
+    """Centre crop to ``size: [h, w]``, or to the spatial size of a second input (U-Net's
+    copy-and-crop: ``inputs: [encoder, decoder]``). The offset is ⌊(H − h)/2⌋ from the top and
+    ⌊(W − w)/2⌋ from the left (the extra pixel of an odd difference is cut at the bottom/right).
+    A view of its input (as PyTorch's slicing)."""
+    kind = "crop"
+    names = ("center_crop", "centre_crop", "centercrop")
+    ATTRS = {"size": None}
+    arity = 2              # one or two inputs; checked in shape
+    view = True
+
+    def coerce(self, name, value, pos):
+        return None if value is None else _pair(value, name, pos)
+
+    def target(self, a: dict, ins: list, at) -> tuple[int, int]:
+        if len(ins) == 2:
+            if a["size"] is not None:
+                raise error("crop takes its size from the second input or from size, not both",
+                            at.pos, layer=at.layer, hint="drop size, or the second input")
+            return ins[1][:2]
+        if len(ins) != 1:
+            raise error(f"crop takes one or two inputs, got {len(ins)}", at.pos, layer=at.layer,
+                        hint="inputs: [layer to crop, layer whose size to crop to]")
+        if a["size"] is None:
+            raise error("crop needs a size: [h, w], or a second input to take the size from",
+                        at.pos, layer=at.layer, hint="e.g. {op: crop, inputs: [enc4, up1]}")
+        return a["size"]
+
+    def offsets(self, a, ins, at=None) -> tuple[int, int]:
+        from .base import At
+        th, tw = self.target(a, ins, at or At("", None))
+        return ((ins[0][0] - th) // 2, (ins[0][1] - tw) // 2)
+
+    def shape(self, a, ins, at):
+        (h, w, c), (th, tw) = ins[0], self.target(a, ins, at)
+        if th > h or tw > w:
+            src = f" {at.inputs[0]}" if at.inputs else ""
+            raise error(f"a crop to {th}×{tw} is larger than its input{src} ({h}×{w})", at.pos,
+                        layer=at.layer, hint="crop to at most the input's size, or pad the "
+                        "input (an explicit pad layer) to reach a larger size")
+        return (th, tw, c)
+
+    def rf_step(self, a, ins):
+        oh, ow = self.offsets(a, ins)
+        return RFStep((1, 1), (1, 1), (-oh, -ow))
+
+    def explain(self, a, ins, out, rounding):
+        (h, w, c) = ins[0]
+        src = "the second input's" if len(ins) == 2 else "the size asked for"
+        oh, ow = (h - out[0]) // 2, (w - out[1]) // 2
+        return [dv.given("out_h", "output height", "h", out[0],
+                         f"{src}; cut from row ⌊({h} − {out[0]})/2⌋ = {oh}"),
+                dv.given("out_w", "output width", "w", out[1],
+                         f"cut from column ⌊({w} − {out[1]})/2⌋ = {ow}"),
+                dv.given("out_c", "output depth", "C", c),
+                *dv.no_params_no_macs("a view of the centre: nothing is computed")]
+
+    def describe(self, a):
+        return "centre" if a["size"] is None else f"centre {a['size'][0]}×{a['size'][1]}"
