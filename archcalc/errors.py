@@ -46,9 +46,10 @@ class Diagnostic:
         who = f" [{self.layer}]" if self.layer else ""
         out = f"{where}: {self.severity}{who}: {self.message}"
         if caret and self.pos.source_line is not None and self.pos.col:
-            line = self.pos.source_line.rstrip("\n")
-            if len(line) <= 200:
-                out += f"\n    {line}\n    {' ' * (self.pos.col - 1)}^"
+            line = self.pos.source_line.rstrip("\r\n")
+            if len(line) <= 200:         # tabs expanded alike above and below: the caret aligns
+                before = line[:self.pos.col - 1].expandtabs(8)
+                out += f"\n    {line.expandtabs(8)}\n    {' ' * len(before)}^"
         if self.hint:
             out += f"\n  hint: {self.hint}"
         return out

@@ -99,6 +99,14 @@ def run_cmd(
     if model.lower().endswith(".onnx"):
         if not os.path.isfile(model):
             raise error(f"no such model file: {model}", SourcePos(model), exit_code=2)
+        given = [o for o, v in (("--input", input), ("--filters", filters),
+                                ("--double-after-pool", double_after_pool),
+                                ("--rounding", rounding), ("--column", column)) if v is not None]
+        given += ["--weights"] * (weights != "random") + ["--seed"] * (seed != 0)
+        if given:
+            raise error(f"{', '.join(given)} appl{'ies' if len(given) == 1 else 'y'} to a spec, "
+                        f"not to an ONNX model: {model} runs as it was exported", OPTIONS,
+                        hint="drop the option, or export the spec again with it", exit_code=2)
         target = model
     else:
         target = load_one(model, input, filters, double_after_pool, rounding, column)

@@ -207,3 +207,11 @@ def test_a_light_model_file_is_refused_at_its_place(small, tmp_path):
     p = run_cli("run", path, "--provider", "cpu", "--iters", "1")
     assert p.returncode == 2 and p.stderr.startswith(f"{path}: error: {path} takes 7 inputs")
     assert "<api>" not in p.stderr
+
+
+def test_spec_options_on_an_onnx_model_are_refused(tmp_path):
+    path = str(tmp_path / "m.onnx")
+    ox.export(archcalc.parse("C3D4", input=(8, 8, 3)), path, "zeros")
+    from conftest import run_cli
+    p = run_cli("run", path, "-i", "16x16x3", "--iters", "1")
+    assert p.returncode == 2 and "--input applies to a spec, not to an ONNX model" in p.stderr

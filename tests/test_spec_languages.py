@@ -334,3 +334,13 @@ def test_yaml_without_input_takes_the_default_as_strings_do():
     # --input's help: "default: the spec's own, else 224x224x3"
     net = archcalc.parse("name: x\nlayers:\n  - C3D8\n")
     assert net.input == (224, 224, 3)
+
+
+def test_comments_in_spec_strings_and_carets_under_tabs():
+    net = archcalc.parse("# my net\nC3D8 M  # first block\nFC10\n", input=(8, 8, 3))
+    assert [layer.op for layer in net.layers] == ["input", "conv", "maxpool", "fc"]
+    with pytest.raises(ArchcalcError) as e:
+        archcalc.parse("C3D8\tM\r\nC3X8 \tC3Q\r\n", input=(8, 8, 3))
+    shown = e.value.diagnostics[-1].render().split("\n")
+    assert "\r" not in shown[1] and "\t" not in shown[1]
+    assert shown[1][shown[2].index("^")] == "C"          # the caret under C3Q, tabs expanded

@@ -173,7 +173,8 @@ def _read_stdin() -> str:
 def _decode(data: bytes, path: str) -> str:
     where = SourcePos(path)
     if b"\0" in data:
-        raise error(f"{path} is a binary file, not a spec", where, exit_code=2)
+        raise error(f"{path} is a binary file, not a spec", where, exit_code=2,
+                    hint="an ONNX model is recognised by its .onnx name: archcalc run MODEL.onnx")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -254,7 +254,7 @@ class Group:
 
 
 # a token is '(', ')' with its repeat count, or a word; white space between them is skipped
-_TOKEN = re.compile(r"\(|\)\s*(?:[x*×]\s*(\d+))?|[^\s()]+")
+_TOKEN = re.compile(r"#[^\n]*|\(|\)\s*(?:[x*×]\s*(\d+))?|[^\s()#]+")
 
 
 def parse_items(text: str, pos_of) -> list:
@@ -264,6 +264,8 @@ def parse_items(text: str, pos_of) -> list:
     for m in _TOKEN.finditer(text):
         tok = m.group(0)
         first = tok[0]
+        if first == "#":              # a comment, to the end of the line
+            continue
         if first == "(":
             pos = pos_of(m.start())
             if len(stack) > MAX_NESTING:
