@@ -50,29 +50,38 @@ def rounding_effects(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Di
 
 
 def _rounding_note(layer, a: dict, vin: tuple, vout: tuple, rounding: str) -> Diagnostic | None:
+    """The rounding warning of one layer: along the first axis that needs one, or along both
+    when height and width have the same arithmetic."""
     op = layer.opdef
     if layer.op == "dwconv":
         a = op.as_conv(a, vin[2])
     pads = op.pads(a)
+    found = []                                  # (numbers, axis) of each axis that warns
     for ax, axis in ((0, "height"), (1, "width")):
         n, k, s, p = vin[ax], op.k_eff(a)[ax], a["stride"][ax], pads[ax]
-        r = (n + 2 * p - k) % s
-        if not r:
+        if not (n + 2 * p - k) % s:
             continue
-        if rounding == "ceil":
-            if vout[ax] != (n + 2 * p - k) // s + 2:
-                continue               # the extra window would start in the padding: none
-            return _warn(layer, f"ceil rounding adds a partial last window along {axis}: "
-                         f"({n} − {k} + 2·{p})/{s} + 1 = {(n + 2 * p - k) / s + 1:g} → "
-                         f"{vout[ax]}",
-                         "expected for Caffe-style pooling; frameworks that floor give one less")
-        unseen = unseen_tail(n, k, s, p)     # the same rule that `covered` refuses by
-        if unseen > 0:
-            return _warn(layer, f"floor rounding leaves the last {unseen} input "
-                         f"{'row' if ax == 0 else 'column'}{'s' if unseen > 1 else ''} "
-                         f"({axis} {n}, window {k}, stride {s}, padding {p}) unseen by any window",
-                         "adjust the input size or padding for an exact division")
-    return None
+        if rounding == "ceil" and vout[ax] != (n + 2 * p - k) // s + 2:
+            continue                   # the extra window would start in the padding: none
+        if rounding != "ceil" and unseen_tail(n, k, s, p) <= 0:   # the rule `covered` refuses by
+            continue
+        found.append(((n, k, s, p, vout[ax]), axis))
+    if not found:
+        return None
+    (n, k, s, p, out), axis = found[0]
+    both = len(found) == 2 and found[0][0] == found[1][0]
+    if rounding == "ceil":
+        along = "height and width" if both else axis
+        return _warn(layer, f"ceil rounding adds a partial last window along {along}: "
+                     f"({n} − {k} + 2·{p})/{s} + 1 = {(n + 2 * p - k) / s + 1:g} → {out}",
+                     "expected for Caffe-style pooling; frameworks that floor give one less")
+    unseen = unseen_tail(n, k, s, p)
+    what = "row and column" if both else "row" if axis == "height" else "column"
+    plural = what.replace("row", "rows").replace("column", "columns") if unseen > 1 else what
+    return _warn(layer, f"floor rounding leaves the last {unseen} input {plural} "
+                 f"({'height and width' if both else axis} {n}, window {k}, stride {s}, "
+                 f"padding {p}) unseen by any window",
+                 "adjust the input size or padding for an exact division")
 
 
 def collapsed_early(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Diagnostic]:

@@ -77,7 +77,7 @@ def test_floor_warning_counts_pixels_the_stride_would_not_skip():
     # is where the next window would start: 1 row (and 1 column) unseen. Before: nothing, since
     # the window is narrower than the stride.
     [d] = diagnose(archcalc.parse("M2S3", input=(7, 7, 1), rounding="floor"))
-    assert "leaves the last 1 input row (height 7, window 2, stride 3" in d.message
+    assert "leaves the last 1 input row and column (height and width 7, window 2, stride 3" in d.message
     # ResNet's 1×1/2 projection on 56: the one pixel left over is a stride gap: no warning
     assert diagnose(archcalc.parse("C1D8S2P0", input=(56, 56, 3), rounding="floor")) == []
 
