@@ -55,6 +55,16 @@ def merge_rf(rfs: list[RF]) -> RF:
     return RF(tuple(size), tuple(stride), tuple(start), False, aligned)
 
 
+def field_inputs(srcs: tuple[str, ...], ins: tuple, out: tuple) -> list[str]:
+    """The inputs of a merge whose windows make its receptive field: all of them, except inputs
+    broadcast over the places (1×1 against a larger output: a squeeze-and-excitation gate). Such
+    a gate scales each channel by a function of its own input's whole field (global context,
+    usually from a global pool); the local window of each output unit is the other inputs'
+    (docs/definitions.md, "Receptive field")."""
+    kept = [s for s, v in zip(srcs, ins) if v[:2] == out[:2]]
+    return kept or list(srcs)
+
+
 def _check_settings(dtype: str, batch: int, count_inplace: bool, optimizer: str) -> Settings:
     if dtype not in DTYPES:
         raise error(f"unknown dtype {dtype!r}", OPTIONS, hint="one of " + ", ".join(DTYPES),
@@ -157,7 +167,7 @@ def walk(net: Network, count_inplace: bool = False
         elif step == GLOBAL:
             rf = GLOBAL_RF
         else:                               # MERGE
-            rf = merge_rf([rfs[s] for s in srcs])
+            rf = merge_rf([rfs[s] for s in field_inputs(srcs, ins, out)])
         rfs[name] = rf
         rows.append(LayerRow(name, kind, srcs, out, params, trainable, macs,
                              0 if inplace else elements, rf, a, inplace, layer.scope, "", buffers))

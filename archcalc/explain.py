@@ -12,6 +12,7 @@ from typing import NamedTuple, Sequence
 from . import derive as dv
 from .errors import OPTIONS, error
 from .graph import Network
+from .analysis import field_inputs
 from .ops import GLOBAL, IDENTITY, MERGE
 from .report import LayerRow, Report
 
@@ -67,16 +68,25 @@ def rf_figures(row: LayerRow, net: Network, rows: dict[str, LayerRow]) -> list[d
         why = "a global op: every unit sees the whole input" if step == GLOBAL else \
             "after a global layer every unit sees the whole input"
         return [dv.given("rf_size", "receptive field", "global", "global", why)]
+    if step == MERGE:
+        kept = field_inputs(row.inputs, ins, row.output)
+        parts = ", ".join(f"{s} {rows[s].rf.text()}" for s in kept)
+        note = "the branches are aligned: the largest window" if rf.aligned else \
+            "the branches are not aligned: an upper bound"
+        gates = [s for s in row.inputs if s not in kept]
+        if gates:
+            h, w = row.output[:2]
+            what = "global, " if any(rows[s].rf.is_global for s in gates) else ""
+            note += (f"; {', '.join(gates)} ({what}1×1) is broadcast over the {h}×{w} places: "
+                     "it rescales each channel by context from its own whole field, which "
+                     "archcalc leaves out of the local window (strictly every unit depends on "
+                     "it; docs/definitions.md)")
+        return [dv.given("rf_size", "receptive field", "the union of the branches' windows",
+                         _axes(rf.size), f"{parts}; {note}")]
     if step == IDENTITY or prev.is_global:
         return [dv.given("rf_size", "receptive field", "r", rf.size[0] if rf.size[0] == rf.size[1]
                          else rf.size, f"as {row.inputs[0]}: an element-wise op sees what its "
                          "input saw", {"r": _axes(rf.size), "j": _axes(rf.stride)})]
-    if step == MERGE:
-        parts = ", ".join(f"{s} {rows[s].rf.text()}" for s in row.inputs)
-        note = "the branches are aligned: the largest window" if rf.aligned else \
-            "the branches are not aligned: an upper bound"
-        return [dv.given("rf_size", "receptive field", "the union of the branches' windows",
-                         _axes(rf.size), f"{parts}; {note}")]
     k, s, p = step.k, step.s, step.p
     figs = []
     for ax, suffix in ((0, "_h"), (1, "_w")):
