@@ -197,8 +197,8 @@ def analyze(net: Network, dtype: str = "fp32", batch: int = 1, count_inplace: bo
             optimizer: str = "adam") -> Report:
     """Analyze ``net``; returns a :class:`Report` or raises :class:`ArchcalcError` with every
     error found. ``dtype`` sets bytes per element for activations and parameters, ``batch`` the
-    images per step; ``count_inplace`` gives ReLU and dropout buffers of their own. Warnings are
-    in ``report.diagnostics``."""
+    images per step; ``count_inplace`` gives in-place ops (ReLU, dropout, …) buffers of their
+    own. Warnings are in ``report.diagnostics``."""
     settings = _check_settings(dtype, batch, count_inplace, optimizer)
     rows, diags, errors, store = walk(net, count_inplace)
     from .fixes import improve

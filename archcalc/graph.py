@@ -149,7 +149,7 @@ class Builder:
     """
 
     SHORT = {"maxpool": "pool", "avgpool": "avgpool", "global_avgpool": "gap", "batchnorm": "bn",
-             "global_maxpool": "gmp"}
+             "global_maxpool": "gmp", "relu6": "relu6_"}
 
     def __init__(self, name: str, input: Vol, pos: SourcePos | None = None):
         self.name = name

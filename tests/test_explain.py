@@ -33,6 +33,16 @@ def every_op_network():
     b.add("fc", {"units": 4}, pos)
     b.add("dropout", {}, pos)
     b.add("softmax", {}, pos)
+    # issue 10: activations, norms, broadcast merges
+    x = pool
+    for op, attrs in (("relu6", {}), ("hardswish", {}), ("hardsigmoid", {}), ("silu", {}),
+                      ("gelu", {}), ("leaky_relu", {"slope": 0.2}), ("prelu", {"shared": False}),
+                      ("prelu", {}), ("elu", {}), ("groupnorm", {"groups": 2}), ("layernorm", {}),
+                      ("instancenorm", {}), ("instancenorm", {"affine": True})):
+        x = b.add(op, attrs, pos, inputs=[x]).name
+    gate = b.add("global_maxpool", {}, pos, inputs=[x]).name
+    b.add("mul", {}, pos, inputs=[x, gate])
+    b.add("add", {}, pos, inputs=[gate, x])
     return b.build()
 
 

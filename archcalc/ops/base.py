@@ -300,8 +300,12 @@ ATTR_SYNONYMS = {
 # Attributes other libraries put on a layer that archcalc expresses otherwise.
 ATTR_ADVICE = {
     "activation": "an activation is a layer of its own here: add R (or {op: relu}) after this one",
-    "inplace": "ReLU and dropout work in place by default (--count-inplace gives them buffers)",
-    "in_place": "ReLU and dropout work in place by default (--count-inplace gives them buffers)",
+    "inplace": "ReLU, dropout and the activations PyTorch offers in place (relu6, hardswish, "
+               "hardsigmoid, silu, leaky_relu, elu) work in place by default "
+               "(--count-inplace gives them buffers)",
+    "in_place": "ReLU, dropout and the activations PyTorch offers in place (relu6, hardswish, "
+                "hardsigmoid, silu, leaky_relu, elu) work in place by default "
+                "(--count-inplace gives them buffers)",
     "axis": "softmax and concat act along the channels; there is no axis to choose",
     "dim": "softmax and concat act along the channels; there is no axis to choose",
 }

@@ -64,8 +64,9 @@ def broadcast(kind: str, ins: list[Vol], at) -> Vol:
     else:
         hint = ("a gate is 1×1×C (global pooling, then 1×1 convs) or has the main path's height "
                 "and width: pool or resize it so that each of its sizes is 1 or the main path's")
-    raise error(f"{kind} cannot broadcast {_listing(at.inputs, ins)}: the {axes} {verb}, and "
-                "broadcasting needs each axis equal or 1", at.pos, layer=at.layer, hint=hint)
+    raise error(f"{kind} needs inputs of the same volume, got {_listing(at.inputs, ins)}: the "
+                f"{axes} {verb}, and broadcasting needs each axis equal or 1 on one side",
+                at.pos, layer=at.layer, hint=hint)
 
 
 class _Broadcast(Op):
