@@ -84,9 +84,10 @@ def rf_figures(row: LayerRow, net: Network, rows: dict[str, LayerRow]) -> list[d
         return [dv.given("rf_size", "receptive field", "the union of the branches' windows",
                          _axes(rf.size), f"{parts}; {note}")]
     if step == IDENTITY or prev.is_global:
+        why = getattr(layer.opdef, "rf_note", "") or "an element-wise op sees what its input saw"
         return [dv.given("rf_size", "receptive field", "r", rf.size[0] if rf.size[0] == rf.size[1]
-                         else rf.size, f"as {row.inputs[0]}: an element-wise op sees what its "
-                         "input saw", {"r": _axes(rf.size), "j": _axes(rf.stride)})]
+                         else rf.size, f"as {row.inputs[0]}: {why}",
+                         {"r": _axes(rf.size), "j": _axes(rf.stride)})]
     k, s, p = step.k, step.s, step.p
     figs = []
     for ax, suffix in ((0, "_h"), (1, "_w")):

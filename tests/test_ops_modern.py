@@ -481,3 +481,30 @@ def test_onnx_matches_torch_functional_ops():
             want = want[0].numpy().transpose(1, 2, 0)
             np.testing.assert_allclose(outs[name], want, rtol=1e-4, atol=1e-5,
                                        err_msg=f"{name} at opset {opset}")
+
+
+def test_macs_rule_is_pytorchs_flop_counter():
+    """torchvision's GFLOPS were measured with a dispatch-level FLOP counter that counts
+    convolutions and matrix products only (pytorch/vision#6936); PyTorch's FlopCounterMode,
+    built from it, counts 2 FLOPs per multiply-add. On the SE block (with a hardswish after the
+    gate) it must count 2 × archcalc's MACs: the gate's multiplications are not counted."""
+    torch = pytest.importorskip("torch")
+    from torch.utils.flop_counter import FlopCounterMode
+    nn = torch.nn
+
+    class SE(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c = nn.Conv2d(3, 16, 3, padding=1)
+            self.fc1, self.fc2 = nn.Conv2d(16, 4, 1), nn.Conv2d(4, 16, 1)
+
+        def forward(self, x):
+            y = self.c(x)
+            gate = torch.sigmoid(self.fc2(torch.relu(self.fc1(nn.functional.adaptive_avg_pool2d(
+                y, 1)))))
+            return nn.functional.hardswish(y * gate)
+
+    with FlopCounterMode(display=False) as counter:
+        SE()(torch.randn(1, 3, 8, 8))
+    net = se_block()
+    assert counter.get_total_flops() == 2 * archcalc.analyze(net).totals.macs

@@ -57,6 +57,8 @@ class GroupNorm(_Norm):
     kind = "groupnorm"
     names = ("group_norm", "gn")
     ATTRS = {"groups": 32, "eps": 1e-5}
+    rf_note = ("its statistics over all H·W places rescale each channel by global context, "
+               "which archcalc leaves out of the local window (docs/definitions.md)")
 
     def coerce(self, name, value, pos):
         if name == "groups":
@@ -117,6 +119,8 @@ class InstanceNorm(_Norm):
     kind = "instancenorm"
     names = ("instance_norm", "instancenorm2d")
     ATTRS = {"affine": False, "eps": 1e-5}
+    rf_note = ("its statistics over all H·W places rescale each channel by global context, "
+               "which archcalc leaves out of the local window (docs/definitions.md)")
 
     def coerce(self, name, value, pos):
         if name == "affine":
