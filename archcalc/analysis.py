@@ -57,7 +57,8 @@ def merge_rf(rfs: list[RF]) -> RF:
 
 def field_inputs(srcs: tuple[str, ...], ins: tuple, out: tuple) -> list[str]:
     """The inputs of a merge whose windows make its receptive field: all of them, except inputs
-    broadcast over the places (1×1 against a larger output: a squeeze-and-excitation gate). Such
+    broadcast over the places (height or width 1 against a larger output: a 1×1×C
+    squeeze-and-excitation gate). Such
     a gate scales each channel by a function of its own input's whole field (global context,
     usually from a global pool); the local window of each output unit is the other inputs'
     (docs/definitions.md, "Receptive field")."""

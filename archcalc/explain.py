@@ -76,11 +76,14 @@ def rf_figures(row: LayerRow, net: Network, rows: dict[str, LayerRow]) -> list[d
         gates = [s for s in row.inputs if s not in kept]
         if gates:
             h, w = row.output[:2]
-            what = "global, " if any(rows[s].rf.is_global for s in gates) else ""
-            note += (f"; {', '.join(gates)} ({what}1×1) is broadcast over the {h}×{w} places: "
-                     "it rescales each channel by context from its own whole field, which "
-                     "archcalc leaves out of the local window (strictly every unit depends on "
-                     "it; docs/definitions.md)")
+            what = ", ".join(f"{s} ({'global, ' if rows[s].rf.is_global else ''}"
+                             f"{rows[s].output[0]}×{rows[s].output[1]})" for s in gates)
+            one = len(gates) == 1
+            note += (f"; {what} {'is' if one else 'are'} broadcast over the {h}×{w} places: "
+                     f"{'it rescales' if one else 'they rescale'} each channel by context from "
+                     f"{'its' if one else 'their'} own whole field, which archcalc leaves out of "
+                     "the local window (strictly every unit depends on "
+                     f"{'it' if one else 'them'}; docs/definitions.md)")
         return [dv.given("rf_size", "receptive field", "the union of the branches' windows",
                          _axes(rf.size), f"{parts}; {note}")]
     if step == IDENTITY or prev.is_global:
