@@ -244,6 +244,17 @@ def test_bad_attributes(op, attrs, needle):
     assert needle in e.value.diagnostics[0].message
 
 
+@pytest.mark.parametrize("op,attr,hint", [
+    ("leaky_relu", "negative_slope", "did you mean 'slope'?"),          # PyTorch's name
+    ("groupnorm", "num_groups", "did you mean 'groups'?"),
+    ("prelu", "num_parameters", "shared: false (one per channel, PReLU(num_parameters=C))"),
+])
+def test_pytorch_argument_names_get_archcalcs(op, attr, hint):
+    with pytest.raises(ArchcalcError) as e:
+        build((4, 4, 8), [(op, {attr: 2})])
+    assert hint in e.value.diagnostics[0].hint
+
+
 def test_yaml_spellings_and_tokens():
     spellings = {"swish": "silu", "hard_swish": "hardswish", "h_sigmoid": "hardsigmoid",
                  "leakyrelu": "leaky_relu", "gn": "groupnorm", "layernorm2d": "layernorm",

@@ -294,6 +294,7 @@ ATTR_SYNONYMS = {
     "dilation_rate": "dilation", "group": "groups", "ceil_mode": "rounding",
     "p": "rate", "drop_rate": "rate", "dropout": "rate", "epsilon": "eps",
     "output_size": "output", "depth_multiplier": "multiplier",
+    "negative_slope": "slope", "num_groups": "groups",
 }
 
 
@@ -308,6 +309,8 @@ ATTR_ADVICE = {
                 "(--count-inplace gives them buffers)",
     "axis": "softmax and concat act along the channels; there is no axis to choose",
     "dim": "softmax and concat act along the channels; there is no axis to choose",
+    "num_parameters": "prelu takes shared: true (one slope, PyTorch's PReLU()) or shared: false "
+                      "(one per channel, PReLU(num_parameters=C))",
 }
 
 
