@@ -519,3 +519,20 @@ def test_macs_rule_is_pytorchs_flop_counter():
         SE()(torch.randn(1, 3, 8, 8))
     net = se_block()
     assert counter.get_total_flops() == 2 * archcalc.analyze(net).totals.macs
+
+
+def test_onnx_operators_at_the_default_opset():
+    """At opset 17 (the default) nothing newer than 17 is emitted: no Gelu (20), no
+    GroupNormalization (18); the hard sigmoid carries PyTorch's alpha 1/6, not ONNX's 0.2."""
+    ox, _ = _onnx()
+    net = build((4, 4, 8), [("gelu", {}), ("groupnorm", {"groups": 2}), ("hardsigmoid", {}),
+                            ("silu", {}), ("layernorm", {})])
+    model = ox.to_model(net, "zeros", opset=17)
+    types = {n.op_type for n in model.graph.node}
+    assert {"Erf", "InstanceNormalization", "HardSigmoid", "Sigmoid", "LayerNormalization"} <= types
+    assert not types & {"Gelu", "GroupNormalization"}
+    (hsig,) = [n for n in model.graph.node if n.op_type == "HardSigmoid"]
+    alpha = next(a.f for a in hsig.attribute if a.name == "alpha")
+    assert alpha == pytest.approx(1 / 6)
+    # silu's product and gelu's last node carry the layer's name
+    assert {"silu1", "gelu1"} <= {n.output[0] for n in model.graph.node}
