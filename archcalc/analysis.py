@@ -70,6 +70,17 @@ def merge_rf(rfs: list[RF]) -> RF:
     return RF(tuple(size), tuple(stride), tuple(start), False, aligned)
 
 
+def field_inputs(srcs: tuple[str, ...], ins: tuple, out: tuple) -> list[str]:
+    """The inputs of a merge whose windows make its receptive field: all of them, except inputs
+    broadcast over the places (height or width 1 against a larger output: a 1×1×C
+    squeeze-and-excitation gate). Such
+    a gate scales each channel by a function of its own input's whole field (global context,
+    usually from a global pool); the local window of each output unit is the other inputs'
+    (docs/definitions.md, "Receptive field")."""
+    kept = [s for s, v in zip(srcs, ins) if v[:2] == out[:2]]
+    return kept or list(srcs)
+
+
 def _check_settings(dtype: str, batch: int, count_inplace: bool, optimizer: str) -> Settings:
     dtype = dtype.lower() if isinstance(dtype, str) else dtype            # as on the command line
     optimizer = optimizer.lower() if isinstance(optimizer, str) else optimizer
@@ -175,7 +186,7 @@ def walk(net: Network, count_inplace: bool = False, input: tuple | None = None
         elif step == GLOBAL:
             rf = GLOBAL_RF
         else:                               # MERGE
-            rf = merge_rf([rfs[s] for s in srcs])
+            rf = merge_rf([rfs[s] for s in field_inputs(srcs, ins, out)])
         rfs[name] = rf
         rows.append(LayerRow(name, kind, srcs, out, params, trainable, macs,
                              0 if inplace else elements, rf, a, inplace, layer.scope, "", buffers))
@@ -205,8 +216,8 @@ def analyze(net: Network, dtype: str = "fp32", batch: int = 1, count_inplace: bo
             optimizer: str = "adam") -> Report:
     """Analyze ``net``; returns a :class:`Report` or raises :class:`ArchcalcError` with every
     error found. ``dtype`` sets bytes per element for activations and parameters, ``batch`` the
-    images per step; ``count_inplace`` gives ReLU and dropout buffers of their own. Warnings are
-    in ``report.diagnostics``."""
+    images per step; ``count_inplace`` gives in-place ops (ReLU, dropout, …) buffers of their
+    own. Warnings are in ``report.diagnostics``."""
     if not isinstance(net, Network):
         raise error(f"analyze takes a Network, got {type(net).__name__}", OPTIONS,
                     hint="make one first: archcalc.analyze(archcalc.parse(\"C3D64 M\")) or "

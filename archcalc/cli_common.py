@@ -382,7 +382,8 @@ COLUMN = typer.Option(None, "--column", "-c", metavar="NAME",
 DTYPE = typer.Option("fp32", "--dtype", metavar="TYPE",
                      help="bytes per element: fp32, fp16, bf16 or int8")
 BATCH = typer.Option("1", "--batch", "-b", metavar="N", help="images per batch")
-INPLACE = typer.Option(False, "--count-inplace", help="give ReLU and dropout outputs buffers "
-                       "of their own (default: in place)")
+INPLACE = typer.Option(False, "--count-inplace", help="give in-place ops (ReLU and the other "
+                       "activations PyTorch runs in place, dropout) buffers of their own "
+                       "(default: in place)")
 OPTIMIZER = typer.Option("adam", "--optimizer", metavar="NAME",
                          help="for the training estimate: sgd, momentum or adam")

@@ -12,6 +12,7 @@ from typing import NamedTuple, Sequence
 from . import derive as dv
 from .errors import OPTIONS, error
 from .graph import Network
+from .analysis import field_inputs
 from .ops import GLOBAL, IDENTITY, MERGE
 from .report import LayerRow, Report
 
@@ -72,16 +73,29 @@ def rf_figures(row: LayerRow, net: Network, rows: dict[str, LayerRow]) -> list[d
         why = "a global op: every unit sees the whole input" if step == GLOBAL else \
             "after a global layer every unit sees the whole input"
         return [dv.given("rf_size", "receptive field", "global", "global", why)]
-    if step == IDENTITY or prev.is_global:
-        return [dv.given("rf_size", "receptive field", "r", rf.size[0] if rf.size[0] == rf.size[1]
-                         else rf.size, f"as {row.inputs[0]}: an element-wise op sees what its "
-                         "input saw", {"r": _axes(rf.size), "j": _axes(rf.stride)})]
     if step == MERGE:
-        parts = ", ".join(f"{s} {rows[s].rf.text()}" for s in row.inputs)
+        kept = field_inputs(row.inputs, ins, row.output)
+        parts = ", ".join(f"{s} {rows[s].rf.text()}" for s in kept)
         note = "the branches are aligned: the largest window" if rf.aligned else \
             "the branches are not aligned: an upper bound"
+        gates = [s for s in row.inputs if s not in kept]
+        if gates:
+            h, w = row.output[:2]
+            what = ", ".join(f"{s} ({'global, ' if rows[s].rf.is_global else ''}"
+                             f"{rows[s].output[0]}×{rows[s].output[1]})" for s in gates)
+            one = len(gates) == 1
+            note += (f"; {what} {'is' if one else 'are'} broadcast over the {h}×{w} places: "
+                     f"{'it rescales' if one else 'they rescale'} each channel by context from "
+                     f"{'its' if one else 'their'} own whole field, which archcalc leaves out of "
+                     "the local window (strictly every unit depends on "
+                     f"{'it' if one else 'them'}; docs/definitions.md)")
         return [dv.given("rf_size", "receptive field", "the union of the branches' windows",
                          _axes(rf.size), f"{parts}; {note}")]
+    if step == IDENTITY or prev.is_global:
+        why = getattr(layer.opdef, "rf_note", "") or "an element-wise op sees what its input saw"
+        return [dv.given("rf_size", "receptive field", "r", rf.size[0] if rf.size[0] == rf.size[1]
+                         else rf.size, f"as {row.inputs[0]}: {why}",
+                         {"r": _axes(rf.size), "j": _axes(rf.stride)})]
     k, s, p = step.k, step.s, step.p
     if step.up != (1, 1):
         return _upsampling_rf(rf, prev, step)

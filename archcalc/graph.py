@@ -150,7 +150,8 @@ class Builder:
     carry its prefix (``inception_3a/conv1``).
     """
 
-    SHORT = {"maxpool": "pool", "avgpool": "avgpool", "global_avgpool": "gap", "batchnorm": "bn"}
+    SHORT = {"maxpool": "pool", "avgpool": "avgpool", "global_avgpool": "gap", "batchnorm": "bn",
+             "global_maxpool": "gmp", "relu6": "relu6_"}
 
     def __init__(self, name: str, input: Vol, pos: SourcePos | None = None):
         self.name = name

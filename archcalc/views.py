@@ -79,7 +79,7 @@ def _totals_lines(r: Report) -> list[tuple[str, str]]:
             if per_batch else "")),
         ("activations", f"{t.activations:,} elements per image, {human_bytes(t.activation_bytes)} "
          f"at {s.dtype}, batch {s.batch}"
-         + ("" if s.count_inplace else ", ReLU/dropout in place")),
+         + ("" if s.count_inplace else ", activations/dropout in place")),
         ("peak activations", f"{human_bytes(t.peak_bytes)} ({t.peak_bytes:,} B) at {t.peak_layer}"),
         ("memory (inference)", f"input {human_bytes(t.input_bytes)} + forward activations "
          f"{human_bytes(t.forward_bytes)} + parameters {human_bytes(t.param_bytes)} = "

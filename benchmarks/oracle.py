@@ -30,7 +30,7 @@ def main() -> int:
     for i in range(args.n):
         text, net, report = random_valid(rng)
         layers += len(report.layers) - 1
-        merges += sum(row.op in ("concat", "add") for row in report.layers)
+        merges += sum(row.op in ("concat", "add", "mul") for row in report.layers)
         found = disagreements(net, report)
         if found:
             bad += 1

@@ -73,7 +73,8 @@ class VerificationError(RuntimeError):
 
 @dataclass(frozen=True)
 class Param:
-    """One weight tensor: ``init`` is its value in random mode ("he", "zeros" or "ones");
+    """One weight tensor: ``init`` is its value in random mode ("he", "zeros", "ones" or
+    "prelu": 0.25, PyTorch's initial PReLU slope);
     ``trainable`` False marks buffers (batch norm's running statistics)."""
     name: str
     shape: tuple[int, ...]
@@ -110,6 +111,8 @@ def _chunk(p: Param, index: int, mode: str, seed: int) -> np.ndarray:
     kind = p.init if mode == "random" or not p.trainable else "zeros"
     if kind == "ones":
         return np.ones(n, np.float32)
+    if kind == "prelu":
+        return np.full(n, 0.25, np.float32)
     if kind == "zeros":
         return np.zeros(n, np.float32)
     # 32 random bits per value from SFC64; the top 23 become the mantissa of a float in [1, 2)
@@ -425,6 +428,152 @@ def _crop(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
     g.node("Slice", [g.as4d(ins[0]), _ints(g, f"{n}.starts", [oh, ow]),
                      _ints(g, f"{n}.ends", [oh + out[0], ow + out[1]]),
                      _ints(g, f"{n}.axes", [2, 3])], n, 4)
+# issue 10: activations, norms, broadcast merges ----------------------------------------------
+
+def _const(g: Plan, base: str, value) -> str:
+    return g.const(base, np.asarray(value, np.float32))
+
+
+def _relu6(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+    n = layer.name
+    g.node("Clip", [ins[0], _const(g, f"{n}.min", 0.0), _const(g, f"{n}.max", 6.0)], n,
+           g.rank[ins[0]])
+
+
+# PyTorch's hardsigmoid is relu6(x + 3)/6 = clip(x/6 + 1/2, 0, 1): ONNX's HardSigmoid with these
+# (its own defaults are alpha 0.2, beta 0.5, as Keras's)
+_HARD = dict(alpha=1.0 / 6.0, beta=0.5)
+
+
+def _hardsigmoid(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+    g.node("HardSigmoid", [ins[0]], layer.name, g.rank[ins[0]], **_HARD)
+
+
+def _hardswish(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+    x, n, rank = ins[0], layer.name, g.rank[ins[0]]
+    if g.opset >= 14:                     # HardSwish exists from opset 14
+        g.node("HardSwish", [x], n, rank)
+    else:
+        gate = g.node("HardSigmoid", [x], g.fresh(f"{n}.gate"), rank, **_HARD)
+        g.node("Mul", [x, gate], n, rank)
+
+
+def _silu(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+    x, n, rank = ins[0], layer.name, g.rank[ins[0]]
+    g.node("Mul", [x, g.node("Sigmoid", [x], g.fresh(f"{n}.sigmoid"), rank)], n, rank)
+
+
+def _gelu(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+    """Gelu exists from opset 20; before, its exact form 0.5·x·(1 + erf(x/√2))."""
+    x, n, rank = ins[0], layer.name, g.rank[ins[0]]
+    if g.opset >= 20:
+        g.node("Gelu", [x], n, rank)
+        return
+    scaled = g.node("Mul", [x, _const(g, f"{n}.inv_sqrt2", 1.0 / sqrt(2.0))],
+                    g.fresh(f"{n}.scaled"), rank)
+    erf = g.node("Erf", [scaled], g.fresh(f"{n}.erf"), rank)
+    plus = g.node("Add", [erf, _const(g, f"{n}.one", 1.0)], g.fresh(f"{n}.plus1"), rank)
+    half = g.node("Mul", [x, _const(g, f"{n}.half", 0.5)], g.fresh(f"{n}.half_x"), rank)
+    g.node("Mul", [half, plus], n, rank)
+
+
+def _leaky_relu(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+    g.node("LeakyRelu", [ins[0]], layer.name, g.rank[ins[0]], alpha=layer.attrs["slope"])
+
+
+def _elu(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+    g.node("Elu", [ins[0]], layer.name, g.rank[ins[0]], alpha=layer.attrs["alpha"])
+
+
+def _prelu(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+    """The slope broadcasts against [N, C, H, W] as [C, 1, 1] (one per channel) or [1]."""
+    x, c, rank = ins[0], vin[0][2], g.rank[ins[0]]
+    shape = (1,) if layer.attrs["shared"] else (c, 1, 1) if rank == 4 else (c,)
+    g.node("PRelu", [x, g.param(f"{layer.name}.weight", shape, "prelu")], layer.name, rank)
+
+
+def _per_channel(g: Plan, name: str, c: int, init: str) -> str:
+    """A per-channel parameter of shape [C] (PyTorch's), unsqueezed to [C, 1, 1] so that it
+    broadcasts along the channels of [N, C, H, W]."""
+    p = g.param(name, (c,), init)
+    axes = g.const(f"{name}.axes", np.array([1, 2], np.int64))
+    return g.node("Unsqueeze", [p, axes], g.fresh(f"{name}.chw"), 3)
+
+
+def _scale_shift(g: Plan, y: str, layer: Layer, c: int) -> None:
+    """y·γ + β per channel, γ and β trainable (named <layer>.weight and <layer>.bias); the
+    output is the layer's value."""
+    n = layer.name
+    scaled = g.node("Mul", [y, _per_channel(g, f"{n}.weight", c, "ones")],
+                    g.fresh(f"{n}.scaled"), 4)
+    g.node("Add", [scaled, _per_channel(g, f"{n}.bias", c, "zeros")], n, 4)
+
+
+def _groupnorm(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+    """GroupNormalization exists only from opset 18 (and changed meaning in 21), so the portable
+    form: [N, C, H, W] → [N, G, C/G·H·W] → InstanceNormalization (per group, γ = 1, β = 0) →
+    [N, C, H, W] → ·γ + β per channel."""
+    (h, w, c), groups, n = vin[0], layer.attrs["groups"], layer.name
+    x = g.as4d(ins[0])
+    grouped = g.node("Reshape", [x, g.const(f"{n}.groups", np.array([0, groups, -1], np.int64))],
+                     g.fresh(f"{n}.grouped"), 3)
+    normed = g.node("InstanceNormalization",
+                    [grouped, _const(g, f"{n}.ones", np.ones(groups)),
+                     _const(g, f"{n}.zeros", np.zeros(groups))],
+                    g.fresh(f"{n}.normalized"), 3, epsilon=layer.attrs["eps"])
+    back = g.node("Reshape", [normed, g.const(f"{n}.shape", np.array([0, c, h, w], np.int64))],
+                  g.fresh(f"{n}.nchw"), 4)
+    _scale_shift(g, back, layer, c)
+
+
+def _layernorm(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+    """Over the channels at each place: LayerNormalization (opset 17) on the channels-last
+    tensor; before opset 17, its formula with ReduceMean over the channel axis."""
+    c, n, eps, x = vin[0][2], layer.name, layer.attrs["eps"], ins[0]
+    rank = g.rank[x]
+    if g.opset >= 17:
+        gamma = g.param(f"{n}.weight", (c,), "ones")
+        beta = g.param(f"{n}.bias", (c,), "zeros")
+        if rank == 2:
+            g.node("LayerNormalization", [x, gamma, beta], n, 2, axis=-1, epsilon=eps)
+            return
+        last = g.node("Transpose", [x], g.fresh(f"{n}.nhwc"), 4, perm=[0, 2, 3, 1])
+        normed = g.node("LayerNormalization", [last, gamma, beta], g.fresh(f"{n}.normalized"), 4,
+                        axis=-1, epsilon=eps)
+        g.node("Transpose", [normed], n, 4, perm=[0, 3, 1, 2])
+        return
+    x = g.as4d(x)
+    mean = g.node("ReduceMean", [x], g.fresh(f"{n}.mean"), 4, axes=[1], keepdims=1)
+    centred = g.node("Sub", [x, mean], g.fresh(f"{n}.centred"), 4)
+    square = g.node("Mul", [centred, centred], g.fresh(f"{n}.square"), 4)
+    var = g.node("ReduceMean", [square], g.fresh(f"{n}.var"), 4, axes=[1], keepdims=1)
+    std = g.node("Sqrt", [g.node("Add", [var, _const(g, f"{n}.eps", eps)],
+                                 g.fresh(f"{n}.var_eps"), 4)], g.fresh(f"{n}.std"), 4)
+    _scale_shift(g, g.node("Div", [centred, std], g.fresh(f"{n}.normalized"), 4), layer, c)
+
+
+def _instancenorm(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+    c, n = vin[0][2], layer.name
+    if layer.attrs["affine"]:
+        scale, bias = g.param(f"{n}.weight", (c,), "ones"), g.param(f"{n}.bias", (c,), "zeros")
+    else:                                 # no parameters: γ = 1 and β = 0 as constants
+        scale, bias = _const(g, f"{n}.ones", np.ones(c)), _const(g, f"{n}.zeros", np.zeros(c))
+    g.node("InstanceNormalization", [g.as4d(ins[0]), scale, bias], n, 4,
+           epsilon=layer.attrs["eps"])
+
+
+def _global_maxpool(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+    g.node("GlobalMaxPool", [g.as4d(ins[0])], layer.name, 4)
+
+
+def _mul(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+    """Mul broadcasts as numpy does: in NCHW a 1×1×C gate is [N, C, 1, 1] and an H×W×1 map
+    [N, 1, H, W] (a vector [N, C] is unsqueezed to 4-D first when any input is spatial)."""
+    xs = g.same_rank(list(ins))
+    rank, acc = g.rank[xs[0]], xs[0]
+    for i, x in enumerate(xs[1:], 2):
+        acc = g.node("Mul", [acc, x], layer.name if i == len(xs) else
+                     g.fresh(f"{layer.name}.product{i}"), rank)
 
 
 EMIT: dict[str, Emitter] = {
@@ -453,6 +602,20 @@ EMIT: dict[str, Emitter] = {
     "conv_transpose": _conv_transpose,
     "pad": _pad,
     "crop": _crop,
+    # issue 10: activations, norms, broadcast merges
+    "relu6": _relu6,
+    "hardswish": _hardswish,
+    "hardsigmoid": _hardsigmoid,
+    "silu": _silu,
+    "gelu": _gelu,
+    "leaky_relu": _leaky_relu,
+    "prelu": _prelu,
+    "elu": _elu,
+    "groupnorm": _groupnorm,
+    "layernorm": _layernorm,
+    "instancenorm": _instancenorm,
+    "global_maxpool": _global_maxpool,
+    "mul": _mul,
 }
 
 
@@ -668,6 +831,16 @@ def _probe_network() -> Network:
     b.add("pad", {"padding": 1, "mode": "reflect"}, pos, inputs=[lin])
     b.add("pad", {"padding": [0, 1, 1, 0]}, pos)
     b.add("crop", {}, pos, inputs=[lin, pool])
+    # issue 10: activations, norms, broadcast merges
+    x = pool
+    for op, attrs in (("relu6", {}), ("hardswish", {}), ("hardsigmoid", {}), ("silu", {}),
+                      ("gelu", {}), ("leaky_relu", {}), ("prelu", {"shared": False}),
+                      ("elu", {}), ("groupnorm", {"groups": 2}), ("layernorm", {}),
+                      ("instancenorm", {"affine": True})):
+        x = b.add(op, attrs, pos, inputs=[x]).name
+    gate = b.add("global_maxpool", {}, pos, inputs=[x]).name
+    b.add("mul", {}, pos, inputs=[x, gate])
+    b.add("add", {}, pos, inputs=[gate, x])
     return b.build()
 
 

@@ -8,7 +8,11 @@ import random
 import archcalc
 
 TOKEN_ALPHABET = "CRPMSDFGAWX0123456789()x* -\t\n|:#{}[],$'\"&!%@.\\"
-MERGES = ("concat", "add")
+MERGES = ("concat", "add", "mul")
+# element-wise ops and norms drawn for a layer (issue 10's after the first line)
+ELEMENTWISE = ("relu", "batchnorm", "sigmoid", "tanh", "dropout", "lrn",
+               "relu6", "hardswish", "hardsigmoid", "silu", "gelu", "leaky_relu", "elu",
+               "layernorm", "instancenorm")
 
 
 def _header(rng: random.Random) -> tuple[list[str], list[str]]:
@@ -42,10 +46,18 @@ def _random_layer(rng: random.Random, name: str, names: list[str], dag: bool) ->
                 f"kernel: {rng.choice([2, 3])}, stride: {rng.choice([1, 2])}, "
                 f"padding: {rng.choice([0, 1])}, rounding: {rng.choice(['floor', 'ceil'])}}}")
     if kind < 0.9:
-        op = rng.choice(["relu", "batchnorm", "sigmoid", "tanh", "dropout", "lrn"])
+        r = rng.random()
+        if r < 0.1:
+            return (f"  - {{op: prelu, name: {name}, inputs: {src}, "
+                    f"shared: {rng.choice(['true', 'false'])}}}")
+        if r < 0.2:          # groups that do not divide the channels are dropped as invalid
+            return (f"  - {{op: groupnorm, name: {name}, inputs: {src}, "
+                    f"groups: {rng.choice([1, 2, 4])}}}")
+        op = rng.choice(ELEMENTWISE)
         return f"  - {{op: {op}, name: {name}, inputs: {src}}}"
     if kind < 0.95:
-        return f"  - {{op: global_avgpool, name: {name}, inputs: {src}}}"
+        op = rng.choice(["global_avgpool", "global_maxpool"])
+        return f"  - {{op: {op}, name: {name}, inputs: {src}}}"
     return f"  - {{op: fc, name: {name}, inputs: {src}, units: {rng.choice([1, 5, 10])}}}"
 
 

@@ -45,6 +45,16 @@ def every_op_network():
     b.add("pad", {"padding": [1, 0, 2, 1], "mode": "reflect"}, pos, inputs=[up])
     b.add("crop", {"size": [3, 2]}, pos)
     b.add("crop", {}, pos, inputs=[up, pool])
+    # issue 10: activations, norms, broadcast merges
+    x = pool
+    for op, attrs in (("relu6", {}), ("hardswish", {}), ("hardsigmoid", {}), ("silu", {}),
+                      ("gelu", {}), ("leaky_relu", {"slope": 0.2}), ("prelu", {"shared": False}),
+                      ("prelu", {}), ("elu", {}), ("groupnorm", {"groups": 2}), ("layernorm", {}),
+                      ("instancenorm", {}), ("instancenorm", {"affine": True})):
+        x = b.add(op, attrs, pos, inputs=[x]).name
+    gate = b.add("global_maxpool", {}, pos, inputs=[x]).name
+    b.add("mul", {}, pos, inputs=[x, gate])
+    b.add("add", {}, pos, inputs=[gate, x])
     return b.build()
 
 

@@ -46,11 +46,16 @@ def test_random_valid_networks_keep_the_invariants():
         assert t.activations == sum(x.activations for x in r.layers)
         # peak memory never exceeds the summed memory
         assert t.peak_bytes <= t.activation_bytes, text
-        # receptive fields never shrink along a path (nor does their stride)
+        # receptive fields never shrink along a path (nor does their stride), except from a
+        # gate broadcast over the places into add or mul: its global context is left out of the
+        # local window (docs/definitions.md, "Receptive field")
         rows = {x.name: x for x in r.layers}
         for x in r.layers:
             for s in x.inputs:
                 a, b = rows[s].rf, x.rf
+                if x.op in ("add", "mul") and rows[s].output[:2] != x.output[:2]:
+                    assert 1 in rows[s].output[:2], text      # only a size 1 broadcasts
+                    continue
                 if not b.is_global:
                     assert not a.is_global, text
                     assert b.size[0] >= a.size[0] and b.size[1] >= a.size[1], text

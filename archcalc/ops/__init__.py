@@ -32,12 +32,20 @@ from .resampling import ConvTranspose, Crop, Pad, Upsample
 from .shape import Flatten, Input
 from .windowed import (AdaptiveAvgPool, AvgPool, Conv, DepthwiseConv, GlobalAvgPool, MaxPool,
                        _Windowed)
+# issue 10: activations, norms, broadcast merges
+from .elementwise import ELU, GELU, HardSigmoid, HardSwish, LeakyReLU, PReLU, ReLU6, SiLU
+from .merges import Mul
+from .normalization import GroupNorm, InstanceNorm, LayerNorm
+from .windowed import GlobalMaxPool
 
 OPS: dict[str, Op] = {}
 for _cls in (Input, Conv, DepthwiseConv, MaxPool, AvgPool, GlobalAvgPool, AdaptiveAvgPool, FC, ReLU, Tanh, Sigmoid, Dropout,
              Softmax, LRN, BatchNorm, Flatten, Concat, Add,
              # issue 10: channel and resampling ops
-             Slice, Shuffle, Upsample, ConvTranspose, Pad, Crop):
+             Slice, Shuffle, Upsample, ConvTranspose, Pad, Crop,
+             # issue 10: activations, norms, broadcast merges
+             ReLU6, HardSwish, HardSigmoid, SiLU, GELU, LeakyReLU, PReLU, ELU,
+             GroupNorm, LayerNorm, InstanceNorm, GlobalMaxPool, Mul):
     _op = _cls()
     OPS[_op.kind] = _op
 

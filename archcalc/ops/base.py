@@ -296,16 +296,23 @@ ATTR_SYNONYMS = {
     "dilation_rate": "dilation", "group": "groups", "ceil_mode": "rounding",
     "p": "rate", "drop_rate": "rate", "dropout": "rate", "epsilon": "eps",
     "output_size": "output", "depth_multiplier": "multiplier",
+    "negative_slope": "slope", "num_groups": "groups",
 }
 
 
 # Attributes other libraries put on a layer that archcalc expresses otherwise.
 ATTR_ADVICE = {
     "activation": "an activation is a layer of its own here: add R (or {op: relu}) after this one",
-    "inplace": "ReLU and dropout work in place by default (--count-inplace gives them buffers)",
-    "in_place": "ReLU and dropout work in place by default (--count-inplace gives them buffers)",
+    "inplace": "ReLU, dropout and the activations PyTorch offers in place (relu6, hardswish, "
+               "hardsigmoid, silu, leaky_relu, elu) work in place by default "
+               "(--count-inplace gives them buffers)",
+    "in_place": "ReLU, dropout and the activations PyTorch offers in place (relu6, hardswish, "
+                "hardsigmoid, silu, leaky_relu, elu) work in place by default "
+                "(--count-inplace gives them buffers)",
     "axis": "softmax and concat act along the channels; there is no axis to choose",
     "dim": "softmax and concat act along the channels; there is no axis to choose",
+    "num_parameters": "prelu takes shared: true (one slope, PyTorch's PReLU()) or shared: false "
+                      "(one per channel, PReLU(num_parameters=C))",
 }
 
 

@@ -1,8 +1,10 @@
-"""Element-wise ops (activations, dropout) and LRN: the output volume is the input's, no weights."""
+"""Element-wise ops (activations, dropout) and LRN: the output volume is the input's, and no
+weights except PReLU's trainable slopes."""
 from __future__ import annotations
 
+from .. import derive as dv
 from ..errors import error
-from .base import (_Elementwise, _float, _int)
+from .base import (_bool, _Elementwise, _float, _int)
 
 
 class ReLU(_Elementwise):
@@ -48,3 +50,94 @@ class LRN(_Elementwise):
 
     def describe(self, a):
         return f"size {a['size']}"
+
+
+# --- issue 10: modern activations -------------------------------------------------------------
+# In place exactly where PyTorch offers ``inplace=True`` (ReLU6, Hardswish, Hardsigmoid, SiLU,
+# LeakyReLU, ELU); GELU and PReLU have no in-place form there (docs/definitions.md, "Activation
+# memory").
+
+class ReLU6(_Elementwise):
+    """min(max(x, 0), 6) (MobileNetV2)."""
+    kind = "relu6"
+    names = ("relu_6",)
+    inplace = True
+
+
+class HardSwish(_Elementwise):
+    """x·relu6(x + 3)/6 (MobileNetV3)."""
+    kind = "hardswish"
+    names = ("hard_swish", "h_swish", "hswish")
+    inplace = True
+
+
+class HardSigmoid(_Elementwise):
+    """relu6(x + 3)/6 (PyTorch's; MobileNetV3's SE gate)."""
+    kind = "hardsigmoid"
+    names = ("hard_sigmoid", "h_sigmoid", "hsigmoid")
+    inplace = True
+
+
+class SiLU(_Elementwise):
+    """x·σ(x) (swish; EfficientNet)."""
+    kind = "silu"
+    names = ("swish",)
+    inplace = True
+
+
+class GELU(_Elementwise):
+    """x·Φ(x) = 0.5·x·(1 + erf(x/√2)) (the exact form, PyTorch's default)."""
+    kind = "gelu"
+
+
+class LeakyReLU(_Elementwise):
+    """max(0, x) + slope·min(0, x)."""
+    kind = "leaky_relu"
+    names = ("leakyrelu", "lrelu")
+    ATTRS = {"slope": 0.01}
+    inplace = True
+
+    def coerce(self, name, value, pos):
+        return _float(value, "slope", pos)
+
+    def describe(self, a):
+        return f"slope {a['slope']:g}"
+
+
+class ELU(_Elementwise):
+    """x for x > 0, alpha·(eˣ − 1) otherwise."""
+    kind = "elu"
+    ATTRS = {"alpha": 1.0}
+    inplace = True
+
+    def coerce(self, name, value, pos):
+        return _float(value, "alpha", pos)
+
+    def describe(self, a):
+        return f"α {a['alpha']:g}"
+
+
+class PReLU(_Elementwise):
+    """max(0, x) + a·min(0, x) with a trainable slope a: one per channel (``shared: false``,
+    PyTorch's ``PReLU(num_parameters=C)``) or one for the whole layer (``shared: true``, PyTorch's
+    default ``PReLU()``)."""
+    kind = "prelu"
+    ATTRS = {"shared": True}
+
+    def coerce(self, name, value, pos):
+        return _bool(value, "shared", pos)
+
+    def params(self, a, ins, out):
+        return (1 if a["shared"] else ins[0][2], 0)
+
+    def explain(self, a, ins, out, rounding):
+        if a["shared"]:
+            p = dv.given("params", "parameters", "1", 1, "one slope shared by every channel "
+                         "(shared: true, PyTorch's PReLU())")
+        else:
+            p = dv.given("params", "parameters", "C", ins[0][2], "one slope per channel "
+                         "(shared: false, PyTorch's PReLU(num_parameters=C))")
+        return dv.same_volume(ins[0]) + [p, dv.zero("macs", "MACs", dv.NOT_COUNTED)]
+
+    def describe(self, a):
+        return "shared slope" if a["shared"] else "slope per channel"

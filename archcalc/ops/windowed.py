@@ -325,3 +325,22 @@ class AdaptiveAvgPool(Op):
 
     def describe(self, a):
         return f"→ {a['output'][0]}×{a['output'][1]}"
+
+
+class GlobalMaxPool(Op):
+    """The largest value of each channel over all H×W places (issue 10)."""
+    kind = "global_maxpool"
+    names = ("gmp", "global_max_pool", "globalmaxpool")
+
+    def shape(self, a, ins, at):
+        return (1, 1, ins[0][2])
+
+    def rf_step(self, a, ins):
+        return GLOBAL
+
+    def explain(self, a, ins, out, rounding):
+        h, w, c = ins[0]
+        return [dv.given("out_h", "output height", "1", 1, f"one maximum over all {h}×{w} places"),
+                dv.given("out_w", "output width", "1", 1),
+                dv.given("out_c", "output depth", "C", c),
+                *dv.no_params_no_macs("comparisons are not counted as MACs")]

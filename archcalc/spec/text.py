@@ -85,7 +85,15 @@ _NAMED = {
     "do": ("dropout", {}), "drop": ("dropout", {}), "dropout": ("dropout", {}),
     "gap": ("global_avgpool", {}), "flatten": ("flatten", {}),
     "tanh": ("tanh", {}), "sigmoid": ("sigmoid", {}),
+    # issue 10: activations, norms, global max pooling
+    "r6": ("relu6", {}), "relu6": ("relu6", {}), "hs": ("hardswish", {}),
+    "hardswish": ("hardswish", {}), "hsig": ("hardsigmoid", {}),
+    "hardsigmoid": ("hardsigmoid", {}), "silu": ("silu", {}), "swish": ("silu", {}),
+    "gelu": ("gelu", {}), "lrelu": ("leaky_relu", {}), "prelu": ("prelu", {}),
+    "elu": ("elu", {}), "gn": ("groupnorm", {}), "ln": ("layernorm", {}),
+    "in": ("instancenorm", {}), "gmp": ("global_maxpool", {}),
 }
+_GN = re.compile(r"GN(\d+)", re.I)
 
 
 _PATHLIKE = re.compile(r"[/\\]|\.(ya?ml|tsv|md|txt|spec|onnx)$", re.I)
@@ -122,6 +130,9 @@ def word_layers(word: str, pos: SourcePos, d: Defaults) -> list[tuple[str, dict]
         return [d.pool("maxpool", {})]
     if low == "avgpool":
         return [d.pool("avgpool", {})]
+    m = _GN.fullmatch(word)
+    if m:
+        return [("groupnorm", {"groups": int(m.group(1))})]
     m = _FC.fullmatch(word)
     if m:
         return [("fc", {"units": int(m.group(1)), "bias": d.bias})]
@@ -166,7 +177,9 @@ def word_layers(word: str, pos: SourcePos, d: Defaults) -> list[tuple[str, dict]
 
 # Words without numbers: a "did you mean" among them never invents a size or a filter count.
 _NAMED_TOKENS = ["M", "S", "R", "LRN", "BN", "GAP", "dropout", "flatten", "maxpool", "avgpool",
-                 "soft-max", "softmax", "relu", "tanh", "sigmoid", "batchnorm"]
+                 "soft-max", "softmax", "relu", "tanh", "sigmoid", "batchnorm",
+                 "R6", "HS", "HSIG", "SILU", "GELU", "LRELU", "PRELU", "ELU", "GN", "LN", "IN",
+                 "GMP", "relu6", "hardswish", "hardsigmoid", "swish"]
 _SHAPES = [
     # C3X64: an X typed for the D of C3D64 (a second kernel size over 15 is not plausible)
     (re.compile(r"c(\d+)x(\d+)", re.I),
@@ -216,7 +229,8 @@ def _token_hint(word: str) -> str:
     return (f"did you mean {near[0]}? " if near else "") + \
         "tokens: C<k>D<filters>[S<stride>][P<pad>][G<groups>], DW<k>[S<s>][P<p>] (depthwise), " \
         "M[<k>][S<s>][P<p>], A<k> (average " \
-        "pool), GAP, FC<n>, S, R, LRN, BN, dropout, flatten; letters: C R P M S"
+        "pool), GAP, GMP, FC<n>, S, R, R6, HS, HSIG, SILU, GELU, LRELU, PRELU, ELU, LRN, BN, " \
+        "GN[<groups>], LN, IN, dropout, flatten; letters: C R P M S"
 
 
 def emit_word(b, w: "Word", d: Defaults, memo: dict, **add) -> list:
