@@ -286,7 +286,12 @@ def _pool(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
     a = layer.attrs
     ph, pw = layer.opdef.pads(a, at)
     attrs = dict(kernel_shape=list(a["kernel"]), strides=list(a["stride"]), pads=[ph, pw, ph, pw])
-    if (a["rounding"] or at.rounding) == "ceil":
+    # ceil_mode only where ceil rounding actually adds a window: where the extra window would
+    # start in the padding, archcalc (as PyTorch and onnxruntime's kernel) keeps the floor size,
+    # but ONNX shape inference applies ceil_mode's plain formula and gets one more
+    floors = [(n + 2 * p - k) // s + 1 for n, p, k, s in
+              zip(vin[0][:2], (ph, pw), a["kernel"], a["stride"])]
+    if any(o > f for o, f in zip(out[:2], floors)):
         attrs["ceil_mode"] = 1
     if layer.op == "avgpool":
         attrs["count_include_pad"] = 1        # PyTorch's nn.AvgPool2d default

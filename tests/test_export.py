@@ -425,3 +425,18 @@ def test_export_never_replaces_a_device_a_pipe_or_a_symlink(tmp_path):
     onnx.checker.check_model(str(real))
     dash = run_cli("export", "C3D4", "-i", "8x8x3", "-o", "-")
     assert dash.returncode == 2 and "standard output" in dash.stderr
+
+
+def test_ceil_pooling_whose_extra_window_would_start_in_the_padding():
+    # maxpool 2×2/2, padding 1, ceil, on 15: ceil((15 + 2 − 2)/2) + 1 = 9, but the 9th window
+    # would start at 16 − 1 = 15, in the right padding: PyTorch (and archcalc) keep 8. ONNX's
+    # shape inference applies ceil_mode's plain formula (9), so the exporter must not ask for it.
+    net = archcalc.parse("name: p\ninput: 15x15x2\nlayers:\n"
+                         "  - {op: maxpool, kernel: 2, stride: 2, padding: 1, rounding: ceil}\n"
+                         "  - FC3\n")
+    assert archcalc.analyze(net)["pool1"].output == (8, 8, 2)
+    model = ox.to_model(net, "random")
+    ox.verify(model, net)
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    (y,) = sess.run(None, {"input": np.ones((1, 2, 15, 15), np.float32)})
+    assert y.shape == (1, 3)
