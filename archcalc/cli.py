@@ -94,12 +94,20 @@ def compare(
     if specs.count("-") > 1:
         raise ArchcalcError(Diagnostic("error", "standard input (-) can be read only once",
                                        OPTIONS), exit_code=2)
-    entries = []
-    for s in specs:
-        got = load_spec(s, input, filters, double_after_pool, rounding, None)
-        for net in (got.values() if isinstance(got, dict) else [got]):
-            entries.append((analysis.analyze(net, **options), net.weight_layers(),
-                            STDIN if s == "-" else s))
+    entries, problems = [], []
+    for i, s in enumerate(specs, 1):        # every spec is checked: all their errors at once
+        label = f"<spec {i}>" if len(specs) > 1 else "<spec>"   # which argument a string was
+        try:
+            got = load_spec(s, input, filters, double_after_pool, rounding, None, label)
+            for net in (got.values() if isinstance(got, dict) else [got]):
+                entries.append((analysis.analyze(net, **options), net.weight_layers(),
+                                STDIN if s == "-" else s))
+        except ArchcalcError as exc:
+            if exc.exit_code != 1:
+                raise
+            problems.extend(exc.diagnostics)
+    if problems:
+        raise ArchcalcError(problems)
     from . import views
     out = views.render_compare(entries, fmt)
     if out is not None:

@@ -269,7 +269,7 @@ def _read_stdin() -> str:
     return text
 
 
-def _read(text: str, input, opts: dict):
+def _read(text: str, input, opts: dict, label: str = "<spec>"):
     """SPEC → Network (or {column: Network}): '-' is standard input, an existing file is read,
     a name ending like a spec file is a (missing) file, a shipped network's name is that spec,
     anything else is a spec string."""
@@ -293,7 +293,7 @@ def _read(text: str, input, opts: dict):
     if shipped:
         return spec.load(shipped, input, **opts)
     try:
-        return spec.parse(text, input, **opts)
+        return spec.parse(text, input, file=label, **opts)
     except ArchcalcError as exc:
         raise _as_a_name(text, exc) from None
 
@@ -321,15 +321,15 @@ def _as_a_name(text: str, exc: ArchcalcError) -> ArchcalcError:
 
 
 def load_spec(text: str, input: Optional[str], filters, double: Optional[bool],
-              rounding: Optional[str], column: Optional[str]):
+              rounding: Optional[str], column: Optional[str], label: str = "<spec>"):
     """A SPEC argument (see :func:`_read`) with the common options applied. ``--column`` matches
     a table's column names without regard to case when no column has exactly that name."""
     opts = dict(filters=whole(filters, "--filters", 1, LIMIT), double_after_pool=double,
                 rounding=rounding_option(rounding), column=column)
     if column is None:
-        return _read(text, input, opts)
+        return _read(text, input, opts, label)
     try:
-        return _read(text, input, opts)
+        return _read(text, input, opts, label)
     except ArchcalcError as exc:
         if not any(d.message.startswith("no column ") for d in exc.diagnostics):
             raise

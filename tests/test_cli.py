@@ -397,3 +397,10 @@ def test_hints_for_option_values_and_shipped_names(tmp_path):
     p = subprocess.run([sys.executable, "-m", "archcalc.cli", "summary", "specs/vgg16.yaml"],
                        capture_output=True, text=True, cwd=tmp_path, env=e)
     assert p.returncode == 2 and "a shipped network has that name: give it alone, vgg16" in p.stderr
+
+
+def test_compare_reports_every_spec_s_errors_each_at_its_argument():
+    p = run_cli("compare", "CRX", "C11D96S4P0", "C3D64 M3")
+    assert p.returncode == 1
+    places = [line.split(": ")[0] for line in p.stderr.splitlines() if ": error" in line]
+    assert places == ["<spec 1>:1:1", "<spec 2>:1:1", "<spec 3>:1:7"]

@@ -344,3 +344,15 @@ def test_comments_in_spec_strings_and_carets_under_tabs():
     shown = e.value.diagnostics[-1].render().split("\n")
     assert "\r" not in shown[1] and "\t" not in shown[1]
     assert shown[1][shown[2].index("^")] == "C"          # the caret under C3Q, tabs expanded
+
+
+def test_table_errors_in_file_order_without_a_layer_count_cascade(tmp_path):
+    t = tmp_path / "t2.md"
+    t.write_text("| Name | A | B |\n|---|---|---|\n| # Layers | 2 | 2 |\n"
+                 "| | C3X8 | C3D8 |\n| | FC10 | C3Q |\n")
+    with pytest.raises(ArchcalcError) as e:
+        archcalc.load(t)
+    got = [(d.pos.line, d.pos.col, d.message.split(" '")[0]) for d in e.value.diagnostics]
+    # the bad cells, in file order; no "declares 2 weight layers but holds 1" for A or B: their
+    # counts are short only because of the bad cells
+    assert got == [(4, 5, "unknown token"), (5, 12, "unknown token")]

@@ -123,8 +123,12 @@ def parse_table(text: str, file: str, input: Vol, defaults: Defaults,
                     declared[name] = (int(cell), pos)
                 continue
             column_words[name].append(Word(cell, pos))
+    broken = set()                   # columns with a bad cell: their layer count proves nothing
     for name, words in column_words.items():
+        before = len(diags)
         _emit_column(builders[name], words, states[name], memo, diags)
+        if len(diags) > before:
+            broken.add(name)
     nets = {}
     for name, b in builders.items():
         if len(b.layers) == 1:
@@ -132,7 +136,7 @@ def parse_table(text: str, file: str, input: Vol, defaults: Defaults,
                                     SourcePos(file, head + 1, 1)))
             continue
         net = b.build(defaults.rounding, file, "table")
-        if name in declared:
+        if name in declared and name not in broken:
             want, pos = declared[name]
             got = net.weight_layers()
             if got != want:
@@ -142,5 +146,6 @@ def parse_table(text: str, file: str, input: Vol, defaults: Defaults,
                     "correct the '# Layers' row or the column's tokens"))
         nets[name] = net
     if diags:
-        raise ArchcalcError(diags)
+        # in file order (cells are read row by row, but the '# Layers' checks come last)
+        raise ArchcalcError(sorted(diags, key=lambda d: (d.pos.line, d.pos.col)))
     return nets[column] if column is not None else nets
