@@ -165,6 +165,15 @@ class Builder:
         self.block_outputs: dict[str, str] = {}      # see Network.block_outputs
         self.splits: dict[str, list[str]] = {}       # a split's name -> its parts' layer names
 
+    def next_name(self, kind: str, prefix: str = "") -> str:
+        """The name the next unnamed layer of ``kind`` gets (``conv3``), taken now."""
+        key = prefix + self.SHORT.get(kind, kind)
+        n = self.counters.get(key, 0) + 1
+        while f"{key}{n}" in self.names or f"{key}{n}" in self.failed:
+            n += 1
+        self.counters[key] = n
+        return f"{key}{n}"
+
     def fail(self, name: str | None = None) -> str:
         """Record that a layer (named, or anonymous) could not be built. Layers that use it are
         then still checked on their own, but not added, so one mistake is reported once."""

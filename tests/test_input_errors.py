@@ -557,3 +557,13 @@ def test_hints_for_an_x_for_d_and_a_detached_option():
 def test_an_empty_group_is_refused():
     (d,) = errors_of(archcalc.parse, "C3D8 M ()x3 FC10")
     assert "empty group" in d.message and d.pos.col == 8
+
+
+def test_an_unnamed_layer_that_failed_keeps_its_name_for_later_references():
+    # the third layer (conv, unnamed, bad attribute) would have been conv1; the add that names
+    # conv1 is checked but not reported again ("conv1 is not defined" would mislead)
+    text = ("input: 32x32x3\nlayers:\n  - {op: conv, name: a, filters: 16, kernel_size: 3}\n"
+            "  - {op: conv, name: b, inputs: a, filters: 16}\n"
+            "  - {op: conv, filters: 16, strides: 2}\n  - {op: add, inputs: [b, conv1]}\n")
+    errors = errors_of(archcalc.parse, text)
+    assert [d.pos.line for d in errors] == [3, 5]

@@ -532,6 +532,14 @@ def _when(item: YMap, env: dict) -> bool:
     return v
 
 
+def _kind_of(item) -> str | None:
+    """The op kind of a layer mapping whose op is a plain known word, else None."""
+    if not isinstance(item, YMap) or not isinstance(item.get("op"), str) or "repeat" in item:
+        return None
+    from ..ops import OP_NAMES
+    return OP_NAMES.get(item["op"].lower())
+
+
 class _Emitter:
     def __init__(self, builder: Builder, d: Defaults, blocks: YMap):
         self.b, self.d, self.blocks = builder, d, blocks
@@ -624,8 +632,11 @@ class _Emitter:
                     if scope and scope[-1] not in self.users[key]:
                         self.users[key].append(scope[-1])
                 name = item.get("name") if isinstance(item, YMap) else None
-                full = self.b.fail(prefix + str(name) if isinstance(name, str) and "{" not in name
-                                   and "$" not in name else None)
+                if isinstance(name, str) and "{" not in name and "$" not in name:
+                    full = self.b.fail(prefix + name)
+                else:       # an unnamed layer keeps the name it would have had (conv1): later
+                    kind = _kind_of(item)           # layers naming it are not reported again
+                    full = self.b.fail(self.b.next_name(kind, prefix) if kind else None)
                 if full.startswith(prefix):
                     local[full[len(prefix):]] = full
 
