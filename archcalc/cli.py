@@ -142,6 +142,11 @@ def validate(
         names = (STDIN if spec_arg == "-" else spec_arg if os.path.exists(spec_arg)
                  else exc.diagnostics[0].pos.file if exc.diagnostics else "<spec>")
         diags = exc.diagnostics             # the spec's problems are this command's report
+        if exc.partial is not None:         # and what analysis finds in the layers that built
+            found = {(d.pos, d.message) for d in diags}
+            diags = sorted(diags + [d for d in analysis.diagnose(exc.partial)
+                                    if (d.pos, d.message) not in found],
+                           key=lambda d: (d.pos.line, d.pos.col, d.severity != "error"))
     doc = error_document(diags)
     doc["ok"] = not (doc["errors"] or (strict and doc["warnings"]))   # as the exit status
     if fmt == "json":

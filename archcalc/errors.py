@@ -72,11 +72,15 @@ class ArchcalcError(Exception):
     ``exit_code`` is 1 for problems in the spec and 2 for bad usage or an unreadable file.
     """
 
-    def __init__(self, diagnostics: list[Diagnostic] | Diagnostic, exit_code: int = 1):
+    def __init__(self, diagnostics: list[Diagnostic] | Diagnostic, exit_code: int = 1,
+                 partial=None):
         if isinstance(diagnostics, Diagnostic):
             diagnostics = [diagnostics]
         self.diagnostics = list(diagnostics)
         self.exit_code = exit_code
+        # a spec front-end's error may carry the network built from the layers that could be
+        # built (those that depend on no bad layer): `archcalc validate` analyzes it too
+        self.partial = partial
         super().__init__("\n".join(d.render(caret=False) for d in self.diagnostics))
 
     def render(self) -> str:

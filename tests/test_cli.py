@@ -404,3 +404,17 @@ def test_compare_reports_every_spec_s_errors_each_at_its_argument():
     assert p.returncode == 1
     places = [line.split(": ")[0] for line in p.stderr.splitlines() if ": error" in line]
     assert places == ["<spec 1>:1:1", "<spec 2>:1:1", "<spec 3>:1:7"]
+
+
+def test_validate_reports_parse_and_analysis_errors_together(tmp_path):
+    spec = tmp_path / "f4.yaml"
+    spec.write_text("input: 224x224x3\nlayers:\n"
+                    "  - {op: conv, filters: 96, kernel: 11, stride: 4, padding: 0}\n"
+                    "  - {op: conv, filters: 8, groups: 3}\n  - {op: maxpool, kernal: 3}\n")
+    p = run_cli("validate", str(spec), "-F", "json")
+    doc = json.loads(p.stdout)
+    assert p.returncode == 1 and doc["errors"] == 3
+    # line 3: (224 − 11)/4 + 1 = 54.25; line 4: groups 3 vs 96 channels; line 5: the typo
+    assert [d["line"] for d in doc["diagnostics"]] == [3, 4, 5]
+    s = run_cli("validate", "C11D96S4P0 C3X")
+    assert s.returncode == 1 and "54.25" in s.stdout and "unknown token 'C3X'" in s.stdout

@@ -116,7 +116,8 @@ def parse_string(text: str, input, d: Defaults, name: str, file: str = "<spec>")
             if not any(x.pos == exc.diagnostics[0].pos for x in diags):   # once per place
                 diags.extend(exc.diagnostics)
     if diags:
-        raise ArchcalcError(diags)
+        raise ArchcalcError(diags, partial=b.build(d.rounding, file) if len(b.layers) > 1
+                            else None)
     if len(b.layers) == 1:
         raise error("the spec is empty", pos_of(0), hint='write layers, e.g. "CRCRP" or '
                     '"C3D64 M FC10 S"')

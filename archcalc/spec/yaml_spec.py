@@ -485,7 +485,8 @@ def _parse_spec(spec: YMap, file: str, input, name, overrides, default_name, dia
     emitter.items(layers, env, "", (), {"input": "input"}, 0)
     diags += emitter.report()
     if diags:
-        raise ArchcalcError(diags)
+        raise ArchcalcError(diags, partial=b.build(d.rounding, file, "yaml")
+                            if len(b.layers) > 1 else None)
     return b.build(d.rounding, file, "yaml")
 
 
