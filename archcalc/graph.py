@@ -199,13 +199,7 @@ class Builder:
         attrs = raw if ready else opdef.normalize(raw, pos, where)
         names = self.names
         if name is None:
-            key = prefix + self.SHORT.get(opdef.kind, opdef.kind)
-            n = self.counters.get(key, 0) + 1
-            name = f"{key}{n}"
-            while name in names:
-                n += 1
-                name = f"{key}{n}"
-            self.counters[key] = n
+            name = self.next_name(opdef.kind, prefix)
         else:
             name = prefix + str(name)
             if name in names or name in self.failed:
@@ -240,13 +234,7 @@ class Builder:
         last, names = self.last, self.names
         if OPS[kind].arity != 1 or last not in names or len(self.layers) > MAX_LAYERS:
             return self.add(kind, attrs, pos, ready=True)
-        key = self.SHORT.get(kind, kind)
-        n = self.counters.get(key, 0) + 1
-        name = f"{key}{n}"
-        while name in names:
-            n += 1
-            name = f"{key}{n}"
-        self.counters[key] = n
+        name = self.next_name(kind)
         layer = Layer(name, kind, attrs, (last,), pos)
         self.layers.append(layer)
         names[name] = layer

@@ -267,9 +267,9 @@ class AvgPool(_Pool):
     names = ("avg_pool", "averagepool", "avgpool2d")
 
 
-class GlobalAvgPool(Op):
-    kind = "global_avgpool"
-    names = ("gap", "global_avg_pool", "globalaveragepool")
+class _GlobalPool(Op):
+    """One value per channel over all H×W places: a 1×1×C vector that sees the whole input."""
+    reduces = ""          # "average", "maximum"
 
     def shape(self, a, ins, at):
         return (1, 1, ins[0][2])
@@ -279,10 +279,17 @@ class GlobalAvgPool(Op):
 
     def explain(self, a, ins, out, rounding):
         h, w, c = ins[0]
-        return [dv.given("out_h", "output height", "1", 1, f"one average over all {h}×{w} places"),
+        return [dv.given("out_h", "output height", "1", 1,
+                         f"one {self.reduces} over all {h}×{w} places"),
                 dv.given("out_w", "output width", "1", 1),
                 dv.given("out_c", "output depth", "C", c),
-                *dv.no_params_no_macs("averages are not counted as MACs")]
+                *dv.no_params_no_macs(f"{self.reduces}s are not counted as MACs")]
+
+
+class GlobalAvgPool(_GlobalPool):
+    kind = "global_avgpool"
+    names = ("gap", "global_avg_pool", "globalaveragepool")
+    reduces = "average"
 
 
 class AdaptiveAvgPool(Op):
@@ -327,20 +334,8 @@ class AdaptiveAvgPool(Op):
         return f"→ {a['output'][0]}×{a['output'][1]}"
 
 
-class GlobalMaxPool(Op):
+class GlobalMaxPool(_GlobalPool):
     """The largest value of each channel over all H×W places (issue 10)."""
     kind = "global_maxpool"
     names = ("gmp", "global_max_pool", "globalmaxpool")
-
-    def shape(self, a, ins, at):
-        return (1, 1, ins[0][2])
-
-    def rf_step(self, a, ins):
-        return GLOBAL
-
-    def explain(self, a, ins, out, rounding):
-        h, w, c = ins[0]
-        return [dv.given("out_h", "output height", "1", 1, f"one maximum over all {h}×{w} places"),
-                dv.given("out_w", "output width", "1", 1),
-                dv.given("out_c", "output depth", "C", c),
-                *dv.no_params_no_macs("comparisons are not counted as MACs")]
+    reduces = "maximum"
