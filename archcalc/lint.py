@@ -89,7 +89,8 @@ def collapsed_early(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Dia
     spatial kernel still read from it, directly or through other layers: those see padding
     around one pixel. 1×1 convolutions on a 1×1 volume are fully connected layers (the
     squeeze-and-excitation branch, a convolutional classifier) and do not count; neither do
-    layers that do not descend from the collapse (the trunk beside a side branch)."""
+    layers that do not descend from the collapse (the trunk beside a side branch), nor layers
+    after a merge that broadcasts the 1×1 volume over a larger one (an SE gate's ``mul``)."""
     consumers = net.consumers
     seen: set[str] = set()
     for row in rows.values():
@@ -100,9 +101,13 @@ def collapsed_early(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Dia
         later = []                        # spatial convolutions reading from it, in layer order
         todo = [row.name]
         while todo:
-            for c in consumers[todo.pop()]:
+            src = todo.pop()
+            for c in consumers[src]:
                 if c in seen or c not in rows:
                     continue
+                if rows[src].output[:2] == (1, 1) and rows[c].output[:2] != (1, 1):
+                    continue      # a gate broadcast over a larger volume (squeeze-and-excitation):
+                    # what follows the merge sees the other input's places, not the 1×1 volume
                 seen.add(c)
                 todo.append(c)
                 x = net[c]
@@ -118,6 +123,20 @@ def collapsed_early(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Dia
                         "move the convolutions before the global pooling or fully connected "
                         "layer" if row.rf.is_global else
                         "use a larger input, or fewer poolings or strides before this layer")
+
+
+def unread_outputs(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Diagnostic]:
+    """A layer nothing reads, other than the last: it becomes another output of the network
+    (kept alive to the end, exported as an ONNX output) — usually a name mistyped in a later
+    layer's inputs."""
+    consumers = net.consumers
+    last = net.layers[-1].name
+    for layer in net.layers:
+        if layer.op != "input" and layer.name != last and not consumers[layer.name] \
+                and layer.name in rows:
+            yield _warn(layer, f"nothing reads {layer.name}: it is a second output of the "
+                        "network (kept to the end in peak memory, an output of the ONNX model)",
+                        "if a later layer should read it, check that layer's inputs")
 
 
 def _position(net: "Network"):
@@ -170,7 +189,7 @@ def misaligned_merges(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[D
                         "(Distill 2019) describe")
 
 
-CHECKS = (rounding_effects, collapsed_early, fc_dominates, misaligned_merges)
+CHECKS = (rounding_effects, collapsed_early, fc_dominates, misaligned_merges, unread_outputs)
 
 
 def lint(net: "Network", rows: list["LayerRow"]) -> list[Diagnostic]:

@@ -6,9 +6,8 @@ import archcalc
 from archcalc.analysis import diagnose
 from conftest import SPECS
 
-# A squeeze-and-excitation block (Hu et al. 2018) as far as archcalc's ops go: the trunk, and a
-# side branch global pool → 1×1 conv → ReLU → 1×1 conv → sigmoid. archcalc has no
-# broadcast multiply yet, so the gate is a second output of each block.
+# A squeeze-and-excitation block (Hu et al. 2018): the trunk, and a side branch global pool →
+# 1×1 conv → ReLU → 1×1 conv → sigmoid whose gate multiplies the trunk back (broadcast mul).
 SE_NET = """name: se
 input: 32x32x16
 blocks:
@@ -22,7 +21,8 @@ blocks:
       - {op: relu, name: relu2}
       - {op: conv, name: fc2, filters: 16, kernel: 1, padding: 0}
       - {op: sigmoid, name: gate}
-      - {op: add, name: add, inputs: [conv2, input]}
+      - {op: mul, name: scale, inputs: [conv2, gate]}
+      - {op: add, name: add, inputs: [scale, input]}
       - {op: relu, name: out}
 layers:
   - {block: se_block, name: "se{i}", repeat: 3}
@@ -145,3 +145,24 @@ def test_parse_and_analysis_time_grows_linearly():
     # leaves room for a loaded machine; the absolute figures are in benchmarks/bench_scale.py.
     small, large = _seconds(2_000, 7), _seconds(20_000, 3)
     assert large / small < 30, (small, large)
+
+
+def test_a_gate_multiplied_back_is_not_a_collapse():
+    # squeeze-and-excitation with its multiply, then a 3×3 conv on the gated 8×8 volume: the
+    # conv sees 8×8 places (the gate only scales channels), so no "1×1 volume" warning
+    for merge in ("mul", "add"):
+        text = ("name: se\ninput: 8x8x16\nlayers:\n  - {op: conv, name: x, filters: 16}\n"
+                "  - {op: global_avgpool, name: squeeze}\n"
+                "  - {op: conv, filters: 4, kernel: 1, padding: 0}\n  - R\n"
+                "  - {op: conv, filters: 16, kernel: 1, padding: 0}\n  - {op: sigmoid, name: gate}\n"
+                f"  - {{op: {merge}, inputs: [x, gate]}}\n  - {{op: conv, name: after, filters: 8}}\n")
+        assert diagnose(archcalc.parse(text)) == [], merge
+
+
+def test_a_layer_nothing_reads_is_reported():
+    # conv1 is never read (the add takes conv2 and the input): probably a mistyped input
+    text = ("name: u\ninput: 8x8x4\nlayers:\n  - {op: conv, filters: 4}\n"
+            "  - {op: conv, name: conv2, inputs: input, filters: 4}\n"
+            "  - {op: add, inputs: [conv2, input]}\n")
+    (d,) = diagnose(archcalc.parse(text))
+    assert d.layer == "conv1" and d.message.startswith("nothing reads conv1")
