@@ -188,7 +188,11 @@ def explain(
     from . import explain as ex, views
     found = ex.explain(net, report, layers)
     totals = [] if layers else ex.totals_text(report, net)
-    print(views.render_explain(report, found, totals, fmt), end="")
+    wrap = None
+    if fmt == "text" and sys.stdout.isatty():
+        import shutil
+        wrap = shutil.get_terminal_size().columns
+    print(views.render_explain(report, found, totals, fmt, wrap), end="")
 
 
 @guarded

@@ -34,7 +34,8 @@ def _axes(vals: tuple) -> str:
 
 
 def _num(x: float) -> str:
-    return f"{x:g}"
+    """A number inside a formula: a negative one in parentheses, so that "− (−4)" reads right."""
+    return f"{x:g}" if x >= 0 else f"({x:g})"
 
 
 def net_view(kind: str) -> bool:
@@ -114,7 +115,7 @@ def rf_figures(row: LayerRow, net: Network, rows: dict[str, LayerRow]) -> list[d
             dv.Figure("rf_jump" + suffix, "jump" + tag, "j·S", f"{j0}·{s[ax]}", rf.stride[ax],
                       {"j": j0, "S": s[ax]}, "input pixels between neighbouring units"),
             dv.Figure("rf_start" + suffix, "first centre" + tag, "c + ((F − 1)/2 − P)·j",
-                      f"{_num(c0)} + (({k[ax]} − 1)/2 − {p[ax]})·{j0}", rf.start[ax],
+                      f"{_num(c0)} + (({k[ax]} − 1)/2 − {_num(p[ax])})·{j0}", rf.start[ax],
                       {"c": c0, "F": k[ax], "P": p[ax], "j": j0},
                       "the centre of the top-left unit's window, in input pixels")]
     return figs
@@ -185,29 +186,48 @@ def select(report: Report, net: Network, wanted: Sequence[str] | None) -> list[L
     if not wanted:
         return list(report.layers)
     order = {row.name: i for i, row in enumerate(report.layers)}
-    picked: dict[str, None] = {}
+
+    def span(name: str) -> tuple[int, int]:
+        """First and last row of a layer, a block instance, or a group of instances named by
+        their common prefix (``layer1`` for ``layer1.0``, ``layer1.1``)."""
+        if name in order:
+            return order[name], order[name]
+        inside = [order[r.name] for r in report.layers
+                  if any(s == name or s.startswith(name + ".") or s.startswith(name + "/")
+                         for s in r.scope)]
+        if not inside:
+            raise _unknown(name, order, report)
+        return min(inside), max(inside)
+
+    picked: set[int] = set()
     for w in wanted:
         if ".." in w and w not in order:
             a, _, b = w.partition("..")
-            for end in (a, b):
-                if end not in order:
-                    raise _unknown(end, order, report)
-            lo, hi = sorted((order[a], order[b]))
-            picked.update((r.name, None) for r in report.layers[lo:hi + 1])
+            if not a or not b:
+                raise error(f"the range {w!r} needs both ends", OPTIONS,
+                            hint="write first..last, e.g. conv3..pool5", exit_code=2)
+            (a0, a1), (b0, b1) = span(a), span(b)
+            if b1 < a0:
+                raise error(f"the range {w!r} runs backwards: {b} comes before {a}", OPTIONS,
+                            hint=f"write {b}..{a}", exit_code=2)
+            picked.update(range(a0, b1 + 1))
         elif w in order:
-            picked[w] = None
+            picked.add(order[w])
         else:
-            inside = [r.name for r in report.layers if w in r.scope]
-            if not inside:
-                raise _unknown(w, order, report)
-            picked.update((n, None) for n in inside)
-    return [report.layers[order[n]] for n in sorted(picked, key=order.get)]
+            lo, hi = span(w)
+            picked.update(order[r.name] for r in report.layers[lo:hi + 1]
+                          if r.scope and any(s == w or s.startswith((w + ".", w + "/"))
+                                             for s in r.scope))
+    return [report.layers[i] for i in sorted(picked)]
 
 
 def _unknown(name: str, order: dict, report: Report):
     import difflib
     blocks = {s for r in report.layers for s in r.scope}
-    near = difflib.get_close_matches(name, list(order) + sorted(blocks), n=1)
+    names = list(order) + sorted(blocks)
+    lower = {n.lower(): n for n in names}
+    near = difflib.get_close_matches(name.lower(), list(lower), n=1)
+    near = [lower[near[0]]] if near else []
     return error(f"no layer or block named {name!r} in {report.name}", OPTIONS,
                  hint=(f"did you mean {near[0]!r}? " if near else "")
                  + "name layers as the summary lists them, a range a..b, or a block (a spec "
@@ -293,8 +313,10 @@ def totals_text(report: Report, net: Network | None = None) -> list[str]:
     lines = where_it_sits(report)
     if net is not None and t.peak_layer:
         lines.append(peak_text(net, report))
-    lines.append("Most parameters: " + ", ".join(
-        f"{n} {v:,} ({_share(v, t.params)})" for n, v in top(report, "params")) + ".")
-    lines.append("Most activation memory: " + ", ".join(
-        f"{n} {v:,} ({_share(v, t.activations)})" for n, v in top(report, "activations")) + ".")
+    for label, key, whole in (("Most parameters", "params", t.params),
+                              ("Most activation memory", "activations", t.activations)):
+        most = top(report, key)
+        if most:
+            lines.append(f"{label}: " + ", ".join(f"{n} {v:,} ({_share(v, whole)})"
+                                                  for n, v in most) + ".")
     return lines

@@ -174,7 +174,7 @@ def sharing_columns(sharing: dict[str, tuple[int, int, int]] | None) -> tuple[Co
             x = got[i] / got[0]
             return f"{human_count(round(x)) if short else f'{x:,.0f}'}×"
         return cell
-    return (Column("×unshared", "right", ratio(1), 8), Column("×dense", "right", ratio(2), 9))
+    return (Column("×local", "right", ratio(1), 8), Column("×dense", "right", ratio(2), 9))
 
 
 def render_table(r: Report, depth: int | None = None, console=None,
@@ -405,6 +405,17 @@ def render_compare(entries: Sequence[tuple], fmt: str = "table", console=None) -
 # ---------------------------------------------------------------------------------------------
 # explanations (archcalc explain)
 
+def _wrapped(lead: str, text: str, width: int | None) -> str:
+    """``lead`` + ``text``, broken between words at ``width`` with the continuation lines under
+    the text's first column (or at 4 spaces where the lead is wider than half the width)."""
+    if not width or len(lead) + len(text) <= width:
+        return lead + text
+    import textwrap
+    indent = " " * (len(lead) if len(lead) <= width // 2 else 4)
+    return textwrap.fill(text, width=width, initial_indent=lead, subsequent_indent=indent,
+                         break_on_hyphens=False, break_long_words=False)
+
+
 def explain_document(report: Report, layers: Sequence, totals: Sequence[str]) -> dict:
     """The JSON form of ``archcalc explain``: each figure with its formula, the worked numbers,
     the values by symbol, its value and a note."""
@@ -414,8 +425,10 @@ def explain_document(report: Report, layers: Sequence, totals: Sequence[str]) ->
 
 
 def render_explain(report: Report, layers: Sequence, totals: Sequence[str],
-                   fmt: str = "text") -> str:
-    """``layers``: LayerExplanations (archcalc.explain); ``totals``: sentences."""
+                   fmt: str = "text", wrap: int | None = None) -> str:
+    """``layers``: LayerExplanations (archcalc.explain); ``totals``: sentences. ``wrap``: the
+    text's width on a terminal (lines break between words, under their own column); None for
+    a pipe, which gets whole lines."""
     if fmt == "json":
         return json.dumps(explain_document(report, layers, totals), indent=2)
     md = fmt == "markdown"
@@ -430,9 +443,10 @@ def render_explain(report: Report, layers: Sequence, totals: Sequence[str],
             (f" ({src} → {vol_text(row.output)})" if src else "")
         out.append(f"### {md_cell(head)}" if md else head)
         for f in e.figures:
-            out.append(f"- {f.label}: `{f.text()}`" if md else f"  {f.label.ljust(width)}  {f.text()}")
+            out.append(f"- {f.label}: `{f.text()}`" if md else
+                       _wrapped(f"  {f.label.ljust(width)}  ", f.text(), wrap))
         out.append("")
     if totals:
         out.append("### Totals" if md else "totals")
-        out += [f"- {t}" if md else f"  {t}" for t in totals]
+        out += [f"- {t}" if md else _wrapped("  ", t, wrap) for t in totals]
     return "\n".join(out).rstrip("\n") + "\n"

@@ -215,7 +215,7 @@ def test_summary_sharing_column_in_every_format():
     assert rows[1]["locally_connected_params"] == "105705600"
     assert rows[1]["dense_params"] == "44892355200"
     md = run_cli("summary", "C11D96S4P0", "-i", "227x227x3", "--sharing", "-F", "markdown").stdout
-    assert "×unshared" in md and "3,025×" in md
+    assert "×local" in md and "3,025×" in md
 
 
 def test_the_peak_names_the_tensors_alive_then():
@@ -281,3 +281,31 @@ def test_every_row_of_the_lectures_vgg16_walkthrough():
         factors = product.replace("(", "").replace(")", "").split("*")
         assert figs["params"].worked.startswith("·".join(factors)), (name, figs["params"].worked)
         assert f"= {weights} + " in figs["params"].worked, (name, figs["params"].worked)
+
+
+def test_selection_of_block_ranges_stages_and_bad_ranges():
+    net = archcalc.load(SPECS / "resnet18.yaml")
+    report = archcalc.analyze(net)
+    rows = [r.name for r in ex.select(report, net, ["layer1.0..layer2.0"])]
+    assert rows[0] == "layer1.0/conv1" and rows[-1].startswith("layer2.0/")
+    assert all(n.startswith(("layer1.", "layer2.0/")) for n in rows)
+    stage = [r.name for r in ex.select(report, net, ["layer1"])]      # layer1.0 and layer1.1
+    assert {n.split("/")[0] for n in stage} == {"layer1.0", "layer1.1"}
+    for bad, needle in (("conv1..", "needs both ends"), ("maxpool..conv1", "runs backwards")):
+        with pytest.raises(archcalc.ArchcalcError) as e:
+            ex.select(report, net, [bad])
+        assert needle in str(e.value)
+    lenet = archcalc.load(SPECS / "lenet5.yaml")
+    with pytest.raises(archcalc.ArchcalcError) as e:
+        ex.select(archcalc.analyze(lenet), lenet, ["c1"])
+    assert "did you mean 'C1'?" in str(e.value)
+
+
+def test_totals_in_words_without_parameters_and_wrapping():
+    from archcalc import views
+    net = archcalc.parse("M3S2", input=(32, 32, 3), rounding="ceil")
+    r = archcalc.analyze(net)
+    text = " ".join(ex.totals_text(r, net))
+    assert "Most parameters" not in text and "Most activation memory" in text
+    out = views.render_explain(r, ex.explain(net, r), ex.totals_text(r, net), "text", 60)
+    assert max(len(line) for line in out.splitlines()) <= 60

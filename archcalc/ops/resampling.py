@@ -294,8 +294,8 @@ class Crop(Op):
     def shape(self, a, ins, at):
         (h, w, c), (th, tw) = ins[0], self.target(a, ins, at)
         if th > h or tw > w:
-            src = f" {at.inputs[0]}" if at.inputs else ""
-            raise error(f"a crop to {th}×{tw} is larger than its input{src} ({h}×{w})", at.pos,
+            src = f"{at.inputs[0]}, " if at.inputs else ""
+            raise error(f"a crop to {th}×{tw} is larger than its input ({src}{h}×{w})", at.pos,
                         layer=at.layer, hint="crop to at most the input's size, or pad the "
                         "input (an explicit pad layer) to reach a larger size")
         return (th, tw, c)
@@ -313,7 +313,10 @@ class Crop(Op):
                 dv.given("out_w", "output width", "w", out[1],
                          f"cut from column ⌊({w} − {out[1]})/2⌋ = {ow}"),
                 dv.given("out_c", "output depth", "C", c),
-                *dv.no_params_no_macs("a view of the centre: nothing is computed")]
+                *dv.no_params_no_macs("a view of the centre: nothing is computed"
+                                      if len(ins) == 1 else
+                                      "a copy of the centre (counted as a new buffer): no "
+                                      "arithmetic")]
 
     def describe(self, a):
         return "centre" if a["size"] is None else f"centre {a['size'][0]}×{a['size'][1]}"
