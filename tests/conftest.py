@@ -15,6 +15,19 @@ def specs_dir():
     return SPECS
 
 
+def imported_by(*args: str) -> tuple[list[str], str]:
+    """Run ``archcalc ARGS`` in a fresh interpreter (stdout a pipe); return the modules it
+    imported (sys.modules at the end) and what it printed."""
+    import json
+    code = ("import json, sys\nfrom archcalc.cli import main\n"
+            f"try:\n    main({list(args)!r})\n"
+            "except SystemExit as e:\n    assert e.code in (0, None), e.code\n"
+            "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stderr.strip().splitlines()[-1]), p.stdout
+
+
 def run_cli(*args, input_text=None, env=None):
     """Run the archcalc command in a subprocess; returns CompletedProcess (text mode)."""
     e = dict(os.environ)

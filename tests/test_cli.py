@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, imported_by, run_cli
 
 
 def test_summary_vgg16_table():
@@ -104,14 +104,8 @@ def test_binary_and_non_utf8_files(tmp_path):
 
 
 def test_summary_does_not_import_onnx():
-    code = ("import sys\nfrom archcalc.cli import app\n"
-            "try:\n    app(['summary', 'specs/vgg16.yaml', '-F', 'json'])\n"
-            "except SystemExit as e:\n    assert e.code in (0, None)\n"
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('onnx', 'onnxruntime')]\n"
-            "print('IMPORTED', bad)\n")
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    assert p.returncode == 0, p.stderr
-    assert "IMPORTED []" in p.stdout
+    modules, _ = imported_by("summary", "specs/vgg16.yaml", "-F", "json")
+    assert [m for m in modules if m.split(".")[0] in ("onnx", "onnxruntime")] == []
 
 
 def test_depth_folds_block_rows(tmp_path):
@@ -290,14 +284,9 @@ def test_specs_lists_every_shipped_spec_with_its_figure():
 
 
 def test_summary_imports_no_pydantic_and_not_the_exporters():
-    code = ("import sys\nfrom archcalc.cli import main\n"
-            "try:\n    main(['summary', 'specs/vgg16.yaml'])\n"
-            "except SystemExit as e:\n    assert e.code in (0, None), e.code\n"
-            "print('IMPORTED', sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic'"
-            " or m.startswith('archcalc.exporters')))\n")
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    assert p.returncode == 0, p.stderr
-    assert "IMPORTED []" in p.stdout
+    modules, _ = imported_by("summary", "specs/vgg16.yaml")
+    assert [m for m in modules if m.split(".")[0] == "pydantic"
+            or m.startswith("archcalc.exporters")] == []
 
 
 def test_a_closed_pipe_is_not_an_error():

@@ -206,17 +206,9 @@ def test_compare_table_says_which_is_which():
 def test_a_piped_summary_does_not_import_rich():
     # rich's import and table layout were most of the start-up time of `archcalc summary`;
     # a pipe gets the plain-text table, which needs neither
-    import subprocess
-    import sys
-    from conftest import ROOT
-    code = ("import sys\nfrom archcalc.cli import main\n"
-            "try:\n    main(['summary', 'specs/vgg16.yaml'])\n"
-            "except SystemExit as e:\n    assert e.code in (0, None), e.code\n"
-            "print('RICH', sorted(m for m in sys.modules if m.split('.')[0] == 'rich'),"
-            " file=sys.stderr)\n")
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    assert p.returncode == 0, p.stderr
-    assert "RICH []" in p.stderr and "138,357,544" in p.stdout
+    from conftest import imported_by
+    modules, out = imported_by("summary", "specs/vgg16.yaml")
+    assert [m for m in modules if m.split(".")[0] == "rich"] == [] and "138,357,544" in out
 
 
 def test_api_and_cli_edges_a_newcomer_hit(tmp_path):
