@@ -1,0 +1,96 @@
+"""Shipped specs of 2016–2025 CNNs (issue 10) against torchvision's documented figures, by hand
+and, where torch is installed, against a PyTorch model built layer by layer."""
+import pytest
+
+import archcalc
+from conftest import SPECS
+
+
+def fire(cin: int, s: int, e: int) -> int:
+    """A fire module's parameters: 1×1 squeeze, 1×1 and 3×3 expands, with biases."""
+    return (cin * s + s) + (s * e + e) + (9 * s * e + e)
+
+
+def test_squeezenet1_1_by_hand_and_torchvision():
+    r = archcalc.analyze(archcalc.load(SPECS / "squeezenet1_1.yaml"))
+    by_hand = (3 * 3 * 3 * 64 + 64 + fire(64, 16, 64) + fire(128, 16, 64) + fire(128, 32, 128)
+               + fire(256, 32, 128) + fire(256, 48, 192) + fire(384, 48, 192)
+               + fire(384, 64, 256) + fire(512, 64, 256) + 512 * 1000 + 1000)
+    # torchvision.models.squeezenet1_1: 1,235,496 parameters, 0.35 GFLOPS (= multiply-adds)
+    assert r.totals.params == by_hand == 1_235_496
+    assert abs(r.totals.macs / 0.35e9 - 1) < 0.005
+    # (224 − 3)/2 + 1 = 111.5 → 111 (floor, as PyTorch); then ceil pools: 55, 27, 13
+    assert r["conv1"].output == (111, 111, 64)
+    assert [r[n].output[0] for n in ("pool1", "pool2", "pool3")] == [55, 27, 13]
+    assert r["fire9/cat"].output == (13, 13, 512) and r.layers[-1].output == (1, 1, 1000)
+
+
+def test_mobilenet_v2_matches_torchvision():
+    net = archcalc.load(SPECS / "mobilenet_v2.yaml")
+    r = archcalc.analyze(net)
+    # torchvision.models.mobilenet_v2: 3,504,872 parameters, 0.30 GFLOPS (multiply-adds)
+    assert r.totals.params == 3_504_872
+    assert abs(r.totals.macs / 0.30e9 - 1) < 0.005
+    # 17 inverted residuals (1 + 2 + 3 + 4 + 3 + 3 + 1); a residual add where the stride is 1 and
+    # the width is kept: 0 + 1 + 2 + 3 + 2 + 2 + 0 = 10 (the paper's Table 2, by hand)
+    assert sum(1 for row in r.layers if row.op == "add") == 10
+    assert sum(1 for row in r.layers if row.op == "relu6") == 1 + 16 * 2 + 1 + 1
+    assert r["head"].output == (7, 7, 1280)
+
+
+@pytest.mark.parametrize("spec", ["mobilenet_v2", "squeezenet1_1"])
+def test_modern_specs_against_a_pytorch_model(spec):
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    if spec == "squeezenet1_1":
+        class Fire(nn.Module):
+            def __init__(self, cin, s, e):
+                super().__init__()
+                self.squeeze = nn.Conv2d(cin, s, 1)
+                self.e1 = nn.Conv2d(s, e, 1)
+                self.e3 = nn.Conv2d(s, e, 3, padding=1)
+
+            def forward(self, x):
+                x = torch.relu(self.squeeze(x))
+                return torch.cat([torch.relu(self.e1(x)), torch.relu(self.e3(x))], 1)
+        model = nn.Sequential(
+            nn.Conv2d(3, 64, 3, stride=2), nn.ReLU(), nn.MaxPool2d(3, 2, ceil_mode=True),
+            Fire(64, 16, 64), Fire(128, 16, 64), nn.MaxPool2d(3, 2, ceil_mode=True),
+            Fire(128, 32, 128), Fire(256, 32, 128), nn.MaxPool2d(3, 2, ceil_mode=True),
+            Fire(256, 48, 192), Fire(384, 48, 192), Fire(384, 64, 256), Fire(512, 64, 256),
+            nn.Dropout(0.5), nn.Conv2d(512, 1000, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1))
+    else:
+        def divisible(v, d=8):
+            new = max(d, int(v + d / 2) // d * d)
+            return new + d if new < 0.9 * v else new
+
+        class Inverted(nn.Module):
+            def __init__(self, cin, cout, stride, t):
+                super().__init__()
+                hidden = cin * t
+                layers = [] if t == 1 else [nn.Conv2d(cin, hidden, 1, bias=False),
+                                            nn.BatchNorm2d(hidden), nn.ReLU6()]
+                layers += [nn.Conv2d(hidden, hidden, 3, stride, 1, groups=hidden, bias=False),
+                           nn.BatchNorm2d(hidden), nn.ReLU6(),
+                           nn.Conv2d(hidden, cout, 1, bias=False), nn.BatchNorm2d(cout)]
+                self.body = nn.Sequential(*layers)
+                self.residual = stride == 1 and cin == cout
+
+            def forward(self, x):
+                return x + self.body(x) if self.residual else self.body(x)
+        layers, cin = [nn.Conv2d(3, 32, 3, 2, 1, bias=False), nn.BatchNorm2d(32), nn.ReLU6()], 32
+        for t, c, n, s in [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
+                           (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]:
+            for i in range(n):
+                layers.append(Inverted(cin, divisible(c), s if i == 0 else 1, t))
+                cin = divisible(c)
+        layers += [nn.Conv2d(cin, 1280, 1, bias=False), nn.BatchNorm2d(1280), nn.ReLU6(),
+                   nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(1280, 1000)]
+        model = nn.Sequential(*layers)
+    r = archcalc.analyze(archcalc.load(SPECS / f"{spec}.yaml"))
+    assert sum(p.numel() for p in model.parameters()) == r.totals.params
+    assert sum(b.numel() for name, b in model.named_buffers()
+               if not name.endswith("num_batches_tracked")) == r.totals.buffers
+    with torch.no_grad():
+        y = model.eval()(torch.zeros(1, 3, 224, 224))
+    assert y.numel() == 1000
