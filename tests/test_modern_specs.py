@@ -38,7 +38,22 @@ def test_mobilenet_v2_matches_torchvision():
     assert r["head"].output == (7, 7, 1280)
 
 
-@pytest.mark.parametrize("spec", ["mobilenet_v2", "squeezenet1_1"])
+def test_resnext50_32x4d_matches_torchvision_and_resnet50s_layout():
+    r = archcalc.analyze(archcalc.load(SPECS / "resnext50_32x4d.yaml"))
+    # torchvision.models.resnext50_32x4d: 25,028,904 parameters, 4.23 GFLOPS (multiply-adds)
+    assert r.totals.params == 25_028_904
+    assert abs(r.totals.macs / 4.23e9 - 1) < 0.005
+    # the grouped 3×3 of layer1: 128 channels in 32 groups of 4, so 3·3·4·128 weights
+    assert r["layer1.0/conv2"].params == 3 * 3 * 4 * 128
+    # projections exactly where torchvision has them: the first block of every stage
+    assert sorted(row.name for row in r.layers if row.name.endswith("downsample.0")) == \
+        [f"layer{k}.0/downsample.0" for k in (1, 2, 3, 4)]
+    resnet = archcalc.analyze(archcalc.load(SPECS / "resnet50.yaml"))
+    assert [row.output for row in r.layers if row.op == "add"] == \
+        [row.output for row in resnet.layers if row.op == "add"]
+
+
+@pytest.mark.parametrize("spec", ["mobilenet_v2", "squeezenet1_1", "resnext50_32x4d"])
 def test_modern_specs_against_a_pytorch_model(spec):
     torch = pytest.importorskip("torch")
     nn = torch.nn
@@ -59,6 +74,30 @@ def test_modern_specs_against_a_pytorch_model(spec):
             Fire(128, 32, 128), Fire(256, 32, 128), nn.MaxPool2d(3, 2, ceil_mode=True),
             Fire(256, 48, 192), Fire(384, 48, 192), Fire(384, 64, 256), Fire(512, 64, 256),
             nn.Dropout(0.5), nn.Conv2d(512, 1000, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1))
+    elif spec == "resnext50_32x4d":
+        class Bottleneck(nn.Module):
+            def __init__(self, cin, planes, stride):
+                super().__init__()
+                width, out = planes * 4 // 64 * 32, planes * 4
+                self.body = nn.Sequential(
+                    nn.Conv2d(cin, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
+                    nn.Conv2d(width, width, 3, stride, 1, groups=32, bias=False),
+                    nn.BatchNorm2d(width), nn.ReLU(), nn.Conv2d(width, out, 1, bias=False),
+                    nn.BatchNorm2d(out))
+                self.skip = nn.Sequential(nn.Conv2d(cin, out, 1, stride, bias=False),
+                                          nn.BatchNorm2d(out)) \
+                    if stride != 1 or cin != out else nn.Identity()
+
+            def forward(self, x):
+                return torch.relu(self.body(x) + self.skip(x))
+        layers, cin = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
+                       nn.MaxPool2d(3, 2, 1)], 64
+        for planes, n, s in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
+            for i in range(n):
+                layers.append(Bottleneck(cin, planes, s if i == 0 else 1))
+                cin = planes * 4
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2048, 1000)]
+        model = nn.Sequential(*layers)
     else:
         def divisible(v, d=8):
             new = max(d, int(v + d / 2) // d * d)
