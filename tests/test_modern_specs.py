@@ -53,7 +53,68 @@ def test_resnext50_32x4d_matches_torchvision_and_resnet50s_layout():
         [row.output for row in resnet.layers if row.op == "add"]
 
 
-@pytest.mark.parametrize("spec", ["mobilenet_v2", "squeezenet1_1", "resnext50_32x4d"])
+def test_mobilenet_v3_large_matches_torchvision():
+    net = archcalc.load(SPECS / "mobilenet_v3_large.yaml")
+    r = archcalc.analyze(net)
+    # torchvision.models.mobilenet_v3_large: 5,483,032 parameters, "0.22" GFLOPS. That figure
+    # is rounded to two decimals: PyTorch's FlopCounterMode (the counter behind it) gives
+    # 433,179,520 FLOPs = 2 × 216,589,760 on the model built below (test_…_against_a_pytorch_model)
+    assert r.totals.params == 5_483_032
+    assert round(r.totals.macs / 1e9, 2) == 0.22
+    # squeeze-and-excitation in 8 of the 15 blocks (the paper's Table 1), each gating with a mul
+    assert sum(1 for row in r.layers if row.op == "mul") == 8
+    assert r["bneck4.0/se_fc1"].output == (1, 1, 24)      # make_divisible(72 // 4, 8) = 24
+    assert not any(d.severity == "warning" for d in r.diagnostics)
+
+
+def _mobilenet_v3_large(torch):
+    nn = torch.nn
+
+    def md(v, d=8):
+        new = max(d, int(v + d / 2) // d * d)
+        return new + d if new < 0.9 * v else new
+
+    class SE(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.f1, self.f2 = nn.Conv2d(c, md(c // 4), 1), nn.Conv2d(md(c // 4), c, 1)
+
+        def forward(self, x):
+            f = nn.functional
+            return x * f.hardsigmoid(self.f2(torch.relu(self.f1(f.adaptive_avg_pool2d(x, 1)))))
+
+    class Bneck(nn.Module):
+        def __init__(self, cin, k, exp, out, se, act, stride):
+            super().__init__()
+            a = nn.Hardswish if act == "hardswish" else nn.ReLU
+            layers = [] if exp == cin else [nn.Conv2d(cin, exp, 1, bias=False),
+                                            nn.BatchNorm2d(exp), a()]
+            layers += [nn.Conv2d(exp, exp, k, stride, (k - 1) // 2, groups=exp, bias=False),
+                       nn.BatchNorm2d(exp), a()] + ([SE(exp)] if se else [])
+            layers += [nn.Conv2d(exp, out, 1, bias=False), nn.BatchNorm2d(out)]
+            self.body, self.residual = nn.Sequential(*layers), stride == 1 and cin == out
+
+        def forward(self, x):
+            return x + self.body(x) if self.residual else self.body(x)
+    rows = [(3, 16, 16, 0, "relu", 1), (3, 64, 24, 0, "relu", 2), (3, 72, 24, 0, "relu", 1),
+            (5, 72, 40, 1, "relu", 2), (5, 120, 40, 1, "relu", 1), (5, 120, 40, 1, "relu", 1),
+            (3, 240, 80, 0, "hardswish", 2), (3, 200, 80, 0, "hardswish", 1),
+            (3, 184, 80, 0, "hardswish", 1), (3, 184, 80, 0, "hardswish", 1),
+            (3, 480, 112, 1, "hardswish", 1), (3, 672, 112, 1, "hardswish", 1),
+            (5, 672, 160, 1, "hardswish", 2), (5, 960, 160, 1, "hardswish", 1),
+            (5, 960, 160, 1, "hardswish", 1)]
+    layers, cin = [nn.Conv2d(3, 16, 3, 2, 1, bias=False), nn.BatchNorm2d(16), nn.Hardswish()], 16
+    for row in rows:
+        layers.append(Bneck(cin, *row))
+        cin = row[2]
+    layers += [nn.Conv2d(160, 960, 1, bias=False), nn.BatchNorm2d(960), nn.Hardswish(),
+               nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(960, 1280), nn.Hardswish(),
+               nn.Dropout(0.2), nn.Linear(1280, 1000)]
+    return nn.Sequential(*layers)
+
+
+@pytest.mark.parametrize("spec", ["mobilenet_v2", "squeezenet1_1", "resnext50_32x4d",
+                                  "mobilenet_v3_large"])
 def test_modern_specs_against_a_pytorch_model(spec):
     torch = pytest.importorskip("torch")
     nn = torch.nn
@@ -74,6 +135,8 @@ def test_modern_specs_against_a_pytorch_model(spec):
             Fire(128, 32, 128), Fire(256, 32, 128), nn.MaxPool2d(3, 2, ceil_mode=True),
             Fire(256, 48, 192), Fire(384, 48, 192), Fire(384, 64, 256), Fire(512, 64, 256),
             nn.Dropout(0.5), nn.Conv2d(512, 1000, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1))
+    elif spec == "mobilenet_v3_large":
+        model = _mobilenet_v3_large(torch)
     elif spec == "resnext50_32x4d":
         class Bottleneck(nn.Module):
             def __init__(self, cin, planes, stride):
@@ -130,6 +193,9 @@ def test_modern_specs_against_a_pytorch_model(spec):
     assert sum(p.numel() for p in model.parameters()) == r.totals.params
     assert sum(b.numel() for name, b in model.named_buffers()
                if not name.endswith("num_batches_tracked")) == r.totals.buffers
-    with torch.no_grad():
+    from torch.utils.flop_counter import FlopCounterMode
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
         y = model.eval()(torch.zeros(1, 3, 224, 224))
     assert y.numel() == 1000
+    # the counter behind torchvision's GFLOPS counts conv and matmul: 2 × archcalc's MACs
+    assert counter.get_total_flops() == 2 * r.totals.macs
