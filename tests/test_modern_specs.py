@@ -58,13 +58,59 @@ def test_mobilenet_v3_large_matches_torchvision():
     r = archcalc.analyze(net)
     # torchvision.models.mobilenet_v3_large: 5,483,032 parameters, "0.22" GFLOPS. That figure
     # is rounded to two decimals: PyTorch's FlopCounterMode (the counter behind it) gives
-    # 433,179,520 FLOPs = 2 × 216,589,760 on the model built below (test_…_against_a_pytorch_model)
+    # 433,179,520 FLOPs = 2 × 216,589,760 on the model built below
     assert r.totals.params == 5_483_032
     assert round(r.totals.macs / 1e9, 2) == 0.22
     # squeeze-and-excitation in 8 of the 15 blocks (the paper's Table 1), each gating with a mul
     assert sum(1 for row in r.layers if row.op == "mul") == 8
     assert r["bneck4.0/se_fc1"].output == (1, 1, 24)      # make_divisible(72 // 4, 8) = 24
     assert not any(d.severity == "warning" for d in r.diagnostics)
+
+
+def test_efficientnet_b0_matches_torchvision():
+    r = archcalc.analyze(archcalc.load(SPECS / "efficientnet_b0.yaml"))
+    # torchvision.models.efficientnet_b0: 5,288,548 parameters, "0.39" GFLOPS (two decimals:
+    # FlopCounterMode on the model built below gives exactly 2 × archcalc's MACs)
+    assert r.totals.params == 5_288_548
+    assert round(r.totals.macs / 1e9, 2) == 0.39
+    # 16 MBConv blocks (1 + 2 + 2 + 3 + 3 + 4 + 1), each with squeeze-and-excitation; the SE
+    # squeezes to a quarter of the block's input channels: stage2.0 reads 16 → 4
+    assert sum(1 for row in r.layers if row.op == "mul") == 16
+    assert r["stage2.0/se_fc1"].output == (1, 1, 4)
+
+
+def _efficientnet_b0(torch):
+    nn = torch.nn
+
+    class MBConv(nn.Module):
+        def __init__(self, cin, t, k, stride, out):
+            super().__init__()
+            exp = cin * t
+            layers = [] if t == 1 else [nn.Conv2d(cin, exp, 1, bias=False),
+                                        nn.BatchNorm2d(exp), nn.SiLU()]
+            layers += [nn.Conv2d(exp, exp, k, stride, (k - 1) // 2, groups=exp, bias=False),
+                       nn.BatchNorm2d(exp), nn.SiLU()]
+            self.body = nn.Sequential(*layers)
+            squeeze = max(1, cin // 4)
+            self.fc1, self.fc2 = nn.Conv2d(exp, squeeze, 1), nn.Conv2d(squeeze, exp, 1)
+            self.project = nn.Sequential(nn.Conv2d(exp, out, 1, bias=False), nn.BatchNorm2d(out))
+            self.residual = stride == 1 and cin == out
+
+        def forward(self, x):
+            y = self.body(x)
+            pooled = y.mean((2, 3), keepdim=True)
+            g = torch.sigmoid(self.fc2(nn.functional.silu(self.fc1(pooled))))
+            y = self.project(y * g)
+            return x + y if self.residual else y
+    layers, cin = [nn.Conv2d(3, 32, 3, 2, 1, bias=False), nn.BatchNorm2d(32), nn.SiLU()], 32
+    for t, k, s, c, n in ((1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3),
+                          (6, 5, 1, 112, 3), (6, 5, 2, 192, 4), (6, 3, 1, 320, 1)):
+        for i in range(n):
+            layers.append(MBConv(cin, t, k, s if i == 0 else 1, c))
+            cin = c
+    layers += [nn.Conv2d(320, 1280, 1, bias=False), nn.BatchNorm2d(1280), nn.SiLU(),
+               nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(1280, 1000)]
+    return nn.Sequential(*layers)
 
 
 def _mobilenet_v3_large(torch):
@@ -114,7 +160,7 @@ def _mobilenet_v3_large(torch):
 
 
 @pytest.mark.parametrize("spec", ["mobilenet_v2", "squeezenet1_1", "resnext50_32x4d",
-                                  "mobilenet_v3_large"])
+                                  "mobilenet_v3_large", "efficientnet_b0"])
 def test_modern_specs_against_a_pytorch_model(spec):
     torch = pytest.importorskip("torch")
     nn = torch.nn
@@ -137,6 +183,8 @@ def test_modern_specs_against_a_pytorch_model(spec):
             nn.Dropout(0.5), nn.Conv2d(512, 1000, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1))
     elif spec == "mobilenet_v3_large":
         model = _mobilenet_v3_large(torch)
+    elif spec == "efficientnet_b0":
+        model = _efficientnet_b0(torch)
     elif spec == "resnext50_32x4d":
         class Bottleneck(nn.Module):
             def __init__(self, cin, planes, stride):
