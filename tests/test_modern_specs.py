@@ -113,6 +113,57 @@ def _efficientnet_b0(torch):
     return nn.Sequential(*layers)
 
 
+def test_shufflenet_v2_x1_0_matches_torchvision():
+    r = archcalc.analyze(archcalc.load(SPECS / "shufflenet_v2_x1_0.yaml"))
+    # torchvision.models.shufflenet_v2_x1_0: 2,278,604 parameters, "0.14" GFLOPS
+    assert r.totals.params == 2_278_604
+    assert round(r.totals.macs / 1e9, 2) == 0.14
+    # the paper's Table 5 (1×): stage outputs 28×28×116, 14×14×232, 7×7×464
+    assert [r[f"stage{k}.0/shuffle"].output for k in (2, 3, 4)] == \
+        [(28, 28, 116), (14, 14, 232), (7, 7, 464)]
+    # a basic unit passes half its channels untouched: 58 of 116 in stage 2
+    assert r["stage2.1/half.0"].output == (28, 28, 58)
+
+
+def _shufflenet_v2(torch):
+    nn = torch.nn
+
+    def shuffle(x):
+        n, c, h, w = x.shape
+        return x.view(n, 2, c // 2, h, w).transpose(1, 2).reshape(n, c, h, w)
+
+    class Unit(nn.Module):
+        def __init__(self, cin, out, stride):
+            super().__init__()
+            bf = out // 2
+            self.stride = stride
+            if stride > 1:
+                self.b1 = nn.Sequential(
+                    nn.Conv2d(cin, cin, 3, stride, 1, groups=cin, bias=False),
+                    nn.BatchNorm2d(cin), nn.Conv2d(cin, bf, 1, bias=False), nn.BatchNorm2d(bf),
+                    nn.ReLU())
+            self.b2 = nn.Sequential(
+                nn.Conv2d(cin if stride > 1 else bf, bf, 1, bias=False), nn.BatchNorm2d(bf),
+                nn.ReLU(), nn.Conv2d(bf, bf, 3, stride, 1, groups=bf, bias=False),
+                nn.BatchNorm2d(bf), nn.Conv2d(bf, bf, 1, bias=False), nn.BatchNorm2d(bf),
+                nn.ReLU())
+
+        def forward(self, x):
+            if self.stride == 1:
+                x1, x2 = x.chunk(2, dim=1)
+                return shuffle(torch.cat((x1, self.b2(x2)), 1))
+            return shuffle(torch.cat((self.b1(x), self.b2(x)), 1))
+    layers, cin = [nn.Conv2d(3, 24, 3, 2, 1, bias=False), nn.BatchNorm2d(24), nn.ReLU(),
+                   nn.MaxPool2d(3, 2, 1)], 24
+    for out, n in ((116, 4), (232, 8), (464, 4)):
+        for i in range(n):
+            layers.append(Unit(cin, out, 2 if i == 0 else 1))
+            cin = out
+    layers += [nn.Conv2d(464, 1024, 1, bias=False), nn.BatchNorm2d(1024), nn.ReLU(),
+               nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(1024, 1000)]
+    return nn.Sequential(*layers)
+
+
 def _mobilenet_v3_large(torch):
     nn = torch.nn
 
@@ -160,7 +211,8 @@ def _mobilenet_v3_large(torch):
 
 
 @pytest.mark.parametrize("spec", ["mobilenet_v2", "squeezenet1_1", "resnext50_32x4d",
-                                  "mobilenet_v3_large", "efficientnet_b0"])
+                                  "mobilenet_v3_large", "efficientnet_b0",
+                                  "shufflenet_v2_x1_0"])
 def test_modern_specs_against_a_pytorch_model(spec):
     torch = pytest.importorskip("torch")
     nn = torch.nn
@@ -185,6 +237,8 @@ def test_modern_specs_against_a_pytorch_model(spec):
         model = _mobilenet_v3_large(torch)
     elif spec == "efficientnet_b0":
         model = _efficientnet_b0(torch)
+    elif spec == "shufflenet_v2_x1_0":
+        model = _shufflenet_v2(torch)
     elif spec == "resnext50_32x4d":
         class Bottleneck(nn.Module):
             def __init__(self, cin, planes, stride):
