@@ -6,6 +6,11 @@ from ..errors import error
 from .base import (Op, _bool, _float, _int)
 
 
+# the receptive-field note of the norms whose statistics are taken over a whole image
+PER_IMAGE_STATISTICS = ("its statistics over all H·W places rescale each channel by global "
+                        "context, which archcalc leaves out of the local window "
+                        "(docs/definitions.md)")
+
 class BatchNorm(Op):
     """Batch normalization: γ and β trainable (2C), running mean and variance buffers (2C)."""
     kind = "batchnorm"
@@ -57,8 +62,7 @@ class GroupNorm(_Norm):
     kind = "groupnorm"
     names = ("group_norm", "gn")
     ATTRS = {"groups": 32, "eps": 1e-5}
-    rf_note = ("its statistics over all H·W places rescale each channel by global context, "
-               "which archcalc leaves out of the local window (docs/definitions.md)")
+    rf_note = PER_IMAGE_STATISTICS
 
     def coerce(self, name, value, pos):
         if name == "groups":
@@ -119,8 +123,7 @@ class InstanceNorm(_Norm):
     kind = "instancenorm"
     names = ("instance_norm", "instancenorm2d")
     ATTRS = {"affine": False, "eps": 1e-5}
-    rf_note = ("its statistics over all H·W places rescale each channel by global context, "
-               "which archcalc leaves out of the local window (docs/definitions.md)")
+    rf_note = PER_IMAGE_STATISTICS
 
     def coerce(self, name, value, pos):
         if name == "affine":
