@@ -30,12 +30,8 @@ def _rf_step(rf: RF, step: RFStep) -> RF:
         return rf
     (kh, kw), (sh, sw), (ph, pw) = step.k, step.s, step.p
     (jh, jw), (rh, rw), (ch, cw) = rf.stride, rf.size, rf.start
-    if step.up == (1, 1) and type(jh) is int and type(jw) is int and type(rh) is int \
-            and type(rw) is int:   # the common case: whole numbers throughout
-        return RF((rh + (kh - 1) * jh, rw + (kw - 1) * jw), (jh * sh, jw * sw),
-                  (ch + ((kh - 1) / 2 - ph) * jh, cw + ((kw - 1) / 2 - pw) * jw), False,
-                  rf.aligned)
-    # after upsampling the window slides over a grid ``up`` times finer: jump j/up (a fraction)
+    # after upsampling the window slides over a grid ``up`` times finer: jump j/up (a fraction);
+    # walk computes the common case (no upsampling, whole numbers) inline with the same formulas
     jh, jw = _tidy(jh / step.up[0]), _tidy(jw / step.up[1])
     return RF((_tidy(rh + (kh - 1) * jh), _tidy(rw + (kw - 1) * jw)),
               (_tidy(jh * sh), _tidy(jw * sw)),
@@ -137,6 +133,8 @@ def walk(net: Network, count_inplace: bool = False, input: tuple | None = None
     known: dict[int, tuple] = {}           # id(attrs) -> (op, input volumes, figures)
     rounding = net.rounding
     overwrite = not count_inplace
+    # bound once: the loop below runs once per layer of networks 100,000 layers long
+    run, add_row, new_tuple = store.run, rows.append, tuple.__new__
 
     for layer in net.layers:
         name, kind, a, srcs = layer.name, layer.op, layer.attrs, layer.inputs
@@ -144,8 +142,8 @@ def walk(net: Network, count_inplace: bool = False, input: tuple | None = None
             out = input or net.input
             rf = rfs[name] = RF()
             vols[name] = out
-            store.run(name, (), prod(out), False)
-            rows.append(LayerRow(name, kind, (), out, 0, 0, 0, prod(out), rf))
+            run(name, (), prod(out), False)
+            add_row(LayerRow(name, kind, (), out, 0, 0, 0, prod(out), rf))
             continue
         ins = (vols[srcs[0]],) if len(srcs) == 1 else tuple(vols[s] for s in srcs)
         if None in ins:
@@ -171,25 +169,42 @@ def walk(net: Network, count_inplace: bool = False, input: tuple | None = None
                     store.skip(srcs)
                     continue
             trainable, frozen = op.params(a, list(ins), out)    # frozen: buffers
+            step = op.rf_step(a, list(ins))
+            # a window with no upsampling: the common case of _rf_step, done inline below
+            plain = isinstance(step, RFStep) and step.up == (1, 1)
             fig = (out, trainable, trainable, frozen, op.macs(a, list(ins), out),
-                   op.rf_step(a, list(ins)), prod(out), op.inplace and overwrite, op.view)
+                   step, prod(out), op.inplace and overwrite, op.view, plain)
             if ok:                          # a failing layer reports its own error every time
                 known[id(a)] = (kind, ins, fig)
-        out, params, trainable, buffers, macs, step, elements, may_overwrite, view = fig
+        out, params, trainable, buffers, macs, step, elements, may_overwrite, view, plain = fig
         vols[name] = out
-        inplace = store.run(name, srcs, elements, may_overwrite, view)
+        inplace = run(name, srcs, elements, may_overwrite, view)
 
-        if isinstance(step, RFStep):
-            rf = _rf_step(rfs[srcs[0]], step)
+        if plain:                           # _rf_step's common case, inline
+            rf = rfs[srcs[0]]
+            if not rf.is_global:
+                (jh, jw), (rh, rw) = rf.stride, rf.size
+                if type(jh) is int and type(jw) is int and type(rh) is int and type(rw) is int:
+                    (kh, kw), (sh, sw), (ph, pw) = step.k, step.s, step.p
+                    ch, cw = rf.start
+                    rf = new_tuple(RF, ((rh + (kh - 1) * jh, rw + (kw - 1) * jw),
+                                        (jh * sh, jw * sw),
+                                        (ch + ((kh - 1) / 2 - ph) * jh,
+                                         cw + ((kw - 1) / 2 - pw) * jw), False, rf.aligned))
+                else:
+                    rf = _rf_step(rf, step)
         elif step == IDENTITY:
             rf = rfs[srcs[0]]
+        elif isinstance(step, RFStep):
+            rf = _rf_step(rfs[srcs[0]], step)
         elif step == GLOBAL:
             rf = GLOBAL_RF
         else:                               # MERGE
             rf = merge_rf([rfs[s] for s in field_inputs(srcs, ins, out)])
         rfs[name] = rf
-        rows.append(LayerRow(name, kind, srcs, out, params, trainable, macs,
-                             0 if inplace else elements, rf, a, inplace, layer.scope, "", buffers))
+        add_row(new_tuple(LayerRow, (name, kind, srcs, out, params, trainable, macs,
+                                     0 if inplace else elements, rf, a, inplace, layer.scope, "",
+                                     buffers)))
     return rows, diags, errors, store
 
 

@@ -14,6 +14,7 @@ from .ops import DEFAULT_ROUNDING, OPS, Op, Vol, _int, lookup
 # Refused before anything is built: a spec expanding to more layers than this (repeat counts
 # multiply) would exhaust memory long before it finished.
 MAX_LAYERS = 1_000_000
+_new_layer = tuple.__new__    # a Layer without the named tuple's Python-level constructor
 
 
 class Layer(NamedTuple):
@@ -45,7 +46,8 @@ class Network:
     def __init__(self, name: str, input: Vol, layers: list[Layer], rounding: str = DEFAULT_ROUNDING,
                  source: str | None = None, language: str = "string",
                  warnings: list[Diagnostic] | None = None,
-                 block_outputs: dict[str, str] | None = None):
+                 block_outputs: dict[str, str] | None = None,
+                 index: tuple[dict, dict] | None = None):
         self.name = name
         self.input = input
         self.layers = layers
@@ -59,11 +61,14 @@ class Network:
         self.warnings: list[Diagnostic] = list(warnings or [])
         # each block instance (full name, e.g. "layer1.0") -> the full name of its output layer
         self.block_outputs: dict[str, str] = dict(block_outputs or {})
-        self.by_name = {layer.name: layer for layer in layers}
-        self.consumers: dict[str, list[str]] = {layer.name: [] for layer in layers}
-        for layer in layers:
-            for src in layer.inputs:
-                self.consumers[src].append(layer.name)
+        if index is not None:       # by_name and consumers, kept by the Builder as it added
+            self.by_name, self.consumers = index
+        else:
+            self.by_name = {layer.name: layer for layer in layers}
+            self.consumers: dict[str, list[str]] = {layer.name: [] for layer in layers}
+            for layer in layers:
+                for src in layer.inputs:
+                    self.consumers[src].append(layer.name)
         self._graph = None
 
     @property
@@ -158,6 +163,7 @@ class Builder:
         self.input = input
         self.layers: list[Layer] = [Layer("input", "input", {}, (), pos or SourcePos())]
         self.names: dict[str, Layer] = {"input": self.layers[0]}
+        self.consumers: dict[str, list[str]] = {"input": []}   # see Network.consumers
         self.counters: dict[str, int] = {}
         self.last = "input"
         self.failed: set[str] = set()   # names of layers that could not be built
@@ -169,10 +175,12 @@ class Builder:
         """The name the next unnamed layer of ``kind`` gets (``conv3``), taken now."""
         key = prefix + self.SHORT.get(kind, kind)
         n = self.counters.get(key, 0) + 1
-        while f"{key}{n}" in self.names or f"{key}{n}" in self.failed:
+        name = f"{key}{n}"
+        while name in self.names or name in self.failed:
             n += 1
+            name = f"{key}{n}"
         self.counters[key] = n
-        return f"{key}{n}"
+        return name
 
     def fail(self, name: str | None = None) -> str:
         """Record that a layer (named, or anonymous) could not be built. Layers that use it are
@@ -224,6 +232,10 @@ class Builder:
         layer = Layer(name, opdef.kind, attrs, srcs, pos, scope)
         self.layers.append(layer)
         self.names[name] = layer
+        consumers = self.consumers
+        consumers[name] = []
+        for s in srcs:
+            consumers[s].append(name)
         self.last = name
         return layer
 
@@ -231,13 +243,16 @@ class Builder:
         """The common case of :meth:`add`, at the cost of a few dictionary operations: an unnamed
         top-level layer of a one-input op whose attributes were already validated, following the
         previous layer (a spec string's repeated words). Anything else goes through ``add``."""
-        last, names = self.last, self.names
-        if OPS[kind].arity != 1 or last not in names or len(self.layers) > MAX_LAYERS:
+        last, names, layers = self.last, self.names, self.layers
+        if OPS[kind].arity != 1 or last not in names or len(layers) > MAX_LAYERS:
             return self.add(kind, attrs, pos, ready=True)
         name = self.next_name(kind)
-        layer = Layer(name, kind, attrs, (last,), pos)
-        self.layers.append(layer)
+        layer = _new_layer(Layer, (name, kind, attrs, (last,), pos, ()))
+        layers.append(layer)
         names[name] = layer
+        consumers = self.consumers
+        consumers[name] = []
+        consumers[last].append(name)
         self.last = name
         return layer
 
@@ -291,4 +306,4 @@ class Builder:
             raise error("the spec has no layers", self.layers[0].pos,
                         hint="write at least one layer, e.g. CRP", exit_code=1)
         return Network(self.name, self.input, self.layers, rounding, source, language,
-                       self.warnings, self.block_outputs)
+                       self.warnings, self.block_outputs, (self.names, self.consumers))

@@ -129,14 +129,14 @@ def unread_outputs(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Diag
     """A layer nothing reads, other than the last: it becomes another output of the network
     (kept alive to the end, exported as an ONNX output) — usually a name mistyped in a later
     layer's inputs."""
-    consumers = net.consumers
     last = net.layers[-1].name
-    for layer in net.layers:
-        if layer.op != "input" and layer.name != last and not consumers[layer.name] \
-                and layer.name in rows:
-            yield _warn(layer, f"nothing reads {layer.name}: it is a second output of the "
-                        "network (kept to the end in peak memory, an output of the ONNX model)",
-                        "if a later layer should read it, check that layer's inputs")
+    for name, readers in net.consumers.items():        # in layer order
+        if readers or name == last or name not in rows or net[name].op == "input":
+            continue
+        layer = net[name]
+        yield _warn(layer, f"nothing reads {layer.name}: it is a second output of the "
+                    "network (kept to the end in peak memory, an output of the ONNX model)",
+                    "if a later layer should read it, check that layer's inputs")
 
 
 def _position(net: "Network"):

@@ -80,6 +80,19 @@ def main() -> None:
                         f"({'within' if total <= TARGET_S else 'OVER'} the {TARGET_S:g} s target)")
         print()
     print("100k layers, parse + analyze: " + "; ".join(verdicts))
+    # the same, as one call, more often: this VM's timings vary by up to 2× from run to run,
+    # so the spread is part of the figure
+    for literal in (False, True):
+        text = chain(100_000, literal)
+        runs = []
+        for _ in range(7):
+            gc.collect()
+            t = time.perf_counter()
+            archcalc.analyze(archcalc.parse(text, input=(32, 32, 3)))
+            runs.append(time.perf_counter() - t)
+        runs.sort()
+        print(f"  {'literal' if literal else 'group'}, 7 runs of parse + analyze: best "
+              f"{runs[0]:.3f} s, median {runs[3]:.3f} s, worst {runs[-1]:.3f} s")
     _, _, mem = measure(lambda: archcalc.analyze(archcalc.parse(chain(100_000), input=(32, 32, 3))))
     print(f"peak Python memory, 100k-layer chain parsed and analyzed: {mem / 2**20:.1f} MiB "
           f"({mem / 100_000 / 1024:.2f} KiB per layer)")

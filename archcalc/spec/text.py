@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 from ..errors import ArchcalcError, Diagnostic, SourcePos, error
 from ..graph import MAX_LAYERS
@@ -254,8 +254,9 @@ def emit_word(b, w: "Word", d: Defaults, memo: dict, **add) -> list:
 # ---------------------------------------------------------------------------------------------
 # the item grammar: words and repeated groups
 
-@dataclass(slots=True)
-class Word:
+class Word(NamedTuple):
+    """One word of a spec string and where it starts (a named tuple: one per word of a
+    100,000-word string)."""
     text: str
     pos: SourcePos
 
@@ -274,6 +275,7 @@ _TOKEN = re.compile(r"#[^\n]*|\(|\)\s*(?:[x*×]\s*(\d+))?|[^\s()#]+")
 def parse_items(text: str, pos_of) -> list:
     """Parse ``text`` into Words and Groups. ``pos_of(offset)`` maps an offset to a SourcePos."""
     stack: list[tuple[list, SourcePos]] = [([], pos_of(0))]
+    new_tuple = tuple.__new__          # a Word without the named tuple's Python-level constructor
     items = stack[-1][0]
     for m in _TOKEN.finditer(text):
         tok = m.group(0)
@@ -303,7 +305,7 @@ def parse_items(text: str, pos_of) -> list:
             items = stack[-1][0]
             items.append(Group(group, times, gpos))
         else:
-            items.append(Word(tok, pos_of(m.start())))
+            items.append(new_tuple(Word, (tok, pos_of(m.start()))))
     if len(stack) > 1:
         raise error("'(' is never closed", stack[-1][1], hint="add ')x<count>' after the group")
     return stack[0][0]
@@ -369,9 +371,11 @@ def letter_runs(items: list) -> tuple[list[Diagnostic], list[Diagnostic]]:
     error: ``C3D64 R MP`` would otherwise build two max pools. In a spec of letters only, a word
     that looks like a token's misspelling (``MP``, ``SM``) is read as letters, with a warning."""
     words = list(_words(items))
-    runs = [w for w in words if len(w.text) > 1 and LETTERS.fullmatch(w.text)]
-    if not runs:
+    # each distinct word is matched once (a 100,000-word string has few)
+    letters = {t for t in {w.text for w in words} if len(t) > 1 and LETTERS.fullmatch(t)}
+    if not letters:
         return [], []
+    runs = [w for w in words if w.text in letters]
     token = next((w for w in words if not LETTERS.fullmatch(w.text) and _is_token(w)), None)
     errors, warnings = [], []
     for w in runs:
@@ -402,8 +406,8 @@ def line_positions(text: str, file: str, line: int = 1, col: int = 1):
     """A ``pos_of(offset)`` for text that starts at (line, col) of ``file``."""
     lines = text.split("\n")
     if len(lines) == 1:                  # a one-line spec string: no search
-        def pos_of(offset: int) -> SourcePos:
-            return SourcePos(file, line, offset + col, text)
+        def pos_of(offset: int) -> SourcePos:   # built as a plain tuple is: one per word
+            return tuple.__new__(SourcePos, (file, line, offset + col, text))
         return pos_of
     starts = [0]
     for ln in lines[:-1]:
