@@ -166,3 +166,19 @@ def test_a_layer_nothing_reads_is_reported():
             "  - {op: add, inputs: [conv2, input]}\n")
     (d,) = diagnose(archcalc.parse(text))
     assert d.layer == "conv1" and d.message.startswith("nothing reads conv1")
+
+
+def test_the_builders_index_is_the_one_the_network_would_build():
+    """Builder hands Network the name index and readers it kept while adding layers (so a
+    100,000-layer spec is not indexed twice); they must equal what Network builds from the layers
+    alone, for every spec language and for branches, splits and blocks."""
+    from archcalc.graph import Network
+    nets = [archcalc.parse("(C3D16 R)x3 M FC10 S", input=(32, 32, 3)),
+            archcalc.parse("C3D16 R C3D16 R", input=(32, 32, 3))]
+    nets += [archcalc.load(str(SPECS / f"{n}.yaml"))
+             for n in ("googlenet", "resnet50", "shufflenet_v2_x1_0", "efficientnet_b0")]
+    for net in nets:
+        fresh = Network(net.name, net.input, net.layers)
+        assert net.by_name == fresh.by_name
+        assert net.consumers == fresh.consumers
+        assert list(net.consumers) == list(fresh.consumers)      # in layer order
