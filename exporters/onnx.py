@@ -43,7 +43,7 @@ from onnx import TensorProto, helper, numpy_helper
 import archcalc
 from archcalc.errors import OPTIONS, SourcePos, error
 from archcalc.graph import Builder, Layer, Network
-from archcalc.ops import At, Vol
+from archcalc.ops import OPS, At, Vol
 from archcalc.report import Report
 
 WEIGHT_MODES = ("random", "zeros", "none")
@@ -413,7 +413,7 @@ def _conv_transpose(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
     (ph, pw) = a["padding"]
     g.node("ConvTranspose", inputs, layer.name, 4, kernel_shape=[kh, kw], strides=list(a["stride"]),
            dilations=list(a["dilation"]), group=groups, pads=[ph, pw, ph, pw],
-           output_padding=list(a["output_padding"]))
+           output_padding=list(OPS["conv_transpose"].output_padding(a, vin[0])))
 
 
 def _pad(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:

@@ -393,3 +393,34 @@ def test_yaml_names_each_part_of_a_split():
     r = archcalc.analyze(net)
     assert net["a"].inputs == ("s.0",) and r["a"].output == (4, 4, 2)
     assert r.layers[-1].output == (4, 4, 4)      # a (2 channels) + s.2 (6/3 = 2 channels)
+
+
+def test_output_size_picks_the_output_padding():
+    """A stride of 2 makes two output sizes come from one input size: 7 → (7 − 1)·2 − 2·1 +
+    1·(3 − 1) + 1 = 13 with output_padding 0, or 14 with 1. output_size names the one wanted
+    (PyTorch's ConvTranspose2d(x, output_size=...)); anything else is refused, with the range."""
+    ct = {"filters": 4, "kernel": 3, "stride": 2, "padding": 1}
+    r = archcalc.analyze(net_of((7, 7, 8), [("conv_transpose", {**ct, "output_size": [14, 13]},
+                                            "t")]))
+    assert r["t"].output == (14, 13, 4)
+    # parameters and MACs do not depend on the output size: 3·3·8·4 + 4, 7·7·8·4·3·3
+    assert (r["t"].params, r["t"].macs) == (3 * 3 * 8 * 4 + 4, 7 * 7 * 8 * 4 * 9)
+    with pytest.raises(ArchcalcError) as e:
+        archcalc.analyze(net_of((7, 7, 8), [("conv_transpose", {**ct, "output_size": 15}, "t")]))
+    d = e.value.diagnostics[0]
+    assert "output_size height 15 cannot be reached from input height 7" in d.message
+    assert "gives 13 to 14 (output_padding 0 to 1)" in d.message and "13…14" in d.hint
+    with pytest.raises(ArchcalcError) as e:
+        net_of((7, 7, 8), [("conv_transpose", {**ct, "output_size": 14, "output_padding": 1})])
+    assert e.value.diagnostics[0].message == "give output_size or output_padding, not both"
+
+
+def test_output_size_exports_its_output_padding():
+    # the 1-D case above with output_size 6 instead of output_padding 1: the same values
+    net = net_of((1, 3, 1), [("conv_transpose", {"filters": 1, "kernel": [1, 3],
+                                                 "stride": [1, 2], "padding": [0, 1],
+                                                 "output_size": [1, 6]}, "t")])
+    out = run_onnx(net, [[[[1, 2, 3]]]],
+                   {"t.weight": np.array([1, 10, 100], np.float32).reshape(1, 1, 1, 3),
+                    "t.bias": np.array([0.5], np.float32)})
+    assert np.allclose(out["t"][0, 0, 0], [10.5, 102.5, 20.5, 203.5, 30.5, 300.5])

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import derive as dv
-from ..errors import error
+from ..errors import NOWHERE, error
 from .base import REQUIRED, Op, RFStep, _bool, _float, _int, _pair
 
 MODES = ("nearest", "bilinear")
@@ -104,7 +104,7 @@ class ConvTranspose(Op):
     kind = "conv_transpose"
     names = ("deconv", "convtranspose", "conv_transpose2d", "convtranspose2d", "upconv")
     ATTRS = {"filters": REQUIRED, "kernel": REQUIRED, "stride": 1, "padding": 0,
-             "output_padding": 0, "groups": 1, "dilation": 1, "bias": True}
+             "output_padding": 0, "groups": 1, "dilation": 1, "bias": True, "output_size": None}
     weight_layer = True
 
     def coerce(self, name, value, pos):
@@ -112,6 +112,8 @@ class ConvTranspose(Op):
             return _int(value, name, pos)
         if name == "bias":
             return _bool(value, name, pos)
+        if name == "output_size":
+            return None if value is None else _pair(value, name, pos, minimum=1)
         if name in ("padding", "output_padding"):
             if isinstance(value, str) and value.lower() in ("same", "valid"):
                 raise error(f"a transposed convolution's {name} is a number of pixels, got "
@@ -121,6 +123,11 @@ class ConvTranspose(Op):
 
     def normalize(self, raw, pos, where=None):
         a = super().normalize(raw, pos, where)
+        if a["output_size"] is not None and a["output_padding"] != (0, 0):
+            raise error("give output_size or output_padding, not both",
+                        (where or {}).get("output_size", pos),
+                        hint="output_size picks the output_padding that reaches it: drop "
+                             "output_padding")
         for ax in (0, 1):
             op, s, d = a["output_padding"][ax], a["stride"][ax], a["dilation"][ax]
             if op >= s and op >= d:
@@ -139,7 +146,8 @@ class ConvTranspose(Op):
                         hint="choose groups that divides both")
         out = []
         for n, f, s, p, d, op, axis in zip((h, w), a["kernel"], a["stride"], a["padding"],
-                                           a["dilation"], a["output_padding"], ("height", "width")):
+                                           a["dilation"], self.output_padding(a, ins[0], at),
+                                           ("height", "width")):
             o = (n - 1) * s - 2 * p + d * (f - 1) + op + 1
             if o < 1:
                 raise error(f"output {axis} ({n} − 1)·{s} − 2·{p} + {d}·({f} − 1) + {op} + 1 = "
@@ -147,6 +155,28 @@ class ConvTranspose(Op):
                             hint="use less padding or a larger kernel or stride")
             out.append(o)
         return (out[0], out[1], k)
+
+    def output_padding(self, a, vin, at=None) -> tuple[int, int]:
+        """The output_padding used: as given, or the one that reaches ``output_size``. A stride
+        (or dilation) of S makes S output sizes come from the same input size; output_padding
+        0 … S − 1 picks among them, and output_size names the one wanted."""
+        if a["output_size"] is None:
+            return a["output_padding"]
+        ops = []
+        for n, f, s, p, d, t, axis in zip(vin[:2], a["kernel"], a["stride"], a["padding"],
+                                          a["dilation"], a["output_size"], ("height", "width")):
+            base = (n - 1) * s - 2 * p + d * (f - 1) + 1
+            top = base + max(s, d) - 1
+            if not base <= t <= top:
+                reach = f"{base}" if top == base else f"{base} to {top}"
+                raise error(f"output_size {axis} {t} cannot be reached from input {axis} {n}: "
+                            f"({n} − 1)·{s} − 2·{p} + {d}·({f} − 1) + output_padding + 1 gives "
+                            f"{reach} (output_padding 0 to {max(s, d) - 1})",
+                            at.pos if at else NOWHERE, layer=at.layer if at else None,
+                            hint=f"use output_size {reach.replace(' to ', '…')}, or change the "
+                                 "stride, padding or kernel")
+            ops.append(t - base)
+        return tuple(ops)
 
     def params(self, a, ins, out):
         kh, kw = a["kernel"]
@@ -173,7 +203,8 @@ class ConvTranspose(Op):
         figs = []
         for key, label, sym, n, f, s, p, d, op, o in zip(
                 ("out_h", "out_w"), ("output height", "output width"), ("H", "W"), (h, w),
-                a["kernel"], a["stride"], a["padding"], a["dilation"], a["output_padding"], out):
+                a["kernel"], a["stride"], a["padding"], a["dilation"],
+                self.output_padding(a, ins[0]), out):
             formula = f"({sym} − 1)·S − 2P + d·(F − 1) + output_padding + 1"
             figs.append(dv.Figure(key, label, formula,
                                   f"({n} − 1)·{s} − 2·{p} + {d}·({f} − 1) + {op} + 1", o,
@@ -197,6 +228,9 @@ class ConvTranspose(Op):
         text = f"{kh}×{kw}{s} p{p[0]}" if p[0] == p[1] else f"{kh}×{kw}{s} p{p[0]}×{p[1]}"
         if a["output_padding"] != (0, 0):
             text += f" op{a['output_padding'][0]}"
+        if a["output_size"] is not None:
+            text += f" →{a['output_size'][0]}" if a["output_size"][0] == a["output_size"][1] \
+                else f" →{a['output_size'][0]}×{a['output_size'][1]}"
         if a["dilation"] != (1, 1):
             text += f" d{a['dilation'][0]}"
         g = f" g{a['groups']}" if a["groups"] != 1 else ""
