@@ -121,7 +121,9 @@ COLUMNS = (
     Column("%params", "right",
            lambda row, vols, r, short: share_text(row.params, r.totals.params), 4),
     Column("MACs", "right", lambda row, vols, r, short: _count(row.macs, short), 0),
-    Column("%MACs", "right", lambda row, vols, r, short: share_text(row.macs, r.totals.macs), 5),
+    # a training-only layer's MACs are not part of the (inference) total: no share of it
+    Column("%MACs", "right", lambda row, vols, r, short: "" if row.train_only else
+           share_text(row.macs, r.totals.macs), 5),
     Column("activations", "right",
            lambda row, vols, r, short: _count(row.activations, short), 6),
     Column("RF", "right", lambda row, vols, r, short: row.rf.text(), 7),

@@ -150,3 +150,15 @@ def test_the_export_is_the_inference_graph(tmp_path):
     assert sum(int(__import__("math").prod(t.dims)) for t in m.graph.initializer) == 4052 - 170
     ran = run_cli("run", str(p))
     assert ran.returncode == 0 and "as the analyzer says" in ran.stdout
+
+
+def test_a_stage_table_can_be_training_only(tmp_path):
+    text = HEAD.replace("blocks:\n", "blocks:\n  b:\n    params: {c: null}\n"
+                        "    layers: [{op: conv, filters: $c, kernel: 3, padding: 1}]\n") + \
+        "  - {stages: {block: b, table: [[c, n], [16, 2]], train_only: true}}\n" + TAIL
+    net, _ = load(tmp_path, text)
+    assert [layer.name for layer in net.layers if layer.train_only] == \
+        ["stage1.0/conv1", "stage1.1/conv1"]
+    # two 3×3 convs 16 → 16 on 16×16: 2 · (3·3·16·16 + 16) params, 2 · 16·16·16·144 MACs
+    t = archcalc.analyze(net).totals
+    assert (t.train_only_params, t.train_only_macs) == (2 * 2320, 2 * 589824)

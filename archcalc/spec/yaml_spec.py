@@ -350,7 +350,7 @@ TOP_KEYS = ("name", "input", "params", "defaults", "blocks", "layers")
 DEFAULT_KEYS = ("filters", "double_after_pool", "rounding", "bias", "conv", "pool")
 LAYER_KEYS = ("op", "name", "inputs", "repeat", "when", "train_only")
 BLOCK_KEYS = ("block", "name", "inputs", "repeat", "when", "train_only")
-STAGE_KEYS = ("block", "table", "with", "name", "repeat", "stride")
+STAGE_KEYS = ("block", "table", "with", "name", "repeat", "stride", "train_only")
 
 
 def _near(word: str, choices) -> str:
@@ -653,8 +653,10 @@ class _Emitter:
                     local[full[len(prefix):]] = full
 
     def item(self, item, pos, env, prefix, scope, local, depth):
-        if isinstance(item, YMap) and "train_only" in item:
-            train = _train_only(item, env)
+        # train_only: on a layer or block instance, or inside a stages: mapping
+        flags = item.get("stages") if isinstance(item, YMap) and "stages" in item else item
+        if isinstance(flags, YMap) and "train_only" in flags:
+            train = _train_only(flags, env)
             before = self.b.train_only
             self.b.train_only = before or train      # inside a training-only block: still so
             try:
