@@ -129,7 +129,7 @@ def walk(net: Network, count_inplace: bool = False, input: tuple | None = None
     rows: list[LayerRow] = []
     diags: list[Diagnostic] = []
     errors = 0
-    store = Storage(net.inference_consumers)      # layers that run only in training hold no
+    store = Storage(net.inference_consumers, net.declared_outputs)   # layers that run only in training hold no
     known: dict[int, tuple] = {}                  # inference memory (see Layer.train_only)           # id(attrs) -> (op, input volumes, figures)
     rounding = net.rounding
     overwrite = not count_inplace

@@ -48,7 +48,7 @@ class Network:
                  source: str | None = None, language: str = "string",
                  warnings: list[Diagnostic] | None = None,
                  block_outputs: dict[str, str] | None = None,
-                 index: tuple[dict, dict] | None = None):
+                 index: tuple[dict, dict] | None = None, outputs: list[str] | None = None):
         self.name = name
         self.input = input
         self.layers = layers
@@ -72,6 +72,19 @@ class Network:
                     self.consumers[src].append(layer.name)
         self._graph = None
         self._inference_consumers = None
+        # the layers the network returns, where the spec lists them (YAML's outputs:); else None
+        # and the outputs are the inference layers nothing reads (see ``outputs``)
+        self.declared_outputs: list[str] | None = list(outputs) if outputs else None
+
+    @property
+    def outputs(self) -> list[str]:
+        """The layers the network returns: those the spec declares, else every layer that runs
+        in inference and that no inference layer reads."""
+        if self.declared_outputs:
+            return self.declared_outputs
+        readers = self.inference_consumers
+        return [layer.name for layer in self.layers
+                if layer.op != "input" and not layer.train_only and not readers[layer.name]]
 
     @property
     def inference_consumers(self) -> dict[str, list[str]]:
@@ -188,6 +201,7 @@ class Builder:
         self.block_outputs: dict[str, str] = {}      # see Network.block_outputs
         self.splits: dict[str, list[str]] = {}       # a split's name -> its parts' layer names
         self.train_only = False      # layers added now run only in training (see Layer)
+        self.outputs: list[str] | None = None        # see Network.declared_outputs
 
     def next_name(self, kind: str, prefix: str = "") -> str:
         """The name the next unnamed layer of ``kind`` gets (``conv3``), taken now."""
@@ -331,4 +345,5 @@ class Builder:
             raise error("the spec has no layers", self.layers[0].pos,
                         hint="write at least one layer, e.g. CRP", exit_code=1)
         return Network(self.name, self.input, self.layers, rounding, source, language,
-                       self.warnings, self.block_outputs, (self.names, self.consumers))
+                       self.warnings, self.block_outputs, (self.names, self.consumers),
+                       self.outputs)

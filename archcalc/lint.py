@@ -129,15 +129,23 @@ def unread_outputs(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Diag
     """A layer nothing reads, other than the last: it becomes another output of the network
     (kept alive to the end, exported as an ONNX output) — usually a name mistyped in a later
     layer's inputs."""
+    declared = net.declared_outputs
     last = next(layer.name for layer in reversed(net.layers) if not layer.train_only)
     for name, readers in net.consumers.items():        # in layer order
-        if readers or name == last or name not in rows or net[name].op == "input" or \
+        if readers or name not in rows or net[name].op == "input" or \
                 net[name].train_only:      # an auxiliary head's output is read by the loss
             continue
         layer = net[name]
-        yield _warn(layer, f"nothing reads {layer.name}: it is a second output of the "
-                    "network (kept to the end in peak memory, an output of the ONNX model)",
-                    "if a later layer should read it, check that layer's inputs")
+        if declared is None and name != last:
+            yield _warn(layer, f"nothing reads {layer.name}: it is another output of the "
+                        "network (kept to the end in peak memory, an output of the ONNX model)",
+                        "if a later layer should read it, check that layer's inputs; if it is "
+                        "meant as an output, list the outputs in the spec (outputs: [...])")
+        elif declared is not None and name not in declared:
+            yield _warn(layer, f"nothing reads {layer.name} and outputs: does not list it: its "
+                        "work is wasted (it is not an output of the network)",
+                        "add it to outputs, or check the inputs of the layer that should read "
+                        "it")
 
 
 def _position(net: "Network"):

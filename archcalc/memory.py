@@ -20,10 +20,12 @@ class Storage:
     """
 
     __slots__ = ("consumers", "buffer", "pending", "size", "kept", "live", "peak", "peak_at",
-                 "watch", "seen")
+                 "watch", "seen", "outputs")
 
-    def __init__(self, consumers: dict[str, list[str]]):
+    def __init__(self, consumers: dict[str, list[str]], outputs=None):
         self.consumers = consumers     # tensor -> the layers that read it (one entry per read)
+        # outputs the spec declares (kept to the end even where later layers read them)
+        self.outputs = frozenset(outputs or ())
         self.buffer: dict[str, str] = {}    # tensor -> the layer whose buffer holds it
         self.pending: dict[str, int] = {}   # buffer -> reads of its tensors still to come
         self.size: dict[str, int] = {}      # buffer -> elements
@@ -46,7 +48,7 @@ class Storage:
             if view or (inplace and not left):
                 buffer[name] = root
                 pending[root] = left + readers
-                if not readers:
+                if not readers or name in self.outputs:
                     self.kept.add(root)
                 return True
             pending[root] = left
@@ -69,7 +71,7 @@ class Storage:
         self.buffer[name] = name
         self.pending[name] = readers
         self.size[name] = elements
-        if not readers:
+        if not readers or name in self.outputs:
             self.kept.add(name)
         self.live += elements
         if self.live > self.peak:
@@ -88,7 +90,7 @@ def alive_while(net, rows, name: str) -> dict[str, int]:
     """The buffers alive while layer ``name`` runs (its output just allocated, its inputs not yet
     freed), each with its elements: the moment the peak is measured. Replays the storage
     decisions the analysis pass recorded in the rows (in place or not)."""
-    store = Storage(net.inference_consumers)
+    store = Storage(net.inference_consumers, net.declared_outputs)
     store.watch = name
     for row in rows:
         if row.train_only:              # not run in inference (see Layer.train_only)

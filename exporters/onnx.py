@@ -643,9 +643,7 @@ def plan(net: Network, report: Report | None = None, opset: int | None = None, *
 
 
 def _sinks(net: Network) -> list[str]:
-    readers = net.inference_consumers
-    return [layer.name for layer in net.layers
-            if layer.op != "input" and not layer.train_only and not readers[layer.name]]
+    return net.outputs
 
 
 # ---------------------------------------------------------------------------------------------

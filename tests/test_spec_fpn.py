@@ -31,16 +31,20 @@ def test_pyramid_volumes(report):
         assert up.output == (LEVELS[k], LEVELS[k], 256)
     # no non-linearity in the pyramid (§3: "there are no non-linearities in these extra layers")
     fpn = report.layers[[r.name for r in report.layers].index("inner5"):]
-    assert {r.op for r in fpn} == {"conv", "upsample", "add"}
+    assert {r.op for r in fpn} == {"conv", "upsample", "add", "maxpool"}     # the max pool: P6
 
 
-def test_outputs_are_p2_to_p5_and_archcalc_says_so(report):
+def test_outputs_are_p2_to_p6_as_declared(report):
+    net = archcalc.load(SPECS / "fpn_resnet18.yaml")
+    assert net.outputs == ["P2", "P3", "P4", "P5", "P6"]
     read = {name for row in report.layers for name in row.inputs}
-    assert [r.name for r in report.layers[1:] if r.name not in read] == ["P2", "P3", "P4", "P5"]
-    unread = sorted(d.layer for d in report.diagnostics if "nothing reads" in d.message)
-    assert unread == ["P2", "P3", "P4"]     # P5, the last layer, is the network's output anyway
-    # the outputs stay alive to the end: the last layer runs with P2…P4 still held
-    assert report.totals.peak_bytes >= 4 * 256 * sum(s * s for s in LEVELS.values())
+    assert [r.name for r in report.layers[1:] if r.name not in read] == ["P2", "P3", "P4", "P6"]
+    # P6: "a stride two subsampling of P5" (§4.1): ⌊(7 − 1)/2⌋ + 1 = 4
+    assert report["P6"].output == (4, 4, 256) and report["P6"].inputs == ("P5",)
+    assert not [d for d in report.diagnostics if "nothing reads" in d.message]
+    # the outputs stay alive to the end (P5 too, though P6 reads it): the last layer runs with
+    # P2…P5 held and P6 written
+    assert report.totals.peak_bytes >= 4 * 256 * (sum(s * s for s in LEVELS.values()) + 16)
 
 
 def test_counts_against_torchvisions_resnet18(report):
@@ -96,7 +100,7 @@ def _fpn_resnet18(torch):
                 top = self.lateral[k](feats[k]) + nn.functional.interpolate(
                     top, scale_factor=2, mode="nearest")
                 outs.insert(0, self.output[k](top))
-            return outs
+            return outs + [nn.functional.max_pool2d(outs[-1], 1, 2, 0)]   # P6
     return FPN()
 
 
@@ -110,12 +114,12 @@ def test_fpn_against_a_pytorch_model(report):
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         outs = model(torch.zeros(1, 3, 224, 224))
     assert [tuple(o.shape[1:]) for o in outs] == \
-        [(report[f"P{k}"].output[2], *report[f"P{k}"].output[:2]) for k in LEVELS]
+        [(report[f"P{k}"].output[2], *report[f"P{k}"].output[:2]) for k in (2, 3, 4, 5, 6)]
     # conv only (nearest interpolation and the adds are not counted): 2 × archcalc's MACs
     assert counter.get_total_flops() == 2 * report.totals.macs
 
 
-def test_the_exported_model_has_the_four_outputs(tmp_path):
+def test_the_exported_model_has_the_five_outputs(tmp_path):
     onnx = pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
     from archcalc.exporters import onnx as ox
@@ -123,4 +127,4 @@ def test_the_exported_model_has_the_four_outputs(tmp_path):
     model = onnx.load(ox.export(net, tmp_path / "fpn.onnx", weights="none"))
     dims = [(o.name, [d.dim_value for d in o.type.tensor_type.shape.dim][1:])
             for o in model.graph.output]
-    assert dims == [(f"P{k}", [256, s, s]) for k, s in LEVELS.items()]
+    assert dims == [(f"P{k}", [256, s, s]) for k, s in {**LEVELS, 6: 4}.items()]

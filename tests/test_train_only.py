@@ -75,7 +75,7 @@ def test_inference_figures_equal_the_network_without_the_head(tmp_path):
 
 def test_a_head_at_the_end_keeps_the_peak_and_warns_of_nothing(tmp_path):
     """Defined after the main path, the head still reads c2: its reads must not keep c2's buffer
-    alive in the inference peak, and neither output is 'a second output nobody reads'."""
+    alive in the inference peak, and neither output is reported as 'another output' that nothing reads."""
     net, _ = load(tmp_path, HEAD + TAIL + AUX.replace("}", ", inputs: c2}"))
     r = archcalc.analyze(net)
     without = archcalc.analyze(load(tmp_path, HEAD + TAIL, "b.yaml")[0])

@@ -346,7 +346,7 @@ def _subst(value: Any, env: dict, pos: SourcePos) -> Any:
 # ---------------------------------------------------------------------------------------------
 # the schema
 
-TOP_KEYS = ("name", "input", "params", "defaults", "blocks", "layers")
+TOP_KEYS = ("name", "input", "params", "defaults", "blocks", "layers", "outputs")
 DEFAULT_KEYS = ("filters", "double_after_pool", "rounding", "bias", "conv", "pool")
 LAYER_KEYS = ("op", "name", "inputs", "repeat", "when", "train_only")
 BLOCK_KEYS = ("block", "name", "inputs", "repeat", "when", "train_only")
@@ -482,8 +482,14 @@ def _parse_spec(spec: YMap, file: str, input, name, overrides, default_name, dia
         b.warnings.append(chw)
     emitter = _Emitter(b, d, blocks)
     env = _top_params(spec, diags)
-    emitter.items(layers, env, "", (), {"input": "input"}, 0)
+    local = {"input": "input"}
+    emitter.items(layers, env, "", (), local, 0)
     diags += emitter.report()
+    if "outputs" in spec and not diags:
+        try:
+            b.outputs = _outputs(spec, local, b)
+        except ArchcalcError as exc:
+            diags += exc.diagnostics
     if diags:
         raise ArchcalcError(diags, partial=b.build(d.rounding, file, "yaml")
                             if len(b.layers) > 1 else None)
@@ -492,6 +498,37 @@ def _parse_spec(spec: YMap, file: str, input, name, overrides, default_name, dia
 
 
 _RESERVED = ("in", "i", "stage", "true", "false", *_FUNCS)
+
+
+def _outputs(spec: YMap, local: dict, b: Builder) -> list[str]:
+    """The spec's ``outputs:``, the layers (or block instances) the network returns, as full
+    layer names. Without it, the outputs are the layers nothing reads."""
+    raw, pos = spec["outputs"], spec.where["outputs"]
+    items = [raw] if isinstance(raw, str) else raw
+    where = raw.where if isinstance(raw, YList) else [pos] * len(items or [])
+    if not isinstance(items, list) or not items:
+        raise error("outputs must name one or more layers", pos,
+                    hint="outputs: [p2, p3, p4, p5]")
+    out: list[str] = []
+    for item, at in zip(items, where):
+        if not isinstance(item, str):
+            raise error(f"outputs name layers, got {_kind(item)}", at,
+                        hint="outputs: [p2, p3, p4, p5]")
+        full = local.get(item, item)
+        full = b.block_outputs.get(full, full)       # a block instance: its output layer
+        if full not in b.names:
+            raise error(f"outputs: no layer {item!r}", at,
+                        hint=_near(item, [k for k in local if k != "input"]) +
+                        "outputs name layers or block instances of the top-level list")
+        if b.names[full].train_only:
+            raise error(f"outputs: {item!r} runs only in training", at,
+                        hint="the outputs are the inference network's; drop it from outputs")
+        if full == "input":
+            raise error("outputs: the input is not an output", at, hint="name a layer")
+        if full in out:
+            raise error(f"outputs: {item!r} is listed twice", at, hint="list each layer once")
+        out.append(full)
+    return out
 
 
 def _top_params(spec: YMap, diags: list) -> dict:
