@@ -129,8 +129,8 @@ def walk(net: Network, count_inplace: bool = False, input: tuple | None = None
     rows: list[LayerRow] = []
     diags: list[Diagnostic] = []
     errors = 0
-    store = Storage(net.consumers)
-    known: dict[int, tuple] = {}           # id(attrs) -> (op, input volumes, figures)
+    store = Storage(net.inference_consumers)      # layers that run only in training hold no
+    known: dict[int, tuple] = {}                  # inference memory (see Layer.train_only)           # id(attrs) -> (op, input volumes, figures)
     rounding = net.rounding
     overwrite = not count_inplace
     # bound once: the loop below runs once per layer of networks 100,000 layers long
@@ -178,7 +178,10 @@ def walk(net: Network, count_inplace: bool = False, input: tuple | None = None
                 known[id(a)] = (kind, ins, fig)
         out, params, trainable, buffers, macs, step, elements, may_overwrite, view, plain = fig
         vols[name] = out
-        inplace = run(name, srcs, elements, may_overwrite, view)
+        if layer.train_only:
+            inplace = _train_only_inplace(net, layer, view, may_overwrite)
+        else:
+            inplace = run(name, srcs, elements, may_overwrite, view)
 
         if plain:                           # _rf_step's common case, inline
             rf = rfs[srcs[0]]
@@ -204,8 +207,20 @@ def walk(net: Network, count_inplace: bool = False, input: tuple | None = None
         rfs[name] = rf
         add_row(new_tuple(LayerRow, (name, kind, srcs, out, params, trainable, macs,
                                      0 if inplace else elements, rf, a, inplace, layer.scope, "",
-                                     buffers)))
+                                     buffers, layer.train_only)))
     return rows, diags, errors, store
+
+
+def _train_only_inplace(net: Network, layer, view: bool, may_overwrite: bool) -> bool:
+    """Whether a training-only layer's output shares its input's buffer: a view always; an
+    in-place op where its single input is itself training-only and read by nothing else (a
+    training-only head never overwrites a tensor that inference keeps)."""
+    if view:
+        return True
+    if not may_overwrite or len(layer.inputs) != 1:
+        return False
+    src = layer.inputs[0]
+    return net[src].train_only and len(net.consumers[src]) == 1
 
 
 @paused_gc()
@@ -250,16 +265,21 @@ def analyze(net: Network, dtype: str = "fp32", batch: int = 1, count_inplace: bo
     params = sum(map(attrgetter("params"), rows))
     trainable = sum(map(attrgetter("trainable_params"), rows))
     buffers = sum(map(attrgetter("buffers"), rows))
-    macs = sum(map(attrgetter("macs"), rows))
-    acts = sum(map(attrgetter("activations"), rows))
+    train = [row for row in rows if row.train_only]     # an auxiliary head: runs in training only
+    t_params, t_buffers, t_macs, t_acts = (sum(map(attrgetter(k), train)) for k in
+                                           ("params", "buffers", "macs", "activations"))
+    macs = sum(map(attrgetter("macs"), rows)) - t_macs
+    acts = sum(map(attrgetter("activations"), rows)) - t_acts
     peak_elems, peak_at = store.peak, store.peak_at
     totals = Totals(
         params=params, trainable_params=trainable, macs=macs, flops=2 * macs,
         activations=acts, activation_bytes=acts * batch * size,
-        param_bytes=(params + buffers) * size,
+        param_bytes=(params + buffers - t_params - t_buffers) * size,
         peak_bytes=peak_elems * batch * size, peak_layer=peak_at,
-        training_bytes=training_bytes(params + buffers, trainable, acts * batch, size,
+        training_bytes=training_bytes(params + buffers, trainable, (acts + t_acts) * batch, size,
                                       OPTIMIZERS[optimizer]),
-        buffers=buffers, input_bytes=prod(net.input) * batch * size, batch=batch)
+        buffers=buffers, input_bytes=prod(net.input) * batch * size, batch=batch,
+        train_only_params=t_params, train_only_buffers=t_buffers, train_only_macs=t_macs,
+        train_only_activations=t_acts)
     return Report(net.name, net.input, tuple(rows), totals, settings, tuple(diags),
                   getattr(net, "block_outputs", None) or {})

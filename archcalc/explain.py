@@ -54,7 +54,9 @@ def activation_figures(row: LayerRow, report: Report, rows: dict[str, LayerRow])
         return [dv.zero("activations", "activations", why)]
     h, w, c = row.output
     elems = dv.product("activations", "activations", [("H'", h), ("W'", w), ("C'", c)],
-                       "elements of a new buffer, per image")
+                       "elements of a new buffer, per image, in training only: this layer is "
+                       "train_only, left out of the inference MACs, activations, peak and export"
+                       if row.train_only else "elements of a new buffer, per image")
     return [elems, dv.product("activation_bytes", "activation bytes",
                               [("elements", elems.value), ("batch", s.batch),
                                (f"bytes ({s.dtype})", size)])]
@@ -256,14 +258,16 @@ def where_it_sits(report: Report) -> list[str]:
     that holds half the activation memory, the shortest run of last layers that holds half the
     parameters, and the share of each op kind."""
     rows, t = report.layers, report.totals
+    # activations are the inference pass's: training-only layers (Layer.train_only) are left out
+    run = [r for r in rows if not r.train_only] if t.train_only_activations else rows
     out = []
     if t.activations:
         acc, k = 0, 0
         while acc * 2 < t.activations:
-            acc += rows[k].activations
+            acc += run[k].activations
             k += 1
-        out.append(f"Half the activation memory is in the first {k} of {len(rows)} layers "
-                   f"({rows[0].name} … {rows[k - 1].name}): {acc:,} of {t.activations:,} elements "
+        out.append(f"Half the activation memory is in the first {k} of {len(run)} layers "
+                   f"({run[0].name} … {run[k - 1].name}): {acc:,} of {t.activations:,} elements "
                    f"({_share(acc, t.activations)}).")
     if t.params:
         acc, k = 0, 0
@@ -278,7 +282,7 @@ def where_it_sits(report: Report) -> list[str]:
         if r.params or r.activations:
             k = kinds.setdefault(r.op, [0, 0, 0])
             k[0] += r.params
-            k[1] += r.activations
+            k[1] += 0 if r.train_only else r.activations
             k[2] += 1
     ranked = sorted(kinds.items(), key=lambda kv: -kv[1][0])
     parts = [f"{op} ({n}): {_share(p, t.params)} of the parameters, "
@@ -290,7 +294,10 @@ def where_it_sits(report: Report) -> list[str]:
 
 
 def top(report: Report, key: str, n: int = 3) -> list[tuple[str, int]]:
-    return sorted(((r.name, getattr(r, key)) for r in report.layers if getattr(r, key)),
+    """The ``n`` layers with most of ``key``; activations and MACs are the inference pass's
+    (training-only layers left out), parameters every layer's."""
+    rows = [r for r in report.layers if key == "params" or not r.train_only]
+    return sorted(((r.name, getattr(r, key)) for r in rows if getattr(r, key)),
                   key=lambda x: -x[1])[:n]
 
 
@@ -319,4 +326,9 @@ def totals_text(report: Report, net: Network | None = None) -> list[str]:
         if most:
             lines.append(f"{label}: " + ", ".join(f"{n} {v:,} ({_share(v, whole)})"
                                                   for n, v in most) + ".")
+    if t.train_only_params or t.train_only_macs:
+        lines.append(f"Training only (layers marked train_only, not run in inference): "
+                     f"{t.train_only_params:,} parameters ({_share(t.train_only_params, t.params)} "
+                     f"of all), {t.train_only_macs:,} MACs and {t.train_only_activations:,} "
+                     "activation elements, on top of the inference figures above.")
     return lines

@@ -26,6 +26,7 @@ class Layer(NamedTuple):
     inputs: tuple[str, ...]
     pos: SourcePos
     scope: tuple[str, ...] = ()   # enclosing block instances, outermost first
+    train_only: bool = False      # runs only in training (an auxiliary head): not in inference
 
     @property
     def opdef(self) -> Op:
@@ -70,6 +71,22 @@ class Network:
                 for src in layer.inputs:
                     self.consumers[src].append(layer.name)
         self._graph = None
+        self._inference_consumers = None
+
+    @property
+    def inference_consumers(self) -> dict[str, list[str]]:
+        """``consumers`` without the readers that run only in training (``train_only`` layers),
+        and without those layers' own entries: the graph that inference runs (and exports). The
+        same dict as ``consumers`` where no layer is training-only."""
+        if self._inference_consumers is None:
+            if not any(layer.train_only for layer in self.layers):
+                self._inference_consumers = self.consumers
+            else:
+                train = {layer.name for layer in self.layers if layer.train_only}
+                self._inference_consumers = {
+                    n: [c for c in readers if c not in train]
+                    for n, readers in self.consumers.items() if n not in train}
+        return self._inference_consumers
 
     @property
     def graph(self):
@@ -170,6 +187,7 @@ class Builder:
         self.warnings: list[Diagnostic] = []         # see Network.warnings
         self.block_outputs: dict[str, str] = {}      # see Network.block_outputs
         self.splits: dict[str, list[str]] = {}       # a split's name -> its parts' layer names
+        self.train_only = False      # layers added now run only in training (see Layer)
 
     def next_name(self, kind: str, prefix: str = "") -> str:
         """The name the next unnamed layer of ``kind`` gets (``conv3``), taken now."""
@@ -229,7 +247,13 @@ class Builder:
         if opdef.arity is None and len(srcs) < 2:
             raise error(f"{opdef.kind} merges two or more inputs, got {len(srcs)}", pos,
                         hint="list the branches it merges: inputs: [a, b]")
-        layer = Layer(name, opdef.kind, attrs, srcs, pos, scope)
+        if not self.train_only:
+            for s in srcs:
+                if names[s].train_only:
+                    raise error(f"layer {name!r} reads {s!r}, which runs only in training",
+                                pos, hint=f"mark {name!r} train_only: true as well, or read a "
+                                "layer that inference runs")
+        layer = Layer(name, opdef.kind, attrs, srcs, pos, scope, self.train_only)
         self.layers.append(layer)
         self.names[name] = layer
         consumers = self.consumers
@@ -244,10 +268,11 @@ class Builder:
         top-level layer of a one-input op whose attributes were already validated, following the
         previous layer (a spec string's repeated words). Anything else goes through ``add``."""
         last, names, layers = self.last, self.names, self.layers
-        if OPS[kind].arity != 1 or last not in names or len(layers) > MAX_LAYERS:
+        if OPS[kind].arity != 1 or last not in names or len(layers) > MAX_LAYERS or \
+                self.train_only or names[last].train_only:
             return self.add(kind, attrs, pos, ready=True)
         name = self.next_name(kind)
-        layer = _new_layer(Layer, (name, kind, attrs, (last,), pos, ()))
+        layer = _new_layer(Layer, (name, kind, attrs, (last,), pos, (), False))
         layers.append(layer)
         names[name] = layer
         consumers = self.consumers

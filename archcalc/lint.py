@@ -129,9 +129,10 @@ def unread_outputs(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Diag
     """A layer nothing reads, other than the last: it becomes another output of the network
     (kept alive to the end, exported as an ONNX output) — usually a name mistyped in a later
     layer's inputs."""
-    last = net.layers[-1].name
+    last = next(layer.name for layer in reversed(net.layers) if not layer.train_only)
     for name, readers in net.consumers.items():        # in layer order
-        if readers or name == last or name not in rows or net[name].op == "input":
+        if readers or name == last or name not in rows or net[name].op == "input" or \
+                net[name].train_only:      # an auxiliary head's output is read by the loss
             continue
         layer = net[name]
         yield _warn(layer, f"nothing reads {layer.name}: it is a second output of the "

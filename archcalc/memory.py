@@ -88,9 +88,11 @@ def alive_while(net, rows, name: str) -> dict[str, int]:
     """The buffers alive while layer ``name`` runs (its output just allocated, its inputs not yet
     freed), each with its elements: the moment the peak is measured. Replays the storage
     decisions the analysis pass recorded in the rows (in place or not)."""
-    store = Storage(net.consumers)
+    store = Storage(net.inference_consumers)
     store.watch = name
     for row in rows:
+        if row.train_only:              # not run in inference (see Layer.train_only)
+            continue
         store.run(row.name, row.inputs, row.activations, False, row.inplace)
         if row.name == name:
             return store.seen or dict(store.size)

@@ -92,6 +92,7 @@ class LayerRow(NamedTuple):
     scope: tuple[str, ...] = ()
     note: str = ""          # replaces the detail text (folded block rows: "12 layers")
     buffers: int = 0        # non-parameter state, e.g. BatchNorm's running mean and variance
+    train_only: bool = False  # runs only in training (an auxiliary head): see Totals
 
     @property
     def detail(self) -> str:
@@ -120,7 +121,8 @@ class LayerRow(NamedTuple):
         d.update({"output": list(self.output), "params": self.params,
                   "trainable_params": self.trainable_params, "buffers": self.buffers,
                   "macs": self.macs, "activations": self.activations, "inplace": self.inplace,
-                  "rf": self.rf.to_dict(), "scope": list(self.scope)})
+                  "rf": self.rf.to_dict(), "scope": list(self.scope),
+                  "train_only": self.train_only})
         return d
 
 
@@ -132,13 +134,20 @@ class Totals:
     flops: int                # per image
     activations: int          # elements per image, the input included
     activation_bytes: int     # per batch
-    param_bytes: int          # parameters and buffers
+    param_bytes: int          # parameters and buffers that inference loads (the weights file)
     peak_bytes: int
     peak_layer: str
     training_bytes: int
     buffers: int = 0          # BatchNorm running statistics and the like
     input_bytes: int = 0      # the input batch
     batch: int = 1
+    # layers that run only in training (train_only: an auxiliary head): their parameters and
+    # buffers are in params and buffers (the model holds them), their MACs and activations are
+    # not in macs and activations (inference does not run them); training_bytes counts them all
+    train_only_params: int = 0
+    train_only_buffers: int = 0
+    train_only_macs: int = 0
+    train_only_activations: int = 0
 
     @property
     def non_trainable_params(self) -> int:
@@ -239,7 +248,7 @@ def fold(rows: tuple[LayerRow, ...] | list[LayerRow], depth: int | None,
                             sum(r.trainable_params for r in group), sum(r.macs for r in group),
                             sum(r.activations for r in group), last.rf, {"layers": len(group)}, False,
                             last.scope[:depth], f"{len(group)} layers",
-                            sum(r.buffers for r in group)))
+                            sum(r.buffers for r in group), all(r.train_only for r in group)))
         group.clear()
 
     for row in rows:

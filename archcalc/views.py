@@ -50,7 +50,8 @@ def _op_text(row: LayerRow) -> str:
     view = row.op in OPS and OPS[row.op].view
     return f"{row.op} {row.detail}".strip() + (" (view)" if row.inplace and view and
                                                row.op != "flatten" else
-                                               " (in place)" if row.inplace and not view else "")
+                                               " (in place)" if row.inplace and not view else "") \
+        + (" [training only]" if row.train_only else "")
 
 
 def _input_text(row: LayerRow, vols: dict) -> str:
@@ -87,6 +88,13 @@ def _totals_lines(r: Report) -> list[tuple[str, str]]:
         ("training estimate", f"{human_bytes(t.training_bytes)} ({s.optimizer}; see "
          "docs/definitions.md)"),
     ]
+    if t.train_only_params or t.train_only_macs or t.train_only_activations:
+        lines.insert(-1, ("training only", f"{exact_and_short(t.train_only_params)} params"
+                          + (f" + {t.train_only_buffers:,} buffers" if t.train_only_buffers else "")
+                          + f", {exact_and_short(t.train_only_macs)} MACs, "
+                          f"{t.train_only_activations:,} activation elements per image: layers "
+                          "marked [training only], in the parameters and the training estimate, "
+                          "not in the MACs, activations, peak or inference memory above"))
     return lines
 
 
@@ -269,13 +277,14 @@ def render_markdown(r: Report, depth: int | None = None, extra: Sequence[Column]
 CSV_COLUMNS = ("name", "op", "detail", "inputs", "in_h", "in_w", "in_c", "out_h", "out_w",
                "out_c", "params", "trainable_params", "buffers", "macs", "activations",
                "inplace", "global", "rf_h", "rf_w", "rf_stride_h", "rf_stride_w", "rf_start_h",
-               "rf_start_w", "rf_aligned")
+               "rf_start_w", "rf_aligned", "train_only")
 
 
 def render_csv(r: Report, depth: int | None = None,
                sharing: dict[str, tuple[int, int, int]] | None = None) -> str:
     """One row per layer (no totals row: every row is a layer, so that a spreadsheet or pandas
-    can sum and filter; the params, buffers, macs and activations columns sum to the totals).
+    can sum and filter; the params and buffers columns sum to the totals, and so do the macs and
+    activations of the rows whose train_only is false).
     ``inputs`` is a JSON array of names; ``in_*`` are the first input's volume; receptive-field
     columns are empty for a global layer. With ``sharing`` (summary --sharing), three more
     columns: the parameters of a locally connected and of a dense layer, for convolutions."""
@@ -292,6 +301,7 @@ def render_csv(r: Report, depth: int | None = None,
                     *row.output, row.params, row.trainable_params, row.buffers, row.macs,
                     row.activations, str(row.inplace).lower(), str(row.rf.is_global).lower(),
                     *(local or [""] * 6), str(row.rf.aligned).lower(),
+                    str(row.train_only).lower(),
                     *((sharing[row.name][1:] if row.name in sharing else ("", ""))
                       if sharing else ())])
     return buf.getvalue()

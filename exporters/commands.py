@@ -67,9 +67,14 @@ def export_cmd(
     extra = f" + {path}.data ({human_bytes(os.path.getsize(path + '.data'))})" if external else ""
     mode = {"random": f"random weights (seed {seed})", "zeros": "zero weights",
             "none": "light: no weights", "light": "light: no weights"}[weights]
-    print(f"wrote {path} ({human_bytes(size)}){extra}: {net.name}, {report.totals.params:,} parameters, "
-          f"{mode}, opset {opset}; checked against the analyzer "
-          f"({len(report.layers)} layer shapes and the parameter count)")
+    t = report.totals
+    shapes = sum(1 for row in report.layers if not row.train_only)
+    left = [row.name for row in report.layers if row.train_only]
+    print(f"wrote {path} ({human_bytes(size)}){extra}: {net.name}, "
+          f"{t.params - t.train_only_params:,} parameters, {mode}, opset {opset}; checked "
+          f"against the analyzer ({shapes} layer shapes and the parameter count)"
+          + (f"; the {len(left)} training-only layers ({left[0]} …, {t.train_only_params:,} "
+             "parameters) are not exported" if left else ""))
 
 
 @guarded

@@ -633,6 +633,8 @@ def plan(net: Network, report: Report | None = None, opset: int | None = None, *
     g = Plan(net, opset if _probe else check_opset(opset))
     g.used.update(layer.name for layer in net.layers)
     for layer in net.layers:
+        if layer.train_only:        # the exported graph is the inference graph
+            continue
         vin = [out_vol[s] for s in layer.inputs]
         at = At(layer.name, layer.pos, layer.inputs, net.rounding)
         EMIT[layer.op](g, layer, list(layer.inputs), vin, out_vol[layer.name], at)
@@ -641,8 +643,9 @@ def plan(net: Network, report: Report | None = None, opset: int | None = None, *
 
 
 def _sinks(net: Network) -> list[str]:
+    readers = net.inference_consumers
     return [layer.name for layer in net.layers
-            if layer.op != "input" and net.graph.out_degree(layer.name) == 0]
+            if layer.op != "input" and not layer.train_only and not readers[layer.name]]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -764,6 +767,8 @@ def _shape_problems(inferred: onnx.ModelProto, report: Report) -> list[str]:
     dims = _inferred_dims(inferred)
     problems = []
     for row in report.layers:
+        if row.train_only:              # not in the exported (inference) graph
+            continue
         got = dims.get(row.name)
         if got is None:
             problems.append(f"{row.name}: shape inference gives no shape")
@@ -793,9 +798,11 @@ def _param_problems(model: onnx.ModelProto, report: Report) -> list[str]:
         per_layer[layer] = per_layer.get(layer, 0) + n
     problems = [f"{row.name}: {per_layer.get(row.name, 0):,} weights, the analyzer "
                 f"{row.params + row.buffers:,} parameters and buffers"
-                for row in report.layers if per_layer.get(row.name, 0) != row.params + row.buffers]
+                for row in report.layers if not row.train_only
+                and per_layer.get(row.name, 0) != row.params + row.buffers]
     total = sum(n for _, n in sizes)
-    stored = report.totals.params + report.totals.buffers
+    t = report.totals            # training-only layers are not exported
+    stored = t.params + t.buffers - t.train_only_params - t.train_only_buffers
     if total != stored:
         problems.append(f"{total:,} weights in all, the analyzer {stored:,}")
     return problems

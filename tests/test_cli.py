@@ -34,7 +34,8 @@ def test_json_document_is_stable():
     assert doc["schema"] == 2
     assert doc["name"] == "vgg16" and doc["input"] == [224, 224, 3]
     layer_keys = ["name", "op", "attrs", "inputs", "input", "output", "params",
-                  "trainable_params", "buffers", "macs", "activations", "inplace", "rf", "scope"]
+                  "trainable_params", "buffers", "macs", "activations", "inplace", "rf", "scope",
+                  "train_only"]
     assert all(list(layer) == layer_keys for layer in doc["layers"])
     for key in ("params", "trainable_params", "macs", "flops", "activations", "activation_bytes",
                 "param_bytes", "peak_bytes"):

@@ -348,8 +348,8 @@ def _subst(value: Any, env: dict, pos: SourcePos) -> Any:
 
 TOP_KEYS = ("name", "input", "params", "defaults", "blocks", "layers")
 DEFAULT_KEYS = ("filters", "double_after_pool", "rounding", "bias", "conv", "pool")
-LAYER_KEYS = ("op", "name", "inputs", "repeat", "when")
-BLOCK_KEYS = ("block", "name", "inputs", "repeat", "when")
+LAYER_KEYS = ("op", "name", "inputs", "repeat", "when", "train_only")
+BLOCK_KEYS = ("block", "name", "inputs", "repeat", "when", "train_only")
 STAGE_KEYS = ("block", "table", "with", "name", "repeat", "stride")
 
 
@@ -533,6 +533,17 @@ def _when(item: YMap, env: dict) -> bool:
     return v
 
 
+def _train_only(item: YMap, env: dict) -> bool:
+    """A layer's, block instance's or stage's ``train_only:``, which must be true or false."""
+    pos = item.where["train_only"]
+    v = _subst(item["train_only"], env, pos)
+    if not isinstance(v, bool):
+        raise error(f"train_only: must be true or false, got {_kind(v)}", pos,
+                    hint="write train_only: true on the layers (or the block) that run only in "
+                         "training, such as an auxiliary classifier")
+    return v
+
+
 def _kind_of(item) -> str | None:
     """The op kind of a layer mapping whose op is a plain known word, else None."""
     if not isinstance(item, YMap) or not isinstance(item.get("op"), str) or "repeat" in item:
@@ -642,6 +653,17 @@ class _Emitter:
                     local[full[len(prefix):]] = full
 
     def item(self, item, pos, env, prefix, scope, local, depth):
+        if isinstance(item, YMap) and "train_only" in item:
+            train = _train_only(item, env)
+            before = self.b.train_only
+            self.b.train_only = before or train      # inside a training-only block: still so
+            try:
+                return self._item(item, pos, env, prefix, scope, local, depth)
+            finally:
+                self.b.train_only = before
+        return self._item(item, pos, env, prefix, scope, local, depth)
+
+    def _item(self, item, pos, env, prefix, scope, local, depth):
         if isinstance(item, str):
             self.tokens(_subst(item, env, pos), pos, isinstance(item, _Quoted), prefix, scope,
                         local)
