@@ -1,6 +1,6 @@
 """specs/inception_v3.yaml (issue 10) against torchvision's documented figures, the paper's grid
 sizes and, where torch is installed, a PyTorch model built layer by layer in this file (eval mode:
-the auxiliary classifier is not run)."""
+the auxiliary classifier, marked train_only in the spec, is not run)."""
 import pytest
 
 import archcalc
@@ -12,10 +12,37 @@ def report():
     return archcalc.analyze(archcalc.load(SPECS / "inception_v3.yaml"))
 
 
-def test_inception_v3_inference_matches_torchvisions_gflops(report):
-    # torchvision.models.inception_v3 (Inception_V3_Weights.IMAGENET1K_V1): 5.71 GFLOPS
-    # (multiply-adds) on 299×299×3, at inference: the auxiliary classifier does not run
+def test_inception_v3_matches_torchvisions_figures(report):
+    # torchvision.models.inception_v3 (Inception_V3_Weights.IMAGENET1K_V1): 27,161,264 parameters
+    # (every parameter of the model, the auxiliary classifier AuxLogits included) and 5.71 GFLOPS
+    # (multiply-adds) on 299×299×3 at inference, where AuxLogits does not run
+    assert report.totals.params == 27_161_264
     assert abs(report.totals.macs / 5.71e9 - 1) < 0.005
+
+
+def test_inception_v3_aux_head_is_training_only_by_hand(report):
+    # InceptionAux(768, 1000): 5×5/3 average pool (17 → 5), BasicConv2d 768 → 128 (1×1),
+    # BasicConv2d 128 → 768 (5×5, 5 → 1), fc 768 → 1000; each BatchNorm has γ and β
+    conv0, conv1, fc = 768 * 128 + 2 * 128, 5 * 5 * 128 * 768 + 2 * 768, 768 * 1000 + 1000
+    assert report.totals.train_only_params == conv0 + conv1 + fc == 3_326_696
+    assert report.totals.train_only_macs == 5 * 5 * 768 * 128 + 5 * 5 * 128 * 768 + 768 * 1000
+    aux = [row for row in report.layers if row.name.startswith("AuxLogits/")]
+    assert aux and all(row.train_only for row in aux)
+    assert not any(row.train_only for row in report.layers if not row.name.startswith("AuxLogits/"))
+    assert report["AuxLogits/pool"].output == (5, 5, 768)
+    assert report["AuxLogits/conv1/relu"].output == (1, 1, 768)
+    assert report["AuxLogits/fc"].output == (1, 1, 1000)
+    # inference reads Mixed_6e, not the aux head: Mixed_7a's branches read it
+    assert report["Mixed_7a/branch3x3_1/conv"].inputs == ("Mixed_6e/concat",)
+
+
+def test_inception_v3_export_leaves_the_aux_head_out(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    from archcalc.exporters import onnx as ox
+    net = archcalc.load(SPECS / "inception_v3.yaml")
+    model = onnx.load(ox.export(net, tmp_path / "m.onnx", weights="none"))
+    assert [o.name for o in model.graph.output] == ["fc"]
+    assert not any(n.name.startswith("AuxLogits") for n in model.graph.node)
 
 
 def test_inception_v3_grid_sizes_are_the_papers(report):
@@ -136,11 +163,15 @@ def test_inception_v3_against_a_pytorch_model(report):
     torch = pytest.importorskip("torch")
     from torch.utils.flop_counter import FlopCounterMode
     model = _inception_v3(torch).eval()
-    total = sum(p.numel() for p in model.parameters())
-    aux = sum(p.numel() for p in model.AuxLogits.parameters())
     # torchvision's 27,161,264 counts every parameter of the model, AuxLogits included
-    assert total == 27_161_264
-    assert total - aux == report.totals.params
+    assert sum(p.numel() for p in model.parameters()) == report.totals.params
+    assert sum(p.numel() for p in model.AuxLogits.parameters()) == \
+        report.totals.train_only_params
+    assert sum(b.numel() for name, b in model.named_buffers()
+               if not name.endswith("num_batches_tracked")) == report.totals.buffers
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model.AuxLogits(torch.zeros(1, 768, 17, 17))
+    assert counter.get_total_flops() == 2 * report.totals.train_only_macs
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         y = model(torch.zeros(1, 3, 299, 299))
     assert tuple(y.shape) == (1, 1000)
