@@ -37,10 +37,12 @@ def small():
 def test_every_spec_runs_on_the_cpu_with_the_analyzers_shape(net):
     result = runtime.run(net, weights="zeros", provider="cpu", warmup=0, iters=1)
     report = archcalc.analyze(net)
-    # one output per layer that nothing reads, in layer order (an FPN has several)
+    # one output per layer the spec lists under outputs: (an FPN's P2…P6), else per inference
+    # layer that nothing reads, in layer order; training-only layers are not run
     read = {name for row in report.layers for name in row.inputs}
-    sinks = [row for row in report.layers[1:] if row.name not in read]
-    assert sinks[-1] is report.layers[-1] and len(result.output_shapes) == len(sinks)
+    sinks = [report[n] for n in net.declared_outputs] if net.declared_outputs else \
+        [row for row in report.layers[1:] if row.name not in read and not row.train_only]
+    assert len(result.output_shapes) == len(sinks)
     assert result.shape_ok and result.expected_from == "analyzer"
     for out, row in zip(result.output_shapes, sinks):
         assert out[0] == 1 and np.prod(out[1:]) == np.prod(row.output)
