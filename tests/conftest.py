@@ -37,3 +37,17 @@ def run_cli(*args, input_text=None, env=None):
         e.update(env)
     return subprocess.run([sys.executable, "-m", "archcalc.cli", *args], capture_output=True,
                           text=True, input=input_text, env=e, cwd=ROOT)
+
+
+def torch_figures(torch, model, shape=(1, 3, 224, 224)):
+    """An independent PyTorch model's figures, in eval mode: (parameters, buffers without
+    BatchNorm's num_batches_tracked counters, FLOPs as torch's FlopCounterMode counts them —
+    2 per multiply-add of conv and matmul —, the output for a zero input of ``shape``)."""
+    from torch.utils.flop_counter import FlopCounterMode
+    model.eval()
+    params = sum(p.numel() for p in model.parameters())
+    buffers = sum(b.numel() for name, b in model.named_buffers()
+                  if not name.endswith("num_batches_tracked"))
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        y = model(torch.zeros(*shape))
+    return params, buffers, counter.get_total_flops(), y

@@ -3,7 +3,7 @@ and, where torch is installed, a PyTorch model built layer by layer in this file
 import pytest
 
 import archcalc
-from conftest import SPECS
+from conftest import SPECS, torch_figures
 
 
 @pytest.fixture(scope="module")
@@ -80,13 +80,10 @@ def _densenet121(torch):
 
 def test_densenet121_against_a_pytorch_model(report):
     torch = pytest.importorskip("torch")
-    from torch.utils.flop_counter import FlopCounterMode
-    model = _densenet121(torch).eval()
-    assert sum(p.numel() for p in model.parameters()) == report.totals.params
-    assert sum(b.numel() for name, b in model.named_buffers()
-               if not name.endswith("num_batches_tracked")) == report.totals.buffers
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        y = model(torch.zeros(1, 3, 224, 224))
+    model = _densenet121(torch)
+    params, buffers, flops, y = torch_figures(torch, model)
+    assert params == report.totals.params
+    assert buffers == report.totals.buffers
     assert tuple(y.shape) == (1, 1000)
     # the counter behind torchvision's GFLOPS counts conv and matmul FLOPs: 2 × archcalc's MACs
-    assert counter.get_total_flops() == 2 * report.totals.macs
+    assert flops == 2 * report.totals.macs

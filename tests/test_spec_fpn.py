@@ -4,7 +4,7 @@ documented ResNet-18 figures and a PyTorch model built layer by layer."""
 import pytest
 
 import archcalc
-from conftest import SPECS
+from conftest import SPECS, torch_figures
 
 LEVELS = {2: 56, 3: 28, 4: 14, 5: 7}     # P_k has stride 2^k: 224 / 2^k
 C_WIDTHS = {2: 64, 3: 128, 4: 256, 5: 512}
@@ -106,17 +106,12 @@ def _fpn_resnet18(torch):
 
 def test_fpn_against_a_pytorch_model(report):
     torch = pytest.importorskip("torch")
-    from torch.utils.flop_counter import FlopCounterMode
-    model = _fpn_resnet18(torch).eval()
-    assert sum(p.numel() for p in model.parameters()) == report.totals.params
-    assert sum(b.numel() for name, b in model.named_buffers()
-               if not name.endswith("num_batches_tracked")) == report.totals.buffers
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        outs = model(torch.zeros(1, 3, 224, 224))
+    params, buffers, flops, outs = torch_figures(torch, _fpn_resnet18(torch))
+    assert (params, buffers) == (report.totals.params, report.totals.buffers)
     assert [tuple(o.shape[1:]) for o in outs] == \
         [(report[f"P{k}"].output[2], *report[f"P{k}"].output[:2]) for k in (2, 3, 4, 5, 6)]
     # conv only (nearest interpolation and the adds are not counted): 2 × archcalc's MACs
-    assert counter.get_total_flops() == 2 * report.totals.macs
+    assert flops == 2 * report.totals.macs
 
 
 def test_the_exported_model_has_the_five_outputs(tmp_path):

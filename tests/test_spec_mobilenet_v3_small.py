@@ -3,7 +3,7 @@ MobileNetV3 paper's Table 2 and, where torch is installed, a PyTorch model built
 import pytest
 
 import archcalc
-from conftest import SPECS
+from conftest import SPECS, torch_figures
 
 # Howard et al. 2019, "Searching for MobileNetV3", Table 2 (MobileNetV3-Small): one row per bneck,
 # k, exp size, #out, SE, NL, s
@@ -125,17 +125,14 @@ def _mobilenet_v3_small(torch):
 
 def test_mobilenet_v3_small_against_a_pytorch_model():
     torch = pytest.importorskip("torch")
-    from torch.utils.flop_counter import FlopCounterMode
-    model = _mobilenet_v3_small(torch).eval()
+    model = _mobilenet_v3_small(torch)
     r = report()
-    assert sum(p.numel() for p in model.parameters()) == r.totals.params == 2_542_856
-    assert sum(b.numel() for name, b in model.named_buffers()
-               if not name.endswith("num_batches_tracked")) == r.totals.buffers
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        y = model(torch.zeros(1, 3, 224, 224))
+    params, buffers, flops, y = torch_figures(torch, model)
+    assert params == r.totals.params == 2_542_856
+    assert buffers == r.totals.buffers
     assert tuple(y.shape) == (1, 1000)
     # FlopCounterMode counts each multiply-add of conv and matmul as 2 FLOPs
-    assert counter.get_total_flops() == 2 * r.totals.macs
+    assert flops == 2 * r.totals.macs
     # the stage volumes of the PyTorch model equal the analyzer's, block by block
     x, seen = torch.zeros(1, 3, 224, 224), []
     with torch.no_grad():

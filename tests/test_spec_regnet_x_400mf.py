@@ -6,7 +6,7 @@ import math
 import pytest
 
 import archcalc
-from conftest import SPECS
+from conftest import SPECS, torch_figures
 
 
 def regnet_stages(depth=22, w_0=24, w_a=24.48, w_m=2.54, group_width=16):
@@ -102,14 +102,11 @@ def _regnet_x_400mf(torch):
 
 def test_regnet_x_400mf_against_a_pytorch_model():
     torch = pytest.importorskip("torch")
-    from torch.utils.flop_counter import FlopCounterMode
-    model = _regnet_x_400mf(torch).eval()
+    model = _regnet_x_400mf(torch)
     r = report()
-    assert sum(p.numel() for p in model.parameters()) == r.totals.params == 5_495_976
-    assert sum(b.numel() for name, b in model.named_buffers()
-               if not name.endswith("num_batches_tracked")) == r.totals.buffers
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        y = model(torch.zeros(1, 3, 224, 224))
+    params, buffers, flops, y = torch_figures(torch, model)
+    assert params == r.totals.params == 5_495_976
+    assert buffers == r.totals.buffers
     assert tuple(y.shape) == (1, 1000)
     # FlopCounterMode counts each multiply-add of conv and matmul as 2 FLOPs
-    assert counter.get_total_flops() == 2 * r.totals.macs
+    assert flops == 2 * r.totals.macs
