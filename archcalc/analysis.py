@@ -16,7 +16,7 @@ from .errors import OPTIONS, ArchcalcError, Diagnostic, error
 from .graph import Network
 from .lint import lint
 from .memory import Storage, training_bytes
-from .ops import GLOBAL, IDENTITY, At, RFStep
+from .ops import GLOBAL, IDENTITY, MAX_DIM, At, RFStep
 from .report import GLOBAL_RF, RF, LayerRow, Report, Settings, Totals
 
 DTYPES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
@@ -158,6 +158,11 @@ def walk(net: Network, count_inplace: bool = False, input: tuple | None = None
             at = At(name, layer.pos, srcs, rounding)
             try:
                 out = op.shape(a, list(ins), at)
+                if max(out) > MAX_DIM:      # upsampling and transposed convolutions can grow
+                    raise error(f"the output {out[0]}×{out[1]}×{out[2]} is too large (the limit "
+                                f"is {MAX_DIM:,} per side)", layer.pos, layer=name,
+                                hint="use a smaller scale or stride; archcalc refuses sizes "
+                                     "that could not be allocated on any device")
                 ok = True
             except ArchcalcError as exc:
                 diags.extend(exc.diagnostics)

@@ -45,7 +45,8 @@ class Storage:
         if len(inputs) == 1:               # most layers: one input, no loops
             root = buffer[inputs[0]]
             left = pending[root] - 1       # its read happens now
-            if view or (inplace and not left):
+            # an in-place op never overwrites a buffer that holds an output of the network
+            if view or (inplace and not left and root not in self.kept):
                 buffer[name] = root
                 pending[root] = left + readers
                 if not readers or name in self.outputs:

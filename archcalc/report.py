@@ -49,9 +49,11 @@ class RF(NamedTuple):
     def text(self) -> str:
         if self.is_global:
             return "global"
-        s = self.size[0] if self.size[0] == self.size[1] else f"{self.size[0]}×{self.size[1]}"
-        j = self.stride[0] if self.stride[0] == self.stride[1] else f"{self.stride[0]}×{self.stride[1]}"
-        return f"{s} /{j}" + ("" if self.aligned else " !")
+
+        def axes(pair) -> str:     # fractions (after upsampling) to 4 significant digits
+            h, w = (f"{v:.4g}" if isinstance(v, float) else str(v) for v in pair)
+            return h if h == w else f"{h}×{w}"
+        return f"{axes(self.size)} /{axes(self.stride)}" + ("" if self.aligned else " !")
 
 
 GLOBAL_RF = RF(None, None, None, True)
@@ -73,6 +75,8 @@ def public_attrs(attrs: dict) -> dict:
         out[k] = _jsonable(v)
     if "pads" in attrs:
         out["padding"] = list(attrs["pads"])
+    if attrs.get("output_size") is not None:   # output_padding is then picked from it: the
+        out.pop("output_padding", None)         # default 0 shown beside it would mislead
     return out
 
 
@@ -244,11 +248,15 @@ def fold(rows: tuple[LayerRow, ...] | list[LayerRow], depth: int | None,
         last = next((r for r in group if r.name == want), group[-1])
         for r in group:
             renamed[r.name] = key
+        train = all(r.train_only for r in group)
+        # MACs and activations as the totals count them: a block run in inference counts its
+        # inference layers' (its training-only layers' are in the totals' training-only figures)
+        run = group if train else [r for r in group if not r.train_only]
         out.append(LayerRow(key, "block", ext, last.output, sum(r.params for r in group),
-                            sum(r.trainable_params for r in group), sum(r.macs for r in group),
-                            sum(r.activations for r in group), last.rf, {"layers": len(group)}, False,
-                            last.scope[:depth], f"{len(group)} layers",
-                            sum(r.buffers for r in group), all(r.train_only for r in group)))
+                            sum(r.trainable_params for r in group), sum(r.macs for r in run),
+                            sum(r.activations for r in run), last.rf, {"layers": len(group)},
+                            False, last.scope[:depth], f"{len(group)} layers",
+                            sum(r.buffers for r in group), train))
         group.clear()
 
     for row in rows:

@@ -424,3 +424,33 @@ def test_output_size_exports_its_output_padding():
                    {"t.weight": np.array([1, 10, 100], np.float32).reshape(1, 1, 1, 3),
                     "t.bias": np.array([0.5], np.float32)})
     assert np.allclose(out["t"][0, 0, 0], [10.5, 102.5, 20.5, 203.5, 30.5, 300.5])
+
+
+def test_defaults_bias_reaches_transposed_convolutions(tmp_path):
+    p = tmp_path / "ct.yaml"
+    p.write_text("name: ctd\ninput: 8x8x4\ndefaults: {bias: false}\nlayers:\n"
+                 "  - {op: conv_transpose, name: a, filters: 4, kernel: 2, stride: 2}\n")
+    assert archcalc.analyze(archcalc.load(str(p)))["a"].params == 2 * 2 * 4 * 4   # no biases
+
+
+def test_fractional_receptive_fields_print_short():
+    # stride 3 along W: jump 1/3 after the transposed convolution
+    r = archcalc.analyze(net_of((4, 5, 3), [("conv_transpose", {"filters": 2, "kernel": 3,
+                                                               "stride": [2, 3], "padding": 1},
+                                             "t")]))
+    assert r["t"].rf.text() == "2×1.667 /0.5×0.3333"
+
+
+def test_an_output_past_the_size_limit_is_an_error():
+    with pytest.raises(ArchcalcError) as e:
+        archcalc.analyze(net_of((8, 8, 3), [("conv_transpose", {"filters": 4, "kernel": 3,
+                                                               "stride": 2_000_000_000}, "t")]))
+    assert "is too large (the limit is 2,147,483,648 per side)" in e.value.diagnostics[0].message
+
+
+def test_an_exponent_without_a_dot_is_a_number(tmp_path):
+    p = tmp_path / "ln.yaml"      # YAML 1.1 reads 1e-6 as text
+    p.write_text("name: ln\ninput: 4x4x8\nlayers:\n  - {op: layernorm, eps: 1e-6}\n"
+                 "  - {op: leaky_relu, slope: 1E-2}\n")
+    net = archcalc.load(str(p))
+    assert net.layers[1].attrs["eps"] == 1e-6 and net.layers[2].attrs["slope"] == 0.01

@@ -81,3 +81,22 @@ def test_the_export_returns_the_declared_outputs(tmp_path):
     net = load(tmp_path, SPEC + "outputs: [c1, p, last]\n")
     model = onnx.load(ox.export(net, str(tmp_path / "m.onnx"), weights="zeros"))
     assert [o.name for o in model.graph.output] == ["c1", "p/r", "last"]
+
+
+def test_an_in_place_op_never_overwrites_an_output(tmp_path):
+    """c is returned (declared) and read by a ReLU: the ReLU needs a buffer of its own, or the
+    returned c would hold relu(c). Elements: input 192, c 8·8·16 = 1,024, r 1,024, d 256."""
+    text = ("name: inpl\ninput: 8x8x3\noutputs: [c, d]\nlayers:\n"
+            "  - {op: conv, name: c, filters: 16}\n  - {op: relu, name: r, inputs: c}\n"
+            "  - {op: conv, name: d, filters: 4}\n")
+    r = archcalc.analyze(load(tmp_path, text))
+    assert not r["r"].inplace and r["r"].activations == 1024
+    assert r.totals.activations == 192 + 1024 + 1024 + 256
+    # while d runs: c (kept) + r + d = 2,304 elements (the input was freed after c)
+    assert r.totals.peak_bytes == (1024 + 1024 + 256) * 4
+    # the same without the list: a view of c that nothing reads is an output, kept likewise
+    text = ("name: inpl\ninput: 8x8x16\nlayers:\n"
+            "  - {op: conv, name: c, filters: 16}\n  - {op: slice, name: v, inputs: c, end: 8}\n"
+            "  - {op: relu, name: r, inputs: c}\n  - {op: conv, name: d, filters: 4}\n")
+    r = archcalc.analyze(load(tmp_path, text))
+    assert not r["r"].inplace

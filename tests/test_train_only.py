@@ -162,3 +162,30 @@ def test_a_stage_table_can_be_training_only(tmp_path):
     # two 3×3 convs 16 → 16 on 16×16: 2 · (3·3·16·16 + 16) params, 2 · 16·16·16·144 MACs
     t = archcalc.analyze(net).totals
     assert (t.train_only_params, t.train_only_macs) == (2 * 2320, 2 * 589824)
+
+
+def test_a_folded_block_counts_the_macs_inference_runs(tmp_path):
+    text = """\
+name: folded
+input: 8x8x3
+blocks:
+  b:
+    layers:
+      - {op: conv, name: conv1, filters: 4}
+      - {op: fc, name: aux, inputs: conv1, units: 3, train_only: true}
+      - {op: relu, name: r, inputs: conv1}
+layers:
+  - {block: b, name: x, repeat: 2}
+"""
+    net, p = load(tmp_path, text)
+    r = archcalc.analyze(net)
+    folded = {row.name: row for row in r.rows(0)}
+    # x.0: conv 8·8·4·27 = 6,912 MACs (the aux fc's 8·8·4·3 = 768 are training only); x.1:
+    # conv 8·8·4·36 = 9,216
+    assert (folded["x.0"].macs, folded["x.1"].macs) == (6912, 9216)
+    assert folded["x.0"].params == (27 * 4 + 4) + (256 * 3 + 3) and not folded["x.0"].train_only
+    assert sum(row.macs for row in r.rows(0)) == r.totals.macs == 6912 + 9216
+    assert sum(row.activations for row in r.rows(0)) == r.totals.activations
+    rows = list(csv.DictReader(io.StringIO(run_cli("summary", str(p), "-F", "csv", "--depth",
+                                                   "0").stdout)))
+    assert sum(int(x["macs"]) for x in rows if x["train_only"] == "false") == r.totals.macs

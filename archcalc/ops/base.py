@@ -91,8 +91,11 @@ def _rounding(value: Any, pos: SourcePos) -> str | None:
 
 
 def _float(value: Any, what: str, pos: SourcePos) -> float:
+    if isinstance(value, str) and re.fullmatch(r"\s*[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+\s*", value):
+        return float(value)         # 1e-6: YAML 1.1 reads an exponent without a dot as text
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise error(f"{what} must be a number, got {value!r}", pos)
+        raise error(f"{what} must be a number, got {value!r}", pos,
+                    hint=f"write {what} as a number such as 0.001 or 1e-5")
     return float(value)
 
 

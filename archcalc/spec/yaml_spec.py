@@ -812,7 +812,7 @@ class _Emitter:
             for k, v in (("kernel", d.conv_kernel), ("stride", d.conv_stride),
                          ("padding", d.conv_padding), ("bias", d.bias)):
                 attrs.setdefault(k, v)
-        elif kind == "fc":
+        elif kind in ("fc", "conv_transpose"):     # the other ops with a bias
             attrs.setdefault("bias", d.bias)
         n = self._repeat(item, env)
         inputs = self._inputs(item, env, local)
