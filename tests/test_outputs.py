@@ -100,3 +100,20 @@ def test_an_in_place_op_never_overwrites_an_output(tmp_path):
             "  - {op: relu, name: r, inputs: c}\n  - {op: conv, name: d, filters: 4}\n")
     r = archcalc.analyze(load(tmp_path, text))
     assert not r["r"].inplace
+
+
+def test_an_absent_layer_in_outputs_says_what_it_stands_for(tmp_path):
+    with pytest.raises(ArchcalcError) as e:
+        load(tmp_path, SPEC + '  - {op: relu, name: gone, when: "${1 > 2}"}\n'
+             "outputs: [last, gone]\n")
+    d = e.value.diagnostics[0]
+    assert d.message == "outputs: 'gone' is absent (its when: is false here), so it stands for " \
+        "'last'" and (d.pos.line, d.pos.col) == (12, 17)
+
+
+def test_train_only_on_a_block_definition_points_to_the_instance_line(tmp_path):
+    with pytest.raises(ArchcalcError) as e:
+        load(tmp_path, SPEC.replace("  pair:\n", "  pair:\n    train_only: true\n"))
+    d = e.value.diagnostics[0]
+    assert d.message == "unknown key 'train_only' in block 'pair'"
+    assert d.hint == "train_only goes on the instance line: - {block: pair, train_only: true}"

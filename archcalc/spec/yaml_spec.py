@@ -515,6 +515,9 @@ def _outputs(spec: YMap, local: dict, b: Builder) -> list[str]:
             raise error(f"outputs name layers, got {_kind(item)}", at,
                         hint="outputs: [p2, p3, p4, p5]")
         full = local.get(item, item)
+        if item in local and full != item and item not in b.block_outputs:
+            raise error(f"outputs: {item!r} is absent (its when: is false here), so it stands "
+                        f"for {full!r}", at, hint=f"list {full!r} itself, or drop {item!r}")
         full = b.block_outputs.get(full, full)       # a block instance: its output layer
         if full not in b.names:
             raise error(f"outputs: no layer {item!r}", at,
@@ -843,7 +846,10 @@ class _Emitter:
         for k in bdef:
             if k not in ("params", "layers", "output"):
                 raise error(f"unknown key {k!r} in block {bname!r}", bdef.key_at[k],
-                            hint="a block has params, layers and optionally output")
+                            hint="train_only goes on the instance line: - {block: "
+                            f"{bname}, train_only: true}}" if k == "train_only" else
+                            _near(k, ("params", "layers", "output")) +
+                            "a block has params, layers and optionally output")
         params = bdef.get("params") or {}
         if not isinstance(params, dict):
             raise error(f"params of block {bname!r} must be a mapping of names to defaults",
