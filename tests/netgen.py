@@ -91,8 +91,9 @@ def _new_op(rng: random.Random, name: str, names: list[str], src: str, dag: bool
     head = f"  - {{op: {op}, name: {name}, inputs: {src}"
     if op == "split":
         equal = [d for d in _divisors(c) if 1 < d <= 8]
-        if equal and rng.random() < 0.6:
-            parts = rng.choice(equal)
+        if equal and rng.random() < 0.6:      # one-channel parts (d = C) a quarter of the time
+            wider = [d for d in equal if d < c]
+            parts = rng.choice(wider if wider and rng.random() < 0.75 else equal)
             sizes = [c // parts] * parts
             lines = [f"{head}, parts: {parts}}}"]
         else:
@@ -126,8 +127,10 @@ def _new_op(rng: random.Random, name: str, names: list[str], src: str, dag: bool
         end = "" if e == c and rng.random() < 0.5 else \
             f", end: {e - c if e < c and rng.random() < 0.3 else e}"
         return f"{head}{start}{end}}}"
-    if op == "shuffle":
-        return f"{head}, groups: {rng.choice(_divisors(c))}}}"
+    if op == "shuffle":           # 1 or C groups (no permutation) a quarter of the time
+        real = _divisors(c)[1:-1]
+        groups = rng.choice(real if real and rng.random() < 0.75 else _divisors(c))
+        return f"{head}, groups: {groups}}}"
     if op == "upsample":
         f = [rng.choice([1, 2, 2, 3]) if n * 3 <= GROW_TO else 1 for n in (h, w)]
         mode = rng.choice(["nearest", "bilinear"])
@@ -153,10 +156,10 @@ def _new_op(rng: random.Random, name: str, names: list[str], src: str, dag: bool
                 f"bias: {rng.choice(['true', 'false'])}}}")
     if op == "pad":
         mode = rng.choice(["constant", "reflect"])
-        top = (h - 1) if mode == "reflect" else 3      # reflect pads at most H − 1 (W − 1)
-        side = (w - 1) if mode == "reflect" else 3
-        t, b = (rng.choice([0, min(top, 1), min(top, 3), min(top, 3)]) for _ in "tb")
-        l, r = (rng.choice([0, min(side, 1), min(side, 3), min(side, 3)]) for _ in "lr")
+        top = min(h - 1, 6) if mode == "reflect" else 3      # reflect pads at most H − 1
+        side = min(w - 1, 6) if mode == "reflect" else 3
+        t, b = (rng.choice([0, min(top, 1), min(top, 3), top]) for _ in "tb")
+        l, r = (rng.choice([0, min(side, 1), min(side, 3), side]) for _ in "lr")
         form = rng.random()
         if form < 0.3 and min(top, side) >= 1:
             pads = str(min(top, side, rng.choice([1, 2])))

@@ -35,7 +35,8 @@ def test_the_bounded_run_draws_every_new_op():
     ops = {layer.op for layer in layers}
     assert {"slice", "shuffle", "upsample", "conv_transpose", "pad", "crop"} <= ops
     assert set(NEW_OPS) - {"split"} <= ops
-    parts = {layer.name for layer in layers if layer.op == "slice" and layer.attrs["part"] is not None}
+    parts = {layer.name for layer in layers
+             if layer.op == "slice" and layer.attrs["part"] is not None}
     assert any(set(layer.inputs) & parts for layer in layers if layer.op != "slice")
     assert any(layer.op == "crop" and len(layer.inputs) == 2 for layer in layers)
     assert {layer.attrs["mode"] for layer in layers if layer.op == "upsample"} == {"nearest",
