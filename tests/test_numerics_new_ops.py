@@ -88,3 +88,22 @@ def test_transposed_convolution_against_its_definition(s, d, p, op):
     assert out.shape == (1, 2, h, w_) and k == 2
     assert np.allclose(out[0, 0], base + 0.25, atol=1e-5)
     assert np.allclose(out[0, 1], -2 * base - 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("s, d, p, op", [(1, 2, 0, 1), (1, 3, 1, 2), (2, 3, 0, 2), (2, 3, 3, 2)])
+def test_output_padding_at_the_stride_against_torch(s, d, p, op):
+    # PyTorch's ConvTranspose2d accepts these (output_padding below the dilation); the exported
+    # graph must compute what it computes, bias included in the rows no product reaches
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 4, 5, 6)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)     # [C_in, K/g, F, F], g = 2
+    bias = rng.standard_normal(6).astype(np.float32)
+    net = _net((5, 6, 4), [("conv_transpose", {"filters": 6, "kernel": 3, "stride": s,
+                                               "padding": p, "dilation": d, "groups": 2,
+                                               "output_padding": op}, "t")])
+    got = _run(net, x, {"t.weight": w, "t.bias": bias})["t"]
+    want = torch.nn.functional.conv_transpose2d(
+        torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(bias), stride=s, padding=p,
+        output_padding=op, groups=2, dilation=d).numpy()
+    assert got.shape == want.shape and np.allclose(got, want, atol=1e-4)
