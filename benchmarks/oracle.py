@@ -1,12 +1,18 @@
-"""The long oracle run (issue 5): N random valid networks (chains and small DAGs with random
-kernels, strides, paddings, dilations, groups and channels), each exported and run in
+"""The long oracle run (issues 5 and 10): N random valid networks (chains and small DAGs with
+random kernels, strides, paddings, dilations, groups and channels; activations, norms, global
+max pooling, broadcast merges; splits whose parts later layers read, channel slices, shuffles,
+nearest/bilinear upsampling by scale or to a size, transposed convolutions, constant/reflect
+padding, centre crops to a size or to another layer's size), each exported and run in
 onnxruntime, every layer's volume and the parameter count compared with the analyzer.
 
-    python benchmarks/oracle.py --n 1000
+    python benchmarks/oracle.py --n 1000            # issue 10's vocabulary (the default)
+    python benchmarks/oracle.py --n 1000 --classic  # issue 5's: without the channel and
+                                                    # resampling ops
 """
 from __future__ import annotations
 
 import argparse
+import collections
 import pathlib
 import random
 import sys
@@ -19,24 +25,56 @@ from netgen import random_valid  # noqa: E402
 from oracle import disagreements  # noqa: E402
 
 
+def variant(layer) -> str:
+    """The op of a layer, with the variant the run reports separately."""
+    a = layer.attrs
+    if layer.op == "slice":
+        return "split part" if a["part"] is not None else "slice"
+    if layer.op == "upsample":
+        return f"upsample {a['mode']} by {'size' if a['size'] is not None else 'scale'}"
+    if layer.op == "pad":
+        return f"pad {a['mode']}"
+    if layer.op == "crop":
+        return "crop to a layer" if len(layer.inputs) == 2 else "crop to a size"
+    if layer.op == "conv_transpose":
+        op = a["output_padding"]
+        if any(o >= s for o, s in zip(op, a["stride"])):
+            return "conv_transpose (output_padding ≥ stride)"
+        return "conv_transpose (output_padding > 0)" if any(op) else "conv_transpose"
+    return layer.op
+
+
+NEW = ("split", "slice", "shuffle", "upsample", "conv_transpose", "pad", "crop")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--classic", action="store_true",
+                    help="leave out the channel and resampling ops (issue 5's run)")
     args = ap.parse_args()
     rng = random.Random(args.seed)
-    bad = layers = merges = 0
+    bad = layers = merges = splits = 0
+    ops: collections.Counter = collections.Counter()
     t = time.perf_counter()
     for i in range(args.n):
-        text, net, report = random_valid(rng)
+        text, net, report = random_valid(rng, new_ops=not args.classic)
         layers += len(report.layers) - 1
         merges += sum(row.op in ("concat", "add", "mul") for row in report.layers)
+        splits += len({layer.name.rpartition(".")[0] for layer in net.layers
+                       if layer.op == "slice" and layer.attrs["part"] is not None})
+        ops.update(variant(layer) for layer in net.layers if layer.op in NEW)
         found = disagreements(net, report)
         if found:
             bad += 1
             print(f"--- network {i} disagrees:\n{text}" + "\n".join(found), flush=True)
     print(f"{args.n} random networks ({layers:,} layers, {merges:,} merges) in "
           f"{time.perf_counter() - t:.0f} s: {bad} disagreements")
+    if not args.classic:
+        print(f"  splits: {splits:,}")
+        for name, count in sorted(ops.items()):
+            print(f"  {name}: {count:,}")
     return 1 if bad else 0
 
 

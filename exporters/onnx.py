@@ -408,12 +408,42 @@ def _conv_transpose(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
     # PyTorch's weight layout [C_in, K/g, F, F]; its fan-in for the He bound is (K/g)·F·F
     inputs = [g.as4d(ins[0]), g.param(f"{layer.name}.weight", (cin, k // groups, kh, kw), "he",
                                       k // groups * kh * kw)]
-    if a["bias"]:
-        inputs.append(g.param(f"{layer.name}.bias", (k,), "zeros"))
+    bias = g.param(f"{layer.name}.bias", (k,), "zeros") if a["bias"] else None
     (ph, pw) = a["padding"]
-    g.node("ConvTranspose", inputs, layer.name, 4, kernel_shape=[kh, kw], strides=list(a["stride"]),
-           dilations=list(a["dilation"]), group=groups, pads=[ph, pw, ph, pw],
-           output_padding=list(OPS["conv_transpose"].output_padding(a, vin[0])))
+    opad_given = OPS["conv_transpose"].output_padding(a, vin[0])     # or picked by output_size
+    if all(o < s for o, s in zip(opad_given, a["stride"])):
+        g.node("ConvTranspose", inputs + ([bias] if bias else []), layer.name, 4,
+               kernel_shape=[kh, kw], strides=list(a["stride"]), dilations=list(a["dilation"]),
+               group=groups, pads=[ph, pw, ph, pw], output_padding=list(opad_given))
+        return
+    # PyTorch allows an output_padding below the stride OR the dilation; onnxruntime's
+    # ConvTranspose refuses one that reaches the stride. The values are the same either way:
+    # output o sums x[i]·w[t] over o = i·S + t·d − P_begin, and the output_padding rows at the end
+    # are those the end padding would cut (while P ≥ output_padding) and after them rows no
+    # product reaches (the bias alone). So: cut output_padding less at the end; what is left
+    # stays output_padding while below the stride, or else comes as zero rows (Pad) before the
+    # bias is added.
+    end, opad, extra = [], [], []
+    for p, o, s in zip(a["padding"], opad_given, a["stride"]):
+        rest = max(0, o - p)
+        end.append(p - o + rest)
+        opad.append(rest if rest < s else 0)
+        extra.append(0 if rest < s else rest)
+    if not any(extra):
+        g.node("ConvTranspose", inputs + ([bias] if bias else []), layer.name, 4,
+               kernel_shape=[kh, kw], strides=list(a["stride"]), dilations=list(a["dilation"]),
+               group=groups, pads=[ph, pw, *end], output_padding=opad)
+        return
+    n = layer.name
+    y = g.node("ConvTranspose", inputs, g.fresh(f"{n}.conv"), 4, kernel_shape=[kh, kw],
+               strides=list(a["stride"]), dilations=list(a["dilation"]), group=groups,
+               pads=[ph, pw, *end], output_padding=opad)
+    y = g.node("Pad", [y, _ints(g, f"{n}.pads", [0, 0, 0, 0, 0, 0, *extra])],
+               n if bias is None else g.fresh(f"{n}.padded"), 4, mode="constant")
+    if bias is not None:
+        b = g.node("Unsqueeze", [bias, _ints(g, f"{n}.bias_axes", [1, 2])],
+                   g.fresh(f"{n}.bias_kx1x1"), 3)
+        g.node("Add", [y, b], n, 4)
 
 
 def _pad(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:

@@ -23,12 +23,17 @@ def _header(rng: random.Random) -> tuple[list[str], list[str]]:
     return lines, ["input"]
 
 
-def _random_layer(rng: random.Random, name: str, names: list[str], dag: bool) -> str:
+def _random_layer(rng: random.Random, name: str, names: list[str], dag: bool,
+                  shapes: dict | None = None, new_ops: bool = False) -> str:
     """One layer line: a conv (random kernel, stride, padding, dilation, groups, bias), a
     depthwise conv, a max/avg pool (floor or ceil), an element-wise op, global pooling, an fc, or
-    (in a DAG) a merge of two earlier layers, or a layer reading an earlier one."""
+    (in a DAG) a merge of two earlier layers, or a layer reading an earlier one; with
+    ``new_ops``, a third of the time one of issue 10's channel or resampling ops (``_new_op``,
+    possibly several lines)."""
     kind = rng.random()
     src = rng.choice(names) if dag and rng.random() < 0.3 else names[-1]
+    if new_ops and rng.random() < 0.35:
+        return _new_op(rng, name, names, src, dag, shapes)
     if dag and len(names) > 2 and kind < 0.2:
         a, b = rng.sample(names[1:], 2)
         return f"  - {{op: {rng.choice(MERGES)}, name: {name}, inputs: [{a}, {b}]}}"
@@ -61,36 +66,162 @@ def _random_layer(rng: random.Random, name: str, names: list[str], dag: bool) ->
     return f"  - {{op: fc, name: {name}, inputs: {src}, units: {rng.choice([1, 5, 10])}}}"
 
 
-def random_yaml(rng: random.Random, max_layers: int = 8, dag: bool = True) -> str:
+# issue 10's channel and resampling ops, drawn by _new_op
+NEW_OPS = ("split", "slice", "shuffle", "upsample", "conv_transpose", "pad", "crop")
+GROW_TO = 72        # upsampling and transposed convolutions stop growing a side past this
+
+
+def _divisors(c: int) -> list[int]:
+    return [d for d in range(1, c + 1) if c % d == 0]
+
+
+def _new_op(rng: random.Random, name: str, names: list[str], src: str, dag: bool,
+            shapes: dict | None) -> str:
+    """A channel op (a split into equal or given parts whose parts later layers read, a channel
+    slice, a shuffle) or a resampling op (upsample by scale or to a size, a transposed
+    convolution, a pad, a centre crop to a size or to another layer's size), its attributes drawn
+    from the volume of its input (``shapes``: layer → (H, W, C); without it the text may be
+    invalid) so that it is valid by construction. Some are deliberately borderline: a split into
+    one-channel parts, a shuffle in 1 or C groups, a slice of one channel or of all of them, a
+    scale of 1, an output_padding of max(stride, dilation) − 1 (above the stride when the
+    dilation is larger), a padding that leaves a one-pixel output, reflect padding of H − 1, a
+    crop to the full size or to 1×1, a crop to a layer of the same size."""
+    h, w, c = (shapes or {}).get(src, (8, 8, 4))
+    op = rng.choice(NEW_OPS if c > 1 else NEW_OPS[1:])
+    head = f"  - {{op: {op}, name: {name}, inputs: {src}"
+    if op == "split":
+        equal = [d for d in _divisors(c) if 1 < d <= 8]
+        if equal and rng.random() < 0.6:      # one-channel parts (d = C) a quarter of the time
+            wider = [d for d in equal if d < c]
+            parts = rng.choice(wider if wider and rng.random() < 0.75 else equal)
+            sizes = [c // parts] * parts
+            lines = [f"{head}, parts: {parts}}}"]
+        else:
+            n = rng.choice([2, 2, 3]) if c >= 3 else 2
+            cuts = sorted(rng.sample(range(1, c), n - 1))
+            sizes = [b - a for a, b in zip([0, *cuts], [*cuts, c])]
+            lines = [f"{head}, sizes: [{', '.join(map(str, sizes))}]}}"]
+        parts = [f"{name}.{i}" for i in range(len(sizes))]
+        if rng.random() < 0.75:       # ShuffleNet's unit: a branch on one part, concat, shuffle
+            i = rng.randrange(len(parts))
+            if rng.random() < 0.5:
+                k = rng.choice([1, 3])
+                lines.append(f"  - {{op: conv, name: {name}b, inputs: {parts[i]}, "
+                             f"filters: {rng.choice([sizes[i], 2, 4])}, kernel: {k}, "
+                             f"padding: {k // 2}}}")
+            else:
+                lines.append(f"  - {{op: {rng.choice(ELEMENTWISE)}, name: {name}b, "
+                             f"inputs: {parts[i]}}}")
+            merged = parts[:i] + [f"{name}b"] + parts[i + 1:]
+            rng.shuffle(merged)
+            lines.append(f"  - {{op: concat, name: {name}c, inputs: [{', '.join(merged)}]}}")
+            if rng.random() < 0.5:
+                lines.append(f"  - {{op: shuffle, name: {name}s, inputs: {name}c, "
+                             f"groups: {len(parts)}}}")
+        return "\n".join(lines)
+    if op == "slice":
+        s = rng.randrange(c)
+        e = rng.choice([s + 1, c, rng.randint(s + 1, c)])
+        start = "" if s == 0 and rng.random() < 0.5 else \
+            f", start: {s - c if rng.random() < 0.3 else s}"
+        end = "" if e == c and rng.random() < 0.5 else \
+            f", end: {e - c if e < c and rng.random() < 0.3 else e}"
+        return f"{head}{start}{end}}}"
+    if op == "shuffle":           # 1 or C groups (no permutation) a quarter of the time
+        real = _divisors(c)[1:-1]
+        groups = rng.choice(real if real and rng.random() < 0.75 else _divisors(c))
+        return f"{head}, groups: {groups}}}"
+    if op == "upsample":
+        f = [rng.choice([1, 2, 2, 3]) if n * 3 <= GROW_TO else 1 for n in (h, w)]
+        mode = rng.choice(["nearest", "bilinear"])
+        r = rng.random()
+        if r < 0.4 and f[0] == f[1]:
+            how = f"scale: {f[0]}"
+        elif r < 0.7:
+            how = f"scale: [{f[0]}, {f[1]}]"
+        else:
+            how = f"size: [{h * f[0]}, {w * f[1]}]"
+        return f"{head}, mode: {mode}, {how}}}"
+    if op == "conv_transpose":
+        k = rng.choice([1, 2, 3, 4])
+        s = rng.choice([1, 2, 2, 3]) if max(h, w) * 3 <= GROW_TO else 1
+        d = rng.choice([1, 1, 2])
+        opad = rng.choice([0, max(s, d) - 1, rng.randrange(max(s, d))])
+        filters = rng.choice([2, 4, 6, 8])
+        groups = rng.choice([g for g in (1, 1, 2, 4) if c % g == 0 and filters % g == 0])
+        room = ((min(h, w) - 1) * s + d * (k - 1) + opad) // 2     # largest padding: 1 pixel out
+        p = rng.choice([0, min(room, rng.randint(0, d * (k - 1))), room])
+        return (f"{head}, filters: {filters}, kernel: {k}, stride: {s}, padding: {p}, "
+                f"output_padding: {opad}, groups: {groups}, dilation: {d}, "
+                f"bias: {rng.choice(['true', 'false'])}}}")
+    if op == "pad":
+        mode = rng.choice(["constant", "reflect"])
+        top = min(h - 1, 6) if mode == "reflect" else 3      # reflect pads at most H − 1
+        side = min(w - 1, 6) if mode == "reflect" else 3
+        t, b = (rng.choice([0, min(top, 1), min(top, 3), top]) for _ in "tb")
+        l, r = (rng.choice([0, min(side, 1), min(side, 3), side]) for _ in "lr")
+        form = rng.random()
+        if form < 0.3 and min(top, side) >= 1:
+            pads = str(min(top, side, rng.choice([1, 2])))
+        elif form < 0.5:
+            pads = f"[{t}, {l}]"
+        else:
+            pads = f"[{t}, {b}, {l}, {r}]"
+        value = f", value: {rng.choice([0, 1.5, -2])}" if mode == "constant" else ""
+        return f"{head}, padding: {pads}, mode: {mode}{value}}}"
+    # crop: to a size, or (U-Net's copy-and-crop) to the size of a layer no larger, then merged
+    if not dag or shapes is None or rng.random() < 0.4:
+        th = rng.choice([h, 1, rng.randint(1, h)])
+        tw = rng.choice([w, 1, rng.randint(1, w)])
+        return f"{head}, size: [{th}, {tw}]}}"
+    fits = [n for n in names if shapes[n][0] <= h and shapes[n][1] <= w]
+    to = rng.choice(fits)
+    line = f"  - {{op: crop, name: {name}, inputs: [{src}, {to}]}}"
+    if rng.random() < 0.5:
+        line += f"\n  - {{op: concat, name: {name}m, inputs: [{name}, {to}]}}"
+    return line
+
+
+def random_yaml(rng: random.Random, max_layers: int = 8, dag: bool = True,
+                new_ops: bool = False) -> str:
     """A YAML spec of random layers; it may be invalid (a window larger than its input...)."""
     lines, names = _header(rng)
     for i in range(rng.randint(1, max_layers)):
-        lines.append(_random_layer(rng, f"l{i}", names, dag))
+        lines.append(_random_layer(rng, f"l{i}", names, dag, None, new_ops))
         names.append(f"l{i}")
     return "\n".join(lines) + "\n"
 
 
-def random_valid(rng: random.Random, max_layers: int = 12, dag: bool = True, tries: int = 60):
+def random_valid(rng: random.Random, max_layers: int = 12, dag: bool = True, tries: int = 60,
+                 new_ops: bool = False):
     """(text, Network, Report) of a random network that analyzes without error, grown one layer
     at a time (a candidate that makes it invalid is dropped and another drawn), so that it
-    reaches about ``max_layers`` layers."""
+    reaches about ``max_layers`` layers. ``new_ops`` also draws issue 10's channel and resampling
+    ops (``_new_op``), shaped from the volumes of the layers so far so that they are valid by
+    construction (a split with its parts then counts as several layers)."""
     lines, names = _header(rng)
     want = rng.randint(1, max_layers)
     net = report = None
+    h, w, c = (int(v) for v in lines[1].split()[1].split("x"))
+    shapes: dict[str, tuple[int, int, int]] | None = {"input": (h, w, c)} if new_ops else None
+    k = 0
     for _ in range(tries):
         if len(names) > want:
             break
-        name = f"l{len(names) - 1}"
-        candidate = lines + [_random_layer(rng, name, names, dag)]
+        name = f"l{k}"
+        candidate = lines + [_random_layer(rng, name, names, dag, shapes, new_ops)]
         try:
             n = archcalc.parse("\n".join(candidate) + "\n")
             r = archcalc.analyze(n)
         except archcalc.ArchcalcError:
             continue
         lines, net, report = candidate, n, r
-        names.append(name)
+        names = [layer.name for layer in n.layers]
+        k += 1
+        if new_ops:
+            shapes = {row.name: row.output for row in r.layers}
     if net is None:
-        return random_valid(rng, max_layers, dag, tries)
+        return random_valid(rng, max_layers, dag, tries, new_ops)
     return "\n".join(lines) + "\n", net, report
 
 

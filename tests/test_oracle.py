@@ -1,21 +1,73 @@
 """Random valid networks (conv/pool/fc chains and small DAGs with random kernels, strides,
-paddings, dilations, groups, channels): the volumes onnxruntime computes when it runs the
-exported graph equal the analyzer's, and the exported initializers hold exactly the analyzer's
-parameter count. Bounded here; benchmarks/oracle.py runs 1,000 networks."""
+paddings, dilations, groups, channels; activations, norms, broadcast merges; issue 10's splits,
+slices, shuffles, upsampling, transposed convolutions, pads and crops): the volumes onnxruntime
+computes when it runs the exported graph equal the analyzer's, and the exported initializers
+hold exactly the analyzer's parameter count. Bounded here; benchmarks/oracle.py runs 1,000
+networks."""
+import functools
 import random
 
 import pytest
 
 import archcalc
 from conftest import SPECS
-from netgen import random_valid
+from netgen import NEW_OPS, random_valid
 from oracle import disagreements
 
+SEEDS = range(40)
 
-@pytest.mark.parametrize("seed", range(40))
+
+@functools.lru_cache(maxsize=None)
+def _network(seed):
+    return random_valid(random.Random(f"oracle-{seed}"), new_ops=True)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 def test_random_network_agrees_with_onnxruntime(seed):
-    text, net, report = random_valid(random.Random(f"oracle-{seed}"))
+    text, net, report = _network(seed)
     assert disagreements(net, report) == [], text
+
+
+def test_the_bounded_run_draws_every_new_op():
+    # the 40 networks above hold each channel and resampling op, a split whose parts later
+    # layers read, a crop to another layer's size, and both modes of upsample and pad
+    layers = [layer for seed in SEEDS for layer in _network(seed)[1].layers]
+    ops = {layer.op for layer in layers}
+    assert {"slice", "shuffle", "upsample", "conv_transpose", "pad", "crop"} <= ops
+    assert set(NEW_OPS) - {"split"} <= ops
+    parts = {layer.name for layer in layers
+             if layer.op == "slice" and layer.attrs["part"] is not None}
+    assert any(set(layer.inputs) & parts for layer in layers if layer.op != "slice")
+    assert any(layer.op == "crop" and len(layer.inputs) == 2 for layer in layers)
+    assert {layer.attrs["mode"] for layer in layers if layer.op == "upsample"} == {"nearest",
+                                                                                  "bilinear"}
+    assert {layer.attrs["mode"] for layer in layers if layer.op == "pad"} == {"constant",
+                                                                             "reflect"}
+
+
+def test_the_new_ops_keep_the_analyzers_invariants():
+    # tests/test_fuzz_properties.py's invariants over the same 40 networks, as they read with
+    # resampling: upsampling and transposed convolutions make the jump (the RF's stride) finer,
+    # so only the window may not shrink across them; a crop's second input gives only a size
+    # (docs/definitions.md, "Receptive field")
+    for seed in SEEDS:
+        text, net, r = _network(seed)
+        t = r.totals
+        assert t.params == sum(x.params for x in r.layers)
+        assert t.macs == sum(x.macs for x in r.layers)
+        assert t.activations == sum(x.activations for x in r.layers)
+        assert t.peak_bytes <= t.activation_bytes, text
+        rows = {x.name: x for x in r.layers}
+        for x in r.layers:
+            for s in x.inputs[:1] if x.op == "crop" else x.inputs:
+                a, b = rows[s].rf, x.rf
+                if x.op in ("add", "mul") and rows[s].output[:2] != x.output[:2]:
+                    continue
+                if not b.is_global:
+                    assert not a.is_global, text
+                    assert b.size[0] >= a.size[0] and b.size[1] >= a.size[1], text
+                    if x.op not in ("upsample", "conv_transpose"):
+                        assert b.stride[0] >= a.stride[0] and b.stride[1] >= a.stride[1], text
 
 
 @pytest.mark.parametrize("spec", ["resnet18.yaml", "googlenet.yaml", "mobilenet_v1.yaml",
@@ -33,3 +85,23 @@ def test_the_oracle_catches_a_wrong_volume_and_a_wrong_count():
     bad = replace(r, layers=rows, totals=replace(r.totals, params=r.totals.params + 1))
     found = disagreements(net, bad)
     assert any("pool1" in f for f in found) and any("initializers" in f for f in found)
+
+
+def test_the_oracle_reports_a_graph_onnxruntime_refuses(monkeypatch):
+    # an exported graph onnxruntime cannot run (here a kernel_shape that does not fit the
+    # weights) is a disagreement, and the run goes on: the long run must not stop at it
+    import onnx
+    from archcalc.exporters import onnx as onnx_export
+    real = onnx_export.to_model
+
+    def broken(*args, **kwargs):
+        model = real(*args, **kwargs)
+        node = next(n for n in model.graph.node if n.op_type == "Conv")
+        attr = next(a for a in node.attribute if a.name == "kernel_shape")
+        attr.CopyFrom(onnx.helper.make_attribute("kernel_shape", [5, 5]))
+        return model
+
+    monkeypatch.setattr(onnx_export, "to_model", broken)
+    net = archcalc.parse("C3D8 M FC10", input=(8, 8, 3))
+    found = disagreements(net, archcalc.analyze(net))
+    assert len(found) == 1 and found[0].startswith("onnxruntime refused"), found
