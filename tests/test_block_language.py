@@ -544,3 +544,28 @@ layers:
       table: [[out, n, s], [8, 3, 2]]
 """)
     assert [net[f"stage1.{i}/c"].attrs["stride"] for i in range(3)] == [(1, 1), (2, 2), (1, 1)]
+
+
+def test_a_stage_stride_for_a_block_without_one_says_so(tmp_path):
+    p = tmp_path / "s.yaml"
+    p.write_text("name: x\ninput: 8x8x3\nblocks:\n  b:\n    params: {c: null}\n"
+                 "    layers: [{op: conv, filters: $c}]\nlayers:\n"
+                 "  - {stages: {block: b, table: [[c, n, s], [8, 2, 2]]}}\n")
+    with pytest.raises(ArchcalcError) as e:
+        archcalc.load(str(p))
+    d = e.value.diagnostics[0]
+    assert d.message == "block 'b' has no parameter 'stride'"
+    assert "did you mean" not in d.hint and "add a stride parameter to block 'b'" in d.hint
+
+
+def test_two_unnamed_stage_tables_say_which_to_name(tmp_path):
+    p = tmp_path / "s.yaml"
+    p.write_text("name: x\ninput: 8x8x3\nblocks:\n  b:\n    params: {c: null, stride: 1}\n"
+                 "    layers: [{op: conv, name: conv, filters: $c, stride: $stride}]\nlayers:\n"
+                 "  - {stages: {block: b, table: [[c, n, s], [8, 2, 2]]}}\n"
+                 "  - {stages: {block: b, table: [[c, n, s], [16, 1, 1]]}}\n")
+    with pytest.raises(ArchcalcError) as e:
+        archcalc.load(str(p))
+    (d,) = e.value.diagnostics
+    assert d.message.startswith("the stage 'stage1' is built twice")
+    assert d.pos.line == 9 and "its own name" in d.hint

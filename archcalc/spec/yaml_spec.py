@@ -862,8 +862,11 @@ class _Emitter:
         for k in given:
             if k not in params:
                 raise error(f"block {bname!r} has no parameter {k!r}", key_at(k),
-                            hint=_near(k, [*params, *keys]) + "its parameters: "
-                            + (", ".join(params) or "none"))
+                            hint=_near(k, [c for c in (*params, *keys) if c != k])
+                            + ("a stage table gives the first block of each stage its stride: "
+                               f"add a stride parameter to block {bname!r} (" if k == "stride"
+                               else "") + "its parameters: " + (", ".join(params) or "none")
+                            + (")" if k == "stride" else ""))
         benv = {}
         for k, default in params.items():
             if k in given:
@@ -996,6 +999,11 @@ class _Emitter:
                             f"{MAX_LAYERS:,} layers archcalc analyzes", rpos)
             base = (re.sub(r"\{([^}]*)\}", lambda m: str(_eval(m.group(1), renv, name_pos)),
                            name_pat) if "{" in name_pat else _subst(name_pat, renv, name_pos))
+            if n and prefix + f"{base}.0" in self.b.block_outputs:
+                raise error(f"the stage {base!r} is built twice: its blocks {base}.0, … exist "
+                            "already", name_pos, hint="give each stages: item its own name, "
+                            "e.g. name: \"head{stage}\"" if "name" not in st else
+                            "give this stages: item another name")
             for i in range(n):
                 src = self.b.last
                 ienv = {**renv, "i": i, "in": InputVolume(self, src)}
