@@ -189,3 +189,12 @@ layers:
     rows = list(csv.DictReader(io.StringIO(run_cli("summary", str(p), "-F", "csv", "--depth",
                                                    "0").stdout)))
     assert sum(int(x["macs"]) for x in rows if x["train_only"] == "false") == r.totals.macs
+
+
+@pytest.mark.parametrize("key", ["train-only", "tarin_only", "trainonly"])
+def test_a_misspelled_train_only_is_named(tmp_path, key):
+    with pytest.raises(ArchcalcError) as e:
+        load(tmp_path, HEAD + f"  - {{op: relu, {key}: true}}\n")
+    d = e.value.diagnostics[0]
+    assert (d.message, d.pos.line) == (f"unknown key {key!r}", 12)
+    assert d.hint.startswith("did you mean 'train_only'?")

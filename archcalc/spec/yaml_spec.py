@@ -7,6 +7,7 @@ the line and column of every value for error messages.
 from __future__ import annotations
 
 import ast
+import difflib
 import math
 import operator
 import re
@@ -808,8 +809,17 @@ class _Emitter:
             lookup(op, item.where["op"])
             self._absent(item, env, local, self._names(item, env, self._repeat(item, env), None))
             return
+        opdef = lookup(op, item.where["op"])
+        for k in item:       # a misspelled layer key (train-only, inptus) is not an attribute
+            if k not in LAYER_KEYS and k not in opdef.ATTRS:
+                near = difflib.get_close_matches(str(k).lower().replace("-", "_"), LAYER_KEYS,
+                                                 n=1, cutoff=0.75)
+                if near and not suggest_attr(str(k), opdef.ATTRS):
+                    raise error(f"unknown key {k!r}", item.key_at[k],
+                                hint=f"did you mean {near[0]!r}? keys of a layer: "
+                                + ", ".join(LAYER_KEYS) + f", and {opdef.kind}'s attributes")
         attrs = {k: _subst(v, env, item.where[k]) for k, v in item.items() if k not in LAYER_KEYS}
-        kind = lookup(op, item.where["op"]).kind
+        kind = opdef.kind
         d = self.d
         if kind in ("conv", "dwconv"):
             for k, v in (("kernel", d.conv_kernel), ("stride", d.conv_stride),
