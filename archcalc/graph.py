@@ -265,8 +265,9 @@ class Builder:
             for s in srcs:
                 if names[s].train_only:
                     raise error(f"layer {name!r} reads {s!r}, which runs only in training",
-                                pos, hint=f"mark {name!r} train_only: true as well, or read a "
-                                "layer that inference runs")
+                                pos, hint="read a layer that inference runs (after a block "
+                                "whose last layer is training-only, name the block's output "
+                                f"with output:), or mark {name!r} train_only: true as well")
         layer = Layer(name, opdef.kind, attrs, srcs, pos, scope, self.train_only)
         self.layers.append(layer)
         self.names[name] = layer

@@ -569,3 +569,12 @@ def test_two_unnamed_stage_tables_say_which_to_name(tmp_path):
     (d,) = e.value.diagnostics
     assert d.message.startswith("the stage 'stage1' is built twice")
     assert d.pos.line == 9 and "its own name" in d.hint
+
+
+def test_i_in_a_repeated_instances_parameters(tmp_path):
+    p = tmp_path / "s.yaml"
+    p.write_text("name: x\ninput: 8x8x3\nblocks:\n  b:\n    params: {f: null}\n"
+                 "    layers: [{op: conv, name: c, filters: $f, kernel: 1}]\nlayers:\n"
+                 '  - {block: b, name: "b{i}", repeat: 3, f: "${4 + i}"}\n')
+    net = archcalc.load(str(p))
+    assert [net[f"b{i}/c"].attrs["filters"] for i in range(3)] == [4, 5, 6]

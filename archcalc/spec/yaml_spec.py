@@ -930,8 +930,8 @@ class _Emitter:
                 key = (prefix, bname)
                 self.instances[key] = self.instances.get(key, 0) + 1
                 name = f"{bname}{self.instances[key]}"
-            given = {k: _subst(v, here, item.where[k]) for k, v in item.items()
-                     if k not in BLOCK_KEYS}
+            given = {k: _subst(v, {**here, "i": i}, item.where[k]) for k, v in item.items()
+                     if k not in BLOCK_KEYS}      # i: the repeat's index, as in when: and name:
             benv = self._block_env(bname, params, given, item.key_at.get, pos)
             self._instance(bname, bdef, benv, i, name, src, prefix, scope, local, depth)
             inputs = None
