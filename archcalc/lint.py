@@ -195,7 +195,8 @@ def misaligned_merges(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[D
                             f"{s} {rows[s].rf.text()} centre {rows[s].rf.start[0]:g}"
                             for s in row.inputs),
                         "make every branch's total padding match its kernel, as Araujo et al. "
-                        "(Distill 2019) describe")
+                        "(Distill 2019) describe; after upsampling a shift of part of the "
+                        "coarser grid's stride is expected (FPN-style decoders accept it)")
 
 
 CHECKS = (rounding_effects, collapsed_early, fc_dominates, misaligned_merges, unread_outputs)

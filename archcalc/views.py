@@ -88,6 +88,11 @@ def _totals_lines(r: Report) -> list[tuple[str, str]]:
         ("training estimate", f"{human_bytes(t.training_bytes)} ({s.optimizer}; see "
          "docs/definitions.md)"),
     ]
+    unaligned = [row.name for row in r.layers if not row.rf.is_global and not row.rf.aligned]
+    if unaligned:
+        lines.append(("RF !", f"{len(unaligned)} layers ({unaligned[0]} first) see a union of "
+                      "receptive fields whose branches differ in stride or centre (not aligned: "
+                      "docs/definitions.md); the warning names the merge where it starts"))
     if t.train_only_params or t.train_only_macs or t.train_only_activations:
         lines.insert(-1, ("training only", f"{exact_and_short(t.train_only_params)} params"
                           + (f" + {t.train_only_buffers:,} buffers" if t.train_only_buffers else "")

@@ -182,3 +182,12 @@ def test_the_builders_index_is_the_one_the_network_would_build():
         assert net.by_name == fresh.by_name
         assert net.consumers == fresh.consumers
         assert list(net.consumers) == list(fresh.consumers)      # in layer order
+
+
+def test_the_rf_mark_is_explained_under_the_table():
+    from conftest import run_cli
+    fpn = run_cli("summary", str(SPECS / "fpn_resnet18.yaml")).stdout
+    (line,) = [ln for ln in fpn.splitlines() if ln.startswith("RF !:")]
+    assert "(merge4 first)" in line and "not aligned" in line
+    vgg = run_cli("summary", str(SPECS / "vgg16.yaml")).stdout
+    assert "RF !" not in vgg
