@@ -578,3 +578,13 @@ def test_i_in_a_repeated_instances_parameters(tmp_path):
                  '  - {block: b, name: "b{i}", repeat: 3, f: "${4 + i}"}\n')
     net = archcalc.load(str(p))
     assert [net[f"b{i}/c"].attrs["filters"] for i in range(3)] == [4, 5, 6]
+
+
+@pytest.mark.parametrize("expr, message", [
+    ("2 ** 3", "the operator ** is not supported in '2 ** 3'"),
+    ("3 & 1", "the operator & is not supported in '3 & 1'"),
+])
+def test_unsupported_operators_are_named(expr, message):
+    with pytest.raises(ArchcalcError) as e:
+        _eval(expr, {}, SourcePos("<t>"))
+    assert e.value.diagnostics[0].message == message
