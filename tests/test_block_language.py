@@ -352,7 +352,7 @@ def test_make_divisible_is_torchvisions():
 
 
 @pytest.mark.parametrize("expr, needle", [
-    ("2 ** 3", "cannot evaluate"),
+    ("2 ** 3", "operator ** is not supported"),
     ("x.real", "cannot evaluate"),
     ("__import__('os')", "unknown function '__import__'"),
     ("open(1)", "unknown function 'open'"),
@@ -360,7 +360,7 @@ def test_make_divisible_is_torchvisions():
     ("[1, 2]", "cannot evaluate"),
     ("(lambda: 1)()", "cannot evaluate"),
     ("1e308 * 1e308", "too large"),
-    ("2 ** 62 * 4", "cannot evaluate"),
+    ("2 ** 62 * 4", "operator ** is not supported"),
     ("4611686018427387904 * 4", "too large"),
     ("ceil(1e400)", "too large"),
     ("1 and 2", "and takes true or false"),
