@@ -588,3 +588,15 @@ def test_unsupported_operators_are_named(expr, message):
     with pytest.raises(ArchcalcError) as e:
         _eval(expr, {}, SourcePos("<t>"))
     assert e.value.diagnostics[0].message == message
+
+
+def test_a_parameter_a_stage_table_leaves_out_says_where_to_give_it(tmp_path):
+    p = tmp_path / "s.yaml"
+    p.write_text("name: x\ninput: 8x8x3\nblocks:\n  b:\n    params: {c: null, k: null}\n"
+                 "    layers: [{op: conv, filters: $c, kernel: $k}]\nlayers:\n"
+                 "  - {stages: {block: b, table: [[c, n], [8, 2]]}}\n")
+    with pytest.raises(ArchcalcError) as e:
+        archcalc.load(str(p))
+    d = e.value.diagnostics[0]
+    assert d.message == "block 'b' needs the parameter 'k'"
+    assert d.hint.startswith("name a column k in the table's header")

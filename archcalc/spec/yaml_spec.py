@@ -889,7 +889,9 @@ class _Emitter:
                 benv[k] = given[k]
             elif default is None:
                 raise error(f"block {bname!r} needs the parameter {k!r}", pos,
-                            hint=f"add {k}: <value> to this line")
+                            hint=f"add {k}: <value> to this line" if keys is BLOCK_KEYS else
+                            f"name a column {k} in the table's header, or map it in with: "
+                            f"{{{k}: ${{...}}}}")
             else:
                 benv[k] = default
         return benv
