@@ -209,6 +209,8 @@ def _nodes(rows) -> tuple[dict[str, Node], list[tuple[str, str]]]:
     for name, words in notes.items():
         if words:
             nodes[name].lines.append("+ " + ", ".join(words))
+        if nodes[name].train_only:
+            nodes[name].lines.append("(training only)")
     return nodes, edges
 
 
@@ -287,11 +289,13 @@ def _poly(points) -> str:
     return " ".join(f"{a:.1f},{b:.1f}" for a, b in points)
 
 
-def draw(net, report, depth: int | None = None) -> Drawing:
+def draw(net, report, depth: int | None = None, auto_fold: bool = True) -> Drawing:
     """Lay out and draw ``report`` (see the module's docstring); ``net`` is not needed (the
-    Report's rows carry the graph) and may be None."""
+    Report's rows carry the graph) and may be None. ``depth`` None with ``auto_fold`` folds a
+    network too wide to draw legibly (``fold_depth_for``); ``auto_fold=False`` draws every
+    layer whatever the width."""
     note = None
-    if depth is None:
+    if depth is None and auto_fold:
         depth = fold_depth_for(report)
         note = fold_note(report) if depth is not None else None
     rows = report.rows(depth)
@@ -342,9 +346,11 @@ def draw(net, report, depth: int | None = None) -> Drawing:
                 f'<polygon points="{_poly(right)}" fill="{fill}" fill-opacity="0.85"/></g>')
         x0, y0, x1, y1 = n.bbox
         ty = y1 + 5
+        lines.append(f'<g class="label" data-layer="{escape(n.name)}">')
         for i, s in enumerate(n.lines):
             text(x0, ty, s, cls="t b" if i == 0 else "t")
             ty += LINE * FONT
+        lines.append('</g>')
 
     # edges: a curve between neighbouring columns, an arc over (or under) what a skip passes
     drawn_edges: list[tuple[str, str, str]] = []
@@ -384,25 +390,32 @@ def draw(net, report, depth: int | None = None) -> Drawing:
                                f'{ky + ks:.1f}" fill="none" stroke="#c33" stroke-width="0.7" '
                                f'stroke-dasharray="2 2"/></g>')
             continue
+        # a skip: over everything it passes (under, where both ends sit below the axis). It
+        # leaves and enters through the gaps between columns, so it crosses no volume and no
+        # label; a volume at the top of its column is left (entered) through its top instead
         c0, c1 = col_of[s], col_of[t]
         span = [n for n in nodes.values() if c0 <= n.col <= c1]
-        sx, tx = a.x + a.fw / 2, b.x + b.fw / 2
-        below = (not (_is_top(a, nodes) and _is_top(b, nodes))
-                 and _is_bottom(a, nodes) and _is_bottom(b, nodes))
-        if below:       # out of the right side, down the gap, under, up the gap, in
-            floor = max(n.bbox[1] + n.cell_h for n in span)
-            gx0 = col_x[c0][1] + COL_GAP * 0.3
-            gx1 = col_x[c1][0] - COL_GAP * 0.3
-            yl = floor + 8 + LANE * lane(lanes_down, gx0, gx1)
-            ty = min(max(b.mid, b.y), b.y + b.fh)
-            d = (f"M{a.bbox[2]:.1f},{a.mid:.1f}H{gx0:.1f}V{yl:.1f}H{gx1:.1f}V{ty:.1f}"
-                 f"H{b.x - 1:.1f}")
-        else:           # out of the top, over everything it passes, into the top
-            ceil = min(n.bbox[1] for n in span)
-            yl = ceil - 10 - LANE * lane(lanes_up, sx, tx)
-            sy, ty = a.bbox[1], b.bbox[1]
-            d = (f"M{sx:.1f},{sy:.1f}V{yl + 6:.1f}Q{sx:.1f},{yl:.1f} {sx + 6:.1f},{yl:.1f}"
-                 f"H{tx - 6:.1f}Q{tx:.1f},{yl:.1f} {tx:.1f},{yl + 6:.1f}V{ty - 1:.1f}")
+        below = a.mid + b.mid > 1
+        gx0 = col_x[c0][1] + COL_GAP * 0.25
+        gx1 = col_x[c1][0] - COL_GAP * 0.25
+        out_top = not below and _is_top(a, nodes)
+        in_top = not below and _is_top(b, nodes)
+        sx = a.x + a.fw / 2 if out_top else gx0
+        tx = b.x + b.fw / 2 if in_top else gx1
+        ty = min(max(b.mid, b.y), b.y + b.fh)
+        if below:
+            yl = max(n.bbox[1] + n.cell_h for n in span) + 8 + LANE * lane(lanes_down, sx, tx)
+        else:
+            yl = min(n.bbox[1] for n in span) - 10 - LANE * lane(lanes_up, sx, tx)
+        r = 5 if below else -5
+        d = (f"M{sx:.1f},{a.bbox[1]:.1f}" if out_top
+             else f"M{a.bbox[2]:.1f},{a.mid:.1f}H{gx0 - 5:.1f}Q{gx0:.1f},{a.mid:.1f} "
+                  f"{gx0:.1f},{a.mid + (5 if yl > a.mid else -5):.1f}")
+        d += (f"V{yl - r:.1f}Q{sx:.1f},{yl:.1f} {sx + 5:.1f},{yl:.1f}H{tx - 5:.1f}"
+              f"Q{tx:.1f},{yl:.1f} {tx:.1f},{yl - r:.1f}")
+        d += (f"V{b.bbox[1] - 1:.1f}" if in_top
+              else f"V{ty + (5 if yl < ty else -5):.1f}Q{tx:.1f},{ty:.1f} {tx + 5:.1f},{ty:.1f}"
+                   f"H{b.x - 1:.1f}")
         lines.append(f'<path class="edge skip" d="{d}" fill="none" stroke="#777" '
                      f'marker-end="url(#arrow)"{dash}/>')
         drawn_edges.append((s, t, "arc"))
@@ -414,7 +427,8 @@ def draw(net, report, depth: int | None = None) -> Drawing:
     ys1 = [n.bbox[3] for n in nodes.values()] + [t[3] for t in texts]
     top_y = min(ys0) - 10 - LANE * (len(lanes_up) + 1)
     bottom_y = max(ys1) + 10 + LANE * (len(lanes_down) + 1)
-    heading = [f"{report.name} — {len(nodes)} volumes"
+    volumes = sum(1 for n in nodes.values() if n.kind != "merge")
+    heading = [f"{report.name} — {volumes} volumes"
                + ("" if depth is None else f", blocks folded to depth {depth}")]
     if note:
         heading.append(note)
@@ -439,7 +453,7 @@ def draw(net, report, depth: int | None = None) -> Drawing:
         f'height="{height:.1f}" fill="#fff"/>',
         *[ln for ln in lines if ln.startswith("<path")],
         *shapes, *kernels,
-        *[ln for ln in lines if ln.startswith("<text")],
+        *[ln for ln in lines if not ln.startswith("<path")],
         '</svg>', ''])
     return Drawing(svg, depth, note, nodes, texts, drawn_edges)
 
@@ -452,6 +466,6 @@ def _is_bottom(n: Node, nodes: dict[str, Node]) -> bool:
     return all(m.y <= n.y for m in nodes.values() if m.col == n.col)
 
 
-def to_svg(net, report, depth: int | None = None) -> str:
+def to_svg(net, report, depth: int | None = None, auto_fold: bool = True) -> str:
     """The volume drawing of ``report`` as a self-contained SVG document (see ``draw``)."""
-    return draw(net, report, depth).svg
+    return draw(net, report, depth, auto_fold).svg
