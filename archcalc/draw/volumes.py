@@ -380,10 +380,11 @@ def draw(net, report, depth: int | None = None, auto_fold: bool = True) -> Drawi
             # the kernel: a square on the input's front face, its pyramid to the output
             if (b.kernel and a.kind == "box" and b.kind in ("box", "bar") and len(b.preds) == 1
                     and abs(a.mid - b.mid) < 1):
-                # to the input's drawn height in proportion (k/H), at least 6 px, at most half
+                # to the input's drawn height in proportion (k/H), at least 6 px, at most half;
+                # low on the front face, clear of the edge (at the shape's middle)
                 ks = min(max(a.fh * b.kernel[0] / max(a.vol[0], 1), 6.0), a.fh * .5)
-                kx, ky = a.x + a.fw - ks - 3, a.y + a.fh / 2 - ks / 2
-                px, py = b.x + min(b.fw, 12) / 2, b.y + b.fh / 2
+                kx, ky = a.x + a.fw - ks - 3, min(a.y + a.fh * .72 - ks / 2, a.y + a.fh - ks - 2)
+                px, py = b.x + min(b.fw, 12) / 2, b.y + b.fh * .72
                 kernels.append(f'<g class="kernel"><rect x="{kx:.1f}" y="{ky:.1f}" width="{ks:.1f}"'
                                f' height="{ks:.1f}" fill="#fff" fill-opacity="0.5" stroke="#c33"/>'
                                f'<path d="M{kx + ks:.1f},{ky:.1f}L{px:.1f},{py:.1f}L{kx + ks:.1f},'
