@@ -576,12 +576,50 @@ ROW_JUSTIFY = ("left", "left", "left", "left", "right", "right", "right", "right
 MARK = {"added": "+", "removed": "−", "changed": "~"}
 
 
-def layer_rows(d: Diff) -> list[list[str]]:
-    """One row of text cells (ROW_HEADERS) per added, removed or changed layer."""
+def whole_blocks(d: Diff) -> dict[str, tuple[str, LayerRow]]:
+    """Block instances added or removed whole (every row of the instance only in B, or only in
+    A), outermost first: row name → (block instance, the block as one row, folded by the
+    Report's own ``fold``). The table and Markdown views show such a block as one row."""
+    from .report import fold
+    out: dict[str, tuple[str, LayerRow]] = {}
+    for status, rep in (("added", d.b), ("removed", d.a)):
+        side = [(r.b if status == "added" else r.a, r.status) for r in d.rows]
+        side = [(row, st) for row, st in side if row is not None]
+        done: set[str] = set()
+        for row, st in side:
+            if st != status or row.name in out:
+                continue
+            for i, key in enumerate(row.scope):
+                if key in done:
+                    break
+                inside = [(x, y) for x, y in side if len(x.scope) > i and x.scope[i] == key]
+                if all(y == status for _, y in inside):
+                    members = [x for x, _ in inside]
+                    layers = [x for x in rep.layers if len(x.scope) > i and x.scope[i] == key]
+                    block = fold(layers, i, rep.block_outputs)[0]
+                    for x in members:
+                        out[x.name] = (key, block)
+                    done.add(key)
+                    break
+    return out
+
+
+def layer_rows(d: Diff, fold_blocks: bool = True) -> list[list[str]]:
+    """One row of text cells (ROW_HEADERS) per added, removed or changed layer; with
+    ``fold_blocks``, one row for a block instance added or removed whole."""
     out = []
+    blocks = whole_blocks(d) if fold_blocks else {}
+    shown: set[str] = set()
     for r in d.rows:
         if r.status in ("same", "rf"):
             continue
+        if r.status in ("added", "removed") and r.name in blocks:
+            key, block = blocks[r.name]
+            if key in shown:
+                continue
+            shown.add(key)
+            r = RowChange(r.status, None if r.status == "added" else block,
+                          block if r.status == "added" else None)
         f = r.figures
         name = r.name if not (r.a and r.b and r.a.name != r.b.name) else \
             f"{r.a.name} → {r.b.name}"
@@ -613,7 +651,13 @@ def summary_line(d: Diff) -> str:
     if d.identical:
         return "no differences: every layer and every total is the same"
     renamed = len(d.renamed)
-    line = (f"layers: {c['changed']} changed, {c['added']} added, {c['removed']} removed, "
+    blocks = whole_blocks(d)
+
+    def whole(status: str) -> str:
+        n = len({blocks[r.name][0] for r in d.rows if r.status == status and r.name in blocks})
+        return f" ({n} whole block{'s' * (n != 1)})" if n else ""
+    line = (f"layers: {c['changed']} changed, {c['added']} added{whole('added')}, "
+            f"{c['removed']} removed{whole('removed')}, "
             f"{c['unchanged'] + c['rf_only']} unchanged" +
             (f" ({renamed} renamed, matched by structure)" if renamed else ""))
     if c["rf_only"]:
