@@ -53,8 +53,9 @@ class Change:
 class RowChange:
     """One row of the alignment. ``status``: "added" (only in B), "removed" (only in A),
     "changed" (its op, an attribute, its inputs or one of its own figures: output volume,
-    params, MACs, activations), "rf" (nothing but its receptive field changed: a consequence of a
-    change upstream) or "same"; ``matched``: "name" or "structure" for rows in both. ``changes``:
+    params, MACs, activations), "renumbered" (nothing but the number closing its name changed,
+    conv2 → conv3: see :func:`renumbered`), "rf" (nothing but its receptive field changed: a
+    consequence of a change upstream) or "same"; ``matched``: "name" or "structure" for rows in both. ``changes``:
     the attribute changes; ``figures``: figure → (before, after) for every figure (None on the
     side a row is missing from)."""
     status: str
@@ -129,8 +130,9 @@ class Delta:
 @dataclass(frozen=True)
 class Diff:
     """Two networks compared: ``totals`` (Delta per figure), ``rows`` (every aligned row in a
-    merged order: B's order, a removed row after the row before it in A), ``diagnostics``
-    (warnings and errors only in A: "removed", only in B: "added")."""
+    merged order: B's order, a removed row after the row before it in A),
+    ``diagnostics_removed`` / ``diagnostics_added``: warnings only A has, only B has (the same
+    warning with other numbers in it is neither)."""
     a: Report
     b: Report
     totals: tuple[Delta, ...]
@@ -161,17 +163,24 @@ class Diff:
         return self._having("rf")
 
     @property
+    def renumbered(self) -> list[RowChange]:
+        """Rows whose name's closing number alone changed (conv2 → conv3)."""
+        return self._having("renumbered")
+
+    @property
     def unchanged(self) -> list[RowChange]:
         return self._having("same")
 
     @property
     def renamed(self) -> list[RowChange]:
+        """Rows matched by structure under another name (renumbered ones included)."""
         return [r for r in self.rows if r.matched == "structure" and r.a.name != r.b.name]
 
     @property
     def identical(self) -> bool:
         """No layer added, removed or changed and every total equal."""
-        return (not (self.added or self.removed or self.changed or self.rf_only)
+        return (not (self.added or self.removed or self.changed or self.rf_only
+                     or self.renumbered)
                 and all(d.change in (0, None) and d.before == d.after for d in self.totals))
 
     def total(self, key: str) -> Delta:
@@ -179,7 +188,8 @@ class Diff:
 
     def counts(self) -> dict:
         return {"added": len(self.added), "removed": len(self.removed),
-                "changed": len(self.changed), "rf_only": len(self.rf_only),
+                "changed": len(self.changed), "renumbered": len(self.renumbered),
+                "rf_only": len(self.rf_only),
                 "unchanged": len(self.unchanged),
                 "matched_by_name": sum(r.matched == "name" for r in self.rows),
                 "matched_by_structure": sum(r.matched == "structure" for r in self.rows)}
@@ -257,12 +267,14 @@ def _in_order(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def align(rows_a: Sequence[LayerRow], rows_b: Sequence[LayerRow],
-          sig_a: Sequence[tuple], sig_b: Sequence[tuple]) -> list[tuple[int | None, int | None,
-                                                                        str | None]]:
+          sig_a: Sequence[tuple], sig_b: Sequence[tuple], names: bool = True
+          ) -> list[tuple[int | None, int | None, str | None]]:
     """(index in A or None, index in B or None, "name" | "structure" | None) for every row of
-    both, in a merged order (see the module's docstring for the rule)."""
+    both, in a merged order (see the module's docstring for the rule). ``names`` False: by
+    structure alone (only the input rows are matched by name)."""
     where_b = {r.name: j for j, r in enumerate(rows_b)}
-    by_name = [(i, where_b[r.name]) for i, r in enumerate(rows_a) if r.name in where_b]
+    by_name = [(i, where_b[r.name]) for i, r in enumerate(rows_a) if r.name in where_b
+               and (names or r.op == "input")]
     match: dict[int, tuple[int, str]] = {i: (j, "name") for i, j in by_name}
     taken_b = {j for _, j in by_name}
     anchors = _in_order(by_name)
@@ -379,8 +391,15 @@ def _totals(a: Report, b: Report, out_a, out_b) -> tuple[Delta, ...]:
     return tuple(out)
 
 
-def _diag_key(d) -> tuple:
-    return (d.severity, d.layer, d.message)
+def _diag_key(d, rename: dict | None = None) -> tuple:
+    """What makes two diagnostics the same finding: severity, layer (A's named as in B) and the
+    message with its numbers and layer name left out (a warning whose percentages moved with
+    the change is still the same warning; it is not listed as gone and new)."""
+    text = re.sub(r"\d[\d,.]*", "#", d.message)
+    if d.layer:
+        text = text.replace(d.layer, "<layer>")
+    layer = (rename or {}).get(d.layer, d.layer)
+    return (d.severity, layer, text)
 
 
 def diff(report_a: Report, report_b: Report, net_a=None, net_b=None,
@@ -392,7 +411,44 @@ def diff(report_a: Report, report_b: Report, net_a=None, net_b=None,
     inner_a, inner_b = _inner(report_a, depth), _inner(report_b, depth)
     sig_a = [_signature(r, inner_a) for r in rows_a]
     sig_b = [_signature(r, inner_b) for r in rows_b]
-    pairs = align(rows_a, rows_b, sig_a, sig_b)
+    out = _rows(rows_a, rows_b, align(rows_a, rows_b, sig_a, sig_b), inner_a, inner_b)
+    cost = _cost(out)
+    if cost and len(rows_a) + len(rows_b) <= STRUCTURE_ONLY_LIMIT:
+        # names given by position (a spec string's conv1, conv2, ...) shift when a layer is
+        # inserted: where structure alone explains the change with fewer rows, it wins
+        other = _rows(rows_a, rows_b, align(rows_a, rows_b, sig_a, sig_b, names=False),
+                      inner_a, inner_b)
+        if _cost(other) < cost:
+            out = other
+    rename = {r.a.name: r.b.name for r in out if r.a is not None and r.b is not None}
+    da = {_diag_key(d, rename) for d in report_a.diagnostics}
+    db = {_diag_key(d) for d in report_b.diagnostics}
+    return Diff(report_a, report_b,
+                _totals(report_a, report_b, net_a.outputs if net_a is not None else None,
+                        net_b.outputs if net_b is not None else None),
+                tuple(out), depth,
+                tuple(d for d in report_a.diagnostics if _diag_key(d, rename) not in db),
+                tuple(d for d in report_b.diagnostics if _diag_key(d) not in da),
+                sources)
+
+
+STRUCTURE_ONLY_LIMIT = 4_000      # rows of both networks up to which structure alone is tried
+_NUMBERED = re.compile(r"^(.*?)(\d+)$")
+
+
+def renumbered(a: str, b: str) -> bool:
+    """``conv2`` → ``conv3``, ``stage1/relu4`` → ``stage1/relu5``: the same name but for its
+    closing number, as names that archcalc gives by position shift when a layer is inserted."""
+    ma, mb = _NUMBERED.match(a), _NUMBERED.match(b)
+    return bool(ma and mb and ma.group(1) == mb.group(1) and ma.group(1)[-1:].isalpha())
+
+
+def _cost(rows: Sequence[RowChange]) -> int:
+    """Rows added, removed or changed: what an alignment leaves a reviewer to read."""
+    return sum(r.status in ("added", "removed", "changed") for r in rows)
+
+
+def _rows(rows_a, rows_b, pairs, inner_a, inner_b) -> list[RowChange]:
     rename = {rows_a[i].name: rows_b[j].name for i, j, _ in pairs
               if i is not None and j is not None}
     out = []
@@ -404,19 +460,16 @@ def diff(report_a: Report, report_b: Report, net_a=None, net_b=None,
         else:
             a, b = rows_a[i], rows_b[j]
             changes = _changes(a, b, rename, inner_a, inner_b)
-            own = changes or any(_figure(a, f) != _figure(b, f) for f in FIGURES if f != "rf")
-            status = ("changed" if own else
-                      "rf" if _figure(a, "rf") != _figure(b, "rf") else "same")
+            figures = any(_figure(a, f) != _figure(b, f) for f in FIGURES if f != "rf")
+            if not figures and [c.key for c in changes] == ["name"] and \
+                    renumbered(a.name, b.name):
+                status = "renumbered"
+            elif changes or figures:
+                status = "changed"
+            else:
+                status = "rf" if _figure(a, "rf") != _figure(b, "rf") else "same"
             out.append(RowChange(status, a, b, how, changes))
-    da = {_diag_key(d) for d in report_a.diagnostics}
-    db = {_diag_key(d) for d in report_b.diagnostics}
-    return Diff(report_a, report_b,
-                _totals(report_a, report_b, net_a.outputs if net_a is not None else None,
-                        net_b.outputs if net_b is not None else None),
-                tuple(out), depth,
-                tuple(d for d in report_a.diagnostics if _diag_key(d) not in db),
-                tuple(d for d in report_b.diagnostics if _diag_key(d) not in da),
-                sources)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -611,7 +664,7 @@ def layer_rows(d: Diff, fold_blocks: bool = True) -> list[list[str]]:
     blocks = whole_blocks(d) if fold_blocks else {}
     shown: set[str] = set()
     for r in d.rows:
-        if r.status in ("same", "rf"):
+        if r.status in ("same", "rf", "renumbered"):
             continue
         if r.status in ("added", "removed") and r.name in blocks:
             key, block = blocks[r.name]
@@ -658,11 +711,14 @@ def summary_line(d: Diff) -> str:
         return f" ({n} whole block{'s' * (n != 1)})" if n else ""
     line = (f"layers: {c['changed']} changed, {c['added']} added{whole('added')}, "
             f"{c['removed']} removed{whole('removed')}, "
-            f"{c['unchanged'] + c['rf_only']} unchanged" +
+            f"{c['unchanged'] + c['rf_only'] + c['renumbered']} unchanged" +
             (f" ({renamed} renamed, matched by structure)" if renamed else ""))
-    if c["rf_only"]:
-        line += (f"; of the unchanged, {c['rf_only']} see another receptive field through a "
-                 "change upstream (not listed)")
+    if c["rf_only"] or c["renumbered"]:
+        line += "; of the unchanged (not listed), " + " and ".join(
+            ([f"{c['renumbered']} only renumbered ({d.renumbered[0].a.name} → "
+              f"{d.renumbered[0].b.name}: names given by position)"] if c["renumbered"] else [])
+            + ([f"{c['rf_only']} see another receptive field through a change upstream"]
+               if c["rf_only"] else []))
     return line
 
 

@@ -341,3 +341,64 @@ def test_summary_does_not_import_diff():
     from conftest import imported_by
     modules, _ = imported_by("summary", "specs/vgg16.yaml")
     assert "archcalc.diff" not in modules
+
+
+def test_layer_inserted_in_a_spec_string():
+    # a spec string names layers by position: inserting C3D64 after pool1 renames the old conv2
+    # conv3. Aligning by name would call conv2 changed (128 → 64 filters), conv3 added and pool2
+    # rewired (3 rows); by structure it is conv2 added and conv2 → conv3 rewired (2 rows), which
+    # wins
+    na = archcalc.parse("C3D64 M C3D128 M FC10", input=(32, 32, 3))
+    nb = archcalc.parse("C3D64 M C3D64 C3D128 M FC10", input=(32, 32, 3))
+    d = both(na, nb)
+    [added] = d.added
+    assert added.b.name == "conv2" and added.b.params == 3 * 3 * 64 * 64 + 64     # 36,928
+    [moved] = d.changed
+    assert (moved.a.name, moved.b.name, moved.matched) == ("conv2", "conv3", "structure")
+    assert [(c.key, c.before, c.after) for c in moved.changes] == [
+        ("name", "conv2", "conv3"), ("inputs", ["pool1"], ["conv2"])]
+    assert moved.figures["params"] == (3 * 3 * 64 * 128 + 128,) * 2
+    assert d.total("params").change == 36_928
+    # the added conv runs at 16×16 (after the pool) with 3·3·64 MACs per output element
+    assert d.total("macs").change == 16 * 16 * 64 * 9 * 64
+
+
+def test_renumbered_rows_are_not_listed():
+    # C3D8 in front: conv1 → conv2 reads 8 channels instead of 3 (changed: 3·3·3·16 + 16 = 448
+    # → 3·3·8·16 + 16 = 1,168 parameters); conv2 → conv3 and conv3 → conv4 differ only in the
+    # closing number of their names: renumbered, not listed; the ReLUs keep their names
+    na = archcalc.parse("(C3D16 R)x3", input=(32, 32, 3))
+    nb = archcalc.parse("C3D8 (C3D16 R)x3", input=(32, 32, 3))
+    d = both(na, nb)
+    assert [r.b.name for r in d.added] == ["conv1"]
+    assert [(r.a.name, r.b.name) for r in d.changed] == [("conv1", "conv2")]
+    assert d.changed[0].figures["params"] == (448, 1168)
+    assert [(r.a.name, r.b.name) for r in d.renumbered] == [("conv2", "conv3"),
+                                                            ("conv3", "conv4")]
+    assert d.total("params").change == 3 * 3 * 3 * 8 + 8 + 1168 - 448
+    assert [r[1] for r in df.layer_rows(d)] == ["conv1", "conv1 → conv2"]
+    assert "2 only renumbered (conv2 → conv3" in df.summary_line(d)
+    assert df.renumbered("stage1/relu4", "stage1/relu5")
+    assert not df.renumbered("layer1.1/conv1", "layer1.2/conv1")
+    assert not df.renumbered("fc1", "head")
+
+
+def test_rich_view_on_a_terminal():
+    import io
+    from rich.console import Console
+    na, nb = archcalc.load(os.path.join(SPECS, "resnet18.yaml")), \
+        archcalc.load(os.path.join(SPECS, "resnet34.yaml"))
+    d = df.diff(archcalc.analyze(na), archcalc.analyze(nb), na, nb)
+    console = Console(file=io.StringIO(), force_terminal=True, width=100, no_color=True)
+    df.render_rich(d, df.check_gates(d, [df.parse_gate("params>+5%")]), console=console)
+    out = console.file.getvalue()
+    assert "+10,108,160 (+86.5%)" in out          # 21,797,672 − 11,689,512
+    assert out.index("parameters") < out.index("layer1.2") and "FAILED params>+5%" in out
+
+
+def test_depth_option_on_the_command_line():
+    p = run_cli("diff", "resnet18", "resnet34", "--depth", "0", "-F", "json")
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["depth"] == 0 and doc["counts"]["added"] == 8      # 8 whole basic blocks
+    assert {r["op_after"] for r in doc["layers"] if r["status"] == "added"} == {"block"}
