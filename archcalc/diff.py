@@ -579,7 +579,9 @@ def _change_text(t: Delta) -> str:
     if t.change == 0:
         return "="
     unit = " B" if t.key.endswith("bytes") else ""
-    pct = "" if t.percent is None else f" ({t.percent:+.1f}%)"
+    pct = "" if t.percent is None else \
+        f" ({t.percent:+.1f}%)" if abs(t.percent) >= 0.05 else \
+        f" ({t.percent:+.3f}%)" if abs(t.percent) >= 0.0005 else " (≈0%)"
     return f"{t.change:+,}{unit}{pct}".replace("-", "−")
 
 
@@ -638,21 +640,27 @@ def whole_blocks(d: Diff) -> dict[str, tuple[str, LayerRow]]:
     for status, rep in (("added", d.b), ("removed", d.a)):
         side = [(r.b if status == "added" else r.a, r.status) for r in d.rows]
         side = [(row, st) for row, st in side if row is not None]
-        done: set[str] = set()
+        if not any(st == status for _, st in side):
+            continue
+        whole: dict[tuple[int, str], bool] = {}      # (level, instance) → all rows have status
+        members: dict[tuple[int, str], list[str]] = {}
+        for row, st in side:
+            for i, key in enumerate(row.scope):
+                whole[i, key] = whole.get((i, key), True) and st == status
+                members.setdefault((i, key), []).append(row.name)
+        layers: dict[tuple[int, str], list[LayerRow]] = {}
+        for x in rep.layers:
+            for i, key in enumerate(x.scope):
+                if whole.get((i, key)):
+                    layers.setdefault((i, key), []).append(x)
         for row, st in side:
             if st != status or row.name in out:
                 continue
-            for i, key in enumerate(row.scope):
-                if key in done:
-                    break
-                inside = [(x, y) for x, y in side if len(x.scope) > i and x.scope[i] == key]
-                if all(y == status for _, y in inside):
-                    members = [x for x, _ in inside]
-                    layers = [x for x in rep.layers if len(x.scope) > i and x.scope[i] == key]
-                    block = fold(layers, i, rep.block_outputs)[0]
-                    for x in members:
-                        out[x.name] = (key, block)
-                    done.add(key)
+            for i, key in enumerate(row.scope):       # the outermost instance added whole
+                if whole[i, key]:
+                    block = fold(layers[i, key], i, rep.block_outputs)[0]
+                    for name in members[i, key]:
+                        out[name] = (key, block)
                     break
     return out
 
