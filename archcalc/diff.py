@@ -14,16 +14,21 @@ Alignment (docs/review.md, "diff"):
    names are the same layer in the same block;
 2. by structure, for the rows left over, within each stretch between two name-aligned rows
    (taken in both networks' topological order, keeping the longest run of name matches that is
-   in order on both sides): first the longest common subsequence of (op, attributes)
-   signatures, then, between those, rows left over that have the same op sequence on both
-   sides, one to one, in order;
+   in order on both sides): first equal (op, attributes) signatures, matched as difflib's
+   SequenceMatcher matches blocks (the longest run of equal signatures, then the same on each
+   side of it: close to a longest common subsequence), then, between those, rows left over
+   that have the same op sequence on both sides, one to one, in order;
 3. what is left is removed (only in A) or added (only in B).
+
+The same is done by structure alone (only the input rows matched by name), and where that
+explains the change with fewer added, removed and changed rows it wins: names a spec string
+gives by position (conv1, conv2, ...) shift when a layer is inserted.
 """
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Any, Sequence
 

@@ -402,3 +402,19 @@ def test_depth_option_on_the_command_line():
     doc = json.loads(p.stdout)
     assert doc["depth"] == 0 and doc["counts"]["added"] == 8      # 8 whole basic blocks
     assert {r["op_after"] for r in doc["layers"] if r["status"] == "added"} == {"block"}
+
+
+def test_relative_gate_on_a_figure_that_was_zero():
+    # "M" has no parameters; "C3D8" on 8×8×3 has 3·3·3·8 + 8 = 224: no percentage of 0 exists,
+    # so a relative gate cannot be checked and trips; an absolute one compares 224 with 100
+    na = archcalc.parse("M", input=(8, 8, 3))
+    nb = archcalc.parse("C3D8", input=(8, 8, 3))
+    d = both(na, nb)
+    [rel, absolute, other] = df.check_gates(d, [df.parse_gate("params>+5%"),
+                                                df.parse_gate("params>+100"),
+                                                df.parse_gate("params>+224")])
+    assert rel.tripped and "cannot be checked" in rel.message
+    assert absolute.tripped and "+224" in absolute.message
+    assert not other.tripped
+    p = run_cli("diff", "M", "C3D8", "-i", "8x8x3", "--fail-on", "params>+5%")
+    assert p.returncode == 1 and "cannot be checked" in p.stdout
