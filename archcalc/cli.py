@@ -196,89 +196,6 @@ def explain(
 
 
 @guarded
-def diff(
-    a: str = typer.Argument(..., metavar="A", show_default=False,
-                            help="the network before: any SPEC (file, shipped name, string, -)"),
-    b: str = typer.Argument(..., metavar="B", show_default=False,
-                            help="the network after: any SPEC"),
-    input: Optional[str] = INPUT,
-    filters: Optional[str] = FILTERS,
-    double_after_pool: Optional[bool] = DOUBLE,
-    rounding: Optional[str] = ROUNDING,
-    column: Optional[List[str]] = typer.Option(
-        None, "--column", "-c", metavar="NAME", help="for a column table: the network to use; "
-        "given twice, the first is A's and the second B's"),
-    format: str = typer.Option("table", "--format", "-F", metavar="FORMAT",
-                               help="table, json or markdown"),
-    dtype: str = DTYPE,
-    batch: str = BATCH,
-    count_inplace: bool = INPLACE,
-    optimizer: str = OPTIMIZER,
-    depth: Optional[str] = typer.Option(None, "--depth", "-d", metavar="N",
-                                        help="fold block instances nested deeper than this"),
-    fail_on: Optional[List[str]] = typer.Option(
-        None, "--fail-on", metavar="GATE", help="exit 1 when a total changes past a limit, "
-        "e.g. params>+5%, macs>+1G, peak>=+10Mi, rf<-10% (repeatable)"),
-):
-    """What changed from A to B: the totals' deltas, then each layer added, removed or changed
-    (attribute by attribute, figures before → after). Exit 0 whether or not they differ; 1 when
-    a --fail-on gate trips or a spec has errors."""
-    fmt = choice(format, ("table", "json", "markdown"), "--format")
-    options = analysis_options(dtype, batch, optimizer)
-    depth = whole(depth, "--depth", 0)
-    columns = list(column or [])
-    if len(columns) > 2:
-        raise ArchcalcError(Diagnostic("error", f"--column given {len(columns)} times", OPTIONS,
-                                       hint="once for both specs, or twice: A's then B's"), 2)
-    from . import diff as df
-    gates = []
-    for g in fail_on or []:
-        try:
-            gates.append(df.parse_gate(g))
-        except ValueError as exc:
-            raise ArchcalcError(Diagnostic("error", f"--fail-on: {exc}", OPTIONS,
-                                           hint=df.GATE_GRAMMAR), 2) from None
-    if a == "-" and b == "-":
-        raise ArchcalcError(Diagnostic("error", "standard input (-) can be read only once",
-                                       OPTIONS), exit_code=2)
-    got, problems = [], []
-    for k, s in enumerate((a, b)):      # both specs are checked: all their errors at once
-        col = columns[min(k, len(columns) - 1)] if columns else None
-        try:
-            net = load_one(s, input, filters, double_after_pool, rounding, col,
-                           label=f"<spec {'AB'[k]}>")
-            got.append((net, analysis.analyze(net, count_inplace=count_inplace, **options)))
-        except ArchcalcError as exc:
-            if exc.exit_code != 1:
-                raise
-            problems.extend(exc.diagnostics)
-            if exc.partial is not None:      # as validate: the layers that did build, too
-                found = {(d.pos, d.message) for d in exc.diagnostics}
-                problems.extend(d for d in analysis.diagnose(exc.partial)
-                                if d.severity == "error" and (d.pos, d.message) not in found)
-    if problems:
-        raise ArchcalcError(problems)
-    (net_a, rep_a), (net_b, rep_b) = got
-    result = df.diff(rep_a, rep_b, net_a, net_b, depth=depth,
-                     sources=tuple(STDIN if s == "-" else s for s in (a, b)))
-    checked = df.check_gates(result, gates)
-    if fmt == "json":
-        print(df.render_json(result, checked))
-    elif fmt == "markdown":
-        print(df.render_markdown(result, checked), end="")
-    elif sys.stdout.isatty():
-        df.render_rich(result, checked)
-    else:
-        print(df.render_text(result, checked), end="")
-    tripped = [g for g in checked if g.tripped]
-    if tripped:
-        if fmt != "table":          # the table shows them; elsewhere stderr says why
-            for g in tripped:
-                sys.stderr.write(f"<options>: error: --fail-on {g.message}\n")
-        raise typer.Exit(1)
-
-
-@guarded
 def specs_cmd():
     """The shipped networks: their names (usable as SPEC from any folder) and the published
     figure each is tested against."""
@@ -305,10 +222,13 @@ def build_app(only: Optional[str] = None) -> typer.Typer:
                            "a CNN from a spec.")
     app.callback()(_app)
     commands = {"summary": summary, "explain": explain, "compare": compare,
-                "validate": validate, "diff": diff, "specs": specs_cmd}
+                "validate": validate, "specs": specs_cmd}
     if only is None or only in ("export", "run"):
         from .exporters.commands import export_cmd, run_cmd
         commands.update(export=export_cmd, run=run_cmd)
+    if only is None or only == "diff":          # archcalc/diff.py: the diff and its command
+        from .diff import command as diff_command
+        commands["diff"] = diff_command()
     for name, fn in commands.items():
         if only is None or name == only:
             app.command(name)(fn)
