@@ -552,10 +552,31 @@ def check_gates(d: Diff, gates: Sequence[Gate]) -> list[GateResult]:
             continue
         value = (t.percent or 0.0) if g.relative else float(t.change)
         tripped = _OPS[g.op](value, g.limit)
+        where = _largest(d, t.key) if tripped else ""
         out.append(GateResult(g, tripped,
                               f"{g.text}: {what}, a change of {_amount(t, value, g.relative)}"
-                              + (f" (limit {g.op} {_amount(t, g.limit, g.relative)})")))
+                              f" (limit {g.op} {_amount(t, g.limit, g.relative)})"
+                              + (f"; largest: {where}" if where else "")))
     return out
+
+
+def largest_changes(d: Diff, figure: str, n: int = 3) -> list[tuple[str, int]]:
+    """The ``n`` rows (a block added or removed whole counted as one) whose ``figure`` (params,
+    macs or activations) changed most, as (name, change), largest magnitude first."""
+    blocks = whole_blocks(d)
+    sums: dict[str, int] = {}
+    for r in d.rows:
+        change = r.delta(figure)
+        if change:
+            key = blocks[r.name][0] if r.name in blocks else r.name
+            sums[key] = sums.get(key, 0) + change
+    return sorted(sums.items(), key=lambda kv: -abs(kv[1]))[:n]
+
+
+def _largest(d: Diff, key: str) -> str:
+    if key not in ("params", "macs", "activations"):
+        return ""
+    return ", ".join(f"{name} {_signed(change)}" for name, change in largest_changes(d, key))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -68,6 +68,13 @@ def test_vgg16_fc1_changed(vgg_fc2048):
     # 40 rows: the input, 13 convs and their 13 ReLUs, 5 pools, 3 FCs, 2 ReLUs, 2 dropouts and
     # the softmax; 4 changed
     assert len(d.rows) == 40 and len(d.unchanged) == 36
+    # a gate names where the change came from: fc1 then fc2 (the others: 0)
+    assert df.largest_changes(d, "params") == [("fc1", 51_382_272 - 102_764_544),
+                                               ("fc2", 8_392_704 - 16_781_312)]
+    [gate] = df.check_gates(d, [df.parse_gate("params<-5%")])
+    # −59,770,880 / 138,357,544 = −43.20%
+    assert gate.tripped and "-43.20%" in gate.message and "largest: fc1 −51,382,272" in \
+        gate.message
 
 
 def test_resnet18_to_resnet34_blocks_added():
@@ -117,6 +124,9 @@ def test_resnet_folded_depth0():
     assert [r.name for r in d.added] == ["layer1.2", "layer2.2", "layer2.3", "layer3.2",
                                          "layer3.3", "layer3.4", "layer3.5", "layer4.2"]
     assert d.added[0].b.op == "block" and d.added[0].figures["params"][1] == 18 * 64 ** 2 + 256
+    # the largest added blocks by parameters: layer4.2 (w = 512), then the 256-wide ones
+    assert df.largest_changes(d, "params", 2) == [("layer4.2", 18 * 512 ** 2 + 4 * 512),
+                                                  ("layer3.2", 18 * 256 ** 2 + 4 * 256)]
     assert d.total("params").change == 21_797_672 - 11_689_512   # totals do not fold
 
 
