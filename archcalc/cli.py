@@ -206,7 +206,7 @@ def specs_cmd():
               f"{e['checked']}")
 
 
-COMMANDS = ("summary", "explain", "compare", "validate", "specs", "export", "run")
+COMMANDS = ("summary", "explain", "compare", "validate", "diff", "specs", "export", "run")
 
 
 def build_app(only: Optional[str] = None) -> typer.Typer:
@@ -226,6 +226,9 @@ def build_app(only: Optional[str] = None) -> typer.Typer:
     if only is None or only in ("export", "run"):
         from .exporters.commands import export_cmd, run_cmd
         commands.update(export=export_cmd, run=run_cmd)
+    if only is None or only == "diff":          # archcalc/diff.py: the diff and its command
+        from .diff import command as diff_command
+        commands["diff"] = diff_command()
     for name, fn in commands.items():
         if only is None or name == only:
             app.command(name)(fn)
