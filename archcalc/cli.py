@@ -226,8 +226,8 @@ def build_app(only: Optional[str] = None) -> typer.Typer:
     if only is None or only in ("export", "run"):
         from .exporters.commands import export_cmd, run_cmd
         commands.update(export=export_cmd, run=run_cmd)
-    if only is None or only == "diff":          # archcalc/diff.py: the diff and its command
-        from .diff import command as diff_command
+    if only is None or only == "diff":          # archcalc/diff/: the diff and its command
+        from .diff.command import command as diff_command
         commands["diff"] = diff_command()
     for name, fn in commands.items():
         if only is None or name == only:
