@@ -97,9 +97,13 @@ class Scale(NamedTuple):
         return f"{value:.3g}"
 
 
+RAMP_STEPS = 64     # the ramp's distinct colours: each step darker than the one before (a
+                    # finer ramp would round one channel up where the others stay put)
+
+
 def ramp(t: float) -> str:
-    """The colour at ``t`` (0 … 1) along PALETTE, interpolated in RGB."""
-    t = min(1.0, max(0.0, t)) * (len(PALETTE) - 1)
+    """The colour at ``t`` (0 … 1) along PALETTE, interpolated in RGB, in RAMP_STEPS steps."""
+    t = round(min(1.0, max(0.0, t)) * RAMP_STEPS) / RAMP_STEPS * (len(PALETTE) - 1)
     i = min(int(t), len(PALETTE) - 2)
     f = t - i
     a, b = _rgb(PALETTE[i]), _rgb(PALETTE[i + 1])
@@ -305,10 +309,21 @@ def _legend_lines(d: Diagram) -> list[str]:
     return out
 
 
+def legend_id(d: Diagram) -> str:
+    """The DOT id of the legend node: ``legend``, or ``legend_``, … where a layer has that
+    name."""
+    names = {n.name for n in d.nodes}
+    key = "legend"
+    while key in names:
+        key += "_"
+    return key
+
+
 def to_dot(net, report: Optional[Report] = None, depth: Optional[int] = None,
            color: Optional[str] = None) -> str:
     """The graph in Graphviz's DOT language (``dot -Tsvg``). Node ids are the layer names;
-    a legend node (``legend``) is added where there is a heat map or a training-only layer."""
+    a legend node (``legend_id``) is added where there is a heat map or a training-only
+    layer."""
     return _dot(diagram(net, report, depth, color))
 
 
@@ -341,9 +356,10 @@ def _dot(d: Diagram) -> str:
         span = max(1, len(legend_ticks(d.scale)) if d.scale else 1)
         text = "".join(f'<TR><TD COLSPAN="{span}" BORDER="0">{_html(x)}</TD></TR>'
                        for x in legend)
-        out.append(f'  legend [shape=plaintext, style="", label=<<TABLE BORDER="0" '
+        key = legend_id(d)
+        out.append(f'  {_dot_str(key)} [shape=plaintext, style="", label=<<TABLE BORDER="0" '
                    f'CELLBORDER="1" CELLSPACING="0" CELLPADDING="4">{text}{cells}</TABLE>>];')
-        out.append("  { rank=min; legend; }")
+        out.append(f"  {{ rank=min; {_dot_str(key)}; }}")
     out.append("}")
     return "\n".join(out) + "\n"
 
@@ -394,7 +410,9 @@ def _mermaid(d: Diagram) -> str:
                    f"{width}{extra}")
     legend = _legend_lines(d)
     if legend:
-        out.append(f'  subgraph legend["{mermaid_text(legend[0][:60])}"]')
+        caption = (f"colour: {d.scale.title} ({'logarithmic' if d.scale.log else 'linear'} "
+                   "scale; white: 0)") if d.scale else "legend"
+        out.append(f'  subgraph legend["{mermaid_text(caption)}"]')
         out.append("    direction LR")
         k = 0
         if d.scale:
@@ -954,6 +972,7 @@ def draw_cmd(
 ):
     """Draw a network: its layer graph with every layer's figures (SVG, PNG, Graphviz DOT or
     Mermaid), optionally shaded as a heat map."""
+    check_output(output)
     fmt = output_format(output, format)
     key = choice(color, COLOR_KEYS, "--color")
     style = choice(style, STYLES, "--style")
@@ -971,7 +990,6 @@ def draw_cmd(
         if key is not None:
             raise error("--color shades the graph drawing (--style graph)", OPTIONS,
                         hint="drop --color, or drop --style volumes", exit_code=2)
-    check_output(output)
     net, report = _load(spec_arg, input, filters, double_after_pool, rounding, column, options)
     for d in report.diagnostics:             # warnings: the drawing is the output
         sys.stderr.write(diag_line(d) + "\n")
@@ -983,8 +1001,9 @@ def draw_cmd(
                   f"({len(report.rows(depth)):,} boxes); give --depth to choose")
     boxes = len(report.rows(depth))
     if boxes > HARD_LIMIT:
-        raise error(f"{report.name} has {boxes:,} boxes even with its blocks folded: too many "
-                    f"to draw (the limit is {HARD_LIMIT:,})", OPTIONS,
+        raise error(f"{report.name} would need {boxes:,} boxes"
+                    f"{'' if depth is None else f' at --depth {depth}'}: too many to draw "
+                    f"(the limit is {HARD_LIMIT:,})", OPTIONS,
                     hint="archcalc summary lists every layer; a spec written with blocks "
                          "folds into one box per block", exit_code=2)
     if boxes > MAX_NODES:
