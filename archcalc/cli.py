@@ -261,7 +261,7 @@ def _usage_hint(command: str, message: str, argv: List[str]) -> str:
     if command == "archcalc" and "no such command" in message:
         return "commands: " + ", ".join(COMMANDS) + " ('archcalc -h' says what each does)"
     if "unexpected extra argument" in message and command.split()[-1] in (
-            "summary", "explain", "validate", "export", "run"):
+            "summary", "explain", "validate", "export", "run", "draw"):
         import re
         extra = re.search(r"\(([^()]*)\)$", message)
         words = extra.group(1).split() if extra else []

@@ -660,6 +660,14 @@ def layout(d: Diagram, top: float = 0.0) -> Layout:
     return Layout(boxes, paths, right, height)
 
 
+def _shifted(lay: Layout, dx: float) -> Layout:
+    """``lay`` moved right by ``dx``."""
+    boxes = {k: b._replace(x=b.x + dx) for k, b in lay.boxes.items()}
+    paths = [[(p[0], *(v + dx if i % 2 == 0 else v for i, v in enumerate(p[1:])))
+              for p in path] for path in lay.paths]
+    return Layout(boxes, paths, lay.width + dx, lay.height)
+
+
 def _esc(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -758,6 +766,8 @@ def _svg(d: Diagram) -> str:
         texts.append("</g>")
     lay = layout(d, top=y + 24)
     width = max(lay.width, head_w + 2 * MARGIN)
+    if width > lay.width:                   # a graph narrower than its heading: centred
+        lay = _shifted(lay, (width - lay.width) / 2)
     height = lay.height
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{_n(width)}" height="{_n(height)}" '
            f'viewBox="0 0 {_n(width)} {_n(height)}" font-family="{FONT}" '
