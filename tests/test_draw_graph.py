@@ -121,7 +121,7 @@ def test_svg_has_one_box_per_row_and_one_arrow_per_edge(name, depth):
 
 
 @pytest.mark.parametrize("name,depth", CASES + [("inception_v3", 1)])
-@pytest.mark.parametrize("color", [None, "params", "memory", "rf"])
+@pytest.mark.parametrize("color", [None, "params", "macs", "memory", "rf"])
 def test_svg_text_never_overlaps_and_arrows_never_cross_boxes(name, depth, color):
     net, report = spec(name)
     root, nodes, edges = parse_svg(graph.to_svg(net, report, depth, color))
