@@ -264,9 +264,9 @@ def parse_mermaid(text):
         s = ln.strip()
         if not s or s.startswith("%%"):
             continue
-        if m := re.fullmatch(rf'({ID})(\["|\(\[")(.*)("\]|"\]\))', s):
+        if m := re.fullmatch(rf'({ID})(\["|\(")(.*)("\]|"\))', s):
             assert m.group(1).lower() not in RESERVED and m.group(1) not in nodes, s
-            assert {'["': '"]', '(["': '"])'}[m.group(2)] == m.group(4), s
+            assert {'["': '"]', '("': '")'}[m.group(2)] == m.group(4), s
             nodes[m.group(1)] = check_label(m.group(3))
             if stack:
                 sub.add(m.group(1))

@@ -398,7 +398,7 @@ def _mermaid(d: Diagram) -> str:
     out = ["---", f'title: "{title}"', "---", "flowchart TD"]
     for n in d.nodes:
         label = "<br/>".join(mermaid_text(x) for x in n.lines)
-        shape = ('(["', '"])') if n.kind == "input" else ('["', '"]')
+        shape = ('("', '")') if n.kind == "input" else ('["', '"]')
         out.append(f"  {ids[n.name]}{shape[0]}{label}{shape[1]}")
     for e in d.edges:
         out.append(f"  {ids[e.src]} {'-.->' if e.dashed else '-->'} {ids[e.dst]}")
@@ -413,7 +413,7 @@ def _mermaid(d: Diagram) -> str:
         caption = (f"colour: {d.scale.title} ({'logarithmic' if d.scale.log else 'linear'} "
                    "scale; white: 0)") if d.scale else "legend"
         out.append(f'  subgraph legend["{mermaid_text(caption)}"]')
-        out.append("    direction LR")
+        out.append("    direction TB")      # unlinked nodes of one rank: side by side
         k = 0
         if d.scale:
             for v in legend_ticks(d.scale):
