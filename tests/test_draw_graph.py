@@ -449,6 +449,8 @@ def test_draw_to_standard_output():
 
 @pytest.mark.parametrize("args,words", [
     (["-o", "{d}/net.jpg"], ["cannot tell the format", "--format"]),
+    (["-o", "{d}/net.svg", "--format", "json"], ["--format must be one of svg, png, dot, "
+                                                 "mermaid, got 'json'"]),
     (["-o", "{d}/net.svg", "--format", "pdf"], ["--format must be one of svg, png, dot, "
                                                 "mermaid"]),
     (["-o", "{d}/missing/net.svg"], ["does not exist", "mkdir -p"]),
@@ -577,3 +579,31 @@ def test_help_closed_pipe_full_disk_and_slips():
         assert p.returncode == 2 and "\n<stdout>: error: cannot write standard output" in p.stderr
     p = run_cli("draw", "C3D64", "M", "-o", "-", "-F", "dot")
     assert p.returncode == 2 and 'quote it, as in archcalc draw "C3D64 M' in p.stderr
+
+
+def test_drawings_do_not_drift_sideways():
+    # merges placed between their inputs used to shift everything below them, unit after unit
+    # (ShuffleNetV2: 2,088 px wide): the spine keeps each drawing about as wide as its widest
+    # layer of boxes
+    for name in ("shufflenet_v2_x1_0", "densenet121", "resnet50"):
+        net, report = spec(name)
+        root, nodes, edges = parse_svg(graph.to_svg(net, report, 1))
+        widest = max(sum(b[2] + graph.GAP_X for b, _, _ in row)
+                     for row in _layers(nodes).values())
+        xs = [b[0] for b, _, _ in nodes.values()] + [b[0] + b[2] for b, _, _ in nodes.values()]
+        xs += [x for _, _, d, _ in edges for x, _ in path_points(d, 2)]
+        assert max(xs) - min(xs) < widest + 150, name
+
+
+def _layers(nodes):
+    rows = {}
+    for n, (box, texts, rect) in nodes.items():
+        rows.setdefault(round(box[1] + box[3] / 2), []).append((box, texts, rect))
+    return rows
+
+
+def test_a_png_too_large_for_cairo_is_a_clear_error(tmp_path):
+    pytest.importorskip("cairosvg", reason="PNG from archcalc's SVG needs cairosvg")
+    p = run_cli("draw", "densenet121", "-o", str(tmp_path / "d.png"), "--depth", "1")
+    assert p.returncode == 2 and "more than the 32,767 a side that cairo draws" in p.stderr
+    assert os.listdir(tmp_path) == []

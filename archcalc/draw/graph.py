@@ -464,24 +464,33 @@ def _box_size(lines: Sequence[str]) -> tuple[float, float]:
     return (max(text_width(x) for x in lines) + 2 * PAD_X, len(lines) * LINE_H + 2 * PAD_Y)
 
 
-def _place(desired: list[float], seps: list[float]) -> list[float]:
-    """Positions as close as possible (least squares) to ``desired`` that keep the order and
-    at least ``seps[i]`` between item i and i + 1: isotonic regression (pool adjacent
+def _place(desired: list[float], seps: list[float],
+           weights: Optional[list[float]] = None) -> list[float]:
+    """Positions as close as possible (weighted least squares) to ``desired`` that keep the
+    order and at least ``seps[i]`` between item i and i + 1: isotonic regression (pool adjacent
     violators) on the desired positions less the minimal offsets."""
     offsets = [0.0]
     for s in seps:
         offsets.append(offsets[-1] + s)
-    blocks: list[list[float]] = []          # [sum, count]
-    for d, o in zip(desired, offsets):
-        blocks.append([d - o, 1])
+    weights = weights or [1.0] * len(desired)
+    blocks: list[list[float]] = []          # [weighted sum, weight, count]
+    for d, o, w in zip(desired, offsets, weights):
+        blocks.append([(d - o) * w, w, 1])
         while len(blocks) > 1 and blocks[-2][0] * blocks[-1][1] > blocks[-1][0] * blocks[-2][1]:
-            s, c = blocks.pop()
+            s, w, c = blocks.pop()
             blocks[-1][0] += s
-            blocks[-1][1] += c
+            blocks[-1][1] += w
+            blocks[-1][2] += c
     out = []
-    for s, c in blocks:
-        out += [s / c] * int(c)
+    for s, w, c in blocks:
+        out += [s / w] * c
     return [y + o for y, o in zip(out, offsets)]
+
+
+def _toward(xs: list[float], here: float) -> float:
+    """Where an item wants to be: the mean x of its neighbours (boxes only, where it has any:
+    a skip's slot would otherwise pull each merge, and the drawing would drift sideways)."""
+    return sum(xs) / len(xs) if xs else here
 
 
 def _crossings(pairs: list[tuple[int, int]]) -> int:
@@ -573,6 +582,10 @@ def layout(d: Diagram, top: float = 0.0) -> Layout:
                 (DUMMY_GAP if isinstance(a, tuple) or isinstance(b, tuple) else GAP_X)
                 for a, b in zip(layer, layer[1:])]
 
+    # the spine: a longest path, one box in every layer, drawn as a straight vertical line;
+    # everything else is placed around it (without it, each merge placed between its inputs
+    # would shift the rest of the drawing sideways, block after block)
+    spine = set(nx.dag_longest_path(g))
     x: dict = {}
     for layer in layers:
         for it, v in zip(layer, _place([0.0] * len(layer), seps(layer))):
@@ -583,9 +596,13 @@ def layout(d: Diagram, top: float = 0.0) -> Layout:
         for i in seq:
             nbr = up if downward else down
             layer = layers[i]
-            want = [sum(x[n] for n in nbr[it]) / len(nbr[it]) if nbr[it] else x[it]
-                    for it in layer]
-            for it, v in zip(layer, _place(want, seps(layer))):
+            want = [0.0 if it in spine else
+                    _toward([x[n] for n in nbr[it] if not isinstance(n, tuple)] or
+                            [x[n] for n in nbr[it]], x[it]) for it in layer]
+            # the spine stays put; a long edge's slot gives way to boxes
+            weights = [1000.0 if it in spine else 0.01 if isinstance(it, tuple) else 1.0
+                       for it in layer]
+            for it, v in zip(layer, _place(want, seps(layer), weights)):
                 x[it] = v
     left = min(x[it] - width(it) / 2 for layer in layers for it in layer)
     for it in x:
@@ -831,13 +848,25 @@ def graphviz(dot_text: str, fmt: str) -> bytes:
     return p.stdout
 
 
+PNG_MAX_SIDE = 32_767      # cairo's largest image surface, pixels a side
+
+
 def svg_to_png(svg: str) -> Optional[bytes]:
     """``svg`` rasterised by cairosvg, or None where cairosvg (or the cairo library it needs)
-    is not installed."""
+    is not installed. A drawing larger than cairo's 32,767 pixels a side is an error (exit 2)."""
     try:
         import cairosvg
     except (ImportError, OSError):
         return None
+    import re
+    head = re.search(r'<svg[^>]*\bwidth="([\d.]+)"[^>]*\bheight="([\d.]+)"', svg)
+    if head:
+        w, h = (float(v) for v in head.groups())
+        if max(w, h) > PNG_MAX_SIDE:
+            raise error(f"the PNG would be {w:,.0f}×{h:,.0f} pixels, more than the "
+                        f"{PNG_MAX_SIDE:,} a side that cairo draws", OPTIONS,
+                        hint="write SVG (-o FILE.svg), which has no such limit, or fold blocks "
+                             "(--depth 0)", exit_code=2)
     return cairosvg.svg2png(bytestring=svg.encode("utf-8"))
 
 
@@ -956,7 +985,7 @@ def draw_cmd(
     output: str = typer.Option(..., "--output", "-o", metavar="FILE", show_default=False,
                                help="the file to write (- for standard output: svg, dot and "
                                     "mermaid)"),
-    format: Optional[str] = typer.Option(None, "--format", "-F", metavar="FORMAT",
+    format_: Optional[str] = typer.Option(None, "--format", "-F", metavar="FORMAT",
                                          help="svg, png, dot or mermaid (default: from FILE's "
                                               "suffix: .svg .png .dot/.gv .mmd/.md)"),
     depth: Optional[str] = typer.Option(None, "--depth", "-d", metavar="N",
@@ -983,7 +1012,7 @@ def draw_cmd(
     """Draw a network: its layer graph with every layer's figures (SVG, PNG, Graphviz DOT or
     Mermaid), optionally shaded as a heat map."""
     check_output(output)
-    fmt = output_format(output, format)
+    fmt = output_format(output, format_)     # (not "format": draw has no JSON document)
     key = choice(color, COLOR_KEYS, "--color")
     style = choice(style, STYLES, "--style")
     lay = choice(layout_, LAYOUTS, "--layout")
