@@ -287,9 +287,12 @@ def legend_ticks(scale: Scale, n: int = 5) -> list[float]:
         return [scale.hi] if scale.hi else []
     if not scale.log:
         return [scale.lo + (scale.hi - scale.lo) * i / (n - 1) for i in range(n)]
-    inner = [10.0 ** k for k in range(math.ceil(math.log10(scale.lo)),
-                                      math.floor(math.log10(scale.hi)) + 1)
-             if scale.lo < 10.0 ** k < scale.hi]
+    if scale.key == "memory":        # round in binary units: 1 KiB, 10 KiB, 100 KiB, 1 MiB …
+        decades = sorted(1024.0 ** k * 10 ** j for k in range(6) for j in range(3))
+    else:
+        decades = [10.0 ** k for k in range(math.ceil(math.log10(scale.lo)),
+                                            math.floor(math.log10(scale.hi)) + 1)]
+    inner = [v for v in decades if scale.lo < v < scale.hi]
     inner = [v for v in inner if 0.06 < scale.position(v) < 0.94]
     while len(inner) > n - 2:
         inner = inner[::2]
