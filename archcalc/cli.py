@@ -230,7 +230,7 @@ def build_app(only: Optional[str] = None) -> typer.Typer:
         from .diff.command import command as diff_command
         commands["diff"] = diff_command()
     if only in (None, "draw"):
-        from .draw.graph import draw_cmd
+        from .draw.command import draw_cmd
         commands["draw"] = draw_cmd
     for name, fn in commands.items():
         if only is None or name == only:

@@ -561,7 +561,7 @@ def test_summary_does_not_import_the_drawing():
     modules, _ = imported_by("summary", "specs/vgg16.yaml")
     assert not [m for m in modules if m.startswith("archcalc.draw")]
     modules, _ = imported_by("draw", "specs/vgg16.yaml", "-o", "-", "-F", "dot")
-    assert "archcalc.draw.graph" in modules and "cairosvg" not in modules
+    assert "archcalc.draw.command" in modules and "cairosvg" not in modules
 
 
 def test_help_closed_pipe_full_disk_and_slips():
