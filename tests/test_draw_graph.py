@@ -544,17 +544,18 @@ def test_layout_dot_without_graphviz_is_a_clear_error(tmp_path):
     assert "apt-get install graphviz" in p.stderr
 
 
-def test_style_volumes_is_delegated(tmp_path):
+def test_style_volumes_draws_the_volume_figure_and_says_when_it_folds(tmp_path):
     out = tmp_path / "v.svg"
     p = run_cli("draw", "vgg16", "-o", str(out), "--style", "volumes")
-    try:
-        from archcalc.draw import volumes  # noqa: F401
-    except ImportError:
-        assert p.returncode == 2 and "not available yet" in p.stderr
-        assert not out.exists()
-        return
     assert p.returncode == 0, p.stderr
     ET.fromstring(out.read_text(encoding="utf-8"))
+    # VGG16 fits whole: no folding note; its 13 conv, 5 pool, 3 fc volumes and the input (the
+    # ReLUs and the softmax are labels on the volumes they act on, docs/volumes.md)
+    assert "folded" not in p.stderr and "22 boxes" in p.stdout
+    # ResNet-50 is too wide whole: folded to depth 0 by the volume figure's own rule, and said
+    p = run_cli("draw", "resnet50", "-o", str(tmp_path / "r.svg"), "--style", "volumes")
+    assert p.returncode == 0 and "blocks folded to depth 0" in p.stderr
+    assert "(--depth 0)" in p.stdout
 
 
 def test_summary_does_not_import_the_drawing():

@@ -164,29 +164,12 @@ def draw_cmd(
     net, report = _load(spec_arg, input, filters, double_after_pool, rounding, column, options)
     for d in report.diagnostics:             # warnings: the drawing is the output
         sys.stderr.write(diag_line(d) + "\n")
-    if depth is None:
-        depth = fit_depth(report)
-        if depth is not None:
-            _note(f"{report.name} has {len(report.layers):,} layers, too many to draw legibly "
-                  f"(more than {MAX_NODES} boxes): drawn with blocks folded, --depth {depth} "
-                  f"({len(report.rows(depth)):,} boxes); give --depth to choose")
-    boxes = len(report.rows(depth))
-    if boxes > HARD_LIMIT:
-        raise error(f"{report.name} would need {boxes:,} boxes"
-                    f"{'' if depth is None else f' at --depth {depth}'}: too many to draw "
-                    f"(the limit is {HARD_LIMIT:,})", OPTIONS,
-                    hint="archcalc summary lists every layer; a spec written with blocks "
-                         "folds into one box per block", exit_code=2)
-    if boxes > MAX_NODES:
-        _note(f"{boxes:,} boxes: the drawing is large")
-    if style == "volumes":
-        try:
-            from . import volumes
-        except ImportError:
-            raise error("the volume drawing (--style volumes) is not available yet in this "
-                        "version", OPTIONS, hint="draw the graph (--style graph)",
-                        exit_code=2) from None
-        svg = volumes.to_svg(net, report, depth)
+    if style == "volumes":                  # its own folding rule: columns, not boxes
+        from . import volumes
+        drawing = volumes.draw(net, report, depth, auto_fold=depth is None)
+        if drawing.note:
+            _note(drawing.note)
+        depth, boxes, svg = drawing.depth, len(drawing.nodes), drawing.svg
         data = svg.encode("utf-8")
         if fmt == "png":
             data = svg_to_png(svg)
@@ -194,23 +177,40 @@ def draw_cmd(
                 raise error("PNG of the volume drawing needs cairosvg", OPTIONS,
                             hint="pip install 'archcalc[draw]', or write SVG (-o FILE.svg)",
                             exit_code=2)
-    elif fmt == "png":
-        data = to_png(net, report, depth, key, lay)
     else:
-        d = diagram(net, report, depth, key)
-        if fmt == "svg":
-            text = graphviz(_dot(d), "svg").decode("utf-8") if lay == "dot" else _svg(d)
-        elif fmt == "dot":
-            text = _dot(d)
+        if depth is None:
+            depth = fit_depth(report)
+            if depth is not None:
+                _note(f"{report.name} has {len(report.layers):,} layers, too many to draw "
+                      f"legibly (more than {MAX_NODES} boxes): drawn with blocks folded, "
+                      f"--depth {depth} ({len(report.rows(depth)):,} boxes); give --depth to "
+                      "choose")
+        boxes = len(report.rows(depth))
+        if boxes > HARD_LIMIT:
+            raise error(f"{report.name} would need {boxes:,} boxes"
+                        f"{'' if depth is None else f' at --depth {depth}'}: too many to draw "
+                        f"(the limit is {HARD_LIMIT:,})", OPTIONS,
+                        hint="archcalc summary lists every layer; a spec written with blocks "
+                             "folds into one box per block", exit_code=2)
+        if boxes > MAX_NODES:
+            _note(f"{boxes:,} boxes: the drawing is large")
+        if fmt == "png":
+            data = to_png(net, report, depth, key, lay)
         else:
-            text = _mermaid(d)
-            if len(text) > MERMAID_MAX_TEXT:
-                _note(f"the Mermaid text has {len(text):,} characters, more than the "
-                      f"{MERMAID_MAX_TEXT:,} that Mermaid (and GitHub) render by default: "
-                      "fold blocks with --depth 0")
-            if output != "-" and output.lower().endswith(".md"):
-                text = f"```mermaid\n{text}```\n"
-        data = text.encode("utf-8")
+            d = diagram(net, report, depth, key)
+            if fmt == "svg":
+                text = graphviz(_dot(d), "svg").decode("utf-8") if lay == "dot" else _svg(d)
+            elif fmt == "dot":
+                text = _dot(d)
+            else:
+                text = _mermaid(d)
+                if len(text) > MERMAID_MAX_TEXT:
+                    _note(f"the Mermaid text has {len(text):,} characters, more than the "
+                          f"{MERMAID_MAX_TEXT:,} that Mermaid (and GitHub) render by default: "
+                          "fold blocks with --depth 0")
+                if output != "-" and output.lower().endswith(".md"):
+                    text = f"```mermaid\n{text}```\n"
+            data = text.encode("utf-8")
     if output == "-":
         sys.stdout.write(data.decode("utf-8"))
         return
