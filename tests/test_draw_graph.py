@@ -608,3 +608,14 @@ def test_a_png_too_large_for_cairo_is_a_clear_error(tmp_path):
     p = run_cli("draw", "densenet121", "-o", str(tmp_path / "d.png"), "--depth", "1")
     assert p.returncode == 2 and "more than the 32,767 a side that cairo draws" in p.stderr
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "specs").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_shipped_spec_draws_one_box_per_layer_and_its_graphs_edges(path):
+    """Whole (no folding): one box per layer and exactly the networkx graph's edges."""
+    net = archcalc.load(str(path))
+    report = archcalc.analyze(net)
+    root, nodes, edges = parse_svg(graph.to_svg(net, report, None))
+    assert set(nodes) == {layer.name for layer in net.layers}
+    assert {(a, b) for a, b, _, _ in edges} == set(net.graph.edges)
+    assert len(edges) == net.graph.number_of_edges()
