@@ -11,7 +11,7 @@ from typing import List, Optional
 import typer
 
 from . import __version__, analysis
-from .cli_common import (BATCH, COLUMN, DOUBLE, DTYPE, FILTERS, FORMATS, INPLACE, INPUT,
+from .cli_common import (BATCH, COLUMN, DEPTH, DOUBLE, DTYPE, FILTERS, FORMATS, INPLACE, INPUT,
                          OPTIMIZER, ROUNDING, SPEC, STDIN, analysis_options, choice,
                          SafeStdout, error_document, guarded, load_one, load_spec, print_json,
                          shipped_specs, whole)
@@ -45,8 +45,7 @@ def summary(
     batch: str = BATCH,
     count_inplace: bool = INPLACE,
     optimizer: str = OPTIMIZER,
-    depth: Optional[str] = typer.Option(None, "--depth", "-d", metavar="N",
-                                        help="fold block instances nested deeper than this"),
+    depth: Optional[str] = DEPTH,
     sharing: bool = typer.Option(False, "--sharing", help="for each convolution, how many "
                                  "times more parameters it would need without weight sharing "
                                  "(locally connected) and as a dense layer"),

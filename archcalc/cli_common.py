@@ -382,6 +382,8 @@ COLUMN = typer.Option(None, "--column", "-c", metavar="NAME",
 DTYPE = typer.Option("fp32", "--dtype", metavar="TYPE",
                      help="bytes per element: fp32, fp16, bf16 or int8")
 BATCH = typer.Option("1", "--batch", "-b", metavar="N", help="images per batch")
+DEPTH = typer.Option(None, "--depth", "-d", metavar="N",
+                     help="fold block instances nested deeper than this")
 INPLACE = typer.Option(False, "--count-inplace", help="give in-place ops (ReLU and the other "
                        "activations PyTorch runs in place, dropout) buffers of their own "
                        "(default: in place)")

@@ -479,9 +479,10 @@ def _rows(rows_a, rows_b, pairs, inner_a, inner_b) -> list[RowChange]:
 
 
 # the gates and the views, importable from here (they import the model above)
-from .gates import GATE_GRAMMAR, Gate, GateResult, check_gates, largest_changes, parse_gate  # noqa: E402,F401
-from .views import (layer_rows, render_json, render_markdown, render_rich, render_text,  # noqa: E402,F401
-                    summary_line, totals_rows, whole_blocks)
+from .gates import (GATE_GRAMMAR, Gate, GateResult, check_gates,  # noqa: E402
+                    largest_changes, parse_gate)
+from .views import (layer_rows, render_json, render_markdown, render_rich,  # noqa: E402
+                    render_text, summary_line, totals_rows, whole_blocks)
 
 __all__ = ["DIFF_SCHEMA", "Change", "Delta", "Diff", "RowChange", "align", "diff", "output_rf",
            "renumbered", "GATE_GRAMMAR", "Gate", "GateResult", "check_gates", "largest_changes",

@@ -18,8 +18,9 @@ def command():
     import typer
 
     from .. import analysis
-    from ..cli_common import (BATCH, DOUBLE, DTYPE, FILTERS, INPLACE, INPUT, OPTIMIZER, ROUNDING,
-                             STDIN, analysis_options, choice, guarded, load_one, whole)
+    from ..cli_common import (BATCH, DEPTH, DOUBLE, DTYPE, FILTERS, INPLACE, INPUT, OPTIMIZER,
+                              ROUNDING, STDIN, analysis_options, choice, guarded, load_one,
+                              whole)
     from ..errors import OPTIONS, ArchcalcError, Diagnostic
 
     @guarded
@@ -42,8 +43,7 @@ def command():
         batch: str = BATCH,
         count_inplace: bool = INPLACE,
         optimizer: str = OPTIMIZER,
-        depth: Optional[str] = typer.Option(None, "--depth", "-d", metavar="N",
-                                            help="fold block instances nested deeper than this"),
+        depth: Optional[str] = DEPTH,
         fail_on: Optional[List[str]] = typer.Option(
             None, "--fail-on", metavar="GATE", help="exit 1 when a total changes past a limit, "
             "e.g. params>+5%, macs>+1G, peak>=+10Mi, rf<-10% (repeatable)"),
