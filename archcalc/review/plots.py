@@ -16,7 +16,7 @@ except ImportError as exc:          # the command turns this into one clear erro
     raise ImportError("archcalc report draws its plots with pygal: pip install "
                       "'archcalc[report]'") from exc
 
-WIDTH, HEIGHT = 960, 360
+WIDTH, HEIGHT = 1000, 440
 MIB = 1 << 20
 MAX_BARS = 100       # more layers than this: the bar chart folds blocks (and says so)
 STYLE = Style(background="white", plot_background="white", foreground="#333",
@@ -24,17 +24,23 @@ STYLE = Style(background="white", plot_background="white", foreground="#333",
               opacity_hover="1", font_family="system-ui, sans-serif",
               label_font_size=11, major_label_font_size=11, legend_font_size=12,
               title_font_size=15, value_font_size=11, tooltip_font_size=12,
-              colors=("#3b6fb6", "#e0823d", "#c0392b", "#2e9d6b", "#8e5cb5"))
+              colors=("#3b6fb6", "#e0823d", "#c0392b", "#2e9d6b", "#8e5cb5"),
+              stroke_width="2.5", stroke_opacity="1", stroke_width_hover="3.5",
+              guide_stroke_color="#d6d6d6", major_guide_stroke_color="#bbbbbb",
+              guide_stroke_dasharray="3,3", major_guide_stroke_dasharray="3,3")
+BAR_STYLE = Style(**{**STYLE.to_dict(), "stroke_width": "0.5", "colors": STYLE.colors})
 
 
-def _config(title: str, labels: list[str], **kw) -> dict:
+def _config(title: str, labels: list[str], columns: int = 3, **kw) -> dict:
     n = len(labels)
     every = max(1, n // 24)         # at most ~24 layer names along the x axis
-    return dict(title=title, style=STYLE, width=WIDTH, height=HEIGHT, js=[],
+    kw.setdefault("style", STYLE)
+    return dict(title=title, width=WIDTH, height=HEIGHT, js=[],
                 disable_xml_declaration=True, explicit_size=True,
                 x_labels=labels, x_label_rotation=40, truncate_label=14,
                 show_minor_x_labels=every == 1, x_labels_major_every=every,
-                legend_at_bottom=True, legend_at_bottom_columns=4, show_legend=True,
+                legend_at_bottom=True, legend_at_bottom_columns=columns, show_legend=True,
+                truncate_legend=-1, legend_box_size=14,
                 margin_bottom=4, spacing=8, print_values=False, **kw)
 
 
@@ -50,7 +56,7 @@ def params_macs(report: Report) -> str:
     t = report.totals
     chart = pygal.Bar(**_config(f"{report.name}: parameters and MACs per layer "
                                 f"(% of total){folded}",
-                                [r.name for r in rows], range=(0, None),
+                                [r.name for r in rows], columns=2, range=(0, None), style=BAR_STYLE,
                                 value_formatter=lambda v: f"{v:.1f}%"))
     chart.add(f"parameters ({human_count(t.params)})",
               [{"value": 100 * r.params / t.params if t.params else 0,
@@ -69,7 +75,7 @@ def memory(net, report: Report) -> str:
     peak = max(range(len(curve)), key=lambda i: curve[i].live_bytes)
     chart = pygal.Line(**_config(
         f"{report.name}: activation memory (batch {t.batch}, {report.settings.dtype})",
-        [p.name for p in curve], fill=False, show_dots=False, stroke_style={"width": 2},
+        [p.name for p in curve], fill=False, show_dots=False, stroke_style={"width": 3},
         value_formatter=lambda v: f"{v:.2f} MiB", y_title="MiB"))
     chart.add("written by the layer", [p.activation_bytes / MIB for p in curve],
               fill=True, stroke_style={"width": 1})
@@ -87,7 +93,7 @@ def receptive_field(report: Report) -> str:
     side = max(report.input[0], report.input[1])
     chart = pygal.Line(**_config(f"{report.name}: receptive field per layer (input pixels)",
                                  [p.name for p in pts], show_dots=False,
-                                 stroke_style={"width": 2}, y_title="pixels",
+                                 stroke_style={"width": 3}, y_title="pixels",
                                  value_formatter=lambda v: f"{v:g} px"))
     chart.add("receptive field (larger side)", [p.size for p in pts])
     chart.add("global (sees the whole input)",
@@ -105,13 +111,15 @@ def training(report: Report) -> str:
     chart = pygal.HorizontalStackedBar(
         title=f"{report.name}: training estimate {human_bytes(t.training_bytes)} "
               f"({s.optimizer}, batch {t.batch}, {s.dtype})",
-        style=STYLE, width=WIDTH, height=200, js=[], disable_xml_declaration=True,
+        style=BAR_STYLE, width=WIDTH, height=290, js=[], disable_xml_declaration=True,
         explicit_size=True, legend_at_bottom=True, legend_at_bottom_columns=4,
-        show_x_labels=True, x_title="MiB", margin_bottom=4,
+        truncate_legend=-1, legend_box_size=14,
+        show_x_labels=True, x_title="MiB", margin_bottom=16,
         value_formatter=lambda v: f"{v:.1f} MiB")
     for p in parts:
         share = 100 * p.bytes / t.training_bytes if t.training_bytes else 0
-        chart.add(f"{p.label}: {human_bytes(p.bytes)} ({share:.0f}%)", [p.bytes / MIB])
+        chart.add(f"{p.label} {share:.0f}%", [{"value": p.bytes / MIB,
+                                               "label": f"{p.label}: {human_bytes(p.bytes)}"}])
     return tidy(chart.render(is_unicode=True))
 
 
