@@ -142,14 +142,20 @@ def assert_offline(text):
                 and not (a.get("src") or "data:").startswith("data:")]
 
 
+try:                           # the report extra: without it, the pages are made --no-plots
+    import pygal  # noqa: F401
+    PLOTS = True
+except ImportError:
+    PLOTS = False
+
+
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory):
-    pytest.importorskip("pygal", reason="the plots need the report extra: pip install "
-                                        "'archcalc[report]'")
     d = tmp_path_factory.mktemp("reports")
     out = {}
     for name in ("vgg16", "resnet50", "googlenet"):
-        p = run_cli("report", name, "-o", str(d / f"{name}.html"))
+        p = run_cli("report", name, "-o", str(d / f"{name}.html"),
+                    *([] if PLOTS else ["--no-plots"]))
         assert p.returncode == 0, p.stderr
         out[name] = d / f"{name}.html"
     return out
@@ -161,7 +167,7 @@ def test_html_parses_is_offline_and_every_svg_is_xml(pages, name):
     assert text.startswith("<!DOCTYPE html>")
     assert_offline(text)
     found = svgs(text)
-    assert len(found) >= 4                    # the four plots (and the drawing where it landed)
+    assert len(found) >= 4 * PLOTS            # the four plots (and the drawing where it landed)
     for svg in found:
         root = ET.fromstring(svg)
         assert root.tag == "svg"
@@ -190,14 +196,13 @@ def test_html_names_settings_totals_and_every_warning(pages):
 
 
 def test_several_specs_compare_side_by_side(tmp_path):
-    pytest.importorskip("pygal", reason="the plots need the report extra")
     out = tmp_path / "table.html"
-    p = run_cli("report", "specs/vgg_table.md", "-o", str(out))
+    p = run_cli("report", "specs/vgg_table.md", "-o", str(out), *([] if PLOTS else ["--no-plots"]))
     assert p.returncode == 0, p.stderr
     text = out.read_text(encoding="utf-8")
     assert "Side by side" in text and text.count("<section ") == 6
     assert_offline(text)
-    assert len(svgs(text)) == 6 * 4
+    assert len(svgs(text)) == 6 * 4 * PLOTS
     ids = re.findall(r'<svg[^>]*\bid="([^"]+)"', text)
     assert len(ids) == len(set(ids))                  # each chart's styles stay its own
 
@@ -330,3 +335,19 @@ def test_a_browser_renders_the_report_without_console_errors(pages, name, tmp_pa
     rep = archcalc.analyze(archcalc.load(str(ROOT / "specs" / f"{name}.yaml")))
     assert int(title.group(1)) == 0                              # every block unfolded
     assert int(title.group(2)) == max(r.macs for r in rep.rows(0))   # descending by MACs
+
+
+def test_without_pygal_the_report_says_how_to_get_it_and_no_plots_still_works(tmp_path):
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    (shadow / "pygal.py").write_text("raise ModuleNotFoundError('No module named pygal', name='pygal')\n")
+    env = {"PYTHONPATH": os.pathsep.join([str(shadow), os.environ.get("PYTHONPATH", "")])}
+    out = tmp_path / "r.html"
+    p = run_cli("report", "lenet5", "-o", str(out), env=env)
+    assert p.returncode == 2 and "pip install 'archcalc[report]'" in p.stderr
+    assert "--no-plots" in p.stderr and not out.exists()
+    p = run_cli("report", "lenet5", "-o", str(out), "--no-plots", env=env)
+    assert p.returncode == 0, p.stderr
+    text = out.read_text(encoding="utf-8")
+    assert_offline(text)
+    assert svgs(text) == [] and "<h3>Totals</h3>" in text

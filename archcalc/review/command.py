@@ -102,13 +102,6 @@ def report_cmd(
     if specs.count("-") > 1:
         raise ArchcalcError(Diagnostic("error", "standard input (-) can be read only once",
                                        OPTIONS), exit_code=2)
-    draw = None
-    if plots:
-        try:
-            from . import plots as draw
-        except ImportError as exc:
-            raise error(str(exc), OPTIONS, hint="or leave the plots out: --no-plots",
-                        exit_code=2) from None
     sections, problems = [], []
     for i, s in enumerate(specs, 1):        # every spec is checked: all their errors at once
         label = f"<spec {i}>" if len(specs) > 1 else "<spec>"
@@ -124,6 +117,13 @@ def report_cmd(
             problems.extend(exc.diagnostics)
     if problems:
         raise ArchcalcError(problems)
+    draw = None           # the spec's own errors come first, pygal or not
+    if plots:
+        try:
+            from . import plots as draw
+        except ImportError as exc:
+            raise error(str(exc), OPTIONS, hint="or leave the plots out: --no-plots",
+                        exit_code=2) from None
     for i, sec in enumerate(sections):
         if draw is not None:
             sec["plots"] = draw.all_plots(sec["net"], sec["report"], prefix=f"n{i}-")
