@@ -68,7 +68,7 @@ def test_live_curve_peak_is_the_reports_peak_on_shipped_specs(name):
 
 
 def test_training_parts_by_hand():
-    # conv1 3·3·3·8 + 8 = 224 params, conv2 3·3·8·16 + 16 = 1,168: 1,392 params, all trainable;
+    # conv1 3·3·3·8 + 8 = 224 params, conv2 3·3·8·16 + 16 = 1,168: 1,392, all trainable;
     # adam keeps 2 states; activations 192 + 512 + 128 + 256 = 1,088; fp32.
     _, rep = _report("C3D8 R M C3D16", "8x8x3")
     parts = figures.training_parts(rep)
@@ -197,7 +197,8 @@ def test_html_names_settings_totals_and_every_warning(pages):
 
 def test_several_specs_compare_side_by_side(tmp_path):
     out = tmp_path / "table.html"
-    p = run_cli("report", "specs/vgg_table.md", "-o", str(out), *([] if PLOTS else ["--no-plots"]))
+    p = run_cli("report", "specs/vgg_table.md", "-o", str(out),
+                *([] if PLOTS else ["--no-plots"]))
     assert p.returncode == 0, p.stderr
     text = out.read_text(encoding="utf-8")
     assert "Side by side" in text and text.count("<section ") == 6
@@ -271,7 +272,8 @@ def test_summary_imports_neither_the_report_nor_pygal():
 
 
 def test_report_repr_html_is_a_table_of_every_layer_without_plots_or_pygal():
-    code = ("import sys, archcalc\nr = archcalc.analyze(archcalc.load('specs/resnet18.yaml'))\n"
+    code = ("import sys, archcalc\n"
+            "r = archcalc.analyze(archcalc.load('specs/resnet18.yaml'))\n"
             "h = r._repr_html_()\nprint(len(r.layers), h.count('<tr>'), 'pygal' in sys.modules,"
             " '<svg' in h, '<script' in h)")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
@@ -340,8 +342,10 @@ def test_a_browser_renders_the_report_without_console_errors(pages, name, tmp_pa
 def test_without_pygal_the_report_says_how_to_get_it_and_no_plots_still_works(tmp_path):
     shadow = tmp_path / "shadow"
     shadow.mkdir()
-    (shadow / "pygal.py").write_text("raise ModuleNotFoundError('No module named pygal', name='pygal')\n")
-    env = {"PYTHONPATH": os.pathsep.join([str(shadow), os.environ.get("PYTHONPATH", "")])}
+    (shadow / "pygal.py").write_text(          # as where pygal is not installed
+        "raise ModuleNotFoundError('No module named pygal', name='pygal')\n")
+    env = {"PYTHONPATH": os.pathsep.join([str(shadow),
+                                          os.environ.get("PYTHONPATH", "")])}
     out = tmp_path / "r.html"
     p = run_cli("report", "lenet5", "-o", str(out), env=env)
     assert p.returncode == 2 and "pip install 'archcalc[report]'" in p.stderr

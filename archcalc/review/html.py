@@ -46,15 +46,18 @@ JS = """
 function acSort(th){var t=th.closest('table'),i=[].indexOf.call(th.parentNode.children,th),
 d=th.dataset.d=th.dataset.d==='a'?'d':'a',b=[].slice.call(t.tBodies);
 b.sort(function(x,y){var p=x.rows[0].cells[i],q=y.rows[0].cells[i],
-u=p.dataset.v!==undefined?+p.dataset.v:p.textContent,v=q.dataset.v!==undefined?+q.dataset.v:q.textContent;
+u=p.dataset.v!==undefined?+p.dataset.v:p.textContent,
+v=q.dataset.v!==undefined?+q.dataset.v:q.textContent;
 return (u<v?-1:u>v?1:(+x.dataset.o)-(+y.dataset.o))*(d==='a'?1:-1);});
 b.forEach(function(x){t.appendChild(x);});
-[].forEach.call(th.parentNode.children,function(h){var s=h.querySelector('.ar');if(s)s.textContent='';});
+[].forEach.call(th.parentNode.children,function(h){
+var s=h.querySelector('.ar');if(s)s.textContent='';});
 th.querySelector('.ar').textContent=d==='a'?' \\u25B2':' \\u25BC';}
 function acToggle(b){var g=b.closest('tbody'),open=b.textContent==='+';
 b.textContent=open?'\\u2212':'+';[].forEach.call(g.rows,function(r,k){if(k)r.hidden=!open;});}
 function acAll(btn,open){var t=btn.parentNode.nextElementSibling.querySelector('table');
-[].forEach.call(t.querySelectorAll('button.tg'),function(b){if((b.textContent==='+')===open)acToggle(b);});}
+[].forEach.call(t.querySelectorAll('button.tg'),function(b){
+if((b.textContent==='+')===open)acToggle(b);});}
 """
 
 _NUMERIC = {"params": "params", "%params": "params", "MACs": "macs", "%MACs": "macs",
