@@ -44,6 +44,10 @@ def _config(title: str, labels: list[str], columns: int = 3, **kw) -> dict:
                 margin_bottom=4, spacing=8, print_values=False, **kw)
 
 
+def _percent(v: float) -> str:
+    return "<0.1%" if 0 < v < 0.05 else f"{v:.1f}%"       # as the table's share columns
+
+
 def params_macs(report: Report) -> str:
     """Parameters and MACs per layer, each as its share of the network's total (one scale for
     both; the lectures' point: parameters sit in the late fully connected layers, MACs in the
@@ -57,7 +61,7 @@ def params_macs(report: Report) -> str:
     chart = pygal.Bar(**_config(f"{report.name}: parameters and MACs per layer "
                                 f"(% of total){folded}",
                                 [r.name for r in rows], columns=2, range=(0, None), style=BAR_STYLE,
-                                value_formatter=lambda v: f"{v:.1f}%"))
+                                value_formatter=_percent))
     chart.add(f"parameters ({human_count(t.params)})",
               [{"value": 100 * r.params / t.params if t.params else 0,
                 "label": f"{r.params:,} parameters"} for r in rows])
@@ -97,7 +101,8 @@ def receptive_field(report: Report) -> str:
                                  value_formatter=lambda v: f"{v:g} px"))
     chart.add("receptive field (larger side)", [p.size for p in pts])
     chart.add("global (sees the whole input)",
-              [side if p.size is None else None for p in pts], show_dots=True, stroke=False,
+              [{"value": side, "label": "global"} if p.size is None else None for p in pts],
+              show_dots=True, stroke=False,
               dots_size=3)
     chart.add(f"input size ({side} px)", [side] * len(pts),
               stroke_style={"width": 2, "dasharray": "6, 4"})
@@ -137,7 +142,27 @@ _ID = re.compile(r"chart-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f
 _DROP = re.compile(r"<!--.*?-->|<script\b.*?</script>", re.S)
 
 
+_POINT = re.compile(r'<g class="(bar|dots)">(.*?)</g>', re.S)
+_DESC = re.compile(r'<desc class="([a-z_]+)[^"]*">(.*?)</desc>', re.S)
+
+
+def _tooltip(m: re.Match) -> str:
+    """A bar's or dot's <desc> elements (read by pygal's tooltip JavaScript, which the report
+    does not load) as one <title>, which browsers show on hover without any script."""
+    desc = dict(_DESC.findall(m.group(2)))
+    words = [w for w in (desc.get("x_label"), desc.get("label"), desc.get("value")) if w]
+    title = f"<title>{': '.join(words[:1] + [' · '.join(words[1:])])}</title>" if words else ""
+    return f'<g class="{m.group(1)}">{title}{_DESC.sub("", m.group(2))}</g>'
+
+
 def tidy(svg: str) -> str:
     """A standalone SVG file: pygal's credit comments (which hold URLs) and its config script
-    (read only by pygal's tooltip JavaScript, which the report does not load) left out."""
-    return _DROP.sub("", svg)
+    (read only by pygal's tooltip JavaScript, which the report does not load) left out, and
+    each bar's or dot's figures as a <title> (a tooltip without script)."""
+    svg = _POINT.sub(_tooltip, _DROP.sub("", svg))
+    # coordinates (attribute values only, never text) to 1/100 px: a third of the size off
+    return _ATTR.sub(lambda m: _LONG.sub(r"\1", m.group()), svg)
+
+
+_ATTR = re.compile(r'="[^"]*"')
+_LONG = re.compile(r"(?<![\d.])(\d+\.\d\d)\d+")
