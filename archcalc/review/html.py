@@ -14,7 +14,7 @@ esc = html.escape
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#222;margin:0 auto;
-max-width:1200px;padding:16px 24px 48px}
+max-width:1320px;padding:16px 24px 48px}
 h1{font-size:22px;margin:8px 0 4px}h2{font-size:19px;margin:28px 0 6px;border-bottom:2px solid
 #3b6fb6;padding-bottom:2px}h3{font-size:15px;margin:18px 0 6px}
 .settings{color:#555;margin:0 0 10px}
