@@ -104,7 +104,8 @@ def receptive_field(report: Report) -> str:
               [{"value": side, "label": "global"} if p.size is None else None for p in pts],
               show_dots=True, stroke=False,
               dots_size=3)
-    chart.add(f"input size ({side} px)", [side] * len(pts),
+    ends = [side] + [None] * (len(pts) - 2) + [side] if len(pts) > 1 else [side]
+    chart.add(f"input size ({side} px)", ends,          # a straight line from end to end
               stroke_style={"width": 2, "dasharray": "6, 4"})
     return tidy(chart.render(is_unicode=True))
 
