@@ -457,7 +457,8 @@ def render_explain(report: Report, layers: Sequence, totals: Sequence[str],
         row = rows[e.name]
         src = " + ".join(vol_text(rows[s].output) for s in e.inputs)
         head = f"{e.name} — {e.op} {e.detail}".rstrip() + \
-            (f" ({src} → {vol_text(row.output)})" if src else "")
+            (f" ({src} → {vol_text(row.output)})" if src else "") + \
+            (" [training only]" if row.train_only else "")
         out.append(f"### {md_cell(head)}" if md else head)
         for f in e.figures:
             out.append(f"- {f.label}: `{f.text()}`" if md else

@@ -352,7 +352,7 @@ def test_make_divisible_is_torchvisions():
 
 
 @pytest.mark.parametrize("expr, needle", [
-    ("2 ** 3", "cannot evaluate"),
+    ("2 ** 3", "operator ** is not supported"),
     ("x.real", "cannot evaluate"),
     ("__import__('os')", "unknown function '__import__'"),
     ("open(1)", "unknown function 'open'"),
@@ -360,7 +360,7 @@ def test_make_divisible_is_torchvisions():
     ("[1, 2]", "cannot evaluate"),
     ("(lambda: 1)()", "cannot evaluate"),
     ("1e308 * 1e308", "too large"),
-    ("2 ** 62 * 4", "cannot evaluate"),
+    ("2 ** 62 * 4", "operator ** is not supported"),
     ("4611686018427387904 * 4", "too large"),
     ("ceil(1e400)", "too large"),
     ("1 and 2", "and takes true or false"),
@@ -578,3 +578,25 @@ def test_i_in_a_repeated_instances_parameters(tmp_path):
                  '  - {block: b, name: "b{i}", repeat: 3, f: "${4 + i}"}\n')
     net = archcalc.load(str(p))
     assert [net[f"b{i}/c"].attrs["filters"] for i in range(3)] == [4, 5, 6]
+
+
+@pytest.mark.parametrize("expr, message", [
+    ("2 ** 3", "the operator ** is not supported in '2 ** 3'"),
+    ("3 & 1", "the operator & is not supported in '3 & 1'"),
+])
+def test_unsupported_operators_are_named(expr, message):
+    with pytest.raises(ArchcalcError) as e:
+        _eval(expr, {}, SourcePos("<t>"))
+    assert e.value.diagnostics[0].message == message
+
+
+def test_a_parameter_a_stage_table_leaves_out_says_where_to_give_it(tmp_path):
+    p = tmp_path / "s.yaml"
+    p.write_text("name: x\ninput: 8x8x3\nblocks:\n  b:\n    params: {c: null, k: null}\n"
+                 "    layers: [{op: conv, filters: $c, kernel: $k}]\nlayers:\n"
+                 "  - {stages: {block: b, table: [[c, n], [8, 2]]}}\n")
+    with pytest.raises(ArchcalcError) as e:
+        archcalc.load(str(p))
+    d = e.value.diagnostics[0]
+    assert d.message == "block 'b' needs the parameter 'k'"
+    assert d.hint.startswith("name a column k in the table's header")

@@ -198,3 +198,9 @@ def test_a_misspelled_train_only_is_named(tmp_path, key):
     d = e.value.diagnostics[0]
     assert (d.message, d.pos.line) == (f"unknown key {key!r}", 12)
     assert d.hint.startswith("did you mean 'train_only'?")
+
+
+def test_explain_marks_a_training_only_layer(tmp_path):
+    _, p = load(tmp_path, HEAD + AUX + TAIL)
+    out = run_cli("explain", str(p), "aux/fc1").stdout
+    assert "aux/fc1 — fc 10 (1×1×16 → 1×1×10) [training only]" in out

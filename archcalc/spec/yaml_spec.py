@@ -258,7 +258,8 @@ def _eval(expr: str, env: dict, pos: SourcePos) -> Any:
         if isinstance(n, ast.BinOp) and type(n.op) in _OPS:
             left, right = num(n.left, "arithmetic"), num(n.right, "arithmetic")
             if isinstance(n.op, (ast.Div, ast.FloorDiv, ast.Mod)) and right == 0:
-                fail("division by zero")
+                fail("division by zero", "check the divisor's parameter (a width or a ratio "
+                     "of 0?)")
             if isinstance(n.op, ast.Mult) and abs(left) * abs(right) > _BIG:
                 fail("the value is too large")
             return finite(_OPS[type(n.op)](left, right))
@@ -328,6 +329,11 @@ def _eval(expr: str, env: dict, pos: SourcePos) -> Any:
             if name in ("min", "max") and len(args) < 1:
                 fail(f"{name} takes one or more numbers")
             return finite(fn(*args) if len(args) > 1 or name not in ("min", "max") else args[0])
+        if isinstance(n, ast.BinOp):                    # **, @, bit operators
+            sym = {ast.Pow: "**", ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^",
+                   ast.LShift: "<<", ast.RShift: ">>", ast.MatMult: "@"}.get(type(n.op), "?")
+            fail(f"the operator {sym} is not supported",
+                 ("write a power as a product (x * x); " if sym == "**" else "") + _EXPR_HINT)
         fail("cannot evaluate this", _EXPR_HINT)
     return ev(tree)
 
@@ -883,7 +889,9 @@ class _Emitter:
                 benv[k] = given[k]
             elif default is None:
                 raise error(f"block {bname!r} needs the parameter {k!r}", pos,
-                            hint=f"add {k}: <value> to this line")
+                            hint=f"add {k}: <value> to this line" if keys is BLOCK_KEYS else
+                            f"name a column {k} in the table's header, or map it in with: "
+                            f"{{{k}: ${{...}}}}")
             else:
                 benv[k] = default
         return benv

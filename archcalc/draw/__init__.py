@@ -1,0 +1,1 @@
+"""Drawings of a network: the volume figure (volumes.py) and graph diagrams."""
