@@ -167,7 +167,7 @@ def test_html_parses_is_offline_and_every_svg_is_xml(pages, name):
     assert text.startswith("<!DOCTYPE html>")
     assert_offline(text)
     found = svgs(text)
-    assert len(found) >= 4 * PLOTS            # the four plots (and the drawing where it landed)
+    assert len(found) == 4 * PLOTS + 1        # the four plots and the volume drawing
     for svg in found:
         root = ET.fromstring(svg)
         assert root.tag == "svg"
@@ -203,9 +203,9 @@ def test_several_specs_compare_side_by_side(tmp_path):
     text = out.read_text(encoding="utf-8")
     assert "Side by side" in text and text.count("<section ") == 6
     assert_offline(text)
-    assert len(svgs(text)) == 6 * 4 * PLOTS
-    ids = re.findall(r'<svg[^>]*\bid="([^"]+)"', text)
-    assert len(ids) == len(set(ids))                  # each chart's styles stay its own
+    assert len(svgs(text)) == 6 * (4 * PLOTS + 1)
+    ids = re.findall(r'\bid="([^"]+)"', text)
+    assert len(ids) == len(set(ids))        # each chart's and drawing's ids stay its own
 
 
 def test_folding_without_javascript_hides_a_blocks_layers_until_asked(pages):
@@ -224,7 +224,8 @@ def test_markdown_and_its_plot_files(tmp_path):
     assert p.returncode == 0, p.stderr
     text = out.read_text(encoding="utf-8")
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
-    assert len(links) == 4 and all(link.startswith("review_files/") for link in links)
+    # the four plots and the volume drawing
+    assert len(links) == 5 and all(link.startswith("review_files/") for link in links)
     for link in links:
         ET.parse(tmp_path / link)                       # each file exists and is SVG (XML)
     rep = archcalc.analyze(archcalc.load(str(ROOT / "specs" / "googlenet.yaml")))
@@ -354,4 +355,14 @@ def test_without_pygal_the_report_says_how_to_get_it_and_no_plots_still_works(tm
     assert p.returncode == 0, p.stderr
     text = out.read_text(encoding="utf-8")
     assert_offline(text)
-    assert svgs(text) == [] and "<h3>Totals</h3>" in text
+    assert len(svgs(text)) == 1 and "<h3>Volumes</h3>" in text      # the drawing, no plots
+    assert "<h3>Totals</h3>" in text
+
+
+def test_network_repr_svg_is_the_volume_drawing():
+    net = archcalc.parse("C3D8 R M C3D16 FC10", "8x8x3")
+    svg = net._repr_svg_()
+    root = ET.fromstring(svg)
+    assert root.tag.endswith("svg")
+    from archcalc.draw import volumes
+    assert svg == volumes.to_svg(net, archcalc.analyze(net))

@@ -75,6 +75,16 @@ def _write_markdown(path: str, text: str, files: dict[str, str], folder: str) ->
     _write_atomic(path, text)
 
 
+def drawings(sec: dict, fmt: str) -> None:
+    """The drawings of archcalc.draw, folded as ``archcalc draw`` folds a network too large to
+    draw legibly (and saying so): the volume drawing (inline SVG in HTML; an SVG file beside
+    the Markdown)."""
+    from ..draw import volumes
+    net, rep = sec["net"], sec["report"]
+    sec["volumes"] = volumes.to_svg(net, rep)           # folds by itself where needed
+    sec["volumes_note"] = volumes.fold_note(rep)         # and says so (None otherwise)
+
+
 @guarded
 def report_cmd(
     specs: List[str] = typer.Argument(..., metavar="SPEC...", show_default=False,
@@ -127,6 +137,7 @@ def report_cmd(
     for i, sec in enumerate(sections):
         if draw is not None:
             sec["plots"] = draw.all_plots(sec["net"], sec["report"], prefix=f"n{i}-")
+        drawings(sec, fmt)
     if fmt == "html":
         from . import html
         _write_atomic(path, html.render(sections))

@@ -166,11 +166,18 @@ def repr_html(r: Report) -> str:
 _XMLNS = re.compile(r'\s+xmlns(:\w+)?="[^"]*"')
 
 
-def inline_svg(svg: str) -> str:
+def inline_svg(svg: str, prefix: str = "") -> str:
     """An SVG document as an element of the HTML page: its namespace declarations (URLs,
-    though never fetched) left out; the HTML parser puts <svg> in the SVG namespace itself."""
+    though never fetched) left out (the HTML parser puts <svg> in the SVG namespace itself);
+    with ``prefix``, its ids and the references to them made unique in the page."""
     svg = re.sub(r"<\?xml[^>]*\?>|<!DOCTYPE[^>]*>", "", svg)
-    return _XMLNS.sub("", svg).replace("xlink:href=", "href=").strip()
+    svg = _XMLNS.sub("", svg).replace("xlink:href=", "href=").strip()
+    if prefix:
+        svg = _IDS.sub(lambda m: f'{m.group(1)}{prefix}', svg)
+    return svg
+
+
+_IDS = re.compile(r'(\bid="|url\(#|href="#)')
 
 
 def _anchor(i: int) -> str:
@@ -179,7 +186,8 @@ def _anchor(i: int) -> str:
 
 def render(sections: Sequence[dict], title: str | None = None) -> str:
     """The whole page. ``sections``: one dict per network with ``report``, ``plots`` ((stem,
-    SVG) pairs), ``drawing`` (SVG text or None) and ``source`` (the SPEC it came from)."""
+    SVG) pairs), ``volumes`` and ``graph`` (the drawings' SVG text, or None, each with a
+    ``…_note`` saying how it was folded) and ``source`` (the SPEC it came from)."""
     reports = [s["report"] for s in sections]
     title = title or ("archcalc review: " + ", ".join(r.name for r in reports))
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
@@ -222,8 +230,11 @@ def network_section(s: dict, i: int) -> str:
            + (f" · from {esc(s['source'])}" if s.get("source") else "") + "</p>",
            "<h3>Totals</h3>", totals_table(r),
            f"<h3>Warnings ({len(r.diagnostics)})</h3>", diagnostics_list(r)]
-    if s.get("drawing"):
-        out += ["<h3>Drawing</h3>", f'<div class="drawing">{inline_svg(s["drawing"])}</div>']
+    for title, key in (("Volumes", "volumes"), ("Graph", "graph")):
+        if s.get(key):
+            note = s.get(key + "_note")
+            out += [f"<h3>{title}</h3>"] + ([f'<p class="note">{esc(note)}</p>'] if note else [])
+            out.append(f'<div class="drawing">{inline_svg(s[key], f"d{i}{key[0]}-")}</div>')
     blocks = sum(1 for row in r.rows(0) if row.op == "block")
     toggles = (' · <button onclick="acAll(this,true)">unfold all</button> '
                '<button onclick="acAll(this,false)">fold all</button>' if blocks else "")

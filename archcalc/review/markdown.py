@@ -47,8 +47,16 @@ def render(sections: Sequence[dict], folder: str) -> tuple[str, dict[str, str]]:
             out.append(f"- **{d.severity}**{where} at `{d.pos}`: {md_cell(d.message)}{hint}")
         if not r.diagnostics:
             out.append("No warnings.")
+        if s.get("volumes"):
+            path = f"{folder}/{key}_volumes.svg"
+            files[path] = s["volumes"]
+            out += ["", "### Volumes", ""] + ([md_cell(s["volumes_note"]), ""]
+                                              if s.get("volumes_note") else [])
+            out += [f"![The volumes of {md_cell(r.name)}]({path})"]
         if s.get("mermaid"):
-            out += ["", "### Graph", "", "```mermaid", s["mermaid"].rstrip(), "```"]
+            out += ["", "### Graph", ""] + ([md_cell(s["graph_note"]), ""]
+                                            if s.get("graph_note") else [])
+            out += ["```mermaid", s["mermaid"].rstrip(), "```"]
         if s.get("plots"):
             out += ["", "### Plots", ""]
             for stem, svg in s["plots"]:

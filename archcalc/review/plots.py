@@ -140,7 +140,8 @@ def all_plots(net, report: Report, prefix: str = "") -> list[tuple[str, str]]:
 _ID = re.compile(r"chart-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-_DROP = re.compile(r"<!--.*?-->|<script\b.*?</script>", re.S)
+# pygal's credit comments, its config script and the legend ids its script uses
+_DROP = re.compile(r'<!--.*?-->|<script\b.*?</script>|\s+id="activate-serie-\d+"', re.S)
 
 
 _POINT = re.compile(r'<g class="(bar|dots)">(.*?)</g>', re.S)
