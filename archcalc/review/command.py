@@ -77,12 +77,11 @@ def _write_markdown(path: str, text: str, files: dict[str, str], folder: str) ->
 
 def drawings(sec: dict, fmt: str) -> None:
     """The drawings of archcalc.draw, folded as ``archcalc draw`` folds a network too large to
-    draw legibly (and saying so): the volume drawing (inline SVG in HTML; an SVG file beside
-    the Markdown)."""
+    draw legibly (the drawing says so in its title): the volume drawing (inline SVG in HTML; an
+    SVG file beside the Markdown)."""
     from ..draw import volumes
     net, rep = sec["net"], sec["report"]
-    sec["volumes"] = volumes.to_svg(net, rep)           # folds by itself where needed
-    sec["volumes_note"] = volumes.fold_note(rep)         # and says so (None otherwise)
+    sec["volumes"] = volumes.to_svg(net, rep)     # folds by itself where needed, and says so
 
 
 @guarded

@@ -50,9 +50,7 @@ def render(sections: Sequence[dict], folder: str) -> tuple[str, dict[str, str]]:
         if s.get("volumes"):
             path = f"{folder}/{key}_volumes.svg"
             files[path] = s["volumes"]
-            out += ["", "### Volumes", ""] + ([md_cell(s["volumes_note"]), ""]
-                                              if s.get("volumes_note") else [])
-            out += [f"![The volumes of {md_cell(r.name)}]({path})"]
+            out += ["", "### Volumes", "", f"![The volumes of {md_cell(r.name)}]({path})"]
         if s.get("mermaid"):
             out += ["", "### Graph", ""] + ([md_cell(s["graph_note"]), ""]
                                             if s.get("graph_note") else [])
