@@ -102,10 +102,10 @@ def report_cmd(
     optimizer: str = OPTIMIZER,
     plots: bool = typer.Option(True, "--plots/--no-plots", help="include the charts"),
 ):
-    """A design review in one file: name and settings, totals, the per-layer table, every
-    warning, and plots (parameters and MACs, activation memory with the live-memory peak,
-    receptive-field growth, where the training memory goes). A spec with errors is refused with
-    the same diagnostics as 'archcalc validate' (exit 1)."""
+    """A design review in one file: name and settings, totals, the drawing, the per-layer
+    table, every warning, and plots (parameters and MACs, activation memory with the
+    live-memory peak, receptive-field growth, where the training memory goes). A spec with
+    errors is refused with the same diagnostics as 'archcalc validate' (exit 1)."""
     path, fmt = _target(output)
     options = analysis_options(dtype, batch, optimizer)
     if specs.count("-") > 1:
