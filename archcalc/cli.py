@@ -206,7 +206,8 @@ def specs_cmd():
               f"{e['checked']}")
 
 
-COMMANDS = ("summary", "explain", "compare", "validate", "specs", "export", "run", "report")
+COMMANDS = ("summary", "explain", "compare", "validate", "diff", "specs", "export", "run",
+            "report")
 
 
 def build_app(only: Optional[str] = None) -> typer.Typer:
@@ -226,6 +227,9 @@ def build_app(only: Optional[str] = None) -> typer.Typer:
     if only is None or only in ("export", "run"):
         from .exporters.commands import export_cmd, run_cmd
         commands.update(export=export_cmd, run=run_cmd)
+    if only is None or only == "diff":          # archcalc/diff/: the diff and its command
+        from .diff.command import command as diff_command
+        commands["diff"] = diff_command()
     if only is None or only == "report":            # pygal only inside the command's body
         from .review.command import report_cmd
         commands.update(report=report_cmd)

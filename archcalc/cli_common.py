@@ -349,9 +349,9 @@ def _column_names(exc: ArchcalcError) -> list[str]:
 
 
 def load_one(text: str, input: Optional[str], filters, double: Optional[bool],
-             rounding: Optional[str], column: Optional[str]):
+             rounding: Optional[str], column: Optional[str], label: str = "<spec>"):
     """Like :func:`load_spec`, for commands that take one network: a table needs --column."""
-    net = load_spec(text, input, filters, double, rounding, column)
+    net = load_spec(text, input, filters, double, rounding, column, label)
     if isinstance(net, dict) and len(net) == 1:       # a table of one column: that network
         return next(iter(net.values()))
     if isinstance(net, dict):
