@@ -366,3 +366,15 @@ def test_network_repr_svg_is_the_volume_drawing():
     assert root.tag.endswith("svg")
     from archcalc.draw import volumes
     assert svg == volumes.to_svg(net, archcalc.analyze(net))
+
+
+def test_two_specs_get_the_diff_of_what_changed(tmp_path):
+    # conv 3×3 on 3 channels: 8 filters 3·3·3·8 + 8 = 224 parameters, 16 filters 448: +224
+    html_out, md_out = tmp_path / "d.html", tmp_path / "d.md"
+    for out in (html_out, md_out):
+        p = run_cli("report", "C3D8", "C3D16", "-i", "8x8x3", "-o", str(out), "--no-plots")
+        assert p.returncode == 0, p.stderr
+    text = html_out.read_text(encoding="utf-8")
+    assert "What changed" in text and "+224 (+100.0%)" in text
+    assert_offline(text)
+    assert "+224 (+100.0%)" in md_out.read_text(encoding="utf-8")

@@ -199,6 +199,8 @@ def render(sections: Sequence[dict], title: str | None = None) -> str:
                                   for s in sections]))
         out.append("<p>" + " · ".join(f'<a href="#{_anchor(i)}">{esc(r.name)}</a>'
                                       for i, r in enumerate(reports)) + "</p>")
+    if len(sections) == 2:
+        out.append(diff_section(sections))
     for i, s in enumerate(sections):
         out.append(network_section(s, i))
     out.append('<p class="note">Made by archcalc report; every figure is defined in '
@@ -221,6 +223,32 @@ def compare_table(entries) -> str:
         body.append(f"<tr><td>{esc(label)}</td>{''.join(cells)}</tr>")
     return (f'<h2>Side by side</h2><div class="tablewrap"><table class="ac"><thead><tr>{head}'
             f"</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
+
+
+def diff_section(sections: Sequence[dict]) -> str:
+    """Two networks: what the change costs, as ``archcalc diff`` finds it (archcalc.diff: the
+    alignment, the totals' deltas and the changed rows; the text cells are its views')."""
+    from ..diff import diff
+    from ..diff.views import ROW_HEADERS, ROW_JUSTIFY, layer_rows, summary_line, totals_rows
+    a, b = sections
+    d = diff(a["report"], b["report"], a["net"], b["net"], sources=(a["source"], b["source"]))
+
+    def table(heads, justify, rows) -> str:
+        th = "".join(f"<th{' class=n' if j == 'right' else ''}>{esc(h)}</th>"
+                     for h, j in zip(heads, justify))
+        body = "".join("<tr>" + "".join(f"<td{' class=n' if j == 'right' else ''}>{esc(c)}"
+                                         "</td>" for c, j in zip(row, justify)) + "</tr>"
+                       for row in rows)
+        return (f'<div class="tablewrap"><table class="ac"><thead><tr>{th}</tr></thead>'
+                f"<tbody>{body}</tbody></table></div>")
+    out = [f"<h2>What changed: {esc(a['report'].name)} → {esc(b['report'].name)}</h2>",
+           table(("total", "A", "B", "change"), ("left", "right", "right", "right"),
+                 totals_rows(d)),
+           f"<p>{esc(summary_line(d))}</p>"]
+    rows = layer_rows(d)
+    if rows:
+        out.append(table([h or "±" for h in ROW_HEADERS], ROW_JUSTIFY, rows))
+    return "\n".join(out)
 
 
 def network_section(s: dict, i: int) -> str:

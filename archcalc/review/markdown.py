@@ -30,6 +30,11 @@ def render(sections: Sequence[dict], folder: str) -> tuple[str, dict[str, str]]:
         out += ["## Side by side", "",
                 render_compare([(s["report"], s["weight_layers"], s["source"])
                                 for s in sections], "markdown"), ""]
+    if len(sections) == 2:                  # what the change costs: archcalc diff's view
+        from ..diff import diff, render_markdown as diff_markdown
+        a, b = sections
+        out += [diff_markdown(diff(a["report"], b["report"], a["net"], b["net"],
+                                   sources=(a["source"], b["source"]))).rstrip(), ""]
     used: set[str] = set()
     for s in sections:
         r: Report = s["report"]
