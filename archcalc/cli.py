@@ -207,7 +207,7 @@ def specs_cmd():
 
 
 COMMANDS = ("summary", "explain", "compare", "validate", "diff", "specs", "export", "run",
-            "report")
+            "draw", "report")
 
 
 def build_app(only: Optional[str] = None) -> typer.Typer:
@@ -230,6 +230,9 @@ def build_app(only: Optional[str] = None) -> typer.Typer:
     if only is None or only == "diff":          # archcalc/diff/: the diff and its command
         from .diff.command import command as diff_command
         commands["diff"] = diff_command()
+    if only in (None, "draw"):
+        from .draw.graph import draw_cmd
+        commands["draw"] = draw_cmd
     if only is None or only == "report":            # pygal only inside the command's body
         from .review.command import report_cmd
         commands.update(report=report_cmd)
@@ -265,7 +268,7 @@ def _usage_hint(command: str, message: str, argv: List[str]) -> str:
     if command == "archcalc" and "no such command" in message:
         return "commands: " + ", ".join(COMMANDS) + " ('archcalc -h' says what each does)"
     if "unexpected extra argument" in message and command.split()[-1] in (
-            "summary", "explain", "validate", "export", "run"):
+            "summary", "explain", "validate", "export", "run", "draw"):
         import re
         extra = re.search(r"\(([^()]*)\)$", message)
         words = extra.group(1).split() if extra else []
