@@ -167,7 +167,7 @@ def test_html_parses_is_offline_and_every_svg_is_xml(pages, name):
     assert text.startswith("<!DOCTYPE html>")
     assert_offline(text)
     found = svgs(text)
-    assert len(found) == 4 * PLOTS + 1        # the four plots and the volume drawing
+    assert len(found) == 4 * PLOTS + 2        # the four plots, the volumes and the graph
     for svg in found:
         root = ET.fromstring(svg)
         assert root.tag == "svg"
@@ -203,7 +203,7 @@ def test_several_specs_compare_side_by_side(tmp_path):
     text = out.read_text(encoding="utf-8")
     assert "Side by side" in text and text.count("<section ") == 6
     assert_offline(text)
-    assert len(svgs(text)) == 6 * (4 * PLOTS + 1)
+    assert len(svgs(text)) == 6 * (4 * PLOTS + 2)
     ids = re.findall(r'\bid="([^"]+)"', text)
     assert len(ids) == len(set(ids))        # each chart's and drawing's ids stay its own
 
@@ -232,6 +232,10 @@ def test_markdown_and_its_plot_files(tmp_path):
     rows = [line for line in text.splitlines() if line.startswith("| ")]
     assert len(rows) == 1 + len(rep.layers)              # the header and one row per layer
     assert "### Totals" in text and "### Warnings" in text
+    mermaid = text.split("```mermaid\n", 1)[1].split("```", 1)[0]
+    from archcalc.draw import graph
+    assert mermaid == graph.to_mermaid(archcalc.load(str(ROOT / "specs" / "googlenet.yaml")),
+                                       rep, depth=graph.fit_depth(rep))
     assert sorted(os.listdir(tmp_path)) == ["review.md", "review_files"]   # no temporary left
 
 
@@ -355,7 +359,7 @@ def test_without_pygal_the_report_says_how_to_get_it_and_no_plots_still_works(tm
     assert p.returncode == 0, p.stderr
     text = out.read_text(encoding="utf-8")
     assert_offline(text)
-    assert len(svgs(text)) == 1 and "<h3>Volumes</h3>" in text      # the drawing, no plots
+    assert len(svgs(text)) == 2 and "<h3>Volumes</h3>" in text      # the drawings, no plots
     assert "<h3>Totals</h3>" in text
 
 
@@ -378,3 +382,14 @@ def test_two_specs_get_the_diff_of_what_changed(tmp_path):
     assert "What changed" in text and "+224 (+100.0%)" in text
     assert_offline(text)
     assert "+224 (+100.0%)" in md_out.read_text(encoding="utf-8")
+
+
+def test_a_network_too_large_to_draw_is_folded_and_says_so(tmp_path):
+    out = tmp_path / "r.md"
+    p = run_cli("report", "resnet152", "-o", str(out), "--no-plots")
+    assert p.returncode == 0, p.stderr
+    text = out.read_text(encoding="utf-8")
+    # 515 layers (input included) are more than a drawing holds: the blocks fold to 57 rows
+    # (input, conv1, bn1, relu, maxpool, 3 + 8 + 36 + 3 bottlenecks, avgpool, fc)
+    assert "515 layers: blocks nested deeper than 0 are folded (57 boxes;" in text
+    assert text.count("```mermaid") == 1

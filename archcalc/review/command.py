@@ -77,11 +77,29 @@ def _write_markdown(path: str, text: str, files: dict[str, str], folder: str) ->
 
 def drawings(sec: dict, fmt: str) -> None:
     """The drawings of archcalc.draw, folded as ``archcalc draw`` folds a network too large to
-    draw legibly (the drawing says so in its title): the volume drawing (inline SVG in HTML; an
-    SVG file beside the Markdown)."""
-    from ..draw import volumes
+    draw legibly: the volume drawing (inline SVG in HTML; an SVG file beside the Markdown; its
+    title says how it was folded) and the layer graph (SVG in HTML, whose title says how it was
+    folded; Mermaid in Markdown, with a line saying so)."""
+    from ..draw import graph, volumes
     net, rep = sec["net"], sec["report"]
-    sec["volumes"] = volumes.to_svg(net, rep)     # folds by itself where needed, and says so
+    sec["volumes"] = volumes.to_svg(net, rep)
+    depth = graph.fit_depth(rep)
+    if fmt == "html":
+        sec["graph"] = graph.to_svg(net, rep, depth=depth)
+        return
+    text = graph.to_mermaid(net, rep, depth=depth)
+    if len(text) > graph.MERMAID_MAX_TEXT and depth != 0 and rep.block_outputs:
+        depth = 0                               # what GitHub renders: fold the blocks
+        text = graph.to_mermaid(net, rep, depth=0)
+    sec["mermaid"] = text
+    notes = []
+    if depth is not None:
+        notes.append(f"{len(rep.layers)} layers: blocks nested deeper than {depth} are folded "
+                     f"({len(rep.rows(depth))} boxes; `archcalc draw --depth N` chooses).")
+    if len(text) > graph.MERMAID_MAX_TEXT:
+        notes.append(f"The Mermaid text has {len(text):,} characters, more than the "
+                     f"{graph.MERMAID_MAX_TEXT:,} GitHub renders by default.")
+    sec["graph_note"] = " ".join(notes) or None
 
 
 @guarded

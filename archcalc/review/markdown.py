@@ -57,7 +57,7 @@ def render(sections: Sequence[dict], folder: str) -> tuple[str, dict[str, str]]:
             files[path] = s["volumes"]
             out += ["", "### Volumes", "", f"![The volumes of {md_cell(r.name)}]({path})"]
         if s.get("mermaid"):
-            out += ["", "### Graph", ""] + ([md_cell(s["graph_note"]), ""]
+            out += ["", "### Graph", ""] + ([s["graph_note"], ""]
                                             if s.get("graph_note") else [])
             out += ["```mermaid", s["mermaid"].rstrip(), "```"]
         if s.get("plots"):
