@@ -1,7 +1,7 @@
 """How fast `archcalc report specs/resnet152.yaml -o r.html` is end to end (a new process each
 time, as a user runs it), beside `archcalc summary specs/resnet152.yaml` and the interpreter
 alone, interleaved so that all see the same machine load; then where the time goes in process
-(load + analyze, the plots, the HTML) and the plotting library's import.
+(load + analyze, the plots, the drawings, the HTML) and the plotting library's import.
 
     python benchmarks/bench_report.py [--runs 10]
 
@@ -60,10 +60,15 @@ def stages() -> None:
         "t2 = time.perf_counter()\n"
         "p = plots.all_plots(net, rep)\n"
         "t3 = time.perf_counter()\n"
-        "page = html.render([{'report': rep, 'plots': p, 'source': 'resnet152'}])\n"
+        "from archcalc.review.command import drawings\n"
+        "sec = {'net': net, 'report': rep, 'plots': p, 'source': 'resnet152'}\n"
+        "drawings(sec, 'html')\n"
         "t4 = time.perf_counter()\n"
+        "page = html.render([sec])\n"
+        "t5 = time.perf_counter()\n"
         "print(f'import pygal {t1 - t0:.3f} s, load + analyze {t2 - t1:.3f} s, '\n"
-        "      f'4 plots {t3 - t2:.3f} s, HTML {t4 - t3:.3f} s')\n")
+        "      f'4 plots {t3 - t2:.3f} s, drawings (networkx imported) {t4 - t3:.3f} s, '\n"
+        "      f'HTML {t5 - t4:.3f} s')\n")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 
 
