@@ -231,7 +231,7 @@ def build_app(only: Optional[str] = None) -> typer.Typer:
         from .diff.command import command as diff_command
         commands["diff"] = diff_command()
     if only in (None, "draw"):
-        from .draw.graph import draw_cmd
+        from .draw.command import draw_cmd
         commands["draw"] = draw_cmd
     if only is None or only == "report":            # pygal only inside the command's body
         from .review.command import report_cmd

@@ -600,3 +600,12 @@ def test_a_parameter_a_stage_table_leaves_out_says_where_to_give_it(tmp_path):
     d = e.value.diagnostics[0]
     assert d.message == "block 'b' needs the parameter 'k'"
     assert d.hint.startswith("name a column k in the table's header")
+
+
+def test_a_block_nothing_uses_is_reported(tmp_path):
+    p = tmp_path / "s.yaml"
+    p.write_text("name: x\ninput: 8x8x3\nblocks:\n  unused:\n    layers: [{op: convv}]\n"
+                 "layers:\n  - C3D4\n")
+    (w,) = archcalc.analyze(archcalc.load(str(p))).diagnostics
+    assert (w.severity, w.pos.line, w.pos.col) == ("warning", 4, 3)
+    assert w.message == "block 'unused' is defined but never used (its layers are not checked)"

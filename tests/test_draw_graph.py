@@ -544,24 +544,25 @@ def test_layout_dot_without_graphviz_is_a_clear_error(tmp_path):
     assert "apt-get install graphviz" in p.stderr
 
 
-def test_style_volumes_is_delegated(tmp_path):
+def test_style_volumes_draws_the_volume_figure_and_says_when_it_folds(tmp_path):
     out = tmp_path / "v.svg"
     p = run_cli("draw", "vgg16", "-o", str(out), "--style", "volumes")
-    try:
-        from archcalc.draw import volumes  # noqa: F401
-    except ImportError:
-        assert p.returncode == 2 and "not available yet" in p.stderr
-        assert not out.exists()
-        return
     assert p.returncode == 0, p.stderr
     ET.fromstring(out.read_text(encoding="utf-8"))
+    # VGG16 fits whole: no folding note; its 13 conv, 5 pool, 3 fc volumes and the input (the
+    # ReLUs and the softmax are labels on the volumes they act on, docs/volumes.md)
+    assert "folded" not in p.stderr and "22 boxes" in p.stdout
+    # ResNet-50 is too wide whole: folded to depth 0 by the volume figure's own rule, and said
+    p = run_cli("draw", "resnet50", "-o", str(tmp_path / "r.svg"), "--style", "volumes")
+    assert p.returncode == 0 and "blocks folded to depth 0" in p.stderr
+    assert "(--depth 0)" in p.stdout
 
 
 def test_summary_does_not_import_the_drawing():
     modules, _ = imported_by("summary", "specs/vgg16.yaml")
     assert not [m for m in modules if m.startswith("archcalc.draw")]
     modules, _ = imported_by("draw", "specs/vgg16.yaml", "-o", "-", "-F", "dot")
-    assert "archcalc.draw.graph" in modules and "cairosvg" not in modules
+    assert "archcalc.draw.command" in modules and "cairosvg" not in modules
 
 
 def test_help_closed_pipe_full_disk_and_slips():
@@ -607,3 +608,14 @@ def test_a_png_too_large_for_cairo_is_a_clear_error(tmp_path):
     p = run_cli("draw", "densenet121", "-o", str(tmp_path / "d.png"), "--depth", "1")
     assert p.returncode == 2 and "more than the 32,767 a side that cairo draws" in p.stderr
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "specs").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_shipped_spec_draws_one_box_per_layer_and_its_graphs_edges(path):
+    """Whole (no folding): one box per layer and exactly the networkx graph's edges."""
+    net = archcalc.load(str(path))
+    report = archcalc.analyze(net)
+    root, nodes, edges = parse_svg(graph.to_svg(net, report, None))
+    assert set(nodes) == {layer.name for layer in net.layers}
+    assert {(a, b) for a, b, _, _ in edges} == set(net.graph.edges)
+    assert len(edges) == net.graph.number_of_edges()

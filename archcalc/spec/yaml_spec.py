@@ -492,6 +492,12 @@ def _parse_spec(spec: YMap, file: str, input, name, overrides, default_name, dia
     local = {"input": "input"}
     emitter.items(layers, env, "", (), local, 0)
     diags += emitter.report()
+    for bname in blocks:                # a block nothing uses is never checked: say so
+        if bname not in emitter.used:
+            b.warnings.append(Diagnostic(
+                "warning", f"block {bname!r} is defined but never used (its layers are not "
+                "checked)", blocks.key_at[bname],
+                f"use it (- {{block: {bname}}}) or remove it"))
     if "outputs" in spec and not diags:
         try:
             b.outputs = _outputs(spec, local, b)
@@ -611,6 +617,7 @@ class _Emitter:
         self.vols: dict = {}            # layer name -> volume, or None when it cannot be known
         self.why: dict = {}             # layer name -> the layer whose error made it unknown
         self.unknown_said = False       # an in.* was refused for an earlier error: said once
+        self.used: set = set()          # blocks instantiated (or named in stages) at least once
 
     def volume(self, src: str, pos: SourcePos, what: str, expr: str):
         """The output volume of layer ``src``; a located error for ``what`` (``in.c``) when it
@@ -853,6 +860,7 @@ class _Emitter:
             raise error(f"no block named {bname!r}", where,
                         hint=_near(bname, self.blocks)
                         + "blocks defined: " + (", ".join(self.blocks) or "none"))
+        self.used.add(bname)
         if depth >= MAX_BLOCK_DEPTH:
             raise error(f"blocks nest deeper than {MAX_BLOCK_DEPTH} levels (does {bname!r} "
                         "instantiate itself?)", pos)

@@ -1,0 +1,219 @@
+"""The ``archcalc draw`` command (archcalc.cli registers it): the graph diagrams of this package
+and the volume figure of ``volumes.py``, written atomically."""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from typing import Optional
+
+import typer
+
+from ..cli_common import (BATCH, COLUMN, DOUBLE, DTYPE, FILTERS, INPUT, ROUNDING, SPEC,
+                          analysis_options, choice, guarded, load_one, whole)
+from ..errors import OPTIONS, ArchcalcError, SourcePos, error
+from ..views import diag_line, human_bytes
+from .diagram import (COLOR_KEYS, FORMATS, HARD_LIMIT, LAYOUTS, MAX_NODES, MERMAID_MAX_TEXT, STYLES,
+                      SUFFIXES, diagram, fit_depth)
+from .png import svg_to_png, to_png
+from .svg import _svg
+from .text_formats import _dot, _mermaid, graphviz
+
+
+# ---------------------------------------------------------------------------------------------
+# the command
+
+def output_format(output: str, fmt: Optional[str]) -> str:
+    """The format to write: --format's (any case), else the output file's suffix."""
+    if fmt is not None:
+        return choice(fmt, FORMATS, "--format")
+    if output == "-":
+        raise error("-o - (standard output) needs --format", OPTIONS,
+                    hint="e.g. -o - --format mermaid (svg, dot and mermaid are text)",
+                    exit_code=2)
+    suffix = os.path.splitext(output)[1].lower()
+    if suffix not in SUFFIXES:
+        raise error(f"cannot tell the format of {output} from its suffix "
+                    f"{suffix or '(none)'}", OPTIONS,
+                    hint="give --format svg, png, dot or mermaid, or name the file .svg, .png, "
+                         ".dot/.gv, .mmd or .md (Mermaid in a Markdown fence)", exit_code=2)
+    return SUFFIXES[suffix]
+
+
+def check_output(output: str) -> None:
+    """An output path that cannot be written is one clear error (exit 2) before any work."""
+    if output == "-":
+        return
+    real = os.path.realpath(output)
+    folder = os.path.dirname(real)
+    if os.path.isdir(real):
+        raise error(f"--output {output} is a directory", OPTIONS,
+                    hint=f"name a file in it, e.g. -o {os.path.join(output, 'net.svg')}",
+                    exit_code=2)
+    if not os.path.isdir(folder):
+        raise error(f"--output {output}: the folder {os.path.dirname(output) or folder} does "
+                    "not exist", OPTIONS,
+                    hint=f"create it first (mkdir -p {os.path.dirname(output) or folder}) or "
+                         "write elsewhere", exit_code=2)
+    if os.path.exists(real) and not os.path.isfile(real):
+        raise error(f"--output {output} is not a regular file", OPTIONS,
+                    hint="write the drawing to a file path", exit_code=2)
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file beside it, moved into place only
+    when complete: an error or an interrupt leaves no half-written file and keeps the old one."""
+    real = os.path.realpath(path)
+    fd, tmp = None, None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(real)}.",
+                                   dir=os.path.dirname(real))
+        with os.fdopen(fd, "wb") as fh:
+            fd = None
+            fh.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, real)
+        tmp = None
+    except OSError as exc:
+        raise error(f"cannot write {path}: {exc.strerror or exc}", SourcePos(path),
+                    exit_code=2) from None
+    finally:
+        if fd is not None:
+            os.close(fd)
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _load(spec_arg, input, filters, double_after_pool, rounding, column, options):
+    """The network and its report; a spec with errors raises what ``archcalc validate`` prints
+    (the errors, and what analysis finds in the layers that did build)."""
+    from .. import analysis
+    try:
+        net = load_one(spec_arg, input, filters, double_after_pool, rounding, column)
+        return net, analysis.analyze(net, **options)
+    except ArchcalcError as exc:
+        if exc.exit_code != 1 or exc.partial is None:
+            raise
+        found = {(d.pos, d.message) for d in exc.diagnostics}
+        diags = sorted(exc.diagnostics + [d for d in analysis.diagnose(exc.partial)
+                                          if (d.pos, d.message) not in found],
+                       key=lambda d: (d.pos.line, d.pos.col, d.severity != "error"))
+        raise ArchcalcError(diags) from None
+
+
+def _note(text: str) -> None:
+    sys.stderr.write(f"archcalc: {text}\n")
+
+
+@guarded
+def draw_cmd(
+    spec_arg: str = SPEC,
+    output: str = typer.Option(..., "--output", "-o", metavar="FILE", show_default=False,
+                               help="the file to write (- for standard output: svg, dot and "
+                                    "mermaid)"),
+    format_: Optional[str] = typer.Option(None, "--format", "-F", metavar="FORMAT",
+                                         help="svg, png, dot or mermaid (default: from FILE's "
+                                              "suffix: .svg .png .dot/.gv .mmd/.md)"),
+    depth: Optional[str] = typer.Option(None, "--depth", "-d", metavar="N",
+                                        help="fold block instances nested deeper than this "
+                                             "(default: every layer, folded automatically "
+                                             f"past {MAX_NODES} boxes)"),
+    color: Optional[str] = typer.Option(None, "--color", "--colour", metavar="KEY",
+                                        help="shade boxes as a heat map of params, macs, "
+                                             "memory or rf"),
+    style: str = typer.Option("graph", "--style", metavar="STYLE",
+                              help="graph (boxes and arrows) or volumes (the classic volume "
+                                   "drawing)"),
+    layout_: str = typer.Option("layered", "--layout", metavar="NAME",
+                                help="layered (archcalc's own) or dot (Graphviz's, where "
+                                     "installed)"),
+    input: Optional[str] = INPUT,
+    filters: Optional[str] = FILTERS,
+    double_after_pool: Optional[bool] = DOUBLE,
+    rounding: Optional[str] = ROUNDING,
+    column: Optional[str] = COLUMN,
+    dtype: str = DTYPE,
+    batch: str = BATCH,
+):
+    """Draw a network: its layer graph with every layer's figures (SVG, PNG, Graphviz DOT or
+    Mermaid), optionally shaded as a heat map."""
+    check_output(output)
+    fmt = output_format(output, format_)     # (not "format": draw has no JSON document)
+    key = choice(color, COLOR_KEYS, "--color")
+    style = choice(style, STYLES, "--style")
+    lay = choice(layout_, LAYOUTS, "--layout")
+    depth = whole(depth, "--depth", 0)
+    options = analysis_options(dtype, batch)
+    if output == "-" and fmt == "png":
+        raise error("PNG is binary: it is written to a file, not to standard output", OPTIONS,
+                    hint="give a file path, e.g. -o net.png", exit_code=2)
+    if style == "volumes":
+        if fmt not in ("svg", "png"):
+            raise error(f"the volume drawing is SVG or PNG, not {fmt}", OPTIONS,
+                        hint="write .svg or .png, or draw the graph (--style graph)",
+                        exit_code=2)
+        if key is not None:
+            raise error("--color shades the graph drawing (--style graph)", OPTIONS,
+                        hint="drop --color, or drop --style volumes", exit_code=2)
+    net, report = _load(spec_arg, input, filters, double_after_pool, rounding, column, options)
+    for d in report.diagnostics:             # warnings: the drawing is the output
+        sys.stderr.write(diag_line(d) + "\n")
+    if style == "volumes":                  # its own folding rule: columns, not boxes
+        from . import volumes
+        drawing = volumes.draw(net, report, depth, auto_fold=depth is None)
+        if drawing.note:
+            _note(drawing.note)
+        depth, boxes, svg = drawing.depth, len(drawing.nodes), drawing.svg
+        data = svg.encode("utf-8")
+        if fmt == "png":
+            data = svg_to_png(svg)
+            if data is None:
+                raise error("PNG of the volume drawing needs cairosvg", OPTIONS,
+                            hint="pip install 'archcalc[draw]', or write SVG (-o FILE.svg)",
+                            exit_code=2)
+    else:
+        if depth is None:
+            depth = fit_depth(report)
+            if depth is not None:
+                _note(f"{report.name} has {len(report.layers):,} layers, too many to draw "
+                      f"legibly (more than {MAX_NODES} boxes): drawn with blocks folded, "
+                      f"--depth {depth} ({len(report.rows(depth)):,} boxes); give --depth to "
+                      "choose")
+        boxes = len(report.rows(depth))
+        if boxes > HARD_LIMIT:
+            raise error(f"{report.name} would need {boxes:,} boxes"
+                        f"{'' if depth is None else f' at --depth {depth}'}: too many to draw "
+                        f"(the limit is {HARD_LIMIT:,})", OPTIONS,
+                        hint="archcalc summary lists every layer; a spec written with blocks "
+                             "folds into one box per block", exit_code=2)
+        if boxes > MAX_NODES:
+            _note(f"{boxes:,} boxes: the drawing is large")
+        if fmt == "png":
+            data = to_png(net, report, depth, key, lay)
+        else:
+            d = diagram(net, report, depth, key)
+            if fmt == "svg":
+                text = graphviz(_dot(d), "svg").decode("utf-8") if lay == "dot" else _svg(d)
+            elif fmt == "dot":
+                text = _dot(d)
+            else:
+                text = _mermaid(d)
+                if len(text) > MERMAID_MAX_TEXT:
+                    _note(f"the Mermaid text has {len(text):,} characters, more than the "
+                          f"{MERMAID_MAX_TEXT:,} that Mermaid (and GitHub) render by default: "
+                          "fold blocks with --depth 0")
+                if output != "-" and output.lower().endswith(".md"):
+                    text = f"```mermaid\n{text}```\n"
+            data = text.encode("utf-8")
+    if output == "-":
+        sys.stdout.write(data.decode("utf-8"))
+        return
+    write_atomic(output, data)
+    print(f"wrote {output} ({human_bytes(len(data))}): {report.name} as {fmt}, "
+          f"{boxes:,} boxes" + ("" if depth is None else f" (--depth {depth})"))
