@@ -81,6 +81,7 @@ def drawings(sec: dict, fmt: str) -> None:
     title says how it was folded) and the layer graph (SVG in HTML, whose title says how it was
     folded; Mermaid in Markdown, with a line saying so)."""
     from ..draw import graph, volumes
+    from ..draw.diagram import MERMAID_MAX_TEXT
     net, rep = sec["net"], sec["report"]
     sec["volumes"] = volumes.to_svg(net, rep)
     depth = graph.fit_depth(rep)
@@ -88,7 +89,7 @@ def drawings(sec: dict, fmt: str) -> None:
         sec["graph"] = graph.to_svg(net, rep, depth=depth)
         return
     text = graph.to_mermaid(net, rep, depth=depth)
-    if len(text) > graph.MERMAID_MAX_TEXT and depth != 0 and rep.block_outputs:
+    if len(text) > MERMAID_MAX_TEXT and depth != 0 and rep.block_outputs:
         depth = 0                               # what GitHub renders: fold the blocks
         text = graph.to_mermaid(net, rep, depth=0)
     sec["mermaid"] = text
@@ -96,9 +97,9 @@ def drawings(sec: dict, fmt: str) -> None:
     if depth is not None:
         notes.append(f"{len(rep.layers)} layers: blocks nested deeper than {depth} are folded "
                      f"({len(rep.rows(depth))} boxes; `archcalc draw --depth N` chooses).")
-    if len(text) > graph.MERMAID_MAX_TEXT:
+    if len(text) > MERMAID_MAX_TEXT:
         notes.append(f"The Mermaid text has {len(text):,} characters, more than the "
-                     f"{graph.MERMAID_MAX_TEXT:,} GitHub renders by default.")
+                     f"{MERMAID_MAX_TEXT:,} GitHub renders by default.")
     sec["graph_note"] = " ".join(notes) or None
 
 
