@@ -205,7 +205,8 @@ def specs_cmd():
               f"{e['checked']}")
 
 
-COMMANDS = ("summary", "explain", "compare", "validate", "diff", "specs", "export", "run", "draw")
+COMMANDS = ("summary", "explain", "compare", "validate", "diff", "specs", "export", "run",
+            "draw", "report")
 
 
 def build_app(only: Optional[str] = None) -> typer.Typer:
@@ -231,6 +232,9 @@ def build_app(only: Optional[str] = None) -> typer.Typer:
     if only in (None, "draw"):
         from .draw.command import draw_cmd
         commands["draw"] = draw_cmd
+    if only is None or only == "report":            # pygal only inside the command's body
+        from .review.command import report_cmd
+        commands.update(report=report_cmd)
     for name, fn in commands.items():
         if only is None or name == only:
             app.command(name)(fn)

@@ -124,6 +124,18 @@ class Network:
         h, w, c = self.input
         return f"Network({self.name!r}, input={h}×{w}×{c}, {len(self.layers) - 1} layers)"
 
+    def _repr_svg_(self) -> str | None:
+        """Jupyter's view: the volume drawing (archcalc.draw.volumes), or None (Jupyter then
+        shows the next representation) where analysis finds errors."""
+        from .analysis import analyze
+        from .errors import ArchcalcError
+        try:
+            report = analyze(self)
+        except ArchcalcError:
+            return None
+        from .draw import volumes
+        return volumes.to_svg(self, report)
+
     def weight_layers(self) -> int:
         """Layers with weights in the VGG paper's sense (conv and fully connected)."""
         return sum(1 for layer in self.layers if layer.opdef.weight_layer)

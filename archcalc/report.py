@@ -209,6 +209,12 @@ class Report:
         """The layer rows, with block instances nested deeper than ``depth`` folded."""
         return fold(self.layers, depth, self.block_outputs)
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the totals, the warnings and the per-layer table (as HTML, without
+        plots; see archcalc.review.html)."""
+        from .review.html import repr_html
+        return repr_html(self)
+
     def to_dict(self, depth: int | None = None) -> dict:
         rows = self.rows(depth)
         vols = {row.name: row.output for row in rows}
