@@ -14,7 +14,7 @@ from . import __version__, analysis
 from .cli_common import (BATCH, COLUMN, DEPTH, DOUBLE, DTYPE, FILTERS, FORMATS, INPLACE, INPUT,
                          OPTIMIZER, ROUNDING, SPEC, STDIN, analysis_options, choice,
                          SafeStdout, error_document, guarded, load_one, load_spec, print_json,
-                         shipped_specs, whole)
+                         shipped_specs, spec_problems, whole)
 from .errors import OPTIONS, ArchcalcError, Diagnostic
 
 def _version(value: bool) -> None:
@@ -140,12 +140,7 @@ def validate(
             raise
         names = (STDIN if spec_arg == "-" else spec_arg if os.path.exists(spec_arg)
                  else exc.diagnostics[0].pos.file if exc.diagnostics else "<spec>")
-        diags = exc.diagnostics             # the spec's problems are this command's report
-        if exc.partial is not None:         # and what analysis finds in the layers that built
-            found = {(d.pos, d.message) for d in diags}
-            diags = sorted(diags + [d for d in analysis.diagnose(exc.partial)
-                                    if (d.pos, d.message) not in found],
-                           key=lambda d: (d.pos.line, d.pos.col, d.severity != "error"))
+        diags = spec_problems(exc)          # the spec's problems are this command's report
     doc = error_document(diags)
     doc["ok"] = not (doc["errors"] or (strict and doc["warnings"]))   # as the exit status
     if fmt == "json":

@@ -13,6 +13,7 @@ import functools
 import json
 import os
 import sys
+import tempfile
 from dataclasses import replace
 from typing import Optional, Sequence
 
@@ -389,3 +390,55 @@ INPLACE = typer.Option(False, "--count-inplace", help="give in-place ops (ReLU a
                        "(default: in place)")
 OPTIMIZER = typer.Option("adam", "--optimizer", metavar="NAME",
                          help="for the training estimate: sgd, momentum or adam")
+
+
+# ---------------------------------------------------------------------------------------------
+# files the commands write (draw, report)
+
+def write_atomic(path: str, data: bytes | str) -> None:
+    """Write ``data`` (text as UTF-8) to ``path`` through a temporary file beside it, moved into
+    place only when complete: an error or an interrupt leaves no half-written file and keeps the
+    old one; a path that cannot be written is one error (exit 2), never a traceback."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    real = os.path.realpath(path)
+    fd, tmp = None, None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(real)}.",
+                                   dir=os.path.dirname(real))
+        with os.fdopen(fd, "wb") as fh:
+            fd = None
+            fh.write(data)
+        os.chmod(tmp, 0o666 & ~umask())
+        os.replace(tmp, real)
+        tmp = None
+    except OSError as exc:
+        raise error(f"cannot write {path}: {exc.strerror or exc}", SourcePos(path),
+                    exit_code=2) from None
+    finally:
+        if fd is not None:
+            os.close(fd)
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def umask() -> int:
+    """The process's umask (read without changing it)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def spec_problems(exc: ArchcalcError, errors_only: bool = False) -> list:
+    """The problems of a spec that failed to build, as ``archcalc validate`` lists them: the
+    errors found while reading it and what analysis finds in the layers that did build
+    (``exc.partial``), in source order. ``errors_only`` leaves the warnings out."""
+    diags = list(exc.diagnostics)
+    if exc.partial is not None:
+        from . import analysis
+        found = {(d.pos, d.message) for d in diags}
+        diags = sorted(diags + [d for d in analysis.diagnose(exc.partial)
+                                if (d.pos, d.message) not in found
+                                and not (errors_only and d.severity != "error")],
+                       key=lambda d: (d.pos.line, d.pos.col, d.severity != "error"))
+    return diags

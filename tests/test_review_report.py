@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import subprocess
+import stat
 import sys
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
@@ -393,3 +394,54 @@ def test_a_network_too_large_to_draw_is_folded_and_says_so(tmp_path):
     # (input, conv1, bn1, relu, maxpool, 3 + 8 + 36 + 3 bottlenecks, avgpool, fc)
     assert "515 layers: blocks nested deeper than 0 are folded (57 boxes;" in text
     assert text.count("```mermaid") == 1
+
+
+def test_an_unwritable_output_is_one_error_not_a_crash(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        for name in ("r.html", "r.md"):
+            p = run_cli("report", "lenet5", "-o", str(locked / name), "--no-plots")
+            if os.geteuid() == 0:           # root writes anyway: checked below on /sys
+                continue
+            assert p.returncode == 2 and f"cannot write {locked / name}" in p.stderr, p.stderr
+            assert "internal error" not in p.stderr
+    finally:
+        locked.chmod(0o700)
+    if os.geteuid() == 0 and os.path.isdir("/sys/kernel"):     # read-only even for root
+        for name in ("/sys/kernel/archcalc-r.html", "/sys/kernel/archcalc-r.md"):
+            p = run_cli("report", "lenet5", "-o", name, "--no-plots")
+            assert p.returncode == 2 and f"cannot write {name}" in p.stderr, p.stderr
+
+
+def test_the_markdown_folder_has_the_usual_permissions(tmp_path):
+    p = run_cli("report", "lenet5", "-o", str(tmp_path / "r.md"), "--no-plots")
+    assert p.returncode == 0, p.stderr
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE((tmp_path / "r_files").stat().st_mode) == 0o777 & ~mask
+
+
+def test_a_spec_with_errors_gets_every_error_validate_lists(tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("name: bad\ninput: 32x32x3\nlayers:\n"
+                    "  - {op: conv, name: c1, filters: 16, kernel: 5, stride: 2, padding: 0}\n"
+                    "  - {op: conv, name: c2, inputs: nosuch, filters: 8, kernel: 3}\n"
+                    "  - {op: fc, units: -3}\n")
+    p = run_cli("report", str(spec), "-o", str(tmp_path / "r.html"), "--no-plots")
+    v = run_cli("validate", str(spec))
+    assert p.returncode == 1 and v.returncode == 1
+    # the non-whole division at c1 (line 4) is found by analysing the layers that did build
+    lines = [ln for ln in p.stderr.splitlines() if ": error" in ln]
+    assert lines == [ln for ln in v.stdout.splitlines() if ": error" in ln]
+    assert [ln.split(":")[1] for ln in lines] == ["4", "5", "6"]
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_a_network_too_large_to_draw_is_reported_without_drawings(tmp_path):
+    p = run_cli("report", "(C3D4 R)x2600", "-i", "8x8x3", "-o", str(tmp_path / "r.html"),
+                "--no-plots")
+    assert p.returncode == 0, p.stderr
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "Not drawn: 5,201 boxes" in page and "<svg" not in page

@@ -20,7 +20,7 @@ def command():
     from .. import analysis
     from ..cli_common import (BATCH, DEPTH, DOUBLE, DTYPE, FILTERS, INPLACE, INPUT, OPTIMIZER,
                               ROUNDING, STDIN, analysis_options, choice, guarded, load_one,
-                              whole)
+                              spec_problems, whole)
     from ..errors import OPTIONS, ArchcalcError, Diagnostic
 
     @guarded
@@ -79,11 +79,7 @@ def command():
             except ArchcalcError as exc:
                 if exc.exit_code != 1:
                     raise
-                problems.extend(exc.diagnostics)
-                if exc.partial is not None:      # as validate: the layers that did build, too
-                    found = {(d.pos, d.message) for d in exc.diagnostics}
-                    problems.extend(d for d in analysis.diagnose(exc.partial)
-                                    if d.severity == "error" and (d.pos, d.message) not in found)
+                problems.extend(spec_problems(exc, errors_only=True))   # as validate lists them
         if problems:
             raise ArchcalcError(problems)
         (net_a, rep_a), (net_b, rep_b) = got

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from typing import Optional
 
 import typer
 
 from ..cli_common import (BATCH, COLUMN, DOUBLE, DTYPE, FILTERS, INPUT, ROUNDING, SPEC,
-                          analysis_options, choice, guarded, load_one, whole)
-from ..errors import OPTIONS, ArchcalcError, SourcePos, error
+                          analysis_options, choice, guarded, load_one, whole, write_atomic)
+from ..errors import OPTIONS, ArchcalcError, error
 from ..views import diag_line, human_bytes
 from .diagram import (COLOR_KEYS, FORMATS, HARD_LIMIT, LAYOUTS, MAX_NODES, MERMAID_MAX_TEXT, STYLES,
                       SUFFIXES, diagram, fit_depth)
@@ -58,36 +57,6 @@ def check_output(output: str) -> None:
     if os.path.exists(real) and not os.path.isfile(real):
         raise error(f"--output {output} is not a regular file", OPTIONS,
                     hint="write the drawing to a file path", exit_code=2)
-
-
-def write_atomic(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file beside it, moved into place only
-    when complete: an error or an interrupt leaves no half-written file and keeps the old one."""
-    real = os.path.realpath(path)
-    fd, tmp = None, None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(real)}.",
-                                   dir=os.path.dirname(real))
-        with os.fdopen(fd, "wb") as fh:
-            fd = None
-            fh.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, real)
-        tmp = None
-    except OSError as exc:
-        raise error(f"cannot write {path}: {exc.strerror or exc}", SourcePos(path),
-                    exit_code=2) from None
-    finally:
-        if fd is not None:
-            os.close(fd)
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _load(spec_arg, input, filters, double_after_pool, rounding, column, options):
@@ -178,22 +147,25 @@ def draw_cmd(
                             hint="pip install 'archcalc[draw]', or write SVG (-o FILE.svg)",
                             exit_code=2)
     else:
+        given = depth
         if depth is None:
             depth = fit_depth(report)
-            if depth is not None:
-                _note(f"{report.name} has {len(report.layers):,} layers, too many to draw "
-                      f"legibly (more than {MAX_NODES} boxes): drawn with blocks folded, "
-                      f"--depth {depth} ({len(report.rows(depth)):,} boxes); give --depth to "
-                      "choose")
         boxes = len(report.rows(depth))
+        if depth is not None and given is None and boxes == len(report.layers):
+            depth = None                    # no blocks to fold: folding changes nothing
         if boxes > HARD_LIMIT:
             raise error(f"{report.name} would need {boxes:,} boxes"
                         f"{'' if depth is None else f' at --depth {depth}'}: too many to draw "
                         f"(the limit is {HARD_LIMIT:,})", OPTIONS,
                         hint="archcalc summary lists every layer; a spec written with blocks "
                              "folds into one box per block", exit_code=2)
-        if boxes > MAX_NODES:
-            _note(f"{boxes:,} boxes: the drawing is large")
+        if depth is not None and given is None:
+            _note(f"{report.name} has {len(report.layers):,} layers, too many to draw "
+                  f"legibly (more than {MAX_NODES} boxes): drawn with blocks folded, "
+                  f"--depth {depth} ({boxes:,} boxes); give --depth to choose")
+        elif boxes > MAX_NODES:
+            _note(f"{boxes:,} boxes: the drawing is large"
+                  + ("" if report.block_outputs else " (the spec has no blocks to fold)"))
         if fmt == "png":
             data = to_png(net, report, depth, key, lay)
         else:
@@ -206,8 +178,9 @@ def draw_cmd(
                 text = _mermaid(d)
                 if len(text) > MERMAID_MAX_TEXT:
                     _note(f"the Mermaid text has {len(text):,} characters, more than the "
-                          f"{MERMAID_MAX_TEXT:,} that Mermaid (and GitHub) render by default: "
-                          "fold blocks with --depth 0")
+                          f"{MERMAID_MAX_TEXT:,} that Mermaid (and GitHub) render by default"
+                          + (": fold blocks with --depth 0" if depth != 0 and
+                             report.block_outputs else ""))
                 if output != "-" and output.lower().endswith(".md"):
                     text = f"```mermaid\n{text}```\n"
             data = text.encode("utf-8")

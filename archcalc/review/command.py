@@ -11,7 +11,8 @@ import typer
 
 from .. import analysis
 from ..cli_common import (BATCH, DOUBLE, DTYPE, FILTERS, INPLACE, INPUT, OPTIMIZER, ROUNDING,
-                          STDIN, analysis_options, guarded, load_spec)
+                          STDIN, analysis_options, guarded, load_spec, spec_problems, umask,
+                          write_atomic)
 from ..errors import OPTIONS, ArchcalcError, Diagnostic, SourcePos, error
 
 FORMATS = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown"}
@@ -39,26 +40,16 @@ def _target(output: str) -> tuple[str, str]:
     return real, FORMATS[ext]
 
 
-def _write_atomic(path: str, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)       # as open() would make it (mkstemp makes 0600)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _write_markdown(path: str, text: str, files: dict[str, str], folder: str) -> None:
     """The Markdown file and its folder of plots, each complete or not at all: the folder is
     written under a temporary name, then swapped in, then the Markdown file replaced."""
     base = os.path.dirname(path)
-    tmp = tempfile.mkdtemp(prefix=f".{folder}.", dir=base)
+    try:
+        tmp = tempfile.mkdtemp(prefix=f".{folder}.", dir=base)
+        os.chmod(tmp, 0o777 & ~umask())         # as mkdir would make it (mkdtemp makes 0700)
+    except OSError as exc:
+        raise error(f"cannot write {path}: {exc.strerror or exc}", SourcePos(path),
+                    exit_code=2) from None
     try:
         for rel, content in files.items():
             with open(os.path.join(tmp, os.path.basename(rel)), "w", encoding="utf-8") as fh:
@@ -70,9 +61,12 @@ def _write_markdown(path: str, text: str, files: dict[str, str], folder: str) ->
             raise error(f"{dest} exists and is not a folder", SourcePos(dest),
                         hint="move it away: the report puts its plots there", exit_code=2)
         os.replace(tmp, dest)
+    except OSError as exc:
+        raise error(f"cannot write {path}: {exc.strerror or exc}", SourcePos(path),
+                    exit_code=2) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    _write_atomic(path, text)
+    write_atomic(path, text)
 
 
 def drawings(sec: dict, fmt: str) -> None:
@@ -81,10 +75,16 @@ def drawings(sec: dict, fmt: str) -> None:
     title says how it was folded) and the layer graph (SVG in HTML, whose title says how it was
     folded; Mermaid in Markdown, with a line saying so)."""
     from ..draw import graph, volumes
-    from ..draw.diagram import MERMAID_MAX_TEXT
+    from ..draw.diagram import HARD_LIMIT, MERMAID_MAX_TEXT
     net, rep = sec["net"], sec["report"]
-    sec["volumes"] = volumes.to_svg(net, rep)
     depth = graph.fit_depth(rep)
+    boxes = len(rep.rows(depth))
+    if boxes > HARD_LIMIT:                  # as archcalc draw: refused, and said
+        sec["drawing_note"] = (f"Not drawn: {boxes:,} boxes" + ("" if depth is None else
+                               f" even with blocks folded (depth {depth})") + f", more than "
+                               f"the {HARD_LIMIT:,} archcalc draws.")
+        return
+    sec["volumes"] = volumes.to_svg(net, rep)
     if fmt == "html":
         sec["graph"] = graph.to_svg(net, rep, depth=depth)
         return
@@ -142,7 +142,7 @@ def report_cmd(
         except ArchcalcError as exc:
             if exc.exit_code != 1:
                 raise
-            problems.extend(exc.diagnostics)
+            problems.extend(spec_problems(exc, errors_only=True))   # as validate lists them
     if problems:
         raise ArchcalcError(problems)
     draw = None           # the spec's own errors come first, pygal or not
@@ -158,7 +158,7 @@ def report_cmd(
         drawings(sec, fmt)
     if fmt == "html":
         from . import html
-        _write_atomic(path, html.render(sections))
+        write_atomic(path, html.render(sections))
     else:
         from . import markdown
         folder = os.path.splitext(os.path.basename(path))[0] + "_files"

@@ -258,6 +258,8 @@ def network_section(s: dict, i: int) -> str:
            + (f" · from {esc(s['source'])}" if s.get("source") else "") + "</p>",
            "<h3>Totals</h3>", totals_table(r),
            f"<h3>Warnings ({len(r.diagnostics)})</h3>", diagnostics_list(r)]
+    if s.get("drawing_note"):
+        out += ["<h3>Drawings</h3>", f'<p class="note">{esc(s["drawing_note"])}</p>']
     for title, key in (("Volumes", "volumes"), ("Graph", "graph")):
         if s.get(key):
             note = s.get(key + "_note")

@@ -52,6 +52,8 @@ def render(sections: Sequence[dict], folder: str) -> tuple[str, dict[str, str]]:
             out.append(f"- **{d.severity}**{where} at `{d.pos}`: {md_cell(d.message)}{hint}")
         if not r.diagnostics:
             out.append("No warnings.")
+        if s.get("drawing_note"):
+            out += ["", "### Drawings", "", s["drawing_note"]]
         if s.get("volumes"):
             path = f"{folder}/{key}_volumes.svg"
             files[path] = s["volumes"]
