@@ -257,8 +257,10 @@ def render_json(r: Report, depth: int | None = None,
 
 
 def md_cell(text: str) -> str:
-    """Text for a Markdown table cell: a | would end the cell, a newline the row."""
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    """Text for a Markdown table cell or line: a | would end the cell, a newline the row, a
+    backtick open a code span, and <...> read as an HTML tag (which GitHub strips)."""
+    return (str(text).replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`")
+            .replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " "))
 
 
 def render_markdown(r: Report, depth: int | None = None, extra: Sequence[Column] = ()) -> str:

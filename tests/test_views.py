@@ -239,3 +239,9 @@ def test_compare_in_a_narrow_terminal_lists_one_network_a_row():
     out = re.sub(r"\x1b\[[0-9;]*m", "", console.file.getvalue())
     assert max(len(line) for line in out.splitlines()) <= 80
     assert any(line.split()[:2] == ["D", "16"] for line in out.splitlines())   # a row per network
+
+
+def test_markdown_cells_escape_what_markdown_would_read():
+    from archcalc.views import md_cell
+    # | ends a cell, a backtick opens a code span, <x> is an HTML tag GitHub strips, & an entity
+    assert md_cell('a|b <x> & `t`') == "a\\|b &lt;x&gt; &amp; \\`t\\`"
