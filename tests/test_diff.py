@@ -428,3 +428,18 @@ def test_relative_gate_on_a_figure_that_was_zero():
     assert not other.tripped
     p = run_cli("diff", "M", "C3D8", "-i", "8x8x3", "--fail-on", "params>+5%")
     assert p.returncode == 1 and "cannot be checked" in p.stdout
+
+
+def test_training_only_turned_on_is_spelled_as_yaml_and_weights_are_inferences(tmp_path):
+    spec = ("name: aux\ninput: 16x16x3\nlayers:\n  - {op: conv, name: c, filters: 4}\n"
+            "  - {op: fc, name: head, inputs: c, units: 2, train_only: TRAIN}\n"
+            "  - {op: fc, name: out, inputs: c, units: 3}\n")
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a.write_text(spec.replace("TRAIN", "true"))
+    b.write_text(spec.replace("TRAIN", "false").replace("outputs", ""))
+    p = run_cli("diff", str(a), str(b))
+    assert p.returncode == 0, p.stderr
+    assert "train_only true → false" in p.stdout
+    # the head's 16·16·4·2 + 2 = 2,050 weights join what inference loads
+    (line,) = [ln for ln in p.stdout.splitlines() if ln.startswith("weights inference loads")]
+    assert "+8,200 B" in line            # 2,050 × 4 bytes

@@ -359,7 +359,7 @@ def _changes(a: LayerRow, b: LayerRow, rename: dict[str, str], inner_a: dict,
 
 TOTALS = (("params", "parameters"), ("buffers", "buffers"), ("macs", "MACs"),
           ("activations", "activations"), ("activation_bytes", "activation memory"),
-          ("peak_bytes", "peak activation memory"), ("param_bytes", "weights (bytes)"),
+          ("peak_bytes", "peak activation memory"), ("param_bytes", "weights inference loads (bytes)"),
           ("training_bytes", "training estimate"))
 
 

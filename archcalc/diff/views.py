@@ -75,6 +75,8 @@ def _value(v) -> str:
     if isinstance(v, list):
         return "×".join(str(x) for x in v) if all(isinstance(x, int) for x in v) and \
             len(v) == 2 else ", ".join(str(x) for x in v)
+    if isinstance(v, bool):             # as the spec writes it (YAML), not Python's True
+        return "true" if v else "false"
     return "—" if v is None else str(v)
 
 
