@@ -445,3 +445,13 @@ def test_a_network_too_large_to_draw_is_reported_without_drawings(tmp_path):
     assert p.returncode == 0, p.stderr
     page = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert "Not drawn: 5,201 boxes" in page and "<svg" not in page
+
+
+def test_networks_named_alike_get_distinct_titles(tmp_path):
+    copy = tmp_path / "vgg16.yaml"
+    copy.write_text((ROOT / "specs" / "vgg16.yaml").read_text())
+    out = tmp_path / "r.html"
+    p = run_cli("report", "vgg16", str(copy), "-o", str(out), "--no-plots")
+    assert p.returncode == 0, p.stderr
+    heads = re.findall(r"<h2>([^<]*)</h2>", out.read_text(encoding="utf-8"))
+    assert heads[1].startswith("What changed: ") and len(set(heads[2:])) == 2, heads

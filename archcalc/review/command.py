@@ -145,6 +145,10 @@ def report_cmd(
             problems.extend(spec_problems(exc, errors_only=True))   # as validate lists them
     if problems:
         raise ArchcalcError(problems)
+    from ..views import compare_keys       # networks named alike get distinct titles
+    for sec, key in zip(sections, compare_keys([(x["report"], x["weight_layers"], x["source"])
+                                                for x in sections])):
+        sec["title"] = key
     draw = None           # the spec's own errors come first, pygal or not
     if plots:
         try:
@@ -164,7 +168,7 @@ def report_cmd(
         folder = os.path.splitext(os.path.basename(path))[0] + "_files"
         text, files = markdown.render(sections, folder)
         _write_markdown(path, text, files, folder)
-    names = ", ".join(sec["report"].name for sec in sections)
+    names = ", ".join(sec["title"] for sec in sections)
     print(f"wrote {output}: {names}"
           + (f" (plots in {os.path.join(os.path.dirname(output), folder)})"
              if fmt == "markdown" and draw is not None else ""))

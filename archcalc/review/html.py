@@ -188,8 +188,8 @@ def render(sections: Sequence[dict], title: str | None = None) -> str:
     """The whole page. ``sections``: one dict per network with ``report``, ``plots`` ((stem,
     SVG) pairs), ``volumes`` and ``graph`` (the drawings' SVG text, or None, each with a
     ``…_note`` saying how it was folded) and ``source`` (the SPEC it came from)."""
-    reports = [s["report"] for s in sections]
-    title = title or ("archcalc review: " + ", ".join(r.name for r in reports))
+    names = [s.get("title") or s["report"].name for s in sections]    # distinct (compare_keys)
+    title = title or ("archcalc review: " + ", ".join(names))
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
            f"<title>{esc(title)}</title><style>{CSS}</style><script>{JS}</script></head><body>",
@@ -197,8 +197,8 @@ def render(sections: Sequence[dict], title: str | None = None) -> str:
     if len(sections) > 1:
         out.append(compare_table([(s["report"], s["weight_layers"], s["source"])
                                   for s in sections]))
-        out.append("<p>" + " · ".join(f'<a href="#{_anchor(i)}">{esc(r.name)}</a>'
-                                      for i, r in enumerate(reports)) + "</p>")
+        out.append("<p>" + " · ".join(f'<a href="#{_anchor(i)}">{esc(n)}</a>'
+                                      for i, n in enumerate(names)) + "</p>")
     if len(sections) == 2:
         out.append(diff_section(sections))
     for i, s in enumerate(sections):
@@ -241,7 +241,8 @@ def diff_section(sections: Sequence[dict]) -> str:
                        for row in rows)
         return (f'<div class="tablewrap"><table class="ac"><thead><tr>{th}</tr></thead>'
                 f"<tbody>{body}</tbody></table></div>")
-    out = [f"<h2>What changed: {esc(a['report'].name)} → {esc(b['report'].name)}</h2>",
+    out = [f"<h2>What changed: {esc(a.get('title') or a['report'].name)} → "
+           f"{esc(b.get('title') or b['report'].name)}</h2>",
            table(("total", "A", "B", "change"), ("left", "right", "right", "right"),
                  totals_rows(d)),
            f"<p>{esc(summary_line(d))}</p>"]
@@ -253,7 +254,7 @@ def diff_section(sections: Sequence[dict]) -> str:
 
 def network_section(s: dict, i: int) -> str:
     r: Report = s["report"]
-    out = [f'<section id="{_anchor(i)}"><h2>{esc(r.name)}</h2>',
+    out = [f'<section id="{_anchor(i)}"><h2>{esc(s.get("title") or r.name)}</h2>',
            f'<p class="settings">{esc(settings_line(r))}'
            + (f" · from {esc(s['source'])}" if s.get("source") else "") + "</p>",
            "<h3>Totals</h3>", totals_table(r),

@@ -24,8 +24,8 @@ def render(sections: Sequence[dict], folder: str) -> tuple[str, dict[str, str]]:
     """The Markdown text and the files it refers to ({path relative to the Markdown file:
     SVG text}); ``folder`` is the name of the folder beside it (``review_files``)."""
     files: dict[str, str] = {}
-    reports = [s["report"] for s in sections]
-    out = ["# archcalc review: " + md_cell(", ".join(r.name for r in reports)), ""]
+    names = [s.get("title") or s["report"].name for s in sections]    # distinct (compare_keys)
+    out = ["# archcalc review: " + md_cell(", ".join(names)), ""]
     if len(sections) > 1:
         out += ["## Side by side", "",
                 render_compare([(s["report"], s["weight_layers"], s["source"])
@@ -42,7 +42,7 @@ def render(sections: Sequence[dict], folder: str) -> tuple[str, dict[str, str]]:
         while key in used:
             key += "_"
         used.add(key)
-        out += [f"## {md_cell(r.name)}", "", md_cell(settings_line(r))
+        out += [f"## {md_cell(s.get('title') or r.name)}", "", md_cell(settings_line(r))
                 + (f" · from `{s['source']}`" if s.get("source") else ""), "", "### Totals", ""]
         out += [f"- **{k}**: {md_cell(v)}" for k, v in _totals_lines(r)]
         out += ["", f"### Warnings ({len(r.diagnostics)})", ""]
