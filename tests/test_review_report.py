@@ -455,3 +455,12 @@ def test_networks_named_alike_get_distinct_titles(tmp_path):
     assert p.returncode == 0, p.stderr
     heads = re.findall(r"<h2>([^<]*)</h2>", out.read_text(encoding="utf-8"))
     assert heads[1].startswith("What changed: ") and len(set(heads[2:])) == 2, heads
+
+
+def test_one_column_of_a_table(tmp_path):
+    out = tmp_path / "d.html"
+    p = run_cli("report", str(ROOT / "specs" / "vgg_table.md"), "-c", "D", "-o", str(out),
+                "--no-plots")
+    assert p.returncode == 0 and p.stdout.strip() == f"wrote {out}: D", p.stderr
+    # configuration D is VGG16: 138,357,544 parameters (the paper's Table 2, torchvision)
+    assert "138,357,544" in out.read_text(encoding="utf-8")

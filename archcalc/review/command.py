@@ -10,8 +10,8 @@ from typing import List, Optional
 import typer
 
 from .. import analysis
-from ..cli_common import (BATCH, DOUBLE, DTYPE, FILTERS, INPLACE, INPUT, OPTIMIZER, ROUNDING,
-                          STDIN, analysis_options, guarded, load_spec, spec_problems, umask,
+from ..cli_common import (BATCH, COLUMN, DOUBLE, DTYPE, FILTERS, INPLACE, INPUT, OPTIMIZER,
+                          ROUNDING, STDIN, analysis_options, guarded, load_spec, spec_problems, umask,
                           write_atomic)
 from ..errors import OPTIONS, ArchcalcError, Diagnostic, SourcePos, error
 
@@ -115,6 +115,7 @@ def report_cmd(
     filters: Optional[str] = FILTERS,
     double_after_pool: Optional[bool] = DOUBLE,
     rounding: Optional[str] = ROUNDING,
+    column: Optional[str] = COLUMN,
     dtype: str = DTYPE,
     batch: str = BATCH,
     count_inplace: bool = INPLACE,
@@ -134,7 +135,7 @@ def report_cmd(
     for i, s in enumerate(specs, 1):        # every spec is checked: all their errors at once
         label = f"<spec {i}>" if len(specs) > 1 else "<spec>"
         try:
-            got = load_spec(s, input, filters, double_after_pool, rounding, None, label)
+            got = load_spec(s, input, filters, double_after_pool, rounding, column, label)
             for net in (got.values() if isinstance(got, dict) else [got]):
                 rep = analysis.analyze(net, count_inplace=count_inplace, **options)
                 sections.append({"net": net, "report": rep, "weight_layers": net.weight_layers(),
