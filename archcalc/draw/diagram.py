@@ -219,7 +219,7 @@ def diagram(net, report: Optional[Report] = None, depth: Optional[int] = None,
     t = report.totals
     title = [f"{report.name}: input {vol_text(report.input)}, {t.params:,} parameters, "
              f"{human_count(t.macs)} MACs per image",
-             f"{len(nodes)} boxes, {len(edges)} edges" +
+             f"{len(nodes):,} boxes, {len(edges):,} edges" +
              ("" if depth is None else f"; blocks nested deeper than {depth} folded "
               f"(--depth {depth})")]
     return Diagram(report.name, tuple(_clean(x) for x in title), nodes, edges, scale,

@@ -249,8 +249,8 @@ def fold_note(report) -> str | None:
         return None
     n = column_count(report.layers)
     still = column_count(report.rows(d))
-    return (f"{n} columns of volumes are too wide to draw legibly (more than {MAX_COLUMNS}): "
-            f"blocks folded to depth {d}" + (f" (still {still} columns)" if still > MAX_COLUMNS
+    return (f"{n:,} columns of volumes are too wide to draw legibly (more than {MAX_COLUMNS}): "
+            f"blocks folded to depth {d}" + (f" (still {still:,} columns)" if still > MAX_COLUMNS
                                              else ""))
 
 

@@ -23,6 +23,9 @@ def _target(output: str) -> tuple[str, str]:
     if output == "-":
         raise error("a report is written to a file, not to standard output", OPTIONS,
                     hint="give a file: -o review.html or -o review.md", exit_code=2)
+    if os.path.isdir(output):
+        raise error(f"-o {output} is a folder", OPTIONS, hint="give a file name, e.g. "
+                    f"{os.path.join(output, 'review.html')}", exit_code=2)
     ext = os.path.splitext(output)[1].lower()
     if ext not in FORMATS:
         raise error(f"-o {output}: unknown report format {ext or '(no extension)'!r}", OPTIONS,
