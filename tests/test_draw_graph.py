@@ -462,6 +462,8 @@ def test_draw_to_standard_output():
     (["-o", "{d}/net.svg", "--depth", "-1"], ["--depth must be a whole number"]),
     (["-o", "{d}/net.svg", "--style", "3d"], ["--style must be one of graph, volumes"]),
     (["-o", "{d}/net.dot", "--style", "volumes"], ["the volume drawing is SVG or PNG"]),
+    (["-o", "{d}/net.svg", "--style", "volumes", "--layout", "dot"],
+     ["--layout lays out the graph drawing"]),
 ])
 def test_bad_usage_is_one_clear_error(tmp_path, args, words):
     p = run_cli("draw", "vgg16", *[a.format(d=tmp_path) for a in args])
@@ -552,7 +554,7 @@ def test_style_volumes_draws_the_volume_figure_and_says_when_it_folds(tmp_path):
     ET.fromstring(out.read_text(encoding="utf-8"))
     # VGG16 fits whole: no folding note; its 13 conv, 5 pool, 3 fc volumes and the input (the
     # ReLUs and the softmax are labels on the volumes they act on, docs/volumes.md)
-    assert "folded" not in p.stderr and "22 boxes" in p.stdout
+    assert "folded" not in p.stderr and "22 volumes" in p.stdout
     # ResNet-50 is too wide whole: folded to depth 0 by the volume figure's own rule, and said
     p = run_cli("draw", "resnet50", "-o", str(tmp_path / "r.svg"), "--style", "volumes")
     assert p.returncode == 0 and "blocks folded to depth 0" in p.stderr

@@ -130,6 +130,9 @@ def draw_cmd(
         if key is not None:
             raise error("--color shades the graph drawing (--style graph)", OPTIONS,
                         hint="drop --color, or drop --style volumes", exit_code=2)
+        if lay != "layered":
+            raise error("--layout lays out the graph drawing (--style graph)", OPTIONS,
+                        hint="drop --layout, or drop --style volumes", exit_code=2)
     net, report = _load(spec_arg, input, filters, double_after_pool, rounding, column, options)
     for d in report.diagnostics:             # warnings: the drawing is the output
         sys.stderr.write(diag_line(d) + "\n")
@@ -138,7 +141,8 @@ def draw_cmd(
         drawing = volumes.draw(net, report, depth, auto_fold=depth is None)
         if drawing.note:
             _note(drawing.note)
-        depth, boxes, svg = drawing.depth, len(drawing.nodes), drawing.svg
+        depth, svg = drawing.depth, drawing.svg
+        boxes = sum(1 for n in drawing.nodes.values() if n.kind != "merge")   # volumes, as titled
         data = svg.encode("utf-8")
         if fmt == "png":
             data = svg_to_png(svg)
@@ -189,4 +193,5 @@ def draw_cmd(
         return
     write_atomic(output, data)
     print(f"wrote {output} ({human_bytes(len(data))}): {report.name} as {fmt}, "
-          f"{boxes:,} boxes" + ("" if depth is None else f" (--depth {depth})"))
+          f"{boxes:,} {'volumes' if style == 'volumes' else 'boxes'}"
+          + ("" if depth is None else f" (--depth {depth})"))
