@@ -443,3 +443,17 @@ def test_training_only_turned_on_is_spelled_as_yaml_and_weights_are_inferences(t
     # the head's 16·16·4·2 + 2 = 2,050 weights join what inference loads
     (line,) = [ln for ln in p.stdout.splitlines() if ln.startswith("weights inference loads")]
     assert "+8,200 B" in line            # 2,050 × 4 bytes
+
+
+def test_an_inserted_conv_is_the_one_added_not_a_neighbour_grown():
+    a = archcalc.analyze(archcalc.parse("C3D16 R C3D32 R M FC10", input=(32, 32, 3)))
+    b = archcalc.analyze(archcalc.parse("C3D16 R C3D16 R C3D32 R M FC10", input=(32, 32, 3)))
+    d = df.diff(a, b)
+    # B's second conv (16 → 16 channels: 3·3·16·16 + 16 = 2,320 weights) and its ReLU are new;
+    # A's convs match B's first and third unchanged in their figures (448 and 3·3·16·32 + 32 =
+    # 4,640); the third reads the inserted ReLU now (rewired)
+    assert [r.b.name for r in d.rows if r.status == "added"] == ["conv2", "relu2"]
+    changed = [r for r in d.rows if r.status == "changed"]
+    assert [(r.a.name, r.b.name, r.a.params, r.b.params) for r in changed] == \
+        [("conv2", "conv3", 4640, 4640)]
+    assert d.total("params").change == 2320

@@ -241,6 +241,14 @@ def _signature(row: LayerRow, inner: dict) -> tuple:
     return (row.op, json.dumps(attrs, sort_keys=True, default=str))
 
 
+def _with_figures(sigs: Sequence[tuple], rows: Sequence[LayerRow]) -> list[tuple]:
+    """Signatures that also hold each row's parameters and output volume, and its inputs'."""
+    by = {r.name: r for r in rows}
+    return [s + (r.params, r.output,
+                 tuple((by[x].params, by[x].output) if x in by else x for x in r.inputs))
+            for s, r in zip(sigs, rows)]
+
+
 def _inner(report: Report, depth: int | None) -> dict[str, tuple]:
     """Folded block instance → the (op, attributes) of the layers it holds."""
     if depth is None:
@@ -419,13 +427,17 @@ def diff(report_a: Report, report_b: Report, net_a=None, net_b=None,
     sig_b = [_signature(r, inner_b) for r in rows_b]
     out = _rows(rows_a, rows_b, align(rows_a, rows_b, sig_a, sig_b), inner_a, inner_b)
     cost = _cost(out)
-    if cost and len(rows_a) + len(rows_b) <= STRUCTURE_ONLY_LIMIT:
+    if cost[0] and len(rows_a) + len(rows_b) <= STRUCTURE_ONLY_LIMIT:
         # names given by position (a spec string's conv1, conv2, ...) shift when a layer is
         # inserted: where structure alone explains the change with fewer rows, it wins
-        other = _rows(rows_a, rows_b, align(rows_a, rows_b, sig_a, sig_b, names=False),
-                      inner_a, inner_b)
-        if _cost(other) < cost:
-            out = other
+        # (by (op, attributes), then with the figures too: two 16-filter convs, on 3 and on 16
+        # channels, are then told apart, so an inserted conv is the one added)
+        for sa, sb in ((sig_a, sig_b),
+                       (_with_figures(sig_a, rows_a), _with_figures(sig_b, rows_b))):
+            other = _rows(rows_a, rows_b, align(rows_a, rows_b, sa, sb, names=False),
+                          inner_a, inner_b)
+            if _cost(other) < cost:
+                out, cost = other, _cost(other)
     rename = {r.a.name: r.b.name for r in out if r.a is not None and r.b is not None}
     da = {_diag_key(d, rename) for d in report_a.diagnostics}
     db = {_diag_key(d) for d in report_b.diagnostics}
@@ -449,9 +461,13 @@ def renumbered(a: str, b: str) -> bool:
     return bool(ma and mb and ma.group(1) == mb.group(1) and ma.group(1)[-1:].isalpha())
 
 
-def _cost(rows: Sequence[RowChange]) -> int:
-    """Rows added, removed or changed: what an alignment leaves a reviewer to read."""
-    return sum(r.status in ("added", "removed", "changed") for r in rows)
+def _cost(rows: Sequence[RowChange]) -> tuple[int, int]:
+    """Rows added, removed or changed (what an alignment leaves a reviewer to read), then, to
+    choose between alignments that leave as many, the changed rows whose figures differ (a
+    rewired row beats a row said to have grown)."""
+    return (sum(r.status in ("added", "removed", "changed") for r in rows),
+            sum(r.status == "changed" and any(_figure(r.a, f) != _figure(r.b, f)
+                                               for f in FIGURES if f != "rf") for r in rows))
 
 
 def _rows(rows_a, rows_b, pairs, inner_a, inner_b) -> list[RowChange]:
