@@ -457,3 +457,18 @@ def test_an_inserted_conv_is_the_one_added_not_a_neighbour_grown():
     assert [(r.a.name, r.b.name, r.a.params, r.b.params) for r in changed] == \
         [("conv2", "conv3", 4640, 4640)]
     assert d.total("params").change == 2320
+
+
+def test_rich_view_in_an_80_column_terminal_goes_compact():
+    import io
+    from rich.console import Console
+    na, nb = archcalc.load(os.path.join(SPECS, "vgg16.yaml")), \
+        archcalc.load(os.path.join(SPECS, "resnet18.yaml"))
+    d = df.diff(archcalc.analyze(na), archcalc.analyze(nb), na, nb)
+    console = Console(file=io.StringIO(), force_terminal=True, width=80, no_color=True)
+    df.render_rich(d, console=console)
+    out = console.file.getvalue()
+    # the totals in short form (138,357,544 → 138.36M, no exact bytes), the layer table with
+    # its least needed columns hidden and said so
+    assert "138.36M" in out and " B)" not in out
+    assert "(hidden at 80 columns: RF" in out

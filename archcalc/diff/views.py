@@ -89,6 +89,8 @@ ROW_HEADERS = ("", "layer", "op", "changes", "output", "params", "Δparams", "MA
 ROW_JUSTIFY = ("left", "left", "left", "left", "right", "right", "right", "right", "right",
                "right", "right")
 MARK = {"added": "+", "removed": "−", "changed": "~"}
+# the layer table's columns a narrow terminal drops, first to last (the deltas stay)
+DROP_ORDER = ("RF", "activations", "MACs", "params", "output", "op")
 
 
 def whole_blocks(d: Diff) -> dict[str, tuple[str, LayerRow]]:
@@ -215,7 +217,9 @@ def render_text(d: Diff, gates: Sequence[GateResult] = ()) -> str:
 
 
 def render_rich(d: Diff, gates: Sequence[GateResult] = (), console=None) -> None:
-    """The same on a terminal, with rich tables (printed at their own width: never cut)."""
+    """The same on a terminal, with rich tables. Too wide for the terminal, the totals drop
+    their exact bytes in parentheses and the layer table drops its least needed columns (a
+    note names them); what is still too wide prints at its own width: never cut."""
     from rich import box
     from rich.console import Console
     from rich.table import Table
@@ -229,29 +233,67 @@ def render_rich(d: Diff, gates: Sequence[GateResult] = (), console=None) -> None
             no_color=console.no_color)
         c.print(table)
 
-    t = Table(title=_title(d), title_justify="left", box=box.HEAVY_HEAD)
-    for h, j in zip(["total", "A", "B", "change"], ["left", "right", "right", "right"]):
-        t.add_column(h, justify=j, no_wrap=True)
-    for row, delta in zip(totals_rows(d), d.totals):
-        style = None if not delta.change else ("red" if delta.change > 0 else "green")
-        t.add_row(*row[:3], f"[{style}]{row[3]}[/]" if style else row[3])
+    def totals(compact: bool):
+        t = Table(title=_title(d), title_justify="left",
+                  box=box.SIMPLE_HEAD if compact else box.HEAVY_HEAD, pad_edge=not compact)
+        for h, j in zip(["total", "A", "B", "change"], ["left", "right", "right", "right"]):
+            t.add_column(h, justify=j, no_wrap=True)
+        for row, delta in zip(totals_rows(d), d.totals):
+            if compact:     # "23.17 MiB (24,291,232 B)" → "23.17 MiB", "+4,014,080 B" →
+                row = [_short(c) for c in row]      # "+3.83 MiB", 15,470,264,320 → 15.47G
+                row[0] = row[0].replace("receptive field at the output", "RF at the output") \
+                    .replace("weights inference loads (bytes)", "inference weights")
+            style = None if not delta.change else ("red" if delta.change > 0 else "green")
+            t.add_row(*row[:3], f"[{style}]{row[3]}[/]" if style else row[3])
+        return t
+
+    t = totals(False)
+    if console.is_terminal and _width(console, t) > console.width:
+        t = totals(True)
     show(t)
     console.print(summary_line(d), style="bold", highlight=False)
     rows = layer_rows(d)
     if rows:
-        t = Table(box=box.SIMPLE_HEAD, title="layers (+ added, − removed, ~ changed)",
-                  title_justify="left")
-        for h, j in zip(ROW_HEADERS, ROW_JUSTIFY):
-            t.add_column(h, justify=j, no_wrap=True)
         color = {"+": "green", "−": "red", "~": "yellow"}
-        for row in rows:
-            t.add_row(*row, style=color[row[0]])
+
+        def layers(keep):
+            t = Table(box=box.SIMPLE_HEAD, title="layers (+ added, − removed, ~ changed)",
+                      title_justify="left")
+            for k in keep:
+                t.add_column(ROW_HEADERS[k], justify=ROW_JUSTIFY[k], no_wrap=True)
+            for row in rows:
+                t.add_row(*(row[k] for k in keep), style=color[row[0]])
+            return t
+
+        keep = list(range(len(ROW_HEADERS)))
+        t, hidden = layers(keep), []
+        for name in DROP_ORDER:             # a narrow terminal: the least needed go first
+            if not console.is_terminal or _width(console, t) <= console.width:
+                break
+            keep.remove(ROW_HEADERS.index(name))
+            hidden.append(name)
+            t = layers(keep)
         show(t)
+        if hidden:
+            console.print(f"(hidden at {console.width} columns: {', '.join(hidden)}; "
+                          "--format json shows every figure)", style="dim", highlight=False)
     for line in _diag_lines(d):
         console.print(line, style="yellow", highlight=False, markup=False)
     for g in gates:
         console.print(("FAILED " if g.tripped else "passed ") + g.message,
                       style="bold red" if g.tripped else "green", highlight=False, markup=False)
+
+
+def _short(cell: str) -> str:
+    """A totals cell for a narrow terminal: exact bytes and long counts in short form."""
+    import re
+
+    from ..views import human_bytes, human_count
+    cell = re.sub(r" \([\d,]+ B\)", "", cell)
+    cell = re.sub(r"^([+−-]?)([\d,]+) B\b", lambda m: m.group(1) + human_bytes(
+        int(m.group(2).replace(",", ""))), cell)
+    return re.sub(r"^([+−-]?)(\d{1,3}(?:,\d{3}){2,})", lambda m: m.group(1) + human_count(
+        int(m.group(2).replace(",", ""))), cell)
 
 
 def render_markdown(d: Diff, gates: Sequence[GateResult] = ()) -> str:
