@@ -399,7 +399,7 @@ def test_rich_view_on_a_terminal():
     na, nb = archcalc.load(os.path.join(SPECS, "resnet18.yaml")), \
         archcalc.load(os.path.join(SPECS, "resnet34.yaml"))
     d = df.diff(archcalc.analyze(na), archcalc.analyze(nb), na, nb)
-    console = Console(file=io.StringIO(), force_terminal=True, width=100, no_color=True)
+    console = Console(file=io.StringIO(), force_terminal=True, width=160, no_color=True)
     df.render_rich(d, df.check_gates(d, [df.parse_gate("params>+5%")]), console=console)
     out = console.file.getvalue()
     assert "+10,108,160 (+86.5%)" in out          # 21,797,672 − 11,689,512
