@@ -102,9 +102,7 @@ def compare(
                 entries.append((analysis.analyze(net, **options), net.weight_layers(),
                                 STDIN if s == "-" else s))
         except ArchcalcError as exc:
-            if exc.exit_code != 1:
-                raise
-            problems.extend(exc.diagnostics)
+            problems.extend(spec_problems(exc, errors_only=True))   # as validate lists them
     if problems:
         raise ArchcalcError(problems)
     from . import views

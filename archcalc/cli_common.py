@@ -432,7 +432,10 @@ def umask() -> int:
 def spec_problems(exc: ArchcalcError, errors_only: bool = False) -> list:
     """The problems of a spec that failed to build, as ``archcalc validate`` lists them: the
     errors found while reading it and what analysis finds in the layers that did build
-    (``exc.partial``), in source order. ``errors_only`` leaves the warnings out."""
+    (``exc.partial``), in source order. ``errors_only`` leaves the warnings out. An error that
+    is not the spec's (bad usage, an unreadable file: exit code 2) is raised again."""
+    if exc.exit_code != 1:
+        raise exc
     diags = list(exc.diagnostics)
     if exc.partial is not None:
         from . import analysis

@@ -144,8 +144,6 @@ def report_cmd(
                 sections.append({"net": net, "report": rep, "weight_layers": net.weight_layers(),
                                  "source": STDIN if s == "-" else s})
         except ArchcalcError as exc:
-            if exc.exit_code != 1:
-                raise
             problems.extend(spec_problems(exc, errors_only=True))   # as validate lists them
     if problems:
         raise ArchcalcError(problems)
