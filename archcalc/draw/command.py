@@ -9,7 +9,8 @@ from typing import Optional
 import typer
 
 from ..cli_common import (BATCH, COLUMN, DOUBLE, DTYPE, FILTERS, INPUT, ROUNDING, SPEC,
-                          analysis_options, choice, guarded, load_one, whole, write_atomic)
+                          analysis_options, choice, guarded, load_one, spec_problems, whole,
+                          write_atomic)
 from ..errors import OPTIONS, ArchcalcError, error
 from ..views import diag_line, human_bytes
 from .diagram import (COLOR_KEYS, FORMATS, HARD_LIMIT, LAYOUTS, MAX_NODES, MERMAID_MAX_TEXT, STYLES,
@@ -67,13 +68,7 @@ def _load(spec_arg, input, filters, double_after_pool, rounding, column, options
         net = load_one(spec_arg, input, filters, double_after_pool, rounding, column)
         return net, analysis.analyze(net, **options)
     except ArchcalcError as exc:
-        if exc.exit_code != 1 or exc.partial is None:
-            raise
-        found = {(d.pos, d.message) for d in exc.diagnostics}
-        diags = sorted(exc.diagnostics + [d for d in analysis.diagnose(exc.partial)
-                                          if (d.pos, d.message) not in found],
-                       key=lambda d: (d.pos.line, d.pos.col, d.severity != "error"))
-        raise ArchcalcError(diags) from None
+        raise ArchcalcError(spec_problems(exc)) from None
 
 
 def _note(text: str) -> None:
