@@ -12,6 +12,7 @@ import typer
 
 from . import __version__, analysis
 from .cli_common import (BATCH, COLUMN, DEPTH, DOUBLE, DTYPE, FILTERS, FORMATS, INPLACE, INPUT,
+                         UNKNOWN,
                          OPTIMIZER, ROUNDING, SPEC, STDIN, analysis_options, choice,
                          SafeStdout, error_document, guarded, load_one, load_spec, print_json,
                          shipped_specs, spec_problems, whole)
@@ -39,6 +40,7 @@ def summary(
     filters: Optional[str] = FILTERS,
     double_after_pool: Optional[bool] = DOUBLE,
     rounding: Optional[str] = ROUNDING,
+    unknown: Optional[str] = UNKNOWN,
     column: Optional[str] = COLUMN,
     format: str = FORMAT,
     dtype: str = DTYPE,
@@ -83,6 +85,7 @@ def compare(
     filters: Optional[str] = FILTERS,
     double_after_pool: Optional[bool] = DOUBLE,
     rounding: Optional[str] = ROUNDING,
+    unknown: Optional[str] = UNKNOWN,
     format: str = FORMAT,
     dtype: str = DTYPE,
     batch: str = BATCH,
@@ -118,6 +121,7 @@ def validate(
     filters: Optional[str] = FILTERS,
     double_after_pool: Optional[bool] = DOUBLE,
     rounding: Optional[str] = ROUNDING,
+    unknown: Optional[str] = UNKNOWN,
     column: Optional[str] = COLUMN,
     format: str = typer.Option("text", "--format", "-F", metavar="FORMAT", help="text or json"),
     strict: bool = typer.Option(False, "--strict", help="exit 1 on warnings too"),
@@ -163,6 +167,7 @@ def explain(
     filters: Optional[str] = FILTERS,
     double_after_pool: Optional[bool] = DOUBLE,
     rounding: Optional[str] = ROUNDING,
+    unknown: Optional[str] = UNKNOWN,
     column: Optional[str] = COLUMN,
     format: str = typer.Option("text", "--format", "-F", metavar="FORMAT",
                                help="text, markdown or json"),

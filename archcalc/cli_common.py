@@ -270,6 +270,18 @@ def _read_stdin() -> str:
     return text
 
 
+onnx_unknown = "error"          # --unknown: what an ONNX op archcalc does not know becomes
+
+
+def _set_unknown(value: Optional[str]) -> Optional[str]:
+    """--unknown's callback: kept here (checked where a model is read), so that the commands
+    pass no extra argument down to the loaders."""
+    global onnx_unknown
+    if value is not None:
+        onnx_unknown = value
+    return value
+
+
 def _read(text: str, input, opts: dict, label: str = "<spec>"):
     """SPEC → Network (or {column: Network}): '-' is standard input, an existing file is read,
     a name ending like a spec file is a (missing) file, a shipped network's name is that spec,
@@ -277,9 +289,8 @@ def _read(text: str, input, opts: dict, label: str = "<spec>"):
     if text == "-":
         return spec.parse(read_stdin(), input, file=STDIN, **opts)
     if text.lower().endswith(".onnx") and not os.path.isdir(text):
-        raise error(f"{text} is an ONNX model, not a spec", SourcePos(text),
-                    hint=f"archcalc run {text} runs it; summary, compare, validate and export "
-                         "read a spec (YAML, a column table or a spec string)", exit_code=2)
+        return spec.load(text, input, unknown=choice(onnx_unknown, ("error", "passthrough"),
+                                                     "--unknown"), **opts)
     if os.path.exists(text) or text.lower().endswith(SPEC_EXTS):
         shipped = None if os.path.exists(text) else find_shipped(text)
         if shipped is None and not os.path.exists(text):
@@ -388,6 +399,10 @@ DEPTH = typer.Option(None, "--depth", "-d", metavar="N",
 INPLACE = typer.Option(False, "--count-inplace", help="give in-place ops (ReLU and the other "
                        "activations PyTorch runs in place, dropout) buffers of their own "
                        "(default: in place)")
+UNKNOWN = typer.Option(None, "--unknown", metavar="MODE", callback=_set_unknown,
+                       help="for an ONNX model: what a node of an op archcalc does not know "
+                            "becomes: error (the default) or passthrough (a layer of the size "
+                            "ONNX shape inference gives, its figures not counted)")
 OPTIMIZER = typer.Option("adam", "--optimizer", metavar="NAME",
                          help="for the training estimate: sgd, momentum or adam")
 

@@ -100,17 +100,24 @@ def no_params_no_macs(why_macs: str = NOT_COUNTED) -> list[Figure]:
 
 
 def window_axis(key: str, label: str, sym: str, n: int, k: int, s: int, p: int, d: int,
-                rounding: str, out: int) -> Figure:
+                rounding: str, out: int, p_end: int | None = None) -> Figure:
     """The output length along one axis of a sliding window (conv, pooling), with the rounding
-    applied and what it dropped (docs/definitions.md, "Output size")."""
+    applied and what it dropped (docs/definitions.md, "Output size"). ``p_end``: the padding
+    at the bottom/right where it differs from ``p`` (at the top/left)."""
     k_eff = d * (k - 1) + 1
-    if d == 1:
-        formula, values = f"({sym} − F + 2P)/S + 1", {sym: n, "F": k, "P": p, "S": s}
-    else:
-        formula = f"({sym} − (d·(F − 1) + 1) + 2P)/S + 1"
-        values = {sym: n, "F": k, "d": d, "P": p, "S": s}
-    num = n + 2 * p - k_eff
-    worked = f"({n} − {k_eff} + 2·{p})/{s} + 1"
+    kern = "F" if d == 1 else "(d·(F − 1) + 1)"
+    values = {sym: n, "F": k, "P": p, "S": s} if d == 1 else \
+        {sym: n, "F": k, "d": d, "P": p, "S": s}
+    if p_end is None or p_end == p:
+        formula = f"({sym} − {kern} + 2P)/S + 1"
+        num = n + 2 * p - k_eff
+        worked = f"({n} − {k_eff} + 2·{p})/{s} + 1"
+    else:                                  # padding per side: begin P_b, end P_e
+        formula = f"({sym} − {kern} + P_b + P_e)/S + 1"
+        values = {**{k_: v for k_, v in values.items() if k_ != "P"}, "P_b": p, "P_e": p_end}
+        num = n + p + p_end - k_eff
+        worked = f"({n} − {k_eff} + {p} + {p_end})/{s} + 1"
+        p = p_end                          # the end padding decides what the last window drops
     q, r = divmod(num, s)
     if r == 0:
         return Figure(key, label, formula, worked, out, values)

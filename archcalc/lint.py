@@ -55,10 +55,10 @@ def _rounding_note(layer, a: dict, vin: tuple, vout: tuple, rounding: str) -> Di
     op = layer.opdef
     if layer.op == "dwconv":
         a = op.as_conv(a, vin[2])
-    pads = op.pads(a)
+    terms = op.axis_terms(a, vin)               # (length, padding) per axis, per side aware
     found = []                                  # (numbers, axis) of each axis that warns
     for ax, axis in ((0, "height"), (1, "width")):
-        n, k, s, p = vin[ax], op.k_eff(a)[ax], a["stride"][ax], pads[ax]
+        (n, p), k, s = terms[ax], op.k_eff(a)[ax], a["stride"][ax]
         if not (n + 2 * p - k) % s:
             continue
         if rounding == "ceil" and vout[ax] != (n + 2 * p - k) // s + 2:

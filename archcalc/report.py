@@ -70,10 +70,13 @@ def public_attrs(attrs: dict) -> dict:
     [h, w], padding resolved to pixels per side, unset optional ones left out."""
     out = {}
     for k, v in attrs.items():
-        if k in ("k_eff", "pads") or v is None:
+        if k in ("k_eff", "pads", "pads_end") or v is None:
             continue
         out[k] = _jsonable(v)
-    if "pads" in attrs:
+    if "pads_end" in attrs:               # four sides: [top, bottom, left, right]
+        (t, l), (b, r) = attrs["pads"], attrs["pads_end"]
+        out["padding"] = [t, b, l, r]
+    elif "pads" in attrs:
         out["padding"] = list(attrs["pads"])
     if attrs.get("output_size") is not None:   # output_padding is then picked from it: the
         out.pop("output_padding", None)         # default 0 shown beside it would mislead

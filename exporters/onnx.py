@@ -198,9 +198,11 @@ class Plan:
         self.used.add(name)
         return name
 
-    def node(self, op_type: str, inputs: list[str], output: str, rank: int, **attrs) -> str:
+    def node(self, op_type: str, inputs: list[str], output: str, rank: int, doc: str | None = None,
+             **attrs) -> str:
         self.used.add(output)
-        self.nodes.append(helper.make_node(op_type, inputs, [output], name=output, **attrs))
+        self.nodes.append(helper.make_node(op_type, inputs, [output], name=output, doc_string=doc,
+                                           **attrs))
         self.rank[output] = rank
         return output
 
@@ -259,8 +261,8 @@ def _window_pads(layer: Layer, vin: Vol, out: Vol, at: At) -> list[int]:
     size is the analyzer's."""
     op, a = layer.opdef, layer.attrs
     begin = op.pads(a, at)
-    ends = [max(p, (o - 1) * s + k - n - p)
-            for p, o, s, k, n in zip(begin, out[:2], a["stride"], op.k_eff(a), vin[:2])]
+    ends = [max(e, (o - 1) * s + k - n - p) for p, e, o, s, k, n in
+            zip(begin, op.pads_end(a), out[:2], a["stride"], op.k_eff(a), vin[:2])]
     return [*begin, *ends]
 
 
@@ -284,13 +286,14 @@ def _dwconv(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
 
 def _pool(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
     a = layer.attrs
-    ph, pw = layer.opdef.pads(a, at)
-    attrs = dict(kernel_shape=list(a["kernel"]), strides=list(a["stride"]), pads=[ph, pw, ph, pw])
+    op = layer.opdef
+    (ph, pw), (eh, ew) = op.pads(a, at), op.pads_end(a)
+    attrs = dict(kernel_shape=list(a["kernel"]), strides=list(a["stride"]), pads=[ph, pw, eh, ew])
     # ceil_mode only where ceil rounding actually adds a window: where the extra window would
     # start in the padding, archcalc (as PyTorch and onnxruntime's kernel) keeps the floor size,
     # but ONNX shape inference applies ceil_mode's plain formula and gets one more
-    floors = [(n + 2 * p - k) // s + 1 for n, p, k, s in
-              zip(vin[0][:2], (ph, pw), a["kernel"], a["stride"])]
+    floors = [(n + p + e - k) // s + 1 for n, p, e, k, s in
+              zip(vin[0][:2], (ph, pw), (eh, ew), a["kernel"], a["stride"])]
     if any(o > f for o, f in zip(out[:2], floors)):
         attrs["ceil_mode"] = 1
     if layer.op == "avgpool":
@@ -460,9 +463,12 @@ def _crop(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
     """Slice on H and W (axes 2 and 3) at the centre offsets."""
     oh, ow = layer.opdef.offsets(layer.attrs, vin, at)
     n = layer.name
+    # a crop to a second input's size says which layer the size comes from in the node's
+    # doc_string (ONNX keeps only the numbers): archcalc's ONNX import reads it back
+    doc = f"{layer.opdef.ONNX_DOC}{layer.inputs[1]}" if len(layer.inputs) == 2 else None
     g.node("Slice", [g.as4d(ins[0]), _ints(g, f"{n}.starts", [oh, ow]),
                      _ints(g, f"{n}.ends", [oh + out[0], ow + out[1]]),
-                     _ints(g, f"{n}.axes", [2, 3])], n, 4)
+                     _ints(g, f"{n}.axes", [2, 3])], n, 4, doc=doc)
 # issue 10: activations, norms, broadcast merges ----------------------------------------------
 
 def _const(g: Plan, base: str, value) -> str:

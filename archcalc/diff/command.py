@@ -19,6 +19,7 @@ def command():
 
     from .. import analysis
     from ..cli_common import (BATCH, DEPTH, DOUBLE, DTYPE, FILTERS, INPLACE, INPUT, OPTIMIZER,
+                              UNKNOWN,
                               ROUNDING, STDIN, analysis_options, choice, guarded, load_one,
                               spec_problems, whole)
     from ..errors import OPTIONS, ArchcalcError, Diagnostic
@@ -34,6 +35,7 @@ def command():
         filters: Optional[str] = FILTERS,
         double_after_pool: Optional[bool] = DOUBLE,
         rounding: Optional[str] = ROUNDING,
+        unknown: Optional[str] = UNKNOWN,
         column: Optional[List[str]] = typer.Option(
             None, "--column", "-c", metavar="NAME", help="for a column table: the network to "
             "use; given twice, the first is A's and the second B's"),

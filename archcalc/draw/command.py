@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from ..cli_common import (BATCH, COLUMN, DOUBLE, DTYPE, FILTERS, INPUT, ROUNDING, SPEC,
+from ..cli_common import (BATCH, COLUMN, DOUBLE, DTYPE, FILTERS, INPUT, ROUNDING, SPEC, UNKNOWN,
                           analysis_options, choice, guarded, load_one, spec_problems, whole,
                           write_atomic)
 from ..errors import OPTIONS, ArchcalcError, error
@@ -101,6 +101,7 @@ def draw_cmd(
     filters: Optional[str] = FILTERS,
     double_after_pool: Optional[bool] = DOUBLE,
     rounding: Optional[str] = ROUNDING,
+    unknown: Optional[str] = UNKNOWN,
     column: Optional[str] = COLUMN,
     dtype: str = DTYPE,
     batch: str = BATCH,

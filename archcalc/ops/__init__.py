@@ -29,7 +29,7 @@ from .elementwise import LRN, Dropout, ReLU, Sigmoid, Softmax, Tanh
 from .merges import Add, Concat
 from .normalization import BatchNorm
 from .resampling import ConvTranspose, Crop, Pad, Upsample
-from .shape import Flatten, Input
+from .shape import Flatten, Input, Opaque
 from .windowed import (AdaptiveAvgPool, AvgPool, Conv, DepthwiseConv, GlobalAvgPool, MaxPool,
                        _Windowed)
 # issue 10: activations, norms, broadcast merges
@@ -45,7 +45,9 @@ for _cls in (Input, Conv, DepthwiseConv, MaxPool, AvgPool, GlobalAvgPool, Adapti
              Slice, Shuffle, Upsample, ConvTranspose, Pad, Crop,
              # issue 10: activations, norms, broadcast merges
              ReLU6, HardSwish, HardSigmoid, SiLU, GELU, LeakyReLU, PReLU, ELU,
-             GroupNorm, LayerNorm, InstanceNorm, GlobalMaxPool, Mul):
+             GroupNorm, LayerNorm, InstanceNorm, GlobalMaxPool, Mul,
+             # issue 12: an imported ONNX op archcalc does not know (--unknown passthrough)
+             Opaque):
     _op = _cls()
     OPS[_op.kind] = _op
 

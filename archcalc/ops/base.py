@@ -67,7 +67,12 @@ def _bool(value: Any, what: str, pos: SourcePos) -> bool:
     raise error(f"{what} must be true or false, got {value!r}", pos)
 
 
-def _padding(value: Any, pos: SourcePos) -> str | Pair:
+def _padding(value: Any, pos: SourcePos, sides: bool = False) -> str | Pair | tuple:
+    """``same``, ``valid``, one number, a pair [h, w], or where ``sides`` allows it (sliding
+    windows) four numbers [top, bottom, left, right], as the pad op and as TensorFlow's SAME
+    padding pads an even total (more at the bottom and right)."""
+    if sides and isinstance(value, (list, tuple)) and len(value) == 4:
+        return tuple(_int(v, "padding", pos, minimum=0) for v in value)
     if isinstance(value, str) and value.lower() in ("same", "valid"):
         return value.lower()
     if isinstance(value, str) and not value.strip().isdigit():

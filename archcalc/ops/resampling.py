@@ -299,6 +299,9 @@ class Crop(Op):
     A view of its input (as PyTorch's slicing)."""
     kind = "crop"
     names = ("center_crop", "centre_crop", "centercrop")
+    # the doc_string of the ONNX Slice a crop to a second input's size exports as (which layer
+    # the size came from; ONNX keeps only the numbers): the ONNX import reads it back
+    ONNX_DOC = "archcalc: crop to the size of "
     ATTRS = {"size": None}
     arity = 2              # one or two inputs; checked in shape
     view = True

@@ -4,7 +4,8 @@ from __future__ import annotations
 from math import prod
 
 from .. import derive as dv
-from .base import (Op)
+from ..errors import error
+from .base import GLOBAL, IDENTITY, REQUIRED, Op
 
 
 class Flatten(Op):
@@ -31,3 +32,50 @@ class Input(Op):
                 dv.given("out_w", "output width", "W", out[1]),
                 dv.given("out_c", "output depth", "C", out[2]),
                 *dv.no_params_no_macs("")]
+
+
+class Opaque(Op):
+    """A node of an imported ONNX model whose op archcalc does not know, kept where the user
+    asked for it (``--unknown passthrough``): its output volume is the one ONNX shape inference
+    gives (``output``), else its first input's. Its parameters and MACs are **not counted**
+    (they are unknown, not zero), every view marks it, and analysis warns about it. Receptive
+    fields pass through it unchanged where it keeps the spatial size; where it changes the size
+    they cannot be followed, and it is an error."""
+    kind = "opaque"
+    ATTRS = {"onnx_op": REQUIRED, "output": None}
+    arity = 2              # one or more inputs (checked in shape)
+
+    def coerce(self, name, value, pos):
+        if name == "onnx_op":
+            return str(value)
+        if value is None:
+            return None
+        from ..graph import parse_volume
+        return parse_volume(value, pos)
+
+    def shape(self, a, ins, at):
+        if not ins:
+            raise error(f"the ONNX {a['onnx_op']} node has no input archcalc follows", at.pos,
+                        layer=at.layer)
+        out = a["output"] or ins[0]
+        if out[:2] != ins[0][:2] and out[:2] != (1, 1):
+            raise error(f"the ONNX {a['onnx_op']} node changes the size {ins[0][0]}×{ins[0][1]} "
+                        f"→ {out[0]}×{out[1]}, and archcalc does not know how: receptive fields "
+                        "and the layers after it cannot be followed", at.pos, layer=at.layer,
+                        hint="only ops that keep the size (or give a vector) pass through")
+        return out
+
+    def rf_step(self, a, ins):
+        out = a["output"] or ins[0]
+        return IDENTITY if out[:2] == ins[0][:2] else GLOBAL
+
+    def explain(self, a, ins, out, rounding):
+        why = f"ONNX {a['onnx_op']}: archcalc does not know this op; not counted"
+        return [dv.given("out_h", "output height", "H", out[0], "ONNX shape inference"
+                         if a["output"] else "taken as the input's (shape-preserving)"),
+                dv.given("out_w", "output width", "W", out[1]),
+                dv.given("out_c", "output depth", "C", out[2]),
+                dv.zero("params", "parameters", why), dv.zero("macs", "MACs", why)]
+
+    def describe(self, a):
+        return f"ONNX {a['onnx_op']} (not counted)"

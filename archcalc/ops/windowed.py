@@ -37,7 +37,7 @@ class _Windowed(Op):
         if name in ("kernel", "stride", "dilation"):
             return _pair(value, name, pos)
         if name == "padding":
-            return _padding(value, pos)
+            return _padding(value, pos, sides=True)
         if name == "rounding":
             return _rounding(value, pos)
         return value
@@ -48,17 +48,49 @@ class _Windowed(Op):
         a = super().normalize(raw, pos, where)
         (kh, kw), (dh, dw) = a["kernel"], a.get("dilation", (1, 1))
         a["k_eff"] = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
-        a["pads"] = _padding_of(a, a["k_eff"], None, (where or {}).get("padding", pos))
+        p = a["padding"]
+        if isinstance(p, tuple) and len(p) == 4:      # [top, bottom, left, right]
+            top, bottom, left, right = p
+            if (top, left) == (bottom, right):
+                a["padding"] = (top, left)
+            else:                                    # begin pads in "pads", end in "pads_end"
+                a["pads_end"] = (bottom, right)
+            a["pads"] = (top, left)
+        else:
+            a["pads"] = _padding_of(a, a["k_eff"], None, (where or {}).get("padding", pos))
         return a
 
     def k_eff(self, a: dict) -> Pair:
         return a["k_eff"]
 
     def pads(self, a: dict, at: At | None = None) -> Pair:
+        """The padding at the top and left (the begin side, which places the windows)."""
         return a["pads"]
 
+    @staticmethod
+    def pads_end(a: dict) -> Pair:
+        """The padding at the bottom and right: the same as the top and left unless the layer
+        gives four sides."""
+        return a.get("pads_end") or a["pads"]
+
+    @staticmethod
+    def axis_terms(a: dict, vin: Vol) -> tuple[tuple[int, int], tuple[int, int]]:
+        """Per axis (height, width): an input length and one padding per side such that the
+        symmetric rule of :func:`window_out` gives this layer's output and unseen tail. With
+        begin padding b and end padding e, n + b + e − k = (n + b − e) + 2e − k, and the last
+        window's cover of real pixels is decided by the end padding: so (n + b − e, e)."""
+        end = a.get("pads_end")
+        if end is None:
+            return (vin[0], a["pads"][0]), (vin[1], a["pads"][1])
+        (bh, bw), (eh, ew) = a["pads"], end
+        return (vin[0] + bh - eh, eh), (vin[1] + bw - ew, ew)
+
     def spatial(self, a: dict, vin: Vol, at: At) -> Pair:
-        ph, pw = a["pads"]
+        if "pads_end" in a:
+            (nh, ph), (nw, pw) = self.axis_terms(a, vin)
+            vin = (nh, nw, vin[2])
+        else:
+            ph, pw = a["pads"]
         (kh, kw), (sh, sw) = a["kernel"], a["stride"]
         (dh, dw) = a.get("dilation", (1, 1))
         r = a.get("rounding") or at.rounding
@@ -82,17 +114,21 @@ class _Windowed(Op):
     def explain_window(self, a: dict, vin: Vol, out: Vol, rounding: str) -> list["dv.Figure"]:
         """Output height and width, with the rounding applied and what it dropped."""
         (kh, kw), (sh, sw), (dh, dw) = a["kernel"], a["stride"], a.get("dilation", (1, 1))
-        ph, pw = a["pads"]
+        (ph, pw), (eh, ew) = a["pads"], self.pads_end(a)
         r = a.get("rounding") or rounding
-        return [dv.window_axis("out_h", "output height", "H", vin[0], kh, sh, ph, dh, r, out[0]),
-                dv.window_axis("out_w", "output width", "W", vin[1], kw, sw, pw, dw, r, out[1])]
+        return [dv.window_axis("out_h", "output height", "H", vin[0], kh, sh, ph, dh, r, out[0],
+                               eh),
+                dv.window_axis("out_w", "output width", "W", vin[1], kw, sw, pw, dw, r, out[1],
+                               ew)]
 
     def window_text(self, a: dict) -> str:
         (kh, kw), (sh, sw) = a["kernel"], a["stride"]
         k = f"{kh}×{kw}"
         s = f"/{sh}" if sh == sw else f"/{sh}×{sw}"
-        p = a["pads"]
+        p, e = a["pads"], self.pads_end(a)
         ptxt = f"p{p[0]}" if p[0] == p[1] else f"p{p[0]}×{p[1]}"
+        if e != p:                         # four sides: top, bottom, left, right
+            ptxt = f"p[{p[0]},{e[0]},{p[1]},{e[1]}]"
         d = a.get("dilation", (1, 1))
         dtxt = "" if d == (1, 1) else f" d{d[0]}" if d[0] == d[1] else f" d{d[0]}×{d[1]}"
         return f"{k}{s} {ptxt}{dtxt}"
@@ -240,7 +276,7 @@ class _Pool(_Windowed):
         return super().coerce(name, value, pos)
 
     def shape(self, a, ins, at):
-        ph, pw = a["pads"]
+        ph, pw = map(max, a["pads"], self.pads_end(a))
         kh, kw = a["kernel"]
         if ph * 2 > kh or pw * 2 > kw:
             raise error(f"pooling padding ({ph}×{pw}) must be at most half the window ({kh}×{kw})",

@@ -10,7 +10,7 @@ from typing import List, Optional
 import typer
 
 from .. import analysis
-from ..cli_common import (BATCH, COLUMN, DOUBLE, DTYPE, FILTERS, INPLACE, INPUT, OPTIMIZER,
+from ..cli_common import (BATCH, COLUMN, DOUBLE, DTYPE, FILTERS, INPLACE, INPUT, OPTIMIZER, UNKNOWN,
                           ROUNDING, STDIN, analysis_options, guarded, load_spec, spec_problems, umask,
                           write_atomic)
 from ..errors import OPTIONS, ArchcalcError, Diagnostic, SourcePos, error
@@ -118,6 +118,7 @@ def report_cmd(
     filters: Optional[str] = FILTERS,
     double_after_pool: Optional[bool] = DOUBLE,
     rounding: Optional[str] = ROUNDING,
+    unknown: Optional[str] = UNKNOWN,
     column: Optional[str] = COLUMN,
     dtype: str = DTYPE,
     batch: str = BATCH,

@@ -136,12 +136,6 @@ def read_text(path: str) -> str:
                     exit_code=2)
     if os.path.isdir(path):
         raise error(f"{path} is a directory, not a spec file", where, exit_code=2)
-    if os.path.splitext(path)[1].lower() == ".onnx":
-        raise error(f"{path} is an ONNX model, not a spec: archcalc does not read ONNX models "
-                    "yet", where, exit_code=2,
-                    hint="write the architecture as a spec (YAML, a column table or a spec string; "
-                         f"see docs/spec-languages.md); 'archcalc run {path}' times the model "
-                         "with onnxruntime")
     try:
         size = os.path.getsize(path)
         if size > MAX_FILE_BYTES:
@@ -190,12 +184,17 @@ def _decode(data: bytes, path: str) -> str:
 
 def load(path: str, input=None, **options) -> Network | dict[str, Network]:
     """Load a spec file (YAML, column table, or a text file holding a spec string); ``"-"`` reads
-    standard input (shown as ``<stdin>``).
+    standard input (shown as ``<stdin>``). An ``.onnx`` file is read as an ONNX model
+    (:func:`archcalc.onnx_import.load_onnx`: ``input`` where its size is dynamic, and
+    ``unknown="passthrough"`` for ops archcalc does not know).
 
     The language comes from a ``.yaml``/``.yml`` extension, else from the text itself. A YAML
     spec keeps its own ``name:``; the file name is the name only where the spec gives none.
     Takes the same options as :func:`parse`."""
     path = str(path)
+    if path.lower().endswith(".onnx"):
+        return _load_onnx(path, input, options)
+    options.pop("unknown", None)
     text = read_text(path)
     if path == "-":
         return parse(text, input, file=STDIN, **options)
@@ -203,3 +202,18 @@ def load(path: str, input=None, **options) -> Network | dict[str, Network]:
         options.setdefault("language", "yaml")
     options.setdefault("default_name", os.path.splitext(os.path.basename(path))[0])
     return parse(text, input, file=path, **options)
+
+
+def _load_onnx(path: str, input, options: dict) -> Network:
+    """An ONNX model through :mod:`archcalc.onnx_import` (which never reads its weights)."""
+    unknown = options.pop("unknown", None) or "error"
+    name = options.pop("name", None)
+    options.pop("default_name", None)
+    given = [k for k, v in options.items() if v is not None]
+    if given:
+        opt = "--" + given[0].replace("_", "-")
+        raise error(f"{opt} applies to specs, not to ONNX models", OPTIONS, exit_code=2,
+                    hint="an ONNX model's layers carry their own sizes and rounding; drop "
+                         f"{opt}")
+    from ..onnx_import import load_onnx
+    return load_onnx(path, input, unknown=unknown, name=name)

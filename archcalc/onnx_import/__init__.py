@@ -1,0 +1,56 @@
+"""Reading ONNX models into archcalc's layer graph (``archcalc summary model.onnx``,
+``archcalc.load("model.onnx")``): :mod:`.wire` reads the file's structure without its weights
+and without the ``onnx`` package, :mod:`.convert` (with :mod:`.handlers` and :mod:`.patterns`)
+turns the ONNX graph into a :class:`~archcalc.graph.Network`, :mod:`.to_yaml` writes a network
+as a YAML spec (``archcalc import``). See docs/onnx-import.md.
+"""
+from __future__ import annotations
+
+import os
+
+from ..errors import SourcePos, error
+from ..graph import Network, parse_volume
+from .convert import UNKNOWN_MODES, Converter
+from .wire import WireError, read
+
+ONNX_MAGIC_HINT = ("give a .onnx file that PyTorch (torch.onnx.export), TensorFlow (tf2onnx) or "
+                   "another tool wrote")
+
+
+def is_onnx_path(path: str) -> bool:
+    return str(path).lower().endswith(".onnx")
+
+
+def load_onnx(path: str, input=None, unknown: str = "error", name: str | None = None) -> Network:
+    """The network of the ONNX model at ``path``. ``input`` (H, W, C) or ``"224x224x3"`` gives
+    the input size where the model leaves it dynamic; ``unknown="passthrough"`` keeps nodes of
+    ops archcalc does not know as layers whose figures are not counted (else they are errors)."""
+    path = str(path)
+    where = SourcePos(path)
+    if unknown not in UNKNOWN_MODES:
+        raise error(f"unknown must be error or passthrough, got {unknown!r}",
+                    SourcePos("<options>"), exit_code=2)
+    vol = None if input is None else parse_volume(input, SourcePos("<options>"), exit_code=2)
+    if not os.path.exists(path):
+        raise error(f"no such file: {path}", where, hint="check the path", exit_code=2)
+    if os.path.isdir(path):
+        raise error(f"{path} is a directory, not an ONNX model", where, exit_code=2)
+    try:
+        model = read(path)
+    except OSError as exc:
+        raise error(f"cannot read {path}: {exc.strerror}", where, exit_code=2) from None
+    except (WireError, ValueError) as exc:
+        raise error(f"{path} is not a readable ONNX model: {exc}", where,
+                    hint="the file is truncated or corrupt, or not ONNX; " + ONNX_MAGIC_HINT,
+                    exit_code=2) from None
+    if model.graph is None or not model.opsets:
+        raise error(f"{path} is not an ONNX model (it holds no graph or no opset)", where,
+                    hint=ONNX_MAGIC_HINT, exit_code=2)
+    try:
+        return Converter(model, path, vol, unknown, name).convert()
+    except (WireError, ValueError, IndexError, KeyError) as exc:
+        raise error(f"{path} is not a readable ONNX model: {exc}", where,
+                    hint="the file is corrupt; " + ONNX_MAGIC_HINT, exit_code=2) from None
+
+
+__all__ = ["load_onnx", "is_onnx_path", "UNKNOWN_MODES"]

@@ -1,0 +1,368 @@
+"""An ONNX file's structure, read straight from the protobuf wire format, without the ``onnx``
+package and without reading weights.
+
+``onnx.load`` parses every byte of a model, weights included (528 MiB for VGG-16), and importing
+``onnx`` alone takes about a quarter of a second. archcalc needs the graph: nodes, attributes,
+inputs and outputs, and of each initializer its name, type and dimensions. So the file is memory
+mapped and walked field by field (https://protobuf.dev/programming-guides/encoding/); an
+initializer's data (``raw_data``, or a typed field) is skipped by its length and only its place
+is kept, so the pages holding weights are never touched. A value is decoded on demand, where a
+shape computation needs one (a Reshape's target, a Resize's scales), and only for small tensors.
+Tensors with external data are never opened: their dimensions are in the model file.
+
+Field numbers are those of onnx/onnx.proto (ModelProto, GraphProto, NodeProto, AttributeProto,
+TensorProto, ValueInfoProto, TypeProto, TensorShapeProto).
+"""
+from __future__ import annotations
+
+import mmap
+import os
+import struct
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+
+class WireError(Exception):
+    """The bytes are not a well-formed protobuf message (a truncated or corrupt file)."""
+
+
+# TensorProto.DataType: code -> (name, struct format or None, bytes per element)
+DTYPES = {1: ("float32", "f", 4), 2: ("uint8", "B", 1), 3: ("int8", "b", 1),
+          4: ("uint16", "H", 2), 5: ("int16", "h", 2), 6: ("int32", "i", 4),
+          7: ("int64", "q", 8), 8: ("string", None, 0), 9: ("bool", "?", 1),
+          10: ("float16", "e", 2), 11: ("float64", "d", 8), 12: ("uint32", "I", 4),
+          13: ("uint64", "Q", 8), 14: ("complex64", None, 8), 15: ("complex128", None, 16),
+          16: ("bfloat16", None, 2)}
+FLOATS = {1, 10, 11, 16}
+MAX_VALUE_ELEMENTS = 4096        # a tensor is decoded only up to this size (shapes, scales)
+
+
+def _varint(buf, i: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        try:
+            b = buf[i]
+        except IndexError:
+            raise WireError("the file ends inside a number (truncated?)") from None
+        i += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return result, i
+        shift += 7
+        if shift > 70:
+            raise WireError("a number is longer than 10 bytes")
+
+
+def _signed(v: int) -> int:
+    """int64/int32 fields are two's complement in 64 bits."""
+    return v - (1 << 64) if v >= 1 << 63 else v
+
+
+def fields(buf, start: int, end: int) -> Iterator[tuple[int, int, Any]]:
+    """(field number, wire type, value) of one message: a varint's value, else the (start, end)
+    of the bytes."""
+    i = start
+    while i < end:
+        key, i = _varint(buf, i)
+        num, wt = key >> 3, key & 7
+        if num == 0:
+            raise WireError("field number 0")
+        if wt == 0:
+            v, i = _varint(buf, i)
+            yield num, wt, v
+        elif wt == 2:
+            n, i = _varint(buf, i)
+            if i + n > end:
+                raise WireError(f"a field of {n:,} bytes runs past the end of its message "
+                                "(truncated?)")
+            yield num, wt, (i, i + n)
+            i += n
+        elif wt == 1:
+            if i + 8 > end:
+                raise WireError("a 64-bit field runs past the end (truncated?)")
+            yield num, wt, (i, i + 8)
+            i += 8
+        elif wt == 5:
+            if i + 4 > end:
+                raise WireError("a 32-bit field runs past the end (truncated?)")
+            yield num, wt, (i, i + 4)
+            i += 4
+        else:
+            raise WireError(f"wire type {wt} (field {num}) is not protobuf's")
+    if i != end:
+        raise WireError("a message runs past its end")
+
+
+def _text(buf, r) -> str:
+    try:
+        return bytes(buf[r[0]:r[1]]).decode("utf-8")
+    except UnicodeDecodeError:
+        raise WireError("a name is not UTF-8") from None
+
+
+def _packed_varints(buf, r) -> list[int]:
+    out, i = [], r[0]
+    while i < r[1]:
+        v, i = _varint(buf, i)
+        out.append(_signed(v))
+    return out
+
+
+@dataclass
+class Tensor:
+    """An initializer or a constant: its dimensions and type; the value is read on demand."""
+    name: str = ""
+    dims: tuple[int, ...] = ()
+    dtype: int = 1
+    external: bool = False
+    raw: tuple[int, int] | None = None        # (start, end) of raw_data in the buffer
+    typed: list = field(default_factory=list)  # (field, wire type, value) of typed data
+    buf: Any = None
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for d in self.dims:
+            n *= d
+        return n
+
+    @property
+    def type_name(self) -> str:
+        return DTYPES.get(self.dtype, (f"type {self.dtype}",))[0]
+
+    def values(self) -> list | None:
+        """The flat values (ints or floats), or None where they are not decoded: a large
+        tensor (weights), external data, or a type without a fixed layout."""
+        if self.external or self.size > MAX_VALUE_ELEMENTS:
+            return None
+        name, fmt, width = DTYPES.get(self.dtype, (None, None, 0))
+        if fmt is None:
+            return None
+        n = self.size
+        if self.raw is not None:
+            start, end = self.raw
+            if end - start != n * width:
+                raise WireError(f"tensor {self.name!r} holds {end - start} bytes of data for "
+                                f"{n} × {width}")
+            return list(struct.unpack_from(f"<{n}{fmt}", self.buf, start))
+        out: list = []
+        for num, wt, v in self.typed:
+            if num == 4:                             # float_data: packed or single fixed32
+                r = v if wt == 2 else v
+                out += struct.unpack_from(f"<{(r[1] - r[0]) // 4}f", self.buf, r[0])
+            elif num == 10:                          # double_data
+                out += struct.unpack_from(f"<{(v[1] - v[0]) // 8}d", self.buf, v[0])
+            elif num in (5, 7, 11):                  # int32_data, int64_data, uint64_data
+                out += _packed_varints(self.buf, v) if wt == 2 else [_signed(v)]
+        if name == "float16" and out and isinstance(out[0], int):   # float16 bits in int32_data
+            out = [struct.unpack("<e", struct.pack("<H", x & 0xFFFF))[0] for x in out]
+        if len(out) != n:
+            if n == 1 and not out:
+                return None
+            raise WireError(f"tensor {self.name!r} holds {len(out)} values for its {n} elements")
+        return out
+
+
+def tensor(buf, r) -> Tensor:
+    t = Tensor(buf=buf)
+    dims = []
+    for num, wt, v in fields(buf, *r):
+        if num == 1:
+            dims += _packed_varints(buf, v) if wt == 2 else [_signed(v)]
+        elif num == 2:
+            t.dtype = v
+        elif num == 8:
+            t.name = _text(buf, v)
+        elif num == 9:
+            t.raw = v
+        elif num in (4, 5, 7, 10, 11):
+            t.typed.append((num, wt, v))
+        elif num == 14:
+            t.external = v == 1
+    t.dims = tuple(dims)
+    return t
+
+
+@dataclass
+class Node:
+    name: str
+    op_type: str
+    inputs: list[str]
+    outputs: list[str]
+    attrs: dict[str, Any]
+    domain: str = ""
+    index: int = 0
+    doc: str = ""
+
+
+def _attribute(buf, r) -> tuple[str, Any]:
+    name, value, kind = "", None, 0
+    floats: list = []
+    ints: list = []
+    strings: list = []
+    for num, wt, v in fields(buf, *r):
+        if num == 1:
+            name = _text(buf, v)
+        elif num == 2:
+            value = struct.unpack_from("<f", buf, v[0])[0]
+        elif num == 3:
+            value = _signed(v)
+        elif num == 4:
+            value = bytes(buf[v[0]:v[1]]).decode("utf-8", "replace")
+        elif num == 5:
+            value = tensor(buf, v)
+        elif num in (6, 11):
+            value = "<graph>"
+        elif num == 7:
+            floats += struct.unpack_from(f"<{(v[1] - v[0]) // 4}f", buf, v[0]) if wt == 2 else \
+                struct.unpack_from("<f", buf, v[0])
+        elif num == 8:
+            ints += _packed_varints(buf, v) if wt == 2 else [_signed(v)]
+        elif num == 9:
+            strings.append(bytes(buf[v[0]:v[1]]).decode("utf-8", "replace"))
+        elif num == 20:
+            kind = v
+    if kind == 6 or (floats and value is None):
+        value = list(floats)
+    elif kind == 7 or (ints and value is None):
+        value = list(ints)
+    elif kind == 8 or (strings and value is None):
+        value = strings
+    return name, value
+
+
+def node(buf, r, index: int) -> Node:
+    n = Node("", "", [], [], {}, index=index)
+    for num, wt, v in fields(buf, *r):
+        if num == 1:
+            n.inputs.append(_text(buf, v))
+        elif num == 2:
+            n.outputs.append(_text(buf, v))
+        elif num == 3:
+            n.name = _text(buf, v)
+        elif num == 4:
+            n.op_type = _text(buf, v)
+        elif num == 5:
+            k, val = _attribute(buf, v)
+            n.attrs[k] = val
+        elif num == 6:
+            n.doc = _text(buf, v)
+        elif num == 7:
+            n.domain = _text(buf, v)
+    return n
+
+
+@dataclass
+class ValueInfo:
+    name: str
+    elem_type: int = 0
+    dims: list | None = None      # ints (known), strings (symbolic), None (unknown); None: no shape
+
+
+def value_info(buf, r) -> ValueInfo:
+    vi = ValueInfo("")
+    for num, wt, v in fields(buf, *r):
+        if num == 1:
+            vi.name = _text(buf, v)
+        elif num == 2:
+            for tnum, _, tv in fields(buf, *v):
+                if tnum != 1:                       # tensor_type only
+                    continue
+                for snum, _, sv in fields(buf, *tv):
+                    if snum == 1:
+                        vi.elem_type = sv
+                    elif snum == 2:
+                        dims = []
+                        for dnum, _, dv in fields(buf, *sv):
+                            if dnum != 1:
+                                continue
+                            d = None
+                            for xnum, _, xv in fields(buf, *dv):
+                                if xnum == 1:
+                                    d = _signed(xv)
+                                elif xnum == 2:
+                                    d = _text(buf, xv) or None
+                            dims.append(d)
+                        vi.dims = dims
+    return vi
+
+
+@dataclass
+class Graph:
+    name: str = ""
+    nodes: list[Node] = field(default_factory=list)
+    initializers: dict[str, Tensor] = field(default_factory=dict)
+    inputs: list[ValueInfo] = field(default_factory=list)
+    outputs: list[ValueInfo] = field(default_factory=list)
+    value_info: dict[str, ValueInfo] = field(default_factory=dict)
+    sparse: int = 0
+
+
+def graph(buf, r) -> Graph:
+    g = Graph()
+    for num, wt, v in fields(buf, *r):
+        if num == 1:
+            g.nodes.append(node(buf, v, len(g.nodes)))
+        elif num == 2:
+            g.name = _text(buf, v)
+        elif num == 5:
+            t = tensor(buf, v)
+            g.initializers[t.name] = t
+        elif num == 11:
+            g.inputs.append(value_info(buf, v))
+        elif num == 12:
+            g.outputs.append(value_info(buf, v))
+        elif num == 13:
+            vi = value_info(buf, v)
+            g.value_info[vi.name] = vi
+        elif num == 15:
+            g.sparse += 1
+    return g
+
+
+@dataclass
+class Model:
+    path: str
+    ir_version: int = 0
+    producer: str = ""
+    opsets: dict[str, int] = field(default_factory=dict)
+    graph: Graph | None = None
+    functions: int = 0
+    size: int = 0
+
+
+def read(path: str) -> Model:
+    """The model at ``path``. Raises OSError for a file that cannot be read and WireError for
+    bytes that are not a protobuf message."""
+    size = os.path.getsize(path)
+    m = Model(path, size=size)
+    if size == 0:
+        raise WireError("the file is empty")
+    with open(path, "rb") as fh:
+        buf = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    graph_range = None
+    producer_version = ""
+    for num, wt, v in fields(buf, 0, size):
+        if num == 1 and wt == 0:
+            m.ir_version = v
+        elif num == 2 and wt == 2:
+            m.producer = _text(buf, v)
+        elif num == 3 and wt == 2:
+            producer_version = _text(buf, v)
+        elif num == 7 and wt == 2:
+            graph_range = v
+        elif num == 8 and wt == 2:
+            domain, version = "", 0
+            for onum, _, ov in fields(buf, *v):
+                if onum == 1:
+                    domain = _text(buf, ov)
+                elif onum == 2:
+                    version = ov
+            m.opsets[domain] = version
+        elif num == 25:
+            m.functions += 1
+    if producer_version:
+        m.producer = f"{m.producer} {producer_version}".strip()
+    if graph_range is not None:
+        m.graph = graph(buf, graph_range)
+    return m
