@@ -617,6 +617,14 @@ def _mul(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
                      g.fresh(f"{layer.name}.product{i}"), rank)
 
 
+def _opaque(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+    """A passthrough layer of an imported model: archcalc does not know what it computes."""
+    raise error(f"layer {layer.name!r} is an ONNX {layer.attrs['onnx_op']} node archcalc does "
+                "not know (kept by --unknown passthrough): it cannot be exported", layer.pos,
+                layer=layer.name, hint="export the original model instead, or remove the layer",
+                exit_code=1)
+
+
 EMIT: dict[str, Emitter] = {
     "input": _input,
     "conv": _conv,
@@ -657,6 +665,8 @@ EMIT: dict[str, Emitter] = {
     "instancenorm": _instancenorm,
     "global_maxpool": _global_maxpool,
     "mul": _mul,
+    # issue 12: a layer of an imported model whose op archcalc does not know
+    "opaque": _opaque,
 }
 
 

@@ -249,11 +249,13 @@ def test_stdin_is_a_spec_and_yaml_keeps_its_name():
     assert empty.returncode == 1 and "<stdin>: error: standard input is empty" in empty.stderr
 
 
-def test_an_onnx_file_is_not_a_spec(tmp_path):
+def test_an_onnx_file_without_a_graph_is_refused(tmp_path):
+    # .onnx files are read as ONNX models (issue 12): one with only an ir_version (field 1 = 7)
+    # holds no graph
     (tmp_path / "model.onnx").write_bytes(b"\x08\x07")
     p = cli_in(tmp_path, "summary", "model.onnx")
-    assert p.returncode == 2 and "model.onnx is an ONNX model, not a spec" in p.stderr
-    assert "archcalc run model.onnx" in p.stderr
+    assert p.returncode == 2 and "model.onnx is not an ONNX model (it holds no graph" in p.stderr
+    assert "Traceback" not in p.stderr
 
 
 def test_shipped_specs_by_name_from_any_folder(tmp_path):

@@ -56,7 +56,8 @@ def test_every_op_kind_has_an_emitter():
 
 
 def test_the_probe_network_uses_every_op_kind():
-    assert {layer.op for layer in ox._probe_network().layers} == set(OPS)
+    # but opaque: a passthrough layer of an imported ONNX model, which export refuses
+    assert {layer.op for layer in ox._probe_network().layers} == set(OPS) - {"opaque"}
 
 
 @pytest.mark.parametrize("net", spec_networks())
