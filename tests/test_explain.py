@@ -54,7 +54,9 @@ def every_op_network():
         x = b.add(op, attrs, pos, inputs=[x]).name
     gate = b.add("global_maxpool", {}, pos, inputs=[x]).name
     b.add("mul", {}, pos, inputs=[x, gate])
-    b.add("add", {}, pos, inputs=[gate, x])
+    y = b.add("add", {}, pos, inputs=[gate, x]).name
+    # issue 12: an imported ONNX node archcalc does not know (--unknown passthrough)
+    b.add("opaque", {"onnx_op": "NonMaxSuppression"}, pos, inputs=[y])
     return b.build()
 
 
