@@ -204,7 +204,7 @@ def specs_cmd():
 
 
 COMMANDS = ("summary", "explain", "compare", "validate", "diff", "specs", "export", "run",
-            "draw", "report")
+            "draw", "report", "import")
 
 
 def build_app(only: Optional[str] = None) -> typer.Typer:
@@ -233,6 +233,9 @@ def build_app(only: Optional[str] = None) -> typer.Typer:
     if only is None or only == "report":            # pygal only inside the command's body
         from .review.command import report_cmd
         commands.update(report=report_cmd)
+    if only is None or only == "import":            # an ONNX model as a YAML spec
+        from .onnx_import.command import import_cmd
+        commands["import"] = import_cmd
     for name, fn in commands.items():
         if only is None or name == only:
             app.command(name)(fn)

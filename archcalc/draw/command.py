@@ -9,8 +9,8 @@ from typing import Optional
 import typer
 
 from ..cli_common import (BATCH, COLUMN, DOUBLE, DTYPE, FILTERS, INPUT, ROUNDING, SPEC, UNKNOWN,
-                          analysis_options, choice, guarded, load_one, spec_problems, whole,
-                          write_atomic)
+                          analysis_options, check_output, choice, guarded, load_one, spec_problems,
+                          whole, write_atomic)
 from ..errors import OPTIONS, ArchcalcError, error
 from ..views import diag_line, human_bytes
 from .diagram import (COLOR_KEYS, FORMATS, HARD_LIMIT, LAYOUTS, MAX_NODES, MERMAID_MAX_TEXT, STYLES,
@@ -38,26 +38,6 @@ def output_format(output: str, fmt: Optional[str]) -> str:
                     hint="give --format svg, png, dot or mermaid, or name the file .svg, .png, "
                          ".dot/.gv, .mmd or .md (Mermaid in a Markdown fence)", exit_code=2)
     return SUFFIXES[suffix]
-
-
-def check_output(output: str) -> None:
-    """An output path that cannot be written is one clear error (exit 2) before any work."""
-    if output == "-":
-        return
-    real = os.path.realpath(output)
-    folder = os.path.dirname(real)
-    if os.path.isdir(real):
-        raise error(f"--output {output} is a directory", OPTIONS,
-                    hint=f"name a file in it, e.g. -o {os.path.join(output, 'net.svg')}",
-                    exit_code=2)
-    if not os.path.isdir(folder):
-        raise error(f"--output {output}: the folder {os.path.dirname(output) or folder} does "
-                    "not exist", OPTIONS,
-                    hint=f"create it first (mkdir -p {os.path.dirname(output) or folder}) or "
-                         "write elsewhere", exit_code=2)
-    if os.path.exists(real) and not os.path.isfile(real):
-        raise error(f"--output {output} is not a regular file", OPTIONS,
-                    hint="write the drawing to a file path", exit_code=2)
 
 
 def _load(spec_arg, input, filters, double_after_pool, rounding, column, options):

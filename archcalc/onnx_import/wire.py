@@ -53,6 +53,17 @@ def _varint(buf, i: int) -> tuple[int, int]:
             raise WireError("a number is longer than 10 bytes")
 
 
+def f32(v: float) -> float:
+    """A float32 as the shortest decimal that reads back to the same float32 (1e-05, not
+    9.999999747378752e-06): ONNX stores float attributes in 32 bits."""
+    packed = struct.pack("<f", v)
+    for digits in range(6, 10):
+        short = float(f"{v:.{digits}g}")
+        if struct.pack("<f", short) == packed:
+            return short
+    return v
+
+
 def _signed(v: int) -> int:
     """int64/int32 fields are two's complement in 64 bits."""
     return v - (1 << 64) if v >= 1 << 63 else v
@@ -144,12 +155,13 @@ class Tensor:
             if end - start != n * width:
                 raise WireError(f"tensor {self.name!r} holds {end - start} bytes of data for "
                                 f"{n} × {width}")
-            return list(struct.unpack_from(f"<{n}{fmt}", self.buf, start))
+            out = list(struct.unpack_from(f"<{n}{fmt}", self.buf, start))
+            return [f32(x) for x in out] if fmt == "f" else out
         out: list = []
         for num, wt, v in self.typed:
             if num == 4:                             # float_data: packed or single fixed32
                 r = v if wt == 2 else v
-                out += struct.unpack_from(f"<{(r[1] - r[0]) // 4}f", self.buf, r[0])
+                out += map(f32, struct.unpack_from(f"<{(r[1] - r[0]) // 4}f", self.buf, r[0]))
             elif num == 10:                          # double_data
                 out += struct.unpack_from(f"<{(v[1] - v[0]) // 8}d", self.buf, v[0])
             elif num in (5, 7, 11):                  # int32_data, int64_data, uint64_data
@@ -204,7 +216,7 @@ def _attribute(buf, r) -> tuple[str, Any]:
         if num == 1:
             name = _text(buf, v)
         elif num == 2:
-            value = struct.unpack_from("<f", buf, v[0])[0]
+            value = f32(struct.unpack_from("<f", buf, v[0])[0])
         elif num == 3:
             value = _signed(v)
         elif num == 4:
@@ -223,7 +235,7 @@ def _attribute(buf, r) -> tuple[str, Any]:
         elif num == 20:
             kind = v
     if kind == 6 or (floats and value is None):
-        value = list(floats)
+        value = [f32(x) for x in floats]
     elif kind == 7 or (ints and value is None):
         value = list(ints)
     elif kind == 8 or (strings and value is None):
