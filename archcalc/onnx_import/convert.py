@@ -309,6 +309,9 @@ class Converter:
         if any(v is FAILED for v in ins):
             for y in node.outputs:
                 self.vals[y] = FAILED
+            what = self.unknown_op(node)
+            if what is not None:              # still named: every node of an unknown op
+                self.unsupported.setdefault(what, []).append((node, what))
             return
         try:
             if self.fold(node):
@@ -317,11 +320,10 @@ class Converter:
             if special is not None:
                 special[0](self, node, *special[1:])
             else:
-                handler = HANDLERS.get(node.op_type) if node.domain in ("", "ai.onnx") else None
-                if handler is None:
-                    what = node.op_type if node.domain in ("", "ai.onnx") else \
-                        f"{node.domain}.{node.op_type}"
-                    raise Unsupported(what, op=True)
+                what = self.unknown_op(node)
+                handler = HANDLERS.get(node.op_type)
+                if what is not None or handler is None:     # (shape arithmetic on tensors)
+                    raise Unsupported(what or node.op_type, op=True)
                 handler(self, node)
         except Unsupported as exc:
             self.unsupported_node(node, exc)
@@ -335,6 +337,15 @@ class Converter:
                     self.unsupported_node(node, Unsupported(
                         f"its output {i + 1} ({y!r}), which archcalc does not follow, is read"))
                     return
+
+    @staticmethod
+    def unknown_op(node: wire.Node) -> str | None:
+        """The op's name (with its domain outside ONNX's own) where archcalc has no handler for
+        it, else None."""
+        if node.domain in ("", "ai.onnx"):
+            return None if node.op_type in HANDLERS or node.op_type in FOLD or \
+                node.op_type in ("Constant", "Shape") else node.op_type
+        return f"{node.domain}.{node.op_type}"
 
     def unsupported_node(self, node: wire.Node, exc: Unsupported) -> None:
         if self.unknown == "passthrough":

@@ -1,0 +1,424 @@
+"""ONNX import (issue 12): round trips, ONNX files as other tools write them, patterns, names,
+bad input. The PyTorch exports are in test_onnx_import_torch.py (optional)."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+
+import pytest
+
+onnx = pytest.importorskip("onnx")
+np = pytest.importorskip("numpy")
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+import archcalc  # noqa: E402
+from archcalc.exporters import onnx as ox  # noqa: E402
+from archcalc.onnx_import import load_onnx  # noqa: E402
+from archcalc.onnx_import.convert import short_name  # noqa: E402
+from archcalc.spec import parse  # noqa: E402
+from archcalc.spec.yaml_writer import to_yaml  # noqa: E402
+from conftest import imported_by, run_cli  # noqa: E402
+from test_export import SPECS, spec_networks  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(__file__))
+import netgen  # noqa: E402
+
+FIELDS = ("output", "params", "trainable", "buffers", "macs", "activations", "rf", "inplace")
+TOTALS = ("params", "trainable_params", "buffers", "macs", "activations", "activation_bytes",
+          "param_bytes", "peak_bytes", "training_bytes")
+
+
+def same_report(a, b, skip_train_only=True):
+    """Differences between two reports, layer by layer (by name) and in the totals; a's
+    training-only layers are not in an export, so b is compared with a's inference figures."""
+    rows = {r.name: r for r in b.layers}
+    problems = []
+    for r in a.layers:
+        if r.train_only and skip_train_only:
+            assert r.name not in rows
+            continue
+        s = rows.pop(r.name, None)
+        if s is None:
+            problems.append(f"{r.name}: missing")
+            continue
+        problems += [f"{r.name}.{k}: {getattr(r, k)} vs {getattr(s, k)}" for k in FIELDS
+                     if getattr(r, k) != getattr(s, k)]
+    problems += [f"{name}: extra" for name in rows]
+    ta, tb = a.totals, b.totals
+    for k in TOTALS:
+        want = getattr(ta, k)
+        if k in ("params", "trainable_params"):
+            want -= ta.train_only_params
+        if k == "buffers":
+            want -= ta.train_only_buffers
+        if k == "training_bytes" and ta.train_only_params:
+            continue                     # counts the training-only head whole
+        if want != getattr(tb, k):
+            problems.append(f"totals.{k}: {want} vs {getattr(tb, k)}")
+    return problems
+
+
+def export_import(net, path, **kw):
+    ox.export(net, str(path), progress=False, **kw)
+    return load_onnx(str(path))
+
+
+# ---------------------------------------------------------------------------------------------
+# round trips
+
+@pytest.mark.parametrize("net", spec_networks())
+def test_every_spec_round_trips_exactly(net, tmp_path):
+    """load(export(spec)) gives the spec's report: every layer's volume, parameters, buffers,
+    MACs, activations, receptive field and in-place flag, and every total (peak included)."""
+    back = export_import(net, tmp_path / "m.onnx", weights="none")
+    assert same_report(archcalc.analyze(net), archcalc.analyze(back)) == []
+    # and the YAML that archcalc import writes reads back to the same report
+    again = parse(to_yaml(back), language="yaml")
+    assert same_report(archcalc.analyze(back), archcalc.analyze(again)) == []
+
+
+def test_random_networks_round_trip(tmp_path):
+    """Random networks of every op (the oracle's generator: splits, slices, shuffles, upsampling,
+    transposed convs with output_padding up to the dilation, pads, crops, norms, merges)."""
+    for seed in range(60):
+        _, net, report = netgen.random_valid(random.Random(seed), new_ops=True)
+        back = export_import(net, tmp_path / f"{seed}.onnx", weights="none")
+        assert same_report(report, archcalc.analyze(back)) == [], seed
+
+
+def test_inline_and_external_weights_are_never_read(tmp_path):
+    net = archcalc.load(os.path.join(SPECS, "resnet18.yaml"))
+    inline = export_import(net, tmp_path / "inline.onnx", weights="random")
+    ext_path = tmp_path / "ext.onnx"
+    ox.export(net, str(ext_path), weights="random", external_data=True, progress=False)
+    data = [p for p in os.listdir(tmp_path) if p.startswith("ext.onnx") and p != "ext.onnx"]
+    assert data                                   # the weights went to a file of their own
+    for p in data:                                # ... which the import never opens
+        os.remove(tmp_path / p)
+    external = load_onnx(str(ext_path))
+    want = archcalc.analyze(net)
+    assert same_report(want, archcalc.analyze(inline)) == []
+    assert same_report(want, archcalc.analyze(external)) == []
+
+
+def test_the_import_never_imports_onnx(tmp_path):
+    path = tmp_path / "m.onnx"
+    ox.export(archcalc.load(os.path.join(SPECS, "resnet18.yaml")), str(path), weights="none", progress=False)
+    modules, out = imported_by("summary", str(path), "-F", "json")
+    assert json.loads(out)["totals"]["params"] == 11_689_512       # torchvision's ResNet-18
+    assert "onnx" not in modules and "onnxruntime" not in modules and "numpy" not in modules
+
+
+# ---------------------------------------------------------------------------------------------
+# ONNX files as other tools write them
+
+def make_model(nodes, inits, inp=("x", [1, 3, 8, 8]), outputs=("y",), opset=17, shapes=True,
+               value_info=()):
+    x = helper.make_tensor_value_info(inp[0], TensorProto.FLOAT, inp[1])
+    outs = [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs]
+    graph = helper.make_graph(nodes, "g", [x], outs,
+                              [numpy_helper.from_array(np.asarray(v, dtype=np.int64
+                                                                  if k.startswith("i_") else
+                                                                  np.float32), k)
+                               for k, v in inits.items()], value_info=list(value_info))
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 7 if opset <= 15 else 8
+    if shapes:
+        model = onnx.shape_inference.infer_shapes(model)
+    return model
+
+
+def write(model, tmp_path, name="m.onnx"):
+    path = str(tmp_path / name)
+    onnx.save(model, path)
+    return path
+
+
+def rows(path, **kw):
+    r = archcalc.analyze(load_onnx(path, **kw))
+    return {row.name: row for row in r.layers}, r
+
+
+def small_net(opset):
+    """Conv 3×3/1 p1 (8 filters) → Relu → MaxPool 2/2 ceil → Clip [0, 6] → Pad 1 → Resize ×2 →
+    Split into 4 + 4 → Concat → GlobalAveragePool → Flatten → Gemm 10, in the forms of ``opset``
+    (Clip bounds, Pad pads, Resize scales and Split sizes as attributes or inputs)."""
+    w = np.zeros((8, 3, 3, 3))
+    inits = {"w": w, "b": np.zeros(8), "fw": np.zeros((10, 8)), "fb": np.zeros(10)}
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], name="conv", pads=[1, 1, 1, 1],
+                              kernel_shape=[3, 3]),
+             helper.make_node("Relu", ["c"], ["r"], name="relu"),
+             helper.make_node("MaxPool", ["r"], ["p"], name="pool", kernel_shape=[2, 2],
+                              strides=[2, 2], ceil_mode=1)]
+    if opset >= 11:
+        inits.update(lo=np.array(0.0), hi=np.array(6.0), i_pads=[0, 0, 1, 1, 0, 0, 1, 1],
+                     scales=[1, 1, 2, 2])
+        nodes += [helper.make_node("Clip", ["p", "lo", "hi"], ["q"], name="clip"),
+                  helper.make_node("Pad", ["q", "i_pads"], ["d"], name="pad"),
+                  helper.make_node("Resize", ["d", "", "scales"], ["u"], name="up",
+                                   mode="nearest")]
+    if opset >= 18:
+        nodes.append(helper.make_node("Split", ["u"], ["s0", "s1"], name="split", axis=1,
+                                      num_outputs=2))
+    elif opset >= 13:
+        inits["i_split"] = [4, 4]
+        nodes.append(helper.make_node("Split", ["u", "i_split"], ["s0", "s1"], name="split",
+                                      axis=1))
+    else:
+        nodes.append(helper.make_node("Split", ["u"], ["s0", "s1"], name="split", axis=1,
+                                      split=[4, 4]))
+    nodes += [helper.make_node("Concat", ["s1", "s0"], ["k"], name="cat", axis=1),
+              helper.make_node("GlobalAveragePool", ["k"], ["g"], name="gap"),
+              helper.make_node("Flatten", ["g"], ["f"], name="flat"),
+              helper.make_node("Gemm", ["f", "fw", "fb"], ["y"], name="fc", transB=1)]
+    return make_model(nodes, inits, opset=opset)
+
+
+@pytest.mark.parametrize("opset", list(range(11, onnx.defs.onnx_opset_version() + 1)))
+def test_opsets_11_to_the_newest(opset, tmp_path):
+    got, report = rows(write(small_net(opset), tmp_path))
+    # by hand: 8×8 conv p1 → 8×8×8; pool 2/2 → 4×4; pad 1 → 6×6; ×2 → 12×12; split 4 + 4;
+    # concat 8; global pool; fc 8·10 + 10 = 90
+    assert got["conv"].output == (8, 8, 8) and got["conv"].params == 3 * 3 * 3 * 8 + 8
+    assert got["clip"].op == "relu6" and got["pad"].output == (6, 6, 8)
+    assert got["up"].output == (12, 12, 8)
+    assert got["split.0"].output == (12, 12, 4) and got["split.1"].output == (12, 12, 4)
+    assert got["cat"].output == (12, 12, 8) and got["cat"].inputs == ("split.1", "split.0")
+    assert got["fc"].params == 90 and got["fc"].macs == 80
+    assert "flat" not in got                       # a flatten before a fully connected layer
+    assert report.totals.macs == 8 * 8 * 8 * 27 + 80
+
+
+def test_with_and_without_shape_information(tmp_path):
+    model = small_net(17)
+    bare = onnx.ModelProto()
+    bare.CopyFrom(model)
+    del bare.graph.value_info[:]
+    for o in bare.graph.output:
+        o.type.tensor_type.ClearField("shape")
+    a, _ = rows(write(model, tmp_path, "shapes.onnx"))
+    b, _ = rows(write(bare, tmp_path, "bare.onnx"))
+    assert {k: (r.output, r.params, r.macs, r.rf) for k, r in a.items()} == \
+        {k: (r.output, r.params, r.macs, r.rf) for k, r in b.items()}
+
+
+def test_tensorflow_same_padding_is_asymmetric(tmp_path):
+    """auto_pad SAME_UPPER (TensorFlow's SAME): a 3×3/2 conv on 8×8 pads 0 at the top and 1 at
+    the bottom (total (⌈8/2⌉ − 1)·2 + 3 − 8 = 1); output 4×4; the receptive field's first centre
+    moves by the top padding only."""
+    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], name="conv", kernel_shape=[3, 3],
+                              strides=[2, 2], auto_pad="SAME_UPPER")]
+    got, _ = rows(write(make_model(nodes, {"w": np.zeros((4, 3, 3, 3))}), tmp_path))
+    conv = got["conv"]
+    assert conv.output == (4, 4, 4) and conv.attrs["pads"] == (0, 0) and \
+        conv.attrs["pads_end"] == (1, 1)
+    # RF: size 3, jump 2, first centre at (3 − 1)/2 − 0 = 1 (pixel 1 of the input)
+    assert conv.rf.size == (3, 3) and conv.rf.stride == (2, 2) and conv.rf.start == (1.0, 1.0)
+    nodes[0] = helper.make_node("Conv", ["x", "w"], ["y"], name="conv", kernel_shape=[3, 3],
+                                strides=[2, 2], pads=[1, 0, 0, 1])     # top 1, left 0, …
+    got, _ = rows(write(make_model(nodes, {"w": np.zeros((4, 3, 3, 3))}), tmp_path, "b.onnx"))
+    assert got["conv"].output == (4, 4, 4) and got["conv"].rf.start == (0.0, 1.0)
+
+
+def test_pytorch_style_names_and_patterns(tmp_path):
+    """Node names as PyTorch writes them; GELU in its Erf form (Div √2, Erf, Add 1, Mul x, Mul
+    0.5), SiLU as Mul(x, Sigmoid x), a Linear as MatMul + Add, shape arithmetic folded."""
+    inits = {"w": np.zeros((4, 3, 1, 1)), "sqrt2": np.array(2 ** 0.5), "one": np.array(1.0),
+             "half": np.array(0.5), "mw": np.zeros((4, 5)), "mb": np.zeros(5),
+             "i_zero": np.array(0), "i_minus1": [-1]}
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], name="/features/features.0/Conv",
+                         kernel_shape=[1, 1]),
+        helper.make_node("Div", ["c", "sqrt2"], ["d"], name="/act/Div"),
+        helper.make_node("Erf", ["d"], ["e"], name="/act/Erf"),
+        helper.make_node("Add", ["e", "one"], ["a"], name="/act/Add"),
+        helper.make_node("Mul", ["c", "a"], ["m"], name="/act/Mul"),
+        helper.make_node("Mul", ["m", "half"], ["gelu"], name="/act/Mul_1"),
+        helper.make_node("Sigmoid", ["gelu"], ["s"], name="/silu/Sigmoid"),
+        helper.make_node("Mul", ["gelu", "s"], ["silu"], name="/silu/Mul"),
+        helper.make_node("GlobalAveragePool", ["silu"], ["g"], name="/pool/GlobalAveragePool"),
+        helper.make_node("Shape", ["g"], ["shape"], name="/Shape"),
+        helper.make_node("Gather", ["shape", "i_zero"], ["n"], name="/Gather"),
+        helper.make_node("Unsqueeze", ["n", "i_axes"], ["n1"], name="/Unsqueeze"),
+        helper.make_node("Concat", ["n1", "i_minus1"], ["target"], name="/Concat", axis=0),
+        helper.make_node("Reshape", ["g", "target"], ["flat"], name="/Reshape"),
+        helper.make_node("MatMul", ["flat", "mw"], ["mm"], name="/fc/MatMul"),
+        helper.make_node("Add", ["mm", "mb"], ["y"], name="/fc/Add")]
+    inits["i_axes"] = [0]
+    got, report = rows(write(make_model(nodes, inits), tmp_path))
+    assert [r.op for r in report.layers] == ["input", "conv", "gelu", "silu", "global_avgpool",
+                                             "fc"]
+    assert list(got) == ["input", "features.0", "act", "silu", "pool", "fc"]
+    assert got["fc"].params == 4 * 5 + 5 and got["fc"].output == (1, 1, 5)
+
+
+def test_short_names():
+    assert short_name("/layer1/layer1.0/conv1/Conv", "Conv") == "layer1.0.conv1"
+    assert short_name("/features/features.0/Conv", "Conv") == "features.0"
+    assert short_name("/layer1/layer1.0/relu_1/Relu", "Relu") == "layer1.0.relu_1"
+    assert short_name("/Relu_3", "Relu") == "Relu_3"
+    assert short_name("inception_3a/conv1", "Conv") == "inception_3a/conv1"   # archcalc's own
+    assert short_name("conv1", "Conv") == "conv1"
+
+
+def test_a_diff_between_two_versions_aligns_by_name(tmp_path):
+    """ResNet-18 → ResNet-34 as two ONNX files: layers align by their names (layer1.0/conv1 is
+    in both; layer1.2 only in B)."""
+    p1, p2 = tmp_path / "v1.onnx", tmp_path / "v2.onnx"
+    ox.export(archcalc.load(os.path.join(SPECS, "resnet18.yaml")), str(p1), weights="none", progress=False)
+    ox.export(archcalc.load(os.path.join(SPECS, "resnet34.yaml")), str(p2), weights="none", progress=False)
+    p = run_cli("diff", str(p1), str(p2), "-F", "json")
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    text = json.dumps(doc)
+    assert "11689512" in text and "21797672" in text           # torchvision's counts
+    assert "layer1.2/conv1" in text
+
+
+# ---------------------------------------------------------------------------------------------
+# dynamic sizes, unknown ops
+
+def test_dynamic_spatial_sizes_ask_for_input(tmp_path):
+    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], name="conv", kernel_shape=[3, 3])]
+    path = write(make_model(nodes, {"w": np.zeros((4, 3, 3, 3))},
+                            inp=("x", ["N", 3, "H", "W"])), tmp_path)
+    with pytest.raises(archcalc.ArchcalcError) as exc:
+        load_onnx(path)
+    assert exc.value.exit_code == 2
+    assert "dynamic height and width" in str(exc.value) and "--input 224x224x3" in str(exc.value)
+    got, _ = rows(path, input="32x32x3")
+    assert got["conv"].output == (30, 30, 4)
+    p = run_cli("summary", path, "--input", "32x32x4")
+    assert p.returncode == 2 and "--input gives 4 channels" in p.stderr
+
+
+def nms_model():
+    """A conv, then three nodes of an op archcalc does not know."""
+    inits = {"w": np.zeros((4, 3, 3, 3))}
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[3, 3],
+                              pads=[1, 1, 1, 1]),
+             helper.make_node("Mystery", ["c"], ["m1"], name="m1", domain="acme"),
+             helper.make_node("Relu", ["m1"], ["r"], name="relu"),
+             helper.make_node("Mystery", ["r"], ["m2"], name="m2", domain="acme"),
+             helper.make_node("Mystery", ["m2"], ["y"], name="m3", domain="acme")]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    graph = helper.make_graph(nodes, "g", [x], [y],
+                              [numpy_helper.from_array(np.zeros((4, 3, 3, 3), np.float32), "w")])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                   helper.make_opsetid("acme", 1)])
+
+
+def test_unknown_ops_are_named_once_per_type(tmp_path):
+    path = write(nms_model(), tmp_path)
+    with pytest.raises(archcalc.ArchcalcError) as exc:
+        load_onnx(path)
+    errors = exc.value.diagnostics
+    assert len(errors) == 1
+    assert "unsupported op 'acme.Mystery' (3 nodes: m1, m2, m3)" in errors[0].message
+    p = run_cli("summary", path)
+    assert p.returncode == 1 and "unsupported op 'acme.Mystery' (3 nodes" in p.stderr
+    assert "--unknown passthrough" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_passthrough_keeps_unknown_nodes_marked_and_uncounted(tmp_path):
+    path = write(nms_model(), tmp_path)
+    got, report = rows(path, unknown="passthrough")
+    assert [got[n].op for n in ("m1", "m2", "m3")] == ["opaque"] * 3
+    assert got["m3"].output == (8, 8, 4) and got["m1"].params == 0 and got["m1"].macs == 0
+    assert report.totals.macs == 8 * 8 * 4 * 27       # the conv alone
+    assert any("not counted" in d.message for d in report.diagnostics)
+    p = run_cli("summary", path, "--unknown", "passthrough")
+    assert p.returncode == 0 and "ONNX Mystery (not counted)" in p.stdout
+    assert "3 layers pass through ONNX ops archcalc does not know" in p.stdout + p.stderr
+    doc = json.loads(run_cli("summary", path, "--unknown", "passthrough", "-F", "json").stdout)
+    assert [r["op"] for r in doc["layers"]].count("opaque") == 3
+    p = run_cli("export", path, "--unknown", "passthrough", "-o", str(tmp_path / "x.onnx"))
+    assert p.returncode != 0 and "Traceback" not in p.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# bad input: one clean error, exit 2, never a traceback
+
+def bad(tmp_path, data: bytes, name="m.onnx"):
+    path = tmp_path / name
+    path.write_bytes(data)
+    p = run_cli("summary", str(path))
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    assert "Traceback" not in p.stderr and p.stderr.count("error") == 1, p.stderr
+    return p.stderr
+
+
+def test_corrupt_truncated_and_foreign_files(tmp_path):
+    good = small_net(17).SerializeToString()
+    assert "truncated" in bad(tmp_path, good[: len(good) // 2])
+    assert "not a readable ONNX model" in bad(tmp_path, bytes(random.Random(1).randrange(256)
+                                                              for _ in range(4000)))
+    assert "not" in bad(tmp_path, b"name: vgg\nlayers: [C3D64]\n")
+    assert "empty" in bad(tmp_path, b"")
+    assert "no such file" in run_cli("summary", str(tmp_path / "nope.onnx")).stderr
+
+
+def test_no_image_input_says_what_was_found(tmp_path):
+    ids = helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"])
+    y = helper.make_tensor_value_info("y", TensorProto.INT64, None)
+    graph = helper.make_graph([helper.make_node("Identity", ["input_ids"], ["y"])], "g",
+                              [ids], [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    err = bad(tmp_path, model.SerializeToString())
+    assert "no image input" in err and "'input_ids' int64 [batch, seq]" in err
+
+
+def test_cycles_and_dangling_inputs(tmp_path):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    cyc = helper.make_graph([helper.make_node("Add", ["x", "b"], ["a"], name="n1"),
+                             helper.make_node("Relu", ["a"], ["b"], name="n2"),
+                             helper.make_node("Relu", ["a"], ["y"], name="n3")], "g", [x], [y])
+    model = helper.make_model(cyc, opset_imports=[helper.make_opsetid("", 17)])
+    assert "cycle" in bad(tmp_path, model.SerializeToString())
+    dangling = helper.make_graph([helper.make_node("Add", ["x", "ghost"], ["y"], name="n1")],
+                                 "g", [x], [y])
+    model = helper.make_model(dangling, opset_imports=[helper.make_opsetid("", 17)])
+    err = bad(tmp_path, model.SerializeToString())
+    assert "reads 'ghost', which no node, initializer or graph input gives" in err
+
+
+def test_an_opset_newer_than_onnx_knows(tmp_path):
+    model = small_net(17)
+    model.opset_import[0].version = onnx.defs.onnx_opset_version() + 5
+    err = bad(tmp_path, model.SerializeToString())
+    assert f"opset {onnx.defs.onnx_opset_version() + 5}, newer than the installed onnx" in err
+
+
+# ---------------------------------------------------------------------------------------------
+# the commands
+
+def test_every_command_reads_an_onnx_model(tmp_path):
+    path = str(tmp_path / "r18.onnx")
+    ox.export(archcalc.load(os.path.join(SPECS, "resnet18.yaml")), path, weights="none", progress=False)
+    assert run_cli("validate", path).returncode == 0
+    p = run_cli("compare", "resnet18", path, "-F", "json")
+    assert p.returncode == 0, p.stderr
+    assert run_cli("draw", path, "-o", str(tmp_path / "r.svg")).returncode == 0
+    assert run_cli("explain", path, "layer1.0/conv1").returncode == 0
+    spec = tmp_path / "r18.yaml"
+    p = run_cli("import", path, "-o", str(spec))
+    assert p.returncode == 0 and "wrote" in p.stderr, p.stderr
+    doc = json.loads(run_cli("summary", str(spec), "-F", "json").stdout)
+    assert doc["totals"]["params"] == 11_689_512 and doc["totals"]["macs"] == 1_814_073_344
+    assert run_cli("import", path).stdout.startswith("# imported from r18.onnx")
+
+
+def test_import_errors(tmp_path):
+    path = str(tmp_path / "r.onnx")
+    ox.export(archcalc.load(os.path.join(SPECS, "lenet5.yaml")), path, weights="none", progress=False)
+    for args, words in ((["specs/vgg16.yaml"], "is not an .onnx file"),
+                        ([path, "-o", str(tmp_path / "no" / "x.yaml")], "does not exist"),
+                        ([path, "-o", str(tmp_path / "x.txt")], "should end in .yaml"),
+                        ([path, "--unknown", "maybe"], "--unknown must be one of")):
+        p = run_cli("import", *args)
+        assert p.returncode == 2 and words in p.stderr and "Traceback" not in p.stderr, p.stderr
+    assert not os.path.exists(tmp_path / "x.txt")
