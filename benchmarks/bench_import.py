@@ -1,0 +1,85 @@
+"""How fast an ONNX model is read: VGG-16 with its 528 MiB of weights inline (issue 12's target:
+import + analyze ≤ 0.5 s on this machine), in process and end to end (`archcalc summary
+vgg16.onnx`, a new process each time, beside `python -c pass` in the same run), with the memory
+the import takes (weights are never read: the file is memory-mapped and only its graph's pages
+are touched).
+
+    python benchmarks/bench_import.py [--runs 7] [--model PATH]
+
+Without --model, VGG-16 is exported once (random weights, inline) to a temporary folder.
+Reported: best and median over the runs; the machine's page cache holds the file after the
+first read (the figures are for a warm cache, as when a user runs a second command on a model).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def export_vgg16(folder: str) -> str:
+    import archcalc
+    from archcalc.exporters import onnx as ox
+    path = os.path.join(folder, "vgg16.onnx")
+    ox.export(archcalc.load(str(ROOT / "specs" / "vgg16.yaml")), path, weights="random",
+              progress=False)
+    return path
+
+
+def in_process(path: str, runs: int) -> tuple[list[float], int, dict]:
+    import archcalc
+    from archcalc.onnx_import import load_onnx
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        report = archcalc.analyze(load_onnx(path))
+        times.append(time.perf_counter() - t)
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before     # KiB on Linux
+    t = report.totals
+    return times, grown, {"params": t.params, "macs": t.macs, "layers": len(report.layers) - 1}
+
+
+def end_to_end(path: str, runs: int) -> dict[str, list[float]]:
+    cmds = {"python -c pass": [sys.executable, "-c", "pass"],
+            "archcalc summary vgg16.onnx": [sys.executable, "-m", "archcalc.cli", "summary",
+                                            path]}
+    out: dict[str, list[float]] = {k: [] for k in cmds}
+    for _ in range(runs):
+        for k, cmd in cmds.items():        # interleaved: both see the same load
+            t = time.perf_counter()
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
+            out[k].append(time.perf_counter() - t)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--model")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        path = args.model or export_vgg16(folder)
+        size = os.path.getsize(path)
+        print(f"model: {path} ({size / 2**20:,.1f} MiB)")
+        times, grown, figures = in_process(path, args.runs)
+        print(f"in process, import + analyze: best {min(times) * 1e3:.1f} ms, median "
+              f"{statistics.median(times) * 1e3:.1f} ms over {args.runs} runs "
+              f"(first {times[0] * 1e3:.1f} ms); {figures}")
+        print(f"peak memory grew by {grown / 1024:.1f} MiB while reading a "
+              f"{size / 2**20:,.0f} MiB model")
+        for k, v in end_to_end(path, args.runs).items():
+            print(f"{k:32s} best {min(v) * 1e3:6.0f} ms  median {statistics.median(v) * 1e3:6.0f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""The ONNX import's long round trip: N random networks of every op (the oracle's generator),
+each exported (structure only) and imported again; every layer's volume, parameters, buffers,
+MACs, activations, receptive field and in-place flag and every total must be the same.
+
+    python benchmarks/import_roundtrip.py [--n 600] [--seed 0]
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import pathlib
+import random
+import sys
+import tempfile
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import archcalc  # noqa: E402
+import netgen  # noqa: E402
+from archcalc.exporters import onnx as ox  # noqa: E402
+from archcalc.onnx_import import load_onnx  # noqa: E402
+from test_onnx_import import same_report  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=600)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    ops: collections.Counter = collections.Counter()
+    bad = []
+    with tempfile.TemporaryDirectory() as d:
+        for i in range(args.n):
+            seed = args.seed * 1_000_003 + i
+            _, net, report = netgen.random_valid(random.Random(seed), new_ops=True)
+            ops.update(row.op for row in report.layers if row.op != "input")
+            path = os.path.join(d, "m.onnx")
+            ox.export(net, path, weights="none", progress=False)
+            try:
+                problems = same_report(report, archcalc.analyze(load_onnx(path)))
+            except archcalc.ArchcalcError as exc:
+                problems = [str(exc).splitlines()[0]]
+            if problems:
+                bad.append((seed, problems[:3]))
+    print(f"{args.n} networks, {sum(ops.values())} layers: {len(bad)} disagreements")
+    print("ops:", ", ".join(f"{k} {v}" for k, v in ops.most_common()))
+    for seed, problems in bad[:10]:
+        print(f"  seed {seed}: {problems}")
+
+
+if __name__ == "__main__":
+    main()
