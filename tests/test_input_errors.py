@@ -237,16 +237,17 @@ def test_network_warnings_reach_the_errors_too():
 # ---------------------------------------------------------------------------------------------
 # files: ONNX models, YAML without a YAML extension, standard input
 
-def test_onnx_file_is_not_a_spec(tmp_path):
+def test_a_corrupt_onnx_file(tmp_path):
+    # .onnx files are read as ONNX models (issue 12); this one starts as one (ir_version 7,
+    # producer "pytorch") and then holds bytes no protobuf message has
     path = tmp_path / "model.onnx"
-    path.write_bytes(b"\x08\x07\x12\x07pytorch" + bytes(range(256)) * 64)   # binary, as ONNX is
+    path.write_bytes(b"\x08\x07\x12\x07pytorch" + bytes(range(256)) * 64)
     with pytest.raises(ArchcalcError) as ei:
         archcalc.load(str(path))
     assert ei.value.exit_code == 2
     d = ei.value.diagnostics[0]
-    assert "ONNX model, not a spec" in d.message
-    assert "binary" not in d.message and "bytes" not in d.message
-    assert "archcalc run" in d.hint
+    assert "is not a readable ONNX model" in d.message and "at byte" in d.message
+    assert "truncated or corrupt" in d.hint
 
 
 def test_onnx_file_on_the_command_line_exits_2(tmp_path):
@@ -255,7 +256,7 @@ def test_onnx_file_on_the_command_line_exits_2(tmp_path):
     path = tmp_path / "model.onnx"
     path.write_bytes(b"\x08\x07" + b"\0" * 100)
     res = CliRunner().invoke(app, ["summary", str(path)])
-    assert res.exit_code == 2 and "ONNX model, not a spec" in res.output
+    assert res.exit_code == 2 and "is not a readable ONNX model" in res.output
 
 
 def test_yaml_without_yaml_extension_keeps_its_name(tmp_path):

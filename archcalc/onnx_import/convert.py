@@ -247,6 +247,7 @@ class Converter:
             pass                      # local functions: their nodes are reported as unknown ops
         order = self.order()
         image = self.image_input()
+        self.image_name = image.name
         self.rounding = "floor"       # ONNX's rule; ceil_mode is a layer's own rounding
         vol = self.input_volume(image)
         self.b = Builder(self.name, vol, SourcePos(self.path))
@@ -713,6 +714,13 @@ def _infer(cv: Converter) -> dict[str, list]:
     for t in inits:
         if t.name not in names:
             g.input.append(helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
+    if cv.given_input is not None:        # --input for a model with dynamic height and width
+        h, w, c = cv.given_input
+        for i in g.input:
+            if i.name == cv.image_name:
+                dims = i.type.tensor_type.shape.dim
+                for d, v in zip(dims[1:], (c, h, w)):
+                    d.dim_value = v
     inferred = shape_inference.infer_shapes(model)
     out = {}
     for vi in list(inferred.graph.value_info) + list(inferred.graph.output):

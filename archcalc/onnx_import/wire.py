@@ -74,10 +74,11 @@ def fields(buf, start: int, end: int) -> Iterator[tuple[int, int, Any]]:
     of the bytes."""
     i = start
     while i < end:
+        at = i
         key, i = _varint(buf, i)
         num, wt = key >> 3, key & 7
         if num == 0:
-            raise WireError("field number 0")
+            raise WireError(f"bytes that are no protobuf field at byte {at:,}")
         if wt == 0:
             v, i = _varint(buf, i)
             yield num, wt, v
@@ -99,7 +100,7 @@ def fields(buf, start: int, end: int) -> Iterator[tuple[int, int, Any]]:
             yield num, wt, (i, i + 4)
             i += 4
         else:
-            raise WireError(f"wire type {wt} (field {num}) is not protobuf's")
+            raise WireError(f"bytes that are no protobuf field at byte {at:,} (wire type {wt})")
     if i != end:
         raise WireError("a message runs past its end")
 
