@@ -86,13 +86,13 @@ def summary(
         print(text)
     elif fmt == "markdown":
         print(views.render_markdown(report, depth, extra), end="")
-    if est is not None and fmt in ("table", "markdown"):
-        print(f"predicted on {est.device.key}: {est.time_s * 1e3:,.3f} ms per batch "
-              f"(archcalc estimate {spec_arg} --device {device} breaks it down)")
     else:
         print(views.render_csv(report, depth, counts), end="")
         for d in report.diagnostics:        # CSV has no place for them: on stderr, one a line
             sys.stderr.write(views.diag_line(d) + "\n")
+    if est is not None and fmt in ("table", "markdown"):
+        print(f"predicted on {est.device.key}: {est.time_s * 1e3:,.3f} ms per batch "
+              "(archcalc estimate breaks it down)")
 
 
 @guarded
