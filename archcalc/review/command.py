@@ -124,6 +124,11 @@ def report_cmd(
     count_inplace: bool = INPLACE,
     optimizer: str = OPTIMIZER,
     plots: bool = typer.Option(True, "--plots/--no-plots", help="include the charts"),
+    device: Optional[str] = typer.Option(None, "--device", "-D", metavar="NAME",
+                                         help="add a roofline chart on this device "
+                                              "(docs/latency.md)"),
+    device_file: Optional[str] = typer.Option(None, "--device-file", metavar="PATH",
+                                              help="a YAML or JSON file of your own devices"),
 ):
     """A design review in one file: name and settings, totals, the drawing, the per-layer
     table, every warning, and plots (parameters and MACs, activation memory with the
@@ -151,6 +156,14 @@ def report_cmd(
     for sec, key in zip(sections, compare_keys([(x["report"], x["weight_layers"], x["source"])
                                                 for x in sections])):
         sec["title"] = key
+    dev = None
+    if device is not None:                  # archcalc/latency: a bad name before any work
+        from ..latency import devices, model
+        dev = devices.get(device, device_file)
+        dev.peak(options["dtype"])
+        if not plots:
+            raise error("--device adds a chart: it needs the plots", OPTIONS,
+                        hint="drop --no-plots", exit_code=2)
     draw = None           # the spec's own errors come first, pygal or not
     if plots:
         try:
@@ -160,7 +173,9 @@ def report_cmd(
                         exit_code=2) from None
     for i, sec in enumerate(sections):
         if draw is not None:
-            sec["plots"] = draw.all_plots(sec["net"], sec["report"], prefix=f"n{i}-")
+            est = model.estimate(sec["report"], dev) if dev is not None else None
+            sec["plots"] = draw.all_plots(sec["net"], sec["report"], prefix=f"n{i}-",
+                                          estimate=est)
         drawings(sec, fmt)
     if fmt == "html":
         from . import html
