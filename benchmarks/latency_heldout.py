@@ -30,6 +30,8 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--input", default=None)
     ap.add_argument("--nets", default=",".join(HELD_OUT))
+    ap.add_argument("--threads", type=int, default=None,
+                    help="onnxruntime intra-op threads (default: its own choice)")
     args = ap.parse_args()
     os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="archcalc-bench-")
     import onnxruntime
@@ -47,19 +49,21 @@ def main() -> None:
 
     print(f"onnxruntime {onnxruntime.__version__}, {os.cpu_count()} logical CPUs, "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; repeats {args.repeats}, "
-          f"iters {args.iters} (+{args.warmup} warm-up) per profile", flush=True)
+          f"iters {args.iters} (+{args.warmup} warm-up) per profile, threads "
+          f"{args.threads or 'default'}", flush=True)
     held = [load(n) for n in args.nets.split(",")]
     profiles = {}           # measured once per (network, repeat): shared by every calibration
     for net in held:
         profiles[net.name] = [profile.profile(net, warmup=args.warmup, iters=args.iters,
-                                              provider="cpu") for _ in range(args.repeats)]
+                                              provider="cpu", threads=args.threads)
+                            for _ in range(args.repeats)]
         print(f"profiled {net.name}: median run "
               f"{statistics.median(p.median_run_ms for p in profiles[net.name]):.2f} ms",
               flush=True)
     for label, names in CALIBRATIONS.items():
         dev, fit = calibrate.calibrate([load(n) for n in names], iters=args.iters,
-                                       warmup=args.warmup, log=lambda t: print("  " + t,
-                                                                               flush=True))
+                                       warmup=args.warmup, threads=args.threads,
+                                       log=lambda t: print("  " + t, flush=True))
         bare = Device("roofline", "bare", dev.peak_tflops, dev.bandwidth_gbs)
         print(f"\n### calibrated on {label}\n")
         print(f"peak {dev.peak_tflops['fp32'] * 1e3:.1f} GFLOP/s, bandwidth "

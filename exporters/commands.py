@@ -104,6 +104,8 @@ def run_cmd(
                                               help="a YAML or JSON file of your own devices"),
     format: str = typer.Option("text", "--format", "-F", metavar="FORMAT",
                                help="with --profile: text or json"),
+    threads: Optional[str] = typer.Option(None, "--threads", metavar="N",
+                                          help="with --profile: onnxruntime's intra-op threads"),
 ):
     """Run a network with onnxruntime on a random batch: output shape check, latency, throughput
     (--profile: time per layer beside the prediction)."""
@@ -112,18 +114,20 @@ def run_cmd(
     iters, seed = whole(iters, "--iters", 1), whole(seed, "--seed", 0)
     weights = choice(weights, RUN_WEIGHTS, "--weights")
     fmt = choice(format, ("text", "json"), "--format")
-    if not profile and (device is not None or device_file is not None or fmt != "text"):
-        raise error("--device, --device-file and --format go with --profile", OPTIONS,
+    threads = whole(threads, "--threads", 1, 1024)
+    if not profile and (device is not None or device_file is not None or fmt != "text"
+                        or threads is not None):
+        raise error("--device, --device-file, --format and --threads go with --profile", OPTIONS,
                     hint="add --profile", exit_code=2)
     if profile:
         if model.lower().endswith(".onnx"):
             raise error("--profile maps onnxruntime's nodes to a spec's layers: give the spec, "
-                        "not an ONNX file", OPTIONS, hint=f"archcalc run SPEC --profile",
+                        "not an ONNX file", OPTIONS, hint="archcalc run SPEC --profile",
                         exit_code=2)
         from archcalc.latency.command import profile_run
         net = load_one(model, input, filters, double_after_pool, rounding, column)
         profile_run(net, provider=provider, batch=batch, warmup=warmup, iters=iters, seed=seed,
-                    device=device, device_file=device_file, fmt=fmt)
+                    device=device, device_file=device_file, fmt=fmt, threads=threads)
         return
     from . import runtime
     if model.lower().endswith(".onnx"):

@@ -43,10 +43,12 @@ def _ort():
     return _ort()
 
 
-def _session(model):
+def _session(model, threads: int | None = None):
     ort = _ort()
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
+    if threads:
+        opts.intra_op_num_threads = threads
     return ort.InferenceSession(model.SerializeToString(), opts,
                                 providers=["CPUExecutionProvider"])
 
@@ -61,21 +63,26 @@ def _median_time(sess, feeds: dict, repeats: int) -> float:
     return float(np.median(times))
 
 
-def measure_peak(n: int = 1024, repeats: int = 10) -> float:
+def _model(graph):
+    from onnx import helper
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
+
+
+def measure_peak(n: int = 1024, repeats: int = 10, threads: int | None = None) -> float:
     """FLOP/s of an n×n by n×n fp32 matrix multiply through onnxruntime (median of ``repeats``)."""
     from onnx import TensorProto, helper
     a = helper.make_tensor_value_info("a", TensorProto.FLOAT, [n, n])
     b = helper.make_tensor_value_info("b", TensorProto.FLOAT, [n, n])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [n, n])
     g = helper.make_graph([helper.make_node("MatMul", ["a", "b"], ["y"])], "peak", [a, b], [y])
-    sess = _session(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)], ir_version=8))
+    sess = _session(_model(g), threads)
     rng = np.random.default_rng(0)
     x = {"a": rng.standard_normal((n, n), dtype=np.float32),
          "b": rng.standard_normal((n, n), dtype=np.float32)}
     return 2 * n ** 3 / _median_time(sess, x, repeats)
 
 
-def measure_bandwidth(mib: int = 64, repeats: int = 10) -> float:
+def measure_bandwidth(mib: int = 64, repeats: int = 10, threads: int | None = None) -> float:
     """Bytes/s of a large copy through onnxruntime: a ReLU over ``mib`` MiB of fp32 reads it
     and writes as much (median of ``repeats``)."""
     from onnx import TensorProto, helper
@@ -83,7 +90,7 @@ def measure_bandwidth(mib: int = 64, repeats: int = 10) -> float:
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [n])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [n])
     g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "copy", [x], [y])
-    sess = _session(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)], ir_version=8))
+    sess = _session(_model(g), threads)
     feeds = {"x": np.random.default_rng(0).standard_normal(n, dtype=np.float32)}
     return 2 * n * 4 / _median_time(sess, feeds, repeats)
 
@@ -141,21 +148,23 @@ def samples_of(report, prof, peak: float, bw: float) -> list[tuple[dict, int, fl
 
 
 def calibrate(nets: list, *, iters: int = 10, warmup: int = 3, matmul: int = 1024,
-              copy_mib: int = 64, log=None) -> tuple[Device, dict]:
+              copy_mib: int = 64, threads: int | None = None, log=None
+              ) -> tuple[Device, dict]:
     """Measure, profile ``nets`` (Networks) and fit; returns the calibrated local-cpu device
     (not yet stored: see :func:`store`) and what the fit found (rows per kind, borrowed
     factors, slowdowns, overhead)."""
     import archcalc
     from . import profile
     say = log or (lambda text: None)
-    peak = measure_peak(matmul)
-    bw = measure_bandwidth(copy_mib)
+    peak = measure_peak(matmul, threads=threads)
+    bw = measure_bandwidth(copy_mib, threads=threads)
     say(f"peak {peak / 1e9:,.1f} GFLOP/s (fp32 MatMul {matmul}×{matmul}), "
         f"bandwidth {bw / 1e9:,.1f} GB/s (copy of {copy_mib} MiB)")
     samples = []
     for net in nets:
         report = archcalc.analyze(net)
-        prof = profile.profile(net, warmup=warmup, iters=iters, provider="cpu")
+        prof = profile.profile(net, warmup=warmup, iters=iters, provider="cpu",
+                               threads=threads)
         got = samples_of(report, prof, peak, bw)
         say(f"profiled {net.name}: {len(prof.nodes)} nodes, {len(got)} rows, median run "
             f"{prof.median_run_ms:.2f} ms")
@@ -180,11 +189,12 @@ def calibrate(nets: list, *, iters: int = 10, warmup: int = 3, matmul: int = 102
     lent = "; borrowed factors: " + ", ".join(f"{k} from {v}" for k, v in borrowed.items())
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
     src_text = (f"archcalc calibrate, {when} UTC, onnxruntime {onnxruntime.__version__} (CPU, "
-                f"{os.cpu_count()} logical CPUs); networks: {names}; {len(samples)} rows fitted"
+                f"{os.cpu_count()} logical CPUs, {threads or 'default'} threads); networks: {names}; {len(samples)} rows fitted"
                 + (lent if borrowed else ""))
     dev = Device(LOCAL, f"this machine's CPU ({platform.processor() or platform.machine()})",
                  {"fp32": peak / 1e12}, bw / 1e9, over * 1e6, eff, src_text, True)
-    return dev, {"rows_per_kind": counts, "borrowed": borrowed,
+    return dev, {"threads": threads or "onnxruntime's default", "rows_per_kind": counts,
+                 "borrowed": borrowed,
                  "slowdown": slow, "overhead_us": over * 1e6}
 
 

@@ -165,7 +165,8 @@ def summary_json(text: str, est) -> str:
 # run --profile
 
 def profile_run(net, *, provider: str, batch: int, warmup: int, iters: int, seed: int,
-                device: Optional[str], device_file: Optional[str], fmt: str) -> None:
+                device: Optional[str], device_file: Optional[str], fmt: str,
+                threads: Optional[int] = None) -> None:
     """Profile ``net`` with onnxruntime and print measured time per layer beside the
     prediction for ``device`` (default: local-cpu when it ran on the CPU)."""
     from . import devices, model, profile
@@ -175,7 +176,7 @@ def profile_run(net, *, provider: str, batch: int, warmup: int, iters: int, seed
         dev = devices.get(device, device_file)
         dev.peak("fp32")
     prof = profile.profile(net, batch=batch, warmup=warmup, iters=iters, provider=provider,
-                           seed=seed)
+                           seed=seed, threads=threads)
     if dev is None and prof.provider == "cpu":
         dev = devices.get(devices.LOCAL)
     est = model.estimate(report, dev, "fp32") if dev is not None else None
@@ -241,6 +242,9 @@ def calibrate_cmd(
                                help="size of the N×N matrix multiply that measures the peak"),
     copy_mib: str = typer.Option("64", "--copy-mib", metavar="MIB",
                                  help="size of the copy that measures the bandwidth"),
+    threads: Optional[str] = typer.Option(None, "--threads", metavar="N",
+                                          help="onnxruntime's intra-op threads (default: its "
+                                               "own choice); run --profile --threads N to match"),
     format: str = typer.Option("text", "--format", "-F", metavar="FORMAT",
                                help="text or json"),
 ):
@@ -251,6 +255,7 @@ def calibrate_cmd(
     fmt = choice(format, ("text", "json"), "--format")
     iters, warmup = whole(iters, "--iters", 1), whole(warmup, "--warmup", 0)
     matmul, copy_mib = whole(matmul, "--matmul", 16, 8192), whole(copy_mib, "--copy-mib", 1, 4096)
+    threads = whole(threads, "--threads", 1, 1024)
     from . import calibrate
     specs = [s.strip() for s in nets.split(",") if s.strip()]
     if not specs:
@@ -265,7 +270,7 @@ def calibrate_cmd(
         loaded.append(net)
     log = (lambda text: None) if fmt == "json" else (lambda text: print(text, flush=True))
     dev, fit = calibrate.calibrate(loaded, iters=iters, warmup=warmup, matmul=matmul,
-                                   copy_mib=copy_mib, log=log)
+                                   copy_mib=copy_mib, threads=threads, log=log)
     path = calibrate.store(dev, fit)
     if fmt == "json":
         print_json({"schema": 2, "path": path, "device": dev.to_dict(), "fit": fit})
