@@ -239,3 +239,21 @@ def test_local_cpu_reads_the_stored_calibration(tmp_path, monkeypatch, toy):
     with pytest.raises(ArchcalcError) as exc:
         devices.get("local-cpu")
     assert "peak_tflops is missing" in exc.value.diagnostics[0].message
+
+
+def test_the_docs_device_file_example_and_table(tmp_path):
+    """docs/latency.md: its device-file example loads, and its table shows the data file's
+    fp32 peak and bandwidth for every device."""
+    import re
+    from conftest import ROOT
+    text = (ROOT / "docs" / "latency.md").read_text()
+    block = re.search(r"```yaml device-file\n(.*?)```", text, re.S).group(1)
+    (tmp_path / "d.yaml").write_text(block)
+    dev = devices.get("my-gpu", str(tmp_path / "d.yaml"))
+    assert dev.peak("fp16") == 160e12 and dev.efficiency == {"depthwise": 0.3}
+    rows = re.findall(r"^\| `([a-z0-9-]+)` \| [^|]+ \| ([\d.,]+) \|.*\| ([\d.,]+) \|$", text, re.M)
+    assert {k for k, _, _ in rows} == set(devices.builtin())
+    for key, fp32, bw in rows:
+        d = devices.builtin()[key]
+        assert (float(fp32), float(bw.replace(",", ""))) == (d.peak_tflops["fp32"],
+                                                             d.bandwidth_gbs), key
