@@ -127,7 +127,8 @@ def run_cmd(
         from archcalc.latency.command import profile_run
         net = load_one(model, input, filters, double_after_pool, rounding, column)
         profile_run(net, provider=provider, batch=batch, warmup=warmup, iters=iters, seed=seed,
-                    device=device, device_file=device_file, fmt=fmt, threads=threads)
+                    device=device, device_file=device_file, fmt=fmt, threads=threads,
+                    weights=weights)
         return
     from . import runtime
     if model.lower().endswith(".onnx"):

@@ -166,7 +166,7 @@ def summary_json(text: str, est) -> str:
 
 def profile_run(net, *, provider: str, batch: int, warmup: int, iters: int, seed: int,
                 device: Optional[str], device_file: Optional[str], fmt: str,
-                threads: Optional[int] = None) -> None:
+                threads: Optional[int] = None, weights: str = "random") -> None:
     """Profile ``net`` with onnxruntime and print measured time per layer beside the
     prediction for ``device`` (default: local-cpu when it ran on the CPU)."""
     from . import devices, model, profile
@@ -176,7 +176,7 @@ def profile_run(net, *, provider: str, batch: int, warmup: int, iters: int, seed
         dev = devices.get(device, device_file)
         dev.peak("fp32")
     prof = profile.profile(net, batch=batch, warmup=warmup, iters=iters, provider=provider,
-                           seed=seed, threads=threads)
+                           seed=seed, threads=threads, weights=weights)
     if dev is None and prof.provider == "cpu":
         dev = devices.get(devices.LOCAL)
     est = model.estimate(report, dev, "fp32") if dev is not None else None

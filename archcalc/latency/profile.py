@@ -71,13 +71,13 @@ class Profile:
 # running with the profiler
 
 def profile(net, *, batch: int = 1, warmup: int = 3, iters: int = 20, provider: str = "auto",
-            seed: int = 0, threads: int | None = None) -> Profile:
-    """Export ``net`` (random weights), run it ``warmup`` + ``iters`` times with onnxruntime's
-    profiler on, and return each node's median time over the timed runs."""
+            seed: int = 0, threads: int | None = None, weights: str = "random") -> Profile:
+    """Export ``net`` (``weights``: random or zeros), run it ``warmup`` + ``iters`` times with
+    onnxruntime's profiler on, and return each node's median time over the timed runs."""
     import numpy as np
     from ..exporters import onnx as onnx_export, runtime
     with tempfile.TemporaryDirectory(prefix="archcalc-profile-") as tmp:
-        path = onnx_export.export(net, os.path.join(tmp, "model.onnx"), "random", seed)
+        path = onnx_export.export(net, os.path.join(tmp, "model.onnx"), weights, seed)
 
         def configure(opts):
             opts.enable_profiling = True
