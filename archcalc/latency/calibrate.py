@@ -138,7 +138,7 @@ def samples_of(report, prof, peak: float, bw: float) -> list[tuple[dict, int, fl
         n = 0
         for name in g.layers:
             t = est.get(name)
-            if t is None or t.kind == "view":
+            if t is None or t.kind in ("view", "epilogue"):
                 continue
             parts[t.kind] = parts.get(t.kind, 0.0) + t.time_s
             n += 1

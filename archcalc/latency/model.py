@@ -8,6 +8,9 @@ uses it. Definitions: docs/definitions.md ("Latency"), docs/latency.md.
                                + batch × output elements)   (written)
     intensity = FLOPs / bytes
     time      = max(FLOPs / peak, bytes / bandwidth) / efficiency(kind) + overhead
+
+A batch norm, activation or residual add that a runtime fuses into the conv before it (see
+``epilogues``) is kind "epilogue": no bytes, no time of its own.
 """
 from __future__ import annotations
 
@@ -18,6 +21,10 @@ from ..report import LayerRow, Report
 from .devices import KINDS, STORAGE, Device
 
 POOLS = {"maxpool", "avgpool", "global_avgpool", "adaptive_avgpool", "global_maxpool"}
+# what runtimes fold into the conv or fc before them (batch norm into its weights, the rest in
+# its epilogue: onnxruntime, TensorRT, cuDNN, OpenVINO all do): see ``epilogues``
+EPILOGUE_OPS = {"batchnorm", "relu", "relu6", "leaky_relu", "sigmoid", "hardsigmoid", "add"}
+PRODUCERS = {"conv", "conv1x1", "depthwise", "fc", "epilogue"}
 # no work at inference: a reshape (a view of its input) or the identity
 VIEWS = {"flatten", "dropout"}
 
@@ -45,6 +52,26 @@ def kind_of(row: LayerRow, in_channels: int | None) -> str | None:
     return "elementwise"
 
 
+def epilogues(rows, kinds: dict) -> set[str]:
+    """The layers a runtime fuses into the conv or fc before them: a batch norm, an activation
+    (ReLU, ReLU6, leaky ReLU, sigmoid, hard sigmoid) or a residual add whose input is a conv,
+    an fc or another such layer, that input read by nothing else (a batch norm only straight
+    after a conv or fc). They move no bytes of their own and take no time: kind "epilogue"."""
+    readers: dict[str, int] = {}
+    for r in rows:
+        for s in r.inputs:
+            readers[s] = readers.get(s, 0) + 1
+    out: set[str] = set()
+    for r in rows:
+        if r.op not in EPILOGUE_OPS:
+            continue
+        ok = ("conv", "conv1x1", "depthwise", "fc") if r.op == "batchnorm" else PRODUCERS
+        if any(readers.get(s) == 1 and kinds.get(s) in ok for s in r.inputs):
+            out.add(r.name)
+            kinds[r.name] = "epilogue"
+    return out
+
+
 @dataclass(frozen=True)
 class LayerTime:
     name: str
@@ -62,7 +89,7 @@ class LayerTime:
 
     @property
     def bound(self) -> str:
-        if self.kind == "view":
+        if self.kind in ("view", "epilogue"):
             return "-"
         return "compute" if self.compute_s >= self.memory_s else "memory"
 
@@ -124,15 +151,15 @@ def estimate(report: Report, device: Device, dtype: str | None = None) -> Estima
     batch = report.settings.batch
     vols = {row.name: row.output for row in report.layers}
     over = device.overhead_us * 1e-6
+    rows = [r for r in report.layers if not r.train_only]
+    kinds = {r.name: kind_of(r, vols[r.inputs[0]][2] if r.inputs else None) for r in rows}
+    epilogues(rows, kinds)
     out = []
-    for row in report.layers:
-        if row.train_only:
-            continue
-        cin = vols[row.inputs[0]][2] if row.inputs else None
-        kind = kind_of(row, cin)
+    for row in rows:
+        kind = kinds[row.name]
         if kind is None:
             continue
-        if kind == "view":
+        if kind in ("view", "epilogue"):        # no work of its own
             out.append(LayerTime(row.name, row.op, kind, 0, 0, 0.0, 0.0, 0.0))
             continue
         flops = 2 * row.macs * batch

@@ -134,11 +134,12 @@ def roofline(est) -> str:
     arithmetic intensity, the bandwidth slope up to the ridge point, then the flat peak) and
     each layer that does arithmetic as a point at its intensity and its predicted FLOP/s
     (FLOPs / predicted time), one series per op kind. Layers without FLOPs (pools,
-    element-wise) have intensity 0, which a log axis cannot show: the title counts them."""
+    element-wise) have intensity 0, which a log axis cannot show: the title counts them (not
+    the fused ones, which take no time of their own)."""
     dev, dtype = est.device, est.dtype
     peak, bw = dev.peak(dtype) / 1e9, dev.bandwidth / 1e9           # GFLOP/s, GB/s
     pts = [t for t in est.layers if t.flops and t.bytes and t.time_s]
-    left = sum(1 for t in est.layers if t.kind != "view") - len(pts)
+    left = sum(1 for t in est.layers if t.kind not in ("view", "epilogue")) - len(pts)
     xs = [t.intensity for t in pts] or [1.0]
     lo, hi = min(min(xs), peak / bw) / 2, max(max(xs), peak / bw) * 2
     chart = pygal.XY(**_config(
