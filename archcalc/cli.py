@@ -11,8 +11,8 @@ from typing import List, Optional
 import typer
 
 from . import __version__, analysis
-from .cli_common import (BATCH, COLUMN, DEPTH, DOUBLE, DTYPE, FILTERS, FORMATS, INPLACE, INPUT,
-                         OPTIMIZER, ROUNDING, SPEC, STDIN, analysis_options, choice,
+from .cli_common import (BATCH, COLUMN, DEPTH, DEVICE_FILE, DOUBLE, DTYPE, FILTERS, FORMATS,
+                         INPLACE, INPUT, OPTIMIZER, ROUNDING, SPEC, STDIN, analysis_options, choice,
                          SafeStdout, error_document, guarded, load_one, load_spec, print_json,
                          shipped_specs, spec_problems, whole)
 from .errors import OPTIONS, ArchcalcError, Diagnostic
@@ -52,8 +52,7 @@ def summary(
     device: Optional[str] = typer.Option(None, "--device", "-D", metavar="NAME",
                                          help="add each layer's predicted time on a device "
                                               "(archcalc estimate says more)"),
-    device_file: Optional[str] = typer.Option(None, "--device-file", metavar="PATH",
-                                              help="a YAML or JSON file of your own devices"),
+    device_file: Optional[str] = DEVICE_FILE,
 ):
     """Per-layer and total figures of a network."""
     fmt = choice(format, FORMATS, "--format")

@@ -390,6 +390,8 @@ INPLACE = typer.Option(False, "--count-inplace", help="give in-place ops (ReLU a
                        "(default: in place)")
 OPTIMIZER = typer.Option("adam", "--optimizer", metavar="NAME",
                          help="for the training estimate: sgd, momentum or adam")
+DEVICE_FILE = typer.Option(None, "--device-file", metavar="PATH",       # archcalc/latency
+                           help="a YAML or JSON file of your own devices (docs/latency.md)")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,8 +10,8 @@ from typing import Optional
 
 import typer
 
-from archcalc.cli_common import (COLUMN, DOUBLE, FILTERS, INPUT, LIMIT, ROUNDING, SPEC, choice,
-                                 guarded, load_one, whole)
+from archcalc.cli_common import (COLUMN, DEVICE_FILE, DOUBLE, FILTERS, INPUT, LIMIT, ROUNDING,
+                                 SPEC, choice, guarded, load_one, whole)
 from archcalc.errors import OPTIONS, SourcePos, error
 from archcalc.views import human_bytes
 
@@ -100,8 +100,7 @@ def run_cmd(
     device: Optional[str] = typer.Option(None, "--device", "-D", metavar="NAME",
                                          help="with --profile: the device to predict for "
                                               "(default local-cpu on the CPU)"),
-    device_file: Optional[str] = typer.Option(None, "--device-file", metavar="PATH",
-                                              help="a YAML or JSON file of your own devices"),
+    device_file: Optional[str] = DEVICE_FILE,
     format: str = typer.Option("text", "--format", "-F", metavar="FORMAT",
                                help="with --profile: text or json"),
     threads: Optional[str] = typer.Option(None, "--threads", metavar="N",

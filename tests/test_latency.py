@@ -57,7 +57,8 @@ def test_a_conv_layer_by_hand(toy):
     assert (conv.flops, conv.bytes) == (flops, moved) == (7_077_888, 278_016)
     assert conv.intensity == pytest.approx(flops / moved)
     compute, memory = flops / 1e12, moved / 100e9     # 7.08 µs against 2.78 µs
-    assert conv.bound == "compute"
+    assert conv.bound == "compute" and memory < compute
+    assert conv.memory_s == pytest.approx(memory)
     assert conv.time_s == pytest.approx(compute + 5e-6)
     assert est.time_s == pytest.approx(compute + 5e-6)
     assert est.by_kind() == {"conv": pytest.approx(compute + 5e-6)}

@@ -43,7 +43,8 @@ def test_fused_nodes_map_back_to_their_layers(tiny):
     conv1, bn1, relu1, pool1, conv2, bn2, relu2, conv3, relu3, gap, fc = names[1:]
     nodes = [node(f"{relu1}_nchwc", us=30), node(f"{pool1}_nchwc", "MaxPool", 5),
              node(f"{relu2}_nchwc", us=40), node(f"fused {relu3}", us=7),
-             node(f"{gap}_nchwc", "GlobalAveragePool", 2), node("ReorderOutput", "ReorderOutput", 1),
+             node(f"{gap}_nchwc", "GlobalAveragePool", 2),
+             node("ReorderOutput", "ReorderOutput", 1),
              node(f"{fc}.flatten", "Flatten", 1), node(fc, "Gemm", 3),
              node("somebody_else", "Conv", 9)]
     m = profile.map_nodes(rep, nodes)

@@ -5,8 +5,8 @@ efficiency factors fitted to profiled runs of a few calibration networks, stored
 The fit: each comparison row g (a layer and those fused into it, profile.map_nodes) was
 measured m_g; its bare-roofline time per op kind k is T_gk (model.estimate with efficiency 1
 and no overhead) and it holds N_g layers. Slowdowns a_k ≥ 0 and an overhead o ≥ 0 minimise
-Σ_g ((Σ_k a_k·T_gk + o·N_g − m_g) / m_g)², the relative error (a 10 µs layer counts as much as
-a 10 ms one). Efficiency(k) = 1 / a_k, at most MAX_EFFICIENCY: a kind fitted to a_k = 0 (its
+Σ_g ((Σ_k a_k·T_gk + o·N_g − m_g) / m_g)², the relative error (a 10 µs layer counts as much
+as a 10 ms one). Efficiency(k) = 1 / a_k, at most MAX_EFFICIENCY: a kind fitted to a_k = 0 (its
 layers cost nothing measurable: onnxruntime fuses batch norm and activations into the conv
 before them) gets MAX_EFFICIENCY. A kind the calibration networks do not hold at all borrows a
 fitted kind's factor (FALLBACK), and the stored file says which were borrowed.
@@ -69,7 +69,8 @@ def _model(graph):
 
 
 def measure_peak(n: int = 1024, repeats: int = 10, threads: int | None = None) -> float:
-    """FLOP/s of an n×n by n×n fp32 matrix multiply through onnxruntime (median of ``repeats``)."""
+    """FLOP/s of an n×n by n×n fp32 matrix multiply through onnxruntime (the median of
+    ``repeats``)."""
     from onnx import TensorProto, helper
     a = helper.make_tensor_value_info("a", TensorProto.FLOAT, [n, n])
     b = helper.make_tensor_value_info("b", TensorProto.FLOAT, [n, n])
@@ -189,7 +190,8 @@ def calibrate(nets: list, *, iters: int = 10, warmup: int = 3, matmul: int = 102
     lent = "; borrowed factors: " + ", ".join(f"{k} from {v}" for k, v in borrowed.items())
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
     src_text = (f"archcalc calibrate, {when} UTC, onnxruntime {onnxruntime.__version__} (CPU, "
-                f"{os.cpu_count()} logical CPUs, {threads or 'default'} threads); networks: {names}; {len(samples)} rows fitted"
+                f"{os.cpu_count()} logical CPUs, {threads or 'default'} threads); networks: "
+                f"{names}; {len(samples)} rows fitted"
                 + (lent if borrowed else ""))
     dev = Device(LOCAL, f"this machine's CPU ({platform.processor() or platform.machine()})",
                  {"fp32": peak / 1e12}, bw / 1e9, over * 1e6, eff, src_text, True)

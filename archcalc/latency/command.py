@@ -11,16 +11,14 @@ from typing import Optional
 import typer
 
 from .. import analysis
-from ..cli_common import (BATCH, COLUMN, DOUBLE, FILTERS, INPUT, LIMIT, ROUNDING, SPEC, choice,
-                          guarded, load_one, print_json, whole)
+from ..cli_common import (BATCH, COLUMN, DEVICE_FILE, DOUBLE, FILTERS, INPUT, LIMIT, ROUNDING,
+                          SPEC, choice, guarded, load_one, print_json, whole)
 from ..errors import OPTIONS, error
 from ..views import human_bytes, human_count, plain_table
 
 DEVICE = typer.Option(..., "--device", "-D", metavar="NAME", show_default=False,
                       help="a device of the table (archcalc estimate --list), one of a "
                            "--device-file, or local-cpu (this machine)")
-DEVICE_FILE = typer.Option(None, "--device-file", metavar="PATH",
-                           help="a YAML or JSON file of your own devices (docs/latency.md)")
 MATH_DTYPES = ("fp32", "tf32", "fp16", "bf16", "int8")
 FORMATS = ("table", "json", "markdown", "csv")
 
@@ -218,9 +216,9 @@ def comparison_lines(cmp, name: str) -> list[str]:
             lines.append(f"per-layer median |error|: {100 * med:.0f}% over {n} rows")
     dom = cmp.dominant(5)
     if dom and cmp.measured_ms:
+        share = lambda r: 100 * r.measured_us / 1e3 / cmp.measured_ms      # noqa: E731
         lines.append("dominant: " + ", ".join(
-            f"{r.layers[0] if r.layers else r.label} {100 * r.measured_us / 1e3 / cmp.measured_ms:.0f}%"
-            for r in dom))
+            f"{r.layers[0] if r.layers else r.label} {share(r):.0f}%" for r in dom))
     return lines
 
 

@@ -122,6 +122,18 @@ def _number(loc: _Located | None, what: str, path: str, line: int, least_open: b
     return float(v)
 
 
+def _table(loc: _Located, what: str, allowed: tuple, noun: str, path: str) -> dict:
+    """A mapping of positive figures whose keys must be among ``allowed``."""
+    out = {}
+    for k, v in loc.value.items():
+        if k not in allowed:
+            raise error(f"{what.split(': ')[0]}: unknown {noun} {k!r} in {what.split(': ')[1]}",
+                        SourcePos(path, loc.lines[k]), hint="one of " + ", ".join(allowed),
+                        exit_code=2)
+        out[k] = _number(v, f"{what}.{k}", path, loc.lines[k])
+    return out
+
+
 def _device(key: str, loc: _Located, path: str, line: int) -> Device:
     if not isinstance(loc.value, dict):
         raise error(f"device {key} must be a mapping of its figures", SourcePos(path, line),
@@ -133,29 +145,17 @@ def _device(key: str, loc: _Located, path: str, line: int) -> Device:
                     f"device {key}: peak_tflops must map dtypes to TFLOPS",
                     SourcePos(path, peaks_loc.line if peaks_loc else line),
                     hint="e.g. peak_tflops: {fp32: 19.5, fp16: 312} (dense figures)", exit_code=2)
-    peaks = {}
-    for dt, v in peaks_loc.value.items():
-        if dt not in MATH:
-            raise error(f"device {key}: unknown dtype {dt!r} in peak_tflops",
-                        SourcePos(path, peaks_loc.lines[dt]), hint="one of " + ", ".join(MATH),
-                        exit_code=2)
-        peaks[dt] = _number(v, f"device {key}: peak_tflops.{dt}", path, peaks_loc.lines[dt])
+    peaks = _table(peaks_loc, f"device {key}: peak_tflops", MATH, "dtype", path)
     bw = _number(d.get("bandwidth_gbs"), f"device {key}: bandwidth_gbs", path, line)
     over = d.get("overhead_us")
     overhead = 0.0 if over is None else _number(over, f"device {key}: overhead_us", path,
                                                 line, zero_ok=True)
-    eff = {}
     eloc = d.get("efficiency")
-    if eloc is not None:
-        if not isinstance(eloc.value, dict):
-            raise error(f"device {key}: efficiency must map op kinds to factors",
-                        SourcePos(path, eloc.line), exit_code=2)
-        for kind, v in eloc.value.items():
-            if kind not in KINDS:
-                raise error(f"device {key}: unknown op kind {kind!r} in efficiency",
-                            SourcePos(path, eloc.lines[kind]), hint="one of " + ", ".join(KINDS),
-                            exit_code=2)
-            eff[kind] = _number(v, f"device {key}: efficiency.{kind}", path, eloc.lines[kind])
+    if eloc is not None and not isinstance(eloc.value, dict):
+        raise error(f"device {key}: efficiency must map op kinds to factors",
+                    SourcePos(path, eloc.line), exit_code=2)
+    eff = {} if eloc is None else _table(eloc, f"device {key}: efficiency", KINDS, "op kind",
+                                         path)
     text = lambda k: str(d[k].value) if k in d and d[k].value is not None else ""   # noqa: E731
     return Device(key, text("name") or key, peaks, bw, overhead, eff, text("source"),
                   bool(d["calibrated"].value) if "calibrated" in d else bool(eff))

@@ -10,9 +10,9 @@ from typing import List, Optional
 import typer
 
 from .. import analysis
-from ..cli_common import (BATCH, COLUMN, DOUBLE, DTYPE, FILTERS, INPLACE, INPUT, OPTIMIZER,
-                          ROUNDING, STDIN, analysis_options, guarded, load_spec, spec_problems, umask,
-                          write_atomic)
+from ..cli_common import (BATCH, COLUMN, DEVICE_FILE, DOUBLE, DTYPE, FILTERS, INPLACE, INPUT,
+                          OPTIMIZER, ROUNDING, STDIN, analysis_options, guarded, load_spec,
+                          spec_problems, umask, write_atomic)
 from ..errors import OPTIONS, ArchcalcError, Diagnostic, SourcePos, error
 
 FORMATS = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown"}
@@ -127,8 +127,7 @@ def report_cmd(
     device: Optional[str] = typer.Option(None, "--device", "-D", metavar="NAME",
                                          help="add a roofline chart on this device "
                                               "(docs/latency.md)"),
-    device_file: Optional[str] = typer.Option(None, "--device-file", metavar="PATH",
-                                              help="a YAML or JSON file of your own devices"),
+    device_file: Optional[str] = DEVICE_FILE,
 ):
     """A design review in one file: name and settings, totals, the drawing, the per-layer
     table, every warning, and plots (parameters and MACs, activation memory with the
