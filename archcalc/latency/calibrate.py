@@ -7,9 +7,9 @@ measured m_g; its bare-roofline time per op kind k is T_gk (model.estimate with 
 and no overhead) and it holds N_g layers. Slowdowns a_k ≥ 0 and an overhead o ≥ 0 minimise
 Σ_g ((Σ_k a_k·T_gk + o·N_g − m_g) / m_g)², the relative error (a 10 µs layer counts as much
 as a 10 ms one). Efficiency(k) = 1 / a_k, at most MAX_EFFICIENCY: a kind fitted to a_k = 0 (its
-layers cost nothing measurable: onnxruntime fuses batch norm and activations into the conv
-before them) gets MAX_EFFICIENCY. A kind the calibration networks do not hold at all borrows a
-fitted kind's factor (FALLBACK), and the stored file says which were borrowed.
+layers cost nothing measurable) gets MAX_EFFICIENCY. A kind in fewer than MIN_ROWS rows of the
+calibration networks is not fitted (its time in those rows is left to the overhead and the
+other kinds) and borrows a fitted kind's factor (FALLBACK); the stored file says which.
 
 Peak and bandwidth are the median of their repeats, not the best: on a loaded machine the
 median is closer to what the profiled runs get.
@@ -36,6 +36,7 @@ FALLBACK = {"conv": ("conv1x1", "fc"), "conv1x1": ("conv", "fc"), "fc": ("conv1x
             "depthwise": ("pool", "elementwise", "conv"), "pool": ("elementwise", "depthwise"),
             "elementwise": ("pool", "depthwise")}
 MAX_EFFICIENCY = 50.0
+MIN_ROWS = 3            # a kind in fewer rows than this is not fitted (one softmax is no basis)
 
 
 def _ort():
@@ -110,8 +111,9 @@ def quick_local() -> Device:
 def fit(samples: list[tuple[dict, int, float]]) -> tuple[dict, float, dict]:
     """``samples``: (seconds of bare roofline per kind, layers, measured seconds) per row.
     Returns (slowdown a_k per fitted kind, overhead o in seconds, rows per kind)."""
-    kinds = [k for k in KINDS if any(t.get(k, 0) > 0 for t, _, _ in samples)]
-    counts = {k: sum(1 for t, _, _ in samples if t.get(k, 0) > 0) for k in kinds}
+    counts = {k: sum(1 for t, _, _ in samples if t.get(k, 0) > 0) for k in KINDS}
+    counts = {k: n for k, n in counts.items() if n}
+    kinds = [k for k in KINDS if counts.get(k, 0) >= MIN_ROWS]     # too few rows: borrowed
     cols = kinds + ["overhead"]
     A = np.array([[t.get(k, 0.0) for k in kinds] + [n] for t, n, _ in samples], dtype=float)
     m = np.array([s[2] for s in samples], dtype=float)
@@ -176,8 +178,8 @@ def calibrate(nets: list, *, iters: int = 10, warmup: int = 3, matmul: int = 102
     slow, over, counts = fit(samples)
     eff, borrowed = {}, {}
     for k in KINDS:
-        if k not in slow and counts.get(k):     # present, fitted to zero: onnxruntime fuses
-            eff[k] = MAX_EFFICIENCY             # such layers into their neighbours
+        if k not in slow and counts.get(k, 0) >= MIN_ROWS:   # fitted to zero: free
+            eff[k] = MAX_EFFICIENCY
             continue
         src = next((c for c in (k, *FALLBACK[k]) if c in slow), next(iter(slow), None))
         if src is None:

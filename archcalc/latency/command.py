@@ -33,8 +33,10 @@ def _pct(x: float | None) -> str:
 
 
 def device_line(dev) -> str:
-    peaks = ", ".join(f"{k} {v:g} TFLOPS" if v >= 1 else f"{k} {v * 1e3:,.1f} GFLOPS"
-                      for k, v in dev.peak_tflops.items())
+    def rate(k: str, v: float) -> str:
+        unit = "OPS" if k == "int8" else "FLOPS"
+        return f"{k} {v:g} T{unit}" if v >= 1 else f"{k} {v * 1e3:,.1f} G{unit}"
+    peaks = ", ".join(rate(k, v) for k, v in dev.peak_tflops.items())
     state = ("calibrated" if dev.calibrated else
              "datasheet roofline (efficiency 1)" if dev.key != "local-cpu" else "measured now")
     return (f"{dev.key}: {dev.name}; {peaks}; {dev.bandwidth_gbs:,.1f} GB/s; "
