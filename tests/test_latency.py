@@ -289,3 +289,20 @@ layers:
     r2 = est.by_name()["r2"]
     assert r2.bytes == 4 * 2 * (4 * 4 * 8) and r2.time_s == pytest.approx(r2.bytes / 300e9
                                                                           + 5e-6)
+
+
+def test_report_roofline_chart(capsys, tmp_path):
+    pytest.importorskip("pygal", reason="archcalc report draws its charts with pygal")
+    out_file = tmp_path / "r.html"
+    code, out, err = cli(capsys, "report", "C3D16 R DW3 C1D32 GAP FC10", "-i", "32x32x3",
+                         "-o", str(out_file), "--device", "t4", "--dtype", "fp16")
+    assert code == 0, err
+    html = out_file.read_text()
+    assert "on t4 (fp16): roofline" in html and "(1 layer without FLOPs not shown)" in html
+    assert "roof: 320 GB/s, 65,000 GFLOP/s" in html
+    code, out, err = cli(capsys, "report", "C3D8", "-o", str(tmp_path / "x.html"),
+                         "--device", "h100")
+    assert code == 2 and "did you mean h100-sxm?" in err and not (tmp_path / "x.html").exists()
+    code, out, err = cli(capsys, "report", "C3D8", "-o", str(tmp_path / "x.html"),
+                         "--device", "t4", "--no-plots")
+    assert code == 2 and "drop --no-plots" in err

@@ -144,7 +144,8 @@ def roofline(est) -> str:
     lo, hi = min(min(xs), peak / bw) / 2, max(max(xs), peak / bw) * 2
     chart = pygal.XY(**_config(
         f"{est.report.name} on {dev.key} ({dtype}): roofline, one point per layer"
-        + (f" ({left} layers without FLOPs not shown)" if left else ""), [], columns=3,
+        + (f" ({left} layer{'s' * (left != 1)} without FLOPs not shown)" if left else ""),
+        [], columns=3,
         logarithmic=True, x_title="arithmetic intensity (FLOP per byte moved)",
         y_title="GFLOP/s", stroke=False,
         value_formatter=lambda v: f"{v:,.3g}"))
