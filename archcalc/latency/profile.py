@@ -9,7 +9,7 @@ the layer its name resolves to, and each layer that got no node of its own is pu
 node it was fused into: a conv, fc or pool with the first named layer down its chain of single
 consumers, any other layer with its latest input's (the op whose output it post-processes).
 Each row of the comparison is one such group. Nodes onnxruntime inserted itself (layout
-reorders, copies between devices) are one row of their own; a node whose name resolves to no
+reorders, copies between devices, nodes it named after their op type) are one row of their own; a node whose name resolves to no
 layer is an unmapped row, counted and named, never dropped. See docs/latency.md.
 """
 from __future__ import annotations
@@ -139,6 +139,14 @@ def resolve(node: str, names: set[str]) -> str | None:
     return best
 
 
+def inserted(n: NodeTime) -> bool:
+    """A node onnxruntime made itself: a layout or copy op, or a node named after its own op
+    type as onnxruntime names the nodes it creates (``Reshape_token_49``, ``HardSigmoid_227``:
+    archcalc names every node after a layer)."""
+    return n.op_type in RUNTIME_OPS or re.fullmatch(
+        re.escape(n.op_type) + r"(_token)?(_\d+)*", n.name) is not None
+
+
 @dataclass
 class Mapping:
     groups: list[Group]                 # in the layers' order
@@ -158,7 +166,7 @@ def map_nodes(report: Report, nodes, estimate: Estimate | None = None) -> Mappin
     for n in nodes:
         layer = resolve(n.name, names)
         if layer is None:
-            (runtime if n.op_type in RUNTIME_OPS else unmapped).append(n)
+            (runtime if inserted(n) else unmapped).append(n)
             continue
         groups.setdefault(layer, Group(layer)).nodes.append(n)
     home = {k: k for k in groups}
