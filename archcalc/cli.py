@@ -11,9 +11,9 @@ from typing import List, Optional
 import typer
 
 from . import __version__, analysis
-from .cli_common import (BATCH, COLUMN, DEPTH, DOUBLE, DTYPE, FILTERS, FORMATS, INPLACE, INPUT,
-                         UNKNOWN,
-                         OPTIMIZER, ROUNDING, SPEC, STDIN, analysis_options, choice,
+from .cli_common import (BATCH, COLUMN, DEPTH, DEVICE_FILE, DOUBLE, DTYPE, FILTERS, FORMATS,
+                         INPLACE, INPUT, OPTIMIZER, ROUNDING, SPEC, STDIN, UNKNOWN,
+                         analysis_options, choice,
                          SafeStdout, error_document, guarded, load_one, load_spec, print_json,
                          shipped_specs, spec_problems, whole)
 from .errors import OPTIONS, ArchcalcError, Diagnostic
@@ -51,6 +51,10 @@ def summary(
     sharing: bool = typer.Option(False, "--sharing", help="for each convolution, how many "
                                  "times more parameters it would need without weight sharing "
                                  "(locally connected) and as a dense layer"),
+    device: Optional[str] = typer.Option(None, "--device", "-D", metavar="NAME",
+                                         help="add each layer's predicted time on a device "
+                                              "(archcalc estimate says more)"),
+    device_file: Optional[str] = DEVICE_FILE,
 ):
     """Per-layer and total figures of a network."""
     fmt = choice(format, FORMATS, "--format")
@@ -64,16 +68,32 @@ def summary(
         from .explain import sharing_counts
         counts = sharing_counts(net, report)
     extra = views.sharing_columns(counts)
+    est = None
+    if device is not None:                  # archcalc/latency: pure arithmetic, no onnxruntime
+        if fmt == "csv":
+            raise ArchcalcError(Diagnostic("error", "--device has no csv column in summary",
+                                           OPTIONS, "archcalc estimate SPEC --device NAME "
+                                           "--format csv"), exit_code=2)
+        from .latency.command import summary_columns
+        more, est = summary_columns(report, device, device_file)
+        extra = (*extra, *more)
     if fmt == "table":
         views.render_table(report, depth, extra=extra)
     elif fmt == "json":
-        print(views.render_json(report, depth, counts))
+        text = views.render_json(report, depth, counts)
+        if est is not None:
+            from .latency.command import summary_json
+            text = summary_json(text, est)
+        print(text)
     elif fmt == "markdown":
         print(views.render_markdown(report, depth, extra), end="")
     else:
         print(views.render_csv(report, depth, counts), end="")
         for d in report.diagnostics:        # CSV has no place for them: on stderr, one a line
             sys.stderr.write(views.diag_line(d) + "\n")
+    if est is not None and fmt in ("table", "markdown"):
+        print(f"predicted on {est.device.key}: {est.time_s * 1e3:,.3f} ms per batch "
+              "(archcalc estimate breaks it down)")
 
 
 @guarded
@@ -204,7 +224,7 @@ def specs_cmd():
 
 
 COMMANDS = ("summary", "explain", "compare", "validate", "diff", "specs", "export", "run",
-            "draw", "report", "import")
+            "draw", "report", "import", "estimate", "calibrate")
 
 
 def build_app(only: Optional[str] = None) -> typer.Typer:
@@ -236,6 +256,9 @@ def build_app(only: Optional[str] = None) -> typer.Typer:
     if only is None or only == "import":            # an ONNX model as a YAML spec
         from .onnx_import.command import import_cmd
         commands["import"] = import_cmd
+    if only in (None, "estimate", "calibrate"):      # archcalc/latency/ (issue 13)
+        from .latency.command import calibrate_cmd, estimate_cmd
+        commands.update(estimate=estimate_cmd, calibrate=calibrate_cmd)
     for name, fn in commands.items():
         if only is None or name == only:
             app.command(name)(fn)

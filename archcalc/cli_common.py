@@ -405,6 +405,8 @@ UNKNOWN = typer.Option(None, "--unknown", metavar="MODE", callback=_set_unknown,
                             "ONNX shape inference gives, its figures not counted)")
 OPTIMIZER = typer.Option("adam", "--optimizer", metavar="NAME",
                          help="for the training estimate: sgd, momentum or adam")
+DEVICE_FILE = typer.Option(None, "--device-file", metavar="PATH",       # archcalc/latency
+                           help="a YAML or JSON file of your own devices (docs/latency.md)")
 
 
 # ---------------------------------------------------------------------------------------------

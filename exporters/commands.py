@@ -10,8 +10,8 @@ from typing import Optional
 
 import typer
 
-from archcalc.cli_common import (COLUMN, DOUBLE, FILTERS, INPUT, LIMIT, ROUNDING, SPEC, choice,
-                                 guarded, load_one, whole)
+from archcalc.cli_common import (COLUMN, DEVICE_FILE, DOUBLE, FILTERS, INPUT, LIMIT, ROUNDING,
+                                 SPEC, choice, guarded, load_one, whole)
 from archcalc.errors import OPTIONS, SourcePos, error
 from archcalc.views import human_bytes
 
@@ -94,12 +94,41 @@ def run_cmd(
     double_after_pool: Optional[bool] = DOUBLE,
     rounding: Optional[str] = ROUNDING,
     column: Optional[str] = COLUMN,
+    profile: bool = typer.Option(False, "--profile",
+                                 help="time every layer with onnxruntime's profiler, beside "
+                                      "the prediction (docs/latency.md)"),
+    device: Optional[str] = typer.Option(None, "--device", "-D", metavar="NAME",
+                                         help="with --profile: the device to predict for "
+                                              "(default local-cpu on the CPU)"),
+    device_file: Optional[str] = DEVICE_FILE,
+    format: str = typer.Option("text", "--format", "-F", metavar="FORMAT",
+                               help="with --profile: text or json"),
+    threads: Optional[str] = typer.Option(None, "--threads", metavar="N",
+                                          help="with --profile: onnxruntime's intra-op threads"),
 ):
-    """Run a network with onnxruntime on a random batch: output shape check, latency, throughput."""
+    """Run a network with onnxruntime on a random batch: output shape check, latency, throughput
+    (--profile: time per layer beside the prediction)."""
     provider = choice(provider, PROVIDERS, "--provider")
     batch, warmup = whole(batch, "--batch", 1, LIMIT), whole(warmup, "--warmup", 0)
     iters, seed = whole(iters, "--iters", 1), whole(seed, "--seed", 0)
     weights = choice(weights, RUN_WEIGHTS, "--weights")
+    fmt = choice(format, ("text", "json"), "--format")
+    threads = whole(threads, "--threads", 1, 1024)
+    if not profile and (device is not None or device_file is not None or fmt != "text"
+                        or threads is not None):
+        raise error("--device, --device-file, --format and --threads go with --profile", OPTIONS,
+                    hint="add --profile", exit_code=2)
+    if profile:
+        if model.lower().endswith(".onnx"):
+            raise error("--profile maps onnxruntime's nodes to a spec's layers: give the spec, "
+                        "not an ONNX file", OPTIONS, hint="archcalc run SPEC --profile",
+                        exit_code=2)
+        from archcalc.latency.command import profile_run
+        net = load_one(model, input, filters, double_after_pool, rounding, column)
+        profile_run(net, provider=provider, batch=batch, warmup=warmup, iters=iters, seed=seed,
+                    device=device, device_file=device_file, fmt=fmt, threads=threads,
+                    weights=weights)
+        return
     from . import runtime
     if model.lower().endswith(".onnx"):
         if not os.path.isfile(model):

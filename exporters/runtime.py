@@ -90,17 +90,19 @@ class Session:
     note: str | None = None
 
 
-def open_session(model_path: str, provider: str = "auto") -> Session:
+def open_session(model_path: str, provider: str = "auto", configure=None) -> Session:
     """A session on the best provider that works: ``auto`` tries CUDA then the CPU; ``cuda``
-    that cannot be honoured is an ArchcalcError; ``cpu`` is the CPU."""
+    that cannot be honoured is an ArchcalcError; ``cpu`` is the CPU. ``configure``, when
+    given, is called with each SessionOptions before use (archcalc.latency turns on
+    onnxruntime's profiler this way)."""
     if provider not in PROVIDERS:
         raise error(f"unknown provider {provider!r}", OPTIONS, hint="auto, cpu or cuda", exit_code=2)
     ort = _ort()
     if provider == "cpu":
-        return Session(_session(ort, model_path, [CPU]), "cpu")
+        return Session(_session(ort, model_path, [CPU], configure=configure), "cpu")
     reason = cuda_unavailable_reason()
     if reason is None:
-        sess = _session(ort, model_path, [CUDA, CPU], quiet=True)
+        sess = _session(ort, model_path, [CUDA, CPU], quiet=True, configure=configure)
         if sess.get_providers()[0] == CUDA:
             return Session(sess, "cuda")
         reason = "onnxruntime could not start its CUDA provider (ARCHCALC_DEBUG=1 shows its log)"
@@ -110,11 +112,14 @@ def open_session(model_path: str, provider: str = "auto") -> Session:
         raise error(f"--provider cuda cannot be honoured: {reason}", OPTIONS,
                     hint="use --provider cpu (or auto, which falls back to the CPU)", exit_code=2)
     expected = CUDA in ort.get_available_providers()      # onnxruntime-gpu is installed
-    return Session(_session(ort, model_path, [CPU]), "cpu", reason if expected else None)
+    return Session(_session(ort, model_path, [CPU], configure=configure), "cpu",
+                   reason if expected else None)
 
 
-def _session(ort, model_path: str, providers: list[str], quiet: bool = False):
+def _session(ort, model_path: str, providers: list[str], quiet: bool = False, configure=None):
     opts = ort.SessionOptions()
+    if configure is not None:
+        configure(opts)
     debug = os.environ.get("ARCHCALC_DEBUG")
     opts.log_severity_level = 2 if debug else (4 if quiet else 3)
     if quiet and not debug:

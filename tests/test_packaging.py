@@ -84,6 +84,9 @@ def test_the_installed_wheel_runs_a_summary_from_an_empty_folder(wheel, tmp_path
     assert where.startswith(str(target))                  # not the checkout's archcalc
     assert "FOREIGN []" in s.stderr
     assert json.loads(doc)["totals"]["params"] == 138_357_544      # torchvision's VGG16
+    est = run("estimate", "vgg16", "--device", "h100-sxm", "-F", "json")   # devices.json shipped
+    assert est.returncode == 0, est.stderr
+    assert json.loads(est.stdout.split("\n", 1)[1])["device"]["peak_tflops"]["fp16"] == 989.4
     listed = run("specs")
     assert listed.returncode == 0 and "mobilenet_v1.yaml" in listed.stdout
     table = run("compare", "vgg_table.md", "-F", "json")

@@ -10,9 +10,9 @@ from typing import List, Optional
 import typer
 
 from .. import analysis
-from ..cli_common import (BATCH, COLUMN, DOUBLE, DTYPE, FILTERS, INPLACE, INPUT, OPTIMIZER, UNKNOWN,
-                          ROUNDING, STDIN, analysis_options, guarded, load_spec, spec_problems, umask,
-                          write_atomic)
+from ..cli_common import (BATCH, COLUMN, DEVICE_FILE, DOUBLE, DTYPE, FILTERS, INPLACE, INPUT,
+                          OPTIMIZER, ROUNDING, STDIN, UNKNOWN, analysis_options, guarded,
+                          load_spec, spec_problems, umask, write_atomic)
 from ..errors import OPTIONS, ArchcalcError, Diagnostic, SourcePos, error
 
 FORMATS = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown"}
@@ -125,6 +125,10 @@ def report_cmd(
     count_inplace: bool = INPLACE,
     optimizer: str = OPTIMIZER,
     plots: bool = typer.Option(True, "--plots/--no-plots", help="include the charts"),
+    device: Optional[str] = typer.Option(None, "--device", "-D", metavar="NAME",
+                                         help="add a roofline chart on this device "
+                                              "(docs/latency.md)"),
+    device_file: Optional[str] = DEVICE_FILE,
 ):
     """A design review in one file: name and settings, totals, the drawing, the per-layer
     table, every warning, and plots (parameters and MACs, activation memory with the
@@ -152,6 +156,14 @@ def report_cmd(
     for sec, key in zip(sections, compare_keys([(x["report"], x["weight_layers"], x["source"])
                                                 for x in sections])):
         sec["title"] = key
+    dev = None
+    if device is not None:                  # archcalc/latency: a bad name before any work
+        from ..latency import devices, model
+        dev = devices.get(device, device_file)
+        dev.peak(options["dtype"])
+        if not plots:
+            raise error("--device adds a chart: it needs the plots", OPTIONS,
+                        hint="drop --no-plots", exit_code=2)
     draw = None           # the spec's own errors come first, pygal or not
     if plots:
         try:
@@ -161,7 +173,9 @@ def report_cmd(
                         exit_code=2) from None
     for i, sec in enumerate(sections):
         if draw is not None:
-            sec["plots"] = draw.all_plots(sec["net"], sec["report"], prefix=f"n{i}-")
+            est = model.estimate(sec["report"], dev) if dev is not None else None
+            sec["plots"] = draw.all_plots(sec["net"], sec["report"], prefix=f"n{i}-",
+                                          estimate=est)
         drawings(sec, fmt)
     if fmt == "html":
         from . import html

@@ -129,11 +129,53 @@ def training(report: Report) -> str:
     return tidy(chart.render(is_unicode=True))
 
 
-def all_plots(net, report: Report, prefix: str = "") -> list[tuple[str, str]]:
+def roofline(est) -> str:
+    """archcalc report --device: the device's roofline (log-log: attainable FLOP/s against
+    arithmetic intensity, the bandwidth slope up to the ridge point, then the flat peak) and
+    each layer that does arithmetic as a point at its intensity and its predicted FLOP/s
+    (FLOPs / predicted time), one series per op kind. Layers without FLOPs (pools,
+    element-wise) have intensity 0, which a log axis cannot show: the title counts them (not
+    the fused ones, which take no time of their own)."""
+    dev, dtype = est.device, est.dtype
+    peak, bw = dev.peak(dtype) / 1e9, dev.bandwidth / 1e9           # GFLOP/s, GB/s
+    pts = [t for t in est.layers if t.flops and t.bytes and t.time_s]
+    left = sum(1 for t in est.layers if t.kind not in ("view", "epilogue")) - len(pts)
+    xs = [t.intensity for t in pts] or [1.0]
+    lo, hi = min(min(xs), peak / bw) / 2, max(max(xs), peak / bw) * 2
+    chart = pygal.XY(**_config(
+        f"{est.report.name} on {dev.key} ({dtype}): roofline, one point per layer"
+        + (f" ({left} layer{'s' * (left != 1)} without FLOPs not shown)" if left else ""),
+        [], columns=3,
+        logarithmic=True, x_title="arithmetic intensity (FLOP per byte moved)",
+        y_title="GFLOP/s", stroke=False,
+        value_formatter=lambda v: f"{v:,.3g}"))
+    chart.x_labels = None
+    chart.show_minor_x_labels = False
+    chart.height = HEIGHT + 60
+    chart.margin_bottom = 24
+    ridge = peak / bw
+    chart.add(f"roof: {bw:,.0f} GB/s, {peak:,.0f} GFLOP/s",
+              [(lo, bw * lo), (ridge, peak), (hi, peak)], stroke=True, show_dots=False,
+              stroke_style={"width": 2})
+    kinds: dict[str, list] = {}
+    for t in pts:
+        kinds.setdefault(t.kind, []).append(
+            {"value": (t.intensity, t.flops / t.time_s / 1e9),
+             "label": f"{t.name}: {t.intensity:,.1f} FLOP/B, {t.time_s * 1e6:,.1f} µs, "
+                      f"{t.bound}-bound"})
+    for kind, values in kinds.items():
+        chart.add(kind, values, dots_size=4)
+    return tidy(chart.render(is_unicode=True))
+
+
+def all_plots(net, report: Report, prefix: str = "", estimate=None) -> list[tuple[str, str]]:
     """(file stem, SVG text) for each chart; ``prefix`` makes the charts' ids (and so their
-    styles) distinct where several networks' charts share one page."""
+    styles) distinct where several networks' charts share one page; ``estimate`` (archcalc
+    report --device) adds the roofline."""
     charts = [("params_macs", params_macs(report)), ("memory", memory(net, report)),
               ("receptive_field", receptive_field(report)), ("training", training(report))]
+    if estimate is not None:
+        charts.append(("roofline", roofline(estimate)))
     return [(stem, _ID.sub(f"chart-{prefix}{stem}", svg)) for stem, svg in charts]
 
 
