@@ -119,10 +119,6 @@ def run_cmd(
         raise error("--device, --device-file, --format and --threads go with --profile", OPTIONS,
                     hint="add --profile", exit_code=2)
     if profile:
-        if model.lower().endswith(".onnx"):
-            raise error("--profile maps onnxruntime's nodes to a spec's layers: give the spec, "
-                        "not an ONNX file", OPTIONS, hint="archcalc run SPEC --profile",
-                        exit_code=2)
         from archcalc.latency.command import profile_run
         net = load_one(model, input, filters, double_after_pool, rounding, column)
         profile_run(net, provider=provider, batch=batch, warmup=warmup, iters=iters, seed=seed,

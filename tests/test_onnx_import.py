@@ -422,3 +422,31 @@ def test_import_errors(tmp_path):
         p = run_cli("import", *args)
         assert p.returncode == 2 and words in p.stderr and "Traceback" not in p.stderr, p.stderr
     assert not os.path.exists(tmp_path / "x.txt")
+
+
+def test_profiling_an_imported_model_maps_its_nodes_to_layers(tmp_path):
+    """run --profile on a model with PyTorch's node names: every timed node maps to a layer
+    (the import records which node became which layer)."""
+    pytest.importorskip("onnxruntime")
+    inits = {"w": np.random.default_rng(0).standard_normal((8, 3, 3, 3)), "b": np.zeros(8),
+             "fw": np.zeros((10, 8 * 8 * 8)), "fb": np.zeros(10)}
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], name="/features/features.0/Conv",
+                              kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("Sigmoid", ["c"], ["s"], name="/features/features.1/Sigmoid"),
+             helper.make_node("Mul", ["c", "s"], ["m"], name="/features/features.1/Mul"),
+             helper.make_node("Flatten", ["m"], ["f"], name="/Flatten"),
+             helper.make_node("Gemm", ["f", "fw", "fb"], ["y"], name="/classifier/Gemm",
+                              transB=1)]
+    path = write(make_model(nodes, inits), tmp_path)
+    net = load_onnx(path)
+    assert net.onnx["node_layers"] == {
+        "/features/features.0/Conv": "features.0", "/features/features.1/Sigmoid": "features.1",
+        "/features/features.1/Mul": "features.1", "/Flatten": "classifier",
+        "/classifier/Gemm": "classifier",            # and their outputs' names
+        "c": "features.0", "s": "features.1", "m": "features.1", "f": "classifier",
+        "y": "classifier"}
+    p = run_cli("run", path, "--profile", "--iters", "3", "--warmup", "1", "-F", "json")
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert "UNMAPPED" not in p.stdout and "map to no layer" not in p.stderr
+    assert doc["name"] == "m"

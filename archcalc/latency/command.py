@@ -175,8 +175,12 @@ def profile_run(net, *, provider: str, batch: int, warmup: int, iters: int, seed
     if device is not None:                   # a bad name is said before the long part
         dev = devices.get(device, device_file)
         dev.peak("fp32")
+    onnx_model = getattr(net, "onnx", None)      # an imported model: profiled as it is
     prof = profile.profile(net, batch=batch, warmup=warmup, iters=iters, provider=provider,
-                           seed=seed, threads=threads, weights=weights)
+                           seed=seed, threads=threads, weights=weights,
+                           path=onnx_model["path"] if onnx_model else None)
+    if onnx_model:
+        prof = profile.renamed(prof, onnx_model["node_layers"])
     if dev is None and prof.provider == "cpu":
         dev = devices.get(devices.LOCAL)
     est = model.estimate(report, dev, "fp32") if dev is not None else None

@@ -71,13 +71,16 @@ class Profile:
 # running with the profiler
 
 def profile(net, *, batch: int = 1, warmup: int = 3, iters: int = 20, provider: str = "auto",
-            seed: int = 0, threads: int | None = None, weights: str = "random") -> Profile:
-    """Export ``net`` (``weights``: random or zeros), run it ``warmup`` + ``iters`` times with
-    onnxruntime's profiler on, and return each node's median time over the timed runs."""
+            seed: int = 0, threads: int | None = None, weights: str = "random",
+            path: str | None = None) -> Profile:
+    """Export ``net`` (``weights``: random or zeros), or take the ONNX model at ``path`` as it
+    is, run it ``warmup`` + ``iters`` times with onnxruntime's profiler on, and return each
+    node's median time over the timed runs."""
     import numpy as np
     from ..exporters import onnx as onnx_export, runtime
     with tempfile.TemporaryDirectory(prefix="archcalc-profile-") as tmp:
-        path = onnx_export.export(net, os.path.join(tmp, "model.onnx"), weights, seed)
+        if path is None:
+            path = onnx_export.export(net, os.path.join(tmp, "model.onnx"), weights, seed)
 
         def configure(opts):
             opts.enable_profiling = True
@@ -87,7 +90,9 @@ def profile(net, *, batch: int = 1, warmup: int = 3, iters: int = 20, provider: 
         sess = runtime.open_session(path, provider, configure)
         s = sess.session
         inp = s.get_inputs()[0]
-        shape = (batch, *[int(d) for d in inp.shape[1:]])
+        h, w, c = net.input                      # (a model's dynamic sizes: the given input)
+        dims = [d if isinstance(d, int) else v for d, v in zip(inp.shape[1:], (c, h, w))]
+        shape = (batch, *dims)
         x = np.random.default_rng(seed).standard_normal(shape, dtype=np.float32)
         feeds = {inp.name: x}
         for _ in range(1 + warmup + iters):     # the first run (allocations) is a warm-up too
@@ -124,12 +129,30 @@ def parse_events(events: list, skip: int, iters: int, provider: str = "cpu",
 # ---------------------------------------------------------------------------------------------
 # nodes → layers
 
+def base_name(node: str) -> str:
+    """A profiled node's name without onnxruntime's prefix ("fused ") and suffixes."""
+    return _SUFFIX.sub("", node[len("fused "):] if node.startswith("fused ") else node)
+
+
+def renamed(prof: "Profile", aliases: dict[str, str]) -> "Profile":
+    """``prof`` with each node named after the layer ``aliases`` gives its (base) name: an
+    imported ONNX model's node names are not its layers' (archcalc.onnx_import records which
+    node went into which layer)."""
+    from dataclasses import replace
+    keys = set(aliases)
+
+    def layer(name: str) -> str:
+        key = resolve(name, keys)        # onnxruntime's suffixes: _nchwc, /QuickGeluFusion/
+        return aliases[key] if key is not None else name
+    return replace(prof, nodes=tuple(replace(n, name=layer(n.name)) for n in prof.nodes))
+
+
 def resolve(node: str, names: set[str]) -> str | None:
     """The layer a node's name stands for: the name itself without onnxruntime's prefix
     ("fused ") and suffixes ("_nchwc"), or the longest layer name it starts with followed by
     a separator (archcalc's helper nodes ``<layer>.<suffix>``, onnxruntime's
     ``<layer>/QuickGeluFusion/``, ``<layer>_bn``)."""
-    base = _SUFFIX.sub("", node[len("fused "):] if node.startswith("fused ") else node)
+    base = base_name(node)
     if base in names:
         return base
     best = None

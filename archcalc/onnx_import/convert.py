@@ -290,8 +290,33 @@ class Converter:
                 f"know ({listed}): their parameters and MACs are not counted in any total",
                 SourcePos(self.path), "the totals are lower bounds; docs/onnx-import.md lists "
                 "the ops archcalc reads", self.opaque[0][0]))
-        net.onnx = {"opset": self.opset, "producer": self.m.producer, "path": self.path}
+        net.onnx = {"opset": self.opset, "producer": self.m.producer, "path": self.path,
+                    "node_layers": self.node_layers(order)}
         return net
+
+    def node_layers(self, order: list[wire.Node]) -> dict[str, str]:
+        """Each ONNX node's name, and its outputs' names (onnxruntime names fused nodes after
+        either) → the layer it is part of (a pattern's inner nodes and a flatten a fully
+        connected layer absorbed: the layer they feed), for mapping what a profiler times back
+        to layers. Nodes folded into constants have none."""
+        out: dict[str, str] = {}
+        for node in reversed(order):
+            v = next((self.vals.get(y) for y in node.outputs if y in self.vals), None)
+            if isinstance(v, Act) and (v.flat is None or v.flat in self.b.names):
+                layer = v.flat or v.layer
+                if layer != "input":
+                    out[node.name] = layer
+                continue
+            if v is INTERNAL or isinstance(v, Act):
+                for user in self.consumers.get(node.outputs[0], ()):
+                    if user is not None and user.name in out:
+                        out[node.name] = out[user.name]
+                        break
+        for node in order:
+            if node.name in out:
+                for y in node.outputs:
+                    out.setdefault(y, out[node.name])
+        return out
 
     def visit(self, node: wire.Node) -> None:
         if node.index in self.skip:
