@@ -258,7 +258,8 @@ def _read_stdin() -> str:
         raise error(f"standard input holds more than {spec.MAX_FILE_BYTES:,} bytes, the limit "
                     "of a spec", where, exit_code=2)
     if b"\0" in data:
-        raise error("standard input is binary, not a spec", where, exit_code=2)
+        raise error("standard input is binary, not a spec", where, exit_code=2,
+                    hint="an ONNX model is read from a file: give its path (MODEL.onnx)")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -377,8 +378,8 @@ def load_one(text: str, input: Optional[str], filters, double: Optional[bool],
 # options shared by the commands (values are text: checked by the functions above)
 
 SPEC = typer.Argument(..., metavar="SPEC", show_default=False,
-                      help="a spec file, a shipped network's name (archcalc specs), a spec "
-                           "string, or - for standard input")
+                      help="a spec file, an ONNX model (.onnx), a shipped network's name "
+                           "(archcalc specs), a spec string, or - for standard input")
 INPUT = typer.Option(None, "--input", "-i", metavar="HxWxC",
                      help="input volume, e.g. 224x224x3 (default: the spec's own, else 224x224x3)")
 FILTERS = typer.Option(None, "--filters", "-f", metavar="N",

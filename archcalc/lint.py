@@ -199,7 +199,32 @@ def misaligned_merges(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[D
                         "coarser grid's stride is expected (FPN-style decoders accept it)")
 
 
-CHECKS = (rounding_effects, collapsed_early, fc_dominates, misaligned_merges, unread_outputs)
+def uncounted(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Diagnostic]:
+    """Layers of an imported ONNX model whose op archcalc does not know (``opaque``, kept by
+    ``--unknown passthrough``): their parameters and MACs are unknown, so every total is a lower
+    bound. One warning, at the first of them."""
+    found = [layer for layer in net.layers if layer.op == "opaque"]
+    if not found:
+        return
+    kinds: dict[str, int] = {}
+    for layer in found:
+        kinds[layer.attrs["onnx_op"]] = kinds.get(layer.attrs["onnx_op"], 0) + 1
+    listed = ", ".join(f"{op} ×{n}" if n > 1 else op for op, n in kinds.items())
+    many = len(found) > 1
+    yield _warn(found[0], f"{len(found)} layer{'s' if many else ''} pass{'' if many else 'es'} "
+                f"through ONNX nodes archcalc cannot read ({listed}): their parameters and MACs "
+                "are not counted (0 in every total, which is a lower bound)",
+                "docs/onnx-import.md lists the ops and forms archcalc reads")
+    unsized = [layer.name for layer in found if layer.attrs.get("output") is None]
+    if unsized:
+        yield _warn(net[unsized[0]], f"ONNX shape inference gives no size for {', '.join(unsized)}: "
+                    "the output volume is taken as the input's",
+                    "run onnx.shape_inference.infer_shapes on the model first, or give --input "
+                    "where its size is dynamic")
+
+
+CHECKS = (rounding_effects, collapsed_early, fc_dominates, misaligned_merges, unread_outputs,
+          uncounted)
 
 
 def lint(net: "Network", rows: list["LayerRow"]) -> list[Diagnostic]:

@@ -332,11 +332,34 @@ def test_passthrough_keeps_unknown_nodes_marked_and_uncounted(tmp_path):
     assert any("not counted" in d.message for d in report.diagnostics)
     p = run_cli("summary", path, "--unknown", "passthrough")
     assert p.returncode == 0 and "ONNX Mystery (not counted)" in p.stdout
-    assert "3 layers pass through ONNX ops archcalc does not know" in p.stdout + p.stderr
+    assert "3 layers pass through ONNX nodes archcalc cannot read (Mystery ×3)" in p.stdout
+    assert "gives no size for m1, m2, m3" in p.stdout     # (acme.Mystery: no inference rule)
     doc = json.loads(run_cli("summary", path, "--unknown", "passthrough", "-F", "json").stdout)
     assert [r["op"] for r in doc["layers"]].count("opaque") == 3
     p = run_cli("export", path, "--unknown", "passthrough", "-o", str(tmp_path / "x.onnx"))
     assert p.returncode != 0 and "Traceback" not in p.stderr
+    # the spec import writes keeps the layers, and the warning with them
+    spec = tmp_path / "m.yaml"
+    assert run_cli("import", path, "--unknown", "passthrough", "-o", str(spec)).returncode == 0
+    p = run_cli("validate", str(spec))
+    assert "3 layers pass through ONNX nodes archcalc cannot read" in p.stdout + p.stderr
+
+
+def test_a_size_changing_unknown_op_is_one_error(tmp_path):
+    """TopK (k = 4 of 8 channels) gets its size from shape inference (k is an initializer);
+    a Concat along the height changes the size: one error, not two."""
+    inits = {"w": np.zeros((8, 3, 3, 3)), "i_k": [4]}
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[3, 3],
+                              pads=[1, 1, 1, 1]),
+             helper.make_node("TopK", ["c", "i_k"], ["t", "ti"], name="topk", axis=1)]
+    path = write(make_model(nodes, inits, outputs=("t",), shapes=False), tmp_path)
+    got, _ = rows(path, unknown="passthrough")
+    assert got["topk"].output == (8, 8, 4)
+    nodes = [helper.make_node("Concat", ["x", "x"], ["y"], name="hcat", axis=2)]
+    path = write(make_model(nodes, {}), tmp_path, "h.onnx")
+    p = run_cli("summary", path, "--unknown", "passthrough")
+    assert p.returncode == 1 and p.stderr.count("error") == 1, p.stderr
+    assert "changes the size 8×8 → 16×8" in p.stderr
 
 
 # ---------------------------------------------------------------------------------------------
@@ -450,3 +473,88 @@ def test_profiling_an_imported_model_maps_its_nodes_to_layers(tmp_path):
     doc = json.loads(p.stdout)
     assert "UNMAPPED" not in p.stdout and "map to no layer" not in p.stderr
     assert doc["name"] == "m"
+
+
+# ---------------------------------------------------------------------------------------------
+# forms found by a newcomer's review (PyTorch's two exporters)
+
+def test_pytorch_pad_computation_is_folded(tmp_path):
+    """nn.ZeroPad2d((1, 2, 0, 1)) as the TorchScript exporter writes it: the pads are computed
+    by ConstantOfShape → Concat → Reshape → Slice (step −1) → Transpose → Reshape → Cast."""
+    c = lambda name, v: helper.make_node("Constant", [], [name], name=name,
+                                         value=numpy_helper.from_array(np.asarray(v, np.int64)))
+    nodes = [c("given", [1, 2, 0, 1]), c("n4", [4]),
+             helper.make_node("ConstantOfShape", ["n4"], ["zeros"], name="zeros"),
+             helper.make_node("Concat", ["given", "zeros"], ["p8"], name="cat", axis=0),
+             c("shape", [-1, 2]),
+             helper.make_node("Reshape", ["p8", "shape"], ["p42"], name="r1"),
+             c("st", [-1]), c("en", [-(2 ** 63)]), c("ax", [0]), c("sp", [-1]),
+             helper.make_node("Slice", ["p42", "st", "en", "ax", "sp"], ["rev"], name="rev"),
+             helper.make_node("Transpose", ["rev"], ["tr"], name="tr", perm=[1, 0]),
+             c("flat", [-1]),
+             helper.make_node("Reshape", ["tr", "flat"], ["pads"], name="r2"),
+             helper.make_node("Cast", ["pads"], ["pads64"], name="cast", to=TensorProto.INT64),
+             helper.make_node("Pad", ["x", "pads64"], ["y"], name="/p/Pad", mode="constant")]
+    got, _ = rows(write(make_model(nodes, {}), tmp_path))
+    # PyTorch's (left 1, right 2, top 0, bottom 1): 8×8 → 9×11
+    assert got["p"].output == (9, 11, 3) and got["p"].attrs["padding"] == (0, 1, 1, 2)
+
+
+def test_pytorch_dynamo_names_come_from_the_module_path():
+    from archcalc.onnx_import.convert import torch_scope_name
+    ns = (": __main__.Net/layer1: torch.nn.modules.container.Sequential/layer1.0: __main__.Basic"
+          "/layer1.0.relu: torch.nn.modules.activation.ReLU/relu_1: aten.relu.default")
+    assert torch_scope_name(ns) == "layer1.0.relu"
+    ns = (": __main__.Net/layer1: torch.nn.modules.container.Sequential/layer1.0: __main__.Basic"
+          "/add: aten.add.Tensor")
+    assert torch_scope_name(ns) == "layer1.0.add"
+    assert torch_scope_name(": __main__.Net/flatten: aten.flatten.using_ints") == "flatten"
+
+
+def test_groupnorm_with_per_group_initializers_and_a_transposed_linear(tmp_path):
+    """PyTorch's newer exporter: the InstanceNormalization's per-group scale and bias are
+    initializers; a training-mode Linear is MatMul(x, Transpose(W))."""
+    inits = {"w": np.zeros((8, 3, 3, 3)), "i_g": [0, 2, -1], "s2": np.ones(2), "b2": np.zeros(2),
+             "i_back": [0, 8, 8, 8], "gamma": np.ones((8, 1, 1)), "beta": np.zeros((8, 1, 1)),
+             "fw": np.zeros((5, 8))}
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[3, 3],
+                              pads=[1, 1, 1, 1]),
+             helper.make_node("Reshape", ["c", "i_g"], ["g"], name="g1"),
+             helper.make_node("InstanceNormalization", ["g", "s2", "b2"], ["n"], name="g2"),
+             helper.make_node("Reshape", ["n", "i_back"], ["b"], name="g3"),
+             helper.make_node("Mul", ["b", "gamma"], ["m"], name="g4"),
+             helper.make_node("Add", ["m", "beta"], ["gn"], name="/gn/Add"),
+             helper.make_node("GlobalAveragePool", ["gn"], ["p"], name="pool"),
+             helper.make_node("Flatten", ["p"], ["f"], name="flat"),
+             helper.make_node("Transpose", ["fw"], ["wt"], name="t", perm=[1, 0]),
+             helper.make_node("MatMul", ["f", "wt"], ["y"], name="/fc/MatMul")]
+    got, report = rows(write(make_model(nodes, inits), tmp_path))
+    assert got["gn"].op == "groupnorm" and got["gn"].params == 16       # γ and β: 2·8
+    assert got["fc"].params == 40 and got["fc"].output == (1, 1, 5)
+    assert report.totals.params == 8 * 27 + 16 + 40
+
+
+def test_messages_for_forms_archcalc_cannot_read(tmp_path):
+    """A Resize to a size that is no whole multiple (an FPN on odd sizes), two image inputs, a
+    channels-last input: each one message that says what was found."""
+    sizes = {"i_sz": [1, 3, 12, 12]}
+    nodes = [helper.make_node("Resize", ["x", "", "", "i_sz"], ["y"], name="rs")]
+    p = run_cli("summary", write(make_model(nodes, sizes), tmp_path, "r.onnx"))
+    assert p.returncode == 1 and "a Resize from 8×8 to 12×12" in p.stderr
+    assert "size: [" not in p.stderr                    # no spec syntax for a model
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])
+    x2 = helper.make_tensor_value_info("x2", TensorProto.FLOAT, [1, 3, 8, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    two = helper.make_model(helper.make_graph([helper.make_node("Add", ["x", "x2"], ["y"])],
+                                              "g", [x, x2], [y]),
+                            opset_imports=[helper.make_opsetid("", 17)])
+    err = bad(tmp_path, two.SerializeToString())
+    assert "has 2 image inputs ('x' float32 [1, 3, 8, 8]; 'x2' float32 [1, 3, 8, 8])" in err
+    nodes = [helper.make_node("Relu", ["x"], ["y"], name="r")]
+    path = write(make_model(nodes, {}, inp=("x", [1, 32, 32, 3])), tmp_path, "nhwc.onnx")
+    assert "looks channels-last" in run_cli("summary", path).stdout
+    # JSON's "file" is the path alone; a node is named in the message
+    doc = json.loads(run_cli("summary", write(nms_model(), tmp_path, "u.onnx"), "-F",
+                             "json").stdout)
+    assert doc["diagnostics"][0]["file"].endswith("u.onnx")
+    assert "(3 nodes: m1, m2, m3)" in doc["diagnostics"][0]["message"]

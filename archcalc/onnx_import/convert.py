@@ -30,7 +30,7 @@ from ..graph import Builder, Network
 from ..ops import OPS, At, Vol
 from . import wire
 
-NEWEST_KNOWN_OPSET = 23          # checked against the installed onnx only above this
+NEWEST_KNOWN_OPSET = 20          # checked against the installed onnx only above this
 UNKNOWN_MODES = ("error", "passthrough")
 
 
@@ -75,7 +75,11 @@ class Unsupported(Exception):
         self.op = op                 # the op itself is unknown (grouped per op type)
 
 
-VIEW_OPS = ("Unsqueeze", "Squeeze", "Reshape", "Identity", "Cast")
+VIEW_OPS = ("Unsqueeze", "Squeeze", "Reshape", "Identity", "Cast", "Transpose")
+# the inputs of an op that hold weights (a structure-only export gives them as graph inputs)
+WEIGHT_SLOTS = {"Conv": (1, 2), "ConvTranspose": (1, 2), "Gemm": (1, 2), "MatMul": (1,),
+                "BatchNormalization": (1, 2, 3, 4), "InstanceNormalization": (1, 2),
+                "LayerNormalization": (1, 2), "GroupNormalization": (1, 2), "PRelu": (1,)}
 
 
 def short_name(name: str, op_type: str) -> str:
@@ -92,6 +96,22 @@ def short_name(name: str, op_type: str) -> str:
     keep = [p for i, p in enumerate(parts)
             if not (i + 1 < len(parts) and parts[i + 1].startswith(p + "."))]
     return ".".join(keep) or name
+
+
+def torch_scope_name(namespace: str) -> str | None:
+    """The module path PyTorch's dynamo exporter records in a node's ``namespace`` metadata
+    (``: Net/layer1: Sequential/layer1.0: Basic/layer1.0.relu: ReLU/relu_1: aten.relu.default``):
+    the innermost module's path where that module is a leaf of torch.nn (``layer1.0.relu``),
+    else that path and the node's own name (``layer1.0.add`` for a functional add inside
+    ``layer1.0``)."""
+    parts = [p.partition(": ") for p in namespace.split("/")]
+    if len(parts) < 2:
+        return None
+    (fx, _, _), (module, _, cls) = parts[-1], parts[-2]
+    module, fx = module.strip(": "), fx.strip(": ")
+    if cls.startswith("torch.nn.modules.") and ".container." not in cls and module:
+        return module
+    return f"{module}.{fx}" if module else fx or None
 
 
 def _axes(axes, rank: int) -> list[int]:
@@ -122,9 +142,13 @@ class Converter:
     # -- places and errors ------------------------------------------------------------------
 
     def pos(self, node: wire.Node | None = None) -> SourcePos:
-        if node is None:
-            return SourcePos(self.path)
-        return SourcePos(f"{self.path}: node {node.name or node.outputs[0]!r} ({node.op_type})")
+        """The model file: a layer's diagnostics name the layer, and the importer's own name
+        the ONNX node in their message (JSON's "file" stays a path)."""
+        return SourcePos(self.path)
+
+    @staticmethod
+    def node_label(node: wire.Node) -> str:
+        return f"node {node.name or node.outputs[0]!r} ({node.op_type})"
 
     def fail(self, msg: str, hint: str | None = None) -> ArchcalcError:
         return error(msg, SourcePos(self.path), hint=hint, exit_code=2)
@@ -155,7 +179,11 @@ class Converter:
         return v.dims if isinstance(v, Const) else None
 
     def is_param(self, name: str) -> bool:
-        return name in self.g.initializers
+        """An initializer, or one reshaped or transposed (a weight)."""
+        if name in self.g.initializers:
+            return True
+        v = self.vals.get(name)
+        return isinstance(v, Const) and v.param
 
     def act(self, name: str) -> Act:
         v = self.vals.get(name)
@@ -191,8 +219,11 @@ class Converter:
     # -- emitting layers ---------------------------------------------------------------------
 
     def layer_name(self, node: wire.Node) -> str | None:
-        base = short_name(node.name, node.op_type) if node.name else \
-            (node.outputs[0] if node.outputs and not node.outputs[0].isdigit() else "")
+        scope = node.meta.get("namespace") if not node.name.startswith("/") else None
+        base = torch_scope_name(scope) if scope else None
+        if not base:
+            base = short_name(node.name, node.op_type) if node.name else \
+                (node.outputs[0] if node.outputs and not node.outputs[0].isdigit() else "")
         if not base:
             return None
         name, n = base, 1
@@ -269,27 +300,18 @@ class Converter:
         for node in order:
             self.visit(node)
         self.report_unsupported()
-        if self.diags:
+        if any(d.severity == "error" for d in self.diags):
             raise ArchcalcError(self.diags, exit_code=1)
+        warnings = list(self.diags)
         outputs = self.outputs()
         net_outputs = [o for o in outputs]
         self.b.outputs = net_outputs if net_outputs else None
         net = self.b.build(self.rounding, None, "onnx")
+        net.warnings = warnings + net.warnings
         if self.b.outputs and net_outputs == [
                 layer.name for layer in net.layers if layer.op != "input"
                 and not net.consumers[layer.name]]:
             net.declared_outputs = None          # the default: what nothing reads
-        if self.opaque:
-            kinds: dict[str, int] = {}
-            for _, op in self.opaque:
-                kinds[op] = kinds.get(op, 0) + 1
-            listed = ", ".join(f"{op} ×{n}" if n > 1 else op for op, n in kinds.items())
-            net.warnings.append(Diagnostic(
-                "warning", f"{len(self.opaque)} layer{'s' if len(self.opaque) > 1 else ''} "
-                f"pass{'' if len(self.opaque) > 1 else 'es'} through ONNX ops archcalc does not "
-                f"know ({listed}): their parameters and MACs are not counted in any total",
-                SourcePos(self.path), "the totals are lower bounds; docs/onnx-import.md lists "
-                "the ops archcalc reads", self.opaque[0][0]))
         net.onnx = {"opset": self.opset, "producer": self.m.producer, "path": self.path,
                     "node_layers": self.node_layers(order)}
         return net
@@ -321,6 +343,10 @@ class Converter:
     def visit(self, node: wire.Node) -> None:
         if node.index in self.skip:
             src, check = self.skip[node.index]
+            if src is not None and self.vals.get(src) is FAILED:
+                for y in node.outputs:       # the pattern's first node failed: said there
+                    self.vals[y] = FAILED
+                return
             if check is not None:
                 try:
                     check(node)
@@ -386,11 +412,14 @@ class Converter:
                                   rank=out[1] if out is not None else acts[0].rank)
                     self.opaque.append((a.layer, node.op_type))
                     return
-                except ArchcalcError as err:
+                except ArchcalcError as err:      # (one error for the node: this one)
                     self.diags.extend(err.diagnostics)
+                    for y in node.outputs:
+                        self.vals[y] = FAILED
+                    return
         for y in node.outputs:
             self.vals[y] = FAILED
-        key = exc.what if exc.op else "\0" + node.op_type
+        key = exc.what if exc.op else f"\0{node.op_type}\0{exc.what}"
         self.unsupported.setdefault(key, []).append((node, exc.what))
 
     def report_unsupported(self) -> None:
@@ -401,11 +430,14 @@ class Converter:
             count = f"{len(found)} node{'s' if len(found) > 1 else ''}: {shown}"
             hint = ("--unknown passthrough keeps such nodes as layers whose figures are not "
                     "counted; docs/onnx-import.md lists the ops archcalc reads")
+            if self.unknown == "passthrough":    # (kept where they could be: these could not)
+                hint = "docs/onnx-import.md lists the ops and forms archcalc reads"
             if key.startswith("\0"):
                 why = found[0][1]
-                more = f" ({count})" if len(found) > 1 else ""
-                self.diags.append(Diagnostic("error", f"{node.op_type} not supported here: "
-                                             f"{why}{more}", self.pos(node), hint))
+                more = f" (and {len(found) - 1} more: {', '.join(names[1:4])}" + \
+                    (", …)" if len(names) > 4 else ")") if len(found) > 1 else ""
+                self.diags.append(Diagnostic("error", f"{self.node_label(node)}: archcalc cannot "
+                                             f"read {why}{more}", self.pos(node), hint))
             else:
                 self.diags.append(Diagnostic("error", f"unsupported op {key!r} ({count})",
                                              self.pos(node), hint))
@@ -484,14 +516,17 @@ class Converter:
         g = self.g
         real = [i for i in g.inputs if i.name not in g.initializers]
         data_use: set[str] = set()
-        for n in g.nodes:
-            if n.inputs and n.op_type not in VIEW_OPS:
-                data_use.add(n.inputs[0])
-        for n in g.nodes:                 # a view's input is data where the view's output is
+        for n in g.nodes:                 # any use but a weight's slot, or a view of one
+            for k, x in enumerate(n.inputs):
+                if n.op_type not in VIEW_OPS and k not in WEIGHT_SLOTS.get(n.op_type, ()):
+                    data_use.add(x)
+        for n in reversed(g.nodes):       # a view's input is data where the view's output is
             if n.op_type in VIEW_OPS and n.inputs and n.outputs[0] in data_use:
                 data_use.add(n.inputs[0])
-        for i in real:
-            if i.name not in data_use and i.dims is not None and \
+        given = list(real)
+        for i in real:                    # (an input that is not 4-D is no image either)
+            if (i.name not in data_use or len(i.dims or ()) != 4) and i.dims is not None and \
+                    i.elem_type in wire.FLOATS and \
                     all(isinstance(d, int) and d >= 0 for d in i.dims):
                 g.initializers[i.name] = wire.Tensor(i.name, tuple(i.dims), i.elem_type or 1,
                                                      external=True)
@@ -506,7 +541,7 @@ class Converter:
             d = "no shape" if i.dims is None else "[" + ", ".join(
                 str(x) if x is not None else "?" for x in i.dims) + "]"
             return f"{i.name!r} {t} {d}"
-        found = "; ".join(shown(i) for i in real) or "no inputs"
+        found = "; ".join(shown(i) for i in (real if images else given)) or "no inputs"
         if not images:
             raise self.fail(f"{self.path} has no image input (a 4-D tensor N×C×H×W): found "
                             f"{found}", hint="archcalc reads convolutional networks with one "
@@ -520,7 +555,8 @@ class Converter:
         if self.given_input is not None:
             gh, gw, gc = self.given_input
             if isinstance(c, int) and c > 0 and gc != c:
-                raise error(f"--input gives {gc} channels, but {self.path}'s input "
+                raise error(f"--input gives {gc} channel{'s' if gc != 1 else ''}, but "
+                            f"{self.path}'s input "
                             f"{image.name!r} has {c}", SourcePos("<options>"),
                             hint=f"--input {gh}x{gw}x{c}", exit_code=2)
             if isinstance(h, int) and isinstance(w, int) and h > 0 and w > 0 and (gh, gw) != (h, w):
@@ -534,9 +570,16 @@ class Converter:
         if dyn:
             dims = "[" + ", ".join(str(x) if x is not None else "?" for x in image.dims) + "]"
             cc = c if isinstance(c, int) and c > 0 else 3
-            raise self.fail(f"the input {image.name!r} has a dynamic {' and '.join(dyn)} "
-                            f"(dims {dims})", hint=f"give the size: --input 224x224x{cc} "
+            what = " and ".join(dyn)
+            what = "dynamic channels" if what == "channels" else f"a dynamic {what}"
+            raise self.fail(f"the input {image.name!r} has {what} (dims {dims})", hint=f"give the size: --input 224x224x{cc} "
                             "(archcalc.load(path, input=(224, 224, 3)) from Python)")
+        if w in (1, 3, 4) and c > 4 and h > 4:      # [N, H, W, C] as TensorFlow writes it
+            self.diags.append(Diagnostic(
+                "warning", f"the input {image.name!r} is [{n}, {c}, {h}, {w}]: read as C = {c}, "
+                f"H = {h}, W = {w}, but it looks channels-last (N, H, W, C = {w})",
+                SourcePos(self.path), "archcalc reads NCHW models; export the model with "
+                "channels first (tf2onnx --inputs-as-nchw)"))
         return (h, w, c)
 
     def inferred_volume(self, value: str) -> tuple[Vol, int] | None:
@@ -585,17 +628,23 @@ class Converter:
                 dims = dims[start:end]
                 self.vals[node.outputs[0]] = Const((len(dims),), dims)
                 return True
-            return False
         fn = FOLD.get(op)
-        if fn is None or not node.inputs:
+        if (fn is None and op not in NP_FOLD) or not node.inputs:
             return False
         cs = [self.const(x) if x else None for x in node.inputs]
         if any(c is None for c, x in zip(cs, node.inputs) if x):
             return False
+        if op == "Shape":                  # the shape of a constant
+            dims = list(cs[0].dims)[node.attrs.get("start", 0):node.attrs.get("end")]
+            self.vals[node.outputs[0]] = Const((len(dims),), dims)
+            return True
         if any(c is not None and c.values is None for c in cs[1:]) or \
                 cs[0].values is None and op not in VIEWS:
             return False
-        result = fn(node, cs)
+        result = fn(node, cs) if fn is not None else None
+        if result is None and op in NP_FOLD and all(c is None or c.values is not None
+                                                    for c in cs):
+            result = _np_fold(node, cs)    # the general case, with numpy (imported here only)
         if result is None:
             return False
         result.param = any(c is not None and c.param for c in cs[:1])
@@ -667,7 +716,7 @@ def _squeeze(node, cs):
 
 
 # ops that only reshape: they apply to a weight whose values are not read (dims only)
-VIEWS = ("Unsqueeze", "Squeeze", "Reshape", "Identity")
+VIEWS = ("Unsqueeze", "Squeeze", "Reshape", "Identity", "Transpose")
 
 
 def _concat(node, cs):
@@ -714,7 +763,16 @@ def _const_of_shape(node, cs):
     return Const(tuple(int(d) for d in cs[0].values), [v] * n)
 
 
+def _transpose(node, cs):
+    dims = cs[0].dims
+    perm = node.attrs.get("perm") or list(reversed(range(len(dims))))
+    if cs[0].values is None:                 # a weight: its dims only
+        return Const(tuple(dims[p] for p in perm), None)
+    return None                              # values: numpy's (_np_fold)
+
+
 FOLD: dict[str, Callable] = {
+    "Transpose": _transpose,
     "Gather": _gather, "Unsqueeze": _unsqueeze, "Squeeze": _squeeze, "Concat": _concat,
     "Cast": _cast, "Slice": _slice, "Reshape": _reshape_const, "ConstantOfShape": _const_of_shape,
     "Identity": lambda node, cs: cs[0],
@@ -726,6 +784,78 @@ FOLD: dict[str, Callable] = {
 }
 
 
+NP_FOLD = {"Transpose", "Slice", "Concat", "Gather", "Reshape", "Expand", "Range", "Equal",
+           "Where", "Neg", "Tile", "Squeeze", "Unsqueeze", "Cast", "Add", "Sub", "Mul", "Div",
+           "Mod", "Pow", "Min", "Max", "Not", "Less", "Greater", "ReduceProd", "Abs", "Shape"}
+
+
+def _np_fold(node: wire.Node, cs: list) -> Const | None:
+    """A node on constants of any rank, evaluated with numpy (shape arithmetic that the small
+    list rules above do not cover: PyTorch's pad computation reverses and transposes a 2-D
+    tensor)."""
+    import numpy as np
+    xs = [None if c is None else np.asarray(c.values).reshape(c.dims) for c in cs]
+    a, op, at = xs[0], node.op_type, node.attrs
+    try:
+        if op == "Transpose":
+            y = np.transpose(a, at.get("perm"))
+        elif op == "Slice":
+            axes = xs[3] if len(xs) > 3 and xs[3] is not None else range(len(xs[1]))
+            steps = xs[4] if len(xs) > 4 and xs[4] is not None else [1] * len(xs[1])
+            index = [slice(None)] * a.ndim
+            for ax, s, e, st in zip(axes, xs[1], xs[2], steps):
+                s, e, st = int(s), int(e), int(st)
+                n = a.shape[ax]
+                e = None if (st < 0 and e < -n) else max(min(e, n), -n - 1)
+                index[int(ax)] = slice(max(min(s, n), -n), e, st)
+            y = a[tuple(index)]
+        elif op == "Concat":
+            y = np.concatenate([x for x in xs if x is not None], axis=at.get("axis", 0))
+        elif op == "Gather":
+            y = np.take(a, xs[1].astype(np.int64), axis=at.get("axis", 0))
+        elif op == "Reshape":
+            t = [int(v) for v in xs[1].reshape(-1)]
+            y = a.reshape([a.shape[i] if v == 0 else v for i, v in enumerate(t)])
+        elif op == "Expand":
+            y = a * np.ones([int(v) for v in xs[1].reshape(-1)], a.dtype)
+        elif op == "Range":
+            y = np.arange(a.reshape(()), xs[1].reshape(()), xs[2].reshape(()))
+        elif op == "Tile":
+            y = np.tile(a, [int(v) for v in xs[1].reshape(-1)])
+        elif op in ("Squeeze", "Unsqueeze"):
+            axes = xs[1] if len(xs) > 1 and xs[1] is not None else at.get("axes")
+            if op == "Squeeze":
+                y = np.squeeze(a, tuple(int(v) for v in axes) if axes is not None else None)
+            else:
+                y = a
+                for ax in sorted(int(v) if v >= 0 else int(v) + a.ndim + len(axes)
+                                 for v in axes):
+                    y = np.expand_dims(y, ax)
+        elif op == "Cast":
+            y = a.astype(float if at.get("to", 1) in wire.FLOATS else np.int64)
+        elif op == "Where":
+            y = np.where(a, xs[1], xs[2])
+        elif op == "ReduceProd":
+            y = np.prod(a, keepdims=bool(at.get("keepdims", 1)))
+        else:
+            fn = {"Neg": np.negative, "Abs": np.abs, "Not": np.logical_not}.get(op)
+            if fn is not None:
+                y = fn(a)
+            else:
+                fn2 = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Mod": np.mod,
+                       "Pow": np.power, "Min": np.minimum, "Max": np.maximum, "Equal": np.equal,
+                       "Less": np.less, "Greater": np.greater,
+                       "Div": lambda p, q: p // q if p.dtype.kind in "iu" and q.dtype.kind in
+                       "iu" else p / q}[op]
+                y = fn2(a, xs[1])
+    except (ValueError, IndexError, TypeError, KeyError, ZeroDivisionError):
+        return None
+    y = np.asarray(y)
+    if y.size > wire.MAX_VALUE_ELEMENTS:
+        return None
+    return Const(tuple(int(d) for d in y.shape), y.reshape(-1).tolist())
+
+
 def _infer(cv: Converter) -> dict[str, list]:
     """ONNX shape inference over the model's structure (weights left out: each initializer
     becomes a graph input of its shape), for the volumes of passthrough nodes."""
@@ -733,10 +863,12 @@ def _infer(cv: Converter) -> dict[str, list]:
     from onnx import helper, shape_inference
     model = onnx.load(cv.path, load_external_data=False)
     g = model.graph
-    inits = list(g.initializer)
+    big = [t for t in g.initializer if math.prod(t.dims) > wire.MAX_VALUE_ELEMENTS]
+    small = [t for t in g.initializer if math.prod(t.dims) <= wire.MAX_VALUE_ELEMENTS]
     del g.initializer[:]
+    g.initializer.extend(small)       # (a TopK's k, a Reshape's target: inference needs them)
     names = {i.name for i in g.input}
-    for t in inits:
+    for t in big:
         if t.name not in names:
             g.input.append(helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
     if cv.given_input is not None:        # --input for a model with dynamic height and width

@@ -108,17 +108,21 @@ def gemm(cv: Converter, node: Node) -> None:
     fc(cv, node, a, units, n_in, _bias(node, 2))
 
 
-def fc(cv: Converter, node: Node, a: Act, units: int, n_in: int, bias: bool) -> None:
-    cv.emit(node, "fc", {"units": units, "bias": bias, "in_features": n_in}, [a], rank=2)
+def fc(cv: Converter, node: Node, a: Act, units: int, n_in: int, bias: bool,
+       named: Node | None = None) -> None:
+    if n_in != math.prod(a.vol):
+        raise Unsupported(f"a weight for {n_in:,} inputs on an input of {math.prod(a.vol):,} "
+                          f"({a.vol[0]}×{a.vol[1]}×{a.vol[2]})")
+    cv.emit(node, "fc", {"units": units, "bias": bias}, [a], rank=2, named=named)
 
 
-def matmul(cv: Converter, node: Node, bias: str | None = None) -> None:
+def matmul(cv: Converter, node: Node, bias: str | None = None, last: Node | None = None) -> None:
     a = cv.act(node.inputs[0])
     w = cv.dims(node.inputs[1])
     if w is None or len(w) != 2 or not cv.is_param(node.inputs[1]) or a.rank != 2:
         raise Unsupported("a MatMul that is not a vector times a 2-D weight (a fully connected "
                           "layer)")
-    fc(cv, node, a, w[1], w[0], bias is not None)
+    fc(cv, node, a, w[1], w[0], bias is not None, last)
 
 
 def _pool(kind: str):
@@ -129,7 +133,7 @@ def _pool(kind: str):
             raise Unsupported("a dilated pooling window")
         win = _window(cv, node, a, list(at["kernel_shape"]))
         win.pop("dilation")
-        raw = {**win, "rounding": "ceil" if at.get("ceil_mode", 0) else "floor"}
+        raw = {**win, "rounding": "ceil"} if at.get("ceil_mode", 0) else win
         cv.emit(node, kind, raw, [a], rank=4)
     return handler
 
@@ -351,8 +355,13 @@ def resize(cv: Converter, node: Node) -> None:
     modes = {"nearest": "nearest", "linear": "bilinear", "bilinear": "bilinear"}
     if mode not in modes:
         raise Unsupported(f"Resize mode {mode!r} (archcalc reads nearest and linear)")
-    cv.emit(node, "upsample", {"mode": modes[mode], **_resize_target(cv, node, a)}, [a],
-            rank=4)
+    target = _resize_target(cv, node, a)
+    h, w, _ = a.vol
+    size = target.get("size")
+    if size is not None and (size[0] % h or size[1] % w or size[0] < h or size[1] < w):
+        raise Unsupported(f"a Resize from {h}×{w} to {size[0]}×{size[1]}: archcalc's upsampling "
+                          "is by whole factors (a size that is a multiple of the input's)")
+    cv.emit(node, "upsample", {"mode": modes[mode], **target}, [a], rank=4)
 
 
 def pad(cv: Converter, node: Node) -> None:
@@ -435,7 +444,7 @@ def squeeze(cv: Converter, node: Node) -> None:
             _axes(axes, 4) == [2, 3]:
         cv.alias(node, a, 4)
     else:
-        raise Unsupported(f"a {node.op_type} on axes {axes} of a rank-{a.rank} tensor")
+        raise Unsupported(f"{node.op_type} on axes {axes} of a rank-{a.rank} tensor")
 
 
 def transpose(cv: Converter, node: Node) -> None:

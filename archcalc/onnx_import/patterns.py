@@ -137,7 +137,7 @@ def _matmul_add(cv: Converter, mm: Node) -> None:
     bd = cv.dims(b or "")
     if b is None or bd is None or math.prod(bd) != w[1] or not cv.is_param(b):
         return
-    cv.special[mm.index] = (h.matmul, b)
+    cv.special[mm.index] = (h.matmul, b, add)
     _alias(cv, mm, add)
 
 
@@ -184,8 +184,8 @@ def _shuffle_head(cv: Converter, node: Node, last: Node) -> None:
 
 def _groupnorm(cv: Converter, r1: Node) -> bool:
     inorm = _only(cv, r1.outputs[0], "InstanceNormalization")
-    if inorm is None or cv.is_param(inorm.inputs[1]):
-        return False
+    if inorm is None:                  # (its scale and bias per group: constants, or
+        return False                   # initializers as PyTorch's newer exporter writes them)
     r2 = _only(cv, inorm.outputs[0], "Reshape")
     mul = r2 and _only(cv, r2.outputs[0], "Mul")
     add = mul and _only(cv, mul.outputs[0], "Add")

@@ -3,10 +3,10 @@ package and without reading weights.
 
 ``onnx.load`` parses every byte of a model, weights included (528 MiB for VGG-16), and importing
 ``onnx`` alone takes about a quarter of a second. archcalc needs the graph: nodes, attributes,
-inputs and outputs, and of each initializer its name, type and dimensions. So the file is memory
-mapped and walked field by field (https://protobuf.dev/programming-guides/encoding/); an
-initializer's data (``raw_data``, or a typed field) is skipped by its length and only its place
-is kept, so the pages holding weights are never touched. A value is decoded on demand, where a
+inputs and outputs, and of each initializer its name, type and dimensions. So the file is read
+in 64 KiB blocks where its fields are (:class:`FileBuffer`) and walked field by field
+(https://protobuf.dev/programming-guides/encoding/); an initializer's data (``raw_data``, or a typed field) is skipped by its length and only its place
+is kept, so the blocks holding weights are never read. A value is decoded on demand, where a
 shape computation needs one (a Reshape's target, a Resize's scales), and only for small tensors.
 Tensors with external data are never opened: their dimensions are in the model file.
 
@@ -15,11 +15,57 @@ TensorProto, ValueInfoProto, TypeProto, TensorShapeProto).
 """
 from __future__ import annotations
 
-import mmap
 import os
 import struct
 from dataclasses import dataclass, field
 from typing import Any, Iterator
+
+
+class FileBuffer:
+    """A file read in 64 KiB blocks, only where indexed: ``buf[i]`` (a byte) and ``buf[a:b]``
+    (bytes). Unlike a memory map, it maps no pages of the file into the process (the kernel maps
+    whole page-cache folios around each touch of a mapping: reading the 32 tensor headers of a
+    528 MiB VGG-16 then grew the resident memory by 24 MiB)."""
+    BLOCK = 1 << 16
+
+    def __init__(self, path: str, size: int):
+        self.fd = os.open(path, os.O_RDONLY)
+        self.size = size
+        self.blocks: dict[int, bytes] = {}
+
+    def __del__(self):
+        try:
+            os.close(self.fd)
+        except (OSError, AttributeError):
+            pass
+
+    def __len__(self) -> int:
+        return self.size
+
+    def block(self, k: int) -> bytes:
+        b = self.blocks.get(k)
+        if b is None:
+            b = self.blocks[k] = os.pread(self.fd, self.BLOCK, k * self.BLOCK)
+        return b
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            start, stop = i.start, min(i.stop, self.size)
+            if stop - start > self.BLOCK:            # a large value: read at once
+                return os.pread(self.fd, stop - start, start)
+            out = b""
+            while start < stop:
+                k, off = divmod(start, self.BLOCK)
+                chunk = self.block(k)[off:off + stop - start]
+                if not chunk:
+                    break
+                out += chunk
+                start += len(chunk)
+            return out
+        if i >= self.size or i < 0:
+            raise IndexError(i)
+        k, off = divmod(i, self.BLOCK)
+        return self.block(k)[off]
 
 
 class WireError(Exception):
@@ -156,15 +202,15 @@ class Tensor:
             if end - start != n * width:
                 raise WireError(f"tensor {self.name!r} holds {end - start} bytes of data for "
                                 f"{n} × {width}")
-            out = list(struct.unpack_from(f"<{n}{fmt}", self.buf, start))
+            out = list(struct.unpack(f"<{n}{fmt}", self.buf[start:end]))
             return [f32(x) for x in out] if fmt == "f" else out
         out: list = []
         for num, wt, v in self.typed:
             if num == 4:                             # float_data: packed or single fixed32
                 r = v if wt == 2 else v
-                out += map(f32, struct.unpack_from(f"<{(r[1] - r[0]) // 4}f", self.buf, r[0]))
+                out += map(f32, struct.unpack(f"<{(r[1] - r[0]) // 4}f", self.buf[r[0]:r[1]]))
             elif num == 10:                          # double_data
-                out += struct.unpack_from(f"<{(v[1] - v[0]) // 8}d", self.buf, v[0])
+                out += struct.unpack(f"<{(v[1] - v[0]) // 8}d", self.buf[v[0]:v[1]])
             elif num in (5, 7, 11):                  # int32_data, int64_data, uint64_data
                 out += _packed_varints(self.buf, v) if wt == 2 else [_signed(v)]
         if name == "float16" and out and isinstance(out[0], int):   # float16 bits in int32_data
@@ -206,6 +252,7 @@ class Node:
     domain: str = ""
     index: int = 0
     doc: str = ""
+    meta: dict = field(default_factory=dict)    # metadata_props (IR 10)
 
 
 def _attribute(buf, r) -> tuple[str, Any]:
@@ -217,7 +264,7 @@ def _attribute(buf, r) -> tuple[str, Any]:
         if num == 1:
             name = _text(buf, v)
         elif num == 2:
-            value = f32(struct.unpack_from("<f", buf, v[0])[0])
+            value = f32(struct.unpack("<f", buf[v[0]:v[1]])[0])
         elif num == 3:
             value = _signed(v)
         elif num == 4:
@@ -227,8 +274,7 @@ def _attribute(buf, r) -> tuple[str, Any]:
         elif num in (6, 11):
             value = "<graph>"
         elif num == 7:
-            floats += struct.unpack_from(f"<{(v[1] - v[0]) // 4}f", buf, v[0]) if wt == 2 else \
-                struct.unpack_from("<f", buf, v[0])
+            floats += struct.unpack(f"<{(v[1] - v[0]) // 4}f", buf[v[0]:v[1]])
         elif num == 8:
             ints += _packed_varints(buf, v) if wt == 2 else [_signed(v)]
         elif num == 9:
@@ -260,6 +306,14 @@ def node(buf, r, index: int) -> Node:
             n.attrs[k] = val
         elif num == 6:
             n.doc = _text(buf, v)
+        elif num == 9:
+            key = value = ""
+            for mnum, _, mv in fields(buf, *v):
+                if mnum == 1:
+                    key = _text(buf, mv)
+                elif mnum == 2:
+                    value = _text(buf, mv)
+            n.meta[key] = value
         elif num == 7:
             n.domain = _text(buf, v)
     return n
@@ -351,8 +405,7 @@ def read(path: str) -> Model:
     m = Model(path, size=size)
     if size == 0:
         raise WireError("the file is empty")
-    with open(path, "rb") as fh:
-        buf = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    buf = FileBuffer(path, size)
     graph_range = None
     producer_version = ""
     for num, wt, v in fields(buf, 0, size):

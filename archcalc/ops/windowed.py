@@ -290,7 +290,8 @@ class _Pool(_Windowed):
             *dv.no_params_no_macs("comparisons and averages are not counted as MACs")]
 
     def describe(self, a):
-        return self.window_text(a)
+        # a layer's own ceil rounding (Caffe, ceil_mode) changes its size: shown
+        return self.window_text(a) + (" ceil" if a.get("rounding") == "ceil" else "")
 
 
 class MaxPool(_Pool):

@@ -169,7 +169,7 @@ def _decode(data: bytes, path: str) -> str:
     where = SourcePos(path)
     if b"\0" in data:
         raise error(f"{path} is a binary file, not a spec", where, exit_code=2,
-                    hint="an ONNX model is recognised by its .onnx name: archcalc run MODEL.onnx")
+                    hint="an ONNX model is read by its .onnx name: rename it to end in .onnx")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -191,6 +191,9 @@ def load(path: str, input=None, **options) -> Network | dict[str, Network]:
     The language comes from a ``.yaml``/``.yml`` extension, else from the text itself. A YAML
     spec keeps its own ``name:``; the file name is the name only where the spec gives none.
     Takes the same options as :func:`parse`."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise error(f"load takes a path, got {type(path).__name__}", exit_code=2,
+                    hint="archcalc.parse(text) reads spec text; archcalc.load(path) a file")
     path = str(path)
     if path.lower().endswith(".onnx"):
         return _load_onnx(path, input, options)
