@@ -12,9 +12,9 @@ import typer
 
 from . import __version__, analysis
 from .cli_common import (BATCH, COLUMN, DEPTH, DOUBLE, DTYPE, FILTERS, FORMATS, INPLACE, INPUT,
-                         OPTIMIZER, ROUNDING, SPEC, STDIN, analysis_options, choice,
-                         SafeStdout, error_document, guarded, load_one, load_spec, print_json,
-                         shipped_specs, spec_problems, whole)
+                         OPTIMIZER, ROUNDING, SET, SPEC, STDIN, analysis_options, choice,
+                         SafeStdout, error_document, guarded, load_one, load_set, load_spec,
+                         print_json, settings_of, shipped_specs, spec_problems, whole)
 from .errors import OPTIONS, ArchcalcError, Diagnostic
 
 def _version(value: bool) -> None:
@@ -49,12 +49,13 @@ def summary(
     sharing: bool = typer.Option(False, "--sharing", help="for each convolution, how many "
                                  "times more parameters it would need without weight sharing "
                                  "(locally connected) and as a dense layer"),
+    set_: Optional[List[str]] = SET,
 ):
     """Per-layer and total figures of a network."""
     fmt = choice(format, FORMATS, "--format")
     options = analysis_options(dtype, batch, optimizer)
     depth = whole(depth, "--depth", 0)
-    net = load_one(spec_arg, input, filters, double_after_pool, rounding, column)
+    net = load_set(spec_arg, set_, input, filters, double_after_pool, rounding, column, options)
     report = analysis.analyze(net, count_inplace=count_inplace, **options)
     from . import views
     counts = None
@@ -169,13 +170,14 @@ def explain(
     dtype: str = DTYPE,
     batch: str = BATCH,
     count_inplace: bool = INPLACE,
+    set_: Optional[List[str]] = SET,
 ):
     """The arithmetic behind every figure: each layer's output size with the numbers put into
     the formula and the rounding it needed, parameters as weights + biases, MACs as a product,
     activations, the receptive-field step, and for convolutions what weight sharing saves."""
     fmt = choice(format, ("text", "markdown", "json"), "--format")
     options = analysis_options(dtype, batch)
-    net = load_one(spec_arg, input, filters, double_after_pool, rounding, column)
+    net = load_set(spec_arg, set_, input, filters, double_after_pool, rounding, column, options)
     report = analysis.analyze(net, count_inplace=count_inplace, **options)
     from . import explain as ex, views
     found = ex.explain(net, report, layers)
