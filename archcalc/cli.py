@@ -238,7 +238,7 @@ def specs_cmd():
 
 
 COMMANDS = ("summary", "explain", "compare", "validate", "diff", "specs", "export", "run",
-            "draw", "report")
+            "draw", "report", "sizes", "fit")
 
 
 def build_app(only: Optional[str] = None) -> typer.Typer:
@@ -267,6 +267,9 @@ def build_app(only: Optional[str] = None) -> typer.Typer:
     if only is None or only == "report":            # pygal only inside the command's body
         from .review.command import report_cmd
         commands.update(report=report_cmd)
+    if only in (None, "sizes", "fit"):         # the design space: archcalc/design_commands.py
+        from .design_commands import fit_cmd, sizes_cmd
+        commands.update(sizes=sizes_cmd, fit=fit_cmd)
     for name, fn in commands.items():
         if only is None or name == only:
             app.command(name)(fn)

@@ -178,6 +178,8 @@ class InputVolume:
         self.emitter, self.src = emitter, src
 
     def get(self, axis: str, expr: str, pos: SourcePos) -> int:
+        if axis != "c":             # the network's layers then depend on the input's size
+            self.emitter.size_read = True
         vol = self.emitter.volume(self.src, pos, f"in.{axis}", expr)
         return vol[_IN_AXES[axis]]
 
@@ -519,6 +521,9 @@ def _parse_spec(spec: YMap, file: str, input, name, overrides, default_name, dia
                             if len(b.layers) > 1 else None)
     net = b.build(d.rounding, file, "yaml")
     net.params = env
+    # its layers depend on the input's height or width beyond the input itself (in.h, in.w, or a
+    # declared res): another input size needs the spec read again (archcalc sizes)
+    net.size_dependent = emitter.size_read or "res" in env
     return net
 
 
@@ -678,6 +683,7 @@ class _Emitter:
         self.unknown_said = False       # an in.* was refused for an earlier error: said once
         self.used: set = set()          # blocks instantiated (or named in stages) at least once
         self.top: dict = {}             # the top-level params, which block layers also see
+        self.size_read = False          # an expression read in.h or in.w
 
     def volume(self, src: str, pos: SourcePos, what: str, expr: str):
         """The output volume of layer ``src``; a located error for ``what`` (``in.c``) when it
