@@ -169,7 +169,9 @@ def derive(valid: dict, lo: int, hi: int, P: Optional[int]) -> Rule:
         # the residues of the last full period, checked back to where they stop holding
         res = {n % p for n in range(hi - p + 1, hi + 1) if valid[n]}
         L = _holds(valid, lo, hi, p, res)
-        if hi - L + 1 < 2 * p:             # the pattern is not seen twice: no rule from p
+        # the pattern must be seen twice (from the strides), or three times and over at least
+        # 8 sizes (observed only)
+        if hi - L + 1 < (2 * p if source == "strides" else max(3 * p, 8)):
             continue
         if best is None or L < best[1]:
             best = (p, L, res, source)
