@@ -107,3 +107,14 @@ def test_nothing_fits_is_exit_1(capsys):
 def test_bad_usage_is_exit_2(capsys, args, needle):
     code, _, err = cli(capsys, "fit", "resnet", *args)
     assert code == 2 and needle in err
+
+
+def test_a_spec_with_errors_and_a_search_that_never_exceeds(capsys):
+    code, _, err = cli(capsys, "fit", "C11D96S4P0 FC10", "--budget", "params=1G", "--maximize",
+                       "batch")
+    assert code == 1 and "54.25" in err                # the spec's own error, not a search
+    # params do not grow with the input of a conv-only net: nothing up to --max is over
+    code, out, _ = cli(capsys, "fit", "C3D8 M", "--budget", "params=1M", "--maximize", "res",
+                       "--max", "64", "-F", "json")
+    doc = json.loads(out)
+    assert code == 0 and doc["capped"] is True and doc["answer"]["value"] == 64
