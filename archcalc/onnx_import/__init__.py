@@ -21,10 +21,13 @@ def is_onnx_path(path: str) -> bool:
     return str(path).lower().endswith(".onnx")
 
 
-def load_onnx(path: str, input=None, unknown: str = "error", name: str | None = None) -> Network:
+def load_onnx(path: str, input=None, unknown: str = "error", name: str | None = None,
+              res: int | None = None) -> Network:
     """The network of the ONNX model at ``path``. ``input`` (H, W, C) or ``"224x224x3"`` gives
     the input size where the model leaves it dynamic; ``unknown="passthrough"`` keeps nodes of
-    ops archcalc does not know as layers whose figures are not counted (else they are errors)."""
+    ops archcalc does not know as layers whose figures are not counted (else they are errors);
+    ``res`` gives a dynamic height and width one size (``--set res=...``), keeping the model's
+    channels."""
     path = str(path)
     where = SourcePos(path)
     if unknown not in UNKNOWN_MODES:
@@ -47,7 +50,7 @@ def load_onnx(path: str, input=None, unknown: str = "error", name: str | None = 
         raise error(f"{path} is not an ONNX model (it holds no graph or no opset)", where,
                     hint=ONNX_MAGIC_HINT, exit_code=2)
     try:
-        return Converter(model, path, vol, unknown, name).convert()
+        return Converter(model, path, vol, unknown, name, res).convert()
     except (WireError, ValueError, IndexError, KeyError) as exc:
         raise error(f"{path} is not a readable ONNX model: {exc}", where,
                     hint="the file is corrupt; " + ONNX_MAGIC_HINT, exit_code=2) from None

@@ -124,7 +124,8 @@ def _close(x, y) -> bool:
 
 class Converter:
     def __init__(self, model: wire.Model, path: str, input: Vol | None = None,
-                 unknown: str = "error", name: str | None = None):
+                 unknown: str = "error", name: str | None = None, res: int | None = None):
+        self.res = res
         self.m, self.g, self.path = model, model.graph, path
         self.opset = model.opsets.get("", model.opsets.get("ai.onnx", 0))
         self.unknown = unknown
@@ -552,6 +553,12 @@ class Converter:
     def input_volume(self, image: wire.ValueInfo) -> Vol:
         n, c, h, w = image.dims
         self.batch = n if isinstance(n, int) and n > 0 else 1
+        if self.res is not None and self.given_input is None:     # --set res=N
+            if not (isinstance(c, int) and c > 0):
+                raise self.fail(f"--set res gives the height and width, but {self.path}'s "
+                                f"input {image.name!r} has dynamic channels",
+                                hint="give the whole volume: --input 224x224x3")
+            self.given_input = (self.res, self.res, c)
         if self.given_input is not None:
             gh, gw, gc = self.given_input
             if isinstance(c, int) and c > 0 and gc != c:
@@ -560,9 +567,10 @@ class Converter:
                             f"{image.name!r} has {c}", SourcePos("<options>"),
                             hint=f"--input {gh}x{gw}x{c}", exit_code=2)
             if isinstance(h, int) and isinstance(w, int) and h > 0 and w > 0 and (gh, gw) != (h, w):
-                raise error(f"--input gives {gh}×{gw}, but {self.path}'s input {image.name!r} is "
+                opt = "--input" if self.res is None else "--set res"
+                raise error(f"{opt} gives {gh}×{gw}, but {self.path}'s input {image.name!r} is "
                             f"fixed at {h}×{w}", SourcePos("<options>"),
-                            hint=f"drop --input (the model's size is {h}x{w}x{c}), or re-export "
+                            hint=f"drop {opt} (the model's size is {h}x{w}x{c}), or re-export "
                                  "the model with dynamic height and width", exit_code=2)
             return self.given_input
         dyn = [name for name, d in (("channels", c), ("height", h), ("width", w))

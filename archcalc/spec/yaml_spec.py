@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
 import math
 import operator
 import re
@@ -145,7 +146,8 @@ _IN_NAME = "_in_"
 _IN_AXES = {"h": 0, "w": 1, "c": 2}
 _BIG = 1 << 62
 _EXPR_HINT = ("expressions use names, numbers, + - * / // %, == != < <= > >=, and/or/not, "
-              "a if c else b, min, max, round, floor, ceil, make_divisible and in.h, in.w, in.c")
+              "a if c else b, min, max, round, floor, ceil, make_divisible, list items "
+              "(depth[0]) and in.h, in.w, in.c")
 
 
 def make_divisible(x: float, divisor: int = 8, min_value: int | None = None) -> int:
@@ -178,6 +180,8 @@ class InputVolume:
         self.emitter, self.src = emitter, src
 
     def get(self, axis: str, expr: str, pos: SourcePos) -> int:
+        if axis != "c":             # the network's layers then depend on the input's size
+            self.emitter.size_read = True
         vol = self.emitter.volume(self.src, pos, f"in.{axis}", expr)
         return vol[_IN_AXES[axis]]
 
@@ -188,12 +192,20 @@ def _kind(v: Any) -> str:
     return repr(v)
 
 
-def _eval(expr: str, env: dict, pos: SourcePos) -> Any:
-    text = _IN.sub(_IN_NAME + ".", expr.strip())
+@functools.lru_cache(maxsize=4096)
+def _tree(expr: str):
+    """An expression's syntax tree (read once per text: a spec read again for each variant of a
+    sweep evaluates the same expressions), or None where it cannot be read."""
     try:
-        tree = ast.parse(text, mode="eval")
+        return ast.parse(_IN.sub(_IN_NAME + ".", expr.strip()), mode="eval")
     except (SyntaxError, RecursionError, MemoryError, ValueError):
-        raise error(f"cannot read the expression {expr!r}", pos, hint=_EXPR_HINT) from None
+        return None
+
+
+def _eval(expr: str, env: dict, pos: SourcePos) -> Any:
+    tree = _tree(expr) if len(expr) <= 1000 else _tree.__wrapped__(expr)
+    if tree is None:
+        raise error(f"cannot read the expression {expr!r}", pos, hint=_EXPR_HINT)
 
     def fail(message: str, hint: str | None = None):
         raise error(message + f" in {expr!r}", pos, hint=hint)
@@ -289,6 +301,16 @@ def _eval(expr: str, env: dict, pos: SourcePos) -> Any:
                     return False
                 left = right
             return True
+        if isinstance(n, ast.Subscript):            # a list parameter's item: depth[0]
+            seq = ev(n.value)
+            if not isinstance(seq, list):
+                fail(f"only a list can be indexed, got {_kind(seq)}",
+                     "a list parameter, e.g. params: {depth: [3, 4, 6, 3]}, then depth[0]")
+            k = num(n.slice, "an index")
+            if not isinstance(k, int) or not -len(seq) <= k < len(seq):
+                fail(f"index {_kind(k)} is outside the list of {len(seq)} item"
+                     f"{'s' * (len(seq) != 1)}", f"indices run from 0 to {len(seq) - 1}")
+            return seq[k]
         if isinstance(n, ast.IfExp):
             return ev(n.body) if boolean(n.test, "the condition of 'a if c else b'") \
                 else ev(n.orelse)
@@ -367,9 +389,9 @@ def _near(word: str, choices) -> str:
     return f"did you mean {near[0]!r}? " if near else ""
 
 
-def _defaults(spec: YMap, base: Defaults, diags: list) -> Defaults:
+def _defaults(spec: YMap, base: Defaults, diags: list, env: dict | None = None) -> Defaults:
     """The spec's ``defaults:`` over ``base``; each bad entry is added to ``diags`` and skipped,
-    so that the layers are still checked."""
+    so that the layers are still checked. Values may use the top-level ``params`` (``env``)."""
     raw = spec.get("defaults")
     if raw is None:
         return base
@@ -380,6 +402,7 @@ def _defaults(spec: YMap, base: Defaults, diags: list) -> Defaults:
     for key, value in raw.items():
         pos = raw.where[key]
         try:
+            value = _subst(value, env or {}, pos) if not isinstance(value, YMap) else value
             if key not in DEFAULT_KEYS:
                 raise error(f"unknown default {key!r}", raw.key_at[key],
                             hint=_near(key, DEFAULT_KEYS) + "defaults: " + ", ".join(DEFAULT_KEYS))
@@ -395,6 +418,7 @@ def _defaults(spec: YMap, base: Defaults, diags: list) -> Defaults:
                                         hint=(f"did you mean {near!r}? " if near else "")
                                         + f"defaults.{key}: " + ", ".join(allowed))
                         where = value.where[k]
+                        v = _subst(v, env or {}, where)
                         setattr(d, f"{key}_{k}", _padding(v, where) if k == "padding"
                                 else _pair(v, f"defaults.{key}.{k}", where))
                     except ArchcalcError as exc:
@@ -415,8 +439,42 @@ DEFAULT_INPUT = (224, 224, 3)      # a spec without input: and without --input (
 
 
 def parse_yaml(text: str, file: str, input=None, name=None,
-               overrides: dict | None = None, default_name: str | None = None) -> Network:
-    """A YAML spec. ``overrides`` (from options) win over the spec's own ``defaults``."""
+               overrides: dict | None = None, default_name: str | None = None,
+               settings: dict | None = None) -> Network:
+    """A YAML spec. ``overrides`` (from options) win over the spec's own ``defaults``;
+    ``settings`` (``--set name=value``) over the defaults of its top-level ``params`` (a name it
+    does not declare is an error, exit 2; ``res``, undeclared, sets the input's height and
+    width). The network's ``params`` are the values its parameters took."""
+    spec = _COMPOSED.pop((file, text), None)
+    if spec is None:
+        spec = _compose(text, file)
+        if len(_COMPOSED) >= 8:
+            _COMPOSED.pop(next(iter(_COMPOSED)))
+    _COMPOSED[(file, text)] = spec           # the most recent last
+    diags: list = []                 # every problem, reported together at the end
+    meant = set()                    # top-level keys that a misspelled key probably stands for
+    for key in spec:
+        if key not in TOP_KEYS:
+            near = _near(key, TOP_KEYS)
+            meant.add(near.split("'")[1] if near else None)
+            diags.append(Diagnostic("error", f"unknown top-level key {key!r}", spec.key_at[key],
+                                    near + "top-level keys: " + ", ".join(TOP_KEYS)))
+    try:
+        return _parse_spec(spec, file, input, name, overrides, default_name, diags, meant,
+                           settings or {})
+    except ArchcalcError as exc:
+        if not diags or exc.diagnostics[0] in diags:
+            raise
+        raise ArchcalcError(diags + exc.diagnostics) from None
+
+
+# the last few specs read, composed and converted (the parse only reads them): a sweep or a fit
+# reads the same text again for each variant, and composing is most of a parse's time
+_COMPOSED: dict = {}
+
+
+def _compose(text: str, file: str) -> YMap:
+    """The spec's text as YMap/YList values with their places."""
     lines = text.split("\n")
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -431,28 +489,16 @@ def parse_yaml(text: str, file: str, input=None, name=None,
     spec = _Convert(file, lines)(root)
     if not isinstance(spec, YMap):
         raise error("a YAML spec is a mapping with name, input and layers", SourcePos(file, 1, 1))
-    diags: list = []                 # every problem, reported together at the end
-    meant = set()                    # top-level keys that a misspelled key probably stands for
-    for key in spec:
-        if key not in TOP_KEYS:
-            near = _near(key, TOP_KEYS)
-            meant.add(near.split("'")[1] if near else None)
-            diags.append(Diagnostic("error", f"unknown top-level key {key!r}", spec.key_at[key],
-                                    near + "top-level keys: " + ", ".join(TOP_KEYS)))
-    try:
-        return _parse_spec(spec, file, input, name, overrides, default_name, diags, meant)
-    except ArchcalcError as exc:
-        if not diags or exc.diagnostics[0] in diags:
-            raise
-        raise ArchcalcError(diags + exc.diagnostics) from None
+    return spec
 
 
 def _parse_spec(spec: YMap, file: str, input, name, overrides, default_name, diags: list,
-                meant: set) -> Network:
+                meant: set, settings: dict) -> Network:
     """The checked mapping of a YAML spec → a Network; ``diags`` holds the problems found so far
     (raised with any found here), ``meant`` the keys a misspelled top-level key stands for (their
     absence is not reported twice)."""
-    d = _defaults(spec, Defaults(), diags)
+    env = _top_params(spec, diags, settings)
+    d = _defaults(spec, Defaults(), diags, env)
     for k, v in (overrides or {}).items():
         setattr(d, k, v)
     d.width = d.filters
@@ -464,11 +510,14 @@ def _parse_spec(spec: YMap, file: str, input, name, overrides, default_name, dia
             input = DEFAULT_INPUT
     if input is None:
         try:
-            input = parse_volume(spec["input"], spec.where["input"])
+            input = parse_volume(_subst(spec["input"], env, spec.where["input"]),
+                                 spec.where["input"])
             chw = channels_first_warning(input, spec.where["input"], "yaml")
         except ArchcalcError as exc:        # the layers are still checked (and never returned)
             diags.extend(exc.diagnostics)
             input = (224, 224, 3)
+    if "res" in settings and "res" not in env:     # the built-in: the input's height and width
+        input = (settings["res"], settings["res"], input[2])
     stem = file.rsplit("/", 1)[-1].rsplit(".", 1)[0] if not file.startswith("<") else "network"
     net_name = name or str(spec.get("name") or default_name or stem)
     layers = spec.get("layers")
@@ -488,7 +537,7 @@ def _parse_spec(spec: YMap, file: str, input, name, overrides, default_name, dia
     if chw is not None:
         b.warnings.append(chw)
     emitter = _Emitter(b, d, blocks)
-    env = _top_params(spec, diags)
+    emitter.top = dict(env)
     local = {"input": "input"}
     emitter.items(layers, env, "", (), local, 0)
     diags += emitter.report()
@@ -506,7 +555,14 @@ def _parse_spec(spec: YMap, file: str, input, name, overrides, default_name, dia
     if diags:
         raise ArchcalcError(diags, partial=b.build(d.rounding, file, "yaml")
                             if len(b.layers) > 1 else None)
-    return b.build(d.rounding, file, "yaml")
+    net = b.build(d.rounding, file, "yaml")
+    net.params = env
+    # its layers depend on the input's height or width beyond the input itself (in.h, in.w, or a
+    # declared res): another input size needs the spec read again (archcalc sizes)
+    net.size_dependent = emitter.size_read or ("res" in env and _uses(
+        [v for k, v in spec.items() if k not in ("input", "params")]
+        + [v for k, v in (spec.get("params") or {}).items() if k != "res"], "res"))
+    return net
 
 
 
@@ -547,15 +603,31 @@ def _outputs(spec: YMap, local: dict, b: Builder) -> list[str]:
     return out
 
 
-def _top_params(spec: YMap, diags: list) -> dict:
-    """The spec's ``params:``: names every expression may use (e.g. width_mult, depth_mult)."""
+# the built-in parameters every spec has (archcalc.params): ``res`` may also be declared (the
+# spec then uses it itself, e.g. ``input: ${res}x${res}x3``); the others may not
+BUILTINS = ("res", "input", "batch", "dtype", "optimizer", "rounding")
+_UNDECLARABLE = BUILTINS[1:]
+
+
+def _top_params(spec: YMap, diags: list, settings: dict | None = None) -> dict:
+    """The spec's ``params:``: names every expression may use (e.g. width_mult, depth_mult),
+    with ``settings`` (``--set``) over their defaults. A parameter given in ``settings`` takes
+    that value whatever its default says; one after it that is computed from it follows it."""
+    settings = settings or {}
     raw = spec.get("params")
-    if raw is None:
-        return {}
-    if not isinstance(raw, YMap):
+    if raw is not None and not isinstance(raw, YMap):
         diags.extend(error("params must be a mapping of names to values", spec.where["params"],
                            hint="params: {width_mult: 1.0, depth_mult: 1.0}").diagnostics)
-        return {}
+        raw = None
+    raw = raw if raw is not None else YMap()
+    unknown = [k for k in settings if k not in raw and k not in BUILTINS]
+    if unknown:
+        declared = [k for k in raw]
+        raise ArchcalcError([Diagnostic(
+            "error", f"the spec declares no parameter {k!r}", SourcePos("<options>"),
+            _near(k, declared + list(BUILTINS)) + "its parameters: "
+            + (", ".join(declared) or "none") + "; built-in: " + ", ".join(BUILTINS))
+            for k in unknown], exit_code=2)
     env: dict = {}
     for k, v in raw.items():
         try:
@@ -563,10 +635,55 @@ def _top_params(spec: YMap, diags: list) -> dict:
                 raise error(f"{k!r} cannot name a parameter", raw.key_at[k],
                             hint="a parameter is a word other than "
                             + ", ".join(_RESERVED))
-            env[k] = _subst(v, env, raw.where[k])
+            if k in _UNDECLARABLE:
+                raise error(f"{k!r} is a built-in parameter: a spec cannot declare it",
+                            raw.key_at[k], hint=f"set it with --set {k}=… (or set={{{k!r}: …}}); "
+                            "a spec may declare res (and use it, input: ${res}x${res}x3)")
+            default = _subst(v, env, raw.where[k])
+            env[k] = _setting(k, settings[k], default) if k in settings else default
         except ArchcalcError as exc:
+            if exc.exit_code == 2:          # a bad --set: the command line's, not the spec's
+                raise
             diags.extend(exc.diagnostics)
     return env
+
+
+def _setting(name: str, value: Any, default: Any) -> Any:
+    """A ``--set`` value for a declared parameter, checked against the kind of its default (a
+    number for a number, a list for a list, true/false for true/false)."""
+    def kind(v):
+        return ("true or false" if isinstance(v, bool) else "a number"
+                if isinstance(v, (int, float)) else "a list" if isinstance(v, list)
+                else "text" if isinstance(v, str) else None)
+    want, got = kind(default), kind(value)
+    if want is not None and got != want:
+        raise error(f"--set {name}: the parameter is {want} (its default is "
+                    f"{_show(default)}), got {_show(value)}", SourcePos("<options>"),
+                    hint=f"e.g. --set {name}={_show(default)}", exit_code=2)
+    return value
+
+
+def _show(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, list):
+        return "[" + ",".join(_show(x) for x in v) + "]"
+    return str(v)
+
+
+def _uses(value: Any, name: str) -> bool:
+    """Whether an expression somewhere in ``value`` (YAML values, nested) may read ``name``."""
+    stack = [value]
+    word = re.compile(r"\b" + re.escape(name) + r"\b")
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+        elif isinstance(v, str) and "$" in v and word.search(v):
+            return True
+    return False
 
 
 def _when(item: YMap, env: dict) -> bool:
@@ -618,6 +735,8 @@ class _Emitter:
         self.why: dict = {}             # layer name -> the layer whose error made it unknown
         self.unknown_said = False       # an in.* was refused for an earlier error: said once
         self.used: set = set()          # blocks instantiated (or named in stages) at least once
+        self.top: dict = {}             # the top-level params, which block layers also see
+        self.size_read = False          # an expression read in.h or in.w
 
     def volume(self, src: str, pos: SourcePos, what: str, expr: str):
         """The output volume of layer ``src``; a located error for ``what`` (``in.c``) when it
@@ -910,7 +1029,8 @@ class _Emitter:
         full = prefix + name
         inner_local = {"input": src}
         self.b.last = src
-        self.items(bdef["layers"], {**benv, "i": i, "in": InputVolume(self, src)}, full + "/",
+        self.items(bdef["layers"], {**self.top, **benv, "i": i, "in": InputVolume(self, src)},
+                   full + "/",
                    scope + (full,), inner_local, depth + 1)
         out = bdef.get("output")
         if out is not None:
