@@ -558,3 +558,18 @@ def test_messages_for_forms_archcalc_cannot_read(tmp_path):
                              "json").stdout)
     assert doc["diagnostics"][0]["file"].endswith("u.onnx")
     assert "(3 nodes: m1, m2, m3)" in doc["diagnostics"][0]["message"]
+
+
+def test_set_built_ins_on_a_model(tmp_path):
+    """--set res= sizes a dynamic model (its channels kept); batch, dtype and optimizer apply
+    as for a spec; a model declares no parameters of its own."""
+    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], name="conv", kernel_shape=[3, 3])]
+    path = write(make_model(nodes, {"w": np.zeros((4, 3, 3, 3))},
+                            inp=("x", ["N", 3, "H", "W"])), tmp_path)
+    doc = json.loads(run_cli("summary", path, "--set", "res=32", "--set", "dtype=fp16",
+                             "-F", "json").stdout)
+    conv = [r for r in doc["layers"] if r["name"] == "conv"][0]
+    assert conv["output"] == [30, 30, 4]
+    assert doc["totals"]["activation_bytes"] == 2 * (32 * 32 * 3 + 30 * 30 * 4)   # fp16: 2 B
+    p = run_cli("summary", path, "--set", "width=2")
+    assert p.returncode == 2 and "declares no parameter 'width'" in p.stderr
