@@ -529,8 +529,8 @@ def check(model: nn.Module, size, tmp_path, opset=OPSET, **kw):
     for i, (name, m, inp, out) in enumerate(calls):
         if isinstance(m, nn.Flatten) and isinstance(next_kept(calls, i), nn.Linear):
             continue             # part of the fc layer that reads it
-        if isinstance(m, nn.Dropout) and not m.training:
-            continue             # an eval-mode export has no Dropout node
+        if isinstance(m, nn.Dropout) and not m.training or isinstance(m, nn.Identity):
+            continue             # no node in the exported graph (an eval-mode Dropout)
         p = sum(q.numel() for q in m.parameters())
         outs = out if isinstance(out, tuple) else (out,)
         for j, o in enumerate(outs):
@@ -586,13 +586,33 @@ def test_vgg11(tmp_path):
     assert [r.output for r in report.layers if r.op == "maxpool"][-1] == (2, 2, 128)
 
 
-@pytest.mark.parametrize("opset", [11, 13, 17])
+@pytest.mark.parametrize("opset", [11, 17])
 def test_resnet(tmp_path, opset):
     report, n = check(ResNet(), 64, tmp_path, opset)
     rows = {r.name: r for r in report.layers}
     # torchvision's self.relu called twice in a block: the second call is relu_1
     assert rows["layer1.0.relu_1"].inputs == ("layer1.0.add",)
     assert rows["layer3.0.downsample.0"].output == (4, 4, 64)
+
+
+def test_default_export_folds_batchnorm_into_the_conv(tmp_path):
+    """torch.onnx.export's defaults for an eval-mode model fold each BatchNorm into the conv
+    before it: the file holds convs with a bias and no BatchNormalization, and archcalc counts
+    what the file holds (each of ResNet's convs is followed by a BatchNorm)."""
+    model = ResNet().eval()
+    path = tmp_path / "model.onnx"
+    export(model, torch.randn(1, 3, 64, 64), path, training=torch.onnx.TrainingMode.EVAL)
+    report = archcalc.analyze(archcalc.load(str(path)))
+    rows = {r.name: r for r in report.layers}
+    assert "batchnorm" not in {r.op for r in report.layers}
+    convs = {n: m for n, m in model.named_modules() if isinstance(m, nn.Conv2d)}
+    for name, m in convs.items():
+        assert rows[name].params == m.weight.numel() + m.out_channels, name
+    bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert len(bns) == len(convs)
+    assert report.totals.params == sum(p.numel() for p in model.parameters()) - \
+        sum(2 * m.num_features for m in bns) + sum(m.out_channels for m in convs.values())
+    assert report.totals.buffers == 0
 
 
 def test_mobilenet_v2_se(tmp_path):
@@ -614,5 +634,50 @@ def test_unet_decoder(tmp_path):
     assert report.layers[-1].output == (64, 64, 2)
 
 
-def test_modern_activations_and_norms(tmp_path):
-    check(Modern(), 32, tmp_path)
+@pytest.mark.parametrize("opset", [17, 20])     # GELU: the Erf form at 17, the Gelu op at 20
+def test_modern_activations_and_norms(tmp_path, opset):
+    report, n = check(Modern(), 32, tmp_path, opset)
+    ops = [r.op for r in report.layers]
+    assert {"silu", "gelu", "groupnorm", "layernorm", "hardswish"} <= set(ops)
+    assert "sigmoid" not in ops[:-1] and "mul" not in ops     # SiLU's Sigmoid·Mul is one layer
+
+
+def test_modern_at_opset_13(tmp_path):
+    """Before opset 14 PyTorch writes Hardswish as x·HardSigmoid(x) (one archcalc layer); GELU
+    in its Erf form; GroupNorm as Reshape → InstanceNormalization → Reshape → Mul → Add."""
+    model = Modern()
+    model.ln = nn.Identity()       # LayerNormalization came with opset 17: see the xfail below
+    report, n = check(model, 32, tmp_path, 13)
+    assert "hardswish" in [r.op for r in report.layers]
+
+
+class ConvThen(nn.Module):
+    def __init__(self, act):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.act = act
+
+    def forward(self, x):
+        return self.act(self.conv(x))
+
+
+@pytest.mark.xfail(strict=True, reason="importer: before opset 17 PyTorch writes LayerNorm as "
+                   "ReduceMean → Sub → Pow → ReduceMean → Add ε → Sqrt → Div → Mul γ → Add β "
+                   "(between the two Transposes of a channels-last layer norm); archcalc stops "
+                   "at the Transpose [0, 2, 3, 1]")
+def test_layernorm2d_before_opset_17(tmp_path):
+    check(ConvThen(LayerNorm2d(8)), 16, tmp_path, 13)
+
+
+@pytest.mark.xfail(strict=True, reason="importer: before opset 20 PyTorch writes "
+                   "GELU(approximate='tanh') as 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) in "
+                   "Mul/Add/Tanh nodes; archcalc reads no such pattern ('Mul with a constant "
+                   "operand')")
+def test_gelu_tanh_before_opset_20(tmp_path):
+    check(ConvThen(nn.GELU(approximate="tanh")), 16, tmp_path, 17)
+
+
+def test_gelu_tanh_at_opset_20(tmp_path):
+    """Opset 20's Gelu op with approximate='tanh': a gelu layer (the same figures)."""
+    report, n = check(ConvThen(nn.GELU(approximate="tanh")), 16, tmp_path, 20)
+    assert n == 2
