@@ -503,7 +503,10 @@ def kind(m: nn.Module) -> str:
 
 
 def export(model, x, path, opset=OPSET, **kw):
-    kw.setdefault("training", torch.onnx.TrainingMode.PRESERVE)   # keep BatchNorm as a node
+    """PyTorch's TorchScript-based exporter (``dynamo=False``; the dynamo exporter needs
+    onnxscript, see the tests at the end). BatchNorm stays a node unless ``training`` says
+    otherwise."""
+    kw.setdefault("training", torch.onnx.TrainingMode.PRESERVE)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -513,24 +516,78 @@ def export(model, x, path, opset=OPSET, **kw):
         pytest.skip(f"torch.onnx.export cannot run here: {type(exc).__name__}: {exc}")
 
 
-def check(model: nn.Module, size, tmp_path, opset=OPSET, **kw):
+def export_dynamo(model, x, path, **kw):
+    pytest.importorskip("onnxscript", reason="torch.onnx.export(dynamo=True) needs onnxscript "
+                                             "(pip install onnxscript)")
+    import logging
+    logging.disable(logging.WARNING)         # the exporter's progress lines
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, (x,), str(path), dynamo=True, verbose=False, **kw)
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+def module_paths(path) -> dict:
+    """ONNX node name → the module path that the dynamo exporter writes in the node's metadata
+    (``pkg.torch.onnx.name_scopes``: ['', 'layer1', 'layer1.0', 'layer1.0.conv1', 'conv2d'])."""
+    import ast
+
+    import onnx
+    out = {}
+    for node in onnx.load(str(path), load_external_data=False).graph.node:
+        meta = {p.key: p.value for p in node.metadata_props}
+        scopes = ast.literal_eval(meta.get("pkg.torch.onnx.name_scopes", "[]"))
+        if len(scopes) >= 2:
+            out[node.name] = scopes[-2]
+    return out
+
+
+def check(model: nn.Module, size, tmp_path, opset=OPSET, fused_bn=None, dynamo=False, **kw):
     """Export ``model`` for a size×size×3 input, read it back, compare; returns the report and
-    the number of layers compared. Every disagreement is listed in the failure."""
+    the number of layers compared. Every disagreement is listed in the failure.
+
+    ``fused_bn``: the export folds each BatchNorm into the conv before it (the default export of
+    an eval-mode model); the layer is then named after the ``"conv"`` (TorchScript exporter) or
+    the ``"bn"`` (dynamo). ``dynamo``: the dynamo exporter, whose node names are not module
+    paths: archcalc's layer names are mapped to the modules through the nodes' metadata."""
     torch.manual_seed(0)
     model.eval()
+    for m in model.modules():           # BatchNorm statistics of a trained model (not 0 and 1,
+        if isinstance(m, nn.BatchNorm2d):        # which a folded conv's bias would drop as zero)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.normal_()
+            m.running_mean.normal_()
+            m.running_var.uniform_(0.5, 2.0)
     x = torch.randn(1, 3, size, size)
     calls = calls_of(model, x)
     path = tmp_path / "model.onnx"
-    export(model, x, path, opset, **kw)
+    if dynamo:                          # at its own opset (18 or later): converting it down to
+        export_dynamo(model, x, path, **kw)      # 17 renumbers the nodes and drops metadata
+    else:
+        export(model, x, path, opset, **kw)
     report = archcalc.analyze(archcalc.load(str(path)))
     rows = {r.name: r for r in report.layers if r.op != "input"}
+    if dynamo:
+        rows = renamed(rows, module_paths(path))
 
     expect = {}                  # archcalc name → (module, op, volume, params, buffers, macs)
+    params, buffers = sum(p.numel() for p in model.parameters()), stats(model)
     for i, (name, m, inp, out) in enumerate(calls):
         if isinstance(m, nn.Flatten) and isinstance(next_kept(calls, i), nn.Linear):
             continue             # part of the fc layer that reads it
         if isinstance(m, nn.Dropout) and not m.training or isinstance(m, nn.Identity):
             continue             # no node in the exported graph (an eval-mode Dropout)
+        if fused_bn and isinstance(m, nn.BatchNorm2d) and \
+                isinstance(calls[i - 1][1], nn.Conv2d) and calls[i - 1][3] is inp[0]:
+            conv_name, conv = calls[i - 1][:2]
+            _, op, vol, p, _, macs = expect.pop(conv_name)
+            bias = 0 if conv.bias is not None else conv.out_channels
+            expect[conv_name if fused_bn == "conv" else name] = (conv, op, vol, p + bias, 0, macs)
+            params += bias - 2 * m.num_features
+            buffers -= stats(m)
+            continue
         p = sum(q.numel() for q in m.parameters())
         outs = out if isinstance(out, tuple) else (out,)
         for j, o in enumerate(outs):
@@ -540,6 +597,11 @@ def check(model: nn.Module, size, tmp_path, opset=OPSET, **kw):
             expect[key] = (m, op, volume(o), p if first else 0, stats(m) if first else 0,
                            hand_macs(m, inp, o))
 
+    if dynamo:      # the Split of a chunk is the onnxscript optimizer's, without metadata: its
+        left = [n for n in rows if n not in expect and rows[n].op == "slice"]    # parts pair
+        parts = [n for n in expect if n not in rows and isinstance(expect[n][0], Chunk)]
+        if len(left) == len(parts):     # with the chunks' parts in the order they run
+            rows.update({p: rows.pop(n) for n, p in zip(left, parts)})
     for name, m, _, out in calls:       # a chunk: one Slice per part (PyTorch emits no Split);
         if isinstance(m, Chunk) and name + ".0" not in rows:      # archcalc numbers the
             for j in range(len(out)):                               # nodes of one module path
@@ -550,23 +612,36 @@ def check(model: nn.Module, size, tmp_path, opset=OPSET, **kw):
     for name in sorted(rows.keys() - expect.keys()):
         problems.append(f"{name} ({rows[name].op}): archcalc layer of no module call")
     for name in expect.keys() & rows.keys():
-        m, op, vol, params, buffers, macs = expect[name]
+        m, op, vol, p, b, macs = expect[name]
         row = rows[name]
         for what, want, got in (("op", op, row.op), ("output", vol, tuple(row.output)),
-                                ("params", params, row.params),
-                                ("buffers", buffers, row.buffers), ("macs", macs, row.macs)):
+                                ("params", p, row.params), ("buffers", b, row.buffers),
+                                ("macs", macs, row.macs)):
             if want != got:
                 problems.append(f"{name} ({type(m).__name__}): {what} {got}, torch {want}")
     t = report.totals
     for what, want, got in (
-            ("params", sum(p.numel() for p in model.parameters()), t.params),
-            ("buffers", stats(model), t.buffers),
+            ("params", params, t.params), ("buffers", buffers, t.buffers),
             ("macs", sum(e[5] for e in expect.values()), t.macs),
             ("flops (FlopCounterMode)", flop_counter(model, x), t.flops)):
         if want != got:
             problems.append(f"total {what}: archcalc {got}, torch {want}")
     assert not problems, "\n".join(problems)
     return report, len(expect)
+
+
+def renamed(rows: dict, paths: dict) -> dict:
+    """archcalc's rows keyed by module path (a dynamo export's node names are not): a module's
+    k-th later call is path_k, as the hooks name it; a split's parts keep their .0, .1."""
+    out, seen = {}, {}
+    for name, row in rows.items():
+        node, part = (name.rsplit(".", 1) + [None])[:2] if name not in paths else (name, None)
+        path = paths.get(node, name)
+        k = seen.get((path, part), 0)
+        seen[(path, part)] = k + 1
+        key = path if k == 0 else f"{path}_{k}"
+        out[key if part is None else f"{key}.{part}"] = row
+    return out
 
 
 def flop_counter(model, x) -> int:
@@ -599,19 +674,9 @@ def test_default_export_folds_batchnorm_into_the_conv(tmp_path):
     """torch.onnx.export's defaults for an eval-mode model fold each BatchNorm into the conv
     before it: the file holds convs with a bias and no BatchNormalization, and archcalc counts
     what the file holds (each of ResNet's convs is followed by a BatchNorm)."""
-    model = ResNet().eval()
-    path = tmp_path / "model.onnx"
-    export(model, torch.randn(1, 3, 64, 64), path, training=torch.onnx.TrainingMode.EVAL)
-    report = archcalc.analyze(archcalc.load(str(path)))
-    rows = {r.name: r for r in report.layers}
+    report, n = check(ResNet(), 64, tmp_path, fused_bn="conv",
+                      training=torch.onnx.TrainingMode.EVAL)
     assert "batchnorm" not in {r.op for r in report.layers}
-    convs = {n: m for n, m in model.named_modules() if isinstance(m, nn.Conv2d)}
-    for name, m in convs.items():
-        assert rows[name].params == m.weight.numel() + m.out_channels, name
-    bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
-    assert len(bns) == len(convs)
-    assert report.totals.params == sum(p.numel() for p in model.parameters()) - \
-        sum(2 * m.num_features for m in bns) + sum(m.out_channels for m in convs.values())
     assert report.totals.buffers == 0
 
 
@@ -681,3 +746,55 @@ def test_gelu_tanh_at_opset_20(tmp_path):
     """Opset 20's Gelu op with approximate='tanh': a gelu layer (the same figures)."""
     report, n = check(ConvThen(nn.GELU(approximate="tanh")), 16, tmp_path, 20)
     assert n == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# the dynamo exporter (torch.onnx.export's default since PyTorch 2.9; needs onnxscript, which
+# the test extra does not install: these skip without it)
+
+@pytest.mark.slow                  # 5–15 s a model: the dynamo exporter is slow
+@pytest.mark.parametrize("make", [ResNet, ShuffleNetV2, MobileNetV2SE, UNet, vgg11])
+def test_dynamo_export(tmp_path, make):
+    """Every figure as with the TorchScript exporter. The dynamo exporter folds each BatchNorm
+    into its conv (the node carries the BatchNorm's module path) and names nodes node_Conv_146,
+    node_relu_3: archcalc's layers are matched to modules here through the nodes' metadata
+    (see the xfail below)."""
+    check(make(), 64 if make is not UNet else 32, tmp_path, fused_bn="bn", dynamo=True)
+
+
+def dynamo_report(model, size, tmp_path):
+    path = tmp_path / "model.onnx"
+    export_dynamo(model.eval(), torch.randn(1, 3, size, size), path)
+    return archcalc.analyze(archcalc.load(str(path)))
+
+
+@pytest.mark.xfail(strict=True, reason="importer: the dynamo exporter names nodes node_conv2d, "
+                   "node_relu_1 (numbered per export); the module path is in each node's "
+                   "metadata_props 'pkg.torch.onnx.name_scopes' (['', 'conv', 'conv2d'] → conv), "
+                   "which archcalc does not read, so layer names are not module paths and a diff "
+                   "of two exports does not align")
+def test_dynamo_layer_names_are_module_paths(tmp_path):
+    report = dynamo_report(ConvThen(nn.ReLU()), 16, tmp_path)
+    assert [r.name for r in report.layers] == ["input", "conv", "act"]
+
+
+@pytest.mark.xfail(strict=True, reason="importer: the dynamo exporter writes GroupNorm as Reshape "
+                   "[0, G, -1] → InstanceNormalization (scale and bias initializers of ones and "
+                   "zeros, [G]) → Reshape [1, C, H, W] → Mul γ [C, 1, 1] → Add β [C, 1, 1]; "
+                   "archcalc's group-norm pattern wants the InstanceNormalization's scale from a "
+                   "Constant node, not an initializer, and stops at the first Reshape")
+def test_dynamo_groupnorm(tmp_path):
+    report = dynamo_report(ConvThen(nn.GroupNorm(4, 8)), 16, tmp_path)
+    assert [(r.op, r.params) for r in report.layers][1:] == [("conv", 224), ("groupnorm", 16)]
+
+
+@pytest.mark.xfail(strict=True, reason="importer: after a channels-last permute (LayerNorm2d), "
+                   "the dynamo exporter writes AdaptiveAvgPool2d(1) + Flatten as ReduceMean "
+                   "[-1, -2] keepdims → Reshape [-1] → Gather (indices [1, C, 1, 1] = 0…C−1, an "
+                   "as_strided) → Reshape [1, C]; archcalc stops at the Reshape of [1, C, 1, 1] "
+                   "to [C]")
+def test_dynamo_pool_after_a_permute(tmp_path):
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), LayerNorm2d(8), nn.AdaptiveAvgPool2d(1),
+                          nn.Flatten(), nn.Linear(8, 4))
+    report = dynamo_report(model, 16, tmp_path)
+    assert [r.op for r in report.layers][1:] == ["conv", "layernorm", "global_avgpool", "fc"]
