@@ -17,13 +17,17 @@ exceptions are named: a Flatten read by a Linear is part of the fc layer; an eva
 not in the exported graph). Operations written as functions in ``forward`` are small modules here
 (``Add``, ``Cat``, ``Chunk``, ``Shuffle``, ``LayerNorm2d``) so that each has a name and a hook.
 
+The TorchScript-based exporter (``dynamo=False``) runs at opsets 11, 13, 17 and 20; the dynamo
+exporter (PyTorch's default since 2.9) where onnxscript is installed (its per-model tests are
+marked slow). What archcalc does not read yet is an ``xfail(strict=True)`` test naming the
+nodes PyTorch wrote.
+
 torchvision does not import with the torch this project tests against, so the networks are
 written here, after torchvision's definitions at a small width and input size. Optional: these
 tests skip without torch (``pip install torch``) or where ``torch.onnx.export`` cannot run.
 """
 from __future__ import annotations
 
-import math
 import warnings
 
 import pytest
@@ -512,7 +516,7 @@ def export(model, x, path, opset=OPSET, **kw):
             warnings.simplefilter("ignore")
             torch.onnx.export(model, (x,), str(path), dynamo=False, opset_version=opset,
                               input_names=["image"], output_names=["out"], **kw)
-    except (ImportError, ModuleNotFoundError, RuntimeError) as exc:    # pragma: no cover
+    except ImportError as exc:          # the exporter's own dependencies  # pragma: no cover
         pytest.skip(f"torch.onnx.export cannot run here: {type(exc).__name__}: {exc}")
 
 
@@ -635,8 +639,10 @@ def renamed(rows: dict, paths: dict) -> dict:
     k-th later call is path_k, as the hooks name it; a split's parts keep their .0, .1."""
     out, seen = {}, {}
     for name, row in rows.items():
-        node, part = (name.rsplit(".", 1) + [None])[:2] if name not in paths else (name, None)
-        path = paths.get(node, name)
+        node, part = name, None
+        if name not in paths and "." in name:           # a split's part: node_Split_324.0
+            node, part = name.rsplit(".", 1)
+        path = paths.get(node, node)
         k = seen.get((path, part), 0)
         seen[(path, part)] = k + 1
         key = path if k == 0 else f"{path}_{k}"
