@@ -98,18 +98,26 @@ def short_name(name: str, op_type: str) -> str:
     return ".".join(keep) or name
 
 
-def torch_scope_name(namespace: str) -> str | None:
-    """The module path PyTorch's dynamo exporter records in a node's ``namespace`` metadata
-    (``: Net/layer1: Sequential/layer1.0: Basic/layer1.0.relu: ReLU/relu_1: aten.relu.default``):
-    the innermost module's path where that module is a leaf of torch.nn (``layer1.0.relu``),
-    else that path and the node's own name (``layer1.0.add`` for a functional add inside
-    ``layer1.0``)."""
+def scope_modules(namespace: str) -> list[str]:
+    """The module paths in a node's ``namespace`` metadata (PyTorch's dynamo exporter:
+    ``: Net/layer1: Sequential/layer1.0: Basic/layer1.0.relu: ReLU/relu_1: aten.relu.default``
+    → ["", "layer1", "layer1.0", "layer1.0.relu"]; the last part is the node's own)."""
+    return [p.partition(": ")[0].strip() for p in namespace.split("/")][:-1]
+
+
+def torch_scope_name(namespace: str, parents: set[str] | None = None) -> str | None:
+    """A layer name from a node's ``namespace`` metadata: the innermost module's path where that
+    module has no modules of its own (a leaf: ``layer1.0.relu``; ``parents`` are the paths that
+    contain others, from every node of the model), else that path and the node's own name
+    (``layer1.0.add`` for a functional add inside the block ``layer1.0``)."""
     parts = [p.partition(": ") for p in namespace.split("/")]
     if len(parts) < 2:
         return None
     (fx, _, _), (module, _, cls) = parts[-1], parts[-2]
     module, fx = module.strip(": "), fx.strip(": ")
-    if cls.startswith("torch.nn.modules.") and ".container." not in cls and module:
+    leaf = module not in parents if parents is not None else \
+        cls.startswith("torch.nn.modules.") and ".container." not in cls
+    if module and leaf:
         return module
     return f"{module}.{fx}" if module else fx or None
 
@@ -221,14 +229,14 @@ class Converter:
 
     def layer_name(self, node: wire.Node) -> str | None:
         scope = node.meta.get("namespace") if not node.name.startswith("/") else None
-        base = torch_scope_name(scope) if scope else None
+        base = torch_scope_name(scope, self.parents) if scope else None
         if not base:
             base = short_name(node.name, node.op_type) if node.name else \
                 (node.outputs[0] if node.outputs and not node.outputs[0].isdigit() else "")
         if not base:
             return None
-        name, n = base, 1
-        while name in self.names or name == "input":
+        name, n = base, 0
+        while name in self.names or name == "input":    # a second call: _1, as PyTorch's
             n += 1
             name = f"{base}_{n}"
         return name
@@ -278,6 +286,10 @@ class Converter:
         if self.m.functions and any(n.domain not in ("", "ai.onnx") for n in g.nodes):
             pass                      # local functions: their nodes are reported as unknown ops
         order = self.order()
+        self.parents: set[str] = set()        # module paths that hold modules (dynamo metadata)
+        for node in order:
+            mods = scope_modules(node.meta.get("namespace", ""))
+            self.parents.update(m for m in mods[:-1] if m)
         image = self.image_input()
         self.image_name = image.name
         self.rounding = "floor"       # ONNX's rule; ceil_mode is a layer's own rounding
