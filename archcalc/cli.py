@@ -199,7 +199,7 @@ def specs_cmd():
 
 
 COMMANDS = ("summary", "explain", "compare", "validate", "diff", "specs", "export", "run",
-            "draw", "report")
+            "draw", "report", "sweep")
 
 
 def build_app(only: Optional[str] = None) -> typer.Typer:
@@ -228,6 +228,9 @@ def build_app(only: Optional[str] = None) -> typer.Typer:
     if only is None or only == "report":            # pygal only inside the command's body
         from .review.command import report_cmd
         commands.update(report=report_cmd)
+    if only in (None, "sweep"):                 # archcalc/sweep/: sweeps over parameters
+        from .sweep.command import sweep_cmd
+        commands["sweep"] = sweep_cmd
     for name, fn in commands.items():
         if only is None or name == only:
             app.command(name)(fn)
