@@ -247,16 +247,22 @@ def _sorted(net: Network, diags: list[Diagnostic]) -> list[Diagnostic]:
 
 
 @paused_gc()
-def analyze(net: Network, dtype: str = "fp32", batch: int = 1, count_inplace: bool = False,
-            optimizer: str = "adam") -> Report:
+def analyze(net: Network, dtype: str | None = None, batch: int | None = None,
+            count_inplace: bool = False, optimizer: str | None = None) -> Report:
     """Analyze ``net``; returns a :class:`Report` or raises :class:`ArchcalcError` with every
     error found. ``dtype`` sets bytes per element for activations and parameters, ``batch`` the
     images per step; ``count_inplace`` gives in-place ops (ReLU, dropout, …) buffers of their
-    own. Warnings are in ``report.diagnostics``."""
+    own. Warnings are in ``report.diagnostics``. Left out (None), ``dtype``, ``batch`` and
+    ``optimizer`` are those the network was loaded with (``set={"batch": 32}``), else fp32, 1
+    and adam."""
     if not isinstance(net, Network):
         raise error(f"analyze takes a Network, got {type(net).__name__}", OPTIONS,
                     hint="make one first: archcalc.analyze(archcalc.parse(\"C3D64 M\")) or "
                          "archcalc.load(\"spec.yaml\")", exit_code=2)
+    chosen = getattr(net, "analysis", None) or {}
+    dtype = chosen.get("dtype", "fp32") if dtype is None else dtype
+    batch = chosen.get("batch", 1) if batch is None else batch
+    optimizer = chosen.get("optimizer", "adam") if optimizer is None else optimizer
     settings = _check_settings(dtype, batch, count_inplace, optimizer)
     dtype, optimizer = settings.dtype, settings.optimizer
     rows, diags, errors, store = walk(net, count_inplace)

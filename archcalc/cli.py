@@ -12,9 +12,9 @@ import typer
 
 from . import __version__, analysis
 from .cli_common import (BATCH, COLUMN, DEPTH, DOUBLE, DTYPE, FILTERS, FORMATS, INPLACE, INPUT,
-                         OPTIMIZER, ROUNDING, SPEC, STDIN, analysis_options, choice,
-                         SafeStdout, error_document, guarded, load_one, load_spec, print_json,
-                         shipped_specs, spec_problems, whole)
+                         OPTIMIZER, ROUNDING, SET, SPEC, STDIN, analysis_options, choice,
+                         SafeStdout, error_document, guarded, load_one, load_set, load_spec,
+                         print_json, settings_of, shipped_specs, spec_problems, whole)
 from .errors import OPTIONS, ArchcalcError, Diagnostic
 
 def _version(value: bool) -> None:
@@ -49,12 +49,13 @@ def summary(
     sharing: bool = typer.Option(False, "--sharing", help="for each convolution, how many "
                                  "times more parameters it would need without weight sharing "
                                  "(locally connected) and as a dense layer"),
+    set_: Optional[List[str]] = SET,
 ):
     """Per-layer and total figures of a network."""
     fmt = choice(format, FORMATS, "--format")
     options = analysis_options(dtype, batch, optimizer)
     depth = whole(depth, "--depth", 0)
-    net = load_one(spec_arg, input, filters, double_after_pool, rounding, column)
+    net = load_set(spec_arg, set_, input, filters, double_after_pool, rounding, column, options)
     report = analysis.analyze(net, count_inplace=count_inplace, **options)
     from . import views
     counts = None
@@ -121,31 +122,68 @@ def validate(
     column: Optional[str] = COLUMN,
     format: str = typer.Option("text", "--format", "-F", metavar="FORMAT", help="text or json"),
     strict: bool = typer.Option(False, "--strict", help="exit 1 on warnings too"),
+    set_: Optional[List[str]] = SET,
+    max_params: Optional[str] = typer.Option(None, "--max-params", metavar="N",
+                                             help="budget: parameters, e.g. 5M (K, M, G ×1000)"),
+    max_macs: Optional[str] = typer.Option(None, "--max-macs", metavar="N",
+                                           help="budget: MACs per image, e.g. 600M"),
+    max_peak: Optional[str] = typer.Option(None, "--max-peak", metavar="BYTES",
+                                           help="budget: peak activation memory, e.g. 1GiB "
+                                                "(KiB, MiB, GiB ×1024; KB, MB, GB ×1000)"),
+    max_activations: Optional[str] = typer.Option(
+        None, "--max-activations", metavar="N|BYTES",
+        help="budget: activation elements per image (10M) or bytes per batch (100MiB)"),
+    max_training: Optional[str] = typer.Option(None, "--max-training-memory", metavar="BYTES",
+                                               help="budget: the training estimate, e.g. 24GiB"),
+    dtype: str = DTYPE,
+    batch: str = BATCH,
+    optimizer: str = OPTIMIZER,
 ):
     """Every problem in a spec at once: errors and warnings, each with its place and a hint,
-    in order on standard output, then the count.
+    in order on standard output, then the count. With budgets (--max-params, --max-macs,
+    --max-peak, --max-activations, --max-training-memory) each one exceeded is an error too.
 
-    Exit codes: 0 no errors (warnings allowed unless --strict), 1 problems in the spec,
-    2 bad usage or an unreadable file."""
+    Exit codes: 0 no errors (warnings allowed unless --strict), 1 problems in the spec or a
+    budget exceeded, 2 bad usage or an unreadable file."""
     fmt = choice(format, ("text", "json"), "--format")
+    from .budgets import gates
+    limits = gates(params=max_params, macs=max_macs, peak=max_peak,
+                   activations=max_activations, training=max_training)
+    options = analysis_options(dtype, batch, optimizer)
     try:
-        got = load_spec(spec_arg, input, filters, double_after_pool, rounding, column)
+        got = load_spec(spec_arg, input, filters, double_after_pool, rounding, column,
+                        settings=settings_of(set_))
         nets = list(got.values()) if isinstance(got, dict) else [got]
         names = ", ".join(n.name for n in nets)
         diags = [d for net in nets for d in analysis.diagnose(net)]
+        checked = []                        # budgets: (network, budget, its figure)
+        if limits and not any(d.severity == "error" for d in diags):
+            from .budgets import exceeded, option_of
+            for net in nets:
+                report = analysis.analyze(net, **{**options, **net.analysis})
+                diags += exceeded(limits, report, option_of, net)
+                checked += [(net.name, b, b.value(report.totals)) for b in limits]
     except ArchcalcError as exc:
         if exc.exit_code != 1:              # bad usage, an unreadable file: not the spec's
             raise
         names = (STDIN if spec_arg == "-" else spec_arg if os.path.exists(spec_arg)
                  else exc.diagnostics[0].pos.file if exc.diagnostics else "<spec>")
         diags = spec_problems(exc)          # the spec's problems are this command's report
+        checked = []
     doc = error_document(diags)
     doc["ok"] = not (doc["errors"] or (strict and doc["warnings"]))   # as the exit status
+    if limits:
+        doc["budgets"] = [{"network": n, "budget": b.name, "limit": b.limit, "value": v,
+                           "ok": v <= b.limit} for n, b, v in checked]
     if fmt == "json":
         print_json(doc)
     else:
         for d in diags:
             print(d.render())
+        if checked:
+            print("budgets: " + "; ".join(f"{b.name} {b.show(v)} {'≤' if v <= b.limit else '>'} "
+                                          f"{b.text}" + (f" ({n})" if len(nets) > 1 else "")
+                                          for n, b, v in checked))
         print(f"{names}: {doc['errors']} error{'s' * (doc['errors'] != 1)}, "
               f"{doc['warnings']} warning{'s' * (doc['warnings'] != 1)}")
     if not doc["ok"]:
@@ -169,13 +207,14 @@ def explain(
     dtype: str = DTYPE,
     batch: str = BATCH,
     count_inplace: bool = INPLACE,
+    set_: Optional[List[str]] = SET,
 ):
     """The arithmetic behind every figure: each layer's output size with the numbers put into
     the formula and the rounding it needed, parameters as weights + biases, MACs as a product,
     activations, the receptive-field step, and for convolutions what weight sharing saves."""
     fmt = choice(format, ("text", "markdown", "json"), "--format")
     options = analysis_options(dtype, batch)
-    net = load_one(spec_arg, input, filters, double_after_pool, rounding, column)
+    net = load_set(spec_arg, set_, input, filters, double_after_pool, rounding, column, options)
     report = analysis.analyze(net, count_inplace=count_inplace, **options)
     from . import explain as ex, views
     found = ex.explain(net, report, layers)

@@ -322,11 +322,15 @@ def _as_a_name(text: str, exc: ArchcalcError) -> ArchcalcError:
 
 
 def load_spec(text: str, input: Optional[str], filters, double: Optional[bool],
-              rounding: Optional[str], column: Optional[str], label: str = "<spec>"):
+              rounding: Optional[str], column: Optional[str], label: str = "<spec>",
+              settings: Optional[dict] = None):
     """A SPEC argument (see :func:`_read`) with the common options applied. ``--column`` matches
-    a table's column names without regard to case when no column has exactly that name."""
+    a table's column names without regard to case when no column has exactly that name.
+    ``settings``: parameter values (--set, see archcalc.params)."""
     opts = dict(filters=whole(filters, "--filters", 1, LIMIT), double_after_pool=double,
                 rounding=rounding_option(rounding), column=column)
+    if settings:
+        opts["set"] = settings
     if column is None:
         return _read(text, input, opts, label)
     try:
@@ -350,15 +354,34 @@ def _column_names(exc: ArchcalcError) -> list[str]:
 
 
 def load_one(text: str, input: Optional[str], filters, double: Optional[bool],
-             rounding: Optional[str], column: Optional[str], label: str = "<spec>"):
+             rounding: Optional[str], column: Optional[str], label: str = "<spec>",
+             settings: Optional[dict] = None):
     """Like :func:`load_spec`, for commands that take one network: a table needs --column."""
-    net = load_spec(text, input, filters, double, rounding, column, label)
+    net = load_spec(text, input, filters, double, rounding, column, label, settings)
     if isinstance(net, dict) and len(net) == 1:       # a table of one column: that network
         return next(iter(net.values()))
     if isinstance(net, dict):
         raise ArchcalcError([Diagnostic(
             "error", f"{text} holds {len(net)} networks ({', '.join(net)})", OPTIONS,
             hint="pick one with --column (or compare them all with 'archcalc compare')")], 2)
+    return net
+
+
+def settings_of(sets: Optional[Sequence[str]]) -> Optional[dict]:
+    """Repeated --set NAME=VALUE options as {name: value} (archcalc.params), or None."""
+    if not sets:
+        return None
+    from .params import parse_sets
+    return parse_sets(sets)
+
+
+def load_set(text: str, sets: Optional[Sequence[str]], input, filters, double, rounding,
+             column, options: Optional[dict] = None):
+    """:func:`load_one` with the --set options; the built-ins batch, dtype and optimizer they
+    give replace those in ``options`` (the command's analysis options, updated in place)."""
+    net = load_one(text, input, filters, double, rounding, column, settings=settings_of(sets))
+    if options is not None:
+        options.update({k: v for k, v in net.analysis.items() if k in options})
     return net
 
 
@@ -390,6 +413,10 @@ INPLACE = typer.Option(False, "--count-inplace", help="give in-place ops (ReLU a
                        "(default: in place)")
 OPTIMIZER = typer.Option("adam", "--optimizer", metavar="NAME",
                          help="for the training estimate: sgd, momentum or adam")
+SET = typer.Option(None, "--set", "-s", metavar="NAME=VALUE",
+                   help="give a parameter a value (repeatable): one the YAML spec declares "
+                        "under params:, or res, input, rounding, batch, dtype, optimizer "
+                        "(see docs/design-space.md)")
 
 
 # ---------------------------------------------------------------------------------------------

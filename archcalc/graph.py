@@ -58,6 +58,10 @@ class Network:
         self.language = language
         # the input volume came from an option (-i, input=): hints then name that option
         self.input_option = False
+        # the values of a YAML spec's top-level params (with --set), and the analysis settings
+        # (dtype, batch, optimizer) given as built-in parameters: see archcalc/params.py
+        self.params: dict = {}
+        self.analysis: dict = {}
         # network-level warnings found while reading the spec (analyze/diagnose report them)
         self.warnings: list[Diagnostic] = list(warnings or [])
         # each block instance (full name, e.g. "layer1.0") -> the full name of its output layer

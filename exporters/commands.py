@@ -6,12 +6,12 @@
 onnx and onnxruntime are imported inside the command bodies only.
 """
 import os
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
-from archcalc.cli_common import (COLUMN, DOUBLE, FILTERS, INPUT, LIMIT, ROUNDING, SPEC, choice,
-                                 guarded, load_one, whole)
+from archcalc.cli_common import (COLUMN, DOUBLE, FILTERS, INPUT, LIMIT, ROUNDING, SET, SPEC,
+                                 choice, guarded, load_one, settings_of, whole)
 from archcalc.errors import OPTIONS, SourcePos, error
 from archcalc.views import human_bytes
 
@@ -42,6 +42,7 @@ def export_cmd(
     double_after_pool: Optional[bool] = DOUBLE,
     rounding: Optional[str] = ROUNDING,
     column: Optional[str] = COLUMN,
+    set_: Optional[List[str]] = SET,
 ):
     """Compile a network to an ONNX file, checked against the analyzer."""
     import archcalc
@@ -57,7 +58,8 @@ def export_cmd(
         raise error("a light model has no weights to put in external data", OPTIONS,
                     hint="drop --external-data, or export with --weights random or zeros",
                     exit_code=2)
-    net = load_one(spec_arg, input, filters, double_after_pool, rounding, column)
+    net = load_one(spec_arg, input, filters, double_after_pool, rounding, column,
+                   settings=settings_of(set_))
     path = onnx_export.export(net, output, weights, seed, opset, external_data=external_data)
     report = archcalc.analyze(net)
     size = os.path.getsize(path)

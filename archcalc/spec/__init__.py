@@ -13,7 +13,7 @@ import re
 from dataclasses import replace
 
 from ..bulk import paused_gc
-from ..errors import OPTIONS, ArchcalcError, SourcePos, error
+from ..errors import OPTIONS, ArchcalcError, Diagnostic, SourcePos, error
 from ..graph import Builder, Network, channels_first_warning, parse_volume
 from ..ops import _rounding
 from .table import looks_like_table, parse_table
@@ -45,6 +45,60 @@ def _defaults(filters=None, double_after_pool=None, rounding=None) -> tuple[Defa
     return replace(Defaults(), **overrides), overrides
 
 
+ANALYSIS_BUILTINS = ("batch", "dtype", "optimizer")
+
+
+def _settings(settings, input, rounding):
+    """``set``'s built-ins checked and taken out: ``input`` and ``rounding`` act as the options
+    of the same name (giving both, different, is an error), ``batch``, ``dtype`` and
+    ``optimizer`` are returned for the network's ``analysis``; ``res`` and the spec's own
+    parameters stay in the settings passed to the parser."""
+    if settings is None:
+        return {}, input, rounding, {}
+    if not isinstance(settings, dict) or not all(isinstance(k, str) for k in settings):
+        raise error(f"set is a mapping of parameter names to values, got {settings!r}", OPTIONS,
+                    hint="e.g. set={'width': 0.75, 'res': 160}", exit_code=2)
+    settings = dict(settings)
+    chosen = {}
+
+    def bad(name, want, value):
+        return error(f"--set {name}: {want}, got {value!r}", OPTIONS,
+                     hint=f"e.g. --set {name}={_EXAMPLES[name]}", exit_code=2)
+    if "res" in settings:
+        v = settings["res"]
+        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 2 ** 31:
+            raise bad("res", "the input's height and width is a whole number ≥ 1", v)
+    if "input" in settings:
+        v = parse_volume(settings.pop("input"), OPTIONS, exit_code=2)
+        if input is not None and parse_volume(input, OPTIONS, exit_code=2) != v:
+            raise error("--input and --set input= disagree", OPTIONS, hint="give one",
+                        exit_code=2)
+        input = v
+    if "rounding" in settings:
+        v = settings.pop("rounding")
+        if rounding is not None and rounding != v:
+            raise error("--rounding and --set rounding= disagree", OPTIONS, hint="give one",
+                        exit_code=2)
+        rounding = v
+    if any(k in settings for k in ANALYSIS_BUILTINS):
+        from ..analysis import DTYPES, OPTIMIZERS
+        for k, allowed in (("dtype", DTYPES), ("optimizer", OPTIMIZERS)):
+            if k in settings:
+                v = settings.pop(k)
+                if not isinstance(v, str) or v.lower() not in allowed:
+                    raise bad(k, "one of " + ", ".join(allowed), v)
+                chosen[k] = v.lower()
+        if "batch" in settings:
+            v = settings.pop("batch")
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 2 ** 31:
+                raise bad("batch", "images per batch is a whole number ≥ 1", v)
+            chosen["batch"] = v
+    return settings, input, rounding, chosen
+
+
+_EXAMPLES = {"res": 224, "batch": 32, "dtype": "bf16", "optimizer": "adam"}
+
+
 def _volume(input) -> tuple[int, int, int] | None:
     if input is None:
         return None
@@ -56,7 +110,8 @@ def parse(text: str, input=None, *, name: str | None = None, filters: int | None
           double_after_pool: bool | None = None, rounding: str | None = None,
           column: str | None = None, file: str = "<spec>",
           language: str | None = None,
-          default_name: str | None = None) -> Network | dict[str, Network]:
+          default_name: str | None = None,
+          set: dict | None = None) -> Network | dict[str, Network]:
     """Parse spec text into a Network.
 
     ``input`` is the input volume (H, W, C) or ``"224x224x3"``; a YAML spec's own ``input`` is
@@ -66,9 +121,14 @@ def parse(text: str, input=None, *, name: str | None = None, filters: int | None
     ``language`` ("yaml", "table" or "string") skips recognising the language from the text.
     ``name`` names the network whatever the spec says; ``default_name`` only where it says none
     (a YAML spec's own ``name:`` wins over it).
+    ``set`` gives parameters values: a YAML spec's declared ``params`` and the built-ins ``res``
+    (the input's height and width), ``input``, ``rounding``, ``batch``, ``dtype`` and
+    ``optimizer`` (the last three are kept in the network's ``analysis`` and used by
+    ``analyze``); see docs/design-space.md.
     """
     if not isinstance(text, str):
         raise error(f"a spec is text, got {type(text).__name__}", exit_code=2)
+    settings, input, rounding, chosen = _settings(set, input, rounding)
     d, overrides = _defaults(filters, double_after_pool, rounding)
     vol = _volume(input)
     if language is None:
@@ -84,11 +144,27 @@ def parse(text: str, input=None, *, name: str | None = None, filters: int | None
     if language == "yaml":
         if column is not None:
             raise error("--column applies to column tables, not YAML", OPTIONS, exit_code=2)
-        got = parse_yaml(text, file, vol, name, overrides, default_name)
-    elif language == "table":
-        got = parse_table(text, file, vol or DEFAULT_INPUT, d, column)
+        got = parse_yaml(text, file, vol, name, overrides, default_name, settings)
     else:
-        got = parse_string(text, vol or DEFAULT_INPUT, d, name or default_name or "network", file)
+        unknown = [k for k in settings if k != "res"]
+        if unknown:             # only a YAML spec declares parameters
+            from .yaml_spec import BUILTINS, _near
+            what = "column table" if language == "table" else "spec string"
+            raise ArchcalcError([Diagnostic(
+                "error", f"the spec declares no parameter {k!r}", OPTIONS,
+                _near(k, BUILTINS) + f"a {what} declares no parameters (a YAML spec does, under "
+                "params:); built-in: " + ", ".join(BUILTINS)) for k in unknown], exit_code=2)
+        if settings:
+                base = vol or DEFAULT_INPUT
+                vol = (settings["res"], settings["res"], base[2])
+        if language == "table":
+            got = parse_table(text, file, vol or DEFAULT_INPUT, d, column)
+        else:
+            got = parse_string(text, vol or DEFAULT_INPUT, d, name or default_name or "network",
+                               file)
+    if chosen:
+        for net in (got.values() if isinstance(got, dict) else [got]):
+            net.analysis = dict(chosen)
     if vol is not None:                 # an input given as an option
         for net in (got.values() if isinstance(got, dict) else [got]):
             net.input_option = True

@@ -367,9 +367,9 @@ def _near(word: str, choices) -> str:
     return f"did you mean {near[0]!r}? " if near else ""
 
 
-def _defaults(spec: YMap, base: Defaults, diags: list) -> Defaults:
+def _defaults(spec: YMap, base: Defaults, diags: list, env: dict | None = None) -> Defaults:
     """The spec's ``defaults:`` over ``base``; each bad entry is added to ``diags`` and skipped,
-    so that the layers are still checked."""
+    so that the layers are still checked. Values may use the top-level ``params`` (``env``)."""
     raw = spec.get("defaults")
     if raw is None:
         return base
@@ -380,6 +380,7 @@ def _defaults(spec: YMap, base: Defaults, diags: list) -> Defaults:
     for key, value in raw.items():
         pos = raw.where[key]
         try:
+            value = _subst(value, env or {}, pos) if not isinstance(value, YMap) else value
             if key not in DEFAULT_KEYS:
                 raise error(f"unknown default {key!r}", raw.key_at[key],
                             hint=_near(key, DEFAULT_KEYS) + "defaults: " + ", ".join(DEFAULT_KEYS))
@@ -395,6 +396,7 @@ def _defaults(spec: YMap, base: Defaults, diags: list) -> Defaults:
                                         hint=(f"did you mean {near!r}? " if near else "")
                                         + f"defaults.{key}: " + ", ".join(allowed))
                         where = value.where[k]
+                        v = _subst(v, env or {}, where)
                         setattr(d, f"{key}_{k}", _padding(v, where) if k == "padding"
                                 else _pair(v, f"defaults.{key}.{k}", where))
                     except ArchcalcError as exc:
@@ -415,8 +417,12 @@ DEFAULT_INPUT = (224, 224, 3)      # a spec without input: and without --input (
 
 
 def parse_yaml(text: str, file: str, input=None, name=None,
-               overrides: dict | None = None, default_name: str | None = None) -> Network:
-    """A YAML spec. ``overrides`` (from options) win over the spec's own ``defaults``."""
+               overrides: dict | None = None, default_name: str | None = None,
+               settings: dict | None = None) -> Network:
+    """A YAML spec. ``overrides`` (from options) win over the spec's own ``defaults``;
+    ``settings`` (``--set name=value``) over the defaults of its top-level ``params`` (a name it
+    does not declare is an error, exit 2; ``res``, undeclared, sets the input's height and
+    width). The network's ``params`` are the values its parameters took."""
     lines = text.split("\n")
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -440,7 +446,8 @@ def parse_yaml(text: str, file: str, input=None, name=None,
             diags.append(Diagnostic("error", f"unknown top-level key {key!r}", spec.key_at[key],
                                     near + "top-level keys: " + ", ".join(TOP_KEYS)))
     try:
-        return _parse_spec(spec, file, input, name, overrides, default_name, diags, meant)
+        return _parse_spec(spec, file, input, name, overrides, default_name, diags, meant,
+                           settings or {})
     except ArchcalcError as exc:
         if not diags or exc.diagnostics[0] in diags:
             raise
@@ -448,11 +455,12 @@ def parse_yaml(text: str, file: str, input=None, name=None,
 
 
 def _parse_spec(spec: YMap, file: str, input, name, overrides, default_name, diags: list,
-                meant: set) -> Network:
+                meant: set, settings: dict) -> Network:
     """The checked mapping of a YAML spec → a Network; ``diags`` holds the problems found so far
     (raised with any found here), ``meant`` the keys a misspelled top-level key stands for (their
     absence is not reported twice)."""
-    d = _defaults(spec, Defaults(), diags)
+    env = _top_params(spec, diags, settings)
+    d = _defaults(spec, Defaults(), diags, env)
     for k, v in (overrides or {}).items():
         setattr(d, k, v)
     d.width = d.filters
@@ -464,11 +472,14 @@ def _parse_spec(spec: YMap, file: str, input, name, overrides, default_name, dia
             input = DEFAULT_INPUT
     if input is None:
         try:
-            input = parse_volume(spec["input"], spec.where["input"])
+            input = parse_volume(_subst(spec["input"], env, spec.where["input"]),
+                                 spec.where["input"])
             chw = channels_first_warning(input, spec.where["input"], "yaml")
         except ArchcalcError as exc:        # the layers are still checked (and never returned)
             diags.extend(exc.diagnostics)
             input = (224, 224, 3)
+    if "res" in settings and "res" not in env:     # the built-in: the input's height and width
+        input = (settings["res"], settings["res"], input[2])
     stem = file.rsplit("/", 1)[-1].rsplit(".", 1)[0] if not file.startswith("<") else "network"
     net_name = name or str(spec.get("name") or default_name or stem)
     layers = spec.get("layers")
@@ -488,7 +499,7 @@ def _parse_spec(spec: YMap, file: str, input, name, overrides, default_name, dia
     if chw is not None:
         b.warnings.append(chw)
     emitter = _Emitter(b, d, blocks)
-    env = _top_params(spec, diags)
+    emitter.top = dict(env)
     local = {"input": "input"}
     emitter.items(layers, env, "", (), local, 0)
     diags += emitter.report()
@@ -506,7 +517,9 @@ def _parse_spec(spec: YMap, file: str, input, name, overrides, default_name, dia
     if diags:
         raise ArchcalcError(diags, partial=b.build(d.rounding, file, "yaml")
                             if len(b.layers) > 1 else None)
-    return b.build(d.rounding, file, "yaml")
+    net = b.build(d.rounding, file, "yaml")
+    net.params = env
+    return net
 
 
 
@@ -547,15 +560,31 @@ def _outputs(spec: YMap, local: dict, b: Builder) -> list[str]:
     return out
 
 
-def _top_params(spec: YMap, diags: list) -> dict:
-    """The spec's ``params:``: names every expression may use (e.g. width_mult, depth_mult)."""
+# the built-in parameters every spec has (archcalc.params): ``res`` may also be declared (the
+# spec then uses it itself, e.g. ``input: ${res}x${res}x3``); the others may not
+BUILTINS = ("res", "input", "batch", "dtype", "optimizer", "rounding")
+_UNDECLARABLE = BUILTINS[1:]
+
+
+def _top_params(spec: YMap, diags: list, settings: dict | None = None) -> dict:
+    """The spec's ``params:``: names every expression may use (e.g. width_mult, depth_mult),
+    with ``settings`` (``--set``) over their defaults. A parameter given in ``settings`` takes
+    that value whatever its default says; one after it that is computed from it follows it."""
+    settings = settings or {}
     raw = spec.get("params")
-    if raw is None:
-        return {}
-    if not isinstance(raw, YMap):
+    if raw is not None and not isinstance(raw, YMap):
         diags.extend(error("params must be a mapping of names to values", spec.where["params"],
                            hint="params: {width_mult: 1.0, depth_mult: 1.0}").diagnostics)
-        return {}
+        raw = None
+    raw = raw if raw is not None else YMap()
+    unknown = [k for k in settings if k not in raw and k not in BUILTINS]
+    if unknown:
+        declared = [k for k in raw]
+        raise ArchcalcError([Diagnostic(
+            "error", f"the spec declares no parameter {k!r}", SourcePos("<options>"),
+            _near(k, declared + list(BUILTINS)) + "its parameters: "
+            + (", ".join(declared) or "none") + "; built-in: " + ", ".join(BUILTINS))
+            for k in unknown], exit_code=2)
     env: dict = {}
     for k, v in raw.items():
         try:
@@ -563,10 +592,40 @@ def _top_params(spec: YMap, diags: list) -> dict:
                 raise error(f"{k!r} cannot name a parameter", raw.key_at[k],
                             hint="a parameter is a word other than "
                             + ", ".join(_RESERVED))
-            env[k] = _subst(v, env, raw.where[k])
+            if k in _UNDECLARABLE:
+                raise error(f"{k!r} is a built-in parameter: a spec cannot declare it",
+                            raw.key_at[k], hint=f"set it with --set {k}=… (or set={{{k!r}: …}}); "
+                            "a spec may declare res (and use it, input: ${res}x${res}x3)")
+            default = _subst(v, env, raw.where[k])
+            env[k] = _setting(k, settings[k], default) if k in settings else default
         except ArchcalcError as exc:
+            if exc.exit_code == 2:          # a bad --set: the command line's, not the spec's
+                raise
             diags.extend(exc.diagnostics)
     return env
+
+
+def _setting(name: str, value: Any, default: Any) -> Any:
+    """A ``--set`` value for a declared parameter, checked against the kind of its default (a
+    number for a number, a list for a list, true/false for true/false)."""
+    def kind(v):
+        return ("true or false" if isinstance(v, bool) else "a number"
+                if isinstance(v, (int, float)) else "a list" if isinstance(v, list)
+                else "text" if isinstance(v, str) else None)
+    want, got = kind(default), kind(value)
+    if want is not None and got != want:
+        raise error(f"--set {name}: the parameter is {want} (its default is "
+                    f"{_show(default)}), got {_show(value)}", SourcePos("<options>"),
+                    hint=f"e.g. --set {name}={_show(default)}", exit_code=2)
+    return value
+
+
+def _show(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, list):
+        return "[" + ",".join(_show(x) for x in v) + "]"
+    return str(v)
 
 
 def _when(item: YMap, env: dict) -> bool:
@@ -618,6 +677,7 @@ class _Emitter:
         self.why: dict = {}             # layer name -> the layer whose error made it unknown
         self.unknown_said = False       # an in.* was refused for an earlier error: said once
         self.used: set = set()          # blocks instantiated (or named in stages) at least once
+        self.top: dict = {}             # the top-level params, which block layers also see
 
     def volume(self, src: str, pos: SourcePos, what: str, expr: str):
         """The output volume of layer ``src``; a located error for ``what`` (``in.c``) when it
@@ -910,7 +970,8 @@ class _Emitter:
         full = prefix + name
         inner_local = {"input": src}
         self.b.last = src
-        self.items(bdef["layers"], {**benv, "i": i, "in": InputVolume(self, src)}, full + "/",
+        self.items(bdef["layers"], {**self.top, **benv, "i": i, "in": InputVolume(self, src)},
+                   full + "/",
                    scope + (full,), inner_local, depth + 1)
         out = bdef.get("output")
         if out is not None:
