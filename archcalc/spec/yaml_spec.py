@@ -415,6 +415,23 @@ def _defaults(spec: YMap, base: Defaults, diags: list, env: dict | None = None) 
 
 DEFAULT_INPUT = (224, 224, 3)      # a spec without input: and without --input (as docs say)
 
+# text → its composed YAML nodes, where a caller keeps them: archcalc sweep's workers, whose
+# variants all read the same text (composing is two thirds of parsing ResNet-50). None: no
+# cache. The nodes are only ever read (_Convert makes new values), so sharing them is safe.
+compose_cache: dict | None = None
+
+
+def _compose(text: str):
+    cache = compose_cache
+    root = cache.get(text) if cache is not None else None
+    if root is None:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        if cache is not None:
+            if len(cache) >= 4:
+                cache.clear()
+            cache[text] = root
+    return root
+
 
 def parse_yaml(text: str, file: str, input=None, name=None,
                overrides: dict | None = None, default_name: str | None = None,
@@ -425,7 +442,7 @@ def parse_yaml(text: str, file: str, input=None, name=None,
     width). The network's ``params`` are the values its parameters took."""
     lines = text.split("\n")
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = _compose(text)
     except yaml.YAMLError as exc:
         raise _yaml_error(exc, file, lines) from None
     except RecursionError:

@@ -65,11 +65,19 @@ def evaluate(job: Job, settings: dict) -> tuple:
                       "file": "<internal>", "line": 0, "column": 0}, True
 
 
+_COMPOSED: dict = {}        # this process's composed spec texts (see the module's docstring)
+
+
 def evaluate_chunk(job: Job, chunk: Sequence[dict]) -> list[tuple]:
     """Evaluate a chunk of variants' settings (what a worker process or a Dask task runs)."""
     from ..bulk import paused_gc
-    with paused_gc():
-        return [evaluate(job, s) for s in chunk]
+    from ..spec import yaml_spec
+    before, yaml_spec.compose_cache = yaml_spec.compose_cache, _COMPOSED
+    try:
+        with paused_gc():
+            return [evaluate(job, s) for s in chunk]
+    finally:
+        yaml_spec.compose_cache = before
 
 
 # ---------------------------------------------------------------------------------------------

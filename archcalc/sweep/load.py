@@ -5,10 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-try:
-    from .. import params
-except ImportError:             # TEMPORARY until issue 14 part A is merged
-    from . import _shim_params as params
+from .. import params
 
 
 def load_variant(job, settings: dict[str, Any]):
