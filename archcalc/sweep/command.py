@@ -26,8 +26,13 @@ class _Progress:
     printed to that same terminal); otherwise nothing."""
 
     def __init__(self, total: int, enabled: bool):
-        self.bar = None
-        if enabled:
+        self.bar, self.total, self.enabled = None, total, enabled
+
+    def start(self) -> None:
+        """At the first chunk's results: by then the worker processes have started (forked
+        from this process before it has the bar's thread)."""
+        if self.enabled and self.bar is None:
+            self.enabled = False
             from rich.console import Console
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                        TimeElapsedColumn, TimeRemainingColumn)
@@ -35,10 +40,11 @@ class _Progress:
                                 TimeElapsedColumn(), TimeRemainingColumn(),
                                 console=Console(stderr=True), transient=True,
                                 redirect_stdout=False, redirect_stderr=False)
-            self.task = self.bar.add_task("sweep", total=total)
+            self.task = self.bar.add_task("sweep", total=self.total)
             self.bar.start()
 
     def advance(self, n: int) -> None:
+        self.start()
         if self.bar is not None:
             self.bar.advance(self.task, n)
 

@@ -145,10 +145,11 @@ def run_local(job: Job, space, indices: Iterable[int], count: int, jobs: int,
     import multiprocessing as mp
     size = chunk_size(count, jobs)
     jobs = min(jobs, -(-count // size))
-    # forkserver (where there is one): workers start from a clean process, not a copy of this
-    # one with its threads (the progress bar's); they import archcalc once each
-    method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
-    ctx = mp.get_context(method)
+    # Linux: fork, all workers at the first submission (before the command starts its progress
+    # bar's thread): they start at once with archcalc imported, and a script calling sweep()
+    # needs no `if __name__ == "__main__"` guard. Elsewhere (macOS, Windows) spawn, the safe
+    # default there.
+    ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
     pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
     try:
         yield from in_order(lambda s: pool.submit(evaluate_chunk, job, s),

@@ -25,6 +25,11 @@ class NumRange(Sequence):
 
     def __init__(self, lo: Fraction, step: Fraction, count: int, whole: bool, text: str):
         self.lo, self.step, self.count, self.whole, self.text = lo, step, count, whole, text
+        # value k = (a + k·b) / d in whole numbers: int / int is correctly rounded, so a float
+        # value is the nearest float to the exact one, at a fraction of Fraction's cost
+        self._d = lo.denominator * step.denominator
+        self._a = lo.numerator * step.denominator
+        self._b = step.numerator * lo.denominator
 
     def __len__(self) -> int:
         return self.count
@@ -36,8 +41,8 @@ class NumRange(Sequence):
             k += self.count
         if not 0 <= k < self.count:
             raise IndexError(k)
-        v = self.lo + k * self.step
-        return int(v) if self.whole else float(v)
+        n = self._a + k * self._b
+        return n // self._d if self.whole else n / self._d
 
     def __repr__(self) -> str:
         return f"NumRange({self.text!r}, {self.count} values)"
