@@ -238,7 +238,7 @@ def specs_cmd():
 
 
 COMMANDS = ("summary", "explain", "compare", "validate", "diff", "specs", "export", "run",
-            "draw", "report", "sweep")
+            "draw", "report", "sizes", "fit", "sweep")
 
 
 def build_app(only: Optional[str] = None) -> typer.Typer:
@@ -267,6 +267,9 @@ def build_app(only: Optional[str] = None) -> typer.Typer:
     if only is None or only == "report":            # pygal only inside the command's body
         from .review.command import report_cmd
         commands.update(report=report_cmd)
+    if only in (None, "sizes", "fit"):         # the design space: archcalc/design_commands.py
+        from .design_commands import fit_cmd, sizes_cmd
+        commands.update(sizes=sizes_cmd, fit=fit_cmd)
     if only in (None, "sweep"):                 # archcalc/sweep/: sweeps over parameters
         from .sweep.command import sweep_cmd
         commands["sweep"] = sweep_cmd

@@ -62,6 +62,7 @@ class Network:
         # (dtype, batch, optimizer) given as built-in parameters: see archcalc/params.py
         self.params: dict = {}
         self.analysis: dict = {}
+        self.size_dependent = False     # layers computed from the input's size (in.h, res)
         # network-level warnings found while reading the spec (analyze/diagnose report them)
         self.warnings: list[Diagnostic] = list(warnings or [])
         # each block instance (full name, e.g. "layer1.0") -> the full name of its output layer

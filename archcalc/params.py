@@ -42,7 +42,7 @@ from .errors import OPTIONS, ArchcalcError, Diagnostic, error
 from .graph import Network
 from .spec.yaml_spec import BUILTINS
 
-__all__ = ["parse_assignment", "declared", "load_variant", "BUILTINS", "parse_sets"]
+__all__ = ["parse_assignment", "declared", "load_variant", "parse_range", "BUILTINS", "parse_sets"]
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
 _NUMBER = re.compile(r"[+-]?(\d[\d_]*)?(\.\d*)?([eE][+-]?\d+)?")
@@ -166,3 +166,33 @@ def undeclared(name: str, names: Sequence[str]) -> ArchcalcError:
     return ArchcalcError(Diagnostic("error", f"the spec declares no parameter {name!r}", OPTIONS,
                                     (f"did you mean {near[0]!r}? " if near else "")
                                     + "parameters: " + ", ".join(names)), exit_code=2)
+
+
+_RANGE = re.compile(r"\s*(-?\d[\d_]*)\s*\.\.\s*(-?\d[\d_]*)\s*(?:/\s*(-?\d[\d_]*)\s*)?")
+
+
+def parse_range(text: str, option: str = "--range", least: int = 1) -> range:
+    """``"32..1024"`` (every whole number from 32 to 1024, both included) or ``"160..320/32"``
+    (every 32nd) → a ``range``. A range with no values, a step of zero or a bound below
+    ``least`` is an error at <options> (exit 2)."""
+    m = _RANGE.fullmatch(str(text))
+    if not m:
+        raise error(f"{option} takes FIRST..LAST or FIRST..LAST/STEP, got {text!r}", OPTIONS,
+                    hint=f"e.g. {option} 32..1024 or {option} 160..320/32 (both ends included)",
+                    exit_code=2)
+    lo, hi = int(m.group(1).replace("_", "")), int(m.group(2).replace("_", ""))
+    step = int(m.group(3).replace("_", "")) if m.group(3) else 1
+    if step == 0:
+        raise error(f"{option} {text}: a step of zero", OPTIONS,
+                    hint=f"a positive step, e.g. {lo}..{hi}/1", exit_code=2)
+    if step < 0:
+        raise error(f"{option} {text}: the step must be positive", OPTIONS,
+                    hint=f"write the range upwards: {min(lo, hi)}..{max(lo, hi)}/{-step}",
+                    exit_code=2)
+    if hi < lo:
+        raise error(f"{option} {text} holds no values: {lo} is more than {hi}", OPTIONS,
+                    hint=f"write the range upwards: {hi}..{lo}", exit_code=2)
+    if lo < least:
+        raise error(f"{option} {text}: values start at {least}, got {lo}", OPTIONS,
+                    hint=f"e.g. {option} {max(least, 32)}..{max(hi, 64)}", exit_code=2)
+    return range(lo, hi + 1, step)

@@ -145,7 +145,8 @@ _IN_NAME = "_in_"
 _IN_AXES = {"h": 0, "w": 1, "c": 2}
 _BIG = 1 << 62
 _EXPR_HINT = ("expressions use names, numbers, + - * / // %, == != < <= > >=, and/or/not, "
-              "a if c else b, min, max, round, floor, ceil, make_divisible and in.h, in.w, in.c")
+              "a if c else b, min, max, round, floor, ceil, make_divisible, list items "
+              "(depth[0]) and in.h, in.w, in.c")
 
 
 def make_divisible(x: float, divisor: int = 8, min_value: int | None = None) -> int:
@@ -178,6 +179,8 @@ class InputVolume:
         self.emitter, self.src = emitter, src
 
     def get(self, axis: str, expr: str, pos: SourcePos) -> int:
+        if axis != "c":             # the network's layers then depend on the input's size
+            self.emitter.size_read = True
         vol = self.emitter.volume(self.src, pos, f"in.{axis}", expr)
         return vol[_IN_AXES[axis]]
 
@@ -289,6 +292,16 @@ def _eval(expr: str, env: dict, pos: SourcePos) -> Any:
                     return False
                 left = right
             return True
+        if isinstance(n, ast.Subscript):            # a list parameter's item: depth[0]
+            seq = ev(n.value)
+            if not isinstance(seq, list):
+                fail(f"only a list can be indexed, got {_kind(seq)}",
+                     "a list parameter, e.g. params: {depth: [3, 4, 6, 3]}, then depth[0]")
+            k = num(n.slice, "an index")
+            if not isinstance(k, int) or not -len(seq) <= k < len(seq):
+                fail(f"index {_kind(k)} is outside the list of {len(seq)} item"
+                     f"{'s' * (len(seq) != 1)}", f"indices run from 0 to {len(seq) - 1}")
+            return seq[k]
         if isinstance(n, ast.IfExp):
             return ev(n.body) if boolean(n.test, "the condition of 'a if c else b'") \
                 else ev(n.orelse)
@@ -536,6 +549,11 @@ def _parse_spec(spec: YMap, file: str, input, name, overrides, default_name, dia
                             if len(b.layers) > 1 else None)
     net = b.build(d.rounding, file, "yaml")
     net.params = env
+    # its layers depend on the input's height or width beyond the input itself (in.h, in.w, or a
+    # declared res): another input size needs the spec read again (archcalc sizes)
+    net.size_dependent = emitter.size_read or ("res" in env and _uses(
+        [v for k, v in spec.items() if k not in ("input", "params")]
+        + [v for k, v in (spec.get("params") or {}).items() if k != "res"], "res"))
     return net
 
 
@@ -645,6 +663,21 @@ def _show(v: Any) -> str:
     return str(v)
 
 
+def _uses(value: Any, name: str) -> bool:
+    """Whether an expression somewhere in ``value`` (YAML values, nested) may read ``name``."""
+    stack = [value]
+    word = re.compile(r"\b" + re.escape(name) + r"\b")
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+        elif isinstance(v, str) and "$" in v and word.search(v):
+            return True
+    return False
+
+
 def _when(item: YMap, env: dict) -> bool:
     """A layer's or block instance's ``when:``, which must be true or false."""
     if "when" not in item:
@@ -695,6 +728,7 @@ class _Emitter:
         self.unknown_said = False       # an in.* was refused for an earlier error: said once
         self.used: set = set()          # blocks instantiated (or named in stages) at least once
         self.top: dict = {}             # the top-level params, which block layers also see
+        self.size_read = False          # an expression read in.h or in.w
 
     def volume(self, src: str, pos: SourcePos, what: str, expr: str):
         """The output volume of layer ``src``; a located error for ``what`` (``in.c``) when it
