@@ -3,7 +3,7 @@ product, numbered in product order (the last axis varies fastest, as ``itertools
 
 VALUES is one value, a list ``a,b,c`` (commas inside brackets belong to the value:
 ``depth=[3,4,6,3],[2,2,2,2]`` is two values) or an inclusive range ``lo..hi/step`` (step 1 when
-left out). Ranges are exact: their ends and step are read as decimal fractions, so
+left out; upwards, as ``archcalc sizes --range``, whose ranges are whole numbers only). Ranges are exact: their ends and step are read as decimal fractions, so
 ``0.5..1.0/0.25`` is 0.5, 0.75, 1.0 and ``0.1..0.3/0.1`` ends at 0.3, never one short or one
 past by a rounding error. Nothing is expanded into a list: a range is a sequence that computes
 its k-th value, the space one that computes its i-th variant, so a space of 10¹² variants costs
@@ -73,12 +73,14 @@ def parse_range(name: str, text: str) -> NumRange:
     if step == 0:
         raise error(f"--set {assignment}: the step of a range cannot be zero", OPTIONS,
                     hint=f"e.g. {name}={lo_text.strip()}..{hi_text.strip()}/1", exit_code=2)
-    if (hi - lo) * step < 0:
-        flipped = f"{name}={hi_text.strip()}..{lo_text.strip()}/{step_text.strip() or 1}" \
-            if step > 0 else f"{name}={lo_text.strip()}..{hi_text.strip()}/{-step}"
-        raise error(f"--set {assignment}: the range has no values ({'up' if step > 0 else 'down'}"
-                    f" from {lo_text.strip()} never reaches {hi_text.strip()})", OPTIONS,
-                    hint=f"did you mean {flipped}?", exit_code=2)
+    if step < 0:                # as archcalc sizes --range: ranges go upwards
+        raise error(f"--set {assignment}: the step must be positive", OPTIONS, exit_code=2,
+                    hint=f"write the range upwards: {name}={min(lo, hi)}..{max(lo, hi)}/{-step}")
+    if hi < lo:
+        raise error(f"--set {assignment}: the range holds no values ({lo_text.strip()} is more "
+                    f"than {hi_text.strip()})", OPTIONS, exit_code=2,
+                    hint=f"write the range upwards: {name}={hi_text.strip()}..{lo_text.strip()}"
+                         + (f"/{step_text.strip()}" if step_text.strip() else ""))
     count = int((hi - lo) / step) + 1            # floor: never past hi
     whole = all(x.denominator == 1 and not any(c in t for c in ".eE")
                 for x, t in ((lo, lo_text), (hi, hi_text), (step, step_text or "1")))
