@@ -295,3 +295,21 @@ def test_cli_sample_draws_distinct_variants(tiny):
         res, w = d["settings"]["res"], d["settings"]["width"]
         assert d["variant"] == (res // 32 - 1) * 8 + (w - 1)
         assert d["params"] == tiny_by_hand(res, w)[0]
+
+
+def test_cli_reads_the_spec_from_stdin_on_processes():
+    p = run_cli("sweep", "-", "--set", "res=32,64", "-F", "csv", "-j", "2", input_text=TINY)
+    assert p.returncode == 0, p.stderr
+    rows = list(csv.DictReader(io.StringIO(p.stdout)))
+    assert [int(r["params"]) for r in rows] == [tiny_by_hand(32, 8)[0], tiny_by_hand(64, 8)[0]]
+
+
+def test_cli_scheduler_without_dask_says_to_install_the_extra(tiny):
+    import subprocess
+    import sys
+    code = ("import sys; sys.modules['distributed'] = None\n"
+            "from archcalc.cli import main\nmain(sys.argv[1:])\n")
+    p = subprocess.run([sys.executable, "-c", code, "sweep", tiny, "--set", "res=32",
+                        "--scheduler", "tcp://127.0.0.1:9"], capture_output=True, text=True)
+    assert p.returncode == 2 and "archcalc[cluster]" in p.stderr
+    assert "Traceback" not in p.stderr

@@ -207,7 +207,14 @@ def run_dask(job: Job, space, indices: Iterable[int], count: int, client,
         return f
 
     def wait(f):
-        got = f.result()
+        try:
+            got = f.result()
+        except Exception as exc:        # the task failed its retries, or the cluster went away
+            reason = f"{type(exc).__name__}: {exc}".split("\n")[0]
+            raise error(f"the Dask cluster could not evaluate variants ({reason})", OPTIONS,
+                        hint="archcalc must be installed on every worker, the same version as "
+                             "here (pip install 'archcalc[cluster]'); see docs/sweep.md",
+                        exit_code=2) from None
         submitted.remove(f)
         f.release()
         return got
