@@ -99,7 +99,6 @@ def _peak_mib(pid: int) -> float:
 def child(args: list[str]) -> None:
     """``archcalc sweep ARGS`` in this process, a thread reading the peak RSS of its worker
     processes (children of the forkserver: not this process's to wait for) while they run."""
-    import resource
     import threading
     from archcalc.cli import main as cli_main
     workers: dict[int, float] = {}
@@ -120,7 +119,9 @@ def child(args: list[str]) -> None:
         code = e.code
     stop.set()
     t.join()
-    me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over exec, so it would report
+    # the peak of the benchmark's own process (the ResNet part) that started this one
+    me = _peak_mib(os.getpid())
     print(json.dumps({"code": code, "main_mib": me,
                       "worker_mib": max(workers.values(), default=0.0)}), file=sys.stderr)
 

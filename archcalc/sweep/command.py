@@ -6,6 +6,7 @@ import json
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from typing import List, Optional
 
 import typer
@@ -87,6 +88,25 @@ def _as_error(first: list) -> ArchcalcError:
     return ArchcalcError(diags, exit_code=1)
 
 
+@contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM (kill, a batch system's time limit) ends the sweep as Ctrl-C does: the partial
+    output file is removed and the workers are stopped (exit 130)."""
+    import signal
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+    before = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
 @guarded
 def sweep_cmd(
     spec_arg: str = SPEC,
@@ -128,9 +148,11 @@ def sweep_cmd(
     Exit codes: 0 done (some variants may be invalid: see their rows), 1 every variant is
     invalid, 2 bad usage, 3 an internal error."""
     try:
-        _sweep(spec_arg, sets or [], sample, seed, jobs, format, output, pareto, scheduler,
-               dict(filters=whole(filters, "--filters", 1), double_after_pool=double_after_pool,
-                    rounding=rounding, column=column), count_inplace)
+        with _terminate_as_interrupt():
+            _sweep(spec_arg, sets or [], sample, seed, jobs, format, output, pareto, scheduler,
+                   dict(filters=whole(filters, "--filters", 1),
+                        double_after_pool=double_after_pool, rounding=rounding, column=column),
+                   count_inplace)
     except ArchcalcError as exc:
         # under --format json an error is a JSON document on standard output, as in every
         # command, unless JSON Lines rows went there already: it then goes to standard error

@@ -135,6 +135,21 @@ def run_inline(job: Job, space, indices: Iterable[int], count: int,
                     chunks(indices, chunk_size(count, 1)), 1, done)
 
 
+def _orphan_watch(parent: int) -> None:
+    """In a worker process: exit when the command that started it is gone (killed outright,
+    it cannot stop its workers, which would otherwise wait for work forever)."""
+    import signal
+    import threading
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)    # not the command's handler (see command)
+
+    def watch() -> None:
+        import time
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def run_local(job: Job, space, indices: Iterable[int], count: int, jobs: int,
               done: Optional[Callable] = None) -> Iterator[Result]:
     """In ``jobs`` worker processes of this machine."""
@@ -150,7 +165,8 @@ def run_local(job: Job, space, indices: Iterable[int], count: int, jobs: int,
     # needs no `if __name__ == "__main__"` guard. Elsewhere (macOS, Windows) spawn, the safe
     # default there.
     ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
+    pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_orphan_watch,
+                                  initargs=(os.getpid(),))
     try:
         yield from in_order(lambda s: pool.submit(evaluate_chunk, job, s),
                             lambda f: f.result(), space, chunks(indices, size), jobs * 4, done)
