@@ -313,3 +313,24 @@ def test_cli_scheduler_without_dask_says_to_install_the_extra(tiny):
                         "--scheduler", "tcp://127.0.0.1:9"], capture_output=True, text=True)
     assert p.returncode == 2 and "archcalc[cluster]" in p.stderr
     assert "Traceback" not in p.stderr
+
+
+def test_cli_html_page_of_the_front(tiny, tmp_path):
+    pytest.importorskip("pygal", reason="the page's plot needs pygal (archcalc[report])")
+    import re
+    out = tmp_path / "front.html"
+    p = run_cli("sweep", tiny, "--set", "res=30,32,64", "--set", "width=4,8", "--pareto",
+                "macs,-width", "-o", str(out), "-j", "1")
+    assert p.returncode == 0, p.stderr
+    page = out.read_text()
+    # the front (as the CSV test finds it): res 32 at widths 4 and 8; res 30 is invalid
+    rows = re.findall(r"<tr><td>(\d+)</td><td class=n>(\d+)</td><td class=n>(\d+)</td>", page)
+    assert rows == [("2", "32", "4"), ("3", "32", "8")]
+    assert page.count("<circle") == 4          # 2 on the front + the 2 other valid variants
+    assert "Invalid variants" in page and "variant 0: res=30 width=4" in page
+    assert "http" not in page and "//" not in page.replace("<!--", "")
+
+
+def test_cli_html_needs_pareto(tiny, tmp_path):
+    p = run_cli("sweep", tiny, "--set", "res=32", "-o", str(tmp_path / "f.html"))
+    assert p.returncode == 2 and "needs --pareto" in p.stderr

@@ -88,6 +88,48 @@ def _as_error(first: list) -> ArchcalcError:
     return ArchcalcError(diags, exit_code=1)
 
 
+PAGE_POINTS = 2000          # valid variants off the front that the page's plot shows, at most
+PAGE_INVALID = 100          # invalid variants the page lists (CSV and JSON Lines list them all)
+
+
+def _page_module(fmt: str, objectives):
+    """archcalc.review.front for --format html (which needs --pareto and pygal), else None."""
+    if fmt != "html":
+        return None
+    if not objectives:
+        raise error("--format html is the page of the Pareto front: it needs --pareto", OPTIONS,
+                    hint="e.g. --pareto macs,-rf -o front.html; or write csv or json",
+                    exit_code=2)
+    try:
+        import pygal  # noqa: F401
+    except ImportError:
+        raise error("the Pareto front's page draws its plot with pygal, which is not installed",
+                    OPTIONS, hint="pip install 'archcalc[report]', or write csv or json",
+                    exit_code=2) from None
+    from ..review import front
+    return front
+
+
+class _Reservoir:
+    """A uniform random sample of at most ``size`` of the items added (reservoir sampling):
+    what the page plots of a sweep of any size."""
+
+    def __init__(self, size: int, seed=None):
+        import random
+        self.size, self.items, self.seen = size, [], 0
+        self.rng = random.Random(seed if seed is not None else 0)
+
+    def add(self, item) -> None:
+        self.seen += 1
+        if len(self.items) < self.size:
+            self.items.append(item)
+        else:
+            k = self.rng.randrange(self.seen)
+            if k < self.size:
+                self.items[k] = item
+        return None
+
+
 @contextmanager
 def _terminate_as_interrupt():
     """SIGTERM (kill, a batch system's time limit) ends the sweep as Ctrl-C does: the partial
@@ -180,6 +222,7 @@ def _sweep(spec_arg, sets, sample, seed, jobs, format, output, pareto, scheduler
                     hint="the cluster's workers set how many run at once")
     job, space = plan(spec_arg, sets, load_options, {"count_inplace": count_inplace})
     objectives = parse_objectives(pareto, space.names) if pareto is not None else None
+    page = _page_module(fmt, objectives)
     count = len(space)
     if sample is not None:
         if sample >= len(space):
@@ -211,6 +254,11 @@ def _sweep(spec_arg, sets, sample, seed, jobs, format, output, pareto, scheduler
             results = run_local(job, space, indices, count, jobs or default_jobs(),
                                 progress.advance)
         writer = Writer(out, fmt, space.names, count, column_widths(space.axes))
+        shown = _Reservoir(PAGE_POINTS, seed) if page is not None else None
+        invalid_shown: list = []            # the page is written at the end, from these
+        if page is not None:
+            writer.row = lambda r: (len(invalid_shown) < PAGE_INVALID
+                                    and invalid_shown.append(r))
         writer.header()
         seen = valid = internal = 0
         first_errors = []
@@ -220,6 +268,8 @@ def _sweep(spec_arg, sets, sample, seed, jobs, format, output, pareto, scheduler
             seen += 1
             if r.error is None:
                 valid += 1
+                if shown is not None:
+                    shown.add(r)
                 if kept is not None:
                     kept.add(r)
                     continue
@@ -234,7 +284,18 @@ def _sweep(spec_arg, sets, sample, seed, jobs, format, output, pareto, scheduler
         progress.stop()
         if kept is not None:
             for r in heapq.merge(kept.results(), spool.results(), key=lambda r: r.seq):
-                writer.row(r)
+                if r.error is not None:     # the page lists the invalid ones only
+                    writer.row(r)
+                elif page is None:
+                    writer.row(r)
+        if page is not None:
+            on_front = kept.results()
+            seqs = {r.seq for r in on_front}
+            title = f"archcalc sweep {'<stdin>' if spec_arg == '-' else spec_arg}"
+            out.write(page.render(title, objectives, space.names, on_front,
+                                  [r for r in shown.items if r.seq not in seqs], invalid_shown,
+                                  {"variants": seen, "invalid": seen - valid,
+                                   "unscored": kept.unscored}))
         if sink is not None:
             sink.commit()
             sink = None

@@ -12,7 +12,8 @@ from typing import Any, Optional, Sequence, TextIO
 from ..errors import OPTIONS, SourcePos, error
 from .figures import FIGURES, KEYS
 
-FORMATS = ("table", "csv", "json", "jsonl")         # json and jsonl: JSON Lines, one a variant
+FORMATS = ("table", "csv", "json", "jsonl", "html")  # json, jsonl: JSON Lines, one a variant;
+# html: the page of the Pareto front (archcalc.review.front), written at the end
 
 
 def show(v: Any) -> str:
@@ -112,14 +113,15 @@ def check_output(path: str) -> None:
 
 
 def format_of(path: Optional[str], fmt: Optional[str]) -> str:
-    """--format's value, else the output file's suffix (.csv, .jsonl/.json), else table."""
+    """--format's value, else the output file's suffix (.csv, .jsonl/.json, .html), else
+    table."""
     from ..cli_common import choice
     if fmt is not None:
         got = choice(fmt, FORMATS, "--format")
         return "json" if got == "jsonl" else got
     suffix = os.path.splitext(path or "")[1].lower()
-    return {".csv": "csv", ".jsonl": "json", ".json": "json", ".ndjson": "json"}.get(suffix,
-                                                                                    "table")
+    return {".csv": "csv", ".jsonl": "json", ".json": "json", ".ndjson": "json",
+            ".html": "html", ".htm": "html"}.get(suffix, "table")
 
 
 class AtomicFile:
