@@ -429,6 +429,26 @@ SET = typer.Option(None, "--set", "-s", metavar="NAME=VALUE",
 # ---------------------------------------------------------------------------------------------
 # files the commands write (draw, report)
 
+def writable_output(output: str, example: str, what: str) -> None:
+    """An --output path that cannot be written is one clear error (exit 2) before any work:
+    a directory (``example`` names a file in it), a missing folder, not a regular file
+    (``what`` is written: "the drawing")."""
+    real = os.path.realpath(output)
+    folder = os.path.dirname(real)
+    if os.path.isdir(real):
+        raise error(f"--output {output} is a directory", OPTIONS,
+                    hint=f"name a file in it, e.g. -o {os.path.join(output, example)}",
+                    exit_code=2)
+    if not os.path.isdir(folder):
+        raise error(f"--output {output}: the folder {os.path.dirname(output) or folder} does "
+                    "not exist", OPTIONS,
+                    hint=f"create it first (mkdir -p {os.path.dirname(output) or folder}) or "
+                         "write elsewhere", exit_code=2)
+    if os.path.exists(real) and not os.path.isfile(real):
+        raise error(f"--output {output} is not a regular file", OPTIONS,
+                    hint=f"write {what} to a file path", exit_code=2)
+
+
 def write_atomic(path: str, data: bytes | str) -> None:
     """Write ``data`` (text as UTF-8) to ``path`` through a temporary file beside it, moved into
     place only when complete: an error or an interrupt leaves no half-written file and keeps the

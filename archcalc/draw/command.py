@@ -10,7 +10,7 @@ import typer
 
 from ..cli_common import (BATCH, COLUMN, DOUBLE, DTYPE, FILTERS, INPUT, ROUNDING, SPEC,
                           analysis_options, choice, guarded, load_one, spec_problems, whole,
-                          write_atomic)
+                          write_atomic, writable_output)
 from ..errors import OPTIONS, ArchcalcError, error
 from ..views import diag_line, human_bytes
 from .diagram import (COLOR_KEYS, FORMATS, HARD_LIMIT, LAYOUTS, MAX_NODES, MERMAID_MAX_TEXT, STYLES,
@@ -42,22 +42,8 @@ def output_format(output: str, fmt: Optional[str]) -> str:
 
 def check_output(output: str) -> None:
     """An output path that cannot be written is one clear error (exit 2) before any work."""
-    if output == "-":
-        return
-    real = os.path.realpath(output)
-    folder = os.path.dirname(real)
-    if os.path.isdir(real):
-        raise error(f"--output {output} is a directory", OPTIONS,
-                    hint=f"name a file in it, e.g. -o {os.path.join(output, 'net.svg')}",
-                    exit_code=2)
-    if not os.path.isdir(folder):
-        raise error(f"--output {output}: the folder {os.path.dirname(output) or folder} does "
-                    "not exist", OPTIONS,
-                    hint=f"create it first (mkdir -p {os.path.dirname(output) or folder}) or "
-                         "write elsewhere", exit_code=2)
-    if os.path.exists(real) and not os.path.isfile(real):
-        raise error(f"--output {output} is not a regular file", OPTIONS,
-                    hint="write the drawing to a file path", exit_code=2)
+    if output != "-":
+        writable_output(output, "net.svg", "the drawing")
 
 
 def _load(spec_arg, input, filters, double_after_pool, rounding, column, options):

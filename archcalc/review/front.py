@@ -7,20 +7,13 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ..views import human_bytes, human_count
 from .html import CSS, esc, inline_svg
 
 
 def _shown(key: str, v) -> str:
     from ..sweep.figures import FIGURES
-    unit = next((f.unit for f in FIGURES if f.key == key), None)
-    if v is None:
-        return "global" if key == "rf" else "–"
-    if unit == "bytes":
-        return human_bytes(v)
-    if unit == "count":
-        return human_count(v)
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
+    from ..sweep.outputs import short
+    return short(v, next((f.unit for f in FIGURES if f.key == key), ""))
 
 
 def _value(r, key: str):

@@ -25,7 +25,9 @@ def show(v: Any) -> str:
     return str(v)
 
 
-def _short(value, unit: str) -> str:
+def short(value, unit: str) -> str:
+    """A figure as the table shows it: counts in K/M/G, bytes in KiB/MiB/GiB; None (a
+    receptive field global everywhere) as "global"."""
     from ..views import human_bytes, human_count
     if value is None:
         return "global" if unit == "px" else "-"
@@ -69,7 +71,7 @@ class Writer:
             cells = [f"{r.variant:>{self.index_w}}"]
             cells += [f"{show(r.settings[n]):>{self.widths[n]}}" for n in self.names]
             if r.error is None:
-                cells += [f"{_short(v, f.unit):>10}" for f, v in zip(FIGURES, r.figures)]
+                cells += [f"{short(v, f.unit):>10}" for f, v in zip(FIGURES, r.figures)]
             else:
                 where = f" [{r.error['layer']}]" if r.error.get("layer") else ""
                 cells.append(f"invalid{where}: {r.error['message']}")
@@ -97,19 +99,8 @@ def column_widths(axes) -> dict:
 
 def check_output(path: str) -> None:
     """An --output that cannot be written is one clear error (exit 2) before any work."""
-    real = os.path.realpath(path)
-    folder = os.path.dirname(real)
-    if os.path.isdir(real):
-        raise error(f"--output {path} is a directory", OPTIONS,
-                    hint=f"name a file in it, e.g. -o {os.path.join(path, 'sweep.csv')}",
-                    exit_code=2)
-    if not os.path.isdir(folder):
-        shown = os.path.dirname(path) or folder
-        raise error(f"--output {path}: the folder {shown} does not exist", OPTIONS,
-                    hint=f"create it first (mkdir -p {shown}) or write elsewhere", exit_code=2)
-    if os.path.exists(real) and not os.path.isfile(real):
-        raise error(f"--output {path} is not a regular file", OPTIONS,
-                    hint="write the results to a file path", exit_code=2)
+    from ..cli_common import writable_output
+    writable_output(path, "sweep.csv", "the results")
 
 
 def format_of(path: Optional[str], fmt: Optional[str]) -> str:
