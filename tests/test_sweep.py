@@ -269,6 +269,8 @@ def test_cli_every_variant_invalid_exits_1_naming_the_first(tiny, tmp_path):
     (["--set", "res=64..32/16"], "no values"),
     (["--set", "res=32..64/0"], "cannot be zero"),
     (["--set", "widht=4"], "declares no parameter"),
+    (["--set", "dtype=fp32,fp64"], "one of fp32"),          # the second value: still up front
+    (["--set", "batch=0..4"], "whole number ≥ 1"),
     (["--set", "res=32", "--pareto", "mac"], "no figure"),
     (["--set", "res=32", "--seed", "3"], "--seed applies"),
     (["--set", "res=32", "-F", "xml"], "--format"),

@@ -48,6 +48,7 @@ def plan(spec_arg: str, assignments: Sequence[str], load_options: Optional[dict]
     from ..spec import read_text
     from .load import load_variant
     space = Space([parse_axis(a, _typed) for a in assignments])
+    check_builtins(space)
     load_options = {k: v for k, v in (load_options or {}).items() if v is not None}
     text, file = None, "<spec>"
     if spec_arg == "-":
@@ -65,6 +66,18 @@ def plan(spec_arg: str, assignments: Sequence[str], load_options: Optional[dict]
             if exc.exit_code != 1:
                 raise
     return job, space
+
+
+def check_builtins(space: Space) -> None:
+    """A bad value of a built-in parameter (``dtype=fp64``, ``batch=0..8``) is bad usage (exit
+    2), as it is for ``--set`` alone: found here for every value (a range's ends; ranges are
+    monotonic), not as the error of the variants that happen to have it."""
+    from ..spec import _settings
+    from ..spec.yaml_spec import BUILTINS
+    for a in space.axes:
+        if a.name in BUILTINS and a.name != "res":    # res may be the spec's own parameter
+            for v in (a.values if isinstance(a.values, list) else (a.values[0], a.values[-1])):
+                _settings({a.name: v}, None, None)
 
 
 def sweep(spec_arg: str, assignments: Sequence[str], *, sample: Optional[int] = None,
