@@ -212,6 +212,7 @@ def fit_cmd(
     net = load_set(spec_arg, set_, input, filters, double_after_pool, rounding, column, options)
     if name == "batch":
         start = options["batch"]
+        analysis.analyze(net, **options)     # a spec with errors: those, before any search
     elif name == "res":
         start = net.params.get("res", net.input[0])
     elif name in net.params:
@@ -313,7 +314,8 @@ def _show_fit(r, limits, netname, options, fmt) -> None:
               + ("exceeds it" if r.lowest.status == "over" else f"is invalid ({r.lowest.message})"))
     else:
         print(f"answer: {r.name} = {r.answer.value}"
-              + (" (the largest value tried: raise --max to look further)" if r.capped else ""))
+              + (f" (no value up to --max {r.grid[2]} exceeds the budgets: raise --max to "
+                 "look further)" if r.capped else ""))
     cols = [("", r.answer), ("one step past", r.past)]
     if r.next_valid is not None:
         cols.append(("next valid", r.next_valid))

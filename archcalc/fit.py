@@ -40,7 +40,7 @@ class Fit:
     evaluations: int
     monotone: bool
     not_monotone: list                # (value, what) where the check failed
-    capped: bool                      # the answer is the grid's largest value (--max)
+    capped: bool                      # no value up to the grid's largest (--max) is over
     grid: tuple                       # (least, step, most)
 
 
@@ -58,6 +58,14 @@ def search(evaluate: Callable[[Any], Probe], proxy: Callable[[Any], Optional[boo
     def probe(k: int) -> Probe:
         if k not in cache:
             if len(cache) >= MAX_EVALUATIONS:
+                tried = sorted(cache.items())
+                if all(p.status == "invalid" for _, p in tried):
+                    first = tried[0][1]
+                    raise error(f"every {name} tried is invalid ({len(tried)} values from "
+                                f"{first.value} to {tried[-1][1].value}); at {first.value}: "
+                                f"{first.message}", OPTIONS,
+                                hint="fix the spec, or search another range (--min, --max, "
+                                     "--step)", exit_code=1)
                 raise error(f"fit: more than {MAX_EVALUATIONS} evaluations without an answer",
                             OPTIONS, hint="narrow the search with --min, --max or --step",
                             exit_code=1)
@@ -128,4 +136,4 @@ def search(evaluate: Callable[[Any], Probe], proxy: Callable[[Any], Optional[boo
                 if p.status == "fits":
                     bad.append((p.value, "fits above the answer"))
     return Fit(name, probe(answer) if answer is not None else None, past, next_valid, probe(0),
-               len(cache), not bad, bad, answer == top, (least, step, most))
+               len(cache), not bad, bad, hi > top, (least, step, most))

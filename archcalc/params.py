@@ -29,6 +29,10 @@ Public API (stable: ``archcalc sweep`` and ``archcalc fit`` build on it):
     declare (and no built-in) is an ArchcalcError, exit 2, with "did you mean" and the declared
     names; a spec that fails to build with these settings raises its errors (exit 1).
 
+``parse_range(text: str, option: str = "--range", least: int = 1) -> range``
+    ``"32..1024"`` (both ends included) or ``"160..320/32"``; a range with no values, a step of
+    zero or a negative step is an ArchcalcError at <options> (exit 2).
+
 ``spec_arg`` is what the commands take as SPEC: a file, a shipped network's name, a spec string
 or ``-``. ``load_options`` are those of the commands: ``input``, ``filters``,
 ``double_after_pool``, ``rounding``, ``column`` (all optional).

@@ -81,6 +81,11 @@ def evaluate(net: Network, sizes, axis: str = "square", reload=None,
                 out.append(Size(n, vol, False, d.layer if d else None,
                                 d.message if d else "the spec cannot be built"))
                 continue
+        if reload is None:
+            d = first_error(net, vol)
+            if d is not None:
+                out.append(Size(n, vol, False, d.layer, d.message))
+                continue
         rows, diags, errors, _ = walk(this, input=None if reload else vol)
         if errors:
             d = next(d for d in diags if d.severity == "error")
@@ -101,6 +106,30 @@ def evaluate(net: Network, sizes, axis: str = "square", reload=None,
                          f"smaller than --min-output {min_output[0]}×{min_output[1]}")
         out.append(s)
     return out
+
+
+def first_error(net: Network, vol: tuple):
+    """The first error the analysis pass would report for ``net`` fed ``vol`` (None: valid),
+    found with the shape rules alone: five times faster than the whole pass, which a valid size
+    then gets (its figures come from it)."""
+    from .ops import MAX_DIM, At
+    vols: dict = {}
+    rounding = net.rounding
+    for layer in net.layers:
+        if layer.op == "input":
+            vols[layer.name] = vol
+            continue
+        try:
+            out = layer.opdef.shape(layer.attrs, [vols[s] for s in layer.inputs],
+                                    At(layer.name, layer.pos, layer.inputs, rounding))
+        except ArchcalcError as exc:
+            return next((d for d in exc.diagnostics if d.severity == "error"), None) or \
+                Diagnostic("error", "refused", layer.pos, layer=layer.name)
+        if max(out) > MAX_DIM:
+            return Diagnostic("error", f"the output {out[0]}×{out[1]}×{out[2]} is too large",
+                              layer.pos, layer=layer.name)
+        vols[layer.name] = out
+    return None
 
 
 def stride_period(net: Network, n: int, axis: str = "square") -> Optional[int]:

@@ -182,3 +182,10 @@ def test_cli_set_on_summary_validate(capsys):
     assert code == 2 and json.loads(out)["diagnostics"][0]["file"] == "<options>"
     code, out, _ = cli(capsys, "summary", "resnet", "--set", "res=8", "--set", "res=9")
     assert code == 2
+
+
+def test_draw_takes_set(tmp_path, capsys):
+    out = tmp_path / "r.svg"
+    code, _, _ = cli(capsys, "draw", "resnet", "-s", "depth=[1,1,1,1]", "-o", out)
+    svg = out.read_text()
+    assert code == 0 and "layer4.0" in svg and "layer1.1" not in svg

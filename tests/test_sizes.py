@@ -132,3 +132,20 @@ def test_progressions_and_derive():
     assert (rule.text, rule.source) == ("N divisible by 4", "observed")
     assert "no periodic rule" in sz.derive({n: n in (5, 6, 17) for n in range(1, 20)}, 1, 19,
                                            None).text
+
+
+@pytest.mark.parametrize("name", ["vgg16", "alexnet", "unet", "inception_v3", "fpn_resnet18",
+                                  "zfnet", "googlenet"])
+def test_the_shape_pass_refuses_as_the_analysis_pass(name):
+    # sizes classifies each size with the shape rules alone; the whole pass must agree on
+    # whether it is valid and on the first error
+    from archcalc.analysis import walk
+    net = archcalc.load(f"specs/{name}.yaml")
+    for n in (31, 33, 64, 100, 188, 227, 299):
+        vol = (n, n, net.input[2])
+        d = sz.first_error(net, vol)
+        _, diags, errors, _ = walk(net, input=vol)
+        assert (d is None) == (errors == 0)
+        if d is not None:
+            w = next(x for x in diags if x.severity == "error")
+            assert (d.layer, d.message) == (w.layer, w.message)

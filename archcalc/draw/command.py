@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
+<<<<<<< HEAD
 from ..cli_common import (BATCH, COLUMN, DOUBLE, DTYPE, FILTERS, INPUT, ROUNDING, SPEC,
                           analysis_options, choice, guarded, load_one, spec_problems, whole,
                           write_atomic, writable_output)
+=======
+from ..cli_common import (BATCH, COLUMN, DOUBLE, DTYPE, FILTERS, INPUT, ROUNDING, SET, SPEC,
+                          analysis_options, choice, guarded, load_set, spec_problems, whole,
+                          write_atomic)
+>>>>>>> wt-14a
 from ..errors import OPTIONS, ArchcalcError, error
 from ..views import diag_line, human_bytes
 from .diagram import (COLOR_KEYS, FORMATS, HARD_LIMIT, LAYOUTS, MAX_NODES, MERMAID_MAX_TEXT, STYLES,
@@ -46,12 +52,14 @@ def check_output(output: str) -> None:
         writable_output(output, "net.svg", "the drawing")
 
 
-def _load(spec_arg, input, filters, double_after_pool, rounding, column, options):
+def _load(spec_arg, input, filters, double_after_pool, rounding, column, options,
+          sets=None):
     """The network and its report; a spec with errors raises what ``archcalc validate`` prints
     (the errors, and what analysis finds in the layers that did build)."""
     from .. import analysis
     try:
-        net = load_one(spec_arg, input, filters, double_after_pool, rounding, column)
+        net = load_set(spec_arg, sets, input, filters, double_after_pool, rounding, column,
+                       options)
         return net, analysis.analyze(net, **options)
     except ArchcalcError as exc:
         raise ArchcalcError(spec_problems(exc)) from None
@@ -90,6 +98,7 @@ def draw_cmd(
     column: Optional[str] = COLUMN,
     dtype: str = DTYPE,
     batch: str = BATCH,
+    set_: Optional[List[str]] = SET,
 ):
     """Draw a network: its layer graph with every layer's figures (SVG, PNG, Graphviz DOT or
     Mermaid), optionally shaded as a heat map."""
@@ -114,7 +123,8 @@ def draw_cmd(
         if lay != "layered":
             raise error("--layout lays out the graph drawing (--style graph)", OPTIONS,
                         hint="drop --layout, or drop --style volumes", exit_code=2)
-    net, report = _load(spec_arg, input, filters, double_after_pool, rounding, column, options)
+    net, report = _load(spec_arg, input, filters, double_after_pool, rounding, column, options,
+                        set_)
     for d in report.diagnostics:             # warnings: the drawing is the output
         sys.stderr.write(diag_line(d) + "\n")
     if style == "volumes":                  # its own folding rule: columns, not boxes

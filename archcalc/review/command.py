@@ -11,8 +11,8 @@ import typer
 
 from .. import analysis
 from ..cli_common import (BATCH, COLUMN, DOUBLE, DTYPE, FILTERS, INPLACE, INPUT, OPTIMIZER,
-                          ROUNDING, STDIN, analysis_options, guarded, load_spec, spec_problems, umask,
-                          write_atomic)
+                          ROUNDING, SET, STDIN, analysis_options, guarded, load_spec, settings_of,
+                          spec_problems, umask, write_atomic)
 from ..errors import OPTIONS, ArchcalcError, Diagnostic, SourcePos, error
 
 FORMATS = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown"}
@@ -124,6 +124,7 @@ def report_cmd(
     count_inplace: bool = INPLACE,
     optimizer: str = OPTIMIZER,
     plots: bool = typer.Option(True, "--plots/--no-plots", help="include the charts"),
+    set_: Optional[List[str]] = SET,
 ):
     """A design review in one file: name and settings, totals, the drawing, the per-layer
     table, every warning, and plots (parameters and MACs, activation memory with the
@@ -138,9 +139,11 @@ def report_cmd(
     for i, s in enumerate(specs, 1):        # every spec is checked: all their errors at once
         label = f"<spec {i}>" if len(specs) > 1 else "<spec>"
         try:
-            got = load_spec(s, input, filters, double_after_pool, rounding, column, label)
+            got = load_spec(s, input, filters, double_after_pool, rounding, column, label,
+                            settings_of(set_))
             for net in (got.values() if isinstance(got, dict) else [got]):
-                rep = analysis.analyze(net, count_inplace=count_inplace, **options)
+                rep = analysis.analyze(net, count_inplace=count_inplace,
+                                       **{**options, **net.analysis})
                 sections.append({"net": net, "report": rep, "weight_layers": net.weight_layers(),
                                  "source": STDIN if s == "-" else s})
         except ArchcalcError as exc:

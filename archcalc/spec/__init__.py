@@ -76,6 +76,7 @@ def _settings(settings, input, rounding):
         input = v
     if "rounding" in settings:
         v = settings.pop("rounding")
+        v = v.strip().lower() if isinstance(v, str) else v
         if rounding is not None and rounding != v:
             raise error("--rounding and --set rounding= disagree", OPTIONS, hint="give one",
                         exit_code=2)

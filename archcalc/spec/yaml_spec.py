@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
 import math
 import operator
 import re
@@ -191,12 +192,20 @@ def _kind(v: Any) -> str:
     return repr(v)
 
 
-def _eval(expr: str, env: dict, pos: SourcePos) -> Any:
-    text = _IN.sub(_IN_NAME + ".", expr.strip())
+@functools.lru_cache(maxsize=4096)
+def _tree(expr: str):
+    """An expression's syntax tree (read once per text: a spec read again for each variant of a
+    sweep evaluates the same expressions), or None where it cannot be read."""
     try:
-        tree = ast.parse(text, mode="eval")
+        return ast.parse(_IN.sub(_IN_NAME + ".", expr.strip()), mode="eval")
     except (SyntaxError, RecursionError, MemoryError, ValueError):
-        raise error(f"cannot read the expression {expr!r}", pos, hint=_EXPR_HINT) from None
+        return None
+
+
+def _eval(expr: str, env: dict, pos: SourcePos) -> Any:
+    tree = _tree(expr) if len(expr) <= 1000 else _tree.__wrapped__(expr)
+    if tree is None:
+        raise error(f"cannot read the expression {expr!r}", pos, hint=_EXPR_HINT)
 
     def fail(message: str, hint: str | None = None):
         raise error(message + f" in {expr!r}", pos, hint=hint)
@@ -428,23 +437,6 @@ def _defaults(spec: YMap, base: Defaults, diags: list, env: dict | None = None) 
 
 DEFAULT_INPUT = (224, 224, 3)      # a spec without input: and without --input (as docs say)
 
-# text → its composed YAML nodes, where a caller keeps them: archcalc sweep's workers, whose
-# variants all read the same text (composing is two thirds of parsing ResNet-50). None: no
-# cache. The nodes are only ever read (_Convert makes new values), so sharing them is safe.
-compose_cache: dict | None = None
-
-
-def _compose(text: str):
-    cache = compose_cache
-    root = cache.get(text) if cache is not None else None
-    if root is None:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        if cache is not None:
-            if len(cache) >= 4:
-                cache.clear()
-            cache[text] = root
-    return root
-
 
 def parse_yaml(text: str, file: str, input=None, name=None,
                overrides: dict | None = None, default_name: str | None = None,
@@ -453,20 +445,12 @@ def parse_yaml(text: str, file: str, input=None, name=None,
     ``settings`` (``--set name=value``) over the defaults of its top-level ``params`` (a name it
     does not declare is an error, exit 2; ``res``, undeclared, sets the input's height and
     width). The network's ``params`` are the values its parameters took."""
-    lines = text.split("\n")
-    try:
-        root = _compose(text)
-    except yaml.YAMLError as exc:
-        raise _yaml_error(exc, file, lines) from None
-    except RecursionError:
-        raise error("the YAML nests too deeply to read", SourcePos(file, 1, 1),
-                    hint="archcalc reads YAML nested up to 200 levels") from None
-    if root is None:
-        raise error("the YAML file is empty", SourcePos(file, 1, 1),
-                    hint="write name, input and layers (see specs/vgg16.yaml)")
-    spec = _Convert(file, lines)(root)
-    if not isinstance(spec, YMap):
-        raise error("a YAML spec is a mapping with name, input and layers", SourcePos(file, 1, 1))
+    spec = _COMPOSED.pop((file, text), None)
+    if spec is None:
+        spec = _compose(text, file)
+        if len(_COMPOSED) >= 8:
+            _COMPOSED.pop(next(iter(_COMPOSED)))
+    _COMPOSED[(file, text)] = spec           # the most recent last
     diags: list = []                 # every problem, reported together at the end
     meant = set()                    # top-level keys that a misspelled key probably stands for
     for key in spec:
@@ -482,6 +466,30 @@ def parse_yaml(text: str, file: str, input=None, name=None,
         if not diags or exc.diagnostics[0] in diags:
             raise
         raise ArchcalcError(diags + exc.diagnostics) from None
+
+
+# the last few specs read, composed and converted (the parse only reads them): a sweep or a fit
+# reads the same text again for each variant, and composing is most of a parse's time
+_COMPOSED: dict = {}
+
+
+def _compose(text: str, file: str) -> YMap:
+    """The spec's text as YMap/YList values with their places."""
+    lines = text.split("\n")
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, file, lines) from None
+    except RecursionError:
+        raise error("the YAML nests too deeply to read", SourcePos(file, 1, 1),
+                    hint="archcalc reads YAML nested up to 200 levels") from None
+    if root is None:
+        raise error("the YAML file is empty", SourcePos(file, 1, 1),
+                    hint="write name, input and layers (see specs/vgg16.yaml)")
+    spec = _Convert(file, lines)(root)
+    if not isinstance(spec, YMap):
+        raise error("a YAML spec is a mapping with name, input and layers", SourcePos(file, 1, 1))
+    return spec
 
 
 def _parse_spec(spec: YMap, file: str, input, name, overrides, default_name, diags: list,

@@ -6,11 +6,11 @@ Memory stays flat: the variants are drawn from the space as chunks are submitted
 window of chunks is in flight, and every result is handed on (written out) as soon as those
 before it are; nothing holds a list of all variants or results.
 
-Per-variant cost: reading the YAML text into nodes is about two thirds of a ResNet-50 parse and
-is the same for every variant, so each worker keeps the nodes of the spec texts it has read
-(``archcalc.spec.yaml_spec.compose_cache``) and builds the network from them with the variant's
-settings: the rest of parsing and the analysis run in full for every variant, so a result is
-the one a plain load + analyze gives (tests/test_sweep.py checks it).
+Per-variant cost: reading the YAML text into values is most of a ResNet-50 parse and is the
+same for every variant; the YAML front-end keeps the last specs it read (and their expressions'
+syntax trees), so each worker process reads the spec once and builds every variant's network
+from it. Building and the analysis run in full for every variant, so a result is the one a plain
+load + analyze gives (tests/test_sweep.py checks it).
 """
 from __future__ import annotations
 
@@ -65,19 +65,11 @@ def evaluate(job: Job, settings: dict) -> tuple:
                       "file": "<internal>", "line": 0, "column": 0}, True
 
 
-_COMPOSED: dict = {}        # this process's composed spec texts (see the module's docstring)
-
-
 def evaluate_chunk(job: Job, chunk: Sequence[dict]) -> list[tuple]:
     """Evaluate a chunk of variants' settings (what a worker process or a Dask task runs)."""
     from ..bulk import paused_gc
-    from ..spec import yaml_spec
-    before, yaml_spec.compose_cache = yaml_spec.compose_cache, _COMPOSED
-    try:
-        with paused_gc():
-            return [evaluate(job, s) for s in chunk]
-    finally:
-        yaml_spec.compose_cache = before
+    with paused_gc():
+        return [evaluate(job, s) for s in chunk]
 
 
 # ---------------------------------------------------------------------------------------------

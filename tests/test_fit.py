@@ -1,0 +1,120 @@
+"""archcalc fit (archcalc/fit.py): the largest value within budgets, against answers computed
+by hand from the definitions (docs/definitions.md)."""
+import json
+
+import pytest
+
+import archcalc
+from conftest import SPECS
+from design_helpers import cli
+
+GIB = 1 << 30
+
+
+def test_largest_batch_under_24gib_training_bf16_adam(capsys):
+    # training_bytes = size · (params + buffers + trainable · (1 + s) + activations · batch),
+    # s = 2 for adam, size 2 for bf16: linear in the batch, so the answer is
+    # ⌊(24 GiB / 2 − (params + buffers + 3 · trainable)) / activations⌋
+    t = archcalc.analyze(archcalc.load(SPECS / "resnet50.yaml")).totals
+    fixed = t.params + t.buffers + 3 * t.trainable_params
+    want = (24 * GIB // 2 - fixed) // t.activations
+    code, out, _ = cli(capsys, "fit", "resnet50", "--budget", "peak_training=24GiB", "--dtype",
+                       "bf16", "--optimizer", "adam", "--maximize", "batch", "-F", "json")
+    doc = json.loads(out)
+    assert code == 0 and doc["answer"]["value"] == want and doc["monotone"] is True
+    assert doc["past"]["value"] == want + 1
+    assert doc["answer"]["totals"]["training_bytes"] == 2 * (fixed + t.activations * want)
+    assert doc["answer"]["budgets"][0]["ok"] and not doc["past"]["budgets"][0]["ok"]
+    assert doc["past"]["totals"]["training_bytes"] > 24 * GIB
+
+
+def test_24gb_is_not_24gib(capsys):
+    t = archcalc.analyze(archcalc.load(SPECS / "resnet50.yaml")).totals
+    fixed = t.params + t.buffers + 3 * t.trainable_params
+    code, out, _ = cli(capsys, "fit", "resnet50", "--budget", "training=24GB", "--dtype", "bf16",
+                       "--maximize", "batch", "-F", "json")
+    assert json.loads(out)["answer"]["value"] == (24 * 10**9 // 2 - fixed) // t.activations
+
+
+def test_largest_vgg16_input_under_a_peak(capsys):
+    # VGG16's peak is while conv1_2 runs: conv1_1's and conv1_2's outputs, 2 · 64 · N² elements
+    # (the input is freed, ReLU in place): 512 · N² bytes at fp32 ≤ 100 MiB ⟺ N ≤ 452.5; the
+    # sizes VGG16 takes are multiples of 32 (test_sizes): 448; 449 is refused; 480 is over.
+    code, out, _ = cli(capsys, "fit", "vgg16", "--budget", "peak=100MiB", "--maximize", "res",
+                       "-F", "json")
+    doc = json.loads(out)
+    assert doc["answer"]["value"] == 448
+    assert doc["answer"]["totals"]["peak_bytes"] == 512 * 448 ** 2
+    assert doc["past"] == {"value": 449, "status": "invalid", "message": doc["past"]["message"]}
+    assert "pool1" in doc["past"]["message"]
+    assert doc["next_valid"]["value"] == 480 and doc["next_valid"]["status"] == "over"
+
+
+SPEC = """
+params: {f: 8}
+input: 32x32x3
+layers:
+  - {op: conv, filters: $f, kernel: 3, padding: 1}
+"""
+
+
+def test_a_declared_whole_number_parameter(tmp_path, capsys):
+    # MACs = 32 · 32 · 27 · f = 27,648 · f ≤ 300,000 ⟺ f ≤ 10.85: f = 10
+    path = tmp_path / "f.yaml"
+    path.write_text(SPEC)
+    code, out, _ = cli(capsys, "fit", path, "--budget", "macs=300K", "--maximize", "f")
+    assert code == 0
+    assert "answer: f = 10" in out and "f = 11 (one step past)" in out
+    code, out, _ = cli(capsys, "fit", path, "--budget", "macs=300K", "--maximize", "f",
+                       "-F", "json")
+    assert json.loads(out)["answer"]["totals"]["macs"] == 27648 * 10
+
+
+def test_a_float_parameter_on_a_grid(tmp_path, capsys):
+    # filters ${round(16 * w)}: MACs 27,648 · round(16w) ≤ 300,000 ⟺ round(16w) ≤ 10 ⟺
+    # 16w < 10.5 ⟺ w < 0.65625: on the grid 0.05, 0.1, … the answer is 0.65
+    path = tmp_path / "w.yaml"
+    path.write_text(SPEC.replace("{f: 8}", "{w: 1.0}").replace("$f", '"${round(16 * w)}"'))
+    code, out, _ = cli(capsys, "fit", path, "--budget", "macs=300K", "--maximize", "w",
+                       "--step", "0.05", "-F", "json")
+    doc = json.loads(out)
+    assert doc["answer"]["value"] == 0.65 and doc["past"]["value"] == 0.7
+
+
+def test_not_monotone_is_said(tmp_path, capsys):
+    # filters grow with f up to 19, then drop to 1: f ≤ 10 and f ≥ 20 fit 300K MACs
+    path = tmp_path / "n.yaml"
+    path.write_text(SPEC.replace("{f: 8}", "{f: 30}").replace("$f",
+                                                               '"${f if f < 20 else 1}"'))
+    code, out, _ = cli(capsys, "fit", path, "--budget", "macs=300K", "--maximize", "f",
+                       "--max", "40")
+    assert code == 0 and "NOT MONOTONE" in out and "over budget below the answer" in out
+
+
+def test_nothing_fits_is_exit_1(capsys):
+    code, out, err = cli(capsys, "fit", "resnet50", "--budget", "params=1M", "--maximize",
+                         "batch")
+    assert code == 1 and "nothing fits" in err and "batch = 1" in err
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--budget", "params=1M", "--maximize", "widht"], "no parameter 'widht'"),
+    (["--budget", "params=1M", "--maximize", "dtype"], "takes a number"),
+    (["--budget", "peak=24G", "--maximize", "batch"], "no byte unit"),
+    (["--budget", "peek=24GiB", "--maximize", "batch"], "did you mean 'peak'"),
+    (["--budget", "peak=1GiB", "--maximize", "batch", "--step", "0"], "--step"),
+    (["--budget", "peak=1GiB", "--maximize", "batch", "--min", "9", "--max", "3"], "--max")])
+def test_bad_usage_is_exit_2(capsys, args, needle):
+    code, _, err = cli(capsys, "fit", "resnet", *args)
+    assert code == 2 and needle in err
+
+
+def test_a_spec_with_errors_and_a_search_that_never_exceeds(capsys):
+    code, _, err = cli(capsys, "fit", "C11D96S4P0 FC10", "--budget", "params=1G", "--maximize",
+                       "batch")
+    assert code == 1 and "54.25" in err                # the spec's own error, not a search
+    # params do not grow with the input of a conv-only net: nothing up to --max is over
+    code, out, _ = cli(capsys, "fit", "C3D8 M", "--budget", "params=1M", "--maximize", "res",
+                       "--max", "64", "-F", "json")
+    doc = json.loads(out)
+    assert code == 0 and doc["capped"] is True and doc["answer"]["value"] == 64
