@@ -336,3 +336,16 @@ def test_cli_html_page_of_the_front(tiny, tmp_path):
 def test_cli_html_needs_pareto(tiny, tmp_path):
     p = run_cli("sweep", tiny, "--set", "res=32", "-o", str(tmp_path / "f.html"))
     assert p.returncode == 2 and "needs --pareto" in p.stderr
+
+
+def test_cli_every_variant_invalid_under_json_keeps_stdout_json_lines(tiny):
+    p = run_cli("sweep", tiny, "--set", "res=30,34", "-F", "json", "-j", "1")
+    assert p.returncode == 1
+    docs = [json.loads(line) for line in p.stdout.splitlines()]
+    assert [d["variant"] for d in docs] == [0, 1] and not any(d["ok"] for d in docs)
+    assert "variant 0 (res=30)" in p.stderr and "variant 1 (res=34)" in p.stderr
+
+
+def test_no_set_is_one_variant_with_the_defaults(tiny):
+    [r] = sweep(tiny, [], jobs=1)
+    assert r.settings == {} and r.figures[0] == tiny_by_hand(32, 8)[0]
