@@ -109,3 +109,28 @@ def test_unreachable_scheduler_is_a_clear_error_within_seconds(tiny):
     p = run_cli("sweep", tiny, "--set", "res=32", "--scheduler", "tcp://127.0.0.1:9", "-F",
                 "json")
     assert p.returncode == 2 and '"cannot reach the Dask scheduler' in p.stdout
+
+
+def test_a_worker_or_another_service_is_not_taken_for_the_scheduler(cluster, tiny):
+    import socket
+    c, client = cluster
+    worker = next(iter(client.scheduler_info()["workers"]))
+    p = run_cli("sweep", tiny, "--set", "res=32", "--scheduler", worker)
+    assert p.returncode == 2 and "is a Dask worker, not the scheduler" in p.stderr
+
+    server = socket.socket()                 # a service that is not Dask's: answers HTTP
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def answer():
+        conn, _ = server.accept()
+        conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n" * 8)
+        time.sleep(1)
+        conn.close()
+    t = threading.Thread(target=answer, daemon=True)
+    t.start()
+    p = run_cli("sweep", tiny, "--set", "res=32", "--scheduler",
+                f"tcp://127.0.0.1:{server.getsockname()[1]}")
+    server.close()
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert "does not answer as a Dask scheduler" in p.stderr or "cannot reach" in p.stderr

@@ -176,7 +176,10 @@ CONNECT_TIMEOUT = 5             # seconds to reach a scheduler before saying it 
 
 
 def connect(address: str):
-    """A dask.distributed Client of the scheduler at ``address``, or a clear error (exit 2)."""
+    """A dask.distributed Client of the scheduler at ``address``, or a clear error (exit 2).
+    The address is asked who it is first (a plain connection, no Client): a Client that fails
+    to start lingers and takes seconds to give up, and a port that is not a Dask scheduler's
+    answers with what Dask would read as nonsense."""
     try:
         from distributed import Client
     except ImportError:
@@ -184,19 +187,54 @@ def connect(address: str):
                     hint="pip install 'archcalc[cluster]' (on this machine and the workers)",
                     exit_code=2) from None
     import logging
-    for name in ("distributed", "distributed.client", "distributed.comm"):
+    for name in ("distributed", "distributed.client", "distributed.comm", "distributed.core"):
         logging.getLogger(name).setLevel(logging.CRITICAL)   # the error below says it once
+    who = _identity(address)
+    if who.get("type") != "Scheduler":
+        raise error(f"{address} is a Dask {str(who.get('type', 'server')).lower()}, not the "
+                    "scheduler", OPTIONS, hint="give the scheduler's address (port 8786 by "
+                    "default; dask worker prints it as 'Registered to')", exit_code=2)
     try:
         return Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
-    except (OSError, TimeoutError) as exc:
-        reason = str(exc).split("\n")[0] or type(exc).__name__
-        raise error(f"cannot reach the Dask scheduler at {address} within {CONNECT_TIMEOUT} s "
-                    f"({reason})", OPTIONS,
-                    hint="start one (dask scheduler), check the address and port (default "
-                         "8786), or drop --scheduler to run on this machine", exit_code=2) from None
+    except Exception as exc:
+        raise error(f"cannot connect to the Dask scheduler at {address} ({_reason(exc)})",
+                    OPTIONS, hint="check that this machine's dask and distributed are the "
+                    "cluster's versions", exit_code=2) from None
+
+
+def _reason(exc: BaseException) -> str:
+    return (f"{type(exc).__name__}: {exc}".split("\n")[0])[:200]
+
+
+def _identity(address: str) -> dict:
+    """What the server at ``address`` says it is (Dask's ``identity`` call), within
+    CONNECT_TIMEOUT seconds; an address that is malformed, unreachable or not Dask's is one
+    clear error."""
+    import asyncio
+    from distributed.core import rpc
+
+    async def ask():
+        r = rpc(address, timeout=CONNECT_TIMEOUT)
+        try:
+            return await asyncio.wait_for(r.identity(), CONNECT_TIMEOUT)
+        finally:
+            await r.close_rpc()
+
+    try:
+        return asyncio.run(ask())
     except (ValueError, TypeError) as exc:
         raise error(f"--scheduler {address}: {exc}", OPTIONS,
                     hint="an address is tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786",
+                    exit_code=2) from None
+    except (OSError, TimeoutError) as exc:
+        raise error(f"cannot reach the Dask scheduler at {address} within {CONNECT_TIMEOUT} s "
+                    f"({_reason(exc) if str(exc) else 'no answer'})", OPTIONS,
+                    hint="start one (dask scheduler), check the address and port (default "
+                         "8786), or drop --scheduler to run on this machine",
+                    exit_code=2) from None
+    except Exception as exc:            # something answered, but not in Dask's protocol
+        raise error(f"{address} does not answer as a Dask scheduler ({_reason(exc)})", OPTIONS,
+                    hint="check the port: a scheduler listens on 8786 by default",
                     exit_code=2) from None
 
 
