@@ -87,6 +87,7 @@ def compare(
     format: str = FORMAT,
     dtype: str = DTYPE,
     batch: str = BATCH,
+    set_: Optional[List[str]] = SET,
 ):
     """Totals of several networks side by side (every column of a VGG-style table)."""
     fmt = choice(format, FORMATS, "--format")
@@ -98,9 +99,11 @@ def compare(
     for i, s in enumerate(specs, 1):        # every spec is checked: all their errors at once
         label = f"<spec {i}>" if len(specs) > 1 else "<spec>"   # which argument a string was
         try:
-            got = load_spec(s, input, filters, double_after_pool, rounding, None, label)
+            got = load_spec(s, input, filters, double_after_pool, rounding, None, label,
+                            settings_of(set_))
             for net in (got.values() if isinstance(got, dict) else [got]):
-                entries.append((analysis.analyze(net, **options), net.weight_layers(),
+                entries.append((analysis.analyze(net, **{**options, **net.analysis}),
+                                net.weight_layers(),
                                 STDIN if s == "-" else s))
         except ArchcalcError as exc:
             problems.extend(spec_problems(exc, errors_only=True))   # as validate lists them

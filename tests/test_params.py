@@ -189,3 +189,17 @@ def test_draw_takes_set(tmp_path, capsys):
     code, _, _ = cli(capsys, "draw", "resnet", "-s", "depth=[1,1,1,1]", "-o", out)
     svg = out.read_text()
     assert code == 0 and "layer4.0" in svg and "layer1.1" not in svg
+
+
+def test_compare_and_diff_take_set_for_every_spec(capsys):
+    # the family at its defaults is ResNet-50: at res 160 both are, and nothing differs
+    code, out, _ = cli(capsys, "diff", "resnet", "resnet50", "-s", "res=160", "-F", "json")
+    doc = json.loads(out)
+    assert code == 0
+    macs = archcalc.analyze(archcalc.load(SPECS / "resnet50.yaml", input="160x160x3")).totals.macs
+    assert json.dumps(doc).count(str(macs)) >= 2
+    code, out, _ = cli(capsys, "compare", "resnet", "vgg16", "-s", "res=64", "-F", "json")
+    assert code == 0 and str(archcalc.analyze(archcalc.load(
+        SPECS / "vgg16.yaml", input="64x64x3")).totals.macs) in out
+    code, _, err = cli(capsys, "compare", "resnet", "vgg16", "-s", "depth=[1,1,1,1]")
+    assert code == 2 and "no parameter 'depth'" in err         # vgg16 declares none

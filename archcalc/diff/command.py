@@ -19,8 +19,8 @@ def command():
 
     from .. import analysis
     from ..cli_common import (BATCH, DEPTH, DOUBLE, DTYPE, FILTERS, INPLACE, INPUT, OPTIMIZER,
-                              ROUNDING, STDIN, analysis_options, choice, guarded, load_one,
-                              spec_problems, whole)
+                              ROUNDING, SET, STDIN, analysis_options, choice, guarded,
+                              load_one, settings_of, spec_problems, whole)
     from ..errors import OPTIONS, ArchcalcError, Diagnostic
 
     @guarded
@@ -47,6 +47,7 @@ def command():
         fail_on: Optional[List[str]] = typer.Option(
             None, "--fail-on", metavar="GATE", help="exit 1 when a total changes past a limit, "
             "e.g. params>+5%, macs>+1G, peak>=+10Mi, rf<-10% (repeatable)"),
+        set_: Optional[List[str]] = SET,
     ):
         """What changed from A to B: the totals' deltas, then each layer added, removed or
         changed (attribute by attribute, figures before → after). Exit 0 whether or not they
@@ -74,8 +75,9 @@ def command():
             col = columns[min(k, len(columns) - 1)] if columns else None
             try:
                 net = load_one(s, input, filters, double_after_pool, rounding, col,
-                               label=f"<spec {'AB'[k]}>")
-                got.append((net, analysis.analyze(net, count_inplace=count_inplace, **options)))
+                               label=f"<spec {'AB'[k]}>", settings=settings_of(set_))
+                got.append((net, analysis.analyze(net, count_inplace=count_inplace,
+                                                  **{**options, **net.analysis})))
             except ArchcalcError as exc:
                 problems.extend(spec_problems(exc, errors_only=True))   # as validate lists them
         if problems:
