@@ -8,15 +8,9 @@ from typing import List, Optional
 
 import typer
 
-<<<<<<< HEAD
-from ..cli_common import (BATCH, COLUMN, DOUBLE, DTYPE, FILTERS, INPUT, ROUNDING, SPEC,
-                          analysis_options, choice, guarded, load_one, spec_problems, whole,
-                          write_atomic, writable_output)
-=======
 from ..cli_common import (BATCH, COLUMN, DOUBLE, DTYPE, FILTERS, INPUT, ROUNDING, SET, SPEC,
                           analysis_options, choice, guarded, load_set, spec_problems, whole,
-                          write_atomic)
->>>>>>> wt-14a
+                          writable_output, write_atomic)
 from ..errors import OPTIONS, ArchcalcError, error
 from ..views import diag_line, human_bytes
 from .diagram import (COLOR_KEYS, FORMATS, HARD_LIMIT, LAYOUTS, MAX_NODES, MERMAID_MAX_TEXT, STYLES,
