@@ -266,7 +266,7 @@ def specs_cmd():
 
 
 COMMANDS = ("summary", "explain", "compare", "validate", "diff", "specs", "export", "run",
-            "draw", "report", "import", "estimate", "calibrate", "sizes", "fit")
+            "draw", "report", "import", "estimate", "calibrate", "sizes", "fit", "sweep")
 
 
 def build_app(only: Optional[str] = None) -> typer.Typer:
@@ -304,6 +304,9 @@ def build_app(only: Optional[str] = None) -> typer.Typer:
     if only in (None, "sizes", "fit"):         # the design space: archcalc/design_commands.py
         from .design_commands import fit_cmd, sizes_cmd
         commands.update(sizes=sizes_cmd, fit=fit_cmd)
+    if only in (None, "sweep"):                 # archcalc/sweep/: sweeps over parameters
+        from .sweep.command import sweep_cmd
+        commands["sweep"] = sweep_cmd
     for name, fn in commands.items():
         if only is None or name == only:
             app.command(name)(fn)

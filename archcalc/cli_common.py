@@ -203,8 +203,15 @@ INDEX = os.path.join(os.path.dirname(os.path.abspath(__file__)), "shipped_specs.
 def shipped_specs() -> list[dict]:
     """The shipped networks, from ``archcalc/shipped_specs.json``: file, what, and checked (the
     published figure each is tested against)."""
+    return [dict(e) for e in _shipped_index()]
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped_index() -> tuple:
+    """The index, read once: every spec string is first looked up as a shipped name, which
+    cost a sweep of a small spec string half its time when the file was read each time."""
     with open(INDEX, encoding="utf-8") as fh:
-        return json.load(fh)["specs"]
+        return tuple(json.load(fh)["specs"])
 
 
 def shipped_dir() -> Optional[str]:
@@ -220,7 +227,7 @@ def shipped_dir() -> Optional[str]:
 
 def find_shipped(name: str) -> Optional[str]:
     """The path of the shipped spec called ``name`` (``vgg16`` or ``vgg16.yaml``), or None."""
-    if not name or os.sep in name or "/" in name:
+    if not name or os.sep in name or "/" in name or " " in name.strip():   # a spec string
         return None
     d = shipped_dir()
     if d is None:
@@ -440,15 +447,15 @@ SET = typer.Option(None, "--set", "-s", metavar="NAME=VALUE",
 # ---------------------------------------------------------------------------------------------
 # files the commands write (draw, report)
 
-def check_output(output: str) -> None:
-    """An output path that cannot be written is one clear error (exit 2) before any work."""
-    if output == "-":
-        return
+def writable_output(output: str, example: str, what: str) -> None:
+    """An --output path that cannot be written is one clear error (exit 2) before any work:
+    a directory (``example`` names a file in it), a missing folder, not a regular file
+    (``what`` is written: "the drawing")."""
     real = os.path.realpath(output)
     folder = os.path.dirname(real)
     if os.path.isdir(real):
         raise error(f"--output {output} is a directory", OPTIONS,
-                    hint=f"name a file in it, e.g. -o {os.path.join(output, 'net.svg')}",
+                    hint=f"name a file in it, e.g. -o {os.path.join(output, example)}",
                     exit_code=2)
     if not os.path.isdir(folder):
         raise error(f"--output {output}: the folder {os.path.dirname(output) or folder} does "
@@ -457,7 +464,7 @@ def check_output(output: str) -> None:
                          "write elsewhere", exit_code=2)
     if os.path.exists(real) and not os.path.isfile(real):
         raise error(f"--output {output} is not a regular file", OPTIONS,
-                    hint="give a file path", exit_code=2)
+                    hint=f"write {what} to a file path", exit_code=2)
 
 
 def write_atomic(path: str, data: bytes | str) -> None:

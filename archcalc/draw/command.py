@@ -9,8 +9,8 @@ from typing import List, Optional
 import typer
 
 from ..cli_common import (BATCH, COLUMN, DOUBLE, DTYPE, FILTERS, INPUT, ROUNDING, SET, SPEC,
-                          UNKNOWN, analysis_options, check_output, choice, guarded, load_set,
-                          spec_problems, whole, write_atomic)
+                          UNKNOWN, analysis_options, choice, guarded, load_set, spec_problems,
+                          whole, writable_output, write_atomic)
 from ..errors import OPTIONS, ArchcalcError, error
 from ..views import diag_line, human_bytes
 from .diagram import (COLOR_KEYS, FORMATS, HARD_LIMIT, LAYOUTS, MAX_NODES, MERMAID_MAX_TEXT, STYLES,
@@ -38,6 +38,12 @@ def output_format(output: str, fmt: Optional[str]) -> str:
                     hint="give --format svg, png, dot or mermaid, or name the file .svg, .png, "
                          ".dot/.gv, .mmd or .md (Mermaid in a Markdown fence)", exit_code=2)
     return SUFFIXES[suffix]
+
+
+def check_output(output: str) -> None:
+    """An output path that cannot be written is one clear error (exit 2) before any work."""
+    if output != "-":
+        writable_output(output, "net.svg", "the drawing")
 
 
 def _load(spec_arg, input, filters, double_after_pool, rounding, column, options,

@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from .. import cli_common
-from ..cli_common import INPUT, UNKNOWN, check_output, choice, guarded, write_atomic
+from ..cli_common import INPUT, UNKNOWN, choice, guarded, writable_output, write_atomic
 from ..errors import OPTIONS, error
 
 
@@ -31,7 +31,8 @@ def import_cmd(
     if not model.lower().endswith(".onnx"):
         raise error(f"{model} is not an .onnx file", OPTIONS, exit_code=2,
                     hint="archcalc import reads ONNX models; a spec is already a spec")
-    check_output(output)
+    if output != "-":
+        writable_output(output, "model.yaml", "the spec")
     if output != "-" and os.path.splitext(output)[1].lower() not in (".yaml", ".yml"):
         raise error(f"--output {output}: the spec is YAML, so the file should end in .yaml",
                     OPTIONS, hint=f"e.g. -o {os.path.splitext(output)[0]}.yaml", exit_code=2)
