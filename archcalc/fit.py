@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from .errors import OPTIONS, ArchcalcError, error
+from .errors import OPTIONS, error
 
 MAX_EVALUATIONS = 400
 CHECKS = 12              # values checked on each side of the answer
