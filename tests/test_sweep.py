@@ -349,3 +349,21 @@ def test_cli_every_variant_invalid_under_json_keeps_stdout_json_lines(tiny):
 def test_no_set_is_one_variant_with_the_defaults(tiny):
     [r] = sweep(tiny, [], jobs=1)
     assert r.settings == {} and r.figures[0] == tiny_by_hand(32, 8)[0]
+
+
+def test_device_adds_the_predicted_latency(tiny):
+    """--device: each variant's latency_ms is archcalc estimate's total for that variant."""
+    from archcalc.latency import devices, model
+    p = run_cli("sweep", "mobilenet_v2", "--set", "res=160,224", "--device", "t4", "-F", "csv",
+                "-j", "1")
+    assert p.returncode == 0, p.stderr
+    rows = list(csv.DictReader(io.StringIO(p.stdout)))
+    for row in rows:
+        net = archcalc.load("specs/mobilenet_v2.yaml", set={"res": int(row["res"])})
+        want = model.estimate(archcalc.analyze(net), devices.get("t4")).time_s * 1e3
+        assert float(row["latency_ms"]) == pytest.approx(want, rel=1e-12)
+    assert float(rows[0]["latency_ms"]) < float(rows[1]["latency_ms"])
+    p = run_cli("sweep", "mobilenet_v2", "--set", "res=160", "--device", "t9")
+    assert p.returncode == 2 and "did you mean t4?" in p.stderr
+    p = run_cli("sweep", "mobilenet_v2", "--set", "res=160")
+    assert "Latency" not in p.stdout                 # only with a device

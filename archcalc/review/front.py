@@ -11,14 +11,14 @@ from .html import CSS, esc, inline_svg
 
 
 def _shown(key: str, v) -> str:
-    from ..sweep.figures import FIGURES
+    from ..sweep.figures import active
     from ..sweep.outputs import short
-    return short(v, next((f.unit for f in FIGURES if f.key == key), ""))
+    return short(v, next((f.unit for f in active() if f.key == key), ""))
 
 
 def _value(r, key: str):
-    from ..sweep.figures import KEYS
-    return dict(zip(KEYS, r.figures)).get(key, r.settings.get(key)) if r.figures else None
+    from ..sweep.figures import keys
+    return dict(zip(keys(), r.figures)).get(key, r.settings.get(key)) if r.figures else None
 
 
 def _label(r) -> str:
@@ -57,7 +57,7 @@ def render(title: str, objectives, names: Sequence[str], front: Sequence, others
     """The page: ``front`` (the non-dominated results, in order), ``others`` (a sample of the
     valid ones not on it, for the plot), ``invalid`` (the first invalid ones) and ``counts``
     (variants, valid, invalid, unscored)."""
-    from ..sweep.figures import FIGURES
+    from ..sweep.figures import active
     from ..sweep.outputs import show
     wanted = ", ".join(("-" if o.maximize else "") + o.key for o in objectives)
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
@@ -73,13 +73,13 @@ def render(title: str, objectives, names: Sequence[str], front: Sequence, others
         if len(objectives) > 2:
             out.append('<p class="note">The plot shows the first two figures; the front is '
                        "over all of them, so some of its points lie above others.</p>")
-    heads = ["variant", *names, *(f.label for f in FIGURES)]
+    heads = ["variant", *names, *(f.label for f in active())]
     out.append('<h2>The front</h2><div class="tablewrap"><table class="ac"><thead><tr>'
                + "".join(f"<th{' class=n' if i else ''}>{esc(h)}</th>"
                          for i, h in enumerate(heads)) + "</tr></thead><tbody>")
     for r in front:
         cells = [str(r.variant), *(show(r.settings[n]) for n in names),
-                 *(_shown(f.key, v) for f, v in zip(FIGURES, r.figures))]
+                 *(_shown(f.key, v) for f, v in zip(active(), r.figures))]
         out.append("<tr>" + "".join(f"<td{' class=n' if i else ''}>{esc(c)}</td>"
                                     for i, c in enumerate(cells)) + "</tr>")
     out.append("</tbody></table></div>")

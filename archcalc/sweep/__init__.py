@@ -16,11 +16,12 @@ import os
 from typing import Any, Iterator, Optional, Sequence
 
 from .engine import Job, Result, run_dask, run_local
-from .figures import FIGURES, KEYS
+from .figures import FIGURES, KEYS, active, keys
 from .pareto import Front, Objective, front, parse_objectives
 from .space import Axis, NumRange, Space, parse_axis
 
 __all__ = ["sweep", "plan", "Job", "Result", "Space", "Axis", "NumRange", "FIGURES", "KEYS",
+           "active", "keys",
            "Front", "Objective", "front", "parse_objectives", "parse_axis", "default_jobs"]
 
 
@@ -38,7 +39,7 @@ def _typed(name: str, text: str) -> Any:
 
 
 def plan(spec_arg: str, assignments: Sequence[str], load_options: Optional[dict] = None,
-         analyze_options: Optional[dict] = None) -> tuple[Job, Space]:
+         analyze_options: Optional[dict] = None, device=None) -> tuple[Job, Space]:
     """The job (the spec, read once) and the space of ``assignments`` (``--set`` texts). The
     first variant is built here, so that what is wrong with the command itself (a parameter the
     spec does not declare, a file that cannot be read: exit 2) is one error before any work;
@@ -58,7 +59,9 @@ def plan(spec_arg: str, assignments: Sequence[str], load_options: Optional[dict]
         if os.path.isfile(spec_arg):
             text, file = read_text(spec_arg), spec_arg
     job = Job(spec_arg, text, file, tuple(load_options.items()),
-              tuple((analyze_options or {}).items()))
+              tuple((analyze_options or {}).items()), device)
+    from .figures import use_device
+    use_device(device)              # (this process's outputs; forked workers inherit it)
     if len(space):
         try:
             load_variant(job, space[0])

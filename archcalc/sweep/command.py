@@ -11,8 +11,8 @@ from typing import List, Optional
 
 import typer
 
-from ..cli_common import (COLUMN, FILTERS, DOUBLE, INPLACE, ROUNDING, SPEC, fail, guarded,
-                          whole)
+from ..cli_common import (COLUMN, DEVICE_FILE, FILTERS, DOUBLE, INPLACE, ROUNDING, SPEC, fail,
+                          guarded, whole)
 from ..errors import OPTIONS, ArchcalcError, Diagnostic, SourcePos, error
 
 FIRST_ERRORS = 3            # how many invalid variants an all-invalid sweep shows
@@ -182,6 +182,10 @@ def sweep_cmd(
     rounding: Optional[str] = ROUNDING,
     column: Optional[str] = COLUMN,
     count_inplace: bool = INPLACE,
+    device: Optional[str] = typer.Option(None, "--device", "-D", metavar="NAME",
+                                         help="also each variant's predicted latency on a "
+                                              "device (archcalc estimate; docs/latency.md)"),
+    device_file: Optional[str] = DEVICE_FILE,
 ):
     """Every variant of a spec over the parameters' values (--set), evaluated in parallel:
     settings, parameters, MACs, activations, peak and training memory and the output's
@@ -194,7 +198,7 @@ def sweep_cmd(
             _sweep(spec_arg, sets or [], sample, seed, jobs, format, output, pareto, scheduler,
                    dict(filters=whole(filters, "--filters", 1),
                         double_after_pool=double_after_pool, rounding=rounding, column=column),
-                   count_inplace)
+                   count_inplace, device, device_file)
     except ArchcalcError as exc:
         # under --format json an error is a JSON document on standard output, as in every
         # command, unless JSON Lines rows went there already: it then goes to standard error
@@ -203,7 +207,7 @@ def sweep_cmd(
 
 
 def _sweep(spec_arg, sets, sample, seed, jobs, format, output, pareto, scheduler,
-           load_options, count_inplace) -> None:
+           load_options, count_inplace, device=None, device_file=None) -> None:
     from . import default_jobs, plan
     from .engine import connect, run_dask, run_local
     from .outputs import AtomicFile, Writer, check_output, column_widths, format_of
@@ -220,7 +224,15 @@ def _sweep(spec_arg, sets, sample, seed, jobs, format, output, pareto, scheduler
     if scheduler is not None and jobs is not None:
         raise error("--jobs and --scheduler exclude each other", OPTIONS, exit_code=2,
                     hint="the cluster's workers set how many run at once")
-    job, space = plan(spec_arg, sets, load_options, {"count_inplace": count_inplace})
+    dev = None
+    if device is not None:                   # a bad name or file is said before any work
+        from ..latency import devices
+        dev = devices.get(device, device_file)
+        dev.peak("fp32")
+    elif device_file is not None:
+        raise error("--device-file goes with --device", OPTIONS, exit_code=2,
+                    hint="add --device NAME (a device of the file)")
+    job, space = plan(spec_arg, sets, load_options, {"count_inplace": count_inplace}, dev)
     objectives = parse_objectives(pareto, space.names) if pareto is not None else None
     page = _page_module(fmt, objectives)
     count = len(space)

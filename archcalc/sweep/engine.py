@@ -20,7 +20,7 @@ from collections import deque
 from typing import Callable, Iterable, Iterator, NamedTuple, Optional, Sequence
 
 from ..errors import OPTIONS, ArchcalcError, error
-from .figures import FIGURES
+from .figures import active, use_device
 
 
 class Job(NamedTuple):
@@ -32,6 +32,7 @@ class Job(NamedTuple):
     file: str
     load_options: tuple             # ((key, value), ...)
     analyze_options: tuple
+    device: object = None           # --device: an archcalc.latency Device (latency reported)
 
 
 class Result(NamedTuple):
@@ -50,10 +51,11 @@ def evaluate(job: Job, settings: dict) -> tuple:
     """(figures, error, internal) of one variant: never raises for a problem of the variant."""
     from .. import analysis
     from .load import load_variant
+    use_device(job.device)          # (a worker learns it from the job: on Dask too)
     try:
         net, analyze_kwargs = load_variant(job, settings)
         report = analysis.analyze(net, **{**dict(job.analyze_options), **analyze_kwargs})
-        return tuple(f.value(report, net) for f in FIGURES), None, False
+        return tuple(f.value(report, net) for f in active()), None, False
     except ArchcalcError as exc:
         first = next((d for d in exc.diagnostics if d.severity == "error"), exc.diagnostics[0])
         return None, first.to_dict(), False

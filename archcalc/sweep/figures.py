@@ -2,10 +2,9 @@
 recomputed): ``FIGURES`` lists them in column order as (key, label, unit, function of (report,
 network)).
 
-Hook for issue 13 (predicted latency): when ``archcalc estimate`` exists, append
-``("latency_ms", "latency", "ms", lambda report, net: <its estimate>)`` here; every output
-format, ``--pareto latency_ms`` and the Dask workers then carry it with no other change (the
-workers import this module, so the entry must be importable there, not registered at run time).
+With ``--device NAME`` a sweep also reports each variant's predicted latency on that device
+(``archcalc estimate``'s total, in ms): :func:`active` gives the figures in use, and each
+worker learns the device from the job (:func:`use_device`), on local processes and on Dask.
 """
 from __future__ import annotations
 
@@ -35,8 +34,31 @@ FIGURES: tuple[Figure, ...] = (
     Figure("peak_bytes", "Peak", "bytes", lambda r, n: r.totals.peak_bytes),
     Figure("training_bytes", "Training", "bytes", lambda r, n: r.totals.training_bytes),
     Figure("rf", "RF", "px", output_rf),
-    # issue 13: Figure("latency_ms", "Latency", "ms", <estimate>) goes here
 )
 
 KEYS = tuple(f.key for f in FIGURES)
+_device = None                  # the device of --device (archcalc.latency), else None
+
+
+def _latency_ms(report, net):
+    from ..latency import model
+    return model.estimate(report, _device).time_s * 1e3
+
+
+LATENCY = Figure("latency_ms", "Latency ms", "ms", _latency_ms)
+
+
+def use_device(device) -> None:
+    """Report the predicted latency on ``device`` (an archcalc.latency Device) too; None: not."""
+    global _device
+    _device = device
+
+
+def active() -> tuple[Figure, ...]:
+    """The figures reported, in column order: FIGURES, and the latency where a device is set."""
+    return FIGURES + ((LATENCY,) if _device is not None else ())
+
+
+def keys() -> tuple[str, ...]:
+    return tuple(f.key for f in active())
 ALIASES = {"peak": "peak_bytes", "training": "training_bytes", "acts": "activations"}

@@ -10,7 +10,7 @@ import tempfile
 from typing import Any, Optional, Sequence, TextIO
 
 from ..errors import SourcePos, error
-from .figures import FIGURES, KEYS
+from .figures import active, keys
 
 FORMATS = ("table", "csv", "json", "jsonl", "html")  # json, jsonl: JSON Lines, one a variant;
 # html: the page of the Pareto front (archcalc.review.front), written at the end
@@ -53,15 +53,15 @@ class Writer:
 
     def header(self) -> None:
         if self.fmt == "csv":
-            self.csv.writerow(["variant", *self.names, "ok", *KEYS, "error", "error_layer"])
+            self.csv.writerow(["variant", *self.names, "ok", *keys(), "error", "error_layer"])
         elif self.fmt == "table":
             cells = [f"{'#':>{self.index_w}}"] + [f"{n:>{self.widths[n]}}" for n in self.names]
-            cells += [f"{f.label:>10}" for f in FIGURES]
+            cells += [f"{f.label:>10}" for f in active()]
             self.out.write("  ".join(cells) + "\n")
 
     def row(self, r) -> None:
         if self.fmt == "csv":
-            figures = r.figures or ("",) * len(KEYS)
+            figures = r.figures or ("",) * len(keys())
             err = r.error or {}
             self.csv.writerow([r.variant, *(show(r.settings[n]) for n in self.names),
                                "true" if r.error is None else "false",
@@ -71,14 +71,14 @@ class Writer:
             cells = [f"{r.variant:>{self.index_w}}"]
             cells += [f"{show(r.settings[n]):>{self.widths[n]}}" for n in self.names]
             if r.error is None:
-                cells += [f"{short(v, f.unit):>10}" for f, v in zip(FIGURES, r.figures)]
+                cells += [f"{short(v, f.unit):>10}" for f, v in zip(active(), r.figures)]
             else:
                 where = f" [{r.error['layer']}]" if r.error.get("layer") else ""
                 cells.append(f"invalid{where}: {r.error['message']}")
             self.out.write("  ".join(cells) + "\n")
         else:
             doc = {"variant": r.variant, "settings": r.settings, "ok": r.error is None}
-            doc.update(zip(KEYS, r.figures or (None,) * len(KEYS)))
+            doc.update(zip(keys(), r.figures or (None,) * len(keys())))
             doc["error"] = r.error
             self.out.write(json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Iterable, NamedTuple, Sequence
 
 from ..errors import OPTIONS, error
-from .figures import ALIASES, KEYS
+from .figures import ALIASES, keys
 
 
 class Objective(NamedTuple):
@@ -25,16 +25,16 @@ def parse_objectives(text: str, params: Sequence[str] = ()) -> list[Objective]:
         w = word.strip()
         maximize = w.startswith("-")
         name = ALIASES.get(w.lstrip("-+ ").lower(), w.lstrip("-+ ").lower())
-        if name not in KEYS:
+        if name not in keys():
             raw = w.lstrip("-+ ")
             name = raw if raw in params else None
         if name is None:
             import difflib
-            choices = list(KEYS) + list(ALIASES) + list(params)
+            choices = list(keys()) + list(ALIASES) + list(params)
             near = difflib.get_close_matches(w.lstrip("-+ "), choices, n=1, cutoff=0.6)
             raise error(f"--pareto: {w or '(nothing)'!r} is no figure of a sweep", OPTIONS,
                         hint=(f"did you mean {near[0]!r}? " if near else "") +
-                        "figures: " + ", ".join(KEYS) + " (and the swept parameters); "
+                        "figures: " + ", ".join(keys()) + " (and the swept parameters); "
                         "- before a name maximizes it, e.g. --pareto macs,params,-rf",
                         exit_code=2)
         if any(o.key == name for o in out):
@@ -47,7 +47,7 @@ def _score(result, objectives: Sequence[Objective]) -> tuple | None:
     """The figures to minimize (a maximized one negated), or None where one is undefined (a
     receptive field that is global everywhere) or not a number: such a variant is on no
     front."""
-    figures = dict(zip(KEYS, result.figures))
+    figures = dict(zip(keys(), result.figures))
     out = []
     for o in objectives:
         v: Any = figures[o.key] if o.key in figures else result.settings.get(o.key)
