@@ -29,6 +29,9 @@ Public API (stable: ``archcalc sweep`` and ``archcalc fit`` build on it):
     declare (and no built-in) is an ArchcalcError, exit 2, with "did you mean" and the declared
     names; a spec that fails to build with these settings raises its errors (exit 1).
 
+``check_builtin(name: str, value: Any) -> None``
+    A built-in parameter's value checked as ``--set`` checks it (exit 2 for a bad one).
+
 ``parse_range(text: str, option: str = "--range", least: int = 1) -> range``
     ``"32..1024"`` (both ends included) or ``"160..320/32"``; a range with no values, a step of
     zero or a negative step is an ArchcalcError at <options> (exit 2).
@@ -46,7 +49,8 @@ from .errors import OPTIONS, ArchcalcError, Diagnostic, error
 from .graph import Network
 from .spec.yaml_spec import BUILTINS
 
-__all__ = ["parse_assignment", "declared", "load_variant", "parse_range", "BUILTINS", "parse_sets"]
+__all__ = ["parse_assignment", "declared", "load_variant", "parse_range", "BUILTINS", "parse_sets",
+           "check_builtin"]
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
 _NUMBER = re.compile(r"[+-]?(\d[\d_]*)?(\.\d*)?([eE][+-]?\d+)?")
@@ -200,3 +204,11 @@ def parse_range(text: str, option: str = "--range", least: int = 1) -> range:
         raise error(f"{option} {text}: values start at {least}, got {lo}", OPTIONS,
                     hint=f"e.g. {option} {max(least, 32)}..{max(hi, 64)}", exit_code=2)
     return range(lo, hi + 1, step)
+
+
+def check_builtin(name: str, value: Any) -> None:
+    """A value of a built-in parameter (``batch``, ``dtype``, ``optimizer``, ``input``,
+    ``rounding``, ``res``) checked as ``--set`` checks it: an ArchcalcError at <options> (exit 2)
+    for a bad one (``dtype=fp64``, ``batch=0``)."""
+    from .spec import _settings
+    _settings({name: value}, None, None)

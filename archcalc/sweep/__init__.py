@@ -75,12 +75,12 @@ def check_builtins(space: Space) -> None:
     """A bad value of a built-in parameter (``dtype=fp64``, ``batch=0..8``) is bad usage (exit
     2), as it is for ``--set`` alone: found here for every value (a range's ends; ranges are
     monotonic), not as the error of the variants that happen to have it."""
-    from ..spec import _settings
+    from ..params import check_builtin
     from ..spec.yaml_spec import BUILTINS
     for a in space.axes:
         if a.name in BUILTINS and a.name != "res":    # res may be the spec's own parameter
             for v in (a.values if isinstance(a.values, list) else (a.values[0], a.values[-1])):
-                _settings({a.name: v}, None, None)
+                check_builtin(a.name, v)
 
 
 def sweep(spec_arg: str, assignments: Sequence[str], *, sample: Optional[int] = None,
