@@ -70,6 +70,9 @@ def summary(
         counts = sharing_counts(net, report)
     extra = views.sharing_columns(counts)
     est = None
+    if device is None and device_file is not None:
+        raise ArchcalcError(Diagnostic("error", "--device-file goes with --device", OPTIONS,
+                                       "add --device NAME, a device of that file"), exit_code=2)
     if device is not None:                  # archcalc/latency: pure arithmetic, no onnxruntime
         if fmt == "csv":
             raise ArchcalcError(Diagnostic("error", "--device has no csv column in summary",

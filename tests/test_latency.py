@@ -126,6 +126,12 @@ def test_the_table_holds_dense_peaks_with_sources():
      "x: overhead_us must be ≥ 0, got -1", 2),
     ("gpus: {}\n", "has no 'devices' mapping", 1),
     ("devices: [\n", "is not valid YAML or JSON", 2),
+    # a newcomer's review: a typo in an optional key, a key given twice, an empty file
+    ("devices:\n  x:\n    peak_tflops: {fp32: 1}\n    bandwidth_gbs: 1\n    overhead: 5\n",
+     "x: unknown key 'overhead'", 5),
+    ("devices:\n  x:\n    peak_tflops: {fp32: 1}\n    bandwidth_gbs: 9\n    bandwidth_gbs: 1\n",
+     "'bandwidth_gbs' is given twice (first on line 4)", 5),
+    ("# nothing\n", "has no 'devices' mapping", 1),
 ])
 def test_device_file_errors_are_at_their_line(tmp_path, text, message, line):
     path = tmp_path / "dev.yaml"
@@ -306,3 +312,18 @@ def test_report_roofline_chart(capsys, tmp_path):
     code, out, err = cli(capsys, "report", "C3D8", "-o", str(tmp_path / "x.html"),
                          "--device", "t4", "--no-plots")
     assert code == 2 and "drop --no-plots" in err
+
+
+def test_device_files_read_as_a_user_writes_them(tmp_path, capsys):
+    """A JSON exponent is a number; a device's name is matched in any case; --device-file
+    without --device is an error, not ignored (a newcomer's review)."""
+    path = tmp_path / "d.json"
+    path.write_text('{"devices": {"MyGPU": {"peak_tflops": {"fp32": 1}, "bandwidth_gbs": 3e3}}}')
+    dev = devices.get("mygpu", str(path))
+    assert dev.bandwidth_gbs == 3000.0 and devices.get("MyGPU", str(path)) == dev
+    from archcalc.cli import main
+    for args in (["summary", "lenet5", "--device-file", str(path)],
+                 ["run", "lenet5", "--profile", "--device-file", str(path)]):
+        with pytest.raises(SystemExit) as exc:
+            main(args)
+        assert exc.value.code == 2 and "--device-file goes with --device" in capsys.readouterr().err

@@ -202,6 +202,11 @@ def test_calibrate_bad_input(capsys, tmp_path, monkeypatch):
     code, out, err = cli(capsys, "calibrate", "--nets", "vgg17", "-F", "json")
     assert code in (1, 2) and json.loads(out)["ok"] is False
     assert not (tmp_path / "archcalc").exists()          # nothing half-written
+    # one conv gives one row: nothing to fit, and no calibration written over a good one
+    code, out, err = cli(capsys, "calibrate", "--nets", "C3D8", "-i", "16x16x3", "-n", "1",
+                         "--warmup", "0", "--matmul", "64", "--copy-mib", "1")
+    assert code == 1 and "too few layers to fit" in err
+    assert not (tmp_path / "archcalc").exists()
 
 
 @pytest.mark.slow

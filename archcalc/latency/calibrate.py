@@ -176,6 +176,12 @@ def calibrate(nets: list, *, iters: int = 10, warmup: int = 3, matmul: int = 102
         raise error("the calibration networks gave no measured layer to fit", OPTIONS,
                     exit_code=1)
     slow, over, counts = fit(samples)
+    if not any(counts.get(k, 0) >= MIN_ROWS for k in KINDS):
+        # nothing to stand on: the stored calibration is kept rather than replaced
+        raise error(f"the calibration networks gave too few layers to fit ({len(samples)} "
+                    f"measured rows; a kind needs {MIN_ROWS})", OPTIONS, exit_code=1,
+                    hint="calibrate on real networks (the default: vgg16, resnet50, dw-probe); "
+                         "the stored calibration is unchanged")
     eff, borrowed = {}, {}
     for k in KINDS:
         if k not in slow and counts.get(k, 0) >= MIN_ROWS:   # fitted to zero: free

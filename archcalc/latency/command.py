@@ -17,8 +17,9 @@ from ..errors import OPTIONS, error
 from ..views import human_bytes, human_count, plain_table
 
 DEVICE = typer.Option(..., "--device", "-D", metavar="NAME", show_default=False,
-                      help="a device of the table (archcalc estimate --list), one of a "
-                           "--device-file, or local-cpu (this machine)")
+                      help="a device of the table (a100-40gb, a100-80gb, h100-sxm, h100-pcie, "
+                           "h200, l4, t4, rtx-4090, jetson-agx-orin-64gb; docs/latency.md), one "
+                           "of a --device-file, or local-cpu (this machine)")
 MATH_DTYPES = ("fp32", "tf32", "fp16", "bf16", "int8")
 FORMATS = ("table", "json", "markdown", "csv")
 
@@ -150,12 +151,24 @@ def summary_columns(report, device: str, device_file: Optional[str]):
     return (Column(f"µs {est.device.key}", "right", cell, 0),), est   # asked for: never dropped
 
 
+def check_device_file(device: Optional[str], device_file: Optional[str]) -> None:
+    """--device-file names where devices are; alone it would be silently ignored."""
+    if device is None and device_file is not None:
+        raise error("--device-file goes with --device", OPTIONS, exit_code=2,
+                    hint="add --device NAME, a device of that file (docs/latency.md)")
+
+
 def summary_json(text: str, est) -> str:
-    """``summary --format json`` with each layer's ``latency_us`` and the estimate's totals."""
+    """``summary --format json`` with each layer's ``latency_us`` (a folded block's: the sum of
+    its layers') and the estimate's totals."""
     doc = json.loads(text)
     times = {t.name: t.time_s * 1e6 for t in est.layers}
+    inside: dict[str, float] = {}
+    for row in est.report.layers:
+        for scope in row.scope:
+            inside[scope] = inside.get(scope, 0.0) + times.get(row.name, 0.0)
     for row in doc["layers"]:
-        row["latency_us"] = times.get(row["name"])
+        row["latency_us"] = times.get(row["name"], inside.get(row["name"]))
     d = est.to_dict()
     doc["latency"] = {"device": d["device"], "dtype": d["dtype"], "totals": d["totals"]}
     return json.dumps(doc, indent=2)
@@ -170,6 +183,7 @@ def profile_run(net, *, provider: str, batch: int, warmup: int, iters: int, seed
     """Profile ``net`` with onnxruntime and print measured time per layer beside the
     prediction for ``device`` (default: local-cpu when it ran on the CPU)."""
     from . import devices, model, profile
+    check_device_file(device, device_file)
     report = analysis.analyze(net, batch=batch)
     dev = None
     if device is not None:                   # a bad name is said before the long part
@@ -189,6 +203,9 @@ def profile_run(net, *, provider: str, batch: int, warmup: int, iters: int, seed
         print_json({"schema": 2, "name": report.name, **cmp.to_dict()})
         return
     print("\n".join(comparison_lines(cmp, report.name)))
+    if dev is not None and prof.provider == "cpu" and dev.key != devices.LOCAL:
+        sys.stderr.write(f"archcalc: note: measured on this CPU, predicted for {dev.key}: the "
+                         "errors compare two machines (--device local-cpu predicts this one)\n")
     if cmp.unmapped:
         sys.stderr.write(f"archcalc: warning: {len(cmp.unmapped)} profiled nodes map to no "
                          f"layer ({', '.join(n.name for n in cmp.unmapped[:5])}"

@@ -70,7 +70,12 @@ class _Located:
         self.value, self.line, self.lines = value, line, lines or {}
 
 
+_path = "<device file>"          # the file being read (for _convert's messages)
+
+
 def _compose(path: str):
+    global _path
+    _path = path
     import yaml
     try:
         with open(path, encoding="utf-8") as fh:
@@ -86,7 +91,7 @@ def _compose(path: str):
         raise error(f"device file {path} is not valid YAML or JSON: "
                     f"{getattr(exc, 'problem', None) or exc}", SourcePos(path, line),
                     exit_code=2) from None
-    return _convert(node)
+    return None if node is None else _convert(node)      # (an empty file: no devices)
 
 
 def _convert(node) -> _Located:
@@ -97,6 +102,10 @@ def _convert(node) -> _Located:
         for k, v in node.value:
             key = str(yaml.safe_load(yaml.serialize(k))) if k.tag != "tag:yaml.org,2002:str" \
                 else k.value
+            if key in out:
+                raise error(f"{key!r} is given twice (first on line {lines[key]})",
+                            SourcePos(_path, k.start_mark.line + 1),
+                            hint="keep one of them", exit_code=2)
             out[key] = _convert(v)
             lines[key] = k.start_mark.line + 1
         return _Located(out, line, lines)
@@ -112,6 +121,12 @@ def _number(loc: _Located | None, what: str, path: str, line: int, least_open: b
                     hint="every device needs peak_tflops (a dense figure per dtype) and "
                          "bandwidth_gbs; see docs/latency.md", exit_code=2)
     v = loc.value
+    if isinstance(v, str):
+        try:                 # 3e3: a JSON number that YAML 1.1 reads as text
+            v = float(v) if any(c.isdigit() for c in v) and v.strip().lower() not in \
+                ("nan", "inf", "-inf", "+inf") else v
+        except ValueError:
+            pass
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise error(f"{what} must be a number, got {v!r}", SourcePos(path, loc.line),
                     exit_code=2)
@@ -134,11 +149,22 @@ def _table(loc: _Located, what: str, allowed: tuple, noun: str, path: str) -> di
     return out
 
 
+DEVICE_KEYS = ("name", "source", "peak_tflops", "bandwidth_gbs", "overhead_us", "efficiency",
+               "calibrated", "fit")
+
+
 def _device(key: str, loc: _Located, path: str, line: int) -> Device:
     if not isinstance(loc.value, dict):
         raise error(f"device {key} must be a mapping of its figures", SourcePos(path, line),
                     exit_code=2)
     d = loc.value
+    for k in d:
+        if k not in DEVICE_KEYS:
+            import difflib
+            near = difflib.get_close_matches(str(k), DEVICE_KEYS, n=1)
+            raise error(f"device {key}: unknown key {k!r}", SourcePos(path, loc.lines[k]),
+                        hint=(f"did you mean {near[0]!r}? " if near else "")
+                        + "the keys: " + ", ".join(DEVICE_KEYS), exit_code=2)
     peaks_loc = d.get("peak_tflops")
     if peaks_loc is None or not isinstance(peaks_loc.value, dict) or not peaks_loc.value:
         raise error(f"device {key}: peak_tflops is missing" if peaks_loc is None else
@@ -170,7 +196,14 @@ def read_file(path: str) -> dict[str, Device]:
                     hint="devices: {my-gpu: {name: ..., peak_tflops: {fp32: 10}, "
                          "bandwidth_gbs: 500}}", exit_code=2)
     devs = top.value["devices"]
-    return {str(k): _device(str(k), v, path, devs.lines[k]) for k, v in devs.value.items()}
+    out = {}
+    for k, v in devs.value.items():
+        name = str(k).strip().lower()
+        if not name or any(c.isspace() for c in name):
+            raise error(f"device name {str(k)!r} has a space: --device takes one word",
+                        SourcePos(path, devs.lines[k]), hint="e.g. my-gpu", exit_code=2)
+        out[name] = _device(name, v, path, devs.lines[k])
+    return out
 
 
 _builtin: dict[str, Device] | None = None

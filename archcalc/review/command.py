@@ -160,6 +160,9 @@ def report_cmd(
                                                 for x in sections])):
         sec["title"] = key
     dev = None
+    if device is None and device_file is not None:
+        raise error("--device-file goes with --device", OPTIONS, exit_code=2,
+                    hint="add --device NAME, a device of that file")
     if device is not None:                  # archcalc/latency: a bad name before any work
         from ..latency import devices, model
         dev = devices.get(device, device_file)
