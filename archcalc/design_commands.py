@@ -58,7 +58,8 @@ def sizes_cmd(
     wanted = parse_range(range_, "--range")
     if len(wanted) > sz.MAX_SIZES or wanted[-1] > 2 ** 20:
         raise error(f"--range {range_} is too large: at most {sz.MAX_SIZES:,} sizes up to "
-                    f"{2 ** 20:,}", OPTIONS, hint="narrow the range or give a step",
+                    f"{2 ** 20:,}", OPTIONS, hint="narrow the range (the rule is derived from "
+                    "every size in it; a step only thins the listing)",
                     exit_code=2)
     least = sz.parse_min_output(min_output)
     settings = settings_of(set_) or {}
@@ -74,7 +75,7 @@ def sizes_cmd(
                                   filters=filters, double_after_pool=double_after_pool,
                                   rounding=rounding, column=column)
             return got
-    lo, hi = wanted[0], wanted[-1]
+    lo, hi = wanted[0], wanted.stop - 1         # LAST as given, even where STEP passes it
     every = range(lo, hi + 1)                   # the rule needs every size, not every STEPth
     results = sz.evaluate(net, every if len(every) <= sz.MAX_SIZES else wanted, axis, reload,
                           least)

@@ -79,7 +79,12 @@ def test_builtins_res_input_and_analysis_settings():
     assert t.training_bytes == 2 * (t.params + t.buffers + t.trainable_params
                                     + t.activations * 4)
     assert archcalc.parse("C3D8", set={"input": "20x20x1"}).input == (20, 20, 1)
-    assert archcalc.parse("C3D8", input="9x9x5", set={"res": 12}).input == (12, 12, 5)
+    assert archcalc.parse("C3D8", input="12x12x5", set={"res": 12}).input == (12, 12, 5)
+    # res and an input of another height and width disagree: an error, whichever the spec
+    # (a newcomer found each kind of spec picking a different winner)
+    with pytest.raises(archcalc.ArchcalcError) as e:
+        archcalc.parse("C3D8", input="9x9x5", set={"res": 12})
+    assert e.value.exit_code == 2 and "disagree" in e.value.diagnostics[0].message
     # analyze's own keywords still win
     assert archcalc.analyze(net, batch=2).settings.batch == 2
 

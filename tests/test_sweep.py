@@ -367,3 +367,26 @@ def test_device_adds_the_predicted_latency(tiny):
     assert p.returncode == 2 and "did you mean t4?" in p.stderr
     p = run_cli("sweep", "mobilenet_v2", "--set", "res=160")
     assert "Latency" not in p.stdout                 # only with a device
+
+
+def test_an_onnx_model_and_the_front_of_invalid_results(tmp_path):
+    """A model sweeps over the built-ins; front() of results with invalid ones; --pareto on a
+    parameter whose values are lists is refused (a newcomer's review)."""
+    pytest.importorskip("onnx")
+    from archcalc.exporters import onnx as ox
+    path = str(tmp_path / "m.onnx")
+    ox.export(archcalc.load("specs/lenet5.yaml"), path, weights="none", progress=False)
+    p = run_cli("sweep", path, "--set", "dtype=fp32,fp16", "-F", "csv", "-j", "1")
+    assert p.returncode == 0, p.stderr
+    rows = list(csv.DictReader(io.StringIO(p.stdout)))
+    assert [r["params"] for r in rows] == ["61706", "61706"]            # LeNet-5's
+    spec = tmp_path / "s.yaml"
+    spec.write_text("name: s\ninput: 16x16x3\nparams: {n: 2}\nlayers:\n"
+                    "  - {op: conv, filters: 4, kernel: 3, padding: 0}\n"
+                    "  - {op: maxpool, kernel: '${n}'}\n")
+    got = list(sweep(str(spec), ["n=2,3,7"], jobs=1))
+    # the conv gives 14×14: pools of 2 and 7 divide it, 3 leaves 2 rows unseen (covered)
+    assert [r.figures is None for r in got] == [False, True, False]
+    assert [r.settings["n"] for r in front(got, parse_objectives("activations"))] == [7]
+    p = run_cli("sweep", str(spec), "--set", "n=[2],[4]", "--pareto", "macs,-n")
+    assert p.returncode == 2 and "are not numbers" in p.stderr

@@ -74,6 +74,12 @@ def _settings(settings, input, rounding):
             raise error("--input and --set input= disagree", OPTIONS, hint="give one",
                         exit_code=2)
         input = v
+    if "res" in settings and input is not None:
+        h, w, _ = parse_volume(input, OPTIONS, exit_code=2)
+        if (h, w) != (settings["res"], settings["res"]):
+            raise error(f"--set res={settings['res']} and the input {h}x{w} (--input or --set "
+                        "input=) disagree", OPTIONS, exit_code=2,
+                        hint="give one: res sets the height and width, input the whole volume")
     if "rounding" in settings:
         v = settings.pop("rounding")
         v = v.strip().lower() if isinstance(v, str) else v

@@ -56,8 +56,8 @@ def plan(spec_arg: str, assignments: Sequence[str], load_options: Optional[dict]
         text, file = read_stdin(), "<stdin>"
     elif os.path.exists(spec_arg) or find_shipped(spec_arg):
         spec_arg = spec_arg if os.path.exists(spec_arg) else find_shipped(spec_arg)
-        if os.path.isfile(spec_arg):
-            text, file = read_text(spec_arg), spec_arg
+        if os.path.isfile(spec_arg) and not spec_arg.lower().endswith(".onnx"):
+            text, file = read_text(spec_arg), spec_arg      # (a model is read where it is)
     job = Job(spec_arg, text, file, tuple(load_options.items()),
               tuple((analyze_options or {}).items()), device)
     from .figures import use_device

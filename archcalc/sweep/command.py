@@ -165,8 +165,9 @@ def sweep_cmd(
     jobs: Optional[str] = typer.Option(None, "--jobs", "-j", metavar="N",
                                        help="worker processes (default: every core)"),
     format: Optional[str] = typer.Option(None, "--format", "-F", metavar="FORMAT",
-                                         help="table, csv or json (JSON Lines; also jsonl); "
-                                              "default: from -o's suffix, else table"),
+                                         help="table, csv, json (JSON Lines; also jsonl) or "
+                                              "html (the Pareto front's page); default: from "
+                                              "-o's suffix, else table"),
     output: Optional[str] = typer.Option(None, "--output", "-o", metavar="FILE",
                                          help="write to FILE, only once the sweep is complete "
                                               "(default: stream to standard output)"),
@@ -233,7 +234,9 @@ def _sweep(spec_arg, sets, sample, seed, jobs, format, output, pareto, scheduler
         raise error("--device-file goes with --device", OPTIONS, exit_code=2,
                     hint="add --device NAME (a device of the file)")
     job, space = plan(spec_arg, sets, load_options, {"count_inplace": count_inplace}, dev)
-    objectives = parse_objectives(pareto, space.names) if pareto is not None else None
+    lists = [a.name for a in space.axes if isinstance(a.values, list) and any(
+        isinstance(v, (bool, list, tuple, str)) for v in a.values)]
+    objectives = parse_objectives(pareto, space.names, lists) if pareto is not None else None
     page = _page_module(fmt, objectives)
     count = len(space)
     if sample is not None:

@@ -235,7 +235,9 @@ def _identity(address: str) -> dict:
                          "8786), or drop --scheduler to run on this machine",
                     exit_code=2) from None
     except Exception as exc:            # something answered, but not in Dask's protocol
-        raise error(f"{address} does not answer as a Dask scheduler ({_reason(exc)})", OPTIONS,
+        why = "" if isinstance(exc, (MemoryError, OverflowError)) else f" ({_reason(exc)})"
+        raise error(f"{address} does not answer as a Dask scheduler: another service is on "
+                    f"that port{why}", OPTIONS,
                     hint="check the port: a scheduler listens on 8786 by default",
                     exit_code=2) from None
 

@@ -18,8 +18,10 @@ class Objective(NamedTuple):
     maximize: bool
 
 
-def parse_objectives(text: str, params: Sequence[str] = ()) -> list[Objective]:
-    """``macs,params,-rf`` → objectives; a figure's key or a swept parameter's name each."""
+def parse_objectives(text: str, params: Sequence[str] = (),
+                     not_numbers: Sequence[str] = ()) -> list[Objective]:
+    """``macs,params,-rf`` → objectives; a figure's key or a swept numeric parameter's name
+    each (``not_numbers``: swept parameters whose values are not numbers, refused)."""
     out: list[Objective] = []
     for word in text.split(","):
         w = word.strip()
@@ -27,6 +29,10 @@ def parse_objectives(text: str, params: Sequence[str] = ()) -> list[Objective]:
         name = ALIASES.get(w.lstrip("-+ ").lower(), w.lstrip("-+ ").lower())
         if name not in keys():
             raw = w.lstrip("-+ ")
+            if raw in not_numbers:
+                raise error(f"--pareto: the values of {raw!r} are not numbers, so no variant "
+                            "is better or worse in it", OPTIONS, exit_code=2,
+                            hint="name a figure, or a swept parameter whose values are numbers")
             name = raw if raw in params else None
         if name is None:
             import difflib
@@ -47,6 +53,8 @@ def _score(result, objectives: Sequence[Objective]) -> tuple | None:
     """The figures to minimize (a maximized one negated), or None where one is undefined (a
     receptive field that is global everywhere) or not a number: such a variant is on no
     front."""
+    if result.figures is None:              # an invalid variant: on no front
+        return None
     figures = dict(zip(keys(), result.figures))
     out = []
     for o in objectives:
