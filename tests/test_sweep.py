@@ -388,5 +388,8 @@ def test_an_onnx_model_and_the_front_of_invalid_results(tmp_path):
     # the conv gives 14×14: pools of 2 and 7 divide it, 3 leaves 2 rows unseen (covered)
     assert [r.figures is None for r in got] == [False, True, False]
     assert [r.settings["n"] for r in front(got, parse_objectives("activations"))] == [7]
-    p = run_cli("sweep", str(spec), "--set", "n=[2],[4]", "--pareto", "macs,-n")
-    assert p.returncode == 2 and "are not numbers" in p.stderr
+    spec.write_text("name: s\ninput: 16x16x3\nparams: {d: [2]}\nlayers:\n"
+                    "  - {op: conv, filters: 4, kernel: 3, padding: 0}\n"
+                    "  - {op: maxpool, kernel: '${d[0]}'}\n")
+    p = run_cli("sweep", str(spec), "--set", "d=[2],[7]", "--pareto", "macs,-d")
+    assert p.returncode == 2 and "are not numbers" in p.stderr, p.stderr
