@@ -44,9 +44,15 @@ class Fit:
     grid: tuple                       # (least, step, most)
 
 
+def _exact(x):
+    """A grid number exactly as written (0.01, not the float just below it)."""
+    from fractions import Fraction
+    return Fraction(x) if isinstance(x, int) else Fraction(repr(float(x)))
+
+
 def _grid_value(least, step, k, integer: bool):
-    v = least + k * step
-    return int(round(v)) if integer else round(v, 10)
+    v = _exact(least) + k * _exact(step)
+    return int(v) if integer else float(v)
 
 
 def search(evaluate: Callable[[Any], Probe], proxy: Callable[[Any], Optional[bool]],
@@ -66,8 +72,12 @@ def search(evaluate: Callable[[Any], Probe], proxy: Callable[[Any], Optional[boo
                                 f"{first.message}", OPTIONS,
                                 hint="fix the spec, or search another range (--min, --max, "
                                      "--step)", exit_code=1)
-                raise error(f"fit: more than {MAX_EVALUATIONS} evaluations without an answer",
-                            OPTIONS, hint="narrow the search with --min, --max or --step",
+                invalid = sum(p.status == "invalid" for p in cache.values())
+                raise error(f"fit: more than {MAX_EVALUATIONS} evaluations without an answer "
+                            f"({invalid} of the values tried are invalid)", OPTIONS,
+                            hint="where few values are valid (an input size: archcalc sizes "
+                                 "SPEC --range … gives the rule, e.g. N ≡ 35 mod 192 for "
+                                 "AlexNet), search only those: --min FIRST --step PERIOD",
                             exit_code=1)
             cache[k] = evaluate(_grid_value(least, step, k, integer))
         return cache[k]
@@ -79,7 +89,7 @@ def search(evaluate: Callable[[Any], Probe], proxy: Callable[[Any], Optional[boo
             return bool(got)
         return p.status == "over"
 
-    top = int((most - least) // step)
+    top = int((_exact(most) - _exact(least)) // _exact(step))    # exact: --max is reached
     k0 = min(max(int(round((start - least) / step)), 0), top) if start is not None else 0
     # the boundary: the largest k not over (lo), the least k over (hi)
     if over(k0):
