@@ -197,6 +197,13 @@ def fit_cmd(
     from .params import load_variant
     fmt = choice(format, ("table", "json"), "--format")
     limits = [bd.parse_budget(b) for b in budget]
+    seen: dict = {}
+    for b, text in zip(limits, budget):       # the same figure twice: which would count?
+        key = b.name
+        if key in seen:
+            raise error(f"--budget {text}: {key} has a budget already ({seen[key]})", OPTIONS,
+                        hint="give each figure one budget", exit_code=2)
+        seen[key] = text
     options = analysis_options(dtype, batch, optimizer)
     settings = settings_of(set_) or {}
     name = maximize.strip()

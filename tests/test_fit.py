@@ -118,3 +118,12 @@ def test_a_spec_with_errors_and_a_search_that_never_exceeds(capsys):
                        "--max", "64", "-F", "json")
     doc = json.loads(out)
     assert code == 0 and doc["capped"] is True and doc["answer"]["value"] == 64
+
+
+def test_one_budget_per_figure():
+    """peak_training and training name one figure: two budgets on it are refused (which would
+    count?), as --set refuses a parameter given twice."""
+    from conftest import run_cli
+    p = run_cli("fit", "resnet50", "--budget", "training=24GiB", "--budget",
+                "peak_training=20GiB", "--maximize", "batch")
+    assert p.returncode == 2 and "has a budget already" in p.stderr
