@@ -145,7 +145,6 @@ class Converter:
         self.skip: dict[int, tuple[str | None, Callable | None]] = {}
         self.special: dict[int, tuple] = {}      # node index → (kind, data) of a fused pattern
         self.names: set[str] = set()
-        self.opaque: list[tuple[str, str]] = []  # (layer, ONNX op) kept as passthrough
         self.inferred: dict[str, list] | None = None
 
     # -- places and errors ------------------------------------------------------------------
@@ -283,8 +282,6 @@ class Converter:
                             hint="give a .onnx file that PyTorch, TensorFlow or another tool "
                                  "exported")
         self.check_opset()
-        if self.m.functions and any(n.domain not in ("", "ai.onnx") for n in g.nodes):
-            pass                      # local functions: their nodes are reported as unknown ops
         order = self.order()
         self.parents: set[str] = set()        # module paths that hold modules (dynamo metadata)
         for node in order:
@@ -317,13 +314,11 @@ class Converter:
             raise ArchcalcError(self.diags, exit_code=1)
         warnings = list(self.diags)
         outputs = self.outputs()
-        net_outputs = [o for o in outputs]
-        self.b.outputs = net_outputs if net_outputs else None
+        self.b.outputs = outputs or None
         net = self.b.build(self.rounding, None, "onnx")
         net.warnings = warnings + net.warnings
-        if self.b.outputs and net_outputs == [
-                layer.name for layer in net.layers if layer.op != "input"
-                and not net.consumers[layer.name]]:
+        if outputs == [layer.name for layer in net.layers if layer.op != "input"
+                       and not net.consumers[layer.name]]:
             net.declared_outputs = None          # the default: what nothing reads
         net.onnx = {"opset": self.opset, "producer": self.m.producer, "path": self.path,
                     "node_layers": self.node_layers(order)}
@@ -421,9 +416,8 @@ class Converter:
                     raw = {"onnx_op": node.op_type}
                     if out is not None:
                         raw["output"] = list(out[0])
-                    a = self.emit(node, "opaque", raw, acts,
-                                  rank=out[1] if out is not None else acts[0].rank)
-                    self.opaque.append((a.layer, node.op_type))
+                    self.emit(node, "opaque", raw, acts,
+                              rank=out[1] if out is not None else acts[0].rank)
                     return
                 except ArchcalcError as err:      # (one error for the node: this one)
                     self.diags.extend(err.diagnostics)
