@@ -127,3 +127,14 @@ def test_one_budget_per_figure():
     p = run_cli("fit", "resnet50", "--budget", "training=24GiB", "--budget",
                 "peak_training=20GiB", "--maximize", "batch")
     assert p.returncode == 2 and "has a budget already" in p.stderr
+
+
+def test_a_decimal_grid_reaches_its_max(tmp_path, capsys):
+    """--max 2 --step 0.01: 0.01 + 199·0.01 is 2 exactly, so 2 is tried (float steps stopped at
+    1.99: a newcomer's finding). filters round(16w) ≤ 32 at w = 2: 27,648 · 32 = 884,736 MACs,
+    under a budget of 1M."""
+    path = tmp_path / "w.yaml"
+    path.write_text(SPEC.replace("{f: 8}", "{w: 1.0}").replace("$f", '"${round(16 * w)}"'))
+    code, out, _ = cli(capsys, "fit", path, "--budget", "macs=1M", "--maximize", "w",
+                       "--max", "2", "--step", "0.01", "-F", "json")
+    assert code == 0 and json.loads(out)["answer"]["value"] == 2.0

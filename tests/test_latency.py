@@ -327,3 +327,16 @@ def test_device_files_read_as_a_user_writes_them(tmp_path, capsys):
         with pytest.raises(SystemExit) as exc:
             main(args)
         assert exc.value.code == 2 and "--device-file goes with --device" in capsys.readouterr().err
+
+
+def test_summary_json_gives_a_folded_block_its_layers_latency():
+    """--depth 0 folds ResNet-18's blocks: a block's latency_us is the sum of its layers' (as
+    the table shows it), not null (a newcomer's finding)."""
+    from conftest import run_cli
+    flat = json.loads(run_cli("summary", "resnet18", "--device", "t4", "-F", "json").stdout)
+    folded = json.loads(run_cli("summary", "resnet18", "--device", "t4", "--depth", "0",
+                                "-F", "json").stdout)
+    inside = sum(r["latency_us"] for r in flat["layers"]
+                 if r["name"].startswith("layer1.0/") and r["latency_us"] is not None)
+    block = next(r for r in folded["layers"] if r["name"] == "layer1.0")
+    assert inside > 0 and block["latency_us"] == pytest.approx(inside)
