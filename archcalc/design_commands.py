@@ -149,6 +149,27 @@ def sizes_cmd(
 
 
 
+def _valid_sizes_rule(net) -> Optional[tuple]:
+    """(first valid N, period, the rule's text) where the valid square input sizes are one
+    residue modulo a period above 1 (checked on 1..4096, as ``archcalc sizes`` does), else
+    None."""
+    from . import sizes as sz
+    span = range(1, 4097)
+    try:
+        results = sz.evaluate(net, span, "square", None, None)
+    except ArchcalcError:
+        return None
+    valid = {s.n: s.ok for s in results}
+    first = next((n for n in span if valid.get(n)), None)
+    if first is None:
+        return None
+    rule = sz.derive(valid, span[0], span[-1], sz.stride_period(net, first, "square"))
+    if rule.period is None or rule.period <= 1 or len(rule.residues) != 1 or rule.exceptions:
+        return None
+    start = next(n for n in span if n >= (rule.start or 1) and valid.get(n))
+    return start, rule.period, rule.text
+
+
 def _number(text: Optional[str], option: str, integer: bool):
     if text is None:
         return None
@@ -241,6 +262,13 @@ def fit_cmd(
     most_v = _number(most, "--max", integer) or (2 ** 31 if name == "batch" else 2 ** 14
                                                  if name == "res" else
                                                  2 ** 31 if integer else 1000.0)
+    rule_note = None
+    if name == "res" and step is None and least is None and not net.size_dependent:
+        # where few input sizes are valid (AlexNet: N ≡ 35 mod 192), search only those: the
+        # rule archcalc sizes derives, from the strides, over the first sizes
+        found = _valid_sizes_rule(net)
+        if found is not None:
+            least_v, step_v, rule_note = found
     if most_v < least_v:
         raise error(f"--max {most_v} is less than --min {least_v}: no value to try", OPTIONS,
                     hint="give --max above --min", exit_code=2)
@@ -271,7 +299,7 @@ def fit_cmd(
             return None
 
     result = ft.search(evaluate, proxy, least_v, step_v, most_v, start, integer, name)
-    _show_fit(result, limits, net.name, options, fmt)
+    _show_fit(result, limits, net.name, options, fmt, rule_note)
     if result.answer is None:
         low = result.lowest
         why = ("; ".join(f"{b.figure.what} {b.show(v)} > {b.text}" for b, v in low.over)
@@ -300,13 +328,13 @@ def _figures(p, limits) -> dict:
                                                    "total_bytes")}}
 
 
-def _show_fit(r, limits, netname, options, fmt) -> None:
+def _show_fit(r, limits, netname, options, fmt, rule_note=None) -> None:
     from .views import human_bytes, human_count
     if fmt == "json":
         print_json({"schema": SCHEMA, "name": netname, "maximize": r.name,
                     "budgets": [{"budget": b.name, "limit": b.limit, "text": b.text}
                                 for b in limits],
-                    "settings": options, "grid": list(r.grid),
+                    "settings": options, "grid": list(r.grid), "sizes_rule": rule_note,
                     "answer": _figures(r.answer, limits), "past": _figures(r.past, limits),
                     "next_valid": _figures(r.next_valid, limits),
                     "capped": r.capped, "evaluations": r.evaluations, "monotone": r.monotone,
@@ -348,6 +376,9 @@ def _show_fit(r, limits, netname, options, fmt) -> None:
     for label, p in cols:
         if p.report is None:
             print(f"{r.name} = {p.value} is invalid: {p.message}")
+    if rule_note:
+        print(f"sizes: only valid ones searched, {rule_note} (archcalc sizes' rule; --step "
+              "and --min search others)")
     print(f"search: {r.evaluations} evaluations; " + (
         "monotone on the values checked" if r.monotone else
         "NOT MONOTONE: " + "; ".join(f"{r.name} = {v} {w}" for v, w in r.not_monotone[:4])

@@ -39,15 +39,35 @@ def test_24gb_is_not_24gib(capsys):
 def test_largest_vgg16_input_under_a_peak(capsys):
     # VGG16's peak is while conv1_2 runs: conv1_1's and conv1_2's outputs, 2 · 64 · N² elements
     # (the input is freed, ReLU in place): 512 · N² bytes at fp32 ≤ 100 MiB ⟺ N ≤ 452.5; the
-    # sizes VGG16 takes are multiples of 32 (test_sizes): 448; 449 is refused; 480 is over.
+    # sizes VGG16 takes are multiples of 32 (test_sizes): fit searches only those (the rule
+    # archcalc sizes derives): 448 fits, 480 is one step past and over.
     code, out, _ = cli(capsys, "fit", "vgg16", "--budget", "peak=100MiB", "--maximize", "res",
                        "-F", "json")
     doc = json.loads(out)
     assert doc["answer"]["value"] == 448
     assert doc["answer"]["totals"]["peak_bytes"] == 512 * 448 ** 2
+    assert doc["past"]["value"] == 480 and doc["past"]["status"] == "over"
+    assert doc["grid"][:2] == [32, 32] and "N divisible by 32" in doc["sizes_rule"]
+    # with a grid of its own (--step 1), the invalid sizes are searched through: 449 is refused
+    # by pool1, and the first valid size past it, 480, is over
+    code, out, _ = cli(capsys, "fit", "vgg16", "--budget", "peak=100MiB", "--maximize", "res",
+                       "--step", "1", "-F", "json")
+    doc = json.loads(out)
+    assert doc["answer"]["value"] == 448
     assert doc["past"] == {"value": 449, "status": "invalid", "message": doc["past"]["message"]}
     assert "pool1" in doc["past"]["message"]
     assert doc["next_valid"]["value"] == 480 and doc["next_valid"]["status"] == "over"
+
+
+def test_input_sizes_that_are_rarely_valid(capsys):
+    """AlexNet takes N ≡ 35 (mod 192), N ≥ 227 (test_sizes): fit searches those only. MACs at
+    227 are 1.14G (under 3G) and at 419 3.96G (over): the answer is 227 (a newcomer's finding:
+    the search through invalid sizes gave up)."""
+    code, out, _ = cli(capsys, "fit", "alexnet", "--budget", "macs=3G", "--maximize", "res",
+                       "-F", "json")
+    doc = json.loads(out)
+    assert code == 0 and doc["answer"]["value"] == 227 and doc["past"]["value"] == 419
+    assert doc["past"]["status"] == "over" and doc["grid"][:2] == [227, 192]
 
 
 SPEC = """
