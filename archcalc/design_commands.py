@@ -361,10 +361,23 @@ def _show_fit(r, limits, netname, options, fmt, rule_note=None) -> None:
     header = ["", *[f"{r.name} = {p.value}" + (f" ({label})" if label else "")
                     for label, p in cols]]
     rows = []
+    def budget_fig(b, n):
+        """In the budget's own unit where it is decimal (24GB: GB, not GiB), with the digits
+        that show the difference from the limit."""
+        import re
+        unit = re.search(r"([KMGT])B\s*$", b.text.strip(), re.I)
+        if b.figure.kind != "bytes" or unit is None:
+            return fig(b.figure.kind, n)
+        scale = 1000 ** "KMGT".index(unit.group(1).upper()) * 1000
+        digits = 2
+        while digits < 9 and round(n / scale, digits) == round(b.limit / scale, digits) \
+                and n != b.limit:
+            digits += 1
+        return f"{n / scale:.{digits}f} {unit.group(1).upper()}B"
     for b in limits:
         rows.append([f"{b.name} (≤ {b.text})", *[
             "invalid" if p.report is None else
-            f"{fig(b.figure.kind, b.value(p.report.totals))} "
+            f"{budget_fig(b, b.value(p.report.totals))} "
             f"{'ok' if b.value(p.report.totals) <= b.limit else 'OVER'}" for _, p in cols]])
     for label, attr, kind in _SHOWN:
         if any(b.figure.attr == attr for b in limits):

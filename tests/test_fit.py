@@ -158,3 +158,11 @@ def test_a_decimal_grid_reaches_its_max(tmp_path, capsys):
     code, out, _ = cli(capsys, "fit", path, "--budget", "macs=1M", "--maximize", "w",
                        "--max", "2", "--step", "0.01", "-F", "json")
     assert code == 0 and json.loads(out)["answer"]["value"] == 2.0
+
+
+def test_a_decimal_budget_is_shown_in_its_own_unit(capsys):
+    """24GB is 24·10⁹ bytes: the figures beside it are in GB, not GiB (22.38 GiB marked OVER
+    against 24GB read as a mistake). batch 424: 24,034,726,080 B (a newcomer's hand count)."""
+    code, out, _ = cli(capsys, "fit", "resnet50", "--budget", "peak_training=24GB", "--dtype",
+                       "bf16", "--optimizer", "adam", "--maximize", "batch")
+    assert code == 0 and "batch = 423" in out and "24.03 GB OVER" in out
