@@ -13,7 +13,8 @@ import typer
 from . import __version__, analysis
 from .cli_common import (BATCH, COLUMN, DEPTH, DEVICE_FILE, DOUBLE, DTYPE, FILTERS, FORMATS,
                          INPLACE, INPUT, OPTIMIZER, ROUNDING, SET, SPEC, STDIN, UNKNOWN,
-                         analysis_options, choice, SafeStdout, error_document, guarded,
+                         analysis_options, check_device_file, choice, SafeStdout,
+                         error_document, guarded,
                          load_set, load_spec, print_json, settings_of, shipped_specs,
                          spec_problems, whole)
 from .errors import OPTIONS, ArchcalcError, Diagnostic
@@ -70,9 +71,7 @@ def summary(
         counts = sharing_counts(net, report)
     extra = views.sharing_columns(counts)
     est = None
-    if device is None and device_file is not None:
-        raise ArchcalcError(Diagnostic("error", "--device-file goes with --device", OPTIONS,
-                                       "add --device NAME, a device of that file"), exit_code=2)
+    check_device_file(device, device_file)
     if device is not None:                  # archcalc/latency: pure arithmetic, no onnxruntime
         if fmt == "csv":
             raise ArchcalcError(Diagnostic("error", "--device has no csv column in summary",

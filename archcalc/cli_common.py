@@ -438,6 +438,15 @@ OPTIMIZER = typer.Option("adam", "--optimizer", metavar="NAME",
                          help="for the training estimate: sgd, momentum or adam")
 DEVICE_FILE = typer.Option(None, "--device-file", metavar="PATH",       # archcalc/latency
                            help="a YAML or JSON file of your own devices (docs/latency.md)")
+
+
+def check_device_file(device: Optional[str], device_file: Optional[str]) -> None:
+    """--device-file names where devices are; alone it would be silently ignored."""
+    if device is None and device_file is not None:
+        raise error("--device-file goes with --device", OPTIONS, exit_code=2,
+                    hint="add --device NAME, a device of that file (docs/latency.md)")
+
+
 SET = typer.Option(None, "--set", "-s", metavar="NAME=VALUE",
                    help="give a parameter a value (repeatable): one the YAML spec declares "
                         "under params:, or res, input, rounding, batch, dtype, optimizer "

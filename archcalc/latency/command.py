@@ -151,13 +151,6 @@ def summary_columns(report, device: str, device_file: Optional[str]):
     return (Column(f"µs {est.device.key}", "right", cell, 0),), est   # asked for: never dropped
 
 
-def check_device_file(device: Optional[str], device_file: Optional[str]) -> None:
-    """--device-file names where devices are; alone it would be silently ignored."""
-    if device is None and device_file is not None:
-        raise error("--device-file goes with --device", OPTIONS, exit_code=2,
-                    hint="add --device NAME, a device of that file (docs/latency.md)")
-
-
 def summary_json(text: str, est) -> str:
     """``summary --format json`` with each layer's ``latency_us`` (a folded block's: the sum of
     its layers') and the estimate's totals."""
@@ -182,6 +175,7 @@ def profile_run(net, *, provider: str, batch: int, warmup: int, iters: int, seed
                 threads: Optional[int] = None, weights: str = "random") -> None:
     """Profile ``net`` with onnxruntime and print measured time per layer beside the
     prediction for ``device`` (default: local-cpu when it ran on the CPU)."""
+    from ..cli_common import check_device_file
     from . import devices, model, profile
     check_device_file(device, device_file)
     report = analysis.analyze(net, batch=batch)

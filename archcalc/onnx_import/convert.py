@@ -126,10 +126,6 @@ def _axes(axes, rank: int) -> list[int]:
     return sorted(a + rank if a < 0 else a for a in axes)
 
 
-def _close(x, y) -> bool:
-    return x is not None and abs(x - y) <= 1e-4 * max(1.0, abs(y))
-
-
 class Converter:
     def __init__(self, model: wire.Model, path: str, input: Vol | None = None,
                  unknown: str = "error", name: str | None = None, res: int | None = None):

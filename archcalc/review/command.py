@@ -11,7 +11,8 @@ import typer
 
 from .. import analysis
 from ..cli_common import (BATCH, COLUMN, DEVICE_FILE, DOUBLE, DTYPE, FILTERS, INPLACE, INPUT,
-                          OPTIMIZER, ROUNDING, SET, STDIN, UNKNOWN, analysis_options, guarded,
+                          OPTIMIZER, ROUNDING, SET, STDIN, UNKNOWN, analysis_options,
+                          check_device_file, guarded,
                           load_spec, settings_of, spec_problems, umask, write_atomic)
 from ..errors import OPTIONS, ArchcalcError, Diagnostic, SourcePos, error
 
@@ -160,9 +161,7 @@ def report_cmd(
                                                 for x in sections])):
         sec["title"] = key
     dev = None
-    if device is None and device_file is not None:
-        raise error("--device-file goes with --device", OPTIONS, exit_code=2,
-                    hint="add --device NAME, a device of that file")
+    check_device_file(device, device_file)
     if device is not None:                  # archcalc/latency: a bad name before any work
         from ..latency import devices, model
         dev = devices.get(device, device_file)

@@ -11,8 +11,8 @@ from typing import List, Optional
 
 import typer
 
-from ..cli_common import (COLUMN, DEVICE_FILE, FILTERS, DOUBLE, INPLACE, ROUNDING, SPEC, fail,
-                          guarded, whole)
+from ..cli_common import (COLUMN, DEVICE_FILE, FILTERS, DOUBLE, INPLACE, ROUNDING, SPEC,
+                          check_device_file, fail, guarded, whole)
 from ..errors import OPTIONS, ArchcalcError, Diagnostic, SourcePos, error
 
 FIRST_ERRORS = 3            # how many invalid variants an all-invalid sweep shows
@@ -226,13 +226,11 @@ def _sweep(spec_arg, sets, sample, seed, jobs, format, output, pareto, scheduler
         raise error("--jobs and --scheduler exclude each other", OPTIONS, exit_code=2,
                     hint="the cluster's workers set how many run at once")
     dev = None
+    check_device_file(device, device_file)
     if device is not None:                   # a bad name or file is said before any work
         from ..latency import devices
         dev = devices.get(device, device_file)
         dev.peak("fp32")
-    elif device_file is not None:
-        raise error("--device-file goes with --device", OPTIONS, exit_code=2,
-                    hint="add --device NAME (a device of the file)")
     job, space = plan(spec_arg, sets, load_options, {"count_inplace": count_inplace}, dev)
     lists = [a.name for a in space.axes if isinstance(a.values, list) and any(
         isinstance(v, (bool, list, tuple, str)) for v in a.values)]
