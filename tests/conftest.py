@@ -7,7 +7,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
-LECTURES = ROOT.parent / "shared" / "lectures"
+DATA = ROOT / "tests" / "data"      # what tests read beyond the specs: nothing outside the repository
 
 
 @pytest.fixture

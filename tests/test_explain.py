@@ -7,7 +7,7 @@ from archcalc import explain as ex
 from archcalc.graph import Builder
 from archcalc.errors import SourcePos
 from archcalc.ops import OPS
-from conftest import SPECS
+from conftest import DATA, SPECS
 
 OP_FIGURES = ("out_h", "out_w", "out_c", "params", "macs")
 
@@ -251,12 +251,11 @@ def test_the_readme_example_is_what_the_command_prints():
 
 
 def test_every_row_of_the_lectures_vgg16_walkthrough():
-    """002's table, row by row: "CONV3-64: [224x224x64] memory: 224*224*64=3.2M params:
-    (3*3*3)*64 = 1,728" (biases not counted there; archcalc shows weights + biases)."""
+    """The lecture's table, row by row (kept in tests/data): "CONV3-64: [224x224x64] memory:
+    224*224*64=3.2M params: (3*3*3)*64 = 1,728" (biases not counted there; archcalc shows
+    weights + biases)."""
     import re
-    from conftest import LECTURES
-    text = (LECTURES / "002_28822be7ad278ade.txt").read_text()
-    table = text[text.index("INPUT: [224x224x3]"):text.index("TOTAL memory")]
+    table = (DATA / "lecture_vgg16_walkthrough.txt").read_text()
     rows = re.findall(r"^(\w[\w-]*): \[(\d+)x(\d+)x(\d+)\]\s+memory:\s+([\d*]+)(?:=\S+)?\s+params: "
                       r"(?:<b>)?([^<\n]*?)(?:</b>)?\s*$", table, re.M)
     assert len(rows) == 22
