@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import Any, Iterable, NamedTuple
 
 from .errors import ArchcalcError, Diagnostic, SourcePos, error
-from .ops import DEFAULT_ROUNDING, OPS, Op, Vol, _int, lookup
+from .ops import DEFAULT_ROUNDING, OPS, Op, Vol, lookup
+from .ops.values import as_int
+from .settings import Settings
 
 # Refused before anything is built: a spec expanding to more layers than this (repeat counts
 # multiply) would exhaust memory long before it finished.
@@ -42,44 +44,77 @@ class Network:
     ``consumers`` maps each layer to the layers that read its output: the same edges, kept as a
     plain dict so that the analysis pass runs without importing networkx (which would double the
     start-up time of ``archcalc summary``). The DiGraph is built on first access.
+
+    Every field is declared here and set when the network is made (a front-end passes them to
+    :meth:`Builder.build`); :meth:`replace` gives a copy with some of them changed. Nothing is
+    added to a network afterwards.
     """
+
+    __slots__ = ("name", "input", "layers", "rounding", "source", "language", "warnings",
+                 "block_outputs", "by_name", "consumers", "declared_outputs", "params", "settings",
+                 "input_given", "size_dependent", "origin", "_graph", "_inference_consumers")
 
     def __init__(self, name: str, input: Vol, layers: list[Layer], rounding: str = DEFAULT_ROUNDING,
                  source: str | None = None, language: str = "string",
                  warnings: list[Diagnostic] | None = None,
                  block_outputs: dict[str, str] | None = None,
-                 index: tuple[dict, dict] | None = None, outputs: list[str] | None = None):
+                 index: tuple[dict, dict] | None = None, outputs: list[str] | None = None, *,
+                 params: dict[str, Any] | None = None, settings: Settings | None = None,
+                 input_given: bool = False, size_dependent: bool = False,
+                 origin: dict[str, Any] | None = None):
         self.name = name
         self.input = input
         self.layers = layers
         self.rounding = rounding
+        # the file it was read from (or <spec>, <stdin>, <spec 2> for a text)
         self.source = source
-        # the spec language it was written in ("string", "table", "yaml"): hints use its spelling
+        # the spec language it was written in ("string", "table", "yaml", "onnx"): hints use
+        # its spelling
         self.language = language
-        # the input volume came from an option (-i, input=): hints then name that option
-        self.input_option = False
-        # the values of a YAML spec's top-level params (with --set), and the analysis settings
-        # (dtype, batch, optimizer) given as built-in parameters: see archcalc/params.py
-        self.params: dict = {}
-        self.analysis: dict = {}
-        self.size_dependent = False     # layers computed from the input's size (in.h, res)
         # network-level warnings found while reading the spec (analyze/diagnose report them)
         self.warnings: list[Diagnostic] = list(warnings or [])
         # each block instance (full name, e.g. "layer1.0") -> the full name of its output layer
         self.block_outputs: dict[str, str] = dict(block_outputs or {})
+        self.by_name: dict[str, Layer]
+        self.consumers: dict[str, list[str]]
         if index is not None:       # by_name and consumers, kept by the Builder as it added
             self.by_name, self.consumers = index
         else:
             self.by_name = {layer.name: layer for layer in layers}
-            self.consumers: dict[str, list[str]] = {layer.name: [] for layer in layers}
+            self.consumers = {layer.name: [] for layer in layers}
             for layer in layers:
                 for src in layer.inputs:
                     self.consumers[src].append(layer.name)
-        self._graph = None
-        self._inference_consumers = None
         # the layers the network returns, where the spec lists them (YAML's outputs:); else None
         # and the outputs are the inference layers nothing reads (see ``outputs``)
         self.declared_outputs: list[str] | None = list(outputs) if outputs else None
+        # the values the spec's declared parameters took (YAML params: with --set over them)
+        self.params: dict[str, Any] = dict(params or {})
+        # what analyze() uses unless told otherwise (--set batch=… as the network was loaded)
+        self.settings: Settings = settings or Settings()
+        # the input volume came from an option (-i, input=): hints then name that option
+        self.input_given = input_given
+        # its layers are computed from the input's size (in.h, res): another size is read anew
+        self.size_dependent = size_dependent
+        # an imported model's origin: {"path", "opset", "producer", "node_layers"} (ONNX)
+        self.origin: dict[str, Any] | None = origin
+        self._graph: Any = None
+        self._inference_consumers: dict[str, list[str]] | None = None
+
+    def replace(self, **changes: Any) -> Network:
+        """A copy with some fields changed (the layers and their index are shared, not copied)."""
+        fields = {k: getattr(self, k) for k in ("name", "input", "layers", "rounding", "source",
+                                                 "language", "warnings", "block_outputs")}
+        fields.update(index=(self.by_name, self.consumers), outputs=self.declared_outputs,
+                      params=self.params, settings=self.settings, input_given=self.input_given,
+                      size_dependent=self.size_dependent, origin=self.origin)
+        unknown = set(changes) - set(fields) - {"declared_outputs"}
+        if unknown:
+            raise TypeError(f"Network has no field {sorted(unknown)[0]!r}")
+        if "declared_outputs" in changes:
+            changes["outputs"] = changes.pop("declared_outputs")
+        fields.update(changes)
+        return Network(**fields)
 
     @property
     def outputs(self) -> list[str]:
@@ -107,7 +142,7 @@ class Network:
         return self._inference_consumers
 
     @property
-    def graph(self):
+    def graph(self) -> Any:
         """The layer graph as a networkx DiGraph (built once, on first use)."""
         if self._graph is None:
             import networkx as nx
@@ -127,71 +162,17 @@ class Network:
 
     def __repr__(self) -> str:
         h, w, c = self.input
-        return f"Network({self.name!r}, input={h}×{w}×{c}, {len(self.layers) - 1} layers)"
+        n = len(self.layers) - 1
+        return f"Network({self.name!r}, input={h}×{w}×{c}, {n} layer{'s' * (n != 1)})"
 
     def _repr_svg_(self) -> str | None:
-        """Jupyter's view: the volume drawing (archcalc.draw.volumes), or None (Jupyter then
-        shows the next representation) where analysis finds errors."""
-        from .analysis import analyze
-        from .errors import ArchcalcError
-        try:
-            report = analyze(self)
-        except ArchcalcError:
-            return None
-        from .draw import volumes
-        return volumes.to_svg(self, report)
+        """Jupyter's view (archcalc.views.notebook)."""
+        from .views.notebook import network_svg   # the notebook hook: the one upward import
+        return network_svg(self)
 
     def weight_layers(self) -> int:
         """Layers with weights in the VGG paper's sense (conv and fully connected)."""
         return sum(1 for layer in self.layers if layer.opdef.weight_layer)
-
-
-def _volume_hint(parts) -> str:
-    """What a malformed input volume probably meant."""
-    nums = [str(p).strip() for p in parts or []]
-    if all(n.isdigit() for n in nums) and nums:
-        if len(nums) == 1:
-            return f"write it as {nums[0]}x{nums[0]}x3 for a square RGB image (height, width, channels)"
-        if len(nums) == 2:
-            return f"write it as {nums[0]}x{nums[1]}x3 for an RGB image (height, width, channels)"
-        if len(nums) == 4:          # N×C×H×W, as PyTorch prints a batch
-            return (f"the batch is --batch: for PyTorch's N×C×H×W {'x'.join(nums)} write "
-                    f"{nums[2]}x{nums[3]}x{nums[1]} --batch {nums[0]}")
-    return "write it as 224x224x3 (or [224, 224, 3] in YAML)"
-
-
-def parse_volume(value: Any, pos: SourcePos, exit_code: int = 1) -> Vol:
-    """An input volume from ``224x224x3``, ``[224, 224, 3]`` or ``(224, 224, 3)``.
-    ``exit_code``: 1 where it comes from a spec, 2 where from an option."""
-    if isinstance(value, str):
-        parts = value.lower().strip().strip("[]()").replace("×", "x").replace(",", "x").split("x")
-        parts = [p.strip() for p in parts]
-    elif isinstance(value, (list, tuple)):
-        parts = list(value)
-    else:
-        parts = None
-    if not parts or len(parts) != 3:
-        raise error(f"an input volume is H×W×C, got {value!r}", pos,
-                    hint=_volume_hint(parts), exit_code=exit_code)
-    try:
-        h, w, c = (_int(p, "input size", pos) for p in parts)
-    except ArchcalcError as exc:
-        exc.exit_code = exit_code
-        raise
-    return (h, w, c)
-
-
-def channels_first_warning(vol: Vol, pos: SourcePos, language: str) -> Diagnostic | None:
-    """A warning when an input volume looks written in PyTorch's C×H×W order: a height of 1, 3 or
-    4 (the usual channel counts) before a width and depth both over 4, as in 3x224x224."""
-    h, w, c = vol
-    if h not in (1, 3, 4) or w <= 4 or c <= 4:
-        return None
-    fixed = f"{w}x{c}x{h}"
-    spelled = f"input: {fixed}" if language == "yaml" and pos.file != "<options>" else f"-i {fixed}"
-    return Diagnostic("warning", f"the input {h}x{w}x{c} is read as H = {h}, W = {w}, C = {c}: "
-                      "archcalc reads H×W×C, while PyTorch writes C×H×W", pos,
-                      f"did you mean {spelled}?", "input")
 
 
 class Builder:
@@ -332,7 +313,7 @@ class Builder:
                         "{op: split, sizes: [16, 48]}")
         op = OPS["slice"]
         n = len(op.coerce("sizes", raw["sizes"], where.get("sizes", pos))) if "sizes" in raw \
-            else _int(raw["parts"], "parts", where.get("parts", pos))
+            else as_int(raw["parts"], "parts", where.get("parts", pos))
         if n < 2 and "parts" in raw:
             raise error(f"a split into {n} part is no split", where.get("parts", pos),
                         hint="use parts: 2 or more")
@@ -358,10 +339,12 @@ class Builder:
         return parts[-1]
 
     def build(self, rounding: str = DEFAULT_ROUNDING, source: str | None = None,
-              language: str = "string") -> Network:
+              language: str = "string", **fields: Any) -> Network:
+        """The network of the layers added; ``fields`` are Network's keyword-only fields
+        (params, settings, input_given, size_dependent, origin)."""
         if len(self.layers) == 1:
             raise error("the spec has no layers", self.layers[0].pos,
-                        hint="write at least one layer, e.g. CRP", exit_code=1)
+                        hint="write at least one layer, e.g. CRP")
         return Network(self.name, self.input, self.layers, rounding, source, language,
                        self.warnings, self.block_outputs, (self.names, self.consumers),
-                       self.outputs)
+                       self.outputs, **fields)

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from .errors import Diagnostic
-from .ops import Vol
+from .ops import OPS, Vol
+from .settings import Settings
 
 Pair = tuple[int, int]
 SCHEMA = 2      # version of the JSON document; raised whenever a field changes meaning or shape
@@ -21,7 +22,7 @@ def _num(x: float) -> int | float:
     return int(x) if float(x).is_integer() else x
 
 
-def _pair(v: tuple | None) -> list | None:
+def as_pair(v: tuple | None) -> list | None:
     return None if v is None else [_num(x) for x in v]
 
 
@@ -43,8 +44,8 @@ class RF(NamedTuple):
 
     def to_dict(self) -> dict:
         """Always the same keys; pairs are always [h, w]; a global field has nulls."""
-        return {"global": self.is_global, "size": _pair(self.size), "stride": _pair(self.stride),
-                "start": _pair(self.start), "aligned": self.aligned}
+        return {"global": self.is_global, "size": as_pair(self.size), "stride": as_pair(self.stride),
+                "start": as_pair(self.start), "aligned": self.aligned}
 
     def text(self) -> str:
         if self.is_global:
@@ -106,7 +107,6 @@ class LayerRow(NamedTuple):
         """The op's attributes in short form, e.g. "3×3/1 p1, 64" (formatted on demand)."""
         if self.note or self.op == "block":
             return self.note
-        from .ops import OPS
         return OPS[self.op].describe(self.attrs)
 
     @property
@@ -181,17 +181,6 @@ class Totals:
         return d
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
-    dtype: str = "fp32"
-    batch: int = 1
-    count_inplace: bool = False
-    optimizer: str = "adam"
-
-    def to_dict(self) -> dict:
-        return {k: getattr(self, k) for k in self.__slots__}
-
-
 @dataclass(frozen=True)
 class Report:
     name: str
@@ -213,10 +202,9 @@ class Report:
         return fold(self.layers, depth, self.block_outputs)
 
     def _repr_html_(self) -> str:
-        """Jupyter's view: the totals, the warnings and the per-layer table (as HTML, without
-        plots; see archcalc.review.html)."""
-        from .review.html import repr_html
-        return repr_html(self)
+        """Jupyter's view (archcalc.views.notebook)."""
+        from .views.notebook import report_html    # the notebook hook: the one upward import
+        return report_html(self)
 
     def to_dict(self, depth: int | None = None) -> dict:
         rows = self.rows(depth)

@@ -38,10 +38,10 @@ SMALL = "C3D4 FC2"
 def per_core(runs: int, batches: int) -> dict:
     """Variants per second evaluated in this process: the sweep's path and the plain loop."""
     import archcalc
-    from archcalc import params
-    from archcalc.sweep import plan
-    from archcalc.spec import yaml_spec
-    from archcalc.sweep.engine import evaluate_chunk
+    from archcalc.design import parameters as params
+    from archcalc.design.sweep import plan
+    from archcalc.spec import yaml as yaml_spec
+    from archcalc.design.sweep.engine import evaluate_chunk
     job, space = plan(RESNET, ["res=160..320/32", f"batch=1..{batches}"])
     settings = [space[i] for i in range(len(space))]
     evaluate_chunk(job, settings[:2])                       # imports, first compose
@@ -144,7 +144,7 @@ def main() -> None:
                     help="sweep sizes whose peak memory is measured")
     ap.add_argument("--rss-runs", type=int, default=3)
     a = ap.parse_args()
-    from archcalc.sweep import default_jobs
+    from archcalc.design.sweep import default_jobs
     cores = default_jobs()
     print(f"# {cores} cores (os.sched_getaffinity), {os.getloadavg()[0]:.1f} load at start")
 

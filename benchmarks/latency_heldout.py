@@ -38,7 +38,7 @@ def main() -> None:
     os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="archcalc-bench-")
     import onnxruntime
     import archcalc
-    from archcalc.cli_common import load_one
+    from archcalc.spec import read_one as load_one
     from archcalc.latency import calibrate, model, profile
     from archcalc.latency.devices import Device
 

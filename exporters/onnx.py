@@ -40,11 +40,13 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-import archcalc
+from archcalc.analysis import analyze
 from archcalc.errors import OPTIONS, SourcePos, error
+from archcalc.files import writable_output
 from archcalc.graph import Builder, Layer, Network
 from archcalc.ops import OPS, At, Vol
 from archcalc.report import Report
+from archcalc.version import __version__
 
 WEIGHT_MODES = ("random", "zeros", "none")
 WEIGHT_ALIASES = {"light": "none", "he": "random"}
@@ -100,7 +102,7 @@ def weight_mode(weights: str) -> str:
     mode = WEIGHT_ALIASES.get(str(weights).lower(), str(weights).lower())
     if mode not in WEIGHT_MODES:
         raise error(f"unknown weights mode {weights!r}", OPTIONS, hint="one of random, zeros, none (light: "
-                    "structure only)", exit_code=2)
+                    "structure only)", kind="usage")
     return mode
 
 
@@ -165,11 +167,11 @@ def _check_given(params: list[Param], values: Mapping[str, np.ndarray] | None
         if name not in shapes:
             raise error(f"the network has no parameter {name!r}",
                         hint="parameters are named <layer>.weight, <layer>.bias, "
-                             "<layer>.running_mean, <layer>.running_var", exit_code=2)
+                             "<layer>.running_mean, <layer>.running_var", kind="usage")
         arr = np.asarray(value, dtype=np.float32)
         if arr.shape != shapes[name]:
             raise error(f"{name} has shape {shapes[name]}, the values given have {arr.shape}",
-                        exit_code=2)
+                        kind="usage")
         out[name] = np.ascontiguousarray(arr).reshape(-1)
     return out
 
@@ -622,7 +624,7 @@ def _opaque(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
     raise error(f"layer {layer.name!r} is an ONNX {layer.attrs['onnx_op']} node archcalc does "
                 "not know (kept by --unknown passthrough): it cannot be exported", layer.pos,
                 layer=layer.name, hint="export the original model instead, or remove the layer",
-                exit_code=1)
+                kind="spec")
 
 
 EMIT: dict[str, Emitter] = {
@@ -674,7 +676,7 @@ def plan(net: Network, report: Report | None = None, opset: int | None = None, *
          _probe: bool = False) -> Plan:
     """The ONNX graph of ``net`` (no weight values yet), at ``opset`` (checked by
     :func:`check_opset`; None: :func:`default_opset`)."""
-    report = report or archcalc.analyze(net)
+    report = report or analyze(net)
     out_vol = {row.name: row.output for row in report.layers}
     g = Plan(net, opset if _probe else check_opset(opset))
     g.used.update(layer.name for layer in net.layers)
@@ -701,7 +703,7 @@ def _model(g: Plan, initializers: list, weight_inputs: list, mode: str, seed: in
                               initializer=initializers)
     opsets = [helper.make_opsetid("", g.opset)]
     model = helper.make_model(graph, opset_imports=opsets, producer_name="archcalc",
-                              producer_version=archcalc.__version__)
+                              producer_version=__version__)
     model.ir_version = helper.find_min_ir_version_for(opsets)
     meta = {"archcalc.network": g.net.name, "archcalc.weights": mode}
     if mode == "random":
@@ -738,7 +740,7 @@ def to_model(net: Network, weights: str = "random", seed: int = 0, opset: int | 
 
 def _seed(seed: int) -> int:
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise error(f"the seed must be a whole number ≥ 0, got {seed!r}", OPTIONS, exit_code=2)
+        raise error(f"the seed must be a whole number ≥ 0, got {seed!r}", OPTIONS, kind="usage")
     return seed
 
 
@@ -750,7 +752,7 @@ def verify(model: onnx.ModelProto, net: Network, report: Report | None = None) -
     ``onnx.checker`` passes, ONNX shape inference gives every layer's value (named after the
     layer) the analyzer's volume, and the weights (initializers, or the weight inputs of a light
     model) hold exactly the analyzer's parameters, layer by layer and in total."""
-    report = report or archcalc.analyze(net)
+    report = report or analyze(net)
     try:
         # not strict: a wrong layer is then reported by name, with the shapes that follow it
         inferred = onnx.shape_inference.infer_shapes(_skeleton(model), check_type=True)
@@ -916,7 +918,7 @@ def check_opset(opset: int | None) -> int:
         raise error(f"--opset must be between {MIN_OPSET} and {newest}, got {opset!r}", OPTIONS,
                     hint=f"{MIN_OPSET} is the least the exporter needs, {newest} the newest that "
                          "the installed onnx and onnxruntime both run; the default, "
-                         f"{default_opset()}, also loads in TensorRT and OpenVINO", exit_code=2)
+                         f"{default_opset()}, also loads in TensorRT and OpenVINO", kind="usage")
     return opset
 
 
@@ -1076,7 +1078,7 @@ def export(net: Network, path: str | os.PathLike, weights: str = "random", seed:
     """
     mode, seed = weight_mode(weights), _seed(seed)
     path = os.fspath(path)
-    report = archcalc.analyze(net)
+    report = analyze(net)
     g = plan(net, report, opset)
     verify(_light(g), net, report)
     total = sum(p.nbytes for p in g.params)
@@ -1084,19 +1086,12 @@ def export(net: Network, path: str | os.PathLike, weights: str = "random", seed:
                                    else total > external_threshold)
     real = os.path.realpath(path)      # through a symlink: the file it points to is replaced
     target_dir = os.path.dirname(real)
-    if os.path.isdir(real):
-        raise error(f"cannot write {path}: it is a directory", SourcePos(path), exit_code=2)
-    if os.path.exists(real) and not os.path.isfile(real):
-        raise error(f"cannot write {path}: it is not a regular file (a device, a pipe or a "
-                    "socket), and an export never replaces one", SourcePos(path),
-                    hint="write the model to a file path", exit_code=2)
-    if not os.path.isdir(target_dir):
-        raise error(f"cannot write {path}: the directory {target_dir} does not exist",
-                    SourcePos(path), exit_code=2)
+    writable_output(path, "model.onnx", "the model")
+    # the model and its weights file are staged together in a folder beside them, then moved
     try:
         tmp_dir = tempfile.mkdtemp(prefix=f".{os.path.basename(real)}.", dir=target_dir)
     except OSError as exc:
-        raise error(f"cannot write {path}: {exc.strerror}", SourcePos(path), exit_code=2) from None
+        raise error(f"cannot write {path}: {exc.strerror}", SourcePos(path), kind="io") from None
     try:
         tmp = os.path.join(tmp_dir, os.path.basename(real))
         data = tmp + ".data" if external else None
@@ -1107,7 +1102,7 @@ def export(net: Network, path: str | os.PathLike, weights: str = "random", seed:
         os.replace(tmp, real)
     except OSError as exc:
         raise error(f"cannot write {path}: {exc.strerror or exc}", SourcePos(path),
-                    exit_code=2) from None
+                    kind="io") from None
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
     return path

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-import archcalc
+from archcalc.analysis import analyze
 from archcalc.errors import OPTIONS, SourcePos, error
 from archcalc.graph import Network
 
@@ -26,7 +26,7 @@ CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
 PROVIDERS = ("auto", "cpu", "cuda")
 
 
-def _ort():
+def load_onnxruntime():
     """onnxruntime, with its log limited to errors (ARCHCALC_DEBUG=1 keeps its warnings)."""
     import onnxruntime as ort
     ort.set_default_logger_severity(2 if os.environ.get("ARCHCALC_DEBUG") else 3)
@@ -38,7 +38,7 @@ def _ort():
 
 def cuda_unavailable_reason() -> str | None:
     """Why onnxruntime's CUDA provider cannot run here, or None when it should."""
-    ort = _ort()
+    ort = load_onnxruntime()
     if CUDA not in ort.get_available_providers():
         return "this onnxruntime has no CUDA provider (onnxruntime-gpu is not installed)"
     if sys.platform.startswith("linux"):
@@ -96,8 +96,8 @@ def open_session(model_path: str, provider: str = "auto", configure=None) -> Ses
     given, is called with each SessionOptions before use (archcalc.latency turns on
     onnxruntime's profiler this way)."""
     if provider not in PROVIDERS:
-        raise error(f"unknown provider {provider!r}", OPTIONS, hint="auto, cpu or cuda", exit_code=2)
-    ort = _ort()
+        raise error(f"unknown provider {provider!r}", OPTIONS, hint="auto, cpu or cuda", kind="usage")
+    ort = load_onnxruntime()
     if provider == "cpu":
         return Session(_session(ort, model_path, [CPU], configure=configure), "cpu")
     reason = cuda_unavailable_reason()
@@ -110,7 +110,7 @@ def open_session(model_path: str, provider: str = "auto", configure=None) -> Ses
             return Session(sess, "cpu", reason)
     if provider == "cuda":
         raise error(f"--provider cuda cannot be honoured: {reason}", OPTIONS,
-                    hint="use --provider cpu (or auto, which falls back to the CPU)", exit_code=2)
+                    hint="use --provider cpu (or auto, which falls back to the CPU)", kind="usage")
     expected = CUDA in ort.get_available_providers()      # onnxruntime-gpu is installed
     return Session(_session(ort, model_path, [CPU], configure=configure), "cpu",
                    reason if expected else None)
@@ -130,7 +130,7 @@ def _session(ort, model_path: str, providers: list[str], quiet: bool = False, co
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise error(f"onnxruntime cannot open {model_path}: {first}", SourcePos(str(model_path)),
                     hint="is it an ONNX model? archcalc export writes one from a spec",
-                    exit_code=2) from None
+                    kind="usage") from None
     finally:
         if quiet and not debug:
             ort.set_default_logger_severity(3)
@@ -222,12 +222,12 @@ def run(model, *, batch: int = 1, warmup: int = 3, iters: int = 20, provider: st
     for what, value, least in (("batch", batch, 1), ("warmup", warmup, 0), ("iters", iters, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise error(f"{what} must be a whole number ≥ {least}, got {value!r}", OPTIONS,
-                        exit_code=2)
+                        kind="usage")
     if isinstance(model, Network):
         return _run_network(model, batch, warmup, iters, provider, weights, seed, name)
     path = os.fspath(model)
     if not os.path.isfile(path):
-        raise error(f"no such model file: {path}", SourcePos(str(path)), exit_code=2)
+        raise error(f"no such model file: {path}", SourcePos(str(path)), kind="io")
     return _run_file(path, batch, warmup, iters, provider, seed, None, name or path)
 
 
@@ -235,8 +235,8 @@ def _run_network(net: Network, batch, warmup, iters, provider, weights, seed, na
     from . import onnx as onnx_export
     if onnx_export.weight_mode(weights) == "none":
         raise error("a light model (weights none) has no weights to run", OPTIONS,
-                    hint="run with weights random or zeros", exit_code=2)
-    report = archcalc.analyze(net)
+                    hint="run with weights random or zeros", kind="usage")
+    report = analyze(net)
     rows = {row.name: row for row in report.layers}
     layout = onnx_export.plan(net, report)        # which outputs are vectors, which volumes
     expected = tuple((batch, *onnx_export.onnx_dims(rows[s].output, layout.rank[s])[1:])
@@ -257,7 +257,7 @@ def _run_file(path: str, batch, warmup, iters, provider, seed, expected, label) 
                     f"{', ...' if len(inputs) > 4 else ''}); archcalc runs models with one",
                     pos=SourcePos(path),
                     hint="a light export (weights none) has its weights as inputs: export with "
-                         "--weights random or zeros", exit_code=2)
+                         "--weights random or zeros", kind="usage")
     shape = _input_shape(inputs[0], batch, path)
     x = np.random.default_rng(seed).standard_normal(shape, dtype=np.float32)
     feeds = {inputs[0].name: x}
@@ -288,14 +288,14 @@ def _run_file(path: str, batch, warmup, iters, provider, seed, expected, label) 
 def _input_shape(inp, batch: int, path: str) -> tuple[int, ...]:
     dims = list(inp.shape)
     if not dims:
-        raise error(f"the input {inp.name} is a scalar", SourcePos(path), exit_code=2)
+        raise error(f"the input {inp.name} is a scalar", SourcePos(path), kind="usage")
     if isinstance(dims[0], int) and dims[0] != batch:
         raise error(f"{path} has a fixed batch of {dims[0]}, not {batch}", OPTIONS,
-                    hint=f"run it with --batch {dims[0]}", exit_code=2)
+                    hint=f"run it with --batch {dims[0]}", kind="usage")
     dims[0] = batch
     if not all(isinstance(d, int) and d > 0 for d in dims):
         raise error(f"the input {inp.name} has an unknown size {inp.shape}", SourcePos(path),
-                    exit_code=2)
+                    kind="usage")
     return tuple(dims)
 
 

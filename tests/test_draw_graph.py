@@ -13,9 +13,10 @@ import sys
 import xml.etree.ElementTree as ET
 
 import pytest
+from decimal import ROUND_HALF_UP, Decimal
 
 import archcalc
-from archcalc.draw import graph
+from archcalc.views import draw as graph
 from conftest import ROOT, imported_by, run_cli
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -113,9 +114,11 @@ def test_svg_has_one_box_per_row_and_one_arrow_per_edge(name, depth):
         lines = [t.text for t in nodes[row.name][1]]
         assert lines[0] == row.name
         assert f"{row.output[0]}×{row.output[1]}×{row.output[2]}" in lines
-        if row.params:
-            assert any(f"{row.params / 1e3:.2f}K params" in x or f"{row.params / 1e6:.2f}M "
-                       "params" in x or f"{row.params} params" in x for x in lines), lines
+        if row.params:          # two decimals, rounded half up (1,025,000: 1.03M)
+            short = [str((Decimal(row.params) / d).quantize(Decimal("0.01"), ROUND_HALF_UP))
+                     for d in (1000, 10**6)]
+            assert any(f"{short[0]}K params" in x or f"{short[1]}M params" in x
+                       or f"{row.params} params" in x for x in lines), lines
         if row.macs:
             assert any("MACs" in x for x in lines)
 
@@ -563,9 +566,9 @@ def test_style_volumes_draws_the_volume_figure_and_says_when_it_folds(tmp_path):
 
 def test_summary_does_not_import_the_drawing():
     modules, _ = imported_by("summary", "specs/vgg16.yaml")
-    assert not [m for m in modules if m.startswith("archcalc.draw")]
+    assert not [m for m in modules if m.startswith("archcalc.views.draw")]
     modules, _ = imported_by("draw", "specs/vgg16.yaml", "-o", "-", "-F", "dot")
-    assert "archcalc.draw.command" in modules and "cairosvg" not in modules
+    assert "archcalc.cli.commands.draw" in modules and "cairosvg" not in modules
 
 
 def test_help_closed_pipe_full_disk_and_slips():

@@ -11,8 +11,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 import archcalc
-from archcalc.draw import volumes
-from archcalc.draw.volumes import bar_length, depth_side, draw, fold_depth_for, side, to_svg
+from archcalc.views.draw import volumes
+from archcalc.views.draw.volumes import bar_length, depth_side, draw, fold_depth_for, side, to_svg
 
 from conftest import SPECS
 

@@ -9,6 +9,8 @@ from math import sqrt
 import numpy as np
 import pytest
 
+from archcalc.cli.guard import exit_code
+
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
@@ -171,7 +173,7 @@ def test_opsets_outside_what_onnx_and_onnxruntime_run_are_refused(tmp_path):
     for bad in (12, newest + 1, 30, True):
         with pytest.raises(ArchcalcError, match=f"--opset must be between 13 and {newest}") as e:
             ox.export(net, tmp_path / "m.onnx", opset=bad)
-        assert e.value.exit_code == 2 and str(e.value.diagnostics[0].pos) == "<options>"
+        assert exit_code(e.value) == 2 and str(e.value.diagnostics[0].pos) == "<options>"
     assert list(tmp_path.iterdir()) == []
     # the newest accepted one is one that onnxruntime really opens
     path = ox.export(net, tmp_path / "m.onnx", opset=newest)
@@ -388,7 +390,7 @@ def test_export_that_disagrees_with_the_analyzer_writes_nothing(small, tmp_path,
 def test_export_to_a_missing_directory(small, tmp_path):
     with pytest.raises(ArchcalcError, match="does not exist") as info:
         ox.export(small, tmp_path / "nowhere" / "m.onnx")
-    assert info.value.exit_code == 2
+    assert exit_code(info.value) == 2
 
 
 def test_file_check_refuses_a_truncated_tensor(small, tmp_path, monkeypatch):

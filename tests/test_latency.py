@@ -8,6 +8,7 @@ import json
 import pytest
 
 import archcalc
+from archcalc.cli.guard import exit_code
 from archcalc.cli import main
 from archcalc.errors import ArchcalcError
 from archcalc.latency import devices, model
@@ -139,7 +140,7 @@ def test_device_file_errors_are_at_their_line(tmp_path, text, message, line):
     with pytest.raises(ArchcalcError) as exc:
         devices.get("x", str(path))
     d = exc.value.diagnostics[0]
-    assert message in d.message and exc.value.exit_code == 2
+    assert message in d.message and exit_code(exc.value) == 2
     assert (d.pos.file, d.pos.line) == (str(path), line)
 
 
@@ -147,7 +148,7 @@ def test_unknown_device_suggests_the_nearest_and_lists_all():
     with pytest.raises(ArchcalcError) as exc:
         devices.get("h100")
     d = exc.value.diagnostics[0]
-    assert d.message == "unknown device 'h100'" and exc.value.exit_code == 2
+    assert d.message == "unknown device 'h100'" and exit_code(exc.value) == 2
     assert d.hint.startswith("did you mean h100-sxm?")
     assert all(k in d.hint for k in [*devices.builtin(), "local-cpu"])
     with pytest.raises(ArchcalcError) as exc:
@@ -213,10 +214,12 @@ def test_summary_device_column_and_json(capsys, toy):
 
 
 def test_summary_folded_block_row_is_the_sum_of_its_layers():
-    from archcalc.cli_common import load_one
-    from archcalc.latency.command import summary_columns
-    rep = archcalc.analyze(load_one("resnet18", None, None, None, None, None))
-    (col,), est = summary_columns(rep, "l4", None)
+    from archcalc import latency
+    from archcalc.latency import model
+    from archcalc.views.latency import latency_column
+    rep = archcalc.analyze(archcalc.load("resnet18"))
+    est = model.estimate(rep, latency.device("l4"))
+    col = latency_column(est)
     block = next(r for r in rep.rows(0) if r.op == "block")
     inside = sum(t.time_s for t in est.layers
                  if block.name in rep[t.name].scope) * 1e6

@@ -147,7 +147,7 @@ def test_cuda_profile_falls_back_or_refuses_cleanly(capsys, tiny):
     net, _ = tiny
     p = profile.profile(net, warmup=0, iters=1, provider="auto")
     assert p.provider == "cpu"
-    if "CUDAExecutionProvider" in runtime._ort().get_available_providers():
+    if "CUDAExecutionProvider" in runtime.load_onnxruntime().get_available_providers():
         assert p.note
 
 
@@ -216,8 +216,8 @@ def test_shipped_networks_profile_without_unmapped_nodes(name):
     """onnxruntime's fusions on the shipped networks whose names it changes most (densenet's
     standalone batch norms, efficientnet's SiLU, shufflenet's split fusion, the hard swish
     decomposition, FPN's reshapes): every node finds its layer or is marked as inserted."""
-    from archcalc.cli_common import load_one
-    net = load_one(name, None, None, None, None, None)
+    from archcalc.spec import read_one as load_one
+    net = load_one(name)
     rep = archcalc.analyze(net)
     p = profile.profile(net, warmup=0, iters=1, provider="cpu")
     m = profile.map_nodes(rep, p.nodes)

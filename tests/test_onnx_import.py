@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from archcalc.cli.guard import exit_code
+
 onnx = pytest.importorskip("onnx")
 np = pytest.importorskip("numpy")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
@@ -18,7 +20,7 @@ from archcalc.exporters import onnx as ox  # noqa: E402
 from archcalc.onnx_import import load_onnx  # noqa: E402
 from archcalc.onnx_import.convert import short_name  # noqa: E402
 from archcalc.spec import parse  # noqa: E402
-from archcalc.spec.yaml_writer import to_yaml  # noqa: E402
+from archcalc.exporters.yaml import to_yaml  # noqa: E402
 from conftest import imported_by, run_cli  # noqa: E402
 from test_export import SPECS, spec_networks  # noqa: E402
 
@@ -286,7 +288,7 @@ def test_dynamic_spatial_sizes_ask_for_input(tmp_path):
                             inp=("x", ["N", 3, "H", "W"])), tmp_path)
     with pytest.raises(archcalc.ArchcalcError) as exc:
         load_onnx(path)
-    assert exc.value.exit_code == 2
+    assert exit_code(exc.value) == 2
     assert "dynamic height and width" in str(exc.value) and "--input 224x224x3" in str(exc.value)
     got, _ = rows(path, input="32x32x3")
     assert got["conv"].output == (30, 30, 4)
@@ -462,7 +464,7 @@ def test_profiling_an_imported_model_maps_its_nodes_to_layers(tmp_path):
                               transB=1)]
     path = write(make_model(nodes, inits), tmp_path)
     net = load_onnx(path)
-    assert net.onnx["node_layers"] == {
+    assert net.origin["node_layers"] == {
         "/features/features.0/Conv": "features.0", "/features/features.1/Sigmoid": "features.1",
         "/features/features.1/Mul": "features.1", "/Flatten": "classifier",
         "/classifier/Gemm": "classifier",            # and their outputs' names

@@ -156,7 +156,7 @@ def test_receptive_field_of_a_gated_volume_is_the_main_paths():
 
 
 def test_explain_states_the_gate_and_the_macs_rule():
-    from archcalc import explain as ex
+    from archcalc.analysis import explain as ex
     net = se_block()
     (e,) = ex.explain(net, archcalc.analyze(net), ["scaled"])
     t = {f.key: f.text() for f in e.figures}

@@ -13,7 +13,7 @@ from html.parser import HTMLParser
 import pytest
 
 import archcalc
-from archcalc.review import figures
+from archcalc.views.report import series as figures
 from conftest import ROOT, imported_by, run_cli
 
 RESIDUAL = """
@@ -234,7 +234,7 @@ def test_markdown_and_its_plot_files(tmp_path):
     assert len(rows) == 1 + len(rep.layers)              # the header and one row per layer
     assert "### Totals" in text and "### Warnings" in text
     mermaid = text.split("```mermaid\n", 1)[1].split("```", 1)[0]
-    from archcalc.draw import graph
+    from archcalc.views import draw as graph
     assert mermaid == graph.to_mermaid(archcalc.load(str(ROOT / "specs" / "googlenet.yaml")),
                                        rep, depth=graph.fit_depth(rep))
     assert sorted(os.listdir(tmp_path)) == ["review.md", "review_files"]   # no temporary left
@@ -369,7 +369,7 @@ def test_network_repr_svg_is_the_volume_drawing():
     svg = net._repr_svg_()
     root = ET.fromstring(svg)
     assert root.tag.endswith("svg")
-    from archcalc.draw import volumes
+    from archcalc.views.draw import volumes
     assert svg == volumes.to_svg(net, archcalc.analyze(net))
 
 

@@ -9,6 +9,8 @@ import sys
 import numpy as np
 import pytest
 
+from archcalc.cli.guard import exit_code
+
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
@@ -19,7 +21,7 @@ import archcalc  # noqa: E402
 from archcalc.errors import ArchcalcError  # noqa: E402
 from archcalc.exporters import onnx as ox  # noqa: E402
 from archcalc.exporters import runtime  # noqa: E402
-from archcalc.exporters.commands import export_cmd, run_cmd  # noqa: E402
+from archcalc.cli.entry import build_app  # noqa: E402
 
 from test_export import spec_networks  # noqa: E402
 
@@ -109,7 +111,7 @@ def test_cuda_that_cannot_be_honoured_is_an_error(small):
         pytest.skip("CUDA works here")
     with pytest.raises(ArchcalcError, match="cannot be honoured") as info:
         runtime.run(small, iters=1, provider="cuda")
-    assert CUDA_REASON in str(info.value) and info.value.exit_code == 2
+    assert CUDA_REASON in str(info.value) and exit_code(info.value) == 2
 
 
 @pytest.mark.gpu
@@ -129,9 +131,7 @@ def test_gpu_run_matches_the_cpu(small, tmp_path):
 
 @pytest.fixture
 def cli():
-    app = typer.Typer()
-    app.command("export")(export_cmd)
-    app.command("run")(run_cmd)
+    app = build_app()
     runner = CliRunner()
     return lambda *args: runner.invoke(app, list(args))
 
@@ -167,8 +167,7 @@ def test_run_command(cli, tmp_path):
 def test_run_command_without_cuda_is_one_clean_line():
     if CUDA_REASON is None:
         pytest.skip("CUDA works here")
-    code = ("import typer; from archcalc.exporters.commands import run_cmd; app = typer.Typer(); "
-            "app.command('run')(run_cmd); app.command('x')(lambda: None); app()")
+    code = "from archcalc.cli import main; main()"
     base = [sys.executable, "-c", code, "run", SMALL, "-i", "32x32x3", "--iters", "1"]
     auto = subprocess.run(base, capture_output=True, text=True, cwd=ROOT)
     assert auto.returncode == 0 and auto.stderr == ""
@@ -179,7 +178,7 @@ def test_run_command_without_cuda_is_one_clean_line():
 
 
 def test_archcalc_and_the_commands_module_import_neither_onnx_nor_onnxruntime():
-    code = ("import sys, archcalc, archcalc.exporters, archcalc.exporters.commands; "
+    code = ("import sys, archcalc, archcalc.exporters, archcalc.cli.commands.export, archcalc.cli.commands.run; "
             "print(sorted(m for m in ('onnx', 'onnxruntime') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.stdout.strip() == "[]", out.stderr

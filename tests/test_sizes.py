@@ -5,7 +5,7 @@ import json
 import pytest
 
 import archcalc
-from archcalc import sizes as sz
+from archcalc.design import sizes as sz
 from design_helpers import cli
 
 # the lectures' net: 3×3 same convolutions and four 2×2/2 max pools

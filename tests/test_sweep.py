@@ -12,10 +12,11 @@ from fractions import Fraction
 import pytest
 
 import archcalc
+from archcalc.cli.guard import exit_code
 from archcalc.errors import ArchcalcError
-from archcalc.sweep import Space, front, parse_axis, parse_objectives, plan, sweep
-from archcalc.sweep.engine import Result
-from archcalc.sweep.space import parse_range
+from archcalc.design.sweep import KEYS, Space, front, parse_axis, parse_objectives, plan, sweep
+from archcalc.design.sweep.engine import Result
+from archcalc.design.sweep.space import parse_range
 from conftest import run_cli
 
 TINY = """name: tiny
@@ -50,7 +51,7 @@ def tiny(tmp_path):
 
 
 def typed(name, text):
-    from archcalc.params import parse_assignment
+    from archcalc.design.parameters import parse_assignment
     return parse_assignment(f"{name}={text}")[1]
 
 
@@ -86,7 +87,7 @@ def test_values_lists_and_brackets():
 def test_bad_ranges_are_usage_errors(text, words):
     with pytest.raises(ArchcalcError) as e:
         parse_axis(text, typed)
-    assert e.value.exit_code == 2 and words in e.value.diagnostics[0].message
+    assert exit_code(e.value) == 2 and words in e.value.diagnostics[0].message
 
 
 def test_product_order_last_axis_fastest():
@@ -102,7 +103,7 @@ def test_sample_is_distinct_seeded_and_complete():
     assert draws == list(s.indices(sample=300, seed=7))
     assert draws != list(s.indices(sample=300, seed=8))
     assert sorted(s.indices(sample=999, seed=1)) != list(range(999))    # not the first 999
-    whole = list(__import__("archcalc.sweep.space", fromlist=["_draws"])._draws(1000, 1000, 3))
+    whole = list(__import__("archcalc.design.sweep.space", fromlist=["_draws"])._draws(1000, 1000, 3))
     assert sorted(whole) == list(range(1000))                            # a permutation
 
 
@@ -120,7 +121,7 @@ def test_figures_by_hand_over_res_and_width(tiny):
             assert r.figures is None and r.error["layer"] == "p2"     # 15 or 17 halved
         else:
             params, macs, rf = want
-            figures = dict(zip(archcalc.sweep.KEYS, r.figures))
+            figures = r.figures
             assert (figures["params"], figures["macs"], figures["rf"]) == (params, macs, rf)
             assert r.error is None
 
@@ -137,8 +138,8 @@ def test_results_equal_plain_load_and_analyze_on_processes(tiny):
         net = archcalc.load(tiny, set={"res": s["res"], "width": s["width"]})
         rep = archcalc.analyze(net, batch=s["batch"], dtype=s["dtype"])
         t = rep.totals
-        assert r.figures[:5] == (t.params, t.macs, t.activations, t.peak_bytes,
-                                 t.training_bytes)
+        assert [r.figures[k] for k in KEYS[:5]] == [t.params, t.macs, t.activations,
+                                                    t.peak_bytes, t.training_bytes]
 
 
 def test_resnet50_variant_equals_plain_run():
@@ -146,21 +147,21 @@ def test_resnet50_variant_equals_plain_run():
     net = archcalc.load(os.path.join(os.path.dirname(__file__), "..", "specs", "resnet50.yaml"),
                         input=(160, 160, 3))
     t = archcalc.analyze(net, batch=8, optimizer="sgd").totals
-    assert r.figures[:5] == (t.params, t.macs, t.activations, t.peak_bytes, t.training_bytes)
+    assert [r.figures[k] for k in KEYS[:5]] == [t.params, t.macs, t.activations, t.peak_bytes,
+                                                t.training_bytes]
 
 
 def test_undeclared_parameter_is_one_usage_error(tiny):
     with pytest.raises(ArchcalcError) as e:
         plan(tiny, ["widht=4,8"])
-    assert e.value.exit_code == 2 and "width" in e.value.diagnostics[0].hint
+    assert exit_code(e.value) == 2 and "width" in e.value.diagnostics[0].hint
 
 
 # ---------------------------------------------------------------------------------------------
 # pareto
 
 def _r(seq, **figures):
-    keys = archcalc.sweep.KEYS
-    return Result(seq, {}, tuple(figures.get(k) for k in keys), None, False, seq)
+    return Result(seq, {}, {k: figures.get(k) for k in KEYS}, None, False, seq)
 
 
 def test_pareto_on_a_hand_made_set():
@@ -171,19 +172,19 @@ def test_pareto_on_a_hand_made_set():
            _r(4, macs=10, params=5, rf=120),    # equal to 3: dominates neither, stays
            _r(5, macs=30, params=30, rf=130),   # the largest RF: stays
            _r(6, macs=30, params=30, rf=None)]  # global RF: on no front
-    objectives = parse_objectives("macs,params,-rf")
+    objectives = parse_objectives("macs,params,-rf", KEYS)
     assert [r.seq for r in front(pts, objectives)] == [1, 2, 3, 4, 5]
-    assert [r.seq for r in front(pts, parse_objectives("macs"))] == [1]
-    assert [r.seq for r in front(pts, parse_objectives("params,-rf"))] == [2, 3, 4, 5]
+    assert [r.seq for r in front(pts, parse_objectives("macs", KEYS))] == [1]
+    assert [r.seq for r in front(pts, parse_objectives("params,-rf", KEYS))] == [2, 3, 4, 5]
 
 
 def test_pareto_names():
-    assert parse_objectives("peak,-training") == [("peak_bytes", False),
+    assert parse_objectives("peak,-training", KEYS) == [("peak_bytes", False),
                                                   ("training_bytes", True)]
-    assert parse_objectives("-res", ["res"]) == [("res", True)]
+    assert parse_objectives("-res", KEYS, ["res"]) == [("res", True)]
     with pytest.raises(ArchcalcError) as e:
-        parse_objectives("mac")
-    assert e.value.exit_code == 2 and "macs" in e.value.diagnostics[0].hint
+        parse_objectives("mac", KEYS)
+    assert exit_code(e.value) == 2 and "macs" in e.value.diagnostics[0].hint
 
 
 # ---------------------------------------------------------------------------------------------
@@ -243,7 +244,7 @@ def test_cli_output_file_is_written_whole(tiny, tmp_path):
 
 
 def test_an_unfinished_output_file_leaves_the_old_one(tmp_path):
-    from archcalc.sweep.outputs import AtomicFile
+    from archcalc.files import AtomicFile
     out = tmp_path / "s.csv"
     out.write_text("old\n")
     f = AtomicFile(str(out))
@@ -348,7 +349,7 @@ def test_cli_every_variant_invalid_under_json_keeps_stdout_json_lines(tiny):
 
 def test_no_set_is_one_variant_with_the_defaults(tiny):
     [r] = sweep(tiny, [], jobs=1)
-    assert r.settings == {} and r.figures[0] == tiny_by_hand(32, 8)[0]
+    assert r.settings == {} and r.figures["params"] == tiny_by_hand(32, 8)[0]
 
 
 def test_device_adds_the_predicted_latency(tiny):
@@ -387,7 +388,7 @@ def test_an_onnx_model_and_the_front_of_invalid_results(tmp_path):
     got = list(sweep(str(spec), ["n=2,3,7"], jobs=1))
     # the conv gives 14×14: pools of 2 and 7 divide it, 3 leaves 2 rows unseen (covered)
     assert [r.figures is None for r in got] == [False, True, False]
-    assert [r.settings["n"] for r in front(got, parse_objectives("activations"))] == [7]
+    assert [r.settings["n"] for r in front(got, parse_objectives("activations", KEYS))] == [7]
     spec.write_text("name: s\ninput: 16x16x3\nparams: {d: [2]}\nlayers:\n"
                     "  - {op: conv, filters: 4, kernel: 3, padding: 0}\n"
                     "  - {op: maxpool, kernel: '${d[0]}'}\n")

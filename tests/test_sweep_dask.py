@@ -11,7 +11,7 @@ import pytest
 distributed = pytest.importorskip("distributed", reason="the cluster extra (pip install "
                                   "'archcalc[cluster]') is not installed")
 
-from archcalc.sweep import sweep  # noqa: E402
+from archcalc.design.sweep import sweep  # noqa: E402
 from conftest import run_cli  # noqa: E402
 from test_sweep import TINY, tiny_by_hand  # noqa: E402
 

@@ -6,8 +6,8 @@ first (parameters, MACs, activations, peak memory, receptive field at the output
 figure before → after). Every figure is read from the Reports; the only arithmetic here is
 subtraction and percentages. ``Diff.to_dict()`` is the JSON document (``DIFF_SCHEMA``);
 :func:`check_gates` evaluates ``--fail-on`` gates. The views (plain text, rich, Markdown,
-JSON) are in ``archcalc.diff.views``, the gates in ``archcalc.diff.gates``, the command in
-``archcalc.diff.command``; the names a caller needs are importable from here.
+JSON) are in ``archcalc.views.diff``, the gates in ``archcalc.diff.gates``, the command in
+``archcalc.cli.commands.diff``.
 
 Alignment (docs/review.md, "diff"):
 
@@ -33,7 +33,9 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Any, Sequence
 
-from ..report import LayerRow, Report, public_attrs
+from ..analysis.rf import at_output
+from ..report import LayerRow, Report, fold, public_attrs
+from ..units import bytes_exact
 
 DIFF_SCHEMA = 1      # version of the diff's JSON document
 
@@ -366,29 +368,9 @@ def _changes(a: LayerRow, b: LayerRow, rename: dict[str, str], inner_a: dict,
 # totals
 
 TOTALS = (("params", "parameters"), ("buffers", "buffers"), ("macs", "MACs"),
-          ("activations", "activations"), ("activation_bytes", "activation memory"),
+          ("flops", "FLOPs (2 × MACs)"), ("activations", "activations"), ("activation_bytes", "activation memory"),
           ("peak_bytes", "peak activation memory"), ("param_bytes", "weights inference loads (bytes)"),
           ("training_bytes", "training estimate"))
-
-
-def output_rf(report: Report, outputs: Sequence[str] | None = None) -> tuple[str, Any] | None:
-    """(layer, RF) of the receptive field "at the output": for each output layer the RF of the
-    output, or where it is global (a classifier's), of the last layer before it (walking back
-    along first inputs) whose RF is local; of several outputs, the largest. None where there is
-    no local RF at all."""
-    by_name = {r.name: r for r in report.layers}
-    if not outputs:
-        read = {s for r in report.layers for s in r.inputs}
-        outputs = [r.name for r in report.layers
-                   if r.name not in read and r.op != "input" and not r.train_only]
-    best = None
-    for name in outputs:
-        row = by_name.get(name)
-        while row is not None and row.rf.is_global:
-            row = by_name.get(row.inputs[0]) if row.inputs else None
-        if row is not None and (best is None or max(row.rf.size) > max(best.rf.size)):
-            best = row
-    return None if best is None else (best.name, best.rf)
 
 
 def _totals(a: Report, b: Report, out_a, out_b) -> tuple[Delta, ...]:
@@ -397,7 +379,7 @@ def _totals(a: Report, b: Report, out_a, out_b) -> tuple[Delta, ...]:
         before, after = getattr(a.totals, key), getattr(b.totals, key)
         where = (a.totals.peak_layer, b.totals.peak_layer) if key == "peak_bytes" else (None, None)
         out.append(Delta(key, label, before, after, where))
-    ra, rb = output_rf(a, out_a), output_rf(b, out_b)
+    ra, rb = at_output(a, out_a), at_output(b, out_b)
     out.append(Delta("rf", "receptive field at the output",
                      max(ra[1].size) if ra else None, max(rb[1].size) if rb else None,
                      (ra[0] if ra else None, rb[0] if rb else None),
@@ -494,13 +476,58 @@ def _rows(rows_a, rows_b, pairs, inner_a, inner_b) -> list[RowChange]:
     return out
 
 
-# the gates and the views, importable from here (they import the model above)
-from .gates import (GATE_GRAMMAR, Gate, GateResult, check_gates,  # noqa: E402
-                    largest_changes, parse_gate)
-from .views import (layer_rows, render_json, render_markdown, render_rich,  # noqa: E402
-                    render_text, summary_line, totals_rows, whole_blocks)
+# ---------------------------------------------------------------------------------------------
+# how a change reads (the gates' messages and the views share it)
 
-__all__ = ["DIFF_SCHEMA", "Change", "Delta", "Diff", "RowChange", "align", "diff", "output_rf",
-           "renumbered", "GATE_GRAMMAR", "Gate", "GateResult", "check_gates", "largest_changes",
-           "parse_gate", "layer_rows", "render_json", "render_markdown", "render_rich",
-           "render_text", "summary_line", "totals_rows", "whole_blocks"]
+def value_text(t: Delta, side: int) -> str:
+    """The total's value on ``side`` (0: A, 1: B) as the views show it."""
+    if t.key == "rf":
+        return t.text[side]
+    v = (t.before, t.after)[side]
+    if v is None:
+        return "—"
+    if t.key.endswith("bytes"):
+        return bytes_exact(v) if v >= 1024 else f"{v:,} B"
+    return f"{v:,}"
+
+
+def signed(n: int) -> str:
+    """A change with its sign (− for a minus), or nothing for 0."""
+    return "" if not n else f"{n:+,}".replace("-", "−")
+
+
+def whole_blocks(d: Diff) -> dict[str, tuple[str, LayerRow]]:
+    """Block instances added or removed whole (every row of the instance only in B, or only in
+    A), outermost first: row name → (block instance, the block as one row, folded by the
+    Report's own ``fold``). The table and Markdown views show such a block as one row."""
+    out: dict[str, tuple[str, LayerRow]] = {}
+    for status, rep in (("added", d.b), ("removed", d.a)):
+        side = [(r.b if status == "added" else r.a, r.status) for r in d.rows]
+        side = [(row, st) for row, st in side if row is not None]
+        if not any(st == status for _, st in side):
+            continue
+        whole: dict[tuple[int, str], bool] = {}      # (level, instance) → all rows have status
+        members: dict[tuple[int, str], list[str]] = {}
+        for row, st in side:
+            for i, key in enumerate(row.scope):
+                whole[i, key] = whole.get((i, key), True) and st == status
+                members.setdefault((i, key), []).append(row.name)
+        layers: dict[tuple[int, str], list[LayerRow]] = {}
+        for x in rep.layers:
+            for i, key in enumerate(x.scope):
+                if whole.get((i, key)):
+                    layers.setdefault((i, key), []).append(x)
+        for row, st in side:
+            if st != status or row.name in out:
+                continue
+            for i, key in enumerate(row.scope):       # the outermost instance added whole
+                if whole[i, key]:
+                    block = fold(layers[i, key], i, rep.block_outputs)[0]
+                    for name in members[i, key]:
+                        out[name] = (key, block)
+                    break
+    return out
+
+
+__all__ = ["DIFF_SCHEMA", "Change", "Delta", "Diff", "RowChange", "align", "diff", "renumbered",
+           "value_text", "signed", "whole_blocks", "TOTALS"]

@@ -322,4 +322,4 @@ def unmapped_error(c: Comparison):
     return error(f"{len(c.unmapped)} profiled node{'s' * (len(c.unmapped) != 1)} map to no "
                  f"layer: {names}{', …' if len(c.unmapped) > 10 else ''}", OPTIONS,
                  hint="the model was not exported by archcalc from this spec, or onnxruntime "
-                      "renamed its nodes; their time is in the UNMAPPED row", exit_code=1)
+                      "renamed its nodes; their time is in the UNMAPPED row", kind="spec")

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 
-from ..errors import SourcePos, error
-from ..graph import Network, parse_volume
-from .convert import UNKNOWN_MODES, Converter
+from ..errors import OPTIONS, ArchcalcError, SourcePos, error
+from ..graph import Network
+from ..ops.values import as_volume
+from ..settings import UNKNOWN_MODES
+from .convert import Converter
 from .wire import WireError, read
 
 ONNX_MAGIC_HINT = ("give a .onnx file that PyTorch (torch.onnx.export), TensorFlow (tf2onnx) or "
@@ -32,28 +34,31 @@ def load_onnx(path: str, input=None, unknown: str = "error", name: str | None = 
     where = SourcePos(path)
     if unknown not in UNKNOWN_MODES:
         raise error(f"unknown must be error or passthrough, got {unknown!r}",
-                    SourcePos("<options>"), exit_code=2)
-    vol = None if input is None else parse_volume(input, SourcePos("<options>"), exit_code=2)
+                    SourcePos("<options>"), kind="usage")
+    try:
+        vol = None if input is None else as_volume(input, OPTIONS)
+    except ArchcalcError as exc:
+        raise exc.as_kind("usage") from None
     if not os.path.exists(path):
-        raise error(f"no such file: {path}", where, hint="check the path", exit_code=2)
+        raise error(f"no such file: {path}", where, hint="check the path", kind="io")
     if os.path.isdir(path):
-        raise error(f"{path} is a directory, not an ONNX model", where, exit_code=2)
+        raise error(f"{path} is a directory, not an ONNX model", where, kind="io")
     try:
         model = read(path)
     except OSError as exc:
-        raise error(f"cannot read {path}: {exc.strerror}", where, exit_code=2) from None
+        raise error(f"cannot read {path}: {exc.strerror}", where, kind="io") from None
     except (WireError, ValueError) as exc:
         raise error(f"{path} is not a readable ONNX model: {exc}", where,
                     hint="the file is truncated or corrupt, or not ONNX; " + ONNX_MAGIC_HINT,
-                    exit_code=2) from None
+                    kind="usage") from None
     if model.graph is None or not model.opsets:
         raise error(f"{path} is not an ONNX model (it holds no graph or no opset)", where,
-                    hint=ONNX_MAGIC_HINT, exit_code=2)
+                    hint=ONNX_MAGIC_HINT, kind="usage")
     try:
         return Converter(model, path, vol, unknown, name, res).convert()
     except (WireError, ValueError, IndexError, KeyError) as exc:
         raise error(f"{path} is not a readable ONNX model: {exc}", where,
-                    hint="the file is corrupt; " + ONNX_MAGIC_HINT, exit_code=2) from None
+                    hint="the file is corrupt; " + ONNX_MAGIC_HINT, kind="usage") from None
 
 
 __all__ = ["load_onnx", "is_onnx_path", "UNKNOWN_MODES"]

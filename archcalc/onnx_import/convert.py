@@ -31,7 +31,6 @@ from ..ops import OPS, At, Vol
 from . import wire
 
 NEWEST_KNOWN_OPSET = 20          # checked against the installed onnx only above this
-UNKNOWN_MODES = ("error", "passthrough")
 
 
 @dataclass
@@ -155,7 +154,7 @@ class Converter:
         return f"node {node.name or node.outputs[0]!r} ({node.op_type})"
 
     def fail(self, msg: str, hint: str | None = None) -> ArchcalcError:
-        return error(msg, SourcePos(self.path), hint=hint, exit_code=2)
+        return error(msg, SourcePos(self.path), hint=hint, kind="usage")
 
     # -- values ------------------------------------------------------------------------------
 
@@ -307,18 +306,16 @@ class Converter:
             self.visit(node)
         self.report_unsupported()
         if any(d.severity == "error" for d in self.diags):
-            raise ArchcalcError(self.diags, exit_code=1)
-        warnings = list(self.diags)
+            raise ArchcalcError(self.diags, kind="spec")
         outputs = self.outputs()
+        if outputs == [layer.name for layer in self.b.layers if layer.op != "input"
+                       and not self.b.consumers[layer.name]]:
+            outputs = []                         # the default: what nothing reads
         self.b.outputs = outputs or None
-        net = self.b.build(self.rounding, None, "onnx")
-        net.warnings = warnings + net.warnings
-        if outputs == [layer.name for layer in net.layers if layer.op != "input"
-                       and not net.consumers[layer.name]]:
-            net.declared_outputs = None          # the default: what nothing reads
-        net.onnx = {"opset": self.opset, "producer": self.m.producer, "path": self.path,
-                    "node_layers": self.node_layers(order)}
-        return net
+        self.b.warnings = list(self.diags) + self.b.warnings
+        return self.b.build(self.rounding, self.path, "onnx", origin={
+            "opset": self.opset, "producer": self.m.producer, "path": self.path,
+            "node_layers": self.node_layers(order)})
 
     def node_layers(self, order: list[wire.Node]) -> dict[str, str]:
         """Each ONNX node's name, and its outputs' names (onnxruntime names fused nodes after
@@ -567,13 +564,13 @@ class Converter:
                 raise error(f"--input gives {gc} channel{'s' if gc != 1 else ''}, but "
                             f"{self.path}'s input "
                             f"{image.name!r} has {c}", SourcePos("<options>"),
-                            hint=f"--input {gh}x{gw}x{c}", exit_code=2)
+                            hint=f"--input {gh}x{gw}x{c}", kind="usage")
             if isinstance(h, int) and isinstance(w, int) and h > 0 and w > 0 and (gh, gw) != (h, w):
                 opt = "--input" if self.res is None else "--set res"
                 raise error(f"{opt} gives {gh}×{gw}, but {self.path}'s input {image.name!r} is "
                             f"fixed at {h}×{w}", SourcePos("<options>"),
                             hint=f"drop {opt} (the model's size is {h}x{w}x{c}), or re-export "
-                                 "the model with dynamic height and width", exit_code=2)
+                                 "the model with dynamic height and width", kind="usage")
             return self.given_input
         dyn = [name for name, d in (("channels", c), ("height", h), ("width", w))
                if not (isinstance(d, int) and d > 0)]

@@ -3,105 +3,18 @@ steps, and the ``Op`` base class every op kind derives from. The op kinds themse
 sibling modules, one per family; ``archcalc.ops`` registers them."""
 from __future__ import annotations
 
-import re
 from typing import Any, NamedTuple
 
-from .. import derive as dv
+from . import derive as dv
 from ..errors import ArchcalcError, Diagnostic, SourcePos, error
 
-Vol = tuple[int, int, int]
-Pair = tuple[int, int]
+from .values import (DEFAULT_ROUNDING, MAX_DIM, ROUNDINGS, Pair, Vol, as_bool, as_float, as_int,
+                     as_padding, as_pair, as_rounding)
 
-# The most any count may be: larger values are refused before anything is allocated.
-MAX_DIM = 1 << 31
-ROUNDINGS = ("covered", "exact", "floor", "ceil")
-DEFAULT_ROUNDING = "covered"
-
-
-# ---------------------------------------------------------------------------------------------
-# attribute coercion (shared by every front-end through Op.normalize)
-
-def _int(value: Any, what: str, pos: SourcePos, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            value = int(value.strip())
-        else:
-            example = "3"
-            try:
-                as_float = float(value)
-                if as_float.is_integer() and abs(as_float) < 2 ** 63:
-                    example = str(int(as_float))   # 1e3 (YAML reads it as text) → 1000
-            except (TypeError, ValueError, OverflowError):
-                pass
-            raise error(f"{what} must be a whole number, got {value!r}", pos,
-                        hint=f"write {what} as an integer such as {example}")
-    if value < minimum:
-        raise error(f"{what} must be at least {minimum}, got {value}", pos)
-    if value > MAX_DIM:
-        raise error(f"{what} = {value} is too large (the limit is {MAX_DIM:,})", pos,
-                    hint="archcalc refuses sizes that could not be allocated on any device")
-    return value
-
-
-def _pair(value: Any, what: str, pos: SourcePos, minimum: int = 1) -> Pair:
-    if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*[x×*,]\s*\d+\s*", value):
-        h, w = re.split(r"[x×*,]", value)
-        raise error(f"{what} must be one number or a pair [h, w], got {value!r}", pos,
-                    hint=f"write {what}: [{h.strip()}, {w.strip()}]"
-                    + (f" (or {what}: {h.strip()})" if h.strip() == w.strip() else ""))
-    if isinstance(value, (list, tuple)):
-        if len(value) != 2:
-            raise error(f"{what} must be one number or a pair [h, w], got {list(value)!r}", pos)
-        return (_int(value[0], what, pos, minimum), _int(value[1], what, pos, minimum))
-    v = _int(value, what, pos, minimum)
-    return (v, v)
-
-
-def _bool(value: Any, what: str, pos: SourcePos) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "yes", "on", "false", "no", "off"):
-        return value.lower() in ("true", "yes", "on")
-    raise error(f"{what} must be true or false, got {value!r}", pos)
-
-
-def _padding(value: Any, pos: SourcePos, sides: bool = False) -> str | Pair | tuple:
-    """``same``, ``valid``, one number, a pair [h, w], or where ``sides`` allows it (sliding
-    windows) four numbers [top, bottom, left, right], as the pad op and as TensorFlow's SAME
-    padding pads an even total (more at the bottom and right)."""
-    if sides and isinstance(value, (list, tuple)) and len(value) == 4:
-        return tuple(_int(v, "padding", pos, minimum=0) for v in value)
-    if isinstance(value, str) and value.lower() in ("same", "valid"):
-        return value.lower()
-    if isinstance(value, str) and not value.strip().isdigit():
-        import difflib
-        near = difflib.get_close_matches(value.lower(), ["same", "valid"], n=1, cutoff=0.5)
-        raise error(f"padding must be same, valid, a number or a pair [h, w], got {value!r}", pos,
-                    hint=(f"did you mean {near[0]!r}? " if near else "")
-                    + "same keeps the size (odd kernels), valid is no padding, 1 pads one pixel "
-                      "per side")
-    return _pair(value, "padding", pos, minimum=0)
-
-
-def _rounding(value: Any, pos: SourcePos) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str) and value.lower() in ROUNDINGS:
-        return value.lower()
-    raise error(f"rounding must be one of {', '.join(ROUNDINGS)}, got {value!r}", pos,
-                hint="covered (the default): floor, unless that leaves real input pixels unseen; "
-                     "exact: a non-whole output size is an error; floor: PyTorch; ceil: Caffe pooling")
-
-
-def _float(value: Any, what: str, pos: SourcePos) -> float:
-    if isinstance(value, str) and re.fullmatch(r"\s*[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+\s*", value):
-        return float(value)         # 1e-6: YAML 1.1 reads an exponent without a dot as text
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise error(f"{what} must be a number, got {value!r}", pos,
-                    hint=f"write {what} as a number such as 0.001 or 1e-5")
-    return float(value)
+__all__ = ["DEFAULT_ROUNDING", "MAX_DIM", "ROUNDINGS", "Pair", "Vol", "as_bool", "as_float",
+           "as_int", "as_padding", "as_pair", "as_rounding", "At", "RFStep", "IDENTITY", "GLOBAL",
+           "MERGE", "Op", "Elementwise", "REQUIRED", "check_channels", "suggest_attr",
+           "unseen_tail", "window_ok", "window_out"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -277,16 +190,16 @@ class Op:
     def describe(self, a: dict) -> str:
         return ""
 
-    def explain(self, a: dict, ins: list[Vol], out: Vol, rounding: str) -> list["dv.Figure"]:
+    def explain(self, a: dict, ins: list[Vol], out: Vol, rounding: str) -> list["dv.Derivation"]:
         """How the op got its figures: output height, width and depth (``out_h``, ``out_w``,
         ``out_c``), ``params`` (and ``buffers`` where it has them) and ``macs``, each a
-        :class:`~archcalc.derive.Figure` whose value is what the rules above computed.
+        :class:`~archcalc.ops.derive.Derivation` whose value is what the rules above computed.
         ``rounding`` is the network's default for windows. Every op defines it (the test suite
         checks that each registered op explains every figure it computes)."""
         raise NotImplementedError(f"op {self.kind!r} does not explain its figures")
 
 
-class _Elementwise(Op):
+class Elementwise(Op):
     """An op that maps each element on its own (or along channels at one place): the output
     volume is the input's, no weights, and its work is not counted as MACs."""
 
@@ -346,7 +259,7 @@ class _Required:
 REQUIRED = _Required()
 
 
-def _check_channels(declared: int | None, got: int, what: str, at: At) -> None:
+def check_channels(declared: int | None, got: int, what: str, at: At) -> None:
     """A layer that states what it expects (``in_channels``, ``in_features``, as PyTorch's
     constructors do) must receive exactly that."""
     if declared is not None and declared != got:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import derive as dv
+from . import derive as dv
 from ..errors import error
-from .base import Op, _int
+from .base import Op
+from .values import as_int
 
 
 def _sizes(value: Any, pos) -> tuple[int, ...]:
     if not isinstance(value, (list, tuple)) or not value:
         raise error(f"sizes must be a list of channel counts such as [32, 32], got {value!r}", pos)
-    return tuple(_int(v, "each size", pos) for v in value)
+    return tuple(as_int(v, "each size", pos) for v in value)
 
 
 class Slice(Op):
@@ -34,8 +35,8 @@ class Slice(Op):
         if name == "sizes":
             return _sizes(value, pos)
         if name in ("start", "end"):
-            return _int(value, name, pos, minimum=-(1 << 31))
-        return _int(value, name, pos, minimum=0 if name == "part" else 1)
+            return as_int(value, name, pos, minimum=-(1 << 31))
+        return as_int(value, name, pos, minimum=0 if name == "part" else 1)
 
     def normalize(self, raw, pos, where=None):
         a = super().normalize(raw, pos, where)
@@ -95,11 +96,11 @@ class Slice(Op):
                              f"{sum(a['sizes'][:a['part'] + 1])} (exclusive) of {c}")
         elif a["part"] is not None:
             n = a["parts"]
-            depth = dv.Figure("out_c", "output depth", "C/n", f"{c}/{n}", k, {"C": c, "n": n},
+            depth = dv.Derivation("out_c", "output depth", "C/n", f"{c}/{n}", k, {"C": c, "n": n},
                               f"part {a['part']} of {n} equal parts: channels "
                               f"{a['part'] * k} to {(a['part'] + 1) * k} (exclusive)")
         else:
-            depth = dv.Figure("out_c", "output depth", "end − start", "", k, {"C": c},
+            depth = dv.Derivation("out_c", "output depth", "end − start", "", k, {"C": c},
                               f"channels [{a['start']}:{'' if a['end'] is None else a['end']}] "
                               f"of {c}, half-open")
         return [dv.given("out_h", "output height", "H", h),
@@ -122,7 +123,7 @@ class Shuffle(Op):
     ATTRS = {"groups": 2}
 
     def coerce(self, name, value, pos):
-        return _int(value, name, pos)
+        return as_int(value, name, pos)
 
     def shape(self, a, ins, at):
         c, g = ins[0][2], a["groups"]

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from math import prod
 
-from .. import derive as dv
-from .base import (GLOBAL, Op, REQUIRED, _bool, _check_channels, _int)
+from . import derive as dv
+from .base import check_channels, GLOBAL, Op, REQUIRED
+from .values import as_bool, as_int
 
 
 class FC(Op):
@@ -15,11 +16,11 @@ class FC(Op):
 
     def coerce(self, name, value, pos):
         if name == "in_features":
-            return None if value is None else _int(value, name, pos)
-        return _int(value, name, pos) if name == "units" else _bool(value, name, pos)
+            return None if value is None else as_int(value, name, pos)
+        return as_int(value, name, pos) if name == "units" else as_bool(value, name, pos)
 
     def shape(self, a, ins, at):
-        _check_channels(a.get("in_features"), prod(ins[0]), "in_features", at)
+        check_channels(a.get("in_features"), prod(ins[0]), "in_features", at)
         return (1, 1, a["units"])
 
     def params(self, a, ins, out):

@@ -2,31 +2,32 @@
 weights except PReLU's trainable slopes."""
 from __future__ import annotations
 
-from .. import derive as dv
+from . import derive as dv
 from ..errors import error
-from .base import (_bool, _Elementwise, _float, _int)
+from .base import Elementwise
+from .values import as_bool, as_float, as_int
 
 
-class ReLU(_Elementwise):
+class ReLU(Elementwise):
     kind = "relu"
     inplace = True
 
 
-class Tanh(_Elementwise):
+class Tanh(Elementwise):
     kind = "tanh"
 
 
-class Sigmoid(_Elementwise):
+class Sigmoid(Elementwise):
     kind = "sigmoid"
 
 
-class Dropout(_Elementwise):
+class Dropout(Elementwise):
     kind = "dropout"
     ATTRS = {"rate": 0.5}
     inplace = True
 
     def coerce(self, name, value, pos):
-        v = _float(value, "rate", pos)
+        v = as_float(value, "rate", pos)
         if not 0.0 <= v < 1.0:
             raise error(f"dropout rate must be in [0, 1), got {v}", pos)
         return v
@@ -35,18 +36,18 @@ class Dropout(_Elementwise):
         return f"p={a['rate']:g}"
 
 
-class Softmax(_Elementwise):
+class Softmax(Elementwise):
     kind = "softmax"
     names = ("soft-max",)
 
 
-class LRN(_Elementwise):
+class LRN(Elementwise):
     """Local response normalization across channels (AlexNet, VGG A-LRN): no parameters."""
     kind = "lrn"
     ATTRS = {"size": 5, "alpha": 1e-4, "beta": 0.75, "k": 2.0}
 
     def coerce(self, name, value, pos):
-        return _int(value, name, pos) if name == "size" else _float(value, name, pos)
+        return as_int(value, name, pos) if name == "size" else as_float(value, name, pos)
 
     def describe(self, a):
         return f"size {a['size']}"
@@ -57,40 +58,40 @@ class LRN(_Elementwise):
 # LeakyReLU, ELU); GELU and PReLU have no in-place form there (docs/definitions.md, "Activation
 # memory").
 
-class ReLU6(_Elementwise):
+class ReLU6(Elementwise):
     """min(max(x, 0), 6) (MobileNetV2)."""
     kind = "relu6"
     names = ("relu_6",)
     inplace = True
 
 
-class HardSwish(_Elementwise):
+class HardSwish(Elementwise):
     """x·relu6(x + 3)/6 (MobileNetV3)."""
     kind = "hardswish"
     names = ("hard_swish", "h_swish", "hswish")
     inplace = True
 
 
-class HardSigmoid(_Elementwise):
+class HardSigmoid(Elementwise):
     """relu6(x + 3)/6 (PyTorch's; MobileNetV3's SE gate)."""
     kind = "hardsigmoid"
     names = ("hard_sigmoid", "h_sigmoid", "hsigmoid")
     inplace = True
 
 
-class SiLU(_Elementwise):
+class SiLU(Elementwise):
     """x·σ(x) (swish; EfficientNet)."""
     kind = "silu"
     names = ("swish",)
     inplace = True
 
 
-class GELU(_Elementwise):
+class GELU(Elementwise):
     """x·Φ(x) = 0.5·x·(1 + erf(x/√2)) (the exact form, PyTorch's default)."""
     kind = "gelu"
 
 
-class LeakyReLU(_Elementwise):
+class LeakyReLU(Elementwise):
     """max(0, x) + slope·min(0, x)."""
     kind = "leaky_relu"
     names = ("leakyrelu", "lrelu")
@@ -98,26 +99,26 @@ class LeakyReLU(_Elementwise):
     inplace = True
 
     def coerce(self, name, value, pos):
-        return _float(value, "slope", pos)
+        return as_float(value, "slope", pos)
 
     def describe(self, a):
         return f"slope {a['slope']:g}"
 
 
-class ELU(_Elementwise):
+class ELU(Elementwise):
     """x for x > 0, alpha·(eˣ − 1) otherwise."""
     kind = "elu"
     ATTRS = {"alpha": 1.0}
     inplace = True
 
     def coerce(self, name, value, pos):
-        return _float(value, "alpha", pos)
+        return as_float(value, "alpha", pos)
 
     def describe(self, a):
         return f"α {a['alpha']:g}"
 
 
-class PReLU(_Elementwise):
+class PReLU(Elementwise):
     """max(0, x) + a·min(0, x) with a trainable slope a: one per channel (``shared: false``,
     PyTorch's ``PReLU(num_parameters=C)``) or one for the whole layer (``shared: true``, PyTorch's
     default ``PReLU()``)."""
@@ -125,7 +126,7 @@ class PReLU(_Elementwise):
     ATTRS = {"shared": True}
 
     def coerce(self, name, value, pos):
-        return _bool(value, "shared", pos)
+        return as_bool(value, "shared", pos)
 
     def params(self, a, ins, out):
         return (1 if a["shared"] else ins[0][2], 0)

@@ -2,9 +2,10 @@
 (broadcast per axis as numpy does)."""
 from __future__ import annotations
 
-from .. import derive as dv
+from . import derive as dv
 from ..errors import error
-from .base import (MERGE, Op, Vol)
+from .base import MERGE, Op
+from .values import Vol
 
 
 class Concat(Op):
@@ -25,7 +26,7 @@ class Concat(Op):
         terms = " + ".join(f"C{s}" for s in subs)
         return [dv.given("out_h", "output height", "H", ins[0][0], "every input has it"),
                 dv.given("out_w", "output width", "W", ins[0][1]),
-                dv.Figure("out_c", "output depth", terms, " + ".join(str(v[2]) for v in ins),
+                dv.Derivation("out_c", "output depth", terms, " + ".join(str(v[2]) for v in ins),
                           out[2], {f"C{s}": v[2] for s, v in zip(subs, ins)},
                           "channels stacked"),
                 *dv.no_params_no_macs("copying is not counted")]
@@ -89,7 +90,7 @@ class _Broadcast(Op):
                                                 ("out_w", "output width", "W"),
                                                 ("out_c", "output depth", "C"))):
             terms = [f"{sym}{subs[i] if i < 9 else i + 1}" for i in range(len(ins))]
-            figs.append(dv.Figure(key, label, f"max({', '.join(terms)})",
+            figs.append(dv.Derivation(key, label, f"max({', '.join(terms)})",
                                   f"max({', '.join(str(v[ax]) for v in ins)})", out[ax],
                                   {t: v[ax] for t, v in zip(terms, ins)},
                                   "broadcast: each input's size is the output's or 1"))

@@ -1,9 +1,10 @@
 """Normalization layers with parameters and buffers."""
 from __future__ import annotations
 
-from .. import derive as dv
+from . import derive as dv
 from ..errors import error
-from .base import (Op, _bool, _float, _int)
+from .base import Op
+from .values import as_bool, as_float, as_int
 
 
 # the receptive-field note of the norms whose statistics are taken over a whole image
@@ -18,7 +19,7 @@ class BatchNorm(Op):
     ATTRS = {"eps": 1e-5}
 
     def coerce(self, name, value, pos):
-        return _float(value, name, pos)
+        return as_float(value, name, pos)
 
     def params(self, a, ins, out):
         c = ins[0][2]
@@ -42,7 +43,7 @@ class BatchNorm(Op):
 class _Norm(Op):
     def coerce(self, name, value, pos):
         if name == "eps":
-            v = _float(value, name, pos)
+            v = as_float(value, name, pos)
             if v <= 0:
                 raise error(f"eps must be positive, got {v:g}", pos,
                             hint="eps keeps the division by the standard deviation finite; "
@@ -51,7 +52,7 @@ class _Norm(Op):
         return value
 
 
-def _affine(c: int, note: str) -> "dv.Figure":
+def _affine(c: int, note: str) -> "dv.Derivation":
     return dv.product("params", "parameters", [("2", 2), ("C", c)], note)
 
 
@@ -66,7 +67,7 @@ class GroupNorm(_Norm):
 
     def coerce(self, name, value, pos):
         if name == "groups":
-            return _int(value, name, pos)
+            return as_int(value, name, pos)
         return super().coerce(name, value, pos)
 
     def shape(self, a, ins, at):
@@ -127,7 +128,7 @@ class InstanceNorm(_Norm):
 
     def coerce(self, name, value, pos):
         if name == "affine":
-            return _bool(value, name, pos)
+            return as_bool(value, name, pos)
         return super().coerce(name, value, pos)
 
     def params(self, a, ins, out):

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import derive as dv
+from . import derive as dv
 from ..errors import NOWHERE, error
-from .base import REQUIRED, Op, RFStep, _bool, _float, _int, _pair
+from .base import Op, REQUIRED, RFStep
+from .values import as_bool, as_float, as_int, as_pair
 
 MODES = ("nearest", "bilinear")
 PAD_MODES = ("constant", "reflect")
@@ -38,7 +39,7 @@ class Upsample(Op):
             return _choice(value, "mode", MODES, pos)
         if value is None:
             return None
-        return _pair(value, name, pos)
+        return as_pair(value, name, pos)
 
     def normalize(self, raw, pos, where=None):
         a = super().normalize(raw, pos, where)
@@ -109,17 +110,17 @@ class ConvTranspose(Op):
 
     def coerce(self, name, value, pos):
         if name in ("filters", "groups"):
-            return _int(value, name, pos)
+            return as_int(value, name, pos)
         if name == "bias":
-            return _bool(value, name, pos)
+            return as_bool(value, name, pos)
         if name == "output_size":
-            return None if value is None else _pair(value, name, pos, minimum=1)
+            return None if value is None else as_pair(value, name, pos, minimum=1)
         if name in ("padding", "output_padding"):
             if isinstance(value, str) and value.lower() in ("same", "valid"):
                 raise error(f"a transposed convolution's {name} is a number of pixels, got "
                             f"{value!r}", pos, hint=f"write {name}: 0 (or a pair [h, w])")
-            return _pair(value, name, pos, minimum=0)
-        return _pair(value, name, pos)
+            return as_pair(value, name, pos, minimum=0)
+        return as_pair(value, name, pos)
 
     def normalize(self, raw, pos, where=None):
         a = super().normalize(raw, pos, where)
@@ -206,7 +207,7 @@ class ConvTranspose(Op):
                 a["kernel"], a["stride"], a["padding"], a["dilation"],
                 self.output_padding(a, ins[0]), out):
             formula = f"({sym} − 1)·S − 2P + d·(F − 1) + output_padding + 1"
-            figs.append(dv.Figure(key, label, formula,
+            figs.append(dv.Derivation(key, label, formula,
                                   f"({n} − 1)·{s} − 2·{p} + {d}·({f} − 1) + {op} + 1", o,
                                   {sym: n, "S": s, "P": p, "d": d, "F": f, "output_padding": op}))
         kern = [("F", kh), ("F", kw)] if kh == kw else [("F_h", kh), ("F_w", kw)]
@@ -240,10 +241,10 @@ class ConvTranspose(Op):
 def _pads(value: Any, pos) -> tuple[int, int, int, int]:
     """(top, bottom, left, right) from n, [h, w] or [top, bottom, left, right]."""
     if isinstance(value, (list, tuple)) and len(value) == 4:
-        return tuple(_int(v, "padding", pos, minimum=0) for v in value)
+        return tuple(as_int(v, "padding", pos, minimum=0) for v in value)
     if isinstance(value, (list, tuple)) and len(value) not in (2,):
         raise error(f"padding is n, [h, w] or [top, bottom, left, right], got {list(value)!r}", pos)
-    ph, pw = _pair(value, "padding", pos, minimum=0)
+    ph, pw = as_pair(value, "padding", pos, minimum=0)
     return (ph, ph, pw, pw)
 
 
@@ -259,7 +260,7 @@ class Pad(Op):
             return _pads(value, pos)
         if name == "mode":
             return _choice(value, "mode", PAD_MODES, pos)
-        return _float(value, name, pos)
+        return as_float(value, name, pos)
 
     def shape(self, a, ins, at):
         (h, w, c), (t, b, l, r) = ins[0], a["padding"]
@@ -279,9 +280,9 @@ class Pad(Op):
 
     def explain(self, a, ins, out, rounding):
         (h, w, c), (t, b, l, r) = ins[0], a["padding"]
-        return [dv.Figure("out_h", "output height", "H + P_top + P_bottom", f"{h} + {t} + {b}",
+        return [dv.Derivation("out_h", "output height", "H + P_top + P_bottom", f"{h} + {t} + {b}",
                           out[0], {"H": h, "P_top": t, "P_bottom": b}),
-                dv.Figure("out_w", "output width", "W + P_left + P_right", f"{w} + {l} + {r}",
+                dv.Derivation("out_w", "output width", "W + P_left + P_right", f"{w} + {l} + {r}",
                           out[1], {"W": w, "P_left": l, "P_right": r}),
                 dv.given("out_c", "output depth", "C", c),
                 *dv.no_params_no_macs("padding copies pixels")]
@@ -307,7 +308,7 @@ class Crop(Op):
     view = True
 
     def coerce(self, name, value, pos):
-        return None if value is None else _pair(value, name, pos)
+        return None if value is None else as_pair(value, name, pos)
 
     def target(self, a: dict, ins: list, at) -> tuple[int, int]:
         if len(ins) == 2:

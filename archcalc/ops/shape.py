@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from math import prod
 
-from .. import derive as dv
+from . import derive as dv
 from ..errors import error
-from .base import GLOBAL, IDENTITY, REQUIRED, Op
+from .base import GLOBAL, IDENTITY, Op, REQUIRED
+from .values import as_volume
 
 
 class Flatten(Op):
@@ -50,8 +51,7 @@ class Opaque(Op):
             return str(value)
         if value is None:
             return None
-        from ..graph import parse_volume
-        return parse_volume(value, pos)
+        return as_volume(value, pos)
 
     def shape(self, a, ins, at):
         if not ins:

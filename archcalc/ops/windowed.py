@@ -1,9 +1,10 @@
 """Sliding windows: convolution (plain, grouped, depthwise) and pooling (max, average, global, adaptive)."""
 from __future__ import annotations
 
-from .. import derive as dv
+from . import derive as dv
 from ..errors import ArchcalcError, SourcePos, error
-from .base import (At, GLOBAL, Op, Pair, REQUIRED, RFStep, Vol, _bool, _check_channels, _int, _padding, _pair, _rounding, window_out)
+from .base import At, check_channels, GLOBAL, Op, REQUIRED, RFStep, window_out
+from .values import as_bool, as_int, as_padding, as_pair, as_rounding, Pair, Vol
 
 
 def _padding_of(a: dict, k_eff: Pair, layer: str, pos: SourcePos) -> Pair:
@@ -30,16 +31,16 @@ def _groups_hint(cin: int, filters: int) -> str:
     return f"groups that divide both {cin} and {filters}: {shown}{depthwise}"
 
 
-class _Windowed(Op):
+class Windowed(Op):
     """Shared by conv and pooling: kernel, stride, padding, dilation, rounding."""
 
     def coerce(self, name, value, pos):
         if name in ("kernel", "stride", "dilation"):
-            return _pair(value, name, pos)
+            return as_pair(value, name, pos)
         if name == "padding":
-            return _padding(value, pos, sides=True)
+            return as_padding(value, pos, sides=True)
         if name == "rounding":
-            return _rounding(value, pos)
+            return as_rounding(value, pos)
         return value
 
     def normalize(self, raw, pos, where=None):
@@ -111,7 +112,7 @@ class _Windowed(Op):
     def rf_step(self, a, ins):
         return RFStep(a["k_eff"], a["stride"], a["pads"])
 
-    def explain_window(self, a: dict, vin: Vol, out: Vol, rounding: str) -> list["dv.Figure"]:
+    def explain_window(self, a: dict, vin: Vol, out: Vol, rounding: str) -> list["dv.Derivation"]:
         """Output height and width, with the rounding applied and what it dropped."""
         (kh, kw), (sh, sw), (dh, dw) = a["kernel"], a["stride"], a.get("dilation", (1, 1))
         (ph, pw), (eh, ew) = a["pads"], self.pads_end(a)
@@ -134,7 +135,7 @@ class _Windowed(Op):
         return f"{k}{s} {ptxt}{dtxt}"
 
 
-class Conv(_Windowed):
+class Conv(Windowed):
     kind = "conv"
     names = ("conv2d", "convolution")
     ATTRS = {"filters": REQUIRED, "kernel": 3, "stride": 1, "padding": "same", "dilation": 1,
@@ -145,14 +146,14 @@ class Conv(_Windowed):
         if name == "in_channels" and value is None:
             return None
         if name in ("filters", "groups", "in_channels"):
-            return _int(value, name, pos)
+            return as_int(value, name, pos)
         if name == "bias":
-            return _bool(value, name, pos)
+            return as_bool(value, name, pos)
         return super().coerce(name, value, pos)
 
     def shape(self, a, ins, at):
         vin = ins[0]
-        _check_channels(a.get("in_channels"), vin[2], "in_channels", at)
+        check_channels(a.get("in_channels"), vin[2], "in_channels", at)
         g = a["groups"]
         if vin[2] % g or a["filters"] % g:
             raise error(f"groups = {g} must divide both the input channels ({vin[2]}) "
@@ -183,7 +184,7 @@ class Conv(_Windowed):
             dv.product("macs", "MACs", [("H'", out[0]), ("W'", out[1]), ("K", k), *cin, *kern],
                        "one multiply-add per weight per output place; biases not counted")]
 
-    def sharing(self, a, ins, out) -> list["dv.Figure"]:
+    def sharing(self, a, ins, out) -> list["dv.Derivation"]:
         """What weight sharing buys: the parameters of this layer as it is, of a locally
         connected layer with the same windows but its own weights (and bias) at every output
         place, and of a fully connected layer from the same input volume to the same output
@@ -221,7 +222,7 @@ class DepthwiseConv(Conv):
 
     def coerce(self, name, value, pos):
         if name == "multiplier":
-            return _int(value, name, pos)
+            return as_int(value, name, pos)
         return super().coerce(name, value, pos)
 
     @staticmethod
@@ -261,7 +262,7 @@ class DepthwiseConv(Conv):
         return f"{self.window_text(a)} depthwise{m}" + ("" if a["bias"] else " no-bias")
 
 
-class _Pool(_Windowed):
+class _Pool(Windowed):
     ATTRS = {"kernel": 2, "stride": None, "padding": 0, "rounding": None}
 
     def normalize(self, raw, pos, where=None):
@@ -341,7 +342,7 @@ class AdaptiveAvgPool(Op):
     ATTRS = {"output": REQUIRED}
 
     def coerce(self, name, value, pos):
-        return _pair(value, "output", pos)
+        return as_pair(value, "output", pos)
 
     def window(self, a: dict, vin: Vol) -> Pair:
         return (vin[0] // a["output"][0], vin[1] // a["output"][1])

@@ -85,7 +85,7 @@ def parse_table(text: str, file: str, input: Vol, defaults: Defaults,
         raise error("column names in the header repeat", SourcePos(file, head + 1, 1, lines[head]))
     if column is not None and column not in names:
         raise error(f"no column {column!r} in the table", SourcePos(file, head + 1, 1, lines[head]),
-                    hint="columns: " + ", ".join(names), exit_code=2)
+                    hint="columns: " + ", ".join(names), kind="usage")
     wanted = [column] if column is not None else names
     builders = {n: Builder(n, input, SourcePos(file, head + 1, 1)) for n in wanted}
     states = {n: replace(defaults) for n in wanted}   # each column has its own running width

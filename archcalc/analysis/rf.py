@@ -1,0 +1,121 @@
+"""The receptive-field algebra, in one place: small pure functions over the receptive field of a
+layer's output (size, jump, first centre per axis; :class:`~archcalc.report.RF`) and the step an
+op takes (:class:`~archcalc.ops.RFStep`), in the manner of google-research's
+``receptive_field`` (Araujo et al., Distill 2019, eqs. 4–6; docs/definitions.md, "Receptive
+field").
+
+* :func:`window`: a sliding window (kernel F, stride S, padding P; after upsampling, over a grid
+  ``up`` times finer): r' = r + (F − 1)·j, j' = j·S, c' = c + ((F − 1)/2 − P)·j;
+* :func:`merge`: the union of the branches' windows where paths meet;
+* :func:`field_inputs`: which inputs of a merge make its field (not a broadcast gate);
+* :func:`step`: one layer's field from its inputs' fields and its op's step (what the analysis
+  pass calls for every layer), with a fast path for the common case that the tests hold equal to
+  :func:`window` on every shipped spec and random networks;
+* :func:`at_output`: the field "at the output" that ``diff`` and ``sweep`` report.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..ops import GLOBAL, IDENTITY, RFStep, Vol
+from ..report import GLOBAL_RF, RF, Report
+
+_new = tuple.__new__
+
+
+def tidy(x: Any) -> Any:
+    """A whole float as an int: after upsampling, jumps and sizes may be fractions (halves,
+    quarters: exact in binary floating point) and become whole again after later strides."""
+    return int(x) if isinstance(x, float) and x.is_integer() else x
+
+
+def window(rf: RF, s: RFStep) -> RF:
+    """One sliding window: size grows by (k − 1)·jump, the jump multiplies by the stride, and the
+    first centre moves by ((k − 1)/2 − pad)·jump. After upsampling the window slides over a grid
+    ``up`` times finer: the jump is first divided by ``up`` (a fraction)."""
+    if rf.is_global:
+        return rf
+    (kh, kw), (sh, sw), (ph, pw) = s.k, s.s, s.p
+    (jh, jw), (rh, rw), (ch, cw) = rf.stride, rf.size, rf.start
+    jh, jw = tidy(jh / s.up[0]), tidy(jw / s.up[1])
+    return RF((tidy(rh + (kh - 1) * jh), tidy(rw + (kw - 1) * jw)),
+              (tidy(jh * sh), tidy(jw * sw)),
+              (ch + ((kh - 1) / 2 - ph) * jh, cw + ((kw - 1) / 2 - pw) * jw), False, rf.aligned)
+
+
+def merge(rfs: Sequence[RF]) -> RF:
+    """The receptive field after a merge: the union of the input windows of its branches.
+
+    Where the branches agree on stride and centre (the alignment condition of Araujo et al.) this
+    is simply the largest of them; otherwise the result is flagged unaligned, its size covers
+    every branch's window and its stride is the largest branch stride.
+    """
+    if any(r.is_global for r in rfs):
+        return GLOBAL_RF
+    aligned = all(r.aligned for r in rfs) and all(
+        r.stride == rfs[0].stride and r.start == rfs[0].start for r in rfs)
+    size, stride, start = [], [], []
+    for ax in (0, 1):
+        lo = min(r.start[ax] - (r.size[ax] - 1) / 2 for r in rfs)
+        hi = max(r.start[ax] + (r.size[ax] - 1) / 2 for r in rfs)
+        size.append(tidy(hi - lo + 1) if any(isinstance(r.size[ax], float) for r in rfs)
+                    else int(round(hi - lo)) + 1)
+        start.append((lo + hi) / 2)
+        stride.append(max(r.stride[ax] for r in rfs))
+    return RF(tuple(size), tuple(stride), tuple(start), False, aligned)
+
+
+def field_inputs(srcs: Sequence[str], ins: Sequence[Vol], out: Vol) -> list[str]:
+    """The inputs of a merge whose windows make its receptive field: all of them, except inputs
+    broadcast over the places (height or width 1 against a larger output: a 1×1×C
+    squeeze-and-excitation gate). Such a gate scales each channel by a function of its own
+    input's whole field (global context, usually from a global pool); the local window of each
+    output unit is the other inputs' (docs/definitions.md, "Receptive field")."""
+    kept = [s for s, v in zip(srcs, ins) if v[:2] == out[:2]]
+    return kept or list(srcs)
+
+
+def step(rfs: dict[str, RF], srcs: Sequence[str], s: RFStep | str, ins: Sequence[Vol],
+         out: Vol) -> RF:
+    """The field of a layer reading ``srcs`` (whose fields are in ``rfs``) with the op's step
+    ``s`` (an RFStep, IDENTITY, GLOBAL or MERGE). The common case (a window without upsampling
+    over a field of whole numbers) is :func:`window`'s formulas without its divisions."""
+    if type(s) is RFStep:
+        rf = rfs[srcs[0]]
+        if rf.is_global:
+            return rf
+        if s.up == (1, 1):
+            (jh, jw), (rh, rw) = rf.stride, rf.size
+            if type(jh) is int and type(jw) is int and type(rh) is int and type(rw) is int:
+                (kh, kw), (sh, sw), (ph, pw) = s.k, s.s, s.p
+                ch, cw = rf.start
+                return _new(RF, ((rh + (kh - 1) * jh, rw + (kw - 1) * jw), (jh * sh, jw * sw),
+                                 (ch + ((kh - 1) / 2 - ph) * jh, cw + ((kw - 1) / 2 - pw) * jw),
+                                 False, rf.aligned))
+        return window(rf, s)
+    if s == IDENTITY:
+        return rfs[srcs[0]]
+    if s == GLOBAL:
+        return GLOBAL_RF
+    return merge([rfs[x] for x in field_inputs(srcs, ins, out)])       # MERGE
+
+
+def at_output(report: Report, outputs: Sequence[str] | None = None) -> tuple[str, RF] | None:
+    """(layer, RF) of the receptive field "at the output": for each output layer the RF of the
+    output, or where it is global (a classifier's), of the last layer before it (walking back
+    along first inputs) whose RF is local; of several outputs, the largest. None where there is
+    no local RF at all."""
+    by_name = {r.name: r for r in report.layers}
+    if not outputs:
+        read = {s for r in report.layers for s in r.inputs}
+        outputs = [r.name for r in report.layers
+                   if r.name not in read and r.op != "input" and not r.train_only]
+    best = None
+    for name in outputs:
+        row = by_name.get(name)
+        while row is not None and row.rf.is_global:
+            row = by_name.get(row.inputs[0]) if row.inputs else None
+        if row is not None and (best is None or max(row.rf.size) > max(best.rf.size)):
+            best = row
+    return None if best is None else (best.name, best.rf)
