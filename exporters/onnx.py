@@ -471,7 +471,7 @@ def _crop(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
     g.node("Slice", [g.as4d(ins[0]), _ints(g, f"{n}.starts", [oh, ow]),
                      _ints(g, f"{n}.ends", [oh + out[0], ow + out[1]]),
                      _ints(g, f"{n}.axes", [2, 3])], n, 4, doc=doc)
-# issue 10: activations, norms, broadcast merges ----------------------------------------------
+# activations, norms, broadcast merges -------------------------------------------------------
 
 def _const(g: Plan, base: str, value) -> str:
     return g.const(base, np.asarray(value, np.float32))
@@ -646,14 +646,14 @@ EMIT: dict[str, Emitter] = {
     "flatten": _flatten,
     "concat": _concat,
     "add": _add,
-    # issue 10: channel and resampling ops
+    # channel and resampling ops
     "slice": _slice,
     "shuffle": _shuffle,
     "upsample": _upsample,
     "conv_transpose": _conv_transpose,
     "pad": _pad,
     "crop": _crop,
-    # issue 10: activations, norms, broadcast merges
+    # activations, norms, broadcast merges
     "relu6": _relu6,
     "hardswish": _hardswish,
     "hardsigmoid": _hardsigmoid,
@@ -667,7 +667,7 @@ EMIT: dict[str, Emitter] = {
     "instancenorm": _instancenorm,
     "global_maxpool": _global_maxpool,
     "mul": _mul,
-    # issue 12: a layer of an imported model whose op archcalc does not know
+    # a layer of an imported model whose op archcalc does not know
     "opaque": _opaque,
 }
 
@@ -878,7 +878,7 @@ def _probe_network() -> Network:
                       ("softmax", {})):
         last = b.add(op, attrs, pos).name
     b.add("add", {}, pos, inputs=[last, summed])
-    # issue 10: Slice (channels, and crop's H and W), Reshape/Transpose (shuffle), Resize
+    # Slice (channels, and crop's H and W), Reshape/Transpose (shuffle), Resize
     # (nearest and linear), ConvTranspose, Pad (constant and reflect)
     b.add("split", {"parts": 2}, pos, name="halves", inputs=[pool])
     b.add("shuffle", {"groups": 2}, pos, inputs=["halves.0"])
@@ -889,7 +889,7 @@ def _probe_network() -> Network:
     b.add("pad", {"padding": 1, "mode": "reflect"}, pos, inputs=[lin])
     b.add("pad", {"padding": [0, 1, 1, 0]}, pos)
     b.add("crop", {}, pos, inputs=[lin, pool])
-    # issue 10: activations, norms, broadcast merges
+    # activations, norms, broadcast merges
     x = pool
     for op, attrs in (("relu6", {}), ("hardswish", {}), ("hardsigmoid", {}), ("silu", {}),
                       ("gelu", {}), ("leaky_relu", {}), ("prelu", {"shared": False}),

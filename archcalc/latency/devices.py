@@ -70,12 +70,7 @@ class _Located:
         self.value, self.line, self.lines = value, line, lines or {}
 
 
-_path = "<device file>"          # the file being read (for _convert's messages)
-
-
 def _compose(path: str):
-    global _path
-    _path = path
     import yaml
     try:
         with open(path, encoding="utf-8") as fh:
@@ -91,10 +86,11 @@ def _compose(path: str):
         raise error(f"device file {path} is not valid YAML or JSON: "
                     f"{getattr(exc, 'problem', None) or exc}", SourcePos(path, line),
                     kind="usage") from None
-    return None if node is None else _convert(node)      # (an empty file: no devices)
+    return None if node is None else _convert(node, path)   # (an empty file: no devices)
 
 
-def _convert(node) -> _Located:
+def _convert(node, path: str) -> _Located:
+    """A YAML node as values with the line of each (``path`` names the file in messages)."""
     import yaml
     line = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
@@ -104,13 +100,13 @@ def _convert(node) -> _Located:
                 else k.value
             if key in out:
                 raise error(f"{key!r} is given twice (first on line {lines[key]})",
-                            SourcePos(_path, k.start_mark.line + 1),
+                            SourcePos(path, k.start_mark.line + 1),
                             hint="keep one of them", kind="usage")
-            out[key] = _convert(v)
+            out[key] = _convert(v, path)
             lines[key] = k.start_mark.line + 1
         return _Located(out, line, lines)
     if isinstance(node, yaml.SequenceNode):
-        return _Located([_convert(v) for v in node.value], line)
+        return _Located([_convert(v, path) for v in node.value], line)
     return _Located(yaml.safe_load(yaml.serialize(node)), line)
 
 

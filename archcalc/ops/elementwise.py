@@ -53,7 +53,7 @@ class LRN(Elementwise):
         return f"size {a['size']}"
 
 
-# --- issue 10: modern activations -------------------------------------------------------------
+# --- the activations of mobile networks and transformers -------------------------------------------------------
 # In place exactly where PyTorch offers ``inplace=True`` (ReLU6, Hardswish, Hardsigmoid, SiLU,
 # LeakyReLU, ELU); GELU and PReLU have no in-place form there (docs/definitions.md, "Activation
 # memory").

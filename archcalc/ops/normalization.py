@@ -34,7 +34,7 @@ class BatchNorm(Op):
             dv.zero("macs", "MACs", dv.NOT_COUNTED)]
 
 
-# --- issue 10: normalization over groups, channels, instances ---------------------------------
+# --- normalization over groups, channels, instances -------------------------------------------
 # These use statistics of the image itself, also at inference (no running buffers). GroupNorm and
 # InstanceNorm take them over the whole H×W: archcalc keeps the receptive field of their input
 # (the statistics are a per-channel rescaling by global context, as a squeeze-and-excitation

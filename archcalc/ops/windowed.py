@@ -373,7 +373,7 @@ class AdaptiveAvgPool(Op):
 
 
 class GlobalMaxPool(_GlobalPool):
-    """The largest value of each channel over all H×W places (issue 10)."""
+    """The largest value of each channel over all H×W places."""
     kind = "global_maxpool"
     names = ("gmp", "global_max_pool", "globalmaxpool")
     reduces = "maximum"

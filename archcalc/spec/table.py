@@ -14,7 +14,7 @@ from dataclasses import replace
 from ..errors import ArchcalcError, Diagnostic, SourcePos, error
 from ..graph import Builder, Network
 from ..ops import Vol
-from .text import _FC, Defaults, Word, emit_word, letter_runs
+from .text import FC_TOKEN, Defaults, Word, emit_word, letter_runs
 
 _HEADER = re.compile(r"\s*\|?\s*name\s*:?\s*(\t|\|)", re.I)
 
@@ -53,7 +53,7 @@ def _emit_column(b: Builder, words: list[Word], d: Defaults, memo: dict,
     diags.extend(errors)
     b.warnings.extend(warnings)
     relu = not any(w.text.lower() in ("r", "relu") for w in words)
-    fcs = [i for i, w in enumerate(words) if _FC.fullmatch(w.text)]
+    fcs = [i for i, w in enumerate(words) if FC_TOKEN.fullmatch(w.text)]
     last_fc = fcs[-1] if fcs else None
     for i, w in enumerate(words):
         try:

@@ -76,7 +76,7 @@ _CONV = re.compile(r"C(\d+)(?:X(\d+))?D(\d+)(.*)", re.I)
 _CONV_PAPER = re.compile(r"conv(\d+)(?:x(\d+))?-(\d+)", re.I)
 _DW = re.compile(r"DW(\d+)(?:X(\d+))?(.*)", re.I)
 _POOL = re.compile(r"([MA])(\d+)?(?:X(\d+))?(.*)", re.I)
-_FC = re.compile(r"FC-?(\d+)", re.I)
+FC_TOKEN = re.compile(r"FC-?(\d+)", re.I)
 _RESAMPLE = re.compile(r"(UP|SHUF)(\d+)", re.I)
 _NAMED = {
     "s": ("softmax", {}), "softmax": ("softmax", {}), "soft-max": ("softmax", {}),
@@ -85,7 +85,7 @@ _NAMED = {
     "do": ("dropout", {}), "drop": ("dropout", {}), "dropout": ("dropout", {}),
     "gap": ("global_avgpool", {}), "flatten": ("flatten", {}),
     "tanh": ("tanh", {}), "sigmoid": ("sigmoid", {}),
-    # issue 10: activations, norms, global max pooling
+    # activations, norms, global max pooling
     "r6": ("relu6", {}), "relu6": ("relu6", {}), "hs": ("hardswish", {}),
     "hardswish": ("hardswish", {}), "hsig": ("hardsigmoid", {}),
     "hardsigmoid": ("hardsigmoid", {}), "silu": ("silu", {}), "swish": ("silu", {}),
@@ -133,7 +133,7 @@ def word_layers(word: str, pos: SourcePos, d: Defaults) -> list[tuple[str, dict]
     m = _GN.fullmatch(word)
     if m:
         return [("groupnorm", {"groups": int(m.group(1))})]
-    m = _FC.fullmatch(word)
+    m = FC_TOKEN.fullmatch(word)
     if m:
         return [("fc", {"units": int(m.group(1)), "bias": d.bias})]
     m = _CONV_PAPER.fullmatch(word)
@@ -154,7 +154,7 @@ def word_layers(word: str, pos: SourcePos, d: Defaults) -> list[tuple[str, dict]
         k = (int(m.group(1)), int(m.group(2) or m.group(1)))
         return [("dwconv", {"kernel": k, "stride": o.get("S", d.conv_stride),
                             "padding": o.get("P", d.conv_padding), "bias": d.bias})]
-    m = _RESAMPLE.fullmatch(word)                # issue 10: UP2 (nearest ×2), SHUF3 (shuffle)
+    m = _RESAMPLE.fullmatch(word)                # UP2 (nearest ×2), SHUF3 (shuffle)
     if m:
         n = int(m.group(2))
         return [("upsample", {"scale": n}) if m.group(1).lower() == "up"

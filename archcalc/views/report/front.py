@@ -32,7 +32,7 @@ def scatter(objectives, front: Sequence, others: Sequence) -> str:
     """The first two objectives: every front variant, and ``others`` (a sample of the rest)."""
     import pygal
 
-    from .plots import _ID, STYLE, tidy
+    from .plots import CHART_ID, STYLE, tidy
     x, y = objectives[0].key, objectives[1].key
 
     def points(rs):
@@ -51,7 +51,7 @@ def scatter(objectives, front: Sequence, others: Sequence) -> str:
     if others:
         chart.add(f"other valid variants ({len(others):,} shown)", points(others), dots_size=2)
     chart.add(f"on the front ({len(front):,})", points(front), dots_size=5)
-    return _ID.sub("chart-front", tidy(chart.render(is_unicode=True)))   # a stable id
+    return CHART_ID.sub("chart-front", tidy(chart.render(is_unicode=True)))   # a stable id
 
 
 def render(title: str, objectives: Any, names: Sequence[str], keys: Sequence[str],

@@ -176,10 +176,10 @@ def all_plots(net, report: Report, prefix: str = "", estimate=None) -> list[tupl
               ("receptive_field", receptive_field(report)), ("training", training(report))]
     if estimate is not None:
         charts.append(("roofline", roofline(estimate)))
-    return [(stem, _ID.sub(f"chart-{prefix}{stem}", svg)) for stem, svg in charts]
+    return [(stem, CHART_ID.sub(f"chart-{prefix}{stem}", svg)) for stem, svg in charts]
 
 
-_ID = re.compile(r"chart-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+CHART_ID = re.compile(r"chart-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 # pygal's credit comments, its config script and the legend ids its script uses
