@@ -238,10 +238,10 @@ def test_the_peak_names_the_tensors_alive_then():
         assert sum(alive.values()) * 4 * 2 == r.totals.peak_bytes, spec
 
 
-def test_the_readme_example_is_what_the_command_prints():
+def test_the_documented_example_is_what_the_command_prints():
     import re
     from conftest import ROOT, run_cli
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "usage.md").read_text()
     block = re.search(r"\$ archcalc explain \"C11D96S4P0 R M3S2\" -i 227x227x3 conv1\n(.*?)```",
                       readme, re.S).group(1)
     out = run_cli("explain", "C11D96S4P0 R M3S2", "-i", "227x227x3", "conv1").stdout
