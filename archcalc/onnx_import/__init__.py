@@ -22,6 +22,7 @@ The modules, each importing only those above it:
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 from ..errors import OPTIONS, ArchcalcError, SourcePos, error
 from ..graph import Network
@@ -38,8 +39,8 @@ def is_onnx_path(path: str) -> bool:
     return str(path).lower().endswith(".onnx")
 
 
-def load_onnx(path: str, input=None, unknown: str = "error", name: str | None = None,
-              res: int | None = None) -> Network:
+def load_onnx(path: str, input: str | Sequence[int] | None = None, unknown: str = "error",
+              name: str | None = None, res: int | None = None) -> Network:
     """The network of the ONNX model at ``path``. ``input`` (H, W, C) or ``"224x224x3"`` gives
     the input size where the model leaves it dynamic; ``unknown="passthrough"`` keeps nodes of
     ops archcalc does not know as layers whose figures are not counted (else they are errors);

@@ -23,6 +23,7 @@ docs/onnx-import.md lists what is read and how.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from ..errors import ArchcalcError, Diagnostic, SourcePos, error
@@ -36,12 +37,12 @@ from .values import FAILED, INTERNAL, Act, Const, Scalar, Unsupported, Value, co
 
 NEWEST_KNOWN_OPSET = 20          # checked against the installed onnx only above this
 
-
 VIEW_OPS = ("Unsqueeze", "Squeeze", "Reshape", "Identity", "Cast", "Transpose")
 # the inputs of an op that hold weights (a structure-only export gives them as graph inputs)
-WEIGHT_SLOTS = {"Conv": (1, 2), "ConvTranspose": (1, 2), "Gemm": (1, 2), "MatMul": (1,),
-                "BatchNormalization": (1, 2, 3, 4), "InstanceNormalization": (1, 2),
-                "LayerNormalization": (1, 2), "GroupNormalization": (1, 2), "PRelu": (1,)}
+WEIGHT_SLOTS: Mapping[str, tuple[int, ...]] = {
+    "Conv": (1, 2), "ConvTranspose": (1, 2), "Gemm": (1, 2), "MatMul": (1,),
+    "BatchNormalization": (1, 2, 3, 4), "InstanceNormalization": (1, 2),
+    "LayerNormalization": (1, 2), "GroupNormalization": (1, 2), "PRelu": (1,)}
 
 
 class Converter:
@@ -109,7 +110,7 @@ class Converter:
             return c
         return None
 
-    def dims(self, name: str) -> tuple | None:
+    def dims(self, name: str) -> tuple[int, ...] | None:
         """The dimensions of an initializer or a constant (a weight's shape), without reading
         its values."""
         if name in self.g.initializers:
@@ -134,7 +135,8 @@ class Converter:
             raise Unsupported("a constant where archcalc expects an activation")
         raise Unsupported(f"its input {name!r} is not produced by any node")
 
-    def scalar(self, node: wire.Node, i: int, attr: str | None, default):
+    def scalar(self, node: wire.Node, i: int, attr: str | None,
+               default: Scalar | None) -> Scalar | None:
         """Input ``i`` as a constant scalar (opset ≥ 11 style), else attribute ``attr``."""
         if len(node.inputs) > i and node.inputs[i]:
             c = self.const(node.inputs[i])
@@ -142,10 +144,12 @@ class Converter:
                 raise Unsupported(f"input {i + 1} is not a constant scalar")
             return c.scalar
         if attr is not None and attr in node.attrs:
-            return node.attrs[attr]
+            value: Scalar = node.attrs[attr]        # (a float or int attribute, by the schema)
+            return value
         return default
 
-    def ints(self, node: wire.Node, i: int, attr: str | None) -> list | None:
+    def ints(self, node: wire.Node, i: int, attr: str | None) -> list[int] | None:
+        """Input ``i`` as constant integers (opset ≥ 11 style), else attribute ``attr``."""
         if len(node.inputs) > i and node.inputs[i]:
             c = self.const(node.inputs[i])
             if c is None or c.values is None:
@@ -183,8 +187,8 @@ class Converter:
             self.vols[name] = (1, 1, a.vol[2])
         return name
 
-    def emit(self, node: wire.Node, op: str, raw: dict, inputs: list[Act], rank: int | None = None,
-             out: int = 0, named: wire.Node | None = None) -> Act:
+    def emit(self, node: wire.Node, op: str, raw: dict[str, Any], inputs: list[Act],
+             rank: int | None = None, out: int = 0, named: wire.Node | None = None) -> Act:
         """Add a layer for ``node`` (named after ``named`` where a pattern's layer takes the
         name of its last node); its output is ``node``'s output ``out``."""
         srcs = [self.source(a, op) for a in inputs]
@@ -354,7 +358,7 @@ class Converter:
             if acts:
                 try:
                     out = self.inferred_volume(node.outputs[0])
-                    raw = {"onnx_op": node.op_type}
+                    raw: dict[str, Any] = {"onnx_op": node.op_type}
                     if out is not None:
                         raw["output"] = list(out[0])
                     self.emit(node, "opaque", raw, acts,
@@ -472,10 +476,11 @@ class Converter:
         given = list(real)
         for i in real:                    # (an input that is not 4-D is no image either)
             if (i.name not in data_use or len(i.dims or ()) != 4) and i.dims is not None and \
-                    i.elem_type in wire.FLOATS and \
-                    all(isinstance(d, int) and d >= 0 for d in i.dims):
-                g.initializers[i.name] = wire.Tensor(i.name, tuple(i.dims), i.elem_type or 1,
-                                                     external=True)
+                    i.elem_type in wire.FLOATS:
+                static = [d for d in i.dims if isinstance(d, int) and d >= 0]
+                if len(static) == len(i.dims):
+                    g.initializers[i.name] = wire.Tensor(i.name, tuple(static),
+                                                         i.elem_type or 1, external=True)
         real = [i for i in real if i.name not in g.initializers]
         images = [i for i in real if i.dims is not None and len(i.dims) == 4
                   and i.elem_type in wire.FLOATS | {2, 3}]
@@ -496,6 +501,7 @@ class Converter:
                         "networks with one", hint="export the model with one image input")
 
     def input_volume(self, image: wire.ValueInfo) -> Vol:
+        assert image.dims is not None           # (image_input gives a 4-D input)
         n, c, h, w = image.dims
         self.batch = n if isinstance(n, int) and n > 0 else 1
         if self.res is not None and self.given_input is None:     # --set res=N
@@ -518,15 +524,17 @@ class Converter:
                             hint=f"drop {opt} (the model's size is {h}x{w}x{c}), or re-export "
                                  "the model with dynamic height and width", kind="usage")
             return self.given_input
-        dyn = [name for name, d in (("channels", c), ("height", h), ("width", w))
-               if not (isinstance(d, int) and d > 0)]
-        if dyn:
+        if not (isinstance(c, int) and c > 0 and isinstance(h, int) and h > 0 and
+                isinstance(w, int) and w > 0):
+            dyn = [name for name, d in (("channels", c), ("height", h), ("width", w))
+                   if not (isinstance(d, int) and d > 0)]
             dims = "[" + ", ".join(str(x) if x is not None else "?" for x in image.dims) + "]"
             cc = c if isinstance(c, int) and c > 0 else 3
             what = " and ".join(dyn)
             what = "dynamic channels" if what == "channels" else f"a dynamic {what}"
-            raise self.fail(f"the input {image.name!r} has {what} (dims {dims})", hint=f"give the size: --input 224x224x{cc} "
-                            "(archcalc.load(path, input=(224, 224, 3)) from Python)")
+            raise self.fail(f"the input {image.name!r} has {what} (dims {dims})",
+                            hint=f"give the size: --input 224x224x{cc} "
+                                 "(archcalc.load(path, input=(224, 224, 3)) from Python)")
         if w in (1, 3, 4) and c > 4 and h > 4:      # [N, H, W, C] as TensorFlow writes it
             self.diags.append(Diagnostic(
                 "warning", f"the input {image.name!r} is [{n}, {c}, {h}, {w}]: read as C = {c}, "
@@ -545,14 +553,17 @@ class Converter:
                                                    self.given_input)
             except Exception:        # no onnx, or inference fails: the input's size is used
                 self.inferred = {}
-        dims = self.inferred.get(value) or (self.g.value_info[value].dims
-                                            if value in self.g.value_info else None)
-        if not dims or any(not isinstance(d, int) for d in dims[1:]):
+        found = self.inferred.get(value) or (self.g.value_info[value].dims
+                                             if value in self.g.value_info else None)
+        if not found:
             return None
-        if len(dims) == 4:
-            return (dims[2], dims[3], dims[1]), 4
-        if len(dims) == 2:
-            return (1, 1, dims[1]), 2
+        dims = [d for d in found[1:] if isinstance(d, int)]     # C, H, W (known ones)
+        if len(dims) != len(found) - 1:
+            return None
+        if len(found) == 4:
+            return (dims[1], dims[2], dims[0]), 4
+        if len(found) == 2:
+            return (1, 1, dims[0]), 2
         return None
 
     def outputs(self) -> list[str]:

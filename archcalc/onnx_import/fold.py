@@ -7,11 +7,14 @@ reshaped initializer) fold to its new dimensions.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from . import wire
 from .values import Const, Scalar
+
+if TYPE_CHECKING:                    # (numpy itself is imported only where it folds a node)
+    from numpy.typing import ArrayLike, NDArray
 
 FoldRule = Callable[[wire.Node, Sequence["Const | None"]], "Const | None"]
 
@@ -224,25 +227,26 @@ def _np_fold(node: wire.Node, cs: Sequence[Const | None]) -> Const | None:
     import numpy as np
     xs = [None if c is None else np.asarray(c.values).reshape(c.dims) for c in cs]
 
-    def x(i: int) -> Any:                  # input i, which the op needs
+    def x(i: int) -> NDArray[Any]:         # input i, which the op needs
         v = xs[i]
         if v is None:
             raise ValueError(f"input {i + 1} is left out")
         return v
 
-    def opt(i: int) -> Any:                # input i where given (an optional input)
+    def opt(i: int) -> NDArray[Any] | None:    # input i where given (an optional input)
         return xs[i] if len(xs) > i else None
 
     op, at = node.op_type, node.attrs
-    y: Any
+    y: ArrayLike
     try:
         a = x(0)
         if op == "Transpose":
             y = np.transpose(a, at.get("perm"))
         elif op == "Slice":
-            starts, ends = x(1), x(2)
-            axes = opt(3) if opt(3) is not None else range(len(starts))
-            steps = opt(4) if opt(4) is not None else [1] * len(starts)
+            starts, ends, given_axes, given_steps = x(1), x(2), opt(3), opt(4)
+            axes: Iterable[Any] = given_axes if given_axes is not None else range(len(starts))
+            steps: Iterable[Any] = given_steps if given_steps is not None else \
+                [1] * len(starts)
             index = [slice(None)] * a.ndim
             for ax, s, e, st in zip(axes, starts, ends, steps):
                 s, e, st = int(s), int(e), int(st)
@@ -260,17 +264,20 @@ def _np_fold(node: wire.Node, cs: Sequence[Const | None]) -> Const | None:
         elif op == "Expand":
             y = a * np.ones([int(v) for v in x(1).reshape(-1)], a.dtype)
         elif op == "Range":
-            y = np.arange(a.reshape(()), x(1).reshape(()), x(2).reshape(()))
+            y = np.arange(a.reshape(1)[0], x(1).reshape(1)[0], x(2).reshape(1)[0])   # scalars
         elif op == "Tile":
             y = np.tile(a, [int(v) for v in x(1).reshape(-1)])
         elif op in ("Squeeze", "Unsqueeze"):
-            axes = opt(1) if opt(1) is not None else at.get("axes")
+            given = opt(1)
+            which: Sequence[Any] | None = list(given) if given is not None else at.get("axes")
             if op == "Squeeze":
-                y = np.squeeze(a, tuple(int(v) for v in axes) if axes is not None else None)
+                y = np.squeeze(a, tuple(int(v) for v in which) if which is not None else None)
+            elif which is None:            # (an Unsqueeze without its axes)
+                return None
             else:
                 y = a
-                for ax in sorted(int(v) if v >= 0 else int(v) + a.ndim + len(axes)
-                                 for v in axes):
+                for ax in sorted(int(v) if v >= 0 else int(v) + a.ndim + len(which)
+                                 for v in which):
                     y = np.expand_dims(y, ax)
         elif op == "Cast":
             y = a.astype(float if at.get("to", 1) in wire.FLOATS else np.int64)
@@ -283,16 +290,16 @@ def _np_fold(node: wire.Node, cs: Sequence[Const | None]) -> Const | None:
             if fn is not None:
                 y = fn(a)
             else:
-                fn2: Callable[[Any, Any], Any] = {
+                binary: dict[str, Callable[[NDArray[Any], NDArray[Any]], ArrayLike]] = {
                     "Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Mod": np.mod,
                     "Pow": np.power, "Min": np.minimum, "Max": np.maximum, "Equal": np.equal,
                     "Less": np.less, "Greater": np.greater,
                     "Div": lambda p, q: p // q if p.dtype.kind in "iu" and q.dtype.kind in
-                    "iu" else p / q}[op]
-                y = fn2(a, x(1))
+                    "iu" else p / q}
+                y = binary[op](a, x(1))
     except (ValueError, IndexError, TypeError, KeyError, ZeroDivisionError):
         return None
-    y = np.asarray(y)
-    if y.size > wire.MAX_VALUE_ELEMENTS:
+    out = np.asarray(y)
+    if out.size > wire.MAX_VALUE_ELEMENTS:
         return None
-    return Const(tuple(int(d) for d in y.shape), y.reshape(-1).tolist())
+    return Const(tuple(int(d) for d in out.shape), out.reshape(-1).tolist())

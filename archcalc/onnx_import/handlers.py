@@ -7,17 +7,18 @@ emits a layer through the converter (``cv.emit``), aliases its output to an inpu
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from ..ops import Crop
+from ..ops.resampling import Crop
 from .context import Context, Handler
-from .values import Act, Unsupported, sorted_axes
+from .values import Act, Const, Scalar, Unsupported, sorted_axes
 from .wire import Node
 
 INT64_MAX = (1 << 63) - 1
 
 
-def _window(cv: Context, node: Node, a: Act, kernel: list[int]) -> dict:
+def _window(cv: Context, node: Node, a: Act, kernel: list[int]) -> dict[str, list[int]]:
     """kernel, stride, dilation and padding of a Conv/Pool node; auto_pad resolved against the
     input size (SAME_UPPER puts the odd pixel at the end, as TensorFlow's SAME)."""
     at = node.attrs
@@ -38,8 +39,8 @@ def _window(cv: Context, node: Node, a: Act, kernel: list[int]) -> dict:
         pads = [0, 0, 0, 0]
     else:
         pads = list(at.get("pads", [0, 0, 0, 0]))
-    t, l, b, r = pads
-    padding = [t, l] if (t, l) == (b, r) else [t, b, l, r]
+    top, left, bottom, right = pads
+    padding = [top, left] if (top, left) == (bottom, right) else [top, bottom, left, right]
     return {"kernel": list(kernel), "stride": strides, "dilation": dil, "padding": padding}
 
 
@@ -68,29 +69,30 @@ def conv(cv: Context, node: Node) -> None:
         cv.emit(node, "conv", raw, [a], rank=4)
 
 
-def conv_transpose(cv: Context, node: Node, extra: tuple = (0, 0), bias: bool | None = None,
-                   named: Node | None = None) -> None:
+def conv_transpose(cv: Context, node: Node, extra: tuple[int, int] = (0, 0),
+                   bias: bool | None = None, named: Node | None = None) -> None:
     """``extra``: zero rows and columns a Pad adds at the end (an output_padding beyond what
     ONNX's ConvTranspose takes); ``bias``: a bias added after that Pad."""
     a = cv.act(node.inputs[0])
     w = cv.dims(node.inputs[1])
     if w is None or len(w) != 4:
         raise Unsupported("its weight is not a 4-D initializer")
-    cin, f_g, kh, kw = w
+    _, f_g, kh, kw = w
     at = node.attrs
     group = at.get("group", 1)
     if at.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
         raise Unsupported(f"auto_pad {at['auto_pad']}")
-    t, l, b, r = at.get("pads", [0, 0, 0, 0]) if at.get("auto_pad", "NOTSET") == "NOTSET" \
-        else [0, 0, 0, 0]
+    top, left, bottom, right = at.get("pads", [0, 0, 0, 0]) \
+        if at.get("auto_pad", "NOTSET") == "NOTSET" else [0, 0, 0, 0]
     opad = list(at.get("output_padding", [0, 0]))
     # archcalc's transposed conv crops P at both ends; an end crop smaller by x is the same as
     # x more output_padding
-    if b > t or r > l:
-        raise Unsupported(f"pads {[t, l, b, r]} crop more at the end than at the start")
-    opad = [opad[0] + t - b + extra[0], opad[1] + l - r + extra[1]]
+    if bottom > top or right > left:
+        raise Unsupported(f"pads {[top, left, bottom, right]} crop more at the end than at the "
+                          "start")
+    opad = [opad[0] + top - bottom + extra[0], opad[1] + left - right + extra[1]]
     raw = {"filters": f_g * group, "kernel": [kh, kw], "stride": list(at.get("strides", [1, 1])),
-           "padding": [t, l], "output_padding": opad, "groups": group,
+           "padding": [top, left], "output_padding": opad, "groups": group,
            "dilation": list(at.get("dilations", [1, 1])),
            "bias": _bias(node, 2) if bias is None else bias}
     if "output_shape" in at:
@@ -127,7 +129,7 @@ def matmul(cv: Context, node: Node, bias: str | None = None, last: Node | None =
     fc(cv, node, a, w[1], w[0], bias is not None, last)
 
 
-def _pool(kind: str):
+def _pool(kind: str) -> Handler:
     def handler(cv: Context, node: Node) -> None:
         a = cv.act(node.inputs[0])
         at = node.attrs
@@ -140,13 +142,13 @@ def _pool(kind: str):
     return handler
 
 
-def _global(kind: str):
+def _global(kind: str) -> Handler:
     def handler(cv: Context, node: Node) -> None:
         cv.emit(node, kind, {}, [cv.act(node.inputs[0])], rank=4)
     return handler
 
 
-def _reduce(kind: str):
+def _reduce(kind: str) -> Handler:
     """ReduceMean/ReduceMax over H and W: a global pooling (keepdims 0 gives a vector)."""
     def handler(cv: Context, node: Node) -> None:
         a = cv.act(node.inputs[0])
@@ -170,7 +172,9 @@ def lrn(cv: Context, node: Node) -> None:
             [cv.act(node.inputs[0])])
 
 
-def _simple(kind: str, **attrs):
+def _simple(kind: str, **attrs: tuple[str, float]) -> Handler:
+    """A layer of ``kind`` whose attributes are the node's (``attrs``: archcalc's name → the
+    ONNX attribute's name and its default)."""
     def handler(cv: Context, node: Node) -> None:
         raw = {k: node.attrs.get(onnx_name, default) for k, (onnx_name, default) in attrs.items()}
         cv.emit(node, kind, raw, [cv.act(node.inputs[0])])
@@ -190,7 +194,7 @@ def clip(cv: Context, node: Node) -> None:
                           "ReLU)")
 
 
-def _close(x, y) -> bool:
+def _close(x: Scalar | None, y: float) -> bool:
     return x is not None and abs(x - y) < 1e-6
 
 
@@ -227,7 +231,7 @@ def identity(cv: Context, node: Node) -> None:
     cv.alias(node, cv.act(node.inputs[0]))
 
 
-def merge(kind: str):
+def merge(kind: str) -> Handler:
     def handler(cv: Context, node: Node) -> None:
         xs = [x for x in node.inputs if x]
         consts = [x for x in xs if not isinstance(cv.vals.get(x), Act)]
@@ -281,6 +285,8 @@ def slice_(cv: Context, node: Node) -> None:
     else:
         starts, ends = node.attrs.get("starts"), node.attrs.get("ends")
         axes, steps = node.attrs.get("axes"), None
+    if starts is None or ends is None:
+        raise Unsupported("a Slice without starts and ends")
     axes = list(range(len(starts))) if axes is None else axes
     if steps and any(s != 1 for s in steps):
         raise Unsupported(f"a Slice with steps {steps}")
@@ -315,18 +321,24 @@ def slice_(cv: Context, node: Node) -> None:
     cv.emit(node, "crop", {"size": [th, tw]}, [a])
 
 
-def _resize_target(cv: Context, node: Node, a: Act) -> dict:
+def _values(c: Const | None) -> Sequence[Scalar] | None:
+    return c.values if c is not None else None
+
+
+def _resize_target(cv: Context, node: Node, a: Act) -> dict[str, list[int]]:
+    scales: Sequence[Scalar] | None
     if node.op_type == "Upsample":
-        scales = node.attrs.get("scales") or (cv.const(node.inputs[1]).values
+        scales = node.attrs.get("scales") or (_values(cv.const(node.inputs[1]))
                                               if len(node.inputs) > 1 else None)
         sizes = None
     elif cv.opset < 11:
-        scales, sizes = cv.const(node.inputs[1]).values, None
+        scales, sizes = _values(cv.const(node.inputs[1])), None
     else:
         sc = cv.const(node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] else None
-        sz = cv.const(node.inputs[3]) if len(node.inputs) > 3 and node.inputs[3] else None
+        sz = _values(cv.const(node.inputs[3])) if len(node.inputs) > 3 and node.inputs[3] \
+            else None
         scales = sc.values if sc is not None and sc.values else None
-        sizes = [int(v) for v in sz.values] if sz is not None else None
+        sizes = [int(v) for v in sz] if sz is not None else None
     h, w, _ = a.vol
     if sizes is not None:
         if len(sizes) != 4:
@@ -365,6 +377,8 @@ def pad(cv: Context, node: Node) -> None:
         axes = cv.ints(node, 3, None) if len(node.inputs) > 3 and node.inputs[3] else None
     else:
         pads, value, axes = list(at.get("pads", [])), at.get("value", 0.0), None
+    if pads is None:
+        raise Unsupported("a Pad without pads")
     if axes is not None:
         full = [0] * 8
         k = len(axes)
@@ -378,7 +392,7 @@ def pad(cv: Context, node: Node) -> None:
         raise Unsupported(f"pads {pads} (archcalc pads height and width)")
     if any(p < 0 for p in pads):
         raise Unsupported(f"negative pads {pads}")
-    raw = {"padding": [pads[2], pads[6], pads[3], pads[7]], "mode": mode}
+    raw: dict[str, Any] = {"padding": [pads[2], pads[6], pads[3], pads[7]], "mode": mode}
     if mode == "constant":
         raw["value"] = value
     cv.emit(node, "pad", raw, [a], rank=4)
@@ -393,7 +407,7 @@ def flatten(cv: Context, node: Node) -> None:
 
 
 def _flat(cv: Context, node: Node, a: Act) -> None:
-    if a.rank == 2 or a.vol[:2] == (1, 1) and a.flat is None:
+    if a.rank == 2 or (a.vol[:2] == (1, 1) and a.flat is None):
         cv.alias(node, Act(a.layer, a.vol, 2, a.flat))
         return
     name = cv.layer_name(node) or "flatten"
@@ -403,12 +417,12 @@ def _flat(cv: Context, node: Node, a: Act) -> None:
 
 def reshape(cv: Context, node: Node) -> None:
     a = cv.act(node.inputs[0])
-    c = cv.const(node.inputs[1])
-    if c is None:
+    shape = _values(cv.const(node.inputs[1]))
+    if shape is None:
         raise Unsupported("a Reshape to a shape archcalc cannot compute")
     h, w, ch = a.vol
     dims = a.onnx_dims(cv.batch)
-    target = [int(v) for v in c.values]
+    target = [int(v) for v in shape]
     target = [dims[i] if t == 0 and i < len(dims) else t for i, t in enumerate(target)]
     total = math.prod(dims)
     if target.count(-1) == 1:

@@ -68,7 +68,7 @@ def _only(cv: Context, value: str, op_type: str | None = None) -> Node | None:
     return users[0]
 
 
-def _static(cv: Context, value: str) -> list | None:
+def _static(cv: Context, value: str) -> Sequence[Scalar] | None:
     """A constant's values before the walk: a Constant node's or a small initializer's."""
     if value in cv.g.initializers:
         return cv.g.initializers[value].values()
@@ -81,7 +81,7 @@ def _static(cv: Context, value: str) -> list | None:
     return None
 
 
-def _near(values, target: float) -> bool:
+def _near(values: Sequence[Scalar] | None, target: float) -> bool:
     return values is not None and len(values) == 1 and abs(values[0] - target) < 1e-4
 
 
@@ -134,8 +134,10 @@ def _gelu(cv: Context, plan: Plan, erf: Node) -> None:
         plan.special[m2.index] = partial(_unary, kind="gelu", x=x)
         return
     half = cv.producer.get(other or "")
-    if half is None or half.op_type != "Mul" or _only(cv, half.outputs[0]) is not m1 or \
-            _other(half, x) is None or not _near(_static(cv, _other(half, x)), 0.5):
+    if half is None or half.op_type != "Mul" or _only(cv, half.outputs[0]) is not m1:
+        return
+    k = _other(half, x)
+    if k is None or not _near(_static(cv, k), 0.5):
         return
     plan.internal(pre, erf, plus, half)              # (x·0.5)·(1 + erf)
     plan.special[m1.index] = partial(_unary, kind="gelu", x=x)
@@ -170,7 +172,7 @@ def _shuffle(cv: Context, plan: Plan, r1: Node) -> bool:
     def check(node: Node) -> None:
         a = cv.vals.get(r1.outputs[0])
         c = cv.const(node.inputs[1])
-        if not isinstance(a, Act) or c is None:
+        if not isinstance(a, Act) or c is None or c.values is None:
             raise Unsupported("the last Reshape of a channel shuffle to a shape archcalc cannot "
                               "compute")
         hh, ww, ch = a.vol
@@ -186,8 +188,8 @@ def _shuffle_head(cv: Context, node: Node, last: Node) -> None:
     a = cv.act(node.inputs[0])
     c = cv.const(node.inputs[1])
     hh, ww, ch = a.vol
-    target = [int(v) for v in c.values] if c is not None else []
-    if len(target) != 5 or target[3:] != [hh, ww] and target[3:] != [0, 0]:
+    target = [int(v) for v in c.values] if c is not None and c.values is not None else []
+    if len(target) != 5 or (target[3:] != [hh, ww] and target[3:] != [0, 0]):
         raise Unsupported(f"a Reshape to {target} before a channel shuffle's transpose")
     groups = target[1] if target[1] > 0 else ch // target[2]
     if groups * (target[2] if target[2] > 0 else ch // groups) != ch:
@@ -202,9 +204,10 @@ def _groupnorm(cv: Context, plan: Plan, r1: Node) -> bool:
     if inorm is None:                  # (its scale and bias per group: constants, or
         return False                   # initializers as PyTorch's newer exporter writes them)
     r2 = _only(cv, inorm.outputs[0], "Reshape")
-    mul = r2 and _only(cv, r2.outputs[0], "Mul")
-    add = mul and _only(cv, mul.outputs[0], "Add")
-    if add is None or not _param_path(cv, _other(mul, r2.outputs[0])) or \
+    mul = _only(cv, r2.outputs[0], "Mul") if r2 is not None else None
+    add = _only(cv, mul.outputs[0], "Add") if mul is not None else None
+    if r2 is None or mul is None or add is None or \
+            not _param_path(cv, _other(mul, r2.outputs[0])) or \
             not _param_path(cv, _other(add, mul.outputs[0])):
         return False
     groups = cv.dims(inorm.inputs[1]) or _static_dims(cv, inorm.inputs[1])
@@ -216,7 +219,7 @@ def _groupnorm(cv: Context, plan: Plan, r1: Node) -> bool:
     return True
 
 
-def _static_dims(cv: Context, value: str):
+def _static_dims(cv: Context, value: str) -> tuple[int, ...] | None:
     node = cv.producer.get(value)
     if node is not None and node.op_type == "Constant":
         try:
@@ -272,8 +275,8 @@ def _conv_transpose_pad(cv: Context, plan: Plan, ct: Node) -> None:
     onnxruntime runs it) stops below the stride, so the rest comes as zero rows and columns
     padded at the end, and the bias is added after them (archcalc's own export writes it so)."""
     pad = _only(cv, ct.outputs[0], "Pad")
-    if pad is None or pad.attrs.get("mode", "constant") != "constant" or len(ct.inputs) > 2 \
-            and ct.inputs[2]:
+    if pad is None or pad.attrs.get("mode", "constant") != "constant" or \
+            (len(ct.inputs) > 2 and ct.inputs[2]):
         return
     pads = _static(cv, pad.inputs[1]) if len(pad.inputs) > 1 else None
     value = _static(cv, pad.inputs[2]) if len(pad.inputs) > 2 and pad.inputs[2] else [0.0]
