@@ -319,7 +319,7 @@ class Converter:
                 self.unsupported.setdefault(what, []).append((node, what))
             return
         try:
-            if self.fold(node):
+            if self.fold_constants(node):
                 return
             special = self.plan.special.get(node.index)
             if special is not None:
@@ -578,7 +578,7 @@ class Converter:
 
     # -- constant folding --------------------------------------------------------------------
 
-    def fold(self, node: wire.Node) -> bool:
+    def fold_constants(self, node: wire.Node) -> bool:
         """Evaluate a node whose inputs are all constants (shape arithmetic); True if done."""
         op = node.op_type
         if op == "Constant":
