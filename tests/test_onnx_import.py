@@ -18,7 +18,7 @@ from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 import archcalc  # noqa: E402
 from archcalc.exporters import onnx as ox  # noqa: E402
 from archcalc.onnx_import import load_onnx  # noqa: E402
-from archcalc.onnx_import.convert import short_name  # noqa: E402
+from archcalc.onnx_import.names import short_name  # noqa: E402
 from archcalc.spec import parse  # noqa: E402
 from archcalc.exporters.yaml import to_yaml  # noqa: E402
 from conftest import imported_by, run_cli  # noqa: E402
@@ -503,7 +503,7 @@ def test_pytorch_pad_computation_is_folded(tmp_path):
 
 
 def test_pytorch_dynamo_names_come_from_the_module_path():
-    from archcalc.onnx_import.convert import torch_scope_name
+    from archcalc.onnx_import.names import torch_scope_name
     ns = (": __main__.Net/layer1: torch.nn.modules.container.Sequential/layer1.0: __main__.Basic"
           "/layer1.0.relu: torch.nn.modules.activation.ReLU/relu_1: aten.relu.default")
     assert torch_scope_name(ns) == "layer1.0.relu"

@@ -1,12 +1,28 @@
 """Reading ONNX models into archcalc's layer graph (``archcalc summary model.onnx``,
-``archcalc.load("model.onnx")``): :mod:`.wire` reads the file's structure without its weights
-and without the ``onnx`` package, :mod:`.convert` (with :mod:`.handlers` and :mod:`.patterns`)
-turns the ONNX graph into a :class:`~archcalc.graph.Network`, :mod:`.to_yaml` writes a network
-as a YAML spec (``archcalc import``). See docs/onnx-import.md.
+``archcalc.load("model.onnx")``). See docs/onnx-import.md.
+
+The modules, each importing only those above it:
+
+* :mod:`.wire`: the file's structure, read without its weights and without ``onnx``;
+* :mod:`.values`: the values flowing between nodes (activations, constants, failures) and
+  :class:`~.values.Unsupported`;
+* :mod:`.names`: layer names from node names and PyTorch's module paths;
+* :mod:`.fold`: constant folding (shape arithmetic), numpy only for N-D constants;
+* :mod:`.infer`: what is asked of the ``onnx`` package (shape inference for passthrough nodes),
+  imported only when asked;
+* :mod:`.context`: the converter as handlers and patterns see it (a Protocol);
+* :mod:`.handlers`: the layer each ONNX op becomes;
+* :mod:`.patterns`: groups of nodes that are one layer, found before the walk;
+* :mod:`.convert`: the :class:`~.convert.Converter`, which walks the graph and builds the
+  :class:`~archcalc.graph.Network`.
+
+``archcalc import`` writes an imported network as a YAML spec
+(archcalc/cli/commands/import_.py).
 """
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 from ..errors import OPTIONS, ArchcalcError, SourcePos, error
 from ..graph import Network
@@ -23,8 +39,8 @@ def is_onnx_path(path: str) -> bool:
     return str(path).lower().endswith(".onnx")
 
 
-def load_onnx(path: str, input=None, unknown: str = "error", name: str | None = None,
-              res: int | None = None) -> Network:
+def load_onnx(path: str, input: str | Sequence[int] | None = None, unknown: str = "error",
+              name: str | None = None, res: int | None = None) -> Network:
     """The network of the ONNX model at ``path``. ``input`` (H, W, C) or ``"224x224x3"`` gives
     the input size where the model leaves it dynamic; ``unknown="passthrough"`` keeps nodes of
     ops archcalc does not know as layers whose figures are not counted (else they are errors);
