@@ -6,9 +6,10 @@ computes a shape: that is the analysis pass.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, NamedTuple
+from collections.abc import Iterable
+from typing import Any, NamedTuple
 
-from .errors import ArchcalcError, Diagnostic, SourcePos, error
+from .errors import Diagnostic, SourcePos, error
 from .ops import DEFAULT_ROUNDING, OPS, Op, Vol, lookup
 from .ops.values import as_int
 from .settings import Settings
@@ -50,9 +51,9 @@ class Network:
     added to a network afterwards.
     """
 
-    __slots__ = ("name", "input", "layers", "rounding", "source", "language", "warnings",
-                 "block_outputs", "by_name", "consumers", "declared_outputs", "params", "settings",
-                 "input_given", "size_dependent", "origin", "_graph", "_inference_consumers")
+    __slots__ = ("_graph", "_inference_consumers", "block_outputs", "by_name", "consumers",
+                 "declared_outputs", "input", "input_given", "language", "layers", "name", "origin",
+                 "params", "rounding", "settings", "size_dependent", "source", "warnings")
 
     def __init__(self, name: str, input: Vol, layers: list[Layer], rounding: str = DEFAULT_ROUNDING,
                  source: str | None = None, language: str = "string",
@@ -167,7 +168,7 @@ class Network:
 
     def _repr_svg_(self) -> str | None:
         """Jupyter's view (archcalc.views.notebook)."""
-        from .views.notebook import network_svg   # the notebook hook: the one upward import
+        from .views.notebook import network_svg  # the notebook hook: the one upward import
         return network_svg(self)
 
     def weight_layers(self) -> int:

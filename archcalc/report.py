@@ -44,8 +44,9 @@ class RF(NamedTuple):
 
     def to_dict(self) -> dict:
         """Always the same keys; pairs are always [h, w]; a global field has nulls."""
-        return {"global": self.is_global, "size": as_pair(self.size), "stride": as_pair(self.stride),
-                "start": as_pair(self.start), "aligned": self.aligned}
+        return {"global": self.is_global, "size": as_pair(self.size),
+                "stride": as_pair(self.stride), "start": as_pair(self.start),
+                "aligned": self.aligned}
 
     def text(self) -> str:
         if self.is_global:
@@ -75,8 +76,8 @@ def public_attrs(attrs: dict) -> dict:
             continue
         out[k] = _jsonable(v)
     if "pads_end" in attrs:               # four sides: [top, bottom, left, right]
-        (t, l), (b, r) = attrs["pads"], attrs["pads_end"]
-        out["padding"] = [t, b, l, r]
+        (t, left), (b, r) = attrs["pads"], attrs["pads_end"]
+        out["padding"] = [t, b, left, r]
     elif "pads" in attrs:
         out["padding"] = list(attrs["pads"])
     if attrs.get("output_size") is not None:   # output_padding is then picked from it: the
@@ -187,7 +188,7 @@ class Report:
     input: Vol
     layers: tuple[LayerRow, ...]
     totals: Totals
-    settings: Settings = Settings()
+    settings: Settings = field(default_factory=Settings)
     diagnostics: tuple[Diagnostic, ...] = field(default=())
     block_outputs: dict = field(default_factory=dict)   # block instance → its output layer
 
@@ -203,7 +204,7 @@ class Report:
 
     def _repr_html_(self) -> str:
         """Jupyter's view (archcalc.views.notebook)."""
-        from .views.notebook import report_html    # the notebook hook: the one upward import
+        from .views.notebook import report_html  # the notebook hook: the one upward import
         return report_html(self)
 
     def to_dict(self, depth: int | None = None) -> dict:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import NOWHERE, OPTIONS, ArchcalcError, Diagnostic, SourcePos
-from .ops.values import Vol, as_bool, as_int, as_rounding, as_volume, choice
+from .ops.values import Vol, as_bool, as_rounding, as_volume, choice
 from .units import DTYPES
 
 # state tensors an optimizer keeps per trainable parameter (the training estimate)

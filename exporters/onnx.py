@@ -7,10 +7,10 @@ inference and a parameter count, and :func:`export` refuses to report a file don
 
 Weights (``weights=``):
   * ``"random"``: Kaiming-uniform with the ReLU gain (He et al. 2015; PyTorch's
-    ``kaiming_uniform_(w, nonlinearity="relu")``): U(−b, b), b = sqrt(6 / fan_in), so the standard deviation is
-    sqrt(2 / fan_in) as He-normal's; biases zero, batch norm γ = 1, β = 0, running mean 0 and
-    variance 1. Each tensor is drawn in fixed chunks from a numpy Generator (SFC64) seeded with
-    (seed, crc32(tensor name), chunk index), so the values do not depend on the order or the
+    ``kaiming_uniform_(w, nonlinearity="relu")``): U(−b, b), b = sqrt(6 / fan_in), so the standard
+    deviation is sqrt(2 / fan_in) as He-normal's; biases zero, batch norm γ = 1, β = 0, running mean
+    0 and variance 1. Each tensor is drawn in fixed chunks from a numpy Generator (SFC64) seeded
+    with (seed, crc32(tensor name), chunk index), so the values do not depend on the order or the
     number of threads that draw them: two exports of one spec are byte-identical. (Uniform values
     draw about 4× faster than normal ones, which keeps export close to the cost of writing.)
   * ``"zeros"``: every trainable parameter is zero; batch norm's running statistics keep their
@@ -23,18 +23,17 @@ See docs/export.md for the opset choice, external data and atomic writes.
 """
 from __future__ import annotations
 
-
 import os
 import shutil
 import sys
 import tempfile
 import zlib
 from collections import deque
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from math import ceil, prod, sqrt
-from typing import Callable, Iterator, Mapping
 
 import numpy as np
 import onnx
@@ -101,8 +100,8 @@ def weight_mode(weights: str) -> str:
     """The canonical name of a weights mode, or an ArchcalcError for an unknown one."""
     mode = WEIGHT_ALIASES.get(str(weights).lower(), str(weights).lower())
     if mode not in WEIGHT_MODES:
-        raise error(f"unknown weights mode {weights!r}", OPTIONS, hint="one of random, zeros, none (light: "
-                    "structure only)", kind="usage")
+        raise error(f"unknown weights mode {weights!r}", OPTIONS,
+                    hint="one of random, zeros, none (light: structure only)", kind="usage")
     return mode
 
 
@@ -290,7 +289,8 @@ def _pool(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
     a = layer.attrs
     op = layer.opdef
     (ph, pw), (eh, ew) = op.pads(a, at), op.pads_end(a)
-    attrs = dict(kernel_shape=list(a["kernel"]), strides=list(a["stride"]), pads=[ph, pw, eh, ew])
+    attrs = {"kernel_shape": list(a["kernel"]), "strides": list(a["stride"]),
+             "pads": [ph, pw, eh, ew]}
     # ceil_mode only where ceil rounding actually adds a window: where the extra window would
     # start in the padding, archcalc (as PyTorch and onnxruntime's kernel) keeps the floor size,
     # but ONNX shape inference applies ceil_mode's plain formula and gets one more
@@ -400,10 +400,10 @@ def _upsample(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
     sh, sw = layer.opdef.factors(layer.attrs, vin[0])
     scales = g.const(f"{layer.name}.scales", np.array([1, 1, sh, sw], np.float32))
     if layer.attrs["mode"] == "nearest":
-        attrs = dict(mode="nearest", coordinate_transformation_mode="asymmetric",
-                     nearest_mode="floor")
+        attrs = {"mode": "nearest", "coordinate_transformation_mode": "asymmetric",
+                 "nearest_mode": "floor"}
     else:
-        attrs = dict(mode="linear", coordinate_transformation_mode="half_pixel")
+        attrs = {"mode": "linear", "coordinate_transformation_mode": "half_pixel"}
     g.node("Resize", [g.as4d(ins[0]), "", scales], layer.name, 4, **attrs)
 
 
@@ -452,10 +452,11 @@ def _conv_transpose(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
 
 
 def _pad(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
-    """Pad (pads an input since opset 11): [x1_begin, x2_begin, ..., x1_end, ...] over N, C, H, W."""
+    """Pad (pads an input since opset 11): [x1_begin, x2_begin, ..., x1_end, ...] over N, C, H,
+    W."""
     a, n = layer.attrs, layer.name
-    t, b, l, r = a["padding"]
-    inputs = [g.as4d(ins[0]), _ints(g, f"{n}.pads", [0, 0, t, l, 0, 0, b, r])]
+    t, b, left, r = a["padding"]
+    inputs = [g.as4d(ins[0]), _ints(g, f"{n}.pads", [0, 0, t, left, 0, 0, b, r])]
     if a["mode"] == "constant":
         inputs.append(g.const(f"{n}.value", np.array(a["value"], np.float32)))
     g.node("Pad", inputs, n, 4, mode=a["mode"])
@@ -485,7 +486,7 @@ def _relu6(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
 
 # PyTorch's hardsigmoid is relu6(x + 3)/6 = clip(x/6 + 1/2, 0, 1): ONNX's HardSigmoid with these
 # (its own defaults are alpha 0.2, beta 0.5, as Keras's)
-_HARD = dict(alpha=1.0 / 6.0, beta=0.5)
+_HARD = {"alpha": 1.0 / 6.0, "beta": 0.5}
 
 
 def _hardsigmoid(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
@@ -922,7 +923,7 @@ def check_opset(opset: int | None) -> int:
     return opset
 
 
-@lru_cache(maxsize=None)
+@cache
 def newest_opset() -> int:
     """The newest opset that both the installed onnx defines and the installed onnxruntime
     runs, found by opening a session on a model that uses every operator the exporter emits.
@@ -972,7 +973,8 @@ def _field(number: int, length: int) -> bytes:
     return _varint(number << 3 | 2) + _varint(length)
 
 
-_GRAPH, _INITIALIZER, _RAW_DATA = 7, 5, 9     # ModelProto.graph, GraphProto.initializer, TensorProto.raw_data
+# ModelProto.graph, GraphProto.initializer, TensorProto.raw_data
+_GRAPH, _INITIALIZER, _RAW_DATA = 7, 5, 9
 
 
 class _Progress:
@@ -984,8 +986,13 @@ class _Progress:
         self.bar = None
         if show:
             from rich.console import Console
-            from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
-                                       TimeRemainingColumn)
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
             self.bar = Progress(TextColumn(label), BarColumn(), DownloadColumn(),
                                 TimeRemainingColumn(), console=Console(stderr=True),
                                 transient=True)
@@ -1134,7 +1141,7 @@ def _check_file(path: str, g: Plan, expected: onnx.ModelProto, light: bool) -> N
     read) and must encode ``expected``'s structure with every tensor the planned size; a file up
     to FULL_CHECK_BYTES (with external data: any model file) also passes ``onnx.checker``."""
     skeleton, raw = _read_skeleton(path)
-    heads = [t for t in skeleton.graph.initializer]
+    heads = list(skeleton.graph.initializer)
     del skeleton.graph.initializer[:]
     if skeleton != expected:
         raise VerificationError(f"{path}: the file does not hold the model that was verified")
@@ -1223,6 +1230,6 @@ def _encoded(buf, number: int, wire: int, i: int, j: int) -> bytes:
     return _key(number, wire) + buf[i:j]
 
 
-__all__ = ["EMIT", "export", "to_model", "verify", "plan", "default_opset", "newest_opset", "check_opset",
-           "DEFAULT_OPSET", "weight_mode",
+__all__ = ["EMIT", "export", "to_model", "verify", "plan", "default_opset", "newest_opset",
+           "check_opset", "DEFAULT_OPSET", "weight_mode",
            "VerificationError", "WEIGHT_MODES", "EXTERNAL_DATA_THRESHOLD"]

@@ -96,7 +96,8 @@ def open_session(model_path: str, provider: str = "auto", configure=None) -> Ses
     given, is called with each SessionOptions before use (archcalc.latency turns on
     onnxruntime's profiler this way)."""
     if provider not in PROVIDERS:
-        raise error(f"unknown provider {provider!r}", OPTIONS, hint="auto, cpu or cuda", kind="usage")
+        raise error(f"unknown provider {provider!r}", OPTIONS, hint="auto, cpu or cuda",
+                    kind="usage")
     ort = load_onnxruntime()
     if provider == "cpu":
         return Session(_session(ort, model_path, [CPU], configure=configure), "cpu")

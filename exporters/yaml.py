@@ -55,8 +55,8 @@ def _attrs(layer, rounding: str) -> list[tuple[str, object]]:
             out.append((k, _pair_or_one(v)))
             continue
         default = op.ATTRS.get(k)
-        if v == default or isinstance(default, (int, float)) and not isinstance(default, bool) \
-                and _pair_or_one(v) == default:
+        if v == default or (isinstance(default, (int, float)) and not isinstance(default, bool) \
+                and _pair_or_one(v) == default):
             continue
         out.append((k, _pair_or_one(v) if isinstance(v, list) else v))
     return out

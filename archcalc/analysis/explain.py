@@ -1,13 +1,15 @@
 """``archcalc explain``: every figure of a layer with the arithmetic behind it.
 
-The op supplies its own derivations (``Op.explain``, next to each op's rules in archcalc/ops/: output size, parameters, MACs);
-what every layer shares — activation memory and the receptive-field step — is derived here from
-the report's rows, with the same rules the analysis pass used (docs/definitions.md). Nothing is
-recomputed differently: a test checks that every derived value equals the report's.
+The op supplies its own derivations (``Op.explain``, next to each op's rules in archcalc/ops/:
+output size, parameters, MACs); what every layer shares — activation memory and the receptive-field
+step — is derived here from the report's rows, with the same rules the analysis pass used
+(docs/definitions.md). Nothing is recomputed differently: a test checks that every derived value
+equals the report's.
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 from ..errors import OPTIONS, error
 from ..graph import Network
@@ -44,7 +46,8 @@ def net_view(kind: str) -> bool:
     return OPS[kind].view
 
 
-def activation_figures(row: LayerRow, report: Report, rows: dict[str, LayerRow]) -> list[dv.Derivation]:
+def activation_figures(row: LayerRow, report: Report,
+                       rows: dict[str, LayerRow]) -> list[dv.Derivation]:
     """Elements this layer writes to a new buffer, and their bytes at the report's settings."""
     s = report.settings
     size = s.dtype_bytes
@@ -209,7 +212,7 @@ def select(report: Report, net: Network, wanted: Sequence[str] | None) -> list[L
             if not a or not b:
                 raise error(f"the range {w!r} needs both ends", OPTIONS,
                             hint="write first..last, e.g. conv3..pool5", kind="usage")
-            (a0, a1), (b0, b1) = span(a), span(b)
+            (a0, _), (_, b1) = span(a), span(b)
             if b1 < a0:
                 raise error(f"the range {w!r} runs backwards: {b} comes before {a}", OPTIONS,
                             hint=f"write {b}..{a}", kind="usage")

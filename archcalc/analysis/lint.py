@@ -5,8 +5,9 @@ docs/diagnostics.md.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from operator import attrgetter
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from ..errors import Diagnostic
 from ..ops import OPS, Windowed
@@ -26,7 +27,7 @@ def _warn(layer, message: str, hint: str | None = None) -> Diagnostic:
     return Diagnostic("warning", message, layer.pos, hint, layer.name)
 
 
-def rounding_effects(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Diagnostic]:
+def rounding_effects(net: Network, rows: dict[str, LayerRow]) -> Iterable[Diagnostic]:
     """Ceil rounding that adds a partial window, and floor rounding that leaves real input pixels
     at the bottom/right edge unseen by any window (pixels that the stride skips anyway, where the
     window is narrower than the stride, are not counted). Nothing under ``exact`` or ``covered``,
@@ -85,7 +86,7 @@ def _rounding_note(layer, a: dict, vin: tuple, vout: tuple, rounding: str) -> Di
                  "adjust the input size or padding for an exact division")
 
 
-def collapsed_early(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Diagnostic]:
+def collapsed_early(net: Network, rows: dict[str, LayerRow]) -> Iterable[Diagnostic]:
     """A layer where the volume becomes 1×1 (from a larger input) while convolutions with a
     spatial kernel still read from it, directly or through other layers: those see padding
     around one pixel. 1×1 convolutions on a 1×1 volume are fully connected layers (the
@@ -126,7 +127,7 @@ def collapsed_early(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Dia
                         "use a larger input, or fewer poolings or strides before this layer")
 
 
-def unread_outputs(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Diagnostic]:
+def unread_outputs(net: Network, rows: dict[str, LayerRow]) -> Iterable[Diagnostic]:
     """A layer nothing reads, other than the last: it becomes another output of the network
     (kept alive to the end, exported as an ONNX output) — usually a name mistyped in a later
     layer's inputs."""
@@ -149,12 +150,12 @@ def unread_outputs(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Diag
                         "it")
 
 
-def _position(net: "Network"):
+def _position(net: Network):
     index = {layer.name: i for i, layer in enumerate(net.layers)}
     return index.__getitem__
 
 
-def fc_dominates(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Diagnostic]:
+def fc_dominates(net: Network, rows: dict[str, LayerRow]) -> Iterable[Diagnostic]:
     """A fully connected layer holding most of the network's parameters because it reads a
     flattened spatial volume of features (VGG's fc1 reads 7×7×512): the case the hint's global
     pooling would fix. An fc after global pooling (a narrow MobileNet's classifier) or one that
@@ -170,7 +171,7 @@ def fc_dominates(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Diagno
                         "ResNet) removes most of them")
 
 
-def _reads_spatial_features(rows: dict[str, "LayerRow"], name: str) -> bool:
+def _reads_spatial_features(rows: dict[str, LayerRow], name: str) -> bool:
     """Whether tensor ``name`` is, up to layers that keep its elements (flatten, dropout, ReLU,
     batch norm...), a volume larger than 1×1 computed by the network (not its input)."""
     while True:
@@ -186,7 +187,7 @@ def _reads_spatial_features(rows: dict[str, "LayerRow"], name: str) -> bool:
         name = src.name
 
 
-def misaligned_merges(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Diagnostic]:
+def misaligned_merges(net: Network, rows: dict[str, LayerRow]) -> Iterable[Diagnostic]:
     """A merge whose branches disagree on receptive-field stride or centre (Araujo et al.)."""
     for row in rows.values():
         if row.op in MERGES and not row.rf.aligned and \
@@ -200,7 +201,7 @@ def misaligned_merges(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[D
                         "coarser grid's stride is expected (FPN-style decoders accept it)")
 
 
-def uncounted(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Diagnostic]:
+def uncounted(net: Network, rows: dict[str, LayerRow]) -> Iterable[Diagnostic]:
     """Layers of an imported ONNX model whose op archcalc does not know (``opaque``, kept by
     ``--unknown passthrough``): their parameters and MACs are unknown, so every total is a lower
     bound. One warning, at the first of them."""
@@ -218,8 +219,9 @@ def uncounted(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Diagnosti
                 "docs/onnx-import.md lists the ops and forms archcalc reads")
     unsized = [layer.name for layer in found if layer.attrs.get("output") is None]
     if unsized:
-        yield _warn(net[unsized[0]], f"ONNX shape inference gives no size for {', '.join(unsized)}: "
-                    "the output volume is taken as the input's",
+        yield _warn(net[unsized[0]],
+                    f"ONNX shape inference gives no size for {', '.join(unsized)}: the output "
+                    "volume is taken as the input's",
                     "run onnx.shape_inference.infer_shapes on the model first, or give --input "
                     "where its size is dynamic")
 
@@ -228,6 +230,6 @@ CHECKS = (rounding_effects, collapsed_early, fc_dominates, misaligned_merges, un
           uncounted)
 
 
-def lint(net: "Network", rows: list["LayerRow"]) -> list[Diagnostic]:
+def lint(net: Network, rows: list[LayerRow]) -> list[Diagnostic]:
     by_name = {r.name: r for r in rows}
     return [d for check in CHECKS for d in check(net, by_name)]

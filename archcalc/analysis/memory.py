@@ -19,8 +19,8 @@ class Storage:
     to come per buffer, so each layer costs a few dictionary operations whatever the network.
     """
 
-    __slots__ = ("consumers", "buffer", "pending", "size", "kept", "live", "peak", "peak_at",
-                 "watch", "seen", "outputs")
+    __slots__ = ("buffer", "consumers", "kept", "live", "outputs", "peak", "peak_at", "pending",
+                 "seen", "size", "watch")
 
     def __init__(self, consumers: dict[str, list[str]], outputs=None):
         self.consumers = consumers     # tensor -> the layers that read it (one entry per read)

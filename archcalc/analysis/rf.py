@@ -60,7 +60,7 @@ def merge(rfs: Sequence[RF]) -> RF:
         lo = min(r.start[ax] - (r.size[ax] - 1) / 2 for r in rfs)
         hi = max(r.start[ax] + (r.size[ax] - 1) / 2 for r in rfs)
         size.append(tidy(hi - lo + 1) if any(isinstance(r.size[ax], float) for r in rfs)
-                    else int(round(hi - lo)) + 1)
+                    else round(hi - lo) + 1)
         start.append((lo + hi) / 2)
         stride.append(max(r.stride[ax] for r in rfs))
     return RF(tuple(size), tuple(stride), tuple(start), False, aligned)

@@ -16,8 +16,7 @@ import typer
 
 from ..errors import OPTIONS, ArchcalcError, Diagnostic
 from ..version import __version__
-from .guard import (INTERRUPTED, SUCCESS, USAGE, SafeStdout, error_document, exit_code,
-                    print_json)
+from .guard import INTERRUPTED, SUCCESS, USAGE, SafeStdout, error_document, exit_code, print_json
 
 
 class Entry(NamedTuple):

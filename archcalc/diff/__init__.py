@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
-from typing import Any, Sequence
+from typing import Any
 
 from ..analysis.rf import at_output
 from ..report import LayerRow, Report, fold, public_attrs
@@ -368,8 +369,9 @@ def _changes(a: LayerRow, b: LayerRow, rename: dict[str, str], inner_a: dict,
 # totals
 
 TOTALS = (("params", "parameters"), ("buffers", "buffers"), ("macs", "MACs"),
-          ("flops", "FLOPs (2 × MACs)"), ("activations", "activations"), ("activation_bytes", "activation memory"),
-          ("peak_bytes", "peak activation memory"), ("param_bytes", "weights inference loads (bytes)"),
+          ("flops", "FLOPs (2 × MACs)"), ("activations", "activations"),
+          ("activation_bytes", "activation memory"), ("peak_bytes", "peak activation memory"),
+          ("param_bytes", "weights inference loads (bytes)"),
           ("training_bytes", "training estimate"))
 
 

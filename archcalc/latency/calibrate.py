@@ -20,14 +20,13 @@ import datetime
 import json
 import os
 import platform
-import time
 
 import numpy as np
 
 from ..errors import OPTIONS, error
 from ..files import write_atomic
 from .devices import KINDS, LOCAL, Device, local_profile_path
-from .measure import measure_bandwidth, measure_peak, session
+from .measure import measure_bandwidth, measure_peak
 
 # the networks calibrate profiles by default: two of the issue's, and a small probe of
 # depthwise-separable layers (no shipped network is used that the held-out test predicts)

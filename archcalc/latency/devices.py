@@ -178,7 +178,7 @@ def _device(key: str, loc: _Located, path: str, line: int) -> Device:
                     SourcePos(path, eloc.line), kind="usage")
     eff = {} if eloc is None else _table(eloc, f"device {key}: efficiency", KINDS, "op kind",
                                          path)
-    text = lambda k: str(d[k].value) if k in d and d[k].value is not None else ""   # noqa: E731
+    text = lambda k: str(d[k].value) if k in d and d[k].value is not None else ""
     return Device(key, text("name") or key, peaks, bw, overhead, eff, text("source"),
                   bool(d["calibrated"].value) if "calibrated" in d else bool(eff))
 

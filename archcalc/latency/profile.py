@@ -9,8 +9,9 @@ the layer its name resolves to, and each layer that got no node of its own is pu
 node it was fused into: a conv, fc or pool with the first named layer down its chain of single
 consumers, any other layer with its latest input's (the op whose output it post-processes).
 Each row of the comparison is one such group. Nodes onnxruntime inserted itself (layout
-reorders, copies between devices, nodes it named after their op type) are one row of their own; a node whose name resolves to no
-layer is an unmapped row, counted and named, never dropped. See docs/latency.md.
+reorders, copies between devices, nodes it named after their op type) are one row of their own;
+a node whose name resolves to no layer is an unmapped row, counted and named, never dropped. See
+docs/latency.md.
 """
 from __future__ import annotations
 
@@ -77,7 +78,9 @@ def profile(net, *, batch: int = 1, warmup: int = 3, iters: int = 20, provider: 
     is, run it ``warmup`` + ``iters`` times with onnxruntime's profiler on, and return each
     node's median time over the timed runs."""
     import numpy as np
-    from ..exporters import onnx as onnx_export, runtime
+
+    from ..exporters import onnx as onnx_export
+    from ..exporters import runtime
     with tempfile.TemporaryDirectory(prefix="archcalc-profile-") as tmp:
         if path is None:
             path = onnx_export.export(net, os.path.join(tmp, "model.onnx"), weights, seed)
@@ -134,7 +137,7 @@ def base_name(node: str) -> str:
     return _SUFFIX.sub("", node[len("fused "):] if node.startswith("fused ") else node)
 
 
-def renamed(prof: "Profile", aliases: dict[str, str]) -> "Profile":
+def renamed(prof: Profile, aliases: dict[str, str]) -> Profile:
     """``prof`` with each node named after the layer ``aliases`` gives its (base) name: an
     imported ONNX model's node names are not its layers' (archcalc.onnx_import records which
     node went into which layer)."""

@@ -24,15 +24,37 @@ from ..errors import SourcePos, error
 from .base import GLOBAL, IDENTITY, MERGE, At, Elementwise, Op, RFStep, window_out
 from .channels import Shuffle, Slice
 from .dense import FC
-from .elementwise import (ELU, GELU, LRN, Dropout, HardSigmoid, HardSwish, LeakyReLU, PReLU, ReLU,
-                          ReLU6, Sigmoid, SiLU, Softmax, Tanh)
+from .elementwise import (
+    ELU,
+    GELU,
+    LRN,
+    Dropout,
+    HardSigmoid,
+    HardSwish,
+    LeakyReLU,
+    PReLU,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Tanh,
+)
 from .merges import Add, Concat, Mul
 from .normalization import BatchNorm, GroupNorm, InstanceNorm, LayerNorm
 from .resampling import ConvTranspose, Crop, Pad, Upsample
 from .shape import Flatten, Input, Opaque
 from .values import DEFAULT_ROUNDING, MAX_DIM, ROUNDINGS, Pair, Vol
-from .windowed import (AdaptiveAvgPool, AvgPool, Conv, DepthwiseConv, GlobalAvgPool, GlobalMaxPool,
-                       MaxPool, Windowed)
+from .windowed import (
+    AdaptiveAvgPool,
+    AvgPool,
+    Conv,
+    DepthwiseConv,
+    GlobalAvgPool,
+    GlobalMaxPool,
+    MaxPool,
+    Windowed,
+)
 
 _KINDS: tuple[type[Op], ...] = (
     Input, Conv, DepthwiseConv, MaxPool, AvgPool, GlobalAvgPool, AdaptiveAvgPool, FC, ReLU, Tanh,

@@ -5,11 +5,21 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from . import derive as dv
 from ..errors import ArchcalcError, Diagnostic, SourcePos, error
-
-from .values import (DEFAULT_ROUNDING, MAX_DIM, ROUNDINGS, Pair, Vol, as_bool, as_float, as_int,
-                     as_padding, as_pair, as_rounding)
+from . import derive as dv
+from .values import (
+    DEFAULT_ROUNDING,
+    MAX_DIM,
+    ROUNDINGS,
+    Pair,
+    Vol,
+    as_bool,
+    as_float,
+    as_int,
+    as_padding,
+    as_pair,
+    as_rounding,
+)
 
 __all__ = ["DEFAULT_ROUNDING", "MAX_DIM", "ROUNDINGS", "Pair", "Vol", "as_bool", "as_float",
            "as_int", "as_padding", "as_pair", "as_rounding", "At", "RFStep", "IDENTITY", "GLOBAL",
@@ -30,7 +40,8 @@ def unseen_tail(n: int, k_eff: int, s: int, pad: int) -> int:
 
 
 def window_ok(n: int, k_eff: int, s: int, pad: int, rounding: str) -> bool:
-    """Whether ``rounding`` accepts this window along one axis (the window fits the padded input)."""
+    """Whether ``rounding`` accepts this window along one axis (the window fits the padded
+    input)."""
     num = n + 2 * pad - k_eff
     if num < 0:
         return False
@@ -110,7 +121,7 @@ class RFStep:
     effective kernel, stride and left/top padding. ``up`` (upsampling, transposed convolution)
     first divides the jump by that factor: the window then slides over a grid ``up`` times finer
     than its input (docs/definitions.md, "Receptive field"); ``p`` may then be a fraction."""
-    __slots__ = ("k", "s", "p", "up")
+    __slots__ = ("k", "p", "s", "up")
 
     def __init__(self, k: Pair, s: Pair, p: Pair, up: Pair = (1, 1)):
         self.k, self.s, self.p, self.up = k, s, p, up
@@ -173,7 +184,7 @@ class Op:
     def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
         return value
 
-    def shape(self, a: dict, ins: list[Vol], at: "At") -> Vol:
+    def shape(self, a: dict, ins: list[Vol], at: At) -> Vol:
         """Output volume from the input volumes; errors are raised with ``at``'s place."""
         return ins[0]
 
@@ -190,7 +201,7 @@ class Op:
     def describe(self, a: dict) -> str:
         return ""
 
-    def explain(self, a: dict, ins: list[Vol], out: Vol, rounding: str) -> list["dv.Derivation"]:
+    def explain(self, a: dict, ins: list[Vol], out: Vol, rounding: str) -> list[dv.Derivation]:
         """How the op got its figures: output height, width and depth (``out_h``, ``out_w``,
         ``out_c``), ``params`` (and ``buffers`` where it has them) and ``macs``, each a
         :class:`~archcalc.ops.derive.Derivation` whose value is what the rules above computed.

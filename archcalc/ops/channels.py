@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import derive as dv
 from ..errors import error
+from . import derive as dv
 from .base import Op
 from .values import as_int
 

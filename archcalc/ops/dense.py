@@ -4,7 +4,7 @@ from __future__ import annotations
 from math import prod
 
 from . import derive as dv
-from .base import check_channels, GLOBAL, Op, REQUIRED
+from .base import GLOBAL, REQUIRED, Op, check_channels
 from .values import as_bool, as_int
 
 

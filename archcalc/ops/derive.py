@@ -1,9 +1,9 @@
 """Derivations: every figure with the formula it came from and the numbers that went into it.
 
-Each op explains its own figures (``Op.explain`` in ``archcalc/ops/``, next to its rules) as a list of
-:class:`Derivation`; the pieces they share — a sliding window along one axis, a product of factors,
-a sum — are built here. The notation is the lectures': W, H input width and height, F filter
-size, P padding, S stride, C input channels, K filters; volumes H×W×C.
+Each op explains its own figures (``Op.explain`` in ``archcalc/ops/``, next to its rules) as a list
+of :class:`Derivation`; the pieces they share — a sliding window along one axis, a product of
+factors, a sum — are built here. The notation is the lectures': W, H input width and height, F
+filter size, P padding, S stride, C input channels, K filters; volumes H×W×C.
 """
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def product(key: str, label: str, factors: list[tuple[str, int]], note: str = ""
     value = 1
     for _, v in factors:
         value *= v
-    values = {sym: v for sym, v in factors}
+    values = dict(factors)
     if plus is not None:
         formula += f" + {plus[0]}"
         worked = f"{worked} + {_factor(plus[1])} = {value:,} + {plus[1]:,}"
@@ -131,7 +131,8 @@ def window_axis(key: str, label: str, sym: str, n: int, k: int, s: int, p: int, 
         if tail <= 0:
             dropped = "only padding goes unused"
         else:
-            last = f"the last input {rows} is" if tail == 1 else f"the last {tail} input {rows}s are"
+            last = (f"the last input {rows} is" if tail == 1
+                    else f"the last {tail} input {rows}s are")
             dropped = f"{last} skipped by the stride, as between windows" if tail <= gap \
                 else f"{last} seen by no window"
         how = "ceil, but the extra window would start in the padding" if rounding == "ceil" \

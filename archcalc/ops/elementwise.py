@@ -2,8 +2,8 @@
 weights except PReLU's trainable slopes."""
 from __future__ import annotations
 
-from . import derive as dv
 from ..errors import error
+from . import derive as dv
 from .base import Elementwise
 from .values import as_bool, as_float, as_int
 
@@ -53,7 +53,7 @@ class LRN(Elementwise):
         return f"size {a['size']}"
 
 
-# --- the activations of mobile networks and transformers -------------------------------------------------------
+# --- the activations of mobile networks and transformers -------------------------------------
 # In place exactly where PyTorch offers ``inplace=True`` (ReLU6, Hardswish, Hardsigmoid, SiLU,
 # LeakyReLU, ELU); GELU and PReLU have no in-place form there (docs/definitions.md, "Activation
 # memory").

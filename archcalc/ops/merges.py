@@ -2,8 +2,8 @@
 (broadcast per axis as numpy does)."""
 from __future__ import annotations
 
-from . import derive as dv
 from ..errors import error
+from . import derive as dv
 from .base import MERGE, Op
 from .values import Vol
 

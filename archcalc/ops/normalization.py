@@ -1,11 +1,10 @@
 """Normalization layers with parameters and buffers."""
 from __future__ import annotations
 
-from . import derive as dv
 from ..errors import error
+from . import derive as dv
 from .base import Op
 from .values import as_bool, as_float, as_int
-
 
 # the receptive-field note of the norms whose statistics are taken over a whole image
 PER_IMAGE_STATISTICS = ("its statistics over all H·W places rescale each channel by global "
@@ -52,7 +51,7 @@ class _Norm(Op):
         return value
 
 
-def _affine(c: int, note: str) -> "dv.Derivation":
+def _affine(c: int, note: str) -> dv.Derivation:
     return dv.product("params", "parameters", [("2", 2), ("C", c)], note)
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import derive as dv
 from ..errors import NOWHERE, error
-from .base import Op, REQUIRED, RFStep
+from . import derive as dv
+from .base import REQUIRED, Op, RFStep
 from .values import as_bool, as_float, as_int, as_pair
 
 MODES = ("nearest", "bilinear")
@@ -135,7 +135,8 @@ class ConvTranspose(Op):
                 raise error(f"output_padding {op} must be smaller than the stride ({s}) or the "
                             f"dilation ({d})", (where or {}).get("output_padding", pos),
                             hint="output_padding only picks among the output sizes a stride "
-                                 f"leaves ambiguous: use 0 to {max(s, d) - 1} (as PyTorch requires)")
+                                 f"leaves ambiguous: use 0 to {max(s, d) - 1} (as PyTorch "
+                                 "requires)")
         return a
 
     def shape(self, a, ins, at):
@@ -263,33 +264,34 @@ class Pad(Op):
         return as_float(value, name, pos)
 
     def shape(self, a, ins, at):
-        (h, w, c), (t, b, l, r) = ins[0], a["padding"]
+        (h, w, c), (t, b, left, r) = ins[0], a["padding"]
         if a["mode"] == "reflect":
             for side, p, n, axis in (("top", t, h, "height"), ("bottom", b, h, "height"),
-                                     ("left", l, w, "width"), ("right", r, w, "width")):
+                                     ("left", left, w, "width"), ("right", r, w, "width")):
                 if p >= n:
                     raise error(f"reflect padding of {p} on the {side} needs an input {axis} of "
                                 f"more than {p}, got {n}", at.pos, layer=at.layer,
                                 hint=f"pad at most {n - 1} pixels by reflection, or use "
                                      "mode: constant")
-        return (h + t + b, w + l + r, c)
+        return (h + t + b, w + left + r, c)
 
     def rf_step(self, a, ins):
-        t, _, l, _ = a["padding"]
-        return RFStep((1, 1), (1, 1), (t, l))
+        t, _, left, _ = a["padding"]
+        return RFStep((1, 1), (1, 1), (t, left))
 
     def explain(self, a, ins, out, rounding):
-        (h, w, c), (t, b, l, r) = ins[0], a["padding"]
-        return [dv.Derivation("out_h", "output height", "H + P_top + P_bottom", f"{h} + {t} + {b}",
-                          out[0], {"H": h, "P_top": t, "P_bottom": b}),
-                dv.Derivation("out_w", "output width", "W + P_left + P_right", f"{w} + {l} + {r}",
-                          out[1], {"W": w, "P_left": l, "P_right": r}),
+        (h, w, c), (t, b, left, r) = ins[0], a["padding"]
+        return [dv.Derivation("out_h", "output height", "H + P_top + P_bottom",
+                              f"{h} + {t} + {b}", out[0], {"H": h, "P_top": t, "P_bottom": b}),
+                dv.Derivation("out_w", "output width", "W + P_left + P_right",
+                              f"{w} + {left} + {r}", out[1],
+                              {"W": w, "P_left": left, "P_right": r}),
                 dv.given("out_c", "output depth", "C", c),
                 *dv.no_params_no_macs("padding copies pixels")]
 
     def describe(self, a):
-        t, b, l, r = a["padding"]
-        p = str(t) if t == b == l == r else f"{t},{b},{l},{r}"
+        t, b, left, r = a["padding"]
+        p = str(t) if t == b == left == r else f"{t},{b},{left},{r}"
         return f"{a['mode']} {p}"
 
 

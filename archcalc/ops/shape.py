@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from math import prod
 
-from . import derive as dv
 from ..errors import error
-from .base import GLOBAL, IDENTITY, Op, REQUIRED
+from . import derive as dv
+from .base import GLOBAL, IDENTITY, REQUIRED, Op
 from .values import as_volume
 
 

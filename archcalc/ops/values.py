@@ -116,7 +116,8 @@ def volume_hint(parts: list[Any] | None) -> str:
     nums = [str(p).strip() for p in parts or []]
     if all(n.isdigit() for n in nums) and nums:
         if len(nums) == 1:
-            return f"write it as {nums[0]}x{nums[0]}x3 for a square RGB image (height, width, channels)"
+            return (f"write it as {nums[0]}x{nums[0]}x3 for a square RGB image (height, width, "
+                    "channels)")
         if len(nums) == 2:
             return f"write it as {nums[0]}x{nums[1]}x3 for an RGB image (height, width, channels)"
         if len(nums) == 4:          # N×C×H×W, as PyTorch prints a batch

@@ -1,10 +1,11 @@
-"""Sliding windows: convolution (plain, grouped, depthwise) and pooling (max, average, global, adaptive)."""
+"""Sliding windows: convolution (plain, grouped, depthwise) and pooling (max, average, global,
+adaptive)."""
 from __future__ import annotations
 
-from . import derive as dv
 from ..errors import ArchcalcError, SourcePos, error
-from .base import At, check_channels, GLOBAL, Op, REQUIRED, RFStep, window_out
-from .values import as_bool, as_int, as_padding, as_pair, as_rounding, Pair, Vol
+from . import derive as dv
+from .base import GLOBAL, REQUIRED, At, Op, RFStep, check_channels, window_out
+from .values import Pair, Vol, as_bool, as_int, as_padding, as_pair, as_rounding
 
 
 def _padding_of(a: dict, k_eff: Pair, layer: str, pos: SourcePos) -> Pair:
@@ -112,7 +113,7 @@ class Windowed(Op):
     def rf_step(self, a, ins):
         return RFStep(a["k_eff"], a["stride"], a["pads"])
 
-    def explain_window(self, a: dict, vin: Vol, out: Vol, rounding: str) -> list["dv.Derivation"]:
+    def explain_window(self, a: dict, vin: Vol, out: Vol, rounding: str) -> list[dv.Derivation]:
         """Output height and width, with the rounding applied and what it dropped."""
         (kh, kw), (sh, sw), (dh, dw) = a["kernel"], a["stride"], a.get("dilation", (1, 1))
         (ph, pw), (eh, ew) = a["pads"], self.pads_end(a)
@@ -184,7 +185,7 @@ class Conv(Windowed):
             dv.product("macs", "MACs", [("H'", out[0]), ("W'", out[1]), ("K", k), *cin, *kern],
                        "one multiply-add per weight per output place; biases not counted")]
 
-    def sharing(self, a, ins, out) -> list["dv.Derivation"]:
+    def sharing(self, a, ins, out) -> list[dv.Derivation]:
         """What weight sharing buys: the parameters of this layer as it is, of a locally
         connected layer with the same windows but its own weights (and bias) at every output
         place, and of a fully connected layer from the same input volume to the same output
@@ -200,7 +201,8 @@ class Conv(Windowed):
                            "the same windows, no sharing: own weights at every output place"
                            + (" and own biases" if biases else ""),
                            plus=("H'·W'·K", oh * ow * k) if biases else None)
-        dense = dv.product("dense", "fully connected", [("H·W·C", h * w * c), ("H'·W'·K", oh * ow * k)],
+        dense = dv.product("dense", "fully connected",
+                           [("H·W·C", h * w * c), ("H'·W'·K", oh * ow * k)],
                            "every input to every output" + (", plus biases" if biases else ""),
                            plus=("H'·W'·K", oh * ow * k) if biases else None)
         return [dv.given("shared", "shared (this layer)", "parameters", shared), local, dense]
@@ -351,8 +353,9 @@ class AdaptiveAvgPool(Op):
         (h, w, c), (oh, ow) = ins[0], a["output"]
         if h % oh or w % ow:
             raise error(f"adaptive pooling from {h}×{w} to {oh}×{ow} has uneven windows", at.pos,
-                        layer=at.layer, hint="archcalc needs the input size to be a multiple of the "
-                        "output size; change the input or use an avgpool with an explicit kernel")
+                        layer=at.layer, hint="archcalc needs the input size to be a multiple of "
+                        "the output size; change the input or use an avgpool with an explicit "
+                        "kernel")
         return (oh, ow, c)
 
     def rf_step(self, a, ins):

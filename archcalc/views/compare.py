@@ -6,12 +6,10 @@ import io
 import json
 import os
 from collections.abc import Sequence
-from typing import Any
 
 from ..report import SCHEMA
 from ..units import human_bytes, human_count
 from .text import md_cell, width_of
-
 
 COMPARE_ROWS = (("weight layers", None), ("parameters", "params"), ("buffers", "buffers"),
                 ("MACs", "macs"), ("activations", "activations"), ("peak bytes", "peak_bytes"))

@@ -1,5 +1,5 @@
-"""``archcalc diff``: the views of a :class:`~archcalc.diff.Diff`: plain text (piped), rich (a terminal),
-Markdown and JSON."""
+"""``archcalc diff``: the views of a :class:`~archcalc.diff.Diff`: plain text (piped), rich (a
+terminal), Markdown and JSON."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,6 @@ from collections.abc import Sequence
 
 from ..diff import Delta, Diff, RowChange, signed, value_text, whole_blocks
 from ..diff.gates import GateResult
-from ..report import LayerRow, fold
 from ..units import human_bytes, human_count
 from .text import diag_line, md_cell, plain_table, width_of
 

@@ -131,7 +131,7 @@ def comparison_lines(cmp, name: str) -> list[str]:
             lines.append(f"per-layer median |error|: {100 * med:.0f}% over {n} rows")
     dom = cmp.dominant(5)
     if dom and cmp.measured_ms:
-        share = lambda r: 100 * r.measured_us / 1e3 / cmp.measured_ms      # noqa: E731
+        share = lambda r: 100 * r.measured_us / 1e3 / cmp.measured_ms
         lines.append("dominant: " + ", ".join(
             f"{r.layers[0] if r.layers else r.label} {share(r):.0f}%" for r in dom))
     return lines

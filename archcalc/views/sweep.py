@@ -7,7 +7,7 @@ import csv
 import json
 import os
 from collections.abc import Sequence
-from typing import Any, Optional, TextIO
+from typing import Any, TextIO
 
 from ..analysis.figures import FIGURES
 from ..design.sweep import LATENCY
@@ -46,7 +46,7 @@ class Writer:
     widest value of each parameter, so columns line up without holding the rows."""
 
     def __init__(self, out: TextIO, fmt: str, names: Sequence[str], count: int,
-                 keys: Sequence[str], widths: Optional[dict] = None):
+                 keys: Sequence[str], widths: dict | None = None):
         self.out, self.fmt, self.names, self.keys = out, fmt, list(names), list(keys)
         if fmt == "csv":
             self.csv = csv.writer(out, lineterminator="\n")
@@ -92,13 +92,13 @@ def column_widths(axes) -> dict:
     out = {}
     for a in axes:
         vals = a.values
-        picks = vals if len(vals) <= 1000 else [vals[k] for k in
-                                                 range(0, len(vals), len(vals) // 1000)] + [vals[-1]]
+        picks = vals if len(vals) <= 1000 else \
+            [vals[k] for k in range(0, len(vals), len(vals) // 1000)] + [vals[-1]]
         out[a.name] = max((len(show(v)) for v in picks), default=0)
     return out
 
 
-def format_of(path: Optional[str], fmt: Optional[str]) -> str:
+def format_of(path: str | None, fmt: str | None) -> str:
     """--format's value, else the output file's suffix (.csv, .jsonl/.json, .html), else
     table."""
     if fmt is not None:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-from typing import List, Optional
 
 import typer
 
@@ -14,13 +13,13 @@ from .compare import read_all
 
 @command
 def report(
-    specs: List[str] = SPECS,
+    specs: list[str] = SPECS,
     output: str = output_option("review.html (one self-contained page) or review.md "
                                 "(Markdown; plots in review_files/ beside it)"),
     opts: LoadOptions = request(),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="include the charts"),
-    dev: Optional[DeviceChoice] = device("add a roofline chart on this device "
-                                         "(docs/latency.md)"),
+    dev: DeviceChoice | None = device("add a roofline chart on this device "
+                                      "(docs/latency.md)"),
 ) -> None:
     """A design review in one file: name and settings, totals, the drawing, the per-layer
     table, every warning, and plots (parameters and MACs, activation memory with the

@@ -6,8 +6,9 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator, List, Optional
+from typing import Any
 
 import typer
 
@@ -37,8 +38,14 @@ class _Progress:
         if self.enabled and self.bar is None:
             self.enabled = False
             from rich.console import Console
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                       TimeElapsedColumn, TimeRemainingColumn)
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
             self.bar = Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(),
                                 TimeElapsedColumn(), TimeRemainingColumn(),
                                 console=Console(stderr=True), transient=True,
@@ -154,35 +161,35 @@ def _terminate_as_interrupt():
 @command
 def sweep(
     spec: str = SPEC,
-    sets: Optional[List[str]] = typer.Option(
+    sets: list[str] | None = typer.Option(
         None, "--set", "-s", metavar="NAME=VALUES",
         help="a parameter's values: one value, a list a,b,c, or an inclusive range lo..hi/step "
              "(e.g. res=160..320/32, width=0.5,0.75,1.0, depth=[2,2,2,2],[3,4,6,3]); repeat "
              "for more parameters: the sweep is their Cartesian product"),
-    sample: Optional[str] = typer.Option(None, "--sample", metavar="N",
-                                         help="N distinct variants drawn at random instead"),
-    seed: Optional[str] = typer.Option(None, "--seed", metavar="S",
-                                       help="seed of --sample's draws (default: a new one, "
-                                            "printed)"),
-    jobs: Optional[str] = typer.Option(None, "--jobs", "-j", metavar="N",
-                                       help="worker processes (default: every core)"),
-    format: Optional[str] = typer.Option(None, "--format", "-F", metavar="FORMAT",
-                                         help="table, csv, json (JSON Lines; also jsonl) or "
-                                              "html (the Pareto front's page); default: from "
-                                              "-o's suffix, else table"),
-    output: Optional[str] = typer.Option(None, "--output", "-o", metavar="FILE",
-                                         help="write to FILE, only once the sweep is complete "
-                                              "(default: stream to standard output)"),
-    pareto: Optional[str] = typer.Option(
+    sample: str | None = typer.Option(None, "--sample", metavar="N",
+                                      help="N distinct variants drawn at random instead"),
+    seed: str | None = typer.Option(None, "--seed", metavar="S",
+                                    help="seed of --sample's draws (default: a new one, "
+                                         "printed)"),
+    jobs: str | None = typer.Option(None, "--jobs", "-j", metavar="N",
+                                    help="worker processes (default: every core)"),
+    format: str | None = typer.Option(None, "--format", "-F", metavar="FORMAT",
+                                      help="table, csv, json (JSON Lines; also jsonl) or "
+                                           "html (the Pareto front's page); default: from "
+                                           "-o's suffix, else table"),
+    output: str | None = typer.Option(None, "--output", "-o", metavar="FILE",
+                                      help="write to FILE, only once the sweep is complete "
+                                           "(default: stream to standard output)"),
+    pareto: str | None = typer.Option(
         None, "--pareto", metavar="FIGURES",
         help="keep the non-dominated variants: figures to minimize, - before those to "
              "maximize, e.g. macs,params,-rf"),
-    scheduler: Optional[str] = typer.Option(
+    scheduler: str | None = typer.Option(
         None, "--scheduler", metavar="ADDRESS",
         help="run on a Dask cluster, e.g. tcp://host:8786 (pip install 'archcalc[cluster]')"),
     opts: LoadOptions = request(exclude=("set_", "unknown")),
-    dev: Optional[DeviceChoice] = device("also each variant's predicted latency on a device "
-                                         "(archcalc estimate; docs/latency.md)"),
+    dev: DeviceChoice | None = device("also each variant's predicted latency on a device "
+                                      "(archcalc estimate; docs/latency.md)"),
 ) -> None:
     """Every variant of a spec over the parameters' values (--set), evaluated in parallel:
     settings, parameters, MACs, activations, peak and training memory and the output's
@@ -196,8 +203,8 @@ def sweep(
 
 
 def _sweep(spec: str, sets: list[str], sample: Any, seed: Any, jobs: Any, format: Any,
-           output: Optional[str], pareto: Optional[str], scheduler: Optional[str],
-           opts: LoadOptions, dev: Optional[DeviceChoice]) -> None:
+           output: str | None, pareto: str | None, scheduler: str | None,
+           opts: LoadOptions, dev: DeviceChoice | None) -> None:
     from ...views.sweep import Writer, column_widths, format_of
     fmt = format_of(output, format)
     if output is not None:

@@ -4,10 +4,10 @@ within layers, a straight spine along a longest path, boxes sized to their (mono
 from __future__ import annotations
 
 import unicodedata
-from typing import NamedTuple, Optional, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 from .diagram import Diagram
-
 
 # ---------------------------------------------------------------------------------------------
 # archcalc's own layered layout and SVG
@@ -44,7 +44,7 @@ def _box_size(lines: Sequence[str]) -> tuple[float, float]:
 
 
 def _place(desired: list[float], seps: list[float],
-           weights: Optional[list[float]] = None) -> list[float]:
+           weights: list[float] | None = None) -> list[float]:
     """Positions as close as possible (weighted least squares) to ``desired`` that keep the
     order and at least ``seps[i]`` between item i and i + 1: isotonic regression (pool adjacent
     violators) on the desired positions less the minimal offsets."""

@@ -2,13 +2,11 @@
 (``layout="dot"``)."""
 from __future__ import annotations
 
-from typing import Optional
-
 from ...errors import OPTIONS, error
 from ...report import Report
-from .diagram import BLOCK_STROKE, Diagram, LAYER_FILL, LAYOUTS, STROKE, diagram, ramp
-from .layout import FONT, FONT_SIZE, LINE_H, MARGIN, PAD_Y, TITLE_SIZE, shifted, layout, text_width
-from .text_formats import dot_of, legend_lines, graphviz, legend_ticks
+from .diagram import BLOCK_STROKE, LAYER_FILL, LAYOUTS, STROKE, Diagram, diagram, ramp
+from .layout import FONT, FONT_SIZE, LINE_H, MARGIN, PAD_Y, TITLE_SIZE, layout, shifted, text_width
+from .text_formats import dot_of, graphviz, legend_lines, legend_ticks
 
 
 def _esc(text: str) -> str:
@@ -27,8 +25,8 @@ def _path_d(path: list[tuple]) -> str:
     return " ".join(p[0] + " " + " ".join(_n(v) for v in p[1:]) for p in path)
 
 
-def to_svg(net, report: Optional[Report] = None, depth: Optional[int] = None,
-           color: Optional[str] = None, layout: str = "layered") -> str:
+def to_svg(net, report: Report | None = None, depth: int | None = None,
+           color: str | None = None, layout: str = "layered") -> str:
     """The graph as a standalone SVG document: archcalc's layered layout (``layout="layered"``,
     the same everywhere, nothing to install) or Graphviz's (``layout="dot"``: needs Graphviz's
     ``dot`` program)."""

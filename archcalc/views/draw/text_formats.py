@@ -5,12 +5,10 @@ from __future__ import annotations
 import math
 import shutil
 import subprocess
-from typing import Optional
 
 from ...errors import OPTIONS, error
 from ...report import Report
-from .diagram import BLOCK_STROKE, Diagram, LAYER_FILL, STROKE, Scale, diagram, text_color
-
+from .diagram import BLOCK_STROKE, LAYER_FILL, STROKE, Diagram, Scale, diagram, text_color
 
 # ---------------------------------------------------------------------------------------------
 # Graphviz DOT
@@ -66,8 +64,8 @@ def legend_id(d: Diagram) -> str:
     return key
 
 
-def to_dot(net, report: Optional[Report] = None, depth: Optional[int] = None,
-           color: Optional[str] = None) -> str:
+def to_dot(net, report: Report | None = None, depth: int | None = None,
+           color: str | None = None) -> str:
     """The graph in Graphviz's DOT language (``dot -Tsvg``). Node ids are the layer names;
     a legend node (``legend_id``) is added where there is a heat map or a training-only
     layer."""
@@ -131,8 +129,8 @@ def mermaid_text(text: str) -> str:
     return "".join(out)
 
 
-def to_mermaid(net, report: Optional[Report] = None, depth: Optional[int] = None,
-               color: Optional[str] = None) -> str:
+def to_mermaid(net, report: Report | None = None, depth: int | None = None,
+               color: str | None = None) -> str:
     """A Mermaid flowchart (``flowchart TD``): node ids ``n0``, ``n1`` … in row order (layer
     names are labels, escaped), ``-->`` edges, ``-.->`` into training-only layers, the heat map
     as ``style`` lines and its scale as a ``legend`` subgraph."""

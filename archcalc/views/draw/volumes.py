@@ -126,7 +126,7 @@ class Node:
 
     @property
     def mid(self) -> float:
-        x0, y0, x1, y1 = self.bbox
+        _, y0, _, y1 = self.bbox
         return (y0 + y1) / 2
 
     @property
@@ -344,7 +344,7 @@ def draw(net, report, depth: int | None = None, auto_fold: bool = True) -> Drawi
                 f'<polygon points="{_poly(front)}" fill="{fill}"/>'
                 f'<polygon points="{_poly(top)}" fill="{fill}" fill-opacity="0.6"/>'
                 f'<polygon points="{_poly(right)}" fill="{fill}" fill-opacity="0.85"/></g>')
-        x0, y0, x1, y1 = n.bbox
+        x0, _, _, y1 = n.bbox
         ty = y1 + 5
         lines.append(f'<g class="label" data-layer="{escape(n.name)}">')
         for i, s in enumerate(n.lines):

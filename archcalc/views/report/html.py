@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from ...report import LayerRow, Report
 from ...units import human_bytes
