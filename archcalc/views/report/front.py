@@ -20,6 +20,16 @@ def _shown(key: str, v: Any) -> str:
         return short(v, "")
 
 
+def _tick(key: str, v: float) -> str:
+    """An axis tick's label: pygal places ticks at floats, while counts and bytes are shown as
+    whole numbers (``human_count`` and ``human_bytes`` take ints)."""
+    try:
+        kind = unit(key)
+    except KeyError:                     # a swept parameter, not a figure
+        return short(v, "")
+    return short(round(v) if kind in ("count", "bytes") else v, kind)
+
+
 def _value(r: Any, key: str) -> Any:
     return r.figures.get(key, r.settings.get(key)) if r.figures else None
 
@@ -46,8 +56,8 @@ def scatter(objectives, front: Sequence, others: Sequence) -> str:
                      width=1000, height=520, js=[], disable_xml_declaration=True,
                      explicit_size=True, stroke=False, style=STYLE, dots_size=3,
                      x_title=x, y_title=y, legend_at_bottom=True, truncate_legend=-1,
-                     x_value_formatter=lambda v: _shown(x, v),
-                     value_formatter=lambda v: _shown(y, v))
+                     x_value_formatter=lambda v: _tick(x, v),
+                     value_formatter=lambda v: _tick(y, v))
     if others:
         chart.add(f"other valid variants ({len(others):,} shown)", points(others), dots_size=2)
     chart.add(f"on the front ({len(front):,})", points(front), dots_size=5)
