@@ -21,7 +21,7 @@ import difflib
 from typing import Any
 
 from ..errors import SourcePos, error
-from .base import GLOBAL, IDENTITY, MERGE, At, Elementwise, Op, RFStep, window_out
+from .base import GLOBAL, IDENTITY, MERGE, At, Attrs, Elementwise, Op, RFKind, RFStep, window_out
 from .channels import Shuffle, Slice
 from .dense import FC
 from .elementwise import (
@@ -106,6 +106,6 @@ def lookup(name: Any, pos: SourcePos) -> Op:
                 hint=hint + "known ops: " + ", ".join([k for k in OPS if k != "input"] + [SPLIT]))
 
 
-__all__ = ["OPS", "OP_NAMES", "Op", "At", "RFStep", "IDENTITY", "GLOBAL", "MERGE", "Vol", "Pair",
-           "DEFAULT_ROUNDING", "MAX_DIM", "ROUNDINGS", "SPLIT", "Elementwise", "Windowed",
-           "lookup", "window_out"]
+__all__ = ["OPS", "OP_NAMES", "Op", "At", "Attrs", "RFStep", "RFKind", "IDENTITY", "GLOBAL",
+           "MERGE", "Vol", "Pair", "DEFAULT_ROUNDING", "MAX_DIM", "ROUNDINGS", "SPLIT",
+           "Elementwise", "Windowed", "lookup", "window_out"]

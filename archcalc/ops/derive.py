@@ -7,7 +7,10 @@ filter size, P padding, S stride, C input channels, K filters; volumes H×W×C.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, NamedTuple
+
+from .values import Vol
 
 
 class Derivation(NamedTuple):
@@ -18,8 +21,8 @@ class Derivation(NamedTuple):
     label: str
     formula: str
     worked: str
-    value: Any
-    values: dict
+    value: Any        # a count, a size, a pair, a word: whatever the figure is
+    values: Mapping[str, float]   # the numbers by symbol (whole, or fractions)
     note: str = ""
 
     def text(self) -> str:
@@ -31,7 +34,7 @@ class Derivation(NamedTuple):
             parts.append(shown)
         return " = ".join(parts) + (f"  ({self.note})" if self.note else "")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"key": self.key, "label": self.label, "formula": self.formula,
                 "worked": self.worked, "value": _json(self.value),
                 "values": {k: _json(v) for k, v in self.values.items()}, "note": self.note}
@@ -75,7 +78,7 @@ def product(key: str, label: str, factors: list[tuple[str, int]], note: str = ""
 
 
 def given(key: str, label: str, formula: str, value: Any, note: str = "",
-          values: dict | None = None) -> Derivation:
+          values: Mapping[str, float] | None = None) -> Derivation:
     """A figure that is stated rather than computed (an attribute, or the input's own)."""
     return Derivation(key, label, formula, "", value, values or {}, note)
 
@@ -88,7 +91,7 @@ NO_WEIGHTS = "no weights"
 NOT_COUNTED = "element-wise work is not counted as MACs; see docs/definitions.md"
 
 
-def same_volume(vin: tuple) -> list[Derivation]:
+def same_volume(vin: Vol) -> list[Derivation]:
     """Output = input: an element-wise op."""
     return [given("out_h", "output height", "H", vin[0]),
             given("out_w", "output width", "W", vin[1]),
