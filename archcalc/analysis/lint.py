@@ -5,17 +5,18 @@ docs/diagnostics.md.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from ..errors import Diagnostic
-from ..ops import OPS, Windowed
+from ..ops import OPS, Attrs, Vol, Windowed
 from ..ops.base import unseen_tail
+from ..ops.windowed import DepthwiseConv
 
 if TYPE_CHECKING:
-    from ..graph import Network
-    from ..report import LayerRow
+    from ..graph import Layer, Network
+    from ..report import RF, LayerRow
 
 SPATIAL_WEIGHTS = ("conv", "dwconv")
 FC_SHARE = 0.5          # an fc layer holding more than this share of all parameters is flagged
@@ -23,7 +24,7 @@ WINDOWED = frozenset(kind for kind, op in OPS.items() if isinstance(op, Windowed
 MERGES = frozenset(kind for kind, op in OPS.items() if op.arity is None)
 
 
-def _warn(layer, message: str, hint: str | None = None) -> Diagnostic:
+def _warn(layer: Layer, message: str, hint: str | None = None) -> Diagnostic:
     return Diagnostic("warning", message, layer.pos, hint, layer.name)
 
 
@@ -32,7 +33,8 @@ def rounding_effects(net: Network, rows: dict[str, LayerRow]) -> Iterable[Diagno
     at the bottom/right edge unseen by any window (pixels that the stride skips anyway, where the
     window is narrower than the stride, are not counted). Nothing under ``exact`` or ``covered``,
     which refuse those divisions with an error instead."""
-    quiet: set[tuple] = set()      # (id of attributes, input volume, rounding): nothing to say
+    # (id of attributes, input volume, rounding): nothing to say
+    quiet: set[tuple[int, Vol, str]] = set()
     for layer in net.layers:
         if layer.op not in WINDOWED or layer.name not in rows:
             continue
@@ -51,11 +53,13 @@ def rounding_effects(net: Network, rows: dict[str, LayerRow]) -> Iterable[Diagno
             yield note
 
 
-def _rounding_note(layer, a: dict, vin: tuple, vout: tuple, rounding: str) -> Diagnostic | None:
+def _rounding_note(layer: Layer, a: Attrs, vin: Vol, vout: Vol,
+                   rounding: str) -> Diagnostic | None:
     """The rounding warning of one layer: along the first axis that needs one, or along both
     when height and width have the same arithmetic."""
     op = layer.opdef
-    if layer.op == "dwconv":
+    assert isinstance(op, Windowed)             # the caller's check: layer.op in WINDOWED
+    if isinstance(op, DepthwiseConv):
         a = op.as_conv(a, vin[2])
     terms = op.axis_terms(a, vin)               # (length, padding) per axis, per side aware
     found = []                                  # (numbers, axis) of each axis that warns
@@ -150,7 +154,7 @@ def unread_outputs(net: Network, rows: dict[str, LayerRow]) -> Iterable[Diagnost
                         "it")
 
 
-def _position(net: Network):
+def _position(net: Network) -> Callable[[str], int]:
     index = {layer.name: i for i, layer in enumerate(net.layers)}
     return index.__getitem__
 
@@ -194,11 +198,16 @@ def misaligned_merges(net: Network, rows: dict[str, LayerRow]) -> Iterable[Diagn
                 all(rows[s].rf.aligned for s in row.inputs):
             yield _warn(net[row.name], "receptive fields of the merged branches are not aligned "
                         "(their strides or centres differ): " + ", ".join(
-                            f"{s} {rows[s].rf.text()} centre {rows[s].rf.start[0]:g}"
+                            f"{s} {rows[s].rf.text()} centre {_centre(rows[s].rf)}"
                             for s in row.inputs),
                         "make every branch's total padding match its kernel, as Araujo et al. "
                         "(Distill 2019) describe; after upsampling a shift of part of the "
                         "coarser grid's stride is expected (FPN-style decoders accept it)")
+
+
+def _centre(rf: RF) -> str:
+    """The first centre's height coordinate (a merged branch's field is local)."""
+    return "global" if rf.start is None else f"{rf.start[0]:g}"
 
 
 def uncounted(net: Network, rows: dict[str, LayerRow]) -> Iterable[Diagnostic]:

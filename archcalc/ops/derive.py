@@ -22,7 +22,7 @@ class Derivation(NamedTuple):
     formula: str
     worked: str
     value: Any        # a count, a size, a pair, a word: whatever the figure is
-    values: Mapping[str, float]   # the numbers by symbol (whole, or fractions)
+    values: Mapping[str, float | str]   # the numbers by symbol (or a pair as text: 3×5)
     note: str = ""
 
     def text(self) -> str:
@@ -78,7 +78,7 @@ def product(key: str, label: str, factors: list[tuple[str, int]], note: str = ""
 
 
 def given(key: str, label: str, formula: str, value: Any, note: str = "",
-          values: Mapping[str, float] | None = None) -> Derivation:
+          values: Mapping[str, float | str] | None = None) -> Derivation:
     """A figure that is stated rather than computed (an attribute, or the input's own)."""
     return Derivation(key, label, formula, "", value, values or {}, note)
 
