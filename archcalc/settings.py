@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, overload
 
 from .errors import NOWHERE, OPTIONS, ArchcalcError, Diagnostic, SourcePos
 from .ops.values import Vol, as_bool, as_rounding, as_volume, choice
@@ -134,7 +134,13 @@ def _usage(message: str, hint: str | None, pos: SourcePos = OPTIONS) -> Archcalc
     return ArchcalcError(Diagnostic("error", message, pos, hint), "usage")
 
 
-def whole(value: Any, what: str, least: int = 0, most: int = LIMIT,
+@overload
+def whole(value: str | int, what: str, least: int = 0, most: int = LIMIT,
+          example: str | None = None) -> int: ...
+@overload
+def whole(value: str | int | None, what: str, least: int = 0, most: int = LIMIT,
+          example: str | None = None) -> int | None: ...
+def whole(value: str | int | None, what: str, least: int = 0, most: int = LIMIT,
           example: str | None = None) -> int | None:
     """An option's value as a whole number in [least, most], or None where it is not given."""
     return None if value is None else _whole(value, what, least, most, OPTIONS, example)

@@ -129,10 +129,13 @@ SPEC_OPTIONS = ("input", "filters", "double_after_pool", "rounding", "unknown", 
 ANALYSIS_OPTIONS = ("dtype", "batch", "optimizer", "count_inplace")
 
 
-def request(*, exclude: Sequence[str] = (), only: Sequence[str] | None = None) -> Group:
+def request(*, exclude: Sequence[str] = (), only: Sequence[str] | None = None) -> Any:
     """The load and analysis options (all of them, or ``only`` these, less ``exclude``), built
     into one :class:`~archcalc.settings.LoadOptions` by :func:`archcalc.settings.resolve`: every
-    value checked, ``--set`` merged with the options, one message per problem."""
+    value checked, ``--set`` merged with the options, one message per problem.
+
+    A :class:`Group`, typed ``Any`` as ``typer.Option`` is: it is the default of a parameter
+    declared ``LoadOptions``, which :func:`command` replaces by the record built."""
     names = [n for n in (only or ALL_LOAD) if n not in exclude]
     unknown = [n for n in names if n not in _LOAD]
     if unknown:
@@ -164,9 +167,10 @@ DEVICE_HELP = ("a device of the table (a100-40gb, a100-80gb, h100-sxm, h100-pcie
 
 
 def device(help: str = "add each layer's predicted time on a device (archcalc estimate "
-                       "says more)", required: bool = False) -> Group:
+                       "says more)", required: bool = False) -> Any:
     """``--device`` and ``--device-file`` → a :class:`DeviceChoice`, or None without a
-    device. A device file without a device is an error (it would be silently ignored)."""
+    device. A device file without a device is an error (it would be silently ignored).
+    A :class:`Group`, typed ``Any`` as :func:`request`'s."""
     params = (
         _param("device", str if required else str | None, typer.Option(
             ... if required else None, "--device", "-D", metavar="NAME",
@@ -209,6 +213,7 @@ def command(fn: Callable[..., Any]) -> Callable[..., Any]:
             kwargs[name] = group.build(**values)
         return fn(**kwargs)
 
+    # inspect (and so typer) reads a function's __signature__, which functions do not declare
     wrapper.__signature__ = sig.replace(parameters=params)      # type: ignore[attr-defined]
     hints = dict(getattr(fn, "__annotations__", {}))
     for name in groups:

@@ -74,11 +74,18 @@ class RowChange:
     changes: tuple[Change, ...] = ()
 
     @property
-    def name(self) -> str:
-        return (self.b or self.a).name
+    def row(self) -> LayerRow:
+        """The row as it is in B, else as it was in A (every row is on one side at least)."""
+        row = self.b or self.a
+        assert row is not None
+        return row
 
     @property
-    def figures(self) -> dict[str, tuple]:
+    def name(self) -> str:
+        return self.row.name
+
+    @property
+    def figures(self) -> dict[str, tuple[Any, Any]]:
         return {f: (_figure(self.a, f), _figure(self.b, f)) for f in FIGURES}
 
     def delta(self, figure: str) -> int:
@@ -107,13 +114,13 @@ class Delta:
     layer on each side; for peak_bytes, the layer where the peak occurs on each side."""
     key: str
     label: str
-    before: int | None
-    after: int | None
+    before: float | None     # a count; the receptive field's side may be a fraction
+    after: float | None
     where: tuple[str | None, str | None] = (None, None)
     text: tuple[str, str] | None = None      # how the values read (rf: "212 /32")
 
     @property
-    def change(self) -> int | None:
+    def change(self) -> float | None:
         if self.before is None or self.after is None:
             return None
         return self.after - self.before
@@ -183,7 +190,8 @@ class Diff:
     @property
     def renamed(self) -> list[RowChange]:
         """Rows matched by structure under another name (renumbered ones included)."""
-        return [r for r in self.rows if r.matched == "structure" and r.a.name != r.b.name]
+        return [r for r in self.rows if r.matched == "structure" and r.a is not None
+                and r.b is not None and r.a.name != r.b.name]
 
     @property
     def identical(self) -> bool:
@@ -224,7 +232,9 @@ def _jsonable(v):
     return v
 
 
-def _figure(row: LayerRow | None, figure: str):
+def _figure(row: LayerRow | None, figure: str) -> Any:
+    """A row's figure as the diff compares it: the output volume, the receptive field's text or a
+    count, by ``figure``; None for a missing row."""
     if row is None:
         return None
     if figure == "output":
@@ -321,14 +331,14 @@ def align(rows_a: Sequence[LayerRow], rows_b: Sequence[LayerRow],
     next_a = 0
     emitted = set()
     for j in range(len(rows_b)):
-        i = a_of_b.get(j)
-        if i is not None:
-            while next_a < i:
+        in_a = a_of_b.get(j)
+        if in_a is not None:
+            while next_a < in_a:
                 if next_a not in match and next_a not in emitted:
                     out.append((next_a, None, None))
                     emitted.add(next_a)
                 next_a += 1
-            out.append((i, j, match[i][1]))
+            out.append((in_a, j, match[in_a][1]))
         else:
             out.append((None, j, None))
     for i in range(len(rows_a)):
@@ -383,7 +393,8 @@ def _totals(a: Report, b: Report, out_a, out_b) -> tuple[Delta, ...]:
         out.append(Delta(key, label, before, after, where))
     ra, rb = at_output(a, out_a), at_output(b, out_b)
     out.append(Delta("rf", "receptive field at the output",
-                     max(ra[1].size) if ra else None, max(rb[1].size) if rb else None,
+                     max(ra[1].size) if ra and ra[1].size else None,
+                     max(rb[1].size) if rb and rb[1].size else None,
                      (ra[0] if ra else None, rb[0] if rb else None),
                      (ra[1].text() if ra else "global", rb[1].text() if rb else "global")))
     return tuple(out)
@@ -483,12 +494,12 @@ def _rows(rows_a, rows_b, pairs, inner_a, inner_b) -> list[RowChange]:
 
 def value_text(t: Delta, side: int) -> str:
     """The total's value on ``side`` (0: A, 1: B) as the views show it."""
-    if t.key == "rf":
+    if t.key == "rf" and t.text is not None:
         return t.text[side]
     v = (t.before, t.after)[side]
     if v is None:
         return "—"
-    if t.key.endswith("bytes"):
+    if t.key.endswith("bytes") and isinstance(v, int):      # bytes are whole
         return bytes_exact(v) if v >= 1024 else f"{v:,} B"
     return f"{v:,}"
 
@@ -504,8 +515,8 @@ def whole_blocks(d: Diff) -> dict[str, tuple[str, LayerRow]]:
     Report's own ``fold``). The table and Markdown views show such a block as one row."""
     out: dict[str, tuple[str, LayerRow]] = {}
     for status, rep in (("added", d.b), ("removed", d.a)):
-        side = [(r.b if status == "added" else r.a, r.status) for r in d.rows]
-        side = [(row, st) for row, st in side if row is not None]
+        side = [(row, r.status) for r in d.rows
+                if (row := r.b if status == "added" else r.a) is not None]
         if not any(st == status for _, st in side):
             continue
         whole: dict[tuple[int, str], bool] = {}      # (level, instance) → all rows have status

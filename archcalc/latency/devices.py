@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import OPTIONS, ArchcalcError, Diagnostic, SourcePos, error
 
@@ -66,7 +67,7 @@ class Device:
 class _Located:
     """A parsed value with the line each mapping value starts on: ``lines[key]``."""
 
-    def __init__(self, value, line: int, lines: dict | None = None):
+    def __init__(self, value: Any, line: int, lines: dict[str, int] | None = None):
         self.value, self.line, self.lines = value, line, lines or {}
 
 
@@ -94,7 +95,8 @@ def _convert(node, path: str) -> _Located:
     import yaml
     line = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
-        out, lines = {}, {}
+        out: dict[str, _Located] = {}
+        lines: dict[str, int] = {}
         for k, v in node.value:
             key = str(yaml.safe_load(yaml.serialize(k))) if k.tag != "tag:yaml.org,2002:str" \
                 else k.value

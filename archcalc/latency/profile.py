@@ -188,7 +188,8 @@ def map_nodes(report: Report, nodes, estimate: Estimate | None = None) -> Mappin
     names = set(order)
     vols = {r.name: r.output for r in report.layers}
     groups: dict[str, Group] = {}
-    runtime, unmapped = [], []
+    runtime: list[NodeTime] = []
+    unmapped: list[NodeTime] = []
     for n in nodes:
         layer = resolve(n.name, names)
         if layer is None:
@@ -274,7 +275,8 @@ class Comparison:
         return statistics.median(errs) if errs else None
 
     def dominant(self, n: int = 5) -> list[Row]:
-        return sorted((r for r in self.rows if r.measured_us), key=lambda r: -r.measured_us)[:n]
+        return sorted((r for r in self.rows if r.measured_us),
+                      key=lambda r: -(r.measured_us or 0.0))[:n]
 
     def to_dict(self) -> dict:
         p = self.profile

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from ..diff import Delta, Diff, RowChange, signed, value_text, whole_blocks
 from ..diff.gates import GateResult
 from ..units import human_bytes, human_count
-from .text import diag_line, md_cell, plain_table, width_of
+from .text import Justify, diag_line, md_cell, plain_table, width_of
 
 # ---------------------------------------------------------------------------------------------
 # views
@@ -69,8 +69,8 @@ def _value(v) -> str:
 
 ROW_HEADERS = ("", "layer", "op", "changes", "output", "params", "Δparams", "MACs", "ΔMACs",
                "activations", "RF")
-ROW_JUSTIFY = ("left", "left", "left", "left", "right", "right", "right", "right", "right",
-               "right", "right")
+ROW_JUSTIFY: tuple[Justify, ...] = ("left", "left", "left", "left", "right", "right",
+                                    "right", "right", "right", "right", "right")
 MARK = {"added": "+", "removed": "−", "changed": "~"}
 # the layer table's columns a narrow terminal drops, first to last (the deltas stay)
 DROP_ORDER = ("RF", "activations", "MACs", "params", "output", "op")
@@ -100,7 +100,7 @@ def layer_rows(d: Diff, fold_blocks: bool = True) -> list[list[str]]:
             f"{r.a.name} → {r.b.name}"
         op = _arrow(r.a.op if r.a else None, r.b.op if r.b else None)
         if r.status in ("added", "removed"):
-            row = r.b or r.a
+            row = r.row
             changes = f"{r.status}" + (f": {row.detail}" if row.detail else "")
         else:
             changes = "; ".join(f"{c.key} {_value(c.before)} → {_value(c.after)}"
@@ -113,6 +113,11 @@ def layer_rows(d: Diff, fold_blocks: bool = True) -> list[list[str]]:
                     signed(r.delta("macs")), _arrow(*f["activations"], _count),
                     _arrow(*f["rf"])])
     return out
+
+
+def _renaming(r: RowChange) -> str:
+    """"a → b": the names of a row in both networks."""
+    return f"{r.a.name if r.a else '—'} → {r.name}"
 
 
 def _title(d: Diff) -> str:
@@ -137,8 +142,8 @@ def summary_line(d: Diff) -> str:
             (f" ({renamed} renamed, matched by structure)" if renamed else ""))
     if c["rf_only"] or c["renumbered"]:
         line += "; of the unchanged (not listed), " + " and ".join(
-            ([f"{c['renumbered']} only renumbered ({d.renumbered[0].a.name} → "
-              f"{d.renumbered[0].b.name}: names given by position)"] if c["renumbered"] else [])
+            ([f"{c['renumbered']} only renumbered ({_renaming(d.renumbered[0])}: names given "
+              "by position)"] if c["renumbered"] else [])
             + ([f"{c['rf_only']} see another receptive field through a change upstream"]
                if c["rf_only"] else []))
     return line
@@ -185,7 +190,8 @@ def render_rich(d: Diff, gates: Sequence[GateResult] = (), console=None) -> None
     def totals(compact: bool):
         t = Table(title=_title(d), title_justify="left",
                   box=box.SIMPLE_HEAD if compact else box.HEAVY_HEAD, pad_edge=not compact)
-        for h, j in zip(["total", "A", "B", "change"], ["left", "right", "right", "right"]):
+        justify: list[Justify] = ["left", "right", "right", "right"]
+        for h, j in zip(["total", "A", "B", "change"], justify):
             t.add_column(h, justify=j, no_wrap=True)
         for row, delta in zip(totals_rows(d), d.totals):
             if compact:     # "23.17 MiB (24,291,232 B)" → "23.17 MiB", "+4,014,080 B" →

@@ -6,10 +6,10 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-from ..ops import OPS
+from ..ops import OPS, Vol
 from ..report import LayerRow, Report
 from ..units import exact_and_short, human_bytes, human_count
-from .text import diag_line, plain_table, share_text, vol_text, width_of
+from .text import Justify, diag_line, plain_table, share_text, vol_text, width_of
 
 
 def op_text(row: LayerRow) -> str:
@@ -68,8 +68,9 @@ def totals_lines(r: Report) -> list[tuple[str, str]]:
 
 class Column(NamedTuple):
     header: str
-    justify: str
-    cell: Callable[[LayerRow, dict, Report, bool], str]
+    justify: Justify
+    # (row, output volume by layer name, report, compact) → the cell's text
+    cell: Callable[[LayerRow, dict[str, Vol], Report, bool], str]
     drop: int          # 0: always shown; otherwise the order in which a narrow terminal drops it
 
 def _count(n: int, short: bool) -> str:
@@ -134,7 +135,7 @@ def render_table(r: Report, depth: int | None = None, console=None,
     if console is None and not sys.stdout.isatty():
         rows = r.rows(depth)
         vols = {row.name: row.output for row in rows}
-        cols = (*COLUMNS, *extra)
+        cols = [*COLUMNS, *extra]
         text = plain_table(f"{r.name} — input {vol_text(r.input)}", [c.header for c in cols],
                            [c.justify for c in cols],
                            [[c.cell(row, vols, r, False) for c in cols] for row in rows])

@@ -3,9 +3,11 @@ cells, tables as plain text, and the width a rich renderable needs."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import Diagnostic
+
+Justify = Literal["left", "right"]      # how a column's cells align
 
 
 def vol_text(v: Sequence[int]) -> str:

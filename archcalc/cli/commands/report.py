@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -9,6 +10,9 @@ from ...errors import OPTIONS, error
 from ...settings import LoadOptions
 from ..options import SPECS, DeviceChoice, command, device, output_option, request
 from .compare import read_all
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 
 @command
@@ -42,7 +46,7 @@ def report(
         if not plots:
             raise error("--device adds a chart: it needs the plots", OPTIONS,
                         hint="drop --no-plots", kind="usage")
-    draw = None           # the spec's own errors come first, pygal or not
+    draw: ModuleType | None = None       # the spec's own errors come first, pygal or not
     if plots:
         try:
             from ...views.report import plots as draw

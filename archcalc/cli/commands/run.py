@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -21,6 +22,9 @@ from ..options import (
     spec_argument,
     whole,
 )
+
+if TYPE_CHECKING:
+    from ...graph import Network
 
 RUN_WEIGHTS = ("random", "zeros")          # a light model cannot run
 PROVIDERS = ("auto", "cpu", "cuda")
@@ -107,7 +111,7 @@ def run(
             raise error(f"{', '.join(given)} appl{'ies' if len(given) == 1 else 'y'} to a spec, "
                         f"not to an ONNX model: {model} runs as it was exported", OPTIONS,
                         hint="drop the option, or export the spec again with it", kind="usage")
-        target = model
+        target: str | Network = model
     else:
         target = read_one(model, opts)
     result = runtime.run(target, batch=batch, warmup=warm, iters=runs, provider=where,

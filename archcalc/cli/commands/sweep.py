@@ -8,7 +8,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -22,6 +22,9 @@ from ...settings import LoadOptions
 from ..guard import note
 from ..options import SPEC, DeviceChoice, command, device, request, whole
 
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
 FIRST_ERRORS = 3            # how many invalid variants an all-invalid sweep shows
 
 
@@ -30,7 +33,9 @@ class _Progress:
     printed to that same terminal); otherwise nothing."""
 
     def __init__(self, total: int, enabled: bool):
-        self.bar, self.total, self.enabled = None, total, enabled
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
+        self.total, self.enabled = total, enabled
 
     def start(self) -> None:
         """At the first chunk's results: by then the worker processes have started (forked
@@ -55,7 +60,7 @@ class _Progress:
 
     def advance(self, n: int) -> None:
         self.start()
-        if self.bar is not None:
+        if self.bar is not None and self.task is not None:
             self.bar.advance(self.task, n)
 
     def stop(self) -> None:
@@ -68,13 +73,13 @@ class _Spool:
     """Invalid variants of a --pareto sweep, kept on disk (not in memory) until the front is
     known, then merged with it in order."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.fh = tempfile.TemporaryFile("w+", encoding="utf-8")
 
-    def add(self, r) -> None:
+    def add(self, r: Result) -> None:
         self.fh.write(json.dumps([r.seq, r.variant, r.settings, r.error, r.internal]) + "\n")
 
-    def results(self):
+    def results(self) -> Iterator[Result]:
         self.fh.seek(0)
         for line in self.fh:
             seq, variant, settings, err, internal = json.loads(line)
@@ -82,11 +87,12 @@ class _Spool:
         self.fh.close()
 
 
-def _as_error(first: list) -> ArchcalcError:
+def _as_error(first: list[Result]) -> ArchcalcError:
     """Every variant is invalid: the first few of them and why."""
     diags = []
     for r in first:
         e = r.error
+        assert e is not None                # invalid variants only
         where = SourcePos(e["file"], e.get("line") or 0, e.get("column") or 0)
         settings = " ".join(f"{k}={show(v)}" for k, v in r.settings.items())
         diags.append(Diagnostic("error", f"variant {r.variant}" +
@@ -122,12 +128,13 @@ class _Reservoir:
     """A uniform random sample of at most ``size`` of the items added (reservoir sampling):
     what the page plots of a sweep of any size."""
 
-    def __init__(self, size: int, seed=None):
+    def __init__(self, size: int, seed: int | None = None):
         import random
-        self.size, self.items, self.seen = size, [], 0
+        self.items: list[Result] = []
+        self.size, self.seen = size, 0
         self.rng = random.Random(seed if seed is not None else 0)
 
-    def add(self, item) -> None:
+    def add(self, item: Result) -> None:
         self.seen += 1
         if len(self.items) < self.size:
             self.items.append(item)
@@ -263,14 +270,16 @@ def _sweep(spec: str, sets: list[str], sample: Any, seed: Any, jobs: Any, format
                                 progress.advance)
         writer = Writer(out, fmt, space.names, count, job.keys, column_widths(space.axes))
         shown = _Reservoir(PAGE_POINTS, seed) if page is not None else None
-        invalid_shown: list = []            # the page is written at the end, from these
-        if page is not None:
-            writer.row = lambda r: (len(invalid_shown) < PAGE_INVALID      # type: ignore
-                                    and invalid_shown.append(r))
+        invalid_shown: list[Result] = []    # the page is written at the end, from these
+
+        def keep_invalid(r: Result) -> None:
+            if len(invalid_shown) < PAGE_INVALID:
+                invalid_shown.append(r)
+        row = writer.row if page is None else keep_invalid
         writer.header()
         streamed = sink is None and fmt != "html"
         seen = valid = internal = 0
-        first_errors: list = []
+        first_errors: list[Result] = []
         kept = Front(objectives) if objectives else None
         spool = _Spool() if objectives else None
         for r in results:
@@ -289,15 +298,16 @@ def _sweep(spec: str, sets: list[str], sample: Any, seed: Any, jobs: Any, format
                 if spool is not None:
                     spool.add(r)
                     continue
-            writer.row(r)
+            row(r)
         progress.stop()
-        if kept is not None:
+        if kept is not None and spool is not None:      # both, with --pareto
             for r in heapq.merge(kept.results(), spool.results(), key=lambda r: r.seq):
                 if r.error is not None:     # the page lists the invalid ones only
-                    writer.row(r)
+                    row(r)
                 elif page is None:
-                    writer.row(r)
+                    row(r)
         if page is not None:
+            assert kept is not None and shown is not None      # the page needs --pareto
             on_front = kept.results()
             seqs = {r.seq for r in on_front}
             title = f"archcalc sweep {job.source.shown}"

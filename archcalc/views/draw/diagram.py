@@ -91,14 +91,15 @@ def ramp(t: float) -> str:
 
 
 def _rgb(color: str) -> tuple[int, int, int]:
-    return tuple(int(color[i:i + 2], 16) for i in (1, 3, 5))
+    r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
+    return (r, g, b)
 
 
 def luminance(color: str) -> float:
     """WCAG relative luminance of ``#rrggbb`` (0 black … 1 white)."""
     def lin(c: int) -> float:
-        c = c / 255
-        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+        v = c / 255
+        return v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4
     r, g, b = (lin(c) for c in _rgb(color))
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
 

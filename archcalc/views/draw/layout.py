@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .diagram import Diagram
 
@@ -19,6 +19,9 @@ LINE_H = 15
 PAD_X, PAD_Y = 8, 6
 GAP_X = 24                   # between two boxes of a layer
 DUMMY_W, DUMMY_GAP = 6, 12   # a long edge's slot in a layer it passes through
+# what a layer of the drawing holds: a node's name, or ("dummy", edge index, level) where an edge
+# passes through the layer
+_Item = str | tuple[str, int, int]
 GAP_Y = 44                   # between layers: only edges run there
 MARGIN = 16
 TITLE_SIZE = 14
@@ -62,7 +65,7 @@ def _place(desired: list[float], seps: list[float],
             blocks[-1][2] += c
     out = []
     for s, w, c in blocks:
-        out += [s / w] * c
+        out += [s / w] * int(c)          # c: a count
     return [y + o for y, o in zip(out, offsets)]
 
 
@@ -85,7 +88,8 @@ def _crossings(pairs: list[tuple[int, int]]) -> int:
 
 class Layout(NamedTuple):
     boxes: dict[str, Box]                       # node name → its box
-    paths: list[list[tuple]]                    # per edge: ("M", x, y), ("L", x, y), ("C", …)
+    # per edge: ("M", x, y), ("L", x, y), ("C", x1, y1, x2, y2, x, y)
+    paths: list[list[tuple[Any, ...]]]
     width: float
     height: float
 
@@ -105,10 +109,10 @@ def layout(d: Diagram, top: float = 0.0) -> Layout:
     level = {name: i for i, gen in enumerate(gens) for name in gen}
     size = {n.name: _box_size(n.lines) for n in d.nodes}
     # items: node names, or ("dummy", edge index, level) for an edge passing through a layer
-    layers: list[list] = [list(gen) for gen in gens]
-    chains = []
+    layers: list[list[_Item]] = [list(gen) for gen in gens]
+    chains: list[list[_Item]] = []
     for k, e in enumerate(d.edges):
-        chain = [e.src]
+        chain: list[_Item] = [e.src]
         for lv in range(level[e.src] + 1, level[e.dst]):
             dummy = ("dummy", k, lv)
             layers[lv].append(dummy)
@@ -215,9 +219,9 @@ def layout(d: Diagram, top: float = 0.0) -> Layout:
     out_port, in_port = {}, {}
     by_src: dict = {}
     by_dst: dict = {}
-    for k, c in enumerate(chains):
-        by_src.setdefault(c[0], []).append(k)
-        by_dst.setdefault(c[-1], []).append(k)
+    for k, ch in enumerate(chains):
+        by_src.setdefault(ch[0], []).append(k)
+        by_dst.setdefault(ch[-1], []).append(k)
     for name, ks in by_src.items():
         px = ports(name, [chains[k][1] for k in ks])
         for j, k in enumerate(ks):
@@ -230,9 +234,10 @@ def layout(d: Diagram, top: float = 0.0) -> Layout:
     paths = []
     for k, chain in enumerate(chains):
         src, dst = chain[0], chain[-1]
-        b = boxes[src]
-        cx, cy = out_port[k], b.y + b.h
-        path = [("M", cx, cy)]
+        assert isinstance(src, str) and isinstance(dst, str)    # a chain joins two nodes
+        box = boxes[src]
+        cx, cy = out_port[k], box.y + box.h
+        path: list[tuple[Any, ...]] = [("M", cx, cy)]
         lv = level[src]
         bottom = band_top[lv] + band_h[lv]
         if bottom > cy:

@@ -41,7 +41,7 @@ def to_svg(net, report: Report | None = None, depth: int | None = None,
 
 def svg_of(d: Diagram) -> str:
     texts: list[str] = []           # title and legend, above the graph
-    y = MARGIN
+    y: float = MARGIN
     head_w = 0.0
     for i, line in enumerate(d.title):
         size = TITLE_SIZE if i == 0 else FONT_SIZE
@@ -68,7 +68,7 @@ def svg_of(d: Diagram) -> str:
         y += bar_h
         last_right = -1e9
         ticks = legend_ticks(d.scale)
-        placed = []
+        placed: list[tuple[float, float, str]] = []      # (tick x, label x, label)
         for j, v in enumerate(ticks):         # labels that would touch the previous are dropped
             tx = MARGIN + bar_w * (d.scale.position(v) or 0.0)
             label = d.scale.tick(v)

@@ -35,7 +35,7 @@ def legend_ticks(scale: Scale, n: int = 5) -> list[float]:
         decades = [10.0 ** k for k in range(math.ceil(math.log10(scale.lo)),
                                             math.floor(math.log10(scale.hi)) + 1)]
     inner = [v for v in decades if scale.lo < v < scale.hi]
-    inner = [v for v in inner if 0.06 < scale.position(v) < 0.94]
+    inner = [v for v in inner if 0.06 < (scale.position(v) or 0.0) < 0.94]   # v > lo > 0
     while len(inner) > n - 2:
         inner = inner[::2]
     return [scale.lo] + inner + [scale.hi]

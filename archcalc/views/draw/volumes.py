@@ -254,7 +254,7 @@ def fold_note(report) -> str | None:
                                              else ""))
 
 
-def _layout(nodes: dict[str, Node], edges: list[tuple[str, str]]) -> None:
+def _layout(nodes: dict[str, Node], edges: list[tuple[str, str]]) -> list[list[str]]:
     import networkx as nx
     g = nx.DiGraph()
     g.add_nodes_from(nodes)

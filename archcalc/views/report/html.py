@@ -76,8 +76,8 @@ def _cell(col, row: LayerRow, vols: dict, r: Report) -> str:
         v = row.output
         return f'<td class="n" data-v="{v[0] * v[1] * v[2]}">{text}</td>'
     if col.header == "RF":
-        size = -1 if row.rf.is_global else max(row.rf.size)
-        val = 1e18 if row.rf.is_global else size
+        size = row.rf.size
+        val = 1e18 if row.rf.is_global or size is None else max(size)
         return f'<td class="n" data-v="{val}">{text}</td>'
     cls = ' class="n"' if col.justify == "right" else ""
     return f"<td{cls}>{text}</td>"

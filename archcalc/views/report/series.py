@@ -12,6 +12,7 @@ class _Recorder(Storage):
     """:class:`Storage` that also notes the live elements at the moment a layer runs (its
     output allocated, its inputs not yet freed): the moment ``Storage.peak`` is measured."""
     __slots__ = ("during",)
+    during: int | None
 
     def _allocate(self, name: str, elements: int, readers: int) -> None:
         Storage._allocate(self, name, elements, readers)
@@ -77,5 +78,6 @@ class RFPoint(NamedTuple):
 
 def rf_growth(report: Report) -> list[RFPoint]:
     """The receptive field's size (the larger of its sides) per layer, in input pixels."""
-    return [RFPoint(row.name, None if row.rf.is_global else max(row.rf.size))
+    return [RFPoint(row.name, None if row.rf.is_global or row.rf.size is None
+                    else max(row.rf.size))
             for row in report.layers if not row.train_only]
