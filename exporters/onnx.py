@@ -34,6 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from math import ceil, prod, sqrt
+from typing import Any, TypeVar
 
 import numpy as np
 import onnx
@@ -43,7 +44,10 @@ from archcalc.analysis import analyze
 from archcalc.errors import OPTIONS, SourcePos, error
 from archcalc.files import writable_output
 from archcalc.graph import Builder, Layer, Network
-from archcalc.ops import OPS, At, Vol
+from archcalc.ops import At, Op, Vol, Windowed
+from archcalc.ops.channels import Slice
+from archcalc.ops.resampling import ConvTranspose, Crop, Upsample
+from archcalc.ops.windowed import AdaptiveAvgPool, DepthwiseConv
 from archcalc.report import Report
 from archcalc.version import __version__
 
@@ -256,11 +260,21 @@ def _input(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
     g.inputs.append(g.value_info(layer.name, out))
 
 
+_O = TypeVar("_O", bound=Op)
+
+
+def _opdef(layer: Layer, kind: type[_O]) -> _O:
+    """``layer``'s op, as the emitter of its kind knows it (EMIT maps each kind to its own)."""
+    op = layer.opdef
+    assert isinstance(op, kind)
+    return op
+
+
 def _window_pads(layer: Layer, vin: Vol, out: Vol, at: At) -> list[int]:
     """[top, left, bottom, right]: the op's own padding, with the bottom/right grown where
     rounding ceil keeps a partial last window (ONNX Conv always floors), so that ONNX's output
     size is the analyzer's."""
-    op, a = layer.opdef, layer.attrs
+    op, a = _opdef(layer, Windowed), layer.attrs
     begin = op.pads(a, at)
     ends = [max(e, (o - 1) * s + k - n - p) for p, e, o, s, k, n in
             zip(begin, op.pads_end(a), out[:2], a["stride"], op.k_eff(a), vin[:2])]
@@ -281,16 +295,16 @@ def _conv(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
 
 def _dwconv(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
     """A depthwise conv is a conv with groups = input channels."""
-    attrs = layer.opdef.as_conv(layer.attrs, vin[0][2])
+    attrs = _opdef(layer, DepthwiseConv).as_conv(layer.attrs, vin[0][2])
     _conv(g, layer._replace(attrs=attrs), ins, vin, out, at)
 
 
 def _pool(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
     a = layer.attrs
-    op = layer.opdef
+    op = _opdef(layer, Windowed)
     (ph, pw), (eh, ew) = op.pads(a, at), op.pads_end(a)
-    attrs = {"kernel_shape": list(a["kernel"]), "strides": list(a["stride"]),
-             "pads": [ph, pw, eh, ew]}
+    attrs: dict[str, Any] = {"kernel_shape": list(a["kernel"]), "strides": list(a["stride"]),
+                             "pads": [ph, pw, eh, ew]}
     # ceil_mode only where ceil rounding actually adds a window: where the extra window would
     # start in the padding, archcalc (as PyTorch and onnxruntime's kernel) keeps the floor size,
     # but ONNX shape inference applies ceil_mode's plain formula and gets one more
@@ -306,7 +320,7 @@ def _pool(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
 
 
 def _adaptive_avgpool(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
-    k = list(layer.opdef.window(layer.attrs, vin[0]))
+    k = list(_opdef(layer, AdaptiveAvgPool).window(layer.attrs, vin[0]))
     g.node("AveragePool", [g.as4d(ins[0])], layer.name, 4, kernel_shape=k, strides=k)
 
 
@@ -377,7 +391,7 @@ def _ints(g: Plan, base: str, values) -> str:
 
 def _slice(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
     """Channels [start, end) along axis 1 (a vector stays a vector)."""
-    s, e = layer.opdef.channels(layer.attrs, vin[0][2], at)
+    s, e = _opdef(layer, Slice).channels(layer.attrs, vin[0][2], at)
     x, n = ins[0], layer.name
     g.node("Slice", [x, _ints(g, f"{n}.starts", [s]), _ints(g, f"{n}.ends", [e]),
                      _ints(g, f"{n}.axes", [1])], n, g.rank[x])
@@ -397,7 +411,7 @@ def _shuffle(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
 def _upsample(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
     """Resize by the whole factors: nearest as PyTorch's (asymmetric coordinates, floor),
     bilinear as PyTorch's align_corners=False (linear, half-pixel)."""
-    sh, sw = layer.opdef.factors(layer.attrs, vin[0])
+    sh, sw = _opdef(layer, Upsample).factors(layer.attrs, vin[0])
     scales = g.const(f"{layer.name}.scales", np.array([1, 1, sh, sw], np.float32))
     if layer.attrs["mode"] == "nearest":
         attrs = {"mode": "nearest", "coordinate_transformation_mode": "asymmetric",
@@ -415,7 +429,7 @@ def _conv_transpose(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
                                       k // groups * kh * kw)]
     bias = g.param(f"{layer.name}.bias", (k,), "zeros") if a["bias"] else None
     (ph, pw) = a["padding"]
-    opad_given = OPS["conv_transpose"].output_padding(a, vin[0])     # or picked by output_size
+    opad_given = _opdef(layer, ConvTranspose).output_padding(a, vin[0])   # or from output_size
     if all(o < s for o, s in zip(opad_given, a["stride"])):
         g.node("ConvTranspose", inputs + ([bias] if bias else []), layer.name, 4,
                kernel_shape=[kh, kw], strides=list(a["stride"]), dilations=list(a["dilation"]),
@@ -464,11 +478,12 @@ def _pad(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
 
 def _crop(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
     """Slice on H and W (axes 2 and 3) at the centre offsets."""
-    oh, ow = layer.opdef.offsets(layer.attrs, vin, at)
+    crop = _opdef(layer, Crop)
+    oh, ow = crop.offsets(layer.attrs, vin, at)
     n = layer.name
     # a crop to a second input's size says which layer the size comes from in the node's
     # doc_string (ONNX keeps only the numbers): archcalc's ONNX import reads it back
-    doc = f"{layer.opdef.ONNX_DOC}{layer.inputs[1]}" if len(layer.inputs) == 2 else None
+    doc = f"{crop.ONNX_DOC}{layer.inputs[1]}" if len(layer.inputs) == 2 else None
     g.node("Slice", [g.as4d(ins[0]), _ints(g, f"{n}.starts", [oh, ow]),
                      _ints(g, f"{n}.ends", [oh + out[0], ow + out[1]]),
                      _ints(g, f"{n}.axes", [2, 3])], n, 4, doc=doc)
@@ -486,7 +501,7 @@ def _relu6(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
 
 # PyTorch's hardsigmoid is relu6(x + 3)/6 = clip(x/6 + 1/2, 0, 1): ONNX's HardSigmoid with these
 # (its own defaults are alpha 0.2, beta 0.5, as Keras's)
-_HARD = {"alpha": 1.0 / 6.0, "beta": 0.5}
+_HARD: dict[str, Any] = {"alpha": 1.0 / 6.0, "beta": 0.5}
 
 
 def _hardsigmoid(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
@@ -679,7 +694,7 @@ def plan(net: Network, report: Report | None = None, opset: int | None = None, *
     :func:`check_opset`; None: :func:`default_opset`)."""
     report = report or analyze(net)
     out_vol = {row.name: row.output for row in report.layers}
-    g = Plan(net, opset if _probe else check_opset(opset))
+    g = Plan(net, opset if _probe and opset is not None else check_opset(opset))
     g.used.update(layer.name for layer in net.layers)
     for layer in net.layers:
         if layer.train_only:        # the exported graph is the inference graph
@@ -892,11 +907,11 @@ def _probe_network() -> Network:
     b.add("crop", {}, pos, inputs=[lin, pool])
     # activations, norms, broadcast merges
     x = pool
-    for op, attrs in (("relu6", {}), ("hardswish", {}), ("hardsigmoid", {}), ("silu", {}),
+    for kind, raw in (("relu6", {}), ("hardswish", {}), ("hardsigmoid", {}), ("silu", {}),
                       ("gelu", {}), ("leaky_relu", {}), ("prelu", {"shared": False}),
                       ("elu", {}), ("groupnorm", {"groups": 2}), ("layernorm", {}),
                       ("instancenorm", {"affine": True})):
-        x = b.add(op, attrs, pos, inputs=[x]).name
+        x = b.add(kind, raw, pos, inputs=[x]).name
     gate = b.add("global_maxpool", {}, pos, inputs=[x]).name
     b.add("mul", {}, pos, inputs=[x, gate])
     b.add("add", {}, pos, inputs=[gate, x])
@@ -1033,7 +1048,8 @@ def _write_inline(g: Plan, model: onnx.ModelProto, chunks, f, bar: _Progress) ->
 
 def _write_values(g: Plan, chunks, f, bar: _Progress, heads=None, align: int = 1) -> list[int]:
     """Write each parameter's values (after its head, if given), returning their offsets."""
-    offsets, current, written = [], None, 0
+    offsets: list[int] = []
+    current, written = None, 0
     for p, chunk in chunks:
         if p is not current:
             if current is not None and written != current.nbytes:

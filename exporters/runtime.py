@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -85,7 +86,7 @@ def _load_problem(lib: str) -> str | None:
 class Session:
     """An onnxruntime session, the provider it runs on ("cuda" or "cpu") and, when the GPU was
     asked for or expected but not used, why."""
-    session: object
+    session: Any            # an onnxruntime.InferenceSession (onnxruntime has no type stubs)
     provider: str
     note: str | None = None
 
@@ -188,7 +189,7 @@ class RunResult:
 
     def lines(self) -> list[str]:
         shapes = ", ".join(_shape_text(s) for s in self.output_shapes)
-        if self.shape_ok is None:
+        if self.expected_shapes is None:                  # shape_ok is None
             check = "(not checked: the model declares no output shape)"
         else:
             check = f"as the {self.expected_from} says" if self.shape_ok else (

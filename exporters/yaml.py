@@ -102,7 +102,9 @@ def imported(net: Network, model: str, file: str = "<spec>") -> tuple[str, Repor
                  if origin.get("producer") else f" (ONNX opset {origin.get('opset')})"))
     report = analyze(net)
     text = to_yaml(net, header)
-    again = analyze(parse(text, language="yaml", file=file))
+    read = parse(text, language="yaml", file=file)
+    assert isinstance(read, Network)      # one network: only a column table gives several
+    again = analyze(read)
     if _figures(again) != _figures(report):
         raise RuntimeError("the written spec does not give the model's report: "
                            f"{_figures(again)} against {_figures(report)}")
