@@ -29,14 +29,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..analysis.rf import at_output
 from ..report import LayerRow, Report, fold, public_attrs
 from ..units import bytes_exact
+
+if TYPE_CHECKING:
+    from ..errors import Diagnostic
+    from ..graph import Network
 
 DIFF_SCHEMA = 1      # version of the diff's JSON document
 
@@ -226,7 +230,7 @@ class Diff:
                                 "added": [d.to_dict() for d in self.diagnostics_added]}}
 
 
-def _jsonable(v):
+def _jsonable(v: Any) -> Any:
     if isinstance(v, tuple):
         return [_jsonable(x) for x in v]
     return v
@@ -385,7 +389,8 @@ TOTALS = (("params", "parameters"), ("buffers", "buffers"), ("macs", "MACs"),
           ("training_bytes", "training estimate"))
 
 
-def _totals(a: Report, b: Report, out_a, out_b) -> tuple[Delta, ...]:
+def _totals(a: Report, b: Report, out_a: Sequence[str] | None,
+            out_b: Sequence[str] | None) -> tuple[Delta, ...]:
     out = []
     for key, label in TOTALS:
         before, after = getattr(a.totals, key), getattr(b.totals, key)
@@ -400,18 +405,20 @@ def _totals(a: Report, b: Report, out_a, out_b) -> tuple[Delta, ...]:
     return tuple(out)
 
 
-def _diag_key(d, rename: dict | None = None) -> tuple:
+def _diag_key(d: Diagnostic, rename: Mapping[str, str] | None = None
+              ) -> tuple[str, str | None, str]:
     """What makes two diagnostics the same finding: severity, layer (A's named as in B) and the
     message with its numbers and layer name left out (a warning whose percentages moved with
     the change is still the same warning; it is not listed as gone and new)."""
     text = re.sub(r"\d[\d,.]*", "#", d.message)
     if d.layer:
         text = text.replace(d.layer, "<layer>")
-    layer = (rename or {}).get(d.layer, d.layer)
+    layer = None if d.layer is None else (rename or {}).get(d.layer, d.layer)
     return (d.severity, layer, text)
 
 
-def diff(report_a: Report, report_b: Report, net_a=None, net_b=None,
+def diff(report_a: Report, report_b: Report, net_a: Network | None = None,
+         net_b: Network | None = None,
          depth: int | None = None, sources: tuple[str | None, str | None] = (None, None)) -> Diff:
     """Compare two analyzed networks. ``net_a``/``net_b`` (the Networks) give the declared
     outputs for the receptive field at the output (without them, the layers nothing reads);
@@ -465,12 +472,16 @@ def _cost(rows: Sequence[RowChange]) -> tuple[int, int]:
                                                for f in FIGURES if f != "rf") for r in rows))
 
 
-def _rows(rows_a, rows_b, pairs, inner_a, inner_b) -> list[RowChange]:
+def _rows(rows_a: Sequence[LayerRow], rows_b: Sequence[LayerRow],
+          pairs: Sequence[tuple[int | None, int | None, str | None]],
+          inner_a: dict[str, tuple[tuple[str, str], ...]],
+          inner_b: dict[str, tuple[tuple[str, str], ...]]) -> list[RowChange]:
     rename = {rows_a[i].name: rows_b[j].name for i, j, _ in pairs
               if i is not None and j is not None}
     out = []
     for i, j, how in pairs:
         if j is None:
+            assert i is not None                # a pair holds a row of A, of B or of both
             out.append(RowChange("removed", rows_a[i], None))
         elif i is None:
             out.append(RowChange("added", None, rows_b[j]))

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import difflib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from ..errors import OPTIONS, ArchcalcError, Diagnostic, SourcePos, error
 
@@ -71,7 +72,7 @@ class _Located:
         self.value, self.line, self.lines = value, line, lines or {}
 
 
-def _compose(path: str):
+def _compose(path: str) -> _Located | None:
     import yaml
     try:
         with open(path, encoding="utf-8") as fh:
@@ -90,7 +91,7 @@ def _compose(path: str):
     return None if node is None else _convert(node, path)   # (an empty file: no devices)
 
 
-def _convert(node, path: str) -> _Located:
+def _convert(node: Any, path: str) -> _Located:
     """A YAML node as values with the line of each (``path`` names the file in messages)."""
     import yaml
     line = node.start_mark.line + 1
@@ -235,7 +236,7 @@ def stored_local() -> Device | None:
     return read_file(path).get(LOCAL) or _no_local(path)
 
 
-def _no_local(path: str):
+def _no_local(path: str) -> NoReturn:
     raise error(f"{path} has no {LOCAL} device", SourcePos(path, 1),
                 hint="run archcalc calibrate again (it rewrites the file)", kind="usage")
 
@@ -247,7 +248,8 @@ def known(device_file: str | None = None) -> dict[str, Device]:
     return devs
 
 
-def get(name: str, device_file: str | None = None, measure=None) -> Device:
+def get(name: str, device_file: str | None = None,
+        measure: Callable[[], Device] | None = None) -> Device:
     """The device called ``name`` (any case). ``local-cpu`` is the stored calibration, else
     ``measure()`` (a quick measurement, which needs onnxruntime). An unknown name lists the
     known ones and suggests the nearest."""

@@ -20,11 +20,16 @@ import os
 import re
 import statistics
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from ..errors import OPTIONS, error
+from ..errors import OPTIONS, ArchcalcError, error
 from ..report import Report
 from .model import Estimate, kind_of
+
+if TYPE_CHECKING:
+    from ..graph import Network
 
 # op types onnxruntime inserts by itself (layout changes, copies between host and device)
 RUNTIME_OPS = {"ReorderInput", "ReorderOutput", "MemcpyToHost", "MemcpyFromHost",
@@ -71,9 +76,9 @@ class Profile:
 # ---------------------------------------------------------------------------------------------
 # running with the profiler
 
-def profile(net, *, batch: int = 1, warmup: int = 3, iters: int = 20, provider: str = "auto",
-            seed: int = 0, threads: int | None = None, weights: str = "random",
-            path: str | None = None) -> Profile:
+def profile(net: Network, *, batch: int = 1, warmup: int = 3, iters: int = 20,
+            provider: str = "auto", seed: int = 0, threads: int | None = None,
+            weights: str = "random", path: str | None = None) -> Profile:
     """Export ``net`` (``weights``: random or zeros), or take the ONNX model at ``path`` as it
     is, run it ``warmup`` + ``iters`` times with onnxruntime's profiler on, and return each
     node's median time over the timed runs."""
@@ -85,7 +90,7 @@ def profile(net, *, batch: int = 1, warmup: int = 3, iters: int = 20, provider: 
         if path is None:
             path = onnx_export.export(net, os.path.join(tmp, "model.onnx"), weights, seed)
 
-        def configure(opts):
+        def configure(opts: Any) -> None:       # onnxruntime's SessionOptions
             opts.enable_profiling = True
             opts.profile_file_prefix = os.path.join(tmp, "profile")
             if threads:
@@ -181,7 +186,8 @@ class Mapping:
     unmeasured: list[str]               # layers with no node (the runtime removed them)
 
 
-def map_nodes(report: Report, nodes, estimate: Estimate | None = None) -> Mapping:
+def map_nodes(report: Report, nodes: Iterable[NodeTime],
+              estimate: Estimate | None = None) -> Mapping:
     """Group ``nodes`` (NodeTime) by the layers they ran (see the module's docstring)."""
     rows = [r for r in report.layers if not r.train_only and r.op != "input"]
     order = {r.name: i for i, r in enumerate(rows)}
@@ -321,7 +327,7 @@ def compare(report: Report, prof: Profile, est: Estimate | None) -> Comparison:
     return Comparison(prof, est, tuple(rows), tuple(m.unmapped))
 
 
-def unmapped_error(c: Comparison):
+def unmapped_error(c: Comparison) -> ArchcalcError:
     """The error raised when ``strict`` and some nodes map to no layer."""
     names = ", ".join(n.name for n in c.unmapped[:10])
     return error(f"{len(c.unmapped)} profiled node{'s' * (len(c.unmapped) != 1)} map to no "
