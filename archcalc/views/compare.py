@@ -14,6 +14,7 @@ from .text import md_cell, width_of
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
 
 # a network compared: its report, its weight layers and, where known, the SPEC it came from
 Entry = tuple[Report, int] | tuple[Report, int, str | None]
@@ -98,7 +99,7 @@ def render_compare(entries: Sequence[Entry], fmt: str = "table",
         return "\n".join(out) + "\n"
     from rich.console import Console
     from rich.table import Table
-    def build(rows, compact=False):
+    def build(rows: list[list[str]], compact: bool = False) -> Table:
         from rich import box
         table = Table(box=box.SIMPLE_HEAD if compact else box.HEAVY_HEAD, pad_edge=not compact,
                       collapse_padding=compact)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from ..analysis.figures import FIGURES
-from ..design.sweep import LATENCY
+from ..design.sweep import LATENCY, Axis, Result
 from ..ops.values import as_written as show
 from ..settings import check_choice
 from ..units import human_bytes, human_count
@@ -62,7 +62,7 @@ class Writer:
             cells += [f"{heading(k):>10}" for k in self.keys]
             self.out.write("  ".join(cells) + "\n")
 
-    def row(self, r) -> None:
+    def row(self, r: Result) -> None:
         if self.fmt == "csv":
             figures = r.figures or {}
             err = r.error or {}
@@ -75,7 +75,8 @@ class Writer:
             cells = [f"{r.variant:>{self.index_w}}"]
             cells += [f"{show(r.settings[n]):>{self.widths[n]}}" for n in self.names]
             if r.error is None:
-                cells += [f"{short(r.figures[k], unit(k)):>10}" for k in self.keys]
+                figures = r.figures or {}       # a valid variant has them
+                cells += [f"{short(figures[k], unit(k)):>10}" for k in self.keys]
             else:
                 where = f" [{r.error['layer']}]" if r.error.get("layer") else ""
                 cells.append(f"invalid{where}: {r.error['message']}")
@@ -87,7 +88,7 @@ class Writer:
             self.out.write(json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n")
 
 
-def column_widths(axes) -> dict:
+def column_widths(axes: Sequence[Axis]) -> dict[str, int]:
     """The widest shown value of each axis (for a long range: its ends and a few between)."""
     out = {}
     for a in axes:

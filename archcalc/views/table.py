@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..ops import OPS, Vol
 from ..report import LayerRow, Report
 from ..units import exact_and_short, human_bytes, human_count
 from .text import Justify, diag_line, plain_table, share_text, vol_text, width_of
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+# a column's cell: (row, output volume by layer name, report, compact) → its text
+Cell = Callable[[LayerRow, dict[str, Vol], Report, bool], str]
 
 
 def op_text(row: LayerRow) -> str:
@@ -69,8 +76,7 @@ def totals_lines(r: Report) -> list[tuple[str, str]]:
 class Column(NamedTuple):
     header: str
     justify: Justify
-    # (row, output volume by layer name, report, compact) → the cell's text
-    cell: Callable[[LayerRow, dict[str, Vol], Report, bool], str]
+    cell: Cell
     drop: int          # 0: always shown; otherwise the order in which a narrow terminal drops it
 
 def _count(n: int, short: bool) -> str:
@@ -94,7 +100,7 @@ COLUMNS = (
     Column("trainable", "left", lambda row, vols, r, short: row.trainable, 3),
 )
 
-def _table(r: Report, rows: list[LayerRow], cols: Sequence[Column], compact: bool):
+def _table(r: Report, rows: list[LayerRow], cols: Sequence[Column], compact: bool) -> Table:
     """A rich table; ``compact``: no borders, and counts in K/M/G (as the totals give them)."""
     from rich import box
     from rich.table import Table
@@ -115,8 +121,8 @@ def sharing_columns(sharing: dict[str, tuple[int, int, int]] | None) -> tuple[Co
     if not sharing:
         return ()
 
-    def ratio(i: int):
-        def cell(row, vols, r, short):
+    def ratio(i: int) -> Cell:
+        def cell(row: LayerRow, vols: dict[str, Vol], r: Report, short: bool) -> str:
             got = sharing.get(row.name)
             if not got or not got[0]:
                 return ""
@@ -125,7 +131,7 @@ def sharing_columns(sharing: dict[str, tuple[int, int, int]] | None) -> tuple[Co
         return cell
     return (Column("×local", "right", ratio(1), 8), Column("×dense", "right", ratio(2), 9))
 
-def render_table(r: Report, depth: int | None = None, console=None,
+def render_table(r: Report, depth: int | None = None, console: Console | None = None,
                  extra: Sequence[Column] = ()) -> None:
     """The summary table and totals. On a terminal (rich), a table too narrow for every column
     first turns compact (no borders; counts in K/M/G, exact in the totals and in every other

@@ -6,7 +6,7 @@ import json
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +23,11 @@ from ..guard import note
 from ..options import SPEC, DeviceChoice, command, device, request, whole
 
 if TYPE_CHECKING:
+    from types import FrameType, ModuleType
+
     from rich.progress import Progress, TaskID
+
+    from ...design.sweep.pareto import Objective
 
 FIRST_ERRORS = 3            # how many invalid variants an all-invalid sweep shows
 
@@ -105,7 +109,7 @@ PAGE_POINTS = 2000          # valid variants off the front that the page's plot 
 PAGE_INVALID = 100          # invalid variants the page lists (CSV and JSON Lines list them all)
 
 
-def _page_module(fmt: str, objectives):
+def _page_module(fmt: str, objectives: Sequence[Objective] | None) -> ModuleType | None:
     """archcalc.views.report.front for --format html (which needs --pareto and pygal), else
     None."""
     if fmt != "html":
@@ -146,7 +150,7 @@ class _Reservoir:
 
 
 @contextmanager
-def _terminate_as_interrupt():
+def _terminate_as_interrupt() -> Iterator[None]:
     """SIGTERM (kill, a batch system's time limit) ends the sweep as Ctrl-C does: the partial
     output file is removed and the workers are stopped (exit 130)."""
     import signal
@@ -155,7 +159,7 @@ def _terminate_as_interrupt():
         yield
         return
 
-    def interrupt(signum, frame):
+    def interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
     before = signal.signal(signal.SIGTERM, interrupt)
     try:

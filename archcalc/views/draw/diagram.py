@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from ...errors import OPTIONS, error
 from ...report import LayerRow, Report
 from ...units import human_bytes, human_count
 from ..table import op_text
 from ..text import vol_text
+
+if TYPE_CHECKING:
+    from ...graph import Network
 
 MAX_NODES = 300          # more boxes than this are not legible: fold blocks (fit_depth)
 HARD_LIMIT = 5_000       # more than this even folded: refused (the drawing would be useless)
@@ -181,7 +184,7 @@ class Diagram(NamedTuple):
     global_rf: bool             # some row's receptive field is global (the rf legend says where)
 
 
-def diagram(net, report: Report | None = None, depth: int | None = None,
+def diagram(net: Network, report: Report | None = None, depth: int | None = None,
             color: str | None = None) -> Diagram:
     """What every format draws: the rows of ``report.rows(depth)`` as nodes with their figures,
     each row's inputs as edges, and the heat-map scale of ``color``."""

@@ -126,7 +126,7 @@ def layout(d: Diagram, top: float = 0.0) -> Layout:
             down[a].append(b)
             up[b].append(a)
 
-    def order_key(it):
+    def order_key(it: _Item) -> float:
         return index[it] if not isinstance(it, tuple) else index[d.edges[it[1]].dst] - 0.5
 
     for layer in layers:
@@ -157,10 +157,10 @@ def layout(d: Diagram, top: float = 0.0) -> Layout:
     layers = best_order
     pos = {it: i for layer in layers for i, it in enumerate(layer)}
 
-    def width(it) -> float:
+    def width(it: _Item) -> float:
         return DUMMY_W if isinstance(it, tuple) else size[it][0]
 
-    def seps(layer) -> list[float]:
+    def seps(layer: list[_Item]) -> list[float]:
         return [(width(a) + width(b)) / 2 +
                 (DUMMY_GAP if isinstance(a, tuple) or isinstance(b, tuple) else GAP_X)
                 for a, b in zip(layer, layer[1:])]
@@ -209,7 +209,7 @@ def layout(d: Diagram, top: float = 0.0) -> Layout:
 
     # ports: a node's edges leave (and enter) spread along its bottom (top) side, in the order
     # of the next (previous) point's x, so that edges do not cross at a box
-    def ports(name, others) -> dict:
+    def ports(name: str, others: list[_Item]) -> dict[int, float]:
         w = boxes[name].w
         n = len(others)
         step = min(14.0, (w - 2 * PAD_X) / max(n - 1, 1))

@@ -3,12 +3,16 @@ missing; Graphviz invoked as a program."""
 from __future__ import annotations
 
 import shutil
+from typing import TYPE_CHECKING
 
 from ...errors import OPTIONS, error
 from ...report import Report
 from .diagram import diagram
 from .svg import svg_of
 from .text_formats import dot_of, graphviz
+
+if TYPE_CHECKING:
+    from ...graph import Network
 
 # ---------------------------------------------------------------------------------------------
 # Graphviz and PNG
@@ -36,7 +40,7 @@ def svg_to_png(svg: str) -> bytes | None:
     return cairosvg.svg2png(bytestring=svg.encode("utf-8"))
 
 
-def to_png(net, report: Report | None = None, depth: int | None = None,
+def to_png(net: Network, report: Report | None = None, depth: int | None = None,
            color: str | None = None, layout: str = "layered") -> bytes:
     """The graph as PNG: the layered SVG rasterised by cairosvg where it is installed (else
     Graphviz's own PNG), or Graphviz's PNG with ``layout="dot"``; a clear error (exit 2) where

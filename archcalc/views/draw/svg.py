@@ -2,11 +2,16 @@
 (``layout="dot"``)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ...errors import OPTIONS, error
 from ...report import Report
 from .diagram import BLOCK_STROKE, LAYER_FILL, LAYOUTS, STROKE, Diagram, diagram, ramp
 from .layout import FONT, FONT_SIZE, LINE_H, MARGIN, PAD_Y, TITLE_SIZE, layout, shifted, text_width
 from .text_formats import dot_of, graphviz, legend_lines, legend_ticks
+
+if TYPE_CHECKING:
+    from ...graph import Network
 
 
 def _esc(text: str) -> str:
@@ -25,7 +30,7 @@ def _path_d(path: list[tuple]) -> str:
     return " ".join(p[0] + " " + " ".join(_n(v) for v in p[1:]) for p in path)
 
 
-def to_svg(net, report: Report | None = None, depth: int | None = None,
+def to_svg(net: Network, report: Report | None = None, depth: int | None = None,
            color: str | None = None, layout: str = "layered") -> str:
     """The graph as a standalone SVG document: archcalc's layered layout (``layout="layered"``,
     the same everywhere, nothing to install) or Graphviz's (``layout="dot"``: needs Graphviz's

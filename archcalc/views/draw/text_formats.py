@@ -5,10 +5,14 @@ from __future__ import annotations
 import math
 import shutil
 import subprocess
+from typing import TYPE_CHECKING
 
 from ...errors import OPTIONS, error
 from ...report import Report
 from .diagram import BLOCK_STROKE, LAYER_FILL, STROKE, Diagram, Scale, diagram, text_color
+
+if TYPE_CHECKING:
+    from ...graph import Network
 
 # ---------------------------------------------------------------------------------------------
 # Graphviz DOT
@@ -64,7 +68,7 @@ def legend_id(d: Diagram) -> str:
     return key
 
 
-def to_dot(net, report: Report | None = None, depth: int | None = None,
+def to_dot(net: Network, report: Report | None = None, depth: int | None = None,
            color: str | None = None) -> str:
     """The graph in Graphviz's DOT language (``dot -Tsvg``). Node ids are the layer names;
     a legend node (``legend_id``) is added where there is a heat map or a training-only
@@ -129,7 +133,7 @@ def mermaid_text(text: str) -> str:
     return "".join(out)
 
 
-def to_mermaid(net, report: Report | None = None, depth: int | None = None,
+def to_mermaid(net: Network, report: Report | None = None, depth: int | None = None,
                color: str | None = None) -> str:
     """A Mermaid flowchart (``flowchart TD``): node ids ``n0``, ``n1`` … in row order (layer
     names are labels, escaped), ``-->`` edges, ``-.->`` into training-only layers, the heat map

@@ -2,10 +2,13 @@
 here by another definition). No plotting library is imported."""
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from ...analysis.memory import Storage
 from ...report import Report
+
+if TYPE_CHECKING:
+    from ...graph import Network
 
 
 class _Recorder(Storage):
@@ -25,7 +28,7 @@ class LivePoint(NamedTuple):
     live_bytes: int            # every buffer alive while it runs, per batch
 
 
-def live_curve(net, report: Report) -> list[LivePoint]:
+def live_curve(net: Network, report: Report) -> list[LivePoint]:
     """The live activation memory over execution order: the storage decisions the analysis
     recorded in the rows (in place or not), replayed as ``memory.alive_while`` replays them.
     Its maximum is ``report.totals.peak_bytes``. Training-only layers do not run in inference
