@@ -19,7 +19,7 @@ from ...errors import INTERNAL, OPTIONS, ArchcalcError, Diagnostic, SourcePos, e
 from ...files import AtomicFile, writable_output
 from ...ops.values import as_written as show
 from ...settings import LoadOptions
-from ..guard import note
+from ..guard import StreamedError, note
 from ..options import SPEC, DeviceChoice, command, device, request, whole
 
 if TYPE_CHECKING:
@@ -349,5 +349,6 @@ def _sweep(spec: str, sets: list[str], sample: Any, seed: Any, jobs: Any, format
                          "settings shows the traceback")
     if seen and not valid:
         exc = _as_error(first_errors)
-        exc.streamed = streamed and fmt == "json"      # type: ignore[attr-defined]
+        if streamed and fmt == "json":
+            raise StreamedError(exc.diagnostics, exc.kind, exc.partial)
         raise exc
