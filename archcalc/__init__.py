@@ -19,7 +19,6 @@ from .report import RF, LayerRow, Report, Totals
 from .settings import OPTIMIZERS, LoadOptions, Settings, resolve
 from .spec import load, parse
 from .units import DTYPES
-
 from .version import __version__
 
 __all__ = ["parse", "load", "analyze", "resolve", "Network", "Layer", "Report", "LayerRow",

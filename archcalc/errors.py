@@ -8,6 +8,7 @@ library never chooses an exit code: the command line maps each kind to one
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
@@ -32,6 +33,10 @@ class SourcePos(NamedTuple):
             return f"{self.file}:{self.line}"
         return self.file
 
+
+# Where each attribute of a layer was written, for sharper error positions: an attribute's value
+# under its name, its key under ("key", name) (a front-end that knows them; see Op.normalize).
+Places = Mapping[str | tuple[str, str], SourcePos]
 
 NOWHERE = SourcePos("<api>")        # a value passed in from Python
 OPTIONS = SourcePos("<options>")    # a command-line option (or the same keyword from Python)

@@ -6,10 +6,11 @@ computes a shape: that is the analysis pass.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, NamedTuple
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
 
-from .errors import ArchcalcError, Diagnostic, SourcePos, error
-from .ops import DEFAULT_ROUNDING, OPS, Op, Vol, lookup
+from .errors import Diagnostic, Places, SourcePos, error
+from .ops import DEFAULT_ROUNDING, OPS, Attrs, Op, Vol, lookup
 from .ops.values import as_int
 from .settings import Settings
 
@@ -24,7 +25,7 @@ class Layer(NamedTuple):
     networks up to 1,000,000 layers long)."""
     name: str
     op: str
-    attrs: dict[str, Any]
+    attrs: Attrs                  # as the op normalized them; shared, never modified
     inputs: tuple[str, ...]
     pos: SourcePos
     scope: tuple[str, ...] = ()   # enclosing block instances, outermost first
@@ -50,16 +51,17 @@ class Network:
     added to a network afterwards.
     """
 
-    __slots__ = ("name", "input", "layers", "rounding", "source", "language", "warnings",
-                 "block_outputs", "by_name", "consumers", "declared_outputs", "params", "settings",
-                 "input_given", "size_dependent", "origin", "_graph", "_inference_consumers")
+    __slots__ = ("_graph", "_inference_consumers", "block_outputs", "by_name", "consumers",
+                 "declared_outputs", "input", "input_given", "language", "layers", "name", "origin",
+                 "params", "rounding", "settings", "size_dependent", "source", "warnings")
 
     def __init__(self, name: str, input: Vol, layers: list[Layer], rounding: str = DEFAULT_ROUNDING,
                  source: str | None = None, language: str = "string",
-                 warnings: list[Diagnostic] | None = None,
-                 block_outputs: dict[str, str] | None = None,
-                 index: tuple[dict, dict] | None = None, outputs: list[str] | None = None, *,
-                 params: dict[str, Any] | None = None, settings: Settings | None = None,
+                 warnings: Iterable[Diagnostic] | None = None,
+                 block_outputs: Mapping[str, str] | None = None,
+                 index: tuple[dict[str, Layer], dict[str, list[str]]] | None = None,
+                 outputs: Sequence[str] | None = None, *,
+                 params: Mapping[str, Any] | None = None, settings: Settings | None = None,
                  input_given: bool = False, size_dependent: bool = False,
                  origin: dict[str, Any] | None = None):
         self.name = name
@@ -167,7 +169,7 @@ class Network:
 
     def _repr_svg_(self) -> str | None:
         """Jupyter's view (archcalc.views.notebook)."""
-        from .views.notebook import network_svg   # the notebook hook: the one upward import
+        from .views.notebook import network_svg  # the notebook hook: the one upward import
         return network_svg(self)
 
     def weight_layers(self) -> int:
@@ -220,9 +222,9 @@ class Builder:
         self.last = name
         return name
 
-    def add(self, op: str, raw: dict[str, Any], pos: SourcePos, name: str | None = None,
+    def add(self, op: str, raw: Mapping[str, Any], pos: SourcePos, name: str | None = None,
             inputs: Iterable[str] | None = None, scope: tuple[str, ...] = (),
-            prefix: str = "", where: dict[str, SourcePos] | None = None,
+            prefix: str = "", where: Places | None = None,
             ready: bool = False) -> Layer:
         """Add a layer of kind ``op``; ``raw`` attributes are validated by the op unless
         ``ready`` says they already were (they are then shared, never modified)."""
@@ -276,7 +278,7 @@ class Builder:
         self.last = name
         return layer
 
-    def follow(self, kind: str, attrs: dict, pos: SourcePos) -> Layer:
+    def follow(self, kind: str, attrs: Attrs, pos: SourcePos) -> Layer:
         """The common case of :meth:`add`, at the cost of a few dictionary operations: an unnamed
         top-level layer of a one-input op whose attributes were already validated, following the
         previous layer (a spec string's repeated words). Anything else goes through ``add``."""
@@ -294,9 +296,9 @@ class Builder:
         self.last = name
         return layer
 
-    def _split(self, raw: dict[str, Any], pos: SourcePos, name: str | None,
+    def _split(self, raw: Mapping[str, Any], pos: SourcePos, name: str | None,
                inputs: Iterable[str] | None, scope: tuple[str, ...], prefix: str,
-               where: dict[str, SourcePos] | None) -> Layer:
+               where: Places | None) -> Layer:
         """A channel split (``parts: n`` equal parts, or ``sizes: [a, b, ...]``) as one slice
         layer per part, named ``<split>.<i>`` (``s.0``, ``s.1``; ``split1.0`` when unnamed),
         each reading the split's input. Returns the last part (a layer after the split without

@@ -18,12 +18,12 @@ counting). The rules, written once here:
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, ParamSpec, TypeVar, overload
 
 from .errors import NOWHERE, OPTIONS, ArchcalcError, Diagnostic, SourcePos
-from .ops.values import Vol, as_bool, as_int, as_rounding, as_volume, choice
+from .ops.values import Vol, as_bool, as_rounding, as_volume, choice
 from .units import DTYPES
 
 # state tensors an optimizer keeps per trainable parameter (the training estimate)
@@ -32,6 +32,8 @@ OPTIMIZERS: dict[str, int] = {"sgd": 0, "momentum": 1, "adam": 2}
 UNKNOWN_MODES = ("error", "passthrough")
 BUILTINS = ("res", "input", "batch", "dtype", "optimizer", "rounding")
 ANALYSIS_BUILTINS = ("batch", "dtype", "optimizer")
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 LIMIT = 2 ** 31              # the largest size or count archcalc takes (docs/diagnostics.md)
 EXAMPLES = {"res": "224", "input": "224x224x3", "rounding": "floor", "batch": "32",
             "dtype": "bf16", "optimizer": "adam"}
@@ -89,7 +91,8 @@ class _Problems:
     def __init__(self) -> None:
         self.diags: list[Diagnostic] = []
 
-    def check(self, fn, *args, **kwargs) -> Any:
+    def check(self, fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T | None:
+        """``fn``'s value, or None with its diagnostics kept."""
         try:
             return fn(*args, **kwargs)
         except ArchcalcError as exc:
@@ -131,7 +134,13 @@ def _usage(message: str, hint: str | None, pos: SourcePos = OPTIONS) -> Archcalc
     return ArchcalcError(Diagnostic("error", message, pos, hint), "usage")
 
 
-def whole(value: Any, what: str, least: int = 0, most: int = LIMIT,
+@overload
+def whole(value: str | int, what: str, least: int = 0, most: int = LIMIT,
+          example: str | None = None) -> int: ...
+@overload
+def whole(value: str | int | None, what: str, least: int = 0, most: int = LIMIT,
+          example: str | None = None) -> int | None: ...
+def whole(value: str | int | None, what: str, least: int = 0, most: int = LIMIT,
           example: str | None = None) -> int | None:
     """An option's value as a whole number in [least, most], or None where it is not given."""
     return None if value is None else _whole(value, what, least, most, OPTIONS, example)
@@ -178,9 +187,9 @@ def check_builtin(name: str, value: Any) -> Any:
     return _builtin(name, value)
 
 
-def _as_usage(fn, *args) -> Any:
+def _as_usage(fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
     try:
-        return fn(*args)
+        return fn(*args, **kwargs)
     except ArchcalcError as exc:
         raise exc.as_kind("usage") from None
 
@@ -199,15 +208,16 @@ def resolve(*, set: Mapping[str, Any] | None = None, input: Any = None, rounding
             raise _usage(f"set is a mapping of parameter names to values, got {set!r}",
                          "e.g. set={'width': 0.75, 'res': 160}")
         sets = dict(set)
-    builtins = {k: p.check(_builtin, k, sets.pop(k)) for k in BUILTINS if k in sets
-                and k != "res"}
+    # the built-in parameters' values by name (a volume, a rounding, a batch, a dtype …)
+    builtins: dict[str, Any] = {k: p.check(_builtin, k, sets.pop(k)) for k in BUILTINS
+                                if k in sets and k != "res"}
     res = p.check(_builtin, "res", sets["res"]) if "res" in sets else None
     if res is not None:
         sets["res"] = res
 
-    def option(name: str, fn, *args) -> Any:
+    def option(name: str, fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T | None:
         try:
-            return fn(*args)
+            return fn(*args, **kwargs)
         except ArchcalcError as exc:
             p.diags.extend(exc.as_kind("usage").diagnostics)
             return None
@@ -238,6 +248,7 @@ def resolve(*, set: Mapping[str, Any] | None = None, input: Any = None, rounding
     settings = p.check(resolve_analysis, Settings(), dtype=dtype, batch=batch,
                        optimizer=optimizer, count_inplace=count_inplace, cli=cli)
     p.raise_any()
+    assert settings is not None         # resolve_analysis failed only with a diagnostic
     chosen = {k: builtins[k] for k in ANALYSIS_BUILTINS if k in builtins}
     if chosen:                          # --set batch= (dtype=, optimizer=) wins over the option
         settings = replace(settings, **chosen)

@@ -14,7 +14,9 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -26,8 +28,9 @@ CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
 PROVIDERS = ("auto", "cpu", "cuda")
 
 
-def load_onnxruntime():
-    """onnxruntime, with its log limited to errors (ARCHCALC_DEBUG=1 keeps its warnings)."""
+def load_onnxruntime() -> Any:
+    """onnxruntime (a module without type stubs), with its log limited to errors
+    (ARCHCALC_DEBUG=1 keeps its warnings)."""
     import onnxruntime as ort
     ort.set_default_logger_severity(2 if os.environ.get("ARCHCALC_DEBUG") else 3)
     return ort
@@ -48,7 +51,7 @@ def cuda_unavailable_reason() -> str | None:
     return None
 
 
-def _linux_cuda_problem(ort) -> str | None:
+def _linux_cuda_problem(ort: Any) -> str | None:
     try:
         driver = ctypes.CDLL("libcuda.so.1")
     except OSError:
@@ -85,18 +88,20 @@ def _load_problem(lib: str) -> str | None:
 class Session:
     """An onnxruntime session, the provider it runs on ("cuda" or "cpu") and, when the GPU was
     asked for or expected but not used, why."""
-    session: object
+    session: Any            # an onnxruntime.InferenceSession (onnxruntime has no type stubs)
     provider: str
     note: str | None = None
 
 
-def open_session(model_path: str, provider: str = "auto", configure=None) -> Session:
+def open_session(model_path: str, provider: str = "auto",
+                 configure: Callable[[Any], None] | None = None) -> Session:
     """A session on the best provider that works: ``auto`` tries CUDA then the CPU; ``cuda``
     that cannot be honoured is an ArchcalcError; ``cpu`` is the CPU. ``configure``, when
     given, is called with each SessionOptions before use (archcalc.latency turns on
     onnxruntime's profiler this way)."""
     if provider not in PROVIDERS:
-        raise error(f"unknown provider {provider!r}", OPTIONS, hint="auto, cpu or cuda", kind="usage")
+        raise error(f"unknown provider {provider!r}", OPTIONS, hint="auto, cpu or cuda",
+                    kind="usage")
     ort = load_onnxruntime()
     if provider == "cpu":
         return Session(_session(ort, model_path, [CPU], configure=configure), "cpu")
@@ -116,7 +121,8 @@ def open_session(model_path: str, provider: str = "auto", configure=None) -> Ses
                    reason if expected else None)
 
 
-def _session(ort, model_path: str, providers: list[str], quiet: bool = False, configure=None):
+def _session(ort: Any, model_path: str, providers: list[str], quiet: bool = False,
+             configure: Callable[[Any], None] | None = None) -> Any:
     opts = ort.SessionOptions()
     if configure is not None:
         configure(opts)
@@ -187,7 +193,7 @@ class RunResult:
 
     def lines(self) -> list[str]:
         shapes = ", ".join(_shape_text(s) for s in self.output_shapes)
-        if self.shape_ok is None:
+        if self.expected_shapes is None:                  # shape_ok is None
             check = "(not checked: the model declares no output shape)"
         else:
             check = f"as the {self.expected_from} says" if self.shape_ok else (
@@ -210,8 +216,9 @@ def _shape_text(shape: tuple[int, ...]) -> str:
     return "×".join(str(d) for d in shape)
 
 
-def run(model, *, batch: int = 1, warmup: int = 3, iters: int = 20, provider: str = "auto",
-        weights: str = "random", seed: int = 0, name: str | None = None) -> RunResult:
+def run(model: Network | str | os.PathLike[str], *, batch: int = 1, warmup: int = 3,
+        iters: int = 20, provider: str = "auto", weights: str = "random", seed: int = 0,
+        name: str | None = None) -> RunResult:
     """Run ``model`` on a random batch and time it.
 
     ``model`` is a path to an .onnx file or an archcalc ``Network`` (exported to a temporary
@@ -231,7 +238,8 @@ def run(model, *, batch: int = 1, warmup: int = 3, iters: int = 20, provider: st
     return _run_file(path, batch, warmup, iters, provider, seed, None, name or path)
 
 
-def _run_network(net: Network, batch, warmup, iters, provider, weights, seed, name) -> RunResult:
+def _run_network(net: Network, batch: int, warmup: int, iters: int, provider: str, weights: str,
+                 seed: int, name: str | None) -> RunResult:
     from . import onnx as onnx_export
     if onnx_export.weight_mode(weights) == "none":
         raise error("a light model (weights none) has no weights to run", OPTIONS,
@@ -248,7 +256,8 @@ def _run_network(net: Network, batch, warmup, iters, provider, weights, seed, na
         return _run_file(path, batch, warmup, iters, provider, seed, expected, label)
 
 
-def _run_file(path: str, batch, warmup, iters, provider, seed, expected, label) -> RunResult:
+def _run_file(path: str, batch: int, warmup: int, iters: int, provider: str, seed: int,
+              expected: tuple[tuple[int, ...], ...] | None, label: str) -> RunResult:
     sess = open_session(path, provider)
     s = sess.session
     inputs = s.get_inputs()
@@ -276,7 +285,7 @@ def _run_file(path: str, batch, warmup, iters, provider, seed, expected, label) 
     result = RunResult(label, sess.provider, sess.note, batch, warmup, iters, shape,
                        tuple(tuple(o.shape) for o in outputs), expected, expected_from,
                        tuple(times))
-    if result.shape_ok is False:
+    if expected is not None and result.shape_ok is False:
         from .onnx import VerificationError
         raise VerificationError(f"{label}: the output is "
                                 f"{', '.join(_shape_text(o) for o in result.output_shapes)}, "
@@ -285,7 +294,7 @@ def _run_file(path: str, batch, warmup, iters, provider, seed, expected, label) 
     return result
 
 
-def _input_shape(inp, batch: int, path: str) -> tuple[int, ...]:
+def _input_shape(inp: Any, batch: int, path: str) -> tuple[int, ...]:
     dims = list(inp.shape)
     if not dims:
         raise error(f"the input {inp.name} is a scalar", SourcePos(path), kind="usage")
@@ -299,7 +308,7 @@ def _input_shape(inp, batch: int, path: str) -> tuple[int, ...]:
     return tuple(dims)
 
 
-def _declared_shapes(s, batch: int) -> tuple[tuple[int, ...], ...] | None:
+def _declared_shapes(s: Any, batch: int) -> tuple[tuple[int, ...], ...] | None:
     shapes = []
     for out in s.get_outputs():
         dims = list(out.shape)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from archcalc.analysis import analyze
-from archcalc.graph import Network
+from archcalc.graph import Layer, Network
 from archcalc.ops import OPS
 from archcalc.report import Report, public_attrs
 from archcalc.spec import parse
@@ -21,7 +22,7 @@ _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_./\-]*")
 _RESERVED = {"true", "false", "yes", "no", "on", "off", "null", "none", "~", "y", "n"}
 
 
-def scalar(v) -> str:
+def scalar(v: Any) -> str:
     """One value in YAML flow style."""
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -39,13 +40,13 @@ def scalar(v) -> str:
     return json.dumps(s, ensure_ascii=False)       # a JSON string is a YAML double-quoted one
 
 
-def _pair_or_one(v):
+def _pair_or_one(v: Any) -> Any:
     if isinstance(v, (list, tuple)) and len(v) == 2 and v[0] == v[1]:
         return v[0]
     return v
 
 
-def _attrs(layer, rounding: str) -> list[tuple[str, object]]:
+def _attrs(layer: Layer, rounding: str) -> list[tuple[str, object]]:
     op = OPS[layer.op]
     out = []
     for k, v in public_attrs(layer.attrs).items():
@@ -55,8 +56,8 @@ def _attrs(layer, rounding: str) -> list[tuple[str, object]]:
             out.append((k, _pair_or_one(v)))
             continue
         default = op.ATTRS.get(k)
-        if v == default or isinstance(default, (int, float)) and not isinstance(default, bool) \
-                and _pair_or_one(v) == default:
+        if v == default or (isinstance(default, (int, float)) and not isinstance(default, bool) \
+                and _pair_or_one(v) == default):
             continue
         out.append((k, _pair_or_one(v) if isinstance(v, list) else v))
     return out
@@ -102,7 +103,9 @@ def imported(net: Network, model: str, file: str = "<spec>") -> tuple[str, Repor
                  if origin.get("producer") else f" (ONNX opset {origin.get('opset')})"))
     report = analyze(net)
     text = to_yaml(net, header)
-    again = analyze(parse(text, language="yaml", file=file))
+    read = parse(text, language="yaml", file=file)
+    assert isinstance(read, Network)      # one network: only a column table gives several
+    again = analyze(read)
     if _figures(again) != _figures(report):
         raise RuntimeError("the written spec does not give the model's report: "
                            f"{_figures(again)} against {_figures(report)}")

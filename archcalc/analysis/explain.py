@@ -1,22 +1,25 @@
 """``archcalc explain``: every figure of a layer with the arithmetic behind it.
 
-The op supplies its own derivations (``Op.explain``, next to each op's rules in archcalc/ops/: output size, parameters, MACs);
-what every layer shares — activation memory and the receptive-field step — is derived here from
-the report's rows, with the same rules the analysis pass used (docs/definitions.md). Nothing is
-recomputed differently: a test checks that every derived value equals the report's.
+The op supplies its own derivations (``Op.explain``, next to each op's rules in archcalc/ops/:
+output size, parameters, MACs); what every layer shares — activation memory and the receptive-field
+step — is derived here from the report's rows, with the same rules the analysis pass used
+(docs/definitions.md). Nothing is recomputed differently: a test checks that every derived value
+equals the report's.
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
-from ..errors import OPTIONS, error
+from ..errors import OPTIONS, ArchcalcError, error
 from ..graph import Network
-from ..ops import GLOBAL, IDENTITY, MERGE, OPS
+from ..ops import GLOBAL, IDENTITY, MERGE, OPS, RFStep
 from ..ops import derive as dv
-from ..report import LayerRow, Report
+from ..ops.windowed import Conv
+from ..report import RF, AxisPair, LayerRow, Report
 from ..units import human_bytes
 from .memory import alive_while
-from .rf import field_inputs
+from .rf import field_inputs, local_axes
 
 
 class LayerExplanation(NamedTuple):
@@ -26,12 +29,12 @@ class LayerExplanation(NamedTuple):
     inputs: tuple[str, ...]
     figures: list[dv.Derivation]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "op": self.op, "detail": self.detail,
                 "inputs": list(self.inputs), "figures": [f.to_dict() for f in self.figures]}
 
 
-def _axes(vals: tuple) -> str:
+def _axes(vals: AxisPair) -> str:
     return str(vals[0]) if vals[0] == vals[1] else f"{vals[0]}×{vals[1]}"
 
 
@@ -44,7 +47,8 @@ def net_view(kind: str) -> bool:
     return OPS[kind].view
 
 
-def activation_figures(row: LayerRow, report: Report, rows: dict[str, LayerRow]) -> list[dv.Derivation]:
+def activation_figures(row: LayerRow, report: Report,
+                       rows: dict[str, LayerRow]) -> list[dv.Derivation]:
     """Elements this layer writes to a new buffer, and their bytes at the report's settings."""
     s = report.settings
     size = s.dtype_bytes
@@ -77,6 +81,7 @@ def rf_figures(row: LayerRow, net: Network, rows: dict[str, LayerRow]) -> list[d
         why = "a global op: every unit sees the whole input" if step == GLOBAL else \
             "after a global layer every unit sees the whole input"
         return [dv.given("rf_size", "receptive field", "global", "global", why)]
+    size, stride, start = local_axes(rf)
     if step == MERGE:
         kept = field_inputs(row.inputs, ins, row.output)
         parts = ", ".join(f"{s} {rows[s].rf.text()}" for s in kept)
@@ -94,60 +99,66 @@ def rf_figures(row: LayerRow, net: Network, rows: dict[str, LayerRow]) -> list[d
                      "the local window (strictly every unit depends on "
                      f"{'it' if one else 'them'}; docs/definitions.md)")
         return [dv.given("rf_size", "receptive field", "the union of the branches' windows",
-                         _axes(rf.size), f"{parts}; {note}")]
+                         _axes(size), f"{parts}; {note}")]
     if step == IDENTITY or prev.is_global:
-        why = getattr(layer.opdef, "rf_note", "") or "an element-wise op sees what its input saw"
-        return [dv.given("rf_size", "receptive field", "r", rf.size[0] if rf.size[0] == rf.size[1]
-                         else rf.size, f"as {row.inputs[0]}: {why}",
-                         {"r": _axes(rf.size), "j": _axes(rf.stride)})]
+        why = layer.opdef.rf_note or "an element-wise op sees what its input saw"
+        return [dv.given("rf_size", "receptive field", "r", size[0] if size[0] == size[1]
+                         else size, f"as {row.inputs[0]}: {why}",
+                         {"r": _axes(size), "j": _axes(stride)})]
+    assert isinstance(step, RFStep)     # a global step made a global field, returned above
     k, s, p = step.k, step.s, step.p
     if step.up != (1, 1):
         return _upsampling_rf(rf, prev, step)
+    psize, pstride, pstart = local_axes(prev)
     figs = []
     for ax, suffix in ((0, "_h"), (1, "_w")):
-        if ax == 1 and (k[0], s[0], p[0], prev.size[0], prev.stride[0], prev.start[0]) == \
-                (k[1], s[1], p[1], prev.size[1], prev.stride[1], prev.start[1]):
+        if ax == 1 and (k[0], s[0], p[0], psize[0], pstride[0], pstart[0]) == \
+                (k[1], s[1], p[1], psize[1], pstride[1], pstart[1]):
             break
         tag = "" if k[0] == k[1] and s[0] == s[1] and p[0] == p[1] and \
-            prev.size[0] == prev.size[1] else (" (height)" if ax == 0 else " (width)")
-        r0, j0, c0 = prev.size[ax], prev.stride[ax], prev.start[ax]
+            psize[0] == psize[1] else (" (height)" if ax == 0 else " (width)")
+        r0, j0, c0 = psize[ax], pstride[ax], pstart[ax]
         figs += [
             dv.Derivation("rf_size" + suffix, "receptive field" + tag, "r + (F − 1)·j",
-                      f"{r0} + ({k[ax]} − 1)·{j0}", rf.size[ax], {"r": r0, "F": k[ax], "j": j0},
-                      "F is the effective (dilated) kernel"),
-            dv.Derivation("rf_jump" + suffix, "jump" + tag, "j·S", f"{j0}·{s[ax]}", rf.stride[ax],
-                      {"j": j0, "S": s[ax]}, "input pixels between neighbouring units"),
+                          f"{r0} + ({k[ax]} − 1)·{j0}", size[ax],
+                          {"r": r0, "F": k[ax], "j": j0}, "F is the effective (dilated) kernel"),
+            dv.Derivation("rf_jump" + suffix, "jump" + tag, "j·S", f"{j0}·{s[ax]}", stride[ax],
+                          {"j": j0, "S": s[ax]}, "input pixels between neighbouring units"),
             dv.Derivation("rf_start" + suffix, "first centre" + tag, "c + ((F − 1)/2 − P)·j",
-                      f"{_num(c0)} + (({k[ax]} − 1)/2 − {_num(p[ax])})·{j0}", rf.start[ax],
-                      {"c": c0, "F": k[ax], "P": p[ax], "j": j0},
-                      "the centre of the top-left unit's window, in input pixels")]
+                          f"{_num(c0)} + (({k[ax]} − 1)/2 − {_num(p[ax])})·{j0}",
+                          start[ax], {"c": c0, "F": k[ax], "P": p[ax], "j": j0},
+                          "the centre of the top-left unit's window, in input pixels")]
     return figs
 
 
-def _upsampling_rf(rf, prev, step) -> list[dv.Derivation]:
+def _upsampling_rf(rf: RF, prev: RF, step: RFStep) -> list[dv.Derivation]:
     """The step of an upsampling or a transposed convolution: the window of F units slides over
     a grid ``up`` times finer than its input, so j' = j/S comes first (docs/definitions.md)."""
+    size, stride, start = local_axes(rf)
+    psize, pstride, pstart = local_axes(prev)
     figs = []
     for ax, suffix in ((0, "_h"), (1, "_w")):
-        if ax == 1 and (step.k[0], step.p[0], step.up[0], prev.size[0], prev.stride[0],
-                        prev.start[0]) == (step.k[1], step.p[1], step.up[1], prev.size[1],
-                                           prev.stride[1], prev.start[1]):
+        if ax == 1 and (step.k[0], step.p[0], step.up[0], psize[0], pstride[0],
+                        pstart[0]) == (step.k[1], step.p[1], step.up[1], psize[1],
+                                       pstride[1], pstart[1]):
             break
-        r0, j0, c0 = prev.size[ax], prev.stride[ax], prev.start[ax]
+        r0, j0, c0 = psize[ax], pstride[ax], pstart[ax]
         k, p, u = step.k[ax], step.p[ax], step.up[ax]
         figs += [
             dv.Derivation("rf_size" + suffix, "receptive field" + ("", " (width)")[ax],
-                      "r + (F − 1)·j/S", f"{_num(r0)} + ({k} − 1)·{_num(j0)}/{u}", rf.size[ax],
-                      {"r": r0, "F": k, "j": j0, "S": u},
-                      "an envelope in input pixels; a fraction where units see unequal fields"),
+                          "r + (F − 1)·j/S", f"{_num(r0)} + ({k} − 1)·{_num(j0)}/{u}", size[ax],
+                          {"r": r0, "F": k, "j": j0, "S": u},
+                          "an envelope in input pixels; a fraction where units see unequal "
+                          "fields"),
             dv.Derivation("rf_jump" + suffix, "jump" + ("", " (width)")[ax], "j/S",
-                      f"{_num(j0)}/{u}", rf.stride[ax], {"j": j0, "S": u},
-                      "input pixels between neighbouring units: a fraction after upsampling"),
+                          f"{_num(j0)}/{u}", stride[ax], {"j": j0, "S": u},
+                          "input pixels between neighbouring units: a fraction after upsampling"),
             dv.Derivation("rf_start" + suffix, "first centre" + ("", " (width)")[ax],
-                      "c + ((F − 1)/2 − P)·j/S",
-                      f"{_num(c0)} + (({k} − 1)/2 − {_num(p)})·{_num(j0)}/{u}", rf.start[ax],
-                      {"c": c0, "F": k, "P": p, "j": j0, "S": u},
-                      "F, P of the equivalent window over the finer grid; see docs/definitions.md")]
+                          "c + ((F − 1)/2 − P)·j/S",
+                          f"{_num(c0)} + (({k} − 1)/2 − {_num(p)})·{_num(j0)}/{u}", start[ax],
+                          {"c": c0, "F": k, "P": p, "j": j0, "S": u},
+                          "F, P of the equivalent window over the finer grid; see "
+                          "docs/definitions.md")]
     return figs
 
 
@@ -155,17 +166,17 @@ def sharing(row: LayerRow, net: Network, rows: dict[str, LayerRow]) -> list[dv.D
     """For a convolution: its parameters, a locally connected layer's and a dense layer's (the
     op's own rule, ``Conv.sharing``); for any other layer, nothing."""
     layer = net[row.name]
-    rule = getattr(layer.opdef, "sharing", None)
-    if rule is None:
+    op = layer.opdef
+    if not isinstance(op, Conv):         # Conv.sharing (DepthwiseConv's, too)
         return []
-    return rule(layer.attrs, [rows[s].output for s in row.inputs], row.output)
+    return op.sharing(layer.attrs, [rows[s].output for s in row.inputs], row.output)
 
 
 def sharing_counts(net: Network, report: Report) -> dict[str, tuple[int, int, int]]:
     """Layer name → (shared, locally connected, dense) parameters, for every convolution
     (``summary --sharing``)."""
     rows = {row.name: row for row in report.layers}
-    out = {}
+    out: dict[str, tuple[int, int, int]] = {}
     for row in report.layers:
         figs = {f.key: f.value for f in sharing(row, net, rows)}
         if figs:
@@ -209,7 +220,7 @@ def select(report: Report, net: Network, wanted: Sequence[str] | None) -> list[L
             if not a or not b:
                 raise error(f"the range {w!r} needs both ends", OPTIONS,
                             hint="write first..last, e.g. conv3..pool5", kind="usage")
-            (a0, a1), (b0, b1) = span(a), span(b)
+            (a0, _), (_, b1) = span(a), span(b)
             if b1 < a0:
                 raise error(f"the range {w!r} runs backwards: {b} comes before {a}", OPTIONS,
                             hint=f"write {b}..{a}", kind="usage")
@@ -224,7 +235,7 @@ def select(report: Report, net: Network, wanted: Sequence[str] | None) -> list[L
     return [report.layers[i] for i in sorted(picked)]
 
 
-def _unknown(name: str, order: dict, report: Report):
+def _unknown(name: str, order: dict[str, int], report: Report) -> ArchcalcError:
     import difflib
     blocks = {s for r in report.layers for s in r.scope}
     names = list(order) + sorted(blocks)
@@ -281,10 +292,10 @@ def where_it_sits(report: Report) -> list[str]:
     kinds: dict[str, list[int]] = {}
     for r in rows:
         if r.params or r.activations:
-            k = kinds.setdefault(r.op, [0, 0, 0])
-            k[0] += r.params
-            k[1] += 0 if r.train_only else r.activations
-            k[2] += 1
+            tally = kinds.setdefault(r.op, [0, 0, 0])
+            tally[0] += r.params
+            tally[1] += 0 if r.train_only else r.activations
+            tally[2] += 1
     ranked = sorted(kinds.items(), key=lambda kv: -kv[1][0])
     parts = [f"{op} ({n}): {_share(p, t.params)} of the parameters, "
              f"{_share(a, t.activations)} of the activations"

@@ -7,7 +7,7 @@ and read (a count, bytes, pixels).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from ..errors import OPTIONS, error
 from ..ops.values import near
@@ -21,19 +21,24 @@ class Figure(NamedTuple):
     heading: str                 # a table's short heading: "Params"
     kind: str                    # "count", "bytes" or "px"
     what: str                    # what it measures, for messages
-    value: Callable[[Report, Sequence[str] | None], Any]    # (report, outputs) → value
+    # (report, outputs) → value: a whole number, but for the receptive field, which may be a
+    # fraction (after upsampling) or None (global everywhere)
+    value: Callable[[Report, Sequence[str] | None], float | None]
 
 
-def _total(attr: str) -> Callable[[Report, Sequence[str] | None], Any]:
-    return lambda report, outputs=None: getattr(report.totals, attr)
+def _total(attr: str) -> Callable[[Report, Sequence[str] | None], float | None]:
+    def value(report: Report, outputs: Sequence[str] | None = None) -> int:
+        total: int = getattr(report.totals, attr)
+        return total
+    return value
 
 
-def output_rf(report: Report, outputs: Sequence[str] | None = None) -> int | None:
+def output_rf(report: Report, outputs: Sequence[str] | None = None) -> float | None:
     """The larger side of the receptive field at the output (:func:`.rf.at_output`: where the
     output's field is global, as a classifier's, that of the last local layer before it); None
     where no layer has a local field."""
     found = at_output(report, outputs)
-    return None if found is None else max(found[1].size)
+    return None if found is None or found[1].size is None else max(found[1].size)
 
 
 FIGURES: dict[str, Figure] = {f.key: f for f in (

@@ -11,17 +11,20 @@ and tables, ``input: 96x96x3`` and ``rounding: floor`` for YAML).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
-from ..errors import Diagnostic
-from ..ops import Windowed
+from ..errors import Diagnostic, SourcePos
+from ..graph import Network
+from ..ops import Vol, Windowed
 from .walk import walk
 
 MAX_STEPS = 1024          # candidates tried per axis and direction, at most
 TIME_BUDGET = 0.5         # seconds for the search (more for a network whose walk is slow)
 
 
-def shape_errors(net, input) -> list[Diagnostic]:
+def shape_errors(net: Network, input: Vol) -> list[Diagnostic]:
     """The errors the analysis pass finds for ``net`` fed ``input`` (after an error it goes on
     with the volume the layer would have had under floor rounding)."""
     return [d for d in walk(net, input=input)[1] if d.severity == "error"]
@@ -30,20 +33,25 @@ def shape_errors(net, input) -> list[Diagnostic]:
 SIZE_ERRORS = ("rounding", "window")   # errors that another network input may remove
 
 
+def _fix(d: Diagnostic) -> dict[str, Any]:
+    """What ``d`` tells a fix-finder (nothing, for most diagnostics)."""
+    return d.fix or {}
+
+
 def _sized(d: Diagnostic) -> bool:
-    return bool(d.fix) and d.fix.get("kind") in SIZE_ERRORS
+    return _fix(d).get("kind") in SIZE_ERRORS
 
 
 def _rounding_axes(errs: list[Diagnostic]) -> set[str]:
     """The axes along which some window is refused (a fraction, or a window too large)."""
-    return {a for d in errs if _sized(d) for a in d.fix["axes"]}
+    return {a for d in errs if _sized(d) for a in _fix(d)["axes"]}
 
 
 def _others(errs: list[Diagnostic]) -> int:
     return sum(1 for d in errs if not _sized(d))
 
 
-def network_inputs(net) -> list[tuple[int, int, int]]:
+def network_inputs(net: Network) -> list[Vol]:
     """Network input volumes, nearest below and above the current one, under which no window is
     refused (and no other error appears that the current input does not have). Empty when none is
     found within the search's bounds."""
@@ -65,12 +73,12 @@ def network_inputs(net) -> list[tuple[int, int, int]]:
     if any(d.fix and d.fix.get("kind") == "window" for d in base):
         strides = {0: MAX_STEPS, 1: MAX_STEPS}       # a window too large: look further up
 
-    def ok(vol, axes) -> bool:
+    def ok(vol: Vol, axes: set[str]) -> bool:
         errs = shape_errors(net, vol)
         return not (_rounding_axes(errs) & axes) and _others(errs) <= limit
 
+    out: list[Vol] = []
     if h0 == w0 and strides[0] == strides[1]:     # a square input: square candidates first
-        out = []
         reach = min(MAX_STEPS, 2 * strides[0])
         for step in (-1, 1):
             x = h0 + step
@@ -96,7 +104,6 @@ def network_inputs(net) -> list[tuple[int, int, int]]:
                     break
                 x += step
         found[ax] = best
-    out = []
     for side in (0, 1):
         h, w = found[0][side], found[1][side]
         if h is None or w is None:
@@ -106,7 +113,7 @@ def network_inputs(net) -> list[tuple[int, int, int]]:
     return out
 
 
-def _spell(net, what: str, value) -> str:
+def _spell(net: Network, what: str, value: Vol | str) -> str:
     yaml = net.language == "yaml"
     if what == "input":                 # where the user set it: the spec, or the -i option
         text = "x".join(str(v) for v in value)
@@ -114,7 +121,7 @@ def _spell(net, what: str, value) -> str:
     return f"rounding: {value}" if yaml else f"--rounding {value}"
 
 
-def window_hint(net, d: Diagnostic, inputs: list) -> str:
+def window_hint(net: Network, d: Diagnostic, inputs: Sequence[Vol]) -> str | None:
     bigger = [v for v in inputs if v[0] >= net.input[0] and v[1] >= net.input[1]]
     if not bigger:
         return d.hint
@@ -122,12 +129,12 @@ def window_hint(net, d: Diagnostic, inputs: list) -> str:
             "fits every window), a smaller kernel or more padding")
 
 
-def rounding_hint(net, d: Diagnostic, inputs: list) -> str:
+def rounding_hint(net: Network, d: Diagnostic, inputs: Sequence[Vol]) -> str:
     fixes = []
     if inputs:
         fixes.append(" or ".join(_spell(net, "input", v) for v in inputs) + " (the network input)")
-    if d.fix.get("padding") is not None:
-        fixes.append(f"padding {d.fix['padding']} on {d.layer or 'this layer'}")
+    if _fix(d).get("padding") is not None:
+        fixes.append(f"padding {_fix(d)['padding']} on {d.layer or 'this layer'}")
     floor, ceil = _spell(net, "rounding", "floor"), _spell(net, "rounding", "ceil")
     fixes.append(f"{floor} (as PyTorch) or {ceil} (as Caffe pooling)")
     return "for a valid division use " + ", or ".join(fixes)
@@ -136,7 +143,7 @@ def rounding_hint(net, d: Diagnostic, inputs: list) -> str:
 def once_per_place(diags: list[Diagnostic]) -> list[Diagnostic]:
     """One diagnostic per place and message: a mistake inside a block (or a repeated group) that
     every instance repeats is reported once, at its place, naming the layers it hits."""
-    seen: dict = {}
+    seen: dict[tuple[SourcePos, str, str], list[Diagnostic]] = {}
     for d in diags:
         seen.setdefault((d.pos, d.message, d.severity), []).append(d)
     out = []
@@ -151,7 +158,7 @@ def once_per_place(diags: list[Diagnostic]) -> list[Diagnostic]:
     return out
 
 
-def improve(net, diags: list[Diagnostic]) -> list[Diagnostic]:
+def improve(net: Network, diags: list[Diagnostic]) -> list[Diagnostic]:
     """``diags`` once per place, with the hints of refused divisions rewritten (see the module's
     docstring)."""
     diags = once_per_place(diags)
@@ -159,5 +166,5 @@ def improve(net, diags: list[Diagnostic]) -> list[Diagnostic]:
         return diags
     inputs = network_inputs(net)
     hint = {"rounding": rounding_hint, "window": window_hint}
-    return [replace(d, hint=hint[d.fix["kind"]](net, d, inputs)) if _sized(d) else d
+    return [replace(d, hint=hint[_fix(d)["kind"]](net, d, inputs)) if _sized(d) else d
             for d in diags]

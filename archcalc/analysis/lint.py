@@ -5,16 +5,18 @@ docs/diagnostics.md.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from operator import attrgetter
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from ..errors import Diagnostic
-from ..ops import OPS, Windowed
+from ..ops import OPS, Attrs, Vol, Windowed
 from ..ops.base import unseen_tail
+from ..ops.windowed import DepthwiseConv
 
 if TYPE_CHECKING:
-    from ..graph import Network
-    from ..report import LayerRow
+    from ..graph import Layer, Network
+    from ..report import RF, LayerRow
 
 SPATIAL_WEIGHTS = ("conv", "dwconv")
 FC_SHARE = 0.5          # an fc layer holding more than this share of all parameters is flagged
@@ -22,16 +24,17 @@ WINDOWED = frozenset(kind for kind, op in OPS.items() if isinstance(op, Windowed
 MERGES = frozenset(kind for kind, op in OPS.items() if op.arity is None)
 
 
-def _warn(layer, message: str, hint: str | None = None) -> Diagnostic:
+def _warn(layer: Layer, message: str, hint: str | None = None) -> Diagnostic:
     return Diagnostic("warning", message, layer.pos, hint, layer.name)
 
 
-def rounding_effects(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Diagnostic]:
+def rounding_effects(net: Network, rows: dict[str, LayerRow]) -> Iterable[Diagnostic]:
     """Ceil rounding that adds a partial window, and floor rounding that leaves real input pixels
     at the bottom/right edge unseen by any window (pixels that the stride skips anyway, where the
     window is narrower than the stride, are not counted). Nothing under ``exact`` or ``covered``,
     which refuse those divisions with an error instead."""
-    quiet: set[tuple] = set()      # (id of attributes, input volume, rounding): nothing to say
+    # (id of attributes, input volume, rounding): nothing to say
+    quiet: set[tuple[int, Vol, str]] = set()
     for layer in net.layers:
         if layer.op not in WINDOWED or layer.name not in rows:
             continue
@@ -50,11 +53,13 @@ def rounding_effects(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Di
             yield note
 
 
-def _rounding_note(layer, a: dict, vin: tuple, vout: tuple, rounding: str) -> Diagnostic | None:
+def _rounding_note(layer: Layer, a: Attrs, vin: Vol, vout: Vol,
+                   rounding: str) -> Diagnostic | None:
     """The rounding warning of one layer: along the first axis that needs one, or along both
     when height and width have the same arithmetic."""
     op = layer.opdef
-    if layer.op == "dwconv":
+    assert isinstance(op, Windowed)             # the caller's check: layer.op in WINDOWED
+    if isinstance(op, DepthwiseConv):
         a = op.as_conv(a, vin[2])
     terms = op.axis_terms(a, vin)               # (length, padding) per axis, per side aware
     found = []                                  # (numbers, axis) of each axis that warns
@@ -85,7 +90,7 @@ def _rounding_note(layer, a: dict, vin: tuple, vout: tuple, rounding: str) -> Di
                  "adjust the input size or padding for an exact division")
 
 
-def collapsed_early(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Diagnostic]:
+def collapsed_early(net: Network, rows: dict[str, LayerRow]) -> Iterable[Diagnostic]:
     """A layer where the volume becomes 1×1 (from a larger input) while convolutions with a
     spatial kernel still read from it, directly or through other layers: those see padding
     around one pixel. 1×1 convolutions on a 1×1 volume are fully connected layers (the
@@ -126,7 +131,7 @@ def collapsed_early(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Dia
                         "use a larger input, or fewer poolings or strides before this layer")
 
 
-def unread_outputs(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Diagnostic]:
+def unread_outputs(net: Network, rows: dict[str, LayerRow]) -> Iterable[Diagnostic]:
     """A layer nothing reads, other than the last: it becomes another output of the network
     (kept alive to the end, exported as an ONNX output) — usually a name mistyped in a later
     layer's inputs."""
@@ -149,12 +154,12 @@ def unread_outputs(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Diag
                         "it")
 
 
-def _position(net: "Network"):
+def _position(net: Network) -> Callable[[str], int]:
     index = {layer.name: i for i, layer in enumerate(net.layers)}
     return index.__getitem__
 
 
-def fc_dominates(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Diagnostic]:
+def fc_dominates(net: Network, rows: dict[str, LayerRow]) -> Iterable[Diagnostic]:
     """A fully connected layer holding most of the network's parameters because it reads a
     flattened spatial volume of features (VGG's fc1 reads 7×7×512): the case the hint's global
     pooling would fix. An fc after global pooling (a narrow MobileNet's classifier) or one that
@@ -170,7 +175,7 @@ def fc_dominates(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Diagno
                         "ResNet) removes most of them")
 
 
-def _reads_spatial_features(rows: dict[str, "LayerRow"], name: str) -> bool:
+def _reads_spatial_features(rows: dict[str, LayerRow], name: str) -> bool:
     """Whether tensor ``name`` is, up to layers that keep its elements (flatten, dropout, ReLU,
     batch norm...), a volume larger than 1×1 computed by the network (not its input)."""
     while True:
@@ -186,21 +191,26 @@ def _reads_spatial_features(rows: dict[str, "LayerRow"], name: str) -> bool:
         name = src.name
 
 
-def misaligned_merges(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Diagnostic]:
+def misaligned_merges(net: Network, rows: dict[str, LayerRow]) -> Iterable[Diagnostic]:
     """A merge whose branches disagree on receptive-field stride or centre (Araujo et al.)."""
     for row in rows.values():
         if row.op in MERGES and not row.rf.aligned and \
                 all(rows[s].rf.aligned for s in row.inputs):
             yield _warn(net[row.name], "receptive fields of the merged branches are not aligned "
                         "(their strides or centres differ): " + ", ".join(
-                            f"{s} {rows[s].rf.text()} centre {rows[s].rf.start[0]:g}"
+                            f"{s} {rows[s].rf.text()} centre {_centre(rows[s].rf)}"
                             for s in row.inputs),
                         "make every branch's total padding match its kernel, as Araujo et al. "
                         "(Distill 2019) describe; after upsampling a shift of part of the "
                         "coarser grid's stride is expected (FPN-style decoders accept it)")
 
 
-def uncounted(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Diagnostic]:
+def _centre(rf: RF) -> str:
+    """The first centre's height coordinate (a merged branch's field is local)."""
+    return "global" if rf.start is None else f"{rf.start[0]:g}"
+
+
+def uncounted(net: Network, rows: dict[str, LayerRow]) -> Iterable[Diagnostic]:
     """Layers of an imported ONNX model whose op archcalc does not know (``opaque``, kept by
     ``--unknown passthrough``): their parameters and MACs are unknown, so every total is a lower
     bound. One warning, at the first of them."""
@@ -218,8 +228,9 @@ def uncounted(net: "Network", rows: dict[str, "LayerRow"]) -> Iterable[Diagnosti
                 "docs/onnx-import.md lists the ops and forms archcalc reads")
     unsized = [layer.name for layer in found if layer.attrs.get("output") is None]
     if unsized:
-        yield _warn(net[unsized[0]], f"ONNX shape inference gives no size for {', '.join(unsized)}: "
-                    "the output volume is taken as the input's",
+        yield _warn(net[unsized[0]],
+                    f"ONNX shape inference gives no size for {', '.join(unsized)}: the output "
+                    "volume is taken as the input's",
                     "run onnx.shape_inference.infer_shapes on the model first, or give --input "
                     "where its size is dynamic")
 
@@ -228,6 +239,6 @@ CHECKS = (rounding_effects, collapsed_early, fc_dominates, misaligned_merges, un
           uncounted)
 
 
-def lint(net: "Network", rows: list["LayerRow"]) -> list[Diagnostic]:
+def lint(net: Network, rows: list[LayerRow]) -> list[Diagnostic]:
     by_name = {r.name: r for r in rows}
     return [d for check in CHECKS for d in check(net, by_name)]

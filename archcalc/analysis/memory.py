@@ -7,6 +7,13 @@ function.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..graph import Network
+    from ..report import LayerRow
+
 
 class Storage:
     """Activation buffers while the layers run in the network's (topological) order.
@@ -19,10 +26,11 @@ class Storage:
     to come per buffer, so each layer costs a few dictionary operations whatever the network.
     """
 
-    __slots__ = ("consumers", "buffer", "pending", "size", "kept", "live", "peak", "peak_at",
-                 "watch", "seen", "outputs")
+    __slots__ = ("buffer", "consumers", "kept", "live", "outputs", "peak", "peak_at", "pending",
+                 "seen", "size", "watch")
 
-    def __init__(self, consumers: dict[str, list[str]], outputs=None):
+    def __init__(self, consumers: dict[str, list[str]],
+                 outputs: Iterable[str] | None = None) -> None:
         self.consumers = consumers     # tensor -> the layers that read it (one entry per read)
         # outputs the spec declares (kept to the end even where later layers read them)
         self.outputs = frozenset(outputs or ())
@@ -87,7 +95,7 @@ class Storage:
                 self.pending[self.buffer[src]] -= 1
 
 
-def alive_while(net, rows, name: str) -> dict[str, int]:
+def alive_while(net: Network, rows: Iterable[LayerRow], name: str) -> dict[str, int]:
     """The buffers alive while layer ``name`` runs (its output just allocated, its inputs not yet
     freed), each with its elements: the moment the peak is measured. Replays the storage
     decisions the analysis pass recorded in the rows (in place or not)."""

@@ -15,16 +15,15 @@ field").
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
 
-from ..ops import GLOBAL, IDENTITY, RFStep, Vol
-from ..report import GLOBAL_RF, RF, Report
+from ..ops import GLOBAL, IDENTITY, RFKind, RFStep, Vol
+from ..report import GLOBAL_RF, RF, AxisPair, LayerRow, Report
 
 _new = tuple.__new__
 
 
-def tidy(x: Any) -> Any:
+def tidy(x: float) -> float:
     """A whole float as an int: after upsampling, jumps and sizes may be fractions (halves,
     quarters: exact in binary floating point) and become whole again after later strides."""
     return int(x) if isinstance(x, float) and x.is_integer() else x
@@ -36,6 +35,7 @@ def window(rf: RF, s: RFStep) -> RF:
     ``up`` times finer: the jump is first divided by ``up`` (a fraction)."""
     if rf.is_global:
         return rf
+    assert rf.stride is not None and rf.size is not None and rf.start is not None   # local
     (kh, kw), (sh, sw), (ph, pw) = s.k, s.s, s.p
     (jh, jw), (rh, rw), (ch, cw) = rf.stride, rf.size, rf.start
     jh, jw = tidy(jh / s.up[0]), tidy(jw / s.up[1])
@@ -55,15 +55,24 @@ def merge(rfs: Sequence[RF]) -> RF:
         return GLOBAL_RF
     aligned = all(r.aligned for r in rfs) and all(
         r.stride == rfs[0].stride and r.start == rfs[0].start for r in rfs)
-    size, stride, start = [], [], []
+    local = [local_axes(r) for r in rfs]          # (size, stride, start) of each
+    size: list[float] = []
+    stride: list[float] = []
+    start: list[float] = []
     for ax in (0, 1):
-        lo = min(r.start[ax] - (r.size[ax] - 1) / 2 for r in rfs)
-        hi = max(r.start[ax] + (r.size[ax] - 1) / 2 for r in rfs)
-        size.append(tidy(hi - lo + 1) if any(isinstance(r.size[ax], float) for r in rfs)
-                    else int(round(hi - lo)) + 1)
+        lo = min(c[ax] - (r[ax] - 1) / 2 for r, _, c in local)
+        hi = max(c[ax] + (r[ax] - 1) / 2 for r, _, c in local)
+        size.append(tidy(hi - lo + 1) if any(isinstance(r[ax], float) for r, _, _ in local)
+                    else round(hi - lo) + 1)
         start.append((lo + hi) / 2)
-        stride.append(max(r.stride[ax] for r in rfs))
-    return RF(tuple(size), tuple(stride), tuple(start), False, aligned)
+        stride.append(max(j[ax] for _, j, _ in local))
+    return RF((size[0], size[1]), (stride[0], stride[1]), (start[0], start[1]), False, aligned)
+
+
+def local_axes(rf: RF) -> tuple[AxisPair, AxisPair, AxisPair]:
+    """(size, stride, start) of a local field (not a global one, which has none)."""
+    assert rf.size is not None and rf.stride is not None and rf.start is not None
+    return rf.size, rf.stride, rf.start
 
 
 def field_inputs(srcs: Sequence[str], ins: Sequence[Vol], out: Vol) -> list[str]:
@@ -76,7 +85,7 @@ def field_inputs(srcs: Sequence[str], ins: Sequence[Vol], out: Vol) -> list[str]
     return kept or list(srcs)
 
 
-def step(rfs: dict[str, RF], srcs: Sequence[str], s: RFStep | str, ins: Sequence[Vol],
+def step(rfs: Mapping[str, RF], srcs: Sequence[str], s: RFStep | RFKind, ins: Sequence[Vol],
          out: Vol) -> RF:
     """The field of a layer reading ``srcs`` (whose fields are in ``rfs``) with the op's step
     ``s`` (an RFStep, IDENTITY, GLOBAL or MERGE). The common case (a window without upsampling
@@ -86,6 +95,7 @@ def step(rfs: dict[str, RF], srcs: Sequence[str], s: RFStep | str, ins: Sequence
         if rf.is_global:
             return rf
         if s.up == (1, 1):
+            assert rf.stride is not None and rf.size is not None and rf.start is not None
             (jh, jw), (rh, rw) = rf.stride, rf.size
             if type(jh) is int and type(jw) is int and type(rh) is int and type(rw) is int:
                 (kh, kw), (sh, sw), (ph, pw) = s.k, s.s, s.p
@@ -111,11 +121,13 @@ def at_output(report: Report, outputs: Sequence[str] | None = None) -> tuple[str
         read = {s for r in report.layers for s in r.inputs}
         outputs = [r.name for r in report.layers
                    if r.name not in read and r.op != "input" and not r.train_only]
-    best = None
+    best: LayerRow | None = None
+    widest = 0.0
     for name in outputs:
         row = by_name.get(name)
         while row is not None and row.rf.is_global:
             row = by_name.get(row.inputs[0]) if row.inputs else None
-        if row is not None and (best is None or max(row.rf.size) > max(best.rf.size)):
-            best = row
+        if row is not None and row.rf.size is not None and \
+                (best is None or max(row.rf.size) > widest):
+            best, widest = row, max(row.rf.size)
     return None if best is None else (best.name, best.rf)

@@ -8,12 +8,13 @@ written out in docs/definitions.md.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from math import prod
 from typing import Any
 
 from ..errors import ArchcalcError, Diagnostic, error
 from ..graph import Layer, Network
-from ..ops import MAX_DIM, At, Op, RFStep, Vol
+from ..ops import MAX_DIM, At, Attrs, Op, RFKind, RFStep, Vol
 from ..report import RF, LayerRow
 from . import rf as rfa
 from .memory import Storage
@@ -21,8 +22,12 @@ from .memory import Storage
 _RELAXED = ({"rounding": "floor"}, {"groups": 1}, {"rounding": "floor", "groups": 1},
             {"in_channels": None}, {"in_features": None})
 
+# a layer's figures: output volume, parameters, trainable parameters, buffers, MACs, receptive
+# field step, output elements, whether it may overwrite its input, whether it is a view
+_Figures = tuple[Vol, int, int, int, int, RFStep | RFKind, int, bool, bool]
 
-def _recover(op: Op, a: dict[str, Any], ins: list[Vol], at: At) -> Vol | None:
+
+def _recover(op: Op, a: Attrs, ins: Sequence[Vol], at: At) -> Vol | None:
     """After an error, the volume the layer would have with floor rounding, without groups or
     without its declared input size, so that the layers after it are still checked (the error
     stands). None where none can be had."""
@@ -54,7 +59,7 @@ def walk(net: Network, count_inplace: bool = False, input: Vol | None = None
     errors = 0
     # layers that run only in training hold no inference memory (see Layer.train_only)
     store = Storage(net.inference_consumers, net.declared_outputs)
-    known: dict[int, tuple[str, tuple[Vol, ...], tuple[Any, ...]]] = {}   # id(attrs) → figures
+    known: dict[int, tuple[str, tuple[Vol, ...], _Figures]] = {}   # id(attrs) → figures
     rounding = net.rounding
     overwrite = not count_inplace
     # bound once: the loop below runs once per layer of networks 100,000 layers long
@@ -76,6 +81,7 @@ def walk(net: Network, count_inplace: bool = False, input: Vol | None = None
             store.skip(srcs)
             continue
         seen = known.get(id(a))           # (kind, ins, figures) last computed for these attrs
+        fig: _Figures
         if seen is not None and seen[0] is kind and seen[1] == ins:
             fig = seen[2]
         else:

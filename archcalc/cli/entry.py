@@ -10,14 +10,16 @@ import importlib
 import re
 import sys
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import typer
 
 from ..errors import OPTIONS, ArchcalcError, Diagnostic
 from ..version import __version__
-from .guard import (INTERRUPTED, SUCCESS, USAGE, SafeStdout, error_document, exit_code,
-                    print_json)
+from .guard import INTERRUPTED, SUCCESS, USAGE, SafeStdout, error_document, exit_code, print_json
+
+if TYPE_CHECKING:      # the click typer vendors (0.26 on), named for the type checker only
+    from typer._click.exceptions import UsageError
 
 
 class Entry(NamedTuple):
@@ -86,7 +88,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _usage_error_type() -> type:
+def _usage_error_type() -> type[UsageError]:
     """click's UsageError (unknown option, missing argument ...) as the installed typer has it:
     the base class of ``typer.BadParameter`` (typer vendors click from 0.26 on)."""
     return next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")

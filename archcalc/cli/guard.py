@@ -21,7 +21,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 import typer
 
@@ -52,6 +52,12 @@ class Finding(Exception):
         self.lines = list(lines)
 
 
+class StreamedError(ArchcalcError):
+    """An error raised after the command streamed its results to standard output as JSON Lines
+    (every sweep variant invalid): it is said on standard error, never as a JSON document that
+    would break the stream."""
+
+
 def error_document(diagnostics: Sequence[Diagnostic]) -> dict[str, Any]:
     """The JSON document of a command that failed (or of ``validate``): docs/diagnostics.md."""
     errors = sum(d.severity == "error" for d in diagnostics)
@@ -69,7 +75,7 @@ def note(text: str) -> None:
     sys.stderr.write(f"archcalc: {text}\n")
 
 
-def fail(exc: ArchcalcError, as_json: bool = False) -> None:
+def fail(exc: ArchcalcError, as_json: bool = False) -> NoReturn:
     """Report ``exc`` (as a JSON document on stdout under --format json, else on stderr) and
     exit with its code. When stdout itself cannot be written, that is the error reported."""
     if as_json and not (isinstance(sys.stdout, SafeStdout) and sys.stdout.dropped):
@@ -97,7 +103,7 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except ArchcalcError as exc:
-            fail(exc, as_json and not getattr(exc, "streamed", False))
+            fail(exc, as_json and not isinstance(exc, StreamedError))
         except Finding as found:
             for line in found.lines:
                 sys.stderr.write(line + "\n")

@@ -18,7 +18,7 @@ import functools
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, List, NamedTuple, Optional
+from typing import Any, NamedTuple
 
 import typer
 
@@ -87,36 +87,36 @@ class Group:
 
 
 _LOAD: dict[str, inspect.Parameter] = {p.name: p for p in (
-    _param("input", Optional[str], typer.Option(
+    _param("input", str | None, typer.Option(
         None, "--input", "-i", metavar="HxWxC",
         help="input volume, e.g. 224x224x3 (default: the spec's own, else 224x224x3)")),
-    _param("filters", Optional[str], typer.Option(
+    _param("filters", str | None, typer.Option(
         None, "--filters", "-f", metavar="N", help="filters of a shorthand C (default 64)")),
-    _param("double_after_pool", Optional[bool], typer.Option(
+    _param("double_after_pool", bool | None, typer.Option(
         None, "--double-after-pool/--no-double-after-pool",
         help="double the filters of shorthand C after each max pool")),
-    _param("rounding", Optional[str], typer.Option(
+    _param("rounding", str | None, typer.Option(
         None, "--rounding", metavar="RULE",
         help="how a window division that is not whole is treated: covered (default), exact, "
              "floor (PyTorch) or ceil (Caffe pooling); see docs/definitions.md")),
-    _param("unknown", Optional[str], typer.Option(
+    _param("unknown", str | None, typer.Option(
         None, "--unknown", metavar="MODE",
         help="for an ONNX model: what a node of an op archcalc does not know becomes: error "
              "(the default) or passthrough (a layer of the size ONNX shape inference gives, "
              "its figures not counted)")),
-    _param("column", Optional[str], typer.Option(
+    _param("column", str | None, typer.Option(
         None, "--column", "-c", metavar="NAME",
         help="for a column table: the network to use (any case)")),
-    _param("set_", Optional[List[str]], typer.Option(
+    _param("set_", list[str] | None, typer.Option(
         None, "--set", "-s", metavar="NAME=VALUE",
         help="give a parameter a value (repeatable): one the YAML spec declares under params:, "
              "or res, input, rounding, batch, dtype, optimizer (docs/design-space.md)")),
-    _param("dtype", Optional[str], typer.Option(
+    _param("dtype", str | None, typer.Option(
         None, "--dtype", metavar="TYPE",
         help="bytes per element: fp32 (default), fp16, bf16 or int8")),
-    _param("batch", Optional[str], typer.Option(
+    _param("batch", str | None, typer.Option(
         None, "--batch", "-b", metavar="N", help="images per batch (default 1)")),
-    _param("optimizer", Optional[str], typer.Option(
+    _param("optimizer", str | None, typer.Option(
         None, "--optimizer", metavar="NAME",
         help="for the training estimate: sgd, momentum or adam (default)")),
     _param("count_inplace", bool, typer.Option(
@@ -129,10 +129,13 @@ SPEC_OPTIONS = ("input", "filters", "double_after_pool", "rounding", "unknown", 
 ANALYSIS_OPTIONS = ("dtype", "batch", "optimizer", "count_inplace")
 
 
-def request(*, exclude: Sequence[str] = (), only: Sequence[str] | None = None) -> Group:
+def request(*, exclude: Sequence[str] = (), only: Sequence[str] | None = None) -> Any:
     """The load and analysis options (all of them, or ``only`` these, less ``exclude``), built
     into one :class:`~archcalc.settings.LoadOptions` by :func:`archcalc.settings.resolve`: every
-    value checked, ``--set`` merged with the options, one message per problem."""
+    value checked, ``--set`` merged with the options, one message per problem.
+
+    A :class:`Group`, typed ``Any`` as ``typer.Option`` is: it is the default of a parameter
+    declared ``LoadOptions``, which :func:`command` replaces by the record built."""
     names = [n for n in (only or ALL_LOAD) if n not in exclude]
     unknown = [n for n in names if n not in _LOAD]
     if unknown:
@@ -164,14 +167,15 @@ DEVICE_HELP = ("a device of the table (a100-40gb, a100-80gb, h100-sxm, h100-pcie
 
 
 def device(help: str = "add each layer's predicted time on a device (archcalc estimate "
-                       "says more)", required: bool = False) -> Group:
+                       "says more)", required: bool = False) -> Any:
     """``--device`` and ``--device-file`` → a :class:`DeviceChoice`, or None without a
-    device. A device file without a device is an error (it would be silently ignored)."""
+    device. A device file without a device is an error (it would be silently ignored).
+    A :class:`Group`, typed ``Any`` as :func:`request`'s."""
     params = (
-        _param("device", str if required else Optional[str], typer.Option(
+        _param("device", str if required else str | None, typer.Option(
             ... if required else None, "--device", "-D", metavar="NAME",
             show_default=not required, help=DEVICE_HELP if required else help)),
-        _param("device_file", Optional[str], typer.Option(
+        _param("device_file", str | None, typer.Option(
             None, "--device-file", metavar="PATH",
             help="a YAML or JSON file of your own devices (docs/latency.md)")))
 
@@ -209,6 +213,7 @@ def command(fn: Callable[..., Any]) -> Callable[..., Any]:
             kwargs[name] = group.build(**values)
         return fn(**kwargs)
 
+    # inspect (and so typer) reads a function's __signature__, which functions do not declare
     wrapper.__signature__ = sig.replace(parameters=params)      # type: ignore[attr-defined]
     hints = dict(getattr(fn, "__annotations__", {}))
     for name in groups:

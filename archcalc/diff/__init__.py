@@ -29,13 +29,18 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..analysis.rf import at_output
 from ..report import LayerRow, Report, fold, public_attrs
 from ..units import bytes_exact
+
+if TYPE_CHECKING:
+    from ..errors import Diagnostic
+    from ..graph import Network
 
 DIFF_SCHEMA = 1      # version of the diff's JSON document
 
@@ -73,11 +78,18 @@ class RowChange:
     changes: tuple[Change, ...] = ()
 
     @property
-    def name(self) -> str:
-        return (self.b or self.a).name
+    def row(self) -> LayerRow:
+        """The row as it is in B, else as it was in A (every row is on one side at least)."""
+        row = self.b or self.a
+        assert row is not None
+        return row
 
     @property
-    def figures(self) -> dict[str, tuple]:
+    def name(self) -> str:
+        return self.row.name
+
+    @property
+    def figures(self) -> dict[str, tuple[Any, Any]]:
         return {f: (_figure(self.a, f), _figure(self.b, f)) for f in FIGURES}
 
     def delta(self, figure: str) -> int:
@@ -106,13 +118,13 @@ class Delta:
     layer on each side; for peak_bytes, the layer where the peak occurs on each side."""
     key: str
     label: str
-    before: int | None
-    after: int | None
+    before: float | None     # a count; the receptive field's side may be a fraction
+    after: float | None
     where: tuple[str | None, str | None] = (None, None)
     text: tuple[str, str] | None = None      # how the values read (rf: "212 /32")
 
     @property
-    def change(self) -> int | None:
+    def change(self) -> float | None:
         if self.before is None or self.after is None:
             return None
         return self.after - self.before
@@ -182,7 +194,8 @@ class Diff:
     @property
     def renamed(self) -> list[RowChange]:
         """Rows matched by structure under another name (renumbered ones included)."""
-        return [r for r in self.rows if r.matched == "structure" and r.a.name != r.b.name]
+        return [r for r in self.rows if r.matched == "structure" and r.a is not None
+                and r.b is not None and r.a.name != r.b.name]
 
     @property
     def identical(self) -> bool:
@@ -217,13 +230,15 @@ class Diff:
                                 "added": [d.to_dict() for d in self.diagnostics_added]}}
 
 
-def _jsonable(v):
+def _jsonable(v: Any) -> Any:
     if isinstance(v, tuple):
         return [_jsonable(x) for x in v]
     return v
 
 
-def _figure(row: LayerRow | None, figure: str):
+def _figure(row: LayerRow | None, figure: str) -> Any:
+    """A row's figure as the diff compares it: the output volume, the receptive field's text or a
+    count, by ``figure``; None for a missing row."""
     if row is None:
         return None
     if figure == "output":
@@ -320,14 +335,14 @@ def align(rows_a: Sequence[LayerRow], rows_b: Sequence[LayerRow],
     next_a = 0
     emitted = set()
     for j in range(len(rows_b)):
-        i = a_of_b.get(j)
-        if i is not None:
-            while next_a < i:
+        in_a = a_of_b.get(j)
+        if in_a is not None:
+            while next_a < in_a:
                 if next_a not in match and next_a not in emitted:
                     out.append((next_a, None, None))
                     emitted.add(next_a)
                 next_a += 1
-            out.append((i, j, match[i][1]))
+            out.append((in_a, j, match[in_a][1]))
         else:
             out.append((None, j, None))
     for i in range(len(rows_a)):
@@ -368,12 +383,14 @@ def _changes(a: LayerRow, b: LayerRow, rename: dict[str, str], inner_a: dict,
 # totals
 
 TOTALS = (("params", "parameters"), ("buffers", "buffers"), ("macs", "MACs"),
-          ("flops", "FLOPs (2 × MACs)"), ("activations", "activations"), ("activation_bytes", "activation memory"),
-          ("peak_bytes", "peak activation memory"), ("param_bytes", "weights inference loads (bytes)"),
+          ("flops", "FLOPs (2 × MACs)"), ("activations", "activations"),
+          ("activation_bytes", "activation memory"), ("peak_bytes", "peak activation memory"),
+          ("param_bytes", "weights inference loads (bytes)"),
           ("training_bytes", "training estimate"))
 
 
-def _totals(a: Report, b: Report, out_a, out_b) -> tuple[Delta, ...]:
+def _totals(a: Report, b: Report, out_a: Sequence[str] | None,
+            out_b: Sequence[str] | None) -> tuple[Delta, ...]:
     out = []
     for key, label in TOTALS:
         before, after = getattr(a.totals, key), getattr(b.totals, key)
@@ -381,24 +398,27 @@ def _totals(a: Report, b: Report, out_a, out_b) -> tuple[Delta, ...]:
         out.append(Delta(key, label, before, after, where))
     ra, rb = at_output(a, out_a), at_output(b, out_b)
     out.append(Delta("rf", "receptive field at the output",
-                     max(ra[1].size) if ra else None, max(rb[1].size) if rb else None,
+                     max(ra[1].size) if ra and ra[1].size else None,
+                     max(rb[1].size) if rb and rb[1].size else None,
                      (ra[0] if ra else None, rb[0] if rb else None),
                      (ra[1].text() if ra else "global", rb[1].text() if rb else "global")))
     return tuple(out)
 
 
-def _diag_key(d, rename: dict | None = None) -> tuple:
+def _diag_key(d: Diagnostic, rename: Mapping[str, str] | None = None
+              ) -> tuple[str, str | None, str]:
     """What makes two diagnostics the same finding: severity, layer (A's named as in B) and the
     message with its numbers and layer name left out (a warning whose percentages moved with
     the change is still the same warning; it is not listed as gone and new)."""
     text = re.sub(r"\d[\d,.]*", "#", d.message)
     if d.layer:
         text = text.replace(d.layer, "<layer>")
-    layer = (rename or {}).get(d.layer, d.layer)
+    layer = None if d.layer is None else (rename or {}).get(d.layer, d.layer)
     return (d.severity, layer, text)
 
 
-def diff(report_a: Report, report_b: Report, net_a=None, net_b=None,
+def diff(report_a: Report, report_b: Report, net_a: Network | None = None,
+         net_b: Network | None = None,
          depth: int | None = None, sources: tuple[str | None, str | None] = (None, None)) -> Diff:
     """Compare two analyzed networks. ``net_a``/``net_b`` (the Networks) give the declared
     outputs for the receptive field at the output (without them, the layers nothing reads);
@@ -452,12 +472,16 @@ def _cost(rows: Sequence[RowChange]) -> tuple[int, int]:
                                                for f in FIGURES if f != "rf") for r in rows))
 
 
-def _rows(rows_a, rows_b, pairs, inner_a, inner_b) -> list[RowChange]:
+def _rows(rows_a: Sequence[LayerRow], rows_b: Sequence[LayerRow],
+          pairs: Sequence[tuple[int | None, int | None, str | None]],
+          inner_a: dict[str, tuple[tuple[str, str], ...]],
+          inner_b: dict[str, tuple[tuple[str, str], ...]]) -> list[RowChange]:
     rename = {rows_a[i].name: rows_b[j].name for i, j, _ in pairs
               if i is not None and j is not None}
     out = []
     for i, j, how in pairs:
         if j is None:
+            assert i is not None                # a pair holds a row of A, of B or of both
             out.append(RowChange("removed", rows_a[i], None))
         elif i is None:
             out.append(RowChange("added", None, rows_b[j]))
@@ -481,12 +505,12 @@ def _rows(rows_a, rows_b, pairs, inner_a, inner_b) -> list[RowChange]:
 
 def value_text(t: Delta, side: int) -> str:
     """The total's value on ``side`` (0: A, 1: B) as the views show it."""
-    if t.key == "rf":
+    if t.key == "rf" and t.text is not None:
         return t.text[side]
     v = (t.before, t.after)[side]
     if v is None:
         return "—"
-    if t.key.endswith("bytes"):
+    if t.key.endswith("bytes") and isinstance(v, int):      # bytes are whole
         return bytes_exact(v) if v >= 1024 else f"{v:,} B"
     return f"{v:,}"
 
@@ -502,8 +526,8 @@ def whole_blocks(d: Diff) -> dict[str, tuple[str, LayerRow]]:
     Report's own ``fold``). The table and Markdown views show such a block as one row."""
     out: dict[str, tuple[str, LayerRow]] = {}
     for status, rep in (("added", d.b), ("removed", d.a)):
-        side = [(r.b if status == "added" else r.a, r.status) for r in d.rows]
-        side = [(row, st) for row, st in side if row is not None]
+        side = [(row, r.status) for r in d.rows
+                if (row := r.b if status == "added" else r.a) is not None]
         if not any(st == status for _, st in side):
             continue
         whole: dict[tuple[int, str], bool] = {}      # (level, instance) → all rows have status

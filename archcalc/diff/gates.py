@@ -14,7 +14,7 @@ from typing import Any
 
 from ..analysis.figures import FIGURES, lookup
 from ..errors import OPTIONS, ArchcalcError, error
-from ..units import AmountError, parse_amount
+from ..units import AmountError, AmountKind, parse_amount
 from . import TOTALS, Delta, Diff, signed, value_text, whole_blocks
 
 # every total diff prints (its TOTALS and the receptive field at the output)
@@ -62,9 +62,9 @@ def parse_gate(text: str, option: str = "--fail-on") -> Gate:
             raise error(f"{option} {text.strip()}: a percentage is a plain number, got "
                         f"{amount!r}", OPTIONS, kind="usage", hint="e.g. params>+5%") from None
     else:
-        kind = "bytes" if fig.kind == "bytes" else "count"
+        kind: AmountKind = "bytes" if fig.kind == "bytes" else "count"
         try:
-            value = float(parse_amount(amount, kind)[0])        # type: ignore[arg-type]
+            value = float(parse_amount(amount, kind)[0])
         except AmountError as exc:
             raise error(f"{option} {text.strip()}: {exc.message}", OPTIONS, kind="usage",
                         hint=f"{exc.hint}; {GATE_GRAMMAR}") from None

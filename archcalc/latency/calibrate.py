@@ -20,14 +20,20 @@ import datetime
 import json
 import os
 import platform
-import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import OPTIONS, error
 from ..files import write_atomic
 from .devices import KINDS, LOCAL, Device, local_profile_path
-from .measure import measure_bandwidth, measure_peak, session
+from .measure import measure_bandwidth, measure_peak
+
+if TYPE_CHECKING:
+    from ..graph import Network
+    from ..report import Report
+    from .profile import Profile
 
 # the networks calibrate profiles by default: two of the issue's, and a small probe of
 # depthwise-separable layers (no shipped network is used that the held-out test predicts)
@@ -64,7 +70,8 @@ def fit(samples: list[tuple[dict, int, float]]) -> tuple[dict, float, dict]:
     return slow, float(coef[-1]), counts
 
 
-def samples_of(report, prof, peak: float, bw: float) -> list[tuple[dict, int, float]]:
+def samples_of(report: Report, prof: Profile, peak: float,
+               bw: float) -> list[tuple[dict[str, float], int, float]]:
     from . import model, profile
     bare = Device(LOCAL, LOCAL, {"fp32": peak / 1e12}, bw / 1e9)
     est = model.estimate(report, bare).by_name()
@@ -83,9 +90,9 @@ def samples_of(report, prof, peak: float, bw: float) -> list[tuple[dict, int, fl
     return out
 
 
-def calibrate(nets: list, *, iters: int = 10, warmup: int = 3, matmul: int = 1024,
-              copy_mib: int = 64, threads: int | None = None, log=None
-              ) -> tuple[Device, dict]:
+def calibrate(nets: Sequence[Network], *, iters: int = 10, warmup: int = 3, matmul: int = 1024,
+              copy_mib: int = 64, threads: int | None = None,
+              log: Callable[[str], None] | None = None) -> tuple[Device, dict[str, Any]]:
     """Measure, profile ``nets`` (Networks) and fit; returns the calibrated local-cpu device
     (not yet stored: see :func:`store`) and what the fit found (rows per kind, borrowed
     factors, slowdowns, overhead)."""

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import difflib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, NoReturn
 
 from ..errors import OPTIONS, ArchcalcError, Diagnostic, SourcePos, error
 
@@ -66,11 +68,11 @@ class Device:
 class _Located:
     """A parsed value with the line each mapping value starts on: ``lines[key]``."""
 
-    def __init__(self, value, line: int, lines: dict | None = None):
+    def __init__(self, value: Any, line: int, lines: dict[str, int] | None = None):
         self.value, self.line, self.lines = value, line, lines or {}
 
 
-def _compose(path: str):
+def _compose(path: str) -> _Located | None:
     import yaml
     try:
         with open(path, encoding="utf-8") as fh:
@@ -89,12 +91,13 @@ def _compose(path: str):
     return None if node is None else _convert(node, path)   # (an empty file: no devices)
 
 
-def _convert(node, path: str) -> _Located:
+def _convert(node: Any, path: str) -> _Located:
     """A YAML node as values with the line of each (``path`` names the file in messages)."""
     import yaml
     line = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
-        out, lines = {}, {}
+        out: dict[str, _Located] = {}
+        lines: dict[str, int] = {}
         for k, v in node.value:
             key = str(yaml.safe_load(yaml.serialize(k))) if k.tag != "tag:yaml.org,2002:str" \
                 else k.value
@@ -178,7 +181,7 @@ def _device(key: str, loc: _Located, path: str, line: int) -> Device:
                     SourcePos(path, eloc.line), kind="usage")
     eff = {} if eloc is None else _table(eloc, f"device {key}: efficiency", KINDS, "op kind",
                                          path)
-    text = lambda k: str(d[k].value) if k in d and d[k].value is not None else ""   # noqa: E731
+    text = lambda k: str(d[k].value) if k in d and d[k].value is not None else ""
     return Device(key, text("name") or key, peaks, bw, overhead, eff, text("source"),
                   bool(d["calibrated"].value) if "calibrated" in d else bool(eff))
 
@@ -233,7 +236,7 @@ def stored_local() -> Device | None:
     return read_file(path).get(LOCAL) or _no_local(path)
 
 
-def _no_local(path: str):
+def _no_local(path: str) -> NoReturn:
     raise error(f"{path} has no {LOCAL} device", SourcePos(path, 1),
                 hint="run archcalc calibrate again (it rewrites the file)", kind="usage")
 
@@ -245,7 +248,8 @@ def known(device_file: str | None = None) -> dict[str, Device]:
     return devs
 
 
-def get(name: str, device_file: str | None = None, measure=None) -> Device:
+def get(name: str, device_file: str | None = None,
+        measure: Callable[[], Device] | None = None) -> Device:
     """The device called ``name`` (any case). ``local-cpu`` is the stored calibration, else
     ``measure()`` (a quick measurement, which needs onnxruntime). An unknown name lists the
     known ones and suggests the nearest."""

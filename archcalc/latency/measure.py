@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import platform
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .devices import LOCAL, Device
+
+if TYPE_CHECKING:
+    import onnx
 
 
 def session(model: Any, threads: int | None = None) -> Any:
@@ -24,7 +27,7 @@ def session(model: Any, threads: int | None = None) -> Any:
                                 providers=["CPUExecutionProvider"])
 
 
-def _median_time(sess, feeds: dict, repeats: int) -> float:
+def _median_time(sess: Any, feeds: dict[str, np.ndarray], repeats: int) -> float:
     sess.run(None, feeds)
     times = []
     for _ in range(repeats):
@@ -34,7 +37,7 @@ def _median_time(sess, feeds: dict, repeats: int) -> float:
     return float(np.median(times))
 
 
-def _model(graph):
+def _model(graph: onnx.GraphProto) -> onnx.ModelProto:
     from onnx import helper
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
 

@@ -21,18 +21,40 @@ import difflib
 from typing import Any
 
 from ..errors import SourcePos, error
-from .base import GLOBAL, IDENTITY, MERGE, At, Elementwise, Op, RFStep, window_out
+from .base import GLOBAL, IDENTITY, MERGE, At, Attrs, Elementwise, Op, RFKind, RFStep, window_out
 from .channels import Shuffle, Slice
 from .dense import FC
-from .elementwise import (ELU, GELU, LRN, Dropout, HardSigmoid, HardSwish, LeakyReLU, PReLU, ReLU,
-                          ReLU6, Sigmoid, SiLU, Softmax, Tanh)
+from .elementwise import (
+    ELU,
+    GELU,
+    LRN,
+    Dropout,
+    HardSigmoid,
+    HardSwish,
+    LeakyReLU,
+    PReLU,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Tanh,
+)
 from .merges import Add, Concat, Mul
 from .normalization import BatchNorm, GroupNorm, InstanceNorm, LayerNorm
 from .resampling import ConvTranspose, Crop, Pad, Upsample
 from .shape import Flatten, Input, Opaque
 from .values import DEFAULT_ROUNDING, MAX_DIM, ROUNDINGS, Pair, Vol
-from .windowed import (AdaptiveAvgPool, AvgPool, Conv, DepthwiseConv, GlobalAvgPool, GlobalMaxPool,
-                       MaxPool, Windowed)
+from .windowed import (
+    AdaptiveAvgPool,
+    AvgPool,
+    Conv,
+    DepthwiseConv,
+    GlobalAvgPool,
+    GlobalMaxPool,
+    MaxPool,
+    Windowed,
+)
 
 _KINDS: tuple[type[Op], ...] = (
     Input, Conv, DepthwiseConv, MaxPool, AvgPool, GlobalAvgPool, AdaptiveAvgPool, FC, ReLU, Tanh,
@@ -84,6 +106,6 @@ def lookup(name: Any, pos: SourcePos) -> Op:
                 hint=hint + "known ops: " + ", ".join([k for k in OPS if k != "input"] + [SPLIT]))
 
 
-__all__ = ["OPS", "OP_NAMES", "Op", "At", "RFStep", "IDENTITY", "GLOBAL", "MERGE", "Vol", "Pair",
-           "DEFAULT_ROUNDING", "MAX_DIM", "ROUNDINGS", "SPLIT", "Elementwise", "Windowed",
-           "lookup", "window_out"]
+__all__ = ["OPS", "OP_NAMES", "Op", "At", "Attrs", "RFStep", "RFKind", "IDENTITY", "GLOBAL",
+           "MERGE", "Vol", "Pair", "DEFAULT_ROUNDING", "MAX_DIM", "ROUNDINGS", "SPLIT",
+           "Elementwise", "Windowed", "lookup", "window_out"]

@@ -3,18 +3,29 @@ steps, and the ``Op`` base class every op kind derives from. The op kinds themse
 sibling modules, one per family; ``archcalc.ops`` registers them."""
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, Final, Literal, NamedTuple
 
+from ..errors import ArchcalcError, Diagnostic, Places, SourcePos, error
 from . import derive as dv
-from ..errors import ArchcalcError, Diagnostic, SourcePos, error
-
-from .values import (DEFAULT_ROUNDING, MAX_DIM, ROUNDINGS, Pair, Vol, as_bool, as_float, as_int,
-                     as_padding, as_pair, as_rounding)
+from .values import (
+    DEFAULT_ROUNDING,
+    MAX_DIM,
+    ROUNDINGS,
+    Pair,
+    Vol,
+    as_bool,
+    as_float,
+    as_int,
+    as_padding,
+    as_pair,
+    as_rounding,
+)
 
 __all__ = ["DEFAULT_ROUNDING", "MAX_DIM", "ROUNDINGS", "Pair", "Vol", "as_bool", "as_float",
-           "as_int", "as_padding", "as_pair", "as_rounding", "At", "RFStep", "IDENTITY", "GLOBAL",
-           "MERGE", "Op", "Elementwise", "REQUIRED", "check_channels", "suggest_attr",
-           "unseen_tail", "window_ok", "window_out"]
+           "as_int", "as_padding", "as_pair", "as_rounding", "Attrs", "At", "RFStep", "RFKind",
+           "IDENTITY", "GLOBAL", "MERGE", "Op", "Elementwise", "REQUIRED", "check_channels",
+           "suggest_attr", "unseen_tail", "window_ok", "window_out"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -30,7 +41,8 @@ def unseen_tail(n: int, k_eff: int, s: int, pad: int) -> int:
 
 
 def window_ok(n: int, k_eff: int, s: int, pad: int, rounding: str) -> bool:
-    """Whether ``rounding`` accepts this window along one axis (the window fits the padded input)."""
+    """Whether ``rounding`` accepts this window along one axis (the window fits the padded
+    input)."""
     num = n + 2 * pad - k_eff
     if num < 0:
         return False
@@ -109,16 +121,23 @@ class RFStep:
     """A sliding window as the receptive-field algebra sees it, per axis (h, w):
     effective kernel, stride and left/top padding. ``up`` (upsampling, transposed convolution)
     first divides the jump by that factor: the window then slides over a grid ``up`` times finer
-    than its input (docs/definitions.md, "Receptive field"); ``p`` may then be a fraction."""
-    __slots__ = ("k", "s", "p", "up")
+    than its input (docs/definitions.md, "Receptive field"); ``p`` may then be a fraction (and
+    is negative for a crop)."""
+    __slots__ = ("k", "p", "s", "up")
 
-    def __init__(self, k: Pair, s: Pair, p: Pair, up: Pair = (1, 1)):
+    def __init__(self, k: Pair, s: Pair, p: tuple[float, float], up: Pair = (1, 1)):
         self.k, self.s, self.p, self.up = k, s, p, up
 
 
-IDENTITY = "identity"   # output unit sees what the input unit at the same place sees
-GLOBAL = "global"       # output unit sees the whole input
-MERGE = "merge"         # output unit sees the union of what its inputs' units see
+# the steps that are no window
+RFKind = Literal["identity", "global", "merge"]
+IDENTITY: Final = "identity"   # output unit sees what the input unit at the same place sees
+GLOBAL: Final = "global"       # output unit sees the whole input
+MERGE: Final = "merge"         # output unit sees the union of what its inputs' units see
+
+# A layer's attributes as its op normalized them, by name: each value is what the op's
+# ``coerce`` made of it (an int, a Pair, a str, a bool, a float, a tuple or None, by attribute).
+Attrs = Mapping[str, Any]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -132,9 +151,10 @@ class Op:
     weight_layer = False            # counted in the VGG table's "# Layers"
     inplace = False                 # may overwrite its input (ReLU, dropout)
     view = False                    # output is a view of its input (flatten): never a copy
+    rf_note = ""                    # what the receptive field leaves out (explain says it)
 
-    def normalize(self, raw: dict[str, Any], pos: SourcePos,
-                  where: dict[str, SourcePos] | None = None) -> dict[str, Any]:
+    def normalize(self, raw: Mapping[str, Any], pos: SourcePos,
+                  where: Places | None = None) -> dict[str, Any]:
         """Validated attributes with defaults filled in. ``where`` may give each attribute's own
         place in the source, for sharper error positions. Every problem is reported at once:
         each unknown attribute (with a "did you mean"), each bad value, each missing one."""
@@ -154,7 +174,7 @@ class Op:
                                     (f"did you mean {near!r}? " if near else "")
                                     + (advice + "; " if advice else "")
                                     + f"attributes of {self.kind}: {allowed}"))
-        out = {}
+        out: dict[str, Any] = {}
         for name, default in self.ATTRS.items():
             value = raw.get(name, default)
             if value is REQUIRED:
@@ -173,24 +193,25 @@ class Op:
     def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
         return value
 
-    def shape(self, a: dict, ins: list[Vol], at: "At") -> Vol:
+    def shape(self, a: Attrs, ins: Sequence[Vol], at: At) -> Vol:
         """Output volume from the input volumes; errors are raised with ``at``'s place."""
         return ins[0]
 
-    def params(self, a: dict, ins: list[Vol], out: Vol) -> tuple[int, int]:
+    def params(self, a: Attrs, ins: Sequence[Vol], out: Vol) -> tuple[int, int]:
         """(trainable, non-trainable) parameter counts."""
         return (0, 0)
 
-    def macs(self, a: dict, ins: list[Vol], out: Vol) -> int:
+    def macs(self, a: Attrs, ins: Sequence[Vol], out: Vol) -> int:
         return 0
 
-    def rf_step(self, a: dict, ins: list[Vol]) -> RFStep | str:
+    def rf_step(self, a: Attrs, ins: Sequence[Vol]) -> RFStep | RFKind:
         return IDENTITY
 
-    def describe(self, a: dict) -> str:
+    def describe(self, a: Attrs) -> str:
         return ""
 
-    def explain(self, a: dict, ins: list[Vol], out: Vol, rounding: str) -> list["dv.Derivation"]:
+    def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
+                rounding: str) -> list[dv.Derivation]:
         """How the op got its figures: output height, width and depth (``out_h``, ``out_w``,
         ``out_c``), ``params`` (and ``buffers`` where it has them) and ``macs``, each a
         :class:`~archcalc.ops.derive.Derivation` whose value is what the rules above computed.
@@ -203,7 +224,8 @@ class Elementwise(Op):
     """An op that maps each element on its own (or along channels at one place): the output
     volume is the input's, no weights, and its work is not counted as MACs."""
 
-    def explain(self, a, ins, out, rounding):
+    def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
+                rounding: str) -> list[dv.Derivation]:
         return dv.same_volume(ins[0]) + dv.no_params_no_macs()
 
 
@@ -237,7 +259,7 @@ ATTR_ADVICE = {
 }
 
 
-def suggest_attr(name: str, attrs) -> str | None:
+def suggest_attr(name: str, attrs: Collection[str]) -> str | None:
     """The attribute ``name`` was probably meant to be, among ``attrs``: a known synonym
     (``size`` → ``kernel``, ``strides`` → ``stride``), else the closest spelling."""
     import difflib

@@ -2,15 +2,16 @@
 the Builder (archcalc/graph.py) into one ``slice`` per part, named ``<split>.<i>``."""
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..errors import Places, SourcePos, error
 from . import derive as dv
-from ..errors import error
-from .base import Op
-from .values import as_int
+from .base import At, Attrs, Op
+from .values import Vol, as_int
 
 
-def _sizes(value: Any, pos) -> tuple[int, ...]:
+def _sizes(value: Any, pos: SourcePos) -> tuple[int, ...]:
     if not isinstance(value, (list, tuple)) or not value:
         raise error(f"sizes must be a list of channel counts such as [32, 32], got {value!r}", pos)
     return tuple(as_int(v, "each size", pos) for v in value)
@@ -29,7 +30,7 @@ class Slice(Op):
     ATTRS = {"start": 0, "end": None, "part": None, "parts": None, "sizes": None}
     view = True
 
-    def coerce(self, name, value, pos):
+    def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
         if value is None:
             return None
         if name == "sizes":
@@ -38,7 +39,8 @@ class Slice(Op):
             return as_int(value, name, pos, minimum=-(1 << 31))
         return as_int(value, name, pos, minimum=0 if name == "part" else 1)
 
-    def normalize(self, raw, pos, where=None):
+    def normalize(self, raw: Mapping[str, Any], pos: SourcePos,
+                  where: Places | None = None) -> dict[str, Any]:
         a = super().normalize(raw, pos, where)
         if a["part"] is not None:
             n = a["parts"] if a["parts"] is not None else len(a["sizes"] or ())
@@ -49,7 +51,7 @@ class Slice(Op):
                         hint="write {op: split, parts: 2}, or {op: slice, start: 0, end: 16}")
         return a
 
-    def channels(self, a: dict, c: int, at) -> tuple[int, int]:
+    def channels(self, a: Attrs, c: int, at: At) -> tuple[int, int]:
         """The half-open channel range [start, end) of the input's ``c`` channels."""
         if a["part"] is not None:
             i = a["part"]
@@ -82,12 +84,13 @@ class Slice(Op):
                              "(negative values count from the end)")
         return s, e
 
-    def shape(self, a, ins, at):
+    def shape(self, a: Attrs, ins: Sequence[Vol], at: At) -> Vol:
         h, w, c = ins[0]
         s, e = self.channels(a, c, at)
         return (h, w, e - s)
 
-    def explain(self, a, ins, out, rounding):
+    def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
+                rounding: str) -> list[dv.Derivation]:
         h, w, c = ins[0]
         k = out[2]
         if a["part"] is not None and a["sizes"] is not None:
@@ -107,7 +110,7 @@ class Slice(Op):
                 dv.given("out_w", "output width", "W", w), depth,
                 *dv.no_params_no_macs("a view of some channels: nothing is computed")]
 
-    def describe(self, a):
+    def describe(self, a: Attrs) -> str:
         if a["part"] is not None:
             return f"part {a['part']}" + (f"/{a['parts']}" if a["parts"] else
                                           f" of {list(a['sizes'])}")
@@ -122,10 +125,10 @@ class Shuffle(Op):
     names = ("channel_shuffle", "channelshuffle")
     ATTRS = {"groups": 2}
 
-    def coerce(self, name, value, pos):
+    def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
         return as_int(value, name, pos)
 
-    def shape(self, a, ins, at):
+    def shape(self, a: Attrs, ins: Sequence[Vol], at: At) -> Vol:
         c, g = ins[0][2], a["groups"]
         if c % g:
             raise error(f"a channel shuffle in {g} groups needs the channels ({c}) to be a "
@@ -134,10 +137,11 @@ class Shuffle(Op):
                              "the groups of the grouped convolution before it)")
         return ins[0]
 
-    def explain(self, a, ins, out, rounding):
+    def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
+                rounding: str) -> list[dv.Derivation]:
         c, g = ins[0][2], a["groups"]
         return dv.same_volume(ins[0]) + dv.no_params_no_macs(
             f"a permutation: output channel b·{g} + a is input channel a·{c // g} + b")
 
-    def describe(self, a):
+    def describe(self, a: Attrs) -> str:
         return f"g{a['groups']}"

@@ -1,13 +1,16 @@
 """Derivations: every figure with the formula it came from and the numbers that went into it.
 
-Each op explains its own figures (``Op.explain`` in ``archcalc/ops/``, next to its rules) as a list of
-:class:`Derivation`; the pieces they share — a sliding window along one axis, a product of factors,
-a sum — are built here. The notation is the lectures': W, H input width and height, F filter
-size, P padding, S stride, C input channels, K filters; volumes H×W×C.
+Each op explains its own figures (``Op.explain`` in ``archcalc/ops/``, next to its rules) as a list
+of :class:`Derivation`; the pieces they share — a sliding window along one axis, a product of
+factors, a sum — are built here. The notation is the lectures': W, H input width and height, F
+filter size, P padding, S stride, C input channels, K filters; volumes H×W×C.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, NamedTuple
+
+from .values import Vol
 
 
 class Derivation(NamedTuple):
@@ -18,8 +21,8 @@ class Derivation(NamedTuple):
     label: str
     formula: str
     worked: str
-    value: Any
-    values: dict
+    value: Any        # a count, a size, a pair, a word: whatever the figure is
+    values: Mapping[str, float | str]   # the numbers by symbol (or a pair as text: 3×5)
     note: str = ""
 
     def text(self) -> str:
@@ -31,7 +34,7 @@ class Derivation(NamedTuple):
             parts.append(shown)
         return " = ".join(parts) + (f"  ({self.note})" if self.note else "")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"key": self.key, "label": self.label, "formula": self.formula,
                 "worked": self.worked, "value": _json(self.value),
                 "values": {k: _json(v) for k, v in self.values.items()}, "note": self.note}
@@ -65,7 +68,7 @@ def product(key: str, label: str, factors: list[tuple[str, int]], note: str = ""
     value = 1
     for _, v in factors:
         value *= v
-    values = {sym: v for sym, v in factors}
+    values = dict(factors)
     if plus is not None:
         formula += f" + {plus[0]}"
         worked = f"{worked} + {_factor(plus[1])} = {value:,} + {plus[1]:,}"
@@ -75,7 +78,7 @@ def product(key: str, label: str, factors: list[tuple[str, int]], note: str = ""
 
 
 def given(key: str, label: str, formula: str, value: Any, note: str = "",
-          values: dict | None = None) -> Derivation:
+          values: Mapping[str, float | str] | None = None) -> Derivation:
     """A figure that is stated rather than computed (an attribute, or the input's own)."""
     return Derivation(key, label, formula, "", value, values or {}, note)
 
@@ -88,7 +91,7 @@ NO_WEIGHTS = "no weights"
 NOT_COUNTED = "element-wise work is not counted as MACs; see docs/definitions.md"
 
 
-def same_volume(vin: tuple) -> list[Derivation]:
+def same_volume(vin: Vol) -> list[Derivation]:
     """Output = input: an element-wise op."""
     return [given("out_h", "output height", "H", vin[0]),
             given("out_w", "output width", "W", vin[1]),
@@ -131,7 +134,8 @@ def window_axis(key: str, label: str, sym: str, n: int, k: int, s: int, p: int, 
         if tail <= 0:
             dropped = "only padding goes unused"
         else:
-            last = f"the last input {rows} is" if tail == 1 else f"the last {tail} input {rows}s are"
+            last = (f"the last input {rows} is" if tail == 1
+                    else f"the last {tail} input {rows}s are")
             dropped = f"{last} skipped by the stride, as between windows" if tail <= gap \
                 else f"{last} seen by no window"
         how = "ceil, but the extra window would start in the padding" if rounding == "ceil" \

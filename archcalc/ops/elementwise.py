@@ -2,10 +2,13 @@
 weights except PReLU's trainable slopes."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import SourcePos, error
 from . import derive as dv
-from ..errors import error
-from .base import Elementwise
-from .values import as_bool, as_float, as_int
+from .base import Attrs, Elementwise
+from .values import Vol, as_bool, as_float, as_int
 
 
 class ReLU(Elementwise):
@@ -26,13 +29,13 @@ class Dropout(Elementwise):
     ATTRS = {"rate": 0.5}
     inplace = True
 
-    def coerce(self, name, value, pos):
+    def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
         v = as_float(value, "rate", pos)
         if not 0.0 <= v < 1.0:
             raise error(f"dropout rate must be in [0, 1), got {v}", pos)
         return v
 
-    def describe(self, a):
+    def describe(self, a: Attrs) -> str:
         return f"p={a['rate']:g}"
 
 
@@ -46,14 +49,14 @@ class LRN(Elementwise):
     kind = "lrn"
     ATTRS = {"size": 5, "alpha": 1e-4, "beta": 0.75, "k": 2.0}
 
-    def coerce(self, name, value, pos):
+    def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
         return as_int(value, name, pos) if name == "size" else as_float(value, name, pos)
 
-    def describe(self, a):
+    def describe(self, a: Attrs) -> str:
         return f"size {a['size']}"
 
 
-# --- the activations of mobile networks and transformers -------------------------------------------------------
+# --- the activations of mobile networks and transformers -------------------------------------
 # In place exactly where PyTorch offers ``inplace=True`` (ReLU6, Hardswish, Hardsigmoid, SiLU,
 # LeakyReLU, ELU); GELU and PReLU have no in-place form there (docs/definitions.md, "Activation
 # memory").
@@ -98,10 +101,10 @@ class LeakyReLU(Elementwise):
     ATTRS = {"slope": 0.01}
     inplace = True
 
-    def coerce(self, name, value, pos):
+    def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
         return as_float(value, "slope", pos)
 
-    def describe(self, a):
+    def describe(self, a: Attrs) -> str:
         return f"slope {a['slope']:g}"
 
 
@@ -111,10 +114,10 @@ class ELU(Elementwise):
     ATTRS = {"alpha": 1.0}
     inplace = True
 
-    def coerce(self, name, value, pos):
+    def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
         return as_float(value, "alpha", pos)
 
-    def describe(self, a):
+    def describe(self, a: Attrs) -> str:
         return f"α {a['alpha']:g}"
 
 
@@ -125,13 +128,14 @@ class PReLU(Elementwise):
     kind = "prelu"
     ATTRS = {"shared": True}
 
-    def coerce(self, name, value, pos):
+    def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
         return as_bool(value, "shared", pos)
 
-    def params(self, a, ins, out):
+    def params(self, a: Attrs, ins: Sequence[Vol], out: Vol) -> tuple[int, int]:
         return (1 if a["shared"] else ins[0][2], 0)
 
-    def explain(self, a, ins, out, rounding):
+    def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
+                rounding: str) -> list[dv.Derivation]:
         if a["shared"]:
             p = dv.given("params", "parameters", "1", 1, "one slope shared by every channel "
                          "(shared: true, PyTorch's PReLU())")
@@ -140,5 +144,5 @@ class PReLU(Elementwise):
                          "(shared: false, PyTorch's PReLU(num_parameters=C))")
         return dv.same_volume(ins[0]) + [p, dv.zero("macs", "MACs", dv.NOT_COUNTED)]
 
-    def describe(self, a):
+    def describe(self, a: Attrs) -> str:
         return "shared slope" if a["shared"] else "slope per channel"

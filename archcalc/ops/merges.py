@@ -2,9 +2,11 @@
 (broadcast per axis as numpy does)."""
 from __future__ import annotations
 
-from . import derive as dv
+from collections.abc import Sequence
+
 from ..errors import error
-from .base import MERGE, Op
+from . import derive as dv
+from .base import MERGE, At, Attrs, Op, RFKind, RFStep
 from .values import Vol
 
 
@@ -13,7 +15,7 @@ class Concat(Op):
     kind = "concat"
     arity = None
 
-    def shape(self, a, ins, at):
+    def shape(self, a: Attrs, ins: Sequence[Vol], at: At) -> Vol:
         if any(v[:2] != ins[0][:2] for v in ins):
             raise error("concat needs inputs of the same height and width, got "
                         + _listing(at.inputs, ins), at.pos, layer=at.layer,
@@ -21,7 +23,8 @@ class Concat(Op):
                              "spatial sizes agree")
         return (ins[0][0], ins[0][1], sum(v[2] for v in ins))
 
-    def explain(self, a, ins, out, rounding):
+    def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
+                rounding: str) -> list[dv.Derivation]:
         subs = "".join("₁₂₃₄₅₆₇₈₉"[i] if i < 9 else f"_{i + 1}" for i in range(len(ins)))
         terms = " + ".join(f"C{s}" for s in subs)
         return [dv.given("out_h", "output height", "H", ins[0][0], "every input has it"),
@@ -31,14 +34,14 @@ class Concat(Op):
                           "channels stacked"),
                 *dv.no_params_no_macs("copying is not counted")]
 
-    def rf_step(self, a, ins):
+    def rf_step(self, a: Attrs, ins: Sequence[Vol]) -> RFStep | RFKind:
         return MERGE
 
 
 AXES = ("height", "width", "depth")
 
 
-def broadcast(kind: str, ins: list[Vol], at) -> Vol:
+def broadcast(kind: str, ins: Sequence[Vol], at: At) -> Vol:
     """The output volume of an element-wise merge: per axis (height, width, depth) as numpy
     broadcasts, every input's size equal or 1, the output the largest. Anything else is one error
     naming every input's volume, each axis that does not fit and how to fix it."""
@@ -77,10 +80,11 @@ class _Broadcast(Op):
     arity = None
     word = ""
 
-    def shape(self, a, ins, at):
+    def shape(self, a: Attrs, ins: Sequence[Vol], at: At) -> Vol:
         return broadcast(self.kind, ins, at)
 
-    def explain(self, a, ins, out, rounding):
+    def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
+                rounding: str) -> list[dv.Derivation]:
         spread = [i for i, v in enumerate(ins) if v != out]
         if not spread:
             return dv.same_volume(ins[0]) + dv.no_params_no_macs(self.not_counted(out))
@@ -102,7 +106,7 @@ class _Broadcast(Op):
                 "is not counted as MACs: only conv and fc are, as in torchvision's GFLOPS "
                 "(docs/definitions.md)")
 
-    def rf_step(self, a, ins):
+    def rf_step(self, a: Attrs, ins: Sequence[Vol]) -> RFStep | RFKind:
         return MERGE
 
 
@@ -120,5 +124,5 @@ class Mul(_Broadcast):
     word = "multiplications"
 
 
-def _listing(names: tuple[str, ...], vols: list[Vol]) -> str:
+def _listing(names: Sequence[str], vols: Sequence[Vol]) -> str:
     return ", ".join(f"{n} {v[0]}×{v[1]}×{v[2]}" for n, v in zip(names, vols))

@@ -25,11 +25,12 @@ DEFAULT_ROUNDING = "covered"
 
 def as_int(value: Any, what: str, pos: SourcePos, minimum: int = 1) -> int:
     """A whole number ≥ ``minimum`` (and ≤ MAX_DIM): an int, a whole float, or digits."""
+    number: int
     if isinstance(value, bool) or not isinstance(value, int):
         if isinstance(value, float) and value.is_integer():
-            value = int(value)
+            number = int(value)
         elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            value = int(value.strip())
+            number = int(value.strip())
         else:
             example = "3"
             try:
@@ -40,12 +41,14 @@ def as_int(value: Any, what: str, pos: SourcePos, minimum: int = 1) -> int:
                 pass
             raise error(f"{what} must be a whole number, got {value!r}", pos,
                         hint=f"write {what} as an integer such as {example}")
-    if value < minimum:
-        raise error(f"{what} must be at least {minimum}, got {value}", pos)
-    if value > MAX_DIM:
-        raise error(f"{what} = {value} is too large (the limit is {MAX_DIM:,})", pos,
+    else:
+        number = value
+    if number < minimum:
+        raise error(f"{what} must be at least {minimum}, got {number}", pos)
+    if number > MAX_DIM:
+        raise error(f"{what} = {number} is too large (the limit is {MAX_DIM:,})", pos,
                     hint="archcalc refuses sizes that could not be allocated on any device")
-    return value
+    return number
 
 
 def as_pair(value: Any, what: str, pos: SourcePos, minimum: int = 1) -> Pair:
@@ -116,7 +119,8 @@ def volume_hint(parts: list[Any] | None) -> str:
     nums = [str(p).strip() for p in parts or []]
     if all(n.isdigit() for n in nums) and nums:
         if len(nums) == 1:
-            return f"write it as {nums[0]}x{nums[0]}x3 for a square RGB image (height, width, channels)"
+            return (f"write it as {nums[0]}x{nums[0]}x3 for a square RGB image (height, width, "
+                    "channels)")
         if len(nums) == 2:
             return f"write it as {nums[0]}x{nums[1]}x3 for an RGB image (height, width, channels)"
         if len(nums) == 4:          # N×C×H×W, as PyTorch prints a batch

@@ -6,17 +6,23 @@ import io
 import json
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Literal, overload
 
-from ..report import SCHEMA
+from ..report import SCHEMA, Report
 from ..units import human_bytes, human_count
 from .text import md_cell, width_of
 
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+# a network compared: its report, its weight layers and, where known, the SPEC it came from
+Entry = tuple[Report, int] | tuple[Report, int, str | None]
 
 COMPARE_ROWS = (("weight layers", None), ("parameters", "params"), ("buffers", "buffers"),
                 ("MACs", "macs"), ("activations", "activations"), ("peak bytes", "peak_bytes"))
 
-def compare_keys(entries: Sequence[tuple]) -> list[str]:
+def compare_keys(entries: Sequence[Entry]) -> list[str]:
     """A distinct key per network: its name, or where names repeat, the name with the file it
     came from (``vgg16 (a.yaml)``) when that tells them apart, else ``name#2``, ``name#3``, …"""
     names = [e[0].name for e in entries]
@@ -29,7 +35,7 @@ def compare_keys(entries: Sequence[tuple]) -> list[str]:
             continue
         srcs = [sources[j] for j in same]
         files = [os.path.basename(x) for x in srcs if x and os.path.isfile(x)]
-        if len(files) == len(srcs) and len(set(files)) == len(files):
+        if src and len(files) == len(srcs) and len(set(files)) == len(files):
             key = f"{name} ({os.path.basename(src)})"
         else:
             n = same.index(i) + 1
@@ -42,7 +48,7 @@ def compare_keys(entries: Sequence[tuple]) -> list[str]:
             keys[i] = f"{k}#{seen[k]}"
     return keys
 
-def compare_rows(entries: Sequence[tuple], short: bool = False) -> list[list[str]]:
+def compare_rows(entries: Sequence[Entry], short: bool = False) -> list[list[str]]:
     """Rows of the side-by-side comparison: a header of keys (see ``compare_keys``), then one
     row per figure (exact counts, or rounded ones such as 138.36M where ``short``)."""
     rows = [["", *compare_keys(entries)]]
@@ -55,14 +61,21 @@ def compare_rows(entries: Sequence[tuple], short: bool = False) -> list[list[str
             rows.append([label, *[fmt(v) if short else str(v) for v in vals]])
     return rows
 
-def _legend(entries: Sequence[tuple], keys: list[str]) -> list[str]:
+def _legend(entries: Sequence[Entry], keys: list[str]) -> list[str]:
     """"key: source" for each network whose name another one shares, so that a reader can
     tell them apart."""
     names = [e[0].name for e in entries]
     return [f"{k}: {e[2]}" for k, e in zip(keys, entries)
             if names.count(e[0].name) > 1 and len(e) > 2 and e[2]]
 
-def render_compare(entries: Sequence[tuple], fmt: str = "table", console=None) -> str | None:
+@overload
+def render_compare(entries: Sequence[Entry], fmt: Literal["json", "csv", "markdown"],
+                   console: Console | None = None) -> str: ...
+@overload
+def render_compare(entries: Sequence[Entry], fmt: str = "table",
+                   console: Console | None = None) -> str | None: ...
+def render_compare(entries: Sequence[Entry], fmt: str = "table",
+                   console: Console | None = None) -> str | None:
     """``entries``: (report, weight layers[, source]) per network, source being the SPEC it
     came from. Networks with the same name get distinct keys (``compare_keys``); the table and
     Markdown views then say under the table where each came from."""
@@ -86,7 +99,7 @@ def render_compare(entries: Sequence[tuple], fmt: str = "table", console=None) -
         return "\n".join(out) + "\n"
     from rich.console import Console
     from rich.table import Table
-    def build(rows, compact=False):
+    def build(rows: list[list[str]], compact: bool = False) -> Table:
         from rich import box
         table = Table(box=box.SIMPLE_HEAD if compact else box.HEAVY_HEAD, pad_edge=not compact,
                       collapse_padding=compact)

@@ -167,7 +167,7 @@ def fit_text(r: Any, limits: list, netname: str, settings: Any,
                               _figure(kind, getattr(p.report.totals, attr)) for _, p in cols]])
     if cols:
         out.append(rows_text(header, rows))
-    for label, p in cols:
+    for _, p in cols:
         if p.report is None:
             out.append(f"{r.name} = {p.value} is invalid: {p.message}")
     if rule_note:

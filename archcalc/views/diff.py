@@ -1,21 +1,28 @@
-"""``archcalc diff``: the views of a :class:`~archcalc.diff.Diff`: plain text (piped), rich (a terminal),
-Markdown and JSON."""
+"""``archcalc diff``: the views of a :class:`~archcalc.diff.Diff`: plain text (piped), rich (a
+terminal), Markdown and JSON."""
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..diff import Delta, Diff, RowChange, signed, value_text, whole_blocks
 from ..diff.gates import GateResult
-from ..report import LayerRow, fold
 from ..units import human_bytes, human_count
-from .text import diag_line, md_cell, plain_table, width_of
+from .text import Justify, diag_line, md_cell, plain_table, width_of
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+    from rich.table import Table
+
+    from ..ops import Vol
+    from ..report import Report
 
 # ---------------------------------------------------------------------------------------------
 # views
 
-def _count(n) -> str:
+def _count(n: float | None) -> str:
     return "" if n is None else f"{n:,}"
 
 
@@ -47,7 +54,8 @@ def totals_rows(d: Diff) -> list[list[str]]:
     return rows
 
 
-def _arrow(before, after, fmt=str) -> str:
+def _arrow(before: Any, after: Any, fmt: Callable[[Any], str] = str) -> str:
+    """A figure before → after (one value where they agree or one side is missing)."""
     if before is None:
         return fmt(after)
     if after is None:
@@ -55,11 +63,12 @@ def _arrow(before, after, fmt=str) -> str:
     return fmt(before) if before == after else f"{fmt(before)} → {fmt(after)}"
 
 
-def _vol(v) -> str:
+def _vol(v: Vol | None) -> str:
     return "" if v is None else f"{v[0]}×{v[1]}×{v[2]}"
 
 
-def _value(v) -> str:
+def _value(v: Any) -> str:
+    """An attribute's value as the spec writes it (a JSON value: public_attrs)."""
     if isinstance(v, list):
         return "×".join(str(x) for x in v) if all(isinstance(x, int) for x in v) and \
             len(v) == 2 else ", ".join(str(x) for x in v)
@@ -70,8 +79,8 @@ def _value(v) -> str:
 
 ROW_HEADERS = ("", "layer", "op", "changes", "output", "params", "Δparams", "MACs", "ΔMACs",
                "activations", "RF")
-ROW_JUSTIFY = ("left", "left", "left", "left", "right", "right", "right", "right", "right",
-               "right", "right")
+ROW_JUSTIFY: tuple[Justify, ...] = ("left", "left", "left", "left", "right", "right",
+                                    "right", "right", "right", "right", "right")
 MARK = {"added": "+", "removed": "−", "changed": "~"}
 # the layer table's columns a narrow terminal drops, first to last (the deltas stay)
 DROP_ORDER = ("RF", "activations", "MACs", "params", "output", "op")
@@ -101,7 +110,7 @@ def layer_rows(d: Diff, fold_blocks: bool = True) -> list[list[str]]:
             f"{r.a.name} → {r.b.name}"
         op = _arrow(r.a.op if r.a else None, r.b.op if r.b else None)
         if r.status in ("added", "removed"):
-            row = r.b or r.a
+            row = r.row
             changes = f"{r.status}" + (f": {row.detail}" if row.detail else "")
         else:
             changes = "; ".join(f"{c.key} {_value(c.before)} → {_value(c.after)}"
@@ -116,8 +125,13 @@ def layer_rows(d: Diff, fold_blocks: bool = True) -> list[list[str]]:
     return out
 
 
+def _renaming(r: RowChange) -> str:
+    """"a → b": the names of a row in both networks."""
+    return f"{r.a.name if r.a else '—'} → {r.name}"
+
+
 def _title(d: Diff) -> str:
-    def side(rep, src):
+    def side(rep: Report, src: str | None) -> str:
         return rep.name + (f" ({src})" if src and src != rep.name else "")
     return f"diff: {side(d.a, d.sources[0])} → {side(d.b, d.sources[1])}"
 
@@ -138,8 +152,8 @@ def summary_line(d: Diff) -> str:
             (f" ({renamed} renamed, matched by structure)" if renamed else ""))
     if c["rf_only"] or c["renumbered"]:
         line += "; of the unchanged (not listed), " + " and ".join(
-            ([f"{c['renumbered']} only renumbered ({d.renumbered[0].a.name} → "
-              f"{d.renumbered[0].b.name}: names given by position)"] if c["renumbered"] else [])
+            ([f"{c['renumbered']} only renumbered ({_renaming(d.renumbered[0])}: names given "
+              "by position)"] if c["renumbered"] else [])
             + ([f"{c['rf_only']} see another receptive field through a change upstream"]
                if c["rf_only"] else []))
     return line
@@ -167,7 +181,8 @@ def render_text(d: Diff, gates: Sequence[GateResult] = ()) -> str:
     return out
 
 
-def render_rich(d: Diff, gates: Sequence[GateResult] = (), console=None) -> None:
+def render_rich(d: Diff, gates: Sequence[GateResult] = (),
+                console: Console | None = None) -> None:
     """The same on a terminal, with rich tables. Too wide for the terminal, the totals drop
     their exact bytes in parentheses and the layer table drops its least needed columns (a
     note names them); what is still too wide prints at its own width: never cut."""
@@ -176,17 +191,18 @@ def render_rich(d: Diff, gates: Sequence[GateResult] = (), console=None) -> None
     from rich.table import Table
     console = console or Console()
 
-    def show(table):
+    def show(table: RenderableType) -> None:
         need = width_of(console, table)
         c = console if need <= console.width else Console(
             width=need, file=console.file, force_terminal=console.is_terminal,
             no_color=console.no_color)
         c.print(table)
 
-    def totals(compact: bool):
+    def totals(compact: bool) -> Table:
         t = Table(title=_title(d), title_justify="left",
                   box=box.SIMPLE_HEAD if compact else box.HEAVY_HEAD, pad_edge=not compact)
-        for h, j in zip(["total", "A", "B", "change"], ["left", "right", "right", "right"]):
+        justify: list[Justify] = ["left", "right", "right", "right"]
+        for h, j in zip(["total", "A", "B", "change"], justify):
             t.add_column(h, justify=j, no_wrap=True)
         for row, delta in zip(totals_rows(d), d.totals):
             if compact:     # "23.17 MiB (24,291,232 B)" → "23.17 MiB", "+4,014,080 B" →
@@ -206,7 +222,7 @@ def render_rich(d: Diff, gates: Sequence[GateResult] = (), console=None) -> None
     if rows:
         color = {"+": "green", "−": "red", "~": "yellow"}
 
-        def layers(keep):
+        def layers(keep: Sequence[int]) -> Table:
             t = Table(box=box.SIMPLE_HEAD, title="layers (+ added, − removed, ~ changed)",
                       title_justify="left")
             for k in keep:

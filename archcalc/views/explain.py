@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
 
 from ..report import SCHEMA, Report
 from .text import md_cell, vol_text
@@ -28,8 +27,8 @@ def explain_document(report: Report, layers: Sequence, totals: Sequence[str]) ->
 
 def render_explain(report: Report, layers: Sequence, totals: Sequence[str],
                    fmt: str = "text", wrap: int | None = None) -> str:
-    """``layers``: LayerExplanations (archcalc.analysis.explain); ``totals``: sentences. ``wrap``: the
-    text's width on a terminal (lines break between words, under their own column); None for
+    """``layers``: LayerExplanations (archcalc.analysis.explain); ``totals``: sentences. ``wrap``:
+    the text's width on a terminal (lines break between words, under their own column); None for
     a pipe, which gets whole lines."""
     if fmt == "json":
         return json.dumps(explain_document(report, layers, totals), indent=2)

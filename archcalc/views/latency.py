@@ -5,11 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..units import human_bytes, human_count
 from .table import Column
 from .text import md_cell, plain_table
+
+if TYPE_CHECKING:
+    from ..latency.devices import Device
+    from ..latency.model import Estimate
+    from ..latency.profile import Comparison
 
 
 def _us(seconds: float) -> str:
@@ -19,7 +24,7 @@ def _us(seconds: float) -> str:
 def _pct(x: float | None) -> str:
     return "" if x is None else f"{100 * x:+.0f}%"
 
-def device_line(dev) -> str:
+def device_line(dev: Device) -> str:
     def rate(k: str, v: float) -> str:
         unit = "OPS" if k == "int8" else "FLOPS"
         return f"{k} {v:g} T{unit}" if v >= 1 else f"{k} {v * 1e3:,.1f} G{unit}"
@@ -29,7 +34,7 @@ def device_line(dev) -> str:
     return (f"{dev.key}: {dev.name}; {peaks}; {dev.bandwidth_gbs:,.1f} GB/s; "
             f"{dev.overhead_us:g} µs per layer; {state}" + (f" ({dev.note})" if dev.note else ""))
 
-def estimate_rows(est) -> tuple[list[str], list[str], list[list[str]]]:
+def estimate_rows(est: Estimate) -> tuple[list[str], list[str], list[list[str]]]:
     total = est.time_s
     heads = ["layer", "op", "kind", "FLOPs", "bytes", "FLOP/B", "bound", "time µs", "%time"]
     just = ["left", "left", "left", "right", "right", "right", "left", "right", "right"]
@@ -39,7 +44,7 @@ def estimate_rows(est) -> tuple[list[str], list[str], list[list[str]]]:
              f"{100 * t.time_s / total:.1f}%" if total else ""] for t in est.layers]
     return heads, just, rows
 
-def estimate_totals(est) -> list[str]:
+def estimate_totals(est: Estimate) -> list[str]:
     dev, total = est.device, est.time_s
     ridge = dev.peak(est.dtype) / dev.bandwidth
     kinds = ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in est.by_kind().items())
@@ -90,7 +95,7 @@ def latency_column(est: Any) -> Column:
     return Column(f"µs {est.device.key}", "right", cell, 0)     # asked for: never dropped
 
 
-def summary_json(text: str, est) -> str:
+def summary_json(text: str, est: Estimate) -> str:
     """``summary --format json`` with each layer's ``latency_us`` (a folded block's: the sum of
     its layers') and the estimate's totals."""
     doc = json.loads(text)
@@ -105,7 +110,7 @@ def summary_json(text: str, est) -> str:
     doc["latency"] = {"device": d["device"], "dtype": d["dtype"], "totals": d["totals"]}
     return json.dumps(doc, indent=2)
 
-def comparison_lines(cmp, name: str) -> list[str]:
+def comparison_lines(cmp: Comparison, name: str) -> list[str]:
     p, est = cmp.profile, cmp.estimate
     heads = ["layer (+ fused into it)", "kind", "predicted µs", "measured µs", "error"]
     rows = [[r.label, r.kind, "" if r.predicted_us is None else _us(r.predicted_us * 1e-6),
@@ -131,7 +136,7 @@ def comparison_lines(cmp, name: str) -> list[str]:
             lines.append(f"per-layer median |error|: {100 * med:.0f}% over {n} rows")
     dom = cmp.dominant(5)
     if dom and cmp.measured_ms:
-        share = lambda r: 100 * r.measured_us / 1e3 / cmp.measured_ms      # noqa: E731
+        share = lambda r: 100 * r.measured_us / 1e3 / cmp.measured_ms
         lines.append("dominant: " + ", ".join(
             f"{r.layers[0] if r.layers else r.label} {share(r):.0f}%" for r in dom))
     return lines

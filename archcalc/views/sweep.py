@@ -7,10 +7,10 @@ import csv
 import json
 import os
 from collections.abc import Sequence
-from typing import Any, Optional, TextIO
+from typing import Any, TextIO
 
 from ..analysis.figures import FIGURES
-from ..design.sweep import LATENCY
+from ..design.sweep import LATENCY, Axis, Result
 from ..ops.values import as_written as show
 from ..settings import check_choice
 from ..units import human_bytes, human_count
@@ -46,7 +46,7 @@ class Writer:
     widest value of each parameter, so columns line up without holding the rows."""
 
     def __init__(self, out: TextIO, fmt: str, names: Sequence[str], count: int,
-                 keys: Sequence[str], widths: Optional[dict] = None):
+                 keys: Sequence[str], widths: dict | None = None):
         self.out, self.fmt, self.names, self.keys = out, fmt, list(names), list(keys)
         if fmt == "csv":
             self.csv = csv.writer(out, lineterminator="\n")
@@ -62,7 +62,7 @@ class Writer:
             cells += [f"{heading(k):>10}" for k in self.keys]
             self.out.write("  ".join(cells) + "\n")
 
-    def row(self, r) -> None:
+    def row(self, r: Result) -> None:
         if self.fmt == "csv":
             figures = r.figures or {}
             err = r.error or {}
@@ -75,7 +75,8 @@ class Writer:
             cells = [f"{r.variant:>{self.index_w}}"]
             cells += [f"{show(r.settings[n]):>{self.widths[n]}}" for n in self.names]
             if r.error is None:
-                cells += [f"{short(r.figures[k], unit(k)):>10}" for k in self.keys]
+                figures = r.figures or {}       # a valid variant has them
+                cells += [f"{short(figures[k], unit(k)):>10}" for k in self.keys]
             else:
                 where = f" [{r.error['layer']}]" if r.error.get("layer") else ""
                 cells.append(f"invalid{where}: {r.error['message']}")
@@ -87,18 +88,18 @@ class Writer:
             self.out.write(json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n")
 
 
-def column_widths(axes) -> dict:
+def column_widths(axes: Sequence[Axis]) -> dict[str, int]:
     """The widest shown value of each axis (for a long range: its ends and a few between)."""
     out = {}
     for a in axes:
         vals = a.values
-        picks = vals if len(vals) <= 1000 else [vals[k] for k in
-                                                 range(0, len(vals), len(vals) // 1000)] + [vals[-1]]
+        picks = vals if len(vals) <= 1000 else \
+            [vals[k] for k in range(0, len(vals), len(vals) // 1000)] + [vals[-1]]
         out[a.name] = max((len(show(v)) for v in picks), default=0)
     return out
 
 
-def format_of(path: Optional[str], fmt: Optional[str]) -> str:
+def format_of(path: str | None, fmt: str | None) -> str:
     """--format's value, else the output file's suffix (.csv, .jsonl/.json, .html), else
     table."""
     if fmt is not None:

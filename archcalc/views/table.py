@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from ..ops import OPS
+from ..ops import OPS, Vol
 from ..report import LayerRow, Report
 from ..units import exact_and_short, human_bytes, human_count
-from .text import diag_line, plain_table, share_text, vol_text, width_of
+from .text import Justify, diag_line, plain_table, share_text, vol_text, width_of
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+# a column's cell: (row, output volume by layer name, report, compact) → its text
+Cell = Callable[[LayerRow, dict[str, Vol], Report, bool], str]
 
 
 def op_text(row: LayerRow) -> str:
@@ -68,8 +75,8 @@ def totals_lines(r: Report) -> list[tuple[str, str]]:
 
 class Column(NamedTuple):
     header: str
-    justify: str
-    cell: Callable[[LayerRow, dict, Report, bool], str]
+    justify: Justify
+    cell: Cell
     drop: int          # 0: always shown; otherwise the order in which a narrow terminal drops it
 
 def _count(n: int, short: bool) -> str:
@@ -93,7 +100,7 @@ COLUMNS = (
     Column("trainable", "left", lambda row, vols, r, short: row.trainable, 3),
 )
 
-def _table(r: Report, rows: list[LayerRow], cols: Sequence[Column], compact: bool):
+def _table(r: Report, rows: list[LayerRow], cols: Sequence[Column], compact: bool) -> Table:
     """A rich table; ``compact``: no borders, and counts in K/M/G (as the totals give them)."""
     from rich import box
     from rich.table import Table
@@ -114,8 +121,8 @@ def sharing_columns(sharing: dict[str, tuple[int, int, int]] | None) -> tuple[Co
     if not sharing:
         return ()
 
-    def ratio(i: int):
-        def cell(row, vols, r, short):
+    def ratio(i: int) -> Cell:
+        def cell(row: LayerRow, vols: dict[str, Vol], r: Report, short: bool) -> str:
             got = sharing.get(row.name)
             if not got or not got[0]:
                 return ""
@@ -124,7 +131,7 @@ def sharing_columns(sharing: dict[str, tuple[int, int, int]] | None) -> tuple[Co
         return cell
     return (Column("×local", "right", ratio(1), 8), Column("×dense", "right", ratio(2), 9))
 
-def render_table(r: Report, depth: int | None = None, console=None,
+def render_table(r: Report, depth: int | None = None, console: Console | None = None,
                  extra: Sequence[Column] = ()) -> None:
     """The summary table and totals. On a terminal (rich), a table too narrow for every column
     first turns compact (no borders; counts in K/M/G, exact in the totals and in every other
@@ -134,7 +141,7 @@ def render_table(r: Report, depth: int | None = None, console=None,
     if console is None and not sys.stdout.isatty():
         rows = r.rows(depth)
         vols = {row.name: row.output for row in rows}
-        cols = (*COLUMNS, *extra)
+        cols = [*COLUMNS, *extra]
         text = plain_table(f"{r.name} — input {vol_text(r.input)}", [c.header for c in cols],
                            [c.justify for c in cols],
                            [[c.cell(row, vols, r, False) for c in cols] for row in rows])

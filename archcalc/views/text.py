@@ -3,9 +3,14 @@ cells, tables as plain text, and the width a rich renderable needs."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Literal
 
 from ..errors import Diagnostic
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+
+Justify = Literal["left", "right"]      # how a column's cells align
 
 
 def vol_text(v: Sequence[int]) -> str:
@@ -24,7 +29,7 @@ def plain_table(title: str, headers: Sequence[str], justify: Sequence[str],
     header; every line whole (for pipes, files and grep)."""
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
 
-    def line(cells) -> str:
+    def line(cells: Sequence[str]) -> str:
         return "  ".join(c.ljust(w) if j == "left" else c.rjust(w)
                          for c, w, j in zip(cells, widths, justify)).rstrip()
     out = [title, line(headers), "  ".join("─" * w for w in widths)]
@@ -41,7 +46,7 @@ def md_cell(text: str) -> str:
             .replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " "))
 
 
-def width_of(console: Any, renderable: Any) -> int:
+def width_of(console: Console, renderable: RenderableType) -> int:
     """The columns ``renderable`` needs on ``console`` at its widest (nothing wrapped)."""
     from rich.measure import Measurement
     return Measurement.get(console, console.options.update_width(100_000), renderable).maximum

@@ -1,8 +1,6 @@
 """``archcalc calibrate``: measure this machine for ``archcalc estimate --device local-cpu``."""
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from ...errors import OPTIONS, error
@@ -25,9 +23,9 @@ def calibrate(
                                help="size of the N×N matrix multiply that measures the peak"),
     copy_mib: str = typer.Option("64", "--copy-mib", metavar="MIB",
                                  help="size of the copy that measures the bandwidth"),
-    threads: Optional[str] = typer.Option(None, "--threads", metavar="N",
-                                          help="onnxruntime's intra-op threads (default: its "
-                                               "own choice); run --profile --threads N to match"),
+    threads: str | None = typer.Option(None, "--threads", metavar="N",
+                                       help="onnxruntime's intra-op threads (default: its "
+                                            "own choice); run --profile --threads N to match"),
     format: str = format_option(("text", "json"), "text"),
 ) -> None:
     """Measure this machine (peak: a matrix multiply; bandwidth: a large copy; both through

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import List
 
 from ...analysis import analyze, problems
 from ...errors import OPTIONS, ArchcalcError, Diagnostic
@@ -37,7 +36,7 @@ def read_all(specs: list[str], opts: LoadOptions) -> list[tuple]:
 
 @command
 def compare(
-    specs: List[str] = SPECS,
+    specs: list[str] = SPECS,
     opts: LoadOptions = request(exclude=("column",)),
     format: str = format_option(FORMATS),
 ) -> None:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import sys
 from dataclasses import replace
-from typing import List, Optional
 
 import typer
 
@@ -24,12 +23,12 @@ def diff(
     b: str = typer.Argument(..., metavar="B", show_default=False,
                             help="the network after: any SPEC"),
     opts: LoadOptions = request(exclude=("column",)),
-    column: Optional[List[str]] = typer.Option(
+    column: list[str] | None = typer.Option(
         None, "--column", "-c", metavar="NAME", help="for a column table: the network to "
         "use; given twice, the first is A's and the second B's"),
     format: str = format_option(FORMATS),
-    depth: Optional[str] = DEPTH,
-    fail_on: Optional[List[str]] = typer.Option(
+    depth: str | None = DEPTH,
+    fail_on: list[str] | None = typer.Option(
         None, "--fail-on", metavar="GATE", help="exit 1 when a total changes past a limit, "
         "e.g. params>+5%, macs>+1G, peak>=+10MiB, training>+1GiB, rf<-10% (repeatable)"),
 ) -> None:

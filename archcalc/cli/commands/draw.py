@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Optional
 
 import typer
 
 from ...analysis import analyze, problems
 from ...errors import OPTIONS, ArchcalcError, error
-from ...files import write_atomic, writable_output
+from ...files import writable_output, write_atomic
 from ...settings import LoadOptions
 from ...spec import read_one
 from ...units import human_bytes
@@ -17,7 +16,7 @@ from ..guard import note
 from ..options import SPEC, choice, command, request, whole
 
 
-def output_format(output: str, fmt: Optional[str]) -> str:
+def output_format(output: str, fmt: str | None) -> str:
     """The format to write: --format's (any case), else the output file's suffix."""
     from ...views.draw import FORMATS, SUFFIXES
     if fmt is not None:
@@ -40,16 +39,16 @@ def draw(
     output: str = typer.Option(..., "--output", "-o", metavar="FILE", show_default=False,
                                help="the file to write (- for standard output: svg, dot and "
                                     "mermaid)"),
-    format_: Optional[str] = typer.Option(None, "--format", "-F", metavar="FORMAT",
-                                         help="svg, png, dot or mermaid (default: from FILE's "
-                                              "suffix: .svg .png .dot/.gv .mmd/.md)"),
-    depth: Optional[str] = typer.Option(None, "--depth", "-d", metavar="N",
-                                        help="fold block instances nested deeper than this "
-                                             "(default: every layer, folded automatically "
-                                             "past 300 boxes)"),
-    color: Optional[str] = typer.Option(None, "--color", "--colour", metavar="KEY",
-                                        help="shade boxes as a heat map of params, macs, "
-                                             "memory or rf"),
+    format_: str | None = typer.Option(None, "--format", "-F", metavar="FORMAT",
+                                       help="svg, png, dot or mermaid (default: from FILE's "
+                                            "suffix: .svg .png .dot/.gv .mmd/.md)"),
+    depth: str | None = typer.Option(None, "--depth", "-d", metavar="N",
+                                     help="fold block instances nested deeper than this "
+                                          "(default: every layer, folded automatically "
+                                          "past 300 boxes)"),
+    color: str | None = typer.Option(None, "--color", "--colour", metavar="KEY",
+                                     help="shade boxes as a heat map of params, macs, "
+                                          "memory or rf"),
     style: str = typer.Option("graph", "--style", metavar="STYLE",
                               help="graph (boxes and arrows) or volumes (the classic volume "
                                    "drawing)"),

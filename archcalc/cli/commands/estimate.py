@@ -1,8 +1,6 @@
 """``archcalc estimate``: predicted time per layer on a device (pure arithmetic)."""
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from ...settings import LoadOptions
@@ -17,11 +15,11 @@ FORMATS = ("table", "json", "markdown", "csv")
 @command
 def estimate(
     spec: str = SPEC,
-    dev: Optional[DeviceChoice] = device(required=True),
-    math: Optional[str] = typer.Option(None, "--dtype", metavar="TYPE",
-                                       help="fp32 (default), tf32 (fp32 storage, tensor-core "
-                                            "math), fp16, bf16 or int8: the bytes per element "
-                                            "and the peak used"),
+    dev: DeviceChoice | None = device(required=True),
+    math: str | None = typer.Option(None, "--dtype", metavar="TYPE",
+                                    help="fp32 (default), tf32 (fp32 storage, tensor-core "
+                                         "math), fp16, bf16 or int8: the bytes per element "
+                                         "and the peak used"),
     format: str = format_option(FORMATS),
     opts: LoadOptions = request(exclude=("dtype", "optimizer", "count_inplace")),
 ) -> None:

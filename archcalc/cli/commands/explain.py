@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-from typing import List, Optional
 
 import typer
 
@@ -19,7 +18,7 @@ FORMATS = ("text", "markdown", "json")
 @command
 def explain(
     spec: str = SPEC,
-    layers: Optional[List[str]] = typer.Argument(
+    layers: list[str] | None = typer.Argument(
         None, metavar="[LAYER...]", show_default=False,
         help="layer names as the summary lists them, ranges such as conv3..pool5, or block "
              "names (default: every layer, and the totals in words)"),

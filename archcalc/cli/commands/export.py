@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-from typing import Optional
 
 import typer
 
@@ -23,11 +22,11 @@ def export(
                                 help="random (seeded Kaiming-uniform), zeros, or none/light "
                                      "(structure only: weights become graph inputs)"),
     seed: str = SEED,
-    opset: Optional[str] = typer.Option(None, "--opset", metavar="N",
-                                        help="ONNX opset (default 17, which TensorRT and OpenVINO "
-                                             "also load; at most the newest that the installed "
-                                             "onnx and onnxruntime both run)"),
-    external_data: Optional[bool] = typer.Option(
+    opset: str | None = typer.Option(None, "--opset", metavar="N",
+                                     help="ONNX opset (default 17, which TensorRT and OpenVINO "
+                                          "also load; at most the newest that the installed "
+                                          "onnx and onnxruntime both run)"),
+    external_data: bool | None = typer.Option(
         None, "--external-data/--no-external-data",
         help="weights in OUTPUT.data beside the model (default: only past 2 GiB)"),
     opts: LoadOptions = request(exclude=("dtype", "batch", "optimizer", "count_inplace")),

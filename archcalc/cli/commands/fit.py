@@ -1,8 +1,6 @@
 """``archcalc fit``: the largest value of one parameter within budgets."""
 from __future__ import annotations
 
-from typing import List, Optional
-
 import typer
 
 from ...design import fit as ft
@@ -19,18 +17,18 @@ FORMATS = ("table", "json")
 @command
 def fit(
     spec: str = SPEC,
-    budget: List[str] = typer.Option(..., "--budget", metavar="NAME=AMOUNT", show_default=False,
+    budget: list[str] = typer.Option(..., "--budget", metavar="NAME=AMOUNT", show_default=False,
                                      help="a limit (repeatable), e.g. training=24GiB, "
                                           "peak=1GiB, params=5M, macs=600M"),
     maximize: str = typer.Option(..., "--maximize", metavar="PARAM", show_default=False,
                                  help="batch, res or a numeric parameter the spec declares"),
-    step: Optional[str] = typer.Option(None, "--step", metavar="X",
-                                       help="the grid of values tried (default 1 for whole "
-                                            "numbers, 0.01 otherwise)"),
-    least: Optional[str] = typer.Option(None, "--min", metavar="X",
-                                        help="the least value tried (default: one step)"),
-    most: Optional[str] = typer.Option(None, "--max", metavar="X",
-                                       help="the largest value tried"),
+    step: str | None = typer.Option(None, "--step", metavar="X",
+                                    help="the grid of values tried (default 1 for whole "
+                                         "numbers, 0.01 otherwise)"),
+    least: str | None = typer.Option(None, "--min", metavar="X",
+                                     help="the least value tried (default: one step)"),
+    most: str | None = typer.Option(None, "--max", metavar="X",
+                                    help="the largest value tried"),
     opts: LoadOptions = request(),
     format: str = format_option(FORMATS),
 ) -> None:

@@ -9,7 +9,7 @@ import sys
 import typer
 
 from ...errors import OPTIONS, error
-from ...files import write_atomic, writable_output
+from ...files import writable_output, write_atomic
 from ...settings import LoadOptions
 from ..options import command, output_option, request
 
@@ -23,8 +23,8 @@ def import_(
     opts: LoadOptions = request(only=("input", "unknown")),
 ) -> None:
     """Read an ONNX model and write it as a YAML spec (flat: blocks are not recovered)."""
-    from ...onnx_import import load_onnx
     from ...exporters.yaml import imported
+    from ...onnx_import import load_onnx
     if not model.lower().endswith(".onnx"):
         raise error(f"{model} is not an .onnx file", OPTIONS, kind="usage",
                     hint="archcalc import reads ONNX models; a spec is already a spec")

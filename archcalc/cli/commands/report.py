@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from typing import List, Optional
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -11,16 +11,19 @@ from ...settings import LoadOptions
 from ..options import SPECS, DeviceChoice, command, device, output_option, request
 from .compare import read_all
 
+if TYPE_CHECKING:
+    from types import ModuleType
+
 
 @command
 def report(
-    specs: List[str] = SPECS,
+    specs: list[str] = SPECS,
     output: str = output_option("review.html (one self-contained page) or review.md "
                                 "(Markdown; plots in review_files/ beside it)"),
     opts: LoadOptions = request(),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="include the charts"),
-    dev: Optional[DeviceChoice] = device("add a roofline chart on this device "
-                                         "(docs/latency.md)"),
+    dev: DeviceChoice | None = device("add a roofline chart on this device "
+                                      "(docs/latency.md)"),
 ) -> None:
     """A design review in one file: name and settings, totals, the drawing, the per-layer
     table, every warning, and plots (parameters and MACs, activation memory with the
@@ -43,7 +46,7 @@ def report(
         if not plots:
             raise error("--device adds a chart: it needs the plots", OPTIONS,
                         hint="drop --no-plots", kind="usage")
-    draw = None           # the spec's own errors come first, pygal or not
+    draw: ModuleType | None = None       # the spec's own errors come first, pygal or not
     if plots:
         try:
             from ...views.report import plots as draw

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Optional
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -11,8 +11,20 @@ from ...errors import OPTIONS, SourcePos, error
 from ...settings import LoadOptions
 from ...spec import read_one
 from ..guard import print_json
-from ..options import SEED, DeviceChoice, choice, command, device, format_option, request, \
-    spec_argument, whole
+from ..options import (
+    SEED,
+    DeviceChoice,
+    choice,
+    command,
+    device,
+    format_option,
+    request,
+    spec_argument,
+    whole,
+)
+
+if TYPE_CHECKING:
+    from ...graph import Network
 
 RUN_WEIGHTS = ("random", "zeros")          # a light model cannot run
 PROVIDERS = ("auto", "cpu", "cuda")
@@ -32,11 +44,11 @@ def run(
     profile: bool = typer.Option(False, "--profile",
                                  help="time every layer with onnxruntime's profiler, beside "
                                       "the prediction (docs/latency.md)"),
-    dev: Optional[DeviceChoice] = device("with --profile: the device to predict for (default "
-                                         "local-cpu on the CPU)"),
+    dev: DeviceChoice | None = device("with --profile: the device to predict for (default "
+                                      "local-cpu on the CPU)"),
     format: str = format_option(("text", "json"), "text", more=" (with --profile)"),
-    threads: Optional[str] = typer.Option(None, "--threads", metavar="N",
-                                          help="with --profile: onnxruntime's intra-op threads"),
+    threads: str | None = typer.Option(None, "--threads", metavar="N",
+                                       help="with --profile: onnxruntime's intra-op threads"),
 ) -> None:
     """Run a network with onnxruntime on a random batch: output shape check, latency, throughput
     (--profile: time per layer beside the prediction)."""
@@ -53,7 +65,9 @@ def run(
     if profile:
         from ... import latency
         from ...analysis import analyze
-        from ...latency import devices, model as roofline, profile as prof
+        from ...latency import devices
+        from ...latency import model as roofline
+        from ...latency import profile as prof
         from ...views.latency import comparison_lines
         net = read_one(model, opts)
         report = analyze(net)
@@ -97,7 +111,7 @@ def run(
             raise error(f"{', '.join(given)} appl{'ies' if len(given) == 1 else 'y'} to a spec, "
                         f"not to an ONNX model: {model} runs as it was exported", OPTIONS,
                         hint="drop the option, or export the spec again with it", kind="usage")
-        target = model
+        target: str | Network = model
     else:
         target = read_one(model, opts)
     result = runtime.run(target, batch=batch, warmup=warm, iters=runs, provider=where,

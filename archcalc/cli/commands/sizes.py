@@ -1,12 +1,11 @@
 """``archcalc sizes``: the valid input sizes of a network and the rule behind them."""
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from ...design.parameters import Design, parse_range
-from ...design.sizes import parse_min_output, sizes as valid_sizes
+from ...design.sizes import parse_min_output
+from ...design.sizes import sizes as valid_sizes
 from ...errors import OPTIONS, ArchcalcError, Diagnostic
 from ...settings import LoadOptions
 from ..guard import Finding, print_json
@@ -21,9 +20,9 @@ def sizes(
     range_: str = typer.Option(..., "--range", "-r", metavar="FIRST..LAST[/STEP]",
                                show_default=False,
                                help="the input sizes to try, both ends included, e.g. 32..1024"),
-    min_output: Optional[str] = typer.Option(None, "--min-output", metavar="HxW",
-                                             help="also require the final feature map to be at "
-                                                  "least this large, e.g. 7x7"),
+    min_output: str | None = typer.Option(None, "--min-output", metavar="HxW",
+                                          help="also require the final feature map to be at "
+                                               "least this large, e.g. 7x7"),
     axis: str = typer.Option("square", "--axis", metavar="AXIS",
                              help="square (H = W = N, the default), height (W kept) or width "
                                   "(H kept)"),

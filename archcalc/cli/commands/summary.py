@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import sys
-from typing import Optional
 
 import typer
 
@@ -10,8 +9,17 @@ from ...analysis import analyze
 from ...errors import OPTIONS, error
 from ...settings import LoadOptions
 from ...spec import read_one
-from ..options import DEPTH, SPEC, DeviceChoice, choice, command, device, format_option, \
-    request, whole
+from ..options import (
+    DEPTH,
+    SPEC,
+    DeviceChoice,
+    choice,
+    command,
+    device,
+    format_option,
+    request,
+    whole,
+)
 
 FORMATS = ("table", "json", "markdown", "csv")
 
@@ -21,11 +29,11 @@ def summary(
     spec: str = SPEC,
     opts: LoadOptions = request(),
     format: str = format_option(FORMATS),
-    depth: Optional[str] = DEPTH,
+    depth: str | None = DEPTH,
     sharing: bool = typer.Option(False, "--sharing", help="for each convolution, how many "
                                  "times more parameters it would need without weight sharing "
                                  "(locally connected) and as a dense layer"),
-    dev: Optional[DeviceChoice] = device(),
+    dev: DeviceChoice | None = device(),
 ) -> None:
     """Per-layer and total figures of a network."""
     fmt = choice(format, FORMATS, "--format")

@@ -6,8 +6,9 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Iterator, List, Optional
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -18,8 +19,15 @@ from ...errors import INTERNAL, OPTIONS, ArchcalcError, Diagnostic, SourcePos, e
 from ...files import AtomicFile, writable_output
 from ...ops.values import as_written as show
 from ...settings import LoadOptions
-from ..guard import note
+from ..guard import StreamedError, note
 from ..options import SPEC, DeviceChoice, command, device, request, whole
+
+if TYPE_CHECKING:
+    from types import FrameType, ModuleType
+
+    from rich.progress import Progress, TaskID
+
+    from ...design.sweep.pareto import Objective
 
 FIRST_ERRORS = 3            # how many invalid variants an all-invalid sweep shows
 
@@ -29,7 +37,9 @@ class _Progress:
     printed to that same terminal); otherwise nothing."""
 
     def __init__(self, total: int, enabled: bool):
-        self.bar, self.total, self.enabled = None, total, enabled
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
+        self.total, self.enabled = total, enabled
 
     def start(self) -> None:
         """At the first chunk's results: by then the worker processes have started (forked
@@ -37,8 +47,14 @@ class _Progress:
         if self.enabled and self.bar is None:
             self.enabled = False
             from rich.console import Console
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                       TimeElapsedColumn, TimeRemainingColumn)
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
             self.bar = Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(),
                                 TimeElapsedColumn(), TimeRemainingColumn(),
                                 console=Console(stderr=True), transient=True,
@@ -48,7 +64,7 @@ class _Progress:
 
     def advance(self, n: int) -> None:
         self.start()
-        if self.bar is not None:
+        if self.bar is not None and self.task is not None:
             self.bar.advance(self.task, n)
 
     def stop(self) -> None:
@@ -61,13 +77,13 @@ class _Spool:
     """Invalid variants of a --pareto sweep, kept on disk (not in memory) until the front is
     known, then merged with it in order."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.fh = tempfile.TemporaryFile("w+", encoding="utf-8")
 
-    def add(self, r) -> None:
+    def add(self, r: Result) -> None:
         self.fh.write(json.dumps([r.seq, r.variant, r.settings, r.error, r.internal]) + "\n")
 
-    def results(self):
+    def results(self) -> Iterator[Result]:
         self.fh.seek(0)
         for line in self.fh:
             seq, variant, settings, err, internal = json.loads(line)
@@ -75,11 +91,12 @@ class _Spool:
         self.fh.close()
 
 
-def _as_error(first: list) -> ArchcalcError:
+def _as_error(first: list[Result]) -> ArchcalcError:
     """Every variant is invalid: the first few of them and why."""
     diags = []
     for r in first:
         e = r.error
+        assert e is not None                # invalid variants only
         where = SourcePos(e["file"], e.get("line") or 0, e.get("column") or 0)
         settings = " ".join(f"{k}={show(v)}" for k, v in r.settings.items())
         diags.append(Diagnostic("error", f"variant {r.variant}" +
@@ -92,7 +109,7 @@ PAGE_POINTS = 2000          # valid variants off the front that the page's plot 
 PAGE_INVALID = 100          # invalid variants the page lists (CSV and JSON Lines list them all)
 
 
-def _page_module(fmt: str, objectives):
+def _page_module(fmt: str, objectives: Sequence[Objective] | None) -> ModuleType | None:
     """archcalc.views.report.front for --format html (which needs --pareto and pygal), else
     None."""
     if fmt != "html":
@@ -115,12 +132,13 @@ class _Reservoir:
     """A uniform random sample of at most ``size`` of the items added (reservoir sampling):
     what the page plots of a sweep of any size."""
 
-    def __init__(self, size: int, seed=None):
+    def __init__(self, size: int, seed: int | None = None):
         import random
-        self.size, self.items, self.seen = size, [], 0
+        self.items: list[Result] = []
+        self.size, self.seen = size, 0
         self.rng = random.Random(seed if seed is not None else 0)
 
-    def add(self, item) -> None:
+    def add(self, item: Result) -> None:
         self.seen += 1
         if len(self.items) < self.size:
             self.items.append(item)
@@ -132,7 +150,7 @@ class _Reservoir:
 
 
 @contextmanager
-def _terminate_as_interrupt():
+def _terminate_as_interrupt() -> Iterator[None]:
     """SIGTERM (kill, a batch system's time limit) ends the sweep as Ctrl-C does: the partial
     output file is removed and the workers are stopped (exit 130)."""
     import signal
@@ -141,7 +159,7 @@ def _terminate_as_interrupt():
         yield
         return
 
-    def interrupt(signum, frame):
+    def interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
     before = signal.signal(signal.SIGTERM, interrupt)
     try:
@@ -154,35 +172,35 @@ def _terminate_as_interrupt():
 @command
 def sweep(
     spec: str = SPEC,
-    sets: Optional[List[str]] = typer.Option(
+    sets: list[str] | None = typer.Option(
         None, "--set", "-s", metavar="NAME=VALUES",
         help="a parameter's values: one value, a list a,b,c, or an inclusive range lo..hi/step "
              "(e.g. res=160..320/32, width=0.5,0.75,1.0, depth=[2,2,2,2],[3,4,6,3]); repeat "
              "for more parameters: the sweep is their Cartesian product"),
-    sample: Optional[str] = typer.Option(None, "--sample", metavar="N",
-                                         help="N distinct variants drawn at random instead"),
-    seed: Optional[str] = typer.Option(None, "--seed", metavar="S",
-                                       help="seed of --sample's draws (default: a new one, "
-                                            "printed)"),
-    jobs: Optional[str] = typer.Option(None, "--jobs", "-j", metavar="N",
-                                       help="worker processes (default: every core)"),
-    format: Optional[str] = typer.Option(None, "--format", "-F", metavar="FORMAT",
-                                         help="table, csv, json (JSON Lines; also jsonl) or "
-                                              "html (the Pareto front's page); default: from "
-                                              "-o's suffix, else table"),
-    output: Optional[str] = typer.Option(None, "--output", "-o", metavar="FILE",
-                                         help="write to FILE, only once the sweep is complete "
-                                              "(default: stream to standard output)"),
-    pareto: Optional[str] = typer.Option(
+    sample: str | None = typer.Option(None, "--sample", metavar="N",
+                                      help="N distinct variants drawn at random instead"),
+    seed: str | None = typer.Option(None, "--seed", metavar="S",
+                                    help="seed of --sample's draws (default: a new one, "
+                                         "printed)"),
+    jobs: str | None = typer.Option(None, "--jobs", "-j", metavar="N",
+                                    help="worker processes (default: every core)"),
+    format: str | None = typer.Option(None, "--format", "-F", metavar="FORMAT",
+                                      help="table, csv, json (JSON Lines; also jsonl) or "
+                                           "html (the Pareto front's page); default: from "
+                                           "-o's suffix, else table"),
+    output: str | None = typer.Option(None, "--output", "-o", metavar="FILE",
+                                      help="write to FILE, only once the sweep is complete "
+                                           "(default: stream to standard output)"),
+    pareto: str | None = typer.Option(
         None, "--pareto", metavar="FIGURES",
         help="keep the non-dominated variants: figures to minimize, - before those to "
              "maximize, e.g. macs,params,-rf"),
-    scheduler: Optional[str] = typer.Option(
+    scheduler: str | None = typer.Option(
         None, "--scheduler", metavar="ADDRESS",
         help="run on a Dask cluster, e.g. tcp://host:8786 (pip install 'archcalc[cluster]')"),
     opts: LoadOptions = request(exclude=("set_", "unknown")),
-    dev: Optional[DeviceChoice] = device("also each variant's predicted latency on a device "
-                                         "(archcalc estimate; docs/latency.md)"),
+    dev: DeviceChoice | None = device("also each variant's predicted latency on a device "
+                                      "(archcalc estimate; docs/latency.md)"),
 ) -> None:
     """Every variant of a spec over the parameters' values (--set), evaluated in parallel:
     settings, parameters, MACs, activations, peak and training memory and the output's
@@ -196,8 +214,8 @@ def sweep(
 
 
 def _sweep(spec: str, sets: list[str], sample: Any, seed: Any, jobs: Any, format: Any,
-           output: Optional[str], pareto: Optional[str], scheduler: Optional[str],
-           opts: LoadOptions, dev: Optional[DeviceChoice]) -> None:
+           output: str | None, pareto: str | None, scheduler: str | None,
+           opts: LoadOptions, dev: DeviceChoice | None) -> None:
     from ...views.sweep import Writer, column_widths, format_of
     fmt = format_of(output, format)
     if output is not None:
@@ -256,14 +274,16 @@ def _sweep(spec: str, sets: list[str], sample: Any, seed: Any, jobs: Any, format
                                 progress.advance)
         writer = Writer(out, fmt, space.names, count, job.keys, column_widths(space.axes))
         shown = _Reservoir(PAGE_POINTS, seed) if page is not None else None
-        invalid_shown: list = []            # the page is written at the end, from these
-        if page is not None:
-            writer.row = lambda r: (len(invalid_shown) < PAGE_INVALID      # type: ignore
-                                    and invalid_shown.append(r))
+        invalid_shown: list[Result] = []    # the page is written at the end, from these
+
+        def keep_invalid(r: Result) -> None:
+            if len(invalid_shown) < PAGE_INVALID:
+                invalid_shown.append(r)
+        row = writer.row if page is None else keep_invalid
         writer.header()
         streamed = sink is None and fmt != "html"
         seen = valid = internal = 0
-        first_errors: list = []
+        first_errors: list[Result] = []
         kept = Front(objectives) if objectives else None
         spool = _Spool() if objectives else None
         for r in results:
@@ -282,15 +302,16 @@ def _sweep(spec: str, sets: list[str], sample: Any, seed: Any, jobs: Any, format
                 if spool is not None:
                     spool.add(r)
                     continue
-            writer.row(r)
+            row(r)
         progress.stop()
-        if kept is not None:
+        if kept is not None and spool is not None:      # both, with --pareto
             for r in heapq.merge(kept.results(), spool.results(), key=lambda r: r.seq):
                 if r.error is not None:     # the page lists the invalid ones only
-                    writer.row(r)
+                    row(r)
                 elif page is None:
-                    writer.row(r)
+                    row(r)
         if page is not None:
+            assert kept is not None and shown is not None      # the page needs --pareto
             on_front = kept.results()
             seqs = {r.seq for r in on_front}
             title = f"archcalc sweep {job.source.shown}"
@@ -328,5 +349,6 @@ def _sweep(spec: str, sets: list[str], sample: Any, seed: Any, jobs: Any, format
                          "settings shows the traceback")
     if seen and not valid:
         exc = _as_error(first_errors)
-        exc.streamed = streamed and fmt == "json"      # type: ignore[attr-defined]
+        if streamed and fmt == "json":
+            raise StreamedError(exc.diagnostics, exc.kind, exc.partial)
         raise exc

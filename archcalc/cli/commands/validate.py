@@ -1,8 +1,6 @@
 """``archcalc validate``: every problem in a spec at once."""
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from ...analysis import analyze, diagnose, problems
@@ -21,18 +19,18 @@ def validate(
     opts: LoadOptions = request(),
     format: str = format_option(FORMATS, "text"),
     strict: bool = typer.Option(False, "--strict", help="exit 1 on warnings too"),
-    max_params: Optional[str] = typer.Option(None, "--max-params", metavar="N",
-                                             help="budget: parameters, e.g. 5M (K, M, G ×1000)"),
-    max_macs: Optional[str] = typer.Option(None, "--max-macs", metavar="N",
-                                           help="budget: MACs per image, e.g. 600M"),
-    max_peak: Optional[str] = typer.Option(None, "--max-peak", metavar="BYTES",
-                                           help="budget: peak activation memory, e.g. 1GiB "
-                                                "(KiB, MiB, GiB ×1024; KB, MB, GB ×1000)"),
-    max_activations: Optional[str] = typer.Option(
+    max_params: str | None = typer.Option(None, "--max-params", metavar="N",
+                                          help="budget: parameters, e.g. 5M (K, M, G ×1000)"),
+    max_macs: str | None = typer.Option(None, "--max-macs", metavar="N",
+                                        help="budget: MACs per image, e.g. 600M"),
+    max_peak: str | None = typer.Option(None, "--max-peak", metavar="BYTES",
+                                        help="budget: peak activation memory, e.g. 1GiB "
+                                             "(KiB, MiB, GiB ×1024; KB, MB, GB ×1000)"),
+    max_activations: str | None = typer.Option(
         None, "--max-activations", metavar="N|BYTES",
         help="budget: activation elements per image (10M) or bytes per batch (100MiB)"),
-    max_training: Optional[str] = typer.Option(None, "--max-training-memory", metavar="BYTES",
-                                               help="budget: the training estimate, e.g. 24GiB"),
+    max_training: str | None = typer.Option(None, "--max-training-memory", metavar="BYTES",
+                                            help="budget: the training estimate, e.g. 24GiB"),
 ) -> None:
     """Every problem in a spec at once: errors and warnings, each with its place and a hint,
     in order on standard output, then the count. With budgets (--max-params, --max-macs,

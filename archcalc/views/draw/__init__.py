@@ -21,21 +21,40 @@ This module is the public face; the work is split by what a reader looks for:
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 from ...errors import OPTIONS, error
 from ...graph import Network
 from ...report import Report
-from .diagram import (COLOR_KEYS, FORMATS, HARD_LIMIT, LAYOUTS, MAX_NODES, MERMAID_MAX_TEXT,
-                      PALETTE, RAMP_STEPS, STYLES, SUFFIXES, ZERO_FILL, Diagram, Scale, diagram,
-                      fit_depth, luminance, ramp, scale_for, values)
+from .diagram import (
+    COLOR_KEYS,
+    FORMATS,
+    HARD_LIMIT,
+    LAYOUTS,
+    MAX_NODES,
+    MERMAID_MAX_TEXT,
+    PALETTE,
+    RAMP_STEPS,
+    STYLES,
+    SUFFIXES,
+    ZERO_FILL,
+    Diagram,
+    Scale,
+    diagram,
+    fit_depth,
+    luminance,
+    ramp,
+    scale_for,
+    values,
+)
 from .layout import GAP_X, layout
 from .png import to_png
 from .svg import to_svg
 from .text_formats import to_dot, to_mermaid
 
 __all__ = ["drawing", "Drawn", "FORMATS", "LAYOUTS", "STYLES", "SUFFIXES", "HARD_LIMIT",
-           "MAX_NODES", "MERMAID_MAX_TEXT", "COLOR_KEYS", "PALETTE", "RAMP_STEPS", "ZERO_FILL", "Diagram", "Scale", "diagram",
+           "MAX_NODES", "MERMAID_MAX_TEXT", "COLOR_KEYS", "PALETTE", "RAMP_STEPS", "ZERO_FILL",
+           "Diagram", "Scale", "diagram",
            "fit_depth", "luminance", "ramp", "scale_for", "values", "GAP_X", "layout", "to_png",
            "to_svg", "to_dot", "to_mermaid"]
 
@@ -46,12 +65,12 @@ __all__ = ["drawing", "Drawn", "FORMATS", "LAYOUTS", "STYLES", "SUFFIXES", "HARD
 class Drawn(NamedTuple):
     data: bytes                 # what the file holds
     boxes: int                  # boxes (graph) or volumes (volume drawing) drawn
-    depth: Optional[int]        # the folding used (None: every layer)
+    depth: int | None        # the folding used (None: every layer)
     notes: list[str]            # what the user should know (folded automatically, too long …)
 
 
-def drawing(net: Network, report: Report, fmt: str, depth: Optional[int] = None,
-            color: Optional[str] = None, layout_: str = "layered", style: str = "graph",
+def drawing(net: Network, report: Report, fmt: str, depth: int | None = None,
+            color: str | None = None, layout_: str = "layered", style: str = "graph",
             markdown: bool = False) -> Drawn:
     """The drawing of ``net`` in ``fmt`` (svg, png, dot or mermaid; the volume drawing: svg or
     png), folded as given (``depth``) or, where ``depth`` is None and the network is too large

@@ -4,7 +4,8 @@ folding that keeps a drawing legible (``fit_depth``)."""
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, Optional, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NamedTuple
 
 from ...errors import OPTIONS, error
 from ...report import LayerRow, Report
@@ -12,6 +13,8 @@ from ...units import human_bytes, human_count
 from ..table import op_text
 from ..text import vol_text
 
+if TYPE_CHECKING:
+    from ...graph import Network
 
 MAX_NODES = 300          # more boxes than this are not legible: fold blocks (fit_depth)
 HARD_LIMIT = 5_000       # more than this even folded: refused (the drawing would be useless)
@@ -43,7 +46,7 @@ class Scale(NamedTuple):
     hi: float
     log: bool
 
-    def position(self, value: float) -> Optional[float]:
+    def position(self, value: float) -> float | None:
         """Where ``value`` sits on the scale, 0 … 1; None for 0 (drawn white, below it)."""
         if not value or value <= 0:
             return None
@@ -91,14 +94,15 @@ def ramp(t: float) -> str:
 
 
 def _rgb(color: str) -> tuple[int, int, int]:
-    return tuple(int(color[i:i + 2], 16) for i in (1, 3, 5))
+    r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
+    return (r, g, b)
 
 
 def luminance(color: str) -> float:
     """WCAG relative luminance of ``#rrggbb`` (0 black … 1 white)."""
     def lin(c: int) -> float:
-        c = c / 255
-        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+        v = c / 255
+        return v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4
     r, g, b = (lin(c) for c in _rgb(color))
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
@@ -175,13 +179,13 @@ class Diagram(NamedTuple):
     title: tuple[str, ...]
     nodes: list[Node]
     edges: list[Edge]
-    scale: Optional[Scale]
+    scale: Scale | None
     train_only: bool            # some layer is training-only (the legend says what dashed means)
     global_rf: bool             # some row's receptive field is global (the rf legend says where)
 
 
-def diagram(net, report: Optional[Report] = None, depth: Optional[int] = None,
-            color: Optional[str] = None) -> Diagram:
+def diagram(net: Network, report: Report | None = None, depth: int | None = None,
+            color: str | None = None) -> Diagram:
     """What every format draws: the rows of ``report.rows(depth)`` as nodes with their figures,
     each row's inputs as edges, and the heat-map scale of ``color``."""
     if report is None:
@@ -235,7 +239,7 @@ def _clean(text: str, keep_newlines: bool = False) -> str:
                    for c in str(text))
 
 
-def fit_depth(report: Report, limit: int = MAX_NODES) -> Optional[int]:
+def fit_depth(report: Report, limit: int = MAX_NODES) -> int | None:
     """The block folding a drawing of ``report`` needs: None (every layer) where the layers fit
     in ``limit`` boxes, else the deepest folding that fits (0, every top-level block folded, where
     none does)."""

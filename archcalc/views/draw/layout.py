@@ -4,10 +4,10 @@ within layers, a straight spine along a longest path, boxes sized to their (mono
 from __future__ import annotations
 
 import unicodedata
-from typing import NamedTuple, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 from .diagram import Diagram
-
 
 # ---------------------------------------------------------------------------------------------
 # archcalc's own layered layout and SVG
@@ -19,6 +19,9 @@ LINE_H = 15
 PAD_X, PAD_Y = 8, 6
 GAP_X = 24                   # between two boxes of a layer
 DUMMY_W, DUMMY_GAP = 6, 12   # a long edge's slot in a layer it passes through
+# what a layer of the drawing holds: a node's name, or ("dummy", edge index, level) where an edge
+# passes through the layer
+_Item = str | tuple[str, int, int]
 GAP_Y = 44                   # between layers: only edges run there
 MARGIN = 16
 TITLE_SIZE = 14
@@ -44,7 +47,7 @@ def _box_size(lines: Sequence[str]) -> tuple[float, float]:
 
 
 def _place(desired: list[float], seps: list[float],
-           weights: Optional[list[float]] = None) -> list[float]:
+           weights: list[float] | None = None) -> list[float]:
     """Positions as close as possible (weighted least squares) to ``desired`` that keep the
     order and at least ``seps[i]`` between item i and i + 1: isotonic regression (pool adjacent
     violators) on the desired positions less the minimal offsets."""
@@ -62,7 +65,7 @@ def _place(desired: list[float], seps: list[float],
             blocks[-1][2] += c
     out = []
     for s, w, c in blocks:
-        out += [s / w] * c
+        out += [s / w] * int(c)          # c: a count
     return [y + o for y, o in zip(out, offsets)]
 
 
@@ -85,7 +88,8 @@ def _crossings(pairs: list[tuple[int, int]]) -> int:
 
 class Layout(NamedTuple):
     boxes: dict[str, Box]                       # node name → its box
-    paths: list[list[tuple]]                    # per edge: ("M", x, y), ("L", x, y), ("C", …)
+    # per edge: ("M", x, y), ("L", x, y), ("C", x1, y1, x2, y2, x, y)
+    paths: list[list[tuple[Any, ...]]]
     width: float
     height: float
 
@@ -105,10 +109,10 @@ def layout(d: Diagram, top: float = 0.0) -> Layout:
     level = {name: i for i, gen in enumerate(gens) for name in gen}
     size = {n.name: _box_size(n.lines) for n in d.nodes}
     # items: node names, or ("dummy", edge index, level) for an edge passing through a layer
-    layers: list[list] = [list(gen) for gen in gens]
-    chains = []
+    layers: list[list[_Item]] = [list(gen) for gen in gens]
+    chains: list[list[_Item]] = []
     for k, e in enumerate(d.edges):
-        chain = [e.src]
+        chain: list[_Item] = [e.src]
         for lv in range(level[e.src] + 1, level[e.dst]):
             dummy = ("dummy", k, lv)
             layers[lv].append(dummy)
@@ -122,7 +126,7 @@ def layout(d: Diagram, top: float = 0.0) -> Layout:
             down[a].append(b)
             up[b].append(a)
 
-    def order_key(it):
+    def order_key(it: _Item) -> float:
         return index[it] if not isinstance(it, tuple) else index[d.edges[it[1]].dst] - 0.5
 
     for layer in layers:
@@ -153,10 +157,10 @@ def layout(d: Diagram, top: float = 0.0) -> Layout:
     layers = best_order
     pos = {it: i for layer in layers for i, it in enumerate(layer)}
 
-    def width(it) -> float:
+    def width(it: _Item) -> float:
         return DUMMY_W if isinstance(it, tuple) else size[it][0]
 
-    def seps(layer) -> list[float]:
+    def seps(layer: list[_Item]) -> list[float]:
         return [(width(a) + width(b)) / 2 +
                 (DUMMY_GAP if isinstance(a, tuple) or isinstance(b, tuple) else GAP_X)
                 for a, b in zip(layer, layer[1:])]
@@ -205,7 +209,7 @@ def layout(d: Diagram, top: float = 0.0) -> Layout:
 
     # ports: a node's edges leave (and enter) spread along its bottom (top) side, in the order
     # of the next (previous) point's x, so that edges do not cross at a box
-    def ports(name, others) -> dict:
+    def ports(name: str, others: list[_Item]) -> dict[int, float]:
         w = boxes[name].w
         n = len(others)
         step = min(14.0, (w - 2 * PAD_X) / max(n - 1, 1))
@@ -215,9 +219,9 @@ def layout(d: Diagram, top: float = 0.0) -> Layout:
     out_port, in_port = {}, {}
     by_src: dict = {}
     by_dst: dict = {}
-    for k, c in enumerate(chains):
-        by_src.setdefault(c[0], []).append(k)
-        by_dst.setdefault(c[-1], []).append(k)
+    for k, ch in enumerate(chains):
+        by_src.setdefault(ch[0], []).append(k)
+        by_dst.setdefault(ch[-1], []).append(k)
     for name, ks in by_src.items():
         px = ports(name, [chains[k][1] for k in ks])
         for j, k in enumerate(ks):
@@ -230,9 +234,10 @@ def layout(d: Diagram, top: float = 0.0) -> Layout:
     paths = []
     for k, chain in enumerate(chains):
         src, dst = chain[0], chain[-1]
-        b = boxes[src]
-        cx, cy = out_port[k], b.y + b.h
-        path = [("M", cx, cy)]
+        assert isinstance(src, str) and isinstance(dst, str)    # a chain joins two nodes
+        box = boxes[src]
+        cx, cy = out_port[k], box.y + box.h
+        path: list[tuple[Any, ...]] = [("M", cx, cy)]
         lv = level[src]
         bottom = band_top[lv] + band_h[lv]
         if bottom > cy:

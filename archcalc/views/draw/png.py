@@ -3,7 +3,7 @@ missing; Graphviz invoked as a program."""
 from __future__ import annotations
 
 import shutil
-from typing import Optional
+from typing import TYPE_CHECKING
 
 from ...errors import OPTIONS, error
 from ...report import Report
@@ -11,6 +11,8 @@ from .diagram import diagram
 from .svg import svg_of
 from .text_formats import dot_of, graphviz
 
+if TYPE_CHECKING:
+    from ...graph import Network
 
 # ---------------------------------------------------------------------------------------------
 # Graphviz and PNG
@@ -19,7 +21,7 @@ from .text_formats import dot_of, graphviz
 PNG_MAX_SIDE = 32_767      # cairo's largest image surface, pixels a side
 
 
-def svg_to_png(svg: str) -> Optional[bytes]:
+def svg_to_png(svg: str) -> bytes | None:
     """``svg`` rasterised by cairosvg, or None where cairosvg (or the cairo library it needs)
     is not installed. A drawing larger than cairo's 32,767 pixels a side is an error (exit 2)."""
     try:
@@ -38,8 +40,8 @@ def svg_to_png(svg: str) -> Optional[bytes]:
     return cairosvg.svg2png(bytestring=svg.encode("utf-8"))
 
 
-def to_png(net, report: Optional[Report] = None, depth: Optional[int] = None,
-           color: Optional[str] = None, layout: str = "layered") -> bytes:
+def to_png(net: Network, report: Report | None = None, depth: int | None = None,
+           color: str | None = None, layout: str = "layered") -> bytes:
     """The graph as PNG: the layered SVG rasterised by cairosvg where it is installed (else
     Graphviz's own PNG), or Graphviz's PNG with ``layout="dot"``; a clear error (exit 2) where
     neither is installed."""

@@ -2,13 +2,16 @@
 (``layout="dot"``)."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING
 
 from ...errors import OPTIONS, error
 from ...report import Report
-from .diagram import BLOCK_STROKE, Diagram, LAYER_FILL, LAYOUTS, STROKE, diagram, ramp
-from .layout import FONT, FONT_SIZE, LINE_H, MARGIN, PAD_Y, TITLE_SIZE, shifted, layout, text_width
-from .text_formats import dot_of, legend_lines, graphviz, legend_ticks
+from .diagram import BLOCK_STROKE, LAYER_FILL, LAYOUTS, STROKE, Diagram, diagram, ramp
+from .layout import FONT, FONT_SIZE, LINE_H, MARGIN, PAD_Y, TITLE_SIZE, layout, shifted, text_width
+from .text_formats import dot_of, graphviz, legend_lines, legend_ticks
+
+if TYPE_CHECKING:
+    from ...graph import Network
 
 
 def _esc(text: str) -> str:
@@ -27,8 +30,8 @@ def _path_d(path: list[tuple]) -> str:
     return " ".join(p[0] + " " + " ".join(_n(v) for v in p[1:]) for p in path)
 
 
-def to_svg(net, report: Optional[Report] = None, depth: Optional[int] = None,
-           color: Optional[str] = None, layout: str = "layered") -> str:
+def to_svg(net: Network, report: Report | None = None, depth: int | None = None,
+           color: str | None = None, layout: str = "layered") -> str:
     """The graph as a standalone SVG document: archcalc's layered layout (``layout="layered"``,
     the same everywhere, nothing to install) or Graphviz's (``layout="dot"``: needs Graphviz's
     ``dot`` program)."""
@@ -43,7 +46,7 @@ def to_svg(net, report: Optional[Report] = None, depth: Optional[int] = None,
 
 def svg_of(d: Diagram) -> str:
     texts: list[str] = []           # title and legend, above the graph
-    y = MARGIN
+    y: float = MARGIN
     head_w = 0.0
     for i, line in enumerate(d.title):
         size = TITLE_SIZE if i == 0 else FONT_SIZE
@@ -70,7 +73,7 @@ def svg_of(d: Diagram) -> str:
         y += bar_h
         last_right = -1e9
         ticks = legend_ticks(d.scale)
-        placed = []
+        placed: list[tuple[float, float, str]] = []      # (tick x, label x, label)
         for j, v in enumerate(ticks):         # labels that would touch the previous are dropped
             tx = MARGIN + bar_w * (d.scale.position(v) or 0.0)
             label = d.scale.tick(v)

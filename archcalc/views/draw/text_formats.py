@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 import shutil
 import subprocess
-from typing import Optional
+from typing import TYPE_CHECKING
 
 from ...errors import OPTIONS, error
 from ...report import Report
-from .diagram import BLOCK_STROKE, Diagram, LAYER_FILL, STROKE, Scale, diagram, text_color
+from .diagram import BLOCK_STROKE, LAYER_FILL, STROKE, Diagram, Scale, diagram, text_color
 
+if TYPE_CHECKING:
+    from ...graph import Network
 
 # ---------------------------------------------------------------------------------------------
 # Graphviz DOT
@@ -37,7 +39,7 @@ def legend_ticks(scale: Scale, n: int = 5) -> list[float]:
         decades = [10.0 ** k for k in range(math.ceil(math.log10(scale.lo)),
                                             math.floor(math.log10(scale.hi)) + 1)]
     inner = [v for v in decades if scale.lo < v < scale.hi]
-    inner = [v for v in inner if 0.06 < scale.position(v) < 0.94]
+    inner = [v for v in inner if 0.06 < (scale.position(v) or 0.0) < 0.94]   # v > lo > 0
     while len(inner) > n - 2:
         inner = inner[::2]
     return [scale.lo] + inner + [scale.hi]
@@ -66,8 +68,8 @@ def legend_id(d: Diagram) -> str:
     return key
 
 
-def to_dot(net, report: Optional[Report] = None, depth: Optional[int] = None,
-           color: Optional[str] = None) -> str:
+def to_dot(net: Network, report: Report | None = None, depth: int | None = None,
+           color: str | None = None) -> str:
     """The graph in Graphviz's DOT language (``dot -Tsvg``). Node ids are the layer names;
     a legend node (``legend_id``) is added where there is a heat map or a training-only
     layer."""
@@ -131,8 +133,8 @@ def mermaid_text(text: str) -> str:
     return "".join(out)
 
 
-def to_mermaid(net, report: Optional[Report] = None, depth: Optional[int] = None,
-               color: Optional[str] = None) -> str:
+def to_mermaid(net: Network, report: Report | None = None, depth: int | None = None,
+               color: str | None = None) -> str:
     """A Mermaid flowchart (``flowchart TD``): node ids ``n0``, ``n1`` … in row order (layer
     names are labels, escaped), ``-->`` edges, ``-.->`` into training-only layers, the heat map
     as ``style`` lines and its scale as a ``legend`` subgraph."""

@@ -36,8 +36,14 @@ box: labels stand under their volume, never on another box or text.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from html import escape
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ...graph import Network
+    from ...report import LayerRow, Report
 
 # A drawing has at most this many columns (topological generations, about 190 px each) before
 # ``to_svg`` folds blocks by itself: beyond it the figure is wider than 7,000 px and a reviewer
@@ -126,7 +132,7 @@ class Node:
 
     @property
     def mid(self) -> float:
-        x0, y0, x1, y1 = self.bbox
+        _, y0, _, y1 = self.bbox
         return (y0 + y1) / 2
 
     @property
@@ -157,14 +163,14 @@ class Drawing:
     edges: list[tuple[str, str, str]]
 
 
-def _dims(row, bar: bool) -> str:
+def _dims(row: LayerRow, bar: bool) -> str:
     h, w, c = row.output
     if bar and row.op == "fc":
         return f"{c}"
     return f"{h}×{w}×{c}"
 
 
-def _nodes(rows) -> tuple[dict[str, Node], list[tuple[str, str]]]:
+def _nodes(rows: Sequence[LayerRow]) -> tuple[dict[str, Node], list[tuple[str, str]]]:
     """The drawn nodes and edges of ``rows``: noted layers folded into the volume they act on."""
     root: dict[str, str] = {}
     nodes: dict[str, Node] = {}
@@ -214,12 +220,12 @@ def _nodes(rows) -> tuple[dict[str, Node], list[tuple[str, str]]]:
     return nodes, edges
 
 
-def node_count(rows) -> int:
+def node_count(rows: Sequence[LayerRow]) -> int:
     """The nodes (volumes, bars and merge circles) a drawing of ``rows`` has."""
     return len(_nodes(rows)[0])
 
 
-def column_count(rows) -> int:
+def column_count(rows: Sequence[LayerRow]) -> int:
     """The columns (topological generations of the drawn graph) a drawing of ``rows`` has."""
     import networkx as nx
     nodes, edges = _nodes(rows)
@@ -229,7 +235,7 @@ def column_count(rows) -> int:
     return sum(1 for _ in nx.topological_generations(g))
 
 
-def fold_depth_for(report) -> int | None:
+def fold_depth_for(report: Report) -> int | None:
     """The depth ``to_svg`` folds blocks to when given none: None where the whole network takes
     at most ``MAX_COLUMNS`` columns, else the deepest depth that brings it within (0, the
     coarsest, where none does)."""
@@ -242,7 +248,7 @@ def fold_depth_for(report) -> int | None:
     return 0
 
 
-def fold_note(report) -> str | None:
+def fold_note(report: Report) -> str | None:
     """A sentence saying that (and why) ``to_svg`` folds the network, or None."""
     d = fold_depth_for(report)
     if d is None:
@@ -254,7 +260,7 @@ def fold_note(report) -> str | None:
                                              else ""))
 
 
-def _layout(nodes: dict[str, Node], edges: list[tuple[str, str]]) -> None:
+def _layout(nodes: dict[str, Node], edges: list[tuple[str, str]]) -> list[list[str]]:
     import networkx as nx
     g = nx.DiGraph()
     g.add_nodes_from(nodes)
@@ -285,11 +291,12 @@ def _layout(nodes: dict[str, Node], edges: list[tuple[str, str]]) -> None:
     return columns
 
 
-def _poly(points) -> str:
+def _poly(points: Iterable[tuple[float, float]]) -> str:
     return " ".join(f"{a:.1f},{b:.1f}" for a, b in points)
 
 
-def draw(net, report, depth: int | None = None, auto_fold: bool = True) -> Drawing:
+def draw(net: Network | None, report: Report, depth: int | None = None,
+         auto_fold: bool = True) -> Drawing:
     """Lay out and draw ``report`` (see the module's docstring); ``net`` is not needed (the
     Report's rows carry the graph) and may be None. ``depth`` None with ``auto_fold`` folds a
     network too wide to draw legibly (``fold_depth_for``); ``auto_fold=False`` draws every
@@ -311,7 +318,7 @@ def draw(net, report, depth: int | None = None, auto_fold: bool = True) -> Drawi
     lines: list[str] = []
     kernels: list[str] = []
 
-    def text(x, y_top, s, size=FONT, cls="t"):
+    def text(x: float, y_top: float, s: str, size: float = FONT, cls: str = "t") -> None:
         base = y_top + size * 0.85
         texts.append((x, y_top, x + text_width(s, size), y_top + size * 1.05, s))
         lines.append(f'<text class="{cls}" x="{x:.1f}" y="{base:.1f}" font-size="{size}">'
@@ -344,7 +351,7 @@ def draw(net, report, depth: int | None = None, auto_fold: bool = True) -> Drawi
                 f'<polygon points="{_poly(front)}" fill="{fill}"/>'
                 f'<polygon points="{_poly(top)}" fill="{fill}" fill-opacity="0.6"/>'
                 f'<polygon points="{_poly(right)}" fill="{fill}" fill-opacity="0.85"/></g>')
-        x0, y0, x1, y1 = n.bbox
+        x0, _, _, y1 = n.bbox
         ty = y1 + 5
         lines.append(f'<g class="label" data-layer="{escape(n.name)}">')
         for i, s in enumerate(n.lines):
@@ -357,7 +364,7 @@ def draw(net, report, depth: int | None = None, auto_fold: bool = True) -> Drawi
     lanes_up: list[list[tuple[float, float]]] = []
     lanes_down: list[list[tuple[float, float]]] = []
 
-    def lane(lanes, a, b):
+    def lane(lanes: list[list[tuple[float, float]]], a: float, b: float) -> int:
         for i, used in enumerate(lanes):
             if all(b < u0 - 4 or a > u1 + 4 for u0, u1 in used):
                 used.append((a, b))
@@ -467,6 +474,7 @@ def _is_bottom(n: Node, nodes: dict[str, Node]) -> bool:
     return all(m.y <= n.y for m in nodes.values() if m.col == n.col)
 
 
-def to_svg(net, report, depth: int | None = None, auto_fold: bool = True) -> str:
+def to_svg(net: Network | None, report: Report, depth: int | None = None,
+           auto_fold: bool = True) -> str:
     """The volume drawing of ``report`` as a self-contained SVG document (see ``draw``)."""
     return draw(net, report, depth, auto_fold).svg

@@ -6,11 +6,15 @@ when such a page is written."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...ops.values import as_written as show
 from ..sweep import heading, short, unit
 from .html import CSS, esc, inline_svg
+
+if TYPE_CHECKING:
+    from ...design.sweep import Result
+    from ...design.sweep.pareto import Objective
 
 
 def _shown(key: str, v: Any) -> str:
@@ -20,22 +24,38 @@ def _shown(key: str, v: Any) -> str:
         return short(v, "")
 
 
-def _value(r: Any, key: str) -> Any:
+def _tick(key: str, v: float) -> str:
+    """An axis tick's label: pygal places ticks at floats, while counts and bytes are shown as
+    whole numbers (``human_count`` and ``human_bytes`` take ints)."""
+    try:
+        kind = unit(key)
+    except KeyError:                     # a swept parameter, not a figure
+        return short(v, "")
+    return short(round(v) if kind in ("count", "bytes") else v, kind)
+
+
+def _value(r: Result, key: str) -> Any:
     return r.figures.get(key, r.settings.get(key)) if r.figures else None
 
 
-def _label(r: Any) -> str:
+def _error(r: Result) -> dict[str, Any]:
+    """An invalid variant's first error (Diagnostic.to_dict())."""
+    return r.error or {}
+
+
+def _label(r: Result) -> str:
     return f"variant {r.variant}: " + " ".join(f"{k}={show(v)}" for k, v in r.settings.items())
 
 
-def scatter(objectives, front: Sequence, others: Sequence) -> str:
+def scatter(objectives: Sequence[Objective], front: Sequence[Result],
+            others: Sequence[Result]) -> str:
     """The first two objectives: every front variant, and ``others`` (a sample of the rest)."""
     import pygal
 
     from .plots import CHART_ID, STYLE, tidy
     x, y = objectives[0].key, objectives[1].key
 
-    def points(rs):
+    def points(rs: Sequence[Result]) -> list[dict[str, Any]]:
         return [{"value": (_value(r, x), _value(r, y)),
                  "label": f"{_label(r)} — {x} {_shown(x, _value(r, x))}, "
                           f"{y} {_shown(y, _value(r, y))}"} for r in rs]
@@ -46,16 +66,17 @@ def scatter(objectives, front: Sequence, others: Sequence) -> str:
                      width=1000, height=520, js=[], disable_xml_declaration=True,
                      explicit_size=True, stroke=False, style=STYLE, dots_size=3,
                      x_title=x, y_title=y, legend_at_bottom=True, truncate_legend=-1,
-                     x_value_formatter=lambda v: _shown(x, v),
-                     value_formatter=lambda v: _shown(y, v))
+                     x_value_formatter=lambda v: _tick(x, v),
+                     value_formatter=lambda v: _tick(y, v))
     if others:
         chart.add(f"other valid variants ({len(others):,} shown)", points(others), dots_size=2)
     chart.add(f"on the front ({len(front):,})", points(front), dots_size=5)
     return CHART_ID.sub("chart-front", tidy(chart.render(is_unicode=True)))   # a stable id
 
 
-def render(title: str, objectives: Any, names: Sequence[str], keys: Sequence[str],
-           front: Sequence, others: Sequence, invalid: Sequence, counts: dict) -> str:
+def render(title: str, objectives: Sequence[Objective], names: Sequence[str],
+           keys: Sequence[str], front: Sequence[Result], others: Sequence[Result],
+           invalid: Sequence[Result], counts: dict[str, int]) -> str:
     """The page: ``front`` (the non-dominated results, in order), ``others`` (a sample of the
     valid ones not on it, for the plot), ``invalid`` (the first invalid ones) and ``counts``
     (variants, valid, invalid, unscored)."""
@@ -79,15 +100,15 @@ def render(title: str, objectives: Any, names: Sequence[str], keys: Sequence[str
                          for i, h in enumerate(heads)) + "</tr></thead><tbody>")
     for r in front:
         cells = [str(r.variant), *(show(r.settings[n]) for n in names),
-                 *(_shown(k, r.figures[k]) for k in keys)]
+                 *(_shown(k, (r.figures or {})[k]) for k in keys)]     # valid: it has them
         out.append("<tr>" + "".join(f"<td{' class=n' if i else ''}>{esc(c)}</td>"
                                     for i, c in enumerate(cells)) + "</tr>")
     out.append("</tbody></table></div>")
     if invalid:
         more = counts["invalid"] - len(invalid)
         out.append("<h2>Invalid variants</h2><ul class=diag>" + "".join(
-            f"<li>{esc(_label(r))}: <span class=error>{esc(r.error['message'])}</span>"
-            + (f" [{esc(r.error['layer'])}]" if r.error.get("layer") else "") + "</li>"
+            f"<li>{esc(_label(r))}: <span class=error>{esc(_error(r)['message'])}</span>"
+            + (f" [{esc(_error(r)['layer'])}]" if _error(r).get("layer") else "") + "</li>"
             for r in invalid) + "</ul>"
             + (f'<p class="note">and {more:,} more: the CSV or JSON Lines output of the same '
                "sweep lists every one.</p>" if more > 0 else ""))

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
+from ...ops import Vol
 from ...report import LayerRow, Report
 from ...units import human_bytes
-from ..compare import compare_rows
-from ..table import COLUMNS, totals_lines
+from ..compare import Entry, compare_rows
+from ..table import COLUMNS, Column, totals_lines
 from ..text import vol_text
 
 esc = html.escape
@@ -67,7 +68,7 @@ _NUMERIC = {"params": "params", "%params": "params", "MACs": "macs", "%MACs": "m
             "activations": "activations"}
 
 
-def _cell(col, row: LayerRow, vols: dict, r: Report) -> str:
+def _cell(col: Column, row: LayerRow, vols: dict[str, Vol], r: Report) -> str:
     text = esc(col.cell(row, vols, r, False))
     key = _NUMERIC.get(col.header)
     if key is not None:
@@ -76,8 +77,8 @@ def _cell(col, row: LayerRow, vols: dict, r: Report) -> str:
         v = row.output
         return f'<td class="n" data-v="{v[0] * v[1] * v[2]}">{text}</td>'
     if col.header == "RF":
-        size = -1 if row.rf.is_global else max(row.rf.size)
-        val = 1e18 if row.rf.is_global else size
+        size = row.rf.size
+        val = 1e18 if row.rf.is_global or size is None else max(size)
         return f'<td class="n" data-v="{val}">{text}</td>'
     cls = ' class="n"' if col.justify == "right" else ""
     return f"<td{cls}>{text}</td>"
@@ -211,7 +212,7 @@ def render(sections: Sequence[dict], title: str | None = None) -> str:
     return "\n".join(out)
 
 
-def compare_table(entries) -> str:
+def compare_table(entries: Sequence[Entry]) -> str:
     rows = compare_rows(entries)
     head = "".join(f"<th{' class=n' if j else ''}>{esc(c)}</th>" for j, c in enumerate(rows[0]))
     body = []
@@ -236,7 +237,8 @@ def diff_section(sections: Sequence[dict]) -> str:
     a, b = sections
     d = diff(a["report"], b["report"], a["net"], b["net"], sources=(a["source"], b["source"]))
 
-    def table(heads, justify, rows) -> str:
+    def table(heads: Sequence[str], justify: Sequence[str],
+              rows: Sequence[Sequence[str]]) -> str:
         th = "".join(f"<th{' class=n' if j == 'right' else ''}>{esc(h)}</th>"
                      for h, j in zip(heads, justify))
         body = "".join("<tr>" + "".join(f"<td{' class=n' if j == 'right' else ''}>{esc(c)}"

@@ -4,7 +4,7 @@ table (in a <details> block, which GitHub and GitLab fold)."""
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from ...report import Report
 from ..compare import render_compare

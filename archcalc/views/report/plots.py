@@ -4,10 +4,15 @@ the Report through :mod:`.figures`; pygal draws the axes, bars, lines, labels an
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING, Any
 
 from ...report import Report
 from ...units import human_bytes, human_count
 from . import series
+
+if TYPE_CHECKING:
+    from ...graph import Network
+    from ...latency.model import Estimate
 
 try:
     import pygal
@@ -31,7 +36,7 @@ STYLE = Style(background="white", plot_background="white", foreground="#333",
 BAR_STYLE = Style(**{**STYLE.to_dict(), "stroke_width": "0.5", "colors": STYLE.colors})
 
 
-def _config(title: str, labels: list[str], columns: int = 3, **kw) -> dict:
+def _config(title: str, labels: list[str], columns: int = 3, **kw: Any) -> dict[str, Any]:
     n = len(labels)
     every = max(1, n // 24)         # at most ~24 layer names along the x axis
     kw.setdefault("style", STYLE)
@@ -71,7 +76,7 @@ def params_macs(report: Report) -> str:
     return tidy(chart.render(is_unicode=True))
 
 
-def memory(net, report: Report) -> str:
+def memory(net: Network, report: Report) -> str:
     """Activation memory each layer writes, and the live activation memory over execution
     order (every buffer alive while that layer runs) with its peak marked."""
     curve = series.live_curve(net, report)
@@ -129,7 +134,7 @@ def training(report: Report) -> str:
     return tidy(chart.render(is_unicode=True))
 
 
-def roofline(est) -> str:
+def roofline(est: Estimate) -> str:
     """archcalc report --device: the device's roofline (log-log: attainable FLOP/s against
     arithmetic intensity, the bandwidth slope up to the ridge point, then the flat peak) and
     each layer that does arithmetic as a point at its intensity and its predicted FLOP/s
@@ -140,7 +145,7 @@ def roofline(est) -> str:
     peak, bw = dev.peak(dtype) / 1e9, dev.bandwidth / 1e9           # GFLOP/s, GB/s
     pts = [t for t in est.layers if t.flops and t.bytes and t.time_s]
     left = sum(1 for t in est.layers if t.kind not in ("view", "epilogue")) - len(pts)
-    xs = [t.intensity for t in pts] or [1.0]
+    xs = [t.intensity for t in pts if t.intensity is not None] or [1.0]     # bytes: all
     lo, hi = min(min(xs), peak / bw) / 2, max(max(xs), peak / bw) * 2
     chart = pygal.XY(**_config(
         f"{est.report.name} on {dev.key} ({dtype}): roofline, one point per layer"
@@ -168,7 +173,8 @@ def roofline(est) -> str:
     return tidy(chart.render(is_unicode=True))
 
 
-def all_plots(net, report: Report, prefix: str = "", estimate=None) -> list[tuple[str, str]]:
+def all_plots(net: Network, report: Report, prefix: str = "",
+              estimate: Estimate | None = None) -> list[tuple[str, str]]:
     """(file stem, SVG text) for each chart; ``prefix`` makes the charts' ids (and so their
     styles) distinct where several networks' charts share one page; ``estimate`` (archcalc
     report --device) adds the roofline."""

@@ -2,16 +2,20 @@
 here by another definition). No plotting library is imported."""
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from ...analysis.memory import Storage
 from ...report import Report
+
+if TYPE_CHECKING:
+    from ...graph import Network
 
 
 class _Recorder(Storage):
     """:class:`Storage` that also notes the live elements at the moment a layer runs (its
     output allocated, its inputs not yet freed): the moment ``Storage.peak`` is measured."""
     __slots__ = ("during",)
+    during: int | None
 
     def _allocate(self, name: str, elements: int, readers: int) -> None:
         Storage._allocate(self, name, elements, readers)
@@ -24,7 +28,7 @@ class LivePoint(NamedTuple):
     live_bytes: int            # every buffer alive while it runs, per batch
 
 
-def live_curve(net, report: Report) -> list[LivePoint]:
+def live_curve(net: Network, report: Report) -> list[LivePoint]:
     """The live activation memory over execution order: the storage decisions the analysis
     recorded in the rows (in place or not), replayed as ``memory.alive_while`` replays them.
     Its maximum is ``report.totals.peak_bytes``. Training-only layers do not run in inference
@@ -77,5 +81,6 @@ class RFPoint(NamedTuple):
 
 def rf_growth(report: Report) -> list[RFPoint]:
     """The receptive field's size (the larger of its sides) per layer, in input pixels."""
-    return [RFPoint(row.name, None if row.rf.is_global else max(row.rf.size))
+    return [RFPoint(row.name, None if row.rf.is_global or row.rf.size is None
+                    else max(row.rf.size))
             for row in report.layers if not row.train_only]
