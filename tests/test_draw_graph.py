@@ -529,14 +529,10 @@ def test_png(tmp_path):
     assert (w, h) == (round(float(root.get("width"))), round(float(root.get("height"))))
 
 
-def test_png_without_cairosvg_or_graphviz_says_what_to_install(tmp_path):
-    code = ("import sys; sys.modules['cairosvg'] = None\n"
-            "from archcalc.cli import main; main(sys.argv[1:])")
-    env = dict(os.environ, PATH=str(tmp_path))         # no dot on the PATH
-    env.pop("ARCHCALC_DEBUG", None)
-    p = subprocess.run([sys.executable, "-c", code, "draw", "vgg16", "-o",
-                        str(tmp_path / "v.png")], capture_output=True, text=True, env=env,
-                       cwd=ROOT)
+def test_png_without_cairosvg_or_graphviz_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "cairosvg", None)     # as where it is not installed
+    p = run_cli("draw", "vgg16", "-o", str(tmp_path / "v.png"),
+                env={"PATH": str(tmp_path)})                 # no dot on the PATH
     assert p.returncode == 2
     assert "PNG needs cairosvg or Graphviz, and neither is installed" in p.stderr
     assert "pip install 'archcalc[draw]'" in p.stderr and "apt-get install graphviz" in p.stderr
@@ -574,6 +570,7 @@ def test_summary_does_not_import_the_drawing():
 def test_help_closed_pipe_full_disk_and_slips():
     p = run_cli("draw", "-h")
     assert p.returncode == 0 and p.stdout.startswith("Usage: ") and "--color" in p.stdout
+    # a real pipe and /dev/full: processes of their own
     p = subprocess.run(["bash", "-c", f"set -o pipefail; {sys.executable!r} -m archcalc.cli "
                         "draw resnet50 -o - -F mermaid | head -c 10 > /dev/null"],
                        capture_output=True, text=True, cwd=ROOT)

@@ -14,7 +14,7 @@ import pytest
 
 import archcalc
 from archcalc.views.report import series as figures
-from conftest import ROOT, imported_by, run_cli
+from conftest import ROOT, imported_by, run_cli, run_cli_process
 
 RESIDUAL = """
 name: tiny_residual
@@ -353,10 +353,11 @@ def test_without_pygal_the_report_says_how_to_get_it_and_no_plots_still_works(tm
     env = {"PYTHONPATH": os.pathsep.join([str(shadow),
                                           os.environ.get("PYTHONPATH", "")])}
     out = tmp_path / "r.html"
-    p = run_cli("report", "lenet5", "-o", str(out), env=env)
+    # processes of their own: PYTHONPATH is read when an interpreter starts
+    p = run_cli_process("report", "lenet5", "-o", str(out), env=env)
     assert p.returncode == 2 and "pip install 'archcalc[report]'" in p.stderr
     assert "--no-plots" in p.stderr and not out.exists()
-    p = run_cli("report", "lenet5", "-o", str(out), "--no-plots", env=env)
+    p = run_cli_process("report", "lenet5", "-o", str(out), "--no-plots", env=env)
     assert p.returncode == 0, p.stderr
     text = out.read_text(encoding="utf-8")
     assert_offline(text)
