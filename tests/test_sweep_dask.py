@@ -57,7 +57,7 @@ def test_cluster_reads_stdin_and_unshared_files(cluster, tiny, tmp_path):
     results = sweep(tiny, ["res=32,34"], client=client)     # the spec is read here, at once
     os.unlink(tiny)
     got = list(results)
-    assert got[0].figures[0] == tiny_by_hand(32, 8)[0]
+    assert got[0].figures["params"] == tiny_by_hand(32, 8)[0]
     assert got[1].error["file"] == tiny and got[1].error["layer"] == "p2"
 
 
