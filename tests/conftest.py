@@ -12,7 +12,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
-DATA = ROOT / "tests" / "data"      # what tests read beyond the specs: nothing outside the repository
+DATA = ROOT / "tests" / "data"      # what tests read beyond the specs (nothing from outside)
 GOLDEN = ROOT / "tests" / "golden"  # the views' exact output (tests/README.md: how to refresh)
 
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import ast
 import functools
-import sys
 import pathlib
+import sys
 from dataclasses import dataclass
 
 import networkx as nx

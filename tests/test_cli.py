@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT, imported_by, run_cli, run_cli_process
 
 
@@ -84,7 +83,8 @@ def test_summary_of_one_column():
     (["summary", "C", "--input", "32x32"], 2, "an input volume is H×W×C"),
     (["summary", "specs/vgg_table.md"], 2, "holds 6 networks"),
     (["summary", "specs/vgg_table.md", "--column", "Z"], 2, "no column 'Z'"),
-    (["summary", "C", "--dtype", "fp64"], 2, "--dtype must be one of fp32, fp16, bf16, int8, got 'fp64'"),
+    (["summary", "C", "--dtype", "fp64"], 2,
+     "--dtype must be one of fp32, fp16, bf16, int8, got 'fp64'"),
     (["summary", "C", "--rounding", "up"], 2, "rounding must be one of"),
 ])
 def test_errors_are_one_clean_message(args, code, needle):
@@ -124,7 +124,7 @@ def test_depth_folds_block_rows(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# issue 8: one document in every format, one stream, the command line as a newcomer meets it
+# one document in every format, one stream: the command line as a newcomer meets it
 
 def cli_in(cwd, *args, input_text=None):
     """The archcalc command run from another folder (as an installed command would be), on an
@@ -248,7 +248,7 @@ def test_stdin_is_a_spec_and_yaml_keeps_its_name():
 
 
 def test_an_onnx_file_without_a_graph_is_refused(tmp_path):
-    # .onnx files are read as ONNX models (issue 12): one with only an ir_version (field 1 = 7)
+    # .onnx files are read as ONNX models: one with only an ir_version (field 1 = 7)
     # holds no graph
     (tmp_path / "model.onnx").write_bytes(b"\x08\x07")
     p = cli_in(tmp_path, "summary", "model.onnx")

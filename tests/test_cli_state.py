@@ -8,11 +8,10 @@ and then not, an error between successes."""
 import json
 
 import pytest
-
 from conftest import run_cli, run_cli_process
 
 pytest.importorskip("onnx")
-from test_onnx_import import nms_model, write  # noqa: E402
+from test_onnx_import import nms_model, write
 
 PIPED_YAML = "name: piped\ninput: 8x8x3\nlayers: [C3D8, M, FC10]\n"
 PIPED_STRING = "C5D4 R M FC7"

@@ -11,7 +11,6 @@ import io
 import re
 
 import pytest
-
 from conftest import GOLDEN, run_cli
 
 STRING = "C3D64 R M FC10 S"

@@ -4,17 +4,17 @@ real parsers (html.parser, xml.etree) and, where Chromium is installed, rendered
 import os
 import re
 import shutil
-import subprocess
 import stat
+import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 
 import pytest
+from conftest import ROOT, imported_by, run_cli, run_cli_process
 
 import archcalc
 from archcalc.views.report import series as figures
-from conftest import ROOT, imported_by, run_cli, run_cli_process
 
 RESIDUAL = """
 name: tiny_residual

@@ -12,14 +12,14 @@ import random
 from collections import Counter
 
 import pytest
+from netgen import random_valid, random_yaml
+from test_export import spec_networks
 
 import archcalc
 from archcalc.analysis import rf as rfa
 from archcalc.analysis.walk import walk
 from archcalc.ops import GLOBAL, IDENTITY, RFStep
 from archcalc.report import GLOBAL_RF
-from netgen import random_valid, random_yaml
-from test_export import spec_networks
 
 
 def reference(rfs, srcs, s, ins, out):

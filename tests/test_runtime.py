@@ -14,16 +14,14 @@ from archcalc.cli.guard import exit_code
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
-import typer  # noqa: E402
+from test_export import spec_networks  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 import archcalc  # noqa: E402
+from archcalc.cli.entry import build_app  # noqa: E402
 from archcalc.errors import ArchcalcError  # noqa: E402
 from archcalc.exporters import onnx as ox  # noqa: E402
 from archcalc.exporters import runtime  # noqa: E402
-from archcalc.cli.entry import build_app  # noqa: E402
-
-from test_export import spec_networks  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(__file__), os.pardir)
 SMALL = "C3D16 R M C3D32 R M FC10 S"
@@ -178,7 +176,8 @@ def test_run_command_without_cuda_is_one_clean_line():
 
 
 def test_archcalc_and_the_commands_module_import_neither_onnx_nor_onnxruntime():
-    code = ("import sys, archcalc, archcalc.exporters, archcalc.cli.commands.export, archcalc.cli.commands.run; "
+    code = ("import sys, archcalc, archcalc.exporters, archcalc.cli.commands.export, "
+            "archcalc.cli.commands.run; "
             "print(sorted(m for m in ('onnx', 'onnxruntime') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.stdout.strip() == "[]", out.stderr

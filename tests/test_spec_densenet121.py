@@ -1,9 +1,9 @@
-"""specs/densenet121.yaml (issue 10) against torchvision's documented figures, the paper's Table 1
-and, where torch is installed, a PyTorch model built layer by layer in this file."""
+"""specs/densenet121.yaml (a shipped modern CNN) against torchvision's documented figures, the
+paper's Table 1 and, where torch is installed, a PyTorch model built layer by layer in this file."""
 import pytest
+from conftest import SPECS, torch_figures
 
 import archcalc
-from conftest import SPECS, torch_figures
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
-"""archcalc sweep (issue 14, part B): the space (values, exact ranges, sampling), evaluation in
-order on processes, figures equal to a plain load + analyze, --pareto, the outputs and bad input.
+"""archcalc sweep (the design space's many variants): the space (values, exact ranges, sampling),
+evaluation in order on processes, figures equal to a plain load + analyze, --pareto, the outputs and
+bad input.
 
 Figures are derived by hand for TINY: 3×3 same-padded convolutions of width w and 2w, each
 followed by a 2×2/2 max pool, then a dense layer of 10 units, on a res×res×3 input."""
@@ -8,17 +9,16 @@ import io
 import json
 import os
 import sys
-from fractions import Fraction
 
 import pytest
+from conftest import run_cli
 
 import archcalc
 from archcalc.cli.guard import exit_code
-from archcalc.errors import ArchcalcError
 from archcalc.design.sweep import KEYS, Space, front, parse_axis, parse_objectives, plan, sweep
 from archcalc.design.sweep.engine import Result
 from archcalc.design.sweep.space import parse_range
-from conftest import run_cli
+from archcalc.errors import ArchcalcError
 
 TINY = """name: tiny
 input: 32x32x3
@@ -104,7 +104,8 @@ def test_sample_is_distinct_seeded_and_complete():
     assert draws == list(s.indices(sample=300, seed=7))
     assert draws != list(s.indices(sample=300, seed=8))
     assert sorted(s.indices(sample=999, seed=1)) != list(range(999))    # not the first 999
-    whole = list(__import__("archcalc.design.sweep.space", fromlist=["_draws"])._draws(1000, 1000, 3))
+    from archcalc.design.sweep.space import _draws
+    whole = list(_draws(1000, 1000, 3))
     assert sorted(whole) == list(range(1000))                            # a permutation
 
 
