@@ -34,6 +34,7 @@ def test_random_text_ends_in_a_report_or_a_located_error():
         check_outcome(random_text(rng))
 
 
+@pytest.mark.slow                  # 150 random networks grown layer by layer: 10–20 s
 def test_random_valid_networks_keep_the_invariants():
     rng = random.Random("properties")
     for _ in range(150):
@@ -62,6 +63,7 @@ def test_random_valid_networks_keep_the_invariants():
                     assert b.stride[0] >= a.stride[0] and b.stride[1] >= a.stride[1], text
 
 
+@pytest.mark.slow                  # 5–10 s
 def test_a_chain_analyzed_twice_gives_identical_reports():
     rng = random.Random("determinism")
     for _ in range(20):

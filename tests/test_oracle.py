@@ -71,7 +71,8 @@ def test_the_new_ops_keep_the_analyzers_invariants():
 
 
 @pytest.mark.parametrize("spec", ["resnet18.yaml", "googlenet.yaml", "mobilenet_v1.yaml",
-                                  "lenet5.yaml", "zfnet.yaml"])
+                                  "lenet5.yaml",
+                                  pytest.param("zfnet.yaml", marks=pytest.mark.slow)])  # 6–10 s
 def test_shipped_network_agrees_with_onnxruntime(spec):
     net = archcalc.load(SPECS / spec)
     assert disagreements(net, archcalc.analyze(net), batch=1) == []

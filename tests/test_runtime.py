@@ -33,6 +33,7 @@ def small():
     return archcalc.parse(SMALL, input=(32, 32, 3))
 
 
+@pytest.mark.slow                  # every shipped network run in onnxruntime: about a minute
 @pytest.mark.parametrize("net", spec_networks())
 def test_every_spec_runs_on_the_cpu_with_the_analyzers_shape(net):
     result = runtime.run(net, weights="zeros", provider="cpu", warmup=0, iters=1)

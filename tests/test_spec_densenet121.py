@@ -78,6 +78,7 @@ def _densenet121(torch):
     return nn.Sequential(*layers)
 
 
+@pytest.mark.slow                  # builds and runs DenseNet-121 in PyTorch: 5–9 s
 def test_densenet121_against_a_pytorch_model(report):
     torch = pytest.importorskip("torch")
     model = _densenet121(torch)

@@ -160,6 +160,7 @@ def _inception_v3(torch):
     return Inception3()
 
 
+@pytest.mark.slow                  # builds and runs Inception-v3 in PyTorch: 4–9 s
 def test_inception_v3_against_a_pytorch_model(report):
     torch = pytest.importorskip("torch")
     from torch.utils.flop_counter import FlopCounterMode

@@ -102,6 +102,7 @@ def test_killed_worker_loses_no_variant_and_file_appears_whole(cluster, tiny, tm
     client.wait_for_workers(2, timeout=60)           # the nanny restarts it, for later tests
 
 
+@pytest.mark.slow                  # waits out the connection timeout: about 10 s
 def test_unreachable_scheduler_is_a_clear_error_within_seconds(tiny):
     started = time.time()
     p = run_cli("sweep", tiny, "--set", "res=32", "--scheduler", "tcp://127.0.0.1:9")
