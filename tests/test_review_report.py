@@ -282,6 +282,7 @@ def test_report_repr_html_is_a_table_of_every_layer_without_plots_or_pygal():
             "r = archcalc.analyze(archcalc.load('specs/resnet18.yaml'))\n"
             "h = r._repr_html_()\nprint(len(r.layers), h.count('<tr>'), 'pygal' in sys.modules,"
             " '<svg' in h, '<script' in h)")
+    # a fresh interpreter: whether pygal gets imported cannot be seen in this one
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert p.returncode == 0, p.stderr
     n, trs, pygal, svg, script = p.stdout.split()

@@ -166,6 +166,8 @@ def test_run_command(cli, tmp_path):
 def test_run_command_without_cuda_is_one_clean_line():
     if CUDA_REASON is None:
         pytest.skip("CUDA works here")
+    # processes of their own: onnxruntime's C++ code writes straight to file descriptor 2, which
+    # only a process's captured stderr shows
     code = "from archcalc.cli import main; main()"
     base = [sys.executable, "-c", code, "run", SMALL, "-i", "32x32x3", "--iters", "1"]
     auto = subprocess.run(base, capture_output=True, text=True, cwd=ROOT)
@@ -180,6 +182,7 @@ def test_archcalc_and_the_commands_module_import_neither_onnx_nor_onnxruntime():
     code = ("import sys, archcalc, archcalc.exporters, archcalc.cli.commands.export, "
             "archcalc.cli.commands.run; "
             "print(sorted(m for m in ('onnx', 'onnxruntime') if m in sys.modules))")
+    # a fresh interpreter: this one has imported onnx for other tests
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.stdout.strip() == "[]", out.stderr
 
