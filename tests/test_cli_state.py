@@ -72,3 +72,20 @@ def test_main_holds_no_state_between_calls(calls):
     assert narrow["totals"]["param_bytes"] == 2 * narrow["totals"]["params"]
     assert default["totals"]["param_bytes"] == 4 * default["totals"]["params"]
     assert codes[8] == 2 and codes[9] == 0              # a bad --set value, then none
+
+
+def test_run_cli_puts_the_process_back(tmp_path, monkeypatch):
+    """run_cli itself leaves nothing behind: the streams, the environment (its own changes and
+    the command's), the working folder and sys.argv are this process's again after a call, and
+    an error exit is a return code, not an exception."""
+    import os
+    import sys
+    monkeypatch.setenv("ARCHCALC_DEBUG", "1")        # unset for the call, back afterwards
+    before = (sys.stdin, sys.stdout, sys.stderr, dict(os.environ), os.getcwd(), list(sys.argv))
+    p = run_cli("summary", "-", "-F", "json", input_text=PIPED_YAML, cwd=tmp_path,
+                env={"ARCHCALC_TEST_PROBE": "x"})
+    assert p.returncode == 0 and json.loads(p.stdout)["name"] == "piped"
+    bad = run_cli("summary", "C3D8", "--batch", "0")
+    assert bad.returncode == 2 and bad.stdout == "" and "--batch" in bad.stderr
+    after = (sys.stdin, sys.stdout, sys.stderr, dict(os.environ), os.getcwd(), list(sys.argv))
+    assert after == before and "ARCHCALC_TEST_PROBE" not in os.environ
