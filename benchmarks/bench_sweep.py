@@ -1,4 +1,4 @@
-"""How fast and how lean `archcalc sweep` is (issue 14, "Scale"):
+"""How fast and how lean `archcalc sweep` is:
 
 1. variants per second per core on ResNet-50 (specs/resnet50.yaml, res 160..320/32 × batch
    1..N): the sweep's own evaluation in this process (``--jobs 1``, what one worker process
@@ -40,8 +40,8 @@ def per_core(runs: int, batches: int) -> dict:
     import archcalc
     from archcalc.design import parameters as params
     from archcalc.design.sweep import plan
-    from archcalc.spec import yaml as yaml_spec
     from archcalc.design.sweep.engine import evaluate_chunk
+    from archcalc.spec import yaml as yaml_spec
     job, space = plan(RESNET, ["res=160..320/32", f"batch=1..{batches}"])
     settings = [space[i] for i in range(len(space))]
     evaluate_chunk(job, settings[:2])                       # imports, first compose
@@ -104,6 +104,7 @@ def child(args: list[str]) -> None:
     """``archcalc sweep ARGS`` in this process, a thread reading the peak RSS of its worker
     processes (children of the forkserver: not this process's to wait for) while they run."""
     import threading
+
     from archcalc.cli import main as cli_main
     workers: dict[int, float] = {}
     stop = threading.Event()

@@ -7,8 +7,6 @@ torchvision's documented count, and ResNet-18 with identity-or-projection decide
 """
 from __future__ import annotations
 
-import math
-
 import pytest
 
 import archcalc
@@ -193,7 +191,8 @@ def _torch_mobilenet_v2(width_mult: float):
 @pytest.mark.parametrize("width_mult", [1.0, 0.75, 1.4, 0.35])
 def test_the_width_multiplier_follows_torchvision(width_mult):
     expected = _torch_mobilenet_v2(width_mult)
-    text = MOBILENET_V2.replace("params: {width_mult: 1.0}", f"params: {{width_mult: {width_mult}}}")
+    text = MOBILENET_V2.replace("params: {width_mult: 1.0}",
+                                f"params: {{width_mult: {width_mult}}}")
     assert archcalc.analyze(archcalc.parse(text)).totals.params == expected
 
 
@@ -522,6 +521,7 @@ def test_top_level_params():
 
 def test_the_documented_example_is_mobilenet_v2():
     import re
+
     from conftest import ROOT
     doc = (ROOT / "docs" / "spec-languages.md").read_text()
     text = next(m.group(1) for m in re.finditer(r"```yaml\n(.*?)```", doc, re.S)

@@ -2,11 +2,11 @@
 import json
 
 import pytest
+from design_helpers import cli
 
 import archcalc
 from archcalc.cli.guard import exit_code
 from archcalc.design.budgets import amount, parse_budget
-from design_helpers import cli
 
 # "C3D8 FC10" on 8×8×3: conv 3·3·3·8 + 8 = 224 parameters, fc 8·8·8·10 + 10 = 5,130: 5,354.
 # Activations while conv1 runs: the input 8·8·3 = 192 and its output 8·8·8 = 512 elements

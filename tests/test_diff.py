@@ -4,12 +4,12 @@ import json
 import os
 
 import pytest
+from conftest import ROOT, run_cli
 
 import archcalc
 from archcalc import diff as df
 from archcalc.diff import gates
 from archcalc.views import diff as diff_view
-from conftest import ROOT, run_cli
 
 SPECS = os.path.join(ROOT, "specs")
 
@@ -403,12 +403,14 @@ def test_renumbered_rows_are_not_listed():
 
 def test_rich_view_on_a_terminal():
     import io
+
     from rich.console import Console
     na, nb = archcalc.load(os.path.join(SPECS, "resnet18.yaml")), \
         archcalc.load(os.path.join(SPECS, "resnet34.yaml"))
     d = df.diff(archcalc.analyze(na), archcalc.analyze(nb), na, nb)
     console = Console(file=io.StringIO(), force_terminal=True, width=160, no_color=True)
-    diff_view.render_rich(d, gates.check_gates(d, [gates.parse_gate("params>+5%")]), console=console)
+    diff_view.render_rich(d, gates.check_gates(d, [gates.parse_gate("params>+5%")]),
+                          console=console)
     out = console.file.getvalue()
     assert "+10,108,160 (+86.5%)" in out          # 21,797,672 − 11,689,512
     assert out.index("parameters") < out.index("layer1.2") and "FAILED params>+5%" in out
@@ -469,6 +471,7 @@ def test_an_inserted_conv_is_the_one_added_not_a_neighbour_grown():
 
 def test_rich_view_in_an_80_column_terminal_goes_compact():
     import io
+
     from rich.console import Console
     na, nb = archcalc.load(os.path.join(SPECS, "vgg16.yaml")), \
         archcalc.load(os.path.join(SPECS, "resnet18.yaml"))

@@ -1,14 +1,14 @@
 """`archcalc explain`: the arithmetic behind every figure, checked against the lectures' worked
 examples (their own numbers, with their slips called out) and against the analyzer itself."""
 import pytest
+from conftest import DATA, SPECS
 
 import archcalc
-from archcalc.cli.guard import exit_code
 from archcalc.analysis import explain as ex
-from archcalc.graph import Builder
+from archcalc.cli.guard import exit_code
 from archcalc.errors import SourcePos
+from archcalc.graph import Builder
 from archcalc.ops import OPS
-from conftest import DATA, SPECS
 
 OP_FIGURES = ("out_h", "out_w", "out_c", "params", "macs")
 
@@ -34,7 +34,7 @@ def every_op_network():
     b.add("fc", {"units": 4}, pos)
     b.add("dropout", {}, pos)
     b.add("softmax", {}, pos)
-    # issue 10: channel and resampling ops
+    # the channel and resampling ops
     b.add("split", {"sizes": [2, 6]}, pos, name="parts", inputs=[pool])
     b.add("slice", {"start": 1, "end": -1}, pos, inputs=["parts.1"])
     b.add("split", {"parts": 2}, pos, inputs=[pool])
@@ -46,7 +46,7 @@ def every_op_network():
     b.add("pad", {"padding": [1, 0, 2, 1], "mode": "reflect"}, pos, inputs=[up])
     b.add("crop", {"size": [3, 2]}, pos)
     b.add("crop", {}, pos, inputs=[up, pool])
-    # issue 10: activations, norms, broadcast merges
+    # the modern activations, norms, broadcast merges
     x = pool
     for op, attrs in (("relu6", {}), ("hardswish", {}), ("hardsigmoid", {}), ("silu", {}),
                       ("gelu", {}), ("leaky_relu", {"slope": 0.2}), ("prelu", {"shared": False}),
@@ -56,7 +56,7 @@ def every_op_network():
     gate = b.add("global_maxpool", {}, pos, inputs=[x]).name
     b.add("mul", {}, pos, inputs=[x, gate])
     y = b.add("add", {}, pos, inputs=[gate, x]).name
-    # issue 12: an imported ONNX node archcalc does not know (--unknown passthrough)
+    # an imported ONNX node archcalc does not know (--unknown passthrough)
     b.add("opaque", {"onnx_op": "NonMaxSuppression"}, pos, inputs=[y])
     return b.build()
 
@@ -180,8 +180,9 @@ def test_selection_by_name_range_and_block():
 # the commands
 
 def test_explain_command_formats():
-    from conftest import run_cli
     import json
+
+    from conftest import run_cli
     p = run_cli("explain", "C11D96S4P0 R M3S2", "-i", "227x227x3", "conv1")
     assert p.returncode == 0, p.stderr
     assert "(227 − 11 + 2·0)/4 + 1 = 55" in p.stdout and "34,848 + 96 = 34,944" in p.stdout
@@ -202,10 +203,11 @@ def test_explain_command_formats():
 
 
 def test_summary_sharing_column_in_every_format():
-    from conftest import run_cli
     import csv
     import io
     import json
+
+    from conftest import run_cli
     table = run_cli("summary", "C11D96S4P0", "-i", "227x227x3", "--sharing").stdout
     # 105,705,600 / 34,944 = 3,025 (= 55·55); 44,892,355,200 / 34,944 ≈ 1,284,694
     assert "3,025×" in table and "1,284,694×" in table
@@ -240,6 +242,7 @@ def test_the_peak_names_the_tensors_alive_then():
 
 def test_the_documented_example_is_what_the_command_prints():
     import re
+
     from conftest import ROOT, run_cli
     readme = (ROOT / "docs" / "usage.md").read_text()
     block = re.search(r"\$ archcalc explain \"C11D96S4P0 R M3S2\" -i 227x227x3 conv1\n(.*?)```",
@@ -304,7 +307,7 @@ def test_selection_of_block_ranges_stages_and_bad_ranges():
 
 
 def test_totals_in_words_without_parameters_and_wrapping():
-    from archcalc.views import compare as compare_view, documents, explain as explain_view, table as table_view
+    from archcalc.views import explain as explain_view
     net = archcalc.parse("M3S2", input=(32, 32, 3), rounding="ceil")
     r = archcalc.analyze(net)
     text = " ".join(ex.totals_text(r, net))

@@ -14,12 +14,13 @@ from archcalc.cli.guard import exit_code
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
+from conftest import run_cli  # noqa: E402
+
 import archcalc  # noqa: E402
 from archcalc.errors import ArchcalcError, SourcePos  # noqa: E402
+from archcalc.exporters import onnx as ox  # noqa: E402
 from archcalc.graph import Builder  # noqa: E402
 from archcalc.ops import OPS  # noqa: E402
-from archcalc.exporters import onnx as ox  # noqa: E402
-from conftest import run_cli  # noqa: E402
 
 SPECS = os.path.join(os.path.dirname(__file__), os.pardir, "specs")
 POS = SourcePos("<test>")
@@ -246,7 +247,7 @@ def test_softmax_is_over_channels():
 
 def test_values_must_match_a_parameter():
     net = build((2, 2, 2), [("conv", {"filters": 1, "kernel": 1})])
-    with pytest.raises(ArchcalcError, match="no parameter 'conv9.weight'"):
+    with pytest.raises(ArchcalcError, match=r"no parameter 'conv9\.weight'"):
         ox.to_model(net, values={"conv9.weight": [1.0]})
     with pytest.raises(ArchcalcError, match="shape"):
         ox.to_model(net, values={"conv1.bias": [1.0, 2.0]})

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import imported_by
 
 import archcalc
-from archcalc.cli.guard import exit_code
 from archcalc.cli import main
+from archcalc.cli.guard import exit_code
 from archcalc.errors import ArchcalcError
 from archcalc.latency import devices, model
-from conftest import imported_by
 
 
 def cli(capsys, *args, env=None, monkeypatch=None):
@@ -194,6 +194,7 @@ def test_estimate_command_formats_agree(capsys, toy):
 def test_tf32_uses_fp32_storage_and_the_tf32_peak(capsys):
     code, out, _ = cli(capsys, "estimate", "C3D64", "-i", "32x32x3", "--device", "a100-40gb",
                        "--dtype", "tf32", "-F", "json")
+    assert code == 0
     conv = json.loads(out)["layers"][0]
     assert conv["bytes"] == 4 * (1792 + 32 * 32 * 3 + 32 * 32 * 64)
     assert conv["compute_us"] == pytest.approx(2 * 1_769_472 / 156e12 * 1e6)
@@ -255,6 +256,7 @@ def test_the_docs_device_file_example_and_table(tmp_path):
     """docs/latency.md: its device-file example loads, and its table shows the data file's
     fp32 peak and bandwidth for every device."""
     import re
+
     from conftest import ROOT
     text = (ROOT / "docs" / "latency.md").read_text()
     block = re.search(r"```yaml device-file\n(.*?)```", text, re.S).group(1)
@@ -303,17 +305,17 @@ layers:
 def test_report_roofline_chart(capsys, tmp_path):
     pytest.importorskip("pygal", reason="archcalc report draws its charts with pygal")
     out_file = tmp_path / "r.html"
-    code, out, err = cli(capsys, "report", "C3D16 R DW3 C1D32 GAP FC10", "-i", "32x32x3",
-                         "-o", str(out_file), "--device", "t4", "--dtype", "fp16")
+    code, _, err = cli(capsys, "report", "C3D16 R DW3 C1D32 GAP FC10", "-i", "32x32x3",
+                       "-o", str(out_file), "--device", "t4", "--dtype", "fp16")
     assert code == 0, err
     html = out_file.read_text()
     assert "on t4 (fp16): roofline" in html and "(1 layer without FLOPs not shown)" in html
     assert "roof: 320 GB/s, 65,000 GFLOP/s" in html
-    code, out, err = cli(capsys, "report", "C3D8", "-o", str(tmp_path / "x.html"),
-                         "--device", "h100")
+    code, _, err = cli(capsys, "report", "C3D8", "-o", str(tmp_path / "x.html"),
+                       "--device", "h100")
     assert code == 2 and "did you mean h100-sxm?" in err and not (tmp_path / "x.html").exists()
-    code, out, err = cli(capsys, "report", "C3D8", "-o", str(tmp_path / "x.html"),
-                         "--device", "t4", "--no-plots")
+    code, _, err = cli(capsys, "report", "C3D8", "-o", str(tmp_path / "x.html"),
+                       "--device", "t4", "--no-plots")
     assert code == 2 and "drop --no-plots" in err
 
 

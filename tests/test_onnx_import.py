@@ -1,5 +1,5 @@
-"""ONNX import (issue 12): round trips, ONNX files as other tools write them, patterns, names,
-bad input. The PyTorch exports are in test_onnx_import_torch.py (optional)."""
+"""ONNX import (ONNX models read as networks): round trips, ONNX files as other tools write them,
+patterns, names, bad input. The PyTorch exports are in test_onnx_import_torch.py (optional)."""
 from __future__ import annotations
 
 import json
@@ -13,16 +13,16 @@ from archcalc.cli.guard import exit_code
 
 onnx = pytest.importorskip("onnx")
 np = pytest.importorskip("numpy")
+from conftest import imported_by, run_cli  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+from test_export import SPECS, spec_networks  # noqa: E402
 
 import archcalc  # noqa: E402
 from archcalc.exporters import onnx as ox  # noqa: E402
+from archcalc.exporters.yaml import to_yaml  # noqa: E402
 from archcalc.onnx_import import load_onnx  # noqa: E402
 from archcalc.onnx_import.names import short_name  # noqa: E402
 from archcalc.spec import parse  # noqa: E402
-from archcalc.exporters.yaml import to_yaml  # noqa: E402
-from conftest import imported_by, run_cli  # noqa: E402
-from test_export import SPECS, spec_networks  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 import netgen  # noqa: E402
@@ -107,7 +107,8 @@ def test_inline_and_external_weights_are_never_read(tmp_path):
 
 def test_the_import_never_imports_onnx(tmp_path):
     path = tmp_path / "m.onnx"
-    ox.export(archcalc.load(os.path.join(SPECS, "resnet18.yaml")), str(path), weights="none", progress=False)
+    ox.export(archcalc.load(os.path.join(SPECS, "resnet18.yaml")), str(path), weights="none",
+              progress=False)
     modules, out = imported_by("summary", str(path), "-F", "json")
     assert json.loads(out)["totals"]["params"] == 11_689_512       # torchvision's ResNet-18
     assert "onnx" not in modules and "onnxruntime" not in modules and "numpy" not in modules
@@ -269,8 +270,9 @@ def test_a_diff_between_two_versions_aligns_by_name(tmp_path):
     """ResNet-18 → ResNet-34 as two ONNX files: layers align by their names (layer1.0/conv1 is
     in both; layer1.2 only in B)."""
     p1, p2 = tmp_path / "v1.onnx", tmp_path / "v2.onnx"
-    ox.export(archcalc.load(os.path.join(SPECS, "resnet18.yaml")), str(p1), weights="none", progress=False)
-    ox.export(archcalc.load(os.path.join(SPECS, "resnet34.yaml")), str(p2), weights="none", progress=False)
+    for name, p in (("resnet18", p1), ("resnet34", p2)):
+        ox.export(archcalc.load(os.path.join(SPECS, f"{name}.yaml")), str(p), weights="none",
+                  progress=False)
     p = run_cli("diff", str(p1), str(p2), "-F", "json")
     assert p.returncode == 0, p.stderr
     doc = json.loads(p.stdout)
@@ -298,7 +300,6 @@ def test_dynamic_spatial_sizes_ask_for_input(tmp_path):
 
 def nms_model():
     """A conv, then three nodes of an op archcalc does not know."""
-    inits = {"w": np.zeros((4, 3, 3, 3))}
     nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[3, 3],
                               pads=[1, 1, 1, 1]),
              helper.make_node("Mystery", ["c"], ["m1"], name="m1", domain="acme"),
@@ -423,7 +424,8 @@ def test_an_opset_newer_than_onnx_knows(tmp_path):
 
 def test_every_command_reads_an_onnx_model(tmp_path):
     path = str(tmp_path / "r18.onnx")
-    ox.export(archcalc.load(os.path.join(SPECS, "resnet18.yaml")), path, weights="none", progress=False)
+    ox.export(archcalc.load(os.path.join(SPECS, "resnet18.yaml")), path, weights="none",
+              progress=False)
     assert run_cli("validate", path).returncode == 0
     p = run_cli("compare", "resnet18", path, "-F", "json")
     assert p.returncode == 0, p.stderr
@@ -439,7 +441,8 @@ def test_every_command_reads_an_onnx_model(tmp_path):
 
 def test_import_errors(tmp_path):
     path = str(tmp_path / "r.onnx")
-    ox.export(archcalc.load(os.path.join(SPECS, "lenet5.yaml")), path, weights="none", progress=False)
+    ox.export(archcalc.load(os.path.join(SPECS, "lenet5.yaml")), path, weights="none",
+              progress=False)
     for args, words in ((["specs/vgg16.yaml"], "is not an .onnx file"),
                         ([path, "-o", str(tmp_path / "no" / "x.yaml")], "does not exist"),
                         ([path, "-o", str(tmp_path / "x.txt")], "should end in .yaml"),

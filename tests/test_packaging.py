@@ -10,7 +10,6 @@ import sys
 import zipfile
 
 import pytest
-
 from conftest import ROOT
 
 SOURCES = ("pyproject.toml", "README.md", "archcalc", "exporters", "specs")
@@ -90,12 +89,13 @@ def test_the_installed_wheel_runs_a_summary_from_an_empty_folder(wheel, tmp_path
     listed = run("specs")
     assert listed.returncode == 0 and "mobilenet_v1.yaml" in listed.stdout
     table = run("compare", "vgg_table.md", "-F", "json")
-    assert table.returncode == 0 and len(json.loads(table.stdout.split("\n", 1)[1])["networks"]) == 6
+    assert table.returncode == 0
+    assert len(json.loads(table.stdout.split("\n", 1)[1])["networks"]) == 6
 
 
 def test_readme_spec_table_matches_the_shipped_index():
-    """The figures live in archcalc/shipped_specs.json (what `archcalc specs` prints); the README's table
-    shows the same ones."""
+    """The figures live in archcalc/shipped_specs.json (what `archcalc specs` prints); the
+    README's table shows the same ones."""
     index = json.loads((ROOT / "archcalc" / "shipped_specs.json").read_text())["specs"]
     readme = (ROOT / "README.md").read_text()
     rows = re.findall(r"^\| (`[^|]+`) \| ([^|]+) \| ([^|]+) \|$", readme, re.M)

@@ -4,17 +4,17 @@ real parsers (html.parser, xml.etree) and, where Chromium is installed, rendered
 import os
 import re
 import shutil
-import subprocess
 import stat
+import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 
 import pytest
+from conftest import ROOT, imported_by, run_cli, run_cli_process
 
 import archcalc
 from archcalc.views.report import series as figures
-from conftest import ROOT, imported_by, run_cli
 
 RESIDUAL = """
 name: tiny_residual
@@ -282,6 +282,7 @@ def test_report_repr_html_is_a_table_of_every_layer_without_plots_or_pygal():
             "r = archcalc.analyze(archcalc.load('specs/resnet18.yaml'))\n"
             "h = r._repr_html_()\nprint(len(r.layers), h.count('<tr>'), 'pygal' in sys.modules,"
             " '<svg' in h, '<script' in h)")
+    # a fresh interpreter: whether pygal gets imported cannot be seen in this one
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert p.returncode == 0, p.stderr
     n, trs, pygal, svg, script = p.stdout.split()
@@ -353,10 +354,11 @@ def test_without_pygal_the_report_says_how_to_get_it_and_no_plots_still_works(tm
     env = {"PYTHONPATH": os.pathsep.join([str(shadow),
                                           os.environ.get("PYTHONPATH", "")])}
     out = tmp_path / "r.html"
-    p = run_cli("report", "lenet5", "-o", str(out), env=env)
+    # processes of their own: PYTHONPATH is read when an interpreter starts
+    p = run_cli_process("report", "lenet5", "-o", str(out), env=env)
     assert p.returncode == 2 and "pip install 'archcalc[report]'" in p.stderr
     assert "--no-plots" in p.stderr and not out.exists()
-    p = run_cli("report", "lenet5", "-o", str(out), "--no-plots", env=env)
+    p = run_cli_process("report", "lenet5", "-o", str(out), "--no-plots", env=env)
     assert p.returncode == 0, p.stderr
     text = out.read_text(encoding="utf-8")
     assert_offline(text)

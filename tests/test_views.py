@@ -5,13 +5,15 @@ import io
 import json
 import re
 
+from conftest import SPECS, run_cli
 from rich.console import Console
 
 import archcalc
 from archcalc.cli.guard import exit_code
-from archcalc.views import compare as compare_view, documents, explain as explain_view, table as table_view
 from archcalc.report import SCHEMA
-from conftest import SPECS, run_cli
+from archcalc.views import compare as compare_view
+from archcalc.views import documents
+from archcalc.views import table as table_view
 
 
 def small():
