@@ -94,14 +94,16 @@ _BYTES_SHOWN = (("EiB", 1 << 60), ("PiB", 1 << 50), ("TiB", 1 << 40), ("GiB", 1 
                 ("MiB", 1 << 20), ("KiB", 1 << 10))
 
 
-def _scaled(n: int, scale: int) -> str:
-    """``n / scale`` to two decimals, exactly (integers: no float rounding on huge values)."""
-    hundredths = (abs(n) * 100 * 2 + scale) // (2 * scale)        # rounded half up
+def _scaled(n: float, scale: int) -> str:
+    """``n / scale`` to two decimals, exactly (integers: no float rounding on huge values; a
+    float, such as a plot's axis tick, is taken at its nearest whole number first)."""
+    whole = n if isinstance(n, int) else round(n)
+    hundredths = (abs(whole) * 100 * 2 + scale) // (2 * scale)    # rounded half up
     sign = "-" if n < 0 else ""
     return f"{sign}{hundredths // 100}.{hundredths % 100:02d}"
 
 
-def human_bytes(n: int) -> str:
+def human_bytes(n: float) -> str:
     """Binary units: 1 KiB = 1024 B, 1 MiB = 1024² B, … up to EiB."""
     for unit, scale in _BYTES_SHOWN:
         if abs(n) >= scale:
@@ -109,7 +111,7 @@ def human_bytes(n: int) -> str:
     return f"{n} B"
 
 
-def human_count(n: int) -> str:
+def human_count(n: float) -> str:
     """Decimal units for counts: K = 10³, M = 10⁶, G = 10⁹, T = 10¹², P, E."""
     for unit, scale in _COUNT_SHOWN:
         if abs(n) >= scale:

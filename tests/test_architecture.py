@@ -42,7 +42,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("archcalc.graph", "archcalc.report"),
     ("archcalc.settings",),
     ("archcalc.ops",),
-    ("archcalc.errors", "archcalc.units", "archcalc.files", "archcalc.bulk", "archcalc.version"),
+    ("archcalc.units", "archcalc.files", "archcalc.bulk", "archcalc.version"),
+    ("archcalc.errors",),
 ]
 LEVEL = {unit: i for i, line in enumerate(LAYERS) for unit in line}
 PUBLIC_FACE = "archcalc"
@@ -195,13 +196,10 @@ def circles() -> list[list[str]]:
 
 # today's violations, each marked until it is fixed (strict: the mark must go when it is)
 KNOWN_CIRCLES = {
-    "archcalc.onnx_import": "convert ⇄ handlers ⇄ patterns import each other (being fixed)",
     "archcalc.spec": "spec.sources.load_source imports parse_text from the package's __init__, "
                      "which imports spec.sources",
 }
-KNOWN_LAYER_VIOLATIONS = {
-    "archcalc.files": "archcalc.files imports archcalc.errors, a sibling on the bottom line",
-}
+KNOWN_LAYER_VIOLATIONS: dict[str, str] = {}
 UNITS = ["archcalc", *LEVEL]
 
 
