@@ -1,0 +1,525 @@
+"""The emitter: a YAML spec's layer list → layers added to a :class:`~archcalc.graph.Builder`.
+
+An item of a layer list is a token string (``C3D64 M``, read by :mod:`archcalc.spec.text`), an op
+mapping (``{op: conv, filters: 64}``), a block instance (``{block: bottleneck, width: 64}``) or a
+stage table (``{stages: {block: …, table: […]}}``); blocks instantiate the layer lists of their
+definitions with their parameters, and expressions may read a block's input volume (``in.c``),
+which the emitter computes, with the ops' own shape rules, only when asked. Every problem is
+collected (a block's mistake once, with the instances that hit it) and the items after a failed
+one are still checked.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from ...errors import ArchcalcError, Diagnostic, SourcePos, error
+from ...graph import MAX_LAYERS, Builder, Layer
+from ...ops import OP_NAMES, OPS, At, lookup
+from ...ops.base import suggest_attr
+from ...ops.values import Vol, near
+from ..text import Defaults, check_size, emit_word, expand, letter_runs, parse_items
+from .compose import Quoted, YList, YMap
+from .expr import Env, Expressions, InputVolume, shown
+from .params import NAME, RESERVED
+
+MAX_BLOCK_DEPTH = 16       # blocks instantiating blocks
+LAYER_KEYS = ("op", "name", "inputs", "repeat", "when", "train_only")
+BLOCK_KEYS = ("block", "name", "inputs", "repeat", "when", "train_only")
+STAGE_KEYS = ("block", "table", "with", "name", "repeat", "stride", "train_only")
+_AXES = {"h": 0, "w": 1, "c": 2}
+
+
+def _kind_of(item) -> str | None:
+    """The op kind of a layer mapping whose op is a plain known word, else None."""
+    if not isinstance(item, YMap) or not isinstance(item.get("op"), str) or "repeat" in item:
+        return None
+    return OP_NAMES.get(item["op"].lower())
+
+
+class Emitter:
+    """Emits the layer lists of one build of a spec into ``builder``: ``d`` the defaults,
+    ``blocks`` the block definitions, ``x`` the document's expressions, ``top`` the top-level
+    parameters (which block layers also see)."""
+
+    def __init__(self, builder: Builder, d: Defaults, blocks: YMap, x: Expressions,
+                 top: dict[str, Any]):
+        self.b, self.d, self.blocks, self.x = builder, d, blocks, x
+        self.top = top
+        self.diags: list = []           # every problem found, not only the first
+        self.users: dict = {}           # (place, message) -> the block instances that hit it
+        self.memo: dict = {}            # validated token attributes (see text.emit_word)
+        self.instances: dict = {}       # unnamed block instances so far, per (scope, block)
+        # the volume tracker (in.h, in.w, in.c): the output volume of a built layer, computed
+        # with its op's own shape rule when an expression asks, with those of its ancestors
+        self.vols: dict = {}            # layer name -> volume, or None when it cannot be known
+        self.why: dict = {}             # layer name -> the layer whose error made it unknown
+        self.unknown_said = False       # an in.* was refused for an earlier error: said once
+        self.used: set = set()          # blocks instantiated (or named in stages) at least once
+        self.size_read = False          # an expression read in.h or in.w
+
+    def volume(self, src: str, pos: SourcePos, what: str, expr: str):
+        """The output volume of layer ``src``; a located error for ``what`` (``in.c``) when it
+        cannot be known. A shape error found here is reported once, as the analysis would."""
+        vols, stack = self.vols, [src]
+        while stack:                    # depth first, without recursion (chains may be long)
+            name = stack[-1]
+            if name in vols:
+                stack.pop()
+                continue
+            layer = self.b.names.get(name)
+            if layer is None or layer.op == "input":    # a layer that failed to build: None
+                vols[name] = self.b.input if layer is not None else None
+                stack.pop()
+                continue
+            todo = [s for s in layer.inputs if s not in vols]
+            if todo:
+                stack.extend(todo)
+                continue
+            stack.pop()
+            ins = [vols[s] for s in layer.inputs]
+            if None in ins:
+                vols[name] = None
+                cause = self.why.get(layer.inputs[ins.index(None)])
+                if cause is not None:
+                    self.why[name] = cause
+                continue
+            try:
+                self.vols[layer.name] = OPS[layer.op].shape(
+                    layer.attrs, ins, At(layer.name, layer.pos, layer.inputs, self.d.rounding))
+            except ArchcalcError as exc:
+                self.vols[layer.name] = None
+                self.why[layer.name] = layer
+                for d in exc.diagnostics:      # reported here, as the build then stops
+                    if (d.pos, d.message) not in self.users:
+                        self.users[(d.pos, d.message)] = []
+                        self.diags.append(d)
+        vol = self.vols.get(src)
+        if vol is not None:
+            return vol
+        if self.unknown_said:           # the layers that follow fail quietly: one error says why
+            raise ArchcalcError([])
+        self.unknown_said = True
+        cause = self.why.get(src)
+        if cause is not None:
+            because = f"layer {cause.name!r} before it has an error ({cause.pos})"
+        else:
+            because = "a layer before it could not be built (its error is reported)"
+        raise error(f"{what} is unknown in {expr!r}: {because}", pos,
+                    hint="fix that error first; this one (and the layers that depend on it) "
+                         "then follow")
+
+    def axis(self, src: str, axis: str, expr: str, pos: SourcePos) -> int:
+        """``in.h``, ``in.w`` or ``in.c`` of a block instance reading layer ``src`` (what its
+        InputVolume reads)."""
+        if axis != "c":             # the network's layers then depend on the input's size
+            self.size_read = True
+        vol = self.volume(src, pos, f"in.{axis}", expr)
+        return vol[_AXES[axis]]
+
+    def when(self, item: YMap, env: Env) -> bool:
+        """A layer's or block instance's ``when:``, which must be true or false."""
+        if "when" not in item:
+            return True
+        pos = item.where["when"]
+        v = self.x.substitute(item["when"], env, pos)
+        if not isinstance(v, bool):
+            raw = item["when"]
+            what = ("a number" if isinstance(v, (int, float)) else "text" if isinstance(v, str)
+                    else "a list" if isinstance(v, list) else "nothing" if v is None else "a value")
+            raise error(f"when: must be true or false, but {raw!r} is {what}"
+                        if isinstance(raw, str) and "$" in raw
+                        else f"when: must be true or false, got {shown(v)}", pos,
+                        hint="write a condition, e.g. when: ${stride == 1 and in.c == out}")
+        return v
+
+    def train_only(self, item: YMap, env: Env) -> bool:
+        """A layer's, block instance's or stage's ``train_only:``, which must be true or false."""
+        pos = item.where["train_only"]
+        v = self.x.substitute(item["train_only"], env, pos)
+        if not isinstance(v, bool):
+            raise error(f"train_only: must be true or false, got {shown(v)}", pos,
+                        hint="write train_only: true on the layers (or the block) that run only in "
+                             "training, such as an auxiliary classifier")
+        return v
+
+    def report(self) -> list:
+        """The problems found, each once, with the block instances that use it."""
+        out = []
+        for d in self.diags:
+            users = self.users[(d.pos, d.message)]
+            if users:
+                shown = ", ".join(users[:6]) + (f" and {len(users) - 6} more" if len(users) > 6
+                                                else "")
+                d = replace(d, message=f"{d.message} (in block instance"
+                            f"{'s' if len(users) > 1 else ''} {shown})")
+            out.append(d)
+        return out
+
+    def items(self, items: YList, env: dict, prefix: str, scope: tuple, local: dict, depth: int):
+        """Emit a layer list. ``local`` maps names visible here to full layer names. A failed
+        item is reported and the items after it are still checked (see Builder.fail)."""
+        for i, item in enumerate(items):
+            try:
+                self.item(item, items.where[i], env, prefix, scope, local, depth)
+            except ArchcalcError as exc:
+                for d in exc.diagnostics:      # a block's mistake once, not once per instance
+                    key = (d.pos, d.message)
+                    if key not in self.users:
+                        self.users[key] = []
+                        self.diags.append(d)
+                    if scope and scope[-1] not in self.users[key]:
+                        self.users[key].append(scope[-1])
+                name = item.get("name") if isinstance(item, YMap) else None
+                if isinstance(name, str) and "{" not in name and "$" not in name:
+                    full = self.b.fail(prefix + name)
+                else:       # an unnamed layer keeps the name it would have had (conv1): later
+                    kind = _kind_of(item)           # layers naming it are not reported again
+                    full = self.b.fail(self.b.next_name(kind, prefix) if kind else None)
+                if full.startswith(prefix):
+                    local[full[len(prefix):]] = full
+
+    def item(self, item, pos, env, prefix, scope, local, depth):
+        # train_only: on a layer or block instance, or inside a stages: mapping
+        flags = item.get("stages") if isinstance(item, YMap) and "stages" in item else item
+        if isinstance(flags, YMap) and "train_only" in flags:
+            train = self.train_only(flags, env)
+            before = self.b.train_only
+            self.b.train_only = before or train      # inside a training-only block: still so
+            try:
+                return self._item(item, pos, env, prefix, scope, local, depth)
+            finally:
+                self.b.train_only = before
+        return self._item(item, pos, env, prefix, scope, local, depth)
+
+    def _item(self, item, pos, env, prefix, scope, local, depth):
+        if isinstance(item, str):
+            self.tokens(self.x.substitute(item, env, pos), pos, isinstance(item, Quoted), prefix, scope,
+                        local)
+        elif isinstance(item, YMap) and "stages" in item:
+            self.stages(item, env, prefix, scope, local, depth)
+        elif isinstance(item, YMap) and "block" in item:
+            self.block(item, env, prefix, scope, local, depth)
+        elif isinstance(item, YMap) and "op" in item:
+            self.layer(item, env, prefix, scope, local)
+        else:
+            near = ""
+            if isinstance(item, YMap):
+                for k in item:
+                    m = difflib.get_close_matches(str(k).lower(), ["op", "block", "stages"], n=1,
+                                                  cutoff=0.6)
+                    if m:
+                        near = f"did you mean {m[0]!r} for {k!r}? "
+                        pos = item.key_at[k]
+                        break
+            raise error("a layer is a token string (C3D64), a mapping with 'op', "
+                        "a mapping with 'block' or a mapping with 'stages'", pos,
+                        hint=near + "e.g. - {op: conv, filters: 64, kernel: 3}")
+
+    def tokens(self, text: str, pos: SourcePos, quoted: bool, prefix, scope, local):
+        shift = pos.col + (1 if quoted else 0)
+
+        def pos_of(offset: int) -> SourcePos:
+            return SourcePos(pos.file, pos.line, shift + offset, pos.source_line)
+        words = parse_items(text, pos_of)
+        check_size(words, pos)
+        errors, warnings = letter_runs(words)
+        if errors:
+            raise ArchcalcError(errors)
+        first: dict = {}
+        for w in expand(words):
+            for layer in emit_word(self.b, w, self.d, self.memo, scope=scope, prefix=prefix):
+                local[layer.name[len(prefix):]] = layer.name
+                first.setdefault(w.pos, layer.name)
+        for w in warnings:
+            if not any(x.pos == w.pos for x in self.b.warnings):   # once per place
+                self.b.warnings.append(replace(w, layer=first.get(w.pos)))
+
+    def _inputs(self, item: YMap, env: dict, local: dict) -> list[str] | None:
+        if "inputs" not in item:
+            return None
+        given = item["inputs"]
+        where = given.where if isinstance(given, YList) else [item.where["inputs"]]
+        raw = self.x.substitute(given, env, item.where["inputs"])
+        raw = [raw] if isinstance(raw, str) else raw
+        if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+            raise error("inputs must be a layer name or a list of names", item.where["inputs"])
+        out = []
+        for x, pos in zip(raw, where):
+            if x not in local:
+                raise error(f"input {x!r} is not defined before this layer", pos,
+                            hint=near(x, local) +
+                            "inputs name earlier layers of the same list (or 'input'); "
+                                 "defined so far: " + ", ".join(
+                                     [k for k, v in local.items() if v not in self.b.failed][-6:]))
+            out.append(local[x])
+        return out
+
+    def _repeat(self, item: YMap, env: dict) -> int:
+        n = self.x.substitute(item.get("repeat", 1), env, item.where.get("repeat", item.pos))
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise error(f"repeat must be a whole number ≥ 1, got {n!r}",
+                        item.where.get("repeat", item.pos))
+        if n > MAX_LAYERS:
+            raise error(f"repeat {n:,} is more than the {MAX_LAYERS:,} layers archcalc analyzes",
+                        item.where["repeat"], hint="lower the repeat count")
+        return n
+
+    def _names(self, item: YMap, env: dict, n: int, default: str | None) -> list[str | None]:
+        raw = item.get("name", default)
+        if raw is None:
+            return [None] * n
+        if not isinstance(raw, (str, int)) or isinstance(raw, bool):
+            raise error(f"a layer name is a word, got {raw!r}", item.where["name"])
+        raw = str(raw)
+        if n > 1 and "{i" not in raw:
+            raw += ".{i}"
+        pos = item.where.get("name", item.pos)
+        return [re.sub(r"\{([^}]*)\}", lambda m: str(self.x.evaluate(m.group(1), {**env, "i": i}, pos)), raw)
+                if "{" in raw else self.x.substitute(raw, env, pos) for i in range(n)]
+
+    def _absent(self, item: YMap, env: dict, local: dict, names: list) -> None:
+        """A layer or block instance whose ``when:`` is false is not built: it acts as identity.
+        Its name stands for its (first) input, and the next layer follows that input."""
+        inputs = self._inputs(item, env, local)
+        src = inputs[0] if inputs else self.b.last
+        for name in names:
+            if name is not None:
+                local[name] = src
+        self.b.last = src
+
+    def layer(self, item: YMap, env, prefix, scope, local):
+        op = self.x.substitute(item["op"], env, item.where["op"])
+        if not self.when(item, env):
+            lookup(op, item.where["op"])
+            self._absent(item, env, local, self._names(item, env, self._repeat(item, env), None))
+            return
+        opdef = lookup(op, item.where["op"])
+        for k in item:       # a misspelled layer key (train-only, inptus) is not an attribute
+            if k not in LAYER_KEYS and k not in opdef.ATTRS:
+                near = difflib.get_close_matches(str(k).lower().replace("-", "_"), LAYER_KEYS,
+                                                 n=1, cutoff=0.75)
+                if near and not suggest_attr(str(k), opdef.ATTRS):
+                    raise error(f"unknown key {k!r}", item.key_at[k],
+                                hint=f"did you mean {near[0]!r}? keys of a layer: "
+                                + ", ".join(LAYER_KEYS) + f", and {opdef.kind}'s attributes")
+        attrs = {k: self.x.substitute(v, env, item.where[k]) for k, v in item.items() if k not in LAYER_KEYS}
+        kind = opdef.kind
+        d = self.d
+        if kind in ("conv", "dwconv"):
+            for k, v in (("kernel", d.conv_kernel), ("stride", d.conv_stride),
+                         ("padding", d.conv_padding), ("bias", d.bias)):
+                attrs.setdefault(k, v)
+        elif kind in ("fc", "conv_transpose"):     # the other ops with a bias
+            attrs.setdefault("bias", d.bias)
+        n = self._repeat(item, env)
+        inputs = self._inputs(item, env, local)
+        where = {**item.where, **{("key", k): p for k, p in item.key_at.items()}}
+        for name in self._names(item, env, n, None):
+            if kind in ("maxpool", "avgpool"):     # each pool may double the letter width
+                attrs = d.pool(kind, attrs)[1]
+            layer = self.b.add(kind, attrs, item.pos, name=name, inputs=inputs, scope=scope,
+                               prefix=prefix, where=where)
+            local[layer.name[len(prefix):]] = layer.name
+            if kind == "split":             # each part is addressable: s.0, s.1, ...
+                for part in self.b.splits[layer.name.rpartition(".")[0]]:
+                    local[part[len(prefix):]] = part
+            inputs = None
+
+    def _block_def(self, bname, where: SourcePos, pos: SourcePos, depth: int):
+        """The checked definition of block ``bname`` and its parameters."""
+        if not isinstance(bname, str) or bname not in self.blocks:
+            raise error(f"no block named {bname!r}", where,
+                        hint=near(bname, self.blocks)
+                        + "blocks defined: " + (", ".join(self.blocks) or "none"))
+        self.used.add(bname)
+        if depth >= MAX_BLOCK_DEPTH:
+            raise error(f"blocks nest deeper than {MAX_BLOCK_DEPTH} levels (does {bname!r} "
+                        "instantiate itself?)", pos)
+        bdef = self.blocks[bname]
+        if not isinstance(bdef, YMap) or not isinstance(bdef.get("layers"), YList):
+            raise error(f"block {bname!r} needs a list 'layers'", self.blocks.where[bname])
+        for k in bdef:
+            if k not in ("params", "layers", "output"):
+                raise error(f"unknown key {k!r} in block {bname!r}", bdef.key_at[k],
+                            hint="train_only goes on the instance line: - {block: "
+                            f"{bname}, train_only: true}}" if k == "train_only" else
+                            near(k, ("params", "layers", "output")) +
+                            "a block has params, layers and optionally output")
+        params = bdef.get("params") or {}
+        if not isinstance(params, dict):
+            raise error(f"params of block {bname!r} must be a mapping of names to defaults",
+                        bdef.where["params"], hint="params: {width: null, stride: 1}")
+        return bdef, params
+
+    def _block_env(self, bname, params: dict, given: dict, key_at, pos: SourcePos,
+                   keys=BLOCK_KEYS) -> dict:
+        """The block's parameters: those ``given`` (placed by ``key_at``) over its defaults."""
+        for k in given:
+            if k not in params:
+                raise error(f"block {bname!r} has no parameter {k!r}", key_at(k),
+                            hint=near(k, [c for c in (*params, *keys) if c != k])
+                            + ("a stage table gives the first block of each stage its stride: "
+                               f"add a stride parameter to block {bname!r} (" if k == "stride"
+                               else "") + "its parameters: " + (", ".join(params) or "none")
+                            + (")" if k == "stride" else ""))
+        benv = {}
+        for k, default in params.items():
+            if k in given:
+                benv[k] = given[k]
+            elif default is None:
+                raise error(f"block {bname!r} needs the parameter {k!r}", pos,
+                            hint=f"add {k}: <value> to this line" if keys is BLOCK_KEYS else
+                            f"name a column {k} in the table's header, or map it in with: "
+                            f"{{{k}: ${{...}}}}")
+            else:
+                benv[k] = default
+        return benv
+
+    def _instance(self, bname, bdef, benv: dict, i: int, name: str, src: str, prefix, scope,
+                  local, depth):
+        """Emit one instance of a block, named ``name``, reading layer ``src``."""
+        full = prefix + name
+        inner_local = {"input": src}
+        self.b.last = src
+        self.items(bdef["layers"], {**self.top, **benv, "i": i, "in": InputVolume(self.axis, src)},
+                   full + "/",
+                   scope + (full,), inner_local, depth + 1)
+        out = bdef.get("output")
+        if out is not None:
+            if not isinstance(out, str) or out not in inner_local:
+                local[name] = self.b.fail(full)    # defined, but failed: not reported again
+                raise error(f"block {bname!r} names output {out!r}, which it does not define",
+                            bdef.where["output"], hint=near(out, inner_local)
+                            + "its layers: " + ", ".join(k for k in inner_local
+                                                         if k != "input"))
+            self.b.last = inner_local[out]
+        local[name] = self.b.last
+        if self.b.last not in self.b.failed:
+            self.b.block_outputs[full] = self.b.last
+
+    def block(self, item: YMap, env, prefix, scope, local, depth):
+        pos = item.pos
+        bname = item["block"]
+        bdef, params = self._block_def(bname, item.where["block"], pos, depth)
+        n = self._repeat(item, env)
+        inputs = self._inputs(item, env, local)
+        if inputs and len(inputs) != 1:
+            raise error("a block instance takes one input", item.where["inputs"])
+        for i, name in enumerate(self._names(item, env, n, None)):
+            src = inputs[0] if inputs else self.b.last
+            here = {**env, "in": InputVolume(self.axis, src)}
+            if not self.when(item, {**here, "i": i}):   # not built: its name stands for its input
+                if name is not None:
+                    local[name] = src
+                self.b.last = src
+                inputs = None
+                continue
+            if name is None:                      # block1, block2, ... per block and scope
+                key = (prefix, bname)
+                self.instances[key] = self.instances.get(key, 0) + 1
+                name = f"{bname}{self.instances[key]}"
+            given = {k: self.x.substitute(v, {**here, "i": i}, item.where[k]) for k, v in item.items()
+                     if k not in BLOCK_KEYS}      # i: the repeat's index, as in when: and name:
+            benv = self._block_env(bname, params, given, item.key_at.get, pos)
+            self._instance(bname, bdef, benv, i, name, src, prefix, scope, local, depth)
+            inputs = None
+
+    def stages(self, item: YMap, env, prefix, scope, local, depth):
+        """A stage table: each row (named by the header row) repeats a block; the first block of
+        a stage takes the row's stride, the others stride 1."""
+        for k in item:
+            if k != "stages":
+                raise error(f"unknown key {k!r} beside 'stages'", item.key_at[k],
+                            hint="write every setting inside stages: {block: …, table: …}")
+        st = item["stages"]
+        if not isinstance(st, YMap):
+            raise error("stages is a mapping with block and table", item.where["stages"],
+                        hint="stages: {block: inverted_residual, table: [[t, c, n, s], "
+                             "[1, 16, 1, 1]]}")
+        for k in st:
+            if k not in STAGE_KEYS:
+                raise error(f"unknown key {k!r} in stages", st.key_at[k],
+                            hint=near(k, STAGE_KEYS) + "stages take: " + ", ".join(STAGE_KEYS))
+        for k in ("block", "table"):
+            if k not in st:
+                raise error(f"stages needs {k!r}", st.pos,
+                            hint="stages: {block: inverted_residual, table: [[t, c, n, s], "
+                                 "[1, 16, 1, 1]]}")
+        bname = st["block"]
+        bdef, params = self._block_def(bname, st.where["block"], st.pos, depth)
+        table = st["table"]
+        example = "table: [[t, c, n, s], [1, 16, 1, 1], [6, 24, 2, 2]]"
+        if not isinstance(table, YList) or len(table) < 2 or not isinstance(table[0], YList):
+            raise error("a stage table is a list of rows, the first naming the columns",
+                        st.where["table"], hint=example)
+        header, hpos = table[0], table.where[0]
+        for j, col in enumerate(header):
+            if not isinstance(col, str) or not NAME.fullmatch(col) \
+                    or col in RESERVED:
+                raise error(f"column {j + 1} of the header is {col!r}, not a name", header.where[j],
+                            hint=(f"{col!r} is reserved; " if col in RESERVED else "")
+                            + "the first row names the columns with words: " + example)
+            if col in header[:j]:
+                raise error(f"the column {col!r} is named twice", header.where[j],
+                            hint="name each column once")
+        cols = list(header)
+        repeat = st.get("repeat", "$n")
+        stride = st.get("stride", "$s" if "s" in cols else None)
+        if "repeat" not in st and "n" not in cols:
+            raise error("the stage table has no column n (the blocks per stage)", hpos,
+                        hint="add a column n, or write repeat: ${…} over the columns")
+        with_ = st.get("with")
+        if with_ is not None and not isinstance(with_, YMap):
+            raise error("with maps block parameters to values over the columns",
+                        st.where["with"], hint="with: {expand: $t, out: $c}")
+        passed = [c for c in cols if c not in ("n", "s")] if with_ is None else list(with_)
+        name_pat = st.get("name", "stage{stage}")
+        if not isinstance(name_pat, str):
+            raise error(f"a stage name is a word, got {name_pat!r}", st.where["name"])
+        name_pos = st.where.get("name", st.pos)
+        rows = []
+        for r in range(1, len(table)):
+            row, rpos = table[r], table.where[r]
+            if not isinstance(row, YList) or len(row) != len(cols):
+                got = f"{len(row)} values" if isinstance(row, YList) else repr(row)
+                raise error(f"row {r} of the stage table has {got}, the header "
+                            f"[{', '.join(cols)}] has {len(cols)}", rpos,
+                            hint=f"write one value per column: [{', '.join(cols)}]")
+            rows.append((row, rpos))
+        for r, (row, rpos) in enumerate(rows, 1):
+            renv = {**env, **dict(zip(cols, row)), "stage": r}
+            n = self.x.substitute(repeat, renv, st.where.get("repeat", rpos))
+            if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+                raise error(f"row {r}: the blocks per stage must be a whole number ≥ 0, got "
+                            f"{shown(n)}", st.where.get("repeat", rpos))
+            if n > MAX_LAYERS:
+                raise error(f"row {r} repeats its block {n:,} times, more than the "
+                            f"{MAX_LAYERS:,} layers archcalc analyzes", rpos)
+            base = (re.sub(r"\{([^}]*)\}", lambda m: str(self.x.evaluate(m.group(1), renv, name_pos)),
+                           name_pat) if "{" in name_pat else self.x.substitute(name_pat, renv, name_pos))
+            if n and prefix + f"{base}.0" in self.b.block_outputs:
+                raise error(f"the stage {base!r} is built twice: its blocks {base}.0, … exist "
+                            "already", name_pos, hint="give each stages: item its own name, "
+                            "e.g. name: \"head{stage}\"" if "name" not in st else
+                            "give this stages: item another name")
+            for i in range(n):
+                src = self.b.last
+                ienv = {**renv, "i": i, "in": InputVolume(self.axis, src)}
+                if with_ is None:
+                    given = {c: renv[c] for c in passed}
+                else:
+                    given = {k: self.x.substitute(v, ienv, with_.where[k]) for k, v in with_.items()}
+                if stride is not None and "stride" not in given:   # with: may set it itself
+                    s = self.x.substitute(stride, ienv, st.where.get("stride", rpos))
+                    given["stride"] = s if i == 0 else 1
+                benv = self._block_env(bname, params, given,
+                                       lambda k: (with_.key_at.get(k) if with_ is not None
+                                                  else None) or st.where.get(k) or hpos,
+                                       rpos, STAGE_KEYS)
+                self._instance(bname, bdef, benv, i, f"{base}.{i}", src, prefix, scope, local,
+                               depth)
+
