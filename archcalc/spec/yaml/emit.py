@@ -11,7 +11,6 @@ one are still checked.
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -278,8 +277,8 @@ class Emitter:
         if n > 1 and "{i" not in raw:
             raw += ".{i}"
         pos = item.where.get("name", item.pos)
-        return [re.sub(r"\{([^}]*)\}", lambda m: str(self.x.evaluate(m.group(1), {**env, "i": i}, pos)), raw)
-                if "{" in raw else self.x.substitute(raw, env, pos) for i in range(n)]
+        return [self.x.name(raw, {**env, "i": i}, pos) if "{" in raw
+                else self.x.substitute(raw, env, pos) for i in range(n)]
 
     def _absent(self, item: YMap, env: dict, local: dict, names: list) -> None:
         """A layer or block instance whose ``when:`` is false is not built: it acts as identity.
@@ -499,8 +498,8 @@ class Emitter:
             if n > MAX_LAYERS:
                 raise error(f"row {r} repeats its block {n:,} times, more than the "
                             f"{MAX_LAYERS:,} layers archcalc analyzes", rpos)
-            base = (re.sub(r"\{([^}]*)\}", lambda m: str(self.x.evaluate(m.group(1), renv, name_pos)),
-                           name_pat) if "{" in name_pat else self.x.substitute(name_pat, renv, name_pos))
+            base = (self.x.name(name_pat, renv, name_pos) if "{" in name_pat
+                    else self.x.substitute(name_pat, renv, name_pos))
             if n and prefix + f"{base}.0" in self.b.block_outputs:
                 raise error(f"the stage {base!r} is built twice: its blocks {base}.0, … exist "
                             "already", name_pos, hint="give each stages: item its own name, "
