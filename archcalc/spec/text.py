@@ -48,9 +48,14 @@ class Defaults:
         attrs.setdefault("kernel", self.pool_kernel)
         if self.pool_stride is not None:
             attrs.setdefault("stride", self.pool_stride)
+        self.pooled(kind)
+        return (kind, attrs)
+
+    def pooled(self, kind: str) -> None:
+        """After a pool layer of ``kind``: a max pool doubles the running width of letter convs
+        when ``double_after_pool`` is set."""
         if kind == "maxpool" and self.double_after_pool:
             self.width *= 2
-        return (kind, attrs)
 
 
 def _opts(s: str, allowed: str, word: str, pos: SourcePos) -> dict:

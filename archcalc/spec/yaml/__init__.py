@@ -21,7 +21,7 @@ from ...graph import Builder, Network
 from ...ops.values import Vol, as_volume, channels_first_warning, near
 from ..text import Defaults
 from .compose import MAX_NODES, Quoted, YList, YMap, compose_yaml
-from .emit import MAX_BLOCK_DEPTH, Emitter
+from .emit import MAX_BLOCK_DEPTH, Emitter, Memo
 from .expr import Expressions, InputVolume, evaluate, make_divisible, shown, substitute
 from .params import spec_defaults, top_params, uses
 
@@ -34,15 +34,16 @@ DEFAULT_INPUT = (224, 224, 3)      # a spec without input: and without --input (
 
 
 class Document(NamedTuple):
-    """A YAML spec composed once: its top-level mapping, and what evaluating it made that holds
-    for every build (each expression read once). A sweep builds every variant from one."""
+    """A YAML spec composed once: its top-level mapping, and what building it made that holds
+    for every build (:class:`~.emit.Memo`: each expression compiled once, each op mapping
+    planned once). A sweep builds every variant from one."""
     spec: YMap
-    expressions: Expressions
+    memo: Memo
 
 
 def compose(text: str, file: str) -> Document:
     """The spec's text as a :class:`Document` (YMap/YList values with their places)."""
-    return Document(compose_yaml(text, file), Expressions())
+    return Document(compose_yaml(text, file), Memo())
 
 
 def parse_yaml(text: str, file: str, input: Vol | None = None, name: str | None = None,
@@ -79,7 +80,7 @@ def _build(doc: Document, file: str, input: Vol | None, name: str | None,
     """The checked mapping of a YAML spec → a Network; ``diags`` holds the problems found so far
     (raised with any found here), ``meant`` the keys a misspelled top-level key stands for (their
     absence is not reported twice)."""
-    spec, x = doc.spec, doc.expressions
+    spec, x = doc.spec, doc.memo.expressions
     env = top_params(spec, diags, settings, x)
     d = spec_defaults(spec, Defaults(), diags, env, x)
     for k, v in (overrides or {}).items():
@@ -119,7 +120,7 @@ def _build(doc: Document, file: str, input: Vol | None, name: str | None,
     b = Builder(net_name, input, spec.where.get("input", spec.pos))
     if chw is not None:
         b.warnings.append(chw)
-    emitter = Emitter(b, d, blocks, x, dict(env))
+    emitter = Emitter(b, d, blocks, doc.memo, dict(env))
     local = {"input": "input"}
     emitter.items(layers, env, "", (), local, 0)
     diags += emitter.report()
@@ -139,10 +140,19 @@ def _build(doc: Document, file: str, input: Vol | None, name: str | None,
                             if len(b.layers) > 1 else None)
     # its layers depend on the input's height or width beyond the input itself (in.h, in.w, or a
     # declared res): another input size needs the spec read again (archcalc sizes)
-    size_dependent = emitter.size_read or ("res" in env and uses(
-        [v for k, v in spec.items() if k not in ("input", "params")]
-        + [v for k, v in (spec.get("params") or {}).items() if k != "res"], "res"))
+    size_dependent = emitter.size_read or ("res" in env and _reads_res(doc))
     return b.build(d.rounding, file, "yaml", params=env, size_dependent=size_dependent)
+
+
+def _reads_res(doc: Document) -> bool:
+    """Whether an expression outside ``input:`` (and the declaration of ``res`` itself) may
+    read ``res``: worked out once per document."""
+    memo, spec = doc.memo, doc.spec
+    if memo.reads_res is None:
+        memo.reads_res = uses(
+            [v for k, v in spec.items() if k not in ("input", "params")]
+            + [v for k, v in (spec.get("params") or {}).items() if k != "res"], "res")
+    return memo.reads_res
 
 
 def _outputs(spec: YMap, local: dict[str, str], b: Builder) -> list[str]:

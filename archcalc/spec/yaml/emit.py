@@ -17,7 +17,7 @@ from typing import Any
 
 from ...errors import ArchcalcError, Diagnostic, SourcePos, error
 from ...graph import MAX_LAYERS, Builder, Layer
-from ...ops import OP_NAMES, OPS, At, lookup
+from ...ops import OP_NAMES, OPS, At, Op, lookup
 from ...ops.base import suggest_attr
 from ...ops.values import Vol, near
 from ..text import Defaults, check_size, emit_word, expand, letter_runs, parse_items
@@ -30,6 +30,7 @@ LAYER_KEYS = ("op", "name", "inputs", "repeat", "when", "train_only")
 BLOCK_KEYS = ("block", "name", "inputs", "repeat", "when", "train_only")
 STAGE_KEYS = ("block", "table", "with", "name", "repeat", "stride", "train_only")
 _AXES = {"h": 0, "w": 1, "c": 2}
+KEPT = 256                 # validated attribute sets an op mapping keeps (see LayerPlan)
 
 
 def _kind_of(item) -> str | None:
@@ -39,37 +40,144 @@ def _kind_of(item) -> str | None:
     return OP_NAMES.get(item["op"].lower())
 
 
+_CONV_DEFAULTS = ("conv", "dwconv")           # ops that take defaults.conv and defaults.bias
+_BIAS_DEFAULTS = ("fc", "conv_transpose")     # the other ops with a bias
+_POOLS = ("maxpool", "avgpool")               # ops that take defaults.pool
+
+
+class LayerPlan:
+    """What building an op mapping needs that no parameter changes, worked out once per
+    document (for a mapping whose op is a plain word and that has no ``train_only:``): its op;
+    its attributes (``(key, value, place)`` in the order written; those whose value holds an
+    expression or a list are evaluated per build, the others are the values written); which of
+    the spec's defaults its op takes; whether it has ``when:``, ``repeat:``, ``inputs:``; its
+    name where it is a plain word; the places the op's messages point at; and the attributes
+    the op has validated so far, one dict per distinct set of evaluated values.
+
+    Validating is a pure function of the values, so a layer built again with values seen
+    before (another instance of a block, another variant of a sweep) shares that dict: the
+    analysis then also reuses its figures while the input volumes repeat."""
+
+    __slots__ = ("opdef", "kind", "attrs", "dynamic", "defaults", "when", "repeat", "inputs",
+                 "name", "where", "validated")
+
+    def __init__(self, opdef: Op, item: YMap):
+        self.opdef, self.kind = opdef, opdef.kind
+        self.attrs = [(k, v, item.where[k]) for k, v in item.items() if k not in LAYER_KEYS]
+        self.dynamic = [a for a in self.attrs if _evaluated(a[1])]
+        kind = opdef.kind
+        self.defaults = (_CONV_DEFAULTS if kind in _CONV_DEFAULTS else _BIAS_DEFAULTS
+                         if kind in _BIAS_DEFAULTS else _POOLS if kind in _POOLS else None)
+        self.when, self.repeat, self.inputs = "when" in item, "repeat" in item, "inputs" in item
+        name = item.get("name")
+        # a plain word (or number) is the name of the layer it makes alone (see _names)
+        plain = name is None or (isinstance(name, (str, int)) and not isinstance(name, bool)
+                                 and "{" not in str(name) and "$" not in str(name))
+        self.name: Any = (None if name is None else str(name)) if plain else _WRITTEN
+        self.where = {**item.where, **{("key", k): p for k, p in item.key_at.items()}}
+        self.validated: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def raw(self, values: list[Any], d: Defaults) -> dict[str, Any]:
+        """The attributes as written, with the values of :attr:`dynamic` (the first of
+        ``values``, in order) evaluated, and the spec's defaults where the op takes them (what
+        :meth:`Emitter._layer` gives the op)."""
+        evaluated = iter(values)
+        raw = {k: next(evaluated) if _evaluated(v) else v for k, v, _ in self.attrs}
+        if self.defaults is _CONV_DEFAULTS:
+            for k, v in (("kernel", d.conv_kernel), ("stride", d.conv_stride),
+                         ("padding", d.conv_padding), ("bias", d.bias)):
+                raw.setdefault(k, v)
+        elif self.defaults is _BIAS_DEFAULTS:
+            raw.setdefault("bias", d.bias)
+        elif self.defaults is _POOLS:
+            raw.setdefault("kernel", d.pool_kernel)
+            if d.pool_stride is not None:
+                raw.setdefault("stride", d.pool_stride)
+        return raw
+
+
+class Memo:
+    """What building a document made that holds for every build: its compiled expressions, the
+    plans of its op mappings (by the mapping's id: the document keeps the mappings alive as
+    long as this), and whether an expression outside ``input:`` and ``params:`` reads ``res``
+    (None until a build asks). Owned by the composed document."""
+
+    __slots__ = ("expressions", "layers", "reads_res")
+
+    def __init__(self) -> None:
+        self.expressions = Expressions()
+        self.layers: dict[int, LayerPlan | None] = {}
+        self.reads_res: bool | None = None
+
+
+_UNPLANNED: Any = object()      # a mapping not planned yet (None: never planned)
+_WRITTEN: Any = object()        # a layer name that is a pattern or an expression
+
+
+def _evaluated(value: Any) -> bool:
+    """Whether a written value is evaluated per build: text with ``$`` (an expression), or a
+    list (item by item, into a list of its own)."""
+    return isinstance(value, list) or (isinstance(value, str) and "$" in value)
+
+
+def _frozen(values: list[Any]) -> tuple[Any, ...] | None:
+    """``values`` as a key that tells apart every difference validation could see: each value
+    with its type (1, 1.0 and true differ), a float by its exact bits, a list or tuple item by
+    item; None for a value that cannot be part of a key."""
+    out: list[Any] = []
+    for v in values:
+        t = v.__class__
+        if t is int or t is str or t is bool or v is None:
+            out.append((t, v))
+        elif t is float:
+            out.append((t, v.hex()))
+        elif isinstance(v, (list, tuple)):
+            inner = _frozen(list(v))
+            if inner is None:
+                return None
+            out.append((t, inner))
+        elif isinstance(v, (str, int, float)):      # a subclass (Quoted): as its own kind
+            out.append((t, v.hex() if isinstance(v, float) else v))
+        else:
+            return None
+    return tuple(out)
+
+
 class Emitter:
     """Emits the layer lists of one build of a spec into ``builder``: ``d`` the defaults,
-    ``blocks`` the block definitions, ``x`` the document's expressions, ``top`` the top-level
-    parameters (which block layers also see)."""
+    ``blocks`` the block definitions, ``memo`` the document's (its expressions and plans),
+    ``top`` the top-level parameters (which block layers also see)."""
 
-    def __init__(self, builder: Builder, d: Defaults, blocks: YMap, x: Expressions,
+    def __init__(self, builder: Builder, d: Defaults, blocks: YMap, memo: Memo,
                  top: dict[str, Any]):
-        self.b, self.d, self.blocks, self.x = builder, d, blocks, x
+        self.b, self.d, self.blocks, self.memo = builder, d, blocks, memo
+        self.x = memo.expressions
         self.top = top
         self.diags: list = []           # every problem found, not only the first
         self.users: dict = {}           # (place, message) -> the block instances that hit it
-        self.memo: dict = {}            # validated token attributes (see text.emit_word)
+        self.words: dict = {}           # validated token attributes (see text.emit_word)
         self.instances: dict = {}       # unnamed block instances so far, per (scope, block)
         # the volume tracker (in.h, in.w, in.c): the output volume of a built layer, computed
         # with its op's own shape rule when an expression asks, with those of its ancestors
         self.vols: dict = {}            # layer name -> volume, or None when it cannot be known
         self.why: dict = {}             # layer name -> the layer whose error made it unknown
+        # (id of a layer's attributes, op, input volumes) -> its output volume: the attributes
+        # all belong to layers of this build, so their ids are not reused while it lasts
+        self.shapes: dict[tuple[int, str, tuple[Vol, ...]], Vol] = {}
         self.unknown_said = False       # an in.* was refused for an earlier error: said once
         self.used: set = set()          # blocks instantiated (or named in stages) at least once
         self.size_read = False          # an expression read in.h or in.w
 
-    def volume(self, src: str, pos: SourcePos, what: str, expr: str):
+    def volume(self, src: str, pos: SourcePos, what: str, expr: str) -> Vol:
         """The output volume of layer ``src``; a located error for ``what`` (``in.c``) when it
         cannot be known. A shape error found here is reported once, as the analysis would."""
-        vols, stack = self.vols, [src]
+        vols, stack, names, shapes = self.vols, [src], self.b.names, self.shapes
         while stack:                    # depth first, without recursion (chains may be long)
             name = stack[-1]
             if name in vols:
                 stack.pop()
                 continue
-            layer = self.b.names.get(name)
+            layer = names.get(name)
             if layer is None or layer.op == "input":    # a layer that failed to build: None
                 vols[name] = self.b.input if layer is not None else None
                 stack.pop()
@@ -86,12 +194,19 @@ class Emitter:
                 if cause is not None:
                     self.why[name] = cause
                 continue
+            # a shape is a function of the attributes and the input volumes: the layers of a
+            # block's instances share their attributes (LayerPlan), so most are computed once
+            key = (id(layer.attrs), layer.op, tuple(ins))
+            vol = shapes.get(key)
+            if vol is not None:
+                vols[name] = vol
+                continue
             try:
-                self.vols[layer.name] = OPS[layer.op].shape(
+                vols[name] = shapes[key] = OPS[layer.op].shape(
                     layer.attrs, ins, At(layer.name, layer.pos, layer.inputs, self.d.rounding))
             except ArchcalcError as exc:
-                self.vols[layer.name] = None
-                self.why[layer.name] = layer
+                vols[name] = None
+                self.why[name] = layer
                 for d in exc.diagnostics:      # reported here, as the build then stops
                     if (d.pos, d.message) not in self.users:
                         self.users[(d.pos, d.message)] = []
@@ -161,9 +276,14 @@ class Emitter:
     def items(self, items: YList, env: dict, prefix: str, scope: tuple, local: dict, depth: int):
         """Emit a layer list. ``local`` maps names visible here to full layer names. A failed
         item is reported and the items after it are still checked (see Builder.fail)."""
+        plans = self.memo.layers
         for i, item in enumerate(items):
             try:
-                self.item(item, items.where[i], env, prefix, scope, local, depth)
+                plan = plans.get(id(item))
+                if plan is not None:    # an op mapping built before (see layer)
+                    self.planned(plan, item, env, prefix, scope, local)
+                else:
+                    self.item(item, items.where[i], env, prefix, scope, local, depth)
             except ArchcalcError as exc:
                 for d in exc.diagnostics:      # a block's mistake once, not once per instance
                     key = (d.pos, d.message)
@@ -230,7 +350,7 @@ class Emitter:
             raise ArchcalcError(errors)
         first: dict = {}
         for w in expand(words):
-            for layer in emit_word(self.b, w, self.d, self.memo, scope=scope, prefix=prefix):
+            for layer in emit_word(self.b, w, self.d, self.words, scope=scope, prefix=prefix):
                 local[layer.name[len(prefix):]] = layer.name
                 first.setdefault(w.pos, layer.name)
         for w in warnings:
@@ -290,35 +410,120 @@ class Emitter:
                 local[name] = src
         self.b.last = src
 
-    def layer(self, item: YMap, env, prefix, scope, local):
+    def layer(self, item: YMap, env: Env, prefix: str, scope: tuple[str, ...],
+              local: dict[str, str]) -> None:
+        """An op mapping: its layer (or layers, with repeat:)."""
+        plans = self.memo.layers
+        plan = plans.get(id(item), _UNPLANNED)
+        if plan is _UNPLANNED:
+            plan = plans[id(item)] = self._plan(item)
+        if plan is None:
+            self._layer(item, env, prefix, scope, local)
+        else:
+            self.planned(plan, item, env, prefix, scope, local)
+
+    def planned(self, plan: LayerPlan, item: YMap, env: Env, prefix: str,
+                scope: tuple[str, ...], local: dict[str, str]) -> None:
+        """What :meth:`_layer` does, with what no parameter changes done once (see LayerPlan):
+        the same checks in the same order, the same layers."""
+        if plan.when and not self.when(item, env):
+            self._absent(item, env, local, self._names(item, env, self._repeat(item, env), None))
+            return
+        kind, d = plan.kind, self.d
+        if plan.dynamic:
+            sub = self.x.substitute
+            values = [sub(v, env, pos) for _, v, pos in plan.dynamic]
+        else:
+            values = []
+        group = plan.defaults
+        if group is _CONV_DEFAULTS:
+            values += (d.conv_kernel, d.conv_stride, d.conv_padding, d.bias)
+        elif group is _BIAS_DEFAULTS:
+            values.append(d.bias)
+        elif group is _POOLS:
+            values += (d.pool_kernel, d.pool_stride)
+        n = self._repeat(item, env) if plan.repeat else 1
+        inputs = self._inputs(item, env, local) if plan.inputs else None
+        names = [plan.name] if n == 1 and plan.name is not _WRITTEN else \
+            self._names(item, env, n, None)
+        key = _frozen(values)
+        attrs = None
+        if key is not None:
+            try:
+                attrs = plan.validated.get(key)
+            except TypeError:           # a value that cannot be a key (a --set dict)
+                key = None
+        b = self.b
+        for name in names:
+            if group is _POOLS:
+                d.pooled(kind)          # each pool may double the letter width
+            if attrs is None:           # the first of these values: validated by the op
+                layer = b.add(kind, plan.raw(values, d), item.pos, name=name, inputs=inputs,
+                              scope=scope, prefix=prefix, where=plan.where)
+                attrs = layer.attrs
+                if key is not None:
+                    if len(plan.validated) >= KEPT:     # memory stays bounded in a sweep
+                        plan.validated.clear()
+                    plan.validated[key] = attrs
+            else:                       # as validated before: the same attributes object
+                layer = b.add(kind, attrs, item.pos, name=name, inputs=inputs, scope=scope,
+                              prefix=prefix, ready=True)
+            local[layer.name[len(prefix):]] = layer.name
+            inputs = None
+
+    def _plan(self, item: YMap) -> LayerPlan | None:
+        """The plan of an op mapping whose op is a plain word that is not a split and whose keys
+        are all right; None for any other (built by :meth:`_layer` every time, which reports
+        what is wrong where it is met)."""
+        op = item["op"]
+        if not isinstance(op, str) or "$" in op or "train_only" in item or "stages" in item \
+                or "block" in item:
+            return None
+        try:
+            opdef = lookup(op, item.where["op"])
+            self._check_keys(item, opdef)
+        except ArchcalcError:
+            return None
+        if opdef.kind == "split":
+            return None
+        return LayerPlan(opdef, item)
+
+    def _check_keys(self, item: YMap, opdef: Op) -> None:
+        """A misspelled layer key (train-only, inptus) is not an attribute: say so."""
+        for k in item:
+            if k not in LAYER_KEYS and k not in opdef.ATTRS:
+                meant = difflib.get_close_matches(str(k).lower().replace("-", "_"), LAYER_KEYS,
+                                                  n=1, cutoff=0.75)
+                if meant and not suggest_attr(str(k), opdef.ATTRS):
+                    raise error(f"unknown key {k!r}", item.key_at[k],
+                                hint=f"did you mean {meant[0]!r}? keys of a layer: "
+                                + ", ".join(LAYER_KEYS) + f", and {opdef.kind}'s attributes")
+
+    def _layer(self, item: YMap, env: Env, prefix: str, scope: tuple[str, ...],
+               local: dict[str, str]) -> None:
+        """An op mapping, read in full (the op itself may be an expression)."""
         op = self.x.substitute(item["op"], env, item.where["op"])
         if not self.when(item, env):
             lookup(op, item.where["op"])
             self._absent(item, env, local, self._names(item, env, self._repeat(item, env), None))
             return
         opdef = lookup(op, item.where["op"])
-        for k in item:       # a misspelled layer key (train-only, inptus) is not an attribute
-            if k not in LAYER_KEYS and k not in opdef.ATTRS:
-                near = difflib.get_close_matches(str(k).lower().replace("-", "_"), LAYER_KEYS,
-                                                 n=1, cutoff=0.75)
-                if near and not suggest_attr(str(k), opdef.ATTRS):
-                    raise error(f"unknown key {k!r}", item.key_at[k],
-                                hint=f"did you mean {near[0]!r}? keys of a layer: "
-                                + ", ".join(LAYER_KEYS) + f", and {opdef.kind}'s attributes")
-        attrs = {k: self.x.substitute(v, env, item.where[k]) for k, v in item.items() if k not in LAYER_KEYS}
+        self._check_keys(item, opdef)
+        attrs = {k: self.x.substitute(v, env, item.where[k]) for k, v in item.items()
+                 if k not in LAYER_KEYS}
         kind = opdef.kind
         d = self.d
-        if kind in ("conv", "dwconv"):
+        if kind in _CONV_DEFAULTS:
             for k, v in (("kernel", d.conv_kernel), ("stride", d.conv_stride),
                          ("padding", d.conv_padding), ("bias", d.bias)):
                 attrs.setdefault(k, v)
-        elif kind in ("fc", "conv_transpose"):     # the other ops with a bias
+        elif kind in _BIAS_DEFAULTS:     # the other ops with a bias
             attrs.setdefault("bias", d.bias)
         n = self._repeat(item, env)
         inputs = self._inputs(item, env, local)
         where = {**item.where, **{("key", k): p for k, p in item.key_at.items()}}
         for name in self._names(item, env, n, None):
-            if kind in ("maxpool", "avgpool"):     # each pool may double the letter width
+            if kind in _POOLS:     # each pool may double the letter width
                 attrs = d.pool(kind, attrs)[1]
             layer = self.b.add(kind, attrs, item.pos, name=name, inputs=inputs, scope=scope,
                                prefix=prefix, where=where)
