@@ -11,6 +11,7 @@ one are still checked.
 from __future__ import annotations
 
 import difflib
+import itertools
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -61,14 +62,25 @@ class LayerPlan:
     __slots__ = ("opdef", "kind", "attrs", "dynamic", "defaults", "when", "repeat", "inputs",
                  "name", "where", "validated")
 
-    def __init__(self, opdef: Op, item: YMap):
+    def __init__(self, opdef: Op, item: YMap, x: Expressions):
         self.opdef, self.kind = opdef, opdef.kind
         self.attrs = [(k, v, item.where[k]) for k, v in item.items() if k not in LAYER_KEYS]
-        self.dynamic = [a for a in self.attrs if _evaluated(a[1])]
+        # (substitution, place) of each value evaluated per build, in the order written
+        self.dynamic = [(x.substitution(v), pos) for _, v, pos in self.attrs if _evaluated(v)]
         kind = opdef.kind
         self.defaults = (_CONV_DEFAULTS if kind in _CONV_DEFAULTS else _BIAS_DEFAULTS
                          if kind in _BIAS_DEFAULTS else _POOLS if kind in _POOLS else None)
-        self.when, self.repeat, self.inputs = "when" in item, "repeat" in item, "inputs" in item
+        self.when, self.repeat = "when" in item, "repeat" in item
+        # inputs: None (the previous layer), names and their places, or _WRITTEN (expressions)
+        given = item.get("inputs")
+        self.inputs: Any = _WRITTEN
+        if given is None and "inputs" not in item:
+            self.inputs = None
+        elif isinstance(given, str) and "$" not in given:
+            self.inputs = ([given], [item.where["inputs"]])
+        elif isinstance(given, YList) and all(isinstance(x, str) and "$" not in x
+                                              for x in given):
+            self.inputs = (list(given), given.where)
         name = item.get("name")
         # a plain word (or number) is the name of the layer it makes alone (see _names)
         plain = name is None or (isinstance(name, (str, int)) and not isinstance(name, bool)
@@ -78,9 +90,9 @@ class LayerPlan:
         self.validated: dict[tuple[Any, ...], dict[str, Any]] = {}
 
     def raw(self, values: list[Any], d: Defaults) -> dict[str, Any]:
-        """The attributes as written, with the values of :attr:`dynamic` (the first of
-        ``values``, in order) evaluated, and the spec's defaults where the op takes them (what
-        :meth:`Emitter._layer` gives the op)."""
+        """The attributes as written, with ``values`` (of :attr:`dynamic`, in order) for those
+        evaluated, and the spec's defaults where the op takes them (what :meth:`Emitter._layer`
+        gives the op)."""
         evaluated = iter(values)
         raw = {k: next(evaluated) if _evaluated(v) else v for k, v, _ in self.attrs}
         if self.defaults is _CONV_DEFAULTS:
@@ -161,9 +173,9 @@ class Emitter:
         # with its op's own shape rule when an expression asks, with those of its ancestors
         self.vols: dict = {}            # layer name -> volume, or None when it cannot be known
         self.why: dict = {}             # layer name -> the layer whose error made it unknown
-        # (id of a layer's attributes, op, input volumes) -> its output volume: the attributes
-        # all belong to layers of this build, so their ids are not reused while it lasts
-        self.shapes: dict[tuple[int, str, tuple[Vol, ...]], Vol] = {}
+        self.tracked = 0                # the layers before this one all have their volumes
+        self.shapes: dict[tuple[int, str, tuple[Vol, ...]], Vol] = {}      # see shape
+        self.defaults_keys: dict[tuple[str, ...], Any] = {}     # see defaults_key
         self.unknown_said = False       # an in.* was refused for an earlier error: said once
         self.used: set = set()          # blocks instantiated (or named in stages) at least once
         self.size_read = False          # an expression read in.h or in.w
@@ -171,7 +183,9 @@ class Emitter:
     def volume(self, src: str, pos: SourcePos, what: str, expr: str) -> Vol:
         """The output volume of layer ``src``; a located error for ``what`` (``in.c``) when it
         cannot be known. A shape error found here is reported once, as the analysis would."""
-        vols, stack, names, shapes = self.vols, [src], self.b.names, self.shapes
+        vols, stack, names = self.vols, [src], self.b.names
+        if src not in vols:
+            self._forward()
         while stack:                    # depth first, without recursion (chains may be long)
             name = stack[-1]
             if name in vols:
@@ -194,16 +208,8 @@ class Emitter:
                 if cause is not None:
                     self.why[name] = cause
                 continue
-            # a shape is a function of the attributes and the input volumes: the layers of a
-            # block's instances share their attributes (LayerPlan), so most are computed once
-            key = (id(layer.attrs), layer.op, tuple(ins))
-            vol = shapes.get(key)
-            if vol is not None:
-                vols[name] = vol
-                continue
             try:
-                vols[name] = shapes[key] = OPS[layer.op].shape(
-                    layer.attrs, ins, At(layer.name, layer.pos, layer.inputs, self.d.rounding))
+                vols[name] = self.shape(layer, ins, self.d.rounding)
             except ArchcalcError as exc:
                 vols[name] = None
                 self.why[name] = layer
@@ -225,6 +231,52 @@ class Emitter:
         raise error(f"{what} is unknown in {expr!r}: {because}", pos,
                     hint="fix that error first; this one (and the layers that depend on it) "
                          "then follow")
+
+    def _forward(self) -> None:
+        """The volumes of the layers built since the last call, in the order built, while each
+        is computed without an error (the first that is not is left to :meth:`volume`, which
+        reports it as it would have without this). A layer computed here that ``volume`` would
+        not have needed yet changes nothing: it has no error, and its volume is the one
+        ``volume`` would compute."""
+        layers, vols, shapes, rounding = self.b.layers, self.vols, self.shapes, self.d.rounding
+        i = self.tracked
+        for layer in itertools.islice(layers, i, None):
+            name, srcs = layer.name, layer.inputs
+            if name not in vols:
+                if layer.op == "input":
+                    vols[name] = self.b.input
+                else:
+                    if len(srcs) == 1:
+                        one = vols.get(srcs[0])
+                        ins = [one]
+                        known = (one,)
+                    else:
+                        ins = [vols.get(s) for s in srcs]
+                        known = tuple(ins)
+                    if None in known:           # not known (yet): volume's to follow
+                        break
+                    key = (id(layer.attrs), layer.op, known)
+                    vol = shapes.get(key)
+                    if vol is None:
+                        try:
+                            vol = self.shape(layer, ins, rounding)
+                        except ArchcalcError:
+                            break
+                    vols[name] = vol
+            i += 1
+        self.tracked = i
+
+    def shape(self, layer: Layer, ins: list[Vol], rounding: str) -> Vol:
+        """The output volume of ``layer`` (built) reading volumes ``ins``: its op's shape rule,
+        a function of the attributes and the input volumes, so computed once for the layers
+        that share them (a block's instances: see LayerPlan). The attributes all belong to
+        layers of this build, so their ids are not another's while it lasts."""
+        key = (id(layer.attrs), layer.op, tuple(ins))
+        vol = self.shapes.get(key)
+        if vol is None:
+            vol = self.shapes[key] = OPS[layer.op].shape(
+                layer.attrs, ins, At(layer.name, layer.pos, layer.inputs, rounding))
+        return vol
 
     def axis(self, src: str, axis: str, expr: str, pos: SourcePos) -> int:
         """``in.h``, ``in.w`` or ``in.c`` of a block instance reading layer ``src`` (what its
@@ -366,8 +418,13 @@ class Emitter:
         raw = [raw] if isinstance(raw, str) else raw
         if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
             raise error("inputs must be a layer name or a list of names", item.where["inputs"])
+        return self._named(raw, where, local)
+
+    def _named(self, names: list[str], where: list[SourcePos], local: dict[str, str]
+               ) -> list[str]:
+        """The full names of the layers ``names`` (given at ``where``) stand for."""
         out = []
-        for x, pos in zip(raw, where):
+        for x, pos in zip(names, where):
             if x not in local:
                 raise error(f"input {x!r} is not defined before this layer", pos,
                             hint=near(x, local) +
@@ -429,25 +486,19 @@ class Emitter:
         if plan.when and not self.when(item, env):
             self._absent(item, env, local, self._names(item, env, self._repeat(item, env), None))
             return
-        kind, d = plan.kind, self.d
-        if plan.dynamic:
-            sub = self.x.substitute
-            values = [sub(v, env, pos) for _, v, pos in plan.dynamic]
-        else:
-            values = []
-        group = plan.defaults
-        if group is _CONV_DEFAULTS:
-            values += (d.conv_kernel, d.conv_stride, d.conv_padding, d.bias)
-        elif group is _BIAS_DEFAULTS:
-            values.append(d.bias)
-        elif group is _POOLS:
-            values += (d.pool_kernel, d.pool_stride)
+        kind, d, group = plan.kind, self.d, plan.defaults
+        values = [node(env, pos) for node, pos in plan.dynamic]
         n = self._repeat(item, env) if plan.repeat else 1
-        inputs = self._inputs(item, env, local) if plan.inputs else None
+        given = plan.inputs
+        inputs = None if given is None else self._inputs(item, env, local) if given is _WRITTEN \
+            else self._named(given[0], given[1], local)
         names = [plan.name] if n == 1 and plan.name is not _WRITTEN else \
             self._names(item, env, n, None)
         key = _frozen(values)
         attrs = None
+        if key is not None and group is not None:   # the defaults it takes: part of the key
+            taken = self.defaults_key(group)
+            key = None if taken is None else (key, taken)
         if key is not None:
             try:
                 attrs = plan.validated.get(key)
@@ -471,6 +522,18 @@ class Emitter:
             local[layer.name[len(prefix):]] = layer.name
             inputs = None
 
+    def defaults_key(self, group: tuple[str, ...]) -> Any:
+        """The spec's defaults an op of ``group`` takes (see LayerPlan.raw), as part of a key:
+        the same for every layer of this build (only the running width of letter convs
+        changes as it goes, which no op mapping takes)."""
+        got = self.defaults_keys.get(group)
+        if got is None:
+            d = self.d
+            got = self.defaults_keys[group] = _frozen(
+                [d.conv_kernel, d.conv_stride, d.conv_padding, d.bias] if group is _CONV_DEFAULTS
+                else [d.bias] if group is _BIAS_DEFAULTS else [d.pool_kernel, d.pool_stride])
+        return got
+
     def _plan(self, item: YMap) -> LayerPlan | None:
         """The plan of an op mapping whose op is a plain word that is not a split and whose keys
         are all right; None for any other (built by :meth:`_layer` every time, which reports
@@ -486,7 +549,7 @@ class Emitter:
             return None
         if opdef.kind == "split":
             return None
-        return LayerPlan(opdef, item)
+        return LayerPlan(opdef, item, self.x)
 
     def _check_keys(self, item: YMap, opdef: Op) -> None:
         """A misspelled layer key (train-only, inptus) is not an attribute: say so."""

@@ -139,6 +139,18 @@ class Expressions:
             got = self.texts[value] = self._template(value, SUBST, _substituted)
         return got(env, pos)
 
+    def substitution(self, value: Any) -> Node:
+        """:meth:`substitute` of ``value`` as a node, for a value substituted again and again
+        (it then skips looking at the value each time)."""
+        if isinstance(value, list):
+            return lambda env, pos: self.substitute(value, env, pos)
+        if not isinstance(value, str) or "$" not in value:
+            return lambda env, pos: value
+        got = self.texts.get(value)
+        if got is None:
+            got = self.texts[value] = self._template(value, SUBST, _substituted)
+        return got
+
     def name(self, pattern: str, env: Env, pos: SourcePos) -> str:
         """A name pattern with its ``{expression}`` parts evaluated (``"block{i + 1}"``)."""
         got = self.names.get(pattern)
