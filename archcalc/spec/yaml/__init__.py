@@ -109,7 +109,8 @@ def _build(doc: Document, file: str, input: Vol | None, name: str | None,
         raise ArchcalcError(diags)
     if isinstance(layers, str) and layers.strip():
         raise error("'layers' is a list, got one string", spec.where["layers"],
-                    hint=f"write layers: [{layers.strip()}] (or one item per line, each after '- ')")
+                    hint=f"write layers: [{layers.strip()}] (or one item per line, each after "
+                         "'- ')")
     if not isinstance(layers, YList) or not layers:
         raise error("the spec needs a non-empty list 'layers'",
                     spec.where.get("layers", spec.pos), hint="layers: [C3D64, M, FC10, S]")

@@ -94,7 +94,8 @@ class _Convert:
         if not isinstance(value, (str, int, float, bool, type(None))):
             raise error(f"unsupported YAML value of type {type(value).__name__}", self.pos(node),
                         hint=_PLAIN_HINT)
-        if isinstance(value, str) and node.style in ("'", '"'):
+        if isinstance(value, str) and isinstance(node, yaml.ScalarNode) \
+                and node.style in ("'", '"'):
             return Quoted(value)
         return value
 

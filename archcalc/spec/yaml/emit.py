@@ -21,7 +21,7 @@ from ...graph import MAX_LAYERS, Builder, Layer
 from ...ops import OP_NAMES, OPS, At, Op, lookup
 from ...ops.base import suggest_attr
 from ...ops.values import Vol, near
-from ..text import Defaults, check_size, emit_word, expand, letter_runs, parse_items
+from ..text import Defaults, WordMemo, check_size, emit_word, expand, letter_runs, parse_items
 from .compose import Quoted, YList, YMap
 from .expr import Env, Expressions, InputVolume, shown
 from .params import NAME, RESERVED
@@ -31,10 +31,12 @@ LAYER_KEYS = ("op", "name", "inputs", "repeat", "when", "train_only")
 BLOCK_KEYS = ("block", "name", "inputs", "repeat", "when", "train_only")
 STAGE_KEYS = ("block", "table", "with", "name", "repeat", "stride", "train_only")
 _AXES = {"h": 0, "w": 1, "c": 2}
+Scope = tuple[str, ...]    # the block instances a layer is built in, outermost first
+Local = dict[str, str]     # the names a layer list sees → the full names of their layers
 KEPT = 256                 # validated attribute sets an op mapping keeps (see LayerPlan)
 
 
-def _kind_of(item) -> str | None:
+def _kind_of(item: Any) -> str | None:
     """The op kind of a layer mapping whose op is a plain known word, else None."""
     if not isinstance(item, YMap) or not isinstance(item.get("op"), str) or "repeat" in item:
         return None
@@ -59,8 +61,19 @@ class LayerPlan:
     before (another instance of a block, another variant of a sweep) shares that dict: the
     analysis then also reuses its figures while the input volumes repeat."""
 
-    __slots__ = ("opdef", "kind", "attrs", "dynamic", "defaults", "when", "repeat", "inputs",
-                 "name", "where", "validated")
+    __slots__ = (
+        "attrs",
+        "defaults",
+        "dynamic",
+        "inputs",
+        "kind",
+        "name",
+        "opdef",
+        "repeat",
+        "validated",
+        "when",
+        "where",
+    )
 
     def __init__(self, opdef: Op, item: YMap, x: Expressions):
         self.opdef, self.kind = opdef, opdef.kind
@@ -86,7 +99,8 @@ class LayerPlan:
         plain = name is None or (isinstance(name, (str, int)) and not isinstance(name, bool)
                                  and "{" not in str(name) and "$" not in str(name))
         self.name: Any = (None if name is None else str(name)) if plain else _WRITTEN
-        self.where = {**item.where, **{("key", k): p for k, p in item.key_at.items()}}
+        self.where: dict[Any, SourcePos] = {**item.where,
+                                            **{("key", k): p for k, p in item.key_at.items()}}
         self.validated: dict[tuple[Any, ...], dict[str, Any]] = {}
 
     def raw(self, values: list[Any], d: Defaults) -> dict[str, Any]:
@@ -165,19 +179,21 @@ class Emitter:
         self.b, self.d, self.blocks, self.memo = builder, d, blocks, memo
         self.x = memo.expressions
         self.top = top
-        self.diags: list = []           # every problem found, not only the first
-        self.users: dict = {}           # (place, message) -> the block instances that hit it
-        self.words: dict = {}           # validated token attributes (see text.emit_word)
-        self.instances: dict = {}       # unnamed block instances so far, per (scope, block)
+        self.diags: list[Diagnostic] = []   # every problem found, not only the first
+        # (place, message) -> the block instances that hit it
+        self.users: dict[tuple[SourcePos, str], list[str]] = {}
+        self.words: WordMemo = {}       # validated token attributes (see text.emit_word)
+        # unnamed block instances so far, per (scope, block)
+        self.instances: dict[tuple[str, str], int] = {}
         # the volume tracker (in.h, in.w, in.c): the output volume of a built layer, computed
         # with its op's own shape rule when an expression asks, with those of its ancestors
-        self.vols: dict = {}            # layer name -> volume, or None when it cannot be known
-        self.why: dict = {}             # layer name -> the layer whose error made it unknown
+        self.vols: dict[str, Vol | None] = {}   # layer name -> volume, None where unknown
+        self.why: dict[str, Layer] = {}     # layer name -> the layer whose error made it unknown
         self.tracked = 0                # the layers before this one all have their volumes
         self.shapes: dict[tuple[int, str, tuple[Vol, ...]], Vol] = {}      # see shape
         self.defaults_keys: dict[tuple[str, ...], Any] = {}     # see defaults_key
         self.unknown_said = False       # an in.* was refused for an earlier error: said once
-        self.used: set = set()          # blocks instantiated (or named in stages) at least once
+        self.used: set[str] = set()     # blocks instantiated (or named in stages) at least once
         self.size_read = False          # an expression read in.h or in.w
 
     def volume(self, src: str, pos: SourcePos, what: str, expr: str) -> Vol:
@@ -201,10 +217,11 @@ class Emitter:
                 stack.extend(todo)
                 continue
             stack.pop()
-            ins = [vols[s] for s in layer.inputs]
-            if None in ins:
+            got = [vols[s] for s in layer.inputs]
+            ins = [v for v in got if v is not None]
+            if len(ins) < len(got):
                 vols[name] = None
-                cause = self.why.get(layer.inputs[ins.index(None)])
+                cause = self.why.get(layer.inputs[got.index(None)])
                 if cause is not None:
                     self.why[name] = cause
                 continue
@@ -248,14 +265,15 @@ class Emitter:
                 else:
                     if len(srcs) == 1:
                         one = vols.get(srcs[0])
+                        if one is None:         # not known (yet): volume's to follow
+                            break
                         ins = [one]
-                        known = (one,)
                     else:
-                        ins = [vols.get(s) for s in srcs]
-                        known = tuple(ins)
-                    if None in known:           # not known (yet): volume's to follow
-                        break
-                    key = (id(layer.attrs), layer.op, known)
+                        got = [vols.get(s) for s in srcs]
+                        ins = [v for v in got if v is not None]
+                        if len(ins) < len(got):
+                            break
+                    key = (id(layer.attrs), layer.op, tuple(ins))
                     vol = shapes.get(key)
                     if vol is None:
                         try:
@@ -312,7 +330,7 @@ class Emitter:
                              "training, such as an auxiliary classifier")
         return v
 
-    def report(self) -> list:
+    def report(self) -> list[Diagnostic]:
         """The problems found, each once, with the block instances that use it."""
         out = []
         for d in self.diags:
@@ -325,7 +343,8 @@ class Emitter:
             out.append(d)
         return out
 
-    def items(self, items: YList, env: dict, prefix: str, scope: tuple, local: dict, depth: int):
+    def items(self, items: YList, env: Env, prefix: str, scope: Scope, local: Local,
+              depth: int) -> None:
         """Emit a layer list. ``local`` maps names visible here to full layer names. A failed
         item is reported and the items after it are still checked (see Builder.fail)."""
         plans = self.memo.layers
@@ -353,7 +372,9 @@ class Emitter:
                 if full.startswith(prefix):
                     local[full[len(prefix):]] = full
 
-    def item(self, item, pos, env, prefix, scope, local, depth):
+    def item(self, item: Any, pos: SourcePos, env: Env, prefix: str, scope: Scope,
+             local: Local, depth: int) -> None:
+        """One item of a layer list, at ``pos``."""
         # train_only: on a layer or block instance, or inside a stages: mapping
         flags = item.get("stages") if isinstance(item, YMap) and "stages" in item else item
         if isinstance(flags, YMap) and "train_only" in flags:
@@ -366,10 +387,11 @@ class Emitter:
                 self.b.train_only = before
         return self._item(item, pos, env, prefix, scope, local, depth)
 
-    def _item(self, item, pos, env, prefix, scope, local, depth):
+    def _item(self, item: Any, pos: SourcePos, env: Env, prefix: str, scope: Scope,
+              local: Local, depth: int) -> None:
         if isinstance(item, str):
-            self.tokens(self.x.substitute(item, env, pos), pos, isinstance(item, Quoted), prefix, scope,
-                        local)
+            self.tokens(self.x.substitute(item, env, pos), pos, isinstance(item, Quoted), prefix,
+                        scope, local)
         elif isinstance(item, YMap) and "stages" in item:
             self.stages(item, env, prefix, scope, local, depth)
         elif isinstance(item, YMap) and "block" in item:
@@ -390,7 +412,9 @@ class Emitter:
                         "a mapping with 'block' or a mapping with 'stages'", pos,
                         hint=near + "e.g. - {op: conv, filters: 64, kernel: 3}")
 
-    def tokens(self, text: str, pos: SourcePos, quoted: bool, prefix, scope, local):
+    def tokens(self, text: Any, pos: SourcePos, quoted: bool, prefix: str, scope: Scope,
+               local: Local) -> None:
+        """A token string (``C3D64 R M``) written at ``pos``: its words' layers."""
         shift = pos.col + (1 if quoted else 0)
 
         def pos_of(offset: int) -> SourcePos:
@@ -400,16 +424,16 @@ class Emitter:
         errors, warnings = letter_runs(words)
         if errors:
             raise ArchcalcError(errors)
-        first: dict = {}
+        first: dict[SourcePos, str] = {}
         for w in expand(words):
             for layer in emit_word(self.b, w, self.d, self.words, scope=scope, prefix=prefix):
                 local[layer.name[len(prefix):]] = layer.name
                 first.setdefault(w.pos, layer.name)
-        for w in warnings:
-            if not any(x.pos == w.pos for x in self.b.warnings):   # once per place
-                self.b.warnings.append(replace(w, layer=first.get(w.pos)))
+        for warning in warnings:
+            if not any(x.pos == warning.pos for x in self.b.warnings):   # once per place
+                self.b.warnings.append(replace(warning, layer=first.get(warning.pos)))
 
-    def _inputs(self, item: YMap, env: dict, local: dict) -> list[str] | None:
+    def _inputs(self, item: YMap, env: Env, local: Local) -> list[str] | None:
         if "inputs" not in item:
             return None
         given = item["inputs"]
@@ -420,8 +444,7 @@ class Emitter:
             raise error("inputs must be a layer name or a list of names", item.where["inputs"])
         return self._named(raw, where, local)
 
-    def _named(self, names: list[str], where: list[SourcePos], local: dict[str, str]
-               ) -> list[str]:
+    def _named(self, names: list[str], where: list[SourcePos], local: Local) -> list[str]:
         """The full names of the layers ``names`` (given at ``where``) stand for."""
         out = []
         for x, pos in zip(names, where):
@@ -434,7 +457,7 @@ class Emitter:
             out.append(local[x])
         return out
 
-    def _repeat(self, item: YMap, env: dict) -> int:
+    def _repeat(self, item: YMap, env: Env) -> int:
         n = self.x.substitute(item.get("repeat", 1), env, item.where.get("repeat", item.pos))
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise error(f"repeat must be a whole number ≥ 1, got {n!r}",
@@ -444,7 +467,7 @@ class Emitter:
                         item.where["repeat"], hint="lower the repeat count")
         return n
 
-    def _names(self, item: YMap, env: dict, n: int, default: str | None) -> list[str | None]:
+    def _names(self, item: YMap, env: Env, n: int, default: str | None) -> list[Any]:
         raw = item.get("name", default)
         if raw is None:
             return [None] * n
@@ -457,7 +480,7 @@ class Emitter:
         return [self.x.name(raw, {**env, "i": i}, pos) if "{" in raw
                 else self.x.substitute(raw, env, pos) for i in range(n)]
 
-    def _absent(self, item: YMap, env: dict, local: dict, names: list) -> None:
+    def _absent(self, item: YMap, env: Env, local: Local, names: list[Any]) -> None:
         """A layer or block instance whose ``when:`` is false is not built: it acts as identity.
         Its name stands for its (first) input, and the next layer follows that input."""
         inputs = self._inputs(item, env, local)
@@ -467,8 +490,7 @@ class Emitter:
                 local[name] = src
         self.b.last = src
 
-    def layer(self, item: YMap, env: Env, prefix: str, scope: tuple[str, ...],
-              local: dict[str, str]) -> None:
+    def layer(self, item: YMap, env: Env, prefix: str, scope: Scope, local: Local) -> None:
         """An op mapping: its layer (or layers, with repeat:)."""
         plans = self.memo.layers
         plan = plans.get(id(item), _UNPLANNED)
@@ -479,8 +501,8 @@ class Emitter:
         else:
             self.planned(plan, item, env, prefix, scope, local)
 
-    def planned(self, plan: LayerPlan, item: YMap, env: Env, prefix: str,
-                scope: tuple[str, ...], local: dict[str, str]) -> None:
+    def planned(self, plan: LayerPlan, item: YMap, env: Env, prefix: str, scope: Scope,
+                local: Local) -> None:
         """What :meth:`_layer` does, with what no parameter changes done once (see LayerPlan):
         the same checks in the same order, the same layers."""
         if plan.when and not self.when(item, env):
@@ -562,8 +584,7 @@ class Emitter:
                                 hint=f"did you mean {meant[0]!r}? keys of a layer: "
                                 + ", ".join(LAYER_KEYS) + f", and {opdef.kind}'s attributes")
 
-    def _layer(self, item: YMap, env: Env, prefix: str, scope: tuple[str, ...],
-               local: dict[str, str]) -> None:
+    def _layer(self, item: YMap, env: Env, prefix: str, scope: Scope, local: Local) -> None:
         """An op mapping, read in full (the op itself may be an expression)."""
         op = self.x.substitute(item["op"], env, item.where["op"])
         if not self.when(item, env):
@@ -584,7 +605,8 @@ class Emitter:
             attrs.setdefault("bias", d.bias)
         n = self._repeat(item, env)
         inputs = self._inputs(item, env, local)
-        where = {**item.where, **{("key", k): p for k, p in item.key_at.items()}}
+        where: dict[Any, SourcePos] = {**item.where,
+                                       **{("key", k): p for k, p in item.key_at.items()}}
         for name in self._names(item, env, n, None):
             if kind in _POOLS:     # each pool may double the letter width
                 attrs = d.pool(kind, attrs)[1]
@@ -596,7 +618,8 @@ class Emitter:
                     local[part[len(prefix):]] = part
             inputs = None
 
-    def _block_def(self, bname, where: SourcePos, pos: SourcePos, depth: int):
+    def _block_def(self, bname: Any, where: SourcePos, pos: SourcePos, depth: int
+                   ) -> tuple[YMap, dict[str, Any]]:
         """The checked definition of block ``bname`` and its parameters."""
         if not isinstance(bname, str) or bname not in self.blocks:
             raise error(f"no block named {bname!r}", where,
@@ -622,8 +645,9 @@ class Emitter:
                         bdef.where["params"], hint="params: {width: null, stride: 1}")
         return bdef, params
 
-    def _block_env(self, bname, params: dict, given: dict, key_at, pos: SourcePos,
-                   keys=BLOCK_KEYS) -> dict:
+    def _block_env(self, bname: str, params: dict[str, Any], given: dict[str, Any],
+                   key_at: Callable[[str], SourcePos], pos: SourcePos,
+                   keys: tuple[str, ...] = BLOCK_KEYS) -> dict[str, Any]:
         """The block's parameters: those ``given`` (placed by ``key_at``) over its defaults."""
         for k in given:
             if k not in params:
@@ -633,7 +657,7 @@ class Emitter:
                                f"add a stride parameter to block {bname!r} (" if k == "stride"
                                else "") + "its parameters: " + (", ".join(params) or "none")
                             + (")" if k == "stride" else ""))
-        benv = {}
+        benv: dict[str, Any] = {}
         for k, default in params.items():
             if k in given:
                 benv[k] = given[k]
@@ -646,15 +670,15 @@ class Emitter:
                 benv[k] = default
         return benv
 
-    def _instance(self, bname, bdef, benv: dict, i: int, name: str, src: str, prefix, scope,
-                  local, depth):
+    def _instance(self, bname: str, bdef: YMap, benv: dict[str, Any], i: int, name: str,
+                  src: str, prefix: str, scope: Scope, local: Local, depth: int) -> None:
         """Emit one instance of a block, named ``name``, reading layer ``src``."""
         full = prefix + name
         inner_local = {"input": src}
         self.b.last = src
-        self.items(bdef["layers"], {**self.top, **benv, "i": i, "in": InputVolume(self.axis, src)},
-                   full + "/",
-                   scope + (full,), inner_local, depth + 1)
+        self.items(bdef["layers"],
+                   {**self.top, **benv, "i": i, "in": InputVolume(self.axis, src)},
+                   full + "/", scope + (full,), inner_local, depth + 1)
         out = bdef.get("output")
         if out is not None:
             if not isinstance(out, str) or out not in inner_local:
@@ -668,7 +692,9 @@ class Emitter:
         if self.b.last not in self.b.failed:
             self.b.block_outputs[full] = self.b.last
 
-    def block(self, item: YMap, env, prefix, scope, local, depth):
+    def block(self, item: YMap, env: Env, prefix: str, scope: Scope, local: Local,
+              depth: int) -> None:
+        """A block instance (or several, with repeat:)."""
         pos = item.pos
         bname = item["block"]
         bdef, params = self._block_def(bname, item.where["block"], pos, depth)
@@ -689,13 +715,15 @@ class Emitter:
                 key = (prefix, bname)
                 self.instances[key] = self.instances.get(key, 0) + 1
                 name = f"{bname}{self.instances[key]}"
-            given = {k: self.x.substitute(v, {**here, "i": i}, item.where[k]) for k, v in item.items()
-                     if k not in BLOCK_KEYS}      # i: the repeat's index, as in when: and name:
-            benv = self._block_env(bname, params, given, item.key_at.get, pos)
+            # i: the repeat's index, as in when: and name:
+            given: dict[str, Any] = {k: self.x.substitute(v, {**here, "i": i}, item.where[k])
+                                     for k, v in item.items() if k not in BLOCK_KEYS}
+            benv = self._block_env(bname, params, given, item.key_at.__getitem__, pos)
             self._instance(bname, bdef, benv, i, name, src, prefix, scope, local, depth)
             inputs = None
 
-    def stages(self, item: YMap, env, prefix, scope, local, depth):
+    def stages(self, item: YMap, env: Env, prefix: str, scope: Scope, local: Local,
+               depth: int) -> None:
         """A stage table: each row (named by the header row) repeats a block; the first block of
         a stage takes the row's stride, the others stride 1."""
         for k in item:
@@ -779,7 +807,8 @@ class Emitter:
                 if with_ is None:
                     given = {c: renv[c] for c in passed}
                 else:
-                    given = {k: self.x.substitute(v, ienv, with_.where[k]) for k, v in with_.items()}
+                    given = {k: self.x.substitute(v, ienv, with_.where[k])
+                             for k, v in with_.items()}
                 if stride is not None and "stride" not in given:   # with: may set it itself
                     s = self.x.substitute(stride, ienv, st.where.get("stride", rpos))
                     given["stride"] = s if i == 0 else 1

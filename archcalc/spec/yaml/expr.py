@@ -109,7 +109,7 @@ class Expressions:
     spec built for another variant) reuses its compiled form. Owned by the composed document,
     never shared between documents (nothing here outlives the document)."""
 
-    __slots__ = ("nodes", "texts", "names")
+    __slots__ = ("names", "nodes", "texts")
 
     def __init__(self) -> None:
         self.nodes: dict[str, Node] = {}      # expression → compiled
@@ -452,9 +452,9 @@ class _Compiler:
         allowed = _KWARGS.get(name, ())
         expr = self.expr
         args = [self.number(a, name) for a in n.args]
-        # keywords, in order: (name, whether the function takes it, its value: None for a
-        # literal None)
-        keywords = [(kw.arg, kw.arg in allowed,
+        # keywords, in order: (name as written, the name where the function takes it, its
+        # value: None for a literal None)
+        keywords = [(kw.arg, kw.arg if kw.arg in allowed else None,
                      None if isinstance(kw.value, ast.Constant) and kw.value.value is None
                      else self.number(kw.value, name)) for kw in n.keywords]
         want = (f"{least}" if least == most else f"{least} or more" if most is None
@@ -462,14 +462,14 @@ class _Compiler:
         example = (f"e.g. {name}(x)" if name != "make_divisible"
                    else "make_divisible(x, divisor=8, min_value=None)")
 
-        def arguments(env: Env, pos: SourcePos) -> tuple[list[Any], dict[str | None, Any]]:
+        def arguments(env: Env, pos: SourcePos) -> tuple[list[Any], dict[str, Any]]:
             values = [a(env, pos) for a in args]
-            kwargs: dict[str | None, Any] = {}
-            for arg, ok, node in keywords:
-                if not ok:
+            kwargs: dict[str, Any] = {}
+            for arg, taken, node in keywords:
+                if taken is None:
                     _fail(f"{name} takes no argument {arg!r}", expr, pos,
                           f"{name}({', '.join(allowed)})" if allowed else f"{name}(x)")
-                kwargs[arg] = None if node is None else node(env, pos)
+                kwargs[taken] = None if node is None else node(env, pos)
             given = len(values) + len(kwargs)
             if given < least or (most is not None and given > most):
                 _fail(f"{name} takes {want} argument{'s' if want != '1' else ''}, got {given}",
@@ -479,7 +479,7 @@ class _Compiler:
         if name == "make_divisible":
             def divisible(env: Env, pos: SourcePos) -> Any:
                 values, kwargs = arguments(env, pos)
-                full: dict[str | None, Any] = dict(zip(allowed, values))
+                full: dict[str, Any] = dict(zip(allowed, values))
                 if any(k in full for k in kwargs):
                     _fail("make_divisible is given an argument twice", expr, pos)
                 full.update(kwargs)
