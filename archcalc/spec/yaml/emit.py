@@ -508,18 +508,29 @@ class Emitter:
         if plan.when and not self.when(item, env):
             self._absent(item, env, local, self._names(item, env, self._repeat(item, env), None))
             return
-        kind, d, group = plan.kind, self.d, plan.defaults
-        values = [node(env, pos) for node, pos in plan.dynamic]
+        kind, d, group, dynamic = plan.kind, self.d, plan.defaults, plan.dynamic
+        # the evaluated values, and their key (see _frozen; a lone int is its own key)
+        key: Any
+        if not dynamic:
+            values: list[Any] = []
+            key = ()
+        elif len(dynamic) == 1:
+            node, pos = dynamic[0]
+            value = node(env, pos)
+            values = [value]
+            key = value if value.__class__ is int else _frozen(values)
+        else:
+            values = [node(env, pos) for node, pos in dynamic]
+            key = _frozen(values)
         n = self._repeat(item, env) if plan.repeat else 1
         given = plan.inputs
         inputs = None if given is None else self._inputs(item, env, local) if given is _WRITTEN \
             else self._named(given[0], given[1], local)
         names = [plan.name] if n == 1 and plan.name is not _WRITTEN else \
             self._names(item, env, n, None)
-        key = _frozen(values)
         attrs = None
         if key is not None and group is not None:   # the defaults it takes: part of the key
-            taken = self.defaults_key(group)
+            taken = self.defaults_keys.get(group) or self.defaults_key(group)
             key = None if taken is None else (key, taken)
         if key is not None:
             try:
