@@ -23,14 +23,13 @@ from ...ops.base import suggest_attr
 from ...ops.values import Vol, near
 from ..text import Defaults, WordMemo, check_size, emit_word, expand, letter_runs, parse_items
 from .compose import Quoted, YList, YMap
-from .expr import Env, Expressions, InputVolume, shown
+from .expr import AXES, Env, Expressions, InputVolume, shown
 from .params import NAME, RESERVED
 
 MAX_BLOCK_DEPTH = 16       # blocks instantiating blocks
 LAYER_KEYS = ("op", "name", "inputs", "repeat", "when", "train_only")
 BLOCK_KEYS = ("block", "name", "inputs", "repeat", "when", "train_only")
 STAGE_KEYS = ("block", "table", "with", "name", "repeat", "stride", "train_only")
-_AXES = {"h": 0, "w": 1, "c": 2}
 Scope = tuple[str, ...]    # the block instances a layer is built in, outermost first
 Local = dict[str, str]     # the names a layer list sees → the full names of their layers
 KEPT = 256                 # validated attribute sets an op mapping keeps (see LayerPlan)
@@ -302,7 +301,7 @@ class Emitter:
         if axis != "c":             # the network's layers then depend on the input's size
             self.size_read = True
         vol = self.volume(src, pos, f"in.{axis}", expr)
-        return vol[_AXES[axis]]
+        return vol[AXES.index(axis)]
 
     def when(self, item: YMap, env: Env) -> bool:
         """A layer's or block instance's ``when:``, which must be true or false."""
