@@ -57,7 +57,7 @@ def test_cluster_reads_stdin_and_unshared_files(cluster, tiny, tmp_path):
     results = sweep(tiny, ["res=32,34"], client=client)     # the spec is read here, at once
     os.unlink(tiny)
     got = list(results)
-    assert got[0].figures[0] == tiny_by_hand(32, 8)[0]
+    assert got[0].figures["params"] == tiny_by_hand(32, 8)[0]
     assert got[1].error["file"] == tiny and got[1].error["layer"] == "p2"
 
 
@@ -66,7 +66,7 @@ def test_killed_worker_loses_no_variant_and_file_appears_whole(cluster, tiny, tm
     from archcalc.cli import main
     c, client = cluster
     out = tmp_path / "s.csv"
-    sets = ["res=32,64", "width=1..1500/1"]
+    sets = ["res=32,64", "width=1..6000/1"]
     killed = []
 
     def kill_when_half_done():
@@ -92,7 +92,7 @@ def test_killed_worker_loses_no_variant_and_file_appears_whole(cluster, tiny, tm
     t.join()
     assert e.value.code == 0
     assert killed, "the sweep ended before a worker could be killed"
-    assert len(out.read_text().splitlines()) == 1 + 3000
+    assert len(out.read_text().splitlines()) == 1 + 12000
     local = tmp_path / "local.csv"
     with pytest.raises(SystemExit) as e:
         main(["sweep", tiny, *sum((["--set", s] for s in sets), []), "-o", str(local), "-j1"])
