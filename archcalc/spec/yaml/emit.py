@@ -23,7 +23,7 @@ from ...ops.base import suggest_attr
 from ...ops.values import Vol, near
 from ..text import Defaults, WordMemo, check_size, emit_word, expand, letter_runs, parse_items
 from .compose import Quoted, YList, YMap
-from .expr import AXES, Env, Expressions, InputVolume, shown
+from .expr import AXES, Env, Expressions, InputVolume, Node, shown
 from .params import NAME, RESERVED
 
 MAX_BLOCK_DEPTH = 16       # blocks instantiating blocks
@@ -82,7 +82,9 @@ class LayerPlan:
         kind = opdef.kind
         self.defaults = (_CONV_DEFAULTS if kind in _CONV_DEFAULTS else _BIAS_DEFAULTS
                          if kind in _BIAS_DEFAULTS else _POOLS if kind in _POOLS else None)
-        self.when, self.repeat = "when" in item, "repeat" in item
+        # when: compiled (None: the layer is always built)
+        self.when = x.substitution(item["when"]) if "when" in item else None
+        self.repeat = "repeat" in item
         # inputs: None (the previous layer), names and their places, or _WRITTEN (expressions)
         given = item.get("inputs")
         self.inputs: Any = _WRITTEN
@@ -303,12 +305,14 @@ class Emitter:
         vol = self.volume(src, pos, f"in.{axis}", expr)
         return vol[AXES.index(axis)]
 
-    def when(self, item: YMap, env: Env) -> bool:
-        """A layer's or block instance's ``when:``, which must be true or false."""
+    def when(self, item: YMap, env: Env, compiled: Node | None = None) -> bool:
+        """A layer's or block instance's ``when:``, which must be true or false (``compiled``:
+        its substitution, where it is kept)."""
         if "when" not in item:
             return True
         pos = item.where["when"]
-        v = self.x.substitute(item["when"], env, pos)
+        v = compiled(env, pos) if compiled is not None else \
+            self.x.substitute(item["when"], env, pos)
         if not isinstance(v, bool):
             raw = item["when"]
             what = ("a number" if isinstance(v, (int, float)) else "text" if isinstance(v, str)
@@ -504,7 +508,7 @@ class Emitter:
                 local: Local) -> None:
         """What :meth:`_layer` does, with what no parameter changes done once (see LayerPlan):
         the same checks in the same order, the same layers."""
-        if plan.when and not self.when(item, env):
+        if plan.when is not None and not self.when(item, env, plan.when):
             self._absent(item, env, local, self._names(item, env, self._repeat(item, env), None))
             return
         kind, d, group, dynamic = plan.kind, self.d, plan.defaults, plan.dynamic
@@ -523,8 +527,15 @@ class Emitter:
             key = _frozen(values)
         n = self._repeat(item, env) if plan.repeat else 1
         given = plan.inputs
-        inputs = None if given is None else self._inputs(item, env, local) if given is _WRITTEN \
-            else self._named(given[0], given[1], local)
+        if given is None:
+            inputs = None
+        elif given is _WRITTEN:
+            inputs = self._inputs(item, env, local)
+        else:
+            try:
+                inputs = [local[x] for x in given[0]]
+            except KeyError:            # one is not defined: the error _named gives
+                inputs = self._named(given[0], given[1], local)
         names = [plan.name] if n == 1 and plan.name is not _WRITTEN else \
             self._names(item, env, n, None)
         attrs = None

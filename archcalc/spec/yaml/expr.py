@@ -219,6 +219,16 @@ def compile_expression(expr: str) -> Node:
     return _Compiler(expr).node(tree.body)
 
 
+def _numeral(n: ast.AST) -> float | None:
+    """The value of a number written in the expression (not true or false), where it is within
+    bounds as written; else None."""
+    if isinstance(n, ast.Constant) and n.value.__class__ in (int, float):
+        v = n.value
+        if math.isfinite(v) and abs(v) <= _BIG:
+            return int(v) if isinstance(v, float) and v.is_integer() else v
+    return None
+
+
 def _fail(message: str, expr: str, pos: SourcePos, hint: str | None = None) -> NoReturn:
     raise error(message + f" in {expr!r}", pos, hint=hint)
 
@@ -298,6 +308,16 @@ class _Compiler:
         return lambda env, pos: v
 
     def name(self, name: str) -> Node:
+        missing = self.missing(name)
+
+        def value(env: Env, pos: SourcePos) -> Any:
+            if name in env:
+                return env[name]
+            return missing(env, pos)
+        return value
+
+    def missing(self, name: str) -> Node:
+        """What a name that is no parameter here is: true, false, or an error."""
         expr = self.expr
 
         def missing(env: Env, pos: SourcePos) -> Any:
@@ -311,12 +331,7 @@ class _Compiler:
                         hint=near(name, [k for k in env if k != "in"])
                         + "parameters here: " + (", ".join(k for k in env if k != "in")
                                                  or "none"))
-
-        def value(env: Env, pos: SourcePos) -> Any:
-            if name in env:
-                return env[name]
-            return missing(env, pos)
-        return value
+        return missing
 
     def input_axis(self, axis: str) -> Node:
         expr = self.expr
@@ -341,8 +356,22 @@ class _Compiler:
 
     def number(self, n: ast.AST, what: str) -> Node:
         """``n``, which must be a number (not true or false)."""
+        if _numeral(n) is not None:         # a number as written: nothing to check
+            return self.node(n)
         f, expr = self.node(n), self.expr
         named = n.id if isinstance(n, ast.Name) else None
+        if isinstance(n, ast.Name):         # the common case, in one step: a parameter
+            name, missing = n.id, self.missing(n.id)
+
+            def parameter(env: Env, pos: SourcePos) -> Any:
+                v = env[name] if name in env else missing(env, pos)
+                if v.__class__ is int or v.__class__ is float:
+                    return v
+                if not _is_number(v):
+                    _fail(f"{what} takes numbers, but parameter {name!r} is {shown(v)} is not a "
+                          "number", expr, pos, _NUMBERS_HINT)
+                return v
+            return parameter
 
         def num(env: Env, pos: SourcePos) -> Any:
             v = f(env, pos)
@@ -371,6 +400,19 @@ class _Compiler:
         fn, expr = _OPS[type(n.op)], self.expr
         divides = isinstance(n.op, (ast.Div, ast.FloorDiv, ast.Mod))
         multiplies = isinstance(n.op, ast.Mult)
+        known = _numeral(n.left)
+        if known is not None and not divides:   # 4 * width: the number as written, at once
+            a = known
+
+            def scaled(env: Env, pos: SourcePos) -> Any:
+                b = right(env, pos)
+                if multiplies and abs(a) * abs(b) > _BIG:
+                    _fail("the value is too large", expr, pos)
+                v = fn(a, b)
+                if v.__class__ is int and -_BIG <= v <= _BIG:
+                    return v
+                return _finite(v, expr, pos)
+            return scaled
 
         def arith(env: Env, pos: SourcePos) -> Any:
             a, b = left(env, pos), right(env, pos)
@@ -386,18 +428,28 @@ class _Compiler:
         return arith
 
     def logic(self, n: ast.BoolOp) -> Node:
-        tests = [self.boolean(v, "and" if isinstance(n.op, ast.And) else "or") for v in n.values]
-        if isinstance(n.op, ast.And):
+        word = "and" if isinstance(n.op, ast.And) else "or"
+        # each operand as computed, checked here (true or false) as boolean() would check it
+        operands, expr = [self.node(v) for v in n.values], self.expr
+
+        def checked(v: Any, pos: SourcePos) -> bool:
+            if v is True or v is False:
+                return v
+            _fail(f"{word} takes true or false, got {shown(v)}", expr, pos, _BOOLEANS_HINT)
+
+        if word == "and":
             def all_of(env: Env, pos: SourcePos) -> bool:
-                for test in tests:              # short-circuit, as Python
-                    if not test(env, pos):
+                for operand in operands:        # short-circuit, as Python
+                    v = operand(env, pos)
+                    if v is not True and not checked(v, pos):
                         return False
                 return True
             return all_of
 
         def any_of(env: Env, pos: SourcePos) -> bool:
-            for test in tests:
-                if test(env, pos):
+            for operand in operands:
+                v = operand(env, pos)
+                if v is True or (v is not False and checked(v, pos)):
                     return True
             return False
         return any_of
@@ -414,6 +466,17 @@ class _Compiler:
                     if not _is_number(v):
                         _fail(f"comparisons take numbers (== and != also true/false), "
                               f"got {shown(v)}", expr, pos)
+
+        if len(steps) == 1:                 # stride == 1: one comparison, at once
+            fn, equality, second = steps[0]
+
+            def compare_one(env: Env, pos: SourcePos) -> bool:
+                left, right = first(env, pos), second(env, pos)
+                if not ((left.__class__ is int or left.__class__ is float)
+                        and (right.__class__ is int or right.__class__ is float)):
+                    check(left, right, equality, pos)
+                return True if fn(left, right) else False
+            return compare_one
 
         def compare(env: Env, pos: SourcePos) -> bool:
             left = first(env, pos)
