@@ -52,9 +52,10 @@ class LayerPlan:
     document (for a mapping whose op is a plain word and that has no ``train_only:``): its op;
     its attributes (``(key, value, place)`` in the order written; those whose value holds an
     expression or a list are evaluated per build, the others are the values written); which of
-    the spec's defaults its op takes; whether it has ``when:``, ``repeat:``, ``inputs:``; its
-    name where it is a plain word; the places the op's messages point at; and the attributes
-    the op has validated so far, one dict per distinct set of evaluated values.
+    the spec's defaults its op takes; its ``when:`` (compiled), whether it has ``repeat:``, its
+    ``inputs:`` and its name where they are plain words; the places the op's messages point
+    at; and the attributes the op has validated so far, one dict per distinct set of evaluated
+    values (at most KEPT: memory stays bounded in a sweep).
 
     Validating is a pure function of the values, so a layer built again with values seen
     before (another instance of a block, another variant of a sweep) shares that dict: the
