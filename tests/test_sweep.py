@@ -153,6 +153,65 @@ def test_resnet50_variant_equals_plain_run():
                                                 t.training_bytes]
 
 
+RESNET = os.path.join(os.path.dirname(__file__), "..", "specs", "resnet.yaml")
+
+
+def _network(net):
+    """What a network is, layer by layer, and what the spec made of it beside its layers."""
+    return ([tuple(layer) for layer in net.layers], net.name, net.input, net.params,
+            net.warnings, net.block_outputs, net.declared_outputs, net.size_dependent,
+            net.settings)
+
+
+def test_resnet_variants_built_through_one_design_equal_fresh_loads():
+    """315 width × res variants of the parameterised ResNet-50, in sweep order, built from one
+    Design (the YAML composed, its expressions compiled and its layers planned once; attributes
+    validated once per distinct value and shared): every one, layer by layer, the network a
+    fresh archcalc.load(set=...) makes, and every 8th analyzed alike."""
+    from archcalc.design.parameters import Design
+    from archcalc.settings import resolve
+    design = Design(RESNET, resolve())
+    widths = [round(0.5 + 0.05 * k, 2) for k in range(21)]
+    n = 0
+    for width in widths:
+        for res in range(96, 321, 16):
+            s = {"width": width, "res": res}
+            built, fresh = design.build(s), archcalc.load(RESNET, set=s)
+            assert _network(built) == _network(fresh), s
+            if n % 8 == 0:
+                assert archcalc.analyze(built) == archcalc.analyze(fresh), s
+            n += 1
+    assert n == 315
+    # the speed of it: equal values share one validated attributes dict across variants
+    a, b = design.build({"width": 0.75, "res": 160}), design.build({"width": 0.75, "res": 224})
+    assert all(x.attrs is y.attrs for x, y in zip(a.layers[1:], b.layers[1:]))
+
+
+def test_a_design_reports_each_variant_as_a_fresh_load_does(tmp_path):
+    """Variants that fail (a width the spec refuses, then a good one, then the bad one again)
+    give a Design the errors a fresh load gives, each time: nothing of a failure is kept."""
+    from archcalc.design.parameters import Design
+    from archcalc.settings import resolve
+    p = tmp_path / "s.yaml"
+    p.write_text("name: s\nparams: {w: 8, k: 3}\ninput: 16x16x8\nblocks:\n  b:\n"
+                 "    params: {f: null}\n    layers:\n"
+                 "      - {op: conv, name: c, filters: $f, kernel: $k, groups: 4}\n"
+                 "      - {op: conv, name: d, filters: $f, kernel: 1, when: \"${in.c != f}\"}\n"
+                 "layers:\n  - {block: b, name: \"b{i}\", repeat: 3, f: \"${w * (i + 1)}\"}\n"
+                 "  - {op: maxpool, kernel: $k}\n")
+    design = Design(str(p), resolve())
+    for s in ({"w": 6}, {"w": 8}, {"w": 6}, {"w": 8, "k": 2}, {"w": 8, "k": 1.5}, {"w": 8}):
+        try:
+            built = _network(design.build(s))
+        except ArchcalcError as exc:
+            built = [d.to_dict() for d in exc.diagnostics]
+        try:
+            fresh = _network(archcalc.load(str(p), set=s))
+        except ArchcalcError as exc:
+            fresh = [d.to_dict() for d in exc.diagnostics]
+        assert built == fresh, s
+
+
 def test_undeclared_parameter_is_one_usage_error(tiny):
     with pytest.raises(ArchcalcError) as e:
         plan(tiny, ["widht=4,8"])

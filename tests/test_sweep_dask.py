@@ -67,7 +67,7 @@ def test_killed_worker_loses_no_variant_and_file_appears_whole(cluster, tiny, tm
     from archcalc.cli import main
     c, client = cluster
     out = tmp_path / "s.csv"
-    sets = ["res=32,64", "width=1..1500/1"]
+    sets = ["res=32,64", "width=1..6000/1"]
     set_args = [a for s in sets for a in ("--set", s)]
     killed = []
 
@@ -93,7 +93,7 @@ def test_killed_worker_loses_no_variant_and_file_appears_whole(cluster, tiny, tm
     t.join()
     assert e.value.code == 0
     assert killed, "the sweep ended before a worker could be killed"
-    assert len(out.read_text().splitlines()) == 1 + 3000
+    assert len(out.read_text().splitlines()) == 1 + 12000
     local = tmp_path / "local.csv"
     with pytest.raises(SystemExit) as e:
         main(["sweep", tiny, *set_args, "-o", str(local), "-j1"])

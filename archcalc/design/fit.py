@@ -12,10 +12,17 @@ figure that does not grow is reported as "not monotone", with where.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
 
 from ..errors import OPTIONS, ArchcalcError, error
+
+if TYPE_CHECKING:                       # (imported where used: fit's start-up stays light)
+    from ..report import Report
+    from .budgets import Budget
+    from .parameters import Design
 
 MAX_EVALUATIONS = 400
 CHECKS = 12              # values checked on each side of the answer
@@ -26,40 +33,40 @@ class Probe:
     value: Any
     status: str                       # "fits", "over" or "invalid"
     report: Any = None                # the Report (None for an invalid value)
-    over: list = field(default_factory=list)    # (Budget, figure) exceeded
-    message: Optional[str] = None     # why it is invalid
+    over: list[tuple[Budget, int]] = field(default_factory=list)   # (Budget, figure) exceeded
+    message: str | None = None        # why it is invalid
 
 
 @dataclass
 class Fit:
     name: str
-    answer: Optional[Probe]           # None: nothing fits
-    past: Optional[Probe]             # one grid step past the answer
-    next_valid: Optional[Probe]       # the first valid value past it (where past is invalid)
+    answer: Probe | None              # None: nothing fits
+    past: Probe | None                # one grid step past the answer
+    next_valid: Probe | None          # the first valid value past it (where past is invalid)
     lowest: Probe                     # the least value tried (where nothing fits)
     evaluations: int
     monotone: bool
-    not_monotone: list                # (value, what) where the check failed
+    not_monotone: list[tuple[Any, str]]     # (value, what) where the check failed
     capped: bool                      # no value up to the grid's largest (--max) is over
-    grid: tuple                       # (least, step, most)
+    grid: tuple[Any, Any, Any]        # (least, step, most)
 
 
-def _exact(x):
+def _exact(x: float) -> Fraction:
     """A grid number exactly as written (0.01, not the float just below it)."""
-    from fractions import Fraction
     return Fraction(x) if isinstance(x, int) else Fraction(repr(float(x)))
 
 
-def _grid_value(least, step, k, integer: bool):
+def _grid_value(least: float, step: float, k: int, integer: bool) -> float:
     v = _exact(least) + k * _exact(step)
     return int(v) if integer else float(v)
 
 
-def search(evaluate: Callable[[Any], Probe], proxy: Callable[[Any], Optional[bool]],
-           least, step, most, start, integer: bool, name: str) -> Fit:
+def search(evaluate: Callable[[Any], Probe], proxy: Callable[[Any], bool | None],
+           least: float, step: float, most: float, start: float | None, integer: bool,
+           name: str) -> Fit:
     """The search (see the module's docstring). ``evaluate(v)`` gives the Probe at v;
     ``proxy(v)`` whether an invalid v would be over budget (None: unknown)."""
-    cache: dict = {}
+    cache: dict[int, Probe] = {}
 
     def probe(k: int) -> Probe:
         if k not in cache:
@@ -90,21 +97,21 @@ def search(evaluate: Callable[[Any], Probe], proxy: Callable[[Any], Optional[boo
         return p.status == "over"
 
     top = int((_exact(most) - _exact(least)) // _exact(step))    # exact: --max is reached
-    k0 = min(max(int(round((start - least) / step)), 0), top) if start is not None else 0
+    k0 = min(max(round((start - least) / step), 0), top) if start is not None else 0
     # the boundary: the largest k not over (lo), the least k over (hi)
     if over(k0):
         lo, hi = -1, k0
     else:
         lo, span = k0, 1
-        hi = None
-        while hi is None:
+        while True:
             k = min(lo + span, top)
             if over(k):
                 hi = k
-            elif k == top:
+                break
+            if k == top:
                 lo, hi = top, top + 1
-            else:
-                lo, span = k, span * 2
+                break
+            lo, span = k, span * 2
     while hi - lo > 1:
         mid = (lo + hi) // 2
         if over(mid):
@@ -129,7 +136,7 @@ def search(evaluate: Callable[[Any], Probe], proxy: Callable[[Any], Optional[boo
                     next_valid = probe(k)
                     break
     # the check: spread values below the answer fit, above it (to the boundary found) do not
-    bad = []
+    bad: list[tuple[Any, str]] = []
     if answer is not None:
         for i in range(1, CHECKS + 1):
             k = answer * i // (CHECKS + 1)
@@ -164,7 +171,7 @@ class Question:
     step: Any
     most: Any
     start: Any
-    rule_note: Optional[str] = None
+    rule_note: str | None = None
 
 
 def _number(value: Any, option: str, integer: bool) -> Any:
@@ -181,7 +188,7 @@ def _number(value: Any, option: str, integer: bool) -> Any:
     return int(v) if integer else v
 
 
-def question(design: Any, maximize: str, step: Any = None, least: Any = None,
+def question(design: Design, maximize: str, step: Any = None, least: Any = None,
              most: Any = None) -> Question:
     """The search ``fit`` makes: ``maximize`` checked against the spec's parameters, the grid
     (``step``, ``least``, ``most`` as given, else the defaults) and, for ``res`` without a grid
@@ -234,13 +241,13 @@ def question(design: Any, maximize: str, step: Any = None, least: Any = None,
     return Question(name, integer, least_v, step_v, most_v, start, note)
 
 
-def fit(design: Any, budgets: list, q: Question) -> Fit:
+def fit(design: Design, budgets: Sequence[Budget], q: Question) -> Fit:
     """The largest value of ``q.name`` whose network stays within ``budgets`` (see the
     module's docstring), every probe a variant of ``design``."""
     from ..analysis import analyze
     from .budgets import over
 
-    def judged(v: Any, report: Any) -> Probe:
+    def judged(v: Any, report: Report) -> Probe:
         found = over(budgets, report)
         return Probe(v, "over" if found else "fits", report, found)
 
@@ -254,7 +261,7 @@ def fit(design: Any, budgets: list, q: Question) -> Fit:
             return Probe(v, "invalid", message=(f"{d.layer}: " if d and d.layer else "")
                          + (d.message if d else "the spec cannot be built"))
 
-    def proxy(v: Any) -> Optional[bool]:       # an invalid value's figures under floor rounding
+    def proxy(v: Any) -> bool | None:          # an invalid value's figures under floor rounding
         try:
             return bool(over(budgets, analyze(design.build({q.name: v}, rounding="floor"))))
         except ArchcalcError:

@@ -19,13 +19,21 @@ rule.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from math import gcd
-from typing import Optional
+from typing import TYPE_CHECKING, Any
 
 from ..errors import OPTIONS, ArchcalcError, Diagnostic, error
 from ..graph import Network
+from ..ops.values import Vol
+
+if TYPE_CHECKING:                       # (imported where used: sizes' start-up stays light)
+    from ..report import RF
+    from .parameters import Design
+
+Reload = Callable[[Vol], Network]       # the network read again for another input volume
 
 MAX_SIZES = 100_000
 
@@ -33,16 +41,16 @@ MAX_SIZES = 100_000
 @dataclass
 class Size:
     n: int
-    input: tuple
+    input: Vol
     ok: bool
-    layer: Optional[str] = None         # the first layer that refuses it (or the feature map's)
-    message: Optional[str] = None       # that layer's error
-    feature: Optional[tuple] = None     # the final feature map's volume
-    rf: object = None                   # its receptive field (report.RF)
-    outputs: dict = field(default_factory=dict)   # network outputs → volume
+    layer: str | None = None            # the first layer that refuses it (or the feature map's)
+    message: str | None = None          # that layer's error
+    feature: Vol | None = None          # the final feature map's volume
+    rf: RF | None = None                # its receptive field
+    outputs: dict[str, Vol] = field(default_factory=dict)   # network outputs → volume
 
 
-def parse_min_output(text: Optional[str]) -> Optional[tuple[int, int]]:
+def parse_min_output(text: str | None) -> tuple[int, int] | None:
     """``"7x7"`` or ``"7"`` → (7, 7)."""
     if text is None:
         return None
@@ -59,17 +67,18 @@ def parse_min_output(text: Optional[str]) -> Optional[tuple[int, int]]:
     return vals[0], vals[1]
 
 
-def _input(base: tuple, n: int, axis: str) -> tuple:
+def _input(base: Vol, n: int, axis: str) -> Vol:
     h, w, c = base
     return (n, n, c) if axis == "square" else (n, w, c) if axis == "height" else (h, n, c)
 
 
-def evaluate(net: Network, sizes, axis: str = "square", reload=None,
-             min_output: Optional[tuple] = None) -> list[Size]:
+def evaluate(net: Network, sizes: Iterable[int], axis: str = "square",
+             reload: Reload | None = None,
+             min_output: tuple[int, int] | None = None) -> list[Size]:
     """Each size of ``sizes`` for ``net``. ``reload(n)`` gives the network for size n where its
     layers depend on the input's size (else the walk is fed the input directly)."""
     from ..analysis.walk import walk
-    out = []
+    out: list[Size] = []
     for n in sizes:
         vol = _input(net.input, n, axis)
         this = net
@@ -108,12 +117,12 @@ def evaluate(net: Network, sizes, axis: str = "square", reload=None,
     return out
 
 
-def first_error(net: Network, vol: tuple):
+def first_error(net: Network, vol: Vol) -> Diagnostic | None:
     """The first error the analysis pass would report for ``net`` fed ``vol`` (None: valid),
     found with the shape rules alone: five times faster than the whole pass, which a valid size
     then gets (its figures come from it)."""
     from ..ops import MAX_DIM, At
-    vols: dict = {}
+    vols: dict[str, Vol] = {}
     rounding = net.rounding
     for layer in net.layers:
         if layer.op == "input":
@@ -132,7 +141,7 @@ def first_error(net: Network, vol: tuple):
     return None
 
 
-def stride_period(net: Network, n: int, axis: str = "square") -> Optional[int]:
+def stride_period(net: Network, n: int, axis: str = "square") -> int | None:
     """P: the period in N of the sizes ``net`` accepts (see the module's docstring), from the
     receptive-field jumps at input size ``n``; None where they cannot be had."""
     from ..analysis.walk import walk
@@ -149,7 +158,9 @@ def stride_period(net: Network, n: int, axis: str = "square") -> Optional[int]:
         ins = [jump[s] for s in layer.inputs if s in jump]
         if not ins or any(r.is_global for r in ins):
             continue
-        j = max(Fraction(r.stride[ax]).limit_denominator(1 << 16) for r in ins)
+        # (a field that is not global has a stride)
+        j = max(Fraction(r.stride[ax]).limit_denominator(1 << 16) for r in ins
+                if r.stride is not None)
         if isinstance(layer.opdef, Windowed):
             s = layer.attrs["stride"][ax]
         elif layer.op == "adaptive_avgpool":
@@ -166,14 +177,14 @@ def stride_period(net: Network, n: int, axis: str = "square") -> Optional[int]:
 @dataclass
 class Rule:
     text: str
-    period: Optional[int] = None          # d: valid iff N mod d in residues, for N ≥ start
-    residues: tuple = ()
-    start: Optional[int] = None           # the rule holds from here (within the range)
-    exceptions: tuple = ()                # valid sizes below start
+    period: int | None = None             # d: valid iff N mod d in residues, for N ≥ start
+    residues: tuple[int, ...] = ()
+    start: int | None = None              # the rule holds from here (within the range)
+    exceptions: tuple[int, ...] = ()      # valid sizes below start
     source: str = ""                      # "strides" or "observed"
 
 
-def _holds(valid: dict, lo: int, hi: int, d: int, res: set) -> int:
+def _holds(valid: dict[int, bool], lo: int, hi: int, d: int, res: set[int]) -> int:
     """The smallest L in [lo, hi] from which valid[N] == (N mod d in res) for every N ≥ L."""
     L = hi + 1
     for n in range(hi, lo - 1, -1):
@@ -183,13 +194,13 @@ def _holds(valid: dict, lo: int, hi: int, d: int, res: set) -> int:
     return L
 
 
-def derive(valid: dict, lo: int, hi: int, P: Optional[int]) -> Rule:
+def derive(valid: dict[int, bool], lo: int, hi: int, P: int | None) -> Rule:
     """The rule of the valid sizes in lo..hi (every N there evaluated), given the period P."""
     if not any(valid.values()):
         return Rule(f"no size in {lo}..{hi} is valid")
     candidates = [(P, "strides")] if P else []
     span = hi - lo + 1
-    best = None
+    best: tuple[int, int, set[int], str] | None = None
     for p, source in candidates + [(q, "observed") for q in range(1, span // 3 + 1)]:
         if best is not None and source == "observed":
             break
@@ -235,7 +246,8 @@ def derive(valid: dict, lo: int, hi: int, P: Optional[int]) -> Rule:
 
 def progressions(ns: list[int]) -> list[str]:
     """Sorted sizes as runs: ``33..1023/2``, ``64..95``, ``100``."""
-    out, i = [], 0
+    out: list[str] = []
+    i = 0
     while i < len(ns):
         j = i + 1
         if j < len(ns):
@@ -251,9 +263,9 @@ def progressions(ns: list[int]) -> list[str]:
     return out
 
 
-def refused(results: list[Size]) -> list[dict]:
+def refused(results: list[Size]) -> list[dict[str, Any]]:
     """The invalid sizes grouped by the first layer that refuses them, in order of first size."""
-    groups: dict = {}
+    groups: dict[str | None, dict[str, Any]] = {}
     for s in results:
         if not s.ok:
             key = s.layer if not (s.message or "").startswith("the final feature map") \
@@ -279,18 +291,18 @@ class Sizes:
     lo: int
     hi: int
     axis: str
-    min_output: Optional[tuple]
+    min_output: tuple[int, int] | None
     rule: Rule
     shown: list[Size]
-    refused: list[dict]
+    refused: list[dict[str, Any]]
 
     @property
     def valid(self) -> list[Size]:
         return [s for s in self.shown if s.ok]
 
 
-def sizes(design, wanted: range, axis: str = "square",
-          min_output: Optional[tuple] = None) -> Sizes:
+def sizes(design: Design, wanted: range, axis: str = "square",
+          min_output: tuple[int, int] | None = None) -> Sizes:
     """Every size of ``wanted`` for the network of ``design`` (a
     :class:`~archcalc.design.parameters.Design`), with the rule the strides imply (checked on
     every size from the range's first to its last, whatever its step)."""
@@ -303,12 +315,13 @@ def sizes(design, wanted: range, axis: str = "square",
         raise error("sizes sets the input size itself: drop --set res", OPTIONS,
                     hint="the range gives the sizes; --input gives the channels", kind="usage")
     net = design.build()
-    reload = None
+    reload: Reload | None = None
     if net.size_dependent:        # its layers are computed from the input's size: read again
-        def reload(vol):
+        def read_again(vol: Vol) -> Network:
             if "res" in net.params:
                 return design.build({"res": vol[0]})
             return design.build({"input": f"{vol[0]}x{vol[1]}x{vol[2]}"})
+        reload = read_again
     lo, hi = wanted[0], wanted.stop - 1         # LAST as given, even where STEP passes it
     every = range(lo, hi + 1)                   # the rule needs every size, not every STEPth
     results = evaluate(net, every if len(every) <= MAX_SIZES else wanted, axis, reload,
@@ -325,7 +338,7 @@ def sizes(design, wanted: range, axis: str = "square",
     return Sizes(net, wanted, lo, hi, axis, min_output, rule, shown, refused(shown))
 
 
-def valid_sizes_rule(net: Network) -> Optional[tuple]:
+def valid_sizes_rule(net: Network) -> tuple[int, int, str] | None:
     """(first valid N, period, the rule's text) where the valid square input sizes are one
     residue modulo a period above 1 (checked on 1..4096, as ``archcalc sizes`` does), else
     None."""

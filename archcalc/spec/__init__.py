@@ -18,13 +18,22 @@ from dataclasses import replace
 from typing import Any
 
 from ..bulk import paused_gc
-from ..errors import OPTIONS, ArchcalcError, Diagnostic, error
+from ..errors import OPTIONS, ArchcalcError, Diagnostic, SourcePos, error
 from ..graph import Builder, Network
 from ..ops.values import channels_first_warning, near
 from ..settings import BUILTINS, LoadOptions, resolve
 from .sources import STDIN, Source, load_source, one, open_source, read, read_one
 from .table import looks_like_table, parse_table
-from .text import Defaults, check_size, emit_word, expand, letter_runs, line_positions, parse_items
+from .text import (
+    Defaults,
+    WordMemo,
+    check_size,
+    emit_word,
+    expand,
+    letter_runs,
+    line_positions,
+    parse_items,
+)
 from .yaml import compose, parse_yaml
 
 DEFAULT_INPUT = (224, 224, 3)
@@ -121,8 +130,8 @@ def parse_string(text: str, input: tuple[int, int, int], d: Defaults, name: str,
     check_size(items, pos_of(0))
     b = Builder(name, input, pos_of(0))
     diags, b.warnings = letter_runs(items)
-    memo: dict = {}
-    first: dict = {}               # a warned word's place -> the first layer it made
+    memo: WordMemo = {}
+    first: dict[SourcePos, str] = {}    # a warned word's place -> the first layer it made
     warned = {x.pos for x in b.warnings}
     for w in expand(items):
         try:

@@ -19,6 +19,7 @@ import functools
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -205,7 +206,7 @@ def load_source(src: Source, options: LoadOptions = LoadOptions()
     """The network (or, for a column table without ``column``, every column's) of ``src``."""
     if src.kind == "onnx":
         return _load_onnx(src.arg, options)
-    from . import parse_text                 # the language front-ends (this package's face)
+    from . import parse_text  # the language front-ends (this package's face)
     text = src.text if src.text is not None else ""
     if src.kind == "string":
         try:
@@ -241,7 +242,8 @@ def one(got: Network | dict[str, Network], arg: str) -> Network:
     return got
 
 
-def _with_column(parse: Any, options: LoadOptions) -> Any:
+def _with_column(parse: Callable[[LoadOptions], Network | dict[str, Network]],
+                 options: LoadOptions) -> Network | dict[str, Network]:
     """``parse(options)``; a ``column`` that names no column exactly but one without regard to
     case is that column."""
     if options.column is None:

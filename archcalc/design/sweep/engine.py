@@ -18,15 +18,18 @@ from __future__ import annotations
 import os
 import sys
 from collections import deque
-from typing import Any, Callable, Iterable, Iterator, NamedTuple, Optional, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, NamedTuple, TypeVar
 
 from ...analysis import analyze
 from ...analysis.figures import FIGURES
 from ...bulk import paused_gc
 from ...errors import INTERNAL, OPTIONS, ArchcalcError, error
+from ...report import Report
 from ...settings import LoadOptions
 from ...spec.sources import Source
 from ..parameters import Design
+from .space import Space
 
 # what a sweep reports of every variant, in column order (archcalc.analysis.figures)
 KEYS = ("params", "macs", "activations", "peak_bytes", "training_bytes", "rf")
@@ -47,11 +50,18 @@ class Job(NamedTuple):
         return KEYS + ((LATENCY,) if self.device is not None else ())
 
 
+Values = dict[str, Any]             # settings, figures, an error's fields: by name
+# what a variant gave: (figures, error, internal); see Result
+Outcome = tuple[Values | None, Values | None, bool]
+Done = Callable[[int], None]        # told how many more variants are done
+Handle = TypeVar("Handle")          # a chunk in flight (a future)
+
+
 class Result(NamedTuple):
     variant: int                    # the variant's number in the product order
-    settings: dict
-    figures: Optional[dict]         # key → value (Job.keys); None for an invalid variant
-    error: Optional[dict]           # the first error (Diagnostic.to_dict()); None when valid
+    settings: Values
+    figures: Values | None          # key → value (Job.keys); None for an invalid variant
+    error: Values | None            # the first error (Diagnostic.to_dict()); None when valid
     internal: bool = False          # the error is a bug in archcalc, not in the variant
     seq: int = 0                    # its place in the sweep's output order (0, 1, 2, ...)
 
@@ -59,7 +69,7 @@ class Result(NamedTuple):
 # ---------------------------------------------------------------------------------------------
 # one variant
 
-def figures_of(job: Job, report, outputs) -> dict:
+def figures_of(job: Job, report: Report, outputs: Sequence[str]) -> Values:
     """The reported figures of one variant's report."""
     out = {k: FIGURES[k].value(report, outputs) for k in KEYS}
     if job.device is not None:
@@ -68,7 +78,7 @@ def figures_of(job: Job, report, outputs) -> dict:
     return out
 
 
-def evaluate(job: Job, design: Design, settings: dict) -> tuple:
+def evaluate(job: Job, design: Design, settings: Values) -> Outcome:
     """(figures, error, internal) of one variant: never raises for a problem of the variant."""
     try:
         net = design.build(settings)
@@ -84,7 +94,7 @@ def evaluate(job: Job, design: Design, settings: dict) -> tuple:
                       "file": INTERNAL.file, "line": 0, "column": 0}, True
 
 
-def evaluate_chunk(job: Job, chunk: Sequence[dict]) -> list[tuple]:
+def evaluate_chunk(job: Job, chunk: Sequence[Values]) -> list[Outcome]:
     """Evaluate a chunk of variants' settings (what a worker process or a Dask task runs): the
     spec is parsed once for the chunk, each variant evaluated from it."""
     design = Design(job.source, job.options)
@@ -112,11 +122,12 @@ def chunk_size(count: int, workers: int) -> int:
     return max(1, min(128, count // max(1, workers * 16)))
 
 
-def in_order(submit: Callable, wait: Callable, space, batches: Iterator[list[int]],
-             window: int, done: Optional[Callable] = None) -> Iterator[Result]:
+def in_order(submit: Callable[[list[Values]], Handle], wait: Callable[[Handle], list[Outcome]],
+             space: Space, batches: Iterable[list[int]], window: int,
+             done: Done | None = None) -> Iterator[Result]:
     """Submit chunks, keep at most ``window`` in flight, yield their results in submission
     order. ``submit(settings_list)`` → handle; ``wait(handle)`` → the chunk's results."""
-    pending: deque = deque()
+    pending: deque[tuple[list[int], list[Values], Handle]] = deque()
     batches = iter(batches)
 
     def fill() -> None:
@@ -140,8 +151,8 @@ def in_order(submit: Callable, wait: Callable, space, batches: Iterator[list[int
             done(len(batch))
 
 
-def run_inline(job: Job, space, indices: Iterable[int], count: int,
-               done: Optional[Callable] = None) -> Iterator[Result]:
+def run_inline(job: Job, space: Space, indices: Iterable[int], count: int,
+               done: Done | None = None) -> Iterator[Result]:
     """In this process (``--jobs 1``)."""
     return in_order(lambda s: evaluate_chunk(job, s), lambda r: r, space,
                     chunks(indices, chunk_size(count, 1)), 1, done)
@@ -162,8 +173,8 @@ def _orphan_watch(parent: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def run_local(job: Job, space, indices: Iterable[int], count: int, jobs: int,
-              done: Optional[Callable] = None) -> Iterator[Result]:
+def run_local(job: Job, space: Space, indices: Iterable[int], count: int, jobs: int,
+              done: Done | None = None) -> Iterator[Result]:
     """In ``jobs`` worker processes of this machine."""
     if jobs <= 1 or count <= 1:
         yield from run_inline(job, space, indices, count, done)
@@ -195,13 +206,13 @@ def run_local(job: Job, space, indices: Iterable[int], count: int, jobs: int,
 CONNECT_TIMEOUT = 5             # seconds to reach a scheduler before saying it cannot be reached
 
 
-def connect(address: str):
+def connect(address: str) -> Any:
     """A dask.distributed Client of the scheduler at ``address``, or a clear error (exit 2).
     The address is asked who it is first (a plain connection, no Client): a Client that fails
     to start lingers and takes seconds to give up, and a port that is not a Dask scheduler's
     answers with what Dask would read as nonsense."""
     try:
-        from distributed import Client
+        import distributed
     except ImportError:
         raise error("--scheduler needs dask.distributed, which is not installed", OPTIONS,
                     hint="pip install 'archcalc[cluster]' (on this machine and the workers)",
@@ -215,7 +226,8 @@ def connect(address: str):
                     "scheduler", OPTIONS, hint="give the scheduler's address (port 8786 by "
                     "default; dask worker prints it as 'Registered to')", kind="usage")
     try:
-        return Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+        client: Any = distributed.Client      # (untyped: distributed has no annotations)
+        return client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
     except Exception as exc:
         raise error(f"cannot connect to the Dask scheduler at {address} ({_reason(exc)})",
                     OPTIONS, hint="check that this machine's dask and distributed are the "
@@ -226,17 +238,20 @@ def _reason(exc: BaseException) -> str:
     return (f"{type(exc).__name__}: {exc}".split("\n")[0])[:200]
 
 
-def _identity(address: str) -> dict:
+def _identity(address: str) -> Values:
     """What the server at ``address`` says it is (Dask's ``identity`` call), within
     CONNECT_TIMEOUT seconds; an address that is malformed, unreachable or not Dask's is one
     clear error."""
     import asyncio
-    from distributed.core import rpc
 
-    async def ask():
+    from distributed import core
+    rpc: Any = core.rpc                     # (untyped: distributed has no annotations)
+
+    async def ask() -> Values:
         r = rpc(address, timeout=CONNECT_TIMEOUT)
         try:
-            return await asyncio.wait_for(r.identity(), CONNECT_TIMEOUT)
+            got: Values = await asyncio.wait_for(r.identity(), CONNECT_TIMEOUT)
+            return got
         finally:
             await r.close_rpc()
 
@@ -260,21 +275,21 @@ def _identity(address: str) -> dict:
                     kind="usage") from None
 
 
-def run_dask(job: Job, space, indices: Iterable[int], count: int, client,
-             done: Optional[Callable] = None, retries: int = 3) -> Iterator[Result]:
+def run_dask(job: Job, space: Space, indices: Iterable[int], count: int, client: Any,
+             done: Done | None = None, retries: int = 3) -> Iterator[Result]:
     """On the workers of the cluster ``client`` is connected to. A worker that dies takes its
     tasks with it; the scheduler gives them to another worker (and ``retries`` covers a task
     that fails), so no variant is lost."""
     threads = sum(client.nthreads().values()) or 1
     size = chunk_size(count, threads)
-    submitted = []
+    submitted: list[Any] = []             # the futures in flight
 
-    def submit(settings):
+    def submit(settings: list[Values]) -> Any:
         f = client.submit(evaluate_chunk, job, settings, pure=False, retries=retries)
         submitted.append(f)
         return f
 
-    def wait(f):
+    def wait(f: Any) -> list[Outcome]:
         try:
             got = f.result()
         except Exception as exc:        # the task failed its retries, or the cluster went away
@@ -285,7 +300,8 @@ def run_dask(job: Job, space, indices: Iterable[int], count: int, client,
                         kind="usage") from None
         submitted.remove(f)
         f.release()
-        return got
+        outcomes: list[Outcome] = got
+        return outcomes
 
     try:
         yield from in_order(submit, wait, space, chunks(indices, size), max(8, threads * 4),

@@ -7,10 +7,14 @@ a sweep holds the front, never every result.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, NamedTuple, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
 
 from ...analysis.figures import ALIASES
 from ...errors import OPTIONS, error
+from .engine import Result
+
+Score = tuple[float, ...]       # a variant's figures, each to minimize
 
 
 class Objective(NamedTuple):
@@ -27,7 +31,7 @@ def parse_objectives(text: str, keys: Sequence[str], params: Sequence[str] = (),
     for word in text.split(","):
         w = word.strip()
         maximize = w.startswith("-")
-        name = ALIASES.get(w.lstrip("-+ ").lower(), w.lstrip("-+ ").lower())
+        name: str | None = ALIASES.get(w.lstrip("-+ ").lower(), w.lstrip("-+ ").lower())
         if name not in keys:
             raw = w.lstrip("-+ ")
             if raw in not_numbers:
@@ -50,14 +54,14 @@ def parse_objectives(text: str, keys: Sequence[str], params: Sequence[str] = (),
     return out
 
 
-def _score(result, objectives: Sequence[Objective]) -> tuple | None:
+def _score(result: Result, objectives: Sequence[Objective]) -> Score | None:
     """The figures to minimize (a maximized one negated), or None where one is undefined (a
     receptive field that is global everywhere) or not a number: such a variant is on no
     front."""
     if result.figures is None:              # an invalid variant: on no front
         return None
     figures = result.figures
-    out = []
+    out: list[float] = []
     for o in objectives:
         v: Any = figures[o.key] if o.key in figures else result.settings.get(o.key)
         if isinstance(v, bool) or not isinstance(v, (int, float)):
@@ -66,7 +70,7 @@ def _score(result, objectives: Sequence[Objective]) -> tuple | None:
     return tuple(out)
 
 
-def dominates(a: tuple, b: tuple) -> bool:
+def dominates(a: Score, b: Score) -> bool:
     """``a`` is no worse than ``b`` in every figure and better in one (all minimized)."""
     return all(x <= y for x, y in zip(a, b)) and a != b
 
@@ -77,10 +81,10 @@ class Front:
 
     def __init__(self, objectives: Sequence[Objective]):
         self.objectives = list(objectives)
-        self.members: list[tuple[tuple, Any]] = []
+        self.members: list[tuple[Score, Result]] = []
         self.unscored = 0               # valid variants with an undefined figure
 
-    def add(self, result) -> None:
+    def add(self, result: Result) -> None:
         score = _score(result, self.objectives)
         if score is None:
             self.unscored += 1
@@ -90,11 +94,11 @@ class Front:
         self.members = [(s, r) for s, r in self.members if not dominates(score, s)]
         self.members.append((score, result))
 
-    def results(self) -> list:
+    def results(self) -> list[Result]:
         return sorted((r for _, r in self.members), key=lambda r: r.seq)
 
 
-def front(results: Iterable, objectives: Sequence[Objective]) -> list:
+def front(results: Iterable[Result], objectives: Sequence[Objective]) -> list[Result]:
     """The non-dominated ones of ``results`` (valid results: figures not None)."""
     f = Front(objectives)
     for r in results:

@@ -3,28 +3,31 @@ product, numbered in product order (the last axis varies fastest, as ``itertools
 
 VALUES is one value, a list ``a,b,c`` (commas inside brackets belong to the value:
 ``depth=[3,4,6,3],[2,2,2,2]`` is two values) or an inclusive range ``lo..hi/step`` (step 1 when
-left out; upwards, as ``archcalc sizes --range``, whose ranges are whole numbers only). Ranges are exact: their ends and step are read as decimal fractions, so
-``0.5..1.0/0.25`` is 0.5, 0.75, 1.0 and ``0.1..0.3/0.1`` ends at 0.3, never one short or one
-past by a rounding error. Nothing is expanded into a list: a range is a sequence that computes
-its k-th value, the space one that computes its i-th variant, so a space of 10¹² variants costs
-no memory and ``--sample`` draws from it directly.
+left out; upwards, as ``archcalc sizes --range``, whose ranges are whole numbers only). Ranges
+are exact: their ends and step are read as decimal fractions, so ``0.5..1.0/0.25`` is 0.5,
+0.75, 1.0 and ``0.1..0.3/0.1`` ends at 0.3, never one short or one past by a rounding error.
+Nothing is expanded into a list: a range is a sequence that computes its k-th value, the space
+one that computes its i-th variant, so a space of 10¹² variants costs no memory and
+``--sample`` draws from it directly.
 """
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Iterator, Sequence
 from fractions import Fraction
-from typing import Any, Iterator, NamedTuple, Sequence
+from typing import Any, NamedTuple, overload
 
 from ...errors import OPTIONS, error
 
 _RANGE = ".."
 
 
-class NumRange(Sequence):
-    """lo, lo + step, … up to and including hi (never past it), computed exactly."""
+class NumRange(Sequence[Any]):
+    """lo, lo + step, … up to and including hi (never past it), computed exactly: ``size``
+    values, whole numbers where ``whole``, else floats."""
 
-    def __init__(self, lo: Fraction, step: Fraction, count: int, whole: bool, text: str):
-        self.lo, self.step, self.count, self.whole, self.text = lo, step, count, whole, text
+    def __init__(self, lo: Fraction, step: Fraction, size: int, whole: bool, text: str):
+        self.lo, self.step, self.size, self.whole, self.text = lo, step, size, whole, text
         # value k = (a + k·b) / d in whole numbers: int / int is correctly rounded, so a float
         # value is the nearest float to the exact one, at a fraction of Fraction's cost
         self._d = lo.denominator * step.denominator
@@ -32,25 +35,31 @@ class NumRange(Sequence):
         self._b = step.numerator * lo.denominator
 
     def __len__(self) -> int:
-        return self.count
+        return self.size
 
-    def __getitem__(self, k):
+    @overload
+    def __getitem__(self, k: int) -> Any: ...
+
+    @overload
+    def __getitem__(self, k: slice) -> list[Any]: ...
+
+    def __getitem__(self, k: int | slice) -> Any:
         if isinstance(k, slice):
-            return [self[j] for j in range(*k.indices(self.count))]
+            return [self[j] for j in range(*k.indices(self.size))]
         if k < 0:
-            k += self.count
-        if not 0 <= k < self.count:
+            k += self.size
+        if not 0 <= k < self.size:
             raise IndexError(k)
         n = self._a + k * self._b
         return n // self._d if self.whole else n / self._d
 
     def __repr__(self) -> str:
-        return f"NumRange({self.text!r}, {self.count} values)"
+        return f"NumRange({self.text!r}, {self.size} values)"
 
 
 class Axis(NamedTuple):
     name: str
-    values: Sequence        # a list, or a NumRange
+    values: Sequence[Any]   # a list, or a NumRange
     text: str               # as given, for messages
 
 
@@ -89,7 +98,8 @@ def parse_range(name: str, text: str) -> NumRange:
 
 def split_values(text: str) -> list[str]:
     """``a,b,[c,d]`` → ['a', 'b', '[c,d]']: commas inside brackets or braces belong to a value."""
-    out, depth, start = [], 0, 0
+    out: list[str] = []
+    depth = start = 0
     for i, c in enumerate(text):
         if c in "[{(":
             depth += 1
@@ -102,10 +112,10 @@ def split_values(text: str) -> list[str]:
     return out
 
 
-def parse_axis(assignment: str, typed) -> Axis:
+def parse_axis(assignment: str, typed: Callable[[str, str], Any]) -> Axis:
     """One ``--set name=VALUES``. ``typed(name, text)`` reads one value as ``--set`` does for a
-    single run (archcalc.design.parameters.parse_assignment), so a sweep's values mean what they mean
-    there."""
+    single run (archcalc.design.parameters.parse_assignment), so a sweep's values mean what they
+    mean there."""
     name, eq, text = assignment.partition("=")
     name = name.strip()
     if not eq or not name:
@@ -113,7 +123,7 @@ def parse_axis(assignment: str, typed) -> Axis:
                     hint="e.g. --set res=160..320/32 --set width=0.5,0.75,1.0", kind="usage")
     text = text.strip()
     if _RANGE in text and not text.startswith(("[", "{", "(", "'", '"')):
-        values: Sequence = parse_range(name, text)
+        values: Sequence[Any] = parse_range(name, text)
     else:
         parts = split_values(text)
         if any(not p.strip() for p in parts):
@@ -128,7 +138,7 @@ class Space:
     """The Cartesian product of the axes; ``space[i]`` is variant i's settings."""
 
     def __init__(self, axes: Sequence[Axis]):
-        seen = set()
+        seen: set[str] = set()
         for a in axes:
             if a.name in seen:
                 raise error(f"--set {a.name} is given twice", OPTIONS,
@@ -148,7 +158,7 @@ class Space:
     def __getitem__(self, i: int) -> dict[str, Any]:
         if not 0 <= i < self.total:
             raise IndexError(i)
-        out = {}
+        out: dict[str, Any] = {}
         for a in reversed(self.axes):            # mixed radix: the last axis varies fastest
             i, k = divmod(i, len(a.values))
             out[a.name] = a.values[k]
