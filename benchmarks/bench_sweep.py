@@ -48,12 +48,7 @@ def per_core(runs: int) -> dict:
     from archcalc.design.parameters import Design
     from archcalc.design.sweep import plan
     from archcalc.design.sweep.engine import evaluate_chunk
-<<<<<<< HEAD
-    from archcalc.spec import yaml as yaml_spec
-    job, space = plan(RESNET, ["res=160..320/32", f"batch=1..{batches}"])
-=======
     job, space = plan(RESNET, AXES)
->>>>>>> wt-yaml
     settings = [space[i] for i in range(len(space))]
     evaluate_chunk(job, settings[:2])                       # imports, the first compose
     sweep_rates, scratch_rates = [], []

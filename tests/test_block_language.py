@@ -11,7 +11,8 @@ import pytest
 
 import archcalc
 from archcalc.errors import ArchcalcError, SourcePos
-from archcalc.spec.yaml import evaluate as _eval, make_divisible
+from archcalc.spec.yaml import evaluate as _eval
+from archcalc.spec.yaml import make_divisible
 
 # MobileNetV2 (Sandler et al. 2018, Table 2) as torchvision.models.mobilenet_v2 builds it: one
 # inverted-residual block; the 1×1 expansion exists only where t ≠ 1, the residual add only where

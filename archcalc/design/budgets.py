@@ -30,7 +30,10 @@ class Budget(NamedTuple):
     figure: Figure
 
     def value(self, report: Report) -> int:
-        return int(self.figure.value(report, None))
+        value = self.figure.value(report, None)
+        if value is None:           # a budget's figures are totals, defined for every network
+            raise ValueError(f"{self.name} has no value")
+        return int(value)
 
     def show(self, n: int) -> str:
         return bytes_exact(n) if self.figure.kind == "bytes" else exact_and_short(n)

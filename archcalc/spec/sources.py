@@ -27,6 +27,7 @@ from ..errors import OPTIONS, ArchcalcError, Diagnostic, SourcePos, error
 from ..graph import Network
 from ..ops.values import near
 from ..settings import LoadOptions
+from .parsing import parse_text
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
 SPEC_EXTS = (".yaml", ".yml", ".md", ".tsv", ".txt", ".spec")
@@ -206,7 +207,6 @@ def load_source(src: Source, options: LoadOptions = LoadOptions()
     """The network (or, for a column table without ``column``, every column's) of ``src``."""
     if src.kind == "onnx":
         return _load_onnx(src.arg, options)
-    from . import parse_text  # the language front-ends (this package's face)
     text = src.text if src.text is not None else ""
     if src.kind == "string":
         try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -103,7 +103,7 @@ class LayerPlan:
         self.name: Any = (None if name is None else str(name)) if plain else _WRITTEN
         self.where: dict[Any, SourcePos] = {**item.where,
                                             **{("key", k): p for k, p in item.key_at.items()}}
-        self.validated: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self.validated: dict[tuple[Any, ...], Mapping[str, Any]] = {}
 
     def raw(self, values: list[Any], d: Defaults) -> dict[str, Any]:
         """The attributes as written, with ``values`` (of :attr:`dynamic`, in order) for those
@@ -539,7 +539,7 @@ class Emitter:
                 inputs = self._named(given[0], given[1], local)
         names = [plan.name] if n == 1 and plan.name is not _WRITTEN else \
             self._names(item, env, n, None)
-        attrs = None
+        attrs: Mapping[str, Any] | None = None
         if key is not None and group is not None:   # the defaults it takes: part of the key
             taken = self.defaults_keys.get(group) or self.defaults_key(group)
             key = None if taken is None else (key, taken)
