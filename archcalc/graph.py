@@ -231,46 +231,50 @@ class Builder:
         opdef = OPS.get(op) if isinstance(op, str) else None   # the common case, cheaply
         if opdef is None:
             opdef = lookup(op, pos)
-        if opdef.kind == "split":              # expanded into one slice per part
+        kind = opdef.kind
+        if kind == "split":              # expanded into one slice per part
             return self._split(raw, pos, name, inputs, scope, prefix, where)
-        if len(self.layers) > MAX_LAYERS:        # the input row is not a layer
+        layers, names, failed = self.layers, self.names, self.failed
+        if len(layers) > MAX_LAYERS:        # the input row is not a layer
             raise error(f"the network has more than {MAX_LAYERS:,} layers", pos,
                         hint="archcalc's limit on layers keeps analysis within memory")
         attrs = raw if ready else opdef.normalize(raw, pos, where)
-        names = self.names
         if name is None:
-            name = self.next_name(opdef.kind, prefix)
+            name = self.next_name(kind, prefix)
         else:
             name = prefix + str(name)
-            if name in names or name in self.failed:
+            if name in names or name in failed:
                 raise error(f"the layer name {name!r} is used twice", pos,
                             hint=f"the first is at {names[name].pos}; rename one of them"
                             if name in names else "rename one of them")
         srcs = tuple(inputs) if inputs is not None else (self.last,)
-        if self.failed and any(s in self.failed for s in srcs):
+        if failed and any(s in failed for s in srcs):
             self.fail(name)
-            return Layer(name, opdef.kind, attrs, srcs, pos, scope)
+            return Layer(name, kind, attrs, srcs, pos, scope)
         for s in srcs:
             if s not in names:
-                known = ", ".join(list(self.names)[-5:])
+                known = ", ".join(list(names)[-5:])
                 raise error(f"layer {name!r} takes input {s!r}, which is not defined before it",
                             pos, hint=f"inputs name earlier layers (the latest: {known})")
-        if opdef.arity == 1 and len(srcs) != 1:
-            raise error(f"{opdef.kind} takes one input, got {len(srcs)}", pos,
-                        hint="merge branches first with concat or add")
-        if opdef.arity is None and len(srcs) < 2:
-            raise error(f"{opdef.kind} merges two or more inputs, got {len(srcs)}", pos,
+        arity = opdef.arity
+        if arity == 1:
+            if len(srcs) != 1:
+                raise error(f"{kind} takes one input, got {len(srcs)}", pos,
+                            hint="merge branches first with concat or add")
+        elif arity is None and len(srcs) < 2:
+            raise error(f"{kind} merges two or more inputs, got {len(srcs)}", pos,
                         hint="list the branches it merges: inputs: [a, b]")
-        if not self.train_only:
+        train = self.train_only
+        if not train:
             for s in srcs:
                 if names[s].train_only:
                     raise error(f"layer {name!r} reads {s!r}, which runs only in training",
                                 pos, hint="read a layer that inference runs (after a block "
                                 "whose last layer is training-only, name the block's output "
                                 f"with output:), or mark {name!r} train_only: true as well")
-        layer = Layer(name, opdef.kind, attrs, srcs, pos, scope, self.train_only)
-        self.layers.append(layer)
-        self.names[name] = layer
+        layer = _new_layer(Layer, (name, kind, attrs, srcs, pos, scope, train))
+        layers.append(layer)
+        names[name] = layer
         consumers = self.consumers
         consumers[name] = []
         for s in srcs:

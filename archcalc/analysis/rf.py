@@ -51,21 +51,33 @@ def merge(rfs: Sequence[RF]) -> RF:
     is simply the largest of them; otherwise the result is flagged unaligned, its size covers
     every branch's window and its stride is the largest branch stride.
     """
-    if any(r.is_global for r in rfs):
+    first = rfs[0]
+    if first.is_global or any(r.is_global for r in rfs):
         return GLOBAL_RF
+    if all(r == first for r in rfs):             # the same field on every branch: itself
+        return first
     aligned = all(r.aligned for r in rfs) and all(
-        r.stride == rfs[0].stride and r.start == rfs[0].start for r in rfs)
+        r.stride == first.stride and r.start == first.start for r in rfs)
     local = [local_axes(r) for r in rfs]          # (size, stride, start) of each
     size: list[float] = []
     stride: list[float] = []
     start: list[float] = []
     for ax in (0, 1):
-        lo = min(c[ax] - (r[ax] - 1) / 2 for r, _, c in local)
-        hi = max(c[ax] + (r[ax] - 1) / 2 for r, _, c in local)
-        size.append(tidy(hi - lo + 1) if any(isinstance(r[ax], float) for r, _, _ in local)
-                    else round(hi - lo) + 1)
+        lo = hi = None
+        fraction = False
+        jump: float = 0
+        for r, j, c in local:
+            half = (r[ax] - 1) / 2
+            if lo is None or c[ax] - half < lo:
+                lo = c[ax] - half
+            if hi is None or c[ax] + half > hi:
+                hi = c[ax] + half
+            fraction = fraction or isinstance(r[ax], float)
+            jump = max(jump, j[ax])
+        assert lo is not None and hi is not None
+        size.append(tidy(hi - lo + 1) if fraction else round(hi - lo) + 1)
         start.append((lo + hi) / 2)
-        stride.append(max(j[ax] for _, j, _ in local))
+        stride.append(jump)
     return RF((size[0], size[1]), (stride[0], stride[1]), (start[0], start[1]), False, aligned)
 
 

@@ -59,7 +59,8 @@ def walk(net: Network, count_inplace: bool = False, input: Vol | None = None
     errors = 0
     # layers that run only in training hold no inference memory (see Layer.train_only)
     store = Storage(net.inference_consumers, net.declared_outputs)
-    known: dict[int, tuple[str, tuple[Vol, ...], _Figures]] = {}   # id(attrs) → figures
+    # (id(attrs), input volumes) → (kind, figures): every op's figures are pure functions of them
+    known: dict[tuple[int, tuple[Any, ...]], tuple[str, _Figures]] = {}
     rounding = net.rounding
     overwrite = not count_inplace
     # bound once: the loop below runs once per layer of networks 100,000 layers long
@@ -80,15 +81,17 @@ def walk(net: Network, count_inplace: bool = False, input: Vol | None = None
             vols[name] = None
             store.skip(srcs)
             continue
-        seen = known.get(id(a))           # (kind, ins, figures) last computed for these attrs
+        memo = (id(a), ins)
+        seen = known.get(memo)            # (kind, figures) computed for these attrs and inputs
         fig: _Figures
-        if seen is not None and seen[0] is kind and seen[1] == ins:
-            fig = seen[2]
+        if seen is not None and seen[0] is kind:
+            fig = seen[1]
         else:
             op = layer.opdef
             at = At(name, layer.pos, srcs, rounding)
+            given = list(ins)
             try:
-                out = op.shape(a, list(ins), at)
+                out = op.shape(a, given, at)
                 if max(out) > MAX_DIM:      # upsampling and transposed convolutions can grow
                     raise error(f"the output {out[0]}×{out[1]}×{out[2]} is too large (the limit "
                                 f"is {MAX_DIM:,} per side)", layer.pos, layer=name,
@@ -99,18 +102,18 @@ def walk(net: Network, count_inplace: bool = False, input: Vol | None = None
                 diags.extend(exc.diagnostics)
                 errors += 1
                 ok = False
-                recovered = _recover(op, a, list(ins), at)
+                recovered = _recover(op, a, given, at)
                 if recovered is None:
                     vols[name] = None
                     store.skip(srcs)
                     continue
                 out = recovered
-            trainable, frozen = op.params(a, list(ins), out)    # frozen: buffers
-            step = op.rf_step(a, list(ins))
-            fig = (out, trainable, trainable, frozen, op.macs(a, list(ins), out),
+            trainable, frozen = op.params(a, given, out)    # frozen: buffers
+            step = op.rf_step(a, given)
+            fig = (out, trainable, trainable, frozen, op.macs(a, given, out),
                    step, prod(out), op.inplace and overwrite, op.view)
             if ok:                          # a failing layer reports its own error every time
-                known[id(a)] = (kind, ins, fig)
+                known[memo] = (kind, fig)
         out, params, trainable, buffers, macs, step, elements, may_overwrite, view = fig
         vols[name] = out
         if layer.train_only:
