@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import ArchcalcError, Diagnostic, error
 from ..graph import Layer, Network
-from ..ops import MAX_DIM, At, Attrs, Op, RFKind, RFStep, Vol
+from ..ops import IDENTITY, MAX_DIM, At, Attrs, Op, RFKind, RFStep, Vol
 from ..report import RF, LayerRow
 from . import rf as rfa
 from .memory import Storage
@@ -120,7 +120,10 @@ def walk(net: Network, count_inplace: bool = False, input: Vol | None = None
             inplace = _train_only_inplace(net, layer, view, may_overwrite)
         else:
             inplace = run(name, srcs, elements, may_overwrite, view)
-        rf = rfs[name] = rf_step(rfs, srcs, step, ins, out)
+        # an element-wise op sees what its input saw (rf.step's identity case, without a call:
+        # half the layers of most networks)
+        rf = rfs[name] = rfs[srcs[0]] if step is IDENTITY else \
+            rf_step(rfs, srcs, step, ins, out)
         add_row(new_tuple(LayerRow, (name, kind, srcs, out, params, trainable, macs,
                                      0 if inplace else elements, rf, a, inplace, layer.scope, "",
                                      buffers, layer.train_only)))

@@ -9,7 +9,7 @@ subtraction and percentages. ``Diff.to_dict()`` is the JSON document (``DIFF_SCH
 JSON) are in ``archcalc.views.diff``, the gates in ``archcalc.diff.gates``, the command in
 ``archcalc.cli.commands.diff``.
 
-Alignment (docs/review.md, "diff"):
+Alignment (docs/diff.md):
 
 1. by name: a layer's full name carries its block instances (``layer1.0/conv1``), so equal
    names are the same layer in the same block;
