@@ -11,7 +11,6 @@ multipliers (``10Mi`` = 10 MiB). Prefixes are read in any case; a lowercase ``b`
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
 from typing import Literal
 
 AmountKind = Literal["count", "bytes"]
@@ -76,6 +75,7 @@ def parse_amount(text: str, kind: AmountKind | None = None) -> tuple[int, Amount
         accepted = (SHOWN_COUNT if kind == "count" else SHOWN_BYTES if kind == "bytes"
                     else f"counts {SHOWN_COUNT}; bytes {SHOWN_BYTES}")
         raise AmountError(f"unknown unit {written!r} in {text!r}", "accepted: " + accepted)
+    from decimal import Decimal, InvalidOperation  # (not on the path of archcalc summary)
     try:
         value = Decimal(digits) * scale
     except InvalidOperation:

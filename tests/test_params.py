@@ -9,7 +9,8 @@ from design_helpers import cli
 
 import archcalc
 from archcalc.cli.guard import exit_code
-from archcalc.design.parameters import Design, declared, parse_assignment, parse_range
+from archcalc.design.parameters import Design, declared, parse_range
+from archcalc.settings import parse_assignment
 
 # conv 3×3 (same padding) from C_in = 3 to f filters with bias: 27·f + f parameters;
 # repeated `depth` times more from f to f: 9·f·f + f each; fc from H·W·f to 10

@@ -52,7 +52,7 @@ def tiny(tmp_path):
 
 
 def typed(name, text):
-    from archcalc.design.parameters import parse_assignment
+    from archcalc.settings import parse_assignment
     return parse_assignment(f"{name}={text}")[1]
 
 

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 import typer
 
 from ..errors import OPTIONS, error
-from ..settings import LoadOptions, check_choice, resolve, whole
+from ..settings import LoadOptions, check_choice, parse_sets, resolve, whole
 from .guard import guarded
 
 P = inspect.Parameter
@@ -149,7 +149,6 @@ def request(*, exclude: Sequence[str] = (), only: Sequence[str] | None = None) -
 def load_options(*, set_: Sequence[str] | None = None, label: str = "<spec>",
                  count_inplace: bool = False, **values: Any) -> LoadOptions:
     """The options' text (and repeated ``--set NAME=VALUE``) resolved into LoadOptions."""
-    from ..design.parameters import parse_sets
     sets = parse_sets(set_) if set_ else None
     return resolve(set=sets, count_inplace=count_inplace or None, label=label, cli=True,
                    **values)

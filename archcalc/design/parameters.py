@@ -37,73 +37,11 @@ from typing import Any
 from ..errors import OPTIONS, ArchcalcError, Diagnostic, error
 from ..graph import Network
 from ..ops.values import as_written
-from ..settings import BUILTINS, LoadOptions, check_builtin, resolve
+from ..settings import BUILTINS, LoadOptions, check_builtin, parse_assignment, parse_sets, resolve
 from ..spec.sources import Source, load_source, one, open_source
 
 __all__ = ["parse_assignment", "parse_sets", "parse_range", "Design", "declared", "describe",
            "undeclared", "vary", "BUILTINS", "check_builtin"]
-
-_NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
-_NUMBER = re.compile(r"[+-]?(\d[\d_]*)?(\.\d*)?([eE][+-]?\d+)?")
-DEFAULT_ANALYSIS = {"dtype": "fp32", "batch": 1, "optimizer": "adam"}
-
-
-def _value(text: str, option: str) -> Any:
-    """One value of an assignment: a number, true/false, a list of values, or a word."""
-    t = text.strip()
-    if t.lower() in ("true", "false"):
-        return t.lower() == "true"
-    if _NUMBER.fullmatch(t) and any(c.isdigit() for c in t):
-        try:
-            return int(t.replace("_", ""))
-        except ValueError:
-            return float(t.replace("_", ""))
-    if t.startswith("[") or t.endswith("]"):
-        if not (t.startswith("[") and t.endswith("]")):
-            raise error(f"{option}: the list {t!r} is not closed", OPTIONS,
-                        hint="write a list as [3,4,6,3]", kind="usage")
-        inner = t[1:-1].strip()
-        if not inner:
-            return []
-        if "[" in inner:
-            raise error(f"{option}: lists of lists are not supported, got {t!r}", OPTIONS,
-                        hint="write a list as [3,4,6,3]", kind="usage")
-        return [_value(x, option) for x in inner.split(",")]
-    if not t:
-        raise error(f"{option}: a value is missing", OPTIONS,
-                    hint="write NAME=VALUE, e.g. --set width=0.75", kind="usage")
-    return t
-
-
-def parse_assignment(text: str) -> tuple[str, Any]:
-    """``"name=value"`` → ``(name, value)`` (see the module's docstring)."""
-    if not isinstance(text, str) or "=" not in text:
-        raise error(f"--set takes NAME=VALUE, got {text!r}", OPTIONS,
-                    hint="e.g. --set width=0.75 or --set depth=[2,2,2,2]", kind="usage")
-    name, _, raw = text.partition("=")
-    name = name.strip()
-    if not _NAME.fullmatch(name):
-        raise error(f"--set {text}: {name!r} is not a parameter name", OPTIONS,
-                    hint="a name is a word (letters, digits, _), e.g. --set width=0.75",
-                    kind="usage")
-    if not raw.strip():
-        raise error(f"--set {name}=: the value is missing", OPTIONS,
-                    hint=f"e.g. --set {name}=1", kind="usage")
-    return name, _value(raw, f"--set {name}")
-
-
-def parse_sets(texts: Sequence[str] | None) -> dict[str, Any]:
-    """Repeated ``--set`` options → {name: value}; a name given twice is an error."""
-    out: dict[str, Any] = {}
-    for t in texts or ():
-        name, value = parse_assignment(t)
-        if name in out:
-            raise error(f"--set {name} is given twice", OPTIONS,
-                        hint="give each parameter once", kind="usage")
-        out[name] = value
-    return out
-
-
 
 def vary(base: LoadOptions, values: Mapping[str, Any]) -> LoadOptions:
     """``base`` (a command's resolved options) with ``--set``-like ``values`` over it, merged and

@@ -16,9 +16,9 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ...errors import ArchcalcError
-from ...settings import BUILTINS, LoadOptions, check_builtin
+from ...settings import BUILTINS, LoadOptions, check_builtin, parse_assignment
 from ...spec.sources import open_source
-from ..parameters import Design, parse_assignment
+from ..parameters import Design
 from .engine import KEYS, LATENCY, Job, Result, run_dask, run_local
 from .pareto import Front, Objective, front, parse_objectives
 from .space import Axis, NumRange, Space, parse_axis
