@@ -6,17 +6,21 @@
     >>> report.totals.params
     202570
 
-The core (spec parsing, graph, analysis, report, views) never imports onnx or onnxruntime;
-the ONNX exporter and the runtime live in ``archcalc.exporters`` (the ``exporters/`` folder of
-the repository), which nothing in the core imports.
+The library's face: ``parse`` (spec text) and ``load`` (a file, a shipped network's name, ``-``
+or an ONNX model) make a :class:`Network`; ``analyze`` makes its :class:`Report`. The core
+(spec front-ends, graph, analysis, report, views) never imports onnx or onnxruntime: the ONNX
+exporter and the runtime live in ``archcalc.exporters`` (the ``exporters/`` folder of the
+repository). docs/architecture.md shows how the packages depend on each other.
 """
-from .analysis import DTYPES, OPTIMIZERS, analyze
+from .analysis import analyze
 from .errors import ArchcalcError, Diagnostic, SourcePos
 from .graph import Layer, Network
 from .report import RF, LayerRow, Report, Totals
+from .settings import OPTIMIZERS, LoadOptions, Settings, resolve
 from .spec import load, parse
+from .units import DTYPES
+from .version import __version__
 
-__version__ = "0.1.0"
-
-__all__ = ["parse", "load", "analyze", "Network", "Layer", "Report", "LayerRow", "Totals", "RF",
-           "ArchcalcError", "Diagnostic", "SourcePos", "DTYPES", "OPTIMIZERS", "__version__"]
+__all__ = ["parse", "load", "analyze", "resolve", "Network", "Layer", "Report", "LayerRow",
+           "Totals", "RF", "Settings", "LoadOptions", "ArchcalcError", "Diagnostic", "SourcePos",
+           "DTYPES", "OPTIMIZERS", "__version__"]

@@ -7,11 +7,12 @@ runs as usual, and collects whatever cycles an error's traceback left)."""
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 
 @contextmanager
-def paused_gc():
+def paused_gc() -> Iterator[None]:
     """Pause the cyclic garbage collector for the block (or, as a decorator, the function)
     if it is enabled; nesting is free."""
     if not gc.isenabled():

@@ -1,12 +1,19 @@
 """Diagnostics: every problem archcalc reports carries a place, a message and a hint.
 
-One exception type, :class:`ArchcalcError`, carries a list of diagnostics; the CLI turns it into
-text and an exit code. Nothing else in archcalc is meant to escape to a user.
+One exception type, :class:`ArchcalcError`, carries a list of diagnostics and the *kind* of the
+problem: ``"spec"`` (the network as written is wrong), ``"usage"`` (an option or argument is
+wrong), ``"io"`` (a file or stream cannot be read or written) or ``"internal"`` (a bug). The
+library never chooses an exit code: the command line maps each kind to one
+(``archcalc.cli.guard``). Nothing else in archcalc is meant to escape to a user.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, Literal, NamedTuple
+
+Kind = Literal["spec", "usage", "io", "internal"]
+KINDS: tuple[Kind, ...] = ("spec", "usage", "io", "internal")
 
 
 class SourcePos(NamedTuple):
@@ -27,8 +34,13 @@ class SourcePos(NamedTuple):
         return self.file
 
 
+# Where each attribute of a layer was written, for sharper error positions: an attribute's value
+# under its name, its key under ("key", name) (a front-end that knows them; see Op.normalize).
+Places = Mapping[str | tuple[str, str], SourcePos]
+
 NOWHERE = SourcePos("<api>")        # a value passed in from Python
 OPTIONS = SourcePos("<options>")    # a command-line option (or the same keyword from Python)
+INTERNAL = SourcePos("<internal>")  # archcalc itself (a bug)
 
 
 @dataclass(frozen=True)
@@ -38,8 +50,8 @@ class Diagnostic:
     pos: SourcePos = NOWHERE
     hint: str | None = None
     layer: str | None = None
-    # what a fix-finder needs to know (archcalc.fixes), e.g. {"kind": "rounding", "axis": ...}
-    fix: dict | None = field(default=None, compare=False, hash=False, repr=False)
+    # what a fix-finder needs to know (archcalc.analysis.fixes), e.g. {"kind": "rounding", ...}
+    fix: dict[str, Any] | None = field(default=None, compare=False, hash=False, repr=False)
 
     def render(self, caret: bool = True) -> str:
         where = str(self.pos)
@@ -54,7 +66,7 @@ class Diagnostic:
             out += f"\n  hint: {self.hint}"
         return out
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "severity": self.severity,
             "message": self.message,
@@ -67,17 +79,17 @@ class Diagnostic:
 
 
 class ArchcalcError(Exception):
-    """Raised with one or more diagnostics when a spec cannot be parsed or analyzed.
+    """Raised with one or more diagnostics when a spec cannot be read or analyzed, or a request
+    cannot be carried out. ``kind`` says whose the problem is (see the module's docstring)."""
 
-    ``exit_code`` is 1 for problems in the spec and 2 for bad usage or an unreadable file.
-    """
-
-    def __init__(self, diagnostics: list[Diagnostic] | Diagnostic, exit_code: int = 1,
-                 partial=None):
+    def __init__(self, diagnostics: list[Diagnostic] | Diagnostic, kind: Kind = "spec",
+                 partial: Any = None):
         if isinstance(diagnostics, Diagnostic):
             diagnostics = [diagnostics]
+        if kind not in KINDS:
+            raise ValueError(f"unknown error kind {kind!r}")
         self.diagnostics = list(diagnostics)
-        self.exit_code = exit_code
+        self.kind: Kind = kind
         # a spec front-end's error may carry the network built from the layers that could be
         # built (those that depend on no bad layer): `archcalc validate` analyzes it too
         self.partial = partial
@@ -86,8 +98,13 @@ class ArchcalcError(Exception):
     def render(self) -> str:
         return "\n".join(d.render() for d in self.diagnostics)
 
+    def as_kind(self, kind: Kind) -> ArchcalcError:
+        """The same diagnostics as another kind (a value that is a spec's error when a spec
+        gives it is a usage error when an option gives it)."""
+        return ArchcalcError(self.diagnostics, kind, self.partial)
 
-def error(message: str, pos: SourcePos = NOWHERE, hint: str | None = None, layer: str | None = None,
-          exit_code: int = 1) -> ArchcalcError:
+
+def error(message: str, pos: SourcePos = NOWHERE, hint: str | None = None,
+          layer: str | None = None, kind: Kind = "spec") -> ArchcalcError:
     """Build (not raise) an :class:`ArchcalcError` with one error diagnostic."""
-    return ArchcalcError([Diagnostic("error", message, pos, hint, layer)], exit_code)
+    return ArchcalcError([Diagnostic("error", message, pos, hint, layer)], kind)

@@ -6,10 +6,13 @@ computes a shape: that is the analysis pass.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, NamedTuple
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
 
-from .errors import ArchcalcError, Diagnostic, SourcePos, error
-from .ops import DEFAULT_ROUNDING, OPS, Op, Vol, _int, lookup
+from .errors import Diagnostic, Places, SourcePos, error
+from .ops import DEFAULT_ROUNDING, OPS, Attrs, Op, Vol, lookup
+from .ops.values import as_int
+from .settings import Settings
 
 # Refused before anything is built: a spec expanding to more layers than this (repeat counts
 # multiply) would exhaust memory long before it finished.
@@ -22,7 +25,7 @@ class Layer(NamedTuple):
     networks up to 1,000,000 layers long)."""
     name: str
     op: str
-    attrs: dict[str, Any]
+    attrs: Attrs                  # as the op normalized them; shared, never modified
     inputs: tuple[str, ...]
     pos: SourcePos
     scope: tuple[str, ...] = ()   # enclosing block instances, outermost first
@@ -42,44 +45,78 @@ class Network:
     ``consumers`` maps each layer to the layers that read its output: the same edges, kept as a
     plain dict so that the analysis pass runs without importing networkx (which would double the
     start-up time of ``archcalc summary``). The DiGraph is built on first access.
+
+    Every field is declared here and set when the network is made (a front-end passes them to
+    :meth:`Builder.build`); :meth:`replace` gives a copy with some of them changed. Nothing is
+    added to a network afterwards.
     """
+
+    __slots__ = ("_graph", "_inference_consumers", "block_outputs", "by_name", "consumers",
+                 "declared_outputs", "input", "input_given", "language", "layers", "name", "origin",
+                 "params", "rounding", "settings", "size_dependent", "source", "warnings")
 
     def __init__(self, name: str, input: Vol, layers: list[Layer], rounding: str = DEFAULT_ROUNDING,
                  source: str | None = None, language: str = "string",
-                 warnings: list[Diagnostic] | None = None,
-                 block_outputs: dict[str, str] | None = None,
-                 index: tuple[dict, dict] | None = None, outputs: list[str] | None = None):
+                 warnings: Iterable[Diagnostic] | None = None,
+                 block_outputs: Mapping[str, str] | None = None,
+                 index: tuple[dict[str, Layer], dict[str, list[str]]] | None = None,
+                 outputs: Sequence[str] | None = None, *,
+                 params: Mapping[str, Any] | None = None, settings: Settings | None = None,
+                 input_given: bool = False, size_dependent: bool = False,
+                 origin: dict[str, Any] | None = None):
         self.name = name
         self.input = input
         self.layers = layers
         self.rounding = rounding
+        # the file it was read from (or <spec>, <stdin>, <spec 2> for a text)
         self.source = source
-        # the spec language it was written in ("string", "table", "yaml"): hints use its spelling
+        # the spec language it was written in ("string", "table", "yaml", "onnx"): hints use
+        # its spelling
         self.language = language
-        # the input volume came from an option (-i, input=): hints then name that option
-        self.input_option = False
-        # the values of a YAML spec's top-level params (with --set), and the analysis settings
-        # (dtype, batch, optimizer) given as built-in parameters: see archcalc/params.py
-        self.params: dict = {}
-        self.analysis: dict = {}
-        self.size_dependent = False     # layers computed from the input's size (in.h, res)
         # network-level warnings found while reading the spec (analyze/diagnose report them)
         self.warnings: list[Diagnostic] = list(warnings or [])
         # each block instance (full name, e.g. "layer1.0") -> the full name of its output layer
         self.block_outputs: dict[str, str] = dict(block_outputs or {})
+        self.by_name: dict[str, Layer]
+        self.consumers: dict[str, list[str]]
         if index is not None:       # by_name and consumers, kept by the Builder as it added
             self.by_name, self.consumers = index
         else:
             self.by_name = {layer.name: layer for layer in layers}
-            self.consumers: dict[str, list[str]] = {layer.name: [] for layer in layers}
+            self.consumers = {layer.name: [] for layer in layers}
             for layer in layers:
                 for src in layer.inputs:
                     self.consumers[src].append(layer.name)
-        self._graph = None
-        self._inference_consumers = None
         # the layers the network returns, where the spec lists them (YAML's outputs:); else None
         # and the outputs are the inference layers nothing reads (see ``outputs``)
         self.declared_outputs: list[str] | None = list(outputs) if outputs else None
+        # the values the spec's declared parameters took (YAML params: with --set over them)
+        self.params: dict[str, Any] = dict(params or {})
+        # what analyze() uses unless told otherwise (--set batch=… as the network was loaded)
+        self.settings: Settings = settings or Settings()
+        # the input volume came from an option (-i, input=): hints then name that option
+        self.input_given = input_given
+        # its layers are computed from the input's size (in.h, res): another size is read anew
+        self.size_dependent = size_dependent
+        # an imported model's origin: {"path", "opset", "producer", "node_layers"} (ONNX)
+        self.origin: dict[str, Any] | None = origin
+        self._graph: Any = None
+        self._inference_consumers: dict[str, list[str]] | None = None
+
+    def replace(self, **changes: Any) -> Network:
+        """A copy with some fields changed (the layers and their index are shared, not copied)."""
+        fields = {k: getattr(self, k) for k in ("name", "input", "layers", "rounding", "source",
+                                                 "language", "warnings", "block_outputs")}
+        fields.update(index=(self.by_name, self.consumers), outputs=self.declared_outputs,
+                      params=self.params, settings=self.settings, input_given=self.input_given,
+                      size_dependent=self.size_dependent, origin=self.origin)
+        unknown = set(changes) - set(fields) - {"declared_outputs"}
+        if unknown:
+            raise TypeError(f"Network has no field {sorted(unknown)[0]!r}")
+        if "declared_outputs" in changes:
+            changes["outputs"] = changes.pop("declared_outputs")
+        fields.update(changes)
+        return Network(**fields)
 
     @property
     def outputs(self) -> list[str]:
@@ -107,7 +144,7 @@ class Network:
         return self._inference_consumers
 
     @property
-    def graph(self):
+    def graph(self) -> Any:
         """The layer graph as a networkx DiGraph (built once, on first use)."""
         if self._graph is None:
             import networkx as nx
@@ -127,71 +164,17 @@ class Network:
 
     def __repr__(self) -> str:
         h, w, c = self.input
-        return f"Network({self.name!r}, input={h}×{w}×{c}, {len(self.layers) - 1} layers)"
+        n = len(self.layers) - 1
+        return f"Network({self.name!r}, input={h}×{w}×{c}, {n} layer{'s' * (n != 1)})"
 
     def _repr_svg_(self) -> str | None:
-        """Jupyter's view: the volume drawing (archcalc.draw.volumes), or None (Jupyter then
-        shows the next representation) where analysis finds errors."""
-        from .analysis import analyze
-        from .errors import ArchcalcError
-        try:
-            report = analyze(self)
-        except ArchcalcError:
-            return None
-        from .draw import volumes
-        return volumes.to_svg(self, report)
+        """Jupyter's view (archcalc.views.notebook)."""
+        from .views.notebook import network_svg  # the notebook hook: the one upward import
+        return network_svg(self)
 
     def weight_layers(self) -> int:
         """Layers with weights in the VGG paper's sense (conv and fully connected)."""
         return sum(1 for layer in self.layers if layer.opdef.weight_layer)
-
-
-def _volume_hint(parts) -> str:
-    """What a malformed input volume probably meant."""
-    nums = [str(p).strip() for p in parts or []]
-    if all(n.isdigit() for n in nums) and nums:
-        if len(nums) == 1:
-            return f"write it as {nums[0]}x{nums[0]}x3 for a square RGB image (height, width, channels)"
-        if len(nums) == 2:
-            return f"write it as {nums[0]}x{nums[1]}x3 for an RGB image (height, width, channels)"
-        if len(nums) == 4:          # N×C×H×W, as PyTorch prints a batch
-            return (f"the batch is --batch: for PyTorch's N×C×H×W {'x'.join(nums)} write "
-                    f"{nums[2]}x{nums[3]}x{nums[1]} --batch {nums[0]}")
-    return "write it as 224x224x3 (or [224, 224, 3] in YAML)"
-
-
-def parse_volume(value: Any, pos: SourcePos, exit_code: int = 1) -> Vol:
-    """An input volume from ``224x224x3``, ``[224, 224, 3]`` or ``(224, 224, 3)``.
-    ``exit_code``: 1 where it comes from a spec, 2 where from an option."""
-    if isinstance(value, str):
-        parts = value.lower().strip().strip("[]()").replace("×", "x").replace(",", "x").split("x")
-        parts = [p.strip() for p in parts]
-    elif isinstance(value, (list, tuple)):
-        parts = list(value)
-    else:
-        parts = None
-    if not parts or len(parts) != 3:
-        raise error(f"an input volume is H×W×C, got {value!r}", pos,
-                    hint=_volume_hint(parts), exit_code=exit_code)
-    try:
-        h, w, c = (_int(p, "input size", pos) for p in parts)
-    except ArchcalcError as exc:
-        exc.exit_code = exit_code
-        raise
-    return (h, w, c)
-
-
-def channels_first_warning(vol: Vol, pos: SourcePos, language: str) -> Diagnostic | None:
-    """A warning when an input volume looks written in PyTorch's C×H×W order: a height of 1, 3 or
-    4 (the usual channel counts) before a width and depth both over 4, as in 3x224x224."""
-    h, w, c = vol
-    if h not in (1, 3, 4) or w <= 4 or c <= 4:
-        return None
-    fixed = f"{w}x{c}x{h}"
-    spelled = f"input: {fixed}" if language == "yaml" and pos.file != "<options>" else f"-i {fixed}"
-    return Diagnostic("warning", f"the input {h}x{w}x{c} is read as H = {h}, W = {w}, C = {c}: "
-                      "archcalc reads H×W×C, while PyTorch writes C×H×W", pos,
-                      f"did you mean {spelled}?", "input")
 
 
 class Builder:
@@ -239,55 +222,59 @@ class Builder:
         self.last = name
         return name
 
-    def add(self, op: str, raw: dict[str, Any], pos: SourcePos, name: str | None = None,
+    def add(self, op: str, raw: Mapping[str, Any], pos: SourcePos, name: str | None = None,
             inputs: Iterable[str] | None = None, scope: tuple[str, ...] = (),
-            prefix: str = "", where: dict[str, SourcePos] | None = None,
+            prefix: str = "", where: Places | None = None,
             ready: bool = False) -> Layer:
         """Add a layer of kind ``op``; ``raw`` attributes are validated by the op unless
         ``ready`` says they already were (they are then shared, never modified)."""
         opdef = OPS.get(op) if isinstance(op, str) else None   # the common case, cheaply
         if opdef is None:
             opdef = lookup(op, pos)
-        if opdef.kind == "split":              # expanded into one slice per part
+        kind = opdef.kind
+        if kind == "split":              # expanded into one slice per part
             return self._split(raw, pos, name, inputs, scope, prefix, where)
-        if len(self.layers) > MAX_LAYERS:        # the input row is not a layer
+        layers, names, failed = self.layers, self.names, self.failed
+        if len(layers) > MAX_LAYERS:        # the input row is not a layer
             raise error(f"the network has more than {MAX_LAYERS:,} layers", pos,
                         hint="archcalc's limit on layers keeps analysis within memory")
         attrs = raw if ready else opdef.normalize(raw, pos, where)
-        names = self.names
         if name is None:
-            name = self.next_name(opdef.kind, prefix)
+            name = self.next_name(kind, prefix)
         else:
             name = prefix + str(name)
-            if name in names or name in self.failed:
+            if name in names or name in failed:
                 raise error(f"the layer name {name!r} is used twice", pos,
                             hint=f"the first is at {names[name].pos}; rename one of them"
                             if name in names else "rename one of them")
         srcs = tuple(inputs) if inputs is not None else (self.last,)
-        if self.failed and any(s in self.failed for s in srcs):
+        if failed and any(s in failed for s in srcs):
             self.fail(name)
-            return Layer(name, opdef.kind, attrs, srcs, pos, scope)
+            return Layer(name, kind, attrs, srcs, pos, scope)
         for s in srcs:
             if s not in names:
-                known = ", ".join(list(self.names)[-5:])
+                known = ", ".join(list(names)[-5:])
                 raise error(f"layer {name!r} takes input {s!r}, which is not defined before it",
                             pos, hint=f"inputs name earlier layers (the latest: {known})")
-        if opdef.arity == 1 and len(srcs) != 1:
-            raise error(f"{opdef.kind} takes one input, got {len(srcs)}", pos,
-                        hint="merge branches first with concat or add")
-        if opdef.arity is None and len(srcs) < 2:
-            raise error(f"{opdef.kind} merges two or more inputs, got {len(srcs)}", pos,
+        arity = opdef.arity
+        if arity == 1:
+            if len(srcs) != 1:
+                raise error(f"{kind} takes one input, got {len(srcs)}", pos,
+                            hint="merge branches first with concat or add")
+        elif arity is None and len(srcs) < 2:
+            raise error(f"{kind} merges two or more inputs, got {len(srcs)}", pos,
                         hint="list the branches it merges: inputs: [a, b]")
-        if not self.train_only:
+        train = self.train_only
+        if not train:
             for s in srcs:
                 if names[s].train_only:
                     raise error(f"layer {name!r} reads {s!r}, which runs only in training",
                                 pos, hint="read a layer that inference runs (after a block "
                                 "whose last layer is training-only, name the block's output "
                                 f"with output:), or mark {name!r} train_only: true as well")
-        layer = Layer(name, opdef.kind, attrs, srcs, pos, scope, self.train_only)
-        self.layers.append(layer)
-        self.names[name] = layer
+        layer = _new_layer(Layer, (name, kind, attrs, srcs, pos, scope, train))
+        layers.append(layer)
+        names[name] = layer
         consumers = self.consumers
         consumers[name] = []
         for s in srcs:
@@ -295,7 +282,7 @@ class Builder:
         self.last = name
         return layer
 
-    def follow(self, kind: str, attrs: dict, pos: SourcePos) -> Layer:
+    def follow(self, kind: str, attrs: Attrs, pos: SourcePos) -> Layer:
         """The common case of :meth:`add`, at the cost of a few dictionary operations: an unnamed
         top-level layer of a one-input op whose attributes were already validated, following the
         previous layer (a spec string's repeated words). Anything else goes through ``add``."""
@@ -313,9 +300,9 @@ class Builder:
         self.last = name
         return layer
 
-    def _split(self, raw: dict[str, Any], pos: SourcePos, name: str | None,
+    def _split(self, raw: Mapping[str, Any], pos: SourcePos, name: str | None,
                inputs: Iterable[str] | None, scope: tuple[str, ...], prefix: str,
-               where: dict[str, SourcePos] | None) -> Layer:
+               where: Places | None) -> Layer:
         """A channel split (``parts: n`` equal parts, or ``sizes: [a, b, ...]``) as one slice
         layer per part, named ``<split>.<i>`` (``s.0``, ``s.1``; ``split1.0`` when unnamed),
         each reading the split's input. Returns the last part (a layer after the split without
@@ -332,7 +319,7 @@ class Builder:
                         "{op: split, sizes: [16, 48]}")
         op = OPS["slice"]
         n = len(op.coerce("sizes", raw["sizes"], where.get("sizes", pos))) if "sizes" in raw \
-            else _int(raw["parts"], "parts", where.get("parts", pos))
+            else as_int(raw["parts"], "parts", where.get("parts", pos))
         if n < 2 and "parts" in raw:
             raise error(f"a split into {n} part is no split", where.get("parts", pos),
                         hint="use parts: 2 or more")
@@ -358,10 +345,12 @@ class Builder:
         return parts[-1]
 
     def build(self, rounding: str = DEFAULT_ROUNDING, source: str | None = None,
-              language: str = "string") -> Network:
+              language: str = "string", **fields: Any) -> Network:
+        """The network of the layers added; ``fields`` are Network's keyword-only fields
+        (params, settings, input_given, size_dependent, origin)."""
         if len(self.layers) == 1:
             raise error("the spec has no layers", self.layers[0].pos,
-                        hint="write at least one layer, e.g. CRP", exit_code=1)
+                        hint="write at least one layer, e.g. CRP")
         return Network(self.name, self.input, self.layers, rounding, source, language,
                        self.warnings, self.block_outputs, (self.names, self.consumers),
-                       self.outputs)
+                       self.outputs, **fields)

@@ -7,21 +7,26 @@ docs/definitions.md, "The JSON document").
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from .errors import Diagnostic
-from .ops import Vol
+from .ops import OPS, Attrs, Vol
+from .settings import Settings
 
 Pair = tuple[int, int]
+# per axis (h, w): a receptive field's size, jump or centre; whole numbers, or fractions after
+# upsampling
+AxisPair = tuple[float, float]
 SCHEMA = 2      # version of the JSON document; raised whenever a field changes meaning or shape
 
 
-def _num(x: float) -> int | float:
+def _num(x: float) -> float:
     return int(x) if float(x).is_integer() else x
 
 
-def _pair(v: tuple | None) -> list | None:
+def as_pair(v: AxisPair | None) -> list[float] | None:
     return None if v is None else [_num(x) for x in v]
 
 
@@ -35,23 +40,24 @@ class RF(NamedTuple):
     local window describes it. ``aligned``: False where the paths into a merge disagree on stride
     or centre.
     """
-    size: Pair | None = (1, 1)
-    stride: Pair | None = (1, 1)
-    start: tuple[float, float] | None = (0.0, 0.0)
+    size: AxisPair | None = (1, 1)
+    stride: AxisPair | None = (1, 1)
+    start: AxisPair | None = (0.0, 0.0)
     is_global: bool = False
     aligned: bool = True
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """Always the same keys; pairs are always [h, w]; a global field has nulls."""
-        return {"global": self.is_global, "size": _pair(self.size), "stride": _pair(self.stride),
-                "start": _pair(self.start), "aligned": self.aligned}
+        return {"global": self.is_global, "size": as_pair(self.size),
+                "stride": as_pair(self.stride), "start": as_pair(self.start),
+                "aligned": self.aligned}
 
     def text(self) -> str:
         if self.is_global:
             return "global"
 
-        def axes(pair) -> str:     # fractions (after upsampling) to 4 significant digits
-            h, w = (f"{v:.4g}" if isinstance(v, float) else str(v) for v in pair)
+        def axes(pair: AxisPair | None) -> str:   # fractions (after upsampling): 4 digits
+            h, w = (f"{v:.4g}" if isinstance(v, float) else str(v) for v in pair or ())
             return h if h == w else f"{h}×{w}"
         return f"{axes(self.size)} /{axes(self.stride)}" + ("" if self.aligned else " !")
 
@@ -65,7 +71,7 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
-def public_attrs(attrs: dict) -> dict:
+def public_attrs(attrs: Attrs) -> dict[str, Any]:
     """A layer's attributes as a user wrote them (defaults filled in), for JSON: pairs as
     [h, w], padding resolved to pixels per side, unset optional ones left out."""
     out = {}
@@ -74,8 +80,8 @@ def public_attrs(attrs: dict) -> dict:
             continue
         out[k] = _jsonable(v)
     if "pads_end" in attrs:               # four sides: [top, bottom, left, right]
-        (t, l), (b, r) = attrs["pads"], attrs["pads_end"]
-        out["padding"] = [t, b, l, r]
+        (t, left), (b, r) = attrs["pads"], attrs["pads_end"]
+        out["padding"] = [t, b, left, r]
     elif "pads" in attrs:
         out["padding"] = list(attrs["pads"])
     if attrs.get("output_size") is not None:   # output_padding is then picked from it: the
@@ -94,7 +100,7 @@ class LayerRow(NamedTuple):
     macs: int
     activations: int        # elements this layer writes to a new buffer (0 when in place)
     rf: RF
-    attrs: dict = {}        # the layer's attributes (shared with the Layer, never modified)
+    attrs: Attrs = {}       # the layer's attributes (shared with the Layer, never modified)
     inplace: bool = False   # its output overwrites its input's buffer (or is a view of it)
     scope: tuple[str, ...] = ()
     note: str = ""          # replaces the detail text (folded block rows: "12 layers")
@@ -106,7 +112,6 @@ class LayerRow(NamedTuple):
         """The op's attributes in short form, e.g. "3×3/1 p1, 64" (formatted on demand)."""
         if self.note or self.op == "block":
             return self.note
-        from .ops import OPS
         return OPS[self.op].describe(self.attrs)
 
     @property
@@ -118,9 +123,9 @@ class LayerRow(NamedTuple):
             return "yes"
         return "no" if self.trainable_params == 0 else "partial"
 
-    def to_dict(self, vols: dict[str, Vol] | None = None) -> dict:
+    def to_dict(self, vols: Mapping[str, Vol] | None = None) -> dict[str, Any]:
         """The row's JSON form; ``vols`` (layer name → output volume) gives the input volumes."""
-        d = {"name": self.name, "op": self.op,
+        d: dict[str, Any] = {"name": self.name, "op": self.op,
              "attrs": public_attrs(self.attrs),
              "inputs": list(self.inputs)}
         if vols is not None:
@@ -174,22 +179,11 @@ class Totals:
         """The inference estimate: input + forward activations + parameters and buffers."""
         return self.activation_bytes + self.param_bytes
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__slots__ if k != "batch"}
         d.update(non_trainable_params=self.non_trainable_params, batch_macs=self.batch_macs,
                  forward_bytes=self.forward_bytes, total_bytes=self.total_bytes)
         return d
-
-
-@dataclass(frozen=True, slots=True)
-class Settings:
-    dtype: str = "fp32"
-    batch: int = 1
-    count_inplace: bool = False
-    optimizer: str = "adam"
-
-    def to_dict(self) -> dict:
-        return {k: getattr(self, k) for k in self.__slots__}
 
 
 @dataclass(frozen=True)
@@ -198,9 +192,10 @@ class Report:
     input: Vol
     layers: tuple[LayerRow, ...]
     totals: Totals
-    settings: Settings = Settings()
+    settings: Settings = field(default_factory=Settings)
     diagnostics: tuple[Diagnostic, ...] = field(default=())
-    block_outputs: dict = field(default_factory=dict)   # block instance → its output layer
+    # block instance → its output layer
+    block_outputs: dict[str, str] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> LayerRow:
         for row in self.layers:
@@ -213,12 +208,11 @@ class Report:
         return fold(self.layers, depth, self.block_outputs)
 
     def _repr_html_(self) -> str:
-        """Jupyter's view: the totals, the warnings and the per-layer table (as HTML, without
-        plots; see archcalc.review.html)."""
-        from .review.html import repr_html
-        return repr_html(self)
+        """Jupyter's view (archcalc.views.notebook)."""
+        from .views.notebook import report_html  # the notebook hook: the one upward import
+        return report_html(self)
 
-    def to_dict(self, depth: int | None = None) -> dict:
+    def to_dict(self, depth: int | None = None) -> dict[str, Any]:
         rows = self.rows(depth)
         vols = {row.name: row.output for row in rows}
         return {"schema": SCHEMA, "name": self.name, "input": list(self.input),
@@ -229,8 +223,8 @@ class Report:
                 "diagnostics": [d.to_dict() for d in self.diagnostics]}
 
 
-def fold(rows: tuple[LayerRow, ...] | list[LayerRow], depth: int | None,
-         block_outputs: dict[str, str] | None = None) -> list[LayerRow]:
+def fold(rows: Sequence[LayerRow], depth: int | None,
+         block_outputs: Mapping[str, str] | None = None) -> list[LayerRow]:
     """Rows with block instances deeper than ``depth`` folded into one row each.
 
     ``depth`` None keeps every layer; 0 folds every top-level block instance into a single row

@@ -24,11 +24,11 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-import archcalc  # noqa: E402
-from archcalc.exporters import onnx as ox  # noqa: E402
-from archcalc.exporters import runtime  # noqa: E402
+import archcalc
+from archcalc.exporters import onnx as ox
+from archcalc.exporters import runtime
 
 
 def best(fn, runs: int) -> float:

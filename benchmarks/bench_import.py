@@ -1,4 +1,4 @@
-"""How fast an ONNX model is read: VGG-16 with its 528 MiB of weights inline (issue 12's target:
+"""How fast an ONNX model is read: VGG-16 with its 528 MiB of weights inline (the target:
 import + analyze ≤ 0.5 s on this machine), in process and end to end (`archcalc summary
 vgg16.onnx`, a new process each time, beside `python -c pass` in the same run), with the memory
 the import takes (weights are never read: the file is read in 64 KiB blocks around its graph's
@@ -86,7 +86,8 @@ def main() -> None:
         print(f"resident memory grew by {grown / 1024:.1f} MiB with the first import of a "
               f"{size / 2**20:,.0f} MiB model")
         for k, v in end_to_end(path, args.runs).items():
-            print(f"{k:32s} best {min(v) * 1e3:6.0f} ms  median {statistics.median(v) * 1e3:6.0f} ms")
+            print(f"{k:32s} best {min(v) * 1e3:6.0f} ms  "
+                  f"median {statistics.median(v) * 1e3:6.0f} ms")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ alone, interleaved so that all see the same machine load; then where the time go
 
     python benchmarks/bench_report.py [--runs 10]
 
-Target (issue 11): the report ≤ 1 s on the 2-core machine. Needs the report extra (pygal).
+Target: the report ≤ 1 s on the 2-core machine. Needs the report extra (pygal).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_summary import compile_package  # noqa: E402
+from bench_summary import compile_package
 
 
 def commands(out: str) -> dict[str, list[str]]:
@@ -55,12 +55,12 @@ def stages() -> None:
         "import pygal\n"
         "t1 = time.perf_counter()\n"
         "import archcalc\n"
-        "from archcalc.review import plots, html\n"
+        "from archcalc.views.report import plots, html\n"
         "net = archcalc.load('specs/resnet152.yaml'); rep = archcalc.analyze(net)\n"
         "t2 = time.perf_counter()\n"
         "p = plots.all_plots(net, rep)\n"
         "t3 = time.perf_counter()\n"
-        "from archcalc.review.command import drawings\n"
+        "from archcalc.views.report.build import drawings\n"
         "sec = {'net': net, 'report': rep, 'plots': p, 'source': 'resnet152'}\n"
         "drawings(sec, 'html')\n"
         "t4 = time.perf_counter()\n"

@@ -1,8 +1,8 @@
-"""Scale (issues 5 and 8): parse and analysis time, separately and per layer, for chains of 1k,
-10k and 100k layers written two ways (a repeated group, ``(C3D16 R)x50000``, and the literal
-string ``C3D16 R C3D16 R ...``), each the best of 3 runs; the target is parse + analyze ≤ 1 s
-at 100k layers, with a flat per-layer cost (linear time). Then peak Python memory, a ResNet with
-1,000 bottleneck blocks, and, with torch and torchinfo installed, torchinfo's time for a
+"""Scale (how long networks of many layers take): parse and analysis time, separately and per layer,
+for chains of 1k, 10k and 100k layers written two ways (a repeated group, ``(C3D16 R)x50000``, and
+the literal string ``C3D16 R C3D16 R ...``), each the best of 3 runs; the target is parse + analyze
+≤ 1 s at 100k layers, with a flat per-layer cost (linear time). Then peak Python memory, a ResNet
+with 1,000 bottleneck blocks, and, with torch and torchinfo installed, torchinfo's time for a
 10k-layer chain.
 
     python benchmarks/bench_scale.py
@@ -18,7 +18,7 @@ import tracemalloc
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import archcalc  # noqa: E402
+import archcalc
 
 
 def measure(fn):
@@ -70,8 +70,8 @@ def main() -> None:
         print("layers     parse   analyze     total   parse/layer  analyze/layer  total/layer")
         for n in (1_000, 10_000, 100_000):
             text = chain(n, literal)
-            net, tp = timed(lambda: archcalc.parse(text, input=(32, 32, 3)))
-            _, ta = timed(lambda: archcalc.analyze(net))
+            net, tp = timed(lambda text=text: archcalc.parse(text, input=(32, 32, 3)))
+            _, ta = timed(lambda net=net: archcalc.analyze(net))
             del net
             total = tp + ta
             print(f"{n:>7} {tp:7.3f} s {ta:7.3f} s {total:7.3f} s {tp / n * 1e6:9.2f} µs "
@@ -115,7 +115,8 @@ def main() -> None:
     _, tt = timed(lambda: torchinfo.summary(model, input_size=(1, 3, 8, 8), verbose=0), 1)
     net, tp = timed(lambda: archcalc.parse(chain(10_000), input=(8, 8, 3)), 1)
     _, ta = timed(lambda: archcalc.analyze(net), 1)
-    print(f"10k-layer chain: torchinfo.summary {tt:.2f} s vs archcalc parse + analyze {tp + ta:.2f} s")
+    print(f"10k-layer chain: torchinfo.summary {tt:.2f} s vs archcalc parse + analyze "
+          f"{tp + ta:.2f} s")
 
 
 if __name__ == "__main__":

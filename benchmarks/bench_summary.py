@@ -5,7 +5,7 @@ VGG16 (parse once, analyze many times).
 
     python benchmarks/bench_summary.py [--runs 20]
 
-Targets (issue 8): end to end ≤ 0.2 s median on the 2-core CI machine; analysis well under 1 ms.
+Targets: end to end ≤ 0.2 s median on the 2-core CI machine; analysis well under 1 ms.
 """
 
 from __future__ import annotations

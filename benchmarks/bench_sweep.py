@@ -1,16 +1,20 @@
-"""How fast and how lean `archcalc sweep` is (issue 14, "Scale"):
+"""How fast and how lean `archcalc sweep` is:
 
-1. variants per second per core on ResNet-50 (specs/resnet50.yaml, res 160..320/32 × batch
-   1..N): the sweep's own evaluation in this process (``--jobs 1``, what one worker process
-   does: the YAML front-end keeps the spec it read), beside ``params.load_variant`` +
-   ``analyze`` with the front-end's caches emptied before each (every variant read from
-   scratch), and the whole command on every core (``archcalc sweep -j N``, a new process as a
-   user runs it, output to a file);
+1. variants per second per core on ResNet-50 (specs/resnet.yaml, width 0.5..1.5/0.05 × res
+   160..320/32: 126 variants):
+
+   a. the sweep's own evaluation in this process (``evaluate_chunk``, what one worker process
+      does: the spec is read once, each variant built from the composed document, whose
+      compiled expressions and planned layers it keeps, then analyzed);
+   b. the same variants, each read from scratch (a new ``Design`` per variant: the text read,
+      the YAML composed, every expression compiled anew), then analyzed;
+   c. the whole command on every core (``archcalc sweep -j N``, a new process as a user runs
+      it, output to a file), over width 0.5..1.5/0.01 × res 160..320/32 (606 variants);
+
 2. peak resident memory of sweeps of a small network (spec string ``C3D4 FC2``, res × batch) of
-   growing size,
-   up to 1,000,000 variants, run as the command (``-o`` a CSV file): the command's own process
-   and its largest worker. Flat from 10,000 to 1,000,000 variants means nothing grows with the
-   sweep.
+   growing size, up to 1,000,000 variants, run as the command (``-o`` a CSV file): the
+   command's own process and its largest worker. Flat from 10,000 to 1,000,000 variants means
+   nothing grows with the sweep.
 
     python benchmarks/bench_sweep.py [--runs 5] [--rss 10000,100000,1000000] [--rss-runs 3]
 
@@ -31,33 +35,32 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-RESNET = str(ROOT / "specs" / "resnet50.yaml")
+RESNET = str(ROOT / "specs" / "resnet.yaml")
+AXES = ["width=0.5..1.5/0.05", "res=160..320/32"]           # 21 × 6 = 126 variants
+COMMAND_AXES = ["width=0.5..1.5/0.01", "res=160..320/32"]   # 101 × 6 = 606 variants
 SMALL = "C3D4 FC2"
 
 
-def per_core(runs: int, batches: int) -> dict:
-    """Variants per second evaluated in this process: the sweep's path and the plain loop."""
+def per_core(runs: int) -> dict:
+    """Variants per second evaluated in this process: the sweep's path (the spec read once)
+    and every variant read from scratch."""
     import archcalc
-    from archcalc import params
-    from archcalc.sweep import plan
-    from archcalc.spec import yaml_spec
-    from archcalc.sweep.engine import evaluate_chunk
-    job, space = plan(RESNET, ["res=160..320/32", f"batch=1..{batches}"])
+    from archcalc.design.parameters import Design
+    from archcalc.design.sweep import plan
+    from archcalc.design.sweep.engine import evaluate_chunk
+    job, space = plan(RESNET, AXES)
     settings = [space[i] for i in range(len(space))]
-    evaluate_chunk(job, settings[:2])                       # imports, first compose
-    sweep_rates, plain_rates = [], []
+    evaluate_chunk(job, settings[:2])                       # imports, the first compose
+    sweep_rates, scratch_rates = [], []
     for _ in range(runs):
         t = time.perf_counter()
         evaluate_chunk(job, settings)
         sweep_rates.append(len(settings) / (time.perf_counter() - t))
         t = time.perf_counter()
-        for s in settings:                  # as a first load: the YAML front-end's caches
-            yaml_spec._COMPOSED.clear()     # of read specs and expressions emptied
-            yaml_spec._tree.cache_clear()
-            net, options = params.load_variant(RESNET, s)
-            archcalc.analyze(net, **options)
-        plain_rates.append(len(settings) / (time.perf_counter() - t))
-    return {"variants": len(settings), "sweep": sweep_rates, "plain": plain_rates}
+        for s in settings:                  # a new Design: the spec read and composed anew
+            archcalc.analyze(Design(RESNET, job.options).build(s))
+        scratch_rates.append(len(settings) / (time.perf_counter() - t))
+    return {"variants": len(settings), "sweep": sweep_rates, "scratch": scratch_rates}
 
 
 def command(args: list[str]) -> tuple[float, dict]:
@@ -104,6 +107,7 @@ def child(args: list[str]) -> None:
     """``archcalc sweep ARGS`` in this process, a thread reading the peak RSS of its worker
     processes (children of the forkserver: not this process's to wait for) while they run."""
     import threading
+
     from archcalc.cli import main as cli_main
     workers: dict[int, float] = {}
     stop = threading.Event()
@@ -139,31 +143,31 @@ def main() -> None:
         return child(sys.argv[2:])
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--batches", type=int, default=4, help="batch values (× 6 resolutions)")
     ap.add_argument("--rss", default="10000,100000,1000000",
                     help="sweep sizes whose peak memory is measured")
     ap.add_argument("--rss-runs", type=int, default=3)
     a = ap.parse_args()
-    from archcalc.sweep import default_jobs
+    from archcalc.design.sweep import default_jobs
     cores = default_jobs()
     print(f"# {cores} cores (os.sched_getaffinity), {os.getloadavg()[0]:.1f} load at start")
 
-    got = per_core(a.runs, a.batches)
-    print(f"ResNet-50, {got['variants']} variants, {a.runs} runs, one process:")
-    print(f"  sweep (the spec read once, each variant built and analyzed): "
+    got = per_core(a.runs)
+    print(f"ResNet-50 (specs/resnet.yaml, {' × '.join(AXES)}), {got['variants']} variants, "
+          f"{a.runs} runs, one process:")
+    print(f"  a. sweep (the spec read once, each variant built and analyzed): "
           f"{stats(got['sweep'])} variants/s")
-    print(f"  load_variant + analyze, the spec read anew each time: {stats(got['plain'])} "
-          "variants/s")
+    print(f"  b. a new Design per variant (the spec read anew each time) + analyze: "
+          f"{stats(got['scratch'])} variants/s")
 
     with tempfile.TemporaryDirectory() as d:
         rates = []
-        n = 6 * 40
+        n = 101 * 6
         for _ in range(a.runs):
-            took, _ = command([RESNET, "--set", "res=160..320/32", "--set", "batch=1..40",
+            took, _ = command([RESNET, *(x for axis in COMMAND_AXES for x in ("--set", axis)),
                                "-o", os.path.join(d, "r.csv")])
             rates.append(n / took)
-        print(f"ResNet-50, archcalc sweep of {n} variants on {cores} processes, end to end "
-              f"(start-up included): {stats(rates)} variants/s")
+        print(f"  c. archcalc sweep of {n} variants ({' × '.join(COMMAND_AXES)}) on {cores} "
+              f"processes, end to end (start-up included): {stats(rates)} variants/s")
 
         for size in [int(x) for x in a.rss.split(",") if x]:
             main_mib, worker_mib, secs = [], [], []

@@ -1,7 +1,7 @@
-"""The long fuzz run (issue 5): random text and mutated valid specs in every spec language, fed to
-parse + analyze + diagnose. The only acceptable outcomes are a report or archcalc's own error with
-a location; anything else (another exception, an input taking over --slow seconds) is a bug and is
-printed with the input that caused it.
+"""The long fuzz run (robustness against any input): random text and mutated valid specs in every
+spec language, fed to parse + analyze + diagnose. The only acceptable outcomes are a report or
+archcalc's own error with a location; anything else (another exception, an input taking over --slow
+seconds) is a bug and is printed with the input that caused it.
 
     python benchmarks/fuzz.py --n 100000 [--seed 0]
 """
@@ -17,13 +17,14 @@ import traceback
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from netgen import check_outcome, mutate, random_text, random_valid  # noqa: E402
+from netgen import check_outcome, mutate, random_text, random_valid
 
 SPECS = ROOT / "specs"
 
 
 def corpus(rng: random.Random) -> list[str]:
-    texts = ["(C3D16 R)x2 M C3D32S2P1 BN R A2 FC10 S", "(CRCRP)x2 CRS", "conv3-64 maxpool FC-4096 soft-max",
+    texts = ["(C3D16 R)x2 M C3D32S2P1 BN R A2 FC10 S", "(CRCRP)x2 CRS",
+             "conv3-64 maxpool FC-4096 soft-max",
              "C11D96S4P0 M3S2 LRN DW3S2 GAP"]
     texts += [p.read_text() for p in sorted(SPECS.iterdir())]
     texts += [random_valid(rng)[0] for _ in range(20)]

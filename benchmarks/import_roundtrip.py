@@ -18,11 +18,12 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-import archcalc  # noqa: E402
-import netgen  # noqa: E402
-from archcalc.exporters import onnx as ox  # noqa: E402
-from archcalc.onnx_import import load_onnx  # noqa: E402
-from test_onnx_import import same_report  # noqa: E402
+import netgen
+from test_onnx_import import same_report
+
+import archcalc
+from archcalc.exporters import onnx as ox
+from archcalc.onnx_import import load_onnx
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""Held-out test of archcalc's latency prediction on this machine's CPU (issue 13).
+"""Held-out test of archcalc's latency prediction on this machine's CPU: networks the calibration
+never saw.
 
 Calibrate local-cpu on some networks, then predict networks NOT used for calibration and
 measure them with onnxruntime's profiler (archcalc run --profile's path). Each repeat
@@ -37,10 +38,11 @@ def main() -> None:
     args = ap.parse_args()
     os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="archcalc-bench-")
     import onnxruntime
+
     import archcalc
-    from archcalc.cli_common import load_one
     from archcalc.latency import calibrate, model, profile
     from archcalc.latency.devices import Device
+    from archcalc.spec import read_one as load_one
 
     def load(name):
         if name == "dw-probe":

@@ -1,13 +1,13 @@
-"""The long oracle run (issues 5 and 10): N random valid networks (chains and small DAGs with
-random kernels, strides, paddings, dilations, groups and channels; activations, norms, global
-max pooling, broadcast merges; splits whose parts later layers read, channel slices, shuffles,
-nearest/bilinear upsampling by scale or to a size, transposed convolutions, constant/reflect
-padding, centre crops to a size or to another layer's size), each exported and run in
-onnxruntime, every layer's volume and the parameter count compared with the analyzer.
+"""The long oracle run (the analyzer against onnxruntime): N random valid networks (chains and small
+DAGs with random kernels, strides, paddings, dilations, groups and channels; activations, norms,
+global max pooling, broadcast merges; splits whose parts later layers read, channel slices,
+shuffles, nearest/bilinear upsampling by scale or to a size, transposed convolutions,
+constant/reflect padding, centre crops to a size or to another layer's size), each exported and run
+in onnxruntime, every layer's volume and the parameter count compared with the analyzer.
 
-    python benchmarks/oracle.py --n 1000            # issue 10's vocabulary (the default)
-    python benchmarks/oracle.py --n 1000 --classic  # issue 5's: without the channel and
-                                                    # resampling ops
+    python benchmarks/oracle.py --n 1000            # every op drawn (the default)
+    python benchmarks/oracle.py --n 1000 --classic  # the classic ops only: without the
+                                                    # channel and resampling ops
 """
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from netgen import random_valid  # noqa: E402
-from oracle import disagreements  # noqa: E402
+from netgen import random_valid
+from oracle import disagreements
 
 
 def variant(layer) -> str:
@@ -52,7 +52,7 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--classic", action="store_true",
-                    help="leave out the channel and resampling ops (issue 5's run)")
+                    help="leave out the channel and resampling ops (the classic run)")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     bad = layers = merges = splits = 0

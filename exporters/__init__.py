@@ -1,4 +1,5 @@
-"""Compile archcalc networks to ONNX and run them with onnxruntime.
+"""Write archcalc networks in other forms: compiled to ONNX (and run with onnxruntime), or as a
+YAML spec.
 
     >>> import archcalc
     >>> from archcalc.exporters import onnx as onnx_export, runtime
@@ -8,7 +9,8 @@
 
 ``archcalc.exporters.onnx`` holds the emission table (archcalc op kind → ONNX nodes), ``to_model``,
 ``export`` and ``verify``; ``archcalc.exporters.runtime`` opens onnxruntime sessions and times them;
-``archcalc.exporters.commands`` holds the ``archcalc export`` and ``archcalc run`` commands.
+``archcalc.exporters.yaml`` writes a network (an imported model) as a YAML spec that reads back to
+the same report. The commands are ``archcalc.cli.commands.export``, ``run`` and ``import_``.
 
 This package's ``__init__`` imports neither onnx nor onnxruntime: they are loaded by the
 submodules that need them, so that ``archcalc`` stays light.

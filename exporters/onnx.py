@@ -7,10 +7,10 @@ inference and a parameter count, and :func:`export` refuses to report a file don
 
 Weights (``weights=``):
   * ``"random"``: Kaiming-uniform with the ReLU gain (He et al. 2015; PyTorch's
-    ``kaiming_uniform_(w, nonlinearity="relu")``): U(−b, b), b = sqrt(6 / fan_in), so the standard deviation is
-    sqrt(2 / fan_in) as He-normal's; biases zero, batch norm γ = 1, β = 0, running mean 0 and
-    variance 1. Each tensor is drawn in fixed chunks from a numpy Generator (SFC64) seeded with
-    (seed, crc32(tensor name), chunk index), so the values do not depend on the order or the
+    ``kaiming_uniform_(w, nonlinearity="relu")``): U(−b, b), b = sqrt(6 / fan_in), so the standard
+    deviation is sqrt(2 / fan_in) as He-normal's; biases zero, batch norm γ = 1, β = 0, running mean
+    0 and variance 1. Each tensor is drawn in fixed chunks from a numpy Generator (SFC64) seeded
+    with (seed, crc32(tensor name), chunk index), so the values do not depend on the order or the
     number of threads that draw them: two exports of one spec are byte-identical. (Uniform values
     draw about 4× faster than normal ones, which keeps export close to the cost of writing.)
   * ``"zeros"``: every trainable parameter is zero; batch norm's running statistics keep their
@@ -23,28 +23,38 @@ See docs/export.md for the opset choice, external data and atomic writes.
 """
 from __future__ import annotations
 
-
 import os
 import shutil
 import sys
 import tempfile
 import zlib
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from math import ceil, prod, sqrt
-from typing import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-import archcalc
+from archcalc.analysis import analyze
 from archcalc.errors import OPTIONS, SourcePos, error
+from archcalc.files import writable_output
 from archcalc.graph import Builder, Layer, Network
-from archcalc.ops import OPS, At, Vol
+from archcalc.ops import At, Op, Vol, Windowed
+from archcalc.ops.channels import Slice
+from archcalc.ops.resampling import ConvTranspose, Crop, Upsample
+from archcalc.ops.windowed import AdaptiveAvgPool, DepthwiseConv
 from archcalc.report import Report
+from archcalc.version import __version__
+
+if TYPE_CHECKING:
+    import mmap
+
+    from rich.progress import Progress
 
 WEIGHT_MODES = ("random", "zeros", "none")
 WEIGHT_ALIASES = {"light": "none", "he": "random"}
@@ -99,8 +109,8 @@ def weight_mode(weights: str) -> str:
     """The canonical name of a weights mode, or an ArchcalcError for an unknown one."""
     mode = WEIGHT_ALIASES.get(str(weights).lower(), str(weights).lower())
     if mode not in WEIGHT_MODES:
-        raise error(f"unknown weights mode {weights!r}", OPTIONS, hint="one of random, zeros, none (light: "
-                    "structure only)", exit_code=2)
+        raise error(f"unknown weights mode {weights!r}", OPTIONS,
+                    hint="one of random, zeros, none (light: structure only)", kind="usage")
     return mode
 
 
@@ -165,11 +175,11 @@ def _check_given(params: list[Param], values: Mapping[str, np.ndarray] | None
         if name not in shapes:
             raise error(f"the network has no parameter {name!r}",
                         hint="parameters are named <layer>.weight, <layer>.bias, "
-                             "<layer>.running_mean, <layer>.running_var", exit_code=2)
+                             "<layer>.running_mean, <layer>.running_var", kind="usage")
         arr = np.asarray(value, dtype=np.float32)
         if arr.shape != shapes[name]:
             raise error(f"{name} has shape {shapes[name]}, the values given have {arr.shape}",
-                        exit_code=2)
+                        kind="usage")
         out[name] = np.ascontiguousarray(arr).reshape(-1)
     return out
 
@@ -199,7 +209,7 @@ class Plan:
         return name
 
     def node(self, op_type: str, inputs: list[str], output: str, rank: int, doc: str | None = None,
-             **attrs) -> str:
+             **attrs: Any) -> str:
         self.used.add(output)
         self.nodes.append(helper.make_node(op_type, inputs, [output], name=output, doc_string=doc,
                                            **attrs))
@@ -246,27 +256,38 @@ def onnx_dims(vol: Vol, rank: int) -> list:
 # ---------------------------------------------------------------------------------------------
 # the emission table: one function per op kind
 
-Emitter = Callable[[Plan, Layer, list, list, Vol, At], None]
+# (plan, layer, its input values, their volumes, its output volume, where) → nodes added
+Emitter = Callable[[Plan, Layer, list[str], list[Vol], Vol, At], None]
 
 
-def _input(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+def _input(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: At) -> None:
     g.used.add(layer.name)
     g.rank[layer.name] = 4
     g.inputs.append(g.value_info(layer.name, out))
+
+
+_O = TypeVar("_O", bound=Op)
+
+
+def _opdef(layer: Layer, kind: type[_O]) -> _O:
+    """``layer``'s op, as the emitter of its kind knows it (EMIT maps each kind to its own)."""
+    op = layer.opdef
+    assert isinstance(op, kind)
+    return op
 
 
 def _window_pads(layer: Layer, vin: Vol, out: Vol, at: At) -> list[int]:
     """[top, left, bottom, right]: the op's own padding, with the bottom/right grown where
     rounding ceil keeps a partial last window (ONNX Conv always floors), so that ONNX's output
     size is the analyzer's."""
-    op, a = layer.opdef, layer.attrs
+    op, a = _opdef(layer, Windowed), layer.attrs
     begin = op.pads(a, at)
     ends = [max(e, (o - 1) * s + k - n - p) for p, e, o, s, k, n in
             zip(begin, op.pads_end(a), out[:2], a["stride"], op.k_eff(a), vin[:2])]
     return [*begin, *ends]
 
 
-def _conv(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+def _conv(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: At) -> None:
     a = layer.attrs
     (kh, kw), groups, cin = a["kernel"], a["groups"], vin[0][2]
     fan_in = cin // groups * kh * kw
@@ -278,17 +299,18 @@ def _conv(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
            dilations=list(a["dilation"]), group=groups, pads=_window_pads(layer, vin[0], out, at))
 
 
-def _dwconv(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+def _dwconv(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: At) -> None:
     """A depthwise conv is a conv with groups = input channels."""
-    attrs = layer.opdef.as_conv(layer.attrs, vin[0][2])
+    attrs = _opdef(layer, DepthwiseConv).as_conv(layer.attrs, vin[0][2])
     _conv(g, layer._replace(attrs=attrs), ins, vin, out, at)
 
 
-def _pool(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+def _pool(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: At) -> None:
     a = layer.attrs
-    op = layer.opdef
+    op = _opdef(layer, Windowed)
     (ph, pw), (eh, ew) = op.pads(a, at), op.pads_end(a)
-    attrs = dict(kernel_shape=list(a["kernel"]), strides=list(a["stride"]), pads=[ph, pw, eh, ew])
+    attrs: dict[str, Any] = {"kernel_shape": list(a["kernel"]), "strides": list(a["stride"]),
+                             "pads": [ph, pw, eh, ew]}
     # ceil_mode only where ceil rounding actually adds a window: where the extra window would
     # start in the padding, archcalc (as PyTorch and onnxruntime's kernel) keeps the floor size,
     # but ONNX shape inference applies ceil_mode's plain formula and gets one more
@@ -303,16 +325,18 @@ def _pool(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
         g.node("MaxPool", [g.as4d(ins[0])], layer.name, 4, **attrs)
 
 
-def _adaptive_avgpool(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
-    k = list(layer.opdef.window(layer.attrs, vin[0]))
+def _adaptive_avgpool(g: Plan, layer: Layer, ins: list[str],
+                      vin: list[Vol], out: Vol, at: At) -> None:
+    k = list(_opdef(layer, AdaptiveAvgPool).window(layer.attrs, vin[0]))
     g.node("AveragePool", [g.as4d(ins[0])], layer.name, 4, kernel_shape=k, strides=k)
 
 
-def _global_avgpool(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+def _global_avgpool(g: Plan, layer: Layer, ins: list[str],
+                    vin: list[Vol], out: Vol, at: At) -> None:
     g.node("GlobalAveragePool", [g.as4d(ins[0])], layer.name, 4)
 
 
-def _fc(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+def _fc(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: At) -> None:
     a, x = layer.attrs, ins[0]
     if g.rank[x] == 4:
         x = g.node("Flatten", [x], g.fresh(f"{layer.name}.flatten"), 2, axis=1)
@@ -324,28 +348,28 @@ def _fc(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
 
 
 def _elementwise(op_type: str) -> Emitter:
-    def emit(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+    def emit(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: At) -> None:
         g.node(op_type, [ins[0]], layer.name, g.rank[ins[0]])
     return emit
 
 
-def _dropout(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+def _dropout(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: At) -> None:
     # inference: Dropout without training_mode is the identity; the ratio is kept for viewers
     ratio = g.const(f"{layer.name}.ratio", np.array(layer.attrs["rate"], np.float32))
     g.node("Dropout", [ins[0], ratio], layer.name, g.rank[ins[0]])
 
 
-def _softmax(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+def _softmax(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: At) -> None:
     g.node("Softmax", [ins[0]], layer.name, g.rank[ins[0]], axis=1)     # over channels
 
 
-def _lrn(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+def _lrn(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: At) -> None:
     a = layer.attrs
     g.node("LRN", [g.as4d(ins[0])], layer.name, 4, size=a["size"], alpha=a["alpha"],
            beta=a["beta"], bias=a["k"])
 
 
-def _batchnorm(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+def _batchnorm(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: At) -> None:
     c, n = vin[0][2], layer.name
     inputs = [ins[0],
               g.param(f"{n}.weight", (c,), "ones"),
@@ -355,33 +379,33 @@ def _batchnorm(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
     g.node("BatchNormalization", inputs, n, g.rank[ins[0]], epsilon=layer.attrs["eps"])
 
 
-def _flatten(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+def _flatten(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: At) -> None:
     g.node("Flatten", [ins[0]], layer.name, 2, axis=1)      # ONNX order: C, H, W
 
 
-def _concat(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+def _concat(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: At) -> None:
     xs = g.same_rank(list(ins))
     g.node("Concat", xs, layer.name, g.rank[xs[0]], axis=1)
 
 
-def _add(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+def _add(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: At) -> None:
     xs = g.same_rank(list(ins))
     g.node("Add" if len(xs) == 2 else "Sum", xs, layer.name, g.rank[xs[0]])
 
 
-def _ints(g: Plan, base: str, values) -> str:
+def _ints(g: Plan, base: str, values: Iterable[int]) -> str:
     return g.const(base, np.array(list(values), np.int64))
 
 
-def _slice(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+def _slice(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: At) -> None:
     """Channels [start, end) along axis 1 (a vector stays a vector)."""
-    s, e = layer.opdef.channels(layer.attrs, vin[0][2], at)
+    s, e = _opdef(layer, Slice).channels(layer.attrs, vin[0][2], at)
     x, n = ins[0], layer.name
     g.node("Slice", [x, _ints(g, f"{n}.starts", [s]), _ints(g, f"{n}.ends", [e]),
                      _ints(g, f"{n}.axes", [1])], n, g.rank[x])
 
 
-def _shuffle(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+def _shuffle(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: At) -> None:
     """Reshape to [N, g, C/g, H, W], swap the two channel axes, reshape back; the batch dim is
     0 in the shape constants (copied from the input), so it stays dynamic."""
     (h, w, c), grp, n = vin[0], layer.attrs["groups"], layer.name
@@ -392,20 +416,21 @@ def _shuffle(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
     g.node("Reshape", [swapped, _ints(g, f"{n}.shape", [0, c, h, w])], n, 4)
 
 
-def _upsample(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+def _upsample(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: At) -> None:
     """Resize by the whole factors: nearest as PyTorch's (asymmetric coordinates, floor),
     bilinear as PyTorch's align_corners=False (linear, half-pixel)."""
-    sh, sw = layer.opdef.factors(layer.attrs, vin[0])
+    sh, sw = _opdef(layer, Upsample).factors(layer.attrs, vin[0])
     scales = g.const(f"{layer.name}.scales", np.array([1, 1, sh, sw], np.float32))
     if layer.attrs["mode"] == "nearest":
-        attrs = dict(mode="nearest", coordinate_transformation_mode="asymmetric",
-                     nearest_mode="floor")
+        attrs = {"mode": "nearest", "coordinate_transformation_mode": "asymmetric",
+                 "nearest_mode": "floor"}
     else:
-        attrs = dict(mode="linear", coordinate_transformation_mode="half_pixel")
+        attrs = {"mode": "linear", "coordinate_transformation_mode": "half_pixel"}
     g.node("Resize", [g.as4d(ins[0]), "", scales], layer.name, 4, **attrs)
 
 
-def _conv_transpose(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+def _conv_transpose(g: Plan, layer: Layer, ins: list[str],
+                    vin: list[Vol], out: Vol, at: At) -> None:
     a = layer.attrs
     (kh, kw), groups, cin, k = a["kernel"], a["groups"], vin[0][2], a["filters"]
     # PyTorch's weight layout [C_in, K/g, F, F]; its fan-in for the He bound is (K/g)·F·F
@@ -413,7 +438,7 @@ def _conv_transpose(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
                                       k // groups * kh * kw)]
     bias = g.param(f"{layer.name}.bias", (k,), "zeros") if a["bias"] else None
     (ph, pw) = a["padding"]
-    opad_given = OPS["conv_transpose"].output_padding(a, vin[0])     # or picked by output_size
+    opad_given = _opdef(layer, ConvTranspose).output_padding(a, vin[0])   # or from output_size
     if all(o < s for o, s in zip(opad_given, a["stride"])):
         g.node("ConvTranspose", inputs + ([bias] if bias else []), layer.name, 4,
                kernel_shape=[kh, kw], strides=list(a["stride"]), dilations=list(a["dilation"]),
@@ -449,33 +474,35 @@ def _conv_transpose(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
         g.node("Add", [y, b], n, 4)
 
 
-def _pad(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
-    """Pad (pads an input since opset 11): [x1_begin, x2_begin, ..., x1_end, ...] over N, C, H, W."""
+def _pad(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: At) -> None:
+    """Pad (pads an input since opset 11): [x1_begin, x2_begin, ..., x1_end, ...] over N, C, H,
+    W."""
     a, n = layer.attrs, layer.name
-    t, b, l, r = a["padding"]
-    inputs = [g.as4d(ins[0]), _ints(g, f"{n}.pads", [0, 0, t, l, 0, 0, b, r])]
+    t, b, left, r = a["padding"]
+    inputs = [g.as4d(ins[0]), _ints(g, f"{n}.pads", [0, 0, t, left, 0, 0, b, r])]
     if a["mode"] == "constant":
         inputs.append(g.const(f"{n}.value", np.array(a["value"], np.float32)))
     g.node("Pad", inputs, n, 4, mode=a["mode"])
 
 
-def _crop(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+def _crop(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: At) -> None:
     """Slice on H and W (axes 2 and 3) at the centre offsets."""
-    oh, ow = layer.opdef.offsets(layer.attrs, vin, at)
+    crop = _opdef(layer, Crop)
+    oh, ow = crop.offsets(layer.attrs, vin, at)
     n = layer.name
     # a crop to a second input's size says which layer the size comes from in the node's
     # doc_string (ONNX keeps only the numbers): archcalc's ONNX import reads it back
-    doc = f"{layer.opdef.ONNX_DOC}{layer.inputs[1]}" if len(layer.inputs) == 2 else None
+    doc = f"{crop.ONNX_DOC}{layer.inputs[1]}" if len(layer.inputs) == 2 else None
     g.node("Slice", [g.as4d(ins[0]), _ints(g, f"{n}.starts", [oh, ow]),
                      _ints(g, f"{n}.ends", [oh + out[0], ow + out[1]]),
                      _ints(g, f"{n}.axes", [2, 3])], n, 4, doc=doc)
-# issue 10: activations, norms, broadcast merges ----------------------------------------------
+# activations, norms, broadcast merges -------------------------------------------------------
 
-def _const(g: Plan, base: str, value) -> str:
+def _const(g: Plan, base: str, value: float | np.ndarray) -> str:
     return g.const(base, np.asarray(value, np.float32))
 
 
-def _relu6(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+def _relu6(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: At) -> None:
     n = layer.name
     g.node("Clip", [ins[0], _const(g, f"{n}.min", 0.0), _const(g, f"{n}.max", 6.0)], n,
            g.rank[ins[0]])
@@ -483,14 +510,14 @@ def _relu6(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
 
 # PyTorch's hardsigmoid is relu6(x + 3)/6 = clip(x/6 + 1/2, 0, 1): ONNX's HardSigmoid with these
 # (its own defaults are alpha 0.2, beta 0.5, as Keras's)
-_HARD = dict(alpha=1.0 / 6.0, beta=0.5)
+_HARD: dict[str, Any] = {"alpha": 1.0 / 6.0, "beta": 0.5}
 
 
-def _hardsigmoid(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+def _hardsigmoid(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: At) -> None:
     g.node("HardSigmoid", [ins[0]], layer.name, g.rank[ins[0]], **_HARD)
 
 
-def _hardswish(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+def _hardswish(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: At) -> None:
     x, n, rank = ins[0], layer.name, g.rank[ins[0]]
     if g.opset >= 14:                     # HardSwish exists from opset 14
         g.node("HardSwish", [x], n, rank)
@@ -499,12 +526,12 @@ def _hardswish(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
         g.node("Mul", [x, gate], n, rank)
 
 
-def _silu(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+def _silu(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: At) -> None:
     x, n, rank = ins[0], layer.name, g.rank[ins[0]]
     g.node("Mul", [x, g.node("Sigmoid", [x], g.fresh(f"{n}.sigmoid"), rank)], n, rank)
 
 
-def _gelu(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+def _gelu(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: At) -> None:
     """Gelu exists from opset 20; before, its exact form 0.5·x·(1 + erf(x/√2))."""
     x, n, rank = ins[0], layer.name, g.rank[ins[0]]
     if g.opset >= 20:
@@ -518,15 +545,15 @@ def _gelu(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
     g.node("Mul", [half, plus], n, rank)
 
 
-def _leaky_relu(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+def _leaky_relu(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: At) -> None:
     g.node("LeakyRelu", [ins[0]], layer.name, g.rank[ins[0]], alpha=layer.attrs["slope"])
 
 
-def _elu(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+def _elu(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: At) -> None:
     g.node("Elu", [ins[0]], layer.name, g.rank[ins[0]], alpha=layer.attrs["alpha"])
 
 
-def _prelu(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+def _prelu(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: At) -> None:
     """The slope broadcasts against [N, C, H, W] as [C, 1, 1] (one per channel) or [1]."""
     x, c, rank = ins[0], vin[0][2], g.rank[ins[0]]
     shape = (1,) if layer.attrs["shared"] else (c, 1, 1) if rank == 4 else (c,)
@@ -550,7 +577,7 @@ def _scale_shift(g: Plan, y: str, layer: Layer, c: int) -> None:
     g.node("Add", [scaled, _per_channel(g, f"{n}.bias", c, "zeros")], n, 4)
 
 
-def _groupnorm(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+def _groupnorm(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: At) -> None:
     """GroupNormalization exists only from opset 18 (and changed meaning in 21), so the portable
     form: [N, C, H, W] → [N, G, C/G·H·W] → InstanceNormalization (per group, γ = 1, β = 0) →
     [N, C, H, W] → ·γ + β per channel."""
@@ -567,7 +594,7 @@ def _groupnorm(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
     _scale_shift(g, back, layer, c)
 
 
-def _layernorm(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+def _layernorm(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: At) -> None:
     """Over the channels at each place: LayerNormalization (opset 17) on the channels-last
     tensor; before opset 17, its formula with ReduceMean over the channel axis."""
     c, n, eps, x = vin[0][2], layer.name, layer.attrs["eps"], ins[0]
@@ -593,7 +620,7 @@ def _layernorm(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
     _scale_shift(g, g.node("Div", [centred, std], g.fresh(f"{n}.normalized"), 4), layer, c)
 
 
-def _instancenorm(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+def _instancenorm(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: At) -> None:
     c, n = vin[0][2], layer.name
     if layer.attrs["affine"]:
         scale, bias = g.param(f"{n}.weight", (c,), "ones"), g.param(f"{n}.bias", (c,), "zeros")
@@ -603,11 +630,12 @@ def _instancenorm(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
            epsilon=layer.attrs["eps"])
 
 
-def _global_maxpool(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+def _global_maxpool(g: Plan, layer: Layer, ins: list[str],
+                    vin: list[Vol], out: Vol, at: At) -> None:
     g.node("GlobalMaxPool", [g.as4d(ins[0])], layer.name, 4)
 
 
-def _mul(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+def _mul(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: At) -> None:
     """Mul broadcasts as numpy does: in NCHW a 1×1×C gate is [N, C, 1, 1] and an H×W×1 map
     [N, 1, H, W] (a vector [N, C] is unsqueezed to 4-D first when any input is spatial)."""
     xs = g.same_rank(list(ins))
@@ -617,12 +645,12 @@ def _mul(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
                      g.fresh(f"{layer.name}.product{i}"), rank)
 
 
-def _opaque(g: Plan, layer: Layer, ins, vin, out: Vol, at: At) -> None:
+def _opaque(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: At) -> None:
     """A passthrough layer of an imported model: archcalc does not know what it computes."""
     raise error(f"layer {layer.name!r} is an ONNX {layer.attrs['onnx_op']} node archcalc does "
                 "not know (kept by --unknown passthrough): it cannot be exported", layer.pos,
                 layer=layer.name, hint="export the original model instead, or remove the layer",
-                exit_code=1)
+                kind="spec")
 
 
 EMIT: dict[str, Emitter] = {
@@ -644,14 +672,14 @@ EMIT: dict[str, Emitter] = {
     "flatten": _flatten,
     "concat": _concat,
     "add": _add,
-    # issue 10: channel and resampling ops
+    # channel and resampling ops
     "slice": _slice,
     "shuffle": _shuffle,
     "upsample": _upsample,
     "conv_transpose": _conv_transpose,
     "pad": _pad,
     "crop": _crop,
-    # issue 10: activations, norms, broadcast merges
+    # activations, norms, broadcast merges
     "relu6": _relu6,
     "hardswish": _hardswish,
     "hardsigmoid": _hardsigmoid,
@@ -665,7 +693,7 @@ EMIT: dict[str, Emitter] = {
     "instancenorm": _instancenorm,
     "global_maxpool": _global_maxpool,
     "mul": _mul,
-    # issue 12: a layer of an imported model whose op archcalc does not know
+    # a layer of an imported model whose op archcalc does not know
     "opaque": _opaque,
 }
 
@@ -674,9 +702,9 @@ def plan(net: Network, report: Report | None = None, opset: int | None = None, *
          _probe: bool = False) -> Plan:
     """The ONNX graph of ``net`` (no weight values yet), at ``opset`` (checked by
     :func:`check_opset`; None: :func:`default_opset`)."""
-    report = report or archcalc.analyze(net)
+    report = report or analyze(net)
     out_vol = {row.name: row.output for row in report.layers}
-    g = Plan(net, opset if _probe else check_opset(opset))
+    g = Plan(net, opset if _probe and opset is not None else check_opset(opset))
     g.used.update(layer.name for layer in net.layers)
     for layer in net.layers:
         if layer.train_only:        # the exported graph is the inference graph
@@ -701,7 +729,7 @@ def _model(g: Plan, initializers: list, weight_inputs: list, mode: str, seed: in
                               initializer=initializers)
     opsets = [helper.make_opsetid("", g.opset)]
     model = helper.make_model(graph, opset_imports=opsets, producer_name="archcalc",
-                              producer_version=archcalc.__version__)
+                              producer_version=__version__)
     model.ir_version = helper.find_min_ir_version_for(opsets)
     meta = {"archcalc.network": g.net.name, "archcalc.weights": mode}
     if mode == "random":
@@ -738,7 +766,7 @@ def to_model(net: Network, weights: str = "random", seed: int = 0, opset: int | 
 
 def _seed(seed: int) -> int:
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise error(f"the seed must be a whole number ≥ 0, got {seed!r}", OPTIONS, exit_code=2)
+        raise error(f"the seed must be a whole number ≥ 0, got {seed!r}", OPTIONS, kind="usage")
     return seed
 
 
@@ -750,7 +778,7 @@ def verify(model: onnx.ModelProto, net: Network, report: Report | None = None) -
     ``onnx.checker`` passes, ONNX shape inference gives every layer's value (named after the
     layer) the analyzer's volume, and the weights (initializers, or the weight inputs of a light
     model) hold exactly the analyzer's parameters, layer by layer and in total."""
-    report = report or archcalc.analyze(net)
+    report = report or analyze(net)
     try:
         # not strict: a wrong layer is then reported by name, with the shapes that follow it
         inferred = onnx.shape_inference.infer_shapes(_skeleton(model), check_type=True)
@@ -876,7 +904,7 @@ def _probe_network() -> Network:
                       ("softmax", {})):
         last = b.add(op, attrs, pos).name
     b.add("add", {}, pos, inputs=[last, summed])
-    # issue 10: Slice (channels, and crop's H and W), Reshape/Transpose (shuffle), Resize
+    # Slice (channels, and crop's H and W), Reshape/Transpose (shuffle), Resize
     # (nearest and linear), ConvTranspose, Pad (constant and reflect)
     b.add("split", {"parts": 2}, pos, name="halves", inputs=[pool])
     b.add("shuffle", {"groups": 2}, pos, inputs=["halves.0"])
@@ -887,13 +915,13 @@ def _probe_network() -> Network:
     b.add("pad", {"padding": 1, "mode": "reflect"}, pos, inputs=[lin])
     b.add("pad", {"padding": [0, 1, 1, 0]}, pos)
     b.add("crop", {}, pos, inputs=[lin, pool])
-    # issue 10: activations, norms, broadcast merges
+    # activations, norms, broadcast merges
     x = pool
-    for op, attrs in (("relu6", {}), ("hardswish", {}), ("hardsigmoid", {}), ("silu", {}),
+    for kind, raw in (("relu6", {}), ("hardswish", {}), ("hardsigmoid", {}), ("silu", {}),
                       ("gelu", {}), ("leaky_relu", {}), ("prelu", {"shared": False}),
                       ("elu", {}), ("groupnorm", {"groups": 2}), ("layernorm", {}),
                       ("instancenorm", {"affine": True})):
-        x = b.add(op, attrs, pos, inputs=[x]).name
+        x = b.add(kind, raw, pos, inputs=[x]).name
     gate = b.add("global_maxpool", {}, pos, inputs=[x]).name
     b.add("mul", {}, pos, inputs=[x, gate])
     b.add("add", {}, pos, inputs=[gate, x])
@@ -916,11 +944,11 @@ def check_opset(opset: int | None) -> int:
         raise error(f"--opset must be between {MIN_OPSET} and {newest}, got {opset!r}", OPTIONS,
                     hint=f"{MIN_OPSET} is the least the exporter needs, {newest} the newest that "
                          "the installed onnx and onnxruntime both run; the default, "
-                         f"{default_opset()}, also loads in TensorRT and OpenVINO", exit_code=2)
+                         f"{default_opset()}, also loads in TensorRT and OpenVINO", kind="usage")
     return opset
 
 
-@lru_cache(maxsize=None)
+@cache
 def newest_opset() -> int:
     """The newest opset that both the installed onnx defines and the installed onnxruntime
     runs, found by opening a session on a model that uses every operator the exporter emits.
@@ -940,7 +968,7 @@ def newest_opset() -> int:
                        f"{MIN_OPSET}..{newest}")
 
 
-def _ort_opens(ort, model: onnx.ModelProto) -> bool:
+def _ort_opens(ort: Any, model: onnx.ModelProto) -> bool:
     opts = ort.SessionOptions()
     opts.log_severity_level = 4
     try:
@@ -970,7 +998,8 @@ def _field(number: int, length: int) -> bytes:
     return _varint(number << 3 | 2) + _varint(length)
 
 
-_GRAPH, _INITIALIZER, _RAW_DATA = 7, 5, 9     # ModelProto.graph, GraphProto.initializer, TensorProto.raw_data
+# ModelProto.graph, GraphProto.initializer, TensorProto.raw_data
+_GRAPH, _INITIALIZER, _RAW_DATA = 7, 5, 9
 
 
 class _Progress:
@@ -979,17 +1008,22 @@ class _Progress:
     def __init__(self, total: int, show: bool | None, label: str):
         if show is None:
             show = total >= PROGRESS_MIN_BYTES and sys.stderr.isatty()
-        self.bar = None
+        self.bar: Progress | None = None
         if show:
             from rich.console import Console
-            from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
-                                       TimeRemainingColumn)
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
             self.bar = Progress(TextColumn(label), BarColumn(), DownloadColumn(),
                                 TimeRemainingColumn(), console=Console(stderr=True),
                                 transient=True)
             self.task = self.bar.add_task(label, total=total)
 
-    def __enter__(self):
+    def __enter__(self) -> _Progress:
         if self.bar:
             self.bar.start()
         return self
@@ -998,12 +1032,13 @@ class _Progress:
         if self.bar:
             self.bar.update(self.task, advance=n)
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         if self.bar:
             self.bar.stop()
 
 
-def _write_inline(g: Plan, model: onnx.ModelProto, chunks, f, bar: _Progress) -> None:
+def _write_inline(g: Plan, model: onnx.ModelProto, chunks: Iterable[tuple[Param, np.ndarray]],
+                  f: BinaryIO, bar: _Progress) -> None:
     """Stream a model with inline weights: the protobuf encoding is written by hand around each
     tensor's raw data, so no weight is ever copied into a message. ``model`` has no initializers;
     its graph field is written last, holding the initializers after the graph's other fields
@@ -1012,7 +1047,7 @@ def _write_inline(g: Plan, model: onnx.ModelProto, chunks, f, bar: _Progress) ->
     rest = onnx.ModelProto()
     rest.CopyFrom(model)
     rest.ClearField("graph")
-    heads = []
+    heads: list[bytes] = []
     for p in g.params:
         head = onnx.TensorProto(name=p.name, dims=p.shape, data_type=TensorProto.FLOAT)
         head = head.SerializeToString() + _field(_RAW_DATA, p.nbytes)
@@ -1022,9 +1057,12 @@ def _write_inline(g: Plan, model: onnx.ModelProto, chunks, f, bar: _Progress) ->
     _write_values(g, chunks, f, bar, heads=heads)
 
 
-def _write_values(g: Plan, chunks, f, bar: _Progress, heads=None, align: int = 1) -> list[int]:
+def _write_values(g: Plan, chunks: Iterable[tuple[Param, np.ndarray]], f: BinaryIO,
+                  bar: _Progress, heads: Sequence[bytes] | None = None,
+                  align: int = 1) -> list[int]:
     """Write each parameter's values (after its head, if given), returning their offsets."""
-    offsets, current, written = [], None, 0
+    offsets: list[int] = []
+    current, written = None, 0
     for p, chunk in chunks:
         if p is not current:
             if current is not None and written != current.nbytes:
@@ -1036,7 +1074,7 @@ def _write_values(g: Plan, chunks, f, bar: _Progress, heads=None, align: int = 1
             pad = -f.tell() % align
             f.write(b"\0" * pad)
             offsets.append(f.tell())
-        f.write(memoryview(chunk))
+        f.write(chunk.data)                  # a memoryview of the array: nothing copied
         written += chunk.nbytes
         bar.advance(chunk.nbytes)
     if current is not None and written != current.nbytes:
@@ -1044,8 +1082,8 @@ def _write_values(g: Plan, chunks, f, bar: _Progress, heads=None, align: int = 1
     return offsets
 
 
-def _write_external(g: Plan, model: onnx.ModelProto, chunks, f, data_path: str,
-                    bar: _Progress) -> None:
+def _write_external(g: Plan, model: onnx.ModelProto, chunks: Iterable[tuple[Param, np.ndarray]],
+                    f: BinaryIO, data_path: str, bar: _Progress) -> None:
     """Weights into ``data_path`` (aligned), the graph with external references into ``f``."""
     with open(data_path, "wb") as data:
         offsets = _write_values(g, chunks, data, bar, align=EXTERNAL_ALIGN)
@@ -1076,7 +1114,7 @@ def export(net: Network, path: str | os.PathLike, weights: str = "random", seed:
     """
     mode, seed = weight_mode(weights), _seed(seed)
     path = os.fspath(path)
-    report = archcalc.analyze(net)
+    report = analyze(net)
     g = plan(net, report, opset)
     verify(_light(g), net, report)
     total = sum(p.nbytes for p in g.params)
@@ -1084,19 +1122,12 @@ def export(net: Network, path: str | os.PathLike, weights: str = "random", seed:
                                    else total > external_threshold)
     real = os.path.realpath(path)      # through a symlink: the file it points to is replaced
     target_dir = os.path.dirname(real)
-    if os.path.isdir(real):
-        raise error(f"cannot write {path}: it is a directory", SourcePos(path), exit_code=2)
-    if os.path.exists(real) and not os.path.isfile(real):
-        raise error(f"cannot write {path}: it is not a regular file (a device, a pipe or a "
-                    "socket), and an export never replaces one", SourcePos(path),
-                    hint="write the model to a file path", exit_code=2)
-    if not os.path.isdir(target_dir):
-        raise error(f"cannot write {path}: the directory {target_dir} does not exist",
-                    SourcePos(path), exit_code=2)
+    writable_output(path, "model.onnx", "the model")
+    # the model and its weights file are staged together in a folder beside them, then moved
     try:
         tmp_dir = tempfile.mkdtemp(prefix=f".{os.path.basename(real)}.", dir=target_dir)
     except OSError as exc:
-        raise error(f"cannot write {path}: {exc.strerror}", SourcePos(path), exit_code=2) from None
+        raise error(f"cannot write {path}: {exc.strerror}", SourcePos(path), kind="io") from None
     try:
         tmp = os.path.join(tmp_dir, os.path.basename(real))
         data = tmp + ".data" if external else None
@@ -1107,13 +1138,14 @@ def export(net: Network, path: str | os.PathLike, weights: str = "random", seed:
         os.replace(tmp, real)
     except OSError as exc:
         raise error(f"cannot write {path}: {exc.strerror or exc}", SourcePos(path),
-                    exit_code=2) from None
+                    kind="io") from None
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
     return path
 
 
-def _write_file(g: Plan, mode: str, seed: int, values, tmp: str, data: str | None,
+def _write_file(g: Plan, mode: str, seed: int, values: Mapping[str, np.ndarray] | None,
+                tmp: str, data: str | None,
                 progress: bool | None) -> onnx.ModelProto:
     """Write the model; return what the file holds, without its initializers."""
     with open(tmp, "wb") as f:
@@ -1139,7 +1171,7 @@ def _check_file(path: str, g: Plan, expected: onnx.ModelProto, light: bool) -> N
     read) and must encode ``expected``'s structure with every tensor the planned size; a file up
     to FULL_CHECK_BYTES (with external data: any model file) also passes ``onnx.checker``."""
     skeleton, raw = _read_skeleton(path)
-    heads = [t for t in skeleton.graph.initializer]
+    heads = list(skeleton.graph.initializer)
     del skeleton.graph.initializer[:]
     if skeleton != expected:
         raise VerificationError(f"{path}: the file does not hold the model that was verified")
@@ -1159,7 +1191,7 @@ def _external_length(t: onnx.TensorProto) -> int | None:
     return int(entries["length"]) if "length" in entries else None
 
 
-def _read_varint(buf, i: int) -> tuple[int, int]:
+def _read_varint(buf: mmap.mmap, i: int) -> tuple[int, int]:
     value = shift = 0
     while True:
         byte = buf[i]
@@ -1170,7 +1202,7 @@ def _read_varint(buf, i: int) -> tuple[int, int]:
         shift += 7
 
 
-def _fields(buf, start: int, end: int) -> Iterator[tuple[int, int, int, int]]:
+def _fields(buf: mmap.mmap, start: int, end: int) -> Iterator[tuple[int, int, int, int]]:
     """(field number, wire type, start, end) of each field of the message in buf[start:end]."""
     i = start
     while i < end:
@@ -1221,13 +1253,13 @@ def _read_skeleton(path: str) -> tuple[onnx.ModelProto, dict[str, int]]:
         return out, raw
 
 
-def _encoded(buf, number: int, wire: int, i: int, j: int) -> bytes:
+def _encoded(buf: mmap.mmap, number: int, wire: int, i: int, j: int) -> bytes:
     """One field re-encoded from its value bytes."""
     if wire == 2:
         return _key(number, 2) + _varint(j - i) + buf[i:j]
     return _key(number, wire) + buf[i:j]
 
 
-__all__ = ["EMIT", "export", "to_model", "verify", "plan", "default_opset", "newest_opset", "check_opset",
-           "DEFAULT_OPSET", "weight_mode",
+__all__ = ["EMIT", "export", "to_model", "verify", "plan", "default_opset", "newest_opset",
+           "check_opset", "DEFAULT_OPSET", "weight_mode",
            "VerificationError", "WEIGHT_MODES", "EXTERNAL_DATA_THRESHOLD"]

@@ -14,11 +14,13 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-import archcalc
+from archcalc.analysis import analyze
 from archcalc.errors import OPTIONS, SourcePos, error
 from archcalc.graph import Network
 
@@ -26,8 +28,9 @@ CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
 PROVIDERS = ("auto", "cpu", "cuda")
 
 
-def _ort():
-    """onnxruntime, with its log limited to errors (ARCHCALC_DEBUG=1 keeps its warnings)."""
+def load_onnxruntime() -> Any:
+    """onnxruntime (a module without type stubs), with its log limited to errors
+    (ARCHCALC_DEBUG=1 keeps its warnings)."""
     import onnxruntime as ort
     ort.set_default_logger_severity(2 if os.environ.get("ARCHCALC_DEBUG") else 3)
     return ort
@@ -38,7 +41,7 @@ def _ort():
 
 def cuda_unavailable_reason() -> str | None:
     """Why onnxruntime's CUDA provider cannot run here, or None when it should."""
-    ort = _ort()
+    ort = load_onnxruntime()
     if CUDA not in ort.get_available_providers():
         return "this onnxruntime has no CUDA provider (onnxruntime-gpu is not installed)"
     if sys.platform.startswith("linux"):
@@ -48,7 +51,7 @@ def cuda_unavailable_reason() -> str | None:
     return None
 
 
-def _linux_cuda_problem(ort) -> str | None:
+def _linux_cuda_problem(ort: Any) -> str | None:
     try:
         driver = ctypes.CDLL("libcuda.so.1")
     except OSError:
@@ -85,19 +88,21 @@ def _load_problem(lib: str) -> str | None:
 class Session:
     """An onnxruntime session, the provider it runs on ("cuda" or "cpu") and, when the GPU was
     asked for or expected but not used, why."""
-    session: object
+    session: Any            # an onnxruntime.InferenceSession (onnxruntime has no type stubs)
     provider: str
     note: str | None = None
 
 
-def open_session(model_path: str, provider: str = "auto", configure=None) -> Session:
+def open_session(model_path: str, provider: str = "auto",
+                 configure: Callable[[Any], None] | None = None) -> Session:
     """A session on the best provider that works: ``auto`` tries CUDA then the CPU; ``cuda``
     that cannot be honoured is an ArchcalcError; ``cpu`` is the CPU. ``configure``, when
     given, is called with each SessionOptions before use (archcalc.latency turns on
     onnxruntime's profiler this way)."""
     if provider not in PROVIDERS:
-        raise error(f"unknown provider {provider!r}", OPTIONS, hint="auto, cpu or cuda", exit_code=2)
-    ort = _ort()
+        raise error(f"unknown provider {provider!r}", OPTIONS, hint="auto, cpu or cuda",
+                    kind="usage")
+    ort = load_onnxruntime()
     if provider == "cpu":
         return Session(_session(ort, model_path, [CPU], configure=configure), "cpu")
     reason = cuda_unavailable_reason()
@@ -110,13 +115,14 @@ def open_session(model_path: str, provider: str = "auto", configure=None) -> Ses
             return Session(sess, "cpu", reason)
     if provider == "cuda":
         raise error(f"--provider cuda cannot be honoured: {reason}", OPTIONS,
-                    hint="use --provider cpu (or auto, which falls back to the CPU)", exit_code=2)
+                    hint="use --provider cpu (or auto, which falls back to the CPU)", kind="usage")
     expected = CUDA in ort.get_available_providers()      # onnxruntime-gpu is installed
     return Session(_session(ort, model_path, [CPU], configure=configure), "cpu",
                    reason if expected else None)
 
 
-def _session(ort, model_path: str, providers: list[str], quiet: bool = False, configure=None):
+def _session(ort: Any, model_path: str, providers: list[str], quiet: bool = False,
+             configure: Callable[[Any], None] | None = None) -> Any:
     opts = ort.SessionOptions()
     if configure is not None:
         configure(opts)
@@ -130,7 +136,7 @@ def _session(ort, model_path: str, providers: list[str], quiet: bool = False, co
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise error(f"onnxruntime cannot open {model_path}: {first}", SourcePos(str(model_path)),
                     hint="is it an ONNX model? archcalc export writes one from a spec",
-                    exit_code=2) from None
+                    kind="usage") from None
     finally:
         if quiet and not debug:
             ort.set_default_logger_severity(3)
@@ -187,7 +193,7 @@ class RunResult:
 
     def lines(self) -> list[str]:
         shapes = ", ".join(_shape_text(s) for s in self.output_shapes)
-        if self.shape_ok is None:
+        if self.expected_shapes is None:                  # shape_ok is None
             check = "(not checked: the model declares no output shape)"
         else:
             check = f"as the {self.expected_from} says" if self.shape_ok else (
@@ -210,8 +216,9 @@ def _shape_text(shape: tuple[int, ...]) -> str:
     return "×".join(str(d) for d in shape)
 
 
-def run(model, *, batch: int = 1, warmup: int = 3, iters: int = 20, provider: str = "auto",
-        weights: str = "random", seed: int = 0, name: str | None = None) -> RunResult:
+def run(model: Network | str | os.PathLike[str], *, batch: int = 1, warmup: int = 3,
+        iters: int = 20, provider: str = "auto", weights: str = "random", seed: int = 0,
+        name: str | None = None) -> RunResult:
     """Run ``model`` on a random batch and time it.
 
     ``model`` is a path to an .onnx file or an archcalc ``Network`` (exported to a temporary
@@ -222,21 +229,22 @@ def run(model, *, batch: int = 1, warmup: int = 3, iters: int = 20, provider: st
     for what, value, least in (("batch", batch, 1), ("warmup", warmup, 0), ("iters", iters, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise error(f"{what} must be a whole number ≥ {least}, got {value!r}", OPTIONS,
-                        exit_code=2)
+                        kind="usage")
     if isinstance(model, Network):
         return _run_network(model, batch, warmup, iters, provider, weights, seed, name)
     path = os.fspath(model)
     if not os.path.isfile(path):
-        raise error(f"no such model file: {path}", SourcePos(str(path)), exit_code=2)
+        raise error(f"no such model file: {path}", SourcePos(str(path)), kind="io")
     return _run_file(path, batch, warmup, iters, provider, seed, None, name or path)
 
 
-def _run_network(net: Network, batch, warmup, iters, provider, weights, seed, name) -> RunResult:
+def _run_network(net: Network, batch: int, warmup: int, iters: int, provider: str, weights: str,
+                 seed: int, name: str | None) -> RunResult:
     from . import onnx as onnx_export
     if onnx_export.weight_mode(weights) == "none":
         raise error("a light model (weights none) has no weights to run", OPTIONS,
-                    hint="run with weights random or zeros", exit_code=2)
-    report = archcalc.analyze(net)
+                    hint="run with weights random or zeros", kind="usage")
+    report = analyze(net)
     rows = {row.name: row for row in report.layers}
     layout = onnx_export.plan(net, report)        # which outputs are vectors, which volumes
     expected = tuple((batch, *onnx_export.onnx_dims(rows[s].output, layout.rank[s])[1:])
@@ -248,7 +256,8 @@ def _run_network(net: Network, batch, warmup, iters, provider, weights, seed, na
         return _run_file(path, batch, warmup, iters, provider, seed, expected, label)
 
 
-def _run_file(path: str, batch, warmup, iters, provider, seed, expected, label) -> RunResult:
+def _run_file(path: str, batch: int, warmup: int, iters: int, provider: str, seed: int,
+              expected: tuple[tuple[int, ...], ...] | None, label: str) -> RunResult:
     sess = open_session(path, provider)
     s = sess.session
     inputs = s.get_inputs()
@@ -257,7 +266,7 @@ def _run_file(path: str, batch, warmup, iters, provider, seed, expected, label) 
                     f"{', ...' if len(inputs) > 4 else ''}); archcalc runs models with one",
                     pos=SourcePos(path),
                     hint="a light export (weights none) has its weights as inputs: export with "
-                         "--weights random or zeros", exit_code=2)
+                         "--weights random or zeros", kind="usage")
     shape = _input_shape(inputs[0], batch, path)
     x = np.random.default_rng(seed).standard_normal(shape, dtype=np.float32)
     feeds = {inputs[0].name: x}
@@ -276,7 +285,7 @@ def _run_file(path: str, batch, warmup, iters, provider, seed, expected, label) 
     result = RunResult(label, sess.provider, sess.note, batch, warmup, iters, shape,
                        tuple(tuple(o.shape) for o in outputs), expected, expected_from,
                        tuple(times))
-    if result.shape_ok is False:
+    if expected is not None and result.shape_ok is False:
         from .onnx import VerificationError
         raise VerificationError(f"{label}: the output is "
                                 f"{', '.join(_shape_text(o) for o in result.output_shapes)}, "
@@ -285,21 +294,21 @@ def _run_file(path: str, batch, warmup, iters, provider, seed, expected, label) 
     return result
 
 
-def _input_shape(inp, batch: int, path: str) -> tuple[int, ...]:
+def _input_shape(inp: Any, batch: int, path: str) -> tuple[int, ...]:
     dims = list(inp.shape)
     if not dims:
-        raise error(f"the input {inp.name} is a scalar", SourcePos(path), exit_code=2)
+        raise error(f"the input {inp.name} is a scalar", SourcePos(path), kind="usage")
     if isinstance(dims[0], int) and dims[0] != batch:
         raise error(f"{path} has a fixed batch of {dims[0]}, not {batch}", OPTIONS,
-                    hint=f"run it with --batch {dims[0]}", exit_code=2)
+                    hint=f"run it with --batch {dims[0]}", kind="usage")
     dims[0] = batch
     if not all(isinstance(d, int) and d > 0 for d in dims):
         raise error(f"the input {inp.name} has an unknown size {inp.shape}", SourcePos(path),
-                    exit_code=2)
+                    kind="usage")
     return tuple(dims)
 
 
-def _declared_shapes(s, batch: int) -> tuple[tuple[int, ...], ...] | None:
+def _declared_shapes(s: Any, batch: int) -> tuple[tuple[int, ...], ...] | None:
     shapes = []
     for out in s.get_outputs():
         dims = list(out.shape)

@@ -1,13 +1,30 @@
+import contextlib
+import io
 import os
 import pathlib
+import signal
 import subprocess
 import sys
+import traceback
+import warnings
 
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
-DATA = ROOT / "tests" / "data"      # what tests read beyond the specs: nothing outside the repository
+DATA = ROOT / "tests" / "data"      # what tests read beyond the specs (nothing from outside)
+GOLDEN = ROOT / "tests" / "golden"  # the views' exact output (tests/README.md: how to refresh)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="rewrite tests/golden/ from what the code prints now (then review "
+                          "the diff: the figures in them are checked by hand counts too)")
+
+
+@pytest.fixture
+def update_golden(request):
+    return request.config.getoption("--update-golden")
 
 
 @pytest.fixture
@@ -17,7 +34,8 @@ def specs_dir():
 
 def imported_by(*args: str) -> tuple[list[str], str]:
     """Run ``archcalc ARGS`` in a fresh interpreter (stdout a pipe); return the modules it
-    imported (sys.modules at the end) and what it printed."""
+    imported (sys.modules at the end) and what it printed. A process of its own: what a fresh
+    interpreter imports cannot be seen in this one, where the tests have imported everything."""
     import json
     code = ("import json, sys\nfrom archcalc.cli import main\n"
             f"try:\n    main({list(args)!r})\n"
@@ -28,17 +46,95 @@ def imported_by(*args: str) -> tuple[list[str], str]:
     return json.loads(p.stderr.strip().splitlines()[-1]), p.stdout
 
 
-def run_cli(*args, input_text=None, env=None):
-    """Run the archcalc command in a subprocess; returns CompletedProcess (text mode)."""
+def _environment(env, columns):
+    """The environment of one archcalc run: this one less ARCHCALC_DEBUG (a traceback would
+    replace the messages the tests read), COLUMNS fixed, and ``env``'s changes."""
     e = dict(os.environ)
     e.pop("ARCHCALC_DEBUG", None)
-    e["COLUMNS"] = "200"
-    if env:
-        e.update(env)
-    return subprocess.run([sys.executable, "-m", "archcalc.cli", *args], capture_output=True,
-                          text=True, input=input_text, env=e, cwd=ROOT)
+    e["COLUMNS"] = columns
+    e.update(env or {})
+    return e
 
 
+def run_cli_process(*args, input_text=None, env=None, cwd=ROOT, columns="200"):
+    """Run ``python -m archcalc.cli ARGS`` in a process of its own; a CompletedProcess (text).
+    Only for what needs a real process: start-up imports, pipes, signals, file descriptors,
+    ``python -m``, PYTHONPATH, an installed wheel. Everything else uses :func:`run_cli`."""
+    return subprocess.run([sys.executable, "-m", "archcalc.cli", *map(str, args)],
+                          capture_output=True, text=True, input=input_text,
+                          env=_environment(env, columns), cwd=cwd)
+
+
+def _capture(errors: str) -> io.TextIOWrapper:
+    """A text stream over bytes (``.buffer`` too, for binary output), not a terminal, as a pipe
+    to a process would be."""
+    return io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors=errors, write_through=True)
+
+
+def _text(stream: io.TextIOWrapper) -> str:
+    """What was written, as subprocess's text mode reads a pipe (universal newlines)."""
+    stream.flush()
+    data = stream.buffer.getvalue().decode("utf-8")
+    return data.replace("\r\n", "\n").replace("\r", "\n")
+
+
+@contextlib.contextmanager
+def _process_state(env, cwd):
+    """The state a process holds that one archcalc run may see or change: the environment
+    (``env`` applied), the working folder, sys.argv, sys.path, the standard streams, the signal
+    handlers and the warning filters. Everything is put back afterwards."""
+    saved_env = dict(os.environ)
+    saved = (sys.stdin, sys.stdout, sys.stderr, list(sys.argv), list(sys.path), os.getcwd())
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with warnings.catch_warnings():
+            os.environ.clear()
+            os.environ.update(env)
+            os.chdir(cwd)
+            yield
+    finally:
+        sys.stdin, sys.stdout, sys.stderr, sys.argv[:], sys.path[:], cwd0 = saved
+        os.chdir(cwd0)
+        if dict(os.environ) != saved_env:
+            os.environ.clear()
+            os.environ.update(saved_env)
+        for s, h in handlers.items():
+            if signal.getsignal(s) is not h and h is not None:
+                signal.signal(s, h)
+
+
+def run_cli(*args, input_text=None, env=None, cwd=ROOT, columns="200"):
+    """Run ``archcalc ARGS`` in this process (``archcalc.cli.main``), as a separate process
+    would: ``input_text`` is standard input (bytes underneath, not a terminal; empty where not
+    given), stdout and stderr are captured (not terminals), ``env`` changes the environment
+    for this call only, the working folder is ``cwd`` (the repository by default), and an exit
+    becomes the return code. Returns a CompletedProcess (text), like :func:`run_cli_process`.
+    Nothing of the call stays behind: every stream, variable and handler is put back."""
+    from archcalc.cli import main
+    argv = [str(a) for a in args]
+    stdin = io.TextIOWrapper(io.BytesIO((input_text or "").encode("utf-8")), encoding="utf-8")
+    out, err = _capture("strict"), _capture("backslashreplace")
+    with _process_state(_environment(env, columns), cwd):
+        sys.stdin, sys.stdout, sys.stderr = stdin, out, err
+        sys.argv[:] = ["archcalc", *argv]
+        try:
+            main(argv)
+            code = 0
+        except SystemExit as exc:       # as the interpreter ends a process
+            if exc.code is None:
+                code = 0
+            elif isinstance(exc.code, int):
+                code = exc.code
+            else:
+                err.write(f"{exc.code}\n")
+                code = 1
+        except KeyboardInterrupt:
+            raise
+        except BaseException:           # an uncaught error: the traceback, exit 1
+            traceback.print_exc(file=err)
+            code = 1
+        sys.stdout.flush()
+    return subprocess.CompletedProcess(["archcalc", *argv], code, _text(out), _text(err))
 def torch_figures(torch, model, shape=(1, 3, 224, 224)):
     """An independent PyTorch model's figures, in eval mode: (parameters, buffers without
     BatchNorm's num_batches_tracked counters, FLOPs as torch's FlopCounterMode counts them —

@@ -9,7 +9,7 @@ import archcalc
 
 TOKEN_ALPHABET = "CRPMSDFGAWX0123456789()x* -\t\n|:#{}[],$'\"&!%@.\\"
 MERGES = ("concat", "add", "mul")
-# element-wise ops and norms drawn for a layer (issue 10's after the first line)
+# element-wise ops and norms drawn for a layer (the modern ones after the first line)
 ELEMENTWISE = ("relu", "batchnorm", "sigmoid", "tanh", "dropout", "lrn",
                "relu6", "hardswish", "hardsigmoid", "silu", "gelu", "leaky_relu", "elu",
                "layernorm", "instancenorm")
@@ -28,7 +28,7 @@ def _random_layer(rng: random.Random, name: str, names: list[str], dag: bool,
     """One layer line: a conv (random kernel, stride, padding, dilation, groups, bias), a
     depthwise conv, a max/avg pool (floor or ceil), an element-wise op, global pooling, an fc, or
     (in a DAG) a merge of two earlier layers, or a layer reading an earlier one; with
-    ``new_ops``, a third of the time one of issue 10's channel or resampling ops (``_new_op``,
+    ``new_ops``, a third of the time one of the channel or resampling ops (``_new_op``,
     possibly several lines)."""
     kind = rng.random()
     src = rng.choice(names) if dag and rng.random() < 0.3 else names[-1]
@@ -39,8 +39,9 @@ def _random_layer(rng: random.Random, name: str, names: list[str], dag: bool,
         return f"  - {{op: {rng.choice(MERGES)}, name: {name}, inputs: [{a}, {b}]}}"
     if kind < 0.5:
         k = rng.choice([1, 2, 3, 5])
-        return (f"  - {{op: conv, name: {name}, inputs: {src}, filters: {rng.choice([2, 4, 6, 8])}, "
-                f"kernel: {k}, stride: {rng.choice([1, 1, 2])}, padding: {rng.choice([0, k // 2])}, "
+        return (f"  - {{op: conv, name: {name}, inputs: {src}, "
+                f"filters: {rng.choice([2, 4, 6, 8])}, kernel: {k}, "
+                f"stride: {rng.choice([1, 1, 2])}, padding: {rng.choice([0, k // 2])}, "
                 f"dilation: {rng.choice([1, 1, 2])}, groups: {rng.choice([1, 1, 2])}, "
                 f"bias: {rng.choice(['true', 'false'])}}}")
     if kind < 0.58:
@@ -66,7 +67,7 @@ def _random_layer(rng: random.Random, name: str, names: list[str], dag: bool,
     return f"  - {{op: fc, name: {name}, inputs: {src}, units: {rng.choice([1, 5, 10])}}}"
 
 
-# issue 10's channel and resampling ops, drawn by _new_op
+# the channel and resampling ops, drawn by _new_op
 NEW_OPS = ("split", "slice", "shuffle", "upsample", "conv_transpose", "pad", "crop")
 GROW_TO = 72        # upsampling and transposed convolutions stop growing a side past this
 
@@ -159,14 +160,14 @@ def _new_op(rng: random.Random, name: str, names: list[str], src: str, dag: bool
         top = min(h - 1, 6) if mode == "reflect" else 3      # reflect pads at most H − 1
         side = min(w - 1, 6) if mode == "reflect" else 3
         t, b = (rng.choice([0, min(top, 1), min(top, 3), top]) for _ in "tb")
-        l, r = (rng.choice([0, min(side, 1), min(side, 3), side]) for _ in "lr")
+        left, r = (rng.choice([0, min(side, 1), min(side, 3), side]) for _ in "lr")
         form = rng.random()
         if form < 0.3 and min(top, side) >= 1:
             pads = str(min(top, side, rng.choice([1, 2])))
         elif form < 0.5:
-            pads = f"[{t}, {l}]"
+            pads = f"[{t}, {left}]"
         else:
-            pads = f"[{t}, {b}, {l}, {r}]"
+            pads = f"[{t}, {b}, {left}, {r}]"
         value = f", value: {rng.choice([0, 1.5, -2])}" if mode == "constant" else ""
         return f"{head}, padding: {pads}, mode: {mode}{value}}}"
     # crop: to a size, or (U-Net's copy-and-crop) to the size of a layer no larger, then merged
@@ -196,7 +197,7 @@ def random_valid(rng: random.Random, max_layers: int = 12, dag: bool = True, tri
                  new_ops: bool = False):
     """(text, Network, Report) of a random network that analyzes without error, grown one layer
     at a time (a candidate that makes it invalid is dropped and another drawn), so that it
-    reaches about ``max_layers`` layers. ``new_ops`` also draws issue 10's channel and resampling
+    reaches about ``max_layers`` layers. ``new_ops`` also draws the channel and resampling
     ops (``_new_op``), shaped from the volumes of the layers so far so that they are valid by
     construction (a split with its parts then counts as several layers)."""
     lines, names = _header(rng)

@@ -7,13 +7,12 @@ torchvision's documented count, and ResNet-18 with identity-or-projection decide
 """
 from __future__ import annotations
 
-import math
-
 import pytest
 
 import archcalc
 from archcalc.errors import ArchcalcError, SourcePos
-from archcalc.spec.yaml_spec import _eval, make_divisible
+from archcalc.spec.yaml import evaluate as _eval
+from archcalc.spec.yaml import make_divisible
 
 # MobileNetV2 (Sandler et al. 2018, Table 2) as torchvision.models.mobilenet_v2 builds it: one
 # inverted-residual block; the 1×1 expansion exists only where t ≠ 1, the residual add only where
@@ -193,7 +192,8 @@ def _torch_mobilenet_v2(width_mult: float):
 @pytest.mark.parametrize("width_mult", [1.0, 0.75, 1.4, 0.35])
 def test_the_width_multiplier_follows_torchvision(width_mult):
     expected = _torch_mobilenet_v2(width_mult)
-    text = MOBILENET_V2.replace("params: {width_mult: 1.0}", f"params: {{width_mult: {width_mult}}}")
+    text = MOBILENET_V2.replace("params: {width_mult: 1.0}",
+                                f"params: {{width_mult: {width_mult}}}")
     assert archcalc.analyze(archcalc.parse(text)).totals.params == expected
 
 
@@ -522,6 +522,7 @@ def test_top_level_params():
 
 def test_the_documented_example_is_mobilenet_v2():
     import re
+
     from conftest import ROOT
     doc = (ROOT / "docs" / "spec-languages.md").read_text()
     text = next(m.group(1) for m in re.finditer(r"```yaml\n(.*?)```", doc, re.S)

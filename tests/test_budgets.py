@@ -2,10 +2,11 @@
 import json
 
 import pytest
+from design_helpers import cli
 
 import archcalc
-from archcalc.budgets import amount, parse_budget
-from design_helpers import cli
+from archcalc.cli.guard import exit_code
+from archcalc.design.budgets import amount, parse_budget
 
 # "C3D8 FC10" on 8×8×3: conv 3·3·3·8 + 8 = 224 parameters, fc 8·8·8·10 + 10 = 5,130: 5,354.
 # Activations while conv1 runs: the input 8·8·3 = 192 and its output 8·8·8 = 512 elements
@@ -20,30 +21,36 @@ NET = ("C3D8 FC10", "-i", "8x8x3")
     ("24GB", "bytes", (24 * 10**9, "bytes")), ("1 MiB", "bytes", (2**20, "bytes")),
     ("512KB", "bytes", (512_000, "bytes")), ("100", "bytes", (100, "bytes")),
     ("7B", "bytes", (7, "bytes")), ("10M", None, (10**7, "count")),
-    ("10MiB", None, (10 * 2**20, "bytes"))])
+    ("10MiB", None, (10 * 2**20, "bytes")),
+    # the binary multiplier alone is bytes (the gate grammar's 10Mi, now one grammar)
+    ("10Mi", "bytes", (10 * 2**20, "bytes")), ("10mi", None, (10 * 2**20, "bytes")),
+    # exact, not a float just below it
+    ("1.5T", "count", (1_500_000_000_000, "count")), ("2.5KiB", "bytes", (2560, "bytes"))])
 def test_amounts(text, kind, want):
     assert amount(text, kind, "--x") == want
 
 
 @pytest.mark.parametrize("text, kind, needle", [
-    ("24Gb", "count", "not bytes"), ("5M", "bytes", "no byte unit"),
-    ("3Mi", "count", "unknown unit 'Mi'"), ("24XB", "bytes", "unknown unit 'XB'"),
+    ("24GB", "count", "a count is wanted"), ("5M", "bytes", "no byte unit"),
+    ("3Mi", "count", "a count is wanted"), ("24XB", "bytes", "unknown unit 'XB'"),
+    # a lowercase b is a bit: 1Gb must not silently mean a gigabyte
+    ("24Gb", "bytes", "in bits"), ("1Gb", None, "in bits"), ("8b", "bytes", "in bits"),
     ("lots", None, "not an amount"), ("", "count", "not an amount")])
 def test_amount_errors_name_the_accepted_units(text, kind, needle):
     with pytest.raises(archcalc.ArchcalcError) as e:
         amount(text, kind, "--x")
-    assert e.value.exit_code == 2 and needle in e.value.render()
+    assert exit_code(e.value) == 2 and needle in e.value.render()
     if "unknown unit" in needle:
         assert ("KiB" in e.value.render()) == (kind != "count")
         assert "K, M, G" in e.value.render() or kind == "bytes"
 
 
 def test_budget_names_and_aliases():
-    assert parse_budget("peak_training=24GiB").figure.attr == "training_bytes"
+    assert parse_budget("peak_training=24GiB").figure.key == "training_bytes"
     assert parse_budget("training=1GB").limit == 10**9
-    assert parse_budget("activations=10M").figure.attr == "activations"
-    assert parse_budget("activations=10MiB").figure.attr == "activation_bytes"
-    assert parse_budget("peak=1GiB").figure.attr == "peak_bytes"
+    assert parse_budget("activations=10M").figure.key == "activations"
+    assert parse_budget("activations=10MiB").figure.key == "activation_bytes"
+    assert parse_budget("peak=1GiB").figure.key == "peak_bytes"
     with pytest.raises(archcalc.ArchcalcError) as e:
         parse_budget("parms=5M")
     assert "did you mean 'params'" in e.value.render()
@@ -53,7 +60,7 @@ def test_budget_names_and_aliases():
     report = archcalc.analyze(archcalc.parse(NET[0], input="8x8x3"))
     for name in ("params", "macs", "peak", "training", "memory", "flops", "param_bytes"):
         b = parse_budget(f"{name}=1")
-        assert isinstance(b.value(report.totals), int)
+        assert isinstance(b.value(report), int)
 
 
 def test_validate_gates_by_hand(capsys):
@@ -78,7 +85,8 @@ def test_validate_budget_json_and_batch(capsys):
     doc = json.loads(out)
     assert code == 0 and doc["ok"] is True
     got = {b["budget"]: (b["value"], b["ok"]) for b in doc["budgets"]}
-    assert got == {"peak": (2816, True), "activations": (714, True)}
+    # budgets are named by the figures' keys (archcalc.analysis.figures), whatever alias was used
+    assert got == {"peak_bytes": (2816, True), "activations": (714, True)}
     code, out, _ = cli(capsys, "validate", *NET, "--max-activations", "700", "-F", "json")
     doc = json.loads(out)
     errors = [d for d in doc["diagnostics"] if d["severity"] == "error"]

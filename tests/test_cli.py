@@ -7,8 +7,7 @@ import subprocess
 import sys
 
 import pytest
-
-from conftest import ROOT, imported_by, run_cli
+from conftest import ROOT, imported_by, run_cli, run_cli_process
 
 
 def test_summary_vgg16_table():
@@ -84,7 +83,8 @@ def test_summary_of_one_column():
     (["summary", "C", "--input", "32x32"], 2, "an input volume is H×W×C"),
     (["summary", "specs/vgg_table.md"], 2, "holds 6 networks"),
     (["summary", "specs/vgg_table.md", "--column", "Z"], 2, "no column 'Z'"),
-    (["summary", "C", "--dtype", "fp64"], 2, "--dtype must be one of fp32, fp16, bf16, int8, got 'fp64'"),
+    (["summary", "C", "--dtype", "fp64"], 2,
+     "--dtype must be one of fp32, fp16, bf16, int8, got 'fp64'"),
     (["summary", "C", "--rounding", "up"], 2, "rounding must be one of"),
 ])
 def test_errors_are_one_clean_message(args, code, needle):
@@ -124,14 +124,12 @@ def test_depth_folds_block_rows(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# issue 8: one document in every format, one stream, the command line as a newcomer meets it
+# one document in every format, one stream: the command line as a newcomer meets it
 
 def cli_in(cwd, *args, input_text=None):
-    """The archcalc command run from another folder (as an installed command would be)."""
-    e = {k: v for k, v in __import__("os").environ.items() if k != "ARCHCALC_DEBUG"}
-    e["COLUMNS"] = "80"
-    return subprocess.run([sys.executable, "-m", "archcalc.cli", *args], capture_output=True,
-                          text=True, input=input_text, env=e, cwd=cwd)
+    """The archcalc command run from another folder (as an installed command would be), on an
+    80-column screen."""
+    return run_cli(*args, input_text=input_text, cwd=cwd, columns="80")
 
 
 BAD_YAML_SYNTAX = "name: x\nlayers: [C3D8, {op: conv, filters: 3}\n"
@@ -250,7 +248,7 @@ def test_stdin_is_a_spec_and_yaml_keeps_its_name():
 
 
 def test_an_onnx_file_without_a_graph_is_refused(tmp_path):
-    # .onnx files are read as ONNX models (issue 12): one with only an ir_version (field 1 = 7)
+    # .onnx files are read as ONNX models: one with only an ir_version (field 1 = 7)
     # holds no graph
     (tmp_path / "model.onnx").write_bytes(b"\x08\x07")
     p = cli_in(tmp_path, "summary", "model.onnx")
@@ -293,6 +291,7 @@ def test_summary_imports_no_pydantic_and_not_the_exporters():
 
 
 def test_a_closed_pipe_is_not_an_error():
+    # a process of its own: a real pipe whose reader exits, and the interpreter's last flush
     code = (f"{sys.executable!r} -m archcalc.cli summary specs/resnet152.yaml | head -1 "
             "> /dev/null; echo ${PIPESTATUS[0]}")
     p = subprocess.run(["bash", "-c", code], capture_output=True, text=True, cwd=ROOT)
@@ -311,9 +310,9 @@ def test_usage_errors_name_the_command_and_bare_archcalc_shows_help():
     assert p.returncode == 2
     assert p.stderr.splitlines() == ["<options>: error: option '-F' requires an argument",
                                      "  hint: 'archcalc summary -h' lists the options"]
-    bare = run_cli()
-    assert bare.returncode == 0 and bare.stdout.startswith("Usage: archcalc")
-    assert "<options>" not in bare.stdout + bare.stderr
+    bare = run_cli()            # no command: the overview, and exit 2 (bad usage)
+    assert bare.returncode == 2 and bare.stdout.startswith("Usage: archcalc")
+    assert bare.stderr == "archcalc: a command is needed (archcalc -h lists them)\n"
 
 
 def test_a_one_word_spec_that_is_no_spec_string_points_to_files_and_shipped_names(tmp_path):
@@ -328,10 +327,11 @@ def test_a_one_word_spec_that_is_no_spec_string_points_to_files_and_shipped_name
 
 def test_an_internal_error_is_one_line_or_one_json_document(monkeypatch, capsys):
     from archcalc import cli
+    from archcalc.cli.commands import summary
 
     def boom(*args, **kwargs):
         raise RuntimeError("a bug")
-    monkeypatch.setattr(cli.analysis, "analyze", boom)
+    monkeypatch.setattr(summary, "analyze", boom)
     monkeypatch.delenv("ARCHCALC_DEBUG", raising=False)
     with pytest.raises(SystemExit) as e:
         cli.main(["summary", "C3D8", "-F", "JSON"])
@@ -348,7 +348,8 @@ def test_an_internal_error_is_one_line_or_one_json_document(monkeypatch, capsys)
 
 
 def test_a_closed_pipe_keeps_the_exit_code():
-    # validate finds an error (exit 1); its reader stops after one line: still exit 1
+    # validate finds an error (exit 1); its reader stops after one line: still exit 1 (a real
+    # pipe, so a process of its own)
     for args, code in ((["validate", "C11D96S4P0"], 1), (["validate", "vgg16", "--strict"], 1),
                        (["summary", "vgg16"], 0), (["--help"], 0)):
         cmd = " ".join(f"'{a}'" for a in args)
@@ -364,12 +365,23 @@ def test_a_closed_pipe_keeps_the_exit_code():
                                   ["summary", "C11D96S4P0", "-F", "json"],
                                   ["validate", "C11D96S4P0"], ["explain", "vgg16"], ["specs"]])
 def test_a_full_disk_is_one_clean_error(args):
+    # a process of its own: standard output is the file descriptor of /dev/full, down to the
+    # interpreter's final flush at exit
     with open("/dev/full", "w") as full:
         p = subprocess.run([sys.executable, "-m", "archcalc.cli", *args], stdout=full,
                            stderr=subprocess.PIPE, text=True, cwd=ROOT)
     assert p.returncode == 2, p.stderr
     assert p.stderr.startswith("<stdout>: error: cannot write standard output:")
     assert "Traceback" not in p.stderr
+
+
+def test_python_dash_m_is_the_command():
+    # `python -m archcalc.cli` in a process of its own: the module runs main() and its exit
+    # code is the process's
+    p = run_cli_process("summary", "lenet5", "-F", "json")
+    assert p.returncode == 0 and json.loads(p.stdout)["totals"]["params"] == 61_706
+    bad = run_cli_process("summary", "C3D8", "--dtype", "fp64")
+    assert bad.returncode == 2 and bad.stderr.startswith("<options>: error: --dtype")
 
 
 def test_usage_slips_get_their_fix():
@@ -384,10 +396,7 @@ def test_hints_for_option_values_and_shipped_names(tmp_path):
     assert p.returncode == 2 and "e.g. --opset 17" in p.stderr
     p = run_cli("summary", "C3D4", "-i", "[32,32,3]", "-F", "json")      # brackets as in YAML
     assert p.returncode == 0 and json.loads(p.stdout)["input"] == [32, 32, 3]
-    e = dict(os.environ)
-    e.pop("ARCHCALC_DEBUG", None)
-    p = subprocess.run([sys.executable, "-m", "archcalc.cli", "summary", "specs/vgg16.yaml"],
-                       capture_output=True, text=True, cwd=tmp_path, env=e)
+    p = run_cli("summary", "specs/vgg16.yaml", cwd=tmp_path)
     assert p.returncode == 2 and "a shipped network has that name: give it alone, vgg16" in p.stderr
 
 

@@ -1,11 +1,11 @@
 """Graphs, not just chains: branches, merges, blocks, and the classic networks that need them.
 Small graphs are computed by hand; the classic networks are held to their published figures."""
 import pytest
+from conftest import SPECS
 
 import archcalc
 from archcalc import ArchcalcError
 from archcalc.report import fold
-from conftest import SPECS
 
 TWO_BRANCH = """
 name: two_branch
@@ -46,7 +46,8 @@ layers:
   - {op: batchnorm, name: bn1}
   - {op: relu, name: r1}
   - {op: conv, name: c2, filters: 8, padding: 1, bias: false}
-  - {op: conv, name: proj, inputs: input, filters: 8, kernel: 1, stride: 2, padding: 0, bias: false, rounding: floor}
+  - {op: conv, name: proj, inputs: input, filters: 8, kernel: 1, stride: 2, padding: 0,
+     bias: false, rounding: floor}
   - {op: add, name: sum, inputs: [c2, proj]}
   - {op: relu, name: out}
 """)
@@ -70,7 +71,8 @@ name: mis
 input: 8x8x4
 layers:
   - {op: maxpool, name: p, kernel: 2, stride: 2}
-  - {op: conv, name: c, inputs: input, filters: 4, kernel: 1, stride: 2, padding: 0, rounding: floor}
+  - {op: conv, name: c, inputs: input, filters: 4, kernel: 1, stride: 2, padding: 0,
+     rounding: floor}
   - {op: add, name: sum, inputs: [p, c]}
 """)
     rf = r["sum"].rf
@@ -149,7 +151,7 @@ def test_resnet18_by_hand():
     bn = 64
     cin = 64
     for width in (64, 128, 256, 512):
-        for block in range(2):
+        for _block in range(2):
             convs += conv_p(3, cin, width, False) + conv_p(3, width, width, False)
             bn += 2 * width
             if cin != width:

@@ -3,10 +3,10 @@ import json
 import os
 
 import pytest
+from conftest import SPECS, run_cli
 
 import archcalc
 from archcalc.analysis import diagnose
-from conftest import SPECS, run_cli
 
 
 def test_every_parse_error_at_once():
@@ -26,7 +26,8 @@ layers:
     got = [(d.pos.line, d.message.split(",")[0]) for d in e.value.diagnostics]
     # the add on line 9 uses 'a', which failed: it is checked but not reported again
     assert got == [(5, "filters must be at least 1"), (6, "conv takes no attribute 'kernal'"),
-                   (7, "unknown token 'C3Q8'"), (10, "input 'nowhere' is not defined before this layer")]
+                   (7, "unknown token 'C3Q8'"),
+                   (10, "input 'nowhere' is not defined before this layer")]
 
 
 def test_every_analysis_error_at_once_with_recovery():
@@ -50,7 +51,7 @@ def test_warnings():
     vgg = diagnose(archcalc.load(SPECS / "vgg16.yaml"))
     assert [d.layer for d in vgg] == ["fc1"] and "74%" in vgg[0].message
     goog = [d for d in diagnose(archcalc.load(SPECS / "googlenet.yaml")) if "ceil" in d.message]
-    assert [d.layer for d in goog] == ["pool1/3x3_s2", "pool2/3x3_s2", "pool3/3x3_s2", "pool4/3x3_s2"]
+    assert [d.layer for d in goog] == [f"pool{i}/3x3_s2" for i in (1, 2, 3, 4)]
     # AlexNet at 224 with floor rounding: (224 − 11)/4 → 54 windows, last covered pixel
     # 53·4 + 10 = 222: pixel 223 is never seen
     alex = diagnose(archcalc.parse("C11D96S4P0", input=(224, 224, 3), rounding="floor"))
@@ -58,7 +59,8 @@ def test_warnings():
     # no warning where the dropped part is padding only (ResNet's 3×3/2 pad 1 on even inputs)
     assert diagnose(archcalc.load(SPECS / "resnet50.yaml")) == []
     early = diagnose(archcalc.parse("C3D8 M M M C3D8 C3D8", input=(8, 8, 3)))
-    assert [d.layer for d in early] == ["pool3"] and "2 more convolutions follow" in early[0].message
+    assert [d.layer for d in early] == ["pool3"]
+    assert "2 more convolutions follow" in early[0].message
 
 
 def test_validate_command_and_exit_codes(tmp_path):

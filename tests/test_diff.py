@@ -4,10 +4,12 @@ import json
 import os
 
 import pytest
+from conftest import ROOT, run_cli
 
 import archcalc
 from archcalc import diff as df
-from conftest import ROOT, run_cli
+from archcalc.diff import gates
+from archcalc.views import diff as diff_view
 
 SPECS = os.path.join(ROOT, "specs")
 
@@ -69,9 +71,9 @@ def test_vgg16_fc1_changed(vgg_fc2048):
     # the softmax; 4 changed
     assert len(d.rows) == 40 and len(d.unchanged) == 36
     # a gate names where the change came from: fc1 then fc2 (the others: 0)
-    assert df.largest_changes(d, "params") == [("fc1", 51_382_272 - 102_764_544),
+    assert gates.largest_changes(d, "params") == [("fc1", 51_382_272 - 102_764_544),
                                                ("fc2", 8_392_704 - 16_781_312)]
-    [gate] = df.check_gates(d, [df.parse_gate("params<-5%")])
+    [gate] = gates.check_gates(d, [gates.parse_gate("params<-5%")])
     # −59,770,880 / 138,357,544 = −43.20%
     assert gate.tripped and "-43.20%" in gate.message and "largest: fc1 −51,382,272" in \
         gate.message
@@ -110,12 +112,12 @@ def test_resnet18_to_resnet34_blocks_added():
     assert d.rf_only and all(not r.changes for r in d.rf_only)
     # the table shows each wholly added block as one row (the Report's fold: 7 layers, the
     # sums of their params), the 7 changed rows as they are
-    rows = df.layer_rows(d)
+    rows = diff_view.layer_rows(d)
     assert [r[1] for r in rows if r[0] == "+"] == added_blocks
     assert len(rows) == 8 + 7
     first = next(r for r in rows if r[1] == "layer1.2")
     assert (first[2], first[3], first[5]) == ("block", "added: 7 layers", f"{per[64]:,}")
-    assert "56 added (8 whole blocks)" in df.summary_line(d)
+    assert "56 added (8 whole blocks)" in diff_view.summary_line(d)
 
 
 def test_resnet_folded_depth0():
@@ -125,7 +127,7 @@ def test_resnet_folded_depth0():
                                          "layer3.3", "layer3.4", "layer3.5", "layer4.2"]
     assert d.added[0].b.op == "block" and d.added[0].figures["params"][1] == 18 * 64 ** 2 + 256
     # the largest added blocks by parameters: layer4.2 (w = 512), then the 256-wide ones
-    assert df.largest_changes(d, "params", 2) == [("layer4.2", 18 * 512 ** 2 + 4 * 512),
+    assert gates.largest_changes(d, "params", 2) == [("layer4.2", 18 * 512 ** 2 + 4 * 512),
                                                   ("layer3.2", 18 * 256 ** 2 + 4 * 256)]
     assert d.total("params").change == 21_797_672 - 11_689_512   # totals do not fold
 
@@ -227,7 +229,7 @@ def test_identical_specs():
     d = both(os.path.join(SPECS, "vgg16.yaml"), os.path.join(SPECS, "vgg16.yaml"))
     assert d.identical and not d.changed and not d.added and not d.removed
     assert all(t.change == 0 for t in d.totals)
-    assert "no differences" in df.render_text(d)
+    assert "no differences" in diff_view.render_text(d)
     assert d.to_dict()["layers"] == []
 
 
@@ -287,8 +289,8 @@ def test_gates_trip_and_pass():
     assert p.returncode == 0
 
 
-@pytest.mark.parametrize("gate", ["params>>5%", "flops>+5%", "params", "params>+5x",
-                                  "params=5%"])
+@pytest.mark.parametrize("gate", ["params>>5%", "flop>+5%", "params", "params>+5x",
+                                  "params=5%", "peak>+10Mb"])
 def test_malformed_gate_is_usage_error(gate):
     p = run_cli("diff", "vgg16", "vgg16", "--fail-on", gate)
     assert p.returncode == 2
@@ -299,11 +301,17 @@ def test_malformed_gate_is_usage_error(gate):
 
 
 def test_parse_gate_values():
-    g = df.parse_gate("peak >= +10Mi")
-    assert (g.metric, g.op, g.limit, g.relative) == ("peak", ">=", 10 * 2 ** 20, False)
-    g = df.parse_gate("rf<-10%")
+    g = gates.parse_gate("peak >= +10Mi")
+    assert (g.metric, g.op, g.limit, g.relative) == ("peak_bytes", ">=", 10 * 2 ** 20, False)
+    # the one grammar of amounts: MiB and MB as budgets read them (10Mb, bits, is refused)
+    assert gates.parse_gate("peak>+10MiB").limit == 10 * 2 ** 20
+    assert gates.parse_gate("peak>+10MB").limit == 10 ** 7
+    # a gate for every total diff prints
+    for metric in ("training>+1GiB", "flops>+5%", "buffers>0", "param_bytes>+1MB"):
+        gates.parse_gate(metric)
+    g = gates.parse_gate("rf<-10%")
     assert (g.metric, g.op, g.limit, g.relative) == ("rf", "<", -10.0, True)
-    assert df.parse_gate("macs>1.5G").limit == 1.5e9
+    assert gates.parse_gate("macs>1.5G").limit == 1.5e9
 
 
 def test_specs_with_errors_are_reported_as_validate_does(tmp_path):
@@ -386,8 +394,8 @@ def test_renumbered_rows_are_not_listed():
     assert [(r.a.name, r.b.name) for r in d.renumbered] == [("conv2", "conv3"),
                                                             ("conv3", "conv4")]
     assert d.total("params").change == 3 * 3 * 3 * 8 + 8 + 1168 - 448
-    assert [r[1] for r in df.layer_rows(d)] == ["conv1", "conv1 → conv2"]
-    assert "2 only renumbered (conv2 → conv3" in df.summary_line(d)
+    assert [r[1] for r in diff_view.layer_rows(d)] == ["conv1", "conv1 → conv2"]
+    assert "2 only renumbered (conv2 → conv3" in diff_view.summary_line(d)
     assert df.renumbered("stage1/relu4", "stage1/relu5")
     assert not df.renumbered("layer1.1/conv1", "layer1.2/conv1")
     assert not df.renumbered("fc1", "head")
@@ -395,12 +403,14 @@ def test_renumbered_rows_are_not_listed():
 
 def test_rich_view_on_a_terminal():
     import io
+
     from rich.console import Console
     na, nb = archcalc.load(os.path.join(SPECS, "resnet18.yaml")), \
         archcalc.load(os.path.join(SPECS, "resnet34.yaml"))
     d = df.diff(archcalc.analyze(na), archcalc.analyze(nb), na, nb)
     console = Console(file=io.StringIO(), force_terminal=True, width=160, no_color=True)
-    df.render_rich(d, df.check_gates(d, [df.parse_gate("params>+5%")]), console=console)
+    diff_view.render_rich(d, gates.check_gates(d, [gates.parse_gate("params>+5%")]),
+                          console=console)
     out = console.file.getvalue()
     assert "+10,108,160 (+86.5%)" in out          # 21,797,672 − 11,689,512
     assert out.index("parameters") < out.index("layer1.2") and "FAILED params>+5%" in out
@@ -420,9 +430,9 @@ def test_relative_gate_on_a_figure_that_was_zero():
     na = archcalc.parse("M", input=(8, 8, 3))
     nb = archcalc.parse("C3D8", input=(8, 8, 3))
     d = both(na, nb)
-    [rel, absolute, other] = df.check_gates(d, [df.parse_gate("params>+5%"),
-                                                df.parse_gate("params>+100"),
-                                                df.parse_gate("params>+224")])
+    [rel, absolute, other] = gates.check_gates(d, [gates.parse_gate("params>+5%"),
+                                                gates.parse_gate("params>+100"),
+                                                gates.parse_gate("params>+224")])
     assert rel.tripped and "cannot be checked" in rel.message
     assert absolute.tripped and "+224" in absolute.message
     assert not other.tripped
@@ -461,12 +471,13 @@ def test_an_inserted_conv_is_the_one_added_not_a_neighbour_grown():
 
 def test_rich_view_in_an_80_column_terminal_goes_compact():
     import io
+
     from rich.console import Console
     na, nb = archcalc.load(os.path.join(SPECS, "vgg16.yaml")), \
         archcalc.load(os.path.join(SPECS, "resnet18.yaml"))
     d = df.diff(archcalc.analyze(na), archcalc.analyze(nb), na, nb)
     console = Console(file=io.StringIO(), force_terminal=True, width=80, no_color=True)
-    df.render_rich(d, console=console)
+    diff_view.render_rich(d, console=console)
     out = console.file.getvalue()
     # the totals in short form (138,357,544 → 138.36M, no exact bytes), the layer table with
     # its least needed columns hidden and said so

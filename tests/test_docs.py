@@ -3,9 +3,9 @@ analyzes, and the README's Python example runs."""
 import re
 
 import pytest
+from conftest import ROOT
 
 import archcalc
-from conftest import ROOT
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 YAML_BLOCKS = [(p.name, m.group(1)) for p in DOCS

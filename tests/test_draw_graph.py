@@ -11,12 +11,13 @@ import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
+from conftest import ROOT, imported_by, run_cli
 
 import archcalc
-from archcalc.draw import graph
-from conftest import ROOT, imported_by, run_cli
+from archcalc.views import draw as graph
 
 SVG = "{http://www.w3.org/2000/svg}"
 CASES = [("vgg16", None), ("resnet50", None), ("resnet50", 0), ("googlenet", None)]
@@ -47,7 +48,7 @@ def parse_svg(text):
         if g.get("class") == "node":
             rect = g.find(SVG + "rect")
             box = tuple(float(rect.get(k)) for k in ("x", "y", "width", "height"))
-            texts = [t for t in g.findall(SVG + "text")]
+            texts = list(g.findall(SVG + "text"))
             nodes[g.get("data-name")] = (box, texts, rect)
     edges = [(p.get("data-from"), p.get("data-to"), p.get("d"), p)
              for p in root.iter(SVG + "path") if p.get("class") == "edge"]
@@ -101,7 +102,7 @@ def path_points(d, samples=16):
 def test_svg_has_one_box_per_row_and_one_arrow_per_edge(name, depth):
     net, report = spec(name)
     text = graph.to_svg(net, report, depth)
-    root, nodes, edges = parse_svg(text)
+    _, nodes, edges = parse_svg(text)
     rows, n_edges = COUNTS[(name, depth)]
     assert len(nodes) == rows == len(report.rows(depth))
     assert set(nodes) == {row.name for row in report.rows(depth)}
@@ -113,9 +114,11 @@ def test_svg_has_one_box_per_row_and_one_arrow_per_edge(name, depth):
         lines = [t.text for t in nodes[row.name][1]]
         assert lines[0] == row.name
         assert f"{row.output[0]}×{row.output[1]}×{row.output[2]}" in lines
-        if row.params:
-            assert any(f"{row.params / 1e3:.2f}K params" in x or f"{row.params / 1e6:.2f}M "
-                       "params" in x or f"{row.params} params" in x for x in lines), lines
+        if row.params:          # two decimals, rounded half up (1,025,000: 1.03M)
+            short = [str((Decimal(row.params) / d).quantize(Decimal("0.01"), ROUND_HALF_UP))
+                     for d in (1000, 10**6)]
+            assert any(f"{short[0]}K params" in x or f"{short[1]}M params" in x
+                       or f"{row.params} params" in x for x in lines), lines
         if row.macs:
             assert any("MACs" in x for x in lines)
 
@@ -418,14 +421,14 @@ def test_fit_depth_folds_only_what_is_too_large():
 # the command
 
 def test_draw_writes_each_format_by_suffix(tmp_path):
-    for suffix, check in ((".svg", lambda b: ET.fromstring(b)), (".dot", None), (".gv", None),
-                          (".mmd", None), (".md", None)):
+    for suffix in (".svg", ".dot", ".gv", ".mmd", ".md"):
         out = tmp_path / f"net{suffix}"
         p = run_cli("draw", "resnet50", "-o", str(out), "--depth", "0", "--color", "macs")
         assert p.returncode == 0, p.stderr
         assert p.stdout.startswith(f"wrote {out}") and "23 boxes" in p.stdout
         data = out.read_text(encoding="utf-8")
         if suffix == ".svg":
+            ET.fromstring(data)
             assert len(parse_svg(data)[1]) == 23
         elif suffix in (".dot", ".gv"):
             assert data.startswith('digraph "resnet50" {')
@@ -526,14 +529,10 @@ def test_png(tmp_path):
     assert (w, h) == (round(float(root.get("width"))), round(float(root.get("height"))))
 
 
-def test_png_without_cairosvg_or_graphviz_says_what_to_install(tmp_path):
-    code = ("import sys; sys.modules['cairosvg'] = None\n"
-            "from archcalc.cli import main; main(sys.argv[1:])")
-    env = dict(os.environ, PATH=str(tmp_path))         # no dot on the PATH
-    env.pop("ARCHCALC_DEBUG", None)
-    p = subprocess.run([sys.executable, "-c", code, "draw", "vgg16", "-o",
-                        str(tmp_path / "v.png")], capture_output=True, text=True, env=env,
-                       cwd=ROOT)
+def test_png_without_cairosvg_or_graphviz_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "cairosvg", None)     # as where it is not installed
+    p = run_cli("draw", "vgg16", "-o", str(tmp_path / "v.png"),
+                env={"PATH": str(tmp_path)})                 # no dot on the PATH
     assert p.returncode == 2
     assert "PNG needs cairosvg or Graphviz, and neither is installed" in p.stderr
     assert "pip install 'archcalc[draw]'" in p.stderr and "apt-get install graphviz" in p.stderr
@@ -563,14 +562,15 @@ def test_style_volumes_draws_the_volume_figure_and_says_when_it_folds(tmp_path):
 
 def test_summary_does_not_import_the_drawing():
     modules, _ = imported_by("summary", "specs/vgg16.yaml")
-    assert not [m for m in modules if m.startswith("archcalc.draw")]
+    assert not [m for m in modules if m.startswith("archcalc.views.draw")]
     modules, _ = imported_by("draw", "specs/vgg16.yaml", "-o", "-", "-F", "dot")
-    assert "archcalc.draw.command" in modules and "cairosvg" not in modules
+    assert "archcalc.cli.commands.draw" in modules and "cairosvg" not in modules
 
 
 def test_help_closed_pipe_full_disk_and_slips():
     p = run_cli("draw", "-h")
     assert p.returncode == 0 and p.stdout.startswith("Usage: ") and "--color" in p.stdout
+    # a real pipe and /dev/full: processes of their own
     p = subprocess.run(["bash", "-c", f"set -o pipefail; {sys.executable!r} -m archcalc.cli "
                         "draw resnet50 -o - -F mermaid | head -c 10 > /dev/null"],
                        capture_output=True, text=True, cwd=ROOT)
@@ -591,7 +591,7 @@ def test_drawings_do_not_drift_sideways():
     # layer of boxes
     for name in ("shufflenet_v2_x1_0", "densenet121", "resnet50"):
         net, report = spec(name)
-        root, nodes, edges = parse_svg(graph.to_svg(net, report, 1))
+        _, nodes, edges = parse_svg(graph.to_svg(net, report, 1))
         widest = max(sum(b[2] + graph.GAP_X for b, _, _ in row)
                      for row in _layers(nodes).values())
         xs = [b[0] for b, _, _ in nodes.values()] + [b[0] + b[2] for b, _, _ in nodes.values()]
@@ -601,7 +601,7 @@ def test_drawings_do_not_drift_sideways():
 
 def _layers(nodes):
     rows = {}
-    for n, (box, texts, rect) in nodes.items():
+    for box, texts, rect in nodes.values():
         rows.setdefault(round(box[1] + box[3] / 2), []).append((box, texts, rect))
     return rows
 
@@ -618,7 +618,7 @@ def test_every_shipped_spec_draws_one_box_per_layer_and_its_graphs_edges(path):
     """Whole (no folding): one box per layer and exactly the networkx graph's edges."""
     net = archcalc.load(str(path))
     report = archcalc.analyze(net)
-    root, nodes, edges = parse_svg(graph.to_svg(net, report, None))
+    _, nodes, edges = parse_svg(graph.to_svg(net, report, None))
     assert set(nodes) == {layer.name for layer in net.layers}
     assert {(a, b) for a, b, _, _ in edges} == set(net.graph.edges)
     assert len(edges) == net.graph.number_of_edges()

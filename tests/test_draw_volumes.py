@@ -9,12 +9,11 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
+from conftest import SPECS
 
 import archcalc
-from archcalc.draw import volumes
-from archcalc.draw.volumes import bar_length, depth_side, draw, fold_depth_for, side, to_svg
-
-from conftest import SPECS
+from archcalc.views.draw import volumes
+from archcalc.views.draw.volumes import bar_length, depth_side, draw, fold_depth_for, side, to_svg
 
 NS = "{http://www.w3.org/2000/svg}"
 SHIPPED = sorted(SPECS.glob("*.yaml"))

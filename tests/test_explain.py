@@ -1,13 +1,14 @@
 """`archcalc explain`: the arithmetic behind every figure, checked against the lectures' worked
 examples (their own numbers, with their slips called out) and against the analyzer itself."""
 import pytest
+from conftest import DATA, SPECS
 
 import archcalc
-from archcalc import explain as ex
-from archcalc.graph import Builder
+from archcalc.analysis import explain as ex
+from archcalc.cli.guard import exit_code
 from archcalc.errors import SourcePos
+from archcalc.graph import Builder
 from archcalc.ops import OPS
-from conftest import DATA, SPECS
 
 OP_FIGURES = ("out_h", "out_w", "out_c", "params", "macs")
 
@@ -33,7 +34,7 @@ def every_op_network():
     b.add("fc", {"units": 4}, pos)
     b.add("dropout", {}, pos)
     b.add("softmax", {}, pos)
-    # issue 10: channel and resampling ops
+    # the channel and resampling ops
     b.add("split", {"sizes": [2, 6]}, pos, name="parts", inputs=[pool])
     b.add("slice", {"start": 1, "end": -1}, pos, inputs=["parts.1"])
     b.add("split", {"parts": 2}, pos, inputs=[pool])
@@ -45,7 +46,7 @@ def every_op_network():
     b.add("pad", {"padding": [1, 0, 2, 1], "mode": "reflect"}, pos, inputs=[up])
     b.add("crop", {"size": [3, 2]}, pos)
     b.add("crop", {}, pos, inputs=[up, pool])
-    # issue 10: activations, norms, broadcast merges
+    # the modern activations, norms, broadcast merges
     x = pool
     for op, attrs in (("relu6", {}), ("hardswish", {}), ("hardsigmoid", {}), ("silu", {}),
                       ("gelu", {}), ("leaky_relu", {"slope": 0.2}), ("prelu", {"shared": False}),
@@ -55,7 +56,7 @@ def every_op_network():
     gate = b.add("global_maxpool", {}, pos, inputs=[x]).name
     b.add("mul", {}, pos, inputs=[x, gate])
     y = b.add("add", {}, pos, inputs=[gate, x]).name
-    # issue 12: an imported ONNX node archcalc does not know (--unknown passthrough)
+    # an imported ONNX node archcalc does not know (--unknown passthrough)
     b.add("opaque", {"onnx_op": "NonMaxSuppression"}, pos, inputs=[y])
     return b.build()
 
@@ -172,15 +173,16 @@ def test_selection_by_name_range_and_block():
     assert block[0] == "layer1.0/conv1" and all(n.startswith("layer1.0/") for n in block)
     with pytest.raises(archcalc.ArchcalcError) as e:
         ex.select(report, net, ["conv9"])
-    assert e.value.exit_code == 2 and "no layer or block named 'conv9'" in str(e.value)
+    assert exit_code(e.value) == 2 and "no layer or block named 'conv9'" in str(e.value)
 
 
 # ---------------------------------------------------------------------------------------------
 # the commands
 
 def test_explain_command_formats():
-    from conftest import run_cli
     import json
+
+    from conftest import run_cli
     p = run_cli("explain", "C11D96S4P0 R M3S2", "-i", "227x227x3", "conv1")
     assert p.returncode == 0, p.stderr
     assert "(227 − 11 + 2·0)/4 + 1 = 55" in p.stdout and "34,848 + 96 = 34,944" in p.stdout
@@ -201,10 +203,11 @@ def test_explain_command_formats():
 
 
 def test_summary_sharing_column_in_every_format():
-    from conftest import run_cli
     import csv
     import io
     import json
+
+    from conftest import run_cli
     table = run_cli("summary", "C11D96S4P0", "-i", "227x227x3", "--sharing").stdout
     # 105,705,600 / 34,944 = 3,025 (= 55·55); 44,892,355,200 / 34,944 ≈ 1,284,694
     assert "3,025×" in table and "1,284,694×" in table
@@ -221,7 +224,7 @@ def test_summary_sharing_column_in_every_format():
 
 
 def test_the_peak_names_the_tensors_alive_then():
-    from archcalc.memory import alive_while
+    from archcalc.analysis.memory import alive_while
     net = archcalc.load(SPECS / "vgg16.yaml")
     r = archcalc.analyze(net)
     # by hand: conv2 runs reading conv1's buffer (relu1 wrote into it in place) and writes its
@@ -237,10 +240,11 @@ def test_the_peak_names_the_tensors_alive_then():
         assert sum(alive.values()) * 4 * 2 == r.totals.peak_bytes, spec
 
 
-def test_the_readme_example_is_what_the_command_prints():
+def test_the_documented_example_is_what_the_command_prints():
     import re
+
     from conftest import ROOT, run_cli
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "usage.md").read_text()
     block = re.search(r"\$ archcalc explain \"C11D96S4P0 R M3S2\" -i 227x227x3 conv1\n(.*?)```",
                       readme, re.S).group(1)
     out = run_cli("explain", "C11D96S4P0 R M3S2", "-i", "227x227x3", "conv1").stdout
@@ -303,10 +307,10 @@ def test_selection_of_block_ranges_stages_and_bad_ranges():
 
 
 def test_totals_in_words_without_parameters_and_wrapping():
-    from archcalc import views
+    from archcalc.views import explain as explain_view
     net = archcalc.parse("M3S2", input=(32, 32, 3), rounding="ceil")
     r = archcalc.analyze(net)
     text = " ".join(ex.totals_text(r, net))
     assert "Most parameters" not in text and "Most activation memory" in text
-    out = views.render_explain(r, ex.explain(net, r), ex.totals_text(r, net), "text", 60)
+    out = explain_view.render_explain(r, ex.explain(net, r), ex.totals_text(r, net), "text", 60)
     assert max(len(line) for line in out.splitlines()) <= 60

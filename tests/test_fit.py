@@ -3,10 +3,10 @@ by hand from the definitions (docs/definitions.md)."""
 import json
 
 import pytest
-
-import archcalc
 from conftest import SPECS
 from design_helpers import cli
+
+import archcalc
 
 GIB = 1 << 30
 
@@ -33,6 +33,7 @@ def test_24gb_is_not_24gib(capsys):
     fixed = t.params + t.buffers + 3 * t.trainable_params
     code, out, _ = cli(capsys, "fit", "resnet50", "--budget", "training=24GB", "--dtype", "bf16",
                        "--maximize", "batch", "-F", "json")
+    assert code == 0
     assert json.loads(out)["answer"]["value"] == (24 * 10**9 // 2 - fixed) // t.activations
 
 
@@ -53,7 +54,7 @@ def test_largest_vgg16_input_under_a_peak(capsys):
     code, out, _ = cli(capsys, "fit", "vgg16", "--budget", "peak=100MiB", "--maximize", "res",
                        "--step", "1", "-F", "json")
     doc = json.loads(out)
-    assert doc["answer"]["value"] == 448
+    assert code == 0 and doc["answer"]["value"] == 448
     assert doc["past"] == {"value": 449, "status": "invalid", "message": doc["past"]["message"]}
     assert "pool1" in doc["past"]["message"]
     assert doc["next_valid"]["value"] == 480 and doc["next_valid"]["status"] == "over"
@@ -98,7 +99,7 @@ def test_a_float_parameter_on_a_grid(tmp_path, capsys):
     code, out, _ = cli(capsys, "fit", path, "--budget", "macs=300K", "--maximize", "w",
                        "--step", "0.05", "-F", "json")
     doc = json.loads(out)
-    assert doc["answer"]["value"] == 0.65 and doc["past"]["value"] == 0.7
+    assert code == 0 and doc["answer"]["value"] == 0.65 and doc["past"]["value"] == 0.7
 
 
 def test_not_monotone_is_said(tmp_path, capsys):
@@ -112,8 +113,8 @@ def test_not_monotone_is_said(tmp_path, capsys):
 
 
 def test_nothing_fits_is_exit_1(capsys):
-    code, out, err = cli(capsys, "fit", "resnet50", "--budget", "params=1M", "--maximize",
-                         "batch")
+    code, _, err = cli(capsys, "fit", "resnet50", "--budget", "params=1M", "--maximize",
+                       "batch")
     assert code == 1 and "nothing fits" in err and "batch = 1" in err
 
 

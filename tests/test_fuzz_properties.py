@@ -4,10 +4,10 @@ invariants hold on random valid networks."""
 import random
 
 import pytest
-
-import archcalc
 from conftest import SPECS
 from netgen import check_outcome, mutate, random_text, random_valid
+
+import archcalc
 
 VALID = {
     "string": "(C3D16 R)x2 M C3D32S2P1 BN R A2 FC10 S",
@@ -34,10 +34,11 @@ def test_random_text_ends_in_a_report_or_a_located_error():
         check_outcome(random_text(rng))
 
 
+@pytest.mark.slow                  # 150 random networks grown layer by layer: 10–20 s
 def test_random_valid_networks_keep_the_invariants():
     rng = random.Random("properties")
     for _ in range(150):
-        text, net, r = random_valid(rng)
+        text, _, r = random_valid(rng)
         t = r.totals
         # totals are the sums of the rows
         assert t.params == sum(x.params for x in r.layers)
@@ -62,8 +63,9 @@ def test_random_valid_networks_keep_the_invariants():
                     assert b.stride[0] >= a.stride[0] and b.stride[1] >= a.stride[1], text
 
 
+@pytest.mark.slow                  # 5–10 s
 def test_a_chain_analyzed_twice_gives_identical_reports():
     rng = random.Random("determinism")
     for _ in range(20):
-        text, net, r = random_valid(rng, dag=False)
+        text, _, r = random_valid(rng, dag=False)
         assert archcalc.analyze(archcalc.parse(text)).to_dict() == r.to_dict()

@@ -1,12 +1,12 @@
-"""Issue 8, "Input and errors": specs read as written or refused with a hint that fits where the
+"""Input and errors: specs read as written or refused with a hint that fits where the
 user stands (rounding default, network-level fixes, all errors at once, stdin, ONNX files)."""
 from __future__ import annotations
 
 import pytest
 
 import archcalc
-from archcalc import spec
 from archcalc.analysis import diagnose
+from archcalc.cli.guard import exit_code
 from archcalc.errors import ArchcalcError, SourcePos
 from archcalc.ops import window_out
 
@@ -238,13 +238,13 @@ def test_network_warnings_reach_the_errors_too():
 # files: ONNX models, YAML without a YAML extension, standard input
 
 def test_a_corrupt_onnx_file(tmp_path):
-    # .onnx files are read as ONNX models (issue 12); this one starts as one (ir_version 7,
+    # .onnx files are read as ONNX models; this one starts as one (ir_version 7,
     # producer "pytorch") and then holds bytes no protobuf message has
     path = tmp_path / "model.onnx"
     path.write_bytes(b"\x08\x07\x12\x07pytorch" + bytes(range(256)) * 64)
     with pytest.raises(ArchcalcError) as ei:
         archcalc.load(str(path))
-    assert ei.value.exit_code == 2
+    assert exit_code(ei.value) == 2
     d = ei.value.diagnostics[0]
     assert "is not a readable ONNX model" in d.message and "at byte" in d.message
     assert "truncated or corrupt" in d.hint
@@ -252,6 +252,7 @@ def test_a_corrupt_onnx_file(tmp_path):
 
 def test_onnx_file_on_the_command_line_exits_2(tmp_path):
     from typer.testing import CliRunner
+
     from archcalc.cli import app
     path = tmp_path / "model.onnx"
     path.write_bytes(b"\x08\x07" + b"\0" * 100)
@@ -287,13 +288,14 @@ def test_load_dash_reads_standard_input(monkeypatch):
     assert net.layers[1].pos.file == "<stdin>"
     _stdin(monkeypatch, "C3D8 R M\n")
     net = archcalc.load("-", input="8x8x3")
-    assert net.language == "string" and [la.op for la in net.layers[1:]] == ["conv", "relu", "maxpool"]
+    assert net.language == "string"
+    assert [la.op for la in net.layers[1:]] == ["conv", "relu", "maxpool"]
     _stdin(monkeypatch, "C3D8 Q\n")
     d = errors_of(archcalc.load, "-")
     assert str(d[0].pos) == "<stdin>:1:6"
     _stdin(monkeypatch, "   \n")
     d = errors_of(archcalc.load, "-")
-    assert "<stdin> is empty" in d[0].message
+    assert d[0].message == "standard input is empty" and str(d[0].pos) == "<stdin>"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -496,7 +498,7 @@ def test_options_that_do_not_apply_are_refused_not_ignored():
     assert "--column applies to column tables" in d.message
     with pytest.raises(ArchcalcError) as ei:
         archcalc.parse("CRP", language="json")
-    assert ei.value.exit_code == 2
+    assert exit_code(ei.value) == 2
 
 
 def test_a_window_too_large_suggests_the_nearest_network_input_that_fits():

@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import imported_by
 
 import archcalc
 from archcalc.cli import main
+from archcalc.cli.guard import exit_code
 from archcalc.errors import ArchcalcError
 from archcalc.latency import devices, model
-from conftest import imported_by
 
 
 def cli(capsys, *args, env=None, monkeypatch=None):
@@ -139,7 +140,7 @@ def test_device_file_errors_are_at_their_line(tmp_path, text, message, line):
     with pytest.raises(ArchcalcError) as exc:
         devices.get("x", str(path))
     d = exc.value.diagnostics[0]
-    assert message in d.message and exc.value.exit_code == 2
+    assert message in d.message and exit_code(exc.value) == 2
     assert (d.pos.file, d.pos.line) == (str(path), line)
 
 
@@ -147,7 +148,7 @@ def test_unknown_device_suggests_the_nearest_and_lists_all():
     with pytest.raises(ArchcalcError) as exc:
         devices.get("h100")
     d = exc.value.diagnostics[0]
-    assert d.message == "unknown device 'h100'" and exc.value.exit_code == 2
+    assert d.message == "unknown device 'h100'" and exit_code(exc.value) == 2
     assert d.hint.startswith("did you mean h100-sxm?")
     assert all(k in d.hint for k in [*devices.builtin(), "local-cpu"])
     with pytest.raises(ArchcalcError) as exc:
@@ -193,6 +194,7 @@ def test_estimate_command_formats_agree(capsys, toy):
 def test_tf32_uses_fp32_storage_and_the_tf32_peak(capsys):
     code, out, _ = cli(capsys, "estimate", "C3D64", "-i", "32x32x3", "--device", "a100-40gb",
                        "--dtype", "tf32", "-F", "json")
+    assert code == 0
     conv = json.loads(out)["layers"][0]
     assert conv["bytes"] == 4 * (1792 + 32 * 32 * 3 + 32 * 32 * 64)
     assert conv["compute_us"] == pytest.approx(2 * 1_769_472 / 156e12 * 1e6)
@@ -213,10 +215,12 @@ def test_summary_device_column_and_json(capsys, toy):
 
 
 def test_summary_folded_block_row_is_the_sum_of_its_layers():
-    from archcalc.cli_common import load_one
-    from archcalc.latency.command import summary_columns
-    rep = archcalc.analyze(load_one("resnet18", None, None, None, None, None))
-    (col,), est = summary_columns(rep, "l4", None)
+    from archcalc import latency
+    from archcalc.latency import model
+    from archcalc.views.latency import latency_column
+    rep = archcalc.analyze(archcalc.load("resnet18"))
+    est = model.estimate(rep, latency.device("l4"))
+    col = latency_column(est)
     block = next(r for r in rep.rows(0) if r.op == "block")
     inside = sum(t.time_s for t in est.layers
                  if block.name in rep[t.name].scope) * 1e6
@@ -252,6 +256,7 @@ def test_the_docs_device_file_example_and_table(tmp_path):
     """docs/latency.md: its device-file example loads, and its table shows the data file's
     fp32 peak and bandwidth for every device."""
     import re
+
     from conftest import ROOT
     text = (ROOT / "docs" / "latency.md").read_text()
     block = re.search(r"```yaml device-file\n(.*?)```", text, re.S).group(1)
@@ -300,17 +305,17 @@ layers:
 def test_report_roofline_chart(capsys, tmp_path):
     pytest.importorskip("pygal", reason="archcalc report draws its charts with pygal")
     out_file = tmp_path / "r.html"
-    code, out, err = cli(capsys, "report", "C3D16 R DW3 C1D32 GAP FC10", "-i", "32x32x3",
-                         "-o", str(out_file), "--device", "t4", "--dtype", "fp16")
+    code, _, err = cli(capsys, "report", "C3D16 R DW3 C1D32 GAP FC10", "-i", "32x32x3",
+                       "-o", str(out_file), "--device", "t4", "--dtype", "fp16")
     assert code == 0, err
     html = out_file.read_text()
     assert "on t4 (fp16): roofline" in html and "(1 layer without FLOPs not shown)" in html
     assert "roof: 320 GB/s, 65,000 GFLOP/s" in html
-    code, out, err = cli(capsys, "report", "C3D8", "-o", str(tmp_path / "x.html"),
-                         "--device", "h100")
+    code, _, err = cli(capsys, "report", "C3D8", "-o", str(tmp_path / "x.html"),
+                       "--device", "h100")
     assert code == 2 and "did you mean h100-sxm?" in err and not (tmp_path / "x.html").exists()
-    code, out, err = cli(capsys, "report", "C3D8", "-o", str(tmp_path / "x.html"),
-                         "--device", "t4", "--no-plots")
+    code, _, err = cli(capsys, "report", "C3D8", "-o", str(tmp_path / "x.html"),
+                       "--device", "t4", "--no-plots")
     assert code == 2 and "drop --no-plots" in err
 
 

@@ -10,10 +10,10 @@ import pytest
 pytest.importorskip("onnxruntime", reason="profiling runs the model with onnxruntime")
 pytest.importorskip("onnx", reason="profiling exports the model to ONNX")
 
-import archcalc  # noqa: E402
-from archcalc.cli import main  # noqa: E402
-from archcalc.latency import calibrate, devices, model, profile  # noqa: E402
-from archcalc.latency.profile import NodeTime  # noqa: E402
+import archcalc
+from archcalc.cli import main
+from archcalc.latency import calibrate, devices, model, profile
+from archcalc.latency.profile import NodeTime
 
 TINY = "C3D8 BN R M C3D16 BN R C1D16 R GAP FC10"
 
@@ -128,7 +128,7 @@ def test_run_profile_bad_input(capsys, tmp_path):
     code, out, err = cli(capsys, "run", TINY, "--device", "l4")
     assert code == 2 and "go with --profile" in err
     code, out, err = cli(capsys, "run", str(tmp_path / "m.onnx"), "--profile")
-    assert code == 2 and "no such file" in err       # (a model is profiled as it is: issue 12)
+    assert code == 2 and "no such file" in err       # (an ONNX model is profiled as it is)
     code, out, err = cli(capsys, "run", TINY, "--profile", "-D", "h100", "-F", "json")
     doc = json.loads(out)
     assert code == 2 and "did you mean h100-sxm?" in doc["diagnostics"][0]["hint"]
@@ -141,13 +141,13 @@ def test_cuda_profile_falls_back_or_refuses_cleanly(capsys, tiny):
     reason = runtime.cuda_unavailable_reason()
     if reason is None:
         pytest.skip("a usable GPU is here: test_gpu_profile covers it")
-    code, out, err = cli(capsys, "run", TINY, "-i", "16x16x3", "--profile", "-p", "cuda",
-                         "-n", "1")
+    code, _, err = cli(capsys, "run", TINY, "-i", "16x16x3", "--profile", "-p", "cuda",
+                       "-n", "1")
     assert code == 2 and "--provider cuda cannot be honoured" in err and "Traceback" not in err
     net, _ = tiny
     p = profile.profile(net, warmup=0, iters=1, provider="auto")
     assert p.provider == "cpu"
-    if "CUDAExecutionProvider" in runtime._ort().get_available_providers():
+    if "CUDAExecutionProvider" in runtime.load_onnxruntime().get_available_providers():
         assert p.note
 
 
@@ -216,8 +216,8 @@ def test_shipped_networks_profile_without_unmapped_nodes(name):
     """onnxruntime's fusions on the shipped networks whose names it changes most (densenet's
     standalone batch norms, efficientnet's SiLU, shufflenet's split fusion, the hard swish
     decomposition, FPN's reshapes): every node finds its layer or is marked as inserted."""
-    from archcalc.cli_common import load_one
-    net = load_one(name, None, None, None, None, None)
+    from archcalc.spec import read_one as load_one
+    net = load_one(name)
     rep = archcalc.analyze(net)
     p = profile.profile(net, warmup=0, iters=1, provider="cpu")
     m = profile.map_nodes(rep, p.nodes)

@@ -2,9 +2,10 @@
 import re
 import time
 
+from conftest import SPECS
+
 import archcalc
 from archcalc.analysis import diagnose
-from conftest import SPECS
 
 # A squeeze-and-excitation block (Hu et al. 2018): the trunk, and a side branch global pool →
 # 1×1 conv → ReLU → 1×1 conv → sigmoid whose gate multiplies the trunk back (broadcast mul).
@@ -77,7 +78,8 @@ def test_floor_warning_counts_pixels_the_stride_would_not_skip():
     # is where the next window would start: 1 row (and 1 column) unseen. Before: nothing, since
     # the window is narrower than the stride.
     [d] = diagnose(archcalc.parse("M2S3", input=(7, 7, 1), rounding="floor"))
-    assert "leaves the last 1 input row and column (height and width 7, window 2, stride 3" in d.message
+    assert ("leaves the last 1 input row and column (height and width 7, window 2, stride 3"
+            in d.message)
     # ResNet's 1×1/2 projection on 56: the one pixel left over is a stride gap: no warning
     assert diagnose(archcalc.parse("C1D8S2P0", input=(56, 56, 3), rounding="floor")) == []
 
@@ -112,7 +114,7 @@ def test_an_error_in_a_repeated_word_names_every_layer():
     # (C3D9G2)x2 on 8×8×9: groups 2 divides neither 9 channels nor 9 filters; each conv keeps
     # 8×8×9 after recovery, so the second has the same attributes and input as the first and
     # must still be checked: its error is the first one's, at the same place, so it is reported
-    # once, naming both layers (as an error inside a block is: issue 8)
+    # once, naming both layers (as an error inside a repeated block is)
     diags = diagnose(archcalc.parse("(C3D9G2)x2", input=(8, 8, 9)))
     assert [(d.severity, d.layer) for d in diags] == [("error", "conv1")]
     assert diags[0].message.endswith("(also in conv2)")
@@ -154,8 +156,10 @@ def test_a_gate_multiplied_back_is_not_a_collapse():
         text = ("name: se\ninput: 8x8x16\nlayers:\n  - {op: conv, name: x, filters: 16}\n"
                 "  - {op: global_avgpool, name: squeeze}\n"
                 "  - {op: conv, filters: 4, kernel: 1, padding: 0}\n  - R\n"
-                "  - {op: conv, filters: 16, kernel: 1, padding: 0}\n  - {op: sigmoid, name: gate}\n"
-                f"  - {{op: {merge}, inputs: [x, gate]}}\n  - {{op: conv, name: after, filters: 8}}\n")
+                "  - {op: conv, filters: 16, kernel: 1, padding: 0}\n"
+                "  - {op: sigmoid, name: gate}\n"
+                f"  - {{op: {merge}, inputs: [x, gate]}}\n"
+                "  - {op: conv, name: after, filters: 8}\n")
         assert diagnose(archcalc.parse(text)) == [], merge
 
 

@@ -1,8 +1,8 @@
 """Activation memory, peak memory, training estimate and receptive fields."""
 import pytest
+from conftest import SPECS
 
 import archcalc
-from conftest import SPECS
 
 
 def analyze(spec, input, **kw):

@@ -1,9 +1,9 @@
-"""Shipped specs of 2016–2025 CNNs (issue 10) against torchvision's documented figures, by hand
+"""Shipped specs of 2016–2025 CNNs against torchvision's documented figures, by hand
 and, where torch is installed, against a PyTorch model built layer by layer."""
 import pytest
+from conftest import SPECS
 
 import archcalc
-from conftest import SPECS
 
 
 def fire(cin: int, s: int, e: int) -> int:

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import archcalc
-from archcalc.graph import Builder
 from archcalc.errors import SourcePos
+from archcalc.graph import Builder
 
 ort = pytest.importorskip("onnxruntime")
 from archcalc.exporters import onnx as ox  # noqa: E402

@@ -1,5 +1,5 @@
-"""ONNX import (issue 12): round trips, ONNX files as other tools write them, patterns, names,
-bad input. The PyTorch exports are in test_onnx_import_torch.py (optional)."""
+"""ONNX import (ONNX models read as networks): round trips, ONNX files as other tools write them,
+patterns, names, bad input. The PyTorch exports are in test_onnx_import_torch.py (optional)."""
 from __future__ import annotations
 
 import json
@@ -9,18 +9,20 @@ import sys
 
 import pytest
 
+from archcalc.cli.guard import exit_code
+
 onnx = pytest.importorskip("onnx")
 np = pytest.importorskip("numpy")
+from conftest import imported_by, run_cli  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+from test_export import SPECS, spec_networks  # noqa: E402
 
 import archcalc  # noqa: E402
 from archcalc.exporters import onnx as ox  # noqa: E402
+from archcalc.exporters.yaml import to_yaml  # noqa: E402
 from archcalc.onnx_import import load_onnx  # noqa: E402
-from archcalc.onnx_import.convert import short_name  # noqa: E402
+from archcalc.onnx_import.names import short_name  # noqa: E402
 from archcalc.spec import parse  # noqa: E402
-from archcalc.spec.yaml_writer import to_yaml  # noqa: E402
-from conftest import imported_by, run_cli  # noqa: E402
-from test_export import SPECS, spec_networks  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 import netgen  # noqa: E402
@@ -105,7 +107,8 @@ def test_inline_and_external_weights_are_never_read(tmp_path):
 
 def test_the_import_never_imports_onnx(tmp_path):
     path = tmp_path / "m.onnx"
-    ox.export(archcalc.load(os.path.join(SPECS, "resnet18.yaml")), str(path), weights="none", progress=False)
+    ox.export(archcalc.load(os.path.join(SPECS, "resnet18.yaml")), str(path), weights="none",
+              progress=False)
     modules, out = imported_by("summary", str(path), "-F", "json")
     assert json.loads(out)["totals"]["params"] == 11_689_512       # torchvision's ResNet-18
     assert "onnx" not in modules and "onnxruntime" not in modules and "numpy" not in modules
@@ -267,8 +270,9 @@ def test_a_diff_between_two_versions_aligns_by_name(tmp_path):
     """ResNet-18 → ResNet-34 as two ONNX files: layers align by their names (layer1.0/conv1 is
     in both; layer1.2 only in B)."""
     p1, p2 = tmp_path / "v1.onnx", tmp_path / "v2.onnx"
-    ox.export(archcalc.load(os.path.join(SPECS, "resnet18.yaml")), str(p1), weights="none", progress=False)
-    ox.export(archcalc.load(os.path.join(SPECS, "resnet34.yaml")), str(p2), weights="none", progress=False)
+    for name, p in (("resnet18", p1), ("resnet34", p2)):
+        ox.export(archcalc.load(os.path.join(SPECS, f"{name}.yaml")), str(p), weights="none",
+                  progress=False)
     p = run_cli("diff", str(p1), str(p2), "-F", "json")
     assert p.returncode == 0, p.stderr
     doc = json.loads(p.stdout)
@@ -286,7 +290,7 @@ def test_dynamic_spatial_sizes_ask_for_input(tmp_path):
                             inp=("x", ["N", 3, "H", "W"])), tmp_path)
     with pytest.raises(archcalc.ArchcalcError) as exc:
         load_onnx(path)
-    assert exc.value.exit_code == 2
+    assert exit_code(exc.value) == 2
     assert "dynamic height and width" in str(exc.value) and "--input 224x224x3" in str(exc.value)
     got, _ = rows(path, input="32x32x3")
     assert got["conv"].output == (30, 30, 4)
@@ -296,7 +300,6 @@ def test_dynamic_spatial_sizes_ask_for_input(tmp_path):
 
 def nms_model():
     """A conv, then three nodes of an op archcalc does not know."""
-    inits = {"w": np.zeros((4, 3, 3, 3))}
     nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[3, 3],
                               pads=[1, 1, 1, 1]),
              helper.make_node("Mystery", ["c"], ["m1"], name="m1", domain="acme"),
@@ -421,7 +424,8 @@ def test_an_opset_newer_than_onnx_knows(tmp_path):
 
 def test_every_command_reads_an_onnx_model(tmp_path):
     path = str(tmp_path / "r18.onnx")
-    ox.export(archcalc.load(os.path.join(SPECS, "resnet18.yaml")), path, weights="none", progress=False)
+    ox.export(archcalc.load(os.path.join(SPECS, "resnet18.yaml")), path, weights="none",
+              progress=False)
     assert run_cli("validate", path).returncode == 0
     p = run_cli("compare", "resnet18", path, "-F", "json")
     assert p.returncode == 0, p.stderr
@@ -437,7 +441,8 @@ def test_every_command_reads_an_onnx_model(tmp_path):
 
 def test_import_errors(tmp_path):
     path = str(tmp_path / "r.onnx")
-    ox.export(archcalc.load(os.path.join(SPECS, "lenet5.yaml")), path, weights="none", progress=False)
+    ox.export(archcalc.load(os.path.join(SPECS, "lenet5.yaml")), path, weights="none",
+              progress=False)
     for args, words in ((["specs/vgg16.yaml"], "is not an .onnx file"),
                         ([path, "-o", str(tmp_path / "no" / "x.yaml")], "does not exist"),
                         ([path, "-o", str(tmp_path / "x.txt")], "should end in .yaml"),
@@ -462,7 +467,7 @@ def test_profiling_an_imported_model_maps_its_nodes_to_layers(tmp_path):
                               transB=1)]
     path = write(make_model(nodes, inits), tmp_path)
     net = load_onnx(path)
-    assert net.onnx["node_layers"] == {
+    assert net.origin["node_layers"] == {
         "/features/features.0/Conv": "features.0", "/features/features.1/Sigmoid": "features.1",
         "/features/features.1/Mul": "features.1", "/Flatten": "classifier",
         "/classifier/Gemm": "classifier",            # and their outputs' names
@@ -501,7 +506,7 @@ def test_pytorch_pad_computation_is_folded(tmp_path):
 
 
 def test_pytorch_dynamo_names_come_from_the_module_path():
-    from archcalc.onnx_import.convert import torch_scope_name
+    from archcalc.onnx_import.names import torch_scope_name
     ns = (": __main__.Net/layer1: torch.nn.modules.container.Sequential/layer1.0: __main__.Basic"
           "/layer1.0.relu: torch.nn.modules.activation.ReLU/relu_1: aten.relu.default")
     assert torch_scope_name(ns) == "layer1.0.relu"

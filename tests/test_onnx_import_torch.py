@@ -1,4 +1,4 @@
-"""Issue 12's "PyTorch exports" check: networks built here in PyTorch (VGG, ResNet with basic and
+"""ONNX import of PyTorch exports: networks built here in PyTorch (VGG, ResNet with basic and
 bottleneck blocks, a MobileNetV2-style net with ReLU6 and squeeze-and-excitation, ShuffleNet-v2
 units, a U-Net-style decoder, and the modern activations and norms) are exported with
 ``torch.onnx.export``, read back with ``archcalc.load``, and every archcalc layer is compared
@@ -581,7 +581,7 @@ def check(model: nn.Module, size, tmp_path, opset=OPSET, fused_bn=None, dynamo=F
     for i, (name, m, inp, out) in enumerate(calls):
         if isinstance(m, nn.Flatten) and isinstance(next_kept(calls, i), nn.Linear):
             continue             # part of the fc layer that reads it
-        if isinstance(m, nn.Dropout) and not m.training or isinstance(m, nn.Identity):
+        if (isinstance(m, nn.Dropout) and not m.training) or isinstance(m, nn.Identity):
             continue             # no node in the exported graph (an eval-mode Dropout)
         if fused_bn and isinstance(m, nn.BatchNorm2d) and \
                 isinstance(calls[i - 1][1], nn.Conv2d) and calls[i - 1][3] is inp[0]:
@@ -669,7 +669,7 @@ def test_vgg11(tmp_path):
 
 @pytest.mark.parametrize("opset", [11, 17])
 def test_resnet(tmp_path, opset):
-    report, n = check(ResNet(), 64, tmp_path, opset)
+    report, _ = check(ResNet(), 64, tmp_path, opset)
     rows = {r.name: r for r in report.layers}
     # torchvision's self.relu called twice in a block: the second call is relu_1
     assert rows["layer1.0.relu_1"].inputs == ("layer1.0.add",)
@@ -680,14 +680,14 @@ def test_default_export_folds_batchnorm_into_the_conv(tmp_path):
     """torch.onnx.export's defaults for an eval-mode model fold each BatchNorm into the conv
     before it: the file holds convs with a bias and no BatchNormalization, and archcalc counts
     what the file holds (each of ResNet's convs is followed by a BatchNorm)."""
-    report, n = check(ResNet(), 64, tmp_path, fused_bn="conv",
+    report, _ = check(ResNet(), 64, tmp_path, fused_bn="conv",
                       training=torch.onnx.TrainingMode.EVAL)
     assert "batchnorm" not in {r.op for r in report.layers}
     assert report.totals.buffers == 0
 
 
 def test_mobilenet_v2_se(tmp_path):
-    report, n = check(MobileNetV2SE(), 64, tmp_path)
+    report, _ = check(MobileNetV2SE(), 64, tmp_path)
     rows = {r.name: r for r in report.layers}
     # the SE gate scales the main path: a 1×1×C gate broadcast over H×W×C
     mul = rows["features.2.conv.2.mul"]
@@ -696,18 +696,18 @@ def test_mobilenet_v2_se(tmp_path):
 
 @pytest.mark.parametrize("opset", [11, 17])
 def test_shufflenet_v2_units(tmp_path, opset):
-    report, n = check(ShuffleNetV2(), 64, tmp_path, opset)
+    report, _ = check(ShuffleNetV2(), 64, tmp_path, opset)
     assert sum(r.op == "shuffle" for r in report.layers) == 5
 
 
 def test_unet_decoder(tmp_path):
-    report, n = check(UNet(), 32, tmp_path)
+    report, _ = check(UNet(), 32, tmp_path)
     assert report.layers[-1].output == (64, 64, 2)
 
 
 @pytest.mark.parametrize("opset", [17, 20])     # GELU: the Erf form at 17, the Gelu op at 20
 def test_modern_activations_and_norms(tmp_path, opset):
-    report, n = check(Modern(), 32, tmp_path, opset)
+    report, _ = check(Modern(), 32, tmp_path, opset)
     ops = [r.op for r in report.layers]
     assert {"silu", "gelu", "groupnorm", "layernorm", "hardswish"} <= set(ops)
     assert "sigmoid" not in ops[:-1] and "mul" not in ops     # SiLU's Sigmoid·Mul is one layer
@@ -718,7 +718,7 @@ def test_modern_at_opset_13(tmp_path):
     in its Erf form; GroupNorm as Reshape → InstanceNormalization → Reshape → Mul → Add."""
     model = Modern()
     model.ln = nn.Identity()       # LayerNormalization came with opset 17: see the xfail below
-    report, n = check(model, 32, tmp_path, 13)
+    report, _ = check(model, 32, tmp_path, 13)
     assert "hardswish" in [r.op for r in report.layers]
 
 
@@ -750,7 +750,7 @@ def test_gelu_tanh_before_opset_20(tmp_path):
 
 def test_gelu_tanh_at_opset_20(tmp_path):
     """Opset 20's Gelu op with approximate='tanh': a gelu layer (the same figures)."""
-    report, n = check(ConvThen(nn.GELU(approximate="tanh")), 16, tmp_path, 20)
+    _, n = check(ConvThen(nn.GELU(approximate="tanh")), 16, tmp_path, 20)
     assert n == 2
 
 

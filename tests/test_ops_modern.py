@@ -1,4 +1,4 @@
-"""Issue 10's modern op vocabulary: activations (relu6, hardswish, hardsigmoid, silu, gelu,
+"""The modern op vocabulary: activations (relu6, hardswish, hardsigmoid, silu, gelu,
 leaky_relu, prelu, elu), normalization (groupnorm, layernorm, instancenorm), global max pooling
 and broadcast element-wise merges (mul, add). Every expected value is worked out by hand in the
 comments, or (the optional last tests) computed by PyTorch's own functional ops."""
@@ -8,11 +8,11 @@ import math
 
 import numpy as np
 import pytest
+from conftest import run_cli
 
 import archcalc
 from archcalc.errors import ArchcalcError, SourcePos
 from archcalc.graph import Builder
-from conftest import run_cli
 
 POS = SourcePos("<test>")
 ACTIVATIONS = ("relu6", "hardswish", "hardsigmoid", "silu", "gelu", "leaky_relu", "prelu", "elu")
@@ -61,7 +61,8 @@ def test_in_place_where_pytorch_offers_it(op, inplace):
 
 
 def test_prelu_parameters_per_channel_or_shared():
-    net = build((4, 4, 24), [("prelu", {"shared": False}, "per"), ("prelu", {"shared": True}, "one")])
+    net = build((4, 4, 24), [("prelu", {"shared": False}, "per"),
+                             ("prelu", {"shared": True}, "one")])
     r = rows(net)
     assert r["per"].params == r["per"].trainable_params == 24     # PReLU(num_parameters=24)
     assert r["one"].params == 1                                   # PReLU()
@@ -70,7 +71,8 @@ def test_prelu_parameters_per_channel_or_shared():
 def test_normalization_parameters():
     # γ and β per channel: 2·C = 2·32 = 64; no running buffers (statistics of the image itself)
     net = build((8, 8, 32), [("groupnorm", {"groups": 8}, "gn"), ("layernorm", {}, "ln"),
-                             ("instancenorm", {}, "in0"), ("instancenorm", {"affine": True}, "in1")])
+                             ("instancenorm", {}, "in0"),
+                             ("instancenorm", {"affine": True}, "in1")])
     r = rows(net)
     assert (r["gn"].params, r["gn"].buffers, r["gn"].macs) == (64, 0, 0)
     assert (r["ln"].params, r["ln"].buffers) == (64, 0)
@@ -156,7 +158,7 @@ def test_receptive_field_of_a_gated_volume_is_the_main_paths():
 
 
 def test_explain_states_the_gate_and_the_macs_rule():
-    from archcalc import explain as ex
+    from archcalc.analysis import explain as ex
     net = se_block()
     (e,) = ex.explain(net, archcalc.analyze(net), ["scaled"])
     t = {f.key: f.text() for f in e.figures}
@@ -321,9 +323,11 @@ def test_onnx_hardswish_and_hardsigmoid(opset):
 def test_onnx_silu_gelu_leaky_elu(opset):
     net = build((1, 1, 3), [("silu", {}, "silu"), ("gelu", {}, "gelu", ["input"]),
                             ("leaky_relu", {"slope": 0.2}, "lrelu", ["input"]),
-                            ("elu", {}, "elu", ["input"]), ("elu", {"alpha": 2}, "elu2", ["input"])])
+                            ("elu", {}, "elu", ["input"]),
+                            ("elu", {"alpha": 2}, "elu2", ["input"])])
     silu, gelu, lrelu, elu, elu2 = run_onnx(net, column([-1, 0, 1]), opset=opset)
-    # silu(x) = x/(1 + e^−x): silu(1) = 1/1.3678794 = 0.7310586, silu(−1) = −1/3.7182818 = −0.2689414
+    # silu(x) = x/(1 + e^−x): silu(1) = 1/1.3678794 = 0.7310586,
+    # silu(−1) = −1/3.7182818 = −0.2689414
     np.testing.assert_allclose(silu.ravel(), [-0.2689414, 0, 0.7310586], rtol=1e-6)
     # gelu(x) = x·Φ(x); Φ(1) = 0.8413447 (normal table): gelu(1) = 0.8413447, gelu(−1) =
     # −1·(1 − 0.8413447) = −0.1586553
@@ -367,7 +371,8 @@ def test_onnx_se_multiply():
     # a 2×2×2 volume times its own channel means (a 1×1×2 gate from global average pooling):
     # channel 0 = [[1, 2], [3, 4]] (mean 2.5), channel 1 = [[−1, 0], [1, 2]] (mean 0.5)
     x = np.stack([[[1, 2], [3, 4]], [[-1, 0], [1, 2]]], axis=-1).astype(np.float32)
-    net = build((2, 2, 2), [("global_avgpool", {}, "gate"), ("mul", {}, "scaled", ["input", "gate"])])
+    net = build((2, 2, 2), [("global_avgpool", {}, "gate"),
+                            ("mul", {}, "scaled", ["input", "gate"])])
     (y,) = run_onnx(net, x)
     np.testing.assert_allclose(y[..., 0], [[2.5, 5], [7.5, 10]])
     np.testing.assert_allclose(y[..., 1], [[-0.5, 0], [0.5, 1]])

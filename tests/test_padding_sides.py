@@ -1,12 +1,13 @@
-"""Padding given per side, [top, bottom, left, right] (issue 12: TensorFlow's SAME, ONNX pads)."""
+"""Padding given per side, [top, bottom, left, right] (as imported models need it: TensorFlow's
+SAME, ONNX pads)."""
 from __future__ import annotations
 
 import json
 
 import pytest
+from conftest import run_cli
 
 import archcalc
-from conftest import run_cli
 
 SPEC = """name: sides
 input: 8x8x3

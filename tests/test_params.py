@@ -4,11 +4,13 @@ optimizer; figures checked by hand."""
 import json
 
 import pytest
-
-import archcalc
-from archcalc.params import declared, load_variant, parse_assignment, parse_range
 from conftest import SPECS
 from design_helpers import cli
+
+import archcalc
+from archcalc.cli.guard import exit_code
+from archcalc.design.parameters import Design, declared, parse_range
+from archcalc.settings import parse_assignment
 
 # conv 3×3 (same padding) from C_in = 3 to f filters with bias: 27·f + f parameters;
 # repeated `depth` times more from f to f: 9·f·f + f each; fc from H·W·f to 10
@@ -53,7 +55,7 @@ def test_params_reach_defaults_and_blocks():
 def test_undeclared_name_is_exit_2_with_did_you_mean_and_the_declared_ones():
     with pytest.raises(archcalc.ArchcalcError) as e:
         archcalc.parse(FAMILY, set={"dept": 2})
-    assert e.value.exit_code == 2
+    assert exit_code(e.value) == 2
     d = e.value.diagnostics[0]
     assert "dept" in d.message and "did you mean 'depth'" in d.hint
     assert "f, depth, ks, side" in d.hint
@@ -62,10 +64,10 @@ def test_undeclared_name_is_exit_2_with_did_you_mean_and_the_declared_ones():
 def test_a_value_of_the_wrong_kind_is_exit_2():
     with pytest.raises(archcalc.ArchcalcError) as e:
         archcalc.parse(FAMILY, set={"f": "wide"})
-    assert e.value.exit_code == 2 and "a number" in e.value.diagnostics[0].message
+    assert exit_code(e.value) == 2 and "a number" in e.value.diagnostics[0].message
     with pytest.raises(archcalc.ArchcalcError) as e:
         archcalc.parse(FAMILY, set={"ks": 3})
-    assert e.value.exit_code == 2 and "a list" in e.value.diagnostics[0].message
+    assert exit_code(e.value) == 2 and "a list" in e.value.diagnostics[0].message
 
 
 def test_builtins_res_input_and_analysis_settings():
@@ -84,7 +86,7 @@ def test_builtins_res_input_and_analysis_settings():
     # (a newcomer found each kind of spec picking a different winner)
     with pytest.raises(archcalc.ArchcalcError) as e:
         archcalc.parse("C3D8", input="9x9x5", set={"res": 12})
-    assert e.value.exit_code == 2 and "disagree" in e.value.diagnostics[0].message
+    assert exit_code(e.value) == 2 and "disagree" in e.value.diagnostics[0].message
     # analyze's own keywords still win
     assert archcalc.analyze(net, batch=2).settings.batch == 2
 
@@ -95,10 +97,10 @@ def test_builtins_cannot_be_declared_and_strings_declare_nothing():
     assert "built-in" in e.value.diagnostics[0].message
     with pytest.raises(archcalc.ArchcalcError) as e:
         archcalc.parse("C3D8", set={"width": 2})
-    assert e.value.exit_code == 2 and "declares no parameters" in e.value.diagnostics[0].hint
+    assert exit_code(e.value) == 2 and "declares no parameters" in e.value.diagnostics[0].hint
     with pytest.raises(archcalc.ArchcalcError) as e:
         archcalc.parse("C3D8", set={"dtype": "fp64"})
-    assert e.value.exit_code == 2 and "fp32" in e.value.diagnostics[0].message
+    assert exit_code(e.value) == 2 and "fp32" in e.value.diagnostics[0].message
 
 
 def test_list_items_in_expressions():
@@ -122,7 +124,7 @@ def test_parse_assignment(text, want):
 def test_parse_assignment_errors(text, needle):
     with pytest.raises(archcalc.ArchcalcError) as e:
         parse_assignment(text)
-    assert e.value.exit_code == 2 and needle in e.value.render()
+    assert exit_code(e.value) == 2 and needle in e.value.render()
     assert e.value.diagnostics[0].pos.file == "<options>"
 
 
@@ -139,20 +141,20 @@ def test_parse_range(text, want):
 def test_parse_range_errors(text, needle):
     with pytest.raises(archcalc.ArchcalcError) as e:
         parse_range(text)
-    assert e.value.exit_code == 2 and needle in e.value.render()
+    assert exit_code(e.value) == 2 and needle in e.value.render()
 
 
-def test_declared_and_load_variant():
+def test_declared_and_design_variants():
     d = declared(str(SPECS / "resnet.yaml"))
     assert d == {"depth": [3, 4, 6, 3], "width": 1.0, "res": 224, "input": "224x224x3",
                  "rounding": "covered", "dtype": "fp32", "batch": 1, "optimizer": "adam"}
     assert declared("vgg16")["res"] == 224 and "width" not in declared("vgg16")
-    net, opts = load_variant("resnet", {"res": 160, "batch": 8, "dtype": "bf16"})
+    net = Design("resnet").build({"res": 160, "batch": 8, "dtype": "bf16"})
     assert net.input == (160, 160, 3)
-    assert opts == {"dtype": "bf16", "batch": 8, "optimizer": "adam"}
+    assert net.settings == archcalc.Settings(dtype="bf16", batch=8, optimizer="adam")
     with pytest.raises(archcalc.ArchcalcError) as e:
-        load_variant("resnet", {"widht": 1.0})
-    assert e.value.exit_code == 2 and "did you mean 'width'" in e.value.diagnostics[0].hint
+        Design("resnet").build({"widht": 1.0})
+    assert exit_code(e.value) == 2 and "did you mean 'width'" in e.value.diagnostics[0].hint
 
 
 @pytest.mark.parametrize("depth, ref", [([3, 4, 6, 3], "resnet50"), ([3, 4, 23, 3], "resnet101"),

@@ -1,10 +1,10 @@
 """Parameters and MACs, with expected values derived by hand from the formulas
-(conv: k_h·k_w·C_in/groups·C_out + C_out; FC: in·out + out; MACs: H_out·W_out·C_out·C_in/groups·k_h·k_w
-and in·out) and from published tables."""
+(conv: k_h·k_w·C_in/groups·C_out + C_out; FC: in·out + out; MACs:
+H_out·W_out·C_out·C_in/groups·k_h·k_w and in·out) and from published tables."""
 import pytest
+from conftest import SPECS
 
 import archcalc
-from conftest import SPECS
 
 
 def conv_p(k, cin, cout, bias=True):

@@ -4,17 +4,17 @@ real parsers (html.parser, xml.etree) and, where Chromium is installed, rendered
 import os
 import re
 import shutil
-import subprocess
 import stat
+import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 
 import pytest
+from conftest import ROOT, imported_by, run_cli, run_cli_process
 
 import archcalc
-from archcalc.review import figures
-from conftest import ROOT, imported_by, run_cli
+from archcalc.views.report import series as figures
 
 RESIDUAL = """
 name: tiny_residual
@@ -234,7 +234,7 @@ def test_markdown_and_its_plot_files(tmp_path):
     assert len(rows) == 1 + len(rep.layers)              # the header and one row per layer
     assert "### Totals" in text and "### Warnings" in text
     mermaid = text.split("```mermaid\n", 1)[1].split("```", 1)[0]
-    from archcalc.draw import graph
+    from archcalc.views import draw as graph
     assert mermaid == graph.to_mermaid(archcalc.load(str(ROOT / "specs" / "googlenet.yaml")),
                                        rep, depth=graph.fit_depth(rep))
     assert sorted(os.listdir(tmp_path)) == ["review.md", "review_files"]   # no temporary left
@@ -274,7 +274,7 @@ def test_a_spec_with_errors_is_refused_with_validates_diagnostics(tmp_path):
 
 def test_summary_imports_neither_the_report_nor_pygal():
     modules, _ = imported_by("summary", "specs/vgg16.yaml")
-    assert [m for m in modules if m.startswith(("archcalc.review", "pygal"))] == []
+    assert [m for m in modules if m.startswith(("archcalc.views.report", "pygal"))] == []
 
 
 def test_report_repr_html_is_a_table_of_every_layer_without_plots_or_pygal():
@@ -282,6 +282,7 @@ def test_report_repr_html_is_a_table_of_every_layer_without_plots_or_pygal():
             "r = archcalc.analyze(archcalc.load('specs/resnet18.yaml'))\n"
             "h = r._repr_html_()\nprint(len(r.layers), h.count('<tr>'), 'pygal' in sys.modules,"
             " '<svg' in h, '<script' in h)")
+    # a fresh interpreter: whether pygal gets imported cannot be seen in this one
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert p.returncode == 0, p.stderr
     n, trs, pygal, svg, script = p.stdout.split()
@@ -353,10 +354,11 @@ def test_without_pygal_the_report_says_how_to_get_it_and_no_plots_still_works(tm
     env = {"PYTHONPATH": os.pathsep.join([str(shadow),
                                           os.environ.get("PYTHONPATH", "")])}
     out = tmp_path / "r.html"
-    p = run_cli("report", "lenet5", "-o", str(out), env=env)
+    # processes of their own: PYTHONPATH is read when an interpreter starts
+    p = run_cli_process("report", "lenet5", "-o", str(out), env=env)
     assert p.returncode == 2 and "pip install 'archcalc[report]'" in p.stderr
     assert "--no-plots" in p.stderr and not out.exists()
-    p = run_cli("report", "lenet5", "-o", str(out), "--no-plots", env=env)
+    p = run_cli_process("report", "lenet5", "-o", str(out), "--no-plots", env=env)
     assert p.returncode == 0, p.stderr
     text = out.read_text(encoding="utf-8")
     assert_offline(text)
@@ -369,7 +371,7 @@ def test_network_repr_svg_is_the_volume_drawing():
     svg = net._repr_svg_()
     root = ET.fromstring(svg)
     assert root.tag.endswith("svg")
-    from archcalc.draw import volumes
+    from archcalc.views.draw import volumes
     assert svg == volumes.to_svg(net, archcalc.analyze(net))
 
 

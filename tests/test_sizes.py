@@ -3,10 +3,10 @@ the lectures' nets and VGG16/ResNet-50."""
 import json
 
 import pytest
+from design_helpers import cli
 
 import archcalc
-from archcalc import sizes as sz
-from design_helpers import cli
+from archcalc.design import sizes as sz
 
 # the lectures' net: 3×3 same convolutions and four 2×2/2 max pools
 LECTURE = "C3D64 M C3D128 M C3D256 M C3D512 M FC10"
@@ -34,7 +34,7 @@ def test_floor_takes_every_size_from_16(capsys):
     code, out, _ = cli(capsys, "sizes", LECTURE, "-r", "1..100", "--rounding", "floor",
                        "-F", "json")
     doc = json.loads(out)
-    assert [v["size"] for v in doc["valid"]] == list(range(16, 101))
+    assert code == 0 and [v["size"] for v in doc["valid"]] == list(range(16, 101))
     assert doc["rule"]["text"] == "every N ≥ 16"
 
 
@@ -69,7 +69,8 @@ def test_resnet50_takes_every_size(capsys):
     # two paths into each add agree (⌈N/2⌉ both)
     code, out, _ = cli(capsys, "sizes", "resnet50", "-r", "1..70", "-F", "json")
     doc = json.loads(out)
-    assert [v["size"] for v in doc["valid"]] == list(range(1, 71)) and doc["invalid"] == []
+    assert code == 0 and doc["invalid"] == []
+    assert [v["size"] for v in doc["valid"]] == list(range(1, 71))
     assert doc["rule"]["text"] == "every N ≥ 1"
     at64 = next(v for v in doc["valid"] if v["size"] == 64)
     assert at64["feature_map"]["output"] == [2, 2, 2048]
@@ -81,12 +82,12 @@ def test_alexnet_rule_from_the_adaptive_pool(capsys):
     # N ≡ 35 (mod 192), N ≥ 227 (N = 35 leaves pool5 a 1-pixel input under a 3-wide window)
     code, out, _ = cli(capsys, "sizes", "alexnet", "-r", "32..1024", "-F", "json")
     doc = json.loads(out)
-    assert [v["size"] for v in doc["valid"]] == [227, 419, 611, 803, 995]
+    assert code == 0 and [v["size"] for v in doc["valid"]] == [227, 419, 611, 803, 995]
     assert doc["rule"]["text"] == "N ≡ 35 (mod 192), N ≥ 227"
 
 
 def test_every_size_invalid_is_exit_1_with_the_first_reasons(capsys):
-    code, out, err = cli(capsys, "sizes", "alexnet", "-r", "32..200")
+    code, _, err = cli(capsys, "sizes", "alexnet", "-r", "32..200")
     assert code == 1
     assert "no input size in 32..200 is valid" in err
     assert "N = 32: conv1" in err and "N = 34" in err
@@ -106,6 +107,7 @@ def test_height_axis_keeps_the_width(capsys):
     code, out, _ = cli(capsys, "sizes", "vgg16", "-r", "200..300", "--axis", "height", "-F",
                        "json")
     doc = json.loads(out)
+    assert code == 0
     assert [v["input"] for v in doc["valid"]] == [[224, 224, 3], [256, 224, 3], [288, 224, 3]]
 
 

@@ -1,9 +1,9 @@
-"""specs/densenet121.yaml (issue 10) against torchvision's documented figures, the paper's Table 1
-and, where torch is installed, a PyTorch model built layer by layer in this file."""
+"""specs/densenet121.yaml (a shipped modern CNN) against torchvision's documented figures, the
+paper's Table 1 and, where torch is installed, a PyTorch model built layer by layer in this file."""
 import pytest
+from conftest import SPECS, torch_figures
 
 import archcalc
-from conftest import SPECS, torch_figures
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +78,7 @@ def _densenet121(torch):
     return nn.Sequential(*layers)
 
 
+@pytest.mark.slow                  # builds and runs DenseNet-121 in PyTorch: 5–9 s
 def test_densenet121_against_a_pytorch_model(report):
     torch = pytest.importorskip("torch")
     model = _densenet121(torch)

@@ -2,9 +2,9 @@
 for Object Detection", §3) on ResNet-18's C2…C5, against the paper's description, torchvision's
 documented ResNet-18 figures and a PyTorch model built layer by layer."""
 import pytest
+from conftest import SPECS, torch_figures
 
 import archcalc
-from conftest import SPECS, torch_figures
 
 LEVELS = {2: 56, 3: 28, 4: 14, 5: 7}     # P_k has stride 2^k: 224 / 2^k
 C_WIDTHS = {2: 64, 3: 128, 4: 256, 5: 512}

@@ -1,10 +1,10 @@
-"""specs/inception_v3.yaml (issue 10) against torchvision's documented figures, the paper's grid
-sizes and, where torch is installed, a PyTorch model built layer by layer in this file (eval mode:
-the auxiliary classifier, marked train_only in the spec, is not run)."""
+"""specs/inception_v3.yaml (a shipped modern CNN) against torchvision's documented figures, the
+paper's grid sizes and, where torch is installed, a PyTorch model built layer by layer in this file
+(eval mode: the auxiliary classifier, marked train_only in the spec, is not run)."""
 import pytest
+from conftest import SPECS
 
 import archcalc
-from conftest import SPECS
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,8 @@ def test_inception_v3_grid_sizes_are_the_papers(report):
     # on 8×8×1280, pool 8×8 on 8×8×2048, linear to 1000. After the pool the table's stem is not the
     # released model's (torchvision's): a 1×1 conv to 73×73×80, a 3×3 conv to 71×71×192, a 3×3/2
     # max pool to 35×35×192, and the first Figure-5 module reads those 192 channels (256 out, then
-    # 288). The spec follows torchvision, whose counts it reproduces; the other sizes are the table's.
+    # 288). The spec follows torchvision, whose counts it reproduces; the other sizes are the
+    # table's.
     assert report["Conv2d_1a_3x3/relu"].output == (149, 149, 32)
     assert report["Conv2d_2a_3x3/relu"].output == (147, 147, 32)
     assert report["Conv2d_2b_3x3/relu"].output == (147, 147, 64)
@@ -159,6 +160,7 @@ def _inception_v3(torch):
     return Inception3()
 
 
+@pytest.mark.slow                  # builds and runs Inception-v3 in PyTorch: 4–9 s
 def test_inception_v3_against_a_pytorch_model(report):
     torch = pytest.importorskip("torch")
     from torch.utils.flop_counter import FlopCounterMode

@@ -1,9 +1,10 @@
-"""specs/mobilenet_v3_small.yaml (issue 10) against torchvision's documented figures, the
-MobileNetV3 paper's Table 2 and, where torch is installed, a PyTorch model built layer by layer."""
+"""specs/mobilenet_v3_small.yaml (a shipped modern CNN) against torchvision's documented figures,
+the MobileNetV3 paper's Table 2 and, where torch is installed, a PyTorch model built layer by layer.
+"""
 import pytest
+from conftest import SPECS, torch_figures
 
 import archcalc
-from conftest import SPECS, torch_figures
 
 # Howard et al. 2019, "Searching for MobileNetV3", Table 2 (MobileNetV3-Small): one row per bneck,
 # k, exp size, #out, SE, NL, s

@@ -1,12 +1,12 @@
-"""specs/regnet_x_400mf.yaml (issue 10) against torchvision's documented figures, the RegNet
-width rule computed here independently and, where torch is installed, a PyTorch model built
+"""specs/regnet_x_400mf.yaml (a shipped modern CNN) against torchvision's documented figures, the
+RegNet width rule computed here independently and, where torch is installed, a PyTorch model built
 layer by layer."""
 import math
 
 import pytest
+from conftest import SPECS, torch_figures
 
 import archcalc
-from conftest import SPECS, torch_figures
 
 
 def regnet_stages(depth=22, w_0=24, w_a=24.48, w_m=2.54, group_width=16):
@@ -82,7 +82,8 @@ def _regnet_x_400mf(torch):
     class XBlock(nn.Module):
         def __init__(self, cin, cout, stride):
             super().__init__()
-            self.f = nn.Sequential(conv_bn(cin, cout, 1), conv_bn(cout, cout, 3, stride, cout // 16),
+            self.f = nn.Sequential(conv_bn(cin, cout, 1),
+                                   conv_bn(cout, cout, 3, stride, cout // 16),
                                    conv_bn(cout, cout, 1, relu=False))
             self.proj = conv_bn(cin, cout, 1, stride, relu=False) \
                 if stride != 1 or cin != cout else None

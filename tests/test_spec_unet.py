@@ -1,9 +1,9 @@
 """specs/unet.yaml against Ronneberger, Fischer & Brox (2015), "U-Net: Convolutional Networks for
 Biomedical Image Segmentation", Figure 1, and against a PyTorch model built layer by layer."""
 import pytest
+from conftest import SPECS
 
 import archcalc
-from conftest import SPECS
 
 # Figure 1, read off the drawing (the size written beside each box, the channels above it):
 # contracting path 572 → 570, 568 (64) → 284 → 282, 280 (128) → 140 → 138, 136 (256) → 68 →

@@ -1,5 +1,6 @@
-"""archcalc sweep (issue 14, part B): the space (values, exact ranges, sampling), evaluation in
-order on processes, figures equal to a plain load + analyze, --pareto, the outputs and bad input.
+"""archcalc sweep (the design space's many variants): the space (values, exact ranges, sampling),
+evaluation in order on processes, figures equal to a plain load + analyze, --pareto, the outputs and
+bad input.
 
 Figures are derived by hand for TINY: 3×3 same-padded convolutions of width w and 2w, each
 followed by a 2×2/2 max pool, then a dense layer of 10 units, on a res×res×3 input."""
@@ -7,16 +8,17 @@ import csv
 import io
 import json
 import os
-from fractions import Fraction
+import sys
 
 import pytest
+from conftest import run_cli
 
 import archcalc
+from archcalc.cli.guard import exit_code
+from archcalc.design.sweep import KEYS, Space, front, parse_axis, parse_objectives, plan, sweep
+from archcalc.design.sweep.engine import Result
+from archcalc.design.sweep.space import parse_range
 from archcalc.errors import ArchcalcError
-from archcalc.sweep import Space, front, parse_axis, parse_objectives, plan, sweep
-from archcalc.sweep.engine import Result
-from archcalc.sweep.space import parse_range
-from conftest import run_cli
 
 TINY = """name: tiny
 input: 32x32x3
@@ -50,7 +52,7 @@ def tiny(tmp_path):
 
 
 def typed(name, text):
-    from archcalc.params import parse_assignment
+    from archcalc.settings import parse_assignment
     return parse_assignment(f"{name}={text}")[1]
 
 
@@ -86,7 +88,7 @@ def test_values_lists_and_brackets():
 def test_bad_ranges_are_usage_errors(text, words):
     with pytest.raises(ArchcalcError) as e:
         parse_axis(text, typed)
-    assert e.value.exit_code == 2 and words in e.value.diagnostics[0].message
+    assert exit_code(e.value) == 2 and words in e.value.diagnostics[0].message
 
 
 def test_product_order_last_axis_fastest():
@@ -102,7 +104,8 @@ def test_sample_is_distinct_seeded_and_complete():
     assert draws == list(s.indices(sample=300, seed=7))
     assert draws != list(s.indices(sample=300, seed=8))
     assert sorted(s.indices(sample=999, seed=1)) != list(range(999))    # not the first 999
-    whole = list(__import__("archcalc.sweep.space", fromlist=["_draws"])._draws(1000, 1000, 3))
+    from archcalc.design.sweep.space import _draws
+    whole = list(_draws(1000, 1000, 3))
     assert sorted(whole) == list(range(1000))                            # a permutation
 
 
@@ -120,7 +123,7 @@ def test_figures_by_hand_over_res_and_width(tiny):
             assert r.figures is None and r.error["layer"] == "p2"     # 15 or 17 halved
         else:
             params, macs, rf = want
-            figures = dict(zip(archcalc.sweep.KEYS, r.figures))
+            figures = r.figures
             assert (figures["params"], figures["macs"], figures["rf"]) == (params, macs, rf)
             assert r.error is None
 
@@ -137,8 +140,8 @@ def test_results_equal_plain_load_and_analyze_on_processes(tiny):
         net = archcalc.load(tiny, set={"res": s["res"], "width": s["width"]})
         rep = archcalc.analyze(net, batch=s["batch"], dtype=s["dtype"])
         t = rep.totals
-        assert r.figures[:5] == (t.params, t.macs, t.activations, t.peak_bytes,
-                                 t.training_bytes)
+        assert [r.figures[k] for k in KEYS[:5]] == [t.params, t.macs, t.activations,
+                                                    t.peak_bytes, t.training_bytes]
 
 
 def test_resnet50_variant_equals_plain_run():
@@ -146,21 +149,80 @@ def test_resnet50_variant_equals_plain_run():
     net = archcalc.load(os.path.join(os.path.dirname(__file__), "..", "specs", "resnet50.yaml"),
                         input=(160, 160, 3))
     t = archcalc.analyze(net, batch=8, optimizer="sgd").totals
-    assert r.figures[:5] == (t.params, t.macs, t.activations, t.peak_bytes, t.training_bytes)
+    assert [r.figures[k] for k in KEYS[:5]] == [t.params, t.macs, t.activations, t.peak_bytes,
+                                                t.training_bytes]
+
+
+RESNET = os.path.join(os.path.dirname(__file__), "..", "specs", "resnet.yaml")
+
+
+def _network(net):
+    """What a network is, layer by layer, and what the spec made of it beside its layers."""
+    return ([tuple(layer) for layer in net.layers], net.name, net.input, net.params,
+            net.warnings, net.block_outputs, net.declared_outputs, net.size_dependent,
+            net.settings)
+
+
+def test_resnet_variants_built_through_one_design_equal_fresh_loads():
+    """315 width × res variants of the parameterised ResNet-50, in sweep order, built from one
+    Design (the YAML composed, its expressions compiled and its layers planned once; attributes
+    validated once per distinct value and shared): every one, layer by layer, the network a
+    fresh archcalc.load(set=...) makes, and every 8th analyzed alike."""
+    from archcalc.design.parameters import Design
+    from archcalc.settings import resolve
+    design = Design(RESNET, resolve())
+    widths = [round(0.5 + 0.05 * k, 2) for k in range(21)]
+    n = 0
+    for width in widths:
+        for res in range(96, 321, 16):
+            s = {"width": width, "res": res}
+            built, fresh = design.build(s), archcalc.load(RESNET, set=s)
+            assert _network(built) == _network(fresh), s
+            if n % 8 == 0:
+                assert archcalc.analyze(built) == archcalc.analyze(fresh), s
+            n += 1
+    assert n == 315
+    # the speed of it: equal values share one validated attributes dict across variants
+    a, b = design.build({"width": 0.75, "res": 160}), design.build({"width": 0.75, "res": 224})
+    assert all(x.attrs is y.attrs for x, y in zip(a.layers[1:], b.layers[1:]))
+
+
+def test_a_design_reports_each_variant_as_a_fresh_load_does(tmp_path):
+    """Variants that fail (a width the spec refuses, then a good one, then the bad one again)
+    give a Design the errors a fresh load gives, each time: nothing of a failure is kept."""
+    from archcalc.design.parameters import Design
+    from archcalc.settings import resolve
+    p = tmp_path / "s.yaml"
+    p.write_text("name: s\nparams: {w: 8, k: 3}\ninput: 16x16x8\nblocks:\n  b:\n"
+                 "    params: {f: null}\n    layers:\n"
+                 "      - {op: conv, name: c, filters: $f, kernel: $k, groups: 4}\n"
+                 "      - {op: conv, name: d, filters: $f, kernel: 1, when: \"${in.c != f}\"}\n"
+                 "layers:\n  - {block: b, name: \"b{i}\", repeat: 3, f: \"${w * (i + 1)}\"}\n"
+                 "  - {op: maxpool, kernel: $k}\n")
+    design = Design(str(p), resolve())
+    for s in ({"w": 6}, {"w": 8}, {"w": 6}, {"w": 8, "k": 2}, {"w": 8, "k": 1.5}, {"w": 8}):
+        try:
+            built = _network(design.build(s))
+        except ArchcalcError as exc:
+            built = [d.to_dict() for d in exc.diagnostics]
+        try:
+            fresh = _network(archcalc.load(str(p), set=s))
+        except ArchcalcError as exc:
+            fresh = [d.to_dict() for d in exc.diagnostics]
+        assert built == fresh, s
 
 
 def test_undeclared_parameter_is_one_usage_error(tiny):
     with pytest.raises(ArchcalcError) as e:
         plan(tiny, ["widht=4,8"])
-    assert e.value.exit_code == 2 and "width" in e.value.diagnostics[0].hint
+    assert exit_code(e.value) == 2 and "width" in e.value.diagnostics[0].hint
 
 
 # ---------------------------------------------------------------------------------------------
 # pareto
 
 def _r(seq, **figures):
-    keys = archcalc.sweep.KEYS
-    return Result(seq, {}, tuple(figures.get(k) for k in keys), None, False, seq)
+    return Result(seq, {}, {k: figures.get(k) for k in KEYS}, None, False, seq)
 
 
 def test_pareto_on_a_hand_made_set():
@@ -171,19 +233,19 @@ def test_pareto_on_a_hand_made_set():
            _r(4, macs=10, params=5, rf=120),    # equal to 3: dominates neither, stays
            _r(5, macs=30, params=30, rf=130),   # the largest RF: stays
            _r(6, macs=30, params=30, rf=None)]  # global RF: on no front
-    objectives = parse_objectives("macs,params,-rf")
+    objectives = parse_objectives("macs,params,-rf", KEYS)
     assert [r.seq for r in front(pts, objectives)] == [1, 2, 3, 4, 5]
-    assert [r.seq for r in front(pts, parse_objectives("macs"))] == [1]
-    assert [r.seq for r in front(pts, parse_objectives("params,-rf"))] == [2, 3, 4, 5]
+    assert [r.seq for r in front(pts, parse_objectives("macs", KEYS))] == [1]
+    assert [r.seq for r in front(pts, parse_objectives("params,-rf", KEYS))] == [2, 3, 4, 5]
 
 
 def test_pareto_names():
-    assert parse_objectives("peak,-training") == [("peak_bytes", False),
+    assert parse_objectives("peak,-training", KEYS) == [("peak_bytes", False),
                                                   ("training_bytes", True)]
-    assert parse_objectives("-res", ["res"]) == [("res", True)]
+    assert parse_objectives("-res", KEYS, ["res"]) == [("res", True)]
     with pytest.raises(ArchcalcError) as e:
-        parse_objectives("mac")
-    assert e.value.exit_code == 2 and "macs" in e.value.diagnostics[0].hint
+        parse_objectives("mac", KEYS)
+    assert exit_code(e.value) == 2 and "macs" in e.value.diagnostics[0].hint
 
 
 # ---------------------------------------------------------------------------------------------
@@ -243,7 +305,7 @@ def test_cli_output_file_is_written_whole(tiny, tmp_path):
 
 
 def test_an_unfinished_output_file_leaves_the_old_one(tmp_path):
-    from archcalc.sweep.outputs import AtomicFile
+    from archcalc.files import AtomicFile
     out = tmp_path / "s.csv"
     out.write_text("old\n")
     f = AtomicFile(str(out))
@@ -306,13 +368,9 @@ def test_cli_reads_the_spec_from_stdin_on_processes():
     assert [int(r["params"]) for r in rows] == [tiny_by_hand(32, 8)[0], tiny_by_hand(64, 8)[0]]
 
 
-def test_cli_scheduler_without_dask_says_to_install_the_extra(tiny):
-    import subprocess
-    import sys
-    code = ("import sys; sys.modules['distributed'] = None\n"
-            "from archcalc.cli import main\nmain(sys.argv[1:])\n")
-    p = subprocess.run([sys.executable, "-c", code, "sweep", tiny, "--set", "res=32",
-                        "--scheduler", "tcp://127.0.0.1:9"], capture_output=True, text=True)
+def test_cli_scheduler_without_dask_says_to_install_the_extra(tiny, monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)   # as where it is not installed
+    p = run_cli("sweep", tiny, "--set", "res=32", "--scheduler", "tcp://127.0.0.1:9")
     assert p.returncode == 2 and "archcalc[cluster]" in p.stderr
     assert "Traceback" not in p.stderr
 
@@ -333,6 +391,13 @@ def test_cli_html_page_of_the_front(tiny, tmp_path):
     assert "http" not in page and "//" not in page.replace("<!--", "")
 
 
+def test_the_front_page_axis_shows_float_ticks():
+    """pygal hands the axis formatter floats (tick values): they read as the counts do."""
+    from archcalc.views.report.front import _shown
+    assert _shown("macs", 150000.0) == _shown("macs", 150000) == "150.00K"
+    assert _shown("peak_bytes", 2048.0) == _shown("peak_bytes", 2048)
+
+
 def test_cli_html_needs_pareto(tiny, tmp_path):
     p = run_cli("sweep", tiny, "--set", "res=32", "-o", str(tmp_path / "f.html"))
     assert p.returncode == 2 and "needs --pareto" in p.stderr
@@ -348,7 +413,7 @@ def test_cli_every_variant_invalid_under_json_keeps_stdout_json_lines(tiny):
 
 def test_no_set_is_one_variant_with_the_defaults(tiny):
     [r] = sweep(tiny, [], jobs=1)
-    assert r.settings == {} and r.figures[0] == tiny_by_hand(32, 8)[0]
+    assert r.settings == {} and r.figures["params"] == tiny_by_hand(32, 8)[0]
 
 
 def test_device_adds_the_predicted_latency(tiny):
@@ -387,7 +452,7 @@ def test_an_onnx_model_and_the_front_of_invalid_results(tmp_path):
     got = list(sweep(str(spec), ["n=2,3,7"], jobs=1))
     # the conv gives 14×14: pools of 2 and 7 divide it, 3 leaves 2 rows unseen (covered)
     assert [r.figures is None for r in got] == [False, True, False]
-    assert [r.settings["n"] for r in front(got, parse_objectives("activations"))] == [7]
+    assert [r.settings["n"] for r in front(got, parse_objectives("activations", KEYS))] == [7]
     spec.write_text("name: s\ninput: 16x16x3\nparams: {d: [2]}\nlayers:\n"
                     "  - {op: conv, filters: 4, kernel: 3, padding: 0}\n"
                     "  - {op: maxpool, kernel: '${d[0]}'}\n")

@@ -11,9 +11,10 @@ import pytest
 distributed = pytest.importorskip("distributed", reason="the cluster extra (pip install "
                                   "'archcalc[cluster]') is not installed")
 
-from archcalc.sweep import sweep  # noqa: E402
 from conftest import run_cli  # noqa: E402
 from test_sweep import TINY, tiny_by_hand  # noqa: E402
+
+from archcalc.design.sweep import sweep  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,7 @@ def test_cluster_reads_stdin_and_unshared_files(cluster, tiny, tmp_path):
     results = sweep(tiny, ["res=32,34"], client=client)     # the spec is read here, at once
     os.unlink(tiny)
     got = list(results)
-    assert got[0].figures[0] == tiny_by_hand(32, 8)[0]
+    assert got[0].figures["params"] == tiny_by_hand(32, 8)[0]
     assert got[1].error["file"] == tiny and got[1].error["layer"] == "p2"
 
 
@@ -66,7 +67,8 @@ def test_killed_worker_loses_no_variant_and_file_appears_whole(cluster, tiny, tm
     from archcalc.cli import main
     c, client = cluster
     out = tmp_path / "s.csv"
-    sets = ["res=32,64", "width=1..1500/1"]
+    sets = ["res=32,64", "width=1..6000/1"]
+    set_args = [a for s in sets for a in ("--set", s)]
     killed = []
 
     def kill_when_half_done():
@@ -87,20 +89,20 @@ def test_killed_worker_loses_no_variant_and_file_appears_whole(cluster, tiny, tm
     t = threading.Thread(target=kill_when_half_done)
     t.start()
     with pytest.raises(SystemExit) as e:
-        main(["sweep", tiny, *sum((["--set", s] for s in sets), []), "-o", str(out),
-              "--scheduler", c.scheduler_address])
+        main(["sweep", tiny, *set_args, "-o", str(out), "--scheduler", c.scheduler_address])
     t.join()
     assert e.value.code == 0
     assert killed, "the sweep ended before a worker could be killed"
-    assert len(out.read_text().splitlines()) == 1 + 3000
+    assert len(out.read_text().splitlines()) == 1 + 12000
     local = tmp_path / "local.csv"
     with pytest.raises(SystemExit) as e:
-        main(["sweep", tiny, *sum((["--set", s] for s in sets), []), "-o", str(local), "-j1"])
+        main(["sweep", tiny, *set_args, "-o", str(local), "-j1"])
     assert e.value.code == 0 and out.read_text() == local.read_text()
     assert [f for f in os.listdir(tmp_path) if f.endswith(".part")] == []
     client.wait_for_workers(2, timeout=60)           # the nanny restarts it, for later tests
 
 
+@pytest.mark.slow                  # waits out the connection timeout: about 10 s
 def test_unreachable_scheduler_is_a_clear_error_within_seconds(tiny):
     started = time.time()
     p = run_cli("sweep", tiny, "--set", "res=32", "--scheduler", "tcp://127.0.0.1:9")
@@ -113,7 +115,7 @@ def test_unreachable_scheduler_is_a_clear_error_within_seconds(tiny):
 
 def test_a_worker_or_another_service_is_not_taken_for_the_scheduler(cluster, tiny):
     import socket
-    c, client = cluster
+    _, client = cluster
     worker = next(iter(client.scheduler_info()["workers"]))
     p = run_cli("sweep", tiny, "--set", "res=32", "--scheduler", worker)
     assert p.returncode == 2 and "is a Dask worker, not the scheduler" in p.stderr

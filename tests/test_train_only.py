@@ -9,10 +9,10 @@ import io
 import json
 
 import pytest
+from conftest import run_cli
 
 import archcalc
 from archcalc.errors import ArchcalcError
-from conftest import run_cli
 
 HEAD = """\
 name: auxnet
@@ -75,7 +75,8 @@ def test_inference_figures_equal_the_network_without_the_head(tmp_path):
 
 def test_a_head_at_the_end_keeps_the_peak_and_warns_of_nothing(tmp_path):
     """Defined after the main path, the head still reads c2: its reads must not keep c2's buffer
-    alive in the inference peak, and neither output is reported as 'another output' that nothing reads."""
+    alive in the inference peak, and neither output is reported as 'another output' that nothing
+    reads."""
     net, _ = load(tmp_path, HEAD + TAIL + AUX.replace("}", ", inputs: c2}"))
     r = archcalc.analyze(net)
     without = archcalc.analyze(load(tmp_path, HEAD + TAIL, "b.yaml")[0])
@@ -139,7 +140,7 @@ def test_a_single_layer_and_a_layer_inside_a_block(tmp_path):
 def test_the_export_is_the_inference_graph(tmp_path):
     onnx = pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
-    net, p = load(tmp_path, HEAD + AUX + TAIL)
+    _, p = load(tmp_path, HEAD + AUX + TAIL)
     out = tmp_path / "m.onnx"
     res = run_cli("export", str(p), "-o", str(out))
     assert res.returncode == 0, res.stderr

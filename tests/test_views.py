@@ -5,12 +5,15 @@ import io
 import json
 import re
 
+from conftest import SPECS, run_cli
 from rich.console import Console
 
 import archcalc
-from archcalc import views
+from archcalc.cli.guard import exit_code
 from archcalc.report import SCHEMA
-from conftest import SPECS, run_cli
+from archcalc.views import compare as compare_view
+from archcalc.views import documents
+from archcalc.views import table as table_view
 
 
 def small():
@@ -64,7 +67,7 @@ def test_totals_separate_parameters_buffers_and_memory():
 def test_table_totals_lines(capsys):
     r = small()
     console = Console(file=io.StringIO(), width=200)
-    views.render_table(r, console=console)
+    table_view.render_table(r, console=console)
     out = console.file.getvalue()
     assert "parameters: 1,530 (1.53K): 1,530 trainable, 0 non-trainable" in out
     assert "buffers: 16" in out
@@ -76,18 +79,18 @@ def test_markdown_escapes_pipes_and_labels_warnings_once():
     text = "name: p\ninput: 8x8x3\nlayers:\n  - {op: conv, name: 'a|b', filters: 4}\n" \
            "  - {op: fc, units: 1000}\n"
     r = archcalc.analyze(archcalc.parse(text))
-    md = views.render_markdown(r)
+    md = documents.render_markdown(r)
     row = next(line for line in md.splitlines() if line.startswith("| a"))
     assert row.startswith("| a\\|b | conv")
-    assert row.count(" | ") == len(views.COLUMNS) - 1      # the pipe did not add a cell
+    assert row.count(" | ") == len(table_view.COLUMNS) - 1      # the pipe did not add a cell
     warn = [line for line in md.splitlines() if "holds" in line]
     assert len(warn) == 1 and warn[0].count("warning") == 1
 
 
 def test_csv_numbers_only_and_unambiguous_inputs():
     r = archcalc.analyze(archcalc.load(SPECS / "googlenet.yaml"))
-    rows = list(csv.DictReader(io.StringIO(views.render_csv(r))))
-    numeric = [c for c in views.CSV_COLUMNS if c.startswith(("in_", "out_", "rf_")) and
+    rows = list(csv.DictReader(io.StringIO(documents.render_csv(r))))
+    numeric = [c for c in documents.CSV_COLUMNS if c.startswith(("in_", "out_", "rf_")) and
                c != "rf_aligned"] + ["params", "trainable_params", "buffers", "macs",
                                      "activations"]
     for row in rows:
@@ -121,7 +124,7 @@ def test_piped_output_is_never_wrapped():
 def test_a_narrow_terminal_drops_columns_not_digits():
     r = archcalc.analyze(archcalc.load(SPECS / "vgg16.yaml"))
     console = Console(file=io.StringIO(), width=80, force_terminal=True, color_system=None)
-    views.render_table(r, console=console)
+    table_view.render_table(r, console=console)
     out = re.sub(r"\x1b\[[0-9;]*m", "", console.file.getvalue())
     table = out.split("(hidden at")[0].splitlines()
     assert max(len(line) for line in table) <= 80
@@ -165,14 +168,14 @@ def test_depth_is_the_same_in_every_format():
     r = archcalc.analyze(archcalc.load(SPECS / "resnet18.yaml"))
     want = [row.name for row in r.rows(0)]
     assert len(want) < len(r.layers)
-    doc = json.loads(views.render_json(r, 0))
+    doc = json.loads(documents.render_json(r, 0))
     assert [row["name"] for row in doc["layers"]] == want and doc["depth"] == 0
-    assert [row["name"] for row in csv.DictReader(io.StringIO(views.render_csv(r, 0)))] == want
-    md = [line.split(" | ")[0][2:] for line in views.render_markdown(r, 0).splitlines()
+    assert [row["name"] for row in csv.DictReader(io.StringIO(documents.render_csv(r, 0)))] == want
+    md = [line.split(" | ")[0][2:] for line in documents.render_markdown(r, 0).splitlines()
           if line.startswith("| ") and not line.startswith("| layer |")]
     assert md == want
     console = Console(file=io.StringIO(), width=300)
-    views.render_table(r, 0, console=console)
+    table_view.render_table(r, 0, console=console)
     assert "layer2.0 " in console.file.getvalue() and "layer2.0/conv1" not in \
         console.file.getvalue()
 
@@ -180,14 +183,14 @@ def test_depth_is_the_same_in_every_format():
 def test_compare_keeps_networks_with_the_same_name():
     a = archcalc.analyze(archcalc.parse("C3D8 M", input=(8, 8, 3)))
     b = archcalc.analyze(archcalc.parse("C3D16 M", input=(8, 8, 3)))
-    doc = json.loads(views.render_compare([(a, 1, "C3D8 M"), (b, 1, "C3D16 M")], "json"))
+    doc = json.loads(compare_view.render_compare([(a, 1, "C3D8 M"), (b, 1, "C3D16 M")], "json"))
     assert list(doc["networks"]) == ["network", "network#2"]
     assert doc["networks"]["network#2"]["params"] == 3 * 3 * 3 * 16 + 16
     assert doc["networks"]["network#2"]["source"] == "C3D16 M"
-    same_file = views.compare_keys([(a, 1, str(SPECS / "vgg16.yaml")),
+    same_file = compare_view.compare_keys([(a, 1, str(SPECS / "vgg16.yaml")),
                                     (a, 1, str(SPECS / "vgg16.yaml"))])
     assert same_file[0] != same_file[1]
-    files = views.compare_keys([(a, 1, str(SPECS / "vgg16.yaml")),
+    files = compare_view.compare_keys([(a, 1, str(SPECS / "vgg16.yaml")),
                                 (b, 1, str(SPECS / "lenet5.yaml"))])
     assert files == ["network (vgg16.yaml)", "network (lenet5.yaml)"]
 
@@ -196,10 +199,10 @@ def test_compare_table_says_which_is_which():
     a = archcalc.analyze(archcalc.parse("C3D8 M", input=(8, 8, 3)))
     b = archcalc.analyze(archcalc.parse("C3D16 M", input=(8, 8, 3)))
     console = Console(file=io.StringIO(), width=120)
-    views.render_compare([(a, 1, "C3D8 M"), (b, 1, "C3D16 M")], "table", console=console)
+    compare_view.render_compare([(a, 1, "C3D8 M"), (b, 1, "C3D16 M")], "table", console=console)
     out = console.file.getvalue()
     assert "network#2" in out and "network#2: C3D16 M" in out and "network: C3D8 M" in out
-    md = views.render_compare([(a, 1, "C3D8 M"), (b, 1, "C3D16 M")], "markdown")
+    md = compare_view.render_compare([(a, 1, "C3D8 M"), (b, 1, "C3D16 M")], "markdown")
     assert "| network | network#2 |" in md and "- network#2: C3D16 M" in md
 
 
@@ -215,7 +218,7 @@ def test_api_and_cli_edges_a_newcomer_hit(tmp_path):
     import pytest
     with pytest.raises(archcalc.ArchcalcError) as e:
         archcalc.analyze("C3D64")
-    assert "analyze takes a Network, got str" in str(e.value) and e.value.exit_code == 2
+    assert "analyze takes a Network, got str" in str(e.value) and exit_code(e.value) == 2
     r = archcalc.analyze(archcalc.parse("C3D4", input=(4, 4, 1)), dtype="FP16", optimizer="Adam")
     assert r.settings.dtype == "fp16" and r.totals.param_bytes == 2 * (9 * 4 + 4)
     # a table of one column needs no --column
@@ -235,13 +238,13 @@ def test_compare_in_a_narrow_terminal_lists_one_network_a_row():
     entries = [(archcalc.analyze(n), n.weight_layers(), "vgg_table.md") for n in nets.values()]
     entries.append((archcalc.analyze(archcalc.load(SPECS / "resnet50.yaml")), 50, "resnet50"))
     console = Console(file=io.StringIO(), width=80, force_terminal=True, color_system=None)
-    views.render_compare(entries, "table", console=console)
+    compare_view.render_compare(entries, "table", console=console)
     out = re.sub(r"\x1b\[[0-9;]*m", "", console.file.getvalue())
     assert max(len(line) for line in out.splitlines()) <= 80
     assert any(line.split()[:2] == ["D", "16"] for line in out.splitlines())   # a row per network
 
 
 def test_markdown_cells_escape_what_markdown_would_read():
-    from archcalc.views import md_cell
+    from archcalc.views.text import md_cell
     # | ends a cell, a backtick opens a code span, <x> is an HTML tag GitHub strips, & an entity
     assert md_cell('a|b <x> & `t`') == "a\\|b &lt;x&gt; &amp; \\`t\\`"

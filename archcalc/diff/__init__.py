@@ -6,10 +6,10 @@ first (parameters, MACs, activations, peak memory, receptive field at the output
 figure before → after). Every figure is read from the Reports; the only arithmetic here is
 subtraction and percentages. ``Diff.to_dict()`` is the JSON document (``DIFF_SCHEMA``);
 :func:`check_gates` evaluates ``--fail-on`` gates. The views (plain text, rich, Markdown,
-JSON) are in ``archcalc.diff.views``, the gates in ``archcalc.diff.gates``, the command in
-``archcalc.diff.command``; the names a caller needs are importable from here.
+JSON) are in ``archcalc.views.diff``, the gates in ``archcalc.diff.gates``, the command in
+``archcalc.cli.commands.diff``.
 
-Alignment (docs/review.md, "diff"):
+Alignment (docs/diff.md):
 
 1. by name: a layer's full name carries its block instances (``layer1.0/conv1``), so equal
    names are the same layer in the same block;
@@ -29,11 +29,18 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any
 
-from ..report import LayerRow, Report, public_attrs
+from ..analysis.rf import at_output
+from ..report import LayerRow, Report, fold, public_attrs
+from ..units import bytes_exact
+
+if TYPE_CHECKING:
+    from ..errors import Diagnostic
+    from ..graph import Network
 
 DIFF_SCHEMA = 1      # version of the diff's JSON document
 
@@ -71,11 +78,18 @@ class RowChange:
     changes: tuple[Change, ...] = ()
 
     @property
-    def name(self) -> str:
-        return (self.b or self.a).name
+    def row(self) -> LayerRow:
+        """The row as it is in B, else as it was in A (every row is on one side at least)."""
+        row = self.b or self.a
+        assert row is not None
+        return row
 
     @property
-    def figures(self) -> dict[str, tuple]:
+    def name(self) -> str:
+        return self.row.name
+
+    @property
+    def figures(self) -> dict[str, tuple[Any, Any]]:
         return {f: (_figure(self.a, f), _figure(self.b, f)) for f in FIGURES}
 
     def delta(self, figure: str) -> int:
@@ -104,13 +118,13 @@ class Delta:
     layer on each side; for peak_bytes, the layer where the peak occurs on each side."""
     key: str
     label: str
-    before: int | None
-    after: int | None
+    before: float | None     # a count; the receptive field's side may be a fraction
+    after: float | None
     where: tuple[str | None, str | None] = (None, None)
     text: tuple[str, str] | None = None      # how the values read (rf: "212 /32")
 
     @property
-    def change(self) -> int | None:
+    def change(self) -> float | None:
         if self.before is None or self.after is None:
             return None
         return self.after - self.before
@@ -180,7 +194,8 @@ class Diff:
     @property
     def renamed(self) -> list[RowChange]:
         """Rows matched by structure under another name (renumbered ones included)."""
-        return [r for r in self.rows if r.matched == "structure" and r.a.name != r.b.name]
+        return [r for r in self.rows if r.matched == "structure" and r.a is not None
+                and r.b is not None and r.a.name != r.b.name]
 
     @property
     def identical(self) -> bool:
@@ -215,13 +230,15 @@ class Diff:
                                 "added": [d.to_dict() for d in self.diagnostics_added]}}
 
 
-def _jsonable(v):
+def _jsonable(v: Any) -> Any:
     if isinstance(v, tuple):
         return [_jsonable(x) for x in v]
     return v
 
 
-def _figure(row: LayerRow | None, figure: str):
+def _figure(row: LayerRow | None, figure: str) -> Any:
+    """A row's figure as the diff compares it: the output volume, the receptive field's text or a
+    count, by ``figure``; None for a missing row."""
     if row is None:
         return None
     if figure == "output":
@@ -318,14 +335,14 @@ def align(rows_a: Sequence[LayerRow], rows_b: Sequence[LayerRow],
     next_a = 0
     emitted = set()
     for j in range(len(rows_b)):
-        i = a_of_b.get(j)
-        if i is not None:
-            while next_a < i:
+        in_a = a_of_b.get(j)
+        if in_a is not None:
+            while next_a < in_a:
                 if next_a not in match and next_a not in emitted:
                     out.append((next_a, None, None))
                     emitted.add(next_a)
                 next_a += 1
-            out.append((i, j, match[i][1]))
+            out.append((in_a, j, match[in_a][1]))
         else:
             out.append((None, j, None))
     for i in range(len(rows_a)):
@@ -366,57 +383,42 @@ def _changes(a: LayerRow, b: LayerRow, rename: dict[str, str], inner_a: dict,
 # totals
 
 TOTALS = (("params", "parameters"), ("buffers", "buffers"), ("macs", "MACs"),
-          ("activations", "activations"), ("activation_bytes", "activation memory"),
-          ("peak_bytes", "peak activation memory"), ("param_bytes", "weights inference loads (bytes)"),
+          ("flops", "FLOPs (2 × MACs)"), ("activations", "activations"),
+          ("activation_bytes", "activation memory"), ("peak_bytes", "peak activation memory"),
+          ("param_bytes", "weights inference loads (bytes)"),
           ("training_bytes", "training estimate"))
 
 
-def output_rf(report: Report, outputs: Sequence[str] | None = None) -> tuple[str, Any] | None:
-    """(layer, RF) of the receptive field "at the output": for each output layer the RF of the
-    output, or where it is global (a classifier's), of the last layer before it (walking back
-    along first inputs) whose RF is local; of several outputs, the largest. None where there is
-    no local RF at all."""
-    by_name = {r.name: r for r in report.layers}
-    if not outputs:
-        read = {s for r in report.layers for s in r.inputs}
-        outputs = [r.name for r in report.layers
-                   if r.name not in read and r.op != "input" and not r.train_only]
-    best = None
-    for name in outputs:
-        row = by_name.get(name)
-        while row is not None and row.rf.is_global:
-            row = by_name.get(row.inputs[0]) if row.inputs else None
-        if row is not None and (best is None or max(row.rf.size) > max(best.rf.size)):
-            best = row
-    return None if best is None else (best.name, best.rf)
-
-
-def _totals(a: Report, b: Report, out_a, out_b) -> tuple[Delta, ...]:
+def _totals(a: Report, b: Report, out_a: Sequence[str] | None,
+            out_b: Sequence[str] | None) -> tuple[Delta, ...]:
     out = []
     for key, label in TOTALS:
         before, after = getattr(a.totals, key), getattr(b.totals, key)
         where = (a.totals.peak_layer, b.totals.peak_layer) if key == "peak_bytes" else (None, None)
         out.append(Delta(key, label, before, after, where))
-    ra, rb = output_rf(a, out_a), output_rf(b, out_b)
+    ra, rb = at_output(a, out_a), at_output(b, out_b)
     out.append(Delta("rf", "receptive field at the output",
-                     max(ra[1].size) if ra else None, max(rb[1].size) if rb else None,
+                     max(ra[1].size) if ra and ra[1].size else None,
+                     max(rb[1].size) if rb and rb[1].size else None,
                      (ra[0] if ra else None, rb[0] if rb else None),
                      (ra[1].text() if ra else "global", rb[1].text() if rb else "global")))
     return tuple(out)
 
 
-def _diag_key(d, rename: dict | None = None) -> tuple:
+def _diag_key(d: Diagnostic, rename: Mapping[str, str] | None = None
+              ) -> tuple[str, str | None, str]:
     """What makes two diagnostics the same finding: severity, layer (A's named as in B) and the
     message with its numbers and layer name left out (a warning whose percentages moved with
     the change is still the same warning; it is not listed as gone and new)."""
     text = re.sub(r"\d[\d,.]*", "#", d.message)
     if d.layer:
         text = text.replace(d.layer, "<layer>")
-    layer = (rename or {}).get(d.layer, d.layer)
+    layer = None if d.layer is None else (rename or {}).get(d.layer, d.layer)
     return (d.severity, layer, text)
 
 
-def diff(report_a: Report, report_b: Report, net_a=None, net_b=None,
+def diff(report_a: Report, report_b: Report, net_a: Network | None = None,
+         net_b: Network | None = None,
          depth: int | None = None, sources: tuple[str | None, str | None] = (None, None)) -> Diff:
     """Compare two analyzed networks. ``net_a``/``net_b`` (the Networks) give the declared
     outputs for the receptive field at the output (without them, the layers nothing reads);
@@ -470,12 +472,16 @@ def _cost(rows: Sequence[RowChange]) -> tuple[int, int]:
                                                for f in FIGURES if f != "rf") for r in rows))
 
 
-def _rows(rows_a, rows_b, pairs, inner_a, inner_b) -> list[RowChange]:
+def _rows(rows_a: Sequence[LayerRow], rows_b: Sequence[LayerRow],
+          pairs: Sequence[tuple[int | None, int | None, str | None]],
+          inner_a: dict[str, tuple[tuple[str, str], ...]],
+          inner_b: dict[str, tuple[tuple[str, str], ...]]) -> list[RowChange]:
     rename = {rows_a[i].name: rows_b[j].name for i, j, _ in pairs
               if i is not None and j is not None}
     out = []
     for i, j, how in pairs:
         if j is None:
+            assert i is not None                # a pair holds a row of A, of B or of both
             out.append(RowChange("removed", rows_a[i], None))
         elif i is None:
             out.append(RowChange("added", None, rows_b[j]))
@@ -494,13 +500,58 @@ def _rows(rows_a, rows_b, pairs, inner_a, inner_b) -> list[RowChange]:
     return out
 
 
-# the gates and the views, importable from here (they import the model above)
-from .gates import (GATE_GRAMMAR, Gate, GateResult, check_gates,  # noqa: E402
-                    largest_changes, parse_gate)
-from .views import (layer_rows, render_json, render_markdown, render_rich,  # noqa: E402
-                    render_text, summary_line, totals_rows, whole_blocks)
+# ---------------------------------------------------------------------------------------------
+# how a change reads (the gates' messages and the views share it)
 
-__all__ = ["DIFF_SCHEMA", "Change", "Delta", "Diff", "RowChange", "align", "diff", "output_rf",
-           "renumbered", "GATE_GRAMMAR", "Gate", "GateResult", "check_gates", "largest_changes",
-           "parse_gate", "layer_rows", "render_json", "render_markdown", "render_rich",
-           "render_text", "summary_line", "totals_rows", "whole_blocks"]
+def value_text(t: Delta, side: int) -> str:
+    """The total's value on ``side`` (0: A, 1: B) as the views show it."""
+    if t.key == "rf" and t.text is not None:
+        return t.text[side]
+    v = (t.before, t.after)[side]
+    if v is None:
+        return "—"
+    if t.key.endswith("bytes") and isinstance(v, int):      # bytes are whole
+        return bytes_exact(v) if v >= 1024 else f"{v:,} B"
+    return f"{v:,}"
+
+
+def signed(n: int) -> str:
+    """A change with its sign (− for a minus), or nothing for 0."""
+    return "" if not n else f"{n:+,}".replace("-", "−")
+
+
+def whole_blocks(d: Diff) -> dict[str, tuple[str, LayerRow]]:
+    """Block instances added or removed whole (every row of the instance only in B, or only in
+    A), outermost first: row name → (block instance, the block as one row, folded by the
+    Report's own ``fold``). The table and Markdown views show such a block as one row."""
+    out: dict[str, tuple[str, LayerRow]] = {}
+    for status, rep in (("added", d.b), ("removed", d.a)):
+        side = [(row, r.status) for r in d.rows
+                if (row := r.b if status == "added" else r.a) is not None]
+        if not any(st == status for _, st in side):
+            continue
+        whole: dict[tuple[int, str], bool] = {}      # (level, instance) → all rows have status
+        members: dict[tuple[int, str], list[str]] = {}
+        for row, st in side:
+            for i, key in enumerate(row.scope):
+                whole[i, key] = whole.get((i, key), True) and st == status
+                members.setdefault((i, key), []).append(row.name)
+        layers: dict[tuple[int, str], list[LayerRow]] = {}
+        for x in rep.layers:
+            for i, key in enumerate(x.scope):
+                if whole.get((i, key)):
+                    layers.setdefault((i, key), []).append(x)
+        for row, st in side:
+            if st != status or row.name in out:
+                continue
+            for i, key in enumerate(row.scope):       # the outermost instance added whole
+                if whole[i, key]:
+                    block = fold(layers[i, key], i, rep.block_outputs)[0]
+                    for name in members[i, key]:
+                        out[name] = (key, block)
+                    break
+    return out
+
+
+__all__ = ["DIFF_SCHEMA", "Change", "Delta", "Diff", "RowChange", "align", "diff", "renumbered",
+           "value_text", "signed", "whole_blocks", "TOTALS"]

@@ -1,24 +1,30 @@
-"""``--fail-on`` gates over a :class:`~archcalc.diff.Diff`: parsed, checked, explained."""
+"""``--fail-on`` gates over a :class:`~archcalc.diff.Diff`: parsed, checked, explained.
+
+A gate is ``METRIC OP [+|-]AMOUNT[%]``: METRIC one of the totals ``archcalc diff`` prints (a
+figure's name or alias of :mod:`archcalc.analysis.figures`), OP one of ``> >= < <=``, AMOUNT read
+by the one grammar of amounts (:func:`archcalc.units.parse_amount`: ``5M``, ``10MiB``, ``1GB``)
+or, with ``%``, a change relative to A.
+"""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any
 
-from . import Delta, Diff
-from .views import _signed, _value_text, whole_blocks
+from ..analysis.figures import FIGURES, lookup
+from ..errors import OPTIONS, ArchcalcError, error
+from ..units import AmountError, AmountKind, parse_amount
+from . import TOTALS, Delta, Diff, signed, value_text, whole_blocks
 
-# ---------------------------------------------------------------------------------------------
-# gates (--fail-on)
-
-GATE_METRICS = {"params": "params", "macs": "macs", "activations": "activations",
-                "peak": "peak_bytes", "rf": "rf"}
-GATE_GRAMMAR = ("METRIC OP [+|-]NUMBER[%|K|M|G|Ki|Mi|Gi], METRIC one of params, macs, "
-                "activations, peak, rf; OP one of > >= < <=; e.g. params>+5%, macs>+1G, "
-                "peak>=+10Mi, rf<-10%")
-_GATE = re.compile(r"^\s*([a-zA-Z_]+)\s*(>=|<=|>|<)\s*([+-]?)\s*(\d+(?:\.\d*)?|\.\d+)\s*"
-                   r"(%|[kKmMgG]i?)?\s*$")
-_SCALE = {"k": 10**3, "m": 10**6, "g": 10**9, "ki": 2**10, "mi": 2**20, "gi": 2**30}
+# every total diff prints (its TOTALS and the receptive field at the output)
+GATE_METRICS = tuple(k for k, _ in TOTALS) + ("rf",)
+GATE_GRAMMAR = ("METRIC OP [+|-]AMOUNT[%], METRIC a total diff prints (" + ", ".join(
+    GATE_METRICS) + ", or an alias such as peak, training), OP one of > >= < <=, AMOUNT a number "
+    "with a unit (K, M, G for counts; KiB, MiB, GiB or KB, MB, GB for bytes) or a percentage; "
+    "e.g. params>+5%, macs>+1G, peak>=+10MiB, rf<-10%")
+_GATE = re.compile(r"^\s*([a-zA-Z_-]+)\s*(>=|<=|>|<)\s*([+-]?)\s*([0-9.][0-9._]*[eE]?[+-]?[0-9]*"
+                   r"\s*[A-Za-z]*)\s*(%?)\s*$")
 
 
 @dataclass(frozen=True)
@@ -31,22 +37,38 @@ class Gate:
     limit: float
     relative: bool
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"gate": self.text, "metric": self.metric, "op": self.op, "limit": self.limit,
                 "relative": self.relative}
 
 
-def parse_gate(text: str) -> Gate:
-    """``params>+5%`` → Gate; a malformed gate raises ValueError naming what is wrong."""
+def parse_gate(text: str, option: str = "--fail-on") -> Gate:
+    """``params>+5%`` → Gate; a malformed gate is a usage error naming what is wrong."""
     m = _GATE.match(text)
     if not m:
-        raise ValueError(f"cannot read the gate {text!r}")
-    metric, op, sign, number, unit = m.groups()
-    metric = metric.lower()
-    if metric not in GATE_METRICS:
-        raise ValueError(f"unknown metric {metric!r} in the gate {text!r}")
-    value = float(number) * (_SCALE[unit.lower()] if unit and unit != "%" else 1)
-    return Gate(text.strip(), metric, op, -value if sign == "-" else value, unit == "%")
+        raise error(f"{option}: cannot read the gate {text!r}", OPTIONS, kind="usage",
+                    hint=GATE_GRAMMAR)
+    name, op, sign, amount, pct = m.groups()
+    try:
+        fig = lookup(name, f"{option} {text.strip()}", GATE_METRICS)
+    except ArchcalcError as exc:
+        d = exc.diagnostics[0]
+        raise error(d.message, OPTIONS, kind="usage",
+                    hint=(d.hint or "").split("figures:")[0] + GATE_GRAMMAR) from None
+    if pct:
+        try:
+            value = float(amount.replace("_", ""))
+        except ValueError:
+            raise error(f"{option} {text.strip()}: a percentage is a plain number, got "
+                        f"{amount!r}", OPTIONS, kind="usage", hint="e.g. params>+5%") from None
+    else:
+        kind: AmountKind = "bytes" if fig.kind == "bytes" else "count"
+        try:
+            value = float(parse_amount(amount, kind)[0])
+        except AmountError as exc:
+            raise error(f"{option} {text.strip()}: {exc.message}", OPTIONS, kind="usage",
+                        hint=f"{exc.hint}; {GATE_GRAMMAR}") from None
+    return Gate(text.strip(), fig.key, op, -value if sign == "-" else value, bool(pct))
 
 
 _OPS = {">": lambda x, y: x > y, ">=": lambda x, y: x >= y, "<": lambda x, y: x < y,
@@ -59,14 +81,14 @@ class GateResult:
     tripped: bool
     message: str
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {**self.gate.to_dict(), "tripped": self.tripped, "message": self.message}
 
 
 def _amount(d: Delta, value: float, relative: bool) -> str:
     if relative:
         return f"{value:+.2f}%"
-    unit = " B" if d.key.endswith("bytes") else ""
+    unit = " B" if FIGURES[d.key].kind == "bytes" else ""
     return f"{value:+,.0f}{unit}"
 
 
@@ -76,8 +98,8 @@ def check_gates(d: Diff, gates: Sequence[Gate]) -> list[GateResult]:
     a CI job is told it cannot be checked rather than passed."""
     out = []
     for g in gates:
-        t = d.total(GATE_METRICS[g.metric])
-        what = f"{t.label} {_value_text(t, 0)} → {_value_text(t, 1)}"
+        t = d.total(g.metric)
+        what = f"{t.label} {value_text(t, 0)} → {value_text(t, 1)}"
         if t.change is None or (g.relative and t.percent is None and t.change):
             out.append(GateResult(g, True, f"{g.text}: cannot be checked ({what})"))
             continue
@@ -107,4 +129,4 @@ def largest_changes(d: Diff, figure: str, n: int = 3) -> list[tuple[str, int]]:
 def _largest(d: Diff, key: str) -> str:
     if key not in ("params", "macs", "activations"):
         return ""
-    return ", ".join(f"{name} {_signed(change)}" for name, change in largest_changes(d, key))
+    return ", ".join(f"{name} {signed(change)}" for name, change in largest_changes(d, key))

@@ -20,12 +20,20 @@ import datetime
 import json
 import os
 import platform
-import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import OPTIONS, error
+from ..files import write_atomic
 from .devices import KINDS, LOCAL, Device, local_profile_path
+from .measure import measure_bandwidth, measure_peak
+
+if TYPE_CHECKING:
+    from ..graph import Network
+    from ..report import Report
+    from .profile import Profile
 
 # the networks calibrate profiles by default: two of the issue's, and a small probe of
 # depthwise-separable layers (no shipped network is used that the held-out test predicts)
@@ -37,75 +45,6 @@ FALLBACK = {"conv": ("conv1x1", "fc"), "conv1x1": ("conv", "fc"), "fc": ("conv1x
             "elementwise": ("pool", "depthwise")}
 MAX_EFFICIENCY = 50.0
 MIN_ROWS = 3            # a kind in fewer rows than this is not fitted (one softmax is no basis)
-
-
-def _ort():
-    from ..exporters.runtime import _ort
-    return _ort()
-
-
-def _session(model, threads: int | None = None):
-    ort = _ort()
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    if threads:
-        opts.intra_op_num_threads = threads
-    return ort.InferenceSession(model.SerializeToString(), opts,
-                                providers=["CPUExecutionProvider"])
-
-
-def _median_time(sess, feeds: dict, repeats: int) -> float:
-    sess.run(None, feeds)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        sess.run(None, feeds)
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
-
-
-def _model(graph):
-    from onnx import helper
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
-
-
-def measure_peak(n: int = 1024, repeats: int = 10, threads: int | None = None) -> float:
-    """FLOP/s of an n×n by n×n fp32 matrix multiply through onnxruntime (the median of
-    ``repeats``)."""
-    from onnx import TensorProto, helper
-    a = helper.make_tensor_value_info("a", TensorProto.FLOAT, [n, n])
-    b = helper.make_tensor_value_info("b", TensorProto.FLOAT, [n, n])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [n, n])
-    g = helper.make_graph([helper.make_node("MatMul", ["a", "b"], ["y"])], "peak", [a, b], [y])
-    sess = _session(_model(g), threads)
-    rng = np.random.default_rng(0)
-    x = {"a": rng.standard_normal((n, n), dtype=np.float32),
-         "b": rng.standard_normal((n, n), dtype=np.float32)}
-    return 2 * n ** 3 / _median_time(sess, x, repeats)
-
-
-def measure_bandwidth(mib: int = 64, repeats: int = 10, threads: int | None = None) -> float:
-    """Bytes/s of a large copy through onnxruntime: a ReLU over ``mib`` MiB of fp32 reads it
-    and writes as much (median of ``repeats``)."""
-    from onnx import TensorProto, helper
-    n = mib * (1 << 20) // 4
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [n])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [n])
-    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "copy", [x], [y])
-    sess = _session(_model(g), threads)
-    feeds = {"x": np.random.default_rng(0).standard_normal(n, dtype=np.float32)}
-    return 2 * n * 4 / _median_time(sess, feeds, repeats)
-
-
-def quick_local() -> Device:
-    """local-cpu before any calibration: peak and bandwidth measured now (about a second), the
-    bare roofline (efficiency 1, no overhead)."""
-    peak, bw = measure_peak(repeats=5), measure_bandwidth(repeats=5)
-    return Device(LOCAL, f"this machine's CPU ({platform.processor() or platform.machine()})",
-                  {"fp32": peak / 1e12}, bw / 1e9, 0.0, {},
-                  "measured now by archcalc (onnxruntime MatMul and a large copy)", False,
-                  "not calibrated: measured peak and bandwidth only (archcalc calibrate fits "
-                  "the per-kind efficiencies and the overhead)")
 
 
 def fit(samples: list[tuple[dict, int, float]]) -> tuple[dict, float, dict]:
@@ -131,7 +70,8 @@ def fit(samples: list[tuple[dict, int, float]]) -> tuple[dict, float, dict]:
     return slow, float(coef[-1]), counts
 
 
-def samples_of(report, prof, peak: float, bw: float) -> list[tuple[dict, int, float]]:
+def samples_of(report: Report, prof: Profile, peak: float,
+               bw: float) -> list[tuple[dict[str, float], int, float]]:
     from . import model, profile
     bare = Device(LOCAL, LOCAL, {"fp32": peak / 1e12}, bw / 1e9)
     est = model.estimate(report, bare).by_name()
@@ -150,13 +90,13 @@ def samples_of(report, prof, peak: float, bw: float) -> list[tuple[dict, int, fl
     return out
 
 
-def calibrate(nets: list, *, iters: int = 10, warmup: int = 3, matmul: int = 1024,
-              copy_mib: int = 64, threads: int | None = None, log=None
-              ) -> tuple[Device, dict]:
+def calibrate(nets: Sequence[Network], *, iters: int = 10, warmup: int = 3, matmul: int = 1024,
+              copy_mib: int = 64, threads: int | None = None,
+              log: Callable[[str], None] | None = None) -> tuple[Device, dict[str, Any]]:
     """Measure, profile ``nets`` (Networks) and fit; returns the calibrated local-cpu device
     (not yet stored: see :func:`store`) and what the fit found (rows per kind, borrowed
     factors, slowdowns, overhead)."""
-    import archcalc
+    from ..analysis import analyze
     from . import profile
     say = log or (lambda text: None)
     peak = measure_peak(matmul, threads=threads)
@@ -165,7 +105,7 @@ def calibrate(nets: list, *, iters: int = 10, warmup: int = 3, matmul: int = 102
         f"bandwidth {bw / 1e9:,.1f} GB/s (copy of {copy_mib} MiB)")
     samples = []
     for net in nets:
-        report = archcalc.analyze(net)
+        report = analyze(net)
         prof = profile.profile(net, warmup=warmup, iters=iters, provider="cpu",
                                threads=threads)
         got = samples_of(report, prof, peak, bw)
@@ -174,12 +114,12 @@ def calibrate(nets: list, *, iters: int = 10, warmup: int = 3, matmul: int = 102
         samples += got
     if not samples:
         raise error("the calibration networks gave no measured layer to fit", OPTIONS,
-                    exit_code=1)
+                    kind="spec")
     slow, over, counts = fit(samples)
     if not any(counts.get(k, 0) >= MIN_ROWS for k in KINDS):
         # nothing to stand on: the stored calibration is kept rather than replaced
         raise error(f"the calibration networks gave too few layers to fit ({len(samples)} "
-                    f"measured rows; a kind needs {MIN_ROWS})", OPTIONS, exit_code=1,
+                    f"measured rows; a kind needs {MIN_ROWS})", OPTIONS, kind="spec",
                     hint="calibrate on real networks (the default: vgg16, resnet50, dw-probe); "
                          "the stored calibration is unchanged")
     eff, borrowed = {}, {}
@@ -210,14 +150,13 @@ def calibrate(nets: list, *, iters: int = 10, warmup: int = 3, matmul: int = 102
 
 def store(dev: Device, extra: dict, path: str | None = None) -> str:
     """Write ``dev`` as the local-cpu device file (atomically) and return its path."""
-    from ..cli_common import write_atomic
     path = path or local_profile_path()
     folder = os.path.dirname(path)
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as exc:
         raise error(f"cannot create {folder}: {exc.strerror or exc}", OPTIONS,
-                    hint="set XDG_CONFIG_HOME to a folder you can write", exit_code=2) from None
+                    hint="set XDG_CONFIG_HOME to a folder you can write", kind="usage") from None
     doc = {"about": "written by archcalc calibrate: this machine's CPU as onnxruntime runs "
                     "it (docs/latency.md)",
            "devices": {LOCAL: {"name": dev.name, "peak_tflops": dev.peak_tflops,
@@ -228,5 +167,5 @@ def store(dev: Device, extra: dict, path: str | None = None) -> str:
     return path
 
 
-__all__ = ["calibrate", "store", "quick_local", "measure_peak", "measure_bandwidth", "fit",
+__all__ = ["calibrate", "store", "measure_peak", "measure_bandwidth", "fit",
            "DEFAULT_NETS", "DW_PROBE"]

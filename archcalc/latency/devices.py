@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import difflib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, NoReturn
 
 from ..errors import OPTIONS, ArchcalcError, Diagnostic, SourcePos, error
 
@@ -46,7 +48,7 @@ class Device:
             have = ", ".join(self.peak_tflops)
             raise error(f"{self.key} has no {dtype} peak (it gives {have})", OPTIONS,
                         hint=f"choose --dtype {next(iter(self.peak_tflops))}, or add a {dtype} "
-                             "figure in a --device-file", exit_code=2)
+                             "figure in a --device-file", kind="usage")
         return self.peak_tflops[dtype] * 1e12
 
     @property
@@ -66,23 +68,18 @@ class Device:
 class _Located:
     """A parsed value with the line each mapping value starts on: ``lines[key]``."""
 
-    def __init__(self, value, line: int, lines: dict | None = None):
+    def __init__(self, value: Any, line: int, lines: dict[str, int] | None = None):
         self.value, self.line, self.lines = value, line, lines or {}
 
 
-_path = "<device file>"          # the file being read (for _convert's messages)
-
-
-def _compose(path: str):
-    global _path
-    _path = path
+def _compose(path: str) -> _Located | None:
     import yaml
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise error(f"cannot read device file {path}: {getattr(exc, 'strerror', None) or exc}",
-                    SourcePos(path), exit_code=2) from None
+                    SourcePos(path), kind="io") from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -90,27 +87,29 @@ def _compose(path: str):
         line = mark.line + 1 if mark is not None else 0
         raise error(f"device file {path} is not valid YAML or JSON: "
                     f"{getattr(exc, 'problem', None) or exc}", SourcePos(path, line),
-                    exit_code=2) from None
-    return None if node is None else _convert(node)      # (an empty file: no devices)
+                    kind="usage") from None
+    return None if node is None else _convert(node, path)   # (an empty file: no devices)
 
 
-def _convert(node) -> _Located:
+def _convert(node: Any, path: str) -> _Located:
+    """A YAML node as values with the line of each (``path`` names the file in messages)."""
     import yaml
     line = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
-        out, lines = {}, {}
+        out: dict[str, _Located] = {}
+        lines: dict[str, int] = {}
         for k, v in node.value:
             key = str(yaml.safe_load(yaml.serialize(k))) if k.tag != "tag:yaml.org,2002:str" \
                 else k.value
             if key in out:
                 raise error(f"{key!r} is given twice (first on line {lines[key]})",
-                            SourcePos(_path, k.start_mark.line + 1),
-                            hint="keep one of them", exit_code=2)
-            out[key] = _convert(v)
+                            SourcePos(path, k.start_mark.line + 1),
+                            hint="keep one of them", kind="usage")
+            out[key] = _convert(v, path)
             lines[key] = k.start_mark.line + 1
         return _Located(out, line, lines)
     if isinstance(node, yaml.SequenceNode):
-        return _Located([_convert(v) for v in node.value], line)
+        return _Located([_convert(v, path) for v in node.value], line)
     return _Located(yaml.safe_load(yaml.serialize(node)), line)
 
 
@@ -119,7 +118,7 @@ def _number(loc: _Located | None, what: str, path: str, line: int, least_open: b
     if loc is None:
         raise error(f"{what} is missing", SourcePos(path, line),
                     hint="every device needs peak_tflops (a dense figure per dtype) and "
-                         "bandwidth_gbs; see docs/latency.md", exit_code=2)
+                         "bandwidth_gbs; see docs/latency.md", kind="usage")
     v = loc.value
     if isinstance(v, str):
         try:                 # 3e3: a JSON number that YAML 1.1 reads as text
@@ -129,11 +128,11 @@ def _number(loc: _Located | None, what: str, path: str, line: int, least_open: b
             pass
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise error(f"{what} must be a number, got {v!r}", SourcePos(path, loc.line),
-                    exit_code=2)
+                    kind="usage")
     if v < 0 or (v == 0 and not zero_ok) or v != v or v == float("inf"):
         raise error(f"{what} must be {'≥ 0' if zero_ok else 'positive'}, got {v}",
                     SourcePos(path, loc.line),
-                    hint="a datasheet figure: TFLOPS (TOPS for int8), GB/s, µs", exit_code=2)
+                    hint="a datasheet figure: TFLOPS (TOPS for int8), GB/s, µs", kind="usage")
     return float(v)
 
 
@@ -144,7 +143,7 @@ def _table(loc: _Located, what: str, allowed: tuple, noun: str, path: str) -> di
         if k not in allowed:
             raise error(f"{what.split(': ')[0]}: unknown {noun} {k!r} in {what.split(': ')[1]}",
                         SourcePos(path, loc.lines[k]), hint="one of " + ", ".join(allowed),
-                        exit_code=2)
+                        kind="usage")
         out[k] = _number(v, f"{what}.{k}", path, loc.lines[k])
     return out
 
@@ -156,7 +155,7 @@ DEVICE_KEYS = ("name", "source", "peak_tflops", "bandwidth_gbs", "overhead_us", 
 def _device(key: str, loc: _Located, path: str, line: int) -> Device:
     if not isinstance(loc.value, dict):
         raise error(f"device {key} must be a mapping of its figures", SourcePos(path, line),
-                    exit_code=2)
+                    kind="usage")
     d = loc.value
     for k in d:
         if k not in DEVICE_KEYS:
@@ -164,13 +163,13 @@ def _device(key: str, loc: _Located, path: str, line: int) -> Device:
             near = difflib.get_close_matches(str(k), DEVICE_KEYS, n=1)
             raise error(f"device {key}: unknown key {k!r}", SourcePos(path, loc.lines[k]),
                         hint=(f"did you mean {near[0]!r}? " if near else "")
-                        + "the keys: " + ", ".join(DEVICE_KEYS), exit_code=2)
+                        + "the keys: " + ", ".join(DEVICE_KEYS), kind="usage")
     peaks_loc = d.get("peak_tflops")
     if peaks_loc is None or not isinstance(peaks_loc.value, dict) or not peaks_loc.value:
         raise error(f"device {key}: peak_tflops is missing" if peaks_loc is None else
                     f"device {key}: peak_tflops must map dtypes to TFLOPS",
                     SourcePos(path, peaks_loc.line if peaks_loc else line),
-                    hint="e.g. peak_tflops: {fp32: 19.5, fp16: 312} (dense figures)", exit_code=2)
+                    hint="e.g. peak_tflops: {fp32: 19.5, fp16: 312} (dense figures)", kind="usage")
     peaks = _table(peaks_loc, f"device {key}: peak_tflops", MATH, "dtype", path)
     bw = _number(d.get("bandwidth_gbs"), f"device {key}: bandwidth_gbs", path, line)
     over = d.get("overhead_us")
@@ -179,10 +178,10 @@ def _device(key: str, loc: _Located, path: str, line: int) -> Device:
     eloc = d.get("efficiency")
     if eloc is not None and not isinstance(eloc.value, dict):
         raise error(f"device {key}: efficiency must map op kinds to factors",
-                    SourcePos(path, eloc.line), exit_code=2)
+                    SourcePos(path, eloc.line), kind="usage")
     eff = {} if eloc is None else _table(eloc, f"device {key}: efficiency", KINDS, "op kind",
                                          path)
-    text = lambda k: str(d[k].value) if k in d and d[k].value is not None else ""   # noqa: E731
+    text = lambda k: str(d[k].value) if k in d and d[k].value is not None else ""
     return Device(key, text("name") or key, peaks, bw, overhead, eff, text("source"),
                   bool(d["calibrated"].value) if "calibrated" in d else bool(eff))
 
@@ -194,14 +193,14 @@ def read_file(path: str) -> dict[str, Device]:
             or not isinstance(top.value["devices"].value, dict):
         raise error(f"device file {path} has no 'devices' mapping", SourcePos(path, 1),
                     hint="devices: {my-gpu: {name: ..., peak_tflops: {fp32: 10}, "
-                         "bandwidth_gbs: 500}}", exit_code=2)
+                         "bandwidth_gbs: 500}}", kind="usage")
     devs = top.value["devices"]
     out = {}
     for k, v in devs.value.items():
         name = str(k).strip().lower()
         if not name or any(c.isspace() for c in name):
             raise error(f"device name {str(k)!r} has a space: --device takes one word",
-                        SourcePos(path, devs.lines[k]), hint="e.g. my-gpu", exit_code=2)
+                        SourcePos(path, devs.lines[k]), hint="e.g. my-gpu", kind="usage")
         out[name] = _device(name, v, path, devs.lines[k])
     return out
 
@@ -237,9 +236,9 @@ def stored_local() -> Device | None:
     return read_file(path).get(LOCAL) or _no_local(path)
 
 
-def _no_local(path: str):
+def _no_local(path: str) -> NoReturn:
     raise error(f"{path} has no {LOCAL} device", SourcePos(path, 1),
-                hint="run archcalc calibrate again (it rewrites the file)", exit_code=2)
+                hint="run archcalc calibrate again (it rewrites the file)", kind="usage")
 
 
 def known(device_file: str | None = None) -> dict[str, Device]:
@@ -249,7 +248,8 @@ def known(device_file: str | None = None) -> dict[str, Device]:
     return devs
 
 
-def get(name: str, device_file: str | None = None, measure=None) -> Device:
+def get(name: str, device_file: str | None = None,
+        measure: Callable[[], Device] | None = None) -> Device:
     """The device called ``name`` (any case). ``local-cpu`` is the stored calibration, else
     ``measure()`` (a quick measurement, which needs onnxruntime). An unknown name lists the
     known ones and suggests the nearest."""
@@ -262,8 +262,8 @@ def get(name: str, device_file: str | None = None, measure=None) -> Device:
         if dev is not None:
             return dev
         if measure is None:
-            from .calibrate import quick_local
-            measure = quick_local
+            raise error(f"{LOCAL} is not calibrated and cannot be measured here", OPTIONS,
+                        kind="usage", hint="run archcalc calibrate")
         return measure()
     names = [*devs, LOCAL]
     near = [n for n in names if key and n.startswith(key)][:1]     # h100 → h100-sxm
@@ -271,4 +271,4 @@ def get(name: str, device_file: str | None = None, measure=None) -> Device:
     hint = (f"did you mean {near[0]}? " if near else "") + "known devices: " + ", ".join(names)
     raise ArchcalcError(Diagnostic("error", f"unknown device {name!r}", OPTIONS,
                                    hint + "; add your own with --device-file (docs/latency.md)"),
-                        exit_code=2)
+                        kind="usage")

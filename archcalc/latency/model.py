@@ -14,6 +14,7 @@ A batch norm, activation or residual add that a runtime fuses into the conv befo
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from math import prod
 
@@ -52,11 +53,12 @@ def kind_of(row: LayerRow, in_channels: int | None) -> str | None:
     return "elementwise"
 
 
-def epilogues(rows, kinds: dict) -> set[str]:
+def epilogues(rows: Sequence[LayerRow], kinds: dict[str, str | None]) -> set[str]:
     """The layers a runtime fuses into the conv or fc before them: a batch norm, an activation
     (ReLU, ReLU6, leaky ReLU, sigmoid, hard sigmoid) or a residual add whose input is a conv,
     an fc or another such layer, that input read by nothing else (a batch norm only straight
-    after a conv or fc). They move no bytes of their own and take no time: kind "epilogue"."""
+    after a conv or fc). They move no bytes of their own and take no time: kind "epilogue",
+    set in ``kinds`` (layer → :func:`kind_of`)."""
     readers: dict[str, int] = {}
     for r in rows:
         for s in r.inputs:

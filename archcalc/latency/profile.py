@@ -9,8 +9,9 @@ the layer its name resolves to, and each layer that got no node of its own is pu
 node it was fused into: a conv, fc or pool with the first named layer down its chain of single
 consumers, any other layer with its latest input's (the op whose output it post-processes).
 Each row of the comparison is one such group. Nodes onnxruntime inserted itself (layout
-reorders, copies between devices, nodes it named after their op type) are one row of their own; a node whose name resolves to no
-layer is an unmapped row, counted and named, never dropped. See docs/latency.md.
+reorders, copies between devices, nodes it named after their op type) are one row of their own;
+a node whose name resolves to no layer is an unmapped row, counted and named, never dropped. See
+docs/latency.md.
 """
 from __future__ import annotations
 
@@ -19,11 +20,16 @@ import os
 import re
 import statistics
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from ..errors import OPTIONS, error
+from ..errors import OPTIONS, ArchcalcError, error
 from ..report import Report
 from .model import Estimate, kind_of
+
+if TYPE_CHECKING:
+    from ..graph import Network
 
 # op types onnxruntime inserts by itself (layout changes, copies between host and device)
 RUNTIME_OPS = {"ReorderInput", "ReorderOutput", "MemcpyToHost", "MemcpyFromHost",
@@ -70,19 +76,21 @@ class Profile:
 # ---------------------------------------------------------------------------------------------
 # running with the profiler
 
-def profile(net, *, batch: int = 1, warmup: int = 3, iters: int = 20, provider: str = "auto",
-            seed: int = 0, threads: int | None = None, weights: str = "random",
-            path: str | None = None) -> Profile:
+def profile(net: Network, *, batch: int = 1, warmup: int = 3, iters: int = 20,
+            provider: str = "auto", seed: int = 0, threads: int | None = None,
+            weights: str = "random", path: str | None = None) -> Profile:
     """Export ``net`` (``weights``: random or zeros), or take the ONNX model at ``path`` as it
     is, run it ``warmup`` + ``iters`` times with onnxruntime's profiler on, and return each
     node's median time over the timed runs."""
     import numpy as np
-    from ..exporters import onnx as onnx_export, runtime
+
+    from ..exporters import onnx as onnx_export
+    from ..exporters import runtime
     with tempfile.TemporaryDirectory(prefix="archcalc-profile-") as tmp:
         if path is None:
             path = onnx_export.export(net, os.path.join(tmp, "model.onnx"), weights, seed)
 
-        def configure(opts):
+        def configure(opts: Any) -> None:       # onnxruntime's SessionOptions
             opts.enable_profiling = True
             opts.profile_file_prefix = os.path.join(tmp, "profile")
             if threads:
@@ -134,7 +142,7 @@ def base_name(node: str) -> str:
     return _SUFFIX.sub("", node[len("fused "):] if node.startswith("fused ") else node)
 
 
-def renamed(prof: "Profile", aliases: dict[str, str]) -> "Profile":
+def renamed(prof: Profile, aliases: dict[str, str]) -> Profile:
     """``prof`` with each node named after the layer ``aliases`` gives its (base) name: an
     imported ONNX model's node names are not its layers' (archcalc.onnx_import records which
     node went into which layer)."""
@@ -178,14 +186,16 @@ class Mapping:
     unmeasured: list[str]               # layers with no node (the runtime removed them)
 
 
-def map_nodes(report: Report, nodes, estimate: Estimate | None = None) -> Mapping:
+def map_nodes(report: Report, nodes: Iterable[NodeTime],
+              estimate: Estimate | None = None) -> Mapping:
     """Group ``nodes`` (NodeTime) by the layers they ran (see the module's docstring)."""
     rows = [r for r in report.layers if not r.train_only and r.op != "input"]
     order = {r.name: i for i, r in enumerate(rows)}
     names = set(order)
     vols = {r.name: r.output for r in report.layers}
     groups: dict[str, Group] = {}
-    runtime, unmapped = [], []
+    runtime: list[NodeTime] = []
+    unmapped: list[NodeTime] = []
     for n in nodes:
         layer = resolve(n.name, names)
         if layer is None:
@@ -271,7 +281,8 @@ class Comparison:
         return statistics.median(errs) if errs else None
 
     def dominant(self, n: int = 5) -> list[Row]:
-        return sorted((r for r in self.rows if r.measured_us), key=lambda r: -r.measured_us)[:n]
+        return sorted((r for r in self.rows if r.measured_us),
+                      key=lambda r: -(r.measured_us or 0.0))[:n]
 
     def to_dict(self) -> dict:
         p = self.profile
@@ -316,10 +327,10 @@ def compare(report: Report, prof: Profile, est: Estimate | None) -> Comparison:
     return Comparison(prof, est, tuple(rows), tuple(m.unmapped))
 
 
-def unmapped_error(c: Comparison):
+def unmapped_error(c: Comparison) -> ArchcalcError:
     """The error raised when ``strict`` and some nodes map to no layer."""
     names = ", ".join(n.name for n in c.unmapped[:10])
     return error(f"{len(c.unmapped)} profiled node{'s' * (len(c.unmapped) != 1)} map to no "
                  f"layer: {names}{', …' if len(c.unmapped) > 10 else ''}", OPTIONS,
                  hint="the model was not exported by archcalc from this spec, or onnxruntime "
-                      "renamed its nodes; their time is in the UNMAPPED row", exit_code=1)
+                      "renamed its nodes; their time is in the UNMAPPED row", kind="spec")

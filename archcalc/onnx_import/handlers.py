@@ -7,15 +7,18 @@ emits a layer through the converter (``cv.emit``), aliases its output to an inpu
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from ..ops import OPS
-from .convert import Act, Converter, Unsupported, _axes
+from ..ops.resampling import Crop
+from .context import Context, Handler
+from .values import Act, Const, Scalar, Unsupported, sorted_axes
 from .wire import Node
 
 INT64_MAX = (1 << 63) - 1
 
 
-def _window(cv: Converter, node: Node, a: Act, kernel: list[int]) -> dict:
+def _window(cv: Context, node: Node, a: Act, kernel: list[int]) -> dict[str, list[int]]:
     """kernel, stride, dilation and padding of a Conv/Pool node; auto_pad resolved against the
     input size (SAME_UPPER puts the odd pixel at the end, as TensorFlow's SAME)."""
     at = node.attrs
@@ -36,8 +39,8 @@ def _window(cv: Converter, node: Node, a: Act, kernel: list[int]) -> dict:
         pads = [0, 0, 0, 0]
     else:
         pads = list(at.get("pads", [0, 0, 0, 0]))
-    t, l, b, r = pads
-    padding = [t, l] if (t, l) == (b, r) else [t, b, l, r]
+    top, left, bottom, right = pads
+    padding = [top, left] if (top, left) == (bottom, right) else [top, bottom, left, right]
     return {"kernel": list(kernel), "stride": strides, "dilation": dil, "padding": padding}
 
 
@@ -45,7 +48,7 @@ def _bias(node: Node, i: int) -> bool:
     return len(node.inputs) > i and bool(node.inputs[i])
 
 
-def conv(cv: Converter, node: Node) -> None:
+def conv(cv: Context, node: Node) -> None:
     a = cv.act(node.inputs[0])
     w = cv.dims(node.inputs[1])
     if w is None or len(w) != 4:
@@ -66,29 +69,30 @@ def conv(cv: Converter, node: Node) -> None:
         cv.emit(node, "conv", raw, [a], rank=4)
 
 
-def conv_transpose(cv: Converter, node: Node, extra: tuple = (0, 0), bias: bool | None = None,
-                   named: Node | None = None) -> None:
+def conv_transpose(cv: Context, node: Node, extra: tuple[int, int] = (0, 0),
+                   bias: bool | None = None, named: Node | None = None) -> None:
     """``extra``: zero rows and columns a Pad adds at the end (an output_padding beyond what
     ONNX's ConvTranspose takes); ``bias``: a bias added after that Pad."""
     a = cv.act(node.inputs[0])
     w = cv.dims(node.inputs[1])
     if w is None or len(w) != 4:
         raise Unsupported("its weight is not a 4-D initializer")
-    cin, f_g, kh, kw = w
+    _, f_g, kh, kw = w
     at = node.attrs
     group = at.get("group", 1)
     if at.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
         raise Unsupported(f"auto_pad {at['auto_pad']}")
-    t, l, b, r = at.get("pads", [0, 0, 0, 0]) if at.get("auto_pad", "NOTSET") == "NOTSET" \
-        else [0, 0, 0, 0]
+    top, left, bottom, right = at.get("pads", [0, 0, 0, 0]) \
+        if at.get("auto_pad", "NOTSET") == "NOTSET" else [0, 0, 0, 0]
     opad = list(at.get("output_padding", [0, 0]))
     # archcalc's transposed conv crops P at both ends; an end crop smaller by x is the same as
     # x more output_padding
-    if b > t or r > l:
-        raise Unsupported(f"pads {[t, l, b, r]} crop more at the end than at the start")
-    opad = [opad[0] + t - b + extra[0], opad[1] + l - r + extra[1]]
+    if bottom > top or right > left:
+        raise Unsupported(f"pads {[top, left, bottom, right]} crop more at the end than at the "
+                          "start")
+    opad = [opad[0] + top - bottom + extra[0], opad[1] + left - right + extra[1]]
     raw = {"filters": f_g * group, "kernel": [kh, kw], "stride": list(at.get("strides", [1, 1])),
-           "padding": [t, l], "output_padding": opad, "groups": group,
+           "padding": [top, left], "output_padding": opad, "groups": group,
            "dilation": list(at.get("dilations", [1, 1])),
            "bias": _bias(node, 2) if bias is None else bias}
     if "output_shape" in at:
@@ -97,7 +101,7 @@ def conv_transpose(cv: Converter, node: Node, extra: tuple = (0, 0), bias: bool 
     cv.emit(node, "conv_transpose", raw, [a], rank=4, named=named)
 
 
-def gemm(cv: Converter, node: Node) -> None:
+def gemm(cv: Context, node: Node) -> None:
     a = cv.act(node.inputs[0])
     w = cv.dims(node.inputs[1])
     if w is None or len(w) != 2:
@@ -108,7 +112,7 @@ def gemm(cv: Converter, node: Node) -> None:
     fc(cv, node, a, units, n_in, _bias(node, 2))
 
 
-def fc(cv: Converter, node: Node, a: Act, units: int, n_in: int, bias: bool,
+def fc(cv: Context, node: Node, a: Act, units: int, n_in: int, bias: bool,
        named: Node | None = None) -> None:
     if n_in != math.prod(a.vol):
         raise Unsupported(f"a weight for {n_in:,} inputs on an input of {math.prod(a.vol):,} "
@@ -116,7 +120,7 @@ def fc(cv: Converter, node: Node, a: Act, units: int, n_in: int, bias: bool,
     cv.emit(node, "fc", {"units": units, "bias": bias}, [a], rank=2, named=named)
 
 
-def matmul(cv: Converter, node: Node, bias: str | None = None, last: Node | None = None) -> None:
+def matmul(cv: Context, node: Node, bias: str | None = None, last: Node | None = None) -> None:
     a = cv.act(node.inputs[0])
     w = cv.dims(node.inputs[1])
     if w is None or len(w) != 2 or not cv.is_param(node.inputs[1]) or a.rank != 2:
@@ -125,8 +129,8 @@ def matmul(cv: Converter, node: Node, bias: str | None = None, last: Node | None
     fc(cv, node, a, w[1], w[0], bias is not None, last)
 
 
-def _pool(kind: str):
-    def handler(cv: Converter, node: Node) -> None:
+def _pool(kind: str) -> Handler:
+    def handler(cv: Context, node: Node) -> None:
         a = cv.act(node.inputs[0])
         at = node.attrs
         if any(d != 1 for d in at.get("dilations", [1, 1])):
@@ -138,44 +142,46 @@ def _pool(kind: str):
     return handler
 
 
-def _global(kind: str):
-    def handler(cv: Converter, node: Node) -> None:
+def _global(kind: str) -> Handler:
+    def handler(cv: Context, node: Node) -> None:
         cv.emit(node, kind, {}, [cv.act(node.inputs[0])], rank=4)
     return handler
 
 
-def _reduce(kind: str):
+def _reduce(kind: str) -> Handler:
     """ReduceMean/ReduceMax over H and W: a global pooling (keepdims 0 gives a vector)."""
-    def handler(cv: Converter, node: Node) -> None:
+    def handler(cv: Context, node: Node) -> None:
         a = cv.act(node.inputs[0])
         axes = cv.ints(node, 1, "axes")
-        if a.rank != 4 or axes is None or _axes(axes, 4) != [2, 3]:
+        if a.rank != 4 or axes is None or sorted_axes(axes, 4) != [2, 3]:
             raise Unsupported(f"a reduction over axes {axes} (archcalc reads the spatial mean "
                               "or max, axes [2, 3], as global pooling)")
         cv.emit(node, kind, {}, [a], rank=4 if node.attrs.get("keepdims", 1) else 2)
     return handler
 
 
-def batchnorm(cv: Converter, node: Node) -> None:
+def batchnorm(cv: Context, node: Node) -> None:
     cv.emit(node, "batchnorm", {"eps": node.attrs.get("epsilon", 1e-5)},
             [cv.act(node.inputs[0])])
 
 
-def lrn(cv: Converter, node: Node) -> None:
+def lrn(cv: Context, node: Node) -> None:
     at = node.attrs
     cv.emit(node, "lrn", {"size": at["size"], "alpha": at.get("alpha", 1e-4),
                           "beta": at.get("beta", 0.75), "k": at.get("bias", 1.0)},
             [cv.act(node.inputs[0])])
 
 
-def _simple(kind: str, **attrs):
-    def handler(cv: Converter, node: Node) -> None:
+def _simple(kind: str, **attrs: tuple[str, float]) -> Handler:
+    """A layer of ``kind`` whose attributes are the node's (``attrs``: archcalc's name → the
+    ONNX attribute's name and its default)."""
+    def handler(cv: Context, node: Node) -> None:
         raw = {k: node.attrs.get(onnx_name, default) for k, (onnx_name, default) in attrs.items()}
         cv.emit(node, kind, raw, [cv.act(node.inputs[0])])
     return handler
 
 
-def clip(cv: Converter, node: Node) -> None:
+def clip(cv: Context, node: Node) -> None:
     lo = cv.scalar(node, 1, "min", None)
     hi = cv.scalar(node, 2, "max", None)
     a = cv.act(node.inputs[0])
@@ -188,11 +194,11 @@ def clip(cv: Converter, node: Node) -> None:
                           "ReLU)")
 
 
-def _close(x, y) -> bool:
+def _close(x: Scalar | None, y: float) -> bool:
     return x is not None and abs(x - y) < 1e-6
 
 
-def prelu(cv: Converter, node: Node) -> None:
+def prelu(cv: Context, node: Node) -> None:
     a = cv.act(node.inputs[0])
     d = cv.dims(node.inputs[1])
     n = math.prod(d) if d is not None else None
@@ -205,7 +211,7 @@ def prelu(cv: Converter, node: Node) -> None:
                           "one per channel)")
 
 
-def softmax(cv: Converter, node: Node) -> None:
+def softmax(cv: Context, node: Node) -> None:
     a = cv.act(node.inputs[0])
     axis = node.attrs.get("axis", 1 if cv.opset < 13 else -1)
     axis = axis + a.rank if axis < 0 else axis
@@ -216,17 +222,17 @@ def softmax(cv: Converter, node: Node) -> None:
                           "softmax is over the channels)")
 
 
-def dropout(cv: Converter, node: Node) -> None:
+def dropout(cv: Context, node: Node) -> None:
     rate = cv.scalar(node, 1, "ratio", 0.5)
     cv.emit(node, "dropout", {"rate": rate}, [cv.act(node.inputs[0])])
 
 
-def identity(cv: Converter, node: Node) -> None:
+def identity(cv: Context, node: Node) -> None:
     cv.alias(node, cv.act(node.inputs[0]))
 
 
-def merge(kind: str):
-    def handler(cv: Converter, node: Node) -> None:
+def merge(kind: str) -> Handler:
+    def handler(cv: Context, node: Node) -> None:
         xs = [x for x in node.inputs if x]
         consts = [x for x in xs if not isinstance(cv.vals.get(x), Act)]
         if consts:
@@ -240,11 +246,11 @@ def merge(kind: str):
     return handler
 
 
-def concat(cv: Converter, node: Node) -> None:
+def concat(cv: Context, node: Node) -> None:
     acts = [cv.act(x) for x in node.inputs if x]
     rank = max(a.rank for a in acts)
     axis = node.attrs.get("axis", 1)
-    if _axes([axis], rank) != [1]:
+    if sorted_axes([axis], rank) != [1]:
         raise Unsupported(f"a concatenation along axis {axis} (archcalc concatenates channels, "
                           "axis 1)")
     if len(acts) == 1:
@@ -253,9 +259,9 @@ def concat(cv: Converter, node: Node) -> None:
     cv.emit(node, "concat", {}, acts)
 
 
-def split(cv: Converter, node: Node) -> None:
+def split(cv: Context, node: Node) -> None:
     a = cv.act(node.inputs[0])
-    if _axes([node.attrs.get("axis", 0)], a.rank) != [1]:
+    if sorted_axes([node.attrs.get("axis", 0)], a.rank) != [1]:
         raise Unsupported(f"a split along axis {node.attrs.get('axis', 0)} (archcalc splits "
                           "channels, axis 1)")
     sizes = cv.ints(node, 1, "split")
@@ -267,21 +273,10 @@ def split(cv: Converter, node: Node) -> None:
             sizes = [part] * (n - 1) + [c - part * (n - 1)]
         else:
             sizes = [c // n] * n
-    name = cv.layer_name(node)
-    src = cv.source(a, "split")
-    cv.b.add("split", {"sizes": sizes}, cv.pos(node), name=name, inputs=[src])
-    full = name if name is not None else list(cv.b.splits)[-1]
-    parts = cv.b.splits[full]
-    start = 0
-    for y, part, size in zip(node.outputs, parts, sizes):
-        cv.names.add(part)
-        vol = (a.vol[0], a.vol[1], size)
-        cv.vols[part] = vol
-        cv.vals[y] = Act(part, vol, a.rank)
-        start += size
+    cv.emit_split(node, a, sizes)
 
 
-def slice_(cv: Converter, node: Node) -> None:
+def slice_(cv: Context, node: Node) -> None:
     a = cv.act(node.inputs[0])
     if cv.opset >= 10:
         starts, ends = cv.ints(node, 1, None), cv.ints(node, 2, None)
@@ -290,6 +285,8 @@ def slice_(cv: Converter, node: Node) -> None:
     else:
         starts, ends = node.attrs.get("starts"), node.attrs.get("ends")
         axes, steps = node.attrs.get("axes"), None
+    if starts is None or ends is None:
+        raise Unsupported("a Slice without starts and ends")
     axes = list(range(len(starts))) if axes is None else axes
     if steps and any(s != 1 for s in steps):
         raise Unsupported(f"a Slice with steps {steps}")
@@ -316,7 +313,7 @@ def slice_(cv: Converter, node: Node) -> None:
     if (oh[0], ow[0]) != ((h - th) // 2, (w - tw) // 2):
         raise Unsupported(f"a Slice of rows {oh[0]}…{oh[1]} and columns {ow[0]}…{ow[1]} of "
                           f"{h}×{w}: archcalc's crop is centred")
-    doc = OPS["crop"].ONNX_DOC
+    doc = Crop.ONNX_DOC
     if node.doc.startswith(doc) and cv.vols.get(node.doc[len(doc):], (0, 0))[:2] == (th, tw):
         other = node.doc[len(doc):]                  # archcalc's own export of a crop to the
         cv.emit(node, "crop", {}, [a, Act(other, cv.vols[other], 4)])   # size of a second input
@@ -324,18 +321,24 @@ def slice_(cv: Converter, node: Node) -> None:
     cv.emit(node, "crop", {"size": [th, tw]}, [a])
 
 
-def _resize_target(cv: Converter, node: Node, a: Act) -> dict:
+def _values(c: Const | None) -> Sequence[Scalar] | None:
+    return c.values if c is not None else None
+
+
+def _resize_target(cv: Context, node: Node, a: Act) -> dict[str, list[int]]:
+    scales: Sequence[Scalar] | None
     if node.op_type == "Upsample":
-        scales = node.attrs.get("scales") or (cv.const(node.inputs[1]).values
+        scales = node.attrs.get("scales") or (_values(cv.const(node.inputs[1]))
                                               if len(node.inputs) > 1 else None)
         sizes = None
     elif cv.opset < 11:
-        scales, sizes = cv.const(node.inputs[1]).values, None
+        scales, sizes = _values(cv.const(node.inputs[1])), None
     else:
         sc = cv.const(node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] else None
-        sz = cv.const(node.inputs[3]) if len(node.inputs) > 3 and node.inputs[3] else None
+        sz = _values(cv.const(node.inputs[3])) if len(node.inputs) > 3 and node.inputs[3] \
+            else None
         scales = sc.values if sc is not None and sc.values else None
-        sizes = [int(v) for v in sz.values] if sz is not None else None
+        sizes = [int(v) for v in sz] if sz is not None else None
     h, w, _ = a.vol
     if sizes is not None:
         if len(sizes) != 4:
@@ -349,7 +352,7 @@ def _resize_target(cv: Converter, node: Node, a: Act) -> dict:
     return {"size": [math.floor(h * sh), math.floor(w * sw)]}
 
 
-def resize(cv: Converter, node: Node) -> None:
+def resize(cv: Context, node: Node) -> None:
     a = cv.act(node.inputs[0])
     mode = node.attrs.get("mode", "nearest")
     modes = {"nearest": "nearest", "linear": "bilinear", "bilinear": "bilinear"}
@@ -364,7 +367,7 @@ def resize(cv: Converter, node: Node) -> None:
     cv.emit(node, "upsample", {"mode": modes[mode], **target}, [a], rank=4)
 
 
-def pad(cv: Converter, node: Node) -> None:
+def pad(cv: Context, node: Node) -> None:
     a = cv.act(node.inputs[0])
     at = node.attrs
     if cv.opset >= 11:
@@ -374,10 +377,12 @@ def pad(cv: Converter, node: Node) -> None:
         axes = cv.ints(node, 3, None) if len(node.inputs) > 3 and node.inputs[3] else None
     else:
         pads, value, axes = list(at.get("pads", [])), at.get("value", 0.0), None
+    if pads is None:
+        raise Unsupported("a Pad without pads")
     if axes is not None:
         full = [0] * 8
         k = len(axes)
-        for i, ax in enumerate(_axes(axes, 4)):
+        for i, ax in enumerate(sorted_axes(axes, 4)):
             full[ax], full[ax + 4] = pads[i], pads[i + k]
         pads = full
     mode = at.get("mode", "constant")
@@ -387,13 +392,13 @@ def pad(cv: Converter, node: Node) -> None:
         raise Unsupported(f"pads {pads} (archcalc pads height and width)")
     if any(p < 0 for p in pads):
         raise Unsupported(f"negative pads {pads}")
-    raw = {"padding": [pads[2], pads[6], pads[3], pads[7]], "mode": mode}
+    raw: dict[str, Any] = {"padding": [pads[2], pads[6], pads[3], pads[7]], "mode": mode}
     if mode == "constant":
         raw["value"] = value
     cv.emit(node, "pad", raw, [a], rank=4)
 
 
-def flatten(cv: Converter, node: Node) -> None:
+def flatten(cv: Context, node: Node) -> None:
     a = cv.act(node.inputs[0])
     if node.attrs.get("axis", 1) != 1:
         raise Unsupported(f"a Flatten at axis {node.attrs['axis']} (archcalc flattens all but "
@@ -401,23 +406,23 @@ def flatten(cv: Converter, node: Node) -> None:
     _flat(cv, node, a)
 
 
-def _flat(cv: Converter, node: Node, a: Act) -> None:
-    if a.rank == 2 or a.vol[:2] == (1, 1) and a.flat is None:
+def _flat(cv: Context, node: Node, a: Act) -> None:
+    if a.rank == 2 or (a.vol[:2] == (1, 1) and a.flat is None):
         cv.alias(node, Act(a.layer, a.vol, 2, a.flat))
         return
     name = cv.layer_name(node) or "flatten"
-    cv.names.add(name)
-    cv.vals[node.outputs[0]] = Act(a.layer, (1, 1, math.prod(a.vol)), 2, name)
+    cv.take_name(name)
+    cv.alias(node, Act(a.layer, (1, 1, math.prod(a.vol)), 2, name))
 
 
-def reshape(cv: Converter, node: Node) -> None:
+def reshape(cv: Context, node: Node) -> None:
     a = cv.act(node.inputs[0])
-    c = cv.const(node.inputs[1])
-    if c is None:
+    shape = _values(cv.const(node.inputs[1]))
+    if shape is None:
         raise Unsupported("a Reshape to a shape archcalc cannot compute")
     h, w, ch = a.vol
-    dims = [cv.batch, ch, h, w] if a.rank == 4 else [cv.batch, ch]
-    target = [int(v) for v in c.values]
+    dims = a.onnx_dims(cv.batch)
+    target = [int(v) for v in shape]
     target = [dims[i] if t == 0 and i < len(dims) else t for i, t in enumerate(target)]
     total = math.prod(dims)
     if target.count(-1) == 1:
@@ -434,20 +439,20 @@ def reshape(cv: Converter, node: Node) -> None:
                           "reshape–transpose–reshape of a channel shuffle)")
 
 
-def squeeze(cv: Converter, node: Node) -> None:
+def squeeze(cv: Context, node: Node) -> None:
     a = cv.act(node.inputs[0])
     axes = cv.ints(node, 1, "axes")
     if node.op_type == "Squeeze" and a.rank == 4 and a.vol[:2] == (1, 1) and \
-            (axes is None or _axes(axes, 4) == [2, 3]):
+            (axes is None or sorted_axes(axes, 4) == [2, 3]):
         cv.alias(node, a, 2)
     elif node.op_type == "Unsqueeze" and a.rank == 2 and axes is not None and \
-            _axes(axes, 4) == [2, 3]:
+            sorted_axes(axes, 4) == [2, 3]:
         cv.alias(node, a, 4)
     else:
         raise Unsupported(f"{node.op_type} on axes {axes} of a rank-{a.rank} tensor")
 
 
-def transpose(cv: Converter, node: Node) -> None:
+def transpose(cv: Context, node: Node) -> None:
     a = cv.act(node.inputs[0])
     perm = node.attrs.get("perm")
     if perm is not None and perm != list(range(len(perm))):
@@ -456,10 +461,10 @@ def transpose(cv: Converter, node: Node) -> None:
     cv.alias(node, a)
 
 
-def layernorm(cv: Converter, node: Node, channels_last: bool = False) -> None:
+def layernorm(cv: Context, node: Node, channels_last: bool = False) -> None:
     a = cv.act(node.inputs[0])
     axis = node.attrs.get("axis", -1)
-    if not channels_last and not (a.rank == 2 and _axes([axis], 2) == [1]):
+    if not channels_last and not (a.rank == 2 and sorted_axes([axis], 2) == [1]):
         raise Unsupported(f"a LayerNormalization over axis {axis} of a rank-{a.rank} tensor "
                           "(archcalc's layer norm is over the channels)")
     if not _bias(node, 2):
@@ -467,14 +472,14 @@ def layernorm(cv: Converter, node: Node, channels_last: bool = False) -> None:
     cv.emit(node, "layernorm", {"eps": node.attrs.get("epsilon", 1e-5)}, [a])
 
 
-def instancenorm(cv: Converter, node: Node) -> None:
+def instancenorm(cv: Context, node: Node) -> None:
     a = cv.act(node.inputs[0])
     affine = cv.is_param(node.inputs[1])
     cv.emit(node, "instancenorm", {"affine": affine, "eps": node.attrs.get("epsilon", 1e-5)},
             [a], rank=4)
 
 
-def groupnorm(cv: Converter, node: Node) -> None:
+def groupnorm(cv: Context, node: Node) -> None:
     a = cv.act(node.inputs[0])
     d = cv.dims(node.inputs[1])
     groups = node.attrs["num_groups"]
@@ -485,11 +490,11 @@ def groupnorm(cv: Converter, node: Node) -> None:
             rank=4)
 
 
-def cast(cv: Converter, node: Node) -> None:
+def cast(cv: Context, node: Node) -> None:
     cv.alias(node, cv.act(node.inputs[0]))
 
 
-HANDLERS = {
+HANDLERS: Mapping[str, Handler] = {
     "Conv": conv, "ConvTranspose": conv_transpose, "Gemm": gemm, "MatMul": matmul,
     "MaxPool": _pool("maxpool"), "AveragePool": _pool("avgpool"),
     "GlobalAveragePool": _global("global_avgpool"), "GlobalMaxPool": _global("global_maxpool"),

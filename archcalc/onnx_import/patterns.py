@@ -1,39 +1,64 @@
 """Node patterns that are one layer in a framework (and in archcalc), found before the walk.
 
-Each pattern names the node where its layer is made (``cv.special``: a handler and its
-arguments) and the nodes it absorbs (``cv.skip``: their outputs alias the layer's, or are
+Each pattern names the node where its layer is made (:attr:`Plan.special`: the handler that
+makes it) and the nodes it absorbs (:attr:`Plan.skip`: their outputs alias the layer's, or are
 internal to the pattern). A pattern is taken only where its inner values are read by nothing
 outside it, so no value a later node needs disappears.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
 
 from . import handlers as h
-from .convert import Act, Const, Converter, Unsupported, _constant
+from .context import Context, Handler
+from .values import Act, Scalar, Unsupported, constant
 from .wire import Node
 
+Check = Callable[[Node], None]      # raises Unsupported where an absorbed node does not fit
 
-def find_patterns(cv: Converter, order: list[Node]) -> None:
+
+@dataclass
+class Plan:
+    """The patterns found: ``special``, node index → the handler that makes the pattern's layer
+    there; ``skip``, node index → (the value its outputs alias, None for a value internal to the
+    pattern; a check of the node, or None)."""
+    special: dict[int, Handler] = field(default_factory=dict)
+    skip: dict[int, tuple[str | None, Check | None]] = field(default_factory=dict)
+
+    def internal(self, *nodes: Node) -> None:
+        for n in nodes:
+            self.skip[n.index] = (None, None)
+
+    def alias(self, head: Node, *nodes: Node, check: Check | None = None) -> None:
+        for n in nodes:
+            self.skip[n.index] = (head.outputs[0], check if n is nodes[-1] else None)
+
+
+def find_patterns(cv: Context, order: list[Node]) -> Plan:
+    plan = Plan()
     for node in order:
-        if node.index in cv.skip or node.index in cv.special:
+        if node.index in plan.skip or node.index in plan.special:
             continue
         op = node.op_type
         if op in ("Sigmoid", "HardSigmoid"):
-            _gate(cv, node)
+            _gate(cv, plan, node)
         elif op == "Erf":
-            _gelu(cv, node)
+            _gelu(cv, plan, node)
         elif op == "MatMul":
-            _matmul_add(cv, node)
+            _matmul_add(cv, plan, node)
         elif op == "Reshape":
-            _shuffle(cv, node) or _groupnorm(cv, node)
+            _shuffle(cv, plan, node) or _groupnorm(cv, plan, node)
         elif op == "Transpose":
-            _layernorm(cv, node)
+            _layernorm(cv, plan, node)
         elif op == "ConvTranspose":
-            _conv_transpose_pad(cv, node)
+            _conv_transpose_pad(cv, plan, node)
+    return plan
 
 
-def _only(cv: Converter, value: str, op_type: str | None = None) -> Node | None:
+def _only(cv: Context, value: str, op_type: str | None = None) -> Node | None:
     """The one node that reads ``value`` (of ``op_type``), or None."""
     users = cv.consumers.get(value, [])
     if len(users) != 1 or users[0] is None:
@@ -43,20 +68,20 @@ def _only(cv: Converter, value: str, op_type: str | None = None) -> Node | None:
     return users[0]
 
 
-def _static(cv: Converter, value: str) -> list | None:
+def _static(cv: Context, value: str) -> Sequence[Scalar] | None:
     """A constant's values before the walk: a Constant node's or a small initializer's."""
     if value in cv.g.initializers:
         return cv.g.initializers[value].values()
     node = cv.producer.get(value)
     if node is not None and node.op_type == "Constant":
         try:
-            return _constant(node).values
+            return constant(node).values
         except Unsupported:
             return None
     return None
 
 
-def _near(values, target: float) -> bool:
+def _near(values: Sequence[Scalar] | None, target: float) -> bool:
     return values is not None and len(values) == 1 and abs(values[0] - target) < 1e-4
 
 
@@ -67,34 +92,24 @@ def _other(node: Node, value: str) -> str | None:
     return xs[1] if xs[0] == value else xs[0]
 
 
-def _internal(cv: Converter, *nodes: Node) -> None:
-    for n in nodes:
-        cv.skip[n.index] = (None, None)
-
-
-def _alias(cv: Converter, head: Node, *nodes: Node, check=None) -> None:
-    for n in nodes:
-        cv.skip[n.index] = (head.outputs[0], check if n is nodes[-1] else None)
-
-
 # -- activations built of two nodes --------------------------------------------------------------
 
-def _gate(cv: Converter, node: Node) -> None:
+def _gate(cv: Context, plan: Plan, node: Node) -> None:
     """Mul(x, Sigmoid(x)) → SiLU; Mul(x, HardSigmoid(x)) → hard swish."""
     x = node.inputs[0]
     mul = _only(cv, node.outputs[0], "Mul")
     if mul is None or _other(mul, node.outputs[0]) != x:
         return
     kind = "silu" if node.op_type == "Sigmoid" else "hardswish"
-    _internal(cv, node)
-    cv.special[mul.index] = (_unary, kind, x)
+    plan.internal(node)
+    plan.special[mul.index] = partial(_unary, kind=kind, x=x)
 
 
-def _unary(cv: Converter, node: Node, kind: str, x: str) -> None:
+def _unary(cv: Context, node: Node, kind: str, x: str) -> None:
     cv.emit(node, kind, {}, [cv.act(x)])
 
 
-def _gelu(cv: Converter, erf: Node) -> None:
+def _gelu(cv: Context, plan: Plan, erf: Node) -> None:
     """GELU's exact form, as exporters write it before opset 20: x·0.5·(1 + erf(x/√2)) (the
     scaling by Div √2 or Mul 1/√2; the halving before or after)."""
     pre = cv.producer.get(erf.inputs[0])
@@ -115,20 +130,22 @@ def _gelu(cv: Converter, erf: Node) -> None:
         m2 = _only(cv, m1.outputs[0], "Mul")
         if m2 is None or not _near(_static(cv, _other(m2, m1.outputs[0]) or ""), 0.5):
             return
-        _internal(cv, pre, erf, plus, m1)
-        cv.special[m2.index] = (_unary, "gelu", x)
+        plan.internal(pre, erf, plus, m1)
+        plan.special[m2.index] = partial(_unary, kind="gelu", x=x)
         return
     half = cv.producer.get(other or "")
-    if half is None or half.op_type != "Mul" or _only(cv, half.outputs[0]) is not m1 or \
-            _other(half, x) is None or not _near(_static(cv, _other(half, x)), 0.5):
+    if half is None or half.op_type != "Mul" or _only(cv, half.outputs[0]) is not m1:
         return
-    _internal(cv, pre, erf, plus, half)              # (x·0.5)·(1 + erf)
-    cv.special[m1.index] = (_unary, "gelu", x)
+    k = _other(half, x)
+    if k is None or not _near(_static(cv, k), 0.5):
+        return
+    plan.internal(pre, erf, plus, half)              # (x·0.5)·(1 + erf)
+    plan.special[m1.index] = partial(_unary, kind="gelu", x=x)
 
 
 # -- a fully connected layer as MatMul + Add ------------------------------------------------------
 
-def _matmul_add(cv: Converter, mm: Node) -> None:
+def _matmul_add(cv: Context, plan: Plan, mm: Node) -> None:
     w = cv.dims(mm.inputs[1]) if len(mm.inputs) > 1 else None
     add = _only(cv, mm.outputs[0], "Add")
     if w is None or len(w) != 2 or add is None:
@@ -137,25 +154,25 @@ def _matmul_add(cv: Converter, mm: Node) -> None:
     bd = cv.dims(b or "")
     if b is None or bd is None or math.prod(bd) != w[1] or not cv.is_param(b):
         return
-    cv.special[mm.index] = (h.matmul, b, add)
-    _alias(cv, mm, add)
+    plan.special[mm.index] = partial(h.matmul, bias=b, last=add)
+    plan.alias(mm, add)
 
 
 # -- channel shuffle: Reshape → Transpose → Reshape ------------------------------------------------
 
-def _shuffle(cv: Converter, r1: Node) -> bool:
+def _shuffle(cv: Context, plan: Plan, r1: Node) -> bool:
     t = _only(cv, r1.outputs[0], "Transpose")
     if t is None or t.attrs.get("perm") != [0, 2, 1, 3, 4]:
         return False
     r2 = _only(cv, t.outputs[0], "Reshape")
     if r2 is None:
         return False
-    cv.special[r1.index] = (_shuffle_head, r2)
+    plan.special[r1.index] = partial(_shuffle_head, last=r2)
 
     def check(node: Node) -> None:
         a = cv.vals.get(r1.outputs[0])
         c = cv.const(node.inputs[1])
-        if not isinstance(a, Act) or c is None:
+        if not isinstance(a, Act) or c is None or c.values is None:
             raise Unsupported("the last Reshape of a channel shuffle to a shape archcalc cannot "
                               "compute")
         hh, ww, ch = a.vol
@@ -163,16 +180,16 @@ def _shuffle(cv: Converter, r1: Node) -> bool:
         if len(target) != 4 or target[1:] not in ([ch, hh, ww], [-1, hh, ww]):
             raise Unsupported(f"a channel shuffle that ends in the shape {target}, not "
                               f"[N, {ch}, {hh}, {ww}]")
-    _alias(cv, r1, t, r2, check=check)
+    plan.alias(r1, t, r2, check=check)
     return True
 
 
-def _shuffle_head(cv: Converter, node: Node, last: Node) -> None:
+def _shuffle_head(cv: Context, node: Node, last: Node) -> None:
     a = cv.act(node.inputs[0])
     c = cv.const(node.inputs[1])
     hh, ww, ch = a.vol
-    target = [int(v) for v in c.values] if c is not None else []
-    if len(target) != 5 or target[3:] != [hh, ww] and target[3:] != [0, 0]:
+    target = [int(v) for v in c.values] if c is not None and c.values is not None else []
+    if len(target) != 5 or (target[3:] != [hh, ww] and target[3:] != [0, 0]):
         raise Unsupported(f"a Reshape to {target} before a channel shuffle's transpose")
     groups = target[1] if target[1] > 0 else ch // target[2]
     if groups * (target[2] if target[2] > 0 else ch // groups) != ch:
@@ -182,35 +199,37 @@ def _shuffle_head(cv: Converter, node: Node, last: Node) -> None:
 
 # -- group norm: Reshape → InstanceNormalization → Reshape → Mul γ → Add β ------------------------
 
-def _groupnorm(cv: Converter, r1: Node) -> bool:
+def _groupnorm(cv: Context, plan: Plan, r1: Node) -> bool:
     inorm = _only(cv, r1.outputs[0], "InstanceNormalization")
     if inorm is None:                  # (its scale and bias per group: constants, or
         return False                   # initializers as PyTorch's newer exporter writes them)
     r2 = _only(cv, inorm.outputs[0], "Reshape")
-    mul = r2 and _only(cv, r2.outputs[0], "Mul")
-    add = mul and _only(cv, mul.outputs[0], "Add")
-    if add is None or not _param_path(cv, _other(mul, r2.outputs[0])) or \
+    mul = _only(cv, r2.outputs[0], "Mul") if r2 is not None else None
+    add = _only(cv, mul.outputs[0], "Add") if mul is not None else None
+    if r2 is None or mul is None or add is None or \
+            not _param_path(cv, _other(mul, r2.outputs[0])) or \
             not _param_path(cv, _other(add, mul.outputs[0])):
         return False
     groups = cv.dims(inorm.inputs[1]) or _static_dims(cv, inorm.inputs[1])
     if not groups:
         return False
-    cv.special[r1.index] = (_groupnorm_head, groups[0], inorm.attrs.get("epsilon", 1e-5), add)
-    _alias(cv, r1, inorm, r2, mul, add)
+    plan.special[r1.index] = partial(_groupnorm_head, groups=groups[0],
+                                     eps=inorm.attrs.get("epsilon", 1e-5), last=add)
+    plan.alias(r1, inorm, r2, mul, add)
     return True
 
 
-def _static_dims(cv: Converter, value: str):
+def _static_dims(cv: Context, value: str) -> tuple[int, ...] | None:
     node = cv.producer.get(value)
     if node is not None and node.op_type == "Constant":
         try:
-            return _constant(node).dims
+            return constant(node).dims
         except Unsupported:
             return None
     return None
 
 
-def _param_path(cv: Converter, value: str | None) -> bool:
+def _param_path(cv: Context, value: str | None) -> bool:
     """Whether ``value`` is an initializer, or one reshaped by Unsqueeze/Reshape (a weight)."""
     while value:
         if cv.is_param(value):
@@ -222,14 +241,14 @@ def _param_path(cv: Converter, value: str | None) -> bool:
     return False
 
 
-def _groupnorm_head(cv: Converter, node: Node, groups: int, eps: float, last: Node) -> None:
+def _groupnorm_head(cv: Context, node: Node, groups: int, eps: float, last: Node) -> None:
     a = cv.act(node.inputs[0])
     cv.emit(node, "groupnorm", {"groups": groups, "eps": eps}, [a], rank=4, named=last)
 
 
 # -- layer norm over the channels: Transpose → LayerNormalization → Transpose ---------------------
 
-def _layernorm(cv: Converter, t1: Node) -> None:
+def _layernorm(cv: Context, plan: Plan, t1: Node) -> None:
     if t1.attrs.get("perm") != [0, 2, 3, 1]:
         return
     ln = _only(cv, t1.outputs[0], "LayerNormalization")
@@ -238,11 +257,11 @@ def _layernorm(cv: Converter, t1: Node) -> None:
     t2 = _only(cv, ln.outputs[0], "Transpose")
     if t2 is None or t2.attrs.get("perm") != [0, 3, 1, 2]:
         return
-    cv.special[t1.index] = (_layernorm_head, ln, t2)
-    _alias(cv, t1, ln, t2)
+    plan.special[t1.index] = partial(_layernorm_head, ln=ln, last=t2)
+    plan.alias(t1, ln, t2)
 
 
-def _layernorm_head(cv: Converter, node: Node, ln: Node, last: Node) -> None:
+def _layernorm_head(cv: Context, node: Node, ln: Node, last: Node) -> None:
     a = cv.act(node.inputs[0])
     if len(ln.inputs) < 3 or not ln.inputs[2]:
         raise Unsupported("a LayerNormalization without a bias")
@@ -251,13 +270,13 @@ def _layernorm_head(cv: Converter, node: Node, ln: Node, last: Node) -> None:
 
 # -- a transposed conv whose output_padding reaches the stride: ConvTranspose → Pad (→ Add bias) --
 
-def _conv_transpose_pad(cv: Converter, ct: Node) -> None:
+def _conv_transpose_pad(cv: Context, plan: Plan, ct: Node) -> None:
     """PyTorch allows an output_padding up to the dilation; ONNX's ConvTranspose (as
     onnxruntime runs it) stops below the stride, so the rest comes as zero rows and columns
     padded at the end, and the bias is added after them (archcalc's own export writes it so)."""
     pad = _only(cv, ct.outputs[0], "Pad")
-    if pad is None or pad.attrs.get("mode", "constant") != "constant" or len(ct.inputs) > 2 \
-            and ct.inputs[2]:
+    if pad is None or pad.attrs.get("mode", "constant") != "constant" or \
+            (len(ct.inputs) > 2 and ct.inputs[2]):
         return
     pads = _static(cv, pad.inputs[1]) if len(pad.inputs) > 1 else None
     value = _static(cv, pad.inputs[2]) if len(pad.inputs) > 2 and pad.inputs[2] else [0.0]
@@ -268,8 +287,7 @@ def _conv_transpose_pad(cv: Converter, ct: Node) -> None:
     add = _only(cv, pad.outputs[0], "Add")
     if add is not None and _param_path(cv, _other(add, pad.outputs[0])):
         last, bias = add, True
-    cv.special[ct.index] = (h.conv_transpose, (int(pads[6]), int(pads[7])), bias, last)
-    _alias(cv, ct, *([pad, add] if bias else [pad]))
+    plan.special[ct.index] = partial(h.conv_transpose, extra=(int(pads[6]), int(pads[7])),
+                                     bias=bias, named=last)
+    plan.alias(ct, *([pad, add] if bias else [pad]))
 
-
-__all__ = ["find_patterns", "Const"]

@@ -5,9 +5,10 @@ package and without reading weights.
 ``onnx`` alone takes about a quarter of a second. archcalc needs the graph: nodes, attributes,
 inputs and outputs, and of each initializer its name, type and dimensions. So the file is read
 in 64 KiB blocks where its fields are (:class:`FileBuffer`) and walked field by field
-(https://protobuf.dev/programming-guides/encoding/); an initializer's data (``raw_data``, or a typed field) is skipped by its length and only its place
-is kept, so the blocks holding weights are never read. A value is decoded on demand, where a
-shape computation needs one (a Reshape's target, a Resize's scales), and only for small tensors.
+(https://protobuf.dev/programming-guides/encoding/); an initializer's data (``raw_data``, or a
+typed field) is skipped by its length and only its place is kept, so the blocks holding weights
+are never read. A value is decoded on demand, where a shape computation needs one (a Reshape's
+target, a Resize's scales), and only for small tensors.
 Tensors with external data are never opened: their dimensions are in the model file.
 
 Field numbers are those of onnx/onnx.proto (ModelProto, GraphProto, NodeProto, AttributeProto,
@@ -17,8 +18,9 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, overload
 
 
 class FileBuffer:
@@ -33,7 +35,7 @@ class FileBuffer:
         self.size = size
         self.blocks: dict[int, bytes] = {}
 
-    def __del__(self):
+    def __del__(self) -> None:
         try:
             os.close(self.fd)
         except (OSError, AttributeError):
@@ -48,7 +50,13 @@ class FileBuffer:
             b = self.blocks[k] = os.pread(self.fd, self.BLOCK, k * self.BLOCK)
         return b
 
-    def __getitem__(self, i):
+    @overload
+    def __getitem__(self, i: int) -> int: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> bytes: ...
+
+    def __getitem__(self, i: int | slice) -> int | bytes:
         if isinstance(i, slice):
             start, stop = i.start, min(i.stop, self.size)
             if stop - start > self.BLOCK:            # a large value: read at once
@@ -72,18 +80,36 @@ class WireError(Exception):
     """The bytes are not a well-formed protobuf message (a truncated or corrupt file)."""
 
 
+Span = tuple[int, int]            # (start, end) of a field's bytes in the buffer
+FieldValue = int | Span           # a varint's value, or the span of any other wire type's bytes
+
+
+def _span(v: FieldValue) -> Span:
+    """The bytes of a field that the format gives as bytes (not as a number)."""
+    if isinstance(v, int):
+        raise WireError("a number where the format has bytes")
+    return v
+
+
+def _number(v: FieldValue) -> int:
+    """The value of a field that the format gives as a number (a varint)."""
+    if not isinstance(v, int):
+        raise WireError("bytes where the format has a number")
+    return v
+
+
 # TensorProto.DataType: code -> (name, struct format or None, bytes per element)
-DTYPES = {1: ("float32", "f", 4), 2: ("uint8", "B", 1), 3: ("int8", "b", 1),
-          4: ("uint16", "H", 2), 5: ("int16", "h", 2), 6: ("int32", "i", 4),
-          7: ("int64", "q", 8), 8: ("string", None, 0), 9: ("bool", "?", 1),
-          10: ("float16", "e", 2), 11: ("float64", "d", 8), 12: ("uint32", "I", 4),
-          13: ("uint64", "Q", 8), 14: ("complex64", None, 8), 15: ("complex128", None, 16),
-          16: ("bfloat16", None, 2)}
-FLOATS = {1, 10, 11, 16}
+DTYPES: Mapping[int, tuple[str, str | None, int]] = {
+    1: ("float32", "f", 4), 2: ("uint8", "B", 1), 3: ("int8", "b", 1), 4: ("uint16", "H", 2),
+    5: ("int16", "h", 2), 6: ("int32", "i", 4), 7: ("int64", "q", 8), 8: ("string", None, 0),
+    9: ("bool", "?", 1), 10: ("float16", "e", 2), 11: ("float64", "d", 8),
+    12: ("uint32", "I", 4), 13: ("uint64", "Q", 8), 14: ("complex64", None, 8),
+    15: ("complex128", None, 16), 16: ("bfloat16", None, 2)}
+FLOATS = frozenset({1, 10, 11, 16})
 MAX_VALUE_ELEMENTS = 4096        # a tensor is decoded only up to this size (shapes, scales)
 
 
-def _varint(buf, i: int) -> tuple[int, int]:
+def _varint(buf: FileBuffer, i: int) -> tuple[int, int]:
     result = shift = 0
     while True:
         try:
@@ -115,7 +141,7 @@ def _signed(v: int) -> int:
     return v - (1 << 64) if v >= 1 << 63 else v
 
 
-def fields(buf, start: int, end: int) -> Iterator[tuple[int, int, Any]]:
+def fields(buf: FileBuffer, start: int, end: int) -> Iterator[tuple[int, int, FieldValue]]:
     """(field number, wire type, value) of one message: a varint's value, else the (start, end)
     of the bytes."""
     i = start
@@ -151,16 +177,27 @@ def fields(buf, start: int, end: int) -> Iterator[tuple[int, int, Any]]:
         raise WireError("a message runs past its end")
 
 
-def _text(buf, r) -> str:
+def message(buf: FileBuffer, v: FieldValue) -> Iterator[tuple[int, int, FieldValue]]:
+    """The fields of the message held in the bytes of a field."""
+    return fields(buf, *_span(v))
+
+
+def _bytes(buf: FileBuffer, v: FieldValue) -> bytes:
+    start, end = _span(v)
+    return buf[start:end]
+
+
+def _text(buf: FileBuffer, v: FieldValue) -> str:
     try:
-        return bytes(buf[r[0]:r[1]]).decode("utf-8")
+        return _bytes(buf, v).decode("utf-8")
     except UnicodeDecodeError:
         raise WireError("a name is not UTF-8") from None
 
 
-def _packed_varints(buf, r) -> list[int]:
-    out, i = [], r[0]
-    while i < r[1]:
+def _packed_varints(buf: FileBuffer, v: FieldValue) -> list[int]:
+    out: list[int] = []
+    i, end = _span(v)
+    while i < end:
         v, i = _varint(buf, i)
         out.append(_signed(v))
     return out
@@ -173,9 +210,10 @@ class Tensor:
     dims: tuple[int, ...] = ()
     dtype: int = 1
     external: bool = False
-    raw: tuple[int, int] | None = None        # (start, end) of raw_data in the buffer
-    typed: list = field(default_factory=list)  # (field, wire type, value) of typed data
-    buf: Any = None
+    raw: FieldValue | None = None     # raw_data: (start, end) in the buffer, checked when read
+    # (field, wire type, value) of typed data
+    typed: list[tuple[int, int, FieldValue]] = field(default_factory=list)
+    buf: FileBuffer | None = None
 
     @property
     def size(self) -> int:
@@ -188,7 +226,7 @@ class Tensor:
     def type_name(self) -> str:
         return DTYPES.get(self.dtype, (f"type {self.dtype}",))[0]
 
-    def values(self) -> list | None:
+    def values(self) -> list[int | float] | None:
         """The flat values (ints or floats), or None where they are not decoded: a large
         tensor (weights), external data, or a type without a fixed layout."""
         if self.external or self.size > MAX_VALUE_ELEMENTS:
@@ -198,46 +236,57 @@ class Tensor:
             return None
         n = self.size
         if self.raw is not None:
-            start, end = self.raw
+            start, end = _span(self.raw)
             if end - start != n * width:
                 raise WireError(f"tensor {self.name!r} holds {end - start} bytes of data for "
                                 f"{n} × {width}")
-            out = list(struct.unpack(f"<{n}{fmt}", self.buf[start:end]))
-            return [f32(x) for x in out] if fmt == "f" else out
-        out: list = []
+            raw = list(struct.unpack(f"<{n}{fmt}", self._data(start, end)))
+            return [f32(x) for x in raw] if fmt == "f" else raw
+        out: list[int | float] = []
         for num, wt, v in self.typed:
-            if num == 4:                             # float_data: packed or single fixed32
-                r = v if wt == 2 else v
-                out += map(f32, struct.unpack(f"<{(r[1] - r[0]) // 4}f", self.buf[r[0]:r[1]]))
-            elif num == 10:                          # double_data
-                out += struct.unpack(f"<{(v[1] - v[0]) // 8}d", self.buf[v[0]:v[1]])
+            if num in (4, 10):         # float_data (packed, or one fixed32), double_data
+                start, end = _span(v)
+                width, code = (4, "f") if num == 4 else (8, "d")
+                unpacked = struct.unpack(f"<{(end - start) // width}{code}",
+                                         self._data(start, end))
+                out += map(f32, unpacked) if num == 4 else unpacked
             elif num in (5, 7, 11):                  # int32_data, int64_data, uint64_data
-                out += _packed_varints(self.buf, v) if wt == 2 else [_signed(v)]
+                out += self._varints(v) if wt == 2 else [_signed(_number(v))]
         if name == "float16" and out and isinstance(out[0], int):   # float16 bits in int32_data
-            out = [struct.unpack("<e", struct.pack("<H", x & 0xFFFF))[0] for x in out]
+            out = [struct.unpack("<e", struct.pack("<H", int(x) & 0xFFFF))[0] for x in out]
         if len(out) != n:
             if n == 1 and not out:
                 return None
             raise WireError(f"tensor {self.name!r} holds {len(out)} values for its {n} elements")
         return out
 
+    def _data(self, start: int, end: int) -> bytes:
+        if self.buf is None:
+            raise WireError(f"tensor {self.name!r} has no file to read its values from")
+        return self.buf[start:end]
 
-def tensor(buf, r) -> Tensor:
+    def _varints(self, v: FieldValue) -> list[int]:
+        if self.buf is None:
+            raise WireError(f"tensor {self.name!r} has no file to read its values from")
+        return _packed_varints(self.buf, v)
+
+
+def tensor(buf: FileBuffer, v: FieldValue) -> Tensor:
     t = Tensor(buf=buf)
-    dims = []
-    for num, wt, v in fields(buf, *r):
+    dims: list[int] = []
+    for num, wt, fv in message(buf, v):
         if num == 1:
-            dims += _packed_varints(buf, v) if wt == 2 else [_signed(v)]
+            dims += _packed_varints(buf, fv) if wt == 2 else [_signed(_number(fv))]
         elif num == 2:
-            t.dtype = v
+            t.dtype = _number(fv)
         elif num == 8:
-            t.name = _text(buf, v)
+            t.name = _text(buf, fv)
         elif num == 9:
-            t.raw = v
+            t.raw = fv
         elif num in (4, 5, 7, 10, 11):
-            t.typed.append((num, wt, v))
+            t.typed.append((num, wt, fv))
         elif num == 14:
-            t.external = v == 1
+            t.external = fv == 1
     t.dims = tuple(dims)
     return t
 
@@ -248,39 +297,46 @@ class Node:
     op_type: str
     inputs: list[str]
     outputs: list[str]
+    # an attribute's value is of the type the op's schema gives it (an int, a float, a string,
+    # a tensor, or a list of ints, floats or strings): each handler reads it as that type
     attrs: dict[str, Any]
     domain: str = ""
     index: int = 0
     doc: str = ""
-    meta: dict = field(default_factory=dict)    # metadata_props (IR 10)
+    meta: dict[str, str] = field(default_factory=dict)    # metadata_props (IR 10)
 
 
-def _attribute(buf, r) -> tuple[str, Any]:
-    name, value, kind = "", None, 0
-    floats: list = []
-    ints: list = []
-    strings: list = []
-    for num, wt, v in fields(buf, *r):
+AttrValue = int | float | str | Tensor | list[float] | list[int] | list[str] | None
+
+
+def _attribute(buf: FileBuffer, v: FieldValue) -> tuple[str, AttrValue]:
+    name, kind = "", 0
+    value: AttrValue = None
+    floats: list[float] = []
+    ints: list[int] = []
+    strings: list[str] = []
+    for num, wt, fv in message(buf, v):
         if num == 1:
-            name = _text(buf, v)
+            name = _text(buf, fv)
         elif num == 2:
-            value = f32(struct.unpack("<f", buf[v[0]:v[1]])[0])
+            value = f32(struct.unpack("<f", _bytes(buf, fv))[0])
         elif num == 3:
-            value = _signed(v)
+            value = _signed(_number(fv))
         elif num == 4:
-            value = bytes(buf[v[0]:v[1]]).decode("utf-8", "replace")
+            value = _bytes(buf, fv).decode("utf-8", "replace")
         elif num == 5:
-            value = tensor(buf, v)
+            value = tensor(buf, fv)
         elif num in (6, 11):
             value = "<graph>"
         elif num == 7:
-            floats += struct.unpack(f"<{(v[1] - v[0]) // 4}f", buf[v[0]:v[1]])
+            start, end = _span(fv)
+            floats += struct.unpack(f"<{(end - start) // 4}f", buf[start:end])
         elif num == 8:
-            ints += _packed_varints(buf, v) if wt == 2 else [_signed(v)]
+            ints += _packed_varints(buf, fv) if wt == 2 else [_signed(_number(fv))]
         elif num == 9:
-            strings.append(bytes(buf[v[0]:v[1]]).decode("utf-8", "replace"))
+            strings.append(_bytes(buf, fv).decode("utf-8", "replace"))
         elif num == 20:
-            kind = v
+            kind = _number(fv)
     if kind == 6 or (floats and value is None):
         value = [f32(x) for x in floats]
     elif kind == 7 or (ints and value is None):
@@ -290,9 +346,9 @@ def _attribute(buf, r) -> tuple[str, Any]:
     return name, value
 
 
-def node(buf, r, index: int) -> Node:
+def node(buf: FileBuffer, fv: FieldValue, index: int) -> Node:
     n = Node("", "", [], [], {}, index=index)
-    for num, wt, v in fields(buf, *r):
+    for num, _, v in message(buf, fv):
         if num == 1:
             n.inputs.append(_text(buf, v))
         elif num == 2:
@@ -308,7 +364,7 @@ def node(buf, r, index: int) -> Node:
             n.doc = _text(buf, v)
         elif num == 9:
             key = value = ""
-            for mnum, _, mv in fields(buf, *v):
+            for mnum, _, mv in message(buf, v):
                 if mnum == 1:
                     key = _text(buf, mv)
                 elif mnum == 2:
@@ -323,30 +379,31 @@ def node(buf, r, index: int) -> Node:
 class ValueInfo:
     name: str
     elem_type: int = 0
-    dims: list | None = None      # ints (known), strings (symbolic), None (unknown); None: no shape
+    # ints (known), strings (symbolic), None (unknown); None: no shape
+    dims: list[int | str | None] | None = None
 
 
-def value_info(buf, r) -> ValueInfo:
+def value_info(buf: FileBuffer, fv: FieldValue) -> ValueInfo:
     vi = ValueInfo("")
-    for num, wt, v in fields(buf, *r):
+    for num, _, v in message(buf, fv):
         if num == 1:
             vi.name = _text(buf, v)
         elif num == 2:
-            for tnum, _, tv in fields(buf, *v):
+            for tnum, _, tv in message(buf, v):
                 if tnum != 1:                       # tensor_type only
                     continue
-                for snum, _, sv in fields(buf, *tv):
+                for snum, _, sv in message(buf, tv):
                     if snum == 1:
-                        vi.elem_type = sv
+                        vi.elem_type = _number(sv)
                     elif snum == 2:
-                        dims = []
-                        for dnum, _, dv in fields(buf, *sv):
+                        dims: list[int | str | None] = []
+                        for dnum, _, dv in message(buf, sv):
                             if dnum != 1:
                                 continue
-                            d = None
-                            for xnum, _, xv in fields(buf, *dv):
+                            d: int | str | None = None
+                            for xnum, _, xv in message(buf, dv):
                                 if xnum == 1:
-                                    d = _signed(xv)
+                                    d = _signed(_number(xv))
                                 elif xnum == 2:
                                     d = _text(buf, xv) or None
                             dims.append(d)
@@ -365,9 +422,9 @@ class Graph:
     sparse: int = 0
 
 
-def graph(buf, r) -> Graph:
+def graph(buf: FileBuffer, fv: FieldValue) -> Graph:
     g = Graph()
-    for num, wt, v in fields(buf, *r):
+    for num, _, v in message(buf, fv):
         if num == 1:
             g.nodes.append(node(buf, v, len(g.nodes)))
         elif num == 2:
@@ -410,7 +467,7 @@ def read(path: str) -> Model:
     producer_version = ""
     for num, wt, v in fields(buf, 0, size):
         if num == 1 and wt == 0:
-            m.ir_version = v
+            m.ir_version = _number(v)
         elif num == 2 and wt == 2:
             m.producer = _text(buf, v)
         elif num == 3 and wt == 2:
@@ -419,11 +476,11 @@ def read(path: str) -> Model:
             graph_range = v
         elif num == 8 and wt == 2:
             domain, version = "", 0
-            for onum, _, ov in fields(buf, *v):
+            for onum, _, ov in message(buf, v):
                 if onum == 1:
                     domain = _text(buf, ov)
                 elif onum == 2:
-                    version = ov
+                    version = _number(ov)
             m.opsets[domain] = version
         elif num == 25:
             m.functions += 1

@@ -11,43 +11,64 @@ An op describes, as pure functions of a layer's attributes and its input volumes
 
 Volumes are (H, W, C) tuples of ints. Vectors are (1, 1, N).
 Each family lives in its own module (``windowed``, ``dense``, ``elementwise``, ``normalization``,
-``shape``, ``merges``, ``channels``, ``resampling``; the machinery they share in ``base``). Adding an op means adding one
-class to its family and registering it in ``OPS`` below.
+``shape``, ``merges``, ``channels``, ``resampling``); the machinery they share is in ``base``, the
+value coercion in ``values`` and the building blocks of derivations in ``derive``. Adding an op
+means adding one class to its family and listing it in ``_KINDS`` below.
 """
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
-from ..errors import ArchcalcError, Diagnostic, SourcePos, error
-# the machinery, re-exported: the front-ends, the analysis and the exporters import it from here
-from .base import (DEFAULT_ROUNDING, GLOBAL, IDENTITY, MAX_DIM, MERGE, REQUIRED, ROUNDINGS, At,
-                   Op, Pair, RFStep, Vol, _bool, _check_channels, _Elementwise, _float, _int,
-                   _padding, _pair, _rounding, suggest_attr, unseen_tail, window_ok, window_out)
-from .dense import FC
+from ..errors import SourcePos, error
+from .base import GLOBAL, IDENTITY, MERGE, At, Attrs, Elementwise, Op, RFKind, RFStep, window_out
 from .channels import Shuffle, Slice
-from .elementwise import LRN, Dropout, ReLU, Sigmoid, Softmax, Tanh
-from .merges import Add, Concat
-from .normalization import BatchNorm
+from .dense import FC
+from .elementwise import (
+    ELU,
+    GELU,
+    LRN,
+    Dropout,
+    HardSigmoid,
+    HardSwish,
+    LeakyReLU,
+    PReLU,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Tanh,
+)
+from .merges import Add, Concat, Mul
+from .normalization import BatchNorm, GroupNorm, InstanceNorm, LayerNorm
 from .resampling import ConvTranspose, Crop, Pad, Upsample
 from .shape import Flatten, Input, Opaque
-from .windowed import (AdaptiveAvgPool, AvgPool, Conv, DepthwiseConv, GlobalAvgPool, MaxPool,
-                       _Windowed)
-# issue 10: activations, norms, broadcast merges
-from .elementwise import ELU, GELU, HardSigmoid, HardSwish, LeakyReLU, PReLU, ReLU6, SiLU
-from .merges import Mul
-from .normalization import GroupNorm, InstanceNorm, LayerNorm
-from .windowed import GlobalMaxPool
+from .values import DEFAULT_ROUNDING, MAX_DIM, ROUNDINGS, Pair, Vol
+from .windowed import (
+    AdaptiveAvgPool,
+    AvgPool,
+    Conv,
+    DepthwiseConv,
+    GlobalAvgPool,
+    GlobalMaxPool,
+    MaxPool,
+    Windowed,
+)
+
+_KINDS: tuple[type[Op], ...] = (
+    Input, Conv, DepthwiseConv, MaxPool, AvgPool, GlobalAvgPool, AdaptiveAvgPool, FC, ReLU, Tanh,
+    Sigmoid, Dropout, Softmax, LRN, BatchNorm, Flatten, Concat, Add,
+    # channels and resampling
+    Slice, Shuffle, Upsample, ConvTranspose, Pad, Crop,
+    # activations, norms, broadcast merges
+    ReLU6, HardSwish, HardSigmoid, SiLU, GELU, LeakyReLU, PReLU, ELU,
+    GroupNorm, LayerNorm, InstanceNorm, GlobalMaxPool, Mul,
+    # an imported ONNX op archcalc does not know (--unknown passthrough)
+    Opaque)
 
 OPS: dict[str, Op] = {}
-for _cls in (Input, Conv, DepthwiseConv, MaxPool, AvgPool, GlobalAvgPool, AdaptiveAvgPool, FC, ReLU, Tanh, Sigmoid, Dropout,
-             Softmax, LRN, BatchNorm, Flatten, Concat, Add,
-             # issue 10: channel and resampling ops
-             Slice, Shuffle, Upsample, ConvTranspose, Pad, Crop,
-             # issue 10: activations, norms, broadcast merges
-             ReLU6, HardSwish, HardSigmoid, SiLU, GELU, LeakyReLU, PReLU, ELU,
-             GroupNorm, LayerNorm, InstanceNorm, GlobalMaxPool, Mul,
-             # issue 12: an imported ONNX op archcalc does not know (--unknown passthrough)
-             Opaque):
+for _cls in _KINDS:
     _op = _cls()
     OPS[_op.kind] = _op
 
@@ -79,12 +100,12 @@ def lookup(name: Any, pos: SourcePos) -> Op:
         return SPLIT_OP
     if key in OP_NAMES:
         return OPS[OP_NAMES[key]]
-    import difflib
     near = difflib.get_close_matches(key, [*OP_NAMES, SPLIT], n=1)
     hint = f"did you mean {near[0]!r}? " if near else ""
     raise error(f"unknown op {name!r}", pos,
                 hint=hint + "known ops: " + ", ".join([k for k in OPS if k != "input"] + [SPLIT]))
 
 
-__all__ = ["OPS", "Op", "lookup", "window_out", "RFStep", "IDENTITY", "GLOBAL", "MERGE", "Vol",
-           "ArchcalcError", "Diagnostic"]
+__all__ = ["OPS", "OP_NAMES", "Op", "At", "Attrs", "RFStep", "RFKind", "IDENTITY", "GLOBAL",
+           "MERGE", "Vol", "Pair", "DEFAULT_ROUNDING", "MAX_DIM", "ROUNDINGS", "SPLIT",
+           "Elementwise", "Windowed", "lookup", "window_out"]

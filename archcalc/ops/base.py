@@ -3,105 +3,29 @@ steps, and the ``Op`` base class every op kind derives from. The op kinds themse
 sibling modules, one per family; ``archcalc.ops`` registers them."""
 from __future__ import annotations
 
-import re
-from typing import Any, NamedTuple
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, Final, Literal, NamedTuple
 
-from .. import derive as dv
-from ..errors import ArchcalcError, Diagnostic, SourcePos, error
+from ..errors import ArchcalcError, Diagnostic, Places, SourcePos, error
+from . import derive as dv
+from .values import (
+    DEFAULT_ROUNDING,
+    MAX_DIM,
+    ROUNDINGS,
+    Pair,
+    Vol,
+    as_bool,
+    as_float,
+    as_int,
+    as_padding,
+    as_pair,
+    as_rounding,
+)
 
-Vol = tuple[int, int, int]
-Pair = tuple[int, int]
-
-# The most any count may be: larger values are refused before anything is allocated.
-MAX_DIM = 1 << 31
-ROUNDINGS = ("covered", "exact", "floor", "ceil")
-DEFAULT_ROUNDING = "covered"
-
-
-# ---------------------------------------------------------------------------------------------
-# attribute coercion (shared by every front-end through Op.normalize)
-
-def _int(value: Any, what: str, pos: SourcePos, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            value = int(value.strip())
-        else:
-            example = "3"
-            try:
-                as_float = float(value)
-                if as_float.is_integer() and abs(as_float) < 2 ** 63:
-                    example = str(int(as_float))   # 1e3 (YAML reads it as text) → 1000
-            except (TypeError, ValueError, OverflowError):
-                pass
-            raise error(f"{what} must be a whole number, got {value!r}", pos,
-                        hint=f"write {what} as an integer such as {example}")
-    if value < minimum:
-        raise error(f"{what} must be at least {minimum}, got {value}", pos)
-    if value > MAX_DIM:
-        raise error(f"{what} = {value} is too large (the limit is {MAX_DIM:,})", pos,
-                    hint="archcalc refuses sizes that could not be allocated on any device")
-    return value
-
-
-def _pair(value: Any, what: str, pos: SourcePos, minimum: int = 1) -> Pair:
-    if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*[x×*,]\s*\d+\s*", value):
-        h, w = re.split(r"[x×*,]", value)
-        raise error(f"{what} must be one number or a pair [h, w], got {value!r}", pos,
-                    hint=f"write {what}: [{h.strip()}, {w.strip()}]"
-                    + (f" (or {what}: {h.strip()})" if h.strip() == w.strip() else ""))
-    if isinstance(value, (list, tuple)):
-        if len(value) != 2:
-            raise error(f"{what} must be one number or a pair [h, w], got {list(value)!r}", pos)
-        return (_int(value[0], what, pos, minimum), _int(value[1], what, pos, minimum))
-    v = _int(value, what, pos, minimum)
-    return (v, v)
-
-
-def _bool(value: Any, what: str, pos: SourcePos) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "yes", "on", "false", "no", "off"):
-        return value.lower() in ("true", "yes", "on")
-    raise error(f"{what} must be true or false, got {value!r}", pos)
-
-
-def _padding(value: Any, pos: SourcePos, sides: bool = False) -> str | Pair | tuple:
-    """``same``, ``valid``, one number, a pair [h, w], or where ``sides`` allows it (sliding
-    windows) four numbers [top, bottom, left, right], as the pad op and as TensorFlow's SAME
-    padding pads an even total (more at the bottom and right)."""
-    if sides and isinstance(value, (list, tuple)) and len(value) == 4:
-        return tuple(_int(v, "padding", pos, minimum=0) for v in value)
-    if isinstance(value, str) and value.lower() in ("same", "valid"):
-        return value.lower()
-    if isinstance(value, str) and not value.strip().isdigit():
-        import difflib
-        near = difflib.get_close_matches(value.lower(), ["same", "valid"], n=1, cutoff=0.5)
-        raise error(f"padding must be same, valid, a number or a pair [h, w], got {value!r}", pos,
-                    hint=(f"did you mean {near[0]!r}? " if near else "")
-                    + "same keeps the size (odd kernels), valid is no padding, 1 pads one pixel "
-                      "per side")
-    return _pair(value, "padding", pos, minimum=0)
-
-
-def _rounding(value: Any, pos: SourcePos) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str) and value.lower() in ROUNDINGS:
-        return value.lower()
-    raise error(f"rounding must be one of {', '.join(ROUNDINGS)}, got {value!r}", pos,
-                hint="covered (the default): floor, unless that leaves real input pixels unseen; "
-                     "exact: a non-whole output size is an error; floor: PyTorch; ceil: Caffe pooling")
-
-
-def _float(value: Any, what: str, pos: SourcePos) -> float:
-    if isinstance(value, str) and re.fullmatch(r"\s*[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+\s*", value):
-        return float(value)         # 1e-6: YAML 1.1 reads an exponent without a dot as text
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise error(f"{what} must be a number, got {value!r}", pos,
-                    hint=f"write {what} as a number such as 0.001 or 1e-5")
-    return float(value)
+__all__ = ["DEFAULT_ROUNDING", "MAX_DIM", "ROUNDINGS", "Pair", "Vol", "as_bool", "as_float",
+           "as_int", "as_padding", "as_pair", "as_rounding", "Attrs", "At", "RFStep", "RFKind",
+           "IDENTITY", "GLOBAL", "MERGE", "Op", "Elementwise", "REQUIRED", "check_channels",
+           "suggest_attr", "unseen_tail", "window_ok", "window_out"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -117,7 +41,8 @@ def unseen_tail(n: int, k_eff: int, s: int, pad: int) -> int:
 
 
 def window_ok(n: int, k_eff: int, s: int, pad: int, rounding: str) -> bool:
-    """Whether ``rounding`` accepts this window along one axis (the window fits the padded input)."""
+    """Whether ``rounding`` accepts this window along one axis (the window fits the padded
+    input)."""
     num = n + 2 * pad - k_eff
     if num < 0:
         return False
@@ -196,16 +121,23 @@ class RFStep:
     """A sliding window as the receptive-field algebra sees it, per axis (h, w):
     effective kernel, stride and left/top padding. ``up`` (upsampling, transposed convolution)
     first divides the jump by that factor: the window then slides over a grid ``up`` times finer
-    than its input (docs/definitions.md, "Receptive field"); ``p`` may then be a fraction."""
-    __slots__ = ("k", "s", "p", "up")
+    than its input (docs/definitions.md, "Receptive field"); ``p`` may then be a fraction (and
+    is negative for a crop)."""
+    __slots__ = ("k", "p", "s", "up")
 
-    def __init__(self, k: Pair, s: Pair, p: Pair, up: Pair = (1, 1)):
+    def __init__(self, k: Pair, s: Pair, p: tuple[float, float], up: Pair = (1, 1)):
         self.k, self.s, self.p, self.up = k, s, p, up
 
 
-IDENTITY = "identity"   # output unit sees what the input unit at the same place sees
-GLOBAL = "global"       # output unit sees the whole input
-MERGE = "merge"         # output unit sees the union of what its inputs' units see
+# the steps that are no window
+RFKind = Literal["identity", "global", "merge"]
+IDENTITY: Final = "identity"   # output unit sees what the input unit at the same place sees
+GLOBAL: Final = "global"       # output unit sees the whole input
+MERGE: Final = "merge"         # output unit sees the union of what its inputs' units see
+
+# A layer's attributes as its op normalized them, by name: each value is what the op's
+# ``coerce`` made of it (an int, a Pair, a str, a bool, a float, a tuple or None, by attribute).
+Attrs = Mapping[str, Any]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -219,9 +151,10 @@ class Op:
     weight_layer = False            # counted in the VGG table's "# Layers"
     inplace = False                 # may overwrite its input (ReLU, dropout)
     view = False                    # output is a view of its input (flatten): never a copy
+    rf_note = ""                    # what the receptive field leaves out (explain says it)
 
-    def normalize(self, raw: dict[str, Any], pos: SourcePos,
-                  where: dict[str, SourcePos] | None = None) -> dict[str, Any]:
+    def normalize(self, raw: Mapping[str, Any], pos: SourcePos,
+                  where: Places | None = None) -> dict[str, Any]:
         """Validated attributes with defaults filled in. ``where`` may give each attribute's own
         place in the source, for sharper error positions. Every problem is reported at once:
         each unknown attribute (with a "did you mean"), each bad value, each missing one."""
@@ -241,7 +174,7 @@ class Op:
                                     (f"did you mean {near!r}? " if near else "")
                                     + (advice + "; " if advice else "")
                                     + f"attributes of {self.kind}: {allowed}"))
-        out = {}
+        out: dict[str, Any] = {}
         for name, default in self.ATTRS.items():
             value = raw.get(name, default)
             if value is REQUIRED:
@@ -260,37 +193,39 @@ class Op:
     def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
         return value
 
-    def shape(self, a: dict, ins: list[Vol], at: "At") -> Vol:
+    def shape(self, a: Attrs, ins: Sequence[Vol], at: At) -> Vol:
         """Output volume from the input volumes; errors are raised with ``at``'s place."""
         return ins[0]
 
-    def params(self, a: dict, ins: list[Vol], out: Vol) -> tuple[int, int]:
+    def params(self, a: Attrs, ins: Sequence[Vol], out: Vol) -> tuple[int, int]:
         """(trainable, non-trainable) parameter counts."""
         return (0, 0)
 
-    def macs(self, a: dict, ins: list[Vol], out: Vol) -> int:
+    def macs(self, a: Attrs, ins: Sequence[Vol], out: Vol) -> int:
         return 0
 
-    def rf_step(self, a: dict, ins: list[Vol]) -> RFStep | str:
+    def rf_step(self, a: Attrs, ins: Sequence[Vol]) -> RFStep | RFKind:
         return IDENTITY
 
-    def describe(self, a: dict) -> str:
+    def describe(self, a: Attrs) -> str:
         return ""
 
-    def explain(self, a: dict, ins: list[Vol], out: Vol, rounding: str) -> list["dv.Figure"]:
+    def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
+                rounding: str) -> list[dv.Derivation]:
         """How the op got its figures: output height, width and depth (``out_h``, ``out_w``,
         ``out_c``), ``params`` (and ``buffers`` where it has them) and ``macs``, each a
-        :class:`~archcalc.derive.Figure` whose value is what the rules above computed.
+        :class:`~archcalc.ops.derive.Derivation` whose value is what the rules above computed.
         ``rounding`` is the network's default for windows. Every op defines it (the test suite
         checks that each registered op explains every figure it computes)."""
         raise NotImplementedError(f"op {self.kind!r} does not explain its figures")
 
 
-class _Elementwise(Op):
+class Elementwise(Op):
     """An op that maps each element on its own (or along channels at one place): the output
     volume is the input's, no weights, and its work is not counted as MACs."""
 
-    def explain(self, a, ins, out, rounding):
+    def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
+                rounding: str) -> list[dv.Derivation]:
         return dv.same_volume(ins[0]) + dv.no_params_no_macs()
 
 
@@ -324,7 +259,7 @@ ATTR_ADVICE = {
 }
 
 
-def suggest_attr(name: str, attrs) -> str | None:
+def suggest_attr(name: str, attrs: Collection[str]) -> str | None:
     """The attribute ``name`` was probably meant to be, among ``attrs``: a known synonym
     (``size`` → ``kernel``, ``strides`` → ``stride``), else the closest spelling."""
     import difflib
@@ -346,7 +281,7 @@ class _Required:
 REQUIRED = _Required()
 
 
-def _check_channels(declared: int | None, got: int, what: str, at: At) -> None:
+def check_channels(declared: int | None, got: int, what: str, at: At) -> None:
     """A layer that states what it expects (``in_channels``, ``in_features``, as PyTorch's
     constructors do) must receive exactly that."""
     if declared is not None and declared != got:

@@ -2,17 +2,19 @@
 the Builder (archcalc/graph.py) into one ``slice`` per part, named ``<split>.<i>``."""
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .. import derive as dv
-from ..errors import error
-from .base import Op, _int
+from ..errors import Places, SourcePos, error
+from . import derive as dv
+from .base import At, Attrs, Op
+from .values import Vol, as_int
 
 
-def _sizes(value: Any, pos) -> tuple[int, ...]:
+def _sizes(value: Any, pos: SourcePos) -> tuple[int, ...]:
     if not isinstance(value, (list, tuple)) or not value:
         raise error(f"sizes must be a list of channel counts such as [32, 32], got {value!r}", pos)
-    return tuple(_int(v, "each size", pos) for v in value)
+    return tuple(as_int(v, "each size", pos) for v in value)
 
 
 class Slice(Op):
@@ -28,16 +30,17 @@ class Slice(Op):
     ATTRS = {"start": 0, "end": None, "part": None, "parts": None, "sizes": None}
     view = True
 
-    def coerce(self, name, value, pos):
+    def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
         if value is None:
             return None
         if name == "sizes":
             return _sizes(value, pos)
         if name in ("start", "end"):
-            return _int(value, name, pos, minimum=-(1 << 31))
-        return _int(value, name, pos, minimum=0 if name == "part" else 1)
+            return as_int(value, name, pos, minimum=-(1 << 31))
+        return as_int(value, name, pos, minimum=0 if name == "part" else 1)
 
-    def normalize(self, raw, pos, where=None):
+    def normalize(self, raw: Mapping[str, Any], pos: SourcePos,
+                  where: Places | None = None) -> dict[str, Any]:
         a = super().normalize(raw, pos, where)
         if a["part"] is not None:
             n = a["parts"] if a["parts"] is not None else len(a["sizes"] or ())
@@ -48,7 +51,7 @@ class Slice(Op):
                         hint="write {op: split, parts: 2}, or {op: slice, start: 0, end: 16}")
         return a
 
-    def channels(self, a: dict, c: int, at) -> tuple[int, int]:
+    def channels(self, a: Attrs, c: int, at: At) -> tuple[int, int]:
         """The half-open channel range [start, end) of the input's ``c`` channels."""
         if a["part"] is not None:
             i = a["part"]
@@ -81,12 +84,13 @@ class Slice(Op):
                              "(negative values count from the end)")
         return s, e
 
-    def shape(self, a, ins, at):
+    def shape(self, a: Attrs, ins: Sequence[Vol], at: At) -> Vol:
         h, w, c = ins[0]
         s, e = self.channels(a, c, at)
         return (h, w, e - s)
 
-    def explain(self, a, ins, out, rounding):
+    def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
+                rounding: str) -> list[dv.Derivation]:
         h, w, c = ins[0]
         k = out[2]
         if a["part"] is not None and a["sizes"] is not None:
@@ -95,18 +99,18 @@ class Slice(Op):
                              f"{sum(a['sizes'][:a['part'] + 1])} (exclusive) of {c}")
         elif a["part"] is not None:
             n = a["parts"]
-            depth = dv.Figure("out_c", "output depth", "C/n", f"{c}/{n}", k, {"C": c, "n": n},
+            depth = dv.Derivation("out_c", "output depth", "C/n", f"{c}/{n}", k, {"C": c, "n": n},
                               f"part {a['part']} of {n} equal parts: channels "
                               f"{a['part'] * k} to {(a['part'] + 1) * k} (exclusive)")
         else:
-            depth = dv.Figure("out_c", "output depth", "end − start", "", k, {"C": c},
+            depth = dv.Derivation("out_c", "output depth", "end − start", "", k, {"C": c},
                               f"channels [{a['start']}:{'' if a['end'] is None else a['end']}] "
                               f"of {c}, half-open")
         return [dv.given("out_h", "output height", "H", h),
                 dv.given("out_w", "output width", "W", w), depth,
                 *dv.no_params_no_macs("a view of some channels: nothing is computed")]
 
-    def describe(self, a):
+    def describe(self, a: Attrs) -> str:
         if a["part"] is not None:
             return f"part {a['part']}" + (f"/{a['parts']}" if a["parts"] else
                                           f" of {list(a['sizes'])}")
@@ -121,10 +125,10 @@ class Shuffle(Op):
     names = ("channel_shuffle", "channelshuffle")
     ATTRS = {"groups": 2}
 
-    def coerce(self, name, value, pos):
-        return _int(value, name, pos)
+    def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
+        return as_int(value, name, pos)
 
-    def shape(self, a, ins, at):
+    def shape(self, a: Attrs, ins: Sequence[Vol], at: At) -> Vol:
         c, g = ins[0][2], a["groups"]
         if c % g:
             raise error(f"a channel shuffle in {g} groups needs the channels ({c}) to be a "
@@ -133,10 +137,11 @@ class Shuffle(Op):
                              "the groups of the grouped convolution before it)")
         return ins[0]
 
-    def explain(self, a, ins, out, rounding):
+    def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
+                rounding: str) -> list[dv.Derivation]:
         c, g = ins[0][2], a["groups"]
         return dv.same_volume(ins[0]) + dv.no_params_no_macs(
             f"a permutation: output channel b·{g} + a is input channel a·{c // g} + b")
 
-    def describe(self, a):
+    def describe(self, a: Attrs) -> str:
         return f"g{a['groups']}"

@@ -1,10 +1,14 @@
 """Fully connected layers."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from math import prod
+from typing import Any
 
-from .. import derive as dv
-from .base import (GLOBAL, Op, REQUIRED, _bool, _check_channels, _int)
+from ..errors import SourcePos
+from . import derive as dv
+from .base import GLOBAL, REQUIRED, At, Attrs, Op, RFKind, RFStep, check_channels
+from .values import Vol, as_bool, as_int
 
 
 class FC(Op):
@@ -13,26 +17,28 @@ class FC(Op):
     ATTRS = {"units": REQUIRED, "bias": True, "in_features": None}
     weight_layer = True
 
-    def coerce(self, name, value, pos):
+    def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
         if name == "in_features":
-            return None if value is None else _int(value, name, pos)
-        return _int(value, name, pos) if name == "units" else _bool(value, name, pos)
+            return None if value is None else as_int(value, name, pos)
+        return as_int(value, name, pos) if name == "units" else as_bool(value, name, pos)
 
-    def shape(self, a, ins, at):
-        _check_channels(a.get("in_features"), prod(ins[0]), "in_features", at)
+    def shape(self, a: Attrs, ins: Sequence[Vol], at: At) -> Vol:
+        check_channels(a.get("in_features"), prod(ins[0]), "in_features", at)
         return (1, 1, a["units"])
 
-    def params(self, a, ins, out):
+    def params(self, a: Attrs, ins: Sequence[Vol], out: Vol) -> tuple[int, int]:
         n_in = prod(ins[0])
         return (n_in * a["units"] + (a["units"] if a["bias"] else 0), 0)
 
-    def macs(self, a, ins, out):
-        return prod(ins[0]) * a["units"]
+    def macs(self, a: Attrs, ins: Sequence[Vol], out: Vol) -> int:
+        units: int = a["units"]
+        return prod(ins[0]) * units
 
-    def rf_step(self, a, ins):
+    def rf_step(self, a: Attrs, ins: Sequence[Vol]) -> RFStep | RFKind:
         return GLOBAL
 
-    def explain(self, a, ins, out, rounding):
+    def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
+                rounding: str) -> list[dv.Derivation]:
         (h, w, c), n = ins[0], a["units"]
         n_in = [("C", c)] if (h, w) == (1, 1) else [("H", h), ("W", w), ("C", c)]
         bias = ("N", n) if a["bias"] else None
@@ -44,5 +50,5 @@ class FC(Op):
                                                           else "; no bias"), plus=bias),
                 dv.product("macs", "MACs", [*n_in, ("N", n)], "biases not counted")]
 
-    def describe(self, a):
+    def describe(self, a: Attrs) -> str:
         return f"{a['units']}" + ("" if a["bias"] else " no-bias")

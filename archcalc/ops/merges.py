@@ -2,9 +2,12 @@
 (broadcast per axis as numpy does)."""
 from __future__ import annotations
 
-from .. import derive as dv
+from collections.abc import Sequence
+
 from ..errors import error
-from .base import (MERGE, Op, Vol)
+from . import derive as dv
+from .base import MERGE, At, Attrs, Op, RFKind, RFStep
+from .values import Vol
 
 
 class Concat(Op):
@@ -12,7 +15,7 @@ class Concat(Op):
     kind = "concat"
     arity = None
 
-    def shape(self, a, ins, at):
+    def shape(self, a: Attrs, ins: Sequence[Vol], at: At) -> Vol:
         if any(v[:2] != ins[0][:2] for v in ins):
             raise error("concat needs inputs of the same height and width, got "
                         + _listing(at.inputs, ins), at.pos, layer=at.layer,
@@ -20,24 +23,25 @@ class Concat(Op):
                              "spatial sizes agree")
         return (ins[0][0], ins[0][1], sum(v[2] for v in ins))
 
-    def explain(self, a, ins, out, rounding):
+    def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
+                rounding: str) -> list[dv.Derivation]:
         subs = "".join("₁₂₃₄₅₆₇₈₉"[i] if i < 9 else f"_{i + 1}" for i in range(len(ins)))
         terms = " + ".join(f"C{s}" for s in subs)
         return [dv.given("out_h", "output height", "H", ins[0][0], "every input has it"),
                 dv.given("out_w", "output width", "W", ins[0][1]),
-                dv.Figure("out_c", "output depth", terms, " + ".join(str(v[2]) for v in ins),
+                dv.Derivation("out_c", "output depth", terms, " + ".join(str(v[2]) for v in ins),
                           out[2], {f"C{s}": v[2] for s, v in zip(subs, ins)},
                           "channels stacked"),
                 *dv.no_params_no_macs("copying is not counted")]
 
-    def rf_step(self, a, ins):
+    def rf_step(self, a: Attrs, ins: Sequence[Vol]) -> RFStep | RFKind:
         return MERGE
 
 
 AXES = ("height", "width", "depth")
 
 
-def broadcast(kind: str, ins: list[Vol], at) -> Vol:
+def broadcast(kind: str, ins: Sequence[Vol], at: At) -> Vol:
     """The output volume of an element-wise merge: per axis (height, width, depth) as numpy
     broadcasts, every input's size equal or 1, the output the largest. Anything else is one error
     naming every input's volume, each axis that does not fit and how to fix it."""
@@ -76,10 +80,11 @@ class _Broadcast(Op):
     arity = None
     word = ""
 
-    def shape(self, a, ins, at):
+    def shape(self, a: Attrs, ins: Sequence[Vol], at: At) -> Vol:
         return broadcast(self.kind, ins, at)
 
-    def explain(self, a, ins, out, rounding):
+    def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
+                rounding: str) -> list[dv.Derivation]:
         spread = [i for i, v in enumerate(ins) if v != out]
         if not spread:
             return dv.same_volume(ins[0]) + dv.no_params_no_macs(self.not_counted(out))
@@ -89,7 +94,7 @@ class _Broadcast(Op):
                                                 ("out_w", "output width", "W"),
                                                 ("out_c", "output depth", "C"))):
             terms = [f"{sym}{subs[i] if i < 9 else i + 1}" for i in range(len(ins))]
-            figs.append(dv.Figure(key, label, f"max({', '.join(terms)})",
+            figs.append(dv.Derivation(key, label, f"max({', '.join(terms)})",
                                   f"max({', '.join(str(v[ax]) for v in ins)})", out[ax],
                                   {t: v[ax] for t, v in zip(terms, ins)},
                                   "broadcast: each input's size is the output's or 1"))
@@ -101,7 +106,7 @@ class _Broadcast(Op):
                 "is not counted as MACs: only conv and fc are, as in torchvision's GFLOPS "
                 "(docs/definitions.md)")
 
-    def rf_step(self, a, ins):
+    def rf_step(self, a: Attrs, ins: Sequence[Vol]) -> RFStep | RFKind:
         return MERGE
 
 
@@ -119,5 +124,5 @@ class Mul(_Broadcast):
     word = "multiplications"
 
 
-def _listing(names: tuple[str, ...], vols: list[Vol]) -> str:
+def _listing(names: Sequence[str], vols: Sequence[Vol]) -> str:
     return ", ".join(f"{n} {v[0]}×{v[1]}×{v[2]}" for n, v in zip(names, vols))

@@ -1,10 +1,13 @@
 """Normalization layers with parameters and buffers."""
 from __future__ import annotations
 
-from .. import derive as dv
-from ..errors import error
-from .base import (Op, _bool, _float, _int)
+from collections.abc import Sequence
+from typing import Any
 
+from ..errors import SourcePos, error
+from . import derive as dv
+from .base import At, Attrs, Op
+from .values import Vol, as_bool, as_float, as_int
 
 # the receptive-field note of the norms whose statistics are taken over a whole image
 PER_IMAGE_STATISTICS = ("its statistics over all H·W places rescale each channel by global "
@@ -17,14 +20,15 @@ class BatchNorm(Op):
     names = ("bn", "batch_norm", "batchnorm2d")
     ATTRS = {"eps": 1e-5}
 
-    def coerce(self, name, value, pos):
-        return _float(value, name, pos)
+    def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
+        return as_float(value, name, pos)
 
-    def params(self, a, ins, out):
+    def params(self, a: Attrs, ins: Sequence[Vol], out: Vol) -> tuple[int, int]:
         c = ins[0][2]
         return (2 * c, 2 * c)
 
-    def explain(self, a, ins, out, rounding):
+    def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
+                rounding: str) -> list[dv.Derivation]:
         c = ins[0][2]
         return dv.same_volume(ins[0]) + [
             dv.product("params", "parameters", [("2", 2), ("C", c)], "γ and β per channel"),
@@ -33,16 +37,16 @@ class BatchNorm(Op):
             dv.zero("macs", "MACs", dv.NOT_COUNTED)]
 
 
-# --- issue 10: normalization over groups, channels, instances ---------------------------------
+# --- normalization over groups, channels, instances -------------------------------------------
 # These use statistics of the image itself, also at inference (no running buffers). GroupNorm and
 # InstanceNorm take them over the whole H×W: archcalc keeps the receptive field of their input
 # (the statistics are a per-channel rescaling by global context, as a squeeze-and-excitation
 # gate; docs/definitions.md, "Receptive field").
 
 class _Norm(Op):
-    def coerce(self, name, value, pos):
+    def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
         if name == "eps":
-            v = _float(value, name, pos)
+            v = as_float(value, name, pos)
             if v <= 0:
                 raise error(f"eps must be positive, got {v:g}", pos,
                             hint="eps keeps the division by the standard deviation finite; "
@@ -51,7 +55,7 @@ class _Norm(Op):
         return value
 
 
-def _affine(c: int, note: str) -> "dv.Figure":
+def _affine(c: int, note: str) -> dv.Derivation:
     return dv.product("params", "parameters", [("2", 2), ("C", c)], note)
 
 
@@ -64,12 +68,12 @@ class GroupNorm(_Norm):
     ATTRS = {"groups": 32, "eps": 1e-5}
     rf_note = PER_IMAGE_STATISTICS
 
-    def coerce(self, name, value, pos):
+    def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
         if name == "groups":
-            return _int(value, name, pos)
+            return as_int(value, name, pos)
         return super().coerce(name, value, pos)
 
-    def shape(self, a, ins, at):
+    def shape(self, a: Attrs, ins: Sequence[Vol], at: At) -> Vol:
         c, g = ins[0][2], a["groups"]
         if c % g:
             divisors = [d for d in range(1, c + 1) if c % d == 0]
@@ -82,17 +86,18 @@ class GroupNorm(_Norm):
                              f"a multiple of {g} channels")
         return ins[0]
 
-    def params(self, a, ins, out):
+    def params(self, a: Attrs, ins: Sequence[Vol], out: Vol) -> tuple[int, int]:
         return (2 * ins[0][2], 0)
 
-    def explain(self, a, ins, out, rounding):
+    def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
+                rounding: str) -> list[dv.Derivation]:
         c, g = ins[0][2], a["groups"]
         return dv.same_volume(ins[0]) + [
             _affine(c, f"γ and β per channel; statistics over {g} groups of C/G = {c // g} "
                        "channels and all H·W places, no running buffers"),
             dv.zero("macs", "MACs", dv.NOT_COUNTED)]
 
-    def describe(self, a):
+    def describe(self, a: Attrs) -> str:
         return f"{a['groups']} groups"
 
 
@@ -103,16 +108,17 @@ class LayerNorm(_Norm):
     names = ("layer_norm", "ln", "layernorm2d")
     ATTRS = {"eps": 1e-5}           # PyTorch's default; torchvision's ConvNeXt sets 1e-6
 
-    def params(self, a, ins, out):
+    def params(self, a: Attrs, ins: Sequence[Vol], out: Vol) -> tuple[int, int]:
         return (2 * ins[0][2], 0)
 
-    def explain(self, a, ins, out, rounding):
+    def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
+                rounding: str) -> list[dv.Derivation]:
         return dv.same_volume(ins[0]) + [
             _affine(ins[0][2], "γ and β per channel; statistics over the C channels at each "
                                "place, no running buffers"),
             dv.zero("macs", "MACs", dv.NOT_COUNTED)]
 
-    def describe(self, a):
+    def describe(self, a: Attrs) -> str:
         return "over channels"
 
 
@@ -125,20 +131,21 @@ class InstanceNorm(_Norm):
     ATTRS = {"affine": False, "eps": 1e-5}
     rf_note = PER_IMAGE_STATISTICS
 
-    def coerce(self, name, value, pos):
+    def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
         if name == "affine":
-            return _bool(value, name, pos)
+            return as_bool(value, name, pos)
         return super().coerce(name, value, pos)
 
-    def params(self, a, ins, out):
+    def params(self, a: Attrs, ins: Sequence[Vol], out: Vol) -> tuple[int, int]:
         return (2 * ins[0][2] if a["affine"] else 0, 0)
 
-    def explain(self, a, ins, out, rounding):
+    def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
+                rounding: str) -> list[dv.Derivation]:
         c = ins[0][2]
         p = _affine(c, "γ and β per channel (affine: true)") if a["affine"] else \
             dv.zero("params", "parameters", "affine: false (PyTorch's InstanceNorm2d default): "
                     "no γ, no β")
         return dv.same_volume(ins[0]) + [p, dv.zero("macs", "MACs", dv.NOT_COUNTED)]
 
-    def describe(self, a):
+    def describe(self, a: Attrs) -> str:
         return "affine" if a["affine"] else ""

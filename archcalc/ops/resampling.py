@@ -3,21 +3,24 @@ crop. Their receptive-field steps (docs/definitions.md, "Receptive field") divid
 upsampling factor (``RFStep.up``) or move the first centre by the padding or the crop's offset."""
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .. import derive as dv
-from ..errors import NOWHERE, error
-from .base import REQUIRED, Op, RFStep, _bool, _float, _int, _pair
+from ..errors import NOWHERE, Places, SourcePos, error
+from . import derive as dv
+from .base import REQUIRED, At, Attrs, Op, RFKind, RFStep
+from .values import Pair, Vol, as_bool, as_float, as_int, as_pair
 
 MODES = ("nearest", "bilinear")
 PAD_MODES = ("constant", "reflect")
 
 
-def _whole(x: float):
+def _whole(x: float) -> float:
+    """``x``, as an int where it is whole."""
     return int(x) if x.is_integer() else x
 
 
-def _choice(value: Any, what: str, choices: tuple[str, ...], pos) -> str:
+def _choice(value: Any, what: str, choices: tuple[str, ...], pos: SourcePos) -> str:
     if isinstance(value, str) and value.lower() in choices:
         return value.lower()
     raise error(f"{what} must be one of {', '.join(choices)}, got {value!r}", pos)
@@ -33,26 +36,29 @@ class Upsample(Op):
     names = ("upsampling", "interpolate", "resize", "upsample2d")
     ATTRS = {"mode": "nearest", "scale": None, "size": None}
 
-    def coerce(self, name, value, pos):
+    def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
         if name == "mode":
             return _choice(value, "mode", MODES, pos)
         if value is None:
             return None
-        return _pair(value, name, pos)
+        return as_pair(value, name, pos)
 
-    def normalize(self, raw, pos, where=None):
+    def normalize(self, raw: Mapping[str, Any], pos: SourcePos,
+                  where: Places | None = None) -> dict[str, Any]:
         a = super().normalize(raw, pos, where)
         if (a["scale"] is None) == (a["size"] is None):
             raise error("upsample needs exactly one of scale and size", pos,
                         hint="write scale: 2 (or [2, 2]) to double the size, or size: [h, w]")
         return a
 
-    def factors(self, a: dict, vin) -> tuple[int, int]:
-        if a["scale"] is not None:
-            return a["scale"]
-        return (a["size"][0] // vin[0], a["size"][1] // vin[1])
+    def factors(self, a: Attrs, vin: Vol) -> Pair:
+        scale: Pair | None = a["scale"]
+        if scale is not None:
+            return scale
+        size: Pair = a["size"]
+        return (size[0] // vin[0], size[1] // vin[1])
 
-    def shape(self, a, ins, at):
+    def shape(self, a: Attrs, ins: Sequence[Vol], at: At) -> Vol:
         h, w, c = ins[0]
         if a["size"] is not None:
             (th, tw) = a["size"]
@@ -65,7 +71,7 @@ class Upsample(Op):
         sh, sw = a["scale"]
         return (h * sh, w * sw, c)
 
-    def rf_step(self, a, ins):
+    def rf_step(self, a: Attrs, ins: Sequence[Vol]) -> RFStep | RFKind:
         # Over the grid S times finer (jump j/S), unit o is centred at (o + 1/2)/S − 1/2 input
         # pixels (both modes; the first centre is (S − 1)/(2S) before pixel 0). nearest reads one
         # pixel within (S − 1)/(2S) of it: a window k = S with p = S − 1; bilinear reads two
@@ -76,7 +82,8 @@ class Upsample(Op):
         return RFStep((2 * sh, 2 * sw), (1, 1), (_whole((3 * sh - 2) / 2),
                                                  _whole((3 * sw - 2) / 2)), (sh, sw))
 
-    def explain(self, a, ins, out, rounding):
+    def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
+                rounding: str) -> list[dv.Derivation]:
         (h, w, c), (sh, sw) = ins[0], self.factors(a, ins[0])
         how = "size asked for" if a["size"] is not None else "scale"
         return [dv.product("out_h", "output height", [("H", h), ("S_h" if sh != sw else "S", sh)],
@@ -88,7 +95,7 @@ class Upsample(Op):
                         "MACs; see docs/definitions.md" if a["mode"] == "bilinear"
                         else "nearest upsampling copies pixels")]
 
-    def describe(self, a):
+    def describe(self, a: Attrs) -> str:
         if a["size"] is not None:
             return f"{a['mode']} → {a['size'][0]}×{a['size'][1]}"
         sh, sw = a["scale"]
@@ -107,21 +114,22 @@ class ConvTranspose(Op):
              "output_padding": 0, "groups": 1, "dilation": 1, "bias": True, "output_size": None}
     weight_layer = True
 
-    def coerce(self, name, value, pos):
+    def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
         if name in ("filters", "groups"):
-            return _int(value, name, pos)
+            return as_int(value, name, pos)
         if name == "bias":
-            return _bool(value, name, pos)
+            return as_bool(value, name, pos)
         if name == "output_size":
-            return None if value is None else _pair(value, name, pos, minimum=1)
+            return None if value is None else as_pair(value, name, pos, minimum=1)
         if name in ("padding", "output_padding"):
             if isinstance(value, str) and value.lower() in ("same", "valid"):
                 raise error(f"a transposed convolution's {name} is a number of pixels, got "
                             f"{value!r}", pos, hint=f"write {name}: 0 (or a pair [h, w])")
-            return _pair(value, name, pos, minimum=0)
-        return _pair(value, name, pos)
+            return as_pair(value, name, pos, minimum=0)
+        return as_pair(value, name, pos)
 
-    def normalize(self, raw, pos, where=None):
+    def normalize(self, raw: Mapping[str, Any], pos: SourcePos,
+                  where: Places | None = None) -> dict[str, Any]:
         a = super().normalize(raw, pos, where)
         if a["output_size"] is not None and a["output_padding"] != (0, 0):
             raise error("give output_size or output_padding, not both",
@@ -134,10 +142,11 @@ class ConvTranspose(Op):
                 raise error(f"output_padding {op} must be smaller than the stride ({s}) or the "
                             f"dilation ({d})", (where or {}).get("output_padding", pos),
                             hint="output_padding only picks among the output sizes a stride "
-                                 f"leaves ambiguous: use 0 to {max(s, d) - 1} (as PyTorch requires)")
+                                 f"leaves ambiguous: use 0 to {max(s, d) - 1} (as PyTorch "
+                                 "requires)")
         return a
 
-    def shape(self, a, ins, at):
+    def shape(self, a: Attrs, ins: Sequence[Vol], at: At) -> Vol:
         h, w, c = ins[0]
         g, k = a["groups"], a["filters"]
         if c % g or k % g:
@@ -156,13 +165,14 @@ class ConvTranspose(Op):
             out.append(o)
         return (out[0], out[1], k)
 
-    def output_padding(self, a, vin, at=None) -> tuple[int, int]:
+    def output_padding(self, a: Attrs, vin: Vol, at: At | None = None) -> Pair:
         """The output_padding used: as given, or the one that reaches ``output_size``. A stride
         (or dilation) of S makes S output sizes come from the same input size; output_padding
         0 … S − 1 picks among them, and output_size names the one wanted."""
         if a["output_size"] is None:
-            return a["output_padding"]
-        ops = []
+            given: Pair = a["output_padding"]
+            return given
+        ops: list[int] = []
         for n, f, s, p, d, t, axis in zip(vin[:2], a["kernel"], a["stride"], a["padding"],
                                           a["dilation"], a["output_size"], ("height", "width")):
             base = (n - 1) * s - 2 * p + d * (f - 1) + 1
@@ -176,28 +186,34 @@ class ConvTranspose(Op):
                             hint=f"use output_size {reach.replace(' to ', '…')}, or change the "
                                  "stride, padding or kernel")
             ops.append(t - base)
-        return tuple(ops)
+        return (ops[0], ops[1])
 
-    def params(self, a, ins, out):
+    def params(self, a: Attrs, ins: Sequence[Vol], out: Vol) -> tuple[int, int]:
         kh, kw = a["kernel"]
         return (kh * kw * (ins[0][2] // a["groups"]) * a["filters"]
                 + (a["filters"] if a["bias"] else 0), 0)
 
-    def macs(self, a, ins, out):
-        (h, w, c), (kh, kw) = ins[0], a["kernel"]
-        return h * w * c * (a["filters"] // a["groups"]) * kh * kw
+    def macs(self, a: Attrs, ins: Sequence[Vol], out: Vol) -> int:
+        (h, w, c), kernel = ins[0], a["kernel"]
+        kh: int = kernel[0]
+        kw: int = kernel[1]
+        filters: int = a["filters"]
+        groups: int = a["groups"]
+        return h * w * c * (filters // groups) * kh * kw
 
-    def k_eff(self, a) -> tuple[int, int]:
-        return tuple(d * (f - 1) + 1 for f, d in zip(a["kernel"], a["dilation"]))
+    def k_eff(self, a: Attrs) -> Pair:
+        (kh, kw), (dh, dw) = a["kernel"], a["dilation"]
+        return (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
 
-    def rf_step(self, a, ins):
+    def rf_step(self, a: Attrs, ins: Sequence[Vol]) -> RFStep | RFKind:
         # equivalent to: S − 1 zeros between input pixels (jump j/S), then a stride-1 window of
         # the dilated kernel k_eff padded by k_eff − 1 − P (docs/definitions.md)
         k = self.k_eff(a)
         return RFStep(k, (1, 1), (k[0] - 1 - a["padding"][0], k[1] - 1 - a["padding"][1]),
                       a["stride"])
 
-    def explain(self, a, ins, out, rounding):
+    def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
+                rounding: str) -> list[dv.Derivation]:
         (h, w, c), k, g = ins[0], a["filters"], a["groups"]
         (kh, kw) = a["kernel"]
         figs = []
@@ -206,7 +222,7 @@ class ConvTranspose(Op):
                 a["kernel"], a["stride"], a["padding"], a["dilation"],
                 self.output_padding(a, ins[0]), out):
             formula = f"({sym} − 1)·S − 2P + d·(F − 1) + output_padding + 1"
-            figs.append(dv.Figure(key, label, formula,
+            figs.append(dv.Derivation(key, label, formula,
                                   f"({n} − 1)·{s} − 2·{p} + {d}·({f} − 1) + {op} + 1", o,
                                   {sym: n, "S": s, "P": p, "d": d, "F": f, "output_padding": op}))
         kern = [("F", kh), ("F", kw)] if kh == kw else [("F_h", kh), ("F_w", kw)]
@@ -221,7 +237,7 @@ class ConvTranspose(Op):
             dv.product("macs", "MACs", [("H", h), ("W", w), ("C", c), *kout, *kern],
                        "each input value times each weight it meets (biases not counted)")]
 
-    def describe(self, a):
+    def describe(self, a: Attrs) -> str:
         (kh, kw), (sh, sw) = a["kernel"], a["stride"]
         s = f"/{sh}" if sh == sw else f"/{sh}×{sw}"
         p = a["padding"]
@@ -237,13 +253,14 @@ class ConvTranspose(Op):
         return f"{text}, {a['filters']}{g}" + ("" if a["bias"] else " no-bias")
 
 
-def _pads(value: Any, pos) -> tuple[int, int, int, int]:
+def _pads(value: Any, pos: SourcePos) -> tuple[int, int, int, int]:
     """(top, bottom, left, right) from n, [h, w] or [top, bottom, left, right]."""
     if isinstance(value, (list, tuple)) and len(value) == 4:
-        return tuple(_int(v, "padding", pos, minimum=0) for v in value)
+        t, b, left, r = (as_int(v, "padding", pos, minimum=0) for v in value)
+        return (t, b, left, r)
     if isinstance(value, (list, tuple)) and len(value) not in (2,):
         raise error(f"padding is n, [h, w] or [top, bottom, left, right], got {list(value)!r}", pos)
-    ph, pw = _pair(value, "padding", pos, minimum=0)
+    ph, pw = as_pair(value, "padding", pos, minimum=0)
     return (ph, ph, pw, pw)
 
 
@@ -254,41 +271,43 @@ class Pad(Op):
     names = ("padding", "zeropad", "zero_pad", "reflection_pad", "pad2d")
     ATTRS = {"padding": REQUIRED, "mode": "constant", "value": 0.0}
 
-    def coerce(self, name, value, pos):
+    def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
         if name == "padding":
             return _pads(value, pos)
         if name == "mode":
             return _choice(value, "mode", PAD_MODES, pos)
-        return _float(value, name, pos)
+        return as_float(value, name, pos)
 
-    def shape(self, a, ins, at):
-        (h, w, c), (t, b, l, r) = ins[0], a["padding"]
+    def shape(self, a: Attrs, ins: Sequence[Vol], at: At) -> Vol:
+        (h, w, c), (t, b, left, r) = ins[0], a["padding"]
         if a["mode"] == "reflect":
             for side, p, n, axis in (("top", t, h, "height"), ("bottom", b, h, "height"),
-                                     ("left", l, w, "width"), ("right", r, w, "width")):
+                                     ("left", left, w, "width"), ("right", r, w, "width")):
                 if p >= n:
                     raise error(f"reflect padding of {p} on the {side} needs an input {axis} of "
                                 f"more than {p}, got {n}", at.pos, layer=at.layer,
                                 hint=f"pad at most {n - 1} pixels by reflection, or use "
                                      "mode: constant")
-        return (h + t + b, w + l + r, c)
+        return (h + t + b, w + left + r, c)
 
-    def rf_step(self, a, ins):
-        t, _, l, _ = a["padding"]
-        return RFStep((1, 1), (1, 1), (t, l))
+    def rf_step(self, a: Attrs, ins: Sequence[Vol]) -> RFStep | RFKind:
+        t, _, left, _ = a["padding"]
+        return RFStep((1, 1), (1, 1), (t, left))
 
-    def explain(self, a, ins, out, rounding):
-        (h, w, c), (t, b, l, r) = ins[0], a["padding"]
-        return [dv.Figure("out_h", "output height", "H + P_top + P_bottom", f"{h} + {t} + {b}",
-                          out[0], {"H": h, "P_top": t, "P_bottom": b}),
-                dv.Figure("out_w", "output width", "W + P_left + P_right", f"{w} + {l} + {r}",
-                          out[1], {"W": w, "P_left": l, "P_right": r}),
+    def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
+                rounding: str) -> list[dv.Derivation]:
+        (h, w, c), (t, b, left, r) = ins[0], a["padding"]
+        return [dv.Derivation("out_h", "output height", "H + P_top + P_bottom",
+                              f"{h} + {t} + {b}", out[0], {"H": h, "P_top": t, "P_bottom": b}),
+                dv.Derivation("out_w", "output width", "W + P_left + P_right",
+                              f"{w} + {left} + {r}", out[1],
+                              {"W": w, "P_left": left, "P_right": r}),
                 dv.given("out_c", "output depth", "C", c),
                 *dv.no_params_no_macs("padding copies pixels")]
 
-    def describe(self, a):
-        t, b, l, r = a["padding"]
-        p = str(t) if t == b == l == r else f"{t},{b},{l},{r}"
+    def describe(self, a: Attrs) -> str:
+        t, b, left, r = a["padding"]
+        p = str(t) if t == b == left == r else f"{t},{b},{left},{r}"
         return f"{a['mode']} {p}"
 
 
@@ -306,10 +325,10 @@ class Crop(Op):
     arity = 2              # one or two inputs; checked in shape
     view = True
 
-    def coerce(self, name, value, pos):
-        return None if value is None else _pair(value, name, pos)
+    def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
+        return None if value is None else as_pair(value, name, pos)
 
-    def target(self, a: dict, ins: list, at) -> tuple[int, int]:
+    def target(self, a: Attrs, ins: Sequence[Vol], at: At) -> Pair:
         if len(ins) == 2:
             if a["size"] is not None:
                 raise error("crop takes its size from the second input or from size, not both",
@@ -321,14 +340,14 @@ class Crop(Op):
         if a["size"] is None:
             raise error("crop needs a size: [h, w], or a second input to take the size from",
                         at.pos, layer=at.layer, hint="e.g. {op: crop, inputs: [enc4, up1]}")
-        return a["size"]
+        size: Pair = a["size"]
+        return size
 
-    def offsets(self, a, ins, at=None) -> tuple[int, int]:
-        from .base import At
-        th, tw = self.target(a, ins, at or At("", None))
+    def offsets(self, a: Attrs, ins: Sequence[Vol], at: At | None = None) -> Pair:
+        th, tw = self.target(a, ins, at or At("", NOWHERE))
         return ((ins[0][0] - th) // 2, (ins[0][1] - tw) // 2)
 
-    def shape(self, a, ins, at):
+    def shape(self, a: Attrs, ins: Sequence[Vol], at: At) -> Vol:
         (h, w, c), (th, tw) = ins[0], self.target(a, ins, at)
         if th > h or tw > w:
             src = f"{at.inputs[0]}, " if at.inputs else ""
@@ -337,11 +356,12 @@ class Crop(Op):
                         "input (an explicit pad layer) to reach a larger size")
         return (th, tw, c)
 
-    def rf_step(self, a, ins):
+    def rf_step(self, a: Attrs, ins: Sequence[Vol]) -> RFStep | RFKind:
         oh, ow = self.offsets(a, ins)
         return RFStep((1, 1), (1, 1), (-oh, -ow))
 
-    def explain(self, a, ins, out, rounding):
+    def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
+                rounding: str) -> list[dv.Derivation]:
         (h, w, c) = ins[0]
         src = "the second input's" if len(ins) == 2 else "the size asked for"
         oh, ow = (h - out[0]) // 2, (w - out[1]) // 2
@@ -355,5 +375,5 @@ class Crop(Op):
                                       "a copy of the centre (counted as a new buffer): no "
                                       "arithmetic")]
 
-    def describe(self, a):
+    def describe(self, a: Attrs) -> str:
         return "centre" if a["size"] is None else f"centre {a['size'][0]}×{a['size'][1]}"

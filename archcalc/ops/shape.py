@@ -1,21 +1,25 @@
 """Ops that only reshape or supply a volume: flatten, the network input."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from math import prod
+from typing import Any
 
-from .. import derive as dv
-from ..errors import error
-from .base import GLOBAL, IDENTITY, REQUIRED, Op
+from ..errors import SourcePos, error
+from . import derive as dv
+from .base import GLOBAL, IDENTITY, REQUIRED, At, Attrs, Op, RFKind, RFStep
+from .values import Vol, as_volume
 
 
 class Flatten(Op):
     kind = "flatten"
     view = True
 
-    def shape(self, a, ins, at):
+    def shape(self, a: Attrs, ins: Sequence[Vol], at: At) -> Vol:
         return (1, 1, prod(ins[0]))
 
-    def explain(self, a, ins, out, rounding):
+    def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
+                rounding: str) -> list[dv.Derivation]:
         h, w, c = ins[0]
         return [dv.given("out_h", "output height", "1", 1, "a vector (a view: nothing is copied)"),
                 dv.given("out_w", "output width", "1", 1),
@@ -27,7 +31,8 @@ class Input(Op):
     kind = "input"
     arity = 0
 
-    def explain(self, a, ins, out, rounding):
+    def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
+                rounding: str) -> list[dv.Derivation]:
         return [dv.given("out_h", "output height", "H", out[0], "the input"),
                 dv.given("out_w", "output width", "W", out[1]),
                 dv.given("out_c", "output depth", "C", out[2]),
@@ -45,15 +50,14 @@ class Opaque(Op):
     ATTRS = {"onnx_op": REQUIRED, "output": None}
     arity = 2              # one or more inputs (checked in shape)
 
-    def coerce(self, name, value, pos):
+    def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
         if name == "onnx_op":
             return str(value)
         if value is None:
             return None
-        from ..graph import parse_volume
-        return parse_volume(value, pos)
+        return as_volume(value, pos)
 
-    def shape(self, a, ins, at):
+    def shape(self, a: Attrs, ins: Sequence[Vol], at: At) -> Vol:
         if not ins:
             raise error(f"the ONNX {a['onnx_op']} node has no input archcalc follows", at.pos,
                         layer=at.layer)
@@ -65,11 +69,12 @@ class Opaque(Op):
                         hint="only ops that keep the size (or give a vector) pass through")
         return out
 
-    def rf_step(self, a, ins):
+    def rf_step(self, a: Attrs, ins: Sequence[Vol]) -> RFStep | RFKind:
         out = a["output"] or ins[0]
         return IDENTITY if out[:2] == ins[0][:2] else GLOBAL
 
-    def explain(self, a, ins, out, rounding):
+    def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
+                rounding: str) -> list[dv.Derivation]:
         why = f"ONNX {a['onnx_op']}: archcalc does not know this op; not counted"
         return [dv.given("out_h", "output height", "H", out[0], "ONNX shape inference"
                          if a["output"] else "taken as the input's (shape-preserving)"),
@@ -77,5 +82,5 @@ class Opaque(Op):
                 dv.given("out_c", "output depth", "C", out[2]),
                 dv.zero("params", "parameters", why), dv.zero("macs", "MACs", why)]
 
-    def describe(self, a):
+    def describe(self, a: Attrs) -> str:
         return f"ONNX {a['onnx_op']} (not counted)"

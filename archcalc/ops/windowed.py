@@ -1,12 +1,18 @@
-"""Sliding windows: convolution (plain, grouped, depthwise) and pooling (max, average, global, adaptive)."""
+"""Sliding windows: convolution (plain, grouped, depthwise) and pooling (max, average, global,
+adaptive)."""
 from __future__ import annotations
 
-from .. import derive as dv
-from ..errors import ArchcalcError, SourcePos, error
-from .base import (At, GLOBAL, Op, Pair, REQUIRED, RFStep, Vol, _bool, _check_channels, _int, _padding, _pair, _rounding, window_out)
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..errors import ArchcalcError, Diagnostic, Places, SourcePos, error
+from . import derive as dv
+from .base import GLOBAL, REQUIRED, At, Attrs, Op, RFKind, RFStep, check_channels, window_out
+from .values import Pair, Vol, as_bool, as_int, as_padding, as_pair, as_rounding
 
 
-def _padding_of(a: dict, k_eff: Pair, layer: str, pos: SourcePos) -> Pair:
+def _padding_of(a: Attrs, k_eff: Pair, layer: str | None, pos: SourcePos) -> Pair:
+    """The padding at the top and left: ``same`` and ``valid`` resolved to pixels."""
     p = a["padding"]
     if p == "valid":
         return (0, 0)
@@ -16,7 +22,8 @@ def _padding_of(a: dict, k_eff: Pair, layer: str, pos: SourcePos) -> Pair:
                         layer=layer, hint="give the padding as a number instead: a P option "
                         "after a token (C2D8P0), padding: 0 in YAML")
         return ((k_eff[0] - 1) // 2, (k_eff[1] - 1) // 2)
-    return p
+    pads: Pair = p                    # numbers (four sides are resolved before this)
+    return pads
 
 
 def _groups_hint(cin: int, filters: int) -> str:
@@ -30,19 +37,20 @@ def _groups_hint(cin: int, filters: int) -> str:
     return f"groups that divide both {cin} and {filters}: {shown}{depthwise}"
 
 
-class _Windowed(Op):
+class Windowed(Op):
     """Shared by conv and pooling: kernel, stride, padding, dilation, rounding."""
 
-    def coerce(self, name, value, pos):
+    def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
         if name in ("kernel", "stride", "dilation"):
-            return _pair(value, name, pos)
+            return as_pair(value, name, pos)
         if name == "padding":
-            return _padding(value, pos, sides=True)
+            return as_padding(value, pos, sides=True)
         if name == "rounding":
-            return _rounding(value, pos)
+            return as_rounding(value, pos)
         return value
 
-    def normalize(self, raw, pos, where=None):
+    def normalize(self, raw: Mapping[str, Any], pos: SourcePos,
+                  where: Places | None = None) -> dict[str, Any]:
         """Also resolves, once, the dilated kernel (``k_eff``) and the padding per side (``pads``,
         from ``same``/``valid``/numbers): every later rule reads them from here."""
         a = super().normalize(raw, pos, where)
@@ -60,21 +68,24 @@ class _Windowed(Op):
             a["pads"] = _padding_of(a, a["k_eff"], None, (where or {}).get("padding", pos))
         return a
 
-    def k_eff(self, a: dict) -> Pair:
-        return a["k_eff"]
+    def k_eff(self, a: Attrs) -> Pair:
+        k_eff: Pair = a["k_eff"]
+        return k_eff
 
-    def pads(self, a: dict, at: At | None = None) -> Pair:
+    def pads(self, a: Attrs, at: At | None = None) -> Pair:
         """The padding at the top and left (the begin side, which places the windows)."""
-        return a["pads"]
+        pads: Pair = a["pads"]
+        return pads
 
     @staticmethod
-    def pads_end(a: dict) -> Pair:
+    def pads_end(a: Attrs) -> Pair:
         """The padding at the bottom and right: the same as the top and left unless the layer
         gives four sides."""
-        return a.get("pads_end") or a["pads"]
+        pads: Pair = a.get("pads_end") or a["pads"]
+        return pads
 
     @staticmethod
-    def axis_terms(a: dict, vin: Vol) -> tuple[tuple[int, int], tuple[int, int]]:
+    def axis_terms(a: Attrs, vin: Vol) -> tuple[tuple[int, int], tuple[int, int]]:
         """Per axis (height, width): an input length and one padding per side such that the
         symmetric rule of :func:`window_out` gives this layer's output and unseen tail. With
         begin padding b and end padding e, n + b + e − k = (n + b − e) + 2e − k, and the last
@@ -85,7 +96,7 @@ class _Windowed(Op):
         (bh, bw), (eh, ew) = a["pads"], end
         return (vin[0] + bh - eh, eh), (vin[1] + bw - ew, ew)
 
-    def spatial(self, a: dict, vin: Vol, at: At) -> Pair:
+    def spatial(self, a: Attrs, vin: Vol, at: At) -> Pair:
         if "pads_end" in a:
             (nh, ph), (nw, pw) = self.axis_terms(a, vin)
             vin = (nh, nw, vin[2])
@@ -97,7 +108,8 @@ class _Windowed(Op):
         if (vin[0], kh, sh, ph, dh) == (vin[1], kw, sw, pw, dw):   # one check, one message
             h = window_out(vin[0], kh, sh, ph, dh, r, "height and width", at.layer, at.pos)
             return h, h
-        out, diags = [], []
+        out: list[int] = []
+        diags: list[Diagnostic] = []
         for n, k, s, p, d, axis in ((vin[0], kh, sh, ph, dh, "height"),
                                     (vin[1], kw, sw, pw, dw, "width")):
             try:
@@ -108,10 +120,11 @@ class _Windowed(Op):
             raise ArchcalcError(diags)
         return out[0], out[1]
 
-    def rf_step(self, a, ins):
+    def rf_step(self, a: Attrs, ins: Sequence[Vol]) -> RFStep | RFKind:
         return RFStep(a["k_eff"], a["stride"], a["pads"])
 
-    def explain_window(self, a: dict, vin: Vol, out: Vol, rounding: str) -> list["dv.Figure"]:
+    def explain_window(self, a: Attrs, vin: Vol, out: Vol,
+                       rounding: str) -> list[dv.Derivation]:
         """Output height and width, with the rounding applied and what it dropped."""
         (kh, kw), (sh, sw), (dh, dw) = a["kernel"], a["stride"], a.get("dilation", (1, 1))
         (ph, pw), (eh, ew) = a["pads"], self.pads_end(a)
@@ -121,7 +134,7 @@ class _Windowed(Op):
                 dv.window_axis("out_w", "output width", "W", vin[1], kw, sw, pw, dw, r, out[1],
                                ew)]
 
-    def window_text(self, a: dict) -> str:
+    def window_text(self, a: Attrs) -> str:
         (kh, kw), (sh, sw) = a["kernel"], a["stride"]
         k = f"{kh}×{kw}"
         s = f"/{sh}" if sh == sw else f"/{sh}×{sw}"
@@ -134,25 +147,25 @@ class _Windowed(Op):
         return f"{k}{s} {ptxt}{dtxt}"
 
 
-class Conv(_Windowed):
+class Conv(Windowed):
     kind = "conv"
     names = ("conv2d", "convolution")
     ATTRS = {"filters": REQUIRED, "kernel": 3, "stride": 1, "padding": "same", "dilation": 1,
              "groups": 1, "bias": True, "rounding": None, "in_channels": None}
     weight_layer = True
 
-    def coerce(self, name, value, pos):
+    def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
         if name == "in_channels" and value is None:
             return None
         if name in ("filters", "groups", "in_channels"):
-            return _int(value, name, pos)
+            return as_int(value, name, pos)
         if name == "bias":
-            return _bool(value, name, pos)
+            return as_bool(value, name, pos)
         return super().coerce(name, value, pos)
 
-    def shape(self, a, ins, at):
+    def shape(self, a: Attrs, ins: Sequence[Vol], at: At) -> Vol:
         vin = ins[0]
-        _check_channels(a.get("in_channels"), vin[2], "in_channels", at)
+        check_channels(a.get("in_channels"), vin[2], "in_channels", at)
         g = a["groups"]
         if vin[2] % g or a["filters"] % g:
             raise error(f"groups = {g} must divide both the input channels ({vin[2]}) "
@@ -161,16 +174,18 @@ class Conv(_Windowed):
         h, w = self.spatial(a, vin, at)
         return (h, w, a["filters"])
 
-    def params(self, a, ins, out):
+    def params(self, a: Attrs, ins: Sequence[Vol], out: Vol) -> tuple[int, int]:
         kh, kw = a["kernel"]
         weights = kh * kw * (ins[0][2] // a["groups"]) * a["filters"]
         return (weights + (a["filters"] if a["bias"] else 0), 0)
 
-    def macs(self, a, ins, out):
-        kh, kw = a["kernel"]
-        return out[0] * out[1] * out[2] * (ins[0][2] // a["groups"]) * kh * kw
+    def macs(self, a: Attrs, ins: Sequence[Vol], out: Vol) -> int:
+        kernel: Pair = a["kernel"]
+        groups: int = a["groups"]
+        return out[0] * out[1] * out[2] * (ins[0][2] // groups) * kernel[0] * kernel[1]
 
-    def explain(self, a, ins, out, rounding):
+    def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
+                rounding: str) -> list[dv.Derivation]:
         (kh, kw), g, c, k = a["kernel"], a["groups"], ins[0][2], a["filters"]
         kern = [("F", kh), ("F", kw)] if kh == kw else [("F_h", kh), ("F_w", kw)]
         cin = [("C", c)] if g == 1 else [("C/g", c // g)]
@@ -183,7 +198,7 @@ class Conv(_Windowed):
             dv.product("macs", "MACs", [("H'", out[0]), ("W'", out[1]), ("K", k), *cin, *kern],
                        "one multiply-add per weight per output place; biases not counted")]
 
-    def sharing(self, a, ins, out) -> list["dv.Figure"]:
+    def sharing(self, a: Attrs, ins: Sequence[Vol], out: Vol) -> list[dv.Derivation]:
         """What weight sharing buys: the parameters of this layer as it is, of a locally
         connected layer with the same windows but its own weights (and bias) at every output
         place, and of a fully connected layer from the same input volume to the same output
@@ -199,12 +214,13 @@ class Conv(_Windowed):
                            "the same windows, no sharing: own weights at every output place"
                            + (" and own biases" if biases else ""),
                            plus=("H'·W'·K", oh * ow * k) if biases else None)
-        dense = dv.product("dense", "fully connected", [("H·W·C", h * w * c), ("H'·W'·K", oh * ow * k)],
+        dense = dv.product("dense", "fully connected",
+                           [("H·W·C", h * w * c), ("H'·W'·K", oh * ow * k)],
                            "every input to every output" + (", plus biases" if biases else ""),
                            plus=("H'·W'·K", oh * ow * k) if biases else None)
         return [dv.given("shared", "shared (this layer)", "parameters", shared), local, dense]
 
-    def describe(self, a):
+    def describe(self, a: Attrs) -> str:
         g = f" g{a['groups']}" if a["groups"] != 1 else ""
         nb = "" if a["bias"] else " no-bias"
         return f"{self.window_text(a)}, {a['filters']}{g}{nb}"
@@ -219,29 +235,30 @@ class DepthwiseConv(Conv):
     ATTRS = {"multiplier": 1, "kernel": 3, "stride": 1, "padding": "same", "dilation": 1,
              "bias": True, "rounding": None}
 
-    def coerce(self, name, value, pos):
+    def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
         if name == "multiplier":
-            return _int(value, name, pos)
+            return as_int(value, name, pos)
         return super().coerce(name, value, pos)
 
     @staticmethod
-    def as_conv(a: dict, cin: int) -> dict:
+    def as_conv(a: Attrs, cin: int) -> dict[str, Any]:
         """The equivalent conv attributes for an input of ``cin`` channels."""
         return {**a, "filters": cin * a["multiplier"], "groups": cin}
 
-    def shape(self, a, ins, at):
+    def shape(self, a: Attrs, ins: Sequence[Vol], at: At) -> Vol:
         return super().shape(self.as_conv(a, ins[0][2]), ins, at)
 
-    def params(self, a, ins, out):
+    def params(self, a: Attrs, ins: Sequence[Vol], out: Vol) -> tuple[int, int]:
         return super().params(self.as_conv(a, ins[0][2]), ins, out)
 
-    def macs(self, a, ins, out):
+    def macs(self, a: Attrs, ins: Sequence[Vol], out: Vol) -> int:
         return super().macs(self.as_conv(a, ins[0][2]), ins, out)
 
-    def sharing(self, a, ins, out):
+    def sharing(self, a: Attrs, ins: Sequence[Vol], out: Vol) -> list[dv.Derivation]:
         return super().sharing(self.as_conv(a, ins[0][2]), ins, out)
 
-    def explain(self, a, ins, out, rounding):
+    def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
+                rounding: str) -> list[dv.Derivation]:
         (kh, kw), c, m = a["kernel"], ins[0][2], a["multiplier"]
         kern = [("F", kh), ("F", kw)] if kh == kw else [("F_h", kh), ("F_w", kw)]
         k = c * m
@@ -256,26 +273,27 @@ class DepthwiseConv(Conv):
             dv.product("macs", "MACs", [("H'", out[0]), ("W'", out[1]), ("K", k), *kern],
                        "each output channel reads one input channel")]
 
-    def describe(self, a):
+    def describe(self, a: Attrs) -> str:
         m = f", ×{a['multiplier']}" if a["multiplier"] != 1 else ""
         return f"{self.window_text(a)} depthwise{m}" + ("" if a["bias"] else " no-bias")
 
 
-class _Pool(_Windowed):
+class _Pool(Windowed):
     ATTRS = {"kernel": 2, "stride": None, "padding": 0, "rounding": None}
 
-    def normalize(self, raw, pos, where=None):
+    def normalize(self, raw: Mapping[str, Any], pos: SourcePos,
+                  where: Places | None = None) -> dict[str, Any]:
         a = super().normalize(raw, pos, where)
         if a["stride"] is None:
             a["stride"] = a["kernel"]      # as PyTorch: the stride defaults to the window
         return a
 
-    def coerce(self, name, value, pos):
+    def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
         if name == "stride" and value is None:
             return None
         return super().coerce(name, value, pos)
 
-    def shape(self, a, ins, at):
+    def shape(self, a: Attrs, ins: Sequence[Vol], at: At) -> Vol:
         ph, pw = map(max, a["pads"], self.pads_end(a))
         kh, kw = a["kernel"]
         if ph * 2 > kh or pw * 2 > kw:
@@ -284,12 +302,13 @@ class _Pool(_Windowed):
         h, w = self.spatial(a, ins[0], at)
         return (h, w, ins[0][2])
 
-    def explain(self, a, ins, out, rounding):
+    def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
+                rounding: str) -> list[dv.Derivation]:
         return self.explain_window(a, ins[0], out, rounding) + [
             dv.given("out_c", "output depth", "C", ins[0][2], "pooling keeps the channels"),
             *dv.no_params_no_macs("comparisons and averages are not counted as MACs")]
 
-    def describe(self, a):
+    def describe(self, a: Attrs) -> str:
         # a layer's own ceil rounding (Caffe, ceil_mode) changes its size: shown
         return self.window_text(a) + (" ceil" if a.get("rounding") == "ceil" else "")
 
@@ -308,13 +327,14 @@ class _GlobalPool(Op):
     """One value per channel over all H×W places: a 1×1×C vector that sees the whole input."""
     reduces = ""          # "average", "maximum"
 
-    def shape(self, a, ins, at):
+    def shape(self, a: Attrs, ins: Sequence[Vol], at: At) -> Vol:
         return (1, 1, ins[0][2])
 
-    def rf_step(self, a, ins):
+    def rf_step(self, a: Attrs, ins: Sequence[Vol]) -> RFStep | RFKind:
         return GLOBAL
 
-    def explain(self, a, ins, out, rounding):
+    def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
+                rounding: str) -> list[dv.Derivation]:
         h, w, c = ins[0]
         return [dv.given("out_h", "output height", "1", 1,
                          f"one {self.reduces} over all {h}×{w} places"),
@@ -340,25 +360,27 @@ class AdaptiveAvgPool(Op):
     names = ("adaptive_avg_pool", "adaptiveavgpool2d")
     ATTRS = {"output": REQUIRED}
 
-    def coerce(self, name, value, pos):
-        return _pair(value, "output", pos)
+    def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
+        return as_pair(value, "output", pos)
 
-    def window(self, a: dict, vin: Vol) -> Pair:
+    def window(self, a: Attrs, vin: Vol) -> Pair:
         return (vin[0] // a["output"][0], vin[1] // a["output"][1])
 
-    def shape(self, a, ins, at):
+    def shape(self, a: Attrs, ins: Sequence[Vol], at: At) -> Vol:
         (h, w, c), (oh, ow) = ins[0], a["output"]
         if h % oh or w % ow:
             raise error(f"adaptive pooling from {h}×{w} to {oh}×{ow} has uneven windows", at.pos,
-                        layer=at.layer, hint="archcalc needs the input size to be a multiple of the "
-                        "output size; change the input or use an avgpool with an explicit kernel")
+                        layer=at.layer, hint="archcalc needs the input size to be a multiple of "
+                        "the output size; change the input or use an avgpool with an explicit "
+                        "kernel")
         return (oh, ow, c)
 
-    def rf_step(self, a, ins):
+    def rf_step(self, a: Attrs, ins: Sequence[Vol]) -> RFStep | RFKind:
         k = self.window(a, ins[0])
         return RFStep(k, k, (0, 0))
 
-    def explain(self, a, ins, out, rounding):
+    def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
+                rounding: str) -> list[dv.Derivation]:
         (h, w, c), (oh, ow) = ins[0], a["output"]
         return [dv.given("out_h", "output height", "the output size asked for", oh,
                          f"an average pool with window = stride = {h}/{oh} = {h // oh}"),
@@ -367,12 +389,12 @@ class AdaptiveAvgPool(Op):
                 dv.given("out_c", "output depth", "C", c),
                 *dv.no_params_no_macs("averages are not counted as MACs")]
 
-    def describe(self, a):
+    def describe(self, a: Attrs) -> str:
         return f"→ {a['output'][0]}×{a['output'][1]}"
 
 
 class GlobalMaxPool(_GlobalPool):
-    """The largest value of each channel over all H×W places (issue 10)."""
+    """The largest value of each channel over all H×W places."""
     kind = "global_maxpool"
     names = ("gmp", "global_max_pool", "globalmaxpool")
     reduces = "maximum"

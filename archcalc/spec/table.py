@@ -14,7 +14,7 @@ from dataclasses import replace
 from ..errors import ArchcalcError, Diagnostic, SourcePos, error
 from ..graph import Builder, Network
 from ..ops import Vol
-from .text import _FC, Defaults, Word, emit_word, letter_runs
+from .text import FC_TOKEN, Defaults, Word, WordMemo, emit_word, letter_runs
 
 _HEADER = re.compile(r"\s*\|?\s*name\s*:?\s*(\t|\|)", re.I)
 
@@ -44,7 +44,7 @@ def _cells(line: str, markdown: bool) -> list[tuple[str, int]]:
     return out
 
 
-def _emit_column(b: Builder, words: list[Word], d: Defaults, memo: dict,
+def _emit_column(b: Builder, words: list[Word], d: Defaults, memo: WordMemo,
                  diags: list[Diagnostic]) -> None:
     """One column's layers. The VGG paper's table omits the ReLUs, but its text says that all
     hidden layers are equipped with the rectification non-linearity: a column without any ReLU
@@ -53,7 +53,7 @@ def _emit_column(b: Builder, words: list[Word], d: Defaults, memo: dict,
     diags.extend(errors)
     b.warnings.extend(warnings)
     relu = not any(w.text.lower() in ("r", "relu") for w in words)
-    fcs = [i for i, w in enumerate(words) if _FC.fullmatch(w.text)]
+    fcs = [i for i, w in enumerate(words) if FC_TOKEN.fullmatch(w.text)]
     last_fc = fcs[-1] if fcs else None
     for i, w in enumerate(words):
         try:
@@ -80,17 +80,18 @@ def parse_table(text: str, file: str, input: Vol, defaults: Defaults,
     while names and not names[-1]:
         names.pop()
     if not names or any(not n for n in names):
-        raise error("every column in the header row needs a name", SourcePos(file, head + 1, 1, lines[head]))
+        raise error("every column in the header row needs a name",
+                    SourcePos(file, head + 1, 1, lines[head]))
     if len(set(names)) != len(names):
         raise error("column names in the header repeat", SourcePos(file, head + 1, 1, lines[head]))
     if column is not None and column not in names:
         raise error(f"no column {column!r} in the table", SourcePos(file, head + 1, 1, lines[head]),
-                    hint="columns: " + ", ".join(names), exit_code=2)
+                    hint="columns: " + ", ".join(names), kind="usage")
     wanted = [column] if column is not None else names
     builders = {n: Builder(n, input, SourcePos(file, head + 1, 1)) for n in wanted}
     states = {n: replace(defaults) for n in wanted}   # each column has its own running width
     declared: dict[str, tuple[int, SourcePos]] = {}
-    memo: dict = {}
+    memo: WordMemo = {}
     diags: list[Diagnostic] = []
     column_words: dict[str, list[Word]] = {n: [] for n in wanted}
     for i in range(head + 1, len(lines)):

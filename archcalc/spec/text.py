@@ -12,12 +12,18 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 from ..errors import ArchcalcError, Diagnostic, SourcePos, error
-from ..graph import MAX_LAYERS
+from ..graph import MAX_LAYERS, Builder, Layer
 from ..ops import DEFAULT_ROUNDING
+
+Attrs = dict[str, Any]                  # a layer's attributes, as written or validated
+PosOf = Callable[[int], SourcePos]      # an offset in the text → its place
+# (word, running width) → the word's layers, validated, and the running width after them
+WordMemo = dict[tuple[str, int], tuple[list[tuple[str, Attrs]], int]]
 
 MAX_NESTING = 32
 LETTERS = re.compile(r"[CRPMS]+", re.I)
@@ -40,7 +46,7 @@ class Defaults:
     def __post_init__(self) -> None:
         self.width = self.filters
 
-    def pool(self, kind: str, given: dict) -> tuple[str, dict]:
+    def pool(self, kind: str, given: Attrs) -> tuple[str, Attrs]:
         """A pool layer's attributes: what is ``given``, else these defaults (a stride left
         unset is the kernel: one rule, in ops._Pool). A max pool doubles the running width of
         letter convs when ``double_after_pool`` is set."""
@@ -48,14 +54,19 @@ class Defaults:
         attrs.setdefault("kernel", self.pool_kernel)
         if self.pool_stride is not None:
             attrs.setdefault("stride", self.pool_stride)
-        if kind == "maxpool" and self.double_after_pool:
-            self.width *= 2
+        self.pooled(kind)
         return (kind, attrs)
 
+    def pooled(self, kind: str) -> None:
+        """After a pool layer of ``kind``: a max pool doubles the running width of letter convs
+        when ``double_after_pool`` is set."""
+        if kind == "maxpool" and self.double_after_pool:
+            self.width *= 2
 
-def _opts(s: str, allowed: str, word: str, pos: SourcePos) -> dict:
+
+def _opts(s: str, allowed: str, word: str, pos: SourcePos) -> dict[str, int]:
     """Options such as S4P0G2 after a token's head: letter then number, each at most once."""
-    out: dict = {}
+    out: dict[str, int] = {}
     for m in re.finditer(r"([A-Z])(\d+)|(.)", s, re.I):
         if m.group(3) is not None or m.group(1).upper() not in allowed:
             rest = s[m.start():]
@@ -76,16 +87,16 @@ _CONV = re.compile(r"C(\d+)(?:X(\d+))?D(\d+)(.*)", re.I)
 _CONV_PAPER = re.compile(r"conv(\d+)(?:x(\d+))?-(\d+)", re.I)
 _DW = re.compile(r"DW(\d+)(?:X(\d+))?(.*)", re.I)
 _POOL = re.compile(r"([MA])(\d+)?(?:X(\d+))?(.*)", re.I)
-_FC = re.compile(r"FC-?(\d+)", re.I)
+FC_TOKEN = re.compile(r"FC-?(\d+)", re.I)
 _RESAMPLE = re.compile(r"(UP|SHUF)(\d+)", re.I)
-_NAMED = {
+_NAMED: dict[str, tuple[str, Attrs]] = {
     "s": ("softmax", {}), "softmax": ("softmax", {}), "soft-max": ("softmax", {}),
     "r": ("relu", {}), "relu": ("relu", {}),
     "lrn": ("lrn", {}), "bn": ("batchnorm", {}), "batchnorm": ("batchnorm", {}),
     "do": ("dropout", {}), "drop": ("dropout", {}), "dropout": ("dropout", {}),
     "gap": ("global_avgpool", {}), "flatten": ("flatten", {}),
     "tanh": ("tanh", {}), "sigmoid": ("sigmoid", {}),
-    # issue 10: activations, norms, global max pooling
+    # activations, norms, global max pooling
     "r6": ("relu6", {}), "relu6": ("relu6", {}), "hs": ("hardswish", {}),
     "hardswish": ("hardswish", {}), "hsig": ("hardsigmoid", {}),
     "hardsigmoid": ("hardsigmoid", {}), "silu": ("silu", {}), "swish": ("silu", {}),
@@ -99,7 +110,7 @@ _GN = re.compile(r"GN(\d+)", re.I)
 _PATHLIKE = re.compile(r"[/\\]|\.(ya?ml|tsv|md|txt|spec|onnx)$", re.I)
 
 
-def word_layers(word: str, pos: SourcePos, d: Defaults) -> list[tuple[str, dict]]:
+def word_layers(word: str, pos: SourcePos, d: Defaults) -> list[tuple[str, Attrs]]:
     """The (op, attributes) a word stands for; letters may stand for several layers."""
     low = word.lower()
     if _PATHLIKE.search(word):
@@ -110,7 +121,7 @@ def word_layers(word: str, pos: SourcePos, d: Defaults) -> list[tuple[str, dict]
         raise error(f"unexpected {sep.group(0)!r} in {word!r}", pos,
                     hint=f"words are separated by spaces: {' '.join(parts)}")
     if LETTERS.fullmatch(word) and low not in ("s",):
-        out = []
+        out: list[tuple[str, Attrs]] = []
         for ch in low:
             if ch == "c":
                 out.append(("conv", {"filters": d.width, "kernel": d.conv_kernel,
@@ -124,8 +135,8 @@ def word_layers(word: str, pos: SourcePos, d: Defaults) -> list[tuple[str, dict]
                 out.append(d.pool("maxpool", {}))
         return out
     if low in _NAMED:
-        op, attrs = _NAMED[low]
-        return [(op, dict(attrs))]
+        op, named = _NAMED[low]
+        return [(op, dict(named))]
     if low in ("maxpool", "pool"):
         return [d.pool("maxpool", {})]
     if low == "avgpool":
@@ -133,7 +144,7 @@ def word_layers(word: str, pos: SourcePos, d: Defaults) -> list[tuple[str, dict]
     m = _GN.fullmatch(word)
     if m:
         return [("groupnorm", {"groups": int(m.group(1))})]
-    m = _FC.fullmatch(word)
+    m = FC_TOKEN.fullmatch(word)
     if m:
         return [("fc", {"units": int(m.group(1)), "bias": d.bias})]
     m = _CONV_PAPER.fullmatch(word)
@@ -146,7 +157,8 @@ def word_layers(word: str, pos: SourcePos, d: Defaults) -> list[tuple[str, dict]
         o = _opts(m.group(4), "SPG", word, pos)
         k = (int(m.group(1)), int(m.group(2) or m.group(1)))
         return [("conv", {"filters": int(m.group(3)), "kernel": k,
-                          "stride": o.get("S", d.conv_stride), "padding": o.get("P", d.conv_padding),
+                          "stride": o.get("S", d.conv_stride),
+                          "padding": o.get("P", d.conv_padding),
                           "groups": o.get("G", 1), "bias": d.bias})]
     m = _DW.fullmatch(word)
     if m:
@@ -154,7 +166,7 @@ def word_layers(word: str, pos: SourcePos, d: Defaults) -> list[tuple[str, dict]
         k = (int(m.group(1)), int(m.group(2) or m.group(1)))
         return [("dwconv", {"kernel": k, "stride": o.get("S", d.conv_stride),
                             "padding": o.get("P", d.conv_padding), "bias": d.bias})]
-    m = _RESAMPLE.fullmatch(word)                # issue 10: UP2 (nearest ×2), SHUF3 (shuffle)
+    m = _RESAMPLE.fullmatch(word)                # UP2 (nearest ×2), SHUF3 (shuffle)
     if m:
         n = int(m.group(2))
         return [("upsample", {"scale": n}) if m.group(1).lower() == "up"
@@ -164,7 +176,7 @@ def word_layers(word: str, pos: SourcePos, d: Defaults) -> list[tuple[str, dict]
     m = _POOL.fullmatch(word)
     if m and (m.group(2) or m.group(4) or low in ("m", "a")):
         o = _opts(m.group(4), "SP", word, pos)
-        attrs: dict = {}
+        attrs: Attrs = {}
         if m.group(2):
             attrs["kernel"] = (int(m.group(2)), int(m.group(3) or m.group(2)))
         if "S" in o:
@@ -180,7 +192,7 @@ _NAMED_TOKENS = ["M", "S", "R", "LRN", "BN", "GAP", "dropout", "flatten", "maxpo
                  "soft-max", "softmax", "relu", "tanh", "sigmoid", "batchnorm",
                  "R6", "HS", "HSIG", "SILU", "GELU", "LRELU", "PRELU", "ELU", "GN", "LN", "IN",
                  "GMP", "relu6", "hardswish", "hardsigmoid", "swish"]
-_SHAPES = [
+_SHAPES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str | None]]] = [
     # C3X64: an X typed for the D of C3D64 (a second kernel size over 15 is not plausible)
     (re.compile(r"c(\d+)x(\d+)", re.I),
      lambda m: f"did you mean C{m.group(1)}D{m.group(2)} ({m.group(2)} filters of "
@@ -221,8 +233,9 @@ def _token_hint(word: str) -> str:
                 "tabs, or write it in Markdown (| Name | A | B |, then a |---| rule)")
     for rx, say in _SHAPES:
         m = rx.fullmatch(word)
-        if m and say(m):
-            return say(m)
+        said = say(m) if m else None
+        if said:
+            return said
     near = difflib.get_close_matches(word.lower(), [k.lower() for k in _NAMED_TOKENS], n=1,
                                      cutoff=0.6)
     near = [k for k in _NAMED_TOKENS if near and k.lower() == near[0]]
@@ -233,7 +246,8 @@ def _token_hint(word: str) -> str:
         "GN[<groups>], LN, IN, dropout, flatten; letters: C R P M S"
 
 
-def emit_word(b, w: "Word", d: Defaults, memo: dict, **add) -> list:
+def emit_word(b: Builder, w: Word, d: Defaults,
+              memo: WordMemo, **add: Any) -> list[Layer]:
     """Add the layers a word stands for to Builder ``b``; returns them.
 
     ``memo`` caches each word's validated attributes (keyed by the word and the running width of
@@ -263,18 +277,21 @@ class Word(NamedTuple):
 
 @dataclass
 class Group:
-    items: list
+    items: list[Item]
     times: int
     pos: SourcePos
+
+
+Item = Word | Group             # what a spec string is a list of
 
 
 # a token is '(', ')' with its repeat count, or a word; white space between them is skipped
 _TOKEN = re.compile(r"#[^\n]*|\(|\)\s*(?:[x*×]\s*(\d+))?|[^\s()#]+")
 
 
-def parse_items(text: str, pos_of) -> list:
+def parse_items(text: str, pos_of: PosOf) -> list[Item]:
     """Parse ``text`` into Words and Groups. ``pos_of(offset)`` maps an offset to a SourcePos."""
-    stack: list[tuple[list, SourcePos]] = [([], pos_of(0))]
+    stack: list[tuple[list[Item], SourcePos]] = [([], pos_of(0))]
     new_tuple = tuple.__new__          # a Word without the named tuple's Python-level constructor
     items = stack[-1][0]
     for m in _TOKEN.finditer(text):
@@ -311,7 +328,7 @@ def parse_items(text: str, pos_of) -> list:
     return stack[0][0]
 
 
-def count_layers(items: list, sizes: dict | None = None) -> int:
+def count_layers(items: Sequence[Item], sizes: dict[str, int] | None = None) -> int:
     """Words an item list expands to (an upper bound on its layers' count divided by letters).
     ``sizes`` caches each distinct word's count (a literal 100,000-word string has few)."""
     sizes = {} if sizes is None else sizes
@@ -329,7 +346,7 @@ def count_layers(items: list, sizes: dict | None = None) -> int:
     return n
 
 
-def expand(items: list) -> Iterator[Word]:
+def expand(items: Sequence[Item]) -> Iterator[Word]:
     for it in items:
         if isinstance(it, Group):
             for _ in range(it.times):
@@ -346,7 +363,7 @@ MISREAD = {"mp": "M (one max pool) or maxpool", "sm": "S (softmax) or softmax",
 _LETTER_OPS = {"c": "conv", "r": "ReLU", "p": "max pool", "m": "max pool", "s": "softmax"}
 
 
-def _words(items: list) -> Iterator[Word]:
+def _words(items: Sequence[Item]) -> Iterator[Word]:
     """Every word as written (a group's words once, not once per repetition)."""
     for it in items:
         if isinstance(it, Group):
@@ -363,7 +380,7 @@ def _is_token(w: Word) -> bool:
         return False
 
 
-def letter_runs(items: list) -> tuple[list[Diagnostic], list[Diagnostic]]:
+def letter_runs(items: Sequence[Item]) -> tuple[list[Diagnostic], list[Diagnostic]]:
     """(errors, warnings) for runs of shorthand letters that are likely misread.
 
     A run of two or more letters (``CRCRP``) stands for one layer per letter. In a spec that also
@@ -377,7 +394,8 @@ def letter_runs(items: list) -> tuple[list[Diagnostic], list[Diagnostic]]:
         return [], []
     runs = [w for w in words if w.text in letters]
     token = next((w for w in words if not LETTERS.fullmatch(w.text) and _is_token(w)), None)
-    errors, warnings = [], []
+    errors: list[Diagnostic] = []
+    warnings: list[Diagnostic] = []
     for w in runs:
         read = ", ".join(f"{ch} ({_LETTER_OPS[ch.lower()]})" for ch in w.text)
         meant = MISREAD.get(w.text.lower())
@@ -395,20 +413,20 @@ def letter_runs(items: list) -> tuple[list[Diagnostic], list[Diagnostic]]:
     return errors, warnings
 
 
-def check_size(items: list, pos: SourcePos) -> None:
+def check_size(items: Sequence[Item], pos: SourcePos) -> None:
     n = count_layers(items)
     if n > MAX_LAYERS:
         raise error(f"the spec expands to more than {MAX_LAYERS:,} layers", pos,
                     hint="lower the repeat counts; archcalc's limit keeps analysis within memory")
 
 
-def line_positions(text: str, file: str, line: int = 1, col: int = 1):
+def line_positions(text: str, file: str, line: int = 1, col: int = 1) -> PosOf:
     """A ``pos_of(offset)`` for text that starts at (line, col) of ``file``."""
     lines = text.split("\n")
     if len(lines) == 1:                  # a one-line spec string: no search
-        def pos_of(offset: int) -> SourcePos:   # built as a plain tuple is: one per word
+        def on_the_line(offset: int) -> SourcePos:   # built as a plain tuple is: one per word
             return tuple.__new__(SourcePos, (file, line, offset + col, text))
-        return pos_of
+        return on_the_line
     starts = [0]
     for ln in lines[:-1]:
         starts.append(starts[-1] + len(ln) + 1)

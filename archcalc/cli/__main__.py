@@ -1,0 +1,4 @@
+"""``python -m archcalc.cli``: the archcalc command."""
+from .entry import main
+
+main()

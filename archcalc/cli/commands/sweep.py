@@ -1,0 +1,354 @@
+"""``archcalc sweep``: every variant of a spec over the parameters' values (docs/sweep.md)."""
+from __future__ import annotations
+
+import heapq
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from ...design.sweep import Result, default_jobs, parse_objectives, plan
+from ...design.sweep.engine import connect, run_dask, run_local
+from ...design.sweep.pareto import Front
+from ...errors import INTERNAL, OPTIONS, ArchcalcError, Diagnostic, SourcePos, error
+from ...files import AtomicFile, writable_output
+from ...ops.values import as_written as show
+from ...settings import LoadOptions
+from ..guard import StreamedError, note
+from ..options import SPEC, DeviceChoice, command, device, request, whole
+
+if TYPE_CHECKING:
+    from types import FrameType, ModuleType
+
+    from rich.progress import Progress, TaskID
+
+    from ...design.sweep.pareto import Objective
+
+FIRST_ERRORS = 3            # how many invalid variants an all-invalid sweep shows
+
+
+class _Progress:
+    """A progress bar on standard error while it is a terminal (and the rows are not being
+    printed to that same terminal); otherwise nothing."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
+        self.total, self.enabled = total, enabled
+
+    def start(self) -> None:
+        """At the first chunk's results: by then the worker processes have started (forked
+        from this process before it has the bar's thread)."""
+        if self.enabled and self.bar is None:
+            self.enabled = False
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+            self.bar = Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(),
+                                TimeElapsedColumn(), TimeRemainingColumn(),
+                                console=Console(stderr=True), transient=True,
+                                redirect_stdout=False, redirect_stderr=False)
+            self.task = self.bar.add_task("sweep", total=self.total)
+            self.bar.start()
+
+    def advance(self, n: int) -> None:
+        self.start()
+        if self.bar is not None and self.task is not None:
+            self.bar.advance(self.task, n)
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+
+class _Spool:
+    """Invalid variants of a --pareto sweep, kept on disk (not in memory) until the front is
+    known, then merged with it in order."""
+
+    def __init__(self) -> None:
+        self.fh = tempfile.TemporaryFile("w+", encoding="utf-8")
+
+    def add(self, r: Result) -> None:
+        self.fh.write(json.dumps([r.seq, r.variant, r.settings, r.error, r.internal]) + "\n")
+
+    def results(self) -> Iterator[Result]:
+        self.fh.seek(0)
+        for line in self.fh:
+            seq, variant, settings, err, internal = json.loads(line)
+            yield Result(variant, settings, None, err, internal, seq)
+        self.fh.close()
+
+
+def _as_error(first: list[Result]) -> ArchcalcError:
+    """Every variant is invalid: the first few of them and why."""
+    diags = []
+    for r in first:
+        e = r.error
+        assert e is not None                # invalid variants only
+        where = SourcePos(e["file"], e.get("line") or 0, e.get("column") or 0)
+        settings = " ".join(f"{k}={show(v)}" for k, v in r.settings.items())
+        diags.append(Diagnostic("error", f"variant {r.variant}" +
+                                (f" ({settings})" if settings else "") + f": {e['message']}",
+                                where, e.get("hint"), e.get("layer")))
+    return ArchcalcError(diags)
+
+
+PAGE_POINTS = 2000          # valid variants off the front that the page's plot shows, at most
+PAGE_INVALID = 100          # invalid variants the page lists (CSV and JSON Lines list them all)
+
+
+def _page_module(fmt: str, objectives: Sequence[Objective] | None) -> ModuleType | None:
+    """archcalc.views.report.front for --format html (which needs --pareto and pygal), else
+    None."""
+    if fmt != "html":
+        return None
+    if not objectives:
+        raise error("--format html is the page of the Pareto front: it needs --pareto", OPTIONS,
+                    hint="e.g. --pareto macs,-rf -o front.html; or write csv or json",
+                    kind="usage")
+    try:
+        import pygal  # noqa: F401
+    except ImportError:
+        raise error("the Pareto front's page draws its plot with pygal, which is not installed",
+                    OPTIONS, hint="pip install 'archcalc[report]', or write csv or json",
+                    kind="usage") from None
+    from ...views.report import front
+    return front
+
+
+class _Reservoir:
+    """A uniform random sample of at most ``size`` of the items added (reservoir sampling):
+    what the page plots of a sweep of any size."""
+
+    def __init__(self, size: int, seed: int | None = None):
+        import random
+        self.items: list[Result] = []
+        self.size, self.seen = size, 0
+        self.rng = random.Random(seed if seed is not None else 0)
+
+    def add(self, item: Result) -> None:
+        self.seen += 1
+        if len(self.items) < self.size:
+            self.items.append(item)
+        else:
+            k = self.rng.randrange(self.seen)
+            if k < self.size:
+                self.items[k] = item
+        return None
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (kill, a batch system's time limit) ends the sweep as Ctrl-C does: the partial
+    output file is removed and the workers are stopped (exit 130)."""
+    import signal
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+    before = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+
+@command
+def sweep(
+    spec: str = SPEC,
+    sets: list[str] | None = typer.Option(
+        None, "--set", "-s", metavar="NAME=VALUES",
+        help="a parameter's values: one value, a list a,b,c, or an inclusive range lo..hi/step "
+             "(e.g. res=160..320/32, width=0.5,0.75,1.0, depth=[2,2,2,2],[3,4,6,3]); repeat "
+             "for more parameters: the sweep is their Cartesian product"),
+    sample: str | None = typer.Option(None, "--sample", metavar="N",
+                                      help="N distinct variants drawn at random instead"),
+    seed: str | None = typer.Option(None, "--seed", metavar="S",
+                                    help="seed of --sample's draws (default: a new one, "
+                                         "printed)"),
+    jobs: str | None = typer.Option(None, "--jobs", "-j", metavar="N",
+                                    help="worker processes (default: every core)"),
+    format: str | None = typer.Option(None, "--format", "-F", metavar="FORMAT",
+                                      help="table, csv, json (JSON Lines; also jsonl) or "
+                                           "html (the Pareto front's page); default: from "
+                                           "-o's suffix, else table"),
+    output: str | None = typer.Option(None, "--output", "-o", metavar="FILE",
+                                      help="write to FILE, only once the sweep is complete "
+                                           "(default: stream to standard output)"),
+    pareto: str | None = typer.Option(
+        None, "--pareto", metavar="FIGURES",
+        help="keep the non-dominated variants: figures to minimize, - before those to "
+             "maximize, e.g. macs,params,-rf"),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", metavar="ADDRESS",
+        help="run on a Dask cluster, e.g. tcp://host:8786 (pip install 'archcalc[cluster]')"),
+    opts: LoadOptions = request(exclude=("set_", "unknown")),
+    dev: DeviceChoice | None = device("also each variant's predicted latency on a device "
+                                      "(archcalc estimate; docs/latency.md)"),
+) -> None:
+    """Every variant of a spec over the parameters' values (--set), evaluated in parallel:
+    settings, parameters, MACs, activations, peak and training memory and the output's
+    receptive field, one row each in variant order; invalid variants with their first error.
+
+    Exit codes: 0 done (some variants may be invalid: see their rows), 1 every variant is
+    invalid, 2 bad usage, 3 an internal error."""
+    with _terminate_as_interrupt():
+        _sweep(spec, sets or [], sample, seed, jobs, format, output, pareto, scheduler, opts,
+               dev)
+
+
+def _sweep(spec: str, sets: list[str], sample: Any, seed: Any, jobs: Any, format: Any,
+           output: str | None, pareto: str | None, scheduler: str | None,
+           opts: LoadOptions, dev: DeviceChoice | None) -> None:
+    from ...views.sweep import Writer, column_widths, format_of
+    fmt = format_of(output, format)
+    if output is not None:
+        writable_output(output, "sweep.csv", "the results")
+    sample = whole(sample, "--sample", 1)
+    seed = whole(seed, "--seed", 0)
+    if seed is not None and sample is None:
+        raise error("--seed applies to --sample's draws", OPTIONS, kind="usage",
+                    hint="add --sample N, or drop --seed")
+    jobs = whole(jobs, "--jobs", 1, 4096)
+    if scheduler is not None and jobs is not None:
+        raise error("--jobs and --scheduler exclude each other", OPTIONS, kind="usage",
+                    hint="the cluster's workers set how many run at once")
+    on = None
+    if dev is not None:                      # a bad name or file is said before any work
+        from ... import latency
+        on = latency.device(dev.name, dev.file)
+        on.peak("fp32")
+    job, space = plan(spec, sets, opts, on)
+    lists = [a.name for a in space.axes if isinstance(a.values, list) and any(
+        isinstance(v, (bool, list, tuple, str)) for v in a.values)]
+    objectives = parse_objectives(pareto, job.keys, space.names, lists) \
+        if pareto is not None else None
+    page = _page_module(fmt, objectives)
+    count = len(space)
+    if sample is not None:
+        if sample >= len(space):
+            note(f"--sample {sample:,}: the space holds {len(space):,} variants; all of them "
+                 "are run, in order")
+            sample = None
+        else:
+            if seed is None:
+                import random
+                seed = random.SystemRandom().randrange(2 ** 32)
+                note(f"--sample draws with seed {seed} (--seed {seed} draws the same variants)")
+            count = sample
+    indices = space.indices(sample, seed)
+
+    client = connect(scheduler) if scheduler is not None else None
+    sink = AtomicFile(output) if output is not None else None
+    out: Any = sink if sink is not None else sys.stdout
+    interactive = sys.stderr.isatty() and (sink is not None or pareto is not None
+                                           or not sys.stdout.isatty())
+    progress = _Progress(count, interactive)
+    started = time.perf_counter()
+    workers = 1
+    streamed = False
+    try:
+        if client is not None:
+            workers = sum(client.nthreads().values())
+            results: Iterator[Result] = run_dask(job, space, indices, count, client,
+                                                 progress.advance)
+        else:
+            workers = min(jobs or default_jobs(), count)
+            results = run_local(job, space, indices, count, jobs or default_jobs(),
+                                progress.advance)
+        writer = Writer(out, fmt, space.names, count, job.keys, column_widths(space.axes))
+        shown = _Reservoir(PAGE_POINTS, seed) if page is not None else None
+        invalid_shown: list[Result] = []    # the page is written at the end, from these
+
+        def keep_invalid(r: Result) -> None:
+            if len(invalid_shown) < PAGE_INVALID:
+                invalid_shown.append(r)
+        row = writer.row if page is None else keep_invalid
+        writer.header()
+        streamed = sink is None and fmt != "html"
+        seen = valid = internal = 0
+        first_errors: list[Result] = []
+        kept = Front(objectives) if objectives else None
+        spool = _Spool() if objectives else None
+        for r in results:
+            seen += 1
+            if r.error is None:
+                valid += 1
+                if shown is not None:
+                    shown.add(r)
+                if kept is not None:
+                    kept.add(r)
+                    continue
+            else:
+                internal += r.internal
+                if len(first_errors) < FIRST_ERRORS:
+                    first_errors.append(r)
+                if spool is not None:
+                    spool.add(r)
+                    continue
+            row(r)
+        progress.stop()
+        if kept is not None and spool is not None:      # both, with --pareto
+            for r in heapq.merge(kept.results(), spool.results(), key=lambda r: r.seq):
+                if r.error is not None:     # the page lists the invalid ones only
+                    row(r)
+                elif page is None:
+                    row(r)
+        if page is not None:
+            assert kept is not None and shown is not None      # the page needs --pareto
+            on_front = kept.results()
+            seqs = {r.seq for r in on_front}
+            title = f"archcalc sweep {job.source.shown}"
+            out.write(page.render(title, objectives, space.names, job.keys, on_front,
+                                  [r for r in shown.items if r.seq not in seqs], invalid_shown,
+                                  {"variants": seen, "invalid": seen - valid,
+                                   "unscored": kept.unscored}))
+        if sink is not None:
+            sink.commit()
+            sink = None
+    finally:
+        progress.stop()
+        if sink is not None:
+            sink.abort()
+        if client is not None:
+            client.close()
+    took = time.perf_counter() - started
+    where = f"{workers} Dask worker thread{'s' * (workers != 1)}" if client is not None else \
+        f"{workers} process{'es' * (workers != 1)}"
+    summary = f"{seen:,} variant{'s' * (seen != 1)}"
+    if seen - valid:
+        summary += f" ({seen - valid:,} invalid)"
+    if kept is not None:
+        summary += f", {len(kept.members):,} on the Pareto front"
+        if kept.unscored:
+            summary += f" ({kept.unscored:,} valid ones have no value of a --pareto figure)"
+    summary += f" in {took:.1f} s on {where}"
+    if output is not None:
+        summary += f"; wrote {output}"
+    note(summary)
+    if internal:
+        raise error(f"{internal:,} variant{'s' * (internal != 1)} hit an internal error (listed "
+                    "in the output)", INTERNAL, kind="internal",
+                    hint="please report it; ARCHCALC_DEBUG=1 archcalc summary with those "
+                         "settings shows the traceback")
+    if seen and not valid:
+        exc = _as_error(first_errors)
+        if streamed and fmt == "json":
+            raise StreamedError(exc.diagnostics, exc.kind, exc.partial)
+        raise exc

@@ -1,0 +1,218 @@
+"""The report's charts as SVG text, drawn by pygal (the optional extra ``archcalc[report]``;
+docs/report.md says why pygal). Imported only by ``archcalc report``. Every value comes from
+the Report through :mod:`.figures`; pygal draws the axes, bars, lines, labels and legends."""
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from ...report import Report
+from ...units import human_bytes, human_count
+from . import series
+
+if TYPE_CHECKING:
+    from ...graph import Network
+    from ...latency.model import Estimate
+
+try:
+    import pygal
+    from pygal.style import Style
+except ImportError as exc:          # the command turns this into one clear error (exit 2)
+    raise ImportError("archcalc report draws its plots with pygal: pip install "
+                      "'archcalc[report]'") from exc
+
+WIDTH, HEIGHT = 1000, 440
+MIB = 1 << 20
+MAX_BARS = 100       # more layers than this: the bar chart folds blocks (and says so)
+STYLE = Style(background="white", plot_background="white", foreground="#333",
+              foreground_strong="#111", foreground_subtle="#ddd", opacity=".85",
+              opacity_hover="1", font_family="system-ui, sans-serif",
+              label_font_size=11, major_label_font_size=11, legend_font_size=12,
+              title_font_size=15, value_font_size=11, tooltip_font_size=12,
+              colors=("#3b6fb6", "#e0823d", "#c0392b", "#2e9d6b", "#8e5cb5"),
+              stroke_width="2.5", stroke_opacity="1", stroke_width_hover="3.5",
+              guide_stroke_color="#d6d6d6", major_guide_stroke_color="#bbbbbb",
+              guide_stroke_dasharray="3,3", major_guide_stroke_dasharray="3,3")
+BAR_STYLE = Style(**{**STYLE.to_dict(), "stroke_width": "0.5", "colors": STYLE.colors})
+
+
+def _config(title: str, labels: list[str], columns: int = 3, **kw: Any) -> dict[str, Any]:
+    n = len(labels)
+    every = max(1, n // 24)         # at most ~24 layer names along the x axis
+    kw.setdefault("style", STYLE)
+    return dict(title=title, width=WIDTH, height=HEIGHT, js=[],
+                disable_xml_declaration=True, explicit_size=True,
+                x_labels=labels, x_label_rotation=40, truncate_label=14,
+                show_minor_x_labels=every == 1, x_labels_major_every=every,
+                legend_at_bottom=True, legend_at_bottom_columns=columns, show_legend=True,
+                truncate_legend=-1, legend_box_size=14,
+                margin_bottom=4, spacing=8, print_values=False, **kw)
+
+
+def _percent(v: float) -> str:
+    return "<0.1%" if 0 < v < 0.05 else f"{v:.1f}%"       # as the table's share columns
+
+
+def params_macs(report: Report) -> str:
+    """Parameters and MACs per layer, each as its share of the network's total (one scale for
+    both; the lectures' point: parameters sit in the late fully connected layers, MACs in the
+    convolutions); every bar's tooltip has the exact count."""
+    rows = [r for r in report.layers if r.op != "input"]
+    folded = ""
+    if len(rows) > MAX_BARS and report.block_outputs:   # too many bars to read: fold blocks
+        rows = [r for r in report.rows(0) if r.op != "input"]
+        folded = f", blocks folded ({len(report.layers) - 1} layers in {len(rows)} rows)"
+    t = report.totals
+    chart = pygal.Bar(**_config(f"{report.name}: parameters and MACs per layer "
+                                f"(% of total){folded}",
+                                [r.name for r in rows], columns=2, range=(0, None), style=BAR_STYLE,
+                                value_formatter=_percent))
+    chart.add(f"parameters ({human_count(t.params)})",
+              [{"value": 100 * r.params / t.params if t.params else 0,
+                "label": f"{r.params:,} parameters"} for r in rows])
+    chart.add(f"MACs ({human_count(t.macs)})",
+              [{"value": 0 if r.train_only or not t.macs else 100 * r.macs / t.macs,
+                "label": f"{r.macs:,} MACs"} for r in rows])
+    return tidy(chart.render(is_unicode=True))
+
+
+def memory(net: Network, report: Report) -> str:
+    """Activation memory each layer writes, and the live activation memory over execution
+    order (every buffer alive while that layer runs) with its peak marked."""
+    curve = series.live_curve(net, report)
+    t = report.totals
+    peak = max(range(len(curve)), key=lambda i: curve[i].live_bytes)
+    chart = pygal.Line(**_config(
+        f"{report.name}: activation memory (batch {t.batch}, {report.settings.dtype})",
+        [p.name for p in curve], fill=False, show_dots=False, stroke_style={"width": 3},
+        value_formatter=lambda v: f"{v:.2f} MiB", y_title="MiB"))
+    chart.add("written by the layer", [p.activation_bytes / MIB for p in curve],
+              fill=True, stroke_style={"width": 1})
+    chart.add("alive while it runs", [p.live_bytes / MIB for p in curve])
+    chart.add(f"peak: {human_bytes(curve[peak].live_bytes)} at {curve[peak].name}",
+              [{"value": p.live_bytes / MIB, "label": "peak"} if i == peak else None
+               for i, p in enumerate(curve)], show_dots=True, dots_size=6, stroke=False)
+    return tidy(chart.render(is_unicode=True))
+
+
+def receptive_field(report: Report) -> str:
+    """The receptive field's size per layer against the input's size (global layers: the
+    input's size, since they see all of it)."""
+    pts = [p for p in series.rf_growth(report) if p.name != report.layers[0].name]
+    side = max(report.input[0], report.input[1])
+    chart = pygal.Line(**_config(f"{report.name}: receptive field per layer (input pixels)",
+                                 [p.name for p in pts], show_dots=False,
+                                 stroke_style={"width": 3}, y_title="pixels",
+                                 value_formatter=lambda v: f"{v:g} px"))
+    chart.add("receptive field (larger side)", [p.size for p in pts])
+    chart.add("global (sees the whole input)",
+              [{"value": side, "label": "global"} if p.size is None else None for p in pts],
+              show_dots=True, stroke=False,
+              dots_size=3)
+    ends = [side] + [None] * (len(pts) - 2) + [side] if len(pts) > 1 else [side]
+    chart.add(f"input size ({side} px)", ends,          # a straight line from end to end
+              stroke_style={"width": 2, "dasharray": "6, 4"})
+    return tidy(chart.render(is_unicode=True))
+
+
+def training(report: Report) -> str:
+    """Where one training step's memory goes (the training estimate's terms)."""
+    parts = series.training_parts(report)
+    t, s = report.totals, report.settings
+    chart = pygal.HorizontalStackedBar(
+        title=f"{report.name}: training estimate {human_bytes(t.training_bytes)} "
+              f"({s.optimizer}, batch {t.batch}, {s.dtype})",
+        style=BAR_STYLE, width=WIDTH, height=290, js=[], disable_xml_declaration=True,
+        explicit_size=True, legend_at_bottom=True, legend_at_bottom_columns=4,
+        truncate_legend=-1, legend_box_size=14,
+        show_x_labels=True, x_title="MiB", margin_bottom=16,
+        value_formatter=lambda v: f"{v:.1f} MiB")
+    for p in parts:
+        share = 100 * p.bytes / t.training_bytes if t.training_bytes else 0
+        chart.add(f"{p.label} {share:.0f}%", [{"value": p.bytes / MIB,
+                                               "label": f"{p.label}: {human_bytes(p.bytes)}"}])
+    return tidy(chart.render(is_unicode=True))
+
+
+def roofline(est: Estimate) -> str:
+    """archcalc report --device: the device's roofline (log-log: attainable FLOP/s against
+    arithmetic intensity, the bandwidth slope up to the ridge point, then the flat peak) and
+    each layer that does arithmetic as a point at its intensity and its predicted FLOP/s
+    (FLOPs / predicted time), one series per op kind. Layers without FLOPs (pools,
+    element-wise) have intensity 0, which a log axis cannot show: the title counts them (not
+    the fused ones, which take no time of their own)."""
+    dev, dtype = est.device, est.dtype
+    peak, bw = dev.peak(dtype) / 1e9, dev.bandwidth / 1e9           # GFLOP/s, GB/s
+    pts = [t for t in est.layers if t.flops and t.bytes and t.time_s]
+    left = sum(1 for t in est.layers if t.kind not in ("view", "epilogue")) - len(pts)
+    xs = [t.intensity for t in pts if t.intensity is not None] or [1.0]     # bytes: all
+    lo, hi = min(min(xs), peak / bw) / 2, max(max(xs), peak / bw) * 2
+    chart = pygal.XY(**_config(
+        f"{est.report.name} on {dev.key} ({dtype}): roofline, one point per layer"
+        + (f" ({left} layer{'s' * (left != 1)} without FLOPs not shown)" if left else ""),
+        [], columns=3,
+        logarithmic=True, x_title="arithmetic intensity (FLOP per byte moved)",
+        y_title="GFLOP/s", stroke=False,
+        value_formatter=lambda v: f"{v:,.3g}"))
+    chart.x_labels = None
+    chart.show_minor_x_labels = False
+    chart.height = HEIGHT + 60
+    chart.margin_bottom = 24
+    ridge = peak / bw
+    chart.add(f"roof: {bw:,.0f} GB/s, {peak:,.0f} GFLOP/s",
+              [(lo, bw * lo), (ridge, peak), (hi, peak)], stroke=True, show_dots=False,
+              stroke_style={"width": 2})
+    kinds: dict[str, list] = {}
+    for t in pts:
+        kinds.setdefault(t.kind, []).append(
+            {"value": (t.intensity, t.flops / t.time_s / 1e9),
+             "label": f"{t.name}: {t.intensity:,.1f} FLOP/B, {t.time_s * 1e6:,.1f} µs, "
+                      f"{t.bound}-bound"})
+    for kind, values in kinds.items():
+        chart.add(kind, values, dots_size=4)
+    return tidy(chart.render(is_unicode=True))
+
+
+def all_plots(net: Network, report: Report, prefix: str = "",
+              estimate: Estimate | None = None) -> list[tuple[str, str]]:
+    """(file stem, SVG text) for each chart; ``prefix`` makes the charts' ids (and so their
+    styles) distinct where several networks' charts share one page; ``estimate`` (archcalc
+    report --device) adds the roofline."""
+    charts = [("params_macs", params_macs(report)), ("memory", memory(net, report)),
+              ("receptive_field", receptive_field(report)), ("training", training(report))]
+    if estimate is not None:
+        charts.append(("roofline", roofline(estimate)))
+    return [(stem, CHART_ID.sub(f"chart-{prefix}{stem}", svg)) for stem, svg in charts]
+
+
+CHART_ID = re.compile(r"chart-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+# pygal's credit comments, its config script and the legend ids its script uses
+_DROP = re.compile(r'<!--.*?-->|<script\b.*?</script>|\s+id="activate-serie-\d+"', re.S)
+
+
+_POINT = re.compile(r'<g class="(bar|dots)">(.*?)</g>', re.S)
+_DESC = re.compile(r'<desc class="([a-z_]+)[^"]*">(.*?)</desc>', re.S)
+
+
+def _tooltip(m: re.Match) -> str:
+    """A bar's or dot's <desc> elements (read by pygal's tooltip JavaScript, which the report
+    does not load) as one <title>, which browsers show on hover without any script."""
+    desc = dict(_DESC.findall(m.group(2)))
+    words = [w for w in (desc.get("x_label"), desc.get("label"), desc.get("value")) if w]
+    title = f"<title>{': '.join(words[:1] + [' · '.join(words[1:])])}</title>" if words else ""
+    return f'<g class="{m.group(1)}">{title}{_DESC.sub("", m.group(2))}</g>'
+
+
+def tidy(svg: str) -> str:
+    """A standalone SVG file: pygal's credit comments (which hold URLs) and its config script
+    (read only by pygal's tooltip JavaScript, which the report does not load) left out, and
+    each bar's or dot's figures as a <title> (a tooltip without script)."""
+    svg = _POINT.sub(_tooltip, _DROP.sub("", svg))
+    # coordinates (attribute values only, never text) to 1/100 px: a third of the size off
+    return _ATTR.sub(lambda m: _LONG.sub(r"\1", m.group()), svg)
+
+
+_ATTR = re.compile(r'="[^"]*"')
+_LONG = re.compile(r"(?<![\d.])(\d+\.\d\d)\d+")

@@ -1,0 +1,180 @@
+"""The per-layer table of ``archcalc summary`` (and the report's): its columns, the totals in
+words, and how it fits the terminal it is given (rich) or a pipe (plain text)."""
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, NamedTuple
+
+from ..ops import OPS, Vol
+from ..report import LayerRow, Report
+from ..units import exact_and_short, human_bytes, human_count
+from .text import Justify, diag_line, plain_table, share_text, vol_text, width_of
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+# a column's cell: (row, output volume by layer name, report, compact) → its text
+Cell = Callable[[LayerRow, dict[str, Vol], Report, bool], str]
+
+
+def op_text(row: LayerRow) -> str:
+    view = row.op in OPS and OPS[row.op].view
+    return f"{row.op} {row.detail}".strip() + (" (view)" if row.inplace and view and
+                                               row.op != "flatten" else
+                                               " (in place)" if row.inplace and not view else "") \
+        + (" [training only]" if row.train_only else "")
+
+def _input_text(row: LayerRow, vols: dict) -> str:
+    if not row.inputs:
+        return ""
+    first = vol_text(vols[row.inputs[0]])
+    return first if len(row.inputs) == 1 else f"{first} +{len(row.inputs) - 1}"
+
+def totals_lines(r: Report) -> list[tuple[str, str]]:
+    t, s = r.totals, r.settings
+    per_batch = s.batch > 1
+    lines = [
+        ("parameters", f"{exact_and_short(t.params)}: {t.trainable_params:,} trainable"
+         f", {t.non_trainable_params:,} non-trainable (PyTorch's and torchvision's count)"),
+    ]
+    if t.buffers:
+        lines.append(("buffers", f"{t.buffers:,} (BatchNorm running statistics; Keras's \"Total "
+                      f"params\" includes them: {t.params + t.buffers:,})"))
+    lines += [
+        ("MACs", f"{exact_and_short(t.macs)} per image"
+         + (f", {exact_and_short(t.batch_macs)} per batch of {s.batch}"
+            if per_batch else "")),
+        ("FLOPs (2 × MACs)", f"{exact_and_short(t.flops)} per image"
+         + (f", {exact_and_short(t.flops * s.batch)} per batch"
+            if per_batch else "")),
+        ("activations", f"{t.activations:,} elements per image, {human_bytes(t.activation_bytes)} "
+         f"at {s.dtype}, batch {s.batch}"
+         + ("" if s.count_inplace else ", activations/dropout in place")),
+        ("peak activations", f"{human_bytes(t.peak_bytes)} ({t.peak_bytes:,} B) at {t.peak_layer}"),
+        ("memory (inference)", f"input {human_bytes(t.input_bytes)} + forward activations "
+         f"{human_bytes(t.forward_bytes)} + parameters {human_bytes(t.param_bytes)} = "
+         f"{human_bytes(t.total_bytes)} estimated total"),
+        ("training estimate", f"{human_bytes(t.training_bytes)} ({s.optimizer}; see "
+         "docs/definitions.md)"),
+    ]
+    unaligned = [row.name for row in r.layers if not row.rf.is_global and not row.rf.aligned]
+    if unaligned:
+        lines.append(("RF !", f"{len(unaligned)} layers ({unaligned[0]} first) see a union of "
+                      "receptive fields whose branches differ in stride or centre (not aligned: "
+                      "docs/definitions.md); the warning names the merge where it starts"))
+    if t.train_only_params or t.train_only_macs or t.train_only_activations:
+        lines.insert(-1, ("training only", f"{exact_and_short(t.train_only_params)} params"
+                          + (f" + {t.train_only_buffers:,} buffers" if t.train_only_buffers else "")
+                          + f", {exact_and_short(t.train_only_macs)} MACs, "
+                          f"{t.train_only_activations:,} activation elements per image: layers "
+                          "marked [training only], in the parameters and the training estimate, "
+                          "not in the MACs, activations, peak or inference memory above"))
+    return lines
+
+class Column(NamedTuple):
+    header: str
+    justify: Justify
+    cell: Cell
+    drop: int          # 0: always shown; otherwise the order in which a narrow terminal drops it
+
+def _count(n: int, short: bool) -> str:
+    return human_count(n) if short else f"{n:,}"
+
+COLUMNS = (
+    Column("layer", "left", lambda row, vols, r, short: row.name, 0),
+    Column("op", "left", lambda row, vols, r, short: op_text(row), 0),
+    Column("input", "right", lambda row, vols, r, short: _input_text(row, vols), 2),
+    Column("output", "right", lambda row, vols, r, short: vol_text(row.output), 0),
+    Column("params", "right", lambda row, vols, r, short: _count(row.params, short), 0),
+    Column("%params", "right",
+           lambda row, vols, r, short: share_text(row.params, r.totals.params), 4),
+    Column("MACs", "right", lambda row, vols, r, short: _count(row.macs, short), 0),
+    # a training-only layer's MACs are not part of the (inference) total: no share of it
+    Column("%MACs", "right", lambda row, vols, r, short: "" if row.train_only else
+           share_text(row.macs, r.totals.macs), 5),
+    Column("activations", "right",
+           lambda row, vols, r, short: _count(row.activations, short), 6),
+    Column("RF", "right", lambda row, vols, r, short: row.rf.text(), 7),
+    Column("trainable", "left", lambda row, vols, r, short: row.trainable, 3),
+)
+
+def _table(r: Report, rows: list[LayerRow], cols: Sequence[Column], compact: bool) -> Table:
+    """A rich table; ``compact``: no borders, and counts in K/M/G (as the totals give them)."""
+    from rich import box
+    from rich.table import Table
+    table = Table(title=f"{r.name} — input {vol_text(r.input)}", title_justify="left",
+                  box=box.SIMPLE_HEAD if compact else box.HEAVY_HEAD, pad_edge=not compact,
+                  collapse_padding=compact)
+    for col in cols:
+        table.add_column(col.header, justify=col.justify, no_wrap=True)
+    vols = {row.name: row.output for row in rows}
+    for row in rows:
+        table.add_row(*[col.cell(row, vols, r, compact) for col in cols])
+    return table
+
+def sharing_columns(sharing: dict[str, tuple[int, int, int]] | None) -> tuple[Column, ...]:
+    """``summary --sharing``: for each convolution, how many times more parameters a locally
+    connected layer (same windows, no sharing) and a dense layer (same volumes) would need.
+    ``sharing``: layer name → (shared, locally connected, dense) parameters."""
+    if not sharing:
+        return ()
+
+    def ratio(i: int) -> Cell:
+        def cell(row: LayerRow, vols: dict[str, Vol], r: Report, short: bool) -> str:
+            got = sharing.get(row.name)
+            if not got or not got[0]:
+                return ""
+            x = got[i] / got[0]
+            return f"{human_count(round(x)) if short else f'{x:,.0f}'}×"
+        return cell
+    return (Column("×local", "right", ratio(1), 8), Column("×dense", "right", ratio(2), 9))
+
+def render_table(r: Report, depth: int | None = None, console: Console | None = None,
+                 extra: Sequence[Column] = ()) -> None:
+    """The summary table and totals. On a terminal (rich), a table too narrow for every column
+    first turns compact (no borders; counts in K/M/G, exact in the totals and in every other
+    format), then drops the least needed columns (a note names them); nothing is cut or wrapped.
+    Piped output (not a terminal) is plain text with every column, exact, never wrapped (and
+    rich is not even imported: it is most of the start-up time)."""
+    if console is None and not sys.stdout.isatty():
+        rows = r.rows(depth)
+        vols = {row.name: row.output for row in rows}
+        cols = [*COLUMNS, *extra]
+        text = plain_table(f"{r.name} — input {vol_text(r.input)}", [c.header for c in cols],
+                           [c.justify for c in cols],
+                           [[c.cell(row, vols, r, False) for c in cols] for row in rows])
+        text += "\n" + "".join(f"{k}: {v}\n" for k, v in totals_lines(r))
+        text += "".join(diag_line(d) + "\n" for d in r.diagnostics)
+        sys.stdout.write(text)
+        return
+    from rich.console import Console
+    console = console or Console()
+    rows = r.rows(depth)
+    cols = [*COLUMNS, *extra]
+    table = _table(r, rows, cols, compact=False)
+    hidden: list[str] = []
+    if console.is_terminal and width_of(console, table) > console.width:
+        table = _table(r, rows, cols, compact=True)
+        for col in sorted((c for c in (*COLUMNS, *extra) if c.drop), key=lambda c: c.drop):
+            if width_of(console, table) <= console.width:
+                break
+            cols.remove(col)
+            hidden.append(col.header)
+            table = _table(r, rows, cols, compact=True)
+    need = width_of(console, table)
+    width = console.width
+    if need > console.width:          # never cut a number: print at the table's own width
+        console = Console(width=need, file=console.file, force_terminal=console.is_terminal,
+                          no_color=console.no_color)
+    console.print(table)
+    soft = not console.is_terminal      # a pipe gets whole lines; a terminal wraps at words
+    if hidden:
+        console.print(f"(hidden at {width} columns: {', '.join(hidden)}; --format csv shows "
+                      "every column)", style="dim", highlight=False, soft_wrap=soft)
+    for k, v in totals_lines(r):
+        console.print(f"[bold]{k}[/bold]: {v}", highlight=False, soft_wrap=soft)
+    for d in r.diagnostics:      # one line each here; `archcalc validate` shows them in full
+        console.print(diag_line(d), style="yellow", highlight=False, markup=False,
+                      soft_wrap=soft)
