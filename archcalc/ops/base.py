@@ -262,15 +262,14 @@ ATTR_ADVICE = {
 def suggest_attr(name: str, attrs: Collection[str]) -> str | None:
     """The attribute ``name`` was probably meant to be, among ``attrs``: a known synonym
     (``size`` → ``kernel``, ``strides`` → ``stride``), else the closest spelling."""
-    import difflib
+    from .words import closest
     key = name.lower()
     if key in attrs:
         return key
     syn = ATTR_SYNONYMS.get(key)
     if syn in attrs:
         return syn
-    near = difflib.get_close_matches(key, list(attrs), n=1, cutoff=0.6)
-    return near[0] if near else None
+    return closest(key, attrs)
 
 
 class _Required:
