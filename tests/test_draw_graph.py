@@ -498,7 +498,7 @@ def test_a_large_network_folds_and_says_so(tmp_path):
     out = tmp_path / "r152.svg"
     p = run_cli("draw", "resnet152", "-o", str(out))
     assert p.returncode == 0, p.stderr
-    assert "resnet152 has 515 layers, too many to draw legibly (more than 300 boxes)" in p.stderr
+    assert "resnet152 has 514 layers, too many to draw legibly (more than 300 boxes)" in p.stderr
     assert "--depth 0 (57 boxes)" in p.stderr
     _, report = spec("resnet152")
     assert len(parse_svg(out.read_text(encoding="utf-8"))[1]) == len(report.rows(0)) == 57

@@ -392,9 +392,9 @@ def test_a_network_too_large_to_draw_is_folded_and_says_so(tmp_path):
     p = run_cli("report", "resnet152", "-o", str(out), "--no-plots")
     assert p.returncode == 0, p.stderr
     text = out.read_text(encoding="utf-8")
-    # 515 layers (input included) are more than a drawing holds: the blocks fold to 57 rows
+    # 514 layers (and the input) are more than a drawing holds: the blocks fold to 57 rows
     # (input, conv1, bn1, relu, maxpool, 3 + 8 + 36 + 3 bottlenecks, avgpool, fc)
-    assert "515 layers: blocks nested deeper than 0 are folded (57 boxes;" in text
+    assert "514 layers: blocks nested deeper than 0 are folded (57 boxes;" in text
     assert text.count("```mermaid") == 1
 
 

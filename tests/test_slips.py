@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from conftest import run_cli
 
+import archcalc
 from archcalc.errors import ArchcalcError, SourcePos
 from archcalc.ops import lookup
 
@@ -60,3 +61,176 @@ def test_words():
     assert closest("attention", ["flatten", "concat"]) is None
     assert closest("Conv", ["conv"]) == "conv"
     assert closest("x", ["bn", "fc"]) is None          # a short name is close only to itself
+
+
+# ---------------------------------------------------------------------------------------------
+# counts with their nouns: "1 node", never "1 nodes"
+
+ONE = """name: one
+input: 1x1x1
+layers:
+  - {op: fc, units: 1, bias: false}
+"""
+
+ONES = """name: ones
+input: 4x4x2
+layers:
+  - {op: prelu, shared: true}
+  - {op: groupnorm, groups: 1}
+  - {op: conv, kernel: 1, filters: 1, bias: false}
+"""
+
+
+def _one_off(text: str) -> list[str]:
+    """Every count of one said with a plural noun: '1 params', '1 layers', '(1 buffers', …"""
+    import re
+    return re.findall(r"(?<![\d.,])1 (?:params|parameters|MACs|layers|edges|boxes|buffers|"
+                      r"elements|groups|channels|rows|volumes|pixels|weights|bytes|nodes)\b",
+                      text)
+
+
+def test_counts_of_one_in_drawings_and_explain(tmp_path):
+    from archcalc.analysis.explain import totals_text
+    from archcalc.views.draw import to_dot, to_mermaid, to_svg
+    for text in (ONE, ONES):
+        net = archcalc.parse(text)
+        rep = archcalc.analyze(net)
+        for out in (to_svg(net, rep), to_dot(net, rep), to_mermaid(net, rep),
+                    "\n".join(totals_text(rep, net))):
+            assert not _one_off(out), _one_off(out)
+        describe = [net[layer.name].opdef.describe(layer.attrs) for layer in net.layers[1:]]
+        assert text is ONE or "1 group" in describe, describe
+        assert not _one_off(" ".join(describe))
+
+
+def test_counts_of_one_in_explain_derivations(tmp_path):
+    p = tmp_path / "ones.yaml"
+    p.write_text(ONES)
+    r = run_cli("explain", str(p))
+    assert r.returncode == 0, r.stderr
+    text = r.stdout
+    assert "over 1 group of C/G = 2 channels" in text
+    assert not _one_off(text), _one_off(text)
+
+
+def test_one_layer_in_explain_totals():
+    from archcalc.analysis.explain import totals_text
+    net = archcalc.parse(ONE)
+    text = "\n".join(totals_text(archcalc.analyze(net), net))
+    assert "first 1 " not in text and "last 1 " not in text and "input … input" not in text
+    assert "Half the activation memory is in the input alone: 1 of 2 elements (50%)" in text
+    assert "Half the parameters are in its one layer (fc1): 1 of 1 (100%)" in text
+    assert "alive then (2 buffers, elements per image): input 1, fc1 1" in text
+    lenet = archcalc.load("lenet5")
+    text = "\n".join(totals_text(archcalc.analyze(lenet), lenet))
+    # LeNet-5: the input and 11 layers (C1, tanh1, S2, …, F6, tanh, output)
+    assert "Half the activation memory is in the input and the first 2 of its 11 layers " \
+           "(C1, tanh1): 10,432 of 15,626 elements (67%)." in text
+    assert "Half the parameters are in the last 5 of its 11 layers (C5 … output)" in text
+
+
+def test_counts_of_one_in_the_report(tmp_path):
+    p = tmp_path / "one.yaml"
+    p.write_text(ONE)
+    for out in ("r.html", "r.md"):
+        r = run_cli("report", str(p), "-o", str(tmp_path / out))
+        assert r.returncode == 0, r.stderr
+        text = (tmp_path / out).read_text()
+        assert not _one_off(text), _one_off(text)
+        assert "1 layer" in text
+
+
+def test_counts_of_one_in_op_messages():
+    for text, said in (
+            ("input: 4x4x1\nlayers:\n  - {op: slice, start: 1, end: 3}\n",
+             "outside the input's 1 channel "),
+            ("input: 2x2x3\nlayers:\n  - {op: pad, padding: 2, mode: reflect}\n",
+             "pad at most 1 pixel by reflection")):
+        with pytest.raises(ArchcalcError) as e:
+            archcalc.analyze(archcalc.parse(text))
+        d = e.value.diagnostics[0]
+        assert said in d.message + " " + (d.hint or ""), (d.message, d.hint)
+
+
+# ---------------------------------------------------------------------------------------------
+# one count of layers: the input is no layer, everywhere
+
+def test_repr_and_report_count_layers_alike(tmp_path):
+    import re
+    net = archcalc.load("lenet5")      # C1 tanh S2 tanh C3 tanh S4 tanh C5 tanh F6 tanh output
+    rep = archcalc.analyze(net)
+    assert net.layer_count == rep.layer_count == 11 == len(net) - 1
+    assert repr(net) == "Network('lenet5', input=32×32×1, 11 layers)"
+    assert repr(rep) == "Report('lenet5', input=32×32×1, 11 layers, params=61,706, macs=416,520)"
+    for out in ("r.html", "r.md"):
+        r = run_cli("report", "lenet5", "-o", str(tmp_path / out))
+        assert r.returncode == 0, r.stderr
+        text = (tmp_path / out).read_text()
+        counts = set(re.findall(r"(\d+) layers", text))
+        assert counts == {"11"}, (out, counts)
+
+
+# ---------------------------------------------------------------------------------------------
+# a spec without blocks is never told about folding blocks
+
+LONG = " ".join(["C3D8 R"] * 200)          # 400 layers, no blocks
+
+
+def _no_fold_talk(text: str) -> None:
+    low = text.lower()
+    for said in ("folded", "--depth", "depth 0", "nested deeper", "fold blocks"):
+        assert said not in low, (said, text[max(0, low.find(said) - 200):low.find(said) + 100])
+
+
+@pytest.mark.parametrize("out, extra", [("g.svg", []), ("g.mmd", []), ("g.dot", []),
+                                        ("v.svg", ["--style", "volumes"])])
+def test_draw_a_long_blockless_spec(tmp_path, out, extra):
+    r = run_cli("draw", LONG, "-i", "32x32x3", "-o", str(tmp_path / out), *extra)
+    assert r.returncode == 0, r.stderr
+    _no_fold_talk(r.stdout + r.stderr)
+    _no_fold_talk((tmp_path / out).read_text())
+    if "volumes" in extra:      # still said: too wide to draw legibly
+        assert "201 columns of volumes" in r.stderr and "no blocks to fold" in r.stderr
+
+
+@pytest.mark.parametrize("out", ["r.html", "r.md"])
+def test_report_a_long_blockless_spec(tmp_path, out):
+    r = run_cli("report", LONG, "-i", "32x32x3", "-o", str(tmp_path / out))
+    assert r.returncode == 0, r.stderr
+    _no_fold_talk(r.stdout + r.stderr)
+    text = (tmp_path / out).read_text()
+    _no_fold_talk(text.replace("fold all", "").replace("unfold", ""))
+
+
+def test_fold_depth_of_a_blockless_spec():
+    from archcalc.views.draw import fit_depth
+    from archcalc.views.draw.volumes import fold_depth_for, fold_note
+    rep = archcalc.analyze(archcalc.parse(LONG, input=(32, 32, 3)))
+    assert fit_depth(rep) is None and fold_depth_for(rep) is None
+    assert fold_note(rep) == ("201 columns of volumes are too wide to draw legibly (more than "
+                              "40), and the spec has no blocks to fold")
+
+
+def test_explain_unknown_name_without_blocks():
+    r = run_cli("explain", "C3D8 R M", "-i", "32x32x3", "conv9")
+    assert r.returncode == 2
+    assert "block" not in r.stderr, r.stderr
+    assert "did you mean 'conv1'?" in r.stderr
+    r = run_cli("explain", "resnet18", "layer9")
+    assert "no layer or block named 'layer9'" in r.stderr and "or a block" in r.stderr
+
+
+def test_a_folded_block_of_one_layer():
+    net = archcalc.parse("""name: tiny
+input: 8x8x3
+blocks:
+  one:
+    layers:
+      - {op: conv, filters: 4}
+layers:
+  - {block: one}
+  - {block: one}
+""")
+    rows = archcalc.analyze(net).rows(0)
+    details = [r.detail for r in rows if r.op == "block"]
+    assert details and all(d == "1 layer" for d in details), details

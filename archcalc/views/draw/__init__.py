@@ -103,10 +103,13 @@ def drawing(net: Network, report: Report, fmt: str, depth: int | None = None,
         raise error(f"{report.name} would need {boxes:,} boxes"
                     f"{'' if depth is None else f' at --depth {depth}'}: too many to draw "
                     f"(the limit is {HARD_LIMIT:,})", OPTIONS, kind="usage",
-                    hint="archcalc summary lists every layer; a spec written with blocks folds "
-                         "into one box per block")
+                    hint="archcalc summary lists every layer; " + (
+                        "a spec written with blocks folds into one box per block"
+                        if not report.block_outputs else "give a smaller --depth (--depth 0 "
+                        "folds every top-level block)" if depth != 0 else
+                        "the top-level blocks alone are too many"))
     if depth is not None and given is None:
-        notes.append(f"{report.name} has {len(report.layers):,} layers, too many to draw "
+        notes.append(f"{report.name} has {report.layer_count:,} layers, too many to draw "
                      f"legibly (more than {MAX_NODES} boxes): drawn with blocks folded, "
                      f"--depth {depth} ({boxes:,} boxes); give --depth to choose")
     elif boxes > MAX_NODES:

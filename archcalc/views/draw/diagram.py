@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from ...errors import OPTIONS, error
+from ...ops.words import counted
 from ...report import LayerRow, Report
 from ...units import human_bytes, human_count
 from ..table import op_text
@@ -202,8 +203,8 @@ def diagram(net: Network, report: Report | None = None, depth: int | None = None
     for row, v in zip(rows, vals):
         kind = "input" if row.op == "input" else "block" if row.op == "block" else "layer"
         lines = [row.name, op_text(row), vol_text(row.output)]
-        figures = [f"{human_count(row.params)} params"] * bool(row.params) + \
-                  [f"{human_count(row.macs)} MACs"] * bool(row.macs)
+        figures = [_short(row.params, "param")] * bool(row.params) + \
+                  [_short(row.macs, "MAC")] * bool(row.macs)
         if figures:
             lines.append(" · ".join(figures))
         if color == "memory":
@@ -214,7 +215,8 @@ def diagram(net: Network, report: Report | None = None, depth: int | None = None
             lines.append(f"RF {row.rf.text()}")
         tip = [f"{row.name}: {op_text(row)}", f"output {vol_text(row.output)}",
                f"parameters {row.params:,}", f"MACs {row.macs:,}",
-               f"activations {row.activations:,} elements", f"receptive field {row.rf.text()}"]
+               f"activations {counted(row.activations, 'element')}",
+               f"receptive field {row.rf.text()}"]
         fill = scale.color(v) if scale else {"input": INPUT_FILL, "block": BLOCK_FILL}.get(
             kind, LAYER_FILL)
         nodes.append(Node(row.name, tuple(_clean(x) for x in lines),
@@ -223,10 +225,11 @@ def diagram(net: Network, report: Report | None = None, depth: int | None = None
         for src in dict.fromkeys(row.inputs):
             edges.append(Edge(src, row.name, row.train_only))
     t = report.totals
-    title = [f"{report.name}: input {vol_text(report.input)}, {t.params:,} parameters, "
-             f"{human_count(t.macs)} MACs per image",
-             f"{len(nodes):,} boxes, {len(edges):,} edges" +
-             ("" if depth is None else f"; blocks nested deeper than {depth} folded "
+    title = [f"{report.name}: input {vol_text(report.input)}, {counted(t.params, 'parameter')}, "
+             f"{_short(t.macs, 'MAC')} per image",
+             f"{counted(len(nodes), 'box')}, {counted(len(edges), 'edge')}" +
+             ("" if depth is None or not report.block_outputs else
+              f"; blocks nested deeper than {depth} folded "
               f"(--depth {depth})")]
     return Diagram(report.name, tuple(_clean(x) for x in title), nodes, edges, scale,
                    any(row.train_only for row in rows),
@@ -239,11 +242,16 @@ def _clean(text: str, keep_newlines: bool = False) -> str:
                    for c in str(text))
 
 
+def _short(n: int, noun: str) -> str:
+    """A figure in short units with its noun: "1 MAC", "2 MACs", "1.23M MACs"."""
+    return f"{human_count(n)} {noun if n == 1 else noun + 's'}"
+
+
 def fit_depth(report: Report, limit: int = MAX_NODES) -> int | None:
     """The block folding a drawing of ``report`` needs: None (every layer) where the layers fit
-    in ``limit`` boxes, else the deepest folding that fits (0, every top-level block folded, where
-    none does)."""
-    if len(report.layers) <= limit:
+    in ``limit`` boxes or the spec has no blocks to fold, else the deepest folding that fits (0,
+    every top-level block folded, where none does)."""
+    if len(report.layers) <= limit or not report.block_outputs:
         return None
     deepest = max(len(row.scope) for row in report.layers)
     for d in range(deepest - 1, -1, -1):

@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 
 from ...ops import Vol
+from ...ops.words import counted
 from ...report import LayerRow, Report
 from ...units import human_bytes
 from ..compare import Entry, compare_rows
@@ -129,8 +130,8 @@ def totals_table(r: Report) -> str:
 
 def settings_line(r: Report) -> str:
     s = r.settings
-    return (f"input {vol_text(r.input)} · {len(r.layers)} layers · dtype {s.dtype} · batch "
-            f"{s.batch} · optimizer {s.optimizer} · "
+    return (f"input {vol_text(r.input)} · {counted(r.layer_count, 'layer')} · dtype {s.dtype} · "
+            f"batch {s.batch} · optimizer {s.optimizer} · "
             + ("in-place ops counted as buffers" if s.count_inplace else "activations in place"))
 
 
@@ -163,8 +164,8 @@ def repr_html(r: Report) -> str:
                    f"{esc(d.message)}</li>" for d in r.diagnostics)
     return (f"<div><b>{esc(r.name)}</b> — {esc(settings_line(r))}<table>{tot}</table>"
             + (f"<ul>{warn}</ul>" if warn else "")
-            + f"<details><summary>{len(r.layers)} layers</summary><table><thead><tr>{head}"
-              f"</tr></thead><tbody>{body}</tbody></table></details></div>")
+            + f"<details><summary>{counted(r.layer_count, 'layer')}</summary><table><thead><tr>"
+            + head + f"</tr></thead><tbody>{body}</tbody></table></details></div>")
 
 
 _XMLNS = re.compile(r'\s+xmlns(:\w+)?="[^"]*"')
@@ -274,8 +275,9 @@ def network_section(s: dict, i: int) -> str:
     blocks = sum(1 for row in r.rows(0) if row.op == "block")
     toggles = (' · <button onclick="acAll(this,true)">unfold all</button> '
                '<button onclick="acAll(this,false)">fold all</button>' if blocks else "")
-    out += [f"<h3>Layers</h3><p class=\"note\">{len(r.layers)} layers"
-            + (f" in {blocks} folded blocks (+ shows a block's layers)" if blocks else "")
+    out += [f"<h3>Layers</h3><p class=\"note\">{counted(r.layer_count, 'layer')}"
+            + (f", {counted(blocks, 'folded block')} (+ shows a block's layers)" if blocks
+               else "")
             + f"; click a column's header to sort{toggles}</p>",
             f'<div class="tablewrap">{layer_table(r)}</div>']
     if s.get("plots"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from ...ops.words import counted
 from ...report import Report
 from ..compare import render_compare
 from ..table import COLUMNS, totals_lines
@@ -71,7 +72,8 @@ def render(sections: Sequence[dict], folder: str) -> tuple[str, dict[str, str]]:
                 path = f"{folder}/{key}_{stem}.svg"
                 files[path] = svg
                 out += [f"![{TITLES.get(stem, stem)}]({path})", ""]
-        out += ["", "### Layers", "", f"<details><summary>{len(r.layers)} layers</summary>", "",
+        out += ["", "### Layers", "",
+                f"<details><summary>{counted(r.layer_count, 'layer')}</summary>", "",
                 "| " + " | ".join(c.header for c in COLUMNS) + " |",
                 "|" + "|".join("---" if c.justify == "left" else "---:" for c in COLUMNS) + "|"]
         vols = {row.name: row.output for row in r.layers}

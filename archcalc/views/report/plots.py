@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from ...ops.words import counted
 from ...report import Report
 from ...units import human_bytes, human_count
 from . import series
@@ -61,7 +62,7 @@ def params_macs(report: Report) -> str:
     folded = ""
     if len(rows) > MAX_BARS and report.block_outputs:   # too many bars to read: fold blocks
         rows = [r for r in report.rows(0) if r.op != "input"]
-        folded = f", blocks folded ({len(report.layers) - 1} layers in {len(rows)} rows)"
+        folded = f", blocks folded ({report.layer_count} layers in {len(rows)} rows)"
     t = report.totals
     chart = pygal.Bar(**_config(f"{report.name}: parameters and MACs per layer "
                                 f"(% of total){folded}",
@@ -69,10 +70,10 @@ def params_macs(report: Report) -> str:
                                 value_formatter=_percent))
     chart.add(f"parameters ({human_count(t.params)})",
               [{"value": 100 * r.params / t.params if t.params else 0,
-                "label": f"{r.params:,} parameters"} for r in rows])
+                "label": counted(r.params, "parameter")} for r in rows])
     chart.add(f"MACs ({human_count(t.macs)})",
               [{"value": 0 if r.train_only or not t.macs else 100 * r.macs / t.macs,
-                "label": f"{r.macs:,} MACs"} for r in rows])
+                "label": counted(r.macs, "MAC")} for r in rows])
     return tidy(chart.render(is_unicode=True))
 
 
@@ -149,7 +150,7 @@ def roofline(est: Estimate) -> str:
     lo, hi = min(min(xs), peak / bw) / 2, max(max(xs), peak / bw) * 2
     chart = pygal.XY(**_config(
         f"{est.report.name} on {dev.key} ({dtype}): roofline, one point per layer"
-        + (f" ({left} layer{'s' * (left != 1)} without FLOPs not shown)" if left else ""),
+        + (f" ({counted(left, 'layer')} without FLOPs not shown)" if left else ""),
         [], columns=3,
         logarithmic=True, x_title="arithmetic intensity (FLOP per byte moved)",
         y_title="GFLOP/s", stroke=False,
