@@ -234,3 +234,54 @@ layers:
     rows = archcalc.analyze(net).rows(0)
     details = [r.detail for r in rows if r.op == "block"]
     assert details and all(d == "1 layer" for d in details), details
+
+
+# ---------------------------------------------------------------------------------------------
+# adaptive average pooling: to 1×1 it sees the whole input (global), as global_avgpool
+
+def _pooled(tail: str):
+    return archcalc.analyze(archcalc.parse(
+        "input: 28x28x3\nlayers:\n  - {op: conv, kernel: 3, filters: 8, stride: 2}\n" + tail))
+
+
+def test_adaptive_pool_to_one_is_global():
+    adaptive = _pooled("  - {op: adaptive_avgpool, output: 1}\n")
+    gap = _pooled("  - {op: global_avgpool}\n")
+    assert adaptive.layers[-1].rf == gap.layers[-1].rf
+    assert adaptive.layers[-1].rf.is_global and adaptive.layers[-1].rf.size is None
+
+
+def test_adaptive_pool_fields_by_hand():
+    # conv 3×3/2 p1 on 28: r = 3, j = 2, c = 0 (centre of the first window: (3 − 1)/2 − 1 = 0).
+    # 14×14 → 1×7: along H one window of all 14 rows (k = 14, s = 14):
+    #   r' = 3 + 13·2 = 29, j' = 28, c' = 0 + (13/2)·2 = 13;
+    # along W windows of 2 (k = s = 2): r' = 3 + 1·2 = 5, j' = 4, c' = 0 + (1/2)·2 = 1.
+    row = _pooled("  - {op: adaptive_avgpool, output: [1, 7]}\n").layers[-1]
+    assert not row.rf.is_global
+    assert (row.rf.size, row.rf.stride, row.rf.start) == ((29, 5), (28, 4), (13.0, 1.0))
+    # 14×14 → 7×7: windows of 2: r = 5, j = 4, c = 1 along both axes
+    row = _pooled("  - {op: adaptive_avgpool, output: 7}\n").layers[-1]
+    assert (row.rf.size, row.rf.stride, row.rf.start) == ((5, 5), (4, 4), (1.0, 1.0))
+
+
+@pytest.mark.parametrize("n, out", [(7, 3), (5, 3), (10, 4), (2, 3), (14, 7), (14, 1), (6, 4)])
+def test_adaptive_windows_as_pytorch(n, out):
+    """The windows PyTorch's adaptive pooling uses (start = ⌊i·n/out⌋, end = ⌈(i+1)·n/out⌉),
+    found by feeding one-hot rows through torch's adaptive_avg_pool1d, are archcalc's; the
+    largest is the receptive field's window."""
+    torch = pytest.importorskip("torch")
+    from archcalc.ops.windowed import adaptive_windows
+    seen: list[list[int]] = [[] for _ in range(out)]
+    for pixel in range(n):
+        x = torch.zeros(1, 1, n, dtype=torch.float64)
+        x[0, 0, pixel] = 1
+        y = torch.nn.functional.adaptive_avg_pool1d(x, out)[0, 0]
+        for i in range(out):
+            if y[i] != 0:
+                seen[i].append(pixel)
+    torch_windows = [(s[0], s[-1] + 1) for s in seen]
+    assert all(s == list(range(a, b)) for s, (a, b) in zip(seen, torch_windows))
+    assert adaptive_windows(n, out) == torch_windows
+    # by hand, for 7 → 3: [0, 3), [2, 5), [4, 7)
+    if (n, out) == (7, 3):
+        assert torch_windows == [(0, 3), (2, 5), (4, 7)]
