@@ -285,3 +285,32 @@ def test_adaptive_windows_as_pytorch(n, out):
     # by hand, for 7 → 3: [0, 3), [2, 5), [4, 7)
     if (n, out) == (7, 3):
         assert torch_windows == [(0, 3), (2, 5), (4, 7)]
+
+
+# ---------------------------------------------------------------------------------------------
+# export → import keeps the network's name
+
+def test_export_then_import_keeps_the_name(tmp_path):
+    pytest.importorskip("onnx")
+    path = tmp_path / "l.onnx"
+    r = run_cli("export", "lenet5", "-o", str(path))
+    assert r.returncode == 0, r.stderr
+    assert archcalc.load(str(path)).name == "lenet5"
+    r = run_cli("summary", str(path))
+    assert r.stdout.startswith("lenet5 — input 32×32×1"), r.stdout[:80]
+    r = run_cli("import", str(path), "-o", str(tmp_path / "l.yaml"))
+    assert r.returncode == 0, r.stderr
+    assert archcalc.load(str(tmp_path / "l.yaml")).name == "lenet5"
+
+
+def test_a_foreign_models_graph_name_is_not_its_name(tmp_path):
+    """A model another tool wrote is named after its file: PyTorch calls every graph
+    main_graph."""
+    onnx = pytest.importorskip("onnx")
+    path = tmp_path / "l.onnx"
+    assert run_cli("export", "lenet5", "-o", str(path)).returncode == 0
+    model = onnx.load(str(path))
+    model.producer_name = "pytorch"
+    model.graph.name = "main_graph"
+    onnx.save(model, str(tmp_path / "mine.onnx"))
+    assert archcalc.load(str(tmp_path / "mine.onnx")).name == "mine"
