@@ -314,3 +314,25 @@ def test_a_foreign_models_graph_name_is_not_its_name(tmp_path):
     model.graph.name = "main_graph"
     onnx.save(model, str(tmp_path / "mine.onnx"))
     assert archcalc.load(str(tmp_path / "mine.onnx")).name == "mine"
+
+
+# ---------------------------------------------------------------------------------------------
+# a review of a shipped spec names it as the user did, never by the install's path
+
+@pytest.mark.parametrize("out", ["r.html", "r.md"])
+def test_report_of_a_shipped_spec_shows_no_install_path(tmp_path, out):
+    import os
+
+    from archcalc.spec.sources import find_shipped
+    installed = find_shipped("vgg16")
+    assert installed and os.path.isabs(installed)
+    r = run_cli("report", "vgg16", "-o", str(tmp_path / out))
+    assert r.returncode == 0, r.stderr
+    text = (tmp_path / out).read_text()
+    folder = os.path.dirname(installed)
+    assert folder not in text and "site-packages" not in text, \
+        text[max(0, text.find(folder) - 200):text.find(folder) + 100]
+    assert "vgg16:14:5" in text            # the warning on fc1, where the user can find it
+    # a file given by its path is shown as given
+    r = run_cli("report", "specs/vgg16.yaml", "-o", str(tmp_path / out))
+    assert "specs/vgg16.yaml:14:5" in (tmp_path / out).read_text()
