@@ -336,3 +336,55 @@ def test_report_of_a_shipped_spec_shows_no_install_path(tmp_path, out):
     # a file given by its path is shown as given
     r = run_cli("report", "specs/vgg16.yaml", "-o", str(tmp_path / out))
     assert "specs/vgg16.yaml:14:5" in (tmp_path / out).read_text()
+
+
+# ---------------------------------------------------------------------------------------------
+# huge figures: past G and GiB every view scales on (T, P, E; TiB, PiB, EiB)
+
+HUGE = "C3D512 C1D8 R M C3D64"        # on 4096×4096×512: 39.58T MACs in conv1, 64 GiB of it
+
+
+def _many_digits(texts: list[str]) -> list[str]:
+    """Labels with a number of four digits or more before a unit: 39582G, 60000.00 MiB."""
+    import re
+    return [t for t in texts if re.search(r"\d{4,}(\.\d+)? ?(K|M|G|T|P|E|KiB|MiB|GiB|TiB|PiB|"
+                                          r"EiB|B)\b", t.replace(",", ""))]
+
+
+def test_scale_ticks_past_giga():
+    from archcalc.views.draw.diagram import Scale
+    macs = Scale("macs", "MACs", 1.0, 1e19, True)
+    assert [macs.tick(v) for v in (999.0, 1e13, 3.9582e13, 2.5e16, 1e18, 1.2e19)] == \
+        ["999", "10T", "39.6T", "25P", "1E", "12E"]
+    mem = Scale("memory", "memory", 1.0, 2.0 ** 62, True)
+    assert [mem.tick(v) for v in (2.0 ** 40, 5 * 2.0 ** 40, 3 * 2.0 ** 50, 2.0 ** 61)] == \
+        ["1 TiB", "5 TiB", "3 PiB", "2 EiB"]
+
+
+def test_drawings_of_a_huge_network(tmp_path):
+    import re
+    for color in ("macs", "memory", "params"):
+        out = tmp_path / f"h_{color}.svg"
+        r = run_cli("draw", HUGE, "-i", "4096x4096x512", "-o", str(out), "--color", color)
+        assert r.returncode == 0, r.stderr
+        texts = re.findall(r"<text[^>]*>([^<]*)</text>", out.read_text())
+        assert not _many_digits(texts), _many_digits(texts)
+        if color == "macs":
+            assert "39.58T MACs" in " ".join(texts) and "39.67T MACs per image" in " ".join(texts)
+    r = run_cli("draw", HUGE, "-i", "4096x4096x512", "-o", str(tmp_path / "v.svg"),
+                "--style", "volumes")
+    assert r.returncode == 0, r.stderr
+
+
+def test_report_of_a_huge_network(tmp_path):
+    import re
+    pytest.importorskip("pygal")
+    out = tmp_path / "h.html"
+    r = run_cli("report", HUGE, "-i", "4096x4096x512", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    text = out.read_text()
+    texts = re.findall(r"<text[^>]*>([^<]*)</text>", text)
+    assert not _many_digits(texts), _many_digits(texts)
+    # the memory charts are in GiB: conv1 writes 32 GiB (4096·4096·512 · 4 B), the peak is 64
+    assert "peak: 64.00 GiB at conv1" in texts
+    assert any(t.endswith(" GiB") for t in texts if t[0].isdigit())

@@ -39,6 +39,13 @@ STROKE, BLOCK_STROKE = "#4a5568", "#2b6cb0"
 # ---------------------------------------------------------------------------------------------
 # what is drawn (shared by every format)
 
+# a legend's units, up to those archcalc.units shows (E, EiB: a 2⁶²-byte amount is its largest)
+TICK_COUNTS = (("E", 10**18), ("P", 10**15), ("T", 10**12), ("G", 10**9), ("M", 10**6),
+               ("K", 10**3), ("", 1))
+TICK_BYTES = (("EiB", 1 << 60), ("PiB", 1 << 50), ("TiB", 1 << 40), ("GiB", 1 << 30),
+              ("MiB", 1 << 20), ("KiB", 1 << 10), ("B", 1))
+
+
 class Scale(NamedTuple):
     """The heat map's scale: values from ``lo`` (the smallest non-zero) to ``hi``."""
     key: str
@@ -71,8 +78,7 @@ class Scale(NamedTuple):
         """A legend label: three significant digits ("1K", "2.36M", "100 KiB")."""
         if self.key == "rf":
             return f"{value:.3g}"
-        units = (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("B", 1)) \
-            if self.key == "memory" else (("G", 10**9), ("M", 10**6), ("K", 10**3), ("", 1))
+        units = TICK_BYTES if self.key == "memory" else TICK_COUNTS
         for unit, size in units:
             if value >= size:
                 digits = f"{value / size:.3g}"

@@ -34,7 +34,7 @@ def legend_ticks(scale: Scale, n: int = 5) -> list[float]:
     if not scale.log:
         return [scale.lo + (scale.hi - scale.lo) * i / (n - 1) for i in range(n)]
     if scale.key == "memory":        # round in binary units: 1 KiB, 10 KiB, 100 KiB, 1 MiB …
-        decades = sorted(1024.0 ** k * 10 ** j for k in range(6) for j in range(3))
+        decades = sorted(1024.0 ** k * 10 ** j for k in range(7) for j in range(3))
     else:
         decades = [10.0 ** k for k in range(math.ceil(math.log10(scale.lo)),
                                             math.floor(math.log10(scale.hi)) + 1)]

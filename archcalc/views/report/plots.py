@@ -23,7 +23,6 @@ except ImportError as exc:          # the command turns this into one clear erro
                       "'archcalc[report]'") from exc
 
 WIDTH, HEIGHT = 1000, 440
-MIB = 1 << 20
 MAX_BARS = 100       # more layers than this: the bar chart folds blocks (and says so)
 STYLE = Style(background="white", plot_background="white", foreground="#333",
               foreground_strong="#111", foreground_subtle="#ddd", opacity=".85",
@@ -48,6 +47,17 @@ def _config(title: str, labels: list[str], columns: int = 3, **kw: Any) -> dict[
                 legend_at_bottom=True, legend_at_bottom_columns=columns, show_legend=True,
                 truncate_legend=-1, legend_box_size=14,
                 margin_bottom=4, spacing=8, print_values=False, **kw)
+
+
+def byte_unit(largest: float) -> tuple[str, int]:
+    """The binary unit a chart of byte amounts up to ``largest`` is drawn in: the largest whose
+    one is at most ``largest`` (KiB for LeNet-5's activations, MiB for VGG16's, GiB, TiB … EiB
+    past them), so that its axis reads 0 … 1023.99 of it, never 60000.00 MiB."""
+    for unit, size in (("EiB", 1 << 60), ("PiB", 1 << 50), ("TiB", 1 << 40),
+                       ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if largest >= size:
+            return unit, size
+    return "B", 1
 
 
 def _percent(v: float) -> str:
@@ -83,15 +93,16 @@ def memory(net: Network, report: Report) -> str:
     curve = series.live_curve(net, report)
     t = report.totals
     peak = max(range(len(curve)), key=lambda i: curve[i].live_bytes)
+    unit, size = byte_unit(curve[peak].live_bytes)
     chart = pygal.Line(**_config(
         f"{report.name}: activation memory (batch {t.batch}, {report.settings.dtype})",
         [p.name for p in curve], fill=False, show_dots=False, stroke_style={"width": 3},
-        value_formatter=lambda v: f"{v:.2f} MiB", y_title="MiB"))
-    chart.add("written by the layer", [p.activation_bytes / MIB for p in curve],
+        value_formatter=lambda v: f"{v:,.2f} {unit}", y_title=unit))
+    chart.add("written by the layer", [p.activation_bytes / size for p in curve],
               fill=True, stroke_style={"width": 1})
-    chart.add("alive while it runs", [p.live_bytes / MIB for p in curve])
+    chart.add("alive while it runs", [p.live_bytes / size for p in curve])
     chart.add(f"peak: {human_bytes(curve[peak].live_bytes)} at {curve[peak].name}",
-              [{"value": p.live_bytes / MIB, "label": "peak"} if i == peak else None
+              [{"value": p.live_bytes / size, "label": "peak"} if i == peak else None
                for i, p in enumerate(curve)], show_dots=True, dots_size=6, stroke=False)
     return tidy(chart.render(is_unicode=True))
 
@@ -120,17 +131,18 @@ def training(report: Report) -> str:
     """Where one training step's memory goes (the training estimate's terms)."""
     parts = series.training_parts(report)
     t, s = report.totals, report.settings
+    unit, size = byte_unit(t.training_bytes)
     chart = pygal.HorizontalStackedBar(
         title=f"{report.name}: training estimate {human_bytes(t.training_bytes)} "
               f"({s.optimizer}, batch {t.batch}, {s.dtype})",
         style=BAR_STYLE, width=WIDTH, height=290, js=[], disable_xml_declaration=True,
         explicit_size=True, legend_at_bottom=True, legend_at_bottom_columns=4,
         truncate_legend=-1, legend_box_size=14,
-        show_x_labels=True, x_title="MiB", margin_bottom=16,
-        value_formatter=lambda v: f"{v:.1f} MiB")
+        show_x_labels=True, x_title=unit, margin_bottom=16,
+        value_formatter=lambda v: f"{v:,.1f} {unit}")
     for p in parts:
         share = 100 * p.bytes / t.training_bytes if t.training_bytes else 0
-        chart.add(f"{p.label} {share:.0f}%", [{"value": p.bytes / MIB,
+        chart.add(f"{p.label} {share:.0f}%", [{"value": p.bytes / size,
                                                "label": f"{p.label}: {human_bytes(p.bytes)}"}])
     return tidy(chart.render(is_unicode=True))
 
