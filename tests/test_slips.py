@@ -388,3 +388,82 @@ def test_report_of_a_huge_network(tmp_path):
     # the memory charts are in GiB: conv1 writes 32 GiB (4096·4096·512 · 4 B), the peak is 64
     assert "peak: 64.00 GiB at conv1" in texts
     assert any(t.endswith(" GiB") for t in texts if t[0].isdigit())
+
+
+# ---------------------------------------------------------------------------------------------
+# the report's charts: the roofline's ticks apart and its legend inside, training shares sum
+# to 100%
+
+def _charts(tmp_path, spec: str, *extra: str) -> dict[str, str]:
+    pytest.importorskip("pygal")
+    out = tmp_path / "r.md"
+    r = run_cli("report", spec, "-o", str(out), *extra)
+    assert r.returncode == 0, r.stderr
+    folder = tmp_path / "r_files"
+    return {p.stem[len(spec) + 1:]: p.read_text() for p in folder.glob("*.svg")}
+
+
+def _texts(svg: str):
+    """(text, x, y, rotated, the classes of its groups) of every <text>, in absolute
+    coordinates (pygal nests translate() groups)."""
+    import re
+    import xml.etree.ElementTree as ET
+    root = ET.fromstring(svg)
+    out = []
+
+    def walk(node, dx, dy, classes):
+        t = node.get("transform", "")
+        m = re.match(r"translate\(([-\d.]+)[ ,]+([-\d.]+)\)", t)
+        if m and not node.tag.endswith("text"):
+            dx, dy = dx + float(m.group(1)), dy + float(m.group(2))
+        classes = classes + [node.get("class", "")]
+        if node.tag.endswith("text") and (node.text or "").strip():
+            out.append((node.text, dx + float(node.get("x", 0)), dy + float(node.get("y", 0)),
+                        "rotate" in t, " ".join(classes)))
+        for child in node:
+            walk(child, dx, dy, classes)
+    walk(root, 0.0, 0.0, [])
+    return out, float(root.get("width")), float(root.get("height"))
+
+
+def _axis(texts, which: str):
+    return [t for t in texts if f"axis {which}" in t[4] and "guides" in t[4]]
+
+
+@pytest.mark.parametrize("spec, device", [("resnet50", "t4"), ("mobilenet_v2", "t4"),
+                                          ("efficientnet_b0", "a100-80gb"), ("vgg16", "t4")])
+def test_roofline_ticks_apart_and_legend_inside(tmp_path, spec, device):
+    svg = _charts(tmp_path, spec, "--device", device)["roofline"]
+    texts, width, height = _texts(svg)
+    xs = sorted(_axis(texts, "x"), key=lambda t: t[1])
+    ys = sorted(_axis(texts, "y"), key=lambda t: t[2])
+    assert len(xs) >= 3 and len(ys) >= 3
+    assert not any(t[3] for t in xs)                  # upright
+    for a, b in zip(xs, xs[1:]):                      # 11 px labels, 0.6 em a character
+        assert a[1] + len(a[0]) * 3.3 + 6 <= b[1] - len(b[0]) * 3.3, (a[0], b[0])
+    for a, b in zip(ys, ys[1:]):
+        assert b[2] - a[2] >= 14, (a[0], b[0])
+    assert not any("e+" in t[0] or "e-" in t[0] for t in xs + ys)
+    legends = [t for t in texts if "legends" in t[4]]
+    assert legends and all(t[2] + 4 <= height for t in legends), \
+        [(t[0], t[2], height) for t in legends]
+    assert all(t[1] + len(t[0]) * 7.2 <= width for t in legends)
+
+
+def test_training_shares_sum_to_100(tmp_path):
+    import re
+    svg = _charts(tmp_path, "resnet50")["training"]
+    texts, _, _ = _texts(svg)
+    shares = [re.search(r" ([\d.]+)%$", t[0]) for t in texts if "legends" in t[4]]
+    assert len(shares) == 4 and all(shares)
+    # resnet50, adam, fp32: weights 97.49 MiB (25,557,032 params), gradients 97.49, state
+    # 194.99, activations kept 107.40 MiB of 497.37: 19.6 + 19.6 + 39.2 + 21.6 = 100.0
+    assert abs(sum(float(s.group(1)) for s in shares) - 100) < 1e-9, [s.group(0) for s in shares]
+
+
+def test_shares_by_largest_remainder():
+    from archcalc.views.report.plots import shares
+    assert shares([1, 1, 1]) == ["33.4%", "33.3%", "33.3%"]
+    assert shares([2, 2, 4, 2.2]) == ["19.6%", "19.6%", "39.2%", "21.6%"]
+    assert shares([0, 5]) == ["0%", "100.0%"]
+    assert shares([1, 99_999]) == ["<0.1%", "100.0%"]
