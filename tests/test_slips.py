@@ -467,3 +467,101 @@ def test_shares_by_largest_remainder():
     assert shares([2, 2, 4, 2.2]) == ["19.6%", "19.6%", "39.2%", "21.6%"]
     assert shares([0, 5]) == ["0%", "100.0%"]
     assert shares([1, 99_999]) == ["<0.1%", "100.0%"]
+
+
+# ---------------------------------------------------------------------------------------------
+# ceil-mode pooling as PyTorch: a window past the padded input still gives one output
+
+def _torch_pool_size(n: int, k: int, s: int, p: int, avg: bool) -> int | None:
+    torch = pytest.importorskip("torch")
+    x = torch.zeros(1, 1, n, n)
+    try:
+        if avg:
+            y = torch.nn.functional.avg_pool2d(x, k, s, p, ceil_mode=True)
+        else:
+            y = torch.nn.functional.max_pool2d(x, k, s, p, ceil_mode=True)
+    except RuntimeError:
+        return None
+    assert y.shape[2] == y.shape[3]
+    return int(y.shape[2])
+
+
+def _archcalc_pool_size(n: int, k: int, s: int, p: int, avg: bool) -> int | None:
+    op = "avgpool" if avg else "maxpool"
+    try:
+        rep = archcalc.analyze(archcalc.parse(
+            f"input: {n}x{n}x1\nlayers:\n  - {{op: {op}, kernel: {k}, stride: {s}, "
+            f"padding: {p}, rounding: ceil}}\n"))
+    except ArchcalcError:
+        return None
+    h, w, _ = rep.layers[-1].output
+    assert h == w
+    return h
+
+
+@pytest.mark.parametrize("avg", [False, True])
+def test_ceil_mode_pooling_sizes_as_pytorch(avg):
+    """Every input size 1 … 12, kernel 1 … 6, stride 1 … 4, padding 0 … kernel/2 (PyTorch's
+    limit), with ceil_mode: archcalc's output size is PyTorch's, and archcalc refuses exactly
+    what PyTorch refuses."""
+    differ = []
+    for n in range(1, 13):
+        for k in range(1, 7):
+            for s in range(1, 5):
+                for p in range(0, k // 2 + 1):
+                    want = _torch_pool_size(n, k, s, p, avg)
+                    got = _archcalc_pool_size(n, k, s, p, avg)
+                    if got != want:
+                        differ.append(((n, k, s, p), want, got))
+    assert not differ, differ[:10]
+
+
+def test_ceil_mode_window_past_the_input():
+    # kernel 3, stride 2, ceil_mode on 2×2: (2 − 3 + 0)/2 + 1 = 0.5, ceiled to 1 (PyTorch's 1)
+    rep = archcalc.analyze(archcalc.parse(
+        "input: 2x2x4\nlayers:\n  - {op: maxpool, kernel: 3, stride: 2, rounding: ceil}\n"))
+    assert rep.layers[-1].output == (1, 1, 4)
+    # the receptive field: one window of 3 from the top left, c = (3 − 1)/2 = 1
+    assert (rep.layers[-1].rf.size, rep.layers[-1].rf.start) == ((3, 3), (1.0, 1.0))
+
+
+def test_ceil_mode_window_past_the_input_exports_and_agrees():
+    """The ONNX export of such pools runs in onnxruntime and gives PyTorch's values (max, and
+    average counting the padding, as nn.AvgPool2d)."""
+    np = pytest.importorskip("numpy")
+    torch = pytest.importorskip("torch")
+    ort = pytest.importorskip("onnxruntime")
+    from archcalc.exporters.onnx import to_model
+    checked = 0
+    for op in ("maxpool", "avgpool"):
+        f = torch.nn.functional.max_pool2d if op == "maxpool" else \
+            torch.nn.functional.avg_pool2d
+        for n, k, s, p in ((2, 3, 2, 0), (1, 2, 2, 0), (1, 3, 3, 0), (1, 4, 2, 1), (3, 5, 3, 1),
+                           (2, 5, 4, 1), (4, 6, 3, 1), (2, 4, 3, 0), (5, 3, 2, 1)):
+            net = archcalc.parse(f"input: {n}x{n}x2\nlayers:\n  - {{op: {op}, kernel: {k}, "
+                                 f"stride: {s}, padding: {p}, rounding: ceil}}\n")
+            out = archcalc.analyze(net).layers[-1].output
+            sess = ort.InferenceSession(to_model(net).SerializeToString(),
+                                        providers=["CPUExecutionProvider"])
+            x = np.random.default_rng(n * 100 + k).standard_normal((1, 2, n, n)).astype("float32")
+            got = sess.run(None, {sess.get_inputs()[0].name: x})[0]
+            want = f(torch.from_numpy(x), k, s, p, ceil_mode=True).numpy()
+            assert got.shape == want.shape == (1, out[2], out[0], out[1]), (op, n, k, s, p)
+            assert np.allclose(got, want, atol=1e-6), (op, n, k, s, p)
+            checked += 1
+    assert checked == 18
+
+
+def test_window_ok_agrees_with_window_out():
+    from archcalc.ops.base import window_ok, window_out
+    for rounding in ("ceil", "floor", "covered", "exact"):
+        for n in range(1, 10):
+            for k in range(1, 6):
+                for s in range(1, 4):
+                    for p in range(0, 3):
+                        try:
+                            window_out(n, k, s, p, 1, rounding, "height", "x", SourcePos())
+                            ok = True
+                        except ArchcalcError:
+                            ok = False
+                        assert window_ok(n, k, s, p, rounding) == ok, (rounding, n, k, s, p)
