@@ -565,3 +565,11 @@ def test_window_ok_agrees_with_window_out():
                         except ArchcalcError:
                             ok = False
                         assert window_ok(n, k, s, p, rounding) == ok, (rounding, n, k, s, p)
+
+
+def test_a_png_too_large_without_blocks_is_not_told_to_fold(tmp_path):
+    pytest.importorskip("cairosvg")
+    # 501 boxes of about 70 px and their gaps: 58,151 px tall, and no blocks to fold
+    r = run_cli("draw", " ".join(["C3D8"] * 500), "-i", "8x8x3", "-o", str(tmp_path / "l.png"))
+    assert r.returncode == 2 and "32,767" in r.stderr
+    _no_fold_talk(r.stderr)

@@ -23,6 +23,7 @@ MERMAID_MAX_TEXT = 50_000    # Mermaid's default maxTextSize (GitHub renders up 
 COLOR_KEYS = ("params", "macs", "memory", "rf")
 FORMATS = ("svg", "png", "dot", "mermaid")
 LAYOUTS = ("layered", "dot")
+DIRECTIONS = ("TB", "LR")   # the layers top to bottom (the default) or left to right
 STYLES = ("graph", "volumes")
 SUFFIXES = {".svg": "svg", ".png": "png", ".dot": "dot", ".gv": "dot", ".mmd": "mermaid",
             ".mermaid": "mermaid", ".md": "mermaid"}
@@ -189,18 +190,23 @@ class Diagram(NamedTuple):
     scale: Scale | None
     train_only: bool            # some layer is training-only (the legend says what dashed means)
     global_rf: bool             # some row's receptive field is global (the rf legend says where)
+    direction: str = "TB"       # layers top to bottom, or left to right ("LR")
 
 
 def diagram(net: Network, report: Report | None = None, depth: int | None = None,
-            color: str | None = None) -> Diagram:
+            color: str | None = None, direction: str = "TB") -> Diagram:
     """What every format draws: the rows of ``report.rows(depth)`` as nodes with their figures,
-    each row's inputs as edges, and the heat-map scale of ``color``."""
+    each row's inputs as edges, the heat-map scale of ``color``, and the ``direction`` its
+    layers run in (TB, top to bottom, or LR, left to right)."""
     if report is None:
         from ...analysis import analyze
         report = analyze(net)
     if color is not None and color not in COLOR_KEYS:
         raise error(f"color must be one of {', '.join(COLOR_KEYS)}, got {color!r}", OPTIONS,
                     kind="usage")
+    if direction not in DIRECTIONS:
+        raise error(f"direction must be TB or LR, got {direction!r}", OPTIONS, kind="usage",
+                    hint="TB draws the layers top to bottom, LR left to right")
     rows = report.rows(depth)
     scale = scale_for(report, rows, color) if color else None
     vals = values(report, rows, color) if color else [0] * len(rows)
@@ -239,7 +245,7 @@ def diagram(net: Network, report: Report | None = None, depth: int | None = None
               f"(--depth {depth})")]
     return Diagram(report.name, tuple(_clean(x) for x in title), nodes, edges, scale,
                    any(row.train_only for row in rows),
-                   color == "rf" and any(row.rf.is_global for row in rows))
+                   color == "rf" and any(row.rf.is_global for row in rows), direction)
 
 
 def _clean(text: str, keep_newlines: bool = False) -> str:
