@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 # nouns whose plural is not the singular with an s
 _IRREGULAR = {"axis": "axes", "child": "children", "index": "indices", "matrix": "matrices",
-              "vertex": "vertices", "is": "are", "was": "were", "has": "have", "does": "do"}
+              "vertex": "vertices"}
 
 
 def plural(noun: str) -> str:
