@@ -162,9 +162,15 @@ class Network:
     def __getitem__(self, name: str) -> Layer:
         return self.by_name[name]
 
+    @property
+    def layer_count(self) -> int:
+        """The layers: every one but the input (which computes nothing; ``layers`` holds it
+        first, and ``len(net)`` counts it). ``repr(net)`` and the report count alike."""
+        return sum(1 for layer in self.layers if layer.op != "input")
+
     def __repr__(self) -> str:
         h, w, c = self.input
-        n = len(self.layers) - 1
+        n = self.layer_count
         return f"Network({self.name!r}, input={h}×{w}×{c}, {n} layer{'s' * (n != 1)})"
 
     def _repr_svg_(self) -> str | None:

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 from .errors import Diagnostic
 from .ops import OPS, Attrs, Vol
+from .ops.words import counted
 from .settings import Settings
 
 Pair = tuple[int, int]
@@ -207,6 +208,18 @@ class Report:
         """The layer rows, with block instances nested deeper than ``depth`` folded."""
         return fold(self.layers, depth, self.block_outputs)
 
+    @property
+    def layer_count(self) -> int:
+        """The layers: every row but the input's (the input computes nothing; ``layers`` holds
+        its row first). ``repr(net)``, the report and the drawings count alike."""
+        return sum(1 for row in self.layers if row.op != "input")
+
+    def __repr__(self) -> str:
+        h, w, c = self.input
+        n, t = self.layer_count, self.totals
+        return (f"Report({self.name!r}, input={h}×{w}×{c}, {n} layer{'s' * (n != 1)}, "
+                f"params={t.params:,}, macs={t.macs:,})")
+
     def _repr_html_(self) -> str:
         """Jupyter's view (archcalc.views.notebook)."""
         from .views.notebook import report_html  # the notebook hook: the one upward import
@@ -258,7 +271,7 @@ def fold(rows: Sequence[LayerRow], depth: int | None,
         out.append(LayerRow(key, "block", ext, last.output, sum(r.params for r in group),
                             sum(r.trainable_params for r in group), sum(r.macs for r in run),
                             sum(r.activations for r in run), last.rf, {"layers": len(group)},
-                            False, last.scope[:depth], f"{len(group)} layers",
+                            False, last.scope[:depth], counted(len(group), "layer"),
                             sum(r.buffers for r in group), train))
         group.clear()
 

@@ -48,6 +48,7 @@ from archcalc.ops import At, Op, Vol, Windowed
 from archcalc.ops.channels import Slice
 from archcalc.ops.resampling import ConvTranspose, Crop, Upsample
 from archcalc.ops.windowed import AdaptiveAvgPool, DepthwiseConv
+from archcalc.ops.words import counted
 from archcalc.report import Report
 from archcalc.version import __version__
 
@@ -820,7 +821,8 @@ def _skeleton(model: onnx.ModelProto, keep_outputs: bool = False) -> onnx.ModelP
 def _check_raw_sizes(model: onnx.ModelProto) -> None:
     for t in model.graph.initializer:
         if t.raw_data and len(t.raw_data) != 4 * prod(t.dims):
-            raise VerificationError(f"initializer {t.name} holds {len(t.raw_data)} bytes for "
+            raise VerificationError(f"initializer {t.name} holds "
+                                    f"{counted(len(t.raw_data), 'byte')} for "
                                     f"dims {list(t.dims)}")
 
 
@@ -868,7 +870,7 @@ def _param_problems(model: onnx.ModelProto, report: Report) -> list[str]:
     for name, n in sizes:
         layer = name.rpartition(".")[0]
         per_layer[layer] = per_layer.get(layer, 0) + n
-    problems = [f"{row.name}: {per_layer.get(row.name, 0):,} weights, the analyzer "
+    problems = [f"{row.name}: {counted(per_layer.get(row.name, 0), 'weight')}, the analyzer "
                 f"{row.params + row.buffers:,} parameters and buffers"
                 for row in report.layers if not row.train_only
                 and per_layer.get(row.name, 0) != row.params + row.buffers]
@@ -876,7 +878,7 @@ def _param_problems(model: onnx.ModelProto, report: Report) -> list[str]:
     t = report.totals            # training-only layers are not exported
     stored = t.params + t.buffers - t.train_only_params - t.train_only_buffers
     if total != stored:
-        problems.append(f"{total:,} weights in all, the analyzer {stored:,}")
+        problems.append(f"{counted(total, 'weight')} in all, the analyzer {stored:,}")
     return problems
 
 
@@ -1066,7 +1068,7 @@ def _write_values(g: Plan, chunks: Iterable[tuple[Param, np.ndarray]], f: Binary
     for p, chunk in chunks:
         if p is not current:
             if current is not None and written != current.nbytes:
-                raise VerificationError(f"{current.name}: wrote {written} bytes, "
+                raise VerificationError(f"{current.name}: wrote {counted(written, 'byte')}, "
                                         f"not {current.nbytes}")
             current, written = p, 0
             if heads is not None:
@@ -1078,7 +1080,8 @@ def _write_values(g: Plan, chunks: Iterable[tuple[Param, np.ndarray]], f: Binary
         written += chunk.nbytes
         bar.advance(chunk.nbytes)
     if current is not None and written != current.nbytes:
-        raise VerificationError(f"{current.name}: wrote {written} bytes, not {current.nbytes}")
+        raise VerificationError(f"{current.name}: wrote {counted(written, 'byte')}, "
+                                f"not {current.nbytes}")
     return offsets
 
 

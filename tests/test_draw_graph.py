@@ -261,7 +261,7 @@ def parse_mermaid(text):
         for ln in lines[1:j]:
             assert re.fullmatch(r'[a-z]+: "(?:[^"\\]|\\.)*"', ln), ln
         i = j + 1
-    assert lines[i] in ("flowchart TD", "flowchart TB"), lines[i]
+    assert lines[i] in ("flowchart TD", "flowchart TB", "flowchart LR"), lines[i]
     nodes, edges, sub, stack = {}, [], set(), []
     for ln in lines[i + 1:]:
         s = ln.strip()
@@ -498,7 +498,7 @@ def test_a_large_network_folds_and_says_so(tmp_path):
     out = tmp_path / "r152.svg"
     p = run_cli("draw", "resnet152", "-o", str(out))
     assert p.returncode == 0, p.stderr
-    assert "resnet152 has 515 layers, too many to draw legibly (more than 300 boxes)" in p.stderr
+    assert "resnet152 has 514 layers, too many to draw legibly (more than 300 boxes)" in p.stderr
     assert "--depth 0 (57 boxes)" in p.stderr
     _, report = spec("resnet152")
     assert len(parse_svg(out.read_text(encoding="utf-8"))[1]) == len(report.rows(0)) == 57
@@ -622,3 +622,77 @@ def test_every_shipped_spec_draws_one_box_per_layer_and_its_graphs_edges(path):
     assert set(nodes) == {layer.name for layer in net.layers}
     assert {(a, b) for a, b, _, _ in edges} == set(net.graph.edges)
     assert len(edges) == net.graph.number_of_edges()
+
+
+# --------------------------------------------------------------------------------------------
+# left to right (--direction LR)
+
+@pytest.mark.parametrize("name,depth", CASES + [("inception_v3", 1), ("shufflenet_v2_x1_0", 1)])
+@pytest.mark.parametrize("color", [None, "macs"])
+def test_left_to_right_svg_text_never_overlaps_and_arrows_never_cross_boxes(name, depth, color):
+    net, report = spec(name)
+    root, nodes, edges = parse_svg(graph.to_svg(net, report, depth, color, direction="LR"))
+    size = float(root.get("font-size"))
+    boxes = {n: b for n, (b, _, _) in nodes.items()}
+    assert set(boxes) == {row.name for row in report.rows(depth)}
+    assert {(a, b) for a, b, _, _ in edges} == graph_edges(report, depth)
+    for a, b in itertools.combinations(boxes.values(), 2):
+        assert not overlap(a, b), (a, b)
+    for name_, (box, texts, _) in nodes.items():          # every line inside its own box
+        for t in texts:
+            x, y, w, h = text_box(t, size)
+            assert box[0] + 4 <= x and x + w <= box[0] + box[2] - 4, (name_, t.text, box)
+            assert box[1] + 2 <= y and y + h <= box[1] + box[3], (name_, t.text, box)
+    everything = [text_box(t, size) for t in root.iter(SVG + "text")]
+    for a, b in itertools.combinations(everything, 2):     # title, legend and boxes: no overlap
+        assert not overlap(a, b, slack=0.5), (a, b)
+    width, height = float(root.get("width")), float(root.get("height"))
+    for x, y, w, h in everything + list(boxes.values()):
+        assert x >= 0 and y >= 0 and x + w <= width and y + h <= height
+    inner = [(x + 1, y + 1, w - 2, h - 2) for x, y, w, h in boxes.values()]
+    for src, dst, d, _ in edges:
+        pts = path_points(d)
+        sb, db = boxes[src], boxes[dst]
+        # out of the source's right side, into the destination's left side, left to right
+        assert abs(pts[0][0] - (sb[0] + sb[2])) < 0.11 and sb[1] <= pts[0][1] <= sb[1] + sb[3]
+        assert abs(pts[-1][0] - db[0]) < 0.11 and db[1] <= pts[-1][1] <= db[1] + db[3]
+        assert db[0] > sb[0] + sb[2]
+        for px, py in pts:
+            for x, y, w, h in inner:
+                assert not (x < px < x + w and y < py < y + h), (src, dst, (px, py))
+
+
+def test_resnet50_left_to_right_is_wide_not_tall():
+    net, report = spec("resnet50")
+    tall = ET.fromstring(graph.to_svg(net, report))
+    wide = ET.fromstring(graph.to_svg(net, report, direction="LR"))
+    th, tw = float(tall.get("height")), float(tall.get("width"))
+    wh, ww = float(wide.get("height")), float(wide.get("width"))
+    assert th > 15_000 and th > 10 * tw            # top to bottom: 18,000 px tall
+    assert ww > 5 * wh and wh < tw                 # left to right: a wide strip
+    with pytest.raises(archcalc.ArchcalcError) as e:
+        graph.to_svg(net, report, direction="RL")
+    assert "direction must be TB or LR" in str(e.value)
+
+
+def test_left_to_right_in_dot_and_mermaid():
+    net, report = spec("vgg16")
+    assert "rankdir=LR" in graph.to_dot(net, report, direction="LR")
+    assert "rankdir=TB" in graph.to_dot(net, report)
+    lr = graph.to_mermaid(net, report, direction="LR")
+    assert "\nflowchart LR\n" in lr and "\nflowchart TD\n" in graph.to_mermaid(net, report)
+    parse_mermaid(lr)
+
+
+def test_draw_direction_option(tmp_path):
+    for fmt in ("svg", "dot", "mmd"):
+        out = tmp_path / f"r.{fmt}"
+        p = run_cli("draw", "resnet18", "-o", str(out), "--direction", "lr")
+        assert p.returncode == 0, p.stderr
+        text = out.read_text()
+        assert {"svg": "<svg", "dot": "rankdir=LR", "mmd": "flowchart LR"}[fmt] in text
+    p = run_cli("draw", "resnet18", "-o", str(tmp_path / "x.svg"), "--direction", "up")
+    assert p.returncode == 2 and "--direction" in p.stderr and "TB" in p.stderr
+    p = run_cli("draw", "resnet18", "-o", str(tmp_path / "v.svg"), "--style", "volumes",
+                "--direction", "LR")
+    assert p.returncode == 2 and "--direction lays out the graph drawing" in p.stderr

@@ -125,8 +125,9 @@ def test_vgg16_walkthrough():
     assert report.totals.activations == 15_238_608
     words = " ".join(ex.where_it_sits(report))
     # "Most memory is in early CONV; most params are in late FC", with the numbers
-    assert "first 7 of 40 layers (input … conv3)" in words
-    assert "last 8 of 40 layers (fc1 … softmax1)" in words
+    # the input is no layer: the input and the first 6 of its 39 layers
+    assert "the input and the first 6 of its 39 layers (conv1 … conv3)" in words
+    assert "last 8 of its 39 layers (fc1 … softmax1)" in words
     assert "fc (3): 89% of the parameters" in words
 
 
@@ -196,7 +197,7 @@ def test_explain_command_formats():
     md = run_cli("explain", "vgg16", "conv1..pool1", "-F", "markdown").stdout
     assert "### conv1 — conv 3×3/1 p1, 64" in md and "### pool1" in md and "conv3" not in md
     bad = run_cli("explain", "vgg16", "conv99")
-    assert bad.returncode == 2 and "no layer or block named 'conv99'" in bad.stderr
+    assert bad.returncode == 2 and "no layer named 'conv99'" in bad.stderr
     assert "Traceback" not in bad.stderr
     badj = run_cli("explain", "vgg16", "conv99", "-F", "json")
     assert badj.returncode == 2 and json.loads(badj.stdout)["errors"] == 1

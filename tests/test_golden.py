@@ -166,4 +166,4 @@ def test_compare_and_explain_golden_figures_by_hand():
     assert "C·N + N = 84·10 + 10 = 840 + 10 = 850" in text
     assert "r + (F − 1)·j = 6 + (5 − 1)·2 = 14" in text                # C3's receptive field
     # half the parameters are in C5 … output: 48,120 + 10,164 + 850 = 59,134
-    assert re.search(r"the last 5 of 12 layers \(C5 … output\): 59,134 of 61,706", text)
+    assert re.search(r"the last 5 of its 11 layers \(C5 … output\): 59,134 of 61,706", text)

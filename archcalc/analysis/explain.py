@@ -16,6 +16,7 @@ from ..graph import Network
 from ..ops import GLOBAL, IDENTITY, MERGE, OPS, RFStep
 from ..ops import derive as dv
 from ..ops.windowed import Conv
+from ..ops.words import counted
 from ..report import RF, AxisPair, LayerRow, Report
 from ..units import human_bytes
 from .memory import alive_while
@@ -242,10 +243,12 @@ def _unknown(name: str, order: dict[str, int], report: Report) -> ArchcalcError:
     lower = {n.lower(): n for n in names}
     near = difflib.get_close_matches(name.lower(), list(lower), n=1)
     near = [lower[near[0]]] if near else []
-    return error(f"no layer or block named {name!r} in {report.name}", OPTIONS,
+    what = "layer or block" if blocks else "layer"      # a spec without blocks: layers only
+    return error(f"no {what} named {name!r} in {report.name}", OPTIONS,
                  hint=(f"did you mean {near[0]!r}? " if near else "")
-                 + "name layers as the summary lists them, a range a..b, or a block (a spec "
-                 'string of several words must be quoted: "C3D64 M FC10")', kind="usage")
+                 + "name layers as the summary lists them, a range a..b"
+                 + (", or a block" if blocks else "") + " (a spec string of several words must "
+                 'be quoted: "C3D64 M FC10")', kind="usage")
 
 
 def explain(net: Network, report: Report, wanted: Sequence[str] | None = None
@@ -264,6 +267,17 @@ def _share(part: int, whole: int) -> str:
     return "<1%" if pct < 0.5 else f"{pct:.0f}%"
 
 
+def _run(which: str, names: list[str], n: int) -> str:
+    """``names``, the first (or last) layers of ``n``, in words: "the last layer (fc8)", "the
+    first 2 of its 11 layers (C1, tanh1)", "the last 5 of its 11 layers (C5 … output)"."""
+    k = len(names)
+    if k == 1:
+        return f"the {which} layer ({names[0]})" if n > 1 else f"its one layer ({names[0]})"
+    listed = ", ".join(names) if k == 2 else f"{names[0]} … {names[-1]}"
+    return f"the {which} {k} of its {n} layers ({listed})" if k < n else \
+        f"all {n} of its layers ({listed})"
+
+
 def where_it_sits(report: Report) -> list[str]:
     """The lectures' "most memory in the early convolutions, most parameters in the late fully
     connected layers", as sentences with this network's numbers: the shortest run of first layers
@@ -278,17 +292,21 @@ def where_it_sits(report: Report) -> list[str]:
         while acc * 2 < t.activations:
             acc += run[k].activations
             k += 1
-        out.append(f"Half the activation memory is in the first {k} of {len(run)} layers "
-                   f"({run[0].name} … {run[k - 1].name}): {acc:,} of {t.activations:,} elements "
-                   f"({_share(acc, t.activations)}).")
+        if run[0].op == "input":        # the input is no layer (Report.layer_count)
+            where = "the input alone" if k == 1 else \
+                "the input and " + _run("first", [r.name for r in run[1:k]], len(run) - 1)
+        else:
+            where = _run("first", [r.name for r in run[:k]], len(run))
+        out.append(f"Half the activation memory is in {where}: {acc:,} of "
+                   f"{counted(t.activations, 'element')} ({_share(acc, t.activations)}).")
     if t.params:
         acc, k = 0, 0
         while acc * 2 < t.params:
             acc += rows[-1 - k].params
             k += 1
-        out.append(f"Half the parameters are in the last {k} of {len(rows)} layers "
-                   f"({rows[-k].name} … {rows[-1].name}): {acc:,} of {t.params:,} "
-                   f"({_share(acc, t.params)}).")
+        names = [r.name for r in rows[len(rows) - k:]]
+        out.append(f"Half the parameters are in {_run('last', names, report.layer_count)}: "
+                   f"{acc:,} of {t.params:,} ({_share(acc, t.params)}).")
     kinds: dict[str, list[int]] = {}
     for r in rows:
         if r.params or r.activations:
@@ -319,8 +337,9 @@ def peak_text(net: Network, report: Report) -> str:
     alive = alive_while(net, report.layers, t.peak_layer)
     parts = ", ".join(f"{n} {e:,}" for n, e in sorted(alive.items(), key=lambda kv: -kv[1]))
     return (f"The peak of live activation memory, {human_bytes(t.peak_bytes)} at {s.dtype} and "
-            f"batch {s.batch}, is reached while {t.peak_layer} runs; alive then ({len(alive)} "
-            f"buffers, elements per image): {parts} = {sum(alive.values()):,} elements × "
+            f"batch {s.batch}, is reached while {t.peak_layer} runs; alive then "
+            f"({counted(len(alive), 'buffer')}, elements per image): {parts} = "
+            f"{counted(sum(alive.values()), 'element')} × "
             f"{s.batch} × {s.dtype_bytes} bytes.")
 
 
@@ -337,7 +356,9 @@ def totals_text(report: Report, net: Network | None = None) -> list[str]:
                                                   for n, v in most) + ".")
     if t.train_only_params or t.train_only_macs:
         lines.append(f"Training only (layers marked train_only, not run in inference): "
-                     f"{t.train_only_params:,} parameters ({_share(t.train_only_params, t.params)} "
-                     f"of all), {t.train_only_macs:,} MACs and {t.train_only_activations:,} "
-                     "activation elements, on top of the inference figures above.")
+                     f"{counted(t.train_only_params, 'parameter')} "
+                     f"({_share(t.train_only_params, t.params)} of all), "
+                     f"{counted(t.train_only_macs, 'MAC')} and "
+                     f"{counted(t.train_only_activations, 'activation element')}, on top of the "
+                     "inference figures above.")
     return lines

@@ -71,7 +71,11 @@ class Converter:
         self.opset = model.opsets.get("", model.opsets.get("ai.onnx", 0))
         self.unknown = unknown
         self.given_input = input
-        self.name = name or os.path.splitext(os.path.basename(path))[0]
+        # archcalc's exporter names the graph after the network (export → import keeps it);
+        # another tool's graph name says nothing (PyTorch's is always main_graph): the file's
+        self.name = name or (self.g.name if model.producer.split(" ")[0] == "archcalc"
+                             and self.g.name.strip() else
+                             os.path.splitext(os.path.basename(path))[0])
         self.vals: dict[str, Value] = {}         # ONNX value name → Act | Const | FAILED
         self.diags: list[Diagnostic] = []
         # op type (or a node's own problem) → [(node, why)]

@@ -17,7 +17,6 @@ means adding one class to its family and listing it in ``_KINDS`` below.
 """
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 from ..errors import SourcePos, error
@@ -55,6 +54,7 @@ from .windowed import (
     MaxPool,
     Windowed,
 )
+from .words import closest
 
 _KINDS: tuple[type[Op], ...] = (
     Input, Conv, DepthwiseConv, MaxPool, AvgPool, GlobalAvgPool, AdaptiveAvgPool, FC, ReLU, Tanh,
@@ -100,8 +100,8 @@ def lookup(name: Any, pos: SourcePos) -> Op:
         return SPLIT_OP
     if key in OP_NAMES:
         return OPS[OP_NAMES[key]]
-    near = difflib.get_close_matches(key, [*OP_NAMES, SPLIT], n=1)
-    hint = f"did you mean {near[0]!r}? " if near else ""
+    near = closest(key, [*OP_NAMES, SPLIT])        # a close name only: not flatten for attention
+    hint = f"did you mean {near!r}? " if near else ""
     raise error(f"unknown op {name!r}", pos,
                 hint=hint + "known ops: " + ", ".join([k for k in OPS if k != "input"] + [SPLIT]))
 

@@ -42,10 +42,10 @@ def unseen_tail(n: int, k_eff: int, s: int, pad: int) -> int:
 
 def window_ok(n: int, k_eff: int, s: int, pad: int, rounding: str) -> bool:
     """Whether ``rounding`` accepts this window along one axis (the window fits the padded
-    input)."""
+    input, or under ``ceil`` falls short of it by less than a stride: :func:`window_out`)."""
     num = n + 2 * pad - k_eff
     if num < 0:
-        return False
+        return rounding == "ceil" and num > -s
     if rounding in ("floor", "ceil") or num % s == 0:
         return True
     return rounding == "covered" and unseen_tail(n, k_eff, s, pad) == 0
@@ -60,11 +60,15 @@ def window_out(n: int, k: int, s: int, pad: int, d: int, rounding: str, axis: st
     real input pixels unseen that the stride would not skip anyway (see :func:`unseen_tail`);
     ``exact`` refuses every fraction; ``ceil`` keeps a partial last window (Caffe pooling,
     ``ceil_mode``), but, as PyTorch and ONNX do, never a window that would start inside the right
-    padding only.
+    padding only. Under ``ceil``, as PyTorch's ``ceil_mode``, a window larger than the padded
+    input still gives one output where (n + 2·pad − k_eff)/s + 1 rounds up to 1, i.e. where it
+    falls short by less than a stride (kernel 3, stride 2 on 2: (2 − 3)/2 + 1 = 0.5 → 1).
     """
     k_eff = d * (k - 1) + 1
     num = n + 2 * pad - k_eff
     kdesc = f"{k}" if d == 1 else f"{k_eff} (kernel {k}, dilation {d})"
+    if num < 0 and rounding == "ceil" and num > -s:
+        return 1                    # ⌈num/s⌉ + 1 = 1; that window starts at −pad, in the input
     if num < 0:
         along = "both axes" if " and " in axis else axis
         raise ArchcalcError([Diagnostic(
@@ -262,15 +266,14 @@ ATTR_ADVICE = {
 def suggest_attr(name: str, attrs: Collection[str]) -> str | None:
     """The attribute ``name`` was probably meant to be, among ``attrs``: a known synonym
     (``size`` → ``kernel``, ``strides`` → ``stride``), else the closest spelling."""
-    import difflib
+    from .words import closest
     key = name.lower()
     if key in attrs:
         return key
     syn = ATTR_SYNONYMS.get(key)
     if syn in attrs:
         return syn
-    near = difflib.get_close_matches(key, list(attrs), n=1, cutoff=0.6)
-    return near[0] if near else None
+    return closest(key, attrs)
 
 
 class _Required:

@@ -9,6 +9,7 @@ from ..errors import Places, SourcePos, error
 from . import derive as dv
 from .base import At, Attrs, Op
 from .values import Vol, as_int
+from .words import counted
 
 
 def _sizes(value: Any, pos: SourcePos) -> tuple[int, ...]:
@@ -60,14 +61,16 @@ class Slice(Op):
                 sizes = a["sizes"]
                 if sum(sizes) != c:
                     raise error(f"split {split!r}: the sizes {list(sizes)} add up to {sum(sizes)}, "
-                                f"but the input has {c} channels", at.pos, layer=at.layer,
+                                f"but the input has {counted(c, 'channel')}", at.pos,
+                                layer=at.layer,
                                 hint=f"give sizes that add up to {c}, e.g. "
                                      f"{[c - c // 2, c // 2] if c > 1 else [c]}")
                 return sum(sizes[:i]), sum(sizes[:i + 1])
             n = a["parts"]
             if c % n:
                 divisors = [d for d in range(2, min(c, 64) + 1) if c % d == 0][:6]
-                raise error(f"split {split!r}: {c} channels do not divide into {n} equal parts",
+                raise error(f"split {split!r}: {counted(c, 'channel')} do not divide into {n} "
+                            "equal parts",
                             at.pos, layer=at.layer,
                             hint=(f"use parts: {' or '.join(map(str, divisors))}, or " if divisors
                                   else "") + "give unequal parts as sizes: [a, b, ...]")
@@ -78,7 +81,8 @@ class Slice(Op):
         e = c if end is None else (end + c if end < 0 else end)
         if not 0 <= s < e <= c:
             shown = f"{start}:{'' if end is None else end}"
-            raise error(f"the channel slice {shown} is empty or outside the input's {c} channels "
+            raise error(f"the channel slice {shown} is empty or outside the input's "
+                        f"{counted(c, 'channel')} "
                         f"(it resolves to [{s}, {e}))", at.pos, layer=at.layer,
                         hint=f"start and end are Python-style, half-open: 0 ≤ start < end ≤ {c} "
                              "(negative values count from the end)")

@@ -8,6 +8,7 @@ from ..errors import SourcePos, error
 from . import derive as dv
 from .base import At, Attrs, Op
 from .values import Vol, as_bool, as_float, as_int
+from .words import counted
 
 # the receptive-field note of the norms whose statistics are taken over a whole image
 PER_IMAGE_STATISTICS = ("its statistics over all H·W places rescale each channel by global "
@@ -83,7 +84,7 @@ class GroupNorm(_Norm):
                         at.pos, layer=at.layer,
                         hint=f"use groups: {' or groups: '.join(str(d) for d in sorted(near))} "
                              f"(divisors of {c} nearest {g}), or give the layer before "
-                             f"a multiple of {g} channels")
+                             f"a multiple of {counted(g, 'channel')}")
         return ins[0]
 
     def params(self, a: Attrs, ins: Sequence[Vol], out: Vol) -> tuple[int, int]:
@@ -93,12 +94,12 @@ class GroupNorm(_Norm):
                 rounding: str) -> list[dv.Derivation]:
         c, g = ins[0][2], a["groups"]
         return dv.same_volume(ins[0]) + [
-            _affine(c, f"γ and β per channel; statistics over {g} groups of C/G = {c // g} "
-                       "channels and all H·W places, no running buffers"),
+            _affine(c, f"γ and β per channel; statistics over {counted(g, 'group')} of C/G = "
+                       f"{counted(c // g, 'channel')} and all H·W places, no running buffers"),
             dv.zero("macs", "MACs", dv.NOT_COUNTED)]
 
     def describe(self, a: Attrs) -> str:
-        return f"{a['groups']} groups"
+        return counted(a["groups"], "group")
 
 
 class LayerNorm(_Norm):

@@ -10,6 +10,7 @@ from ..errors import NOWHERE, Places, SourcePos, error
 from . import derive as dv
 from .base import REQUIRED, At, Attrs, Op, RFKind, RFStep
 from .values import Pair, Vol, as_bool, as_float, as_int, as_pair
+from .words import counted
 
 MODES = ("nearest", "bilinear")
 PAD_MODES = ("constant", "reflect")
@@ -286,7 +287,8 @@ class Pad(Op):
                 if p >= n:
                     raise error(f"reflect padding of {p} on the {side} needs an input {axis} of "
                                 f"more than {p}, got {n}", at.pos, layer=at.layer,
-                                hint=f"pad at most {n - 1} pixels by reflection, or use "
+                                hint=f"pad at most {counted(n - 1, 'pixel')} by reflection, "
+                                     "or use "
                                      "mode: constant")
         return (h + t + b, w + left + r, c)
 

@@ -349,13 +349,24 @@ class GlobalAvgPool(_GlobalPool):
     reduces = "average"
 
 
+def adaptive_windows(n: int, out: int) -> list[tuple[int, int]]:
+    """The half-open windows [start, end) that adaptive pooling of ``n`` places to ``out`` reads,
+    as PyTorch defines them: start = ⌊i·n/out⌋, end = ⌈(i+1)·n/out⌉. Where ``out`` divides ``n``
+    every window is n/out wide, at a stride of n/out; otherwise they are uneven (7 → 3: [0, 3),
+    [2, 5), [4, 7))."""
+    return [(i * n // out, -(-(i + 1) * n // out)) for i in range(out)]
+
+
 class AdaptiveAvgPool(Op):
-    """Average pooling to a fixed output size (torchvision's AlexNet and VGG use 6×6 and 7×7).
+    """Average pooling to a fixed output size (torchvision's AlexNet and VGG use 6×6 and 7×7;
+    ``nn.AdaptiveAvgPool2d(1)`` is torchvision's global average pool).
 
     archcalc accepts it where each output cell averages an equal window, i.e. the input size is a
     multiple of the output size; it is then an average pool with kernel = stride = input/output.
     (Uneven bins have no single kernel, so neither the receptive-field algebra nor ONNX's
-    AveragePool can express them.)"""
+    AveragePool can express them.) Its receptive field: global where the output is 1×1 (one
+    window over the whole input, as global_avgpool); otherwise the window step of its largest
+    window (:func:`adaptive_windows`), which for the equal windows accepted is input/output."""
     kind = "adaptive_avgpool"
     names = ("adaptive_avg_pool", "adaptiveavgpool2d")
     ATTRS = {"output": REQUIRED}
@@ -376,8 +387,12 @@ class AdaptiveAvgPool(Op):
         return (oh, ow, c)
 
     def rf_step(self, a: Attrs, ins: Sequence[Vol]) -> RFStep | RFKind:
-        k = self.window(a, ins[0])
-        return RFStep(k, k, (0, 0))
+        if tuple(a["output"]) == (1, 1):       # one window over everything: global pooling
+            return GLOBAL
+        (h, w, _), (oh, ow) = ins[0], a["output"]
+        k = (max(e - s for s, e in adaptive_windows(h, oh)),
+             max(e - s for s, e in adaptive_windows(w, ow)))
+        return RFStep(k, self.window(a, ins[0]), (0, 0))
 
     def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
                 rounding: str) -> list[dv.Derivation]:

@@ -55,11 +55,14 @@ def draw(
     layout_: str = typer.Option("layered", "--layout", metavar="NAME",
                                 help="layered (archcalc's own) or dot (Graphviz's, where "
                                      "installed)"),
+    direction: str | None = typer.Option(None, "--direction", metavar="DIR",
+                                         help="TB (the layers top to bottom, the default) or "
+                                              "LR (left to right)"),
     opts: LoadOptions = request(exclude=("optimizer", "count_inplace")),
 ) -> None:
     """Draw a network: its layer graph with every layer's figures (SVG, PNG, Graphviz DOT or
     Mermaid), optionally shaded as a heat map."""
-    from ...views.draw import COLOR_KEYS, LAYOUTS, STYLES, drawing
+    from ...views.draw import COLOR_KEYS, DIRECTIONS, LAYOUTS, STYLES, drawing
     from ...views.text import diag_line
     if output != "-":
         writable_output(output, "net.svg", "the drawing")
@@ -67,6 +70,10 @@ def draw(
     key = choice(color, COLOR_KEYS, "--color")
     kind = choice(style, STYLES, "--style")
     lay = choice(layout_, LAYOUTS, "--layout")
+    way = "TB" if direction is None else direction.strip().upper()
+    if way not in DIRECTIONS:
+        raise error(f"--direction must be TB or LR, got {direction!r}", OPTIONS, kind="usage",
+                    hint="TB draws the layers top to bottom (the default), LR left to right")
     fold = whole(depth, "--depth", 0)
     if output == "-" and fmt == "png":
         raise error("PNG is binary: it is written to a file, not to standard output", OPTIONS,
@@ -81,6 +88,10 @@ def draw(
         if lay != "layered":
             raise error("--layout lays out the graph drawing (--style graph)", OPTIONS,
                         hint="drop --layout, or drop --style volumes", kind="usage")
+        if direction is not None:
+            raise error("--direction lays out the graph drawing (--style graph); the volume "
+                        "drawing runs left to right", OPTIONS,
+                        hint="drop --direction, or drop --style volumes", kind="usage")
     try:
         net = read_one(spec, opts)
         report = analyze(net)
@@ -89,7 +100,7 @@ def draw(
     for d in report.diagnostics:             # warnings: the drawing is the output
         sys.stderr.write(diag_line(d) + "\n")
     made = drawing(net, report, fmt, fold, key, lay, kind,
-                   markdown=output != "-" and output.lower().endswith(".md"))
+                   markdown=output != "-" and output.lower().endswith(".md"), direction=way)
     for text in made.notes:
         note(text)
     if output == "-":

@@ -28,6 +28,7 @@ from ...graph import Network
 from ...report import Report
 from .diagram import (
     COLOR_KEYS,
+    DIRECTIONS,
     FORMATS,
     HARD_LIMIT,
     LAYOUTS,
@@ -52,8 +53,9 @@ from .png import to_png
 from .svg import to_svg
 from .text_formats import to_dot, to_mermaid
 
-__all__ = ["drawing", "Drawn", "FORMATS", "LAYOUTS", "STYLES", "SUFFIXES", "HARD_LIMIT",
-           "MAX_NODES", "MERMAID_MAX_TEXT", "COLOR_KEYS", "PALETTE", "RAMP_STEPS", "ZERO_FILL",
+__all__ = ["drawing", "Drawn", "FORMATS", "LAYOUTS", "DIRECTIONS", "STYLES", "SUFFIXES",
+           "HARD_LIMIT", "MAX_NODES", "MERMAID_MAX_TEXT", "COLOR_KEYS", "PALETTE", "RAMP_STEPS",
+           "ZERO_FILL",
            "Diagram", "Scale", "diagram",
            "fit_depth", "luminance", "ramp", "scale_for", "values", "GAP_X", "layout", "to_png",
            "to_svg", "to_dot", "to_mermaid"]
@@ -71,10 +73,11 @@ class Drawn(NamedTuple):
 
 def drawing(net: Network, report: Report, fmt: str, depth: int | None = None,
             color: str | None = None, layout_: str = "layered", style: str = "graph",
-            markdown: bool = False) -> Drawn:
+            markdown: bool = False, direction: str = "TB") -> Drawn:
     """The drawing of ``net`` in ``fmt`` (svg, png, dot or mermaid; the volume drawing: svg or
     png), folded as given (``depth``) or, where ``depth`` is None and the network is too large
-    to draw legibly, automatically. ``markdown`` wraps Mermaid in a Markdown fence."""
+    to draw legibly, automatically; the graph's layers run ``direction`` (TB, top to bottom, or
+    LR, left to right). ``markdown`` wraps Mermaid in a Markdown fence."""
     from .png import svg_to_png
     from .svg import svg_of
     from .text_formats import dot_of, graphviz, mermaid_of
@@ -87,7 +90,7 @@ def drawing(net: Network, report: Report, fmt: str, depth: int | None = None,
         boxes = sum(1 for n in drawn.nodes.values() if n.kind != "merge")   # volumes, as titled
         data = drawn.svg.encode("utf-8")
         if fmt == "png":
-            png = svg_to_png(drawn.svg)
+            png = svg_to_png(drawn.svg, folds=bool(report.block_outputs))
             if png is None:
                 raise error("PNG of the volume drawing needs cairosvg", OPTIONS, kind="usage",
                             hint="pip install 'archcalc[draw]', or write SVG (-o FILE.svg)")
@@ -103,18 +106,21 @@ def drawing(net: Network, report: Report, fmt: str, depth: int | None = None,
         raise error(f"{report.name} would need {boxes:,} boxes"
                     f"{'' if depth is None else f' at --depth {depth}'}: too many to draw "
                     f"(the limit is {HARD_LIMIT:,})", OPTIONS, kind="usage",
-                    hint="archcalc summary lists every layer; a spec written with blocks folds "
-                         "into one box per block")
+                    hint="archcalc summary lists every layer; " + (
+                        "a spec written with blocks folds into one box per block"
+                        if not report.block_outputs else "give a smaller --depth (--depth 0 "
+                        "folds every top-level block)" if depth != 0 else
+                        "the top-level blocks alone are too many"))
     if depth is not None and given is None:
-        notes.append(f"{report.name} has {len(report.layers):,} layers, too many to draw "
+        notes.append(f"{report.name} has {report.layer_count:,} layers, too many to draw "
                      f"legibly (more than {MAX_NODES} boxes): drawn with blocks folded, "
                      f"--depth {depth} ({boxes:,} boxes); give --depth to choose")
     elif boxes > MAX_NODES:
         notes.append(f"{boxes:,} boxes: the drawing is large"
                      + ("" if report.block_outputs else " (the spec has no blocks to fold)"))
     if fmt == "png":
-        return Drawn(to_png(net, report, depth, color, layout_), boxes, depth, notes)
-    d = diagram(net, report, depth, color)
+        return Drawn(to_png(net, report, depth, color, layout_, direction), boxes, depth, notes)
+    d = diagram(net, report, depth, color, direction)
     if fmt == "svg":
         text = graphviz(dot_of(d), "svg").decode("utf-8") if layout_ == "dot" else svg_of(d)
     elif fmt == "dot":

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from ...errors import OPTIONS, error
+from ...ops.words import counted
 from ...report import LayerRow, Report
 from ...units import human_bytes, human_count
 from ..table import op_text
@@ -22,6 +23,7 @@ MERMAID_MAX_TEXT = 50_000    # Mermaid's default maxTextSize (GitHub renders up 
 COLOR_KEYS = ("params", "macs", "memory", "rf")
 FORMATS = ("svg", "png", "dot", "mermaid")
 LAYOUTS = ("layered", "dot")
+DIRECTIONS = ("TB", "LR")   # the layers top to bottom (the default) or left to right
 STYLES = ("graph", "volumes")
 SUFFIXES = {".svg": "svg", ".png": "png", ".dot": "dot", ".gv": "dot", ".mmd": "mermaid",
             ".mermaid": "mermaid", ".md": "mermaid"}
@@ -37,6 +39,13 @@ STROKE, BLOCK_STROKE = "#4a5568", "#2b6cb0"
 
 # ---------------------------------------------------------------------------------------------
 # what is drawn (shared by every format)
+
+# a legend's units, up to those archcalc.units shows (E, EiB: a 2⁶²-byte amount is its largest)
+TICK_COUNTS = (("E", 10**18), ("P", 10**15), ("T", 10**12), ("G", 10**9), ("M", 10**6),
+               ("K", 10**3), ("", 1))
+TICK_BYTES = (("EiB", 1 << 60), ("PiB", 1 << 50), ("TiB", 1 << 40), ("GiB", 1 << 30),
+              ("MiB", 1 << 20), ("KiB", 1 << 10), ("B", 1))
+
 
 class Scale(NamedTuple):
     """The heat map's scale: values from ``lo`` (the smallest non-zero) to ``hi``."""
@@ -70,8 +79,7 @@ class Scale(NamedTuple):
         """A legend label: three significant digits ("1K", "2.36M", "100 KiB")."""
         if self.key == "rf":
             return f"{value:.3g}"
-        units = (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("B", 1)) \
-            if self.key == "memory" else (("G", 10**9), ("M", 10**6), ("K", 10**3), ("", 1))
+        units = TICK_BYTES if self.key == "memory" else TICK_COUNTS
         for unit, size in units:
             if value >= size:
                 digits = f"{value / size:.3g}"
@@ -182,18 +190,23 @@ class Diagram(NamedTuple):
     scale: Scale | None
     train_only: bool            # some layer is training-only (the legend says what dashed means)
     global_rf: bool             # some row's receptive field is global (the rf legend says where)
+    direction: str = "TB"       # layers top to bottom, or left to right ("LR")
 
 
 def diagram(net: Network, report: Report | None = None, depth: int | None = None,
-            color: str | None = None) -> Diagram:
+            color: str | None = None, direction: str = "TB") -> Diagram:
     """What every format draws: the rows of ``report.rows(depth)`` as nodes with their figures,
-    each row's inputs as edges, and the heat-map scale of ``color``."""
+    each row's inputs as edges, the heat-map scale of ``color``, and the ``direction`` its
+    layers run in (TB, top to bottom, or LR, left to right)."""
     if report is None:
         from ...analysis import analyze
         report = analyze(net)
     if color is not None and color not in COLOR_KEYS:
         raise error(f"color must be one of {', '.join(COLOR_KEYS)}, got {color!r}", OPTIONS,
                     kind="usage")
+    if direction not in DIRECTIONS:
+        raise error(f"direction must be TB or LR, got {direction!r}", OPTIONS, kind="usage",
+                    hint="TB draws the layers top to bottom, LR left to right")
     rows = report.rows(depth)
     scale = scale_for(report, rows, color) if color else None
     vals = values(report, rows, color) if color else [0] * len(rows)
@@ -202,8 +215,8 @@ def diagram(net: Network, report: Report | None = None, depth: int | None = None
     for row, v in zip(rows, vals):
         kind = "input" if row.op == "input" else "block" if row.op == "block" else "layer"
         lines = [row.name, op_text(row), vol_text(row.output)]
-        figures = [f"{human_count(row.params)} params"] * bool(row.params) + \
-                  [f"{human_count(row.macs)} MACs"] * bool(row.macs)
+        figures = [_short(row.params, "param")] * bool(row.params) + \
+                  [_short(row.macs, "MAC")] * bool(row.macs)
         if figures:
             lines.append(" · ".join(figures))
         if color == "memory":
@@ -214,7 +227,8 @@ def diagram(net: Network, report: Report | None = None, depth: int | None = None
             lines.append(f"RF {row.rf.text()}")
         tip = [f"{row.name}: {op_text(row)}", f"output {vol_text(row.output)}",
                f"parameters {row.params:,}", f"MACs {row.macs:,}",
-               f"activations {row.activations:,} elements", f"receptive field {row.rf.text()}"]
+               f"activations {counted(row.activations, 'element')}",
+               f"receptive field {row.rf.text()}"]
         fill = scale.color(v) if scale else {"input": INPUT_FILL, "block": BLOCK_FILL}.get(
             kind, LAYER_FILL)
         nodes.append(Node(row.name, tuple(_clean(x) for x in lines),
@@ -223,14 +237,15 @@ def diagram(net: Network, report: Report | None = None, depth: int | None = None
         for src in dict.fromkeys(row.inputs):
             edges.append(Edge(src, row.name, row.train_only))
     t = report.totals
-    title = [f"{report.name}: input {vol_text(report.input)}, {t.params:,} parameters, "
-             f"{human_count(t.macs)} MACs per image",
-             f"{len(nodes):,} boxes, {len(edges):,} edges" +
-             ("" if depth is None else f"; blocks nested deeper than {depth} folded "
+    title = [f"{report.name}: input {vol_text(report.input)}, {counted(t.params, 'parameter')}, "
+             f"{_short(t.macs, 'MAC')} per image",
+             f"{counted(len(nodes), 'box')}, {counted(len(edges), 'edge')}" +
+             ("" if depth is None or not report.block_outputs else
+              f"; blocks nested deeper than {depth} folded "
               f"(--depth {depth})")]
     return Diagram(report.name, tuple(_clean(x) for x in title), nodes, edges, scale,
                    any(row.train_only for row in rows),
-                   color == "rf" and any(row.rf.is_global for row in rows))
+                   color == "rf" and any(row.rf.is_global for row in rows), direction)
 
 
 def _clean(text: str, keep_newlines: bool = False) -> str:
@@ -239,11 +254,16 @@ def _clean(text: str, keep_newlines: bool = False) -> str:
                    for c in str(text))
 
 
+def _short(n: int, noun: str) -> str:
+    """A figure in short units with its noun: "1 MAC", "2 MACs", "1.23M MACs"."""
+    return f"{human_count(n)} {noun if n == 1 else noun + 's'}"
+
+
 def fit_depth(report: Report, limit: int = MAX_NODES) -> int | None:
     """The block folding a drawing of ``report`` needs: None (every layer) where the layers fit
-    in ``limit`` boxes, else the deepest folding that fits (0, every top-level block folded, where
-    none does)."""
-    if len(report.layers) <= limit:
+    in ``limit`` boxes or the spec has no blocks to fold, else the deepest folding that fits (0,
+    every top-level block folded, where none does)."""
+    if len(report.layers) <= limit or not report.block_outputs:
         return None
     deepest = max(len(row.scope) for row in report.layers)
     for d in range(deepest - 1, -1, -1):

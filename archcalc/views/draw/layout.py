@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from .diagram import Diagram
+from .diagram import DIRECTIONS, Diagram
 
 # ---------------------------------------------------------------------------------------------
 # archcalc's own layered layout and SVG
@@ -94,13 +94,23 @@ class Layout(NamedTuple):
     height: float
 
 
-def layout(d: Diagram, top: float = 0.0) -> Layout:
+def layout(d: Diagram, top: float = 0.0, direction: str = "TB") -> Layout:
     """Layered layout: each node in its topological generation (networkx), long edges broken
     into one slot per layer they cross, the order within layers by barycentre sweeps (the order
     with the fewest crossings kept), x positions by least squares towards the neighbours'
     (order and spacing kept), and every edge drawn in its own slot through a layer and as a
-    curve in the gap between layers, so that no edge runs through a box."""
+    curve in the gap between layers, so that no edge runs through a box.
+
+    ``direction`` "TB" stacks the layers top to bottom (edges leave a box's bottom side and
+    enter the next one's top); "LR" lines them up left to right (out of a box's right side,
+    into the next one's left). The layout is computed once in its own frame — across a layer
+    (``x`` below) and along the layers (``y``) — with each box's sides swapped for LR, and
+    turned into the page's x and y at the end; ``top`` is where the drawing starts below its
+    heading in either case."""
     import networkx as nx
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+    across = direction == "LR"                   # the frame's x runs down the page
     g = nx.DiGraph()
     index = {n.name: i for i, n in enumerate(d.nodes)}
     g.add_nodes_from(index)
@@ -108,6 +118,8 @@ def layout(d: Diagram, top: float = 0.0) -> Layout:
     gens = [sorted(gen, key=index.__getitem__) for gen in nx.topological_generations(g)]
     level = {name: i for i, gen in enumerate(gens) for name in gen}
     size = {n.name: _box_size(n.lines) for n in d.nodes}
+    if across:                                   # in the frame: (across a layer, along)
+        size = {k: (h, w) for k, (w, h) in size.items()}
     # items: node names, or ("dummy", edge index, level) for an edge passing through a layer
     layers: list[list[_Item]] = [list(gen) for gen in gens]
     chains: list[list[_Item]] = []
@@ -188,12 +200,13 @@ def layout(d: Diagram, top: float = 0.0) -> Layout:
             for it, v in zip(layer, _place(want, seps(layer), weights)):
                 x[it] = v
     left = min(x[it] - width(it) / 2 for layer in layers for it in layer)
+    start_x, start_y = (top, MARGIN) if across else (MARGIN, top)
     for it in x:
-        x[it] += MARGIN - left
+        x[it] += start_x - left
     right = max(x[it] + width(it) / 2 for layer in layers for it in layer) + MARGIN
 
     band_top, band_h = [], []
-    y = top
+    y = start_y
     for layer in layers:
         h = max(size[it][1] for it in layer if not isinstance(it, tuple))
         band_top.append(y)
@@ -258,6 +271,11 @@ def layout(d: Diagram, top: float = 0.0) -> Layout:
                 cy = bottom
             cx = nx_
         paths.append(path)
+    if across:                                   # the frame's (x, y) is the page's (y, x)
+        boxes = {k: Box(b.y, b.x, b.h, b.w) for k, b in boxes.items()}
+        paths = [[(p[0], *(v for i in range(1, len(p), 2) for v in (p[i + 1], p[i])))
+                  for p in path] for path in paths]
+        return Layout(boxes, paths, height, right)
     return Layout(boxes, paths, right, height)
 
 

@@ -31,11 +31,12 @@ def _path_d(path: list[tuple]) -> str:
 
 
 def to_svg(net: Network, report: Report | None = None, depth: int | None = None,
-           color: str | None = None, layout: str = "layered") -> str:
+           color: str | None = None, layout: str = "layered", direction: str = "TB") -> str:
     """The graph as a standalone SVG document: archcalc's layered layout (``layout="layered"``,
     the same everywhere, nothing to install) or Graphviz's (``layout="dot"``: needs Graphviz's
-    ``dot`` program)."""
-    d = diagram(net, report, depth, color)
+    ``dot`` program); its layers top to bottom (``direction="TB"``) or left to right
+    (``"LR"``)."""
+    d = diagram(net, report, depth, color, direction)
     if layout == "dot":
         return graphviz(dot_of(d), "svg").decode("utf-8")
     if layout != "layered":
@@ -110,7 +111,7 @@ def svg_of(d: Diagram) -> str:
                 head_w = max(head_w, text_width(line))
             y += FONT_SIZE
         texts.append("</g>")
-    lay = layout(d, top=y + 24)
+    lay = layout(d, top=y + 24, direction=d.direction)
     width = max(lay.width, head_w + 2 * MARGIN)
     if width > lay.width:                   # a graph narrower than its heading: centred
         lay = shifted(lay, (width - lay.width) / 2)

@@ -34,7 +34,7 @@ def legend_ticks(scale: Scale, n: int = 5) -> list[float]:
     if not scale.log:
         return [scale.lo + (scale.hi - scale.lo) * i / (n - 1) for i in range(n)]
     if scale.key == "memory":        # round in binary units: 1 KiB, 10 KiB, 100 KiB, 1 MiB …
-        decades = sorted(1024.0 ** k * 10 ** j for k in range(6) for j in range(3))
+        decades = sorted(1024.0 ** k * 10 ** j for k in range(7) for j in range(3))
     else:
         decades = [10.0 ** k for k in range(math.ceil(math.log10(scale.lo)),
                                             math.floor(math.log10(scale.hi)) + 1)]
@@ -69,17 +69,17 @@ def legend_id(d: Diagram) -> str:
 
 
 def to_dot(net: Network, report: Report | None = None, depth: int | None = None,
-           color: str | None = None) -> str:
+           color: str | None = None, direction: str = "TB") -> str:
     """The graph in Graphviz's DOT language (``dot -Tsvg``). Node ids are the layer names;
     a legend node (``legend_id``) is added where there is a heat map or a training-only
-    layer."""
-    return dot_of(diagram(net, report, depth, color))
+    layer; ``direction`` is its ``rankdir`` (TB or LR)."""
+    return dot_of(diagram(net, report, depth, color, direction))
 
 
 def dot_of(d: Diagram) -> str:
     font = "Helvetica,Arial,sans-serif"
     out = [f"digraph {_dot_str(d.name)} {{",
-           f"  graph [rankdir=TB, labelloc=t, fontname={_dot_str(font)}, fontsize=12, "
+           f"  graph [rankdir={d.direction}, labelloc=t, fontname={_dot_str(font)}, fontsize=12, "
            f"nodesep=0.25, ranksep=0.35, label={_dot_str(chr(10).join(d.title))}];",
            f"  node [shape=box, style=\"rounded,filled\", fontname={_dot_str(font)}, "
            f"fontsize=10, color=\"{STROKE}\", fillcolor=\"{LAYER_FILL}\", margin=\"0.12,0.05\"];",
@@ -134,17 +134,19 @@ def mermaid_text(text: str) -> str:
 
 
 def to_mermaid(net: Network, report: Report | None = None, depth: int | None = None,
-               color: str | None = None) -> str:
-    """A Mermaid flowchart (``flowchart TD``): node ids ``n0``, ``n1`` … in row order (layer
-    names are labels, escaped), ``-->`` edges, ``-.->`` into training-only layers, the heat map
-    as ``style`` lines and its scale as a ``legend`` subgraph."""
-    return mermaid_of(diagram(net, report, depth, color))
+               color: str | None = None, direction: str = "TB") -> str:
+    """A Mermaid flowchart (``flowchart TD``; ``flowchart LR`` left to right): node ids ``n0``,
+    ``n1`` … in row order (layer names are labels, escaped), ``-->`` edges, ``-.->`` into
+    training-only layers, the heat map as ``style`` lines and its scale as a ``legend``
+    subgraph."""
+    return mermaid_of(diagram(net, report, depth, color, direction))
 
 
 def mermaid_of(d: Diagram) -> str:
     ids = {n.name: f"n{i}" for i, n in enumerate(d.nodes)}
     title = d.title[0].replace("\\", "\\\\").replace('"', '\\"')
-    out = ["---", f'title: "{title}"', "---", "flowchart TD"]
+    flow = "flowchart LR" if d.direction == "LR" else "flowchart TD"
+    out = ["---", f'title: "{title}"', "---", flow]
     for n in d.nodes:
         label = "<br/>".join(mermaid_text(x) for x in n.lines)
         shape = ('("', '")') if n.kind == "input" else ('["', '"]')

@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import TYPE_CHECKING
 
+from ...ops.words import counted
+
 if TYPE_CHECKING:
     from ...graph import Network
     from ...report import LayerRow, Report
@@ -237,9 +239,9 @@ def column_count(rows: Sequence[LayerRow]) -> int:
 
 def fold_depth_for(report: Report) -> int | None:
     """The depth ``to_svg`` folds blocks to when given none: None where the whole network takes
-    at most ``MAX_COLUMNS`` columns, else the deepest depth that brings it within (0, the
-    coarsest, where none does)."""
-    if column_count(report.layers) <= MAX_COLUMNS:
+    at most ``MAX_COLUMNS`` columns or has no blocks to fold, else the deepest depth that brings
+    it within (0, the coarsest, where none does)."""
+    if not report.block_outputs or column_count(report.layers) <= MAX_COLUMNS:
         return None
     deepest = max((len(r.scope) for r in report.layers), default=0)
     for d in range(deepest - 1, -1, -1):
@@ -249,10 +251,14 @@ def fold_depth_for(report: Report) -> int | None:
 
 
 def fold_note(report: Report) -> str | None:
-    """A sentence saying that (and why) ``to_svg`` folds the network, or None."""
+    """A sentence saying that (and why) ``to_svg`` folds the network, or that it is too wide
+    and has no blocks to fold; None where it is drawn as it is, legibly."""
     d = fold_depth_for(report)
     if d is None:
-        return None
+        n = column_count(report.layers) if not report.block_outputs else 0
+        return (f"{n:,} columns of volumes are too wide to draw legibly (more than "
+                f"{MAX_COLUMNS}), and the spec has no blocks to fold" if n > MAX_COLUMNS
+                else None)
     n = column_count(report.layers)
     still = column_count(report.rows(d))
     return (f"{n:,} columns of volumes are too wide to draw legibly (more than {MAX_COLUMNS}): "
@@ -304,7 +310,7 @@ def draw(net: Network | None, report: Report, depth: int | None = None,
     note = None
     if depth is None and auto_fold:
         depth = fold_depth_for(report)
-        note = fold_note(report) if depth is not None else None
+        note = fold_note(report)
     rows = report.rows(depth)
     nodes, edges = _nodes(rows)
     columns = _layout(nodes, edges)
@@ -436,8 +442,9 @@ def draw(net: Network | None, report: Report, depth: int | None = None,
     top_y = min(ys0) - 10 - LANE * (len(lanes_up) + 1)
     bottom_y = max(ys1) + 10 + LANE * (len(lanes_down) + 1)
     volumes = sum(1 for n in nodes.values() if n.kind != "merge")
-    heading = [f"{report.name} — {volumes} volumes"
-               + ("" if depth is None else f", blocks folded to depth {depth}")]
+    heading = [f"{report.name} — {counted(volumes, 'volume')}"
+               + ("" if depth is None or not report.block_outputs else
+                  f", blocks folded to depth {depth}")]
     if note:
         heading.append(note)
     ty = top_y - (len(heading)) * LINE * 13

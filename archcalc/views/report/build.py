@@ -62,7 +62,7 @@ def drawings(sec: dict[str, Any], fmt: str) -> None:
     sec["mermaid"] = text
     notes = []
     if depth is not None:
-        notes.append(f"{len(rep.layers)} layers: blocks nested deeper than {depth} are folded "
+        notes.append(f"{rep.layer_count} layers: blocks nested deeper than {depth} are folded "
                      f"({len(rep.rows(depth))} boxes; `archcalc draw --depth N` chooses).")
     if len(text) > MERMAID_MAX_TEXT:
         notes.append(f"The Mermaid text has {len(text):,} characters, more than the "

@@ -7,7 +7,9 @@ import html
 import re
 from collections.abc import Sequence
 
+from ...errors import SourcePos
 from ...ops import Vol
+from ...ops.words import counted
 from ...report import LayerRow, Report
 from ...units import human_bytes
 from ..compare import Entry, compare_rows
@@ -129,12 +131,23 @@ def totals_table(r: Report) -> str:
 
 def settings_line(r: Report) -> str:
     s = r.settings
-    return (f"input {vol_text(r.input)} · {len(r.layers)} layers · dtype {s.dtype} · batch "
-            f"{s.batch} · optimizer {s.optimizer} · "
+    return (f"input {vol_text(r.input)} · {counted(r.layer_count, 'layer')} · dtype {s.dtype} · "
+            f"batch {s.batch} · optimizer {s.optimizer} · "
             + ("in-place ops counted as buffers" if s.count_inplace else "activations in place"))
 
 
-def diagnostics_list(r: Report) -> str:
+def place(pos: SourcePos, s: dict | None = None) -> str:
+    """Where a diagnostic points, as the user named the spec: a place in the file the network
+    was read from (``net.source``: a shipped spec's is the install's path) is shown under the
+    SPEC argument the user gave (``s["source"]``: ``vgg16:14:5``), never the install's path."""
+    net, given = (s or {}).get("net"), (s or {}).get("source")
+    if net is not None and given and pos.file == net.source and given != pos.file:
+        pos = pos._replace(file=given)
+    return str(pos)
+
+
+def diagnostics_list(r: Report, s: dict | None = None) -> str:
+    """The report's warnings; ``s`` the review's section, whose SPEC names the file."""
     if not r.diagnostics:
         return '<p class="note">No warnings.</p>'
     items = []
@@ -142,7 +155,8 @@ def diagnostics_list(r: Report) -> str:
         layer = f" [{esc(d.layer)}]" if d.layer else ""
         hint = f'<br><span class="hint">hint: {esc(d.hint)}</span>' if d.hint else ""
         items.append(f'<li><span class="{esc(d.severity)}">{esc(d.severity)}</span>{layer} '
-                     f'<span class="pos">{esc(str(d.pos))}</span>: {esc(d.message)}{hint}</li>')
+                     f'<span class="pos">{esc(place(d.pos, s))}</span>: {esc(d.message)}'
+                     f"{hint}</li>")
     return '<ul class="diag">' + "".join(items) + "</ul>"
 
 
@@ -163,8 +177,8 @@ def repr_html(r: Report) -> str:
                    f"{esc(d.message)}</li>" for d in r.diagnostics)
     return (f"<div><b>{esc(r.name)}</b> — {esc(settings_line(r))}<table>{tot}</table>"
             + (f"<ul>{warn}</ul>" if warn else "")
-            + f"<details><summary>{len(r.layers)} layers</summary><table><thead><tr>{head}"
-              f"</tr></thead><tbody>{body}</tbody></table></details></div>")
+            + f"<details><summary>{counted(r.layer_count, 'layer')}</summary><table><thead><tr>"
+            + head + f"</tr></thead><tbody>{body}</tbody></table></details></div>")
 
 
 _XMLNS = re.compile(r'\s+xmlns(:\w+)?="[^"]*"')
@@ -263,7 +277,7 @@ def network_section(s: dict, i: int) -> str:
            f'<p class="settings">{esc(settings_line(r))}'
            + (f" · from {esc(s['source'])}" if s.get("source") else "") + "</p>",
            "<h3>Totals</h3>", totals_table(r),
-           f"<h3>Warnings ({len(r.diagnostics)})</h3>", diagnostics_list(r)]
+           f"<h3>Warnings ({len(r.diagnostics)})</h3>", diagnostics_list(r, s)]
     if s.get("drawing_note"):
         out += ["<h3>Drawings</h3>", f'<p class="note">{esc(s["drawing_note"])}</p>']
     for title, key in (("Volumes", "volumes"), ("Graph", "graph")):
@@ -274,8 +288,9 @@ def network_section(s: dict, i: int) -> str:
     blocks = sum(1 for row in r.rows(0) if row.op == "block")
     toggles = (' · <button onclick="acAll(this,true)">unfold all</button> '
                '<button onclick="acAll(this,false)">fold all</button>' if blocks else "")
-    out += [f"<h3>Layers</h3><p class=\"note\">{len(r.layers)} layers"
-            + (f" in {blocks} folded blocks (+ shows a block's layers)" if blocks else "")
+    out += [f"<h3>Layers</h3><p class=\"note\">{counted(r.layer_count, 'layer')}"
+            + (f", {counted(blocks, 'folded block')} (+ shows a block's layers)" if blocks
+               else "")
             + f"; click a column's header to sort{toggles}</p>",
             f'<div class="tablewrap">{layer_table(r)}</div>']
     if s.get("plots"):

@@ -6,11 +6,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from ...ops.words import counted
 from ...report import Report
 from ..compare import render_compare
 from ..table import COLUMNS, totals_lines
 from ..text import md_cell
-from .html import settings_line
+from .html import place, settings_line
 
 TITLES = {"params_macs": "Parameters and MACs per layer",
           "memory": "Activation memory and the live-memory curve",
@@ -52,7 +53,8 @@ def render(sections: Sequence[dict], folder: str) -> tuple[str, dict[str, str]]:
         for d in r.diagnostics:
             where = f" [{md_cell(d.layer)}]" if d.layer else ""
             hint = f" (hint: {md_cell(d.hint)})" if d.hint else ""
-            out.append(f"- **{d.severity}**{where} at `{d.pos}`: {md_cell(d.message)}{hint}")
+            out.append(f"- **{d.severity}**{where} at `{place(d.pos, s)}`: "
+                       f"{md_cell(d.message)}{hint}")
         if not r.diagnostics:
             out.append("No warnings.")
         if s.get("drawing_note"):
@@ -71,7 +73,8 @@ def render(sections: Sequence[dict], folder: str) -> tuple[str, dict[str, str]]:
                 path = f"{folder}/{key}_{stem}.svg"
                 files[path] = svg
                 out += [f"![{TITLES.get(stem, stem)}]({path})", ""]
-        out += ["", "### Layers", "", f"<details><summary>{len(r.layers)} layers</summary>", "",
+        out += ["", "### Layers", "",
+                f"<details><summary>{counted(r.layer_count, 'layer')}</summary>", "",
                 "| " + " | ".join(c.header for c in COLUMNS) + " |",
                 "|" + "|".join("---" if c.justify == "left" else "---:" for c in COLUMNS) + "|"]
         vols = {row.name: row.output for row in r.layers}
