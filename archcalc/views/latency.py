@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..units import human_bytes, human_count
 from .table import Column
-from .text import md_cell, plain_table
+from .text import Step, fitted_table, md_cell, wrap_text
 
 if TYPE_CHECKING:
     from ..latency.devices import Device
@@ -56,9 +56,15 @@ def estimate_totals(est: Estimate) -> list[str]:
             f"time by kind: {kinds}"]
 
 
-def render_estimate(est: Any, fmt: str) -> str:
+# how estimate's table gets narrower on a terminal: a name past 40 columns shortened, then op,
+# FLOP/B, bytes, FLOPs and kind hidden (the time, its share and the bound stay), names to 12
+ESTIMATE_STEPS: list[Step] = [(0, "middle", 40), 1, 5, 4, 3, 2, (0, "middle", 12)]
+
+
+def render_estimate(est: Any, fmt: str, width: int | None = None) -> str:
     """``archcalc estimate`` in ``fmt``: table (plain text), markdown or csv (JSON is
-    ``est.to_dict()``)."""
+    ``est.to_dict()``). ``width``: the terminal's columns, which the table and its lines fit
+    (``fitted_table``; None for a pipe: whole lines, every column)."""
     heads, just, rows = estimate_rows(est)
     if fmt == "csv":
         buf = io.StringIO()
@@ -76,8 +82,9 @@ def render_estimate(est: Any, fmt: str) -> str:
         out += ["| " + " | ".join(md_cell(c) for c in r) + " |" for r in rows]
         out += [""] + [f"- {md_cell(x)}" for x in estimate_totals(est)]
         return "\n".join(out) + "\n"
-    return (plain_table(f"{est.report.name} on {est.device.key}", heads, just, rows) + "\n"
-            + "\n".join(estimate_totals(est)) + "\n")
+    return (fitted_table(f"{est.report.name} on {est.device.key}", heads, just, rows, width,
+                         ESTIMATE_STEPS, every="--format csv shows every column") + "\n"
+            + "\n".join(wrap_text(line, width, 4) for line in estimate_totals(est)) + "\n")
 
 
 def latency_column(est: Any) -> Column:
@@ -110,14 +117,19 @@ def summary_json(text: str, est: Estimate) -> str:
     doc["latency"] = {"device": d["device"], "dtype": d["dtype"], "totals": d["totals"]}
     return json.dumps(doc, indent=2)
 
-def comparison_lines(cmp: Comparison, name: str) -> list[str]:
+def comparison_lines(cmp: Comparison, name: str, width: int | None = None) -> list[str]:
+    """``archcalc run --profile``'s table and lines; ``width``: the terminal's columns, which
+    they fit (the label cells wrapped between words, kind hidden if need be; None for a pipe:
+    whole lines)."""
     p, est = cmp.profile, cmp.estimate
     heads = ["layer (+ fused into it)", "kind", "predicted µs", "measured µs", "error"]
     rows = [[r.label, r.kind, "" if r.predicted_us is None else _us(r.predicted_us * 1e-6),
              "—" if r.measured_us is None else _us(r.measured_us * 1e-6), _pct(r.error)]
             for r in cmp.rows]
-    text = plain_table(f"{name}: measured per layer", heads,
-                       ["left", "left", "right", "right", "right"], rows).rstrip("\n")
+    text = fitted_table(f"{name}: measured per layer", heads,
+                        ["left", "left", "right", "right", "right"], rows, width,
+                        [(0, "wrap", 24), 1, (0, "wrap", 12)],
+                        every="--format json shows every figure").rstrip("\n")
     prov = "CUDA (GPU)" if p.provider == "cuda" else "CPU"
     lines = [text, "",
              f"provider: {prov}" + (f"; GPU not used: {p.note}" if p.note else ""),
@@ -139,4 +151,4 @@ def comparison_lines(cmp: Comparison, name: str) -> list[str]:
         share = lambda r: 100 * r.measured_us / 1e3 / cmp.measured_ms
         lines.append("dominant: " + ", ".join(
             f"{r.layers[0] if r.layers else r.label} {share(r):.0f}%" for r in dom))
-    return lines
+    return [lines[0], *(wrap_text(line, width, 4) for line in lines[1:])]
