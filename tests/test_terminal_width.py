@@ -16,7 +16,7 @@ import sys
 import termios
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, run_cli
 from rich.cells import cell_len
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
@@ -61,7 +61,7 @@ def too_wide(text, cols):
 
 def hidden_columns(text, cols):
     """The columns a note says were hidden at ``cols`` columns (none when no note)."""
-    m = re.search(rf"\(hidden at {cols} columns: ([^;)]*)[;)]", text.replace("\n", " "))
+    m = re.search(rf"\(hidden at {cols} columns: ([^;)]*)[;)]", re.sub(r"\s+", " ", text))
     return [] if m is None else [c.strip() for c in m.group(1).split(",")]
 
 
@@ -96,6 +96,7 @@ def cases(long_spec):
         (("explain", long_spec), (60,)),
         (("explain", "alexnet"), (60,)),
         (("run", *SMALL, "--profile", "--iters", "2", "--warmup", "0"), (60,)),
+        (("run", "lenet5", "--iters", "2", "--warmup", "0"), (60,)),
         (("validate", "vgg16"), (60,)),
         (("specs",), (60,)),
     ]
@@ -154,3 +155,65 @@ def test_a_name_too_long_for_the_table_is_shortened_in_the_middle(printed, long_
     # 3·3·3·8 + 8 = 224 parameters; 32·32·8·27 = 221,184 MACs (short: 221.18K)
     assert "224" in row.split() and "221.18K" in row.split()
     assert "shortened" in text.replace("\n", " ")
+
+
+def _cells(line):
+    return [c for c in re.split(r"\s{2,}", line.strip()) if c]
+
+
+def test_estimate_diff_and_compare_name_what_they_hide(printed):
+    every = {"estimate": ["layer", "op", "kind", "FLOPs", "bytes", "FLOP/B", "bound", "time µs",
+                          "%time"],
+             "diff": ["layer", "op", "changes", "output", "params", "Δparams", "MACs", "ΔMACs",
+                      "activations", "RF"]}
+    for cols in (60, 80):
+        _, text = printed[("estimate", "mobilenet_v2", "--device", "t4"), cols]
+        head = _cells(next(line for line in text.splitlines() if line.startswith("layer")))
+        hidden = hidden_columns(text, cols)
+        assert hidden and sorted(head + hidden) == sorted(every["estimate"]), (cols, head, hidden)
+        _, text = printed[("diff", "resnet18", "resnet34"), cols]
+        head = _cells(next(line for line in text.splitlines() if line.split()[:1] == ["layer"]))
+        hidden = hidden_columns(text, cols)
+        assert hidden and sorted(head + hidden) == sorted(every["diff"]), (cols, head, hidden)
+        # ResNet-34 adds layer3.2 … layer3.5, each two 3×3 convolutions of 256 filters over 256
+        # channels and two batchnorms: 2·(9·256·256) + 2·(2·256) = 1,180,672 parameters
+        assert "+1,180,672" in text
+    # compare: one row per network, the figures hidden named by their labels
+    short = {"weight layers": "layers", "parameters": "params", "buffers": "buffers",
+             "MACs": "MACs", "FLOPs": "FLOPs", "activations": "activations",
+             "peak bytes": "peak", "training bytes": "training",
+             "receptive field at the output": "RF"}
+    for cols in (60, 80):
+        _, text = printed[("compare", "specs/vgg_table.md", "resnet50"), cols]
+        head = _cells(next(line for line in text.splitlines() if "params" in line.split()))
+        hidden = hidden_columns(text, cols)
+        assert hidden and sorted(head + [short[h] for h in hidden]) == sorted(short.values())
+        row = next(line for line in text.splitlines() if line.split()[:1] == ["D"])
+        assert "138.36M" in row            # VGG16 (D): 138,357,544 parameters
+
+
+def test_a_pipe_gets_whole_lines_and_every_column():
+    # the counterpart: piped, nothing is hidden, shortened or broken (as the golden files hold)
+    p = run_cli("estimate", "mobilenet_v2", "--device", "t4", columns="60")
+    head = _cells(next(line for line in p.stdout.splitlines() if line.startswith("layer")))
+    assert len(head) == 9 and "hidden" not in p.stdout
+    device = next(line for line in p.stdout.splitlines() if line.startswith("device:"))
+    assert device.endswith("datasheet roofline (efficiency 1)")
+
+
+def test_text_helpers():
+    from archcalc.views.text import fit_lines, shorten, wrap_text
+    assert shorten("Mixed_5b/branch3x3dbl_1/conv", 16, "middle") == "Mixed_5…l_1/conv"
+    assert shorten("short", 16, "middle") == "short" and shorten("abcdef", 4) == "abc…"
+    # × and µ are one column each: 12 columns exactly, not cut
+    assert shorten("3×3 conv 5µs", 12) == "3×3 conv 5µs"
+    text = wrap_text("alpha beta gamma delta", 11, 2)
+    assert text.splitlines() == ["alpha beta", "  gamma", "  delta"]
+    assert wrap_text("x" * 25, 10, 0).splitlines() == ["x" * 10, "x" * 10, "x" * 5]
+    assert wrap_text("a line that is long", None) == "a line that is long"
+    # a source line and its caret keep their columns in the window shown
+    src = "    " + "C3D64 R " * 10 + "C3X64 R M"
+    caret = " " * src.index("C3X64") + "^"
+    got = fit_lines(f"{src}\n{caret}", 40).splitlines()
+    assert max(len(line) for line in got) <= 40
+    assert got[0][len(got[1]) - 1:].startswith("C3X64")

@@ -121,4 +121,6 @@ def run(
         target = read_one(model, opts)
     result = runtime.run(target, batch=batch, warmup=warm, iters=runs, provider=where,
                          weights=mode, seed=seed_n)
-    print("\n".join(result.lines()))
+    from ...views.text import terminal_width, wrap_text
+    width = terminal_width()                # a terminal: values broken under their column
+    print("\n".join(wrap_text(line, width, 12) for line in result.lines()))
