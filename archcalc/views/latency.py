@@ -7,7 +7,7 @@ import io
 import json
 from typing import TYPE_CHECKING, Any
 
-from ..units import human_bytes, human_count
+from ..units import bytes_exact, human_bytes, human_count
 from .table import Column
 from .text import Step, fitted_table, md_cell, wrap_text
 
@@ -34,12 +34,18 @@ def device_line(dev: Device) -> str:
     return (f"{dev.key}: {dev.name}; {peaks}; {dev.bandwidth_gbs:,.1f} GB/s; "
             f"{dev.overhead_us:g} µs per layer; {state}" + (f" ({dev.note})" if dev.note else ""))
 
-def estimate_rows(est: Estimate) -> tuple[list[str], list[str], list[list[str]]]:
+def estimate_rows(est: Estimate, exact: bool = False
+                  ) -> tuple[list[str], list[str], list[list[str]]]:
+    """estimate's table: headers, alignments, rows; FLOPs and bytes in short forms (3.54M,
+    275.00 KiB), or ``exact`` with thousands separators (Markdown: 3,538,944, 275.00 KiB
+    (281,600 B))."""
     total = est.time_s
     heads = ["layer", "op", "kind", "FLOPs", "bytes", "FLOP/B", "bound", "time µs", "%time"]
     just = ["left", "left", "left", "right", "right", "right", "left", "right", "right"]
-    rows = [[t.name, t.op, t.kind, human_count(t.flops) if t.flops else "0",
-             human_bytes(t.bytes) if t.bytes else "0",
+    flops = (lambda n: f"{n:,}") if exact else human_count
+    size = bytes_exact if exact else human_bytes
+    rows = [[t.name, t.op, t.kind, flops(t.flops) if t.flops else "0",
+             size(t.bytes) if t.bytes else "0",
              "" if t.intensity is None else f"{t.intensity:,.1f}", t.bound, _us(t.time_s),
              f"{100 * t.time_s / total:.1f}%" if total else ""] for t in est.layers]
     return heads, just, rows
@@ -65,7 +71,7 @@ def render_estimate(est: Any, fmt: str, width: int | None = None) -> str:
     """``archcalc estimate`` in ``fmt``: table (plain text), markdown or csv (JSON is
     ``est.to_dict()``). ``width``: the terminal's columns, which the table and its lines fit
     (``fitted_table``; None for a pipe: whole lines, every column)."""
-    heads, just, rows = estimate_rows(est)
+    heads, just, rows = estimate_rows(est, exact=fmt == "markdown")
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
