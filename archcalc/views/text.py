@@ -133,6 +133,10 @@ def wrap_text(text: str, width: int | None, indent: int | str = 0,
             continue
         body = para.lstrip(" ")
         line = first + para[:len(para) - len(body)]     # the paragraph's own indent stays
+        if width - cell_width(line) < 10:           # a terminal too narrow for it: the lead
+            if line.strip():                        # on a line of its own, the text under
+                out.append(wrap_text(line.rstrip(" "), width, 4))
+            line = pad if line.strip() or k else line[:max(0, width - 10)]
         bare = True                                 # nothing but the indent on it yet
         for word in body.split(" "):        # "" for a second space: kept within a line
             if bare and not word:
