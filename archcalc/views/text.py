@@ -222,7 +222,8 @@ class Fitted(NamedTuple):
 # text made narrower, down to ``least`` columns at most: "middle" or "end" (shortened with …
 # there: names, never numbers), "wrap" (broken between words onto more lines: prose)
 Step = int | tuple[int, str, int]
-# (kept indices, their headers, their rows) → the columns the table needs
+# (kept indices, their headers, rows) → the columns the table needs; fit_columns gives it one
+# row, of each column's widest cell, which makes the table as wide as all of them do
 Measure = Callable[[list[int], list[str], list[list[str]]], int]
 
 
@@ -242,14 +243,23 @@ def fit_columns(width: int, headers: Sequence[str], rows: Sequence[Sequence[str]
     done: list[tuple[int, str]] = []        # (column, "hide" or how it was narrowed), in order
     how = {s[0]: s[1] for s in steps if not isinstance(s, int)}
 
-    def need() -> int:
-        return measure(list(keep), [heads[i] for i in keep], [[r[i] for i in keep] for r in cells])
+    widest: dict[int, str] = {}             # column → its widest cell (a table's width is theirs)
+
+    def refresh(i: int) -> None:
+        widest[i] = max((r[i] for r in cells), key=cell_width, default="")
+
+    for i in keep:
+        refresh(i)
+
+    def need() -> int:              # measured on one row of the widest cells: the same width
+        return measure(list(keep), [heads[i] for i in keep],
+                       [[widest[i] for i in keep]] if cells else [])
 
     def narrow(i: int, mode: str, least: int, final: bool = False) -> None:
         over = need() - width
         if i not in keep or over <= 0:
             return
-        now = max(cell_width(c) for c in [heads[i], *(r[i] for r in cells)])
+        now = max(cell_width(heads[i]), cell_width(widest[i]))
         if (i, mode) not in done:
             done.append((i, mode))
         if mode == "wrap":              # between words; a word is cut only at the very last
@@ -259,10 +269,12 @@ def fit_columns(width: int, headers: Sequence[str], rows: Sequence[Sequence[str]
             heads[i] = wrap_cell(headers[i], n, final)
             for r, orig in zip(cells, rows):
                 r[i] = wrap_cell(orig[i], n, final)
+            refresh(i)
             return
         n = max(least, 1 if final else cell_width(headers[i]), now - over)
         for r, orig in zip(cells, rows):
             r[i] = shorten(orig[i], n, mode)
+        refresh(i)
 
     def hide(i: int) -> None:
         keep.remove(i)
@@ -293,6 +305,7 @@ def fit_columns(width: int, headers: Sequence[str], rows: Sequence[Sequence[str]
                 heads[i] = headers[i]
                 for r, orig in zip(cells, rows):
                     r[i] = orig[i]
+                refresh(i)
                 narrow(i, what, 1)
                 narrow(i, what, 1, final=True)
     named = list(names or headers)
