@@ -202,7 +202,7 @@ def test_a_pipe_gets_whole_lines_and_every_column():
 
 
 def test_text_helpers():
-    from archcalc.views.text import fit_lines, shorten, wrap_text
+    from archcalc.views.text import fit_lines, is_number, shorten, wrap_text
     assert shorten("Mixed_5b/branch3x3dbl_1/conv", 16, "middle") == "Mixed_5…l_1/conv"
     assert shorten("short", 16, "middle") == "short" and shorten("abcdef", 4) == "abc…"
     # × and µ are one column each: 12 columns exactly, not cut
@@ -210,6 +210,10 @@ def test_text_helpers():
     text = wrap_text("alpha beta gamma delta", 11, 2)
     assert text.splitlines() == ["alpha beta", "  gamma", "  delta"]
     assert wrap_text("x" * 25, 10, 0).splitlines() == ["x" * 10, "x" * 10, "x" * 5]
+    # a name may be cut across lines, a number never: it loses its indent first
+    assert wrap_text("at 138,357,544", 12, 4).splitlines() == ["at", " 138,357,544"]
+    assert is_number("(102,764,544") and is_number("+1.85G") and is_number("−3.1%,")
+    assert not is_number("layer1.1/relu") and not is_number("conv1")
     assert wrap_text("a line that is long", None) == "a line that is long"
     # a source line and its caret keep their columns in the window shown
     src = "    " + "C3D64 R " * 10 + "C3X64 R M"

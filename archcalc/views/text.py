@@ -3,6 +3,7 @@ cells, tables as plain text, the width a rich renderable needs, and how a table 
 fit a terminal of a given width (``fit_columns``, ``wrap_text``)."""
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from collections.abc import Callable, Sequence
@@ -112,6 +113,15 @@ def shorten(text: str, n: int, where: str = "end") -> str:
         return _take(text, head) + "…" + _take(text, n - 1 - head, from_end=True)
     return _take(text, n - 1) + "…"
 
+_NUMBER = re.compile(r"[(\[]*[+−-]?\d[\d,.]*[%KMGTPE]?[)\],;:]*")
+
+
+def is_number(word: str) -> bool:
+    """Whether ``word`` is a number as the views write one (138,357,544, +1.85G, −3.1%,
+    (102,764,544), 4,096,): never cut across lines. A name with digits (layer1.1) is not."""
+    return _NUMBER.fullmatch(word) is not None
+
+
 def wrap_text(text: str, width: int | None, indent: int | str = 0,
               break_words: bool = True, lead: str = "") -> str:
     """``text`` broken between words into lines of at most ``width`` columns, each line's
@@ -151,10 +161,12 @@ def wrap_text(text: str, width: int | None, indent: int | str = 0,
             if not word:
                 continue
             while break_words and cell_width(line + word) > width and \
-                    width - cell_width(line) > 0:
+                    width - cell_width(line) > 0 and not is_number(word):
                 piece = _take(word, width - cell_width(line))
                 out.append(line + piece)
                 word, line = word[len(piece):], pad
+            if bare and cell_width(line + word) > width:    # a number wider than the room the
+                line = line[:max(0, width - cell_width(word))]  # indent leaves: less indent
             line, bare = line + word, False
         out.append(line)
     return "\n".join(out)
@@ -262,13 +274,13 @@ def fit_columns(width: int, headers: Sequence[str], rows: Sequence[Sequence[str]
         now = max(cell_width(heads[i]), cell_width(widest[i]))
         if (i, mode) not in done:
             done.append((i, mode))
-        if mode == "wrap":              # between words; a word is cut only at the very last
-            words = [w for c in [headers[i], *(r[i] for r in rows)] for w in c.split()]
-            n = max(least if final else max([least, *(cell_width(w) for w in words)]),
-                    now - over)
-            heads[i] = wrap_cell(headers[i], n, final)
+        if mode == "wrap":              # between words; a long name is cut, a number never
+            words = [w for c in [headers[i], *(r[i] for r in rows)] for w in c.split()
+                     if is_number(w)]
+            n = max(least, *(cell_width(w) for w in words), now - over)
+            heads[i] = wrap_cell(headers[i], n, True)
             for r, orig in zip(cells, rows):
-                r[i] = wrap_cell(orig[i], n, final)
+                r[i] = wrap_cell(orig[i], n, True)
             refresh(i)
             return
         n = max(least, 1 if final else cell_width(headers[i]), now - over)
