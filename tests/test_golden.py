@@ -153,12 +153,14 @@ def test_spec_string_golden_figures_by_hand():
 
 def test_compare_and_explain_golden_figures_by_hand():
     text = read("compare_lenet5_resnet18_vgg16.txt")
-    cells = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
-             for line in text.splitlines() if line.count("│") == 5}
+    cells = {r[0]: r[1:] for r in (re.split(r"\s{2,}", line) for line in text.splitlines())
+             if len(r) == 4}
     # VGG16: 13 convolutions + 3 fc = 16 weight layers, 138,357,544 parameters (torchvision)
     assert cells["weight layers"] == ["5", "21", "16"]
     assert cells["parameters"] == ["61.71K", "11.69M", "138.36M"]
-    assert cells["MACs"][0] == "416.52K"
+    assert cells["MACs"][0] == "416.52K" and cells["FLOPs"][0] == "833.04K"   # 2 × 416,520
+    # the receptive field at the output: LeNet-5's C5 (32, stride 4), VGG16's pool5 (212 /32)
+    assert cells["receptive field at the output"][::2] == ["32 /4", "212 /32"]
 
     text = read("explain_lenet5.txt")
     assert "F·F·C·K + K = 5·5·1·6 + 6 = 150 + 6 = 156" in text

@@ -7,6 +7,7 @@ filter size, P padding, S stride, C input channels, K filters; volumes H×W×C.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -27,17 +28,19 @@ class Derivation(NamedTuple):
 
     def text(self) -> str:
         shown = _fmt(self.value)
+        worked = separated(self.worked)
         parts = [self.formula]
-        if self.worked and self.worked not in (self.formula, shown):
-            parts.append(self.worked)
+        if worked and worked not in (self.formula, shown):
+            parts.append(worked)
         if shown not in parts:
             parts.append(shown)
-        return " = ".join(parts) + (f"  ({self.note})" if self.note else "")
+        return " = ".join(parts) + (f"  ({separated(self.note)})" if self.note else "")
 
     def to_dict(self) -> dict[str, Any]:
         return {"key": self.key, "label": self.label, "formula": self.formula,
-                "worked": self.worked, "value": _json(self.value),
-                "values": {k: _json(v) for k, v in self.values.items()}, "note": self.note}
+                "worked": separated(self.worked), "value": _json(self.value),
+                "values": {k: _json(v) for k, v in self.values.items()},
+                "note": separated(self.note)}
 
 
 def _json(v: Any) -> Any:
@@ -50,14 +53,32 @@ def _fmt(v: Any) -> str:
     if isinstance(v, int):
         return f"{v:,}"
     if isinstance(v, float):
-        return f"{v:g}"
+        return num(v)
     return str(v)
 
 
-def _factor(v: int) -> str:
-    """A number inside a formula: as the lectures write it (224·224·64), with thousands
-    separators only where it is long."""
-    return f"{v:,}" if v >= 10_000 else str(v)
+def num(v: float) -> str:
+    """A number inside a formula or a note: as the lectures write it (224·224·64, 4096), with
+    thousands separators only where it is long (10,000 and up: 25,088, 10,000.5); a fraction
+    to 6 significant digits."""
+    if isinstance(v, float) and v == int(v) and abs(v) < 1e15:
+        v = int(v)
+    if isinstance(v, int):
+        return f"{v:,}" if abs(v) >= 10_000 else str(v)
+    return f"{v:,g}" if abs(v) >= 10_000 else f"{v:g}"
+
+
+_factor = num
+
+# a whole number of 5 digits or more written without separators, with its fraction if any, that
+# is not part of a name (conv12345, a.10000), a volume (20000×20000) or a longer number
+_BARE = re.compile(r"(?<![\w.,×])(\d{5,})(\.\d+)?(?![\w,×])")
+
+
+def separated(text: str) -> str:
+    """``text`` (a worked formula or a note, whichever op wrote it) with every long number
+    written as :func:`num` writes it: 20000 − 3 → 20,000 − 3, 10000.5 → 10,000.5."""
+    return _BARE.sub(lambda m: f"{int(m.group(1)):,}" + (m.group(2) or ""), text)
 
 
 def product(key: str, label: str, factors: list[tuple[str, int]], note: str = "",
@@ -113,21 +134,22 @@ def window_axis(key: str, label: str, sym: str, n: int, k: int, s: int, p: int, 
         {sym: n, "F": k, "d": d, "P": p, "S": s}
     if p_end is None or p_end == p:
         formula = f"({sym} − {kern} + 2P)/S + 1"
-        num = n + 2 * p - k_eff
-        worked = f"({n} − {k_eff} + 2·{p})/{s} + 1"
+        span = n + 2 * p - k_eff
+        worked = f"({num(n)} − {num(k_eff)} + 2·{num(p)})/{num(s)} + 1"
     else:                                  # padding per side: begin P_b, end P_e
         formula = f"({sym} − {kern} + P_b + P_e)/S + 1"
         values = {**{k_: v for k_, v in values.items() if k_ != "P"}, "P_b": p, "P_e": p_end}
-        num = n + p + p_end - k_eff
-        worked = f"({n} − {k_eff} + {p} + {p_end})/{s} + 1"
+        span = n + p + p_end - k_eff
+        worked = f"({num(n)} − {num(k_eff)} + {num(p)} + {num(p_end)})/{num(s)} + 1"
         p = p_end                          # the end padding decides what the last window drops
-    q, r = divmod(num, s)
+    q, r = divmod(span, s)
     if r == 0:
         return Derivation(key, label, formula, worked, out, values)
-    exact = num / s + 1
+    exact = span / s + 1
     rows = "row" if sym == "H" else "column"
     if out == q + 2:
-        note = f"{exact:g} rounded up to {out} ({rounding}): a last window that hangs over the edge"
+        note = f"{num(exact)} rounded up to {num(out)} ({rounding}): a last window that hangs " \
+            "over the edge"
     else:
         tail = r - p                       # real pixels past the last window
         gap = max(0, s - k_eff)            # pixels the stride skips between windows anyway
@@ -140,5 +162,5 @@ def window_axis(key: str, label: str, sym: str, n: int, k: int, s: int, p: int, 
                 else f"{last} seen by no window"
         how = "ceil, but the extra window would start in the padding" if rounding == "ceil" \
             else rounding
-        note = f"{exact:g} rounded down to {out} ({how}): {dropped}"
+        note = f"{num(exact)} rounded down to {num(out)} ({how}): {dropped}"
     return Derivation(key, label, formula, worked, out, values, note)

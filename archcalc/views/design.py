@@ -5,21 +5,34 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from ..report import SCHEMA
 from ..units import human_bytes, human_count
+from .text import Step, cell_width, fit_columns, plain_measure, plain_table, wrap_text
 
 
 def _vol(v: Any) -> str:
     return "×".join(str(x) for x in v)
 
 
-def rows_text(header: list[str], rows: list[list[Any]]) -> str:
-    """Columns two spaces apart, left-aligned, every line whole."""
-    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
-    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()
-                     for r in [header] + rows)
+def rows_text(header: list[str], rows: list[list[Any]], width: int | None = None,
+              steps: Sequence[Step] = (), names: Sequence[str] | None = None,
+              every: str = "") -> str:
+    """Columns two spaces apart, left-aligned, every line whole. ``width``: a terminal's columns,
+    which the table fits by ``steps`` (``fit_columns``; a note under it names what it hid or
+    shortened, by ``names`` where a header is blank); None for a pipe: every column whole."""
+    cells = [[str(c) for c in r] for r in rows]
+    if width is None:
+        widths = [max(len(r[i]) for r in [header] + cells) for i in range(len(header))]
+        return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
+                         for r in [header] + cells)
+    got = fit_columns(width, header, cells, steps, plain_measure(), names=names)
+    text = plain_table(None, got.headers, ["left"] * len(got.keep), got.rows, cell_width,
+                       rule=False).rstrip("\n")
+    note = got.note(width, every)
+    return text + ("\n" + wrap_text(note, width, 1) if note else "")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -55,7 +68,9 @@ def sizes_csv(s: Any) -> str:
     return buf.getvalue()
 
 
-def sizes_text(s: Any) -> str:
+def sizes_text(s: Any, width: int | None = None) -> str:
+    """``archcalc sizes`` as text; ``width``: the terminal's columns, which every line fits (the
+    table by shortening the layer names, prose broken between words); None for a pipe."""
     net, rule, lo, hi = s.net, s.rule, s.lo, s.hi
     what = {"square": "N×N", "height": f"N×{net.input[1]}", "width": f"{net.input[0]}×N"}
     step = f"/{s.wanted.step}" if s.wanted.step != 1 else ""
@@ -71,7 +86,10 @@ def sizes_text(s: Any) -> str:
     if ok:
         out.append(rows_text(["N", "input", "final feature map", "", "RF"],
                              [[v.n, _vol(v.input), v.layer or "-", _vol(v.feature) if v.feature
-                               else "-", v.rf.text() if v.rf is not None else "-"] for v in ok]))
+                               else "-", v.rf.text() if v.rf is not None else "-"] for v in ok],
+                             width, [(2, "middle", 12)],
+                             ["N", "input", "final feature map", "its volume", "RF"],
+                             "--format csv shows every column"))
     if s.refused:
         out.append(f"invalid: {len(s.shown) - len(ok)}, by the first layer that refuses them")
         for g in s.refused:
@@ -80,7 +98,8 @@ def sizes_text(s: Any) -> str:
                                            if len(runs) > 12 else "")
             out.append(f"  {g['layer']} ({g['count']}): {text}")
             out.append(f"      e.g. N = {g['sizes'][0]}: {g['message']}")
-    return "\n".join(out) + "\n"
+    return "\n".join(wrap_text(line, width, 8 if line.startswith("  ") else 4)
+                     for line in out) + "\n"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -135,7 +154,10 @@ def _budget_figure(b: Any, n: int) -> str:
 
 
 def fit_text(r: Any, limits: list, netname: str, settings: Any,
-             rule_note: str | None) -> str:
+             rule_note: str | None, width: int | None = None) -> str:
+    """``archcalc fit`` as text; ``width``: the terminal's columns, which every line fits (the
+    table's labels and headers broken between words, then its last columns hidden, named);
+    None for a pipe."""
     within = ", ".join(f"{b.name} ≤ {b.text}" for b in limits)
     out = [f"{netname}: the largest {r.name} with {within} ({settings.dtype}, "
            f"{settings.optimizer}" + (f", batch {settings.batch}" if r.name != "batch"
@@ -166,7 +188,9 @@ def fit_text(r: Any, limits: list, netname: str, settings: Any,
         rows.append([label, *["-" if p.report is None else
                               _figure(kind, getattr(p.report.totals, attr)) for _, p in cols]])
     if cols:
-        out.append(rows_text(header, rows))
+        wraps: list[Step] = [(k, "wrap", 10) for k in range(len(header) - 1, -1, -1)]
+        out.append(rows_text(header, rows, width, wraps, every="--format json shows every "
+                             "figure"))
     for _, p in cols:
         if p.report is None:
             out.append(f"{r.name} = {p.value} is invalid: {p.message}")
@@ -177,4 +201,4 @@ def fit_text(r: Any, limits: list, netname: str, settings: Any,
         "monotone on the values checked" if r.monotone else
         "NOT MONOTONE: " + "; ".join(f"{r.name} = {v} {w}" for v, w in r.not_monotone[:4])
         + " (the answer is a boundary, not necessarily the largest value that fits)"))
-    return "\n".join(out) + "\n"
+    return "\n".join(wrap_text(line, width, 4) for line in out) + "\n"

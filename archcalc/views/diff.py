@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ..diff import Delta, Diff, RowChange, signed, value_text, whole_blocks
 from ..diff.gates import GateResult
 from ..units import human_bytes, human_count
-from .text import Justify, diag_line, md_cell, plain_table, width_of
+from .text import Justify, Step, diag_line, fit_columns, md_cell, plain_table, width_of
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -183,13 +183,17 @@ def render_text(d: Diff, gates: Sequence[GateResult] = ()) -> str:
 
 def render_rich(d: Diff, gates: Sequence[GateResult] = (),
                 console: Console | None = None) -> None:
-    """The same on a terminal, with rich tables. Too wide for the terminal, the totals drop
-    their exact bytes in parentheses and the layer table drops its least needed columns (a
-    note names them); what is still too wide prints at its own width: never cut."""
+    """The same on a terminal, with rich tables, fitted to its width: the totals drop their
+    exact bytes in parentheses (and their labels break between words); the layer table shortens
+    a name past 40 columns, breaks the changes between words, then hides its least needed
+    columns (a note names them) and shortens the names. A number is never cut; what is still
+    too wide (a terminal narrower than any table) prints at its own width."""
     from rich import box
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
     console = console or Console()
+    fit = console.is_terminal
 
     def show(table: RenderableType) -> None:
         need = width_of(console, table)
@@ -198,51 +202,67 @@ def render_rich(d: Diff, gates: Sequence[GateResult] = (),
             no_color=console.no_color)
         c.print(table)
 
-    def totals(compact: bool) -> Table:
-        t = Table(title=_title(d), title_justify="left",
+    heads = ["total", "A", "B", "change"]
+    justify: list[Justify] = ["left", "right", "right", "right"]
+    styles = [None if not t.change else ("red" if t.change > 0 else "green") for t in d.totals]
+
+    def totals(rows: list[list[str]], keep: Sequence[int], compact: bool) -> Table:
+        t = Table(title=Text(_title(d)), title_justify="left",
                   box=box.SIMPLE_HEAD if compact else box.HEAVY_HEAD, pad_edge=not compact)
-        justify: list[Justify] = ["left", "right", "right", "right"]
-        for h, j in zip(["total", "A", "B", "change"], justify):
-            t.add_column(h, justify=j, no_wrap=True)
-        for row, delta in zip(totals_rows(d), d.totals):
-            if compact:     # "23.17 MiB (24,291,232 B)" → "23.17 MiB", "+4,014,080 B" →
-                row = [_short(c) for c in row]      # "+3.83 MiB", 15,470,264,320 → 15.47G
-                row[0] = row[0].replace("receptive field at the output", "RF at the output") \
-                    .replace("weights inference loads (bytes)", "inference weights")
-            style = None if not delta.change else ("red" if delta.change > 0 else "green")
-            t.add_row(*row[:3], f"[{style}]{row[3]}[/]" if style else row[3])
+        for k in keep:
+            t.add_column(Text(heads[k]), justify=justify[k], no_wrap=True)
+        for row, style in zip(rows, styles):
+            t.add_row(*(Text(c, style=style or "") if k == 3 else Text(c)
+                        for k, c in zip(keep, row)))
         return t
 
-    t = totals(False)
-    if console.is_terminal and width_of(console, t) > console.width:
-        t = totals(True)
+    full = totals_rows(d)
+    t = totals(full, range(4), False)
+    if fit and width_of(console, t) > console.width:
+        short = []
+        for row in full:    # "23.17 MiB (24,291,232 B)" → "23.17 MiB", "+4,014,080 B" →
+            row = [_short(c) for c in row]          # "+3.83 MiB", 15,470,264,320 → 15.47G
+            row[0] = row[0].replace("receptive field at the output", "RF at the output") \
+                .replace("weights inference loads (bytes)", "inference weights")
+            short.append(row)
+        got = fit_columns(console.width, heads, short, [(0, "wrap", 16), (3, "wrap", 8)],
+                          lambda keep, h, rs: width_of(console, totals(rs, keep, True)))
+        t = totals(got.rows, got.keep, True)
+        totals_note = got.note(console.width, "--format json shows every figure")
+    else:
+        totals_note = None
     show(t)
-    console.print(summary_line(d), style="bold", highlight=False)
+    if totals_note:
+        console.print(totals_note, style="dim", highlight=False, markup=False)
+    console.print(summary_line(d), style="bold", highlight=False, markup=False)
     rows = layer_rows(d)
     if rows:
         color = {"+": "green", "−": "red", "~": "yellow"}
+        marks = [row[0] for row in rows]
 
-        def layers(keep: Sequence[int]) -> Table:
+        def layers(keep: Sequence[int], cells: list[list[str]], compact: bool = False) -> Table:
             t = Table(box=box.SIMPLE_HEAD, title="layers (+ added, − removed, ~ changed)",
-                      title_justify="left")
+                      title_justify="left", pad_edge=not compact, collapse_padding=compact)
             for k in keep:
-                t.add_column(ROW_HEADERS[k], justify=ROW_JUSTIFY[k], no_wrap=True)
-            for row in rows:
-                t.add_row(*(row[k] for k in keep), style=color[row[0]])
+                t.add_column(Text(ROW_HEADERS[k]), justify=ROW_JUSTIFY[k], no_wrap=True)
+            for mark, row in zip(marks, cells):
+                t.add_row(*(Text(c) for c in row), style=color[mark])
             return t
 
-        keep = list(range(len(ROW_HEADERS)))
-        t, hidden = layers(keep), []
-        for name in DROP_ORDER:             # a narrow terminal: the least needed go first
-            if not console.is_terminal or width_of(console, t) <= console.width:
-                break
-            keep.remove(ROW_HEADERS.index(name))
-            hidden.append(name)
-            t = layers(keep)
+        t, note = layers(range(len(ROW_HEADERS)), rows), None
+        if fit and width_of(console, t) > console.width:
+            col = ROW_HEADERS.index
+            steps: list[Step] = [(col("layer"), "middle", 40), (col("changes"), "wrap", 30),
+                                 *(col(name) for name in DROP_ORDER),
+                                 (col("changes"), "wrap", 16), (col("layer"), "middle", 12)]
+            got = fit_columns(console.width, ROW_HEADERS, rows, steps,
+                              lambda keep, h, rs: width_of(console, layers(keep, rs, True)),
+                              anchor=col("layer"))
+            t = layers(got.keep, got.rows, True)
+            note = got.note(console.width, "--format json shows every figure")
         show(t)
-        if hidden:
-            console.print(f"(hidden at {console.width} columns: {', '.join(hidden)}; "
-                          "--format json shows every figure)", style="dim", highlight=False)
+        if note:
+            console.print(note, style="dim", highlight=False, markup=False)
     for line in _diag_lines(d):
         console.print(line, style="yellow", highlight=False, markup=False)
     for g in gates:

@@ -5,18 +5,18 @@ import json
 from collections.abc import Sequence
 
 from ..report import SCHEMA, Report
-from .text import md_cell, vol_text
+from .text import cell_width, md_cell, vol_text, wrap_text
 
 
 def _wrapped(lead: str, text: str, width: int | None) -> str:
     """``lead`` + ``text``, broken between words at ``width`` with the continuation lines under
-    the text's first column (or at 4 spaces where the lead is wider than half the width)."""
-    if not width or len(lead) + len(text) <= width:
+    the text's first column (or at 4 spaces where the lead is wider than half the width); a
+    word longer than a line (a long layer name) is cut across lines, nothing runs past
+    ``width``."""
+    if not width or cell_width(lead + text) <= width:
         return lead + text
-    import textwrap
-    indent = " " * (len(lead) if len(lead) <= width // 2 else 4)
-    return textwrap.fill(text, width=width, initial_indent=lead, subsequent_indent=indent,
-                         break_on_hyphens=False, break_long_words=False)
+    return wrap_text(text, width, " " * (len(lead) if len(lead) <= width // 2 else 4),
+                     lead=lead)
 
 def explain_document(report: Report, layers: Sequence, totals: Sequence[str]) -> dict:
     """The JSON form of ``archcalc explain``: each figure with its formula, the worked numbers,
@@ -35,7 +35,7 @@ def render_explain(report: Report, layers: Sequence, totals: Sequence[str],
     md = fmt == "markdown"
     rows = {row.name: row for row in report.layers}
     out = [f"## {md_cell(report.name)} — input {vol_text(report.input)}" if md else
-           f"{report.name} — input {vol_text(report.input)}", ""]
+           _wrapped("", f"{report.name} — input {vol_text(report.input)}", wrap), ""]
     width = max((len(f.label) for e in layers for f in e.figures), default=0)
     for e in layers:
         row = rows[e.name]
@@ -43,7 +43,7 @@ def render_explain(report: Report, layers: Sequence, totals: Sequence[str],
         head = f"{e.name} — {e.op} {e.detail}".rstrip() + \
             (f" ({src} → {vol_text(row.output)})" if src else "") + \
             (" [training only]" if row.train_only else "")
-        out.append(f"### {md_cell(head)}" if md else head)
+        out.append(f"### {md_cell(head)}" if md else _wrapped("", head, wrap))
         for f in e.figures:
             out.append(f"- {f.label}: `{f.text()}`" if md else
                        _wrapped(f"  {f.label.ljust(width)}  ", f.text(), wrap))

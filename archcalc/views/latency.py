@@ -7,9 +7,9 @@ import io
 import json
 from typing import TYPE_CHECKING, Any
 
-from ..units import human_bytes, human_count
+from ..units import bytes_exact, human_bytes, human_count
 from .table import Column
-from .text import md_cell, plain_table
+from .text import Step, fitted_table, md_cell, wrap_text
 
 if TYPE_CHECKING:
     from ..latency.devices import Device
@@ -34,12 +34,18 @@ def device_line(dev: Device) -> str:
     return (f"{dev.key}: {dev.name}; {peaks}; {dev.bandwidth_gbs:,.1f} GB/s; "
             f"{dev.overhead_us:g} µs per layer; {state}" + (f" ({dev.note})" if dev.note else ""))
 
-def estimate_rows(est: Estimate) -> tuple[list[str], list[str], list[list[str]]]:
+def estimate_rows(est: Estimate, exact: bool = False
+                  ) -> tuple[list[str], list[str], list[list[str]]]:
+    """estimate's table: headers, alignments, rows; FLOPs and bytes in short forms (3.54M,
+    275.00 KiB), or ``exact`` with thousands separators (Markdown: 3,538,944, 275.00 KiB
+    (281,600 B))."""
     total = est.time_s
     heads = ["layer", "op", "kind", "FLOPs", "bytes", "FLOP/B", "bound", "time µs", "%time"]
     just = ["left", "left", "left", "right", "right", "right", "left", "right", "right"]
-    rows = [[t.name, t.op, t.kind, human_count(t.flops) if t.flops else "0",
-             human_bytes(t.bytes) if t.bytes else "0",
+    flops = (lambda n: f"{n:,}") if exact else human_count
+    size = bytes_exact if exact else human_bytes
+    rows = [[t.name, t.op, t.kind, flops(t.flops) if t.flops else "0",
+             size(t.bytes) if t.bytes else "0",
              "" if t.intensity is None else f"{t.intensity:,.1f}", t.bound, _us(t.time_s),
              f"{100 * t.time_s / total:.1f}%" if total else ""] for t in est.layers]
     return heads, just, rows
@@ -56,10 +62,16 @@ def estimate_totals(est: Estimate) -> list[str]:
             f"time by kind: {kinds}"]
 
 
-def render_estimate(est: Any, fmt: str) -> str:
+# how estimate's table gets narrower on a terminal: a name past 40 columns shortened, then op,
+# FLOP/B, bytes, FLOPs and kind hidden (the time, its share and the bound stay), names to 12
+ESTIMATE_STEPS: list[Step] = [(0, "middle", 40), 1, 5, 4, 3, 2, (0, "middle", 12)]
+
+
+def render_estimate(est: Any, fmt: str, width: int | None = None) -> str:
     """``archcalc estimate`` in ``fmt``: table (plain text), markdown or csv (JSON is
-    ``est.to_dict()``)."""
-    heads, just, rows = estimate_rows(est)
+    ``est.to_dict()``). ``width``: the terminal's columns, which the table and its lines fit
+    (``fitted_table``; None for a pipe: whole lines, every column)."""
+    heads, just, rows = estimate_rows(est, exact=fmt == "markdown")
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
@@ -76,8 +88,9 @@ def render_estimate(est: Any, fmt: str) -> str:
         out += ["| " + " | ".join(md_cell(c) for c in r) + " |" for r in rows]
         out += [""] + [f"- {md_cell(x)}" for x in estimate_totals(est)]
         return "\n".join(out) + "\n"
-    return (plain_table(f"{est.report.name} on {est.device.key}", heads, just, rows) + "\n"
-            + "\n".join(estimate_totals(est)) + "\n")
+    return (fitted_table(f"{est.report.name} on {est.device.key}", heads, just, rows, width,
+                         ESTIMATE_STEPS, every="--format csv shows every column") + "\n"
+            + "\n".join(wrap_text(line, width, 4) for line in estimate_totals(est)) + "\n")
 
 
 def latency_column(est: Any) -> Column:
@@ -110,14 +123,19 @@ def summary_json(text: str, est: Estimate) -> str:
     doc["latency"] = {"device": d["device"], "dtype": d["dtype"], "totals": d["totals"]}
     return json.dumps(doc, indent=2)
 
-def comparison_lines(cmp: Comparison, name: str) -> list[str]:
+def comparison_lines(cmp: Comparison, name: str, width: int | None = None) -> list[str]:
+    """``archcalc run --profile``'s table and lines; ``width``: the terminal's columns, which
+    they fit (the label cells wrapped between words, kind hidden if need be; None for a pipe:
+    whole lines)."""
     p, est = cmp.profile, cmp.estimate
     heads = ["layer (+ fused into it)", "kind", "predicted µs", "measured µs", "error"]
     rows = [[r.label, r.kind, "" if r.predicted_us is None else _us(r.predicted_us * 1e-6),
              "—" if r.measured_us is None else _us(r.measured_us * 1e-6), _pct(r.error)]
             for r in cmp.rows]
-    text = plain_table(f"{name}: measured per layer", heads,
-                       ["left", "left", "right", "right", "right"], rows).rstrip("\n")
+    text = fitted_table(f"{name}: measured per layer", heads,
+                        ["left", "left", "right", "right", "right"], rows, width,
+                        [(0, "wrap", 24), 1, (0, "wrap", 12)],
+                        every="--format json shows every figure").rstrip("\n")
     prov = "CUDA (GPU)" if p.provider == "cuda" else "CPU"
     lines = [text, "",
              f"provider: {prov}" + (f"; GPU not used: {p.note}" if p.note else ""),
@@ -139,4 +157,4 @@ def comparison_lines(cmp: Comparison, name: str) -> list[str]:
         share = lambda r: 100 * r.measured_us / 1e3 / cmp.measured_ms
         lines.append("dominant: " + ", ".join(
             f"{r.layers[0] if r.layers else r.label} {share(r):.0f}%" for r in dom))
-    return lines
+    return [lines[0], *(wrap_text(line, width, 4) for line in lines[1:])]

@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING, NamedTuple
 from ..ops import OPS, Vol
 from ..report import LayerRow, Report
 from ..units import exact_and_short, human_bytes, human_count
-from .text import Justify, diag_line, plain_table, share_text, vol_text, width_of
+from .text import (
+    Justify,
+    Step,
+    diag_line,
+    fit_columns,
+    plain_table,
+    share_text,
+    vol_text,
+    width_of,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -100,18 +109,20 @@ COLUMNS = (
     Column("trainable", "left", lambda row, vols, r, short: row.trainable, 3),
 )
 
-def _table(r: Report, rows: list[LayerRow], cols: Sequence[Column], compact: bool) -> Table:
-    """A rich table; ``compact``: no borders, and counts in K/M/G (as the totals give them)."""
+def _table(title: str, headers: Sequence[str], justify: Sequence[Justify],
+           rows: Sequence[Sequence[str]], compact: bool) -> Table:
+    """A rich table of text cells (never read as markup: ``[training only]`` stays);
+    ``compact``: no borders, and the padding collapsed."""
     from rich import box
     from rich.table import Table
-    table = Table(title=f"{r.name} — input {vol_text(r.input)}", title_justify="left",
+    from rich.text import Text
+    table = Table(title=Text(title), title_justify="left",
                   box=box.SIMPLE_HEAD if compact else box.HEAVY_HEAD, pad_edge=not compact,
                   collapse_padding=compact)
-    for col in cols:
-        table.add_column(col.header, justify=col.justify, no_wrap=True)
-    vols = {row.name: row.output for row in rows}
-    for row in rows:
-        table.add_row(*[col.cell(row, vols, r, compact) for col in cols])
+    for head, just in zip(headers, justify):
+        table.add_column(Text(head), justify=just, no_wrap=True)
+    for cells in rows:
+        table.add_row(*(Text(c) for c in cells))
     return table
 
 def sharing_columns(sharing: dict[str, tuple[int, int, int]] | None) -> tuple[Column, ...]:
@@ -131,50 +142,62 @@ def sharing_columns(sharing: dict[str, tuple[int, int, int]] | None) -> tuple[Co
         return cell
     return (Column("×local", "right", ratio(1), 8), Column("×dense", "right", ratio(2), 9))
 
+def fit_steps(cols: Sequence[Column]) -> list[Step]:
+    """How the summary table gets narrower, in order: a layer name past 40 columns is shortened
+    in the middle; the columns with a drop order go, least needed first; names are shortened
+    to 20 columns; op goes; names are shortened to 12. ``fit_columns`` goes on from there (and
+    gives back a column where the narrowing left room for it)."""
+    heads = [c.header for c in cols]
+    layer, op = heads.index("layer"), heads.index("op")
+    droppable = sorted((c for c in cols if c.drop), key=lambda c: c.drop)
+    return [(layer, "middle", 40), *(heads.index(c.header) for c in droppable),
+            (layer, "middle", 20), op, (layer, "middle", 12)]
+
 def render_table(r: Report, depth: int | None = None, console: Console | None = None,
                  extra: Sequence[Column] = ()) -> None:
-    """The summary table and totals. On a terminal (rich), a table too narrow for every column
-    first turns compact (no borders; counts in K/M/G, exact in the totals and in every other
-    format), then drops the least needed columns (a note names them); nothing is cut or wrapped.
-    Piped output (not a terminal) is plain text with every column, exact, never wrapped (and
-    rich is not even imported: it is most of the start-up time)."""
+    """The summary table and totals. On a terminal (rich), a table too wide for it first turns
+    compact (no borders; counts in K/M/G, exact in the totals and in every other format), then
+    narrows as ``fit_steps`` says: columns hidden and names shortened with …, a note naming
+    them; a number is never cut and a row never wraps. Piped output (not a terminal) is plain
+    text with every column, exact, never wrapped (and rich is not even imported: it is most of
+    the start-up time)."""
+    rows = r.rows(depth)
+    vols = {row.name: row.output for row in rows}
+    cols = [*COLUMNS, *extra]
+    title = f"{r.name} — input {vol_text(r.input)}"
+    heads = [c.header for c in cols]
+    justify = [c.justify for c in cols]
+
+    def cells(compact: bool) -> list[list[str]]:
+        return [[c.cell(row, vols, r, compact) for c in cols] for row in rows]
     if console is None and not sys.stdout.isatty():
-        rows = r.rows(depth)
-        vols = {row.name: row.output for row in rows}
-        cols = [*COLUMNS, *extra]
-        text = plain_table(f"{r.name} — input {vol_text(r.input)}", [c.header for c in cols],
-                           [c.justify for c in cols],
-                           [[c.cell(row, vols, r, False) for c in cols] for row in rows])
+        text = plain_table(title, heads, justify, cells(False))
         text += "\n" + "".join(f"{k}: {v}\n" for k, v in totals_lines(r))
         text += "".join(diag_line(d) + "\n" for d in r.diagnostics)
         sys.stdout.write(text)
         return
     from rich.console import Console
+    from rich.text import Text
     console = console or Console()
-    rows = r.rows(depth)
-    cols = [*COLUMNS, *extra]
-    table = _table(r, rows, cols, compact=False)
-    hidden: list[str] = []
+    on = console
+    table = _table(title, heads, justify, cells(False), compact=False)
+    note = None
     if console.is_terminal and width_of(console, table) > console.width:
-        table = _table(r, rows, cols, compact=True)
-        for col in sorted((c for c in (*COLUMNS, *extra) if c.drop), key=lambda c: c.drop):
-            if width_of(console, table) <= console.width:
-                break
-            cols.remove(col)
-            hidden.append(col.header)
-            table = _table(r, rows, cols, compact=True)
+        def measure(keep: list[int], h: list[str], rs: list[list[str]]) -> int:
+            return width_of(on, _table(title, h, [justify[i] for i in keep], rs, True))
+        got = fit_columns(console.width, heads, cells(True), fit_steps(cols), measure)
+        table = _table(title, got.headers, [justify[i] for i in got.keep], got.rows, True)
+        note = got.note(console.width, "--format csv shows every column")
     need = width_of(console, table)
-    width = console.width
-    if need > console.width:          # never cut a number: print at the table's own width
+    if need > console.width:      # narrower than any table (or not a terminal): never cut
         console = Console(width=need, file=console.file, force_terminal=console.is_terminal,
                           no_color=console.no_color)
     console.print(table)
     soft = not console.is_terminal      # a pipe gets whole lines; a terminal wraps at words
-    if hidden:
-        console.print(f"(hidden at {width} columns: {', '.join(hidden)}; --format csv shows "
-                      "every column)", style="dim", highlight=False, soft_wrap=soft)
+    if note:
+        console.print(note, style="dim", highlight=False, markup=False, soft_wrap=soft)
     for k, v in totals_lines(r):
-        console.print(f"[bold]{k}[/bold]: {v}", highlight=False, soft_wrap=soft)
+        console.print(Text.assemble((k, "bold"), f": {v}"), highlight=False, soft_wrap=soft)
     for d in r.diagnostics:      # one line each here; `archcalc validate` shows them in full
         console.print(diag_line(d), style="yellow", highlight=False, markup=False,
                       soft_wrap=soft)

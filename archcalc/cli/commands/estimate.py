@@ -40,4 +40,5 @@ def estimate(
     if fmt == "json":
         print_json({"schema": 2, "name": est.report.name, **est.to_dict()})
         return
-    print(render_estimate(est, fmt), end="")
+    from ...views.text import terminal_width
+    print(render_estimate(est, fmt, terminal_width() if fmt == "table" else None), end="")

@@ -1,9 +1,6 @@
 """``archcalc explain``: the arithmetic behind every figure."""
 from __future__ import annotations
 
-import shutil
-import sys
-
 import typer
 
 from ...analysis import analyze
@@ -34,5 +31,6 @@ def explain(
     from ...views.explain import render_explain
     found = ex.explain(net, report, layers)
     totals = [] if layers else ex.totals_text(report, net)
-    wrap = shutil.get_terminal_size().columns if fmt == "text" and sys.stdout.isatty() else None
+    from ...views.text import terminal_width
+    wrap = terminal_width() if fmt == "text" else None
     print(render_explain(report, found, totals, fmt, wrap), end="")

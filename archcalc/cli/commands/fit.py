@@ -45,7 +45,9 @@ def fit(
     if fmt == "json":
         print_json(views.fit_document(result, limits, name, settings, q.rule_note))
     else:
-        print(views.fit_text(result, limits, name, settings, q.rule_note), end="")
+        from ...views.text import terminal_width
+        print(views.fit_text(result, limits, name, settings, q.rule_note, terminal_width()),
+              end="")
     if result.answer is None:
         if fmt == "json":
             raise Finding()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from typing import TYPE_CHECKING
 
@@ -88,17 +89,21 @@ def run(
         if fmt == "json":
             print_json({"schema": 2, "name": report.name, **cmp.to_dict()})
             return
-        print("\n".join(comparison_lines(cmp, report.name)))
+        from ...views.text import terminal_width, wrap_text
+        width = terminal_width()
+        print("\n".join(comparison_lines(cmp, report.name, width)))
+        err = shutil.get_terminal_size().columns if sys.stderr.isatty() else None
         if predict_on is not None and measured.provider == "cpu" and \
                 predict_on.key != devices.LOCAL:
-            sys.stderr.write(f"archcalc: note: measured on this CPU, predicted for "
-                             f"{predict_on.key}: the errors compare two machines (--device "
-                             "local-cpu predicts this one)\n")
+            sys.stderr.write(wrap_text(f"archcalc: note: measured on this CPU, predicted for "
+                                       f"{predict_on.key}: the errors compare two machines "
+                                       "(--device local-cpu predicts this one)", err, 4) + "\n")
         if cmp.unmapped:
-            sys.stderr.write(f"archcalc: warning: {len(cmp.unmapped)} profiled nodes map to no "
-                             f"layer ({', '.join(n.name for n in cmp.unmapped[:5])}"
-                             f"{', …' if len(cmp.unmapped) > 5 else ''}): their time is in the "
-                             "UNMAPPED row\n")
+            sys.stderr.write(wrap_text(f"archcalc: warning: {len(cmp.unmapped)} profiled nodes "
+                                       "map to no layer ("
+                                       f"{', '.join(n.name for n in cmp.unmapped[:5])}"
+                                       f"{', …' if len(cmp.unmapped) > 5 else ''}): their time "
+                                       "is in the UNMAPPED row", err, 4) + "\n")
         return
     from ...exporters import runtime
     if model.lower().endswith(".onnx"):
@@ -116,4 +121,6 @@ def run(
         target = read_one(model, opts)
     result = runtime.run(target, batch=batch, warmup=warm, iters=runs, provider=where,
                          weights=mode, seed=seed_n)
-    print("\n".join(result.lines()))
+    from ...views.text import terminal_width, wrap_text
+    width = terminal_width()                # a terminal: values broken under their column
+    print("\n".join(wrap_text(line, width, 12) for line in result.lines()))

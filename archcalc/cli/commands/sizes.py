@@ -44,7 +44,8 @@ def sizes(
     elif fmt == "csv":
         print(views.sizes_csv(found), end="")
     else:
-        print(views.sizes_text(found), end="")
+        from ...views.text import terminal_width
+        print(views.sizes_text(found, terminal_width()), end="")
     if not found.valid:
         if fmt == "json":
             raise Finding()

@@ -72,5 +72,7 @@ def summary(
             from ...views.text import diag_line
             sys.stderr.write(diag_line(d) + "\n")
     if est is not None and fmt in ("table", "markdown"):
-        print(f"predicted on {est.device.key}: {est.time_s * 1e3:,.3f} ms per batch "
-              "(archcalc estimate breaks it down)")
+        from ...views.text import terminal_width, wrap_text
+        print(wrap_text(f"predicted on {est.device.key}: {est.time_s * 1e3:,.3f} ms per batch "
+                        "(archcalc estimate breaks it down)",
+                        terminal_width() if fmt == "table" else None, 2))

@@ -68,13 +68,15 @@ def validate(
     if fmt == "json":
         print_json(doc)
     else:
+        from ...views.text import fit_lines, terminal_width
+        width = terminal_width()            # a terminal: lines fit it; a pipe: whole lines
         for d in diags:
-            print(d.render())
+            print(fit_lines(d.render(), width))
         if checked:
-            print("budgets: " + "; ".join(f"{b.name} {b.show(v)} {'≤' if v <= b.limit else '>'} "
-                                          f"{b.text}" + (f" ({n})" if len(nets) > 1 else "")
-                                          for n, b, v in checked))
-        print(f"{names}: {doc['errors']} error{'s' * (doc['errors'] != 1)}, "
-              f"{doc['warnings']} warning{'s' * (doc['warnings'] != 1)}")
+            print(fit_lines("budgets: " + "; ".join(
+                f"{b.name} {b.show(v)} {'≤' if v <= b.limit else '>'} {b.text}"
+                + (f" ({n})" if len(nets) > 1 else "") for n, b, v in checked), width))
+        print(fit_lines(f"{names}: {doc['errors']} error{'s' * (doc['errors'] != 1)}, "
+                        f"{doc['warnings']} warning{'s' * (doc['warnings'] != 1)}", width))
     if not doc["ok"]:
         raise Finding()
