@@ -26,9 +26,10 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import ArchcalcError, Diagnostic, SourcePos, error
+from ..errors import OPTIONS, ArchcalcError, Diagnostic, SourcePos, error
 from ..graph import Builder, Network
 from ..ops import OPS, At, Vol
+from ..ops.values import channels_first_warning
 from . import fold, infer, wire
 from .handlers import HANDLERS
 from .names import scope_modules, short_name, torch_scope_name
@@ -516,7 +517,7 @@ class Converter:
                 raise error(f"--input gives {gc} channel{'s' if gc != 1 else ''}, but "
                             f"{self.path}'s input "
                             f"{image.name!r} has {c}", SourcePos("<options>"),
-                            hint=f"--input {gh}x{gw}x{c}", kind="usage")
+                            hint=self.channels_hint(self.given_input, c, h, w), kind="usage")
             if isinstance(h, int) and isinstance(w, int) and h > 0 and w > 0 and (gh, gw) != (h, w):
                 opt = "--input" if self.res is None else "--set res"
                 raise error(f"{opt} gives {gh}×{gw}, but {self.path}'s input {image.name!r} is "
@@ -542,6 +543,20 @@ class Converter:
                 SourcePos(self.path), "archcalc reads NCHW models; export the model with "
                 "channels first (tf2onnx --inputs-as-nchw)"))
         return (h, w, c)
+
+    @staticmethod
+    def channels_hint(given: Vol, c: int, h: Any, w: Any) -> str:
+        """What ``--input`` should be where its channels are not the model's ``c``: the model's
+        own height and width where it fixes them; else the given ones, read as PyTorch's C×H×W
+        where the volume looks written so (3x64x64 → 64x64x3), never a volume whose depth is
+        taken for a height."""
+        if isinstance(h, int) and isinstance(w, int) and h > 0 and w > 0:
+            return f"--input {h}x{w}x{c} (the model's size), or drop --input"
+        gh, gw, gc = given
+        if channels_first_warning(given, OPTIONS, "onnx") is not None:
+            return (f"--input {gw}x{gc}x{c} (archcalc reads H×W×C; {gh}x{gw}x{gc} looks written "
+                    "C×H×W, as PyTorch does)")
+        return f"--input {gh}x{gw}x{c}"
 
     def inferred_volume(self, value: str) -> tuple[Vol, int] | None:
         """ONNX shape inference's volume for ``value`` (passthrough nodes only): the model's
