@@ -36,7 +36,7 @@ def shape_errors(net: Network, input: Vol) -> list[Diagnostic]:
     return [d for d in walk(net, input=input)[1] if d.severity == "error"]
 
 
-SIZE_ERRORS = ("rounding", "window")   # errors that another network input may remove
+SIZE_ERRORS = ("rounding", "window", "adaptive")   # errors that another network input may remove
 
 
 def _fix(d: Diagnostic) -> dict[str, Any]:
@@ -104,10 +104,12 @@ def _search(net: Network, origin: Vol, bad: set[str], limit: int, deadline: floa
     axes, nor any window along the others, is refused (see :func:`network_inputs`)."""
     h0, w0, c = origin
     strides = {0: 1, 1: 1}
-    for layer in net.layers:
-        if isinstance(layer.opdef, Windowed):
-            strides[0] = min(strides[0] * layer.attrs["stride"][0], MAX_STEPS)
-            strides[1] = min(strides[1] * layer.attrs["stride"][1], MAX_STEPS)
+    for layer in net.layers:       # the period of the valid sizes divides their product
+        step = layer.attrs["stride"] if isinstance(layer.opdef, Windowed) else \
+            layer.attrs["output"] if layer.op == "adaptive_avgpool" else None
+        if step is not None:
+            strides[0] = min(strides[0] * step[0], MAX_STEPS)
+            strides[1] = min(strides[1] * step[1], MAX_STEPS)
 
     if any(_fix(d).get("kind") == "window" for d in shape_errors(net, origin)):
         strides = {0: MAX_STEPS, 1: MAX_STEPS}       # a window too large: look further up
@@ -178,6 +180,15 @@ def _spell(net: Network, what: str, value: Any, layer: str | None = None) -> str
             "alike)")
 
 
+def _padding(net: Network, fix: dict[str, Any], layer: str | None) -> str | None:
+    """The padding a hint names: in a spec string or a table, one for every side where one
+    works (what a token's ``P`` writes), else the least per axis."""
+    pads, uniform = fix.get("pads"), fix.get("uniform")
+    if net.language in ("string", "table") and uniform is not None:
+        pads = (uniform, uniform)
+    return None if pads is None else _spell(net, "padding", pads, layer)
+
+
 def _read_as(net: Network, v: Vol) -> str:
     """Why a proposed input is the C×H×W reading of the given one, where it is."""
     if channels_first_reading(net.input) != v:
@@ -187,14 +198,11 @@ def _read_as(net: Network, v: Vol) -> str:
 
 
 def window_hint(net: Network, d: Diagnostic, inputs: Sequence[Vol]) -> str | None:
-    fix = _fix(d)
-    pads = fix.get("pads")
-    rest = (f", or {_spell(net, 'padding', pads, d.layer)}" if pads is not None else
-            ", or more padding") + ", or a smaller kernel"
+    pads = _padding(net, _fix(d), d.layer)
+    rest = (f", or {pads}" if pads is not None else "") + ", or a smaller kernel"
     bigger = [v for v in inputs if v[0] >= net.input[0] and v[1] >= net.input[1]]
     if not bigger:
-        return f"use {_spell(net, 'padding', pads, d.layer)}, a smaller kernel, or a larger input" \
-            if pads is not None else d.hint
+        return f"use {pads}, a smaller kernel, or a larger input" if pads is not None else d.hint
     why = _read_as(net, bigger[-1])
     if why:
         return f"use {_spell(net, 'input', bigger[-1])} ({why}){rest}"
@@ -209,11 +217,20 @@ def rounding_hint(net: Network, d: Diagnostic, inputs: Sequence[Vol]) -> str:
         why = _read_as(net, inputs[0]) if len(inputs) == 1 else ""
         fixes.append(" or ".join(_spell(net, "input", v) for v in inputs)
                      + f" ({why or 'the network input'})")
-    if fix.get("pads") is not None:
-        fixes.append(_spell(net, "padding", fix["pads"], d.layer))
+    pads = _padding(net, fix, d.layer)
+    if pads is not None:
+        fixes.append(pads)
     fixes.append(_spell(net, "own_rounding" if fix.get("own_rounding") else "rounding", None,
                         d.layer))
     return "for a valid division use " + ", or ".join(fixes)
+
+
+def adaptive_hint(net: Network, d: Diagnostic, inputs: Sequence[Vol]) -> str | None:
+    if not inputs:
+        return d.hint
+    why = _read_as(net, inputs[0]) if len(inputs) == 1 else ""
+    return ("for even windows use " + " or ".join(_spell(net, "input", v) for v in inputs)
+            + f" ({why or 'the network input'}), or an avgpool with an explicit kernel")
 
 
 def once_per_place(diags: list[Diagnostic]) -> list[Diagnostic]:
@@ -241,6 +258,6 @@ def improve(net: Network, diags: list[Diagnostic]) -> list[Diagnostic]:
     if not any(_sized(d) for d in diags):
         return diags
     inputs = network_inputs(net)
-    hint = {"rounding": rounding_hint, "window": window_hint}
+    hint = {"rounding": rounding_hint, "window": window_hint, "adaptive": adaptive_hint}
     return [replace(d, hint=hint[_fix(d)["kind"]](net, d, inputs)) if _sized(d) else d
             for d in diags]

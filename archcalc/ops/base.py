@@ -78,8 +78,8 @@ def division_hint(fix: Mapping[str, Any], layer: str | None) -> str:
 def window_hint_text(fix: Mapping[str, Any], layer: str | None) -> str:
     """The hint of a window larger than its padded input, from its ``fix`` record."""
     pads = fix.get("pads")
-    if pads is None:
-        return "use a smaller kernel, more padding, or a larger input"
+    if pads is None:          # (no padding the layer allows makes the window fit and divide)
+        return "use a larger input or a smaller kernel"
     return (f"use padding {padding_text(pads)}" + (f" on {layer}" if layer else "")
             + ", a smaller kernel, or a larger input")
 

@@ -144,49 +144,62 @@ class Windowed(Op):
             raise ArchcalcError(diags)
         return out[0], out[1]
 
+    def _paddings(self, a: Attrs, vin: Vol, rounding: str, i: int) -> list[int]:
+        """The paddings (the same on both sides) under which no window along axis ``i`` is
+        refused, within what the op allows (a pooling pads at most half its window)."""
+        k_eff, s = a["k_eff"][i], a["stride"][i]
+        limit, most = self.max_padding(a, i), k_eff - 1
+        if limit is not None:
+            most = min(most, limit)
+        return [p for p in range(0, most + 1) if window_ok(vin[i], k_eff, s, p, rounding)]
+
     def fix_padding(self, a: Attrs, vin: Vol, rounding: str, axes: Collection[str]
-                    ) -> tuple[int, ...] | None:
-        """A padding for the whole layer under which no window along ``axes`` is refused: along
-        each of them the least padding (the same on both sides) that the rounding accepts and
-        the op allows (a pooling pads at most half its window), along the other axis the
-        layer's own. (height, width), or (top, bottom, left, right) where a side differs from
-        its opposite; None where some axis has no such padding."""
+                    ) -> tuple[tuple[int, ...] | None, int | None]:
+        """Paddings for the whole layer under which no window along ``axes`` is refused.
+
+        First, along each of those axes the least padding (the same on both sides) that the
+        rounding accepts and the op allows, along the other axis the layer's own: (height,
+        width), or (top, bottom, left, right) where a side differs from its opposite; None
+        where some axis has none. Second, one padding for every side (what a spec string's
+        ``P`` writes) that works along both axes, or None."""
         begin, end = self.pads(a), self.pads_end(a)
         sides: list[tuple[int, int]] = []
         for i, axis in enumerate(("height", "width")):
             if axis not in axes:
                 sides.append((begin[i], end[i]))
                 continue
-            k_eff, s = a["k_eff"][i], a["stride"][i]
-            limit, most = self.max_padding(a, i), k_eff - 1
-            if limit is not None:
-                most = min(most, limit)
-            p = next((p for p in range(0, most + 1) if (p, p) != (begin[i], end[i])
-                      and window_ok(vin[i], k_eff, s, p, rounding)), None)
+            p = next((p for p in self._paddings(a, vin, rounding, i)
+                      if (p, p) != (begin[i], end[i])), None)
             if p is None:
-                return None
+                break
             sides.append((p, p))
-        if all(b == e for b, e in sides):
-            return (sides[0][0], sides[1][0])
-        return (*sides[0], *sides[1])
+        per_axis: tuple[int, ...] | None = None
+        if len(sides) == 2:
+            per_axis = (sides[0][0], sides[1][0]) if all(b == e for b, e in sides) \
+                else (*sides[0], *sides[1])
+        both = set(self._paddings(a, vin, rounding, 0)) & set(self._paddings(a, vin, rounding, 1))
+        now = {*begin, *end}
+        uniform = next((p for p in sorted(both) if now != {p}), None)
+        return per_axis, uniform
 
     def _layer_fixes(self, a: Attrs, vin: Vol, at: At, diags: list[Diagnostic]
                      ) -> list[Diagnostic]:
         """``window_out``'s errors with fixes for this layer: a padding for the layer as a
         whole (valid for it, per axis where the axes differ, and removing every refused window
-        of the layer at once), and the layer's own rounding where it sets one."""
+        of the layer at once; ``uniform``, one padding for every side where one works), and the
+        layer's own rounding where it sets one."""
         axes = {ax for d in diags if d.fix for ax in d.fix.get("axes", ())}
         if not axes:
             return diags
         rounding = a.get("rounding") or at.rounding
-        pads = self.fix_padding(a, vin, rounding, axes)
+        pads, uniform = self.fix_padding(a, vin, rounding, axes)
         own = a.get("rounding") is not None
         out = []
         for d in diags:
             if not d.fix:
                 out.append(d)
                 continue
-            fix = {**d.fix, "pads": pads, "own_rounding": own}
+            fix = {**d.fix, "pads": pads, "uniform": uniform, "own_rounding": own}
             hint = window_hint_text(fix, at.layer) if fix["kind"] == "window" \
                 else division_hint(fix, at.layer)
             out.append(replace(d, hint=hint, fix=fix))
@@ -446,10 +459,12 @@ class AdaptiveAvgPool(Op):
     def shape(self, a: Attrs, ins: Sequence[Vol], at: At) -> Vol:
         (h, w, c), (oh, ow) = ins[0], a["output"]
         if h % oh or w % ow:
-            raise error(f"adaptive pooling from {h}×{w} to {oh}×{ow} has uneven windows", at.pos,
-                        layer=at.layer, hint="archcalc needs the input size to be a multiple of "
-                        "the output size; change the input or use an avgpool with an explicit "
-                        "kernel")
+            axes = [axis for axis, n, o in (("height", h, oh), ("width", w, ow)) if n % o]
+            raise ArchcalcError([Diagnostic(
+                "error", f"adaptive pooling from {h}×{w} to {oh}×{ow} has uneven windows", at.pos,
+                "archcalc needs the input size to be a multiple of the output size; change the "
+                "input or use an avgpool with an explicit kernel", at.layer,
+                fix={"kind": "adaptive", "axes": axes})])
         return (oh, ow, c)
 
     def rf_step(self, a: Attrs, ins: Sequence[Vol]) -> RFStep | RFKind:
