@@ -366,7 +366,11 @@ def sizes(design: Design, wanted: range, axis: str = "square",
     if "res" in design.options.params:
         raise error("sizes sets the input size itself: drop --set res", OPTIONS,
                     hint="the range gives the sizes; --input gives the channels", kind="usage")
-    net = design.build()
+    net = base_network(design, wanted[0])
+    fixed = fixed_size(net)
+    if fixed is not None and ((fixed[0] is not None and axis != "width")
+                              or (fixed[1] is not None and axis != "height")):
+        return _fixed_sizes(net, fixed, wanted, axis, min_output)      # a size it fixes varies
     reload: Reload | None = None
     if net.size_dependent:        # its layers are computed from the input's size: read again
         def read_again(vol: Vol) -> Network:
@@ -388,6 +392,65 @@ def sizes(design: Design, wanted: range, axis: str = "square",
     if rule is None:            # what the range shows (a spec read again for each size)
         rule = derive(valid, lo, hi, None)
     shown = [by_n[n] for n in wanted]
+    return Sizes(net, wanted, lo, hi, axis, min_output, rule, shown, refused(shown))
+
+
+def base_network(design: Design, n: int) -> Network:
+    """The network of ``design``; an ONNX model whose height or width is dynamic (and no
+    ``--input`` given) read at n along each dynamic axis, with its channels: every size is then
+    tried."""
+    try:
+        return design.build()
+    except ArchcalcError as exc:
+        fix = next((d.fix for d in exc.diagnostics if d.fix), None) or {}
+        if fix.get("kind") != "dynamic_input" or fix.get("channels") is None:
+            raise
+    fh, fw = fix.get("fixed_size") or (None, None)
+    return design.build({"input": f"{fh or n}x{fw or n}x{fix['channels']}"})
+
+
+def fixed_size(net: Network) -> tuple[int | None, int | None] | None:
+    """An imported model's height and width where it fixes them (None along a dynamic axis;
+    None where both are dynamic, or for a spec)."""
+    fixed: tuple[int | None, int | None] | None = (net.origin or {}).get("fixed_size")
+    return fixed
+
+
+def fixed_message(net: Network) -> str:
+    """What a model fixed at one size says about it (for the sizes it refuses)."""
+    fh, fw = fixed_size(net) or (None, None)
+    origin = net.origin or {}
+    at = f"{fh}×{fw}" if fh and fw else f"H = {fh}" if fh else f"W = {fw}"
+    return (f"{origin.get('path', net.name)}'s input {origin.get('input_name', 'input')!r} is "
+            f"fixed at {at}: the model takes no other size")
+
+
+def _fixed_sizes(net: Network, fixed: tuple[int | None, int | None], wanted: range, axis: str,
+                 min_output: tuple[int, int] | None) -> Sizes:
+    """``sizes`` for a model that fixes the height or width the range varies: the sizes that
+    keep the fixed axes are analyzed; the others are refused by the input, as every command
+    refuses them."""
+    fh, fw = fixed
+    why = fixed_message(net)
+    shown = []
+    for n in wanted:
+        vol = _input(net.input, n, axis)
+        if (fh is not None and vol[0] != fh) or (fw is not None and vol[1] != fw):
+            shown.append(Size(n, vol, False, "input", why))
+        else:
+            shown.extend(evaluate(net, [n], axis, None, min_output))
+    # the sizes N that keep the fixed axes: one, none, or (a dynamic axis varied) every one
+    h, w, _ = net.input
+    ns: set[int | None] = {fh if axis != "width" else None, fw if axis != "height" else None}
+    ns.discard(None)
+    kept = (axis != "width" or fh in (None, h)) and (axis != "height" or fw in (None, w))
+    at = f"{fh}×{fw}" if fh and fw else f"H = {fh}" if fh else f"W = {fw}"
+    if len(ns) > 1 or not kept or not ns:
+        text = f"none: the model's input is fixed at {at}"
+    else:
+        text = f"one size, N = {ns.pop()}: the model's input is fixed at {at}"
+    rule = Rule(text + " (re-export it with dynamic height and width for others)")
+    lo, hi = wanted[0], wanted.stop - 1
     return Sizes(net, wanted, lo, hi, axis, min_output, rule, shown, refused(shown))
 
 

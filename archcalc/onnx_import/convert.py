@@ -59,6 +59,7 @@ class Converter:
     image_name: str
     rounding: str
     batch: int
+    fixed_size: tuple[int | None, int | None] | None    # the image's H, W as the model fixes them
 
     def __init__(self, model: wire.Model, path: str, input: Vol | None = None,
                  unknown: str = "error", name: str | None = None, res: int | None = None):
@@ -268,7 +269,8 @@ class Converter:
         self.b.warnings = list(self.diags) + self.b.warnings
         return self.b.build(self.rounding, self.path, "onnx", origin={
             "opset": self.opset, "producer": self.m.producer, "path": self.path,
-            "node_layers": self.node_layers(order)})
+            "node_layers": self.node_layers(order), "input_name": image.name,
+            "fixed_size": self.fixed_size})
 
     def node_layers(self, order: list[wire.Node]) -> dict[str, str]:
         """Each ONNX node's name, and its outputs' names (onnxruntime names fused nodes after
@@ -505,6 +507,10 @@ class Converter:
         assert image.dims is not None           # (image_input gives a 4-D input)
         n, c, h, w = image.dims
         self.batch = n if isinstance(n, int) and n > 0 else 1
+        # (H, W) as the model fixes them (None for a dynamic one): such a model takes that one
+        # size along a fixed axis; None where both are dynamic
+        fh, fw = (d if isinstance(d, int) and d > 0 else None for d in (h, w))
+        self.fixed_size = None if fh is None and fw is None else (fh, fw)
         if self.res is not None and self.given_input is None:     # --set res=N
             if not (isinstance(c, int) and c > 0):
                 raise self.fail(f"--set res gives the height and width, but {self.path}'s "
@@ -518,12 +524,15 @@ class Converter:
                             f"{self.path}'s input "
                             f"{image.name!r} has {c}", SourcePos("<options>"),
                             hint=self.channels_hint(self.given_input, c, h, w), kind="usage")
-            if isinstance(h, int) and isinstance(w, int) and h > 0 and w > 0 and (gh, gw) != (h, w):
+            if (fh is not None and gh != fh) or (fw is not None and gw != fw):
                 opt = "--input" if self.res is None else "--set res"
+                fixed = f"{h}×{w}" if fh and fw else f"{'H' if fh else 'W'} = {fh or fw}"
+                keep = f"drop {opt} (the model's size is {h}x{w}x{c})" if fh and fw else \
+                    f"give --input {fh or gh}x{fw or gw}x{gc}"
                 raise error(f"{opt} gives {gh}×{gw}, but {self.path}'s input {image.name!r} is "
-                            f"fixed at {h}×{w}", SourcePos("<options>"),
-                            hint=f"drop {opt} (the model's size is {h}x{w}x{c}), or re-export "
-                                 "the model with dynamic height and width", kind="usage")
+                            f"fixed at {fixed}", SourcePos("<options>"),
+                            hint=f"{keep}, or re-export the model with dynamic height and width",
+                            kind="usage")
             return self.given_input
         if not (isinstance(c, int) and c > 0 and isinstance(h, int) and h > 0 and
                 isinstance(w, int) and w > 0):
@@ -533,9 +542,12 @@ class Converter:
             cc = c if isinstance(c, int) and c > 0 else 3
             what = " and ".join(dyn)
             what = "dynamic channels" if what == "channels" else f"a dynamic {what}"
-            raise self.fail(f"the input {image.name!r} has {what} (dims {dims})",
-                            hint=f"give the size: --input 224x224x{cc} "
-                                 "(archcalc.load(path, input=(224, 224, 3)) from Python)")
+            raise ArchcalcError(Diagnostic(
+                "error", f"the input {image.name!r} has {what} (dims {dims})",
+                SourcePos(self.path), f"give the size: --input 224x224x{cc} "
+                "(archcalc.load(path, input=(224, 224, 3)) from Python)",
+                fix={"kind": "dynamic_input", "dynamic": dyn, "fixed_size": self.fixed_size,
+                     "channels": c if isinstance(c, int) and c > 0 else None}), "usage")
         if w in (1, 3, 4) and c > 4 and h > 4:      # [N, H, W, C] as TensorFlow writes it
             self.diags.append(Diagnostic(
                 "warning", f"the input {image.name!r} is [{n}, {c}, {h}, {w}]: read as C = {c}, "
