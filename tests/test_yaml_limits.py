@@ -89,3 +89,19 @@ def test_a_block_that_instantiates_itself_is_named_recursive():
     assert d.message == (f"blocks nest deeper than {MAX_BLOCK_DEPTH} levels: block 'a' "
                          "instantiates itself (a → b → a)")
     assert "a1/b1/a1" not in d.message
+
+
+@pytest.mark.parametrize("items, line", [
+    # 1,200 instances of a one-layer block: instance 1,001 (line 7 + 1,000) passes the limit
+    ("blocks:\n  b:\n    layers: [R]\nlayers:\n" + "  - {block: b}\n" * 1200, 1007),
+    # token strings of two layers each: item 501 (line 4 + 500) makes layers 1,001 and 1,002
+    ("layers:\n" + "  - (R)x2\n" * 600, 504)])
+def test_the_layer_limit_is_one_error_where_it_is_passed(monkeypatch, items, line):
+    """(the limit lowered to 1,000 here) Every item after the one that passes the limit would
+    fail the same way: one error, at the list item that passed it, not one per item after it
+    nor one at the block's own layer."""
+    for module in ("archcalc.graph", "archcalc.spec.yaml.compose", "archcalc.spec.yaml.emit"):
+        monkeypatch.setattr(importlib.import_module(module), "MAX_LAYERS", 1000)
+    (d,) = errors("name: x\ninput: 8x8x3\n" + items)
+    assert d.message == "the spec has more than the 1,000 layers archcalc analyzes"
+    assert d.pos.line == line

@@ -171,6 +171,10 @@ def _frozen(values: list[Any]) -> tuple[Any, ...] | None:
     return tuple(out)
 
 
+class LayerLimit(ArchcalcError):
+    """The network passed MAX_LAYERS: the emission stops (every later item would fail too)."""
+
+
 class Emitter:
     """Emits the layer lists of one build of a spec into ``builder``: ``d`` the defaults,
     ``blocks`` the block definitions, ``memo`` the document's (its expressions and plans),
@@ -361,6 +365,14 @@ class Emitter:
                 else:
                     self.item(item, items.where[i], env, prefix, scope, local, depth)
             except ArchcalcError as exc:
+                if isinstance(exc, LayerLimit) or len(self.b.layers) > MAX_LAYERS:
+                    # no item after it can be built: one error, at the outermost item that
+                    # passed the limit (a block instance's line, not the block's)
+                    raise LayerLimit(error(
+                        f"the spec has more than the {MAX_LAYERS:,} layers archcalc analyzes",
+                        items.where[i], hint=f"archcalc analyzes networks of at most "
+                        f"{MAX_LAYERS:,} layers; the layer past the limit is made here"
+                        ).diagnostics) from None
                 for d in exc.diagnostics:      # a block's mistake once, not once per instance
                     key = (d.pos, d.message)
                     if key not in self.users:
