@@ -7,7 +7,7 @@ import importlib
 import time
 
 import pytest
-from conftest import run_cli
+from conftest import run_cli, run_cli_process
 
 import archcalc
 from archcalc.errors import ArchcalcError
@@ -105,3 +105,12 @@ def test_the_layer_limit_is_one_error_where_it_is_passed(monkeypatch, items, lin
     (d,) = errors("name: x\ninput: 8x8x3\n" + items)
     assert d.message == "the spec has more than the 1,000 layers archcalc analyzes"
     assert d.pos.line == line
+
+
+def test_brackets_nested_past_any_stack_are_one_error(tmp_path):
+    """100,000 nested brackets: one error (libyaml's composer, which recurses in C, is not
+    given such a text: in a new process, so that a crash would show)."""
+    path = tmp_path / "deep.yaml"
+    path.write_text("name: x\nlayers: " + "[" * 100_000 + "]" * 100_000 + "\n")
+    p = run_cli_process("summary", str(path))
+    assert p.returncode == 1 and "nests too deeply" in p.stderr, (p.returncode, p.stderr)

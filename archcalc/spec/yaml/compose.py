@@ -13,6 +13,7 @@ mapping).
 from __future__ import annotations
 
 import re
+from itertools import accumulate
 from typing import Any
 
 import yaml
@@ -145,10 +146,18 @@ def _yaml_error(exc: yaml.YAMLError, file: str, lines: list[str]) -> ArchcalcErr
 _FAST_LOADER = getattr(yaml, "CSafeLoader", None)      # libyaml, where PyYAML was built with it
 
 
+def _shallow(text: str) -> bool:
+    """Whether the text's brackets nest at most a few hundred deep: libyaml's composer recurses
+    in C, and a text of tens of thousands of ``[`` would overflow its stack (PyYAML's own
+    composer stops with a RecursionError, which is reported)."""
+    brackets = re.sub(r"[^\[\]{}]+", "", text)
+    return not brackets or max(accumulate(1 if c in "[{" else -1 for c in brackets)) <= MAX_DEPTH
+
+
 def _compose(text: str, file: str, lines: list[str]) -> yaml.Node | None:
     """The text's node tree: by libyaml where there is one; a syntax error (and its wording)
     by PyYAML's own parser."""
-    if _FAST_LOADER is not None:
+    if _FAST_LOADER is not None and _shallow(text):
         try:
             return yaml.compose(text, Loader=_FAST_LOADER)
         except yaml.YAMLError:
