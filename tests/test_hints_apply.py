@@ -328,3 +328,15 @@ def test_adaptive_pooling_names_the_network_inputs():
     (uneven); at 227: 55 → 27 → 13 → 6 (by hand, the conv/pool rule)."""
     (d,) = sized_errors(archcalc.load("alexnet", input="259x259x3"))
     assert d.layer == "avgpool" and "-i 227x227x3" in d.hint
+
+
+def test_a_pool_padded_past_half_its_window_is_told_the_most_it_may_pad():
+    """A 4×1 pool may pad 2 rows and no column (at most half the window, as PyTorch)."""
+    text = ("name: t\ninput: 9x9x3\nlayers:\n"
+            "  - {op: maxpool, name: p, kernel: [4, 1], padding: %s}\n")
+    with pytest.raises(ArchcalcError) as exc:
+        archcalc.analyze(archcalc.parse(text % "2"))
+    (d,) = exc.value.diagnostics
+    assert "padding [2, 0]" in d.hint
+    # applied: valid ((9 + 4 − 4)/4 leaves 1 row, within the padding: covered accepts it)
+    archcalc.analyze(archcalc.parse(text % "[2, 0]"))

@@ -456,19 +456,17 @@ def _fixed_sizes(net: Network, fixed: tuple[int | None, int | None], wanted: ran
 
 def valid_sizes_rule(net: Network) -> tuple[int, int, str] | None:
     """(first valid N, period, the rule's text) where the valid square input sizes are one
-    residue modulo a period above 1 (checked on 1..4096, as ``archcalc sizes`` does), else
+    residue modulo a period above 1 (the rule ``archcalc sizes -r 1..4096`` states), else
     None."""
     span = range(1, 4097)
     try:
-        results = evaluate(net, span, "square", None, None)
+        valid = _valid(net, span, "square", None)
+        rule = strides_rule(net, valid, span[0], span[-1])   # (as archcalc sizes does)
     except ArchcalcError:
         return None
-    valid = {s.n: s.ok for s in results}
-    first = next((n for n in span if valid.get(n)), None)
-    if first is None:
+    if rule is None or rule.period is None or rule.period <= 1 or len(rule.residues) != 1 \
+            or rule.exceptions:
         return None
-    rule = derive(valid, span[0], span[-1], stride_period(net, first, "square"))
-    if rule.period is None or rule.period <= 1 or len(rule.residues) != 1 or rule.exceptions:
-        return None
-    start = next(n for n in span if n >= (rule.start or 1) and valid.get(n))
-    return start, rule.period, rule.text
+    # (strides_rule added the sizes it checked past 4096 to valid)
+    start = next((n for n in sorted(valid) if n >= (rule.start or 1) and valid[n]), None)
+    return None if start is None else (start, rule.period, rule.text)

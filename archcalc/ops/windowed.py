@@ -18,6 +18,7 @@ from .base import (
     RFStep,
     check_channels,
     division_hint,
+    padding_text,
     window_hint_text,
     window_ok,
     window_out,
@@ -387,8 +388,10 @@ class _Pool(Windowed):
         ph, pw = map(max, a["pads"], self.pads_end(a))
         kh, kw = a["kernel"]
         if ph * 2 > kh or pw * 2 > kw:
+            most = padding_text((min(ph, kh // 2), min(pw, kw // 2)))
             raise error(f"pooling padding ({ph}×{pw}) must be at most half the window ({kh}×{kw})",
-                        at.pos, layer=at.layer, hint="PyTorch and ONNX refuse larger pooling pads")
+                        at.pos, layer=at.layer, hint=f"the most this pool may pad is padding "
+                        f"{most} (PyTorch and ONNX refuse more)")
         h, w = self.spatial(a, ins[0], at)
         return (h, w, ins[0][2])
 
