@@ -84,6 +84,15 @@ def window_hint_text(fix: Mapping[str, Any], layer: str | None) -> str:
             + ", a smaller kernel, or a larger input")
 
 
+def _pad_fix(n: int, k_eff: int, s: int, pad: int, rounding: str, max_pad: int | None
+             ) -> tuple[int] | None:
+    """The least padding (on both sides, at most ``max_pad``) other than ``pad`` under which
+    ``rounding`` accepts the window, or None."""
+    most = k_eff - 1 if max_pad is None else min(max_pad, k_eff - 1)
+    return next(((p,) for p in range(0, most + 1) if p != pad
+                 and window_ok(n, k_eff, s, p, rounding)), None)
+
+
 def window_out(n: int, k: int, s: int, pad: int, d: int, rounding: str, axis: str,
                layer: str, pos: SourcePos, max_pad: int | None = None) -> int:
     """Output length along one axis: (n − k_eff + 2·pad)/s + 1, rounded as ``rounding`` says.
@@ -104,13 +113,10 @@ def window_out(n: int, k: int, s: int, pad: int, d: int, rounding: str, axis: st
     k_eff = d * (k - 1) + 1
     num = n + 2 * pad - k_eff
     kdesc = f"{k}" if d == 1 else f"{k_eff} (kernel {k}, dilation {d})"
-    most = k_eff - 1 if max_pad is None else min(max_pad, k_eff - 1)
-    pads = [p for p in range(0, most + 1) if p != pad and window_ok(n, k_eff, s, p, rounding)]
-    axes = axis.split(" and ")
     if num < 0:
         along = "both axes" if " and " in axis else axis
-        fix: dict[str, Any] = {"kind": "window", "axes": axes,
-                               "pads": (pads[0],) if pads else None}
+        fix: dict[str, Any] = {"kind": "window", "axes": axis.split(" and "),
+                               "pads": _pad_fix(n, k_eff, s, pad, rounding, max_pad)}
         raise ArchcalcError([Diagnostic(
             "error", f"the {kdesc}-wide window is larger than the padded input along {along}: "
             f"{n} + 2·{pad} = {n + 2 * pad} < {k_eff}", pos, window_hint_text(fix, None), layer,
@@ -135,8 +141,8 @@ def window_out(n: int, k: int, s: int, pad: int, d: int, rounding: str, axis: st
         last = f"last {unseen} input {rows}s".replace("row and columns", "rows and columns") \
             if unseen > 1 else f"last input {rows}"
         what += f", and flooring it would leave the {last} unseen by any window"
-    fix = {"kind": "rounding", "axes": axes, "rounding": rounding, "inputs": ins,
-           "pads": (pads[0],) if pads else None}
+    fix = {"kind": "rounding", "axes": axis.split(" and "), "rounding": rounding, "inputs": ins,
+           "pads": _pad_fix(n, k_eff, s, pad, rounding, max_pad)}
     raise ArchcalcError([Diagnostic(
         "error", f"output {axis} ({n} − {k_eff} + 2·{pad})/{s} + 1 = {value:g} {what}", pos,
         division_hint(fix, None), layer, fix=fix)])
