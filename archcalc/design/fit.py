@@ -172,6 +172,7 @@ class Question:
     most: Any
     start: Any
     rule_note: str | None = None
+    network: str = ""                 # the network's name
 
 
 def _number(value: Any, option: str, integer: bool) -> Any:
@@ -204,7 +205,13 @@ def question(design: Design, maximize: str, step: Any = None, least: Any = None,
         raise error(f"--maximize takes a number: {name} is not one", OPTIONS,
                     hint="e.g. --maximize batch, --maximize res or --maximize width",
                     kind="usage")
-    net = design.build()
+    from .sizes import base_network, fixed_message, fixed_size
+    net = base_network(design, 224) if name == "res" else design.build()
+    if name == "res" and fixed_size(net) is not None:
+        raise error(f"--maximize res: {fixed_message(net)}", OPTIONS, kind="usage",
+                    hint="re-export the model with a dynamic height and width "
+                         "(torch.onnx.export(…, dynamic_axes={'input': {2: 'height', 3: "
+                         "'width'}})), or maximize batch")
     if name == "batch":
         start = net.settings.batch
         analyze(net)                    # a spec with errors: those, before any search
@@ -238,7 +245,26 @@ def question(design: Design, maximize: str, step: Any = None, least: Any = None,
     if most_v < least_v:
         raise error(f"--max {most_v} is less than --min {least_v}: no value to try", OPTIONS,
                     hint="give --max above --min", kind="usage")
-    return Question(name, integer, least_v, step_v, most_v, start, note)
+    return Question(name, integer, least_v, step_v, most_v, start, note, net.name)
+
+
+def variant(design: Design, name: str) -> Callable[..., Any]:
+    """``build(v, **options)``: the network of ``design`` with ``name`` = v. For ``res`` where
+    ``--input`` gave the volume, the input is v×v with its channels (``--set res=`` beside
+    ``--input`` would be refused as two sizes)."""
+    vol = design.options.input
+    if name != "res" or vol is None:
+        return lambda v, **options: design.build({name: v}, **options)
+    from dataclasses import replace
+
+    from .parameters import Design as _Design
+    free = _Design(design.source, replace(design.options, input=None))
+    declared = "res" in design.build().params      # a YAML spec's own res: given too
+
+    def build(v: Any, **options: Any) -> Any:
+        values = {"input": f"{v}x{v}x{vol[2]}", **({"res": v} if declared else {})}
+        return free.build(values, **options)
+    return build
 
 
 def fit(design: Design, budgets: Sequence[Budget], q: Question) -> Fit:
@@ -246,6 +272,7 @@ def fit(design: Design, budgets: Sequence[Budget], q: Question) -> Fit:
     module's docstring), every probe a variant of ``design``."""
     from ..analysis import analyze
     from .budgets import over
+    build = variant(design, q.name)
 
     def judged(v: Any, report: Report) -> Probe:
         found = over(budgets, report)
@@ -253,7 +280,7 @@ def fit(design: Design, budgets: Sequence[Budget], q: Question) -> Fit:
 
     def evaluate(v: Any) -> Probe:
         try:
-            return judged(v, analyze(design.build({q.name: v})))
+            return judged(v, analyze(build(v)))
         except ArchcalcError as exc:
             if exc.kind != "spec":
                 raise
@@ -263,7 +290,7 @@ def fit(design: Design, budgets: Sequence[Budget], q: Question) -> Fit:
 
     def proxy(v: Any) -> bool | None:          # an invalid value's figures under floor rounding
         try:
-            return bool(over(budgets, analyze(design.build({q.name: v}, rounding="floor"))))
+            return bool(over(budgets, analyze(build(v, rounding="floor"))))
         except ArchcalcError:
             return None
 

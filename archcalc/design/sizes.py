@@ -182,6 +182,7 @@ class Rule:
     start: int | None = None              # the rule holds from here (within the range)
     exceptions: tuple[int, ...] = ()      # valid sizes below start
     source: str = ""                      # "strides" or "observed"
+    checked: tuple[int, int] | None = None    # the sizes it was derived on (first, last)
 
 
 def _holds(valid: dict[int, bool], lo: int, hi: int, d: int, res: set[int]) -> int:
@@ -194,20 +195,27 @@ def _holds(valid: dict[int, bool], lo: int, hi: int, d: int, res: set[int]) -> i
     return L
 
 
-def derive(valid: dict[int, bool], lo: int, hi: int, P: int | None) -> Rule:
-    """The rule of the valid sizes in lo..hi (every N there evaluated), given the period P."""
+def derive(valid: dict[int, bool], lo: int, hi: int, P: int | None,
+           observe: bool = True) -> Rule:
+    """The rule of the valid sizes in lo..hi (every N there evaluated), given the period P.
+    ``observe``: where P does not show twice in lo..hi, look for a shorter pattern the sizes
+    show (three times); else say that no rule shows. An observed pattern is never "no size from
+    N on": a run of refused sizes at the end of a range is no evidence that none follows."""
     if not any(valid.values()):
-        return Rule(f"no size in {lo}..{hi} is valid")
+        return Rule(f"no size in {lo}..{hi} is valid", checked=(lo, hi))
     candidates = [(P, "strides")] if P else []
     span = hi - lo + 1
     best: tuple[int, int, set[int], str] | None = None
-    for p, source in candidates + [(q, "observed") for q in range(1, span // 3 + 1)]:
+    observed = [(q, "observed") for q in range(1, span // 3 + 1)] if observe else []
+    for p, source in candidates + observed:
         if best is not None and source == "observed":
             break
         if 2 * p > span:
             continue
         # the residues of the last full period, checked back to where they stop holding
         res = {n % p for n in range(hi - p + 1, hi + 1) if valid[n]}
+        if not res and source == "observed":
+            continue
         L = _holds(valid, lo, hi, p, res)
         # the pattern must be seen twice (from the strides), or three times and over at least
         # 8 sizes (observed only)
@@ -220,7 +228,7 @@ def derive(valid: dict[int, bool], lo: int, hi: int, P: int | None) -> Rule:
     if best is None:
         return Rule(f"no periodic rule shows in {lo}..{hi} (the network's period is "
                     f"{P}: evaluate at least {2 * P} consecutive sizes)" if P else
-                    f"no periodic rule shows in {lo}..{hi}")
+                    f"no periodic rule shows in {lo}..{hi}", checked=(lo, hi))
     p, L, res, source = best
     for d in sorted(x for x in range(1, p + 1) if p % x == 0):   # the smallest period
         rd = {r % d for r in res}
@@ -241,7 +249,51 @@ def derive(valid: dict[int, bool], lo: int, hi: int, P: int | None) -> Rule:
         text = cong + (f", N ≥ {first}" if any(n % p in res for n in range(lo, first)) else "")
     if below:
         text += "; also " + ", ".join(map(str, below[:8])) + (" …" if len(below) > 8 else "")
-    return Rule(text, p, tuple(sorted(res)), L, below, source)
+    return Rule(text, p, tuple(sorted(res)), L, below, source, (lo, hi))
+
+
+MAX_EXTRA = 1 << 14      # sizes checked beyond the range, at most, to see the period twice
+
+
+def _valid(net: Network, sizes: Iterable[int], axis: str,
+           min_output: tuple[int, int] | None) -> dict[int, bool]:
+    """Whether each size is valid (as :func:`evaluate` says, without the figures where
+    ``--min-output`` does not ask for the final feature map)."""
+    if min_output is not None:
+        return {s.n: s.ok for s in evaluate(net, sizes, axis, None, min_output)}
+    return {n: first_error(net, _input(net.input, n, axis)) is None for n in sizes}
+
+
+def strides_rule(net: Network, valid: dict[int, bool], lo: int, hi: int, axis: str = "square",
+                 min_output: tuple[int, int] | None = None) -> Rule | None:
+    """The rule the strides imply (see the module's docstring), whatever the range: the period
+    P from the receptive-field jumps at a valid size (the first in lo..hi, else the first found
+    above it), then the sizes from ``lo`` on checked as far beyond ``hi`` as it takes to see
+    the pattern twice (at most :data:`MAX_EXTRA` more). ``valid`` holds every size of lo..hi;
+    the sizes checked beyond it are added to it. None where no valid size is found or the
+    strides give no period (the caller then says what the range shows)."""
+    first = next((n for n in range(lo, hi + 1) if valid[n]), None)
+    top = hi
+    while first is None and top < hi + MAX_EXTRA:       # a valid size above the range
+        more = range(top + 1, min(top + 256, hi + MAX_EXTRA) + 1)
+        valid.update(_valid(net, more, axis, min_output))
+        top = more[-1]
+        first = next((n for n in more if valid[n]), None)
+    if first is None:
+        return None
+    P = stride_period(net, first, axis)
+    if P is None:
+        return None
+    while True:
+        rule = derive(valid, lo, top, P, observe=False)
+        if rule.source == "strides":
+            return rule
+        if top >= hi + MAX_EXTRA:
+            return Rule(f"no rule: the strides' period {P} does not show twice in the "
+                        f"{top - lo + 1} sizes checked ({lo}..{top})", checked=(lo, top))
+        nxt = min(top + P if top >= lo + 2 * P - 1 else lo + 2 * P - 1, hi + MAX_EXTRA)
+        valid.update(_valid(net, range(top + 1, nxt + 1), axis, min_output))
+        top = nxt
 
 
 def progressions(ns: list[int]) -> list[str]:
@@ -314,7 +366,11 @@ def sizes(design: Design, wanted: range, axis: str = "square",
     if "res" in design.options.params:
         raise error("sizes sets the input size itself: drop --set res", OPTIONS,
                     hint="the range gives the sizes; --input gives the channels", kind="usage")
-    net = design.build()
+    net = base_network(design, wanted[0])
+    fixed = fixed_size(net)
+    if fixed is not None and ((fixed[0] is not None and axis != "width")
+                              or (fixed[1] is not None and axis != "height")):
+        return _fixed_sizes(net, fixed, wanted, axis, min_output)      # a size it fixes varies
     reload: Reload | None = None
     if net.size_dependent:        # its layers are computed from the input's size: read again
         def read_again(vol: Vol) -> Network:
@@ -328,31 +384,89 @@ def sizes(design: Design, wanted: range, axis: str = "square",
                        min_output)
     by_n = {s.n: s for s in results}
     valid = {s.n: s.ok for s in results}
-    period = None
-    first_ok = next((s.n for s in results if s.ok), None)
-    if first_ok is not None and reload is None and len(valid) == len(every):
-        period = stride_period(net, first_ok, axis)
-    rule = derive(valid, lo, hi, period) if len(valid) == len(every) else \
-        Rule("not derived (the range is sampled)")
+    rule: Rule | None = None
+    if len(valid) != len(every):
+        rule = Rule("not derived (the range is sampled)")
+    elif reload is None:        # the strides' rule, checked beyond the range where it must be
+        rule = strides_rule(net, dict(valid), lo, hi, axis, min_output)
+    if rule is None:            # what the range shows (a spec read again for each size)
+        rule = derive(valid, lo, hi, None)
     shown = [by_n[n] for n in wanted]
+    return Sizes(net, wanted, lo, hi, axis, min_output, rule, shown, refused(shown))
+
+
+def base_network(design: Design, n: int) -> Network:
+    """The network of ``design``; an ONNX model whose height or width is dynamic (and no
+    ``--input`` given) read at n along each dynamic axis, with its channels: every size is then
+    tried."""
+    try:
+        return design.build()
+    except ArchcalcError as exc:
+        fix = next((d.fix for d in exc.diagnostics if d.fix), None) or {}
+        if fix.get("kind") != "dynamic_input" or fix.get("channels") is None:
+            raise
+    fh, fw = fix.get("fixed_size") or (None, None)
+    return design.build({"input": f"{fh or n}x{fw or n}x{fix['channels']}"})
+
+
+def fixed_size(net: Network) -> tuple[int | None, int | None] | None:
+    """An imported model's height and width where it fixes them (None along a dynamic axis;
+    None where both are dynamic, or for a spec)."""
+    fixed: tuple[int | None, int | None] | None = (net.origin or {}).get("fixed_size")
+    return fixed
+
+
+def fixed_message(net: Network) -> str:
+    """What a model fixed at one size says about it (for the sizes it refuses)."""
+    fh, fw = fixed_size(net) or (None, None)
+    origin = net.origin or {}
+    at = f"{fh}×{fw}" if fh and fw else f"H = {fh}" if fh else f"W = {fw}"
+    return (f"{origin.get('path', net.name)}'s input {origin.get('input_name', 'input')!r} is "
+            f"fixed at {at}: the model takes no other size")
+
+
+def _fixed_sizes(net: Network, fixed: tuple[int | None, int | None], wanted: range, axis: str,
+                 min_output: tuple[int, int] | None) -> Sizes:
+    """``sizes`` for a model that fixes the height or width the range varies: the sizes that
+    keep the fixed axes are analyzed; the others are refused by the input, as every command
+    refuses them."""
+    fh, fw = fixed
+    why = fixed_message(net)
+    shown = []
+    for n in wanted:
+        vol = _input(net.input, n, axis)
+        if (fh is not None and vol[0] != fh) or (fw is not None and vol[1] != fw):
+            shown.append(Size(n, vol, False, "input", why))
+        else:
+            shown.extend(evaluate(net, [n], axis, None, min_output))
+    # the sizes N that keep the fixed axes: one, none, or (a dynamic axis varied) every one
+    h, w, _ = net.input
+    ns: set[int | None] = {fh if axis != "width" else None, fw if axis != "height" else None}
+    ns.discard(None)
+    kept = (axis != "width" or fh in (None, h)) and (axis != "height" or fw in (None, w))
+    at = f"{fh}×{fw}" if fh and fw else f"H = {fh}" if fh else f"W = {fw}"
+    if len(ns) > 1 or not kept or not ns:
+        text = f"none: the model's input is fixed at {at}"
+    else:
+        text = f"one size, N = {ns.pop()}: the model's input is fixed at {at}"
+    rule = Rule(text + " (re-export it with dynamic height and width for others)")
+    lo, hi = wanted[0], wanted.stop - 1
     return Sizes(net, wanted, lo, hi, axis, min_output, rule, shown, refused(shown))
 
 
 def valid_sizes_rule(net: Network) -> tuple[int, int, str] | None:
     """(first valid N, period, the rule's text) where the valid square input sizes are one
-    residue modulo a period above 1 (checked on 1..4096, as ``archcalc sizes`` does), else
+    residue modulo a period above 1 (the rule ``archcalc sizes -r 1..4096`` states), else
     None."""
     span = range(1, 4097)
     try:
-        results = evaluate(net, span, "square", None, None)
+        valid = _valid(net, span, "square", None)
+        rule = strides_rule(net, valid, span[0], span[-1])   # (as archcalc sizes does)
     except ArchcalcError:
         return None
-    valid = {s.n: s.ok for s in results}
-    first = next((n for n in span if valid.get(n)), None)
-    if first is None:
+    if rule is None or rule.period is None or rule.period <= 1 or len(rule.residues) != 1 \
+            or rule.exceptions:
         return None
-    rule = derive(valid, span[0], span[-1], stride_period(net, first, "square"))
-    if rule.period is None or rule.period <= 1 or len(rule.residues) != 1 or rule.exceptions:
-        return None
-    start = next(n for n in span if n >= (rule.start or 1) and valid.get(n))
-    return start, rule.period, rule.text
+    # (strides_rule added the sizes it checked past 4096 to valid)
+    start = next((n for n in sorted(valid) if n >= (rule.start or 1) and valid[n]), None)
+    return None if start is None else (start, rule.period, rule.text)

@@ -24,16 +24,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
-from ..errors import ArchcalcError, Diagnostic, SourcePos, error
+from ..errors import OPTIONS, ArchcalcError, Diagnostic, SourcePos, error
 from ..graph import Builder, Network
 from ..ops import OPS, At, Vol
+from ..ops.values import channels_first_warning
 from . import fold, infer, wire
 from .handlers import HANDLERS
 from .names import scope_modules, short_name, torch_scope_name
 from .patterns import Plan, find_patterns
-from .values import FAILED, INTERNAL, Act, Const, Scalar, Unsupported, Value, constant
+from .values import FAILED, INTERNAL, Act, Const, Scalar, Skipped, Unsupported, Value, constant
 
 NEWEST_KNOWN_OPSET = 20          # checked against the installed onnx only above this
 
@@ -58,6 +60,7 @@ class Converter:
     image_name: str
     rounding: str
     batch: int
+    fixed_size: tuple[int | None, int | None] | None    # the image's H, W as the model fixes them
 
     def __init__(self, model: wire.Model, path: str, input: Vol | None = None,
                  unknown: str = "error", name: str | None = None, res: int | None = None):
@@ -82,6 +85,12 @@ class Converter:
         self.unsupported: dict[str, list[tuple[wire.Node, str]]] = {}
         self.names: set[str] = set()
         self.inferred: dict[str, list[int | None]] | None = None
+        # what a failure stops: a FAILED value → the index of the node whose failure it
+        # follows from (the root cause); a root → the nodes it leaves unconverted; a root → its
+        # diagnostics (an error raised while converting it)
+        self.cause: dict[str, int] = {}
+        self.skipped: dict[int, set[int]] = {}
+        self.root_diags: dict[int, list[Diagnostic]] = {}
 
     # -- places and errors ------------------------------------------------------------------
 
@@ -133,11 +142,13 @@ class Converter:
         v = self.vals.get(name)
         if isinstance(v, Act):
             return v
+        if v is FAILED:                       # its producer's error says why
+            raise Skipped(name)
         if v is INTERNAL:
             raise Unsupported(f"it reads {name!r}, a value inside a pattern archcalc folded")
         if name in self.g.initializers or isinstance(v, Const):
             raise Unsupported("a constant where archcalc expects an activation")
-        raise Unsupported(f"its input {name!r} is not produced by any node")
+        raise Unsupported(f"it reads {name!r}, which no node produces")
 
     def scalar(self, node: wire.Node, i: int, attr: str | None,
                default: Scalar | None) -> Scalar | None:
@@ -260,7 +271,7 @@ class Converter:
         self.plan = find_patterns(self, order)
         for node in order:
             self.visit(node)
-        self.report_unsupported()
+        self.report_unsupported(order)
         if any(d.severity == "error" for d in self.diags):
             raise ArchcalcError(self.diags, kind="spec")
         outputs = self.outputs()
@@ -271,7 +282,8 @@ class Converter:
         self.b.warnings = list(self.diags) + self.b.warnings
         return self.b.build(self.rounding, self.path, "onnx", origin={
             "opset": self.opset, "producer": self.m.producer, "path": self.path,
-            "node_layers": self.node_layers(order)})
+            "node_layers": self.node_layers(order), "input_name": image.name,
+            "fixed_size": self.fixed_size})
 
     def node_layers(self, order: list[wire.Node]) -> dict[str, str]:
         """Each ONNX node's name, and its outputs' names (onnxruntime names fused nodes after
@@ -297,16 +309,35 @@ class Converter:
                     out.setdefault(y, out[node.name])
         return out
 
+    def skip(self, node: wire.Node, value: str, counted: bool = True) -> None:
+        """``node`` is not converted: it reads ``value``, the output of a node that failed. It
+        is counted with that failure's root cause (where ``counted``), not reported."""
+        root = self.cause.get(value)
+        for y in node.outputs:
+            self.vals[y] = FAILED
+            if root is not None:
+                self.cause[y] = root
+        if root is not None and counted:
+            self.skipped.setdefault(root, set()).add(node.index)
+
+    def failed(self, node: wire.Node) -> None:
+        """``node`` could not be converted (its error is reported): a root cause."""
+        for y in node.outputs:
+            self.vals[y] = FAILED
+            self.cause[y] = node.index
+
     def visit(self, node: wire.Node) -> None:
         if node.index in self.plan.skip:
             src, check = self.plan.skip[node.index]
             if src is not None and self.vals.get(src) is FAILED:
-                for y in node.outputs:       # the pattern's first node failed: said there
-                    self.vals[y] = FAILED
+                self.skip(node, src)          # the pattern's first node failed: said there
                 return
             if check is not None:
                 try:
                     check(node)
+                except Skipped as exc:
+                    self.skip(node, exc.value)
+                    return
                 except Unsupported as exc:
                     self.unsupported_node(node, exc)
                     return
@@ -314,11 +345,10 @@ class Converter:
             for y in node.outputs:
                 self.vals[y] = v if v is not None else FAILED
             return
-        ins = [self.vals.get(x) for x in node.inputs if x]
-        if any(v is FAILED for v in ins):
-            for y in node.outputs:
-                self.vals[y] = FAILED
+        bad = next((x for x in node.inputs if x and self.vals.get(x) is FAILED), None)
+        if bad is not None:
             what = self.unknown_op(node)
+            self.skip(node, bad, counted=what is None)
             if what is not None:              # still named: every node of an unknown op
                 self.unsupported.setdefault(what, []).append((node, what))
             return
@@ -334,12 +364,14 @@ class Converter:
                 if what is not None or handler is None:     # (shape arithmetic on tensors)
                     raise Unsupported(what or node.op_type, op=True)
                 handler(self, node)
+        except Skipped as exc:               # a pattern whose input failed
+            self.skip(node, exc.value)
         except Unsupported as exc:
             self.unsupported_node(node, exc)
         except ArchcalcError as exc:
             self.diags.extend(exc.diagnostics)
-            for y in node.outputs:
-                self.vals[y] = FAILED
+            self.root_diags[node.index] = list(exc.diagnostics)
+            self.failed(node)
         else:
             for i, y in enumerate(node.outputs[1:], 1):
                 if y and y not in self.vals and self.consumers.get(y):
@@ -370,32 +402,69 @@ class Converter:
                     return
                 except ArchcalcError as err:      # (one error for the node: this one)
                     self.diags.extend(err.diagnostics)
-                    for y in node.outputs:
-                        self.vals[y] = FAILED
+                    self.root_diags[node.index] = list(err.diagnostics)
+                    self.failed(node)
                     return
-        for y in node.outputs:
-            self.vals[y] = FAILED
+        self.failed(node)
         key = exc.what if exc.op else f"\0{node.op_type}\0{exc.what}"
         self.unsupported.setdefault(key, []).append((node, exc.what))
 
-    def report_unsupported(self) -> None:
+    def skipped_by(self, order: list[wire.Node]) -> dict[int, set[int]]:
+        """Each root cause → the nodes it leaves unconverted: those that read its outputs
+        (counted as they were skipped), and the inner nodes of a pattern whose layer was
+        skipped (each node of a GELU's Erf form, say)."""
+        out = {root: set(nodes) for root, nodes in self.skipped.items()}
+        root_of = {i: root for root, nodes in out.items() for i in nodes}
+        for node in reversed(order):
+            if node.index in root_of or not node.outputs or \
+                    any(self.vals.get(y) is not INTERNAL for y in node.outputs):
+                continue
+            users = [u for y in node.outputs for u in self.consumers.get(y, ()) if u is not None]
+            roots = {root_of.get(u.index) for u in users}
+            if users and None not in roots:
+                root = next(r for r in roots if r is not None)
+                out[root].add(node.index)
+                root_of[node.index] = root
+        return out
+
+    @staticmethod
+    def skipped_text(n: int, several: bool) -> str:
+        """"; the 10 nodes that depend on it are skipped" (nothing for none)."""
+        it = "them" if several else "it"
+        if n == 0:
+            return ""
+        if n == 1:
+            return f"; the node that depends on {it} is skipped"
+        return f"; the {n:,} nodes that depend on {it} are skipped"
+
+    def report_unsupported(self, order: list[wire.Node]) -> None:
+        skipped = self.skipped_by(order)
+        for root, diags in self.root_diags.items():       # errors raised while converting
+            n = len(skipped.get(root, ()))
+            if n and diags:
+                last = diags[-1]
+                i = next(k for k, d in enumerate(self.diags) if d is last)
+                self.diags[i] = replace(last, message=last.message + self.skipped_text(n, False))
         for key, found in self.unsupported.items():
             node = found[0][0]
             names = [n.name or n.outputs[0] for n, _ in found]
             shown = ", ".join(names[:4]) + (", …" if len(names) > 4 else "")
             count = f"{len(found)} node{'s' if len(found) > 1 else ''}: {shown}"
+            after = set().union(*(skipped.get(n.index, set()) for n, _ in found))
+            tail = self.skipped_text(len(after), len(found) > 1)
             hint = ("--unknown passthrough keeps such nodes as layers whose figures are not "
                     "counted; docs/onnx-import.md lists the ops archcalc reads")
             if self.unknown == "passthrough":    # (kept where they could be: these could not)
                 hint = "docs/onnx-import.md lists the ops and forms archcalc reads"
-            if key.startswith("\0"):
+            if key.startswith("\0"):            # a known op in a form archcalc cannot read
+                hint = "docs/onnx-import.md lists the ops and forms archcalc reads"
                 why = found[0][1]
                 more = f" (and {len(found) - 1} more: {', '.join(names[1:4])}" + \
                     (", …)" if len(names) > 4 else ")") if len(found) > 1 else ""
                 self.diags.append(Diagnostic("error", f"{self.node_label(node)}: archcalc cannot "
-                                             f"read {why}{more}", self.pos(node), hint))
+                                             f"read it: {why}{more}{tail}", self.pos(node), hint))
             else:
-                self.diags.append(Diagnostic("error", f"unsupported op {key!r} ({count})",
+                self.diags.append(Diagnostic("error", f"unsupported op {key!r} ({count}){tail}",
                                              self.pos(node), hint))
 
     # -- model-level checks ------------------------------------------------------------------
@@ -508,6 +577,10 @@ class Converter:
         assert image.dims is not None           # (image_input gives a 4-D input)
         n, c, h, w = image.dims
         self.batch = n if isinstance(n, int) and n > 0 else 1
+        # (H, W) as the model fixes them (None for a dynamic one): such a model takes that one
+        # size along a fixed axis; None where both are dynamic
+        fh, fw = (d if isinstance(d, int) and d > 0 else None for d in (h, w))
+        self.fixed_size = None if fh is None and fw is None else (fh, fw)
         if self.res is not None and self.given_input is None:     # --set res=N
             if not (isinstance(c, int) and c > 0):
                 raise self.fail(f"--set res gives the height and width, but {self.path}'s "
@@ -520,13 +593,16 @@ class Converter:
                 raise error(f"--input gives {gc} channel{'s' if gc != 1 else ''}, but "
                             f"{self.path}'s input "
                             f"{image.name!r} has {c}", SourcePos("<options>"),
-                            hint=f"--input {gh}x{gw}x{c}", kind="usage")
-            if isinstance(h, int) and isinstance(w, int) and h > 0 and w > 0 and (gh, gw) != (h, w):
+                            hint=self.channels_hint(self.given_input, c, h, w), kind="usage")
+            if (fh is not None and gh != fh) or (fw is not None and gw != fw):
                 opt = "--input" if self.res is None else "--set res"
+                fixed = f"{h}×{w}" if fh and fw else f"{'H' if fh else 'W'} = {fh or fw}"
+                keep = f"drop {opt} (the model's size is {h}x{w}x{c})" if fh and fw else \
+                    f"give --input {fh or gh}x{fw or gw}x{gc}"
                 raise error(f"{opt} gives {gh}×{gw}, but {self.path}'s input {image.name!r} is "
-                            f"fixed at {h}×{w}", SourcePos("<options>"),
-                            hint=f"drop {opt} (the model's size is {h}x{w}x{c}), or re-export "
-                                 "the model with dynamic height and width", kind="usage")
+                            f"fixed at {fixed}", SourcePos("<options>"),
+                            hint=f"{keep}, or re-export the model with dynamic height and width",
+                            kind="usage")
             return self.given_input
         if not (isinstance(c, int) and c > 0 and isinstance(h, int) and h > 0 and
                 isinstance(w, int) and w > 0):
@@ -536,9 +612,12 @@ class Converter:
             cc = c if isinstance(c, int) and c > 0 else 3
             what = " and ".join(dyn)
             what = "dynamic channels" if what == "channels" else f"a dynamic {what}"
-            raise self.fail(f"the input {image.name!r} has {what} (dims {dims})",
-                            hint=f"give the size: --input 224x224x{cc} "
-                                 "(archcalc.load(path, input=(224, 224, 3)) from Python)")
+            raise ArchcalcError(Diagnostic(
+                "error", f"the input {image.name!r} has {what} (dims {dims})",
+                SourcePos(self.path), f"give the size: --input 224x224x{cc} "
+                "(archcalc.load(path, input=(224, 224, 3)) from Python)",
+                fix={"kind": "dynamic_input", "dynamic": dyn, "fixed_size": self.fixed_size,
+                     "channels": c if isinstance(c, int) and c > 0 else None}), "usage")
         if w in (1, 3, 4) and c > 4 and h > 4:      # [N, H, W, C] as TensorFlow writes it
             self.diags.append(Diagnostic(
                 "warning", f"the input {image.name!r} is [{n}, {c}, {h}, {w}]: read as C = {c}, "
@@ -546,6 +625,20 @@ class Converter:
                 SourcePos(self.path), "archcalc reads NCHW models; export the model with "
                 "channels first (tf2onnx --inputs-as-nchw)"))
         return (h, w, c)
+
+    @staticmethod
+    def channels_hint(given: Vol, c: int, h: Any, w: Any) -> str:
+        """What ``--input`` should be where its channels are not the model's ``c``: the model's
+        own height and width where it fixes them; else the given ones, read as PyTorch's C×H×W
+        where the volume looks written so (3x64x64 → 64x64x3), never a volume whose depth is
+        taken for a height."""
+        if isinstance(h, int) and isinstance(w, int) and h > 0 and w > 0:
+            return f"--input {h}x{w}x{c} (the model's size), or drop --input"
+        gh, gw, gc = given
+        if channels_first_warning(given, OPTIONS, "onnx") is not None:
+            return (f"--input {gw}x{gc}x{c} (archcalc reads H×W×C; {gh}x{gw}x{gc} looks written "
+                    "C×H×W, as PyTorch does)")
+        return f"--input {gh}x{gw}x{c}"
 
     def inferred_volume(self, value: str) -> tuple[Vol, int] | None:
         """ONNX shape inference's volume for ``value`` (passthrough nodes only): the model's

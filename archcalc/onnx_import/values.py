@@ -1,8 +1,9 @@
 """The values that flow between an ONNX graph's nodes while it is converted: an activation
 (:class:`Act`, the output of an archcalc layer), a constant (:class:`Const`, folded shape
 arithmetic or an initializer's dimensions), or the output of a node that failed
-(:data:`FAILED`) or lies inside a folded pattern (:data:`INTERNAL`); and :class:`Unsupported`,
-which a node that archcalc cannot convert raises. Imports nothing of the importer but
+(:data:`FAILED`) or lies inside a folded pattern (:data:`INTERNAL`); :class:`Unsupported`,
+which a node that archcalc cannot convert raises, and :class:`Skipped`, raised where a node
+reads the output of one that failed. Imports nothing of the importer but
 :mod:`.wire`.
 """
 from __future__ import annotations
@@ -62,6 +63,15 @@ class Unsupported(Exception):
         super().__init__(what)
         self.what = what
         self.op = op                 # the op itself is unknown (grouped per op type)
+
+
+class Skipped(Exception):
+    """A node that reads ``value``, the output of a node that could not be converted: it is not
+    converted either, and is counted with that node's error rather than reported."""
+
+    def __init__(self, value: str):
+        super().__init__(value)
+        self.value = value
 
 
 def sorted_axes(axes: Iterable[int], rank: int) -> list[int]:

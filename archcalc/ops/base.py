@@ -25,7 +25,8 @@ from .values import (
 __all__ = ["DEFAULT_ROUNDING", "MAX_DIM", "ROUNDINGS", "Pair", "Vol", "as_bool", "as_float",
            "as_int", "as_padding", "as_pair", "as_rounding", "Attrs", "At", "RFStep", "RFKind",
            "IDENTITY", "GLOBAL", "MERGE", "Op", "Elementwise", "REQUIRED", "check_channels",
-           "suggest_attr", "unseen_tail", "window_ok", "window_out"]
+           "suggest_attr", "unseen_tail", "window_ok", "window_out", "division_hint",
+           "window_hint_text", "padding_text"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -51,8 +52,49 @@ def window_ok(n: int, k_eff: int, s: int, pad: int, rounding: str) -> bool:
     return rounding == "covered" and unseen_tail(n, k_eff, s, pad) == 0
 
 
+def padding_text(pads: Sequence[int]) -> str:
+    """A padding as a spec writes it: ``2`` (every side), ``[2, 0]`` (height, width) or
+    ``[1, 2, 0, 0]`` (top, bottom, left, right)."""
+    if len(set(pads)) == 1:
+        return str(pads[0])
+    return "[" + ", ".join(map(str, pads)) + "]"
+
+
+def division_hint(fix: Mapping[str, Any], layer: str | None) -> str:
+    """The hint of a refused division (``window_out``'s error), from its ``fix`` record: another
+    input length for this layer, a padding that the layer accepts (``pads``: the layer's whole
+    padding, per axis where the axes differ), or another rounding (the layer's own where it sets
+    one)."""
+    fixes = []
+    if fix.get("inputs"):
+        fixes.append(f"an input {' and '.join(fix['axes'])} of {' or '.join(fix['inputs'])}")
+    if fix.get("pads") is not None:
+        fixes.append(f"padding {padding_text(fix['pads'])}" + (f" on {layer}" if layer else ""))
+    on = f" on {layer}" if fix.get("own_rounding") and layer else ""
+    fixes.append(f"rounding: floor{on} (as PyTorch) or rounding: ceil{on} (as Caffe pooling)")
+    return "for a valid division use " + ", or ".join(fixes)
+
+
+def window_hint_text(fix: Mapping[str, Any], layer: str | None) -> str:
+    """The hint of a window larger than its padded input, from its ``fix`` record."""
+    pads = fix.get("pads")
+    if pads is None:          # (no padding the layer allows makes the window fit and divide)
+        return "use a larger input or a smaller kernel"
+    return (f"use padding {padding_text(pads)}" + (f" on {layer}" if layer else "")
+            + ", a smaller kernel, or a larger input")
+
+
+def _pad_fix(n: int, k_eff: int, s: int, pad: int, rounding: str, max_pad: int | None
+             ) -> tuple[int] | None:
+    """The least padding (on both sides, at most ``max_pad``) other than ``pad`` under which
+    ``rounding`` accepts the window, or None."""
+    most = k_eff - 1 if max_pad is None else min(max_pad, k_eff - 1)
+    return next(((p,) for p in range(0, most + 1) if p != pad
+                 and window_ok(n, k_eff, s, p, rounding)), None)
+
+
 def window_out(n: int, k: int, s: int, pad: int, d: int, rounding: str, axis: str,
-               layer: str, pos: SourcePos) -> int:
+               layer: str, pos: SourcePos, max_pad: int | None = None) -> int:
     """Output length along one axis: (n − k_eff + 2·pad)/s + 1, rounded as ``rounding`` says.
 
     ``k_eff = d·(k − 1) + 1`` is the dilated kernel. ``floor`` drops a fraction (PyTorch, ONNX
@@ -63,6 +105,12 @@ def window_out(n: int, k: int, s: int, pad: int, d: int, rounding: str, axis: st
     padding only. Under ``ceil``, as PyTorch's ``ceil_mode``, a window larger than the padded
     input still gives one output where (n + 2·pad − k_eff)/s + 1 rounds up to 1, i.e. where it
     falls short by less than a stride (kernel 3, stride 2 on 2: (2 − 3)/2 + 1 = 0.5 → 1).
+
+    A refused window's error carries a ``fix`` record (what :mod:`archcalc.analysis.fixes` and
+    the sliding-window ops rewrite into hints): the kind (``window``: larger than the padded
+    input; ``rounding``: a division the rule refuses), the axes, the inputs lengths nearest
+    ``n`` that work, and ``pads``, a padding on every side of these axes (at most ``max_pad``,
+    a pooling's half window) that works.
     """
     k_eff = d * (k - 1) + 1
     num = n + 2 * pad - k_eff
@@ -71,11 +119,12 @@ def window_out(n: int, k: int, s: int, pad: int, d: int, rounding: str, axis: st
         return 1                    # ⌈num/s⌉ + 1 = 1; that window starts at −pad, in the input
     if num < 0:
         along = "both axes" if " and " in axis else axis
+        fix: dict[str, Any] = {"kind": "window", "axes": axis.split(" and "),
+                               "pads": _pad_fix(n, k_eff, s, pad, rounding, max_pad)}
         raise ArchcalcError([Diagnostic(
             "error", f"the {kdesc}-wide window is larger than the padded input along {along}: "
-            f"{n} + 2·{pad} = {n + 2 * pad} < {k_eff}", pos,
-            "use a smaller kernel, more padding, or a larger input", layer,
-            fix={"kind": "window", "axes": axis.split(" and ")})])
+            f"{n} + 2·{pad} = {n + 2 * pad} < {k_eff}", pos, window_hint_text(fix, None), layer,
+            fix=fix)])
     q, r = divmod(num, s)
     if r == 0 or rounding == "floor":
         return q + 1
@@ -87,27 +136,20 @@ def window_out(n: int, k: int, s: int, pad: int, d: int, rounding: str, axis: st
     if rounding == "covered" and unseen == 0:
         return q + 1
     value = num / s + 1
-    fixes = []
     ins = [str(x) for x in range(n + 1, n + 2 * s + 1) if window_ok(x, k_eff, s, pad, rounding)][:1]
     ins += [str(x) for x in range(n - 1, max(0, n - 2 * s), -1)
             if window_ok(x, k_eff, s, pad, rounding)][:1]
-    if ins:
-        fixes.append(f"an input {axis} of {' or '.join(ins)}")  # for this layer
-    pads = [p for p in range(0, k_eff + 1) if p != pad and window_ok(n, k_eff, s, p, rounding)]
-    if pads:
-        fixes.append(f"padding {pads[0]}")
-    fixes.append("rounding: floor (as PyTorch) or rounding: ceil (as Caffe pooling)")
     what = "is not a whole number"
     if rounding == "covered":
         rows = {"height": "row", "width": "column"}.get(axis, "row and column")
         last = f"last {unseen} input {rows}s".replace("row and columns", "rows and columns") \
             if unseen > 1 else f"last input {rows}"
         what += f", and flooring it would leave the {last} unseen by any window"
+    fix = {"kind": "rounding", "axes": axis.split(" and "), "rounding": rounding, "inputs": ins,
+           "pads": _pad_fix(n, k_eff, s, pad, rounding, max_pad)}
     raise ArchcalcError([Diagnostic(
         "error", f"output {axis} ({n} − {k_eff} + 2·{pad})/{s} + 1 = {value:g} {what}", pos,
-        "for a valid division use " + ", or ".join(fixes), layer,
-        fix={"kind": "rounding", "axes": axis.split(" and "), "rounding": rounding,
-             "padding": pads[0] if pads else None})])
+        division_hint(fix, None), layer, fix=fix)])
 
 
 # ---------------------------------------------------------------------------------------------

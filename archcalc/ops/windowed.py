@@ -2,12 +2,27 @@
 adaptive)."""
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from ..errors import ArchcalcError, Diagnostic, Places, SourcePos, error
 from . import derive as dv
-from .base import GLOBAL, REQUIRED, At, Attrs, Op, RFKind, RFStep, check_channels, window_out
+from .base import (
+    GLOBAL,
+    REQUIRED,
+    At,
+    Attrs,
+    Op,
+    RFKind,
+    RFStep,
+    check_channels,
+    division_hint,
+    padding_text,
+    window_hint_text,
+    window_ok,
+    window_out,
+)
 from .values import Pair, Vol, as_bool, as_int, as_padding, as_pair, as_rounding
 
 
@@ -96,7 +111,17 @@ class Windowed(Op):
         (bh, bw), (eh, ew) = a["pads"], end
         return (vin[0] + bh - eh, eh), (vin[1] + bw - ew, ew)
 
+    def max_padding(self, a: Attrs, axis: int) -> int | None:
+        """The most padding a side may have along ``axis`` (None: no limit but the window's)."""
+        return None
+
     def spatial(self, a: Attrs, vin: Vol, at: At) -> Pair:
+        try:
+            return self._spatial(a, vin, at)
+        except ArchcalcError as exc:
+            raise ArchcalcError(self._layer_fixes(a, vin, at, exc.diagnostics)) from None
+
+    def _spatial(self, a: Attrs, vin: Vol, at: At) -> Pair:
         if "pads_end" in a:
             (nh, ph), (nw, pw) = self.axis_terms(a, vin)
             vin = (nh, nw, vin[2])
@@ -119,6 +144,67 @@ class Windowed(Op):
         if diags:
             raise ArchcalcError(diags)
         return out[0], out[1]
+
+    def _paddings(self, a: Attrs, vin: Vol, rounding: str, i: int) -> list[int]:
+        """The paddings (the same on both sides) under which no window along axis ``i`` is
+        refused, within what the op allows (a pooling pads at most half its window)."""
+        k_eff, s = a["k_eff"][i], a["stride"][i]
+        limit, most = self.max_padding(a, i), k_eff - 1
+        if limit is not None:
+            most = min(most, limit)
+        return [p for p in range(0, most + 1) if window_ok(vin[i], k_eff, s, p, rounding)]
+
+    def fix_padding(self, a: Attrs, vin: Vol, rounding: str, axes: Collection[str]
+                    ) -> tuple[tuple[int, ...] | None, int | None]:
+        """Paddings for the whole layer under which no window along ``axes`` is refused.
+
+        First, along each of those axes the least padding (the same on both sides) that the
+        rounding accepts and the op allows, along the other axis the layer's own: (height,
+        width), or (top, bottom, left, right) where a side differs from its opposite; None
+        where some axis has none. Second, one padding for every side (what a spec string's
+        ``P`` writes) that works along both axes, or None."""
+        begin, end = self.pads(a), self.pads_end(a)
+        sides: list[tuple[int, int]] = []
+        for i, axis in enumerate(("height", "width")):
+            if axis not in axes:
+                sides.append((begin[i], end[i]))
+                continue
+            p = next((p for p in self._paddings(a, vin, rounding, i)
+                      if (p, p) != (begin[i], end[i])), None)
+            if p is None:
+                break
+            sides.append((p, p))
+        per_axis: tuple[int, ...] | None = None
+        if len(sides) == 2:
+            per_axis = (sides[0][0], sides[1][0]) if all(b == e for b, e in sides) \
+                else (*sides[0], *sides[1])
+        both = set(self._paddings(a, vin, rounding, 0)) & set(self._paddings(a, vin, rounding, 1))
+        now = {*begin, *end}
+        uniform = next((p for p in sorted(both) if now != {p}), None)
+        return per_axis, uniform
+
+    def _layer_fixes(self, a: Attrs, vin: Vol, at: At, diags: list[Diagnostic]
+                     ) -> list[Diagnostic]:
+        """``window_out``'s errors with fixes for this layer: a padding for the layer as a
+        whole (valid for it, per axis where the axes differ, and removing every refused window
+        of the layer at once; ``uniform``, one padding for every side where one works), and the
+        layer's own rounding where it sets one."""
+        axes = {ax for d in diags if d.fix for ax in d.fix.get("axes", ())}
+        if not axes:
+            return diags
+        rounding = a.get("rounding") or at.rounding
+        pads, uniform = self.fix_padding(a, vin, rounding, axes)
+        own = a.get("rounding") is not None
+        out = []
+        for d in diags:
+            if not d.fix:
+                out.append(d)
+                continue
+            fix = {**d.fix, "pads": pads, "uniform": uniform, "own_rounding": own}
+            hint = window_hint_text(fix, at.layer) if fix["kind"] == "window" \
+                else division_hint(fix, at.layer)
+            out.append(replace(d, hint=hint, fix=fix))
+        return out
 
     def rf_step(self, a: Attrs, ins: Sequence[Vol]) -> RFStep | RFKind:
         return RFStep(a["k_eff"], a["stride"], a["pads"])
@@ -293,12 +379,19 @@ class _Pool(Windowed):
             return None
         return super().coerce(name, value, pos)
 
+    def max_padding(self, a: Attrs, axis: int) -> int | None:
+        """At most half the window (PyTorch and ONNX refuse more)."""
+        kernel: Pair = a["kernel"]
+        return kernel[axis] // 2
+
     def shape(self, a: Attrs, ins: Sequence[Vol], at: At) -> Vol:
         ph, pw = map(max, a["pads"], self.pads_end(a))
         kh, kw = a["kernel"]
         if ph * 2 > kh or pw * 2 > kw:
+            most = padding_text((min(ph, kh // 2), min(pw, kw // 2)))
             raise error(f"pooling padding ({ph}×{pw}) must be at most half the window ({kh}×{kw})",
-                        at.pos, layer=at.layer, hint="PyTorch and ONNX refuse larger pooling pads")
+                        at.pos, layer=at.layer, hint=f"the most this pool may pad is padding "
+                        f"{most} (PyTorch and ONNX refuse more)")
         h, w = self.spatial(a, ins[0], at)
         return (h, w, ins[0][2])
 
@@ -380,10 +473,12 @@ class AdaptiveAvgPool(Op):
     def shape(self, a: Attrs, ins: Sequence[Vol], at: At) -> Vol:
         (h, w, c), (oh, ow) = ins[0], a["output"]
         if h % oh or w % ow:
-            raise error(f"adaptive pooling from {h}×{w} to {oh}×{ow} has uneven windows", at.pos,
-                        layer=at.layer, hint="archcalc needs the input size to be a multiple of "
-                        "the output size; change the input or use an avgpool with an explicit "
-                        "kernel")
+            axes = [axis for axis, n, o in (("height", h, oh), ("width", w, ow)) if n % o]
+            raise ArchcalcError([Diagnostic(
+                "error", f"adaptive pooling from {h}×{w} to {oh}×{ow} has uneven windows", at.pos,
+                "archcalc needs the input size to be a multiple of the output size; change the "
+                "input or use an avgpool with an explicit kernel", at.layer,
+                fix={"kind": "adaptive", "axes": axes})])
         return (oh, ow, c)
 
     def rf_step(self, a: Attrs, ins: Sequence[Vol]) -> RFStep | RFKind:

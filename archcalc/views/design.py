@@ -46,7 +46,7 @@ def sizes_document(s: Any) -> dict[str, Any]:
         "min_output": list(s.min_output) if s.min_output else None,
         "rule": {"text": rule.text, "period": rule.period, "residues": list(rule.residues),
                  "from": rule.start, "also": list(rule.exceptions), "source": rule.source,
-                 "checked": [s.lo, s.hi]},
+                 "checked": list(rule.checked or (s.lo, s.hi))},
         "valid": [{"size": v.n, "input": list(v.input), "feature_map": {
             "layer": v.layer, "output": list(v.feature) if v.feature else None},
             "rf": v.rf.to_dict() if v.rf is not None else None,
@@ -77,8 +77,9 @@ def sizes_text(s: Any, width: int | None = None) -> str:
     least = s.min_output
     out = [f"{net.name}: input {what[s.axis]}×{net.input[2]} for N in {lo}..{hi}{step}, rounding "
            f"{net.rounding}" + (f", final feature map ≥ {least[0]}×{least[1]}" if least else "")]
-    why = {"strides": f" (period {rule.period}: from the strides, checked on {lo}..{hi})"
-                      if rule.period and rule.period > 1 else f" (checked on {lo}..{hi})",
+    c0, c1 = rule.checked or (lo, hi)        # (the strides' rule is checked past the range)
+    why = {"strides": f" (period {rule.period}: from the strides, checked on {c0}..{c1})"
+                      if rule.period and rule.period > 1 else f" (checked on {c0}..{c1})",
            "observed": f" (observed on {lo}..{hi})", "": ""}[rule.source]
     out.append(f"rule: {rule.text}{why}")
     ok = s.valid

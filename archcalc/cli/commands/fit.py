@@ -41,7 +41,7 @@ def fit(
     q = ft.question(design, maximize, step, least, most)
     result = ft.fit(design, limits, q)
     from ...views import design as views
-    name, settings = design.build().name, opts.settings
+    name, settings = q.network, opts.settings
     if fmt == "json":
         print_json(views.fit_document(result, limits, name, settings, q.rule_note))
     else:

@@ -171,6 +171,10 @@ def _frozen(values: list[Any]) -> tuple[Any, ...] | None:
     return tuple(out)
 
 
+class LayerLimit(ArchcalcError):
+    """The network passed MAX_LAYERS: the emission stops (every later item would fail too)."""
+
+
 class Emitter:
     """Emits the layer lists of one build of a spec into ``builder``: ``d`` the defaults,
     ``blocks`` the block definitions, ``memo`` the document's (its expressions and plans),
@@ -196,6 +200,7 @@ class Emitter:
         self.defaults_keys: dict[tuple[str, ...], Any] = {}     # see defaults_key
         self.unknown_said = False       # an in.* was refused for an earlier error: said once
         self.used: set[str] = set()     # blocks instantiated (or named in stages) at least once
+        self.chain: list[str] = []      # the blocks whose instances enclose the one being built
         self.size_read = False          # an expression read in.h or in.w
 
     def volume(self, src: str, pos: SourcePos, what: str, expr: str) -> Vol:
@@ -360,12 +365,21 @@ class Emitter:
                 else:
                     self.item(item, items.where[i], env, prefix, scope, local, depth)
             except ArchcalcError as exc:
+                if isinstance(exc, LayerLimit) or len(self.b.layers) > MAX_LAYERS:
+                    # no item after it can be built: one error, at the outermost item that
+                    # passed the limit (a block instance's line, not the block's)
+                    raise LayerLimit(error(
+                        f"the spec has more than the {MAX_LAYERS:,} layers archcalc analyzes",
+                        items.where[i], hint=f"archcalc analyzes networks of at most "
+                        f"{MAX_LAYERS:,} layers; the layer past the limit is made here"
+                        ).diagnostics) from None
                 for d in exc.diagnostics:      # a block's mistake once, not once per instance
                     key = (d.pos, d.message)
                     if key not in self.users:
                         self.users[key] = []
                         self.diags.append(d)
-                    if scope and scope[-1] not in self.users[key]:
+                    if scope and scope[-1] not in self.users[key] and \
+                            (d.fix or {}).get("kind") != "block_depth":   # (its chain says)
                         self.users[key].append(scope[-1])
                 name = item.get("name") if isinstance(item, YMap) else None
                 if isinstance(name, str) and "{" not in name and "$" not in name:
@@ -649,8 +663,7 @@ class Emitter:
                         + "blocks defined: " + (", ".join(self.blocks) or "none"))
         self.used.add(bname)
         if depth >= MAX_BLOCK_DEPTH:
-            raise error(f"blocks nest deeper than {MAX_BLOCK_DEPTH} levels (does {bname!r} "
-                        "instantiate itself?)", pos)
+            raise self._too_deep(bname, pos)
         bdef = self.blocks[bname]
         if not isinstance(bdef, YMap) or not isinstance(bdef.get("layers"), YList):
             raise error(f"block {bname!r} needs a list 'layers'", self.blocks.where[bname])
@@ -666,6 +679,25 @@ class Emitter:
             raise error(f"params of block {bname!r} must be a mapping of names to defaults",
                         bdef.where["params"], hint="params: {width: null, stride: 1}")
         return bdef, params
+
+    def _too_deep(self, bname: str, pos: SourcePos) -> ArchcalcError:
+        """Blocks nested past MAX_BLOCK_DEPTH: the chain of blocks that leads here, and, where a
+        block in it instantiates itself (through others or not), that cycle."""
+        chain = [*self.chain, bname]
+        shown = " → ".join(chain) if len(chain) <= 8 else \
+            " → ".join(chain[:3]) + " → … → " + " → ".join(chain[-2:])
+        if bname in self.chain:
+            cycle = chain[len(self.chain) - 1 - self.chain[::-1].index(bname):]
+            return ArchcalcError(Diagnostic(
+                "error", f"blocks nest deeper than {MAX_BLOCK_DEPTH} levels: block {bname!r} "
+                f"instantiates itself ({' → '.join(cycle)})", pos,
+                "a block may contain itself only under a when: that ends the recursion within "
+                f"{MAX_BLOCK_DEPTH} levels", fix={"kind": "block_depth"}))
+        return ArchcalcError(Diagnostic(
+            "error", f"blocks nest deeper than {MAX_BLOCK_DEPTH} levels: {shown}", pos,
+            f"the block nesting depth is at most {MAX_BLOCK_DEPTH} (a block inside a block "
+            "inside …); write some level's layers into the block that uses it",
+            fix={"kind": "block_depth"}))
 
     def _block_env(self, bname: str, params: dict[str, Any], given: dict[str, Any],
                    key_at: Callable[[str], SourcePos], pos: SourcePos,
@@ -698,9 +730,13 @@ class Emitter:
         full = prefix + name
         inner_local = {"input": src}
         self.b.last = src
-        self.items(bdef["layers"],
-                   {**self.top, **benv, "i": i, "in": InputVolume(self.axis, src)},
-                   full + "/", scope + (full,), inner_local, depth + 1)
+        self.chain.append(bname)
+        try:
+            self.items(bdef["layers"],
+                       {**self.top, **benv, "i": i, "in": InputVolume(self.axis, src)},
+                       full + "/", scope + (full,), inner_local, depth + 1)
+        finally:
+            self.chain.pop()
         out = bdef.get("output")
         if out is not None:
             if not isinstance(out, str) or out not in inner_local:
