@@ -58,7 +58,7 @@ def test_fused_nodes_map_back_to_their_layers(tiny):
     est = model.estimate(rep, devices.get("l4"))
     c = profile.compare(rep, profile.Profile("cpu", None, 1, 0, 1, tuple(nodes), (1.0,)), est)
     last = c.rows[-1]
-    assert last.kind == "unmapped" and "UNMAPPED: 1 nodes: somebody_else" in last.label
+    assert last.kind == "unmapped" and "UNMAPPED: 1 node: somebody_else" in last.label
     assert last.measured_us == 9 and last.predicted_us is None        # never a silent zero
     first = c.rows[0]
     assert first.predicted_us == pytest.approx(sum(est.by_name()[x].time_s

@@ -573,3 +573,47 @@ def test_a_png_too_large_without_blocks_is_not_told_to_fold(tmp_path):
     r = run_cli("draw", " ".join(["C3D8"] * 500), "-i", "8x8x3", "-o", str(tmp_path / "l.png"))
     assert r.returncode == 2 and "32,767" in r.stderr
     _no_fold_talk(r.stderr)
+
+
+# ---------------------------------------------------------------------------------------------
+# the rest of the kind, found after the first fixes
+
+def test_shipped_spec_messages_and_json_name_it_as_given():
+    import json
+    import os
+
+    from archcalc.spec.sources import find_shipped
+    folder = os.path.dirname(find_shipped("alexnet"))
+    r = run_cli("summary", "alexnet", "-i", "224x224x3")     # conv1: (224 − 11)/4 + 1 = 54.25
+    assert r.returncode == 1
+    assert r.stderr.startswith("alexnet:9:5: error [conv1]"), r.stderr[:200]
+    assert folder not in r.stderr
+    r = run_cli("summary", "vgg16", "-F", "json")
+    assert r.returncode == 0
+    files = {d.get("file") for d in json.loads(r.stdout)["diagnostics"]}
+    assert files == {"vgg16"}, files
+
+
+def test_a_word_starting_with_m_or_a_is_not_a_pool_with_options():
+    r = run_cli("summary", "C3D8 attention", "-i", "32x32x3")
+    assert r.returncode == 1
+    assert "unknown token 'attention'" in r.stderr and "ttention'" not in r.stderr.replace(
+        "'attention'", "")
+    assert "did you mean" not in r.stderr          # (difflib alone offered 'flatten')
+    for token in ("M3X", "M3S2Q"):                 # a pool token with a bad option still says so
+        r = run_cli("summary", f"C3D8 {token}", "-i", "32x32x3")
+        assert f"in token '{token}'" in r.stderr, r.stderr
+
+
+def test_articles_before_numbers_in_hints():
+    r = run_cli("summary", "C8X64", "-i", "32x32x3")
+    assert "(an 8×64 kernel is C8x64D<filters>)" in r.stderr, r.stderr
+    from archcalc.errors import ArchcalcError
+    from archcalc.latency.devices import Device
+    dev = Device("mine", "mine", {"fp32": 20.0}, 100.0)
+    for dtype, said in (("int8", "add an int8 figure"), ("fp16", "add an fp16 figure"),
+                        ("bf16", "add a bf16 figure")):
+        with pytest.raises(ArchcalcError) as got:
+            dev.peak(dtype)
+        assert said in got.value.diagnostics[0].hint, got.value.diagnostics[0].hint
+

@@ -221,3 +221,15 @@ def test_text_helpers():
     got = fit_lines(f"{src}\n{caret}", 40).splitlines()
     assert max(len(line) for line in got) <= 40
     assert got[0][len(got[1]) - 1:].startswith("C3X64")
+
+
+def test_an_error_fits_the_terminal_and_a_pipe_gets_it_whole():
+    """An error (alexnet at 224: conv1's (224 − 11)/4 + 1 = 54.25 refused) is broken between
+    words to fit the terminal standard error is; piped, each of its lines is whole."""
+    code, text = in_terminal(["summary", "alexnet", "-i", "224x224x3"], 60)
+    assert code == 1
+    assert not too_wide(text, 60), too_wide(text, 60)
+    assert "54.25" in text and "alexnet:9:5: error [conv1]" in text
+    piped = run_cli("summary", "alexnet", "-i", "224x224x3")
+    first = piped.stderr.splitlines()[0]
+    assert first.startswith("alexnet:9:5: error [conv1]") and "unseen by any window" in first

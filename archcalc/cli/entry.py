@@ -16,7 +16,16 @@ import typer
 
 from ..errors import OPTIONS, ArchcalcError, Diagnostic
 from ..version import __version__
-from .guard import INTERRUPTED, SUCCESS, USAGE, SafeStdout, error_document, exit_code, print_json
+from .guard import (
+    INTERRUPTED,
+    SUCCESS,
+    USAGE,
+    SafeStdout,
+    error_document,
+    exit_code,
+    print_json,
+    say,
+)
 
 if TYPE_CHECKING:      # the click typer vendors (0.26 on), named for the type checker only
     from typer._click.exceptions import UsageError
@@ -160,7 +169,7 @@ def _run(args: list[str]) -> None:
         if _json_requested(args):
             print_json(error_document(err.diagnostics))
         else:
-            sys.stderr.write(err.render() + "\n")
+            say(err.render())
         sys.exit(USAGE)
     except typer.Abort:
         sys.stderr.write("archcalc: interrupted\n")
@@ -168,7 +177,7 @@ def _run(args: list[str]) -> None:
     try:
         sys.stdout.flush()              # where a full disk shows
     except ArchcalcError as exc:
-        sys.stderr.write(exc.render() + "\n")
+        say(exc.render())
         sys.exit(exit_code(exc))
     sys.exit(code if isinstance(code, int) else SUCCESS)
 

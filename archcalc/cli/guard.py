@@ -70,9 +70,17 @@ def print_json(doc: Any) -> None:
     print(json.dumps(doc, indent=2, ensure_ascii=False))
 
 
+def say(text: str) -> None:
+    """``text`` (an error, a warning) on standard error, its lines fitted to the terminal
+    standard error is (broken between words, a source line kept around its caret); whole lines
+    on a pipe or into a file."""
+    from ..views.text import fit_lines, terminal_width
+    sys.stderr.write(fit_lines(text, terminal_width(sys.stderr)) + "\n")
+
+
 def note(text: str) -> None:
     """A line for the user beside the output (on standard error): ``archcalc: …``."""
-    sys.stderr.write(f"archcalc: {text}\n")
+    say(f"archcalc: {text}")
 
 
 def fail(exc: ArchcalcError, as_json: bool = False) -> NoReturn:
@@ -84,7 +92,7 @@ def fail(exc: ArchcalcError, as_json: bool = False) -> NoReturn:
             raise typer.Exit(exit_code(exc))
         except ArchcalcError as unwritable:
             exc = unwritable
-    sys.stderr.write(exc.render() + "\n")
+    say(exc.render())
     raise typer.Exit(exit_code(exc))
 
 
@@ -106,7 +114,7 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
             fail(exc, as_json and not isinstance(exc, StreamedError))
         except Finding as found:
             for line in found.lines:
-                sys.stderr.write(line + "\n")
+                say(line)
             raise typer.Exit(FINDING) from None
         except typer.Exit:
             raise
@@ -124,7 +132,7 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
             if as_json:
                 fail(ArchcalcError(Diagnostic("error", message, INTERNAL, hint),
                                    "internal"), True)
-            sys.stderr.write(f"archcalc: {message} ({hint})\n")
+            say(f"archcalc: {message} ({hint})")
             raise typer.Exit(INTERNAL_ERROR) from None
     return wrapper
 

@@ -18,6 +18,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from ..errors import OPTIONS, ArchcalcError, error
+from ..ops.words import counted
 
 if TYPE_CHECKING:                       # (imported where used: fit's start-up stays light)
     from ..report import Report
@@ -74,7 +75,8 @@ def search(evaluate: Callable[[Any], Probe], proxy: Callable[[Any], bool | None]
                 tried = sorted(cache.items())
                 if all(p.status == "invalid" for _, p in tried):
                     first = tried[0][1]
-                    raise error(f"every {name} tried is invalid ({len(tried)} values from "
+                    raise error(f"every {name} tried is invalid "
+                                f"({counted(len(tried), 'value')} from "
                                 f"{first.value} to {tried[-1][1].value}); at {first.value}: "
                                 f"{first.message}", OPTIONS,
                                 hint="fix the spec, or search another range (--min, --max, "

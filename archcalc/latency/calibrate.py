@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import OPTIONS, error
 from ..files import write_atomic
+from ..ops.words import counted
 from .devices import KINDS, LOCAL, Device, local_profile_path
 from .measure import measure_bandwidth, measure_peak
 
@@ -109,7 +110,8 @@ def calibrate(nets: Sequence[Network], *, iters: int = 10, warmup: int = 3, matm
         prof = profile.profile(net, warmup=warmup, iters=iters, provider="cpu",
                                threads=threads)
         got = samples_of(report, prof, peak, bw)
-        say(f"profiled {net.name}: {len(prof.nodes)} nodes, {len(got)} rows, median run "
+        say(f"profiled {net.name}: {counted(len(prof.nodes), 'node')}, "
+            f"{counted(len(got), 'row')}, median run "
             f"{prof.median_run_ms:.2f} ms")
         samples += got
     if not samples:
@@ -139,7 +141,7 @@ def calibrate(nets: Sequence[Network], *, iters: int = 10, warmup: int = 3, matm
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
     src_text = (f"archcalc calibrate, {when} UTC, onnxruntime {onnxruntime.__version__} (CPU, "
                 f"{os.cpu_count()} logical CPUs, {threads or 'default'} threads); networks: "
-                f"{names}; {len(samples)} rows fitted"
+                f"{names}; {counted(len(samples), 'row')} fitted"
                 + (lent if borrowed else ""))
     dev = Device(LOCAL, f"this machine's CPU ({platform.processor() or platform.machine()})",
                  {"fp32": peak / 1e12}, bw / 1e9, over * 1e6, eff, src_text, True)

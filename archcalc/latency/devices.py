@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from ..errors import OPTIONS, ArchcalcError, Diagnostic, SourcePos, error
+from ..ops.words import article
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILTIN = os.path.join(HERE, "devices.json")
@@ -47,7 +48,8 @@ class Device:
         if dtype not in self.peak_tflops:
             have = ", ".join(self.peak_tflops)
             raise error(f"{self.key} has no {dtype} peak (it gives {have})", OPTIONS,
-                        hint=f"choose --dtype {next(iter(self.peak_tflops))}, or add a {dtype} "
+                        hint=f"choose --dtype {next(iter(self.peak_tflops))}, or add "
+                             f"{article(dtype)} {dtype} "
                              "figure in a --device-file", kind="usage")
         return self.peak_tflops[dtype] * 1e12
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import OPTIONS, ArchcalcError, error
+from ..ops.words import counted
 from ..report import Report
 from .model import Estimate, kind_of
 
@@ -316,11 +317,11 @@ def compare(report: Report, prof: Profile, est: Estimate | None) -> Comparison:
         rows.append(Row(f"{name} (no node: removed by the runtime)", (name,),
                         pred[name].kind if name in pred else "", p, None))
     if m.runtime:
-        rows.append(Row(f"(inserted by onnxruntime: {len(m.runtime)} nodes, "
+        rows.append(Row(f"(inserted by onnxruntime: {counted(len(m.runtime), 'node')}, "
                         f"{', '.join(sorted({n.op_type for n in m.runtime}))})", (), "runtime",
                         None, sum(n.median_us for n in m.runtime)))
     if m.unmapped:
-        rows.append(Row(f"(UNMAPPED: {len(m.unmapped)} nodes: "
+        rows.append(Row(f"(UNMAPPED: {counted(len(m.unmapped), 'node')}: "
                         f"{', '.join(n.name for n in m.unmapped[:8])}"
                         f"{', …' if len(m.unmapped) > 8 else ''})", (), "unmapped",
                         None, sum(n.median_us for n in m.unmapped)))

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..ops.resampling import Crop
+from ..ops.words import article, counted
 from .context import Context, Handler
 from .values import Act, Const, Scalar, Unsupported, sorted_axes
 from .wire import Node
@@ -23,7 +24,8 @@ def _window(cv: Context, node: Node, a: Act, kernel: list[int]) -> dict[str, lis
     input size (SAME_UPPER puts the odd pixel at the end, as TensorFlow's SAME)."""
     at = node.attrs
     if len(kernel) != 2:
-        raise Unsupported(f"a {len(kernel)}-D window (archcalc reads 2-D ones)")
+        n = len(kernel)
+        raise Unsupported(f"{article(str(n))} {n}-D window (archcalc reads 2-D ones)")
     strides = list(at.get("strides", [1, 1]))
     dil = list(at.get("dilations", [1, 1]))
     auto = at.get("auto_pad", "NOTSET")
@@ -58,7 +60,7 @@ def conv(cv: Context, node: Node) -> None:
     cin = a.vol[2]
     if cin_g * group != cin:
         raise Unsupported(f"its weight [{f}, {cin_g}, {kh}, {kw}] with group {group} does not "
-                          f"fit an input of {cin} channels")
+                          f"fit an input of {counted(cin, 'channel')}")
     win = _window(cv, node, a, list(node.attrs.get("kernel_shape", [kh, kw])))
     bias = _bias(node, 2)
     if group == cin and group > 1 and f % cin == 0:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
+from ..ops.words import counted
 from . import handlers as h
 from .context import Context, Handler
 from .values import Act, Scalar, Unsupported, constant
@@ -193,7 +194,7 @@ def _shuffle_head(cv: Context, node: Node, last: Node) -> None:
         raise Unsupported(f"a Reshape to {target} before a channel shuffle's transpose")
     groups = target[1] if target[1] > 0 else ch // target[2]
     if groups * (target[2] if target[2] > 0 else ch // groups) != ch:
-        raise Unsupported(f"a channel shuffle of {ch} channels as {target[1:3]}")
+        raise Unsupported(f"a channel shuffle of {counted(ch, 'channel')} as {target[1:3]}")
     cv.emit(node, "shuffle", {"groups": groups}, [a], rank=4, named=last)
 
 

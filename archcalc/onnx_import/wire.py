@@ -22,6 +22,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, overload
 
+from ..ops.words import counted
+
 
 class FileBuffer:
     """A file read in 64 KiB blocks, only where indexed: ``buf[i]`` (a byte) and ``buf[a:b]``
@@ -157,7 +159,7 @@ def fields(buf: FileBuffer, start: int, end: int) -> Iterator[tuple[int, int, Fi
         elif wt == 2:
             n, i = _varint(buf, i)
             if i + n > end:
-                raise WireError(f"a field of {n:,} bytes runs past the end of its message "
+                raise WireError(f"a field of {counted(n, 'byte')} runs past the end of its message "
                                 "(truncated?)")
             yield num, wt, (i, i + n)
             i += n
@@ -238,7 +240,8 @@ class Tensor:
         if self.raw is not None:
             start, end = _span(self.raw)
             if end - start != n * width:
-                raise WireError(f"tensor {self.name!r} holds {end - start} bytes of data for "
+                raise WireError(f"tensor {self.name!r} holds "
+                                f"{counted(end - start, 'byte')} of data for "
                                 f"{n} × {width}")
             raw = list(struct.unpack(f"<{n}{fmt}", self._data(start, end)))
             return [f32(x) for x in raw] if fmt == "f" else raw
@@ -257,7 +260,8 @@ class Tensor:
         if len(out) != n:
             if n == 1 and not out:
                 return None
-            raise WireError(f"tensor {self.name!r} holds {len(out)} values for its {n} elements")
+            raise WireError(f"tensor {self.name!r} holds {counted(len(out), 'value')} for its "
+                            f"{counted(n, 'element')}")
         return out
 
     def _data(self, start: int, end: int) -> bytes:

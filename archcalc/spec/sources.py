@@ -152,7 +152,8 @@ def read_stdin() -> str:
 class Source:
     """A SPEC argument, decided and read: ``kind`` is "stdin", "onnx", "file", "shipped" or
     "string"; ``path`` the file (an ONNX model, a spec file, a shipped spec), ``text`` the spec's
-    text (None for an ONNX model, which is read where it is), ``label`` what messages call it."""
+    text (None for an ONNX model, which is read where it is), ``label`` what messages call it
+    (a shipped spec: its name as given, never where it is installed)."""
     arg: str
     kind: str
     path: str | None
@@ -188,7 +189,7 @@ def open_source(arg: str, label: str = "<spec>") -> Source:
     if arg.lower().endswith(SPEC_EXTS):
         shipped = find_shipped(arg)
         if shipped is not None:
-            return Source(arg, "shipped", shipped, read_text(shipped), shipped)
+            return Source(arg, "shipped", shipped, read_text(shipped), arg)
         elsewhere = find_shipped(os.path.basename(arg))     # specs/vgg16.yaml, elsewhere
         if elsewhere:
             name = os.path.splitext(os.path.basename(arg))[0]
@@ -198,7 +199,7 @@ def open_source(arg: str, label: str = "<spec>") -> Source:
         return Source(arg, "file", arg, read_text(arg), arg)         # the error it gives
     shipped = find_shipped(arg)
     if shipped is not None:
-        return Source(arg, "shipped", shipped, read_text(shipped), shipped)
+        return Source(arg, "shipped", shipped, read_text(shipped), arg)
     return Source(arg, "string", None, arg, label)
 
 

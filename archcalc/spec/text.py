@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 from ..errors import ArchcalcError, Diagnostic, SourcePos, error
 from ..graph import MAX_LAYERS, Builder, Layer
 from ..ops import DEFAULT_ROUNDING
+from ..ops.words import article, closest
 
 Attrs = dict[str, Any]                  # a layer's attributes, as written or validated
 PosOf = Callable[[int], SourcePos]      # an offset in the text → its place
@@ -174,7 +175,8 @@ def word_layers(word: str, pos: SourcePos, d: Defaults) -> list[tuple[str, Attrs
     if low.startswith(("max", "avg")):          # not M/A options: maxpool3, avgpool2
         raise error(f"unknown token {word!r}", pos, hint=_token_hint(word))
     m = _POOL.fullmatch(word)
-    if m and (m.group(2) or m.group(4) or low in ("m", "a")):
+    # M3, M3S2, MS2, A: a pool; "attention", "mean": a word, not an M/A with options
+    if m and (m.group(2) or re.match(r"[SP]\d", m.group(4), re.I) or low in ("m", "a")):
         o = _opts(m.group(4), "SP", word, pos)
         attrs: Attrs = {}
         if m.group(2):
@@ -196,7 +198,8 @@ _SHAPES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str | None]]] = [
     # C3X64: an X typed for the D of C3D64 (a second kernel size over 15 is not plausible)
     (re.compile(r"c(\d+)x(\d+)", re.I),
      lambda m: f"did you mean C{m.group(1)}D{m.group(2)} ({m.group(2)} filters of "
-               f"{m.group(1)}×{m.group(1)})? (a {m.group(1)}×{m.group(2)} kernel is "
+               f"{m.group(1)}×{m.group(1)})? ("
+               f"{article(m.group(1))} {m.group(1)}×{m.group(2)} kernel is "
                f"C{m.group(1)}x{m.group(2)}D<filters>)" if int(m.group(2)) > 15 else None),
     (re.compile(r"(?:conv|c)(\d+)(?:x(\d+))?", re.I),
      lambda m: f"a conv token names its filters: C{m.group(1)}"
@@ -224,7 +227,6 @@ _SHAPES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str | None]]] = [
 
 
 def _token_hint(word: str) -> str:
-    import difflib
     if _PATHLIKE.search(word):
         return (f"no file {word} exists, so it was read as a spec string: check the path"
                 + (" (an .onnx model is not a spec yet)" if word.lower().endswith(".onnx") else ""))
@@ -236,10 +238,8 @@ def _token_hint(word: str) -> str:
         said = say(m) if m else None
         if said:
             return said
-    near = difflib.get_close_matches(word.lower(), [k.lower() for k in _NAMED_TOKENS], n=1,
-                                     cutoff=0.6)
-    near = [k for k in _NAMED_TOKENS if near and k.lower() == near[0]]
-    return (f"did you mean {near[0]}? " if near else "") + \
+    near = closest(word, _NAMED_TOKENS)
+    return (f"did you mean {near}? " if near else "") + \
         "tokens: C<k>D<filters>[S<stride>][P<pad>][G<groups>], DW<k>[S<s>][P<p>] (depthwise), " \
         "M[<k>][S<s>][P<p>], A<k> (average " \
         "pool), GAP, GMP, FC<n>, S, R, R6, HS, HSIG, SILU, GELU, LRELU, PRELU, ELU, LRN, BN, " \

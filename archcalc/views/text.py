@@ -7,7 +7,7 @@ import re
 import shutil
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple, TextIO
 
 from ..errors import Diagnostic
 
@@ -74,11 +74,11 @@ def width_of(console: Console, renderable: RenderableType) -> int:
 # ---------------------------------------------------------------------------------------------
 # fitting a terminal
 
-def terminal_width() -> int | None:
-    """The columns of the terminal standard output is, or None where it is not one (a pipe or
-    a file, which get whole lines)."""
+def terminal_width(stream: TextIO | None = None) -> int | None:
+    """The columns of the terminal ``stream`` (standard output by default) is, or None where it
+    is not one (a pipe or a file, which get whole lines)."""
     try:
-        if not sys.stdout.isatty():
+        if not (stream or sys.stdout).isatty():
             return None
     except (AttributeError, ValueError):
         return None

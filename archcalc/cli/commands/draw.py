@@ -12,7 +12,7 @@ from ...files import writable_output, write_atomic
 from ...settings import LoadOptions
 from ...spec import read_one
 from ...units import human_bytes
-from ..guard import note
+from ..guard import note, say
 from ..options import SPEC, choice, command, request, whole
 
 
@@ -98,7 +98,7 @@ def draw(
     except ArchcalcError as exc:            # what archcalc validate prints
         raise ArchcalcError(problems(exc)) from None
     for d in report.diagnostics:             # warnings: the drawing is the output
-        sys.stderr.write(diag_line(d) + "\n")
+        say(diag_line(d))
     made = drawing(net, report, fmt, fold, key, lay, kind,
                    markdown=output != "-" and output.lower().endswith(".md"), direction=way)
     for text in made.notes:

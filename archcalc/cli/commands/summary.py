@@ -1,14 +1,13 @@
 """``archcalc summary``: per-layer and total figures of a network."""
 from __future__ import annotations
 
-import sys
-
 import typer
 
 from ...analysis import analyze
 from ...errors import OPTIONS, error
 from ...settings import LoadOptions
 from ...spec import read_one
+from ..guard import say
 from ..options import (
     DEPTH,
     SPEC,
@@ -70,7 +69,7 @@ def summary(
         print(documents.render_csv(report, fold, counts), end="")
         for d in report.diagnostics:        # CSV has no place for them: on stderr, one a line
             from ...views.text import diag_line
-            sys.stderr.write(diag_line(d) + "\n")
+            say(diag_line(d))
     if est is not None and fmt in ("table", "markdown"):
         from ...views.text import terminal_width, wrap_text
         print(wrap_text(f"predicted on {est.device.key}: {est.time_s * 1e3:,.3f} ms per batch "
