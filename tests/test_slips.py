@@ -617,3 +617,10 @@ def test_articles_before_numbers_in_hints():
             dev.peak(dtype)
         assert said in got.value.diagnostics[0].hint, got.value.diagnostics[0].hint
 
+
+
+def test_a_name_that_is_no_shipped_network_says_so():
+    r = run_cli("summary", "vit_x_99")
+    assert r.returncode == 1
+    assert "no shipped network is called vit_x_99 (archcalc specs lists them)" in r.stderr
+    assert r.stderr.count("tokens:") == 1, r.stderr

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -281,9 +282,17 @@ def _as_a_name(text: str, exc: ArchcalcError) -> ArchcalcError:
                      hint=f"did you mean {found[0]}?" if found else
                      "check the path (archcalc specs lists the shipped networks)")
     hint = near(word.lower(), shipped_names())
-    if not hint:
-        return exc
     first = exc.diagnostics[0]
+    if not hint:
+        if re.fullmatch(r"[A-Za-z][A-Za-z0-9]*(?:[_.-][A-Za-z0-9]+)+", word) and \
+                len(exc.diagnostics) == 1 and "unknown token" in first.message:
+            # vit_b_16, my-net: a name, not tokens
+            return ArchcalcError([replace(first, hint=(
+                f"no shipped network is called {word} (archcalc specs lists them), and no file "
+                "of that name is here; a spec string is made of "
+                + (first.hint or "tokens").removeprefix("tokens: ").join(["tokens: ", ""])))],
+                exc.kind)
+        return exc
     hint = (f"did you mean the shipped network {hint.split(chr(39))[1]}? (archcalc specs lists "
             "them; a spec string is made of tokens)")
     return ArchcalcError([replace(first, hint=hint), *exc.diagnostics[1:]], exc.kind)
