@@ -42,7 +42,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from archcalc.analysis import analyze
 from archcalc.errors import OPTIONS, SourcePos, error
-from archcalc.files import writable_output
+from archcalc.files import Input, refuse_inputs, writable_output
 from archcalc.graph import Builder, Layer, Network
 from archcalc.ops import At, Op, Vol, Windowed
 from archcalc.ops.channels import Slice
@@ -1123,6 +1123,10 @@ def export(net: Network, path: str | os.PathLike, weights: str = "random", seed:
     real = os.path.realpath(path)      # through a symlink: the file it points to is replaced
     target_dir = os.path.dirname(real)
     writable_output(path, "model.onnx", "the model")
+    origin = (net.origin or {}).get("path")      # an imported model is never written over
+    if origin:
+        refuse_inputs([path, *([path + ".data"] if external else [])],
+                      [Input(origin, "the model")])
     # the model and its weights file are staged together in a folder beside them, then moved
     try:
         tmp_dir = tempfile.mkdtemp(prefix=f".{os.path.basename(real)}.", dir=target_dir)

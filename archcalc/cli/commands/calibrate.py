@@ -4,10 +4,12 @@ from __future__ import annotations
 import typer
 
 from ...errors import OPTIONS, error
+from ...files import Output
 from ...settings import LoadOptions
 from ...spec import read_one
 from ..guard import print_json
 from ..options import choice, command, format_option, request, whole
+from ..outputs import check_outputs
 
 
 @command
@@ -42,6 +44,11 @@ def calibrate(
     if not specs:
         raise error("--nets names no network", OPTIONS, hint="e.g. --nets vgg16,resnet50",
                     kind="usage")
+    from ...latency.devices import local_profile_path
+    check_outputs([Output(local_profile_path(), "the calibration file",
+                          hint="calibrate on a copy of that spec, or set XDG_CONFIG_HOME to "
+                               "keep the calibration elsewhere")],
+                  [s for s in specs if s.lower() != "dw-probe"])
     loaded = []
     for s in specs:
         if s.lower() == "dw-probe":

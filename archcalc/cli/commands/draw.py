@@ -8,12 +8,13 @@ import typer
 
 from ...analysis import analyze, problems
 from ...errors import OPTIONS, ArchcalcError, error
-from ...files import writable_output, write_atomic
+from ...files import Output, writable_output, write_atomic
 from ...settings import LoadOptions
 from ...spec import read_one
 from ...units import human_bytes
 from ..guard import note
 from ..options import SPEC, choice, command, request, whole
+from ..outputs import check_outputs
 
 
 def output_format(output: str, fmt: str | None) -> str:
@@ -31,6 +32,13 @@ def output_format(output: str, fmt: str | None) -> str:
                     hint="give --format svg, png, dot or mermaid, or name the file .svg, .png, "
                          ".dot/.gv, .mmd or .md (Mermaid in a Markdown fence)")
     return SUFFIXES[suffix]
+
+
+def _other(output: str) -> str:
+    """Another name for a drawing of ``output``'s format."""
+    stem, ext = os.path.splitext(os.path.basename(output))
+    known = ext.lower() in (".svg", ".png", ".dot", ".gv", ".mmd", ".md")
+    return f"{stem}-drawing{ext if known else '.svg'}"
 
 
 @command
@@ -62,6 +70,7 @@ def draw(
     from ...views.draw import COLOR_KEYS, LAYOUTS, STYLES, drawing
     from ...views.text import diag_line
     if output != "-":
+        check_outputs([Output(output, example=_other(output))], [spec])
         writable_output(output, "net.svg", "the drawing")
     fmt = output_format(output, format_)     # (not "format": draw has no JSON document)
     key = choice(color, COLOR_KEYS, "--color")

@@ -6,10 +6,12 @@ import os
 import typer
 
 from ...errors import OPTIONS, error
+from ...files import Output
 from ...settings import LoadOptions
 from ...spec import read_one
 from ...units import human_bytes
 from ..options import SEED, SPEC, choice, command, output_option, request, whole
+from ..outputs import check_outputs, suffix
 
 WEIGHTS = ("random", "zeros", "none", "light")
 
@@ -41,6 +43,13 @@ def export(
     if output == "-":
         raise error("an ONNX model is written to a file, not to standard output", OPTIONS,
                     hint="give a file path: -o model.onnx", kind="usage")
+    example = os.path.splitext(os.path.basename(output))[0] + "-export.onnx"
+    light = mode in ("none", "light")
+    check_outputs([Output(output, example=example),
+                   *([] if light else [Output(output + ".data", example=example,
+                                              role="the weights file", beside=output)])],
+                  [spec])
+    suffix(output, "an ONNX model", (".onnx",))
     if external_data and mode in ("none", "light"):
         raise error("a light model has no weights to put in external data", OPTIONS,
                     hint="drop --external-data, or export with --weights random or zeros",

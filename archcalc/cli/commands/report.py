@@ -7,12 +7,19 @@ from typing import TYPE_CHECKING
 import typer
 
 from ...errors import OPTIONS, error
+from ...files import Output, check_folder
 from ...settings import LoadOptions
 from ..options import SPECS, DeviceChoice, command, device, output_option, request
+from ..outputs import check_outputs, device_input
 from .compare import read_all
 
 if TYPE_CHECKING:
     from types import ModuleType
+
+
+def _other(output: str) -> str:
+    stem, ext = os.path.splitext(os.path.basename(output))
+    return f"{stem}-review{ext}"
 
 
 @command
@@ -32,6 +39,16 @@ def report(
     from ...views.compare import compare_keys
     from ...views.report.build import drawings, target, write
     path, fmt = target(output)
+    outs = [Output(output, example=_other(output))]
+    if fmt == "markdown":                   # the plots' folder, replaced whole
+        plots_at = os.path.join(os.path.dirname(output),
+                                os.path.splitext(os.path.basename(output))[0] + "_files")
+        outs.append(Output(plots_at, example=_other(output), folder=True,
+                           role="the plots folder", beside=output))
+        check_outputs(outs, specs, device_input(dev.file if dev else None))
+        check_folder(plots_at, beside=output)
+    else:
+        check_outputs(outs, specs, device_input(dev.file if dev else None))
     entries = read_all(specs, opts)
     sections = [{"net": net, "report": rep, "weight_layers": net.weight_layers(),
                  "source": shown} for net, rep, shown in entries]

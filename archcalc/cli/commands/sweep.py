@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import os
 import sys
 import tempfile
 import time
@@ -16,11 +17,12 @@ from ...design.sweep import Result, default_jobs, parse_objectives, plan
 from ...design.sweep.engine import connect, run_dask, run_local
 from ...design.sweep.pareto import Front
 from ...errors import INTERNAL, OPTIONS, ArchcalcError, Diagnostic, SourcePos, error
-from ...files import AtomicFile, writable_output
+from ...files import AtomicFile, Output, writable_output
 from ...ops.values import as_written as show
 from ...settings import LoadOptions
 from ..guard import StreamedError, note
 from ..options import SPEC, DeviceChoice, command, device, request, whole
+from ..outputs import check_outputs, device_input
 
 if TYPE_CHECKING:
     from types import FrameType, ModuleType
@@ -217,6 +219,10 @@ def _sweep(spec: str, sets: list[str], sample: Any, seed: Any, jobs: Any, format
            output: str | None, pareto: str | None, scheduler: str | None,
            opts: LoadOptions, dev: DeviceChoice | None) -> None:
     from ...views.sweep import Writer, column_widths, format_of
+    if output is not None:
+        stem, ext = os.path.splitext(os.path.basename(output))
+        check_outputs([Output(output, example=f"{stem}-sweep{ext or '.csv'}")], [spec],
+                      device_input(dev.file if dev else None))
     fmt = format_of(output, format)
     if output is not None:
         writable_output(output, "sweep.csv", "the results")
