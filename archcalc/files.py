@@ -215,7 +215,7 @@ def output_suffix(output: str, writes: str, suffixes: Sequence[str], option: str
     suffix = os.path.splitext(output)[1].lower()
     if suffix in suffixes:
         return None
-    names = " or ".join(suffixes)
+    names = (", ".join(suffixes[:-1]) + " or " if len(suffixes) > 1 else "") + suffixes[-1]
     stem = os.path.splitext(output)[0] if suffix else output
     fix = f"e.g. {option} {stem}{suffixes[0]}" + (f"; {hint}" if hint else "")
     known = KNOWN_SUFFIXES.get(suffix)

@@ -1,16 +1,24 @@
-"""What a command reads, so that what it writes never replaces it (the check itself is
-:func:`archcalc.files.refuse_inputs`, one place for every command): the files behind a SPEC
-argument — a spec file, a shipped spec, standard input, an ONNX model and the external data
-files its tensors name — and a command's other inputs (a device file). docs/usage.md,
-"Output files"."""
+"""What a command that writes files needs beyond :mod:`archcalc.files` (docs/usage.md, "Output
+files"):
+
+* what it reads, so that what it writes never replaces it (the check itself is
+  :func:`archcalc.files.refuse_inputs`, one place for every command): the files behind a SPEC
+  argument — a spec file, a shipped spec, standard input, an ONNX model and the external data
+  files its tensors name — and its other inputs (a device file);
+* its output's suffix checked, a warning said (:func:`suffix`);
+* :func:`stopping`: SIGTERM stops it as Ctrl-C does, so that a partial file is removed."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from ..files import Input, Output, output_suffix, refuse_inputs
 from .guard import note
+
+if TYPE_CHECKING:
+    from types import FrameType
 
 
 def spec_inputs(arg: str) -> list[Input]:
@@ -45,6 +53,38 @@ def suffix(output: str, writes: str, suffixes: Sequence[str], hint: str | None =
     warning = output_suffix(output, writes, suffixes, option, hint, unknown)
     if warning is not None:
         note("warning: " + warning)
+
+
+# ---------------------------------------------------------------------------------------------
+# signals
+
+@contextmanager
+def stopping() -> Iterator[None]:
+    """While a command writes files: SIGTERM (``kill``, a batch system's time limit) ends it as
+    Ctrl-C (SIGINT) does — a KeyboardInterrupt, so that its partial files are removed and its
+    worker processes stopped, "interrupted", exit 130 — and, once one of them has, the next
+    SIGINT or SIGTERM is ignored until the command is done cleaning up (a second Ctrl-C would
+    otherwise break off the removal of a partial file). In the main thread only (elsewhere
+    signals cannot be handled)."""
+    import signal
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    # a SIGINT ignored from the start (a background job of a script) stays ignored
+    stops = tuple(s for s in (signal.SIGINT, signal.SIGTERM)
+                  if signal.getsignal(s) is not signal.SIG_IGN)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        for s in stops:                     # once: the cleanup is not interrupted in turn
+            signal.signal(s, signal.SIG_IGN)
+        raise KeyboardInterrupt
+    before = {s: signal.signal(s, stop) for s in stops}
+    try:
+        yield
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,10 +9,11 @@ from ...settings import LoadOptions
 from ...spec import read_one
 from ..guard import print_json
 from ..options import choice, command, format_option, request, whole
-from ..outputs import check_outputs
+from ..outputs import check_outputs, stopping
 
 
 @command
+@stopping()          # SIGTERM as Ctrl-C: no partial file is left
 def calibrate(
     nets: str = typer.Option(",".join(("vgg16", "resnet50", "dw-probe")), "--nets",
                              metavar="SPEC,...",

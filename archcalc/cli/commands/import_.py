@@ -12,10 +12,11 @@ from ...errors import OPTIONS, error
 from ...files import Output, writable_output, write_atomic
 from ...settings import LoadOptions
 from ..options import command, output_option, request
-from ..outputs import check_outputs, suffix
+from ..outputs import check_outputs, stopping, suffix
 
 
 @command
+@stopping()          # SIGTERM as Ctrl-C: no partial file is left
 def import_(
     model: str = typer.Argument(..., metavar="MODEL.onnx", show_default=False,
                                 help="an ONNX model (weights inline or in external files)"),

@@ -10,7 +10,7 @@ from ...errors import OPTIONS, error
 from ...files import Output, check_folder
 from ...settings import LoadOptions
 from ..options import SPECS, DeviceChoice, command, device, output_option, request
-from ..outputs import check_outputs, device_input
+from ..outputs import check_outputs, device_input, stopping
 from .compare import read_all
 
 if TYPE_CHECKING:
@@ -23,6 +23,7 @@ def _other(output: str) -> str:
 
 
 @command
+@stopping()          # SIGTERM as Ctrl-C: no partial file is left
 def report(
     specs: list[str] = SPECS,
     output: str = output_option("review.html (one self-contained page) or review.md "

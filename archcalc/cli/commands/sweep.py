@@ -8,7 +8,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -22,16 +21,22 @@ from ...ops.values import as_written as show
 from ...settings import LoadOptions
 from ..guard import StreamedError, note
 from ..options import SPEC, DeviceChoice, command, device, request, whole
-from ..outputs import check_outputs, device_input
+from ..outputs import check_outputs, device_input, stopping, suffix
 
 if TYPE_CHECKING:
-    from types import FrameType, ModuleType
+    from types import ModuleType
 
     from rich.progress import Progress, TaskID
 
     from ...design.sweep.pareto import Objective
 
 FIRST_ERRORS = 3            # how many invalid variants an all-invalid sweep shows
+# what each format writes, and the suffixes of its files (archcalc.views.sweep.format_of reads
+# the format from them): another format's suffix is refused, an unknown one said
+WRITES = {"table": "a table (text)", "csv": "CSV", "json": "JSON Lines",
+          "html": "the page of the front (HTML)"}
+SUFFIXES = {"table": (".txt",), "csv": (".csv",), "json": (".jsonl", ".json", ".ndjson"),
+            "html": (".html", ".htm")}
 
 
 class _Progress:
@@ -151,26 +156,6 @@ class _Reservoir:
         return None
 
 
-@contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM (kill, a batch system's time limit) ends the sweep as Ctrl-C does: the partial
-    output file is removed and the workers are stopped (exit 130)."""
-    import signal
-    import threading
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-    before = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, before)
-
-
-
 @command
 def sweep(
     spec: str = SPEC,
@@ -210,7 +195,7 @@ def sweep(
 
     Exit codes: 0 done (some variants may be invalid: see their rows), 1 every variant is
     invalid, 2 bad usage, 3 an internal error."""
-    with _terminate_as_interrupt():
+    with stopping():            # SIGTERM as Ctrl-C: the partial file removed, workers stopped
         _sweep(spec, sets or [], sample, seed, jobs, format, output, pareto, scheduler, opts,
                dev)
 
@@ -226,6 +211,9 @@ def _sweep(spec: str, sets: list[str], sample: Any, seed: Any, jobs: Any, format
     fmt = format_of(output, format)
     if output is not None:
         writable_output(output, "sweep.csv", "the results")
+        suffix(output, WRITES[fmt], SUFFIXES[fmt],
+               hint="or drop --format: the suffix chooses it" if format is not None else
+               "or choose the format with --format")
     sample = whole(sample, "--sample", 1)
     seed = whole(seed, "--seed", 0)
     if seed is not None and sample is None:
