@@ -131,3 +131,19 @@ def test_an_interrupted_export_leaves_nothing(tmp_path, sig):
     os.kill(p.pid, sig)
     ended_by_interrupt(p)
     assert os.listdir(tmp_path) == []
+
+
+def test_a_run_stopped_by_sigterm_leaves_no_temporary_model(tmp_path):
+    # archcalc run exports the spec to a temporary folder first (400 MB here)
+    pytest.importorskip("onnxruntime")
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    p = subprocess.Popen([sys.executable, "-m", "archcalc.cli", "run", "C3D16 FC100000", "-i",
+                          "8x8x3"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         cwd=tmp_path, env=_environment({"TMPDIR": str(tmp)}, "200"),
+                         start_new_session=True)
+    wait_for(lambda: any(n.startswith("archcalc-run-") for n in os.listdir(tmp)), p)
+    os.kill(p.pid, signal.SIGTERM)
+    ended_by_interrupt(p)
+    # (importing onnxruntime leaves a .ses file of its own in TMPDIR)
+    assert [n for n in os.listdir(tmp) if n.startswith("archcalc-")] == []
