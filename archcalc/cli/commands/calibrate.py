@@ -1,6 +1,8 @@
 """``archcalc calibrate``: measure this machine for ``archcalc estimate --device local-cpu``."""
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from ...errors import OPTIONS, error
@@ -10,6 +12,7 @@ from ...spec import read_one
 from ..guard import print_json
 from ..options import choice, command, format_option, request, whole
 from ..outputs import check_outputs, stopping
+from ..progress import Bar
 
 
 @command
@@ -59,8 +62,18 @@ def calibrate(
         else:
             loaded.append(read_one(s, opts))
     log = (lambda text: None) if fmt == "json" else (lambda text: print(text, flush=True))
-    dev, fitted = cal.calibrate(loaded, iters=n_iters, warmup=n_warmup, matmul=n, copy_mib=mib,
-                                threads=n_threads, log=log)
+    # on a terminal, a bar over the steps (lines printed meanwhile go above it)
+    with Bar("calibrate", 2 + len(loaded), "steps",
+             redirect_stdout=fmt != "json" and sys.stdout.isatty()) as bar:
+        begun: list[str] = []
+
+        def step(text: str) -> None:
+            if begun:
+                bar.advance()
+            begun.append(text)
+            bar.describe(text)
+        dev, fitted = cal.calibrate(loaded, iters=n_iters, warmup=n_warmup, matmul=n,
+                                    copy_mib=mib, threads=n_threads, log=log, step=step)
     path = cal.store(dev, fitted)
     if fmt == "json":
         print_json({"schema": 2, "path": path, "device": dev.to_dict(), "fit": fitted})

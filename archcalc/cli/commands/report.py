@@ -11,6 +11,7 @@ from ...files import Output, check_folder
 from ...settings import LoadOptions
 from ..options import SPECS, DeviceChoice, command, device, output_option, request
 from ..outputs import check_outputs, device_input, stopping
+from ..progress import Bar
 from .compare import read_all
 
 if TYPE_CHECKING:
@@ -71,14 +72,21 @@ def report(
         except ImportError as exc:
             raise error(str(exc), OPTIONS, hint="or leave the plots out: --no-plots",
                         kind="usage") from None
-    for i, sec in enumerate(sections):
-        if draw is not None:
-            from ...latency import model
-            est = model.estimate(sec["report"], roof) if roof is not None else None
-            sec["plots"] = draw.all_plots(sec["net"], sec["report"], prefix=f"n{i}-",
-                                          estimate=est)
-        drawings(sec, fmt)
-    folder = write(path, fmt, sections)
+    # on a terminal, a bar over the steps: a big network's plots and drawings take seconds
+    with Bar("report", len(sections) * (1 + (draw is not None)) + 1, "steps") as bar:
+        for i, sec in enumerate(sections):
+            if draw is not None:
+                from ...latency import model
+                bar.describe(f"plotting {sec['title']}")
+                est = model.estimate(sec["report"], roof) if roof is not None else None
+                sec["plots"] = draw.all_plots(sec["net"], sec["report"], prefix=f"n{i}-",
+                                              estimate=est)
+                bar.advance()
+            bar.describe(f"drawing {sec['title']}")
+            drawings(sec, fmt)
+            bar.advance()
+        bar.describe(f"writing {output}")
+        folder = write(path, fmt, sections)
     names = ", ".join(sec["title"] for sec in sections)
     print(f"wrote {output}: {names}"
           + (f" (plots in {os.path.join(os.path.dirname(output), folder)})"

@@ -22,11 +22,10 @@ from ...settings import LoadOptions
 from ..guard import StreamedError, note
 from ..options import SPEC, DeviceChoice, command, device, request, whole
 from ..outputs import check_outputs, device_input, stopping, suffix
+from ..progress import Bar, on_terminal
 
 if TYPE_CHECKING:
     from types import ModuleType
-
-    from rich.progress import Progress, TaskID
 
     from ...design.sweep.pareto import Objective
 
@@ -37,47 +36,6 @@ WRITES = {"table": "a table (text)", "csv": "CSV", "json": "JSON Lines",
           "html": "the page of the front (HTML)"}
 SUFFIXES = {"table": (".txt",), "csv": (".csv",), "json": (".jsonl", ".json", ".ndjson"),
             "html": (".html", ".htm")}
-
-
-class _Progress:
-    """A progress bar on standard error while it is a terminal (and the rows are not being
-    printed to that same terminal); otherwise nothing."""
-
-    def __init__(self, total: int, enabled: bool):
-        self.bar: Progress | None = None
-        self.task: TaskID | None = None
-        self.total, self.enabled = total, enabled
-
-    def start(self) -> None:
-        """At the first chunk's results: by then the worker processes have started (forked
-        from this process before it has the bar's thread)."""
-        if self.enabled and self.bar is None:
-            self.enabled = False
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-            self.bar = Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(),
-                                TimeElapsedColumn(), TimeRemainingColumn(),
-                                console=Console(stderr=True), transient=True,
-                                redirect_stdout=False, redirect_stderr=False)
-            self.task = self.bar.add_task("sweep", total=self.total)
-            self.bar.start()
-
-    def advance(self, n: int) -> None:
-        self.start()
-        if self.bar is not None and self.task is not None:
-            self.bar.advance(self.task, n)
-
-    def stop(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-            self.bar = None
 
 
 class _Spool:
@@ -251,9 +209,11 @@ def _sweep(spec: str, sets: list[str], sample: Any, seed: Any, jobs: Any, format
     client = connect(scheduler) if scheduler is not None else None
     sink = AtomicFile(output) if output is not None else None
     out: Any = sink if sink is not None else sys.stdout
-    interactive = sys.stderr.isatty() and (sink is not None or pareto is not None
-                                           or not sys.stdout.isatty())
-    progress = _Progress(count, interactive)
+    interactive = on_terminal() and (sink is not None or pareto is not None
+                                     or not sys.stdout.isatty())
+    # started at the first results: by then the worker processes have started (forked from
+    # this process before it has the bar's thread)
+    progress = Bar("sweep", count, "variants", interactive)
     started = time.perf_counter()
     workers = 1
     streamed = False
