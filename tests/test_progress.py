@@ -1,5 +1,7 @@
 """Long work shows signs of life on a terminal and nowhere else (docs/usage.md, "Progress"): a
-progress bar (count, rate, time left) on standard error only while it is a terminal."""
+sweep says how many variants it will evaluate before it starts, refuses an absurd number of
+them (more than archcalc.cli.commands.sweep.MAX_VARIANTS without --sample) unless --yes, and
+draws a progress bar (count, rate, time left) on standard error only while it is a terminal."""
 from __future__ import annotations
 
 import json
@@ -12,9 +14,76 @@ import threading
 import time
 
 import pytest
-from conftest import _environment, run_cli, run_cli_process
+from conftest import ROOT, _environment, run_cli, run_cli_process
 
 NET = "C3D8 M C3D16 M FC10"
+HUGE = ["--set", "res=32..100031", "--set", "batch=1..1000000"]        # 10¹¹ variants
+
+
+def process(args, timeout=120, **kw):
+    return subprocess.run([sys.executable, "-m", "archcalc.cli", *map(str, args)],
+                          capture_output=True, text=True, cwd=kw.get("cwd", ROOT),
+                          env=_environment(None, "200"), timeout=timeout)
+
+
+def test_an_absurd_sweep_is_refused_before_any_work(tmp_path):
+    # a real process with a time limit: without the limit it would run for years
+    p = process(["sweep", NET, *HUGE, "-o", tmp_path / "big.csv"])
+    assert p.returncode == 2, p.stderr
+    first = p.stderr.splitlines()[0]
+    assert "100,000,000,000 variants" in first and "10,000,000" in first, p.stderr
+    assert re.search(r"about [\d.,]+ (years|days)", p.stderr), p.stderr
+    assert "--sample" in p.stderr and "--yes" in p.stderr and "Traceback" not in p.stderr
+    assert os.listdir(tmp_path) == []
+
+
+def test_the_limit_is_on_what_is_evaluated():
+    p = run_cli("sweep", NET, "--set", "res=32..10000032")          # 10,000,001 variants
+    assert p.returncode == 2 and "10,000,001 variants" in p.stderr, p.stderr
+    p = run_cli("sweep", NET, "--set", "res=32..10000031", "-F", "json", "--sample", "3",
+                "--seed", "1")                                       # 3 of 10,000,000
+    assert p.returncode == 0, p.stderr
+    p = run_cli("sweep", NET, *HUGE, "--sample", "5", "--seed", "1", "-F", "csv")
+    assert p.returncode == 0 and len(p.stdout.splitlines()) == 6, p.stderr
+    p = run_cli("sweep", NET, *HUGE, "--sample", "20000000", "-F", "json")
+    assert p.returncode == 2
+    doc = json.loads(p.stdout)                      # -F json: the error is the JSON document
+    assert "20,000,000 variants" in doc["diagnostics"][0]["message"]
+
+
+def test_yes_runs_past_the_limit(tmp_path):
+    # started, its first rows written, then stopped: it would run for years
+    p = subprocess.Popen([sys.executable, "-m", "archcalc.cli", "sweep", NET, *HUGE, "--yes",
+                          "-j", "2", "-o", "big.csv"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                         env=_environment(None, "200"), start_new_session=True)
+    end = time.monotonic() + 120
+    while not any(n.endswith(".part") and os.path.getsize(tmp_path / n) > 200
+                  for n in os.listdir(tmp_path)):
+        assert p.poll() is None, p.communicate()
+        assert time.monotonic() < end
+        time.sleep(0.05)
+    os.kill(p.pid, signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    assert "100,000,000,000 variants" in err.splitlines()[0], err
+
+
+def test_the_count_is_said_up_front():
+    p = run_cli("sweep", NET, "--set", "res=32,64,96", "-F", "csv")
+    assert p.returncode == 0
+    lines = p.stderr.splitlines()
+    assert lines[0].startswith("archcalc: sweeping 3 variants on "), p.stderr
+    assert lines[-1].startswith("archcalc: 3 variants in "), p.stderr
+    sampled = run_cli("sweep", NET, "--set", "res=32..1031", "--sample", "10", "--seed", "2")
+    assert "sweeping 10 of the 1,000 variants (--sample) on " in sampled.stderr
+
+
+def test_a_large_sweep_says_how_long_it_will_take():
+    p = run_cli("sweep", NET, "--set", "res=32..2031", "-F", "csv", "-j", "1")
+    assert p.returncode == 0
+    assert re.match(r"archcalc: sweeping 2,000 variants on 1 process; about [\d.,]+ (s|min) "
+                    r"\(([\d.]+ ms|[\d.]+ µs) a variant\)", p.stderr.splitlines()[0]), p.stderr
 
 
 def test_a_pipe_gets_no_bar_and_json_stays_clean():
@@ -24,7 +93,13 @@ def test_a_pipe_gets_no_bar_and_json_stays_clean():
     rows = [json.loads(line) for line in p.stdout.splitlines()]
     assert len(rows) == 3000
     assert "\x1b" not in p.stderr and "━" not in p.stderr and "\r" not in p.stderr
-    assert len(p.stderr.splitlines()) == 1             # the summary
+    assert len(p.stderr.splitlines()) == 2             # the count up front, the summary
+
+
+def test_durations_read_at_a_glance():
+    from archcalc.cli.progress import duration
+    assert [duration(s) for s in (0.4, 3.3, 45, 89, 600, 5400, 4 * 86400, 2e9)] == \
+        ["0.4 s", "3 s", "45 s", "89 s", "10 min", "1.5 h", "4.0 days", "63 years"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -80,6 +155,7 @@ def test_a_terminal_gets_a_bar_with_count_rate_and_eta(tmp_path):
     code, _, term = on_a_terminal(["sweep", NET, "--set", "res=32..1000031", "-j", "2", "-o",
                                    "s.csv"], tmp_path, until=bar_drawn)
     assert code == 130, term[-2000:]
+    assert term.startswith("archcalc: sweeping 1,000,000 variants on 2 processes"), term
     # the bar leaves room for the ^C a terminal echoes: a bar filling the line would be pushed
     # up a line by it, and left on the screen
     drawn = [line for line in re.split(r"[\r\n]", term) if "━" in line]
@@ -102,6 +178,7 @@ def test_rows_printed_to_the_terminal_are_the_progress(tmp_path):
     code, _, term = on_a_terminal(["sweep", NET, "--set", "res=32..1031", "-F", "csv"],
                                   tmp_path, both=True)
     assert code == 0, term
+    assert term.startswith("archcalc: sweeping 1,000 variants on "), term
     assert "\n999,1031," in term and "━" not in term and "variants/s" not in term, term
 
 

@@ -102,6 +102,20 @@ def evaluate_chunk(job: Job, chunk: Sequence[Values]) -> list[Outcome]:
         return [evaluate(job, design, s) for s in chunk]
 
 
+def seconds_per_variant(job: Job, space: Space) -> float:
+    """How long one variant takes in this process (building it and its analysis), measured on
+    the space's first, middle and last variants (a sweep's cost grows along its axes): what a
+    sweep's estimate of its time is made from. The spec's text was parsed by :func:`plan`."""
+    import time
+    design = Design(job.source, job.options)
+    picks = sorted({0, len(space) // 2, len(space) - 1})
+    with paused_gc():
+        started = time.perf_counter()
+        for i in picks:
+            evaluate(job, design, space[i])
+        return (time.perf_counter() - started) / len(picks)
+
+
 # ---------------------------------------------------------------------------------------------
 # many variants, in order
 
