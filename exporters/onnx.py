@@ -42,7 +42,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from archcalc.analysis import analyze
 from archcalc.errors import OPTIONS, SourcePos, error
-from archcalc.files import writable_output
+from archcalc.files import Input, refuse_inputs, writable_output
 from archcalc.graph import Builder, Layer, Network
 from archcalc.ops import At, Op, Vol, Windowed
 from archcalc.ops.channels import Slice
@@ -1005,7 +1005,8 @@ _GRAPH, _INITIALIZER, _RAW_DATA = 7, 5, 9
 
 
 class _Progress:
-    """A rich progress bar over bytes written, on stderr, or nothing."""
+    """A rich progress bar on stderr, or nothing: what the export is doing (checking the graph,
+    writing the weights: bytes written, the rate and the time left; checking the file)."""
 
     def __init__(self, total: int, show: bool | None, label: str):
         if show is None:
@@ -1017,18 +1018,51 @@ class _Progress:
                 BarColumn,
                 DownloadColumn,
                 Progress,
+                ProgressColumn,
+                SpinnerColumn,
                 TextColumn,
+                TimeElapsedColumn,
                 TimeRemainingColumn,
+                TransferSpeedColumn,
             )
-            self.bar = Progress(TextColumn(label), BarColumn(), DownloadColumn(),
-                                TimeRemainingColumn(), console=Console(stderr=True),
-                                transient=True)
-            self.task = self.bar.add_task(label, total=total)
+            from rich.text import Text
+
+            class Counted(ProgressColumn):
+                """A column shown while bytes are counted (blank for a step without)."""
+
+                def __init__(self, inner: ProgressColumn, counted: bool = True):
+                    super().__init__()
+                    self.inner, self.counted = inner, counted
+
+                def render(self, task: Any) -> Any:
+                    if (task.total is not None) == self.counted:
+                        return self.inner.render(task)
+                    return Text("")
+
+            # two columns narrower than the terminal: a bar filling a line would be pushed up
+            # by the ^C a terminal echoes at Ctrl-C, and left on the screen
+            out = Console(stderr=True)
+            out.width = max(20, out.width - 2)
+            self.bar = Progress(Counted(SpinnerColumn(), False), TextColumn("{task.description}"),
+                                Counted(BarColumn()), Counted(DownloadColumn()),
+                                Counted(TransferSpeedColumn()), TimeElapsedColumn(),
+                                Counted(TextColumn("eta")), Counted(TimeRemainingColumn()),
+                                console=out, transient=True,
+                                redirect_stdout=False, redirect_stderr=False)
+            self.task = self.bar.add_task(label, total=None)
 
     def __enter__(self) -> _Progress:
         if self.bar:
             self.bar.start()
         return self
+
+    def phase(self, label: str, total: int | None = None) -> None:
+        """Now doing ``label``: ``total`` bytes to write, or None (a step without a count);
+        drawn at once, so that every phase is seen, however short."""
+        if self.bar:
+            self.bar.remove_task(self.task)
+            self.task = self.bar.add_task(label, total=total)
+            self.bar.refresh()
 
     def advance(self, n: int) -> None:
         if self.bar:
@@ -1113,43 +1147,54 @@ def export(net: Network, path: str | os.PathLike, weights: str = "random", seed:
     then moved into place, so a failed or interrupted export leaves nothing behind and never
     replaces an existing file. Weights past ``external_threshold`` bytes (or any weights, with
     ``external_data=True``) go to ``<path>.data`` beside the model. ``progress`` None shows a bar
-    on a terminal for large weights.
+    on a terminal (stderr) for weights of at least 64 MiB: the graph's check, the weights written
+    (bytes, rate, time left), the file's check; True always, False never.
     """
     mode, seed = weight_mode(weights), _seed(seed)
     path = os.fspath(path)
+    name = os.path.basename(path)
     report = analyze(net)
-    g = plan(net, report, opset)
-    verify(_light(g), net, report)
-    total = sum(p.nbytes for p in g.params)
-    external = mode != "none" and (external_data if external_data is not None
-                                   else total > external_threshold)
-    real = os.path.realpath(path)      # through a symlink: the file it points to is replaced
-    target_dir = os.path.dirname(real)
-    writable_output(path, "model.onnx", "the model")
-    # the model and its weights file are staged together in a folder beside them, then moved
-    try:
-        tmp_dir = tempfile.mkdtemp(prefix=f".{os.path.basename(real)}.", dir=target_dir)
-    except OSError as exc:
-        raise error(f"cannot write {path}: {exc.strerror}", SourcePos(path), kind="io") from None
-    try:
-        tmp = os.path.join(tmp_dir, os.path.basename(real))
-        data = tmp + ".data" if external else None
-        expected = _write_file(g, mode, seed, values, tmp, data, progress)
-        _check_file(tmp, g, expected, light=mode == "none")
-        if data:
-            os.replace(data, real + ".data")
-        os.replace(tmp, real)
-    except OSError as exc:
-        raise error(f"cannot write {path}: {exc.strerror or exc}", SourcePos(path),
-                    kind="io") from None
-    finally:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
+    weighed = 0 if mode == "none" else 4 * (report.totals.params - report.totals.train_only_params)
+    with _Progress(weighed, progress, f"checking {name} against the analyzer") as bar:
+        g = plan(net, report, opset)
+        verify(_light(g), net, report)
+        total = sum(p.nbytes for p in g.params)
+        external = mode != "none" and (external_data if external_data is not None
+                                       else total > external_threshold)
+        real = os.path.realpath(path)  # through a symlink: the file it points to is replaced
+        target_dir = os.path.dirname(real)
+        writable_output(path, "model.onnx", "the model")
+        origin = (net.origin or {}).get("path")      # an imported model is never written over
+        if origin:
+            refuse_inputs([path, *([path + ".data"] if external else [])],
+                          [Input(origin, "the model")])
+        # the model and its weights file are staged together in a folder beside them, then
+        # moved
+        try:
+            tmp_dir = tempfile.mkdtemp(prefix=f".{os.path.basename(real)}.", dir=target_dir)
+        except OSError as exc:
+            raise error(f"cannot write {path}: {exc.strerror}", SourcePos(path),
+                        kind="io") from None
+        try:
+            tmp = os.path.join(tmp_dir, os.path.basename(real))
+            data = tmp + ".data" if external else None
+            bar.phase(f"writing {name}", total if mode != "none" else None)
+            expected = _write_file(g, mode, seed, values, tmp, data, bar)
+            bar.phase(f"checking the written {name}")
+            _check_file(tmp, g, expected, light=mode == "none")
+            if data:
+                os.replace(data, real + ".data")
+            os.replace(tmp, real)
+        except OSError as exc:
+            raise error(f"cannot write {path}: {exc.strerror or exc}", SourcePos(path),
+                        kind="io") from None
+        finally:
+            shutil.rmtree(tmp_dir, ignore_errors=True)
     return path
 
 
 def _write_file(g: Plan, mode: str, seed: int, values: Mapping[str, np.ndarray] | None,
-                tmp: str, data: str | None,
-                progress: bool | None) -> onnx.ModelProto:
+                tmp: str, data: str | None, bar: _Progress) -> onnx.ModelProto:
     """Write the model; return what the file holds, without its initializers."""
     with open(tmp, "wb") as f:
         if mode == "none":
@@ -1160,12 +1205,10 @@ def _write_file(g: Plan, mode: str, seed: int, values: Mapping[str, np.ndarray] 
         expected = onnx.ModelProto()
         expected.CopyFrom(model)
         chunks = _stream(g.params, mode, seed, _check_given(g.params, values))
-        total = sum(p.nbytes for p in g.params)
-        with _Progress(total, progress, f"writing {os.path.basename(tmp)}") as bar:
-            if data:
-                _write_external(g, model, chunks, f, data, bar)
-            else:
-                _write_inline(g, model, chunks, f, bar)
+        if data:
+            _write_external(g, model, chunks, f, data, bar)
+        else:
+            _write_inline(g, model, chunks, f, bar)
     return expected
 
 

@@ -93,19 +93,25 @@ def samples_of(report: Report, prof: Profile, peak: float,
 
 def calibrate(nets: Sequence[Network], *, iters: int = 10, warmup: int = 3, matmul: int = 1024,
               copy_mib: int = 64, threads: int | None = None,
-              log: Callable[[str], None] | None = None) -> tuple[Device, dict[str, Any]]:
+              log: Callable[[str], None] | None = None,
+              step: Callable[[str], None] | None = None) -> tuple[Device, dict[str, Any]]:
     """Measure, profile ``nets`` (Networks) and fit; returns the calibrated local-cpu device
     (not yet stored: see :func:`store`) and what the fit found (rows per kind, borrowed
-    factors, slowdowns, overhead)."""
+    factors, slowdowns, overhead). ``log`` is told what was found, ``step`` what is about to be
+    done, at the start of each of the ``2 + len(nets)`` steps (a progress bar's)."""
     from ..analysis import analyze
     from . import profile
     say = log or (lambda text: None)
+    doing = step or (lambda text: None)
+    doing(f"measuring the peak (MatMul {matmul}×{matmul})")
     peak = measure_peak(matmul, threads=threads)
+    doing(f"measuring the bandwidth (a copy of {copy_mib} MiB)")
     bw = measure_bandwidth(copy_mib, threads=threads)
     say(f"peak {peak / 1e9:,.1f} GFLOP/s (fp32 MatMul {matmul}×{matmul}), "
         f"bandwidth {bw / 1e9:,.1f} GB/s (copy of {copy_mib} MiB)")
     samples = []
     for net in nets:
+        doing(f"profiling {net.name} ({warmup} + {iters} runs)")
         report = analyze(net)
         prof = profile.profile(net, warmup=warmup, iters=iters, provider="cpu",
                                threads=threads)

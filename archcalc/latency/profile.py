@@ -89,7 +89,9 @@ def profile(net: Network, *, batch: int = 1, warmup: int = 3, iters: int = 20,
     from ..exporters import runtime
     with tempfile.TemporaryDirectory(prefix="archcalc-profile-") as tmp:
         if path is None:
-            path = onnx_export.export(net, os.path.join(tmp, "model.onnx"), weights, seed)
+            # no bar of its own: calibrate shows one over its steps (one bar at a time)
+            path = onnx_export.export(net, os.path.join(tmp, "model.onnx"), weights, seed,
+                                      progress=False)
 
         def configure(opts: Any) -> None:       # onnxruntime's SessionOptions
             opts.enable_profiling = True

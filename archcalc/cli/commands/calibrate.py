@@ -1,16 +1,22 @@
 """``archcalc calibrate``: measure this machine for ``archcalc estimate --device local-cpu``."""
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from ...errors import OPTIONS, error
+from ...files import Output
 from ...settings import LoadOptions
 from ...spec import read_one
 from ..guard import print_json
 from ..options import choice, command, format_option, request, whole
+from ..outputs import check_outputs, stopping
+from ..progress import Bar
 
 
 @command
+@stopping()          # SIGTERM as Ctrl-C: no partial file is left
 def calibrate(
     nets: str = typer.Option(",".join(("vgg16", "resnet50", "dw-probe")), "--nets",
                              metavar="SPEC,...",
@@ -42,6 +48,11 @@ def calibrate(
     if not specs:
         raise error("--nets names no network", OPTIONS, hint="e.g. --nets vgg16,resnet50",
                     kind="usage")
+    from ...latency.devices import local_profile_path
+    check_outputs([Output(local_profile_path(), "the calibration file",
+                          hint="calibrate on a copy of that spec, or set XDG_CONFIG_HOME to "
+                               "keep the calibration elsewhere")],
+                  [s for s in specs if s.lower() != "dw-probe"])
     loaded = []
     for s in specs:
         if s.lower() == "dw-probe":
@@ -51,8 +62,18 @@ def calibrate(
         else:
             loaded.append(read_one(s, opts))
     log = (lambda text: None) if fmt == "json" else (lambda text: print(text, flush=True))
-    dev, fitted = cal.calibrate(loaded, iters=n_iters, warmup=n_warmup, matmul=n, copy_mib=mib,
-                                threads=n_threads, log=log)
+    # on a terminal, a bar over the steps (lines printed meanwhile go above it)
+    with Bar("calibrate", 2 + len(loaded), "steps",
+             redirect_stdout=fmt != "json" and sys.stdout.isatty()) as bar:
+        begun: list[str] = []
+
+        def step(text: str) -> None:
+            if begun:
+                bar.advance()
+            begun.append(text)
+            bar.describe(text)
+        dev, fitted = cal.calibrate(loaded, iters=n_iters, warmup=n_warmup, matmul=n,
+                                    copy_mib=mib, threads=n_threads, log=log, step=step)
     path = cal.store(dev, fitted)
     if fmt == "json":
         print_json({"schema": 2, "path": path, "device": dev.to_dict(), "fit": fitted})

@@ -8,32 +8,48 @@ import typer
 
 from ...analysis import analyze, problems
 from ...errors import OPTIONS, ArchcalcError, error
-from ...files import writable_output, write_atomic
+from ...files import Output, writable_output, write_atomic
 from ...settings import LoadOptions
 from ...spec import read_one
 from ...units import human_bytes
 from ..guard import note, say
 from ..options import SPEC, choice, command, request, whole
+from ..outputs import check_outputs, stopping, suffix
+
+WRITES = {"svg": "an SVG drawing", "png": "a PNG image", "dot": "a DOT drawing",
+          "mermaid": "a Mermaid drawing"}
 
 
 def output_format(output: str, fmt: str | None) -> str:
-    """The format to write: --format's (any case), else the output file's suffix."""
+    """The format to write: --format's (any case), else the output file's suffix. With
+    --format, a suffix of another format is refused, an unknown one said (docs/draw.md)."""
     from ...views.draw import FORMATS, SUFFIXES
     if fmt is not None:
-        return choice(fmt, FORMATS, "--format")
+        chosen = str(choice(fmt, FORMATS, "--format"))
+        suffix(output, WRITES[chosen], [s for s, f in SUFFIXES.items() if f == chosen],
+               hint="or drop --format: the suffix chooses it")
+        return chosen
     if output == "-":
         raise error("-o - (standard output) needs --format", OPTIONS, kind="usage",
                     hint="e.g. -o - --format mermaid (svg, dot and mermaid are text)")
-    suffix = os.path.splitext(output)[1].lower()
-    if suffix not in SUFFIXES:
+    ext = os.path.splitext(output)[1].lower()
+    if ext not in SUFFIXES:
         raise error(f"cannot tell the format of {output} from its suffix "
-                    f"{suffix or '(none)'}", OPTIONS, kind="usage",
+                    f"{ext or '(none)'}", OPTIONS, kind="usage",
                     hint="give --format svg, png, dot or mermaid, or name the file .svg, .png, "
                          ".dot/.gv, .mmd or .md (Mermaid in a Markdown fence)")
-    return SUFFIXES[suffix]
+    return SUFFIXES[ext]
+
+
+def _other(output: str) -> str:
+    """Another name for a drawing of ``output``'s format."""
+    stem, ext = os.path.splitext(os.path.basename(output))
+    known = ext.lower() in (".svg", ".png", ".dot", ".gv", ".mmd", ".md")
+    return f"{stem}-drawing{ext if known else '.svg'}"
 
 
 @command
+@stopping()          # SIGTERM as Ctrl-C: no partial file is left
 def draw(
     spec: str = SPEC,
     output: str = typer.Option(..., "--output", "-o", metavar="FILE", show_default=False,
@@ -65,6 +81,7 @@ def draw(
     from ...views.draw import COLOR_KEYS, DIRECTIONS, LAYOUTS, STYLES, drawing
     from ...views.text import diag_line
     if output != "-":
+        check_outputs([Output(output, example=_other(output))], [spec])
         writable_output(output, "net.svg", "the drawing")
     fmt = output_format(output, format_)     # (not "format": draw has no JSON document)
     key = choice(color, COLOR_KEYS, "--color")

@@ -6,15 +6,18 @@ import os
 import typer
 
 from ...errors import OPTIONS, error
+from ...files import Output
 from ...settings import LoadOptions
 from ...spec import read_one
 from ...units import human_bytes
 from ..options import SEED, SPEC, choice, command, output_option, request, whole
+from ..outputs import check_outputs, stopping, suffix
 
 WEIGHTS = ("random", "zeros", "none", "light")
 
 
 @command
+@stopping()          # SIGTERM as Ctrl-C: no partial file is left
 def export(
     spec: str = SPEC,
     output: str = output_option("the .onnx file to write"),
@@ -41,6 +44,14 @@ def export(
     if output == "-":
         raise error("an ONNX model is written to a file, not to standard output", OPTIONS,
                     hint="give a file path: -o model.onnx", kind="usage")
+    example = os.path.splitext(os.path.basename(output))[0] + "-export.onnx"
+    light = mode in ("none", "light")
+    check_outputs([Output(output, example=example),
+                   *([] if light else [Output(output + ".data", example=example,
+                                              role="the weights file", beside=output)])],
+                  [spec])
+    suffix(output, "an ONNX model", (".onnx",),
+           hint="archcalc and most tools know a model by its .onnx suffix")
     if external_data and mode in ("none", "light"):
         raise error("a light model has no weights to put in external data", OPTIONS,
                     hint="drop --external-data, or export with --weights random or zeros",

@@ -9,12 +9,14 @@ import sys
 import typer
 
 from ...errors import OPTIONS, error
-from ...files import writable_output, write_atomic
+from ...files import Output, writable_output, write_atomic
 from ...settings import LoadOptions
 from ..options import command, output_option, request
+from ..outputs import check_outputs, stopping, suffix
 
 
 @command
+@stopping()          # SIGTERM as Ctrl-C: no partial file is left
 def import_(
     model: str = typer.Argument(..., metavar="MODEL.onnx", show_default=False,
                                 help="an ONNX model (weights inline or in external files)"),
@@ -29,10 +31,11 @@ def import_(
         raise error(f"{model} is not an .onnx file", OPTIONS, kind="usage",
                     hint="archcalc import reads ONNX models; a spec is already a spec")
     if output != "-":
+        stem = os.path.splitext(os.path.basename(output))[0]
+        check_outputs([Output(output, example=f"{stem}-spec.yaml")], [model])
         writable_output(output, "model.yaml", "the spec")
-    if output != "-" and os.path.splitext(output)[1].lower() not in (".yaml", ".yml"):
-        raise error(f"--output {output}: the spec is YAML, so the file should end in .yaml",
-                    OPTIONS, hint=f"e.g. -o {os.path.splitext(output)[0]}.yaml", kind="usage")
+        # archcalc reads a file as YAML by its suffix: another one would read as shorthand
+        suffix(output, "the YAML spec", (".yaml", ".yml"), unknown="refuse")
     net = load_onnx(model, opts.input, unknown=opts.unknown)
     text, report = imported(net, os.path.basename(model), output)
     if output == "-":

@@ -7,15 +7,24 @@ from typing import TYPE_CHECKING
 import typer
 
 from ...errors import OPTIONS, error
+from ...files import Output, check_folder
 from ...settings import LoadOptions
 from ..options import SPECS, DeviceChoice, command, device, output_option, request
+from ..outputs import check_outputs, device_input, stopping
+from ..progress import Bar
 from .compare import read_all
 
 if TYPE_CHECKING:
     from types import ModuleType
 
 
+def _other(output: str) -> str:
+    stem, ext = os.path.splitext(os.path.basename(output))
+    return f"{stem}-review{ext}"
+
+
 @command
+@stopping()          # SIGTERM as Ctrl-C: no partial file is left
 def report(
     specs: list[str] = SPECS,
     output: str = output_option("review.html (one self-contained page) or review.md "
@@ -32,6 +41,16 @@ def report(
     from ...views.compare import compare_keys
     from ...views.report.build import drawings, target, write
     path, fmt = target(output)
+    outs = [Output(output, example=_other(output))]
+    if fmt == "markdown":                   # the plots' folder, replaced whole
+        plots_at = os.path.join(os.path.dirname(output),
+                                os.path.splitext(os.path.basename(output))[0] + "_files")
+        outs.append(Output(plots_at, example=_other(output), folder=True,
+                           role="the plots folder", beside=output))
+        check_outputs(outs, specs, device_input(dev.file if dev else None))
+        check_folder(plots_at, beside=output)
+    else:
+        check_outputs(outs, specs, device_input(dev.file if dev else None))
     entries = read_all(specs, opts)
     sections = [{"net": net, "report": rep, "weight_layers": net.weight_layers(),
                  "source": shown} for net, rep, shown in entries]
@@ -53,14 +72,21 @@ def report(
         except ImportError as exc:
             raise error(str(exc), OPTIONS, hint="or leave the plots out: --no-plots",
                         kind="usage") from None
-    for i, sec in enumerate(sections):
-        if draw is not None:
-            from ...latency import model
-            est = model.estimate(sec["report"], roof) if roof is not None else None
-            sec["plots"] = draw.all_plots(sec["net"], sec["report"], prefix=f"n{i}-",
-                                          estimate=est)
-        drawings(sec, fmt)
-    folder = write(path, fmt, sections)
+    # on a terminal, a bar over the steps: a big network's plots and drawings take seconds
+    with Bar("report", len(sections) * (1 + (draw is not None)) + 1, "steps") as bar:
+        for i, sec in enumerate(sections):
+            if draw is not None:
+                from ...latency import model
+                bar.describe(f"plotting {sec['title']}")
+                est = model.estimate(sec["report"], roof) if roof is not None else None
+                sec["plots"] = draw.all_plots(sec["net"], sec["report"], prefix=f"n{i}-",
+                                              estimate=est)
+                bar.advance()
+            bar.describe(f"drawing {sec['title']}")
+            drawings(sec, fmt)
+            bar.advance()
+        bar.describe(f"writing {output}")
+        folder = write(path, fmt, sections)
     names = ", ".join(sec["title"] for sec in sections)
     print(f"wrote {output}: {names}"
           + (f" (plots in {os.path.join(os.path.dirname(output), folder)})"

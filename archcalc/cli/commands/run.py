@@ -23,6 +23,7 @@ from ..options import (
     spec_argument,
     whole,
 )
+from ..outputs import stopping
 
 if TYPE_CHECKING:
     from ...graph import Network
@@ -32,6 +33,7 @@ PROVIDERS = ("auto", "cpu", "cuda")
 
 
 @command
+@stopping()          # SIGTERM as Ctrl-C: the temporary model is removed
 def run(
     model: str = spec_argument(" (a spec is exported to a temporary file)"),
     provider: str = typer.Option("auto", "--provider", "-p", metavar="NAME",

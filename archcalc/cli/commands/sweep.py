@@ -3,74 +3,43 @@ from __future__ import annotations
 
 import heapq
 import json
+import os
 import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import typer
 
 from ...design.sweep import Result, default_jobs, parse_objectives, plan
-from ...design.sweep.engine import connect, run_dask, run_local
+from ...design.sweep.engine import connect, run_dask, run_local, seconds_per_variant
 from ...design.sweep.pareto import Front
 from ...errors import INTERNAL, OPTIONS, ArchcalcError, Diagnostic, SourcePos, error
-from ...files import AtomicFile, writable_output
+from ...files import AtomicFile, Output, writable_output
 from ...ops.values import as_written as show
 from ...settings import LoadOptions
 from ..guard import StreamedError, note
 from ..options import SPEC, DeviceChoice, command, device, request, whole
+from ..outputs import check_outputs, device_input, stopping, suffix
+from ..progress import Bar, duration, on_terminal
 
 if TYPE_CHECKING:
-    from types import FrameType, ModuleType
-
-    from rich.progress import Progress, TaskID
+    from types import ModuleType
 
     from ...design.sweep.pareto import Objective
 
 FIRST_ERRORS = 3            # how many invalid variants an all-invalid sweep shows
-
-
-class _Progress:
-    """A progress bar on standard error while it is a terminal (and the rows are not being
-    printed to that same terminal); otherwise nothing."""
-
-    def __init__(self, total: int, enabled: bool):
-        self.bar: Progress | None = None
-        self.task: TaskID | None = None
-        self.total, self.enabled = total, enabled
-
-    def start(self) -> None:
-        """At the first chunk's results: by then the worker processes have started (forked
-        from this process before it has the bar's thread)."""
-        if self.enabled and self.bar is None:
-            self.enabled = False
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-            self.bar = Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(),
-                                TimeElapsedColumn(), TimeRemainingColumn(),
-                                console=Console(stderr=True), transient=True,
-                                redirect_stdout=False, redirect_stderr=False)
-            self.task = self.bar.add_task("sweep", total=self.total)
-            self.bar.start()
-
-    def advance(self, n: int) -> None:
-        self.start()
-        if self.bar is not None and self.task is not None:
-            self.bar.advance(self.task, n)
-
-    def stop(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-            self.bar = None
+# the most variants a sweep evaluates without --yes: past it, a sweep is refused with how long
+# it would take (a space of 10¹¹ variants is easy to ask for and takes years)
+MAX_VARIANTS = 10 ** 7
+ESTIMATE_FROM = 1000        # from this many variants, the count said up front has a time too
+# what each format writes, and the suffixes of its files (archcalc.views.sweep.format_of reads
+# the format from them): another format's suffix is refused, an unknown one said
+WRITES = {"table": "a table (text)", "csv": "CSV", "json": "JSON Lines",
+          "html": "the page of the front (HTML)"}
+SUFFIXES = {"table": (".txt",), "csv": (".csv",), "json": (".jsonl", ".json", ".ndjson"),
+            "html": (".html", ".htm")}
 
 
 class _Spool:
@@ -149,24 +118,31 @@ class _Reservoir:
         return None
 
 
-@contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM (kill, a batch system's time limit) ends the sweep as Ctrl-C does: the partial
-    output file is removed and the workers are stopped (exit 130)."""
-    import signal
-    import threading
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+def _on(workers: int, dask: bool) -> str:
+    return f"{workers} Dask worker thread{'s' * (workers != 1)}" if dask else \
+        f"{workers} process{'es' * (workers != 1)}"
 
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-    before = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, before)
 
+def _each(seconds: float) -> str:
+    """A variant's time: 1.2 s, 3.4 ms, 850 µs."""
+    if seconds >= 1:
+        return f"{seconds:.1f} s"
+    return f"{seconds * 1e3:.1f} ms" if seconds >= 1e-3 else f"{seconds * 1e6:.0f} µs"
+
+
+def _too_many(count: int, sampled: bool, each: float, workers: int,
+              where: str) -> ArchcalcError:
+    """A sweep of more than MAX_VARIANTS variants, refused with what it would take."""
+    took = f"at {_each(each)} a variant on {where}, that is about " \
+           f"{duration(count * each / workers)}"
+    if sampled:
+        return error(f"--sample asks for {count:,} variants, more than the {MAX_VARIANTS:,} "
+                     f"archcalc evaluates without being asked: {took}", OPTIONS, kind="usage",
+                     hint="draw fewer (e.g. --sample 100000), or add --yes to evaluate them all")
+    return error(f"the sweep holds {count:,} variants, more than the {MAX_VARIANTS:,} archcalc "
+                 f"evaluates without being asked: {took}", OPTIONS, kind="usage",
+                 hint="evaluate a random sample of them (e.g. --sample 100000), narrow the "
+                      "--set ranges, or add --yes to evaluate every one")
 
 
 @command
@@ -198,6 +174,9 @@ def sweep(
     scheduler: str | None = typer.Option(
         None, "--scheduler", metavar="ADDRESS",
         help="run on a Dask cluster, e.g. tcp://host:8786 (pip install 'archcalc[cluster]')"),
+    yes: bool = typer.Option(False, "--yes", "-y",
+                             help=f"evaluate more than {MAX_VARIANTS:,} variants (without it "
+                                  "such a sweep is refused, saying how long it would take)"),
     opts: LoadOptions = request(exclude=("set_", "unknown")),
     dev: DeviceChoice | None = device("also each variant's predicted latency on a device "
                                       "(archcalc estimate; docs/latency.md)"),
@@ -208,18 +187,25 @@ def sweep(
 
     Exit codes: 0 done (some variants may be invalid: see their rows), 1 every variant is
     invalid, 2 bad usage, 3 an internal error."""
-    with _terminate_as_interrupt():
+    with stopping():            # SIGTERM as Ctrl-C: the partial file removed, workers stopped
         _sweep(spec, sets or [], sample, seed, jobs, format, output, pareto, scheduler, opts,
-               dev)
+               dev, yes)
 
 
 def _sweep(spec: str, sets: list[str], sample: Any, seed: Any, jobs: Any, format: Any,
            output: str | None, pareto: str | None, scheduler: str | None,
-           opts: LoadOptions, dev: DeviceChoice | None) -> None:
+           opts: LoadOptions, dev: DeviceChoice | None, yes: bool = False) -> None:
     from ...views.sweep import Writer, column_widths, format_of
+    if output is not None:
+        stem, ext = os.path.splitext(os.path.basename(output))
+        check_outputs([Output(output, example=f"{stem}-sweep{ext or '.csv'}")], [spec],
+                      device_input(dev.file if dev else None))
     fmt = format_of(output, format)
     if output is not None:
         writable_output(output, "sweep.csv", "the results")
+        suffix(output, WRITES[fmt], SUFFIXES[fmt],
+               hint="or drop --format: the suffix chooses it" if format is not None else
+               "or choose the format with --format")
     sample = whole(sample, "--sample", 1)
     seed = whole(seed, "--seed", 0)
     if seed is not None and sample is None:
@@ -247,29 +233,40 @@ def _sweep(spec: str, sets: list[str], sample: Any, seed: Any, jobs: Any, format
                  "are run, in order")
             sample = None
         else:
-            if seed is None:
-                import random
-                seed = random.SystemRandom().randrange(2 ** 32)
-                note(f"--sample draws with seed {seed} (--seed {seed} draws the same variants)")
             count = sample
+    local = min(jobs or default_jobs(), count)
+    each = seconds_per_variant(job, space) if count >= ESTIMATE_FROM else None
+    if count > MAX_VARIANTS and not yes:            # before any work, nothing enumerated
+        on_cluster = scheduler is not None          # (its size is not known before connecting)
+        raise _too_many(count, sample is not None, each or 0.0, 1 if on_cluster else local,
+                        "one core" if on_cluster else _on(local, False))
+    if sample is not None and seed is None:
+        import random
+        seed = random.SystemRandom().randrange(2 ** 32)
+        note(f"--sample draws with seed {seed} (--seed {seed} draws the same variants)")
     indices = space.indices(sample, seed)
 
     client = connect(scheduler) if scheduler is not None else None
+    workers = sum(client.nthreads().values()) or 1 if client is not None else local
+    note(f"sweeping {count:,}" + (f" of the {len(space):,} variants (--sample)"
+                                  if sample is not None else " variants")
+         + f" on {_on(workers, client is not None)}"
+         + (f"; about {duration(count * each / workers)} ({_each(each)} a variant)"
+            if each is not None else ""))
     sink = AtomicFile(output) if output is not None else None
     out: Any = sink if sink is not None else sys.stdout
-    interactive = sys.stderr.isatty() and (sink is not None or pareto is not None
-                                           or not sys.stdout.isatty())
-    progress = _Progress(count, interactive)
+    interactive = on_terminal() and (sink is not None or pareto is not None
+                                     or not sys.stdout.isatty())
+    # started at the first results: by then the worker processes have started (forked from
+    # this process before it has the bar's thread)
+    progress = Bar("sweep", count, "variants", interactive)
     started = time.perf_counter()
-    workers = 1
     streamed = False
     try:
         if client is not None:
-            workers = sum(client.nthreads().values())
             results: Iterator[Result] = run_dask(job, space, indices, count, client,
                                                  progress.advance)
         else:
-            workers = min(jobs or default_jobs(), count)
             results = run_local(job, space, indices, count, jobs or default_jobs(),
                                 progress.advance)
         writer = Writer(out, fmt, space.names, count, job.keys, column_widths(space.axes))
@@ -329,8 +326,7 @@ def _sweep(spec: str, sets: list[str], sample: Any, seed: Any, jobs: Any, format
         if client is not None:
             client.close()
     took = time.perf_counter() - started
-    where = f"{workers} Dask worker thread{'s' * (workers != 1)}" if client is not None else \
-        f"{workers} process{'es' * (workers != 1)}"
+    where = _on(workers, client is not None)
     summary = f"{seen:,} variant{'s' * (seen != 1)}"
     if seen - valid:
         summary += f" ({seen - valid:,} invalid)"

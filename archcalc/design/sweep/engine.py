@@ -102,6 +102,20 @@ def evaluate_chunk(job: Job, chunk: Sequence[Values]) -> list[Outcome]:
         return [evaluate(job, design, s) for s in chunk]
 
 
+def seconds_per_variant(job: Job, space: Space) -> float:
+    """How long one variant takes in this process (building it and its analysis), measured on
+    the space's first, middle and last variants (a sweep's cost grows along its axes): what a
+    sweep's estimate of its time is made from. The spec's text was parsed by :func:`plan`."""
+    import time
+    design = Design(job.source, job.options)
+    picks = sorted({0, len(space) // 2, len(space) - 1})
+    with paused_gc():
+        started = time.perf_counter()
+        for i in picks:
+            evaluate(job, design, space[i])
+        return (time.perf_counter() - started) / len(picks)
+
+
 # ---------------------------------------------------------------------------------------------
 # many variants, in order
 
@@ -158,12 +172,17 @@ def run_inline(job: Job, space: Space, indices: Iterable[int], count: int,
                     chunks(indices, chunk_size(count, 1)), 1, done)
 
 
-def _orphan_watch(parent: int) -> None:
-    """In a worker process: exit when the command that started it is gone (killed outright,
-    it cannot stop its workers, which would otherwise wait for work forever)."""
+def _worker_start(parent: int) -> None:
+    """In a worker process: SIGINT and SIGTERM end it at once and silently (not the command's
+    handlers, nor a KeyboardInterrupt's traceback): the command, interrupted too or told by
+    the worker's end (:func:`_ended`), stops the sweep. And it exits when the command that
+    started it is gone (killed outright, it cannot stop its workers, which would otherwise wait
+    for work forever)."""
     import signal
     import threading
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)    # not the command's handler (see command)
+    for s in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(s) is not signal.SIG_IGN:    # (a SIGINT ignored stays ignored)
+            signal.signal(s, signal.SIG_DFL)
 
     def watch() -> None:
         import time
@@ -188,16 +207,57 @@ def run_local(job: Job, space: Space, indices: Iterable[int], count: int, jobs: 
     # needs no `if __name__ == "__main__"` guard. Elsewhere (macOS, Windows) spawn, the safe
     # default there.
     ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_orphan_watch,
+    pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_start,
                                   initargs=(os.getpid(),))
+    workers: list[Any] = []             # the worker processes (started at the first submit)
+
+    def submit(settings: list[Values]) -> Any:
+        f = pool.submit(evaluate_chunk, job, settings)
+        if not workers:
+            workers.extend(dict(getattr(pool, "_processes", None) or {}).values())
+        return f
+
+    finished = False
     try:
-        yield from in_order(lambda s: pool.submit(evaluate_chunk, job, s),
-                            lambda f: f.result(), space, chunks(indices, size), jobs * 4, done)
+        yield from in_order(submit, lambda f: f.result(), space, chunks(indices, size),
+                            jobs * 4, done)
+        finished = True
     except cf.process.BrokenProcessPool:
-        raise error("a sweep worker process died (out of memory?)", OPTIONS,
-                    hint="run fewer at once with --jobs", kind="internal") from None
-    finally:
+        # the pool's own thread reaps the workers: their exit codes are read once it has
         pool.shutdown(wait=True, cancel_futures=True)
+        raise _ended(workers) from None
+    finally:
+        if not finished:                # interrupted, failed, or closed early: stop at once
+            for w in workers:
+                try:
+                    w.kill()
+                except (OSError, ValueError, AttributeError):
+                    pass
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _ended(workers: Sequence[Any]) -> BaseException:
+    """Why a worker process ended before its work: a signal that stops (SIGINT, SIGTERM,
+    SIGHUP: sent to it, to the sweep's process group or to every archcalc process) interrupts
+    the sweep as Ctrl-C does; SIGKILL is most often the kernel's out-of-memory killer; anything
+    else is an internal error. (Once one worker has ended, the pool ends the others with
+    SIGTERM: the first cause is what tells.)"""
+    import signal
+    codes = [c for c in (getattr(w, "exitcode", None) for w in workers) if c is not None]
+    names = {-int(s): s.name for s in signal.Signals}
+    stops = {-signal.SIGINT, -signal.SIGTERM, -getattr(signal, "SIGHUP", signal.SIGTERM)}
+    if -getattr(signal, "SIGKILL", 9) in codes:
+        return error("a sweep worker process was killed (SIGKILL: out of memory?)", OPTIONS,
+                     hint="run fewer at once with --jobs, or sweep fewer variants per run "
+                          "(--sample)", kind="internal")
+    other = [c for c in codes if c not in stops]
+    if codes and not other:
+        return KeyboardInterrupt()
+    why = (f"signal {names.get(other[0], other[0])}" if other[0] < 0 else
+           f"exit code {other[0]}") if other else "no exit code"
+    return error(f"a sweep worker process died ({why})", OPTIONS,
+                 hint="please report it; run with --jobs 1 to see the error in this process",
+                 kind="internal")
 
 
 # ---------------------------------------------------------------------------------------------
