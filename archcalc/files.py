@@ -54,6 +54,14 @@ def writable_output(output: str, example: str, what: str) -> None:
     if os.path.exists(real) and not os.path.isfile(real):
         raise error(f"--output {output} is not a regular file", OPTIONS,
                     hint=f"write {what} to a file path", kind="io")
+    try:        # archcalc writes beside the file first (AtomicFile): a file made there and gone
+        fd, probe = tempfile.mkstemp(prefix=".archcalc-", suffix=".probe", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise error(f"--output {output}: archcalc cannot create files in "
+                    f"{os.path.dirname(output) or folder} ({exc.strerror or exc})", OPTIONS,
+                    hint="write to a folder you can write to", kind="io") from None
 
 
 # ---------------------------------------------------------------------------------------------

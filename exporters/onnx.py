@@ -1044,7 +1044,7 @@ class _Progress:
             out = Console(stderr=True)
             out.width = max(20, out.width - 2)
             self.bar = Progress(Counted(SpinnerColumn(), False), TextColumn("{task.description}"),
-                                Counted(BarColumn()), Counted(DownloadColumn()),
+                                Counted(BarColumn()), Counted(DownloadColumn(binary_units=True)),
                                 Counted(TransferSpeedColumn()), TimeElapsedColumn(),
                                 Counted(TextColumn("eta")), Counted(TimeRemainingColumn()),
                                 console=out, transient=True,

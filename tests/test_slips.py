@@ -4,6 +4,8 @@ ONNX, no install paths in reports, huge figures, plot legends, ceil-mode pooling
 drawings left to right."""
 from __future__ import annotations
 
+import os
+
 import pytest
 from conftest import run_cli
 
@@ -624,3 +626,47 @@ def test_a_name_that_is_no_shipped_network_says_so():
     assert r.returncode == 1
     assert "no shipped network is called vit_x_99 (archcalc specs lists them)" in r.stderr
     assert r.stderr.count("tokens:") == 1, r.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# what a newcomer's pass over every command found
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+@pytest.mark.parametrize("args", [["export", "lenet5", "-o", "/proc/l.onnx"],
+                                  ["report", "lenet5", "--no-plots", "-o", "/proc/r.html"],
+                                  ["draw", "lenet5", "-o", "/proc/d.svg"],
+                                  ["sweep", "resnet", "--set", "width=0.5,1.0", "-o",
+                                   "/proc/s.csv"]])
+def test_an_output_folder_archcalc_cannot_write_is_refused_before_any_work(args):
+    r = run_cli(*args)
+    assert r.returncode == 2
+    assert "archcalc cannot create files in /proc" in r.stderr, r.stderr
+    assert "sweeping" not in r.stderr and "warning" not in r.stderr
+
+
+def test_a_directory_as_output_is_one_message(tmp_path):
+    r = run_cli("export", "lenet5", "-o", str(tmp_path))
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 2 and "is a directory" in r.stderr, r.stderr
+
+
+def test_a_zero_step_hint_that_sweeps():
+    r = run_cli("sweep", "resnet", "--set", "width=0.5..1.0/0")
+    assert r.returncode == 2
+    assert "hint: e.g. width=0.5..1.0/0.125 (five values)" in r.stderr, r.stderr
+    from archcalc.design.sweep.space import parse_range
+    assert len(parse_range("width", "0.5..1.0/0.125")) == 5
+
+
+def test_a_shipped_name_with_another_suffix():
+    r = run_cli("summary", "vgg16.yml")
+    assert r.returncode == 2
+    assert "a shipped network has that name: give it alone, vgg16" in r.stderr
+
+
+def test_an_op_name_as_a_bare_word_in_yaml(tmp_path):
+    p = tmp_path / "b.yaml"
+    p.write_text("name: x\ninput: 32x32x3\nlayers: [conv]\n")
+    r = run_cli("summary", str(p))
+    assert r.returncode == 1
+    assert "write it as a mapping, {op: conv, filters: …}" in r.stderr, r.stderr

@@ -233,3 +233,19 @@ def test_an_error_fits_the_terminal_and_a_pipe_gets_it_whole():
     piped = run_cli("summary", "alexnet", "-i", "224x224x3")
     first = piped.stderr.splitlines()[0]
     assert first.startswith("alexnet:9:5: error [conv1]") and "unseen by any window" in first
+
+
+def test_the_sweep_table_fits_the_terminal_and_says_what_it_hid():
+    args = ["sweep", "resnet", "--set", "res=32..100031", "--set", "batch=1..1000000",
+            "--sample", "3", "--seed", "1"]
+    code, text = in_terminal(args, 60)
+    assert code == 0, text
+    assert not too_wide(text, 60), too_wide(text, 60)
+    assert "(hidden at 60 columns: Activations, Peak, Training, RF;" in text
+    rows = [line for line in text.splitlines() if re.match(r"\s*\d{5,} ", line)]
+    head = next(line for line in text.splitlines() if line.lstrip().startswith("#"))
+    # the variant numbers (up to 11 digits: the space holds 10^11) line up under '#'
+    assert len(rows) == 3 and all(len(r.split()[0]) <= len(head.split("#")[0]) + 1 for r in rows)
+    assert all(r.index(r.split()[0]) + len(r.split()[0]) == head.index("#") + 1 for r in rows)
+    piped = run_cli(*args)
+    assert "hidden" not in piped.stdout and "RF" in piped.stdout.splitlines()[0]

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from ..files import Input, Output, output_suffix, refuse_inputs
+from ..files import Input, Output, output_suffix, refuse_inputs, writable_output
 from .guard import note
 
 if TYPE_CHECKING:
@@ -39,8 +39,17 @@ def spec_inputs(arg: str) -> list[Input]:
 def check_outputs(outputs: Sequence[str | Output], specs: Iterable[str] = (),
                   more: Iterable[Input] = ()) -> None:
     """Refuse (exit 2, before any work) an output that would replace a file the command reads:
-    its SPEC arguments' files and ``more``."""
+    its SPEC arguments' files and ``more``; and one that cannot be written (a folder, a missing
+    or read-only folder: :func:`archcalc.files.writable_output`)."""
     refuse_inputs(outputs, [i for s in specs for i in spec_inputs(s)] + list(more))
+    for out in outputs:
+        if isinstance(out, str):
+            out = Output(out)
+        # an output the user named (a file archcalc places itself, calibrate's, is made with
+        # its folder)
+        if out.path != "-" and out.option.startswith("-") and not out.folder and \
+                out.beside is None:
+            writable_output(out.path, out.example or "output", "the output")
 
 
 def device_input(path: str | None) -> list[Input]:

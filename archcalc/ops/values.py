@@ -44,7 +44,10 @@ def as_int(value: Any, what: str, pos: SourcePos, minimum: int = 1) -> int:
     else:
         number = value
     if number < minimum:
-        raise error(f"{what} must be at least {minimum}, got {number}", pos)
+        raise error(f"{what} must be at least {minimum}, got {number}", pos,
+                    hint=f"give a whole number of {minimum} or more" + (
+                        " (a layer that should not be there is removed, not made empty)"
+                        if number == 0 and minimum >= 1 else ""))
     if number > MAX_DIM:
         raise error(f"{what} = {number} is too large (the limit is {MAX_DIM:,})", pos,
                     hint="archcalc refuses sizes that could not be allocated on any device")

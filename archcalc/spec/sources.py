@@ -191,7 +191,9 @@ def open_source(arg: str, label: str = "<spec>") -> Source:
         shipped = find_shipped(arg)
         if shipped is not None:
             return Source(arg, "shipped", shipped, read_text(shipped), arg)
-        elsewhere = find_shipped(os.path.basename(arg))     # specs/vgg16.yaml, elsewhere
+        # specs/vgg16.yaml from elsewhere, vgg16.yml: a shipped network's name
+        elsewhere = find_shipped(os.path.basename(arg)) or \
+            find_shipped(os.path.splitext(os.path.basename(arg))[0])
         if elsewhere:
             name = os.path.splitext(os.path.basename(arg))[0]
             raise error(f"no such file: {arg}", SourcePos(arg), kind="io",

@@ -230,6 +230,14 @@ def _token_hint(word: str) -> str:
     if _PATHLIKE.search(word):
         return (f"no file {word} exists, so it was read as a spec string: check the path"
                 + (" (an .onnx model is not a spec yet)" if word.lower().endswith(".onnx") else ""))
+    from ..ops import OP_NAMES, OPS
+    from ..ops.base import REQUIRED
+    if word.lower() in OP_NAMES and not _PATHLIKE.search(word):
+        op = OP_NAMES[word.lower()]
+        needs = "".join(f", {k}: …" for k, v in OPS[op].ATTRS.items() if v is REQUIRED)
+        return (f"{op} is an op of YAML specs: in a layers: list write it as a mapping, "
+                f"{{op: {op}{needs}}} (docs/spec-languages.md lists its attributes); a spec "
+                "string's tokens: C<k>D<filters>, M, FC<n>, R, BN …")
     if word.lower() in ("name", "name:"):
         return ("this looks like a column table whose tabs became spaces: separate its cells with "
                 "tabs, or write it in Markdown (| Name | A | B |, then a |---| rule)")

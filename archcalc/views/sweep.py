@@ -41,26 +41,52 @@ def short(value: Any, unit: str) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+FIGURE_W = 10       # a figure's column: 138.36M, 24.50 MiB, Latency ms
+
+
 class Writer:
     """Writes the rows of one sweep to ``out`` in ``fmt``. ``widths`` (the table's) are the
-    widest value of each parameter, so columns line up without holding the rows."""
+    widest value of each parameter, so columns line up without holding the rows; ``count``
+    the largest variant number + 1 (the space's size where a sample is drawn from it).
+    ``width``: the terminal's columns, which the table then fits: the figures are hidden from
+    the right as far as needed, the parameters kept, and a line above the table names what was
+    hidden; an invalid variant's message is cut to the line (None: every column, whole lines)."""
 
     def __init__(self, out: TextIO, fmt: str, names: Sequence[str], count: int,
-                 keys: Sequence[str], widths: dict | None = None):
+                 keys: Sequence[str], widths: dict | None = None, width: int | None = None):
         self.out, self.fmt, self.names, self.keys = out, fmt, list(names), list(keys)
+        self.width = width
+        self.hidden: list[str] = []
         if fmt == "csv":
             self.csv = csv.writer(out, lineterminator="\n")
         elif fmt == "table":
             self.index_w = max(1, len(str(max(count - 1, 0))))
             self.widths = {n: max(len(n), (widths or {}).get(n, 0)) for n in self.names}
+            self.shown = list(self.keys)
+            if width is not None:
+                used = self.index_w + sum(w + 2 for w in self.widths.values())
+                while self.shown and used + (FIGURE_W + 2) * len(self.shown) > width:
+                    self.hidden.insert(0, self.shown.pop())
 
     def header(self) -> None:
         if self.fmt == "csv":
             self.csv.writerow(["variant", *self.names, "ok", *self.keys, "error", "error_layer"])
         elif self.fmt == "table":
+            if self.hidden:
+                import textwrap
+                note = (f"(hidden at {self.width} columns: "
+                        f"{', '.join(heading(k) for k in self.hidden)}; --format csv shows every "
+                        "column)")
+                self.out.write("\n".join(textwrap.wrap(note, self.width or len(note))) + "\n")
             cells = [f"{'#':>{self.index_w}}"] + [f"{n:>{self.widths[n]}}" for n in self.names]
-            cells += [f"{heading(k):>10}" for k in self.keys]
+            cells += [f"{heading(k):>{FIGURE_W}}" for k in self.shown]
             self.out.write("  ".join(cells) + "\n")
+
+    def _fit(self, line: str) -> str:
+        """``line`` cut to the terminal's width (… where cut)."""
+        if self.width is None or len(line) <= self.width:
+            return line
+        return line[:max(1, self.width - 1)] + "…"
 
     def row(self, r: Result) -> None:
         if self.fmt == "csv":
@@ -76,11 +102,11 @@ class Writer:
             cells += [f"{show(r.settings[n]):>{self.widths[n]}}" for n in self.names]
             if r.error is None:
                 figures = r.figures or {}       # a valid variant has them
-                cells += [f"{short(figures[k], unit(k)):>10}" for k in self.keys]
+                cells += [f"{short(figures[k], unit(k)):>{FIGURE_W}}" for k in self.shown]
             else:
                 where = f" [{r.error['layer']}]" if r.error.get("layer") else ""
                 cells.append(f"invalid{where}: {r.error['message']}")
-            self.out.write("  ".join(cells) + "\n")
+            self.out.write(self._fit("  ".join(cells)) + "\n")
         else:
             doc = {"variant": r.variant, "settings": r.settings, "ok": r.error is None}
             doc.update({k: (r.figures or {}).get(k) for k in self.keys})

@@ -61,7 +61,10 @@ def calibrate(
             loaded.append(net.replace(name="dw-probe"))
         else:
             loaded.append(read_one(s, opts))
-    log = (lambda text: None) if fmt == "json" else (lambda text: print(text, flush=True))
+    from ...views.text import terminal_width, wrap_text
+    width = terminal_width()            # a terminal: lines fit it; a pipe: whole lines
+    log = (lambda text: None) if fmt == "json" else \
+        (lambda text: print(wrap_text(text, width, 2), flush=True))
     # on a terminal, a bar over the steps (lines printed meanwhile go above it)
     with Bar("calibrate", 2 + len(loaded), "steps",
              redirect_stdout=fmt != "json" and sys.stdout.isatty()) as bar:
@@ -78,8 +81,8 @@ def calibrate(
     if fmt == "json":
         print_json({"schema": 2, "path": path, "device": dev.to_dict(), "fit": fitted})
         return
-    print("efficiency per kind: " + ", ".join(
+    log("efficiency per kind: " + ", ".join(
         f"{k} {v:.2f}" + (f" (from {fitted['borrowed'][k]})" if k in fitted["borrowed"] else "")
         for k, v in dev.efficiency.items()))
-    print(f"overhead per layer: {dev.overhead_us:.1f} µs")
-    print(f"wrote {path}: archcalc estimate SPEC --device local-cpu uses it")
+    log(f"overhead per layer: {dev.overhead_us:.1f} µs")
+    log(f"wrote {path}: archcalc estimate SPEC --device local-cpu uses it")

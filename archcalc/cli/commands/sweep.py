@@ -269,7 +269,9 @@ def _sweep(spec: str, sets: list[str], sample: Any, seed: Any, jobs: Any, format
         else:
             results = run_local(job, space, indices, count, jobs or default_jobs(),
                                 progress.advance)
-        writer = Writer(out, fmt, space.names, count, job.keys, column_widths(space.axes))
+        from ...views.text import terminal_width
+        writer = Writer(out, fmt, space.names, len(space), job.keys, column_widths(space.axes),
+                        terminal_width() if sink is None else None)
         shown = _Reservoir(PAGE_POINTS, seed) if page is not None else None
         invalid_shown: list[Result] = []    # the page is written at the end, from these
 

@@ -80,8 +80,11 @@ def parse_range(name: str, text: str) -> NumRange:
     lo, hi = _number(lo_text, "start", assignment), _number(hi_text, "end", assignment)
     step = _number(step_text, "step", assignment) if step_text.strip() else Fraction(1)
     if step == 0:
+        quarter = (hi - lo) / 4 if hi > lo else Fraction(1)     # five values
+        shown = str(quarter.numerator) if quarter.denominator == 1 else f"{float(quarter):g}"
         raise error(f"--set {assignment}: the step of a range cannot be zero", OPTIONS,
-                    hint=f"e.g. {name}={lo_text.strip()}..{hi_text.strip()}/1", kind="usage")
+                    hint=f"e.g. {name}={lo_text.strip()}..{hi_text.strip()}/{shown}"
+                         + (" (five values)" if hi > lo else ""), kind="usage")
     if step < 0:                # as archcalc sizes --range: ranges go upwards
         raise error(f"--set {assignment}: the step must be positive", OPTIONS, kind="usage",
                     hint=f"write the range upwards: {name}={min(lo, hi)}..{max(lo, hi)}/{-step}")
