@@ -194,14 +194,13 @@ def test_layer_scale_starts_at_its_init_and_class_tokens_at_zero():
 
 @pytest.mark.parametrize("size", [(5, 7), (6, 5), (4, 4)])
 def test_patch_merge_pads_odd_sizes_as_torchvision(size):
-    tv = torchvision()
+    torchvision()
     from torchvision.models.swin_transformer import _patch_merging_pad
     h, w = size
     net = spec(f"input: [{h}, {w}, 3]\nlayers:\n  - {{op: patch_merge, name: merge}}")
     model, _ = export(net)
     x = inputs(net)
     got = run(model, x, ["merge"])["merge"]
-    assert tv is not None
     close(f"patch_merge {h}×{w}", got, nchw(_patch_merging_pad(nhwc(torch.from_numpy(x)))))
 
 
@@ -573,8 +572,7 @@ def test_a_small_swin_matches_torchvisions():
     got = run(model, x, ["head", "features.3.1/add2"])
     with torch.no_grad():
         xt = torch.from_numpy(x)
-        close("swin (torchvision SwinTransformer, 2 stages)", got["head"][:, :, 0, 0]
-              if got["head"].ndim == 4 else got["head"], sw(xt))
+        close("swin (torchvision SwinTransformer, 2 stages)", got["head"], sw(xt))
         close("swin features", got["features.3.1/add2"], nchw(sw.features(xt)))
 
 
