@@ -107,6 +107,7 @@ class LayerRow(NamedTuple):
     note: str = ""          # replaces the detail text (folded block rows: "12 layers")
     buffers: int = 0        # non-parameter state, e.g. BatchNorm's running mean and variance
     train_only: bool = False  # runs only in training (an auxiliary head): see Totals
+    scratch: int = 0        # elements held while it runs besides its output (attention matrix)
 
     @property
     def detail(self) -> str:

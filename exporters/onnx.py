@@ -52,6 +52,8 @@ from archcalc.ops.words import counted
 from archcalc.report import Report
 from archcalc.version import __version__
 
+from .onnx_tokens import TOKEN_EMIT, probe_layers
+
 if TYPE_CHECKING:
     import mmap
 
@@ -84,14 +86,16 @@ class VerificationError(RuntimeError):
 
 @dataclass(frozen=True)
 class Param:
-    """One weight tensor: ``init`` is its value in random mode ("he", "zeros", "ones" or
-    "prelu": 0.25, PyTorch's initial PReLU slope);
+    """One weight tensor: ``init`` is its value in random mode ("he", "zeros", "ones",
+    "prelu": 0.25, PyTorch's initial PReLU slope, or "given": ``values``, computed by the
+    emitter: a relative-position index, a layer scale's initial factor);
     ``trainable`` False marks buffers (batch norm's running statistics)."""
     name: str
     shape: tuple[int, ...]
     init: str
     fan_in: int = 1
     trainable: bool = True
+    values: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def size(self) -> int:
@@ -126,6 +130,9 @@ def _chunk(p: Param, index: int, mode: str, seed: int) -> np.ndarray:
         return np.full(n, 0.25, np.float32)
     if kind == "zeros":
         return np.zeros(n, np.float32)
+    if kind == "given":
+        assert p.values is not None
+        return p.values.reshape(-1)[start:start + n]
     # 32 random bits per value from SFC64; the top 23 become the mantissa of a float in [1, 2)
     # (exponent bits 0x3F800000), which is then moved to [−0.5, 0.5) and scaled to [−b, b):
     # about 2 ns a value, against 3 for Generator.random and 13 for standard_normal.
@@ -225,9 +232,11 @@ class Plan:
         return out
 
     def param(self, name: str, shape: tuple[int, ...], init: str, fan_in: int = 1,
-              trainable: bool = True) -> str:
+              trainable: bool = True, values: np.ndarray | None = None) -> str:
         name = self.fresh(name)
-        self.params.append(Param(name, tuple(int(d) for d in shape), init, fan_in, trainable))
+        given = None if values is None else np.ascontiguousarray(values, np.float32)
+        self.params.append(Param(name, tuple(int(d) for d in shape), init, fan_in, trainable,
+                                 given))
         return name
 
     def as4d(self, value: str) -> str:
@@ -696,6 +705,8 @@ EMIT: dict[str, Emitter] = {
     "mul": _mul,
     # a layer of an imported model whose op archcalc does not know
     "opaque": _opaque,
+    # tokens and attention (exporters/onnx_tokens.py)
+    **TOKEN_EMIT,
 }
 
 
@@ -927,6 +938,7 @@ def _probe_network() -> Network:
     gate = b.add("global_maxpool", {}, pos, inputs=[x]).name
     b.add("mul", {}, pos, inputs=[x, gate])
     b.add("add", {}, pos, inputs=[gate, x])
+    probe_layers(b, pos, "input")                 # tokens and attention
     return b.build()
 
 

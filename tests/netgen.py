@@ -24,12 +24,18 @@ def _header(rng: random.Random) -> tuple[list[str], list[str]]:
 
 
 def _random_layer(rng: random.Random, name: str, names: list[str], dag: bool,
-                  shapes: dict | None = None, new_ops: bool = False) -> str:
+                  shapes: dict | None = None, new_ops: bool = False,
+                  tokens: bool = False) -> str:
     """One layer line: a conv (random kernel, stride, padding, dilation, groups, bias), a
     depthwise conv, a max/avg pool (floor or ceil), an element-wise op, global pooling, an fc, or
     (in a DAG) a merge of two earlier layers, or a layer reading an earlier one; with
     ``new_ops``, a third of the time one of the channel or resampling ops (``_new_op``,
-    possibly several lines)."""
+    possibly several lines); with ``tokens``, 30% of the time a token or attention op
+    (``_token_op``, possibly several lines; drawn first, so that without ``tokens`` the draws
+    are those of before)."""
+    if tokens and rng.random() < 0.3:
+        src = rng.choice(names) if dag and rng.random() < 0.3 else names[-1]
+        return _token_op(rng, name, names, src, shapes)
     kind = rng.random()
     src = rng.choice(names) if dag and rng.random() < 0.3 else names[-1]
     if new_ops and rng.random() < 0.35:
@@ -183,6 +189,103 @@ def _new_op(rng: random.Random, name: str, names: list[str], src: str, dag: bool
     return line
 
 
+# the token and attention ops, drawn by _token_op ("tokens": a token sequence and what reads it)
+TOKEN_OPS = ("attention", "tokens", "patch_merge", "linear", "layer_scale", "drop_path")
+
+
+def _attention(rng: random.Random, name: str, names: list[str], src: str,
+               vol: tuple[int, int, int], shapes: dict | None) -> str:
+    """An attention layer over ``src`` (of volume ``vol``) valid by construction: heads that
+    divide the channels (or a head_dim), then global, cross (keys and values from any earlier
+    layer, with kv_channels where its width differs, or given anyway), a window (sides dividing
+    the map's; a shift below it on one axis, both or none; a relative-position bias) or a grid
+    (sides dividing the map's; a bias); projections and biases on or off."""
+    h, w, c = vol
+    attrs = [f"heads: {rng.choice([d for d in _divisors(c) if d <= 4])}"]
+    if rng.random() < 0.25:
+        attrs.append(f"head_dim: {rng.choice([1, 2, 3, 5])}")
+    inputs = src
+    kind = rng.random()
+    # window and grid sides: divisors of the map's up to 8, 1 only where there is no other
+    small = [[d for d in _divisors(n) if 1 < d <= 8] or [1] for n in (h, w)]
+    if kind < 0.35 and shapes and rng.random() < 0.5:                  # cross-attention
+        other = rng.choice(names)
+        inputs = f"[{src}, {other}]"
+        ck = shapes[other][2]
+        if ck != c or rng.random() < 0.3:
+            attrs.append(f"kv_channels: {ck}")
+    elif 0.35 <= kind < 0.7:                                            # windows
+        mh, mw = rng.choice(small[0]), rng.choice(small[1])
+        attrs.append(f"window: [{mh}, {mw}]" if mh != mw or rng.random() < 0.5 else
+                     f"window: {mh}")
+        sh, sw = (rng.choice([0, s // 2, s // 2, s - 1]) for s in (mh, mw))
+        if sh or sw:
+            attrs.append(f"shift: [{sh}, {sw}]")
+        if rng.random() < 0.6:
+            attrs.append("relpos: true")
+    elif kind >= 0.7:                                                   # a grid
+        attrs.append(f"grid: [{rng.choice(small[0])}, {rng.choice(small[1])}]")
+        if rng.random() < 0.6:
+            attrs.append("relpos: true")
+    for flag in ("qkv_bias", "proj", "proj_bias"):
+        if rng.random() < 0.2:
+            attrs.append(f"{flag}: false")
+    return f"  - {{op: attention, name: {name}, inputs: {inputs}, {', '.join(attrs)}}}"
+
+
+def _token_op(rng: random.Random, name: str, names: list[str], src: str,
+              shapes: dict | None) -> str:
+    """A token or attention op on ``src``, shaped from its volume (``shapes``: layer → (H, W,
+    C); without it the text may be invalid): an attention (``_attention``), Swin's patch merge
+    (odd sizes included), a per-token linear, a layer scale, a drop path, or a token sequence: the
+    map as tokens, then some of class tokens, a position embedding (its ``tokens`` checked or
+    not), a linear, an attention over the sequence (``_attention``: 1×M windows) and a layer scale,
+    ending as a sequence, one token taken (a negative index at times) or a map again."""
+    h, w, c = (shapes or {}).get(src, (8, 8, 4))
+    op = rng.choice(TOKEN_OPS + ("attention", "attention", "attention", "tokens"))
+    head = f"  - {{op: {op}, name: {name}, inputs: {src}"
+    if op == "attention":
+        return _attention(rng, name, names, src, (h, w, c), shapes)
+    if op == "patch_merge":
+        return f"{head}}}"
+    if op == "linear":
+        return f"{head}, units: {rng.choice([1, 4, 6, 8])}, bias: {rng.choice(['true', 'false'])}}}"
+    if op == "layer_scale":
+        return f"{head}, init: {rng.choice([1e-6, 0.1, 1])}}}"
+    if op == "drop_path":
+        return f"{head}, rate: {rng.choice([0, 0.1, 0.5])}}}"
+    lines = [f"{head}}}"]
+    n, prev = h * w, name
+
+    def add(suffix: str, op: str, attrs: str = "") -> None:
+        nonlocal prev
+        lines.append(f"  - {{op: {op}, name: {name}{suffix}, inputs: {prev}{attrs}}}")
+        prev = f"{name}{suffix}"
+
+    count = 0
+    if rng.random() < 0.5:
+        count = rng.choice([1, 1, 2])
+        add("c", "class_token", f", count: {count}")
+        n += count
+    if rng.random() < 0.7:
+        add("p", "pos_embed", f", tokens: {n}" if rng.random() < 0.5 else "")
+    if rng.random() < 0.4:
+        c = rng.choice([2, 4, 8])
+        add("l", "linear", f", units: {c}")
+    if rng.random() < 0.5:
+        lines.append(_attention(rng, f"{name}a", names, prev, (1, n, c), shapes))
+        prev = f"{name}a"
+    if rng.random() < 0.3:
+        add("s", "layer_scale")
+    end = rng.random()
+    if end < 0.35:
+        add("t", "take_token", f", index: {rng.randrange(-n, n)}")
+    elif end < 0.7:
+        size = f"[{h}, {w}]" if count == 0 and rng.random() < 0.7 else f"[1, {n}]"
+        add("m", "untokens", f", size: {size}")
+    return "\n".join(lines)
+
+
 def random_yaml(rng: random.Random, max_layers: int = 8, dag: bool = True,
                 new_ops: bool = False) -> str:
     """A YAML spec of random layers; it may be invalid (a window larger than its input...)."""
@@ -194,23 +297,25 @@ def random_yaml(rng: random.Random, max_layers: int = 8, dag: bool = True,
 
 
 def random_valid(rng: random.Random, max_layers: int = 12, dag: bool = True, tries: int = 60,
-                 new_ops: bool = False):
+                 new_ops: bool = False, tokens: bool = False):
     """(text, Network, Report) of a random network that analyzes without error, grown one layer
     at a time (a candidate that makes it invalid is dropped and another drawn), so that it
     reaches about ``max_layers`` layers. ``new_ops`` also draws the channel and resampling
     ops (``_new_op``), shaped from the volumes of the layers so far so that they are valid by
-    construction (a split with its parts then counts as several layers)."""
+    construction (a split with its parts then counts as several layers). ``tokens`` also draws
+    the token and attention ops (``_token_op``), shaped the same way."""
     lines, names = _header(rng)
     want = rng.randint(1, max_layers)
     net = report = None
     h, w, c = (int(v) for v in lines[1].split()[1].split("x"))
-    shapes: dict[str, tuple[int, int, int]] | None = {"input": (h, w, c)} if new_ops else None
+    shapes: dict[str, tuple[int, int, int]] | None = \
+        {"input": (h, w, c)} if new_ops or tokens else None
     k = 0
     for _ in range(tries):
         if len(names) > want:
             break
         name = f"l{k}"
-        candidate = lines + [_random_layer(rng, name, names, dag, shapes, new_ops)]
+        candidate = lines + [_random_layer(rng, name, names, dag, shapes, new_ops, tokens)]
         try:
             n = archcalc.parse("\n".join(candidate) + "\n")
             r = archcalc.analyze(n)
@@ -219,10 +324,10 @@ def random_valid(rng: random.Random, max_layers: int = 12, dag: bool = True, tri
         lines, net, report = candidate, n, r
         names = [layer.name for layer in n.layers]
         k += 1
-        if new_ops:
+        if shapes is not None:
             shapes = {row.name: row.output for row in r.layers}
     if net is None:
-        return random_valid(rng, max_layers, dag, tries, new_ops)
+        return random_valid(rng, max_layers, dag, tries, new_ops, tokens)
     return "\n".join(lines) + "\n", net, report
 
 

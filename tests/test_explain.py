@@ -58,6 +58,20 @@ def every_op_network():
     y = b.add("add", {}, pos, inputs=[gate, x]).name
     # an imported ONNX node archcalc does not know (--unknown passthrough)
     b.add("opaque", {"onnx_op": "NonMaxSuppression"}, pos, inputs=[y])
+    # tokens and attention: a window with a shift and a bias table on the map, then a sequence
+    m = b.add("attention", {"heads": 2, "window": 2, "shift": 1, "relpos": True}, pos,
+              inputs=[pool]).name
+    m = b.add("patch_merge", {}, pos, inputs=[m]).name
+    m = b.add("linear", {"units": 8, "bias": False}, pos, inputs=[m]).name
+    m = b.add("layer_scale", {}, pos, inputs=[m]).name
+    m = b.add("drop_path", {}, pos, inputs=[m]).name
+    t = b.add("tokens", {}, pos, inputs=[m]).name
+    t = b.add("class_token", {"count": 2}, pos, inputs=[t]).name
+    t = b.add("pos_embed", {"tokens": 6}, pos, inputs=[t]).name
+    q = b.add("attention", {"heads": 2, "head_dim": 3}, pos, inputs=[t]).name
+    b.add("attention", {"heads": 2, "proj": False, "kv_channels": 8}, pos, inputs=[q, pool])
+    b.add("take_token", {"index": -1}, pos, inputs=[q])
+    b.add("untokens", {"size": [1, 6]}, pos, inputs=[q])
     return b.build()
 
 

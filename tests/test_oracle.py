@@ -1,6 +1,7 @@
 """Random valid networks (conv/pool/fc chains and small DAGs with random kernels, strides, paddings,
 dilations, groups, channels; activations, norms, broadcast merges; the channel and resampling ops:
-splits, slices, shuffles, upsampling, transposed convolutions, pads and crops): the volumes
+splits, slices, shuffles, upsampling, transposed convolutions, pads and crops; and, in a second
+run, the token and attention ops): the volumes
 onnxruntime computes when it runs the exported graph equal the analyzer's, and the exported
 initializers hold exactly the analyzer's parameter count. Bounded here; benchmarks/oracle.py runs
 1,000 networks."""
@@ -9,7 +10,7 @@ import random
 
 import pytest
 from conftest import SPECS
-from netgen import NEW_OPS, random_valid
+from netgen import NEW_OPS, TOKEN_OPS, random_valid
 from oracle import disagreements
 
 import archcalc
@@ -43,6 +44,48 @@ def test_the_bounded_run_draws_every_new_op():
                                                                                   "bilinear"}
     assert {layer.attrs["mode"] for layer in layers if layer.op == "pad"} == {"constant",
                                                                              "reflect"}
+
+
+@functools.cache
+def _token_network(seed):
+    return random_valid(random.Random(f"oracle-tokens-{seed}"), new_ops=True, tokens=True)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_random_token_network_agrees_with_onnxruntime(seed):
+    # the same networks with token and attention ops drawn as well (netgen._token_op)
+    text, net, report = _token_network(seed)
+    assert disagreements(net, report) == [], text
+
+
+def test_the_token_run_draws_every_token_op_and_attention_variant():
+    nets = [_token_network(seed) for seed in SEEDS]
+    ops = {layer.op for _, net, _ in nets for layer in net.layers}
+    assert set(TOKEN_OPS) | {"class_token", "pos_embed", "take_token", "untokens"} <= ops
+    seen = set()
+    for _, net, report in nets:
+        rows = {row.name: row for row in report.layers}
+        for layer in net.layers:
+            a = layer.attrs
+            if layer.op == "patch_merge" and any(s % 2 for s in rows[layer.inputs[0]].output[:2]):
+                seen.add("odd patch_merge")
+            if layer.op != "attention":
+                continue
+            seen.add("window" if a["window"] else "grid" if a["grid"] else
+                     "cross" if len(layer.inputs) == 2 else "global")
+            if a["window"] and any(a["shift"]) and a["relpos"]:
+                seen.add("shifted window, relpos")
+            if a["grid"] and a["relpos"]:
+                seen.add("grid, relpos")
+            if rows[layer.inputs[0]].output[0] == 1:
+                seen.add("on a sequence")
+            if not a["proj"]:
+                seen.add("no proj")
+            if a["head_dim"] is not None:
+                seen.add("head_dim")
+    assert seen == {"odd patch_merge", "window", "grid", "cross", "global",
+                    "shifted window, relpos", "grid, relpos", "on a sequence", "no proj",
+                    "head_dim"}
 
 
 def test_the_new_ops_keep_the_analyzers_invariants():

@@ -199,7 +199,7 @@ layers:
   - {op: conv, name: stem, filters: 8, kernel: [7, 5], stride: 2, padding: [3, 2], bias: false}
   - {op: maxpool, kernel: 3, stride: 2, rounding: ceil}
   - {op: conv, filters: 8, kernel: 3, padding: valid, dilation: 2, groups: 8}
-  - {op: linear, units: 10}
+  - {op: fully_connected, units: 10}
 """)
     stem = net["stem"].attrs
     assert stem["kernel"] == (7, 5) and stem["padding"] == (3, 2) and not stem["bias"]

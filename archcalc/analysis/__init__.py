@@ -90,12 +90,14 @@ def analyze(net: Network, dtype: Any = None, batch: Any = None, count_inplace: A
                                            ("params", "buffers", "macs", "activations"))
     macs = sum(map(attrgetter("macs"), rows)) - t_macs
     acts = sum(map(attrgetter("activations"), rows)) - t_acts
+    kept = sum(map(attrgetter("scratch"), rows))        # attention matrices, kept for backward
     totals = Totals(
         params=params, trainable_params=trainable, macs=macs, flops=2 * macs,
         activations=acts, activation_bytes=acts * batch_ * size,
         param_bytes=(params + buffers - t_params - t_buffers) * size,
         peak_bytes=store.peak * batch_ * size, peak_layer=store.peak_at,
-        training_bytes=training_bytes(params + buffers, trainable, (acts + t_acts) * batch_, size,
+        training_bytes=training_bytes(params + buffers, trainable, (acts + t_acts + kept) * batch_,
+                                      size,
                                       OPTIMIZERS[settings.optimizer]),
         buffers=buffers, input_bytes=prod(net.input) * batch_ * size, batch=batch_,
         train_only_params=t_params, train_only_buffers=t_buffers, train_only_macs=t_macs,

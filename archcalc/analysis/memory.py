@@ -44,10 +44,11 @@ class Storage:
         self.seen: dict[str, int] = {}
 
     def run(self, name: str, inputs: tuple[str, ...], elements: int, inplace: bool,
-            view: bool = False) -> bool:
+            view: bool = False, scratch: int = 0) -> bool:
         """Run layer ``name`` reading ``inputs`` and writing ``elements``. ``inplace``: it may
-        overwrite its (single) input; ``view``: it never copies. Returns whether its output
-        shares its input's buffer."""
+        overwrite its (single) input; ``view``: it never copies; ``scratch``: elements it holds
+        while it runs besides its output (attention's matrix), alive with its inputs and output
+        and freed when it ends. Returns whether its output shares its input's buffer."""
         buffer, pending = self.buffer, self.pending
         readers = len(self.consumers[name])
         if len(inputs) == 1:               # most layers: one input, no loops
@@ -61,14 +62,14 @@ class Storage:
                     self.kept.add(root)
                 return True
             pending[root] = left
-            self._allocate(name, elements, readers)
+            self._allocate(name, elements, readers, scratch)
             if not left and root not in self.kept:
                 self.live -= self.size.pop(root)
                 pending[root] = -1
             return False
         for src in inputs:
             pending[buffer[src]] -= 1
-        self._allocate(name, elements, readers)
+        self._allocate(name, elements, readers, scratch)
         for src in inputs:                 # buffers nobody reads any more are freed
             buf = buffer[src]
             if not pending[buf] and buf not in self.kept:
@@ -76,15 +77,15 @@ class Storage:
                 pending[buf] = -1          # freed (a second input in the same buffer skips it)
         return False
 
-    def _allocate(self, name: str, elements: int, readers: int) -> None:
+    def _allocate(self, name: str, elements: int, readers: int, scratch: int = 0) -> None:
         self.buffer[name] = name
         self.pending[name] = readers
         self.size[name] = elements
         if not readers or name in self.outputs:
             self.kept.add(name)
         self.live += elements
-        if self.live > self.peak:
-            self.peak, self.peak_at = self.live, name
+        if self.live + scratch > self.peak:
+            self.peak, self.peak_at = self.live + scratch, name
         if name == self.watch:
             self.seen = dict(self.size)
 
@@ -104,7 +105,7 @@ def alive_while(net: Network, rows: Iterable[LayerRow], name: str) -> dict[str, 
     for row in rows:
         if row.train_only:              # not run in inference (see Layer.train_only)
             continue
-        store.run(row.name, row.inputs, row.activations, False, row.inplace)
+        store.run(row.name, row.inputs, row.activations, False, row.inplace, row.scratch)
         if row.name == name:
             return store.seen or dict(store.size)
     raise KeyError(name)
@@ -115,6 +116,7 @@ def training_bytes(params: int, trainable: int, activation_elements: int, dtype_
     """Estimate of the bytes one training step holds:
     weights (all parameters, buffers included) + one gradient per trainable parameter
     + ``optimizer_states`` state tensors per trainable parameter (sgd 0, momentum 1, adam 2)
-    + every activation of the forward pass kept for backward (the summed activations × batch).
+    + every activation of the forward pass kept for backward (the summed activations and
+    attention matrices × batch).
     All at one dtype. Framework workspaces and allocator slack are not included."""
     return dtype_size * (params + trainable * (1 + optimizer_states) + activation_elements)

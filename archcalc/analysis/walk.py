@@ -23,8 +23,9 @@ _RELAXED = ({"rounding": "floor"}, {"groups": 1}, {"rounding": "floor", "groups"
             {"in_channels": None}, {"in_features": None})
 
 # a layer's figures: output volume, parameters, trainable parameters, buffers, MACs, receptive
-# field step, output elements, whether it may overwrite its input, whether it is a view
-_Figures = tuple[Vol, int, int, int, int, RFStep | RFKind, int, bool, bool]
+# field step, output elements, whether it may overwrite its input, whether it is a view, the
+# elements it holds while it runs besides its output (attention's matrix)
+_Figures = tuple[Vol, int, int, int, int, RFStep | RFKind, int, bool, bool, int]
 
 
 def _recover(op: Op, a: Attrs, ins: Sequence[Vol], at: At) -> Vol | None:
@@ -111,22 +112,23 @@ def walk(net: Network, count_inplace: bool = False, input: Vol | None = None
             trainable, frozen = op.params(a, given, out)    # frozen: buffers
             step = op.rf_step(a, given)
             fig = (out, trainable, trainable, frozen, op.macs(a, given, out),
-                   step, prod(out), op.inplace and overwrite, op.view)
+                   step, prod(out), op.inplace and overwrite, op.view,
+                   op.scratch(a, given, out))
             if ok:                          # a failing layer reports its own error every time
                 known[memo] = (kind, fig)
-        out, params, trainable, buffers, macs, step, elements, may_overwrite, view = fig
+        out, params, trainable, buffers, macs, step, elements, may_overwrite, view, scratch = fig
         vols[name] = out
         if layer.train_only:
             inplace = _train_only_inplace(net, layer, view, may_overwrite)
         else:
-            inplace = run(name, srcs, elements, may_overwrite, view)
+            inplace = run(name, srcs, elements, may_overwrite, view, scratch)
         # an element-wise op sees what its input saw (rf.step's identity case, without a call:
         # half the layers of most networks)
         rf = rfs[name] = rfs[srcs[0]] if step is IDENTITY else \
             rf_step(rfs, srcs, step, ins, out)
         add_row(new_tuple(LayerRow, (name, kind, srcs, out, params, trainable, macs,
                                      0 if inplace else elements, rf, a, inplace, layer.scope, "",
-                                     buffers, layer.train_only)))
+                                     buffers, layer.train_only, scratch)))
     return rows, diags, errors, store
 
 

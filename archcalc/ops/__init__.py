@@ -9,10 +9,11 @@ An op describes, as pure functions of a layer's attributes and its input volumes
   * how its output is stored (``inplace``: may overwrite its input; ``view``: never copies);
   * how it got each of its figures (:meth:`Op.explain`: formulas with the numbers substituted).
 
-Volumes are (H, W, C) tuples of ints. Vectors are (1, 1, N).
+Volumes are (H, W, C) tuples of ints. Vectors are (1, 1, N); token sequences 1×N×C.
 Each family lives in its own module (``windowed``, ``dense``, ``elementwise``, ``normalization``,
-``shape``, ``merges``, ``channels``, ``resampling``); the machinery they share is in ``base``, the
-value coercion in ``values`` and the building blocks of derivations in ``derive``. Adding an op
+``shape``, ``merges``, ``channels``, ``resampling``, ``tokens``, ``attention``); the machinery
+they share is in ``base``, the value coercion in ``values`` and the building blocks of
+derivations in ``derive``. Adding an op
 means adding one class to its family and listing it in ``_KINDS`` below.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import SourcePos, error
+from .attention import Attention
 from .base import GLOBAL, IDENTITY, MERGE, At, Attrs, Elementwise, Op, RFKind, RFStep, window_out
 from .channels import Shuffle, Slice
 from .dense import FC
@@ -43,6 +45,17 @@ from .merges import Add, Concat, Mul
 from .normalization import BatchNorm, GroupNorm, InstanceNorm, LayerNorm
 from .resampling import ConvTranspose, Crop, Pad, Upsample
 from .shape import Flatten, Input, Opaque
+from .tokens import (
+    ClassToken,
+    DropPath,
+    LayerScale,
+    Linear,
+    PatchMerge,
+    PosEmbed,
+    TakeToken,
+    Tokens,
+    Untokens,
+)
 from .values import DEFAULT_ROUNDING, MAX_DIM, ROUNDINGS, Pair, Vol
 from .windowed import (
     AdaptiveAvgPool,
@@ -64,6 +77,9 @@ _KINDS: tuple[type[Op], ...] = (
     # activations, norms, broadcast merges
     ReLU6, HardSwish, HardSigmoid, SiLU, GELU, LeakyReLU, PReLU, ELU,
     GroupNorm, LayerNorm, InstanceNorm, GlobalMaxPool, Mul,
+    # tokens and attention
+    Tokens, Untokens, ClassToken, PosEmbed, TakeToken, Linear, LayerScale, DropPath, PatchMerge,
+    Attention,
     # an imported ONNX op archcalc does not know (--unknown passthrough)
     Opaque)
 

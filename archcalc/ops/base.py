@@ -253,6 +253,11 @@ class Op:
     def rf_step(self, a: Attrs, ins: Sequence[Vol]) -> RFStep | RFKind:
         return IDENTITY
 
+    def scratch(self, a: Attrs, ins: Sequence[Vol], out: Vol) -> int:
+        """Elements per image the layer holds while it runs besides its output, and keeps for
+        the backward pass (attention's matrix of scores); 0 for most ops."""
+        return 0
+
     def describe(self, a: Attrs) -> str:
         return ""
 

@@ -17,9 +17,9 @@ class _Recorder(Storage):
     __slots__ = ("during",)
     during: int | None
 
-    def _allocate(self, name: str, elements: int, readers: int) -> None:
-        Storage._allocate(self, name, elements, readers)
-        self.during = self.live
+    def _allocate(self, name: str, elements: int, readers: int, scratch: int = 0) -> None:
+        Storage._allocate(self, name, elements, readers, scratch)
+        self.during = self.live + scratch
 
 
 class LivePoint(NamedTuple):
@@ -40,7 +40,7 @@ def live_curve(net: Network, report: Report) -> list[LivePoint]:
         if row.train_only:
             continue
         store.during = None
-        store.run(row.name, row.inputs, row.activations, False, row.inplace)
+        store.run(row.name, row.inputs, row.activations, False, row.inplace, row.scratch)
         live = store.live if store.during is None else store.during
         out.append(LivePoint(row.name, row.activations * scale, live * scale))
     return out

@@ -1,0 +1,180 @@
+"""Tokens and attention: every figure derived by hand here (docs/definitions.md, "Tokens and
+attention"), ViT-B/16 against torchvision's documented counts (86,567,656 parameters, 17.56
+GFLOPS meaning multiply-adds), and each bad input refused with a located error and a fix."""
+import pytest
+from conftest import run_cli
+
+import archcalc
+from archcalc.errors import ArchcalcError
+
+TINY = """
+name: tiny
+input: [32, 32, 3]
+layers:
+  - {op: conv, filters: 64, kernel: 4, stride: 4, padding: 0}
+  - {op: tokens}
+  - {op: class_token}
+  - {op: pos_embed, tokens: 65}
+  - {op: layernorm}
+  - {op: attention, heads: 4}
+  - {op: linear, units: 256}
+  - {op: take_token}
+  - {op: fc, units: 10}
+"""
+
+
+def test_a_tiny_vit_by_hand():
+    r = archcalc.analyze(archcalc.parse(TINY))
+    rows = {row.name: row for row in r.layers}
+    assert rows["conv1"].output == (8, 8, 64)               # (32 − 4)/4 + 1 = 8
+    assert rows["tokens1"].output == (1, 64, 64)            # 8·8 = 64 tokens
+    assert rows["tokens1"].activations == 0                 # a view
+    assert rows["class_token1"].output == (1, 65, 64)
+    assert rows["class_token1"].params == 64                # one token of 64 channels
+    assert rows["pos_embed1"].params == 65 * 64             # N·C = 4,160
+    att = rows["attention1"]
+    # qkv 64·192 + 192, proj 64·64 + 64
+    assert att.params == 64 * 192 + 192 + 64 * 64 + 64 == 16_640
+    # N·C·3D + 2·N·N·D + N·D·C with N = 65, C = D = 64
+    assert att.macs == 65 * 64 * 192 + 2 * 65 * 65 * 64 + 65 * 64 * 64 == 1_605_760
+    assert att.scratch == 4 * 65 * 65                       # heads·N·N
+    assert att.rf.is_global
+    lin = rows["linear1"]                                   # per token: 64·256 + 256
+    assert lin.output == (1, 65, 256) and lin.params == 16_640
+    assert lin.macs == 65 * 64 * 256
+    assert rows["take_token1"].output == (1, 1, 256)
+    assert rows["fc1"].params == 256 * 10 + 10
+    # the liveness peak is at the attention: its input and output (65·64 each) and its matrix
+    assert r.totals.peak_layer == "attention1"
+    assert r.totals.peak_bytes == 4 * (2 * 65 * 64 + 4 * 65 * 65)
+    # training keeps the matrix for backward: activations + 16,900 more elements than without
+    without = archcalc.analyze(archcalc.parse(TINY.replace("attention, heads: 4",
+                                                           "linear, units: 64")))
+    extra = r.totals.training_bytes - without.totals.training_bytes
+    # the linear stand-in has 64·64 + 64 parameters and 65·64 activations, as the attention's
+    # output: the difference is the attention's parameters beyond it, with gradient and two
+    # Adam states (×4), and the matrix
+    assert extra == 4 * (4 * (16_640 - 4_160) + 4 * 65 * 65)
+
+
+def test_vit_b_16_as_torchvision_documents_it():
+    r = archcalc.analyze(archcalc.load("vit_b_16"))
+    assert r.totals.params == 86_567_656                    # torchvision's ViT_B_16_Weights
+    # 17.56 GFLOPS in torchvision's table: multiply-adds of the conv, the linears and QKᵀ, AV.
+    # Per block, N = 197, C = 768: qkv 197·768·2304, QKᵀ and AV 197·197·768 each, proj
+    # 197·768·768, MLP 2·197·768·3072; plus the patch conv 196·768·768 and the head 768·1000.
+    block = 197 * 768 * 2304 + 2 * 197 * 197 * 768 + 197 * 768 * 768 + 2 * 197 * 768 * 3072
+    assert r.totals.macs == 12 * block + 196 * 768 * 768 + 768 * 1000 == 17_563_828_224
+    rows = {row.name: row for row in r.layers}
+    assert rows["encoder.pos_embedding"].output == (1, 197, 768)
+    assert rows["heads.head"].output == (1, 1, 1000)
+
+
+def test_window_attention_of_a_swin_t_block():
+    # Swin-T's first stage: 56×56×96, 3 heads, 7×7 windows, a relative-position bias
+    net = archcalc.parse("""
+name: w
+input: [56, 56, 96]
+layers:
+  - {op: attention, heads: 3, window: 7, shift: 3, relpos: true}
+""")
+    row = archcalc.analyze(net).layers[1]
+    # qkv 96·288 + 288, proj 96·96 + 96, table 13·13·3; the index 49·49 a buffer
+    assert row.params == 96 * 288 + 288 + 96 * 96 + 96 + 13 * 13 * 3 == 37_755
+    assert row.buffers == 49 * 49
+    n = 56 * 56
+    assert row.macs == n * 96 * 288 + 2 * n * 49 * 96 + n * 96 * 96
+    assert row.scratch == 3 * n * 49
+    assert row.rf.size == (7, 7)
+
+
+def test_grid_and_cross_attention():
+    net = archcalc.parse("""
+name: g
+input: [28, 28, 64]
+layers:
+  - {op: attention, name: grid, heads: 2, grid: 7, relpos: true}
+  - {op: conv, name: kv, inputs: input, filters: 32, kernel: 2, stride: 2, padding: 0}
+  - {op: attention, name: cross, inputs: [grid, kv], heads: 4, kv_channels: 32}
+""")
+    rows = {r.name: r for r in archcalc.analyze(net).layers}
+    g = rows["grid"]
+    assert g.macs == 784 * 64 * 192 + 2 * 784 * 49 * 64 + 784 * 64 * 64
+    assert g.rf.is_global
+    c = rows["cross"]
+    # q 64·64, k and v 32·64 each, biases 3·64; proj 64·64 + 64
+    assert c.params == 64 * 64 + 2 * 32 * 64 + 192 + 64 * 64 + 64
+    # queries 784 tokens, keys 14·14 = 196
+    assert c.macs == 784 * 64 * 64 + 196 * 32 * 128 + 2 * 784 * 196 * 64 + 784 * 64 * 64
+
+
+def test_patch_merge_layer_scale_drop_path():
+    net = archcalc.parse("""
+name: m
+input: [7, 7, 96]
+layers:
+  - {op: patch_merge}
+  - {op: layernorm}
+  - {op: linear, units: 192, bias: false}
+  - {op: layer_scale}
+  - {op: drop_path, rate: 0.2}
+""")
+    rows = archcalc.analyze(net).layers
+    assert rows[1].output == (4, 4, 384)        # 7 padded to 8, halved; 4·96 channels
+    assert rows[3].params == 384 * 192
+    assert rows[4].params == 192
+    assert rows[5].activations == 0 and rows[5].params == 0
+
+
+@pytest.mark.parametrize("layer, says, hint", [
+    ("{op: attention, heads: 5}", "5 heads do not divide the 64 channels", "heads: "),
+    ("{op: attention, heads: 4, window: 5}", "the window 5 does not divide the map's height 8",
+     "10"),
+    ("{op: attention, heads: 4, window: 16}", "larger than the map's height 8", "window: 8"),
+    ("{op: attention, heads: 4, window: 4, shift: 4}", "a shift of 4 is not less than", "shift: 2"),
+    ("{op: attention, heads: 4, relpos: true}", "needs a window or a grid", "window: M"),
+    ("{op: tokens}\n  - {op: pos_embed, tokens: 65}", "holds 65 tokens, the input has 64",
+     "tokens: 64"),
+    ("{op: tokens}\n  - {op: class_token}\n  - {op: pos_embed, tokens: 64}",
+     "holds 64 tokens, the input has 65", "a class token adds 1 before it: tokens: 65"),
+    ("{op: tokens}\n  - {op: class_token}\n  - {op: untokens}", "65 tokens make no square map",
+     "class token"),
+    ("{op: class_token}", "reads a token sequence", "{op: tokens}"),
+])
+def test_bad_input_is_one_located_error_with_a_fix(layer, says, hint):
+    text = f"name: e\ninput: [8, 8, 64]\nlayers:\n  - {layer}\n"
+    with pytest.raises(ArchcalcError) as got:
+        archcalc.analyze(archcalc.parse(text))
+    d = got.value.diagnostics
+    assert len(d) == 1 and says in d[0].message, d
+    assert hint in (d[0].hint or ""), d[0].hint
+    assert d[0].pos.line >= 4
+
+
+def test_cross_attention_with_another_width_needs_kv_channels():
+    r = run_cli("summary", """
+name: x
+input: [8, 8, 64]
+layers:
+  - {op: conv, name: kv, filters: 32, kernel: 1, padding: 0}
+  - {op: attention, inputs: [input, kv], heads: 4}
+""")
+    assert r.returncode == 1
+    assert "the keys and values come from kv with 32 channels, the queries' input has 64" in \
+        r.stderr and "kv_channels: 32" in r.stderr
+
+
+def test_linear_is_per_token_and_fc_flattens():
+    net = archcalc.parse("name: l\ninput: [4, 4, 8]\nlayers:\n  - {op: linear, units: 3}\n"
+                         "  - {op: fc, name: f, inputs: input, units: 3}\n")
+    rows = archcalc.analyze(net).layers
+    assert rows[1].output == (4, 4, 3) and rows[1].params == 8 * 3 + 3
+    assert rows[2].output == (1, 1, 3) and rows[2].params == 128 * 3 + 3
+
+
+def test_explain_lists_the_attention_terms():
+    r = run_cli("explain", TINY, "attention1")
+    assert r.returncode == 0, r.stderr
+    assert "N·C·3D + N·G·D + N·G·D + N·D·C = 798,720 + 270,400 + 270,400 + 266,240 = " \
+           "1,605,760" in r.stdout
+    assert "heads·N·G = 4·65·65 = 16,900" in r.stdout
