@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import SPECS, import_torchvision
+from conftest import SPECS, import_torchvision, run_cli
 
 import archcalc
 
@@ -401,3 +401,12 @@ def test_the_meta_device_counts_as_the_cpu(spec, reports, reference):
     assert flops == 2 * reports(spec).totals.macs
     assert shapes == reference(spec)[1]
 
+
+def test_the_summary_says_what_the_buffers_are():
+    # a Swin holds no BatchNorm: its buffers are the attention's relative-position indices
+    swin = run_cli("summary", "swin_t").stdout
+    assert "buffers: 28,812 (attention's relative-position indices; Keras's" in swin
+    maxvit = run_cli("summary", "maxvit_t").stdout
+    assert "buffers: 100,438 (BatchNorm running statistics and attention's relative-position " \
+           "indices;" in maxvit
+    assert "buffers:" not in run_cli("summary", "convnext_tiny").stdout
