@@ -14,7 +14,8 @@ from archcalc.ops import lookup
 # ---------------------------------------------------------------------------------------------
 # an unknown op: a did-you-mean only for a close name, and what is known
 
-@pytest.mark.parametrize("word", ["attention", "lstm", "transformer", "embedding", "mlp"])
+# (attention was one of these words until it became an op: tests/test_attention.py)
+@pytest.mark.parametrize("word", ["rnn", "lstm", "transformer", "embedding", "mlp"])
 def test_unknown_op_suggests_nothing_far(word):
     with pytest.raises(ArchcalcError) as e:
         lookup(word, SourcePos())
@@ -40,10 +41,10 @@ def test_unknown_op_suggests_a_close_name(word, meant):
 
 def test_unknown_op_in_yaml(tmp_path):
     p = tmp_path / "a.yaml"
-    p.write_text("input: 32x32x3\nlayers:\n  - {op: attention}\n")
+    p.write_text("input: 32x32x3\nlayers:\n  - {op: transformer}\n")
     r = run_cli("summary", str(p))
     assert r.returncode == 1
-    assert "unknown op 'attention'" in r.stderr
+    assert "unknown op 'transformer'" in r.stderr
     assert "flatten'?" not in r.stderr and "did you mean" not in r.stderr
 
 
