@@ -147,3 +147,27 @@ def torch_figures(torch, model, shape=(1, 3, 224, 224)):
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         y = model(torch.zeros(*shape))
     return params, buffers, counter.get_total_flops(), y
+
+
+def import_torchvision():
+    """(torch, torchvision), torchvision's compiled ops stood in for where they do not load with
+    this torch (a torchvision built for another torch: ``torchvision::nms does not exist``);
+    skips the test where torch or torchvision is not installed. timm imports torchvision: call
+    this first."""
+    import re
+
+    torch = pytest.importorskip("torch")
+    lib = None
+    for _ in range(8):
+        try:
+            import torchvision
+            return torch, torchvision
+        except Exception as exc:          # (RuntimeError, AttributeError: an op it cannot find)
+            m = re.search(r"torchvision::(\w+)", str(exc))
+            if m is None:
+                pytest.skip(f"torchvision does not import: {exc}")
+            lib = lib or torch.library.Library("torchvision", "DEF")
+            lib.define(f"{m.group(1)}(Tensor x) -> Tensor")
+            for k in [k for k in sys.modules if k.startswith("torchvision")]:
+                del sys.modules[k]
+    pytest.skip("torchvision does not import")

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 
 import pytest
-from conftest import run_cli
+from conftest import import_torchvision, run_cli
 
 onnx = pytest.importorskip("onnx")
 np = pytest.importorskip("numpy")
@@ -111,28 +110,9 @@ def test_each_message_reads_as_a_sentence(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # torchvision's ConvNeXt, as the report had it
 
-def _torchvision():
-    """torchvision, its compiled ops stood in for where they do not load with this torch."""
-    torch = pytest.importorskip("torch")
-    lib = None
-    for _ in range(8):
-        try:
-            import torchvision
-            return torch, torchvision
-        except Exception as exc:          # (RuntimeError, AttributeError: an op it cannot find)
-            m = re.search(r"torchvision::(\w+)", str(exc))
-            if m is None:
-                pytest.skip(f"torchvision does not import: {exc}")
-            lib = lib or torch.library.Library("torchvision", "DEF")
-            lib.define(f"{m.group(1)}(Tensor x) -> Tensor")
-            for k in [k for k in sys.modules if k.startswith("torchvision")]:
-                del sys.modules[k]
-    pytest.skip("torchvision does not import")
-
-
 @pytest.mark.slow                     # about 10 s: torchvision's import and the export
 def test_torchvision_convnext_tiny_is_one_error(tmp_path):
-    torch, torchvision = _torchvision()
+    torch, torchvision = import_torchvision()
     model = torchvision.models.convnext_tiny().eval()
     path = str(tmp_path / "convnext.onnx")
     with torch.no_grad():

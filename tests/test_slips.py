@@ -16,6 +16,7 @@ from archcalc.ops import lookup
 # ---------------------------------------------------------------------------------------------
 # an unknown op: a did-you-mean only for a close name, and what is known
 
+# (attention was one of these words until it became an op: tests/test_attention.py)
 @pytest.mark.parametrize("word", ["recurrent", "lstm", "transformer", "embedding", "mlp"])
 def test_unknown_op_suggests_nothing_far(word):
     with pytest.raises(ArchcalcError) as e:

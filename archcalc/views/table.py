@@ -41,6 +41,21 @@ def _input_text(row: LayerRow, vols: dict) -> str:
     first = vol_text(vols[row.inputs[0]])
     return first if len(row.inputs) == 1 else f"{first} +{len(row.inputs) - 1}"
 
+# what each op's buffers are, in the order the words are said
+_BUFFER_WORDS = {"batchnorm": "BatchNorm running statistics",
+                 "attention": "attention's relative-position indices"}
+
+
+def _buffers_held(r: Report) -> str:
+    """What the buffers are, from the layers that hold them: BatchNorm's running statistics,
+    attention's relative-position indices (a Swin holds no BatchNorm)."""
+    kinds = {row.op for row in r.layers if row.buffers}
+    words = [w for op, w in _BUFFER_WORDS.items() if op in kinds]
+    if kinds - set(_BUFFER_WORDS):
+        words.append("fixed tensors of the layers")
+    return " and ".join(words)
+
+
 def totals_lines(r: Report) -> list[tuple[str, str]]:
     t, s = r.totals, r.settings
     per_batch = s.batch > 1
@@ -49,7 +64,7 @@ def totals_lines(r: Report) -> list[tuple[str, str]]:
          f", {t.non_trainable_params:,} non-trainable (PyTorch's and torchvision's count)"),
     ]
     if t.buffers:
-        lines.append(("buffers", f"{t.buffers:,} (BatchNorm running statistics; Keras's \"Total "
+        lines.append(("buffers", f"{t.buffers:,} ({_buffers_held(r)}; Keras's \"Total "
                       f"params\" includes them: {t.params + t.buffers:,})"))
     lines += [
         ("MACs", f"{exact_and_short(t.macs)} per image"
