@@ -152,3 +152,12 @@ def test_every_command_that_counts_takes_the_convention(tmp_path):
     # estimate predicts time from the work done, whatever a paper counted: no --convention
     r = run_cli("estimate", SMALL, "-D", "t4", "--convention", "fvcore")
     assert r.returncode == 2 and "--convention" in r.stderr
+
+
+def test_a_sweep_counts_every_variant_under_the_convention():
+    total = CONV + FC + BN + LN + UP + GAP
+    r = run_cli("sweep", SMALL, "--set", "batch=1,2", "-F", "csv", "--convention", "fvcore")
+    assert r.returncode == 0, r.stderr
+    rows = r.stdout.splitlines()
+    macs = rows[0].split(",").index("macs")
+    assert [int(row.split(",")[macs]) for row in rows[1:]] == [total, total]
