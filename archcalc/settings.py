@@ -29,6 +29,8 @@ from .units import DTYPES
 
 # state tensors an optimizer keeps per trainable parameter (the training estimate)
 OPTIMIZERS: dict[str, int] = {"sgd": 0, "momentum": 1, "adam": 2}
+# what the MACs figures count (the rules: archcalc.analysis.conventions; docs/definitions.md)
+CONVENTIONS = ("torchvision", "fvcore", "flopcounter")
 # what an ONNX node of an op archcalc does not know becomes
 UNKNOWN_MODES = ("error", "passthrough")
 BUILTINS = ("res", "input", "batch", "dtype", "optimizer", "rounding")
@@ -48,6 +50,8 @@ class Settings:
     batch: int = 1
     count_inplace: bool = False
     optimizer: str = "adam"
+    # what the MACs figures count (archcalc.analysis.conventions): torchvision's by default
+    convention: str = "torchvision"
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}
@@ -198,7 +202,8 @@ def _as_usage(fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
 def resolve(*, set: Mapping[str, Any] | None = None, input: Any = None, rounding: Any = None,
             filters: Any = None, double_after_pool: Any = None, column: Any = None,
             unknown: Any = None, dtype: Any = None, batch: Any = None, optimizer: Any = None,
-            count_inplace: Any = None, label: str = "<spec>", cli: bool = False) -> LoadOptions:
+            count_inplace: Any = None, convention: Any = None, label: str = "<spec>",
+            cli: bool = False) -> LoadOptions:
     """Every setting of a request, merged and checked (the module's docstring gives the rules).
     Values are Python values or, from the command line (``cli``), the options' text. Every
     problem is one diagnostic; all of them are raised together (kind "usage")."""
@@ -247,7 +252,8 @@ def resolve(*, set: Mapping[str, Any] | None = None, input: Any = None, rounding
     if column is not None and not isinstance(column, str):
         p.add(f"{_spell('column', cli)} names a column, got {column!r}", "e.g. column='D'")
     settings = p.check(resolve_analysis, Settings(), dtype=dtype, batch=batch,
-                       optimizer=optimizer, count_inplace=count_inplace, cli=cli)
+                       optimizer=optimizer, count_inplace=count_inplace, convention=convention,
+                       cli=cli)
     p.raise_any()
     assert settings is not None         # resolve_analysis failed only with a diagnostic
     chosen = {k: builtins[k] for k in ANALYSIS_BUILTINS if k in builtins}
@@ -257,7 +263,7 @@ def resolve(*, set: Mapping[str, Any] | None = None, input: Any = None, rounding
 
 
 def resolve_analysis(base: Settings, *, dtype: Any = None, batch: Any = None,
-                     optimizer: Any = None, count_inplace: Any = None,
+                     optimizer: Any = None, count_inplace: Any = None, convention: Any = None,
                      cli: bool = False) -> Settings:
     """``base`` with the analysis settings given (None keeps the base's), each checked."""
     p = _Problems()
@@ -269,6 +275,9 @@ def resolve_analysis(base: Settings, *, dtype: Any = None, batch: Any = None,
     if optimizer is not None:
         changes["optimizer"] = p.check(check_choice, optimizer, tuple(OPTIMIZERS),
                                        _spell("optimizer", cli))
+    if convention is not None:
+        changes["convention"] = p.check(check_choice, convention, CONVENTIONS,
+                                        _spell("convention", cli))
     if count_inplace is not None:
         if isinstance(count_inplace, bool):
             changes["count_inplace"] = count_inplace

@@ -11,6 +11,7 @@ spec's language :mod:`.fixes`; the arithmetic behind each figure (``archcalc exp
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from math import prod
 from operator import attrgetter
 from typing import Any
@@ -62,19 +63,19 @@ def problems(exc: ArchcalcError, errors_only: bool = False) -> list[Diagnostic]:
 
 @paused_gc()
 def analyze(net: Network, dtype: Any = None, batch: Any = None, count_inplace: Any = None,
-            optimizer: Any = None) -> Report:
+            optimizer: Any = None, convention: Any = None) -> Report:
     """Analyze ``net``; returns a :class:`Report` or raises :class:`ArchcalcError` with every
     error found. The settings are the network's own (``net.settings``: fp32, batch 1, adam, in
     place, unless the spec was loaded with ``set={"batch": 32}`` or the options of a command);
     ``dtype`` (bytes per element), ``batch`` (images per step), ``count_inplace`` (in-place ops
-    get buffers of their own) and ``optimizer`` (the training estimate's) replace them. Warnings
-    are in ``report.diagnostics``."""
+    get buffers of their own), ``optimizer`` (the training estimate's) and ``convention`` (what
+    the MACs count: :mod:`.conventions`) replace them. Warnings are in ``report.diagnostics``."""
     if not isinstance(net, Network):
         raise error(f"analyze takes a Network, got {type(net).__name__}", OPTIONS,
                     hint="make one first: archcalc.analyze(archcalc.parse(\"C3D64 M\")) or "
                          "archcalc.load(\"spec.yaml\")", kind="usage")
     settings = resolve_analysis(net.settings, dtype=dtype, batch=batch, optimizer=optimizer,
-                                count_inplace=count_inplace)
+                                count_inplace=count_inplace, convention=convention)
     rows, diags, errors, store = walk(net, settings.count_inplace)
     diags = improve(net, diags) + list(net.warnings)
     if errors:
@@ -102,8 +103,13 @@ def analyze(net: Network, dtype: Any = None, batch: Any = None, count_inplace: A
         buffers=buffers, input_bytes=prod(net.input) * batch_ * size, batch=batch_,
         train_only_params=t_params, train_only_buffers=t_buffers, train_only_macs=t_macs,
         train_only_activations=t_acts)
-    return Report(net.name, net.input, tuple(rows), totals, settings, tuple(diags),
-                  net.block_outputs)
+    if settings.convention == "torchvision":
+        return Report(net.name, net.input, tuple(rows), totals, settings, tuple(diags),
+                      net.block_outputs)
+    from .conventions import under  # the rows' MACs counted under another convention
+    return under(Report(net.name, net.input, tuple(rows), totals,
+                        replace(settings, convention="torchvision"), tuple(diags),
+                        net.block_outputs), settings.convention)
 
 
 __all__ = ["analyze", "diagnose", "problems", "walk"]

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from ..errors import OPTIONS, ArchcalcError, error
 from ..graph import Network
-from ..ops import GLOBAL, IDENTITY, MERGE, OPS, RFStep
+from ..ops import GLOBAL, IDENTITY, MERGE, OPS, RFStep, Vol
 from ..ops import derive as dv
 from ..ops.windowed import Conv
 from ..ops.words import counted
@@ -191,8 +191,28 @@ def explain_layer(row: LayerRow, net: Network, report: Report,
     ins = [rows[s].output for s in row.inputs]
     figures = layer.opdef.explain(layer.attrs, ins, row.output, net.rounding)
     figures += activation_figures(row, report, rows) + rf_figures(row, net, rows)
-    figures += sharing(row, net, rows)
+    figures += sharing(row, net, rows) + convention_figures(row, ins)
     return LayerExplanation(row.name, row.op, row.detail, row.inputs, figures)
+
+
+def convention_figures(row: LayerRow, ins: list[Vol]) -> list[dv.Derivation]:
+    """The layer's count under each counting convention, where one counts more than its MACs
+    (docs/definitions.md, "Counting conventions"): which terms each adds."""
+    from . import conventions as cv
+    added = {key: cv.terms(key, row, ins) for key in cv.CONVENTIONS}
+    if not row.macs and not any(added.values()):
+        return []
+    parts, values = [], {}
+    for key, c in cv.CONVENTIONS.items():
+        n = cv.layer_count(key, row, ins)
+        values[key] = n
+        extra = added[key]
+        how = ("2·MACs" if c.factor == 2 else "MACs") + "".join(
+            f" + {t.formula} ({t.what})" for t in extra)
+        parts.append(f"{key} {how} = {n:,}")
+    text = "; ".join(parts)       # (its numbers by convention are in ``values``)
+    return [dv.Derivation("conventions", "by convention", text, "", text, values,
+                          "torchvision and fvcore count MACs, flopcounter FLOPs")]
 
 
 def select(report: Report, net: Network, wanted: Sequence[str] | None) -> list[LayerRow]:

@@ -119,6 +119,11 @@ _LOAD: dict[str, inspect.Parameter] = {p.name: p for p in (
     _param("optimizer", str | None, typer.Option(
         None, "--optimizer", metavar="NAME",
         help="for the training estimate: sgd, momentum or adam (default)")),
+    _param("convention", str | None, typer.Option(
+        None, "--convention", metavar="NAME",
+        help="what the MACs count: torchvision (default: conv, linear and attention's matrix "
+             "products), fvcore (+ norms, interpolation, adaptive pooling per element) or "
+             "flopcounter (PyTorch's FlopCounterMode: 2 FLOPs a MAC); docs/definitions.md")),
     _param("count_inplace", bool, typer.Option(
         False, "--count-inplace",
         help="give in-place ops (ReLU and the other activations PyTorch runs in place, "
@@ -126,7 +131,7 @@ _LOAD: dict[str, inspect.Parameter] = {p.name: p for p in (
 )}
 ALL_LOAD = tuple(_LOAD)
 SPEC_OPTIONS = ("input", "filters", "double_after_pool", "rounding", "unknown", "column", "set_")
-ANALYSIS_OPTIONS = ("dtype", "batch", "optimizer", "count_inplace")
+ANALYSIS_OPTIONS = ("dtype", "batch", "optimizer", "count_inplace", "convention")
 
 
 def request(*, exclude: Sequence[str] = (), only: Sequence[str] | None = None) -> Any:

@@ -50,7 +50,8 @@ def vary(base: LoadOptions, values: Mapping[str, Any]) -> LoadOptions:
     return resolve(set={**base.params, **values}, input=base.input, rounding=base.rounding,
                    filters=base.filters, double_after_pool=base.double_after_pool,
                    column=base.column, unknown=base.unknown, dtype=s.dtype, batch=s.batch,
-                   optimizer=s.optimizer, count_inplace=s.count_inplace, label=base.label)
+                   optimizer=s.optimizer, count_inplace=s.count_inplace,
+                   convention=s.convention, label=base.label)
 
 
 class Design:

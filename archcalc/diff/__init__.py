@@ -392,8 +392,11 @@ TOTALS = (("params", "parameters"), ("buffers", "buffers"), ("macs", "MACs"),
 def _totals(a: Report, b: Report, out_a: Sequence[str] | None,
             out_b: Sequence[str] | None) -> tuple[Delta, ...]:
     out = []
+    counted = a.settings.convention if a.settings.convention == b.settings.convention else None
     for key, label in TOTALS:
         before, after = getattr(a.totals, key), getattr(b.totals, key)
+        if key == "macs" and counted not in (None, "torchvision", "flopcounter"):
+            label = f"MACs ({counted})"
         where = (a.totals.peak_layer, b.totals.peak_layer) if key == "peak_bytes" else (None, None)
         out.append(Delta(key, label, before, after, where))
     ra, rb = at_output(a, out_a), at_output(b, out_b)

@@ -14,6 +14,8 @@ from .text import md_cell, vol_text
 def render_json(r: Report, depth: int | None = None,
                 sharing: dict[str, tuple[int, int, int]] | None = None) -> str:
     doc = r.to_dict(depth)
+    from ..analysis.conventions import every_total
+    doc["totals"]["conventions"] = every_total(r)    # docs/definitions.md, "Counting conventions"
     if sharing:                  # summary --sharing: each convolution's three counts
         for row in doc["layers"]:
             if row["name"] in sharing:

@@ -67,10 +67,12 @@ def totals_lines(r: Report) -> list[tuple[str, str]]:
         lines.append(("buffers", f"{t.buffers:,} ({_buffers_held(r)}; Keras's \"Total "
                       f"params\" includes them: {t.params + t.buffers:,})"))
     lines += [
-        ("MACs", f"{exact_and_short(t.macs)} per image"
+        ("MACs" if s.convention in ("torchvision", "flopcounter") else f"MACs ({s.convention})",
+         f"{exact_and_short(t.macs)} per image"
          + (f", {exact_and_short(t.batch_macs)} per batch of {s.batch}"
             if per_batch else "")),
-        ("FLOPs (2 × MACs)", f"{exact_and_short(t.flops)} per image"
+        ("FLOPs (2 × MACs" + ("; FlopCounterMode's)" if s.convention == "flopcounter" else ")"),
+         f"{exact_and_short(t.flops)} per image"
          + (f", {exact_and_short(t.flops * s.batch)} per batch"
             if per_batch else "")),
         ("activations", f"{t.activations:,} elements per image, {human_bytes(t.activation_bytes)} "

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import typer
+
 from ...analysis import analyze, problems
 from ...errors import OPTIONS, ArchcalcError, Diagnostic
 from ...settings import LoadOptions
@@ -37,14 +39,27 @@ def read_all(specs: list[str], opts: LoadOptions) -> list[tuple]:
 @command
 def compare(
     specs: list[str] = SPECS,
-    opts: LoadOptions = request(exclude=("column",)),
+    opts: LoadOptions = request(exclude=("column", "convention")),
     format: str = format_option(FORMATS),
+    convention: str = typer.Option(
+        "torchvision", "--convention", metavar="NAMES",
+        help="what the MACs count, one convention or several separated by commas "
+             "(torchvision,fvcore,flopcounter: each network under each, side by side); "
+             "docs/definitions.md"),
 ) -> None:
     """Totals of several networks side by side (every column of a VGG-style table)."""
     fmt = choice(format, FORMATS, "--format")
+    from ...analysis import conventions
     from ...views.compare import render_compare
-    entries = [(report, net.weight_layers(), shown) for net, report, shown in
-               read_all(specs, opts)]
+    names = [conventions.lookup(c).key for c in convention.split(",") if c.strip()] or \
+        [conventions.DEFAULT]
+    entries = []
+    for net, report, shown in read_all(specs, opts):
+        for key in names:
+            counted = conventions.under(report, key)
+            if len(names) > 1:
+                counted = replace(counted, name=f"{report.name} ({key})")
+            entries.append((counted, net.weight_layers(), shown))
     out = render_compare(entries, fmt)
     if out is not None:
         print(out, end="")

@@ -74,7 +74,7 @@ def draw(
     direction: str | None = typer.Option(None, "--direction", metavar="DIR",
                                          help="TB (the layers top to bottom, the default) or "
                                               "LR (left to right)"),
-    opts: LoadOptions = request(exclude=("optimizer", "count_inplace")),
+    opts: LoadOptions = request(exclude=("optimizer", "count_inplace", "convention")),
 ) -> None:
     """Draw a network: its layer graph with every layer's figures (SVG, PNG, Graphviz DOT or
     Mermaid), optionally shaded as a heat map."""

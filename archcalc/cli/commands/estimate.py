@@ -21,7 +21,7 @@ def estimate(
                                          "math), fp16, bf16 or int8: the bytes per element "
                                          "and the peak used"),
     format: str = format_option(FORMATS),
-    opts: LoadOptions = request(exclude=("dtype", "optimizer", "count_inplace")),
+    opts: LoadOptions = request(exclude=("dtype", "optimizer", "count_inplace", "convention")),
 ) -> None:
     """Predicted time per layer on a device: FLOPs, bytes moved, arithmetic intensity, compute-
     or memory-bound, time = max(FLOPs/peak, bytes/bandwidth)/efficiency + overhead; totals and

@@ -19,7 +19,7 @@ def explain(
         None, metavar="[LAYER...]", show_default=False,
         help="layer names as the summary lists them, ranges such as conv3..pool5, or block "
              "names (default: every layer, and the totals in words)"),
-    opts: LoadOptions = request(),
+    opts: LoadOptions = request(exclude=("convention",)),
     format: str = format_option(FORMATS, "text"),
 ) -> None:
     """The arithmetic behind every figure: each layer's output size with the numbers put into

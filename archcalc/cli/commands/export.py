@@ -32,7 +32,8 @@ def export(
     external_data: bool | None = typer.Option(
         None, "--external-data/--no-external-data",
         help="weights in OUTPUT.data beside the model (default: only past 2 GiB)"),
-    opts: LoadOptions = request(exclude=("dtype", "batch", "optimizer", "count_inplace")),
+    opts: LoadOptions = request(exclude=("dtype", "batch", "optimizer", "count_inplace",
+                                               "convention")),
 ) -> None:
     """Compile a network to an ONNX file, checked against the analyzer."""
     from ...analysis import analyze

@@ -43,7 +43,7 @@ def run(
     weights: str = typer.Option("random", "--weights", "-w", metavar="MODE",
                                 help="for a spec: random or zeros"),
     seed: str = SEED,
-    opts: LoadOptions = request(exclude=("dtype", "optimizer", "count_inplace")),
+    opts: LoadOptions = request(exclude=("dtype", "optimizer", "count_inplace", "convention")),
     profile: bool = typer.Option(False, "--profile",
                                  help="time every layer with onnxruntime's profiler, beside "
                                       "the prediction (docs/latency.md)"),

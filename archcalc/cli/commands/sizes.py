@@ -26,7 +26,8 @@ def sizes(
     axis: str = typer.Option("square", "--axis", metavar="AXIS",
                              help="square (H = W = N, the default), height (W kept) or width "
                                   "(H kept)"),
-    opts: LoadOptions = request(exclude=("dtype", "batch", "optimizer", "count_inplace")),
+    opts: LoadOptions = request(exclude=("dtype", "batch", "optimizer", "count_inplace",
+                                               "convention")),
     format: str = format_option(FORMATS),
 ) -> None:
     """Every input size in a range for which the network is valid under the rounding rule,
