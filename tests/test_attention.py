@@ -178,3 +178,18 @@ def test_explain_lists_the_attention_terms():
     assert "N·C·3D + N·G·D + N·G·D + N·D·C = 798,720 + 270,400 + 270,400 + 266,240 = " \
            "1,605,760" in r.stdout
     assert "heads·N·G = 4·65·65 = 16,900" in r.stdout
+
+
+def test_a_window_as_large_as_the_map_is_global_attention():
+    # Swin-T's last stage: one 7×7 window over the 7×7 map
+    net = archcalc.parse("name: w\ninput: [7, 7, 32]\nlayers:\n"
+                         "  - {op: attention, heads: 2, window: 7, relpos: true}\n")
+    assert archcalc.analyze(net).layers[1].rf.is_global
+
+
+def test_a_grid_that_does_not_divide_the_map_says_what_works():
+    net = "name: g\ninput: [7, 7, 32]\nlayers:\n  - {op: attention, heads: 2, grid: 2}\n"
+    with pytest.raises(ArchcalcError) as got:
+        archcalc.analyze(archcalc.parse(net))
+    hint = got.value.diagnostics[0].hint
+    assert "6 or 8 work" in hint and "Swin" not in hint

@@ -2,7 +2,6 @@
 derived by hand on a small network, and fvcore's and FlopCounterMode's own counts of the same
 networks built in PyTorch (optional: they need torch, fvcore, torchvision)."""
 import json
-import sys
 
 import pytest
 from conftest import run_cli
@@ -65,23 +64,9 @@ def test_default_figures_do_not_change():
 
 
 def _torchvision():
-    torch = pytest.importorskip("torch")
     pytest.importorskip("fvcore")
-    import re
-    lib = None
-    for _ in range(8):
-        try:
-            import torchvision
-            return torch, torchvision
-        except Exception as exc:          # its compiled ops, stood in for where they do not load
-            m = re.search(r"torchvision::(\w+)", str(exc))
-            if m is None:
-                pytest.skip(f"torchvision does not import: {exc}")
-            lib = lib or torch.library.Library("torchvision", "DEF")
-            lib.define(f"{m.group(1)}(Tensor x) -> Tensor")
-            for k in [k for k in sys.modules if k.startswith("torchvision")]:
-                del sys.modules[k]
-    pytest.skip("torchvision does not import")
+    from conftest import import_torchvision
+    return import_torchvision()
 
 
 def _fvcore(model, shape):
@@ -121,7 +106,8 @@ def test_the_small_network_as_fvcore_and_flopcounter_count_it():
 
 
 @pytest.mark.slow                     # torchvision's import and two traces: about 15 s
-@pytest.mark.parametrize("name", ["resnet50", "mobilenet_v2", "densenet121"])
+@pytest.mark.parametrize("name", ["resnet50", "mobilenet_v2", "densenet121", "convnext_tiny",
+                                  "swin_t"])
 def test_torchvision_cnns_as_fvcore_counts_them(name):
     torch, torchvision = _torchvision()
     model = getattr(torchvision.models, name)()
@@ -129,6 +115,17 @@ def test_torchvision_cnns_as_fvcore_counts_them(name):
     assert _fvcore(model, (3, 224, 224)) == conventions.total(r, "fvcore")
     assert _flopcounter(model, (3, 224, 224)) == conventions.total(r, "flopcounter")
     assert torch is not None
+
+
+def test_deit_as_fvcore_counts_it_by_hand():
+    # DeiT's tables are fvcore's count of timm's ViT with explicit q @ k.T and attn @ v
+    # (fused attention off): the MACs, plus LayerNorm's 5 per element (25 LayerNorms of
+    # 197 tokens). DeiT-B (vit_b_16's shape): 17,563,828,224 + 25·197·768·5 = 17,582,740,224,
+    # "17.6 G"; DeiT-S: 4,598,882,304 + 25·197·384·5 = 4,608,338,304, "4.6 G".
+    for spec, macs, c in (("vit_b_16", 17_563_828_224, 768), ("deit_s", 4_598_882_304, 384)):
+        r = archcalc.analyze(archcalc.load(spec))
+        assert r.totals.macs == macs
+        assert conventions.total(r, "fvcore") == macs + 25 * 197 * c * 5
 
 
 def test_every_command_that_counts_takes_the_convention(tmp_path):

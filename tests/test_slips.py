@@ -624,9 +624,9 @@ def test_articles_before_numbers_in_hints():
 
 
 def test_a_name_that_is_no_shipped_network_says_so():
-    r = run_cli("summary", "vit_x_99")
+    r = run_cli("summary", "my_net_v2")
     assert r.returncode == 1
-    assert "no shipped network is called vit_x_99 (archcalc specs lists them)" in r.stderr
+    assert "no shipped network is called my_net_v2 (archcalc specs lists them)" in r.stderr
     assert r.stderr.count("tokens:") == 1, r.stderr
 
 

@@ -126,9 +126,12 @@ class Attention(Op):
                 if size % m:
                     raise error(
                         f"the {what} {m} does not divide the map's {axis} {size}", **where,
-                        hint=f"inputs whose {axis} here is {_divisors_near(size, m)} work; a "
-                             f"Swin implementation pads the map to {size + (-size) % m} first "
-                             "(padding archcalc does not add)")
+                        hint=f"inputs whose {axis} here is {_divisors_near(size, m)} work"
+                             + (f"; a Swin implementation pads the map to "
+                                f"{size + (-size) % m} first (padding archcalc does not add)"
+                                if what == "window" else
+                                "; MobileViT resizes the map to a multiple of its patch first "
+                                "(archcalc does not)"))
             for s, m in zip(a["shift"], part):
                 if s >= m:
                     raise error(f"a shift of {s} is not less than the window {m}", **where,
@@ -165,7 +168,7 @@ class Attention(Op):
         return int(a["heads"]) * h * w * self.group(a, ins)
 
     def rf_step(self, a: Attrs, ins: Sequence[Vol]) -> RFStep | RFKind:
-        if not a["window"]:
+        if not a["window"] or tuple(a["window"]) == tuple(ins[0][:2]):    # one window: global
             return GLOBAL
         mh, mw = a["window"]
         return RFStep((mh, mw), (1, 1), ((mh - 1) / 2, (mw - 1) / 2))
