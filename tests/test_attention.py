@@ -193,3 +193,17 @@ def test_a_grid_that_does_not_divide_the_map_says_what_works():
         archcalc.analyze(archcalc.parse(net))
     hint = got.value.diagnostics[0].hint
     assert "6 or 8 work" in hint and "Swin" not in hint
+
+
+def test_the_latency_model_sees_attention_as_matrix_products():
+    from archcalc import latency
+    from archcalc.latency import model
+    r = archcalc.analyze(archcalc.parse(TINY))
+    est = model.estimate(r, latency.device("t4"))
+    t = est.by_name()["attention1"]
+    assert t.kind == "fc" and t.flops == 2 * 1_605_760
+    # fp32: weights, its input and output (65·64 each) and the matrix written, read, written by
+    # the softmax and read by the weighted sum (4 · 4·65·65)
+    assert t.bytes == 4 * (16_640 + 2 * 65 * 64 + 4 * 4 * 65 * 65)
+    assert est.by_name()["linear1"].kind == "fc"
+    assert est.by_name()["tokens1"].kind == "view" and est.by_name()["take_token1"].kind == "view"

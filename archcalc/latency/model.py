@@ -5,7 +5,9 @@ uses it. Definitions: docs/definitions.md ("Latency"), docs/latency.md.
     FLOPs     = 2 × MACs × batch                       (the Report's MACs: conv and fc only)
     bytes     = size(dtype) × (weights + buffers        (read once per batch)
                                + batch × Σ input elements   (read)
-                               + batch × output elements)   (written)
+                               + batch × output elements    (written)
+                               + batch × 4 × attention matrix)  (scores written, read by
+                                 the softmax, its output written, read by the weighted sum)
     intensity = FLOPs / bytes
     time      = max(FLOPs / peak, bytes / bandwidth) / efficiency(kind) + overhead
 
@@ -27,13 +29,16 @@ POOLS = {"maxpool", "avgpool", "global_avgpool", "adaptive_avgpool", "global_max
 EPILOGUE_OPS = {"batchnorm", "relu", "relu6", "leaky_relu", "sigmoid", "hardsigmoid", "add"}
 PRODUCERS = {"conv", "conv1x1", "depthwise", "fc", "epilogue"}
 # no work at inference: a reshape (a view of its input) or the identity
-VIEWS = {"flatten", "dropout"}
+VIEWS = {"flatten", "dropout", "tokens", "untokens", "take_token", "drop_path"}
+# matrix products: a linear on every token, attention (its projections and two products)
+MATMULS = {"fc", "linear", "attention"}
 
 
 def kind_of(row: LayerRow, in_channels: int | None) -> str | None:
     """The op kind a layer's efficiency factor is fitted for: conv (k×k, k > 1), conv1x1,
-    depthwise, fc, pool or elementwise (everything else that moves data); "view" for a layer
-    that does no work at inference; None for the input."""
+    depthwise, fc (matrix products: fc, linear, attention), pool or elementwise (everything
+    else that moves data); "view" for a layer that does no work at inference; None for the
+    input."""
     op = row.op
     if op == "input":
         return None
@@ -46,7 +51,7 @@ def kind_of(row: LayerRow, in_channels: int | None) -> str | None:
         if g > 1 and in_channels is not None and g == in_channels:
             return "depthwise"
         return "conv1x1" if tuple(row.attrs.get("kernel", (1, 1))) == (1, 1) else "conv"
-    if op == "fc":
+    if op in MATMULS:
         return "fc"
     if op in POOLS:
         return "pool"
@@ -166,7 +171,8 @@ def estimate(report: Report, device: Device, dtype: str | None = None) -> Estima
             continue
         flops = 2 * row.macs * batch
         moved = size * (row.params + row.buffers
-                        + batch * (sum(prod(vols[s]) for s in row.inputs) + prod(row.output)))
+                        + batch * (sum(prod(vols[s]) for s in row.inputs) + prod(row.output)
+                                   + 4 * row.scratch))
         c, m = flops / peak, moved / bw
         eff = device.efficiency.get(kind, 1.0)
         out.append(LayerTime(row.name, row.op, kind, flops, moved, c, m, max(c, m) / eff + over))
