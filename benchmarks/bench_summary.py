@@ -1,7 +1,7 @@
 """How fast archcalc answers: `archcalc summary specs/vgg16.yaml` end to end (a new process each
 time, as a user runs it, output to a pipe) beside `python -c pass` (the interpreter alone) in the
 same run, interleaved so that both see the same machine load; and the in-process analysis of
-VGG16 (parse once, analyze many times).
+VGG16 and of ViT-B/16 (parse once, analyze many times); `archcalc summary vit_b_16` beside them.
 
     python benchmarks/bench_summary.py [--runs 20]
 
@@ -27,6 +27,7 @@ COMMANDS = {
                                           "specs/vgg16.yaml"],
     "archcalc summary specs/vgg16.yaml -F json": [sys.executable, "-m", "archcalc.cli",
                                                   "summary", "specs/vgg16.yaml", "-F", "json"],
+    "archcalc summary vit_b_16": [sys.executable, "-m", "archcalc.cli", "summary", "vit_b_16"],
 }
 
 
@@ -50,9 +51,9 @@ def end_to_end(runs: int) -> dict[str, list[float]]:
     return times
 
 
-def in_process(runs: int) -> tuple[list[float], list[float]]:
+def in_process(runs: int, spec: str = "vgg16") -> tuple[list[float], list[float]]:
     import archcalc
-    text = (ROOT / "specs" / "vgg16.yaml").read_text()
+    text = (ROOT / "specs" / f"{spec}.yaml").read_text()
     net = archcalc.parse(text)
     analyze_t, parse_t = [], []
     for _ in range(runs):
@@ -84,6 +85,10 @@ def main() -> None:
     print(f"analyze(VGG16) in process: median {statistics.median(an)*1e6:.0f} µs, "
           f"min {min(an)*1e6:.0f} µs over {len(an)} runs")
     print(f"parse(vgg16.yaml) in process: median {statistics.median(pa)*1e6:.0f} µs")
+    an, pa = in_process(max(args.runs, 200), "vit_b_16")
+    print(f"analyze(ViT-B/16) in process: median {statistics.median(an)*1e6:.0f} µs, "
+          f"min {min(an)*1e6:.0f} µs over {len(an)} runs (target: under 2 ms); parse "
+          f"{statistics.median(pa)*1e6:.0f} µs")
 
 
 if __name__ == "__main__":
