@@ -42,14 +42,14 @@ def main() -> None:
     import archcalc
     from archcalc.latency import calibrate, model, profile
     from archcalc.latency.devices import Device
+    from archcalc.settings import resolve
     from archcalc.spec import read_one as load_one
+    opts = resolve(input=args.input, cli=True)
 
     def load(name):
         if name == "dw-probe":
-            net = load_one(calibrate.DW_PROBE, args.input, None, None, None, None)
-            net.name = "dw-probe"
-            return net
-        return load_one(name, args.input, None, None, None, None)
+            return load_one(calibrate.DW_PROBE, opts).replace(name="dw-probe")
+        return load_one(name, opts)
 
     print(f"onnxruntime {onnxruntime.__version__}, {os.cpu_count()} logical CPUs, "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; repeats {args.repeats}, "
