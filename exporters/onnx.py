@@ -426,6 +426,25 @@ def _shuffle(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at
     g.node("Reshape", [swapped, _ints(g, f"{n}.shape", [0, c, h, w])], n, 4)
 
 
+def _pixel_shuffle(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol,
+                   at: At) -> None:
+    """PyTorch's pixel_shuffle is ONNX's DepthToSpace in CRD order."""
+    g.node("DepthToSpace", [g.as4d(ins[0])], layer.name, 4, blocksize=layer.attrs["factor"],
+           mode="CRD")
+
+
+def _pixel_unshuffle(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol,
+                     at: At) -> None:
+    """PyTorch's pixel_unshuffle: [B, C, H·r, W·r] → [B, C, H, r, W, r] → [B, C, r, r, H, W] →
+    [B, C·r², H, W] (SpaceToDepth would order the channels block first)."""
+    n, r, (h, w, c) = layer.name, layer.attrs["factor"], vin[0]
+    split = g.node("Reshape", [g.as4d(ins[0]), g.const(f"{n}.blocks", np.array(
+        [0, c, h // r, r, w // r, r], np.int64))], g.fresh(f"{n}.blocks"), 6)
+    moved = g.node("Transpose", [split], g.fresh(f"{n}.moved"), 6, perm=[0, 1, 3, 5, 2, 4])
+    g.node("Reshape", [moved, g.const(f"{n}.shape", np.array([0, c * r * r, h // r, w // r],
+                                                             np.int64))], n, 4)
+
+
 def _upsample(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: At) -> None:
     """Resize by the whole factors: nearest as PyTorch's (asymmetric coordinates, floor),
     bilinear as PyTorch's align_corners=False (linear, half-pixel)."""
@@ -689,6 +708,8 @@ EMIT: dict[str, Emitter] = {
     "conv_transpose": _conv_transpose,
     "pad": _pad,
     "crop": _crop,
+    "pixel_shuffle": _pixel_shuffle,
+    "pixel_unshuffle": _pixel_unshuffle,
     # activations, norms, broadcast merges
     "relu6": _relu6,
     "hardswish": _hardswish,
@@ -928,6 +949,9 @@ def _probe_network() -> Network:
     b.add("pad", {"padding": 1, "mode": "reflect"}, pos, inputs=[lin])
     b.add("pad", {"padding": [0, 1, 1, 0]}, pos)
     b.add("crop", {}, pos, inputs=[lin, pool])
+    # DepthToSpace; Reshape/Transpose
+    b.add("pixel_shuffle", {"factor": 2}, pos, inputs=[pool])
+    b.add("pixel_unshuffle", {"factor": 2}, pos)
     # activations, norms, broadcast merges
     x = pool
     for kind, raw in (("relu6", {}), ("hardswish", {}), ("hardsigmoid", {}), ("silu", {}),

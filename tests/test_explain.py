@@ -46,6 +46,8 @@ def every_op_network():
     b.add("pad", {"padding": [1, 0, 2, 1], "mode": "reflect"}, pos, inputs=[up])
     b.add("crop", {"size": [3, 2]}, pos)
     b.add("crop", {}, pos, inputs=[up, pool])
+    b.add("pixel_shuffle", {"factor": 2}, pos, inputs=[pool])
+    b.add("pixel_unshuffle", {"factor": 2}, pos)
     # the modern activations, norms, broadcast merges
     x = pool
     for op, attrs in (("relu6", {}), ("hardswish", {}), ("hardsigmoid", {}), ("silu", {}),

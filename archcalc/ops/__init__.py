@@ -43,7 +43,7 @@ from .elementwise import (
 )
 from .merges import Add, Concat, Mul
 from .normalization import BatchNorm, GroupNorm, InstanceNorm, LayerNorm
-from .resampling import ConvTranspose, Crop, Pad, Upsample
+from .resampling import ConvTranspose, Crop, Pad, PixelShuffle, PixelUnshuffle, Upsample
 from .shape import Flatten, Input, Opaque
 from .tokens import (
     ClassToken,
@@ -73,7 +73,7 @@ _KINDS: tuple[type[Op], ...] = (
     Input, Conv, DepthwiseConv, MaxPool, AvgPool, GlobalAvgPool, AdaptiveAvgPool, FC, ReLU, Tanh,
     Sigmoid, Dropout, Softmax, LRN, BatchNorm, Flatten, Concat, Add,
     # channels and resampling
-    Slice, Shuffle, Upsample, ConvTranspose, Pad, Crop,
+    Slice, Shuffle, Upsample, ConvTranspose, Pad, Crop, PixelShuffle, PixelUnshuffle,
     # activations, norms, broadcast merges
     ReLU6, HardSwish, HardSigmoid, SiLU, GELU, LeakyReLU, PReLU, ELU,
     GroupNorm, LayerNorm, InstanceNorm, GlobalMaxPool, Mul,

@@ -379,3 +379,84 @@ class Crop(Op):
 
     def describe(self, a: Attrs) -> str:
         return "centre" if a["size"] is None else f"centre {a['size'][0]}×{a['size'][1]}"
+
+
+class PixelShuffle(Op):
+    """PyTorch's ``PixelShuffle(r)`` (ONNX ``DepthToSpace``, mode CRD): H×W×(C·r²) →
+    rH×rW×C, output (c, h·r + i, w·r + j) = input (c·r² + i·r + j, h, w). No weights and no
+    arithmetic; each output pixel reads one input pixel, so its field is nearest upsampling's
+    by r."""
+    kind = "pixel_shuffle"
+    names = ("depth_to_space", "pixelshuffle")
+    ATTRS = {"factor": REQUIRED}
+
+    def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
+        return as_int(value, name, pos)
+
+    def shape(self, a: Attrs, ins: Sequence[Vol], at: At) -> Vol:
+        h, w, c = ins[0]
+        r = a["factor"]
+        if c % (r * r):
+            raise error(f"pixel_shuffle by {r} needs channels divisible by {r}·{r} = {r * r}, "
+                        f"the input has {counted(c, 'channel')}", at.pos, layer=at.layer,
+                        hint=f"give the layer before it {(c // (r * r) + 1) * r * r} or "
+                             f"{max(1, c // (r * r)) * r * r} filters")
+        return (h * r, w * r, c // (r * r))
+
+    def rf_step(self, a: Attrs, ins: Sequence[Vol]) -> RFStep | RFKind:
+        r = a["factor"]
+        return RFStep((r, r), (1, 1), (r - 1, r - 1), (r, r))
+
+    def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
+                rounding: str) -> list[dv.Derivation]:
+        (h, w, c), r = ins[0], a["factor"]
+        return [dv.product("out_h", "output height", [("H", h), ("r", r)]),
+                dv.product("out_w", "output width", [("W", w), ("r", r)]),
+                dv.Derivation("out_c", "output depth", "C/r²", f"{c}/{r * r}", c // (r * r),
+                              {"C": c, "r": r}, "r² channels become an r×r block"),
+                *dv.no_params_no_macs("a rearrangement does no arithmetic")]
+
+    def describe(self, a: Attrs) -> str:
+        return f"×{a['factor']}"
+
+
+class PixelUnshuffle(Op):
+    """PyTorch's ``PixelUnshuffle(r)``, the inverse of ``pixel_shuffle``: rH×rW×C → H×W×(C·r²),
+    output (c·r² + i·r + j, h, w) = input (c, h·r + i, w·r + j) (ONNX's SpaceToDepth orders
+    the channels otherwise: exported as Reshape and Transpose). Its field grows as an r×r
+    window of stride r."""
+    kind = "pixel_unshuffle"
+    names = ("pixelunshuffle",)
+    ATTRS = {"factor": REQUIRED}
+
+    def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
+        return as_int(value, name, pos)
+
+    def shape(self, a: Attrs, ins: Sequence[Vol], at: At) -> Vol:
+        h, w, c = ins[0]
+        r = a["factor"]
+        for n, axis in ((h, "height"), (w, "width")):
+            if n % r:
+                raise error(f"pixel_unshuffle by {r} needs the {axis} divisible by {r}, got {n}",
+                            at.pos, layer=at.layer,
+                            hint=f"an input whose {axis} here is {n - n % r or r} or "
+                                 f"{n - n % r + r} works")
+        return (h // r, w // r, c * r * r)
+
+    def rf_step(self, a: Attrs, ins: Sequence[Vol]) -> RFStep | RFKind:
+        r = a["factor"]
+        return RFStep((r, r), (r, r), (0, 0))
+
+    def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
+                rounding: str) -> list[dv.Derivation]:
+        (h, w, c), r = ins[0], a["factor"]
+        return [dv.Derivation("out_h", "output height", "H/r", f"{h}/{r}", h // r,
+                              {"H": h, "r": r}),
+                dv.Derivation("out_w", "output width", "W/r", f"{w}/{r}", w // r,
+                              {"W": w, "r": r}),
+                dv.product("out_c", "output depth", [("C", c), ("r", r), ("r", r)],
+                           "each r×r block's pixels side by side"),
+                *dv.no_params_no_macs("a rearrangement does no arithmetic")]
+
+    def describe(self, a: Attrs) -> str:
+        return f"÷{a['factor']}"

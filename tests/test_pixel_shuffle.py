@@ -1,0 +1,52 @@
+"""pixel_shuffle and pixel_unshuffle: volumes and fields by hand, PyTorch's element order in the
+exported model (onnxruntime against torch.nn.PixelShuffle / PixelUnshuffle), and the refusals."""
+import numpy as np
+import pytest
+
+import archcalc
+from archcalc.errors import ArchcalcError
+
+SPEC = """
+name: p
+input: [8, 8, 36]
+layers:
+  - {op: pixel_shuffle, factor: 3}
+  - {op: pixel_unshuffle, factor: 2}
+"""
+
+
+def test_volumes_and_fields_by_hand():
+    rows = archcalc.analyze(archcalc.parse(SPEC)).layers
+    assert rows[1].output == (24, 24, 4)          # 8·3, 36/3²
+    assert rows[2].output == (12, 12, 16)         # 24/2, 4·2²
+    assert rows[1].params == rows[1].macs == rows[2].params == rows[2].macs == 0
+    # an output pixel of the shuffle reads one input pixel: nearest upsampling by 3's field,
+    # size 1 + (3 − 1)/3 = 5/3 input pixels over a grid 3 times finer (jump 1/3)
+    assert rows[1].rf.size[0] == pytest.approx(5 / 3) and rows[1].rf.stride[0] == \
+        pytest.approx(1 / 3)
+    # the unshuffle: a 2×2 window of stride 2 on that grid
+    assert rows[2].rf.size[0] == pytest.approx(5 / 3 + 1 / 3) and rows[2].rf.stride[0] == \
+        pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize("layer, says", [
+    ("{op: pixel_shuffle, factor: 4}", "needs channels divisible by 4·4 = 16"),
+    ("{op: pixel_unshuffle, factor: 3}", "needs the height divisible by 3, got 8"),
+])
+def test_refusals(layer, says):
+    with pytest.raises(ArchcalcError) as got:
+        archcalc.analyze(archcalc.parse(f"name: e\ninput: [8, 8, 36]\nlayers:\n  - {layer}\n"))
+    assert says in got.value.diagnostics[0].message
+
+
+def test_the_export_orders_elements_as_pytorch(tmp_path):
+    torch = pytest.importorskip("torch")
+    ort = pytest.importorskip("onnxruntime")
+    from archcalc.exporters import onnx as ox
+    path = str(tmp_path / "p.onnx")
+    ox.export(archcalc.parse(SPEC), path, weights="zeros")
+    x = np.random.default_rng(0).standard_normal((2, 36, 8, 8)).astype(np.float32)
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    got = sess.run(None, {sess.get_inputs()[0].name: x})[0]
+    want = torch.nn.PixelUnshuffle(2)(torch.nn.PixelShuffle(3)(torch.from_numpy(x))).numpy()
+    assert got.shape == want.shape and np.array_equal(got, want)
