@@ -13,7 +13,7 @@ from .values import Vol, as_bool, as_int
 
 class FC(Op):
     kind = "fc"
-    names = ("fully_connected",)   # linear and dense: PyTorch's and Keras's, per token
+    names: tuple[str, ...] = ("fully_connected",)   # linear, dense: per token (ops.tokens)
     ATTRS = {"units": REQUIRED, "bias": True, "in_features": None}
     weight_layer = True
 

@@ -32,7 +32,7 @@ class Dropout(Elementwise):
     def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
         v = as_float(value, "rate", pos)
         if not 0.0 <= v < 1.0:
-            raise error(f"dropout rate must be in [0, 1), got {v}", pos)
+            raise error(f"{self.kind} rate must be in [0, 1), got {v}", pos)
         return v
 
     def describe(self, a: Attrs) -> str:

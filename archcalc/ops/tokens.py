@@ -19,8 +19,10 @@ from typing import Any
 
 from ..errors import SourcePos, error
 from . import derive as dv
-from .base import GLOBAL, REQUIRED, At, Attrs, Elementwise, Op, RFKind, RFStep, check_channels
-from .values import Vol, as_bool, as_float, as_int, as_pair
+from .base import GLOBAL, IDENTITY, At, Attrs, Op, RFKind, RFStep, check_channels
+from .dense import FC
+from .elementwise import Dropout
+from .values import Vol, as_float, as_int, as_pair
 from .words import counted
 
 TOKENS_NOTE = "a token sequence is 1×N×C (docs/definitions.md, \"Tokens and attention\")"
@@ -200,19 +202,16 @@ class TakeToken(Op):
         return f"token {a['index']}"
 
 
-class Linear(Op):
+class Linear(FC):
     """PyTorch's ``nn.Linear`` on the channels of each token (or place) on its own: H×W×C →
     H×W×units with C·units weights (+ units biases), shared by every token; MACs H·W·C·units.
-    On a 1×1×C vector it is ``fc``. (``fc`` flattens its whole input first.)"""
+    On a 1×1×C vector it is ``fc``. (``fc`` flattens its whole input first; the attributes and
+    their checks are fc's.)"""
     kind = "linear"
     names = ("dense", "token_fc")
-    ATTRS = {"units": REQUIRED, "bias": True, "in_features": None}
-    weight_layer = True
 
-    def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
-        if name == "in_features":
-            return None if value is None else as_int(value, name, pos)
-        return as_int(value, name, pos) if name == "units" else as_bool(value, name, pos)
+    def rf_step(self, a: Attrs, ins: Sequence[Vol]) -> RFStep | RFKind:
+        return IDENTITY                 # each token sees what it saw
 
     def shape(self, a: Attrs, ins: Sequence[Vol], at: At) -> Vol:
         h, w, c = ins[0]
@@ -241,8 +240,6 @@ class Linear(Op):
                 dv.product("macs", "MACs", [("H", h), ("W", w), ("C", c), ("N", n)],
                            "C·N per token; biases not counted")]
 
-    def describe(self, a: Attrs) -> str:
-        return f"{a['units']}" + ("" if a["bias"] else " no-bias")
 
 
 class LayerScale(Op):
@@ -265,19 +262,15 @@ class LayerScale(Op):
             dv.zero("macs", "MACs", dv.NOT_COUNTED)]
 
 
-class DropPath(Elementwise):
+class DropPath(Dropout):
     """Stochastic depth: in training, drops a residual branch for a whole image with
-    probability ``rate``; at inference the identity (a view: no work, no memory)."""
+    probability ``rate``; at inference the identity (a view: no work, no memory). Its rate is
+    checked as dropout's."""
     kind = "drop_path"
     names = ("stochastic_depth", "droppath")
     ATTRS = {"rate": 0.1}
+    inplace = False
     view = True
-
-    def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
-        v = as_float(value, "rate", pos)
-        if not 0.0 <= v < 1.0:
-            raise error(f"drop_path rate must be in [0, 1), got {v}", pos)
-        return v
 
     def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
                 rounding: str) -> list[dv.Derivation]:

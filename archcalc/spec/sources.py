@@ -26,7 +26,6 @@ from typing import Any
 
 from ..errors import OPTIONS, ArchcalcError, Diagnostic, SourcePos, error
 from ..graph import Network
-from ..ops.values import near
 from ..settings import LoadOptions
 from .parsing import parse_text
 
@@ -283,9 +282,10 @@ def _as_a_name(text: str, exc: ArchcalcError) -> ArchcalcError:
         return error(f"no such file: {word}", SourcePos(word), kind="io",
                      hint=f"did you mean {found[0]}?" if found else
                      "check the path (archcalc specs lists the shipped networks)")
-    hint = near(word.lower(), shipped_names())
+    from ..ops.words import closest
+    meant = closest(word, shipped_names())
     first = exc.diagnostics[0]
-    if not hint:
+    if not meant:
         if re.fullmatch(r"[A-Za-z][A-Za-z0-9]*(?:[_.-][A-Za-z0-9]+)+", word) and \
                 len(exc.diagnostics) == 1 and "unknown token" in first.message:
             # vit_b_16, my-net: a name, not tokens
@@ -295,8 +295,8 @@ def _as_a_name(text: str, exc: ArchcalcError) -> ArchcalcError:
                 + (first.hint or "tokens").removeprefix("tokens: ").join(["tokens: ", ""])))],
                 exc.kind)
         return exc
-    hint = (f"did you mean the shipped network {hint.split(chr(39))[1]}? (archcalc specs lists "
-            "them; a spec string is made of tokens)")
+    hint = (f"did you mean the shipped network {meant}? (archcalc specs lists them; a spec "
+            "string is made of tokens)")
     return ArchcalcError([replace(first, hint=hint), *exc.diagnostics[1:]], exc.kind)
 
 
