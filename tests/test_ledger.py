@@ -260,3 +260,14 @@ def test_the_products_are_never_fewer_than_the_macs(name):
     assert conventions.total(r, "everything") >= 2 * r.totals.macs - sum(
         row.output[0] * row.output[1] * row.output[2] for row in r.layers
         if row.op in ("conv", "dwconv", "fc", "linear"))
+
+
+def test_lenet5_by_hand():
+    # conv and fc layers, each with biases: mul = MACs, add = MACs − E + E = MACs, so
+    # 2·416,520 = 833,040; tanh: one each on 28·28·6 + 10·10·16 + 120 + 84 = 4,704 + 1,600 +
+    # 120 + 84 = 6,508; avgpools 2×2: 3 adds + 1 division per output: 4·(14·14·6) = 4,704 and
+    # 4·(5·5·16) = 1,600. 833,040 + 6,508 + 4,704 + 1,600 = 845,852
+    r = archcalc.analyze(archcalc.load("lenet5"))
+    assert conventions.total(r, "everything") == 845_852
+    assert ledger.report_ledger(r) == L(mul=416_520, add=416_520 + 3 * 1_176 + 3 * 400,
+                                        div=1_176 + 400, exp=6_508)
