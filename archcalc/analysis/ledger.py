@@ -134,7 +134,7 @@ def _attention(a: Attrs, ins: Sequence[Vol], out: Vol) -> list[Item]:
         items += _dot("q, k, v projection", n * c * 3 * d, "N·C·3D", n * 3 * d, "N·3D",
                       a["qkv_bias"])
     hng = heads * n * g
-    items += [Item("mul", "QKᵀ products (MACs)", "N·G·D", n * g * d, MACS),
+    items += [Item("mul", "QKᵀ products (the MACs)", "N·G·D", n * g * d, MACS),
               Item("add", "QKᵀ sums", "heads·N·G·(head_dim − 1)", hng * (hd - 1),
                    ("flopcounter",)),
               Item("mul", "scaling by 1/√head_dim", "heads·N·G", hng)]
@@ -143,7 +143,7 @@ def _attention(a: Attrs, ins: Sequence[Vol], out: Vol) -> list[Item]:
     if any(a["shift"]):
         items.append(Item("add", "the shifted windows' mask", "heads·N·G", hng))
     items += _softmax(heads * n, g, "attention", "heads·N", "G")
-    items += [Item("mul", "weighted sum products (MACs)", "N·G·D", n * g * d, MACS),
+    items += [Item("mul", "weighted sum products (the MACs)", "N·G·D", n * g * d, MACS),
               Item("add", "weighted sum sums", "N·(G − 1)·D", n * (g - 1) * d,
                    ("flopcounter",))]
     if a["proj"]:
