@@ -30,7 +30,7 @@ from .units import DTYPES
 # state tensors an optimizer keeps per trainable parameter (the training estimate)
 OPTIMIZERS: dict[str, int] = {"sgd": 0, "momentum": 1, "adam": 2}
 # what the MACs figures count (the rules: archcalc.analysis.conventions; docs/definitions.md)
-CONVENTIONS = ("torchvision", "fvcore", "flopcounter")
+CONVENTIONS = ("torchvision", "fvcore", "flopcounter", "everything")
 # what an ONNX node of an op archcalc does not know becomes
 UNKNOWN_MODES = ("error", "passthrough")
 BUILTINS = ("res", "input", "batch", "dtype", "optimizer", "rounding")

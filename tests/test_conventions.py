@@ -27,6 +27,11 @@ BN = 2 * 8 * 8 * 8                    # scale and shift per element at inference
 LN = 5 * 8 * 8 * 8                    # fvcore's 5 per element of an affine norm
 UP = 4 * 16 * 16 * 8                  # bilinear: 4 per output element
 GAP = 16 * 16 * 8                     # an adaptive average: 1 per input element
+# everything (docs/definitions.md, "The operations ledger"): conv mul 13,824 + add 13,824 − 512
+# (no bias) = 27,136; batchnorm 2·512 = 1,024; relu 512; layernorm, 64 groups of 8: add 64·7 +
+# 512 + 64·7 + 64 + 512 = 1,984, div 64 + 64 + 512 = 640, mul 512 + 512 = 1,024, √ 64 → 3,712;
+# bilinear 7·2,048 = 14,336; global average 8·255 + 8 = 2,048; fc 80 + 80 = 160
+EVERYTHING = 27_136 + 1_024 + 512 + 3_712 + 14_336 + 2_048 + 160     # 48,928
 
 
 def test_each_convention_by_hand():
@@ -49,11 +54,11 @@ def test_summary_convention_option_and_json():
     r = run_cli("summary", SMALL, "-F", "json")
     got = json.loads(r.stdout)["totals"]["conventions"]
     assert got == {"torchvision": CONV + FC, "fvcore": CONV + FC + BN + LN + UP + GAP,
-                   "flopcounter": 2 * (CONV + FC)}
+                   "flopcounter": 2 * (CONV + FC), "everything": EVERYTHING}
     r = run_cli("summary", SMALL, "--convention", "fvcor")
     assert r.returncode == 2
-    assert "--convention must be one of torchvision, fvcore, flopcounter, got 'fvcor'" in \
-        r.stderr and "did you mean 'fvcore'?" in r.stderr
+    assert ("--convention must be one of torchvision, fvcore, flopcounter, everything, got "
+            "'fvcor'") in r.stderr and "did you mean 'fvcore'?" in r.stderr
 
 
 def test_default_figures_do_not_change():

@@ -13,6 +13,9 @@ each as that default plus or times what its source adds, op by op:
   Activations, additions, multiplications, softmax and max and average pooling are not counted.
 * ``flopcounter`` (PyTorch's ``torch.utils.flop_counter.FlopCounterMode``): 2 FLOPs per MAC
   above (a multiply and an add) and nothing else: it counts convolutions and matrix products.
+* ``everything``: every arithmetic operation of every layer (multiplications, additions and
+  subtractions, divisions, exponentials and other transcendental functions, comparisons), the
+  ledger of :mod:`.ledger`; an ``opaque`` layer's work is unknown and left out.
 
 A figure under a convention is the sum of its layers' counts; every other figure is the same
 whatever the convention."""
@@ -88,6 +91,8 @@ CONVENTIONS: dict[str, Convention] = {c.key: c for c in (
                "norms, interpolation and adaptive pooling per element)", 1),
     Convention("flopcounter", "FLOPs", "PyTorch's FlopCounterMode (2 FLOPs per MAC of conv "
                "and matrix products)", 2),
+    Convention("everything", "operations", "every multiply, add, division, exponential and "
+               "comparison of every layer (archcalc.analysis.ledger)", 1),
 )}
 DEFAULT = "torchvision"
 assert tuple(CONVENTIONS) == NAMES       # the names a setting takes (archcalc.settings)
@@ -109,6 +114,9 @@ def terms(convention: str, row: LayerRow, ins: Sequence[Vol]) -> list[Term]:
 
 def layer_count(convention: str, row: LayerRow, ins: Sequence[Vol]) -> int:
     """``row``'s count under ``convention``."""
+    if convention == "everything":
+        from .ledger import count
+        return count(row, ins)
     c = CONVENTIONS[convention]
     return c.factor * (row.macs + sum(t.value for t in terms(convention, row, ins)))
 

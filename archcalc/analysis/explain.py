@@ -19,6 +19,7 @@ from ..ops.windowed import Conv
 from ..ops.words import counted
 from ..report import RF, AxisPair, LayerRow, Report
 from ..units import human_bytes
+from .ledger import Item
 from .memory import alive_while
 from .rf import field_inputs, local_axes
 
@@ -196,23 +197,67 @@ def explain_layer(row: LayerRow, net: Network, report: Report,
 
 
 def convention_figures(row: LayerRow, ins: list[Vol]) -> list[dv.Derivation]:
-    """The layer's count under each counting convention, where one counts more than its MACs
-    (docs/definitions.md, "Counting conventions"): which terms each adds."""
+    """The layer's count under each counting convention (docs/definitions.md, "Counting
+    conventions"): which terms each adds; then its ledger of operations by category (the
+    ``everything`` convention, "The operations ledger"), each term with the conventions that
+    count it."""
     from . import conventions as cv
+    from . import ledger as lg
     added = {key: cv.terms(key, row, ins) for key in cv.CONVENTIONS}
-    if not row.macs and not any(added.values()):
+    work = lg.items(row, ins)
+    if not row.macs and not any(added.values()) and work is not None and \
+            not any(i.value for i in work):
         return []
     parts, values = [], {}
     for key, c in cv.CONVENTIONS.items():
         n = cv.layer_count(key, row, ins)
         values[key] = n
+        if key == "everything":
+            by_cat = lg.ledger(row, ins)
+            how = "unknown (an opaque layer: left out)" if work is None else \
+                " + ".join(f"{cat} {by_cat[cat]:,}" for cat in lg.CATEGORIES if by_cat[cat])
+            parts.append(f"everything {how or 'nothing'}" + ("" if work is None else f" = {n:,}"))
+            continue
         extra = added[key]
         how = ("2·MACs" if c.factor == 2 else "MACs") + "".join(
             f" + {t.formula} ({t.what})" for t in extra)
         parts.append(f"{key} {how} = {n:,}")
     text = "; ".join(parts)       # (its numbers by convention are in ``values``)
-    return [dv.Derivation("conventions", "by convention", text, "", text, values,
-                          "torchvision and fvcore count MACs, flopcounter FLOPs")]
+    figs = [dv.Derivation("conventions", "by convention", text, "", text, values,
+                          "torchvision and fvcore count MACs, flopcounter FLOPs, everything "
+                          "operations")]
+    return figs + ledger_figures(work or [])
+
+
+def ledger_figures(work: list[Item]) -> list[dv.Derivation]:
+    """A layer's operations by category, each term with its formula, and which conventions
+    count which terms."""
+    from . import ledger as lg
+    work = [i for i in work if i.value]
+    figs = []
+    for cat in lg.CATEGORIES:
+        mine = [i for i in work if i.category == cat]
+        if not mine:
+            continue
+        figs.append(dv.Derivation(
+            f"ops_{cat}", f"operations: {cat}", " + ".join(i.formula for i in mine),
+            " + ".join(f"{i.value:,}" for i in mine), sum(i.value for i in mine), {},
+            "; ".join(i.what for i in mine)))
+    if not work:
+        return figs
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for i in work:
+        groups.setdefault(i.by, []).append(i.what)
+    said = []
+    for by, whats in groups.items():
+        names = ", ".join(by[:-1]) + " and " + by[-1] if len(by) > 1 else "".join(by)
+        said.append(f"{names} count{'s' if len(by) == 1 else ''} " if by else
+                    "everything alone adds ")
+        said[-1] += ", ".join(whats)
+    text = "; ".join(said)
+    figs.append(dv.Derivation("ops_by", "counted by", text, "", text, {},
+                              "everything counts all of these"))
+    return figs
 
 
 def select(report: Report, net: Network, wanted: Sequence[str] | None) -> list[LayerRow]:

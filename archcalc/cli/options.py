@@ -123,7 +123,8 @@ _LOAD: dict[str, inspect.Parameter] = {p.name: p for p in (
         None, "--convention", metavar="NAME",
         help="what the MACs count: torchvision (default: conv, linear and attention's matrix "
              "products), fvcore (+ norms, interpolation, adaptive pooling per element) or "
-             "flopcounter (PyTorch's FlopCounterMode: 2 FLOPs a MAC); docs/definitions.md")),
+             "flopcounter (PyTorch's FlopCounterMode: 2 FLOPs a MAC) or everything (every "
+             "multiply, add, division, exp and comparison); docs/definitions.md")),
     _param("count_inplace", bool, typer.Option(
         False, "--count-inplace",
         help="give in-place ops (ReLU and the other activations PyTorch runs in place, "

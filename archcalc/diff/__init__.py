@@ -396,7 +396,8 @@ def _totals(a: Report, b: Report, out_a: Sequence[str] | None,
     for key, label in TOTALS:
         before, after = getattr(a.totals, key), getattr(b.totals, key)
         if key == "macs" and counted not in (None, "torchvision", "flopcounter"):
-            label = f"MACs ({counted})"
+            label = "operations (everything)" if counted == "everything" else \
+                f"MACs ({counted})"
         where = (a.totals.peak_layer, b.totals.peak_layer) if key == "peak_bytes" else (None, None)
         out.append(Delta(key, label, before, after, where))
     ra, rb = at_output(a, out_a), at_output(b, out_b)

@@ -15,7 +15,10 @@ def render_json(r: Report, depth: int | None = None,
                 sharing: dict[str, tuple[int, int, int]] | None = None) -> str:
     doc = r.to_dict(depth)
     from ..analysis.conventions import every_total
+    from ..analysis.ledger import report_ledger, unknown
     doc["totals"]["conventions"] = every_total(r)    # docs/definitions.md, "Counting conventions"
+    # the everything convention by category (docs/definitions.md, "The operations ledger")
+    doc["totals"]["ledger"] = {**report_ledger(r), "unknown_layers": unknown(r)}
     if sharing:                  # summary --sharing: each convolution's three counts
         for row in doc["layers"]:
             if row["name"] in sharing:

@@ -67,11 +67,15 @@ def totals_lines(r: Report) -> list[tuple[str, str]]:
         lines.append(("buffers", f"{t.buffers:,} ({_buffers_held(r)}; Keras's \"Total "
                       f"params\" includes them: {t.params + t.buffers:,})"))
     lines += [
-        ("MACs" if s.convention in ("torchvision", "flopcounter") else f"MACs ({s.convention})",
+        ("MACs" if s.convention in ("torchvision", "flopcounter") else
+         "operations (everything)" if s.convention == "everything" else
+         f"MACs ({s.convention})",
          f"{exact_and_short(t.macs)} per image"
          + (f", {exact_and_short(t.batch_macs)} per batch of {s.batch}"
             if per_batch else "")),
-        ("FLOPs (2 × MACs" + ("; FlopCounterMode's)" if s.convention == "flopcounter" else ")"),
+        ("FLOPs (2 × MACs" + ("; FlopCounterMode's)" if s.convention == "flopcounter" else
+                              " = operations)" if s.convention == "everything"
+                              else ")"),
          f"{exact_and_short(t.flops)} per image"
          + (f", {exact_and_short(t.flops * s.batch)} per batch"
             if per_batch else "")),

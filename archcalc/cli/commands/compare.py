@@ -44,7 +44,8 @@ def compare(
     convention: str = typer.Option(
         "torchvision", "--convention", metavar="NAMES",
         help="what the MACs count, one convention or several separated by commas "
-             "(torchvision,fvcore,flopcounter: each network under each, side by side); "
+             "(torchvision,fvcore,flopcounter,everything: each network under each, side "
+             "by side); "
              "docs/definitions.md"),
 ) -> None:
     """Totals of several networks side by side (every column of a VGG-style table)."""
