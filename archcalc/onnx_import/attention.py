@@ -40,7 +40,8 @@ from ..ops.words import counted
 from . import layout as lay
 from .context import Context
 from .dims import T, V, evaluate, placed
-from .values import Act, Const, Unsupported
+from .layout import Layout
+from .values import KEEP, Act, Const, Keep, Unsupported
 from .wire import Node
 
 if TYPE_CHECKING:
@@ -399,23 +400,37 @@ def _refuse(cv: Context, node: Node, why: str) -> None:
 def layer(cv: Context, node: Node, region: Region) -> None:
     """The attention layer of ``region`` (made at its end node). One archcalc cannot read is an
     error there; with ``--unknown passthrough`` an ``opaque`` layer from its input to its output
-    (laid out as its input, whose volume it keeps)."""
+    (laid out as the attention's would be, where archcalc got that far; else as its input)."""
     a = cv.act(region.x)
+    env: dict[str, V] = {}
     try:
-        _layer(cv, node, region, a)
+        _run(cv, region, a, env)
+        raw = _attributes(Scope(cv, env), region, a.vol)
+        d = raw.pop("_d", None)
+        cv.emit(node, "attention", raw, [a], layout=_out_layout(cv, region, a, env, d))
     except Unsupported as exc:
         if cv.unknown != "passthrough":
             raise
         cv.warn(node, f"archcalc cannot read the attention it ends: {exc.what}; kept as an "
                       "opaque layer (not counted)",
                 "docs/onnx-import.md, \"Transformers\", lists the forms archcalc reads")
-        cv.emit(node, "opaque", {"onnx_op": "attention"}, [a])
+        out: Layout | Keep | None = KEEP
+        opaque: dict[str, Any] = {"onnx_op": "attention"}
+        end = env.get(node.outputs[0])
+        if end is not None:
+            try:
+                out = _out_layout(cv, region, a, env, end.dims[-1] if end.dims else None)
+                if out is not None and out.dims[out.chan] != a.vol[2]:
+                    opaque["output"] = [a.vol[0], a.vol[1], out.dims[out.chan]]
+            except Unsupported:
+                out = KEEP
+        cv.emit(node, "opaque", opaque, [a], layout=out)
 
 
-def _layer(cv: Context, node: Node, region: Region, a: Act) -> None:
-    h, w, c = a.vol
+def _run(cv: Context, region: Region, a: Act, env: dict[str, V]) -> None:
+    """The region's nodes on dimensions, from its input ``a``, into ``env``."""
     src = a.layout or lay.classic(a.onnx_dims(cv.batch), cv.batch)
-    env: dict[str, V] = {region.x: T(src.dims, src.place_array(), src.chan, True)}
+    env[region.x] = T(src.dims, src.place_array(), src.chan, True)
 
     def get(name: str) -> V | None:
         if not name:
@@ -431,14 +446,24 @@ def _layer(cv: Context, node: Node, region: Region, a: Act) -> None:
         for y, o in zip(n.outputs, outs):
             if y:
                 env[y] = o
-    raw = _attributes(Scope(cv, env), region, (h, w, c))
-    end = env[node.outputs[0]]
-    want = src if region.proj is not None else src.with_channels(raw.pop("_d"))
-    raw.pop("_d", None)
-    if end.dims != want.dims:
-        raise Unsupported(f"an attention whose output {list(end.dims)} is not laid out as its "
-                          f"input {list(src.dims)}")
-    cv.emit(node, "attention", raw, [a])
+
+
+def _out_layout(cv: Context, region: Region, a: Act, env: dict[str, V], d: int | None
+                ) -> Layout | None:
+    """The output's layout: the input's (its views undone: Swin's windows, MaxViT's), or that
+    of the tokens the projection reads (a flatten into tokens inside the region): each output
+    token is its query's. ``d``: the output's channels where they are not the input's."""
+    src = a.layout or lay.classic(a.onnx_dims(cv.batch), cv.batch)
+    end = env[region.end.outputs[0]]
+    fed = placed(env[region.inproj[0].inputs[0]])
+    for cand in (src, fed):
+        if cand is None:
+            continue
+        cand = cand if d is None else cand.with_channels(d)
+        if cand.dims == end.dims:
+            return None if cand.dims == src.dims and a.layout is None else lay.normalized(cand)
+    raise Unsupported(f"an attention whose output {list(end.dims)} is laid out neither as its "
+                      f"input {list(src.dims)} nor as the tokens its projection reads")
 
 
 layer.layout_aware = True           # type: ignore[attr-defined]

@@ -3,14 +3,16 @@
 Every node becomes a layer of one of archcalc's op kinds, or is folded away:
   * constant subgraphs that only compute shapes (Shape → Gather → Unsqueeze → Concat → Reshape,
     as exporters emit them) are evaluated (:mod:`.fold`), on small integer lists;
-  * patterns that are one layer in a framework become one layer: Mul(x, Sigmoid(x)) is SiLU,
-    Mul(x, HardSigmoid(x)) hard swish, the Erf form of GELU, MatMul + Add a fully connected
-    layer, Reshape → Transpose → Reshape a channel shuffle, Reshape → InstanceNormalization →
-    Reshape → Mul → Add a group norm, Transpose → LayerNormalization → Transpose a layer norm
-    over the channels (:mod:`.patterns`), a Flatten that feeds a fully connected layer part
-    of it;
+  * patterns that are one layer in a framework become one layer: an attention's projections,
+    heads, scores, softmax and weighted sum (:mod:`.attention`), Mul(x, Sigmoid(x)) is SiLU,
+    Mul(x, HardSigmoid(x)) hard swish, GELU written out (Erf or Tanh), MatMul + Add a fully
+    connected or linear layer, Reshape → Transpose → Reshape a channel shuffle, Reshape →
+    InstanceNormalization → Reshape → Mul → Add a group norm, Transpose → LayerNormalization
+    → Transpose a layer norm over the channels, a layer norm written out, Swin's patch merging
+    (:mod:`.patterns`), a Flatten that feeds a fully connected layer part of it;
   * views that change nothing archcalc sees (Identity, Cast, [N, C] ↔ [N, C, 1, 1]) are
-    aliases;
+    aliases; views that move the channels whole (to a token sequence, channels last, windows)
+    lay the activation out anew (:mod:`.layout`);
   * every other node goes to the handler of its op (:mod:`.handlers`), which emits a layer
     through the :class:`Converter` (seen as a :class:`~.context.Context`).
 The analysis then computes every figure from the layers' attributes, as for a spec: weights are
@@ -425,6 +427,9 @@ class Converter:
     def unsupported_node(self, node: wire.Node, exc: Unsupported) -> None:
         if self.unknown == "passthrough":
             acts = [v for x in node.inputs if x for v in [self.vals.get(x)] if isinstance(v, Act)]
+            if acts and acts[0].layout is not None:
+                self.passthrough_laid_out(node, acts)
+                return
             if acts:
                 try:
                     out = self.inferred_volume(node.outputs[0])
@@ -444,6 +449,25 @@ class Converter:
         self.failed(node)
         key = exc.what if exc.op else f"\0{node.op_type}\0{exc.what}"
         self.unsupported.setdefault(key, []).append((node, exc.what))
+
+    def passthrough_laid_out(self, node: wire.Node, acts: list[Act]) -> None:
+        """An opaque layer for a node of an unknown op that reads an activation laid out other
+        than [N, C, H, W] (a token sequence, channels last): its output is laid out as that
+        input where ONNX shape inference gives it the same dimensions (an element-wise op);
+        else the node is an error (archcalc could not follow the layers after it)."""
+        first = acts[0]
+        assert first.layout is not None
+        if self.inferred is None:
+            self.inferred_volume(node.outputs[0])
+        dims = (self.inferred or {}).get(node.outputs[0])
+        want = first.layout.dims
+        if dims is not None and len(dims) == len(want) and \
+                all(d is None or d == w for d, w in zip(dims, want)):
+            self.emit(node, "opaque", {"onnx_op": node.op_type, "output": list(first.vol)},
+                      acts)
+            return
+        self.failed(node)
+        self.unsupported.setdefault(node.op_type, []).append((node, node.op_type))
 
     def skipped_by(self, order: list[wire.Node]) -> dict[int, set[int]]:
         """Each root cause → the nodes it leaves unconverted: those that read its outputs

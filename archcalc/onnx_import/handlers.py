@@ -366,7 +366,7 @@ def as_sequence(cv: Context, node: Node, a: Act) -> Act:
     """``a`` as a token sequence 1×N×C: itself where it is one; a ``tokens`` layer where it is a
     map laid out as one ([N, H·W, C] from channels last: Swin's flatten), made here."""
     la = a.layout
-    h, w, c = a.vol
+    h, w, _ = a.vol
     if la is None or h == 1 or la.places is not None or \
             lay.squeezed_rest(la, cv.batch) != (h * w,):
         return a

@@ -86,6 +86,11 @@ def _normalize(places: NDArray[Any] | None) -> NDArray[Any] | None:
     return places
 
 
+def normalized(lay: Layout) -> Layout:
+    """``lay`` with its places None where they are in row-major order."""
+    return Layout(lay.dims, lay.chan, _normalize(lay.places))
+
+
 def reshape(lay: Layout, dims: Sequence[int]) -> Layout | None:
     """``lay`` viewed as ``dims`` (a Reshape, Squeeze, Unsqueeze or Flatten), or None where the
     view splits or merges the channels with other axes. The channels stay whole where an axis of
