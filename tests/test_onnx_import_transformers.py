@@ -348,6 +348,42 @@ def test_attention_written_out(tmp_path, dynamo):
     assert [la.op for la in net.layers][1:] == ["conv", "attention", "global_avgpool", "fc"]
 
 
+class MultiheadTokens(nn.Module):
+    """PyTorch's own nn.MultiheadAttention (4 heads), batch first or not, after a learned
+    class token put before the 16 patch tokens (Expand + Concat); the class token taken by a
+    Slice, ``y[:, :1]``, and flattened into the head."""
+
+    def __init__(self, batch_first):
+        super().__init__()
+        self.embed = nn.Conv2d(3, 16, 4, 4)
+        self.cls = nn.Parameter(torch.zeros(1, 1, 16))
+        self.attn = nn.MultiheadAttention(16, 4, batch_first=batch_first)
+        self.head = nn.Linear(16, 10)
+
+    def forward(self, x):
+        t = self.embed(x).flatten(2).transpose(1, 2)
+        t = torch.cat([self.cls.expand(t.shape[0], -1, -1), t], 1)
+        if self.attn.batch_first:
+            y, _ = self.attn(t, t, t)
+        else:
+            u = t.transpose(0, 1)
+            y = self.attn(u, u, u)[0].transpose(0, 1)
+        return self.head(y[:, :1].flatten(1))
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_multihead_attention_module(tmp_path, batch_first):
+    """By hand (17 tokens, C = 16): conv 16·16·3·16 = 12,288; projections 17·16·48 = 13,056; QKᵀ
+    and AV 2·17·17·16 = 9,248; out-projection 17·16·16 = 4,352; head 16·10 = 160."""
+    model = redraw(MultiheadTokens(batch_first))
+    net, r = read(export(model, 16, tmp_path / "mha.onnx"))
+    assert [la.op for la in net.layers][1:] == ["conv", "tokens", "class_token", "attention",
+                                                "take_token", "fc"]
+    assert r.totals.params == params(model)
+    assert r.totals.macs == 12_288 + 13_056 + 9_248 + 4_352 + 160
+    assert attentions(net)[0]["heads"] == 4
+
+
 def test_an_attention_with_a_parameter_it_has_not_is_one_error(tmp_path):
     """A learned temperature per head: archcalc's attention has no such parameter, so the
     region is one error at its last node, naming the tensor; nothing after it is reported.

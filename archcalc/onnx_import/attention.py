@@ -52,9 +52,9 @@ VIEWS = frozenset({"Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "I
 ARITH = frozenset({"Add", "Sub", "Mul", "Div"})
 # between X and an input projection; between a projection and the queries, keys or values;
 # after the weighted sum (and after the output projection); between the scores and the Softmax
-TO_X = VIEWS | {"Slice", "Concat", "Pad", "Expand"}
+TO_X = VIEWS | {"Slice", "Concat", "Pad"}
 TO_CORE = VIEWS | ARITH | {"Gather", "Slice", "Split", "Concat", "Expand"}
-FROM_CORE = VIEWS | {"Slice", "Concat", "Pad"}
+FROM_CORE = VIEWS          # and a roll back, an unpad (_back)
 SCORES = VIEWS | ARITH | {"Where"}
 MATMULS = ("MatMul", "Einsum")
 
@@ -206,12 +206,29 @@ def _up(cv: Context, start: str, ops: frozenset[str], data: set[str], stop: Any
         if stop is not None and stop(p):
             if p not in stops:
                 stops.append(p)
-        elif p.op_type in ops and ds and (p.op_type not in ARITH or len(ds) == 1):
+        elif p.op_type in ops and ds and (p.op_type not in ARITH or len(ds) == 1) and \
+                (p.op_type != "Concat" or len(ds) == len([x for x in p.inputs if x])):
             walked.add(p.index)
             todo.extend(ds)
         else:
             leaves.add(v)
     return walked, leaves, stops
+
+
+def _back(cv: Context, node: Node, padded: bool) -> bool:
+    """Whether ``node``, after the weighted sum, undoes what was done before the projection:
+    a roll (Slices of one value concatenated back: Swin's), or a Slice where the input was
+    padded (the unpad). A Slice of some tokens (ViT's class token) is not."""
+    if node.op_type == "Concat":
+        srcs = {p.inputs[0] if p is not None and p.op_type == "Slice" else None
+                for p in (cv.producer.get(x) for x in node.inputs if x)}
+        return len(srcs) == 1 and None not in srcs
+    if node.op_type != "Slice":
+        return False
+    if padded:
+        return True
+    users = _consumers(cv, node.outputs[0])
+    return len(users) == 1 and users[0] is not None and _back(cv, users[0], False)
 
 
 def _delimit(cv: Context, node: Node, data: set[str], pos: dict[int, int],
@@ -236,10 +253,12 @@ def _delimit(cv: Context, node: Node, data: set[str], pos: dict[int, int],
         walked |= w
         inproj += [p for p in stops if p not in inproj]
     xs: set[str] = set()
+    padded = False
     for p in inproj:
         w, leaves, _ = _up(cv, p.inputs[0], TO_X, data, None)
         walked |= w
         xs |= leaves
+        padded = padded or any(byindex[i].op_type == "Pad" for i in w)
     if len(xs) != 1:
         raise NotFound("its projections read different inputs (cross-attention, which archcalc "
                        "reads from specs only)" if len(xs) > 1 else "its input is not found")
@@ -266,7 +285,7 @@ def _delimit(cv: Context, node: Node, data: set[str], pos: dict[int, int],
         readers = [u for u in users if u is not None and u.op_type not in ("Shape", "Size")]
         ok = []
         for u in readers:
-            if u.op_type in FROM_CORE:
+            if u.op_type in FROM_CORE or _back(cv, u, padded):
                 ok.append(u)
             elif proj is None and is_proj(u):
                 proj = u
