@@ -135,6 +135,35 @@ def run_cli(*args, input_text=None, env=None, cwd=ROOT, columns="200"):
             code = 1
         sys.stdout.flush()
     return subprocess.CompletedProcess(["archcalc", *argv], code, _text(out), _text(err))
+
+
+def import_torchvision():
+    """(torch, torchvision), torchvision's compiled ops stood in for where they do not load
+    with this torch (the CPU build the tests run on): each op it asks for is defined as a
+    placeholder schema, which is all the model definitions need. Skips without torch or where
+    torchvision still does not import."""
+    import re
+    torch = pytest.importorskip("torch")
+    lib = None
+    for _ in range(8):
+        try:
+            import torchvision
+            return torch, torchvision
+        except Exception as exc:          # (RuntimeError, AttributeError: an op it cannot find)
+            m = re.search(r"torchvision::(\w+)", str(exc))
+            if m is None:
+                pytest.skip(f"torchvision does not import: {exc}")
+            lib = lib or torch.library.Library("torchvision", "DEF")
+            _TORCHVISION_STANDINS.append(lib)
+            lib.define(f"{m.group(1)}(Tensor x) -> Tensor")
+            for k in [k for k in sys.modules if k.startswith("torchvision")]:
+                del sys.modules[k]
+    pytest.skip("torchvision does not import")
+
+
+_TORCHVISION_STANDINS: list = []      # (the libraries must live as long as the process)
+
+
 def torch_figures(torch, model, shape=(1, 3, 224, 224)):
     """An independent PyTorch model's figures, in eval mode: (parameters, buffers without
     BatchNorm's num_batches_tracked counters, FLOPs as torch's FlopCounterMode counts them —

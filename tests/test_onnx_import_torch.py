@@ -19,8 +19,7 @@ not in the exported graph). Operations written as functions in ``forward`` are s
 
 The TorchScript-based exporter (``dynamo=False``) runs at opsets 11, 13, 17 and 20; the dynamo
 exporter (PyTorch's default since 2.9) where onnxscript is installed (its per-model tests are
-marked slow). What archcalc does not read yet is an ``xfail(strict=True)`` test naming the
-nodes PyTorch wrote.
+marked slow). Transformers (token sequences, attention) are tests/test_onnx_import_transformers.py.
 
 torchvision does not import with the torch this project tests against, so the networks are
 written here, after torchvision's definitions at a small width and input size. Optional: these
@@ -717,7 +716,8 @@ def test_modern_at_opset_13(tmp_path):
     """Before opset 14 PyTorch writes Hardswish as x·HardSigmoid(x) (one archcalc layer); GELU
     in its Erf form; GroupNorm as Reshape → InstanceNormalization → Reshape → Mul → Add."""
     model = Modern()
-    model.ln = nn.Identity()       # LayerNormalization came with opset 17: see the xfail below
+    model.ln = nn.Identity()       # LayerNormalization came with opset 17 (written out before:
+                                   # test_layernorm2d_before_opset_17)
     report, _ = check(model, 32, tmp_path, 13)
     assert "hardswish" in [r.op for r in report.layers]
 
@@ -732,20 +732,19 @@ class ConvThen(nn.Module):
         return self.act(self.conv(x))
 
 
-@pytest.mark.xfail(strict=True, reason="importer: before opset 17 PyTorch writes LayerNorm as "
-                   "ReduceMean → Sub → Pow → ReduceMean → Add ε → Sqrt → Div → Mul γ → Add β "
-                   "(between the two Transposes of a channels-last layer norm); archcalc stops "
-                   "at the Transpose [0, 2, 3, 1]")
 def test_layernorm2d_before_opset_17(tmp_path):
-    check(ConvThen(LayerNorm2d(8)), 16, tmp_path, 13)
+    """Before opset 17 PyTorch writes LayerNorm as ReduceMean → Sub → Pow → ReduceMean → Add ε →
+    Sqrt → Div → Mul γ → Add β, here between the two Transposes of a channels-last layer norm:
+    one layernorm layer."""
+    report, _ = check(ConvThen(LayerNorm2d(8)), 16, tmp_path, 13)
+    assert [r.op for r in report.layers if r.op != "input"] == ["conv", "layernorm"]
 
 
-@pytest.mark.xfail(strict=True, reason="importer: before opset 20 PyTorch writes "
-                   "GELU(approximate='tanh') as 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) in "
-                   "Mul/Add/Tanh nodes; archcalc reads no such pattern ('Mul with a constant "
-                   "operand')")
 def test_gelu_tanh_before_opset_20(tmp_path):
-    check(ConvThen(nn.GELU(approximate="tanh")), 16, tmp_path, 17)
+    """Before opset 20 PyTorch writes GELU(approximate='tanh') as
+    0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) in Mul/Add/Pow/Tanh nodes: one gelu layer."""
+    _, n = check(ConvThen(nn.GELU(approximate="tanh")), 16, tmp_path, 17)
+    assert n == 2
 
 
 def test_gelu_tanh_at_opset_20(tmp_path):
@@ -763,8 +762,7 @@ def test_gelu_tanh_at_opset_20(tmp_path):
 def test_dynamo_export(tmp_path, make):
     """Every figure as with the TorchScript exporter. The dynamo exporter folds each BatchNorm
     into its conv (the node carries the BatchNorm's module path) and names nodes node_Conv_146,
-    node_relu_3: archcalc's layers are matched to modules here through the nodes' metadata
-    (see the xfail below)."""
+    node_relu_3: archcalc's layers are matched to modules here through the nodes' metadata."""
     check(make(), 64 if make is not UNet else 32, tmp_path, fused_bn="bn", dynamo=True)
 
 
@@ -784,12 +782,11 @@ def test_dynamo_groupnorm(tmp_path):
     assert [(r.op, r.params) for r in report.layers][1:] == [("conv", 224), ("groupnorm", 16)]
 
 
-@pytest.mark.xfail(strict=True, reason="importer: after a channels-last permute (LayerNorm2d), "
-                   "the dynamo exporter writes AdaptiveAvgPool2d(1) + Flatten as ReduceMean "
-                   "[-1, -2] keepdims → Reshape [-1] → Gather (indices [1, C, 1, 1] = 0…C−1, an "
-                   "as_strided) → Reshape [1, C]; archcalc stops at the Reshape of [1, C, 1, 1] "
-                   "to [C]")
 def test_dynamo_pool_after_a_permute(tmp_path):
+    """After a channels-last permute (LayerNorm2d) the dynamo exporter writes
+    AdaptiveAvgPool2d(1) + Flatten as ReduceMean [-1, -2] keepdims → Reshape [-1] → Gather
+    (indices [1, C, 1, 1] = 0…C−1: an as_strided) → Reshape [1, C]: views of the pooled
+    vector."""
     model = nn.Sequential(nn.Conv2d(3, 8, 3), LayerNorm2d(8), nn.AdaptiveAvgPool2d(1),
                           nn.Flatten(), nn.Linear(8, 4))
     report = dynamo_report(model, 16, tmp_path)

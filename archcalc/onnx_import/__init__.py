@@ -4,14 +4,19 @@
 The modules, each importing only those above it:
 
 * :mod:`.wire`: the file's structure, read without its weights and without ``onnx``;
+* :mod:`.layout`: activations laid out other than [N, C, H, W] (token sequences, channels
+  last, windows) and the views between them;
 * :mod:`.values`: the values flowing between nodes (activations, constants, failures) and
   :class:`~.values.Unsupported`;
 * :mod:`.names`: layer names from node names and PyTorch's module paths;
 * :mod:`.fold`: constant folding (shape arithmetic), numpy only for N-D constants;
+* :mod:`.dims`: nodes evaluated on dimensions (an attention's nodes; constants too large to
+  fold);
 * :mod:`.infer`: what is asked of the ``onnx`` package (shape inference for passthrough nodes),
   imported only when asked;
 * :mod:`.context`: the converter as handlers and patterns see it (a Protocol);
 * :mod:`.handlers`: the layer each ONNX op becomes;
+* :mod:`.attention`: an attention's dozens of nodes found and read as one layer;
 * :mod:`.patterns`: groups of nodes that are one layer, found before the walk;
 * :mod:`.convert`: the :class:`~.convert.Converter`, which walks the graph and builds the
   :class:`~archcalc.graph.Network`.

@@ -8,7 +8,8 @@ from typing import Any, Protocol
 
 from ..ops import Vol
 from . import wire
-from .values import Act, Const, Scalar, Value
+from .layout import Layout
+from .values import KEEP, Act, Const, Keep, Scalar, Value
 
 
 class Context(Protocol):
@@ -22,6 +23,12 @@ class Context(Protocol):
 
     @property
     def g(self) -> wire.Graph: ...          # the ONNX graph
+
+    @property
+    def image_name(self) -> str: ...        # the image input's name
+
+    @property
+    def unknown(self) -> str: ...           # "error", or "passthrough" (--unknown)
 
     @property
     def vals(self) -> Mapping[str, Value]: ...        # ONNX value name → its value so far
@@ -54,11 +61,14 @@ class Context(Protocol):
     def take_name(self, name: str) -> None: ...
 
     def emit(self, node: wire.Node, op: str, raw: dict[str, Any], inputs: list[Act],
-             rank: int | None = None, out: int = 0, named: wire.Node | None = None) -> Act: ...
+             rank: int | None = None, out: int = 0, named: wire.Node | None = None,
+             layout: Layout | Keep | None = KEEP) -> Act: ...
 
     def emit_split(self, node: wire.Node, a: Act, sizes: list[int]) -> None: ...
 
     def alias(self, node: wire.Node, a: Act, rank: int | None = None) -> None: ...
+
+    def warn(self, node: wire.Node, message: str, hint: str | None = None) -> None: ...
 
 
 # a node's conversion: a handler, or a pattern's layer made at one of its nodes

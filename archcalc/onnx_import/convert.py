@@ -3,14 +3,16 @@
 Every node becomes a layer of one of archcalc's op kinds, or is folded away:
   * constant subgraphs that only compute shapes (Shape → Gather → Unsqueeze → Concat → Reshape,
     as exporters emit them) are evaluated (:mod:`.fold`), on small integer lists;
-  * patterns that are one layer in a framework become one layer: Mul(x, Sigmoid(x)) is SiLU,
-    Mul(x, HardSigmoid(x)) hard swish, the Erf form of GELU, MatMul + Add a fully connected
-    layer, Reshape → Transpose → Reshape a channel shuffle, Reshape → InstanceNormalization →
-    Reshape → Mul → Add a group norm, Transpose → LayerNormalization → Transpose a layer norm
-    over the channels (:mod:`.patterns`), a Flatten that feeds a fully connected layer part
-    of it;
+  * patterns that are one layer in a framework become one layer: an attention's projections,
+    heads, scores, softmax and weighted sum (:mod:`.attention`), Mul(x, Sigmoid(x)) is SiLU,
+    Mul(x, HardSigmoid(x)) hard swish, GELU written out (Erf or Tanh), MatMul + Add a fully
+    connected or linear layer, Reshape → Transpose → Reshape a channel shuffle, Reshape →
+    InstanceNormalization → Reshape → Mul → Add a group norm, Transpose → LayerNormalization
+    → Transpose a layer norm over the channels, a layer norm written out, Swin's patch merging
+    (:mod:`.patterns`), a Flatten that feeds a fully connected layer part of it;
   * views that change nothing archcalc sees (Identity, Cast, [N, C] ↔ [N, C, 1, 1]) are
-    aliases;
+    aliases; views that move the channels whole (to a token sequence, channels last, windows)
+    lay the activation out anew (:mod:`.layout`);
   * every other node goes to the handler of its op (:mod:`.handlers`), which emits a layer
     through the :class:`Converter` (seen as a :class:`~.context.Context`).
 The analysis then computes every figure from the layers' attributes, as for a spec: weights are
@@ -31,11 +33,24 @@ from ..errors import OPTIONS, ArchcalcError, Diagnostic, SourcePos, error
 from ..graph import Builder, Network
 from ..ops import OPS, At, Vol
 from ..ops.values import channels_first_warning
-from . import fold, infer, wire
-from .handlers import HANDLERS
+from . import dims, fold, infer, wire
+from .handlers import HANDLERS, LAYOUT_OPS
+from .layout import Layout
 from .names import scope_modules, short_name, torch_scope_name
 from .patterns import Plan, find_patterns
-from .values import FAILED, INTERNAL, Act, Const, Scalar, Skipped, Unsupported, Value, constant
+from .values import (
+    FAILED,
+    INTERNAL,
+    KEEP,
+    Act,
+    Const,
+    Keep,
+    Scalar,
+    Skipped,
+    Unsupported,
+    Value,
+    constant,
+)
 
 NEWEST_KNOWN_OPSET = 20          # checked against the installed onnx only above this
 
@@ -85,6 +100,7 @@ class Converter:
         self.unsupported: dict[str, list[tuple[wire.Node, str]]] = {}
         self.names: set[str] = set()
         self.inferred: dict[str, list[int | None]] | None = None
+        self.layout_ok = False     # whether the node in hand reads activations in any layout
         # what a failure stops: a FAILED value → the index of the node whose failure it
         # follows from (the root cause); a root → the nodes it leaves unconverted; a root → its
         # diagnostics (an error raised while converting it)
@@ -141,6 +157,9 @@ class Converter:
     def act(self, name: str) -> Act:
         v = self.vals.get(name)
         if isinstance(v, Act):
+            if v.layout is not None and not self.layout_ok:
+                raise Unsupported(f"its input is laid out as {v.layout.describe()}; archcalc "
+                                  "reads this op on [N, C, H, W] and [N, C] only")
             return v
         if v is FAILED:                       # its producer's error says why
             raise Skipped(name)
@@ -203,9 +222,12 @@ class Converter:
         return name
 
     def emit(self, node: wire.Node, op: str, raw: dict[str, Any], inputs: list[Act],
-             rank: int | None = None, out: int = 0, named: wire.Node | None = None) -> Act:
+             rank: int | None = None, out: int = 0, named: wire.Node | None = None,
+             layout: Layout | Keep | None = KEEP) -> Act:
         """Add a layer for ``node`` (named after ``named`` where a pattern's layer takes the
-        name of its last node); its output is ``node``'s output ``out``."""
+        name of its last node); its output is ``node``'s output ``out``. ``layout``: the
+        output's (None: [N, C, H, W] or [N, C]); by default the first input's, with the layer's
+        channels, where the layer keeps its places."""
         srcs = [self.source(a, op) for a in inputs]
         name = self.layer_name(named or node)
         layer = self.b.add(op, raw, self.pos(node), name=name, inputs=srcs)
@@ -214,9 +236,15 @@ class Converter:
         vol = OPS[layer.op].shape(layer.attrs, ins, At(layer.name, layer.pos, tuple(srcs),
                                                        self.rounding))
         self.vols[layer.name] = vol
+        if isinstance(layout, Keep):
+            first = inputs[0].layout if inputs else None
+            if first is not None and vol[:2] != inputs[0].vol[:2]:
+                raise Unsupported(f"a {op} that changes the places of an input laid out as "
+                                  f"{first.describe()}")
+            layout = first.with_channels(vol[2]) if first is not None else None
         if rank is None:
-            rank = max(a.rank for a in inputs)
-        act = Act(layer.name, vol, rank)
+            rank = len(layout.dims) if layout is not None else max(a.rank for a in inputs)
+        act = Act(layer.name, vol, rank, layout=layout)
         self.vals[node.outputs[out]] = act
         return act
 
@@ -235,6 +263,11 @@ class Converter:
 
     def alias(self, node: wire.Node, a: Act, rank: int | None = None) -> None:
         self.vals[node.outputs[0]] = a if rank is None else Act(a.layer, a.vol, rank, a.flat)
+
+    def warn(self, node: wire.Node, message: str, hint: str | None = None) -> None:
+        """A warning about ``node``, reported with the model's."""
+        self.diags.append(Diagnostic("warning", f"{self.node_label(node)}: {message}",
+                                     self.pos(node), hint))
 
     def take_name(self, name: str) -> None:
         """Mark ``name`` as a layer's (a pending flatten's: made a layer only where read)."""
@@ -327,6 +360,7 @@ class Converter:
             self.cause[y] = node.index
 
     def visit(self, node: wire.Node) -> None:
+        self.layout_ok = False
         if node.index in self.plan.skip:
             src, check = self.plan.skip[node.index]
             if src is not None and self.vals.get(src) is FAILED:
@@ -356,6 +390,8 @@ class Converter:
             if self.fold_constants(node):
                 return
             special = self.plan.special.get(node.index)
+            self.layout_ok = node.op_type in LAYOUT_OPS if special is None else \
+                getattr(getattr(special, "func", special), "layout_aware", False)
             if special is not None:
                 special(self, node)
             else:
@@ -384,13 +420,16 @@ class Converter:
         """The op's name (with its domain outside ONNX's own) where archcalc has no handler for
         it, else None."""
         if node.domain in ("", "ai.onnx"):
-            return None if node.op_type in HANDLERS or node.op_type in fold.LIST_FOLDED \
-                else node.op_type
+            return None if node.op_type in HANDLERS or node.op_type in fold.LIST_FOLDED or \
+                fold.can_fold(node.op_type) else node.op_type
         return f"{node.domain}.{node.op_type}"
 
     def unsupported_node(self, node: wire.Node, exc: Unsupported) -> None:
         if self.unknown == "passthrough":
             acts = [v for x in node.inputs if x for v in [self.vals.get(x)] if isinstance(v, Act)]
+            if acts and acts[0].layout is not None:
+                self.passthrough_laid_out(node, acts)
+                return
             if acts:
                 try:
                     out = self.inferred_volume(node.outputs[0])
@@ -400,6 +439,8 @@ class Converter:
                     self.emit(node, "opaque", raw, acts,
                               rank=out[1] if out is not None else acts[0].rank)
                     return
+                except Unsupported:                # (an input laid out as archcalc cannot
+                    pass                           # keep through an opaque layer)
                 except ArchcalcError as err:      # (one error for the node: this one)
                     self.diags.extend(err.diagnostics)
                     self.root_diags[node.index] = list(err.diagnostics)
@@ -408,6 +449,25 @@ class Converter:
         self.failed(node)
         key = exc.what if exc.op else f"\0{node.op_type}\0{exc.what}"
         self.unsupported.setdefault(key, []).append((node, exc.what))
+
+    def passthrough_laid_out(self, node: wire.Node, acts: list[Act]) -> None:
+        """An opaque layer for a node of an unknown op that reads an activation laid out other
+        than [N, C, H, W] (a token sequence, channels last): its output is laid out as that
+        input where ONNX shape inference gives it the same dimensions (an element-wise op);
+        else the node is an error (archcalc could not follow the layers after it)."""
+        first = acts[0]
+        assert first.layout is not None
+        if self.inferred is None:
+            self.inferred_volume(node.outputs[0])
+        dims = (self.inferred or {}).get(node.outputs[0])
+        want = first.layout.dims
+        if dims is not None and len(dims) == len(want) and \
+                all(d is None or d == w for d, w in zip(dims, want)):
+            self.emit(node, "opaque", {"onnx_op": node.op_type, "output": list(first.vol)},
+                      acts)
+            return
+        self.failed(node)
+        self.unsupported.setdefault(node.op_type, []).append((node, node.op_type))
 
     def skipped_by(self, order: list[wire.Node]) -> dict[int, set[int]]:
         """Each root cause → the nodes it leaves unconverted: those that read its outputs
@@ -686,13 +746,21 @@ class Converter:
             if isinstance(a, Act):
                 self.vals[node.outputs[0]] = fold.shape_of(a.onnx_dims(self.batch), node)
                 return True
-        if not fold.can_fold(op) or not node.inputs:
+        if not node.inputs or (op in HANDLERS and not fold.can_fold(op)):
             return False
         cs = [self.const(x) if x else None for x in node.inputs]
         if any(c is None for c, x in zip(cs, node.inputs) if x):
             return False
-        result = fold.evaluate(node, cs)
-        if result is None:
+        result = fold.evaluate(node, cs) if fold.can_fold(op) else None
+        if result is not None:
+            self.vals[node.outputs[0]] = result
+            return True
+        try:                        # too large to fold (a mask): its dimensions, if known
+            outs = dims.evaluate(node, cs)
+        except Unsupported:
             return False
-        self.vals[node.outputs[0]] = result
+        param = cs[0] is not None and cs[0].param
+        for y, o in zip(node.outputs, outs):
+            if y:
+                self.vals[y] = o if isinstance(o, Const) else Const(o.dims, None, param)
         return True

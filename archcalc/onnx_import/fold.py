@@ -127,7 +127,23 @@ def _squeeze(node: wire.Node, cs: Sequence[Const | None]) -> Const | None:
 
 
 # ops that only reshape: they apply to a weight whose values are not read (dims only)
-VIEWS = ("Unsqueeze", "Squeeze", "Reshape", "Identity", "Transpose")
+VIEWS = ("Unsqueeze", "Squeeze", "Reshape", "Identity", "Transpose", "Expand")
+
+
+def _expand(node: wire.Node, cs: Sequence[Const | None]) -> Const | None:
+    """A weight broadcast to a shape (ViT's class token to the batch): its dims only; a
+    constant whose values are decoded is numpy's (_np_fold)."""
+    first = _need(cs[0])
+    if first.values is not None:
+        return None
+    shape = [int(v) for v in _decoded(cs[1])]
+    dims = list(first.dims)
+    n = max(len(dims), len(shape))
+    a = [1] * (n - len(dims)) + dims
+    b = [1] * (n - len(shape)) + shape
+    if any(x != y and 1 not in (x, y) for x, y in zip(a, b)):
+        return None
+    return Const(tuple(max(x, y) for x, y in zip(a, b)), None)
 
 
 def _concat(node: wire.Node, cs: Sequence[Const | None]) -> Const | None:
@@ -198,7 +214,7 @@ def _each(fn: Callable[[Scalar], Scalar]) -> FoldRule:
 
 
 FOLD: Mapping[str, FoldRule] = {
-    "Transpose": _transpose,
+    "Transpose": _transpose, "Expand": _expand,
     "Gather": _gather, "Unsqueeze": _unsqueeze, "Squeeze": _squeeze, "Concat": _concat,
     "Cast": _cast, "Slice": _slice, "Reshape": _reshape_const, "ConstantOfShape": _const_of_shape,
     "Identity": lambda node, cs: cs[0],

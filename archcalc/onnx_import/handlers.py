@@ -12,7 +12,9 @@ from typing import Any
 
 from ..ops.resampling import Crop
 from ..ops.words import article, counted
+from . import layout as lay
 from .context import Context, Handler
+from .layout import Layout
 from .values import Act, Const, Scalar, Unsupported, sorted_axes
 from .wire import Node
 
@@ -111,7 +113,24 @@ def gemm(cv: Context, node: Node) -> None:
     if node.attrs.get("transA", 0):
         raise Unsupported("transA = 1")
     units, n_in = (w[0], w[1]) if node.attrs.get("transB", 0) else (w[1], w[0])
+    if a.layout is not None:
+        linear(cv, node, a, units, n_in, _bias(node, 2))
+        return
     fc(cv, node, a, units, n_in, _bias(node, 2))
+
+
+def linear(cv: Context, node: Node, a: Act, units: int, n_in: int, bias: bool,
+           named: Node | None = None) -> None:
+    """A weight applied to the channels of every token or place (PyTorch's Linear on [N, T, C]
+    or [N, H, W, C]): the channels must be the last axis."""
+    la = a.layout
+    assert la is not None
+    if la.chan != len(la.dims) - 1:
+        raise Unsupported(f"a weight applied to the last axis of an input laid out as "
+                          f"{la.describe()}: not its channels")
+    if n_in != a.vol[2]:
+        raise Unsupported(f"a weight for {n_in:,} inputs on {counted(a.vol[2], 'channel')}")
+    cv.emit(node, "linear", {"units": units, "bias": bias}, [a], named=named)
 
 
 def fc(cv: Context, node: Node, a: Act, units: int, n_in: int, bias: bool,
@@ -125,10 +144,19 @@ def fc(cv: Context, node: Node, a: Act, units: int, n_in: int, bias: bool,
 def matmul(cv: Context, node: Node, bias: str | None = None, last: Node | None = None) -> None:
     a = cv.act(node.inputs[0])
     w = cv.dims(node.inputs[1])
+    if w is not None and len(w) == 2 and cv.is_param(node.inputs[1]) and a.layout is not None:
+        linear(cv, node, a, w[1], w[0], bias is not None, last)
+        return
     if w is None or len(w) != 2 or not cv.is_param(node.inputs[1]) or a.rank != 2:
+        if isinstance(cv.vals.get(node.inputs[1]), Act):
+            raise Unsupported("a MatMul of two activations outside an attention archcalc "
+                              "recognizes (docs/onnx-import.md, \"Transformers\")")
         raise Unsupported("a MatMul that is not a vector times a 2-D weight (a fully connected "
-                          "layer)")
+                          "layer), nor tokens times one (a linear layer)")
     fc(cv, node, a, w[1], w[0], bias is not None, last)
+
+
+matmul.layout_aware = True         # type: ignore[attr-defined]
 
 
 def _pool(kind: str) -> Handler:
@@ -155,11 +183,37 @@ def _reduce(kind: str) -> Handler:
     def handler(cv: Context, node: Node) -> None:
         a = cv.act(node.inputs[0])
         axes = cv.ints(node, 1, "axes")
+        if a.layout is not None:
+            _reduce_places(cv, node, a, kind, axes)
+            return
         if a.rank != 4 or axes is None or sorted_axes(axes, 4) != [2, 3]:
             raise Unsupported(f"a reduction over axes {axes} (archcalc reads the spatial mean "
                               "or max, axes [2, 3], as global pooling)")
         cv.emit(node, kind, {}, [a], rank=4 if node.attrs.get("keepdims", 1) else 2)
     return handler
+
+
+def _reduce_places(cv: Context, node: Node, a: Act, kind: str, axes: list[int] | None) -> None:
+    """A mean or max over every place of an input laid out otherwise (the tokens of a
+    sequence): global pooling."""
+    la = a.layout
+    assert la is not None
+    rank = len(la.dims)
+    over = set(sorted_axes(axes, rank)) if axes is not None else set(range(rank))
+    places = {i for i, d in enumerate(la.dims) if i != la.chan and d > 1 and
+              not (i == 0 and d == cv.batch)}
+    if la.chan in over or not places <= over or (0 in over and cv.batch > 1):
+        raise Unsupported(f"a reduction over axes {sorted(over)} of an input laid out as "
+                          f"{la.describe()} (archcalc reads one over every place, a global "
+                          "pooling)")
+    keep = node.attrs.get("keepdims", 1)
+    dims = tuple(1 if i in over else d for i, d in enumerate(la.dims)) if keep else \
+        tuple(d for i, d in enumerate(la.dims) if i not in over)
+    if dims == (cv.batch, a.vol[2]):
+        cv.emit(node, kind, {}, [a], rank=2, layout=None)
+        return
+    chan = la.chan if keep else la.chan - sum(1 for i in over if i < la.chan)
+    cv.emit(node, kind, {}, [a], layout=Layout(dims, chan))
 
 
 def batchnorm(cv: Context, node: Node) -> None:
@@ -217,6 +271,13 @@ def softmax(cv: Context, node: Node) -> None:
     a = cv.act(node.inputs[0])
     axis = node.attrs.get("axis", 1 if cv.opset < 13 else -1)
     axis = axis + a.rank if axis < 0 else axis
+    if a.layout is not None:
+        if axis != a.layout.chan or cv.opset < 13:
+            raise Unsupported(f"a softmax over axis {axis} of an input laid out as "
+                              f"{a.layout.describe()} (archcalc's softmax is over the "
+                              "channels)")
+        cv.emit(node, "softmax", {}, [a])
+        return
     if axis == 1 and (a.rank == 2 or cv.opset >= 13):
         cv.emit(node, "softmax", {}, [a])
     else:
@@ -238,20 +299,60 @@ def merge(kind: str) -> Handler:
         xs = [x for x in node.inputs if x]
         consts = [x for x in xs if not isinstance(cv.vals.get(x), Act)]
         if consts:
+            if len(xs) == 2 and len(consts) == 1 and cv.is_param(consts[0]) and \
+                    node.op_type in ("Add", "Mul"):
+                a = cv.act(xs[0] if consts[0] == xs[1] else xs[1])
+                _learned(cv, node, a, consts[0])
+                return
             raise Unsupported(f"{node.op_type} with a constant operand ({consts[0]!r}): archcalc's "
                               f"{kind} merges layers")
         acts = [cv.act(x) for x in xs]
         if len(acts) == 1:
             cv.alias(node, acts[0])
             return
+        first = acts[0].layout
+        if any(a.layout is not None for a in acts) and \
+                not all(a.layout is not None and a.layout.same(first) for a in acts):
+            shown = "; ".join(a.layout.describe() if a.layout is not None else
+                              f"{a.onnx_dims(cv.batch)}" for a in acts)
+            raise Unsupported(f"{article(kind)} {kind} of inputs laid out differently ({shown})")
         cv.emit(node, kind, {}, acts)
     return handler
 
 
+def _learned(cv: Context, node: Node, a: Act, param: str) -> None:
+    """An Add or Mul of a learned tensor: a position embedding (one value per element of an
+    image: ViT's) or a layer scale (one factor per channel: CaiT's, ConvNeXt's γ)."""
+    d = cv.dims(param) or ()
+    dims = a.onnx_dims(cv.batch)
+    chan = a.layout.chan if a.layout is not None else 1
+    h, w, c = a.vol
+    padded = (1,) * (len(dims) - len(d)) + tuple(d)
+    fits = len(d) <= len(dims) and all(p in (1, q) for p, q in zip(padded, dims))
+    if node.op_type == "Add" and fits and math.prod(d) == h * w * c:
+        cv.emit(node, "pos_embed", {"tokens": h * w} if h == 1 else {}, [a])
+        return
+    if node.op_type == "Mul" and fits and math.prod(d) == c and \
+            all(p == 1 for i, p in enumerate(padded) if i != chan):
+        cv.emit(node, "layer_scale", {}, [a])
+        return
+    what = "position embedding (one value per element)" if node.op_type == "Add" else \
+        "layer scale (one factor per channel)"
+    raise Unsupported(f"{article(node.op_type)} {node.op_type} of a learned tensor of shape "
+                      f"{list(d)} on an input of {dims}: archcalc reads it as a {what}")
+
+
 def concat(cv: Context, node: Node) -> None:
-    acts = [cv.act(x) for x in node.inputs if x]
+    xs = [x for x in node.inputs if x]
+    if any(not isinstance(cv.vals.get(x), Act) for x in xs):
+        _class_token(cv, node, xs)
+        return
+    acts = [cv.act(x) for x in xs]
     rank = max(a.rank for a in acts)
     axis = node.attrs.get("axis", 1)
+    if any(a.layout is not None for a in acts):
+        _concat_laid_out(cv, node, acts, axis)
+        return
     if sorted_axes([axis], rank) != [1]:
         raise Unsupported(f"a concatenation along axis {axis} (archcalc concatenates channels, "
                           "axis 1)")
@@ -259,6 +360,99 @@ def concat(cv: Context, node: Node) -> None:
         cv.alias(node, acts[0])
         return
     cv.emit(node, "concat", {}, acts)
+
+
+def as_sequence(cv: Context, node: Node, a: Act) -> Act:
+    """``a`` as a token sequence 1×N×C: itself where it is one; a ``tokens`` layer where it is a
+    map laid out as one ([N, H·W, C] from channels last: Swin's flatten), made here."""
+    la = a.layout
+    h, w, _ = a.vol
+    if la is None or h == 1 or la.places is not None or \
+            lay.squeezed_rest(la, cv.batch) != (h * w,):
+        return a
+    cv.emit(node, "tokens", {}, [a], layout=la)
+    t = cv.vals[node.outputs[0]]
+    assert isinstance(t, Act)
+    return t
+
+
+def _class_token(cv: Context, node: Node, xs: list[str]) -> None:
+    """Learned tokens put before a token sequence: Concat(Expand(token), sequence) along the
+    tokens' axis, as ViT's class token."""
+    first = xs[0]
+    if len(xs) != 2 or not cv.is_param(first) or not isinstance(cv.vals.get(xs[1]), Act):
+        raise Unsupported("a concatenation of a constant with layers (archcalc reads learned "
+                          "tokens put before a token sequence: a class token)")
+    a = as_sequence(cv, node, cv.act(xs[1]))
+    la = a.layout
+    d = cv.dims(first) or ()
+    axis = node.attrs.get("axis", 1)
+    axis = axis + len(d) if axis < 0 else axis
+    if la is None or a.vol[0] != 1 or len(d) != len(la.dims) or axis == la.chan or \
+            lay.squeezed_rest(la, cv.batch) not in ((la.dims[axis],), ()) or \
+            any(p != q for i, (p, q) in enumerate(zip(d, la.dims)) if i != axis):
+        raise Unsupported(f"a concatenation of a learned tensor of shape {list(d)} with an input "
+                          f"of {a.onnx_dims(cv.batch)} (archcalc reads learned tokens put before "
+                          "a token sequence [N, T, C]: a class token)")
+    count = d[axis]
+    dims = list(la.dims)
+    dims[axis] += count
+    cv.emit(node, "class_token", {"count": count}, [a], layout=Layout(tuple(dims), la.chan))
+
+
+def _concat_laid_out(cv: Context, node: Node, acts: list[Act], axis: int) -> None:
+    """A concatenation of channels (the last axis of tokens, channels last)."""
+    first = acts[0].layout
+    assert first is not None
+    axis = axis + len(first.dims) if axis < 0 else axis
+    if axis != first.chan or not all(
+            a.layout is not None and a.layout.with_channels(0).same(first.with_channels(0))
+            for a in acts):
+        raise Unsupported(f"a concatenation along axis {axis} of inputs laid out as "
+                          f"{first.describe()} (archcalc concatenates channels)")
+    cv.emit(node, "concat", {}, acts)
+
+
+def gather(cv: Context, node: Node) -> None:
+    """One token of a token sequence (ViT's x[:, 0]): take_token; every channel in order (a
+    view, as PyTorch's exporter writes as_strided)."""
+    a = as_sequence(cv, node, cv.act(node.inputs[0]))
+    la = a.layout
+    c = cv.const(node.inputs[1])
+    axis = node.attrs.get("axis", 0)
+    if c is not None and math.prod(c.dims) > 1:
+        src = la or lay.classic(a.onnx_dims(cv.batch), cv.batch)
+        axis = axis + len(src.dims) if axis < 0 else axis
+        big = [i for i, d in enumerate(c.dims) if d != 1]
+        if axis == src.chan and math.prod(c.dims) == a.vol[2] and len(big) == 1:
+            # (the channels in any order: a view, whatever the indices, which an export may
+            # keep in an external file archcalc does not read)
+            dims = src.dims[:axis] + tuple(c.dims) + src.dims[axis + 1:]
+            _settle(cv, node, a, Layout(dims, axis + big[0], src.places))
+            return
+    if la is None or c is None or c.values is None or len(c.values) != 1 or a.vol[0] != 1:
+        raise Unsupported("a Gather that is not one token of a token sequence [N, T, C]")
+    axis = axis + len(la.dims) if axis < 0 else axis
+    n = a.vol[1]
+    if axis == la.chan or la.dims[axis] != n or lay.squeezed_rest(la, cv.batch) not in ((n,), ()):
+        raise Unsupported(f"a Gather along axis {axis} of an input laid out as "
+                          f"{la.describe()} (archcalc reads one token of a sequence)")
+    index = int(c.values[0])
+    dims = la.dims[:axis] + tuple(c.dims) + la.dims[axis + 1:]
+    _take(cv, node, a, index, dims)
+
+
+def _take(cv: Context, node: Node, a: Act, index: int, dims: tuple[int, ...]) -> None:
+    la = a.layout
+    assert la is not None
+    chan = [i for i, d in enumerate(dims) if d == a.vol[2]]
+    if dims == (cv.batch, a.vol[2]):
+        cv.emit(node, "take_token", {"index": index}, [a], rank=2, layout=None)
+    elif chan:
+        k = chan[-1] if la.chan == len(la.dims) - 1 else chan[0]
+        cv.emit(node, "take_token", {"index": index}, [a], layout=Layout(dims, k))
+    else:
+        raise Unsupported(f"one token as {list(dims)}")
 
 
 def split(cv: Context, node: Node) -> None:
@@ -290,6 +484,9 @@ def slice_(cv: Context, node: Node) -> None:
     if starts is None or ends is None:
         raise Unsupported("a Slice without starts and ends")
     axes = list(range(len(starts))) if axes is None else axes
+    if a.layout is not None:
+        _slice_tokens(cv, node, a, starts, ends, axes, steps)
+        return
     if steps and any(s != 1 for s in steps):
         raise Unsupported(f"a Slice with steps {steps}")
     axes = [x + a.rank if x < 0 else x for x in axes]
@@ -321,6 +518,29 @@ def slice_(cv: Context, node: Node) -> None:
         cv.emit(node, "crop", {}, [a, Act(other, cv.vols[other], 4)])   # size of a second input
         return
     cv.emit(node, "crop", {"size": [th, tw]}, [a])
+
+
+def _slice_tokens(cv: Context, node: Node, a: Act, starts: list[int], ends: list[int],
+                  axes: list[int], steps: list[int] | None) -> None:
+    """A Slice of a token sequence: the whole of it (nothing), or one token (take_token)."""
+    la = a.layout
+    assert la is not None
+    dims = list(la.dims)
+    for ax, s, e, st in zip(axes, starts, ends, steps or [1] * len(axes)):
+        ax = ax + len(dims) if ax < 0 else ax
+        n = dims[ax]
+        picked = range(n)[slice(s, e, st)] if -(1 << 62) < e < (1 << 62) else \
+            range(n)[slice(s, None if e > 0 else -n - 1, st)]
+        if len(picked) == n:
+            continue
+        if ax == la.chan or len(picked) != 1 or a.vol[0] != 1 or n != a.vol[1]:
+            raise Unsupported(f"a Slice of {len(picked)} of the {n} positions along axis {ax} of "
+                              f"an input laid out as {la.describe()} (archcalc reads one token "
+                              "of a sequence)")
+        dims[ax] = 1
+        _take(cv, node, a, picked[0], tuple(dims))
+        return
+    cv.alias(node, a)
 
 
 def _values(c: Const | None) -> Sequence[Scalar] | None:
@@ -381,6 +601,12 @@ def pad(cv: Context, node: Node) -> None:
         pads, value, axes = list(at.get("pads", [])), at.get("value", 0.0), None
     if pads is None:
         raise Unsupported("a Pad without pads")
+    if a.layout is not None:
+        if any(pads):
+            raise Unsupported(f"pads {pads} of an input laid out as {a.layout.describe()} "
+                              "(archcalc follows a Pad of nothing there)")
+        cv.alias(node, a)
+        return
     if axes is not None:
         full = [0] * 8
         k = len(axes)
@@ -402,10 +628,13 @@ def pad(cv: Context, node: Node) -> None:
 
 def flatten(cv: Context, node: Node) -> None:
     a = cv.act(node.inputs[0])
-    if node.attrs.get("axis", 1) != 1:
-        raise Unsupported(f"a Flatten at axis {node.attrs['axis']} (archcalc flattens all but "
-                          "the batch, axis 1)")
-    _flat(cv, node, a)
+    axis = node.attrs.get("axis", 1)
+    dims = a.onnx_dims(cv.batch)
+    axis = axis + len(dims) if axis < 0 else axis
+    if axis == 1 and (a.layout is None or dims[0] == cv.batch):
+        _flat(cv, node, a)
+        return
+    _view(cv, node, a, [math.prod(dims[:axis]), math.prod(dims[axis:])])
 
 
 def _flat(cv: Context, node: Node, a: Act) -> None:
@@ -432,40 +661,103 @@ def reshape(cv: Context, node: Node) -> None:
         target = [total // known if t == -1 else t for t in target]
     if math.prod(target) != total:
         raise Unsupported(f"a Reshape of {dims} to {target}")
-    if len(target) == 2 and target[0] == cv.batch:
+    if len(target) == 2 and target[0] == cv.batch and \
+            (a.layout is None or target[1] != ch or math.prod(a.vol[:2]) == 1):
         _flat(cv, node, a)
-    elif len(target) == 4 and target[1:] == [ch, h, w]:
+    elif a.layout is None and len(target) == 4 and target[1:] == [ch, h, w]:
         cv.alias(node, a, 4)
     else:
-        raise Unsupported(f"a Reshape of {dims} to {target} (archcalc reads a flatten, and the "
-                          "reshape–transpose–reshape of a channel shuffle)")
+        _view(cv, node, a, target)
+
+
+def _view(cv: Context, node: Node, a: Act, dims: Sequence[int] | None = None,
+          perm: Sequence[int] | None = None) -> None:
+    """A Reshape (to ``dims``) or Transpose (by ``perm``) that keeps the channels whole: the
+    activation in a new layout (:mod:`.layout`). Where the view makes a map a token sequence
+    (``x.flatten(2)``) or a sequence a map, that is a ``tokens`` or ``untokens`` layer; any
+    other rearrangement is no layer."""
+    src = a.layout or lay.classic(a.onnx_dims(cv.batch), cv.batch)
+    new = lay.transpose(src, perm) if perm is not None else lay.reshape(src, dims or ())
+    if new is None:
+        what = f"a {node.op_type} of {list(src.dims)} to {list(dims or ())}"
+        raise Unsupported(f"{what}: it splits or merges the channels with other axes (archcalc "
+                          "follows views that keep them whole: token sequences, channels last, "
+                          "windows; and a channel shuffle)")
+    _settle(cv, node, a, new)
+
+
+def _settle(cv: Context, node: Node, a: Act, new: Layout) -> None:
+    """``a`` viewed as ``new``: [N, C, H, W] or [N, C] again; a ``tokens`` layer where the view
+    flattens a map [N, C, H, W] into a sequence (ViT's ``x.flatten(2)``), an ``untokens`` layer
+    where it makes a sequence a map; else the same layer laid out anew (channels last, windows:
+    the volume stays the map's, whatever the arrangement; a later op that needs a sequence makes
+    it one, :func:`as_sequence`)."""
+    h, w, c = a.vol
+    rest = lay.squeezed_rest(new, cv.batch)
+    ordered = new.places is None
+    if ordered and new.chan == 1 and len(new.dims) == 4 and new.dims[0] == cv.batch:
+        size = tuple(new.dims[2:])                       # [N, C, H, W] again
+        if size == (h, w):
+            cv.alias(node, Act(a.layer, a.vol, 4))
+        elif h == 1 and size[0] * size[1] == w:
+            cv.emit(node, "untokens", {"size": list(size)}, [a], rank=4, layout=None)
+        else:
+            raise Unsupported(f"a {node.op_type} of {h}×{w} places to {size[0]}×{size[1]}")
+    elif new.chan == 1 and new.dims == (cv.batch, c):
+        cv.alias(node, Act(a.layer, a.vol, 2))
+    elif ordered and rest == (h * w,) and h > 1 and a.layout is None:
+        cv.emit(node, "tokens", {}, [a], layout=new)
+    elif ordered and len(rest) == 2 and h == 1 and rest[0] * rest[1] == w and rest[0] > 1:
+        cv.emit(node, "untokens", {"size": list(rest)}, [a], layout=new)
+    else:
+        cv.alias(node, Act(a.layer, a.vol, len(new.dims), layout=new))
 
 
 def squeeze(cv: Context, node: Node) -> None:
     a = cv.act(node.inputs[0])
     axes = cv.ints(node, 1, "axes")
-    if node.op_type == "Squeeze" and a.rank == 4 and a.vol[:2] == (1, 1) and \
-            (axes is None or sorted_axes(axes, 4) == [2, 3]):
+    if a.layout is None and node.op_type == "Squeeze" and a.rank == 4 and \
+            a.vol[:2] == (1, 1) and (axes is None or sorted_axes(axes, 4) == [2, 3]):
         cv.alias(node, a, 2)
-    elif node.op_type == "Unsqueeze" and a.rank == 2 and axes is not None and \
-            sorted_axes(axes, 4) == [2, 3]:
+    elif a.layout is None and node.op_type == "Unsqueeze" and a.rank == 2 and \
+            axes is not None and sorted_axes(axes, 4) == [2, 3]:
         cv.alias(node, a, 4)
     else:
-        raise Unsupported(f"{node.op_type} on axes {axes} of a rank-{a.rank} tensor")
+        dims = a.onnx_dims(cv.batch)
+        if node.op_type == "Squeeze":
+            gone = set(sorted_axes(axes, len(dims))) if axes is not None else \
+                {i for i, d in enumerate(dims) if d == 1}
+            if any(dims[i] != 1 for i in gone):
+                raise Unsupported(f"Squeeze on axes {axes} of {dims}")
+            new = [d for i, d in enumerate(dims) if i not in gone]
+        else:
+            if axes is None:
+                raise Unsupported("an Unsqueeze without axes")
+            new = list(dims)
+            for ax in sorted_axes(axes, len(dims) + len(axes)):
+                new.insert(ax, 1)
+        _view(cv, node, a, new)
 
 
 def transpose(cv: Context, node: Node) -> None:
     a = cv.act(node.inputs[0])
-    perm = node.attrs.get("perm")
-    if perm is not None and perm != list(range(len(perm))):
-        raise Unsupported(f"a Transpose {perm} (archcalc keeps the NCHW layout; it reads the "
-                          "transposes of a channel shuffle and of a layer norm)")
-    cv.alias(node, a)
+    rank = len(a.onnx_dims(cv.batch))
+    perm = node.attrs.get("perm") or list(reversed(range(rank)))
+    if perm == list(range(rank)):
+        cv.alias(node, a)
+        return
+    _view(cv, node, a, perm=perm)
 
 
 def layernorm(cv: Context, node: Node, channels_last: bool = False) -> None:
     a = cv.act(node.inputs[0])
     axis = node.attrs.get("axis", -1)
+    if a.layout is not None:
+        channels_last = sorted_axes([axis], a.rank) == [a.layout.chan] == [a.rank - 1]
+        if not channels_last:
+            raise Unsupported(f"a LayerNormalization over axis {axis} of an input laid out "
+                              f"as {a.layout.describe()} (archcalc's layer norm is over the "
+                              "channels)")
     if not channels_last and not (a.rank == 2 and sorted_axes([axis], 2) == [1]):
         raise Unsupported(f"a LayerNormalization over axis {axis} of a rank-{a.rank} tensor "
                           "(archcalc's layer norm is over the channels)")
@@ -512,4 +804,13 @@ HANDLERS: Mapping[str, Handler] = {
     "Flatten": flatten, "Reshape": reshape, "Squeeze": squeeze, "Unsqueeze": squeeze,
     "Transpose": transpose, "LayerNormalization": layernorm,
     "InstanceNormalization": instancenorm, "GroupNormalization": groupnorm, "Cast": cast,
+    "Gather": gather,
 }
+
+# the ops whose handlers read activations laid out other than [N, C, H, W] and [N, C] (token
+# sequences, channels last, windows: .layout); any other op on such an input is an error
+LAYOUT_OPS = frozenset({
+    "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Identity", "Cast", "Dropout",
+    "MatMul", "Gemm", "LayerNormalization", "Softmax", "Relu", "Sigmoid", "Tanh", "HardSwish",
+    "HardSigmoid", "Gelu", "LeakyRelu", "Elu", "Clip", "Add", "Sum", "Mul", "Concat", "Gather",
+    "Slice", "Pad", "ReduceMean", "ReduceMax"})

@@ -11,11 +11,14 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 from ..ops.words import counted
+from . import attention
 from . import handlers as h
 from .context import Context, Handler
-from .values import Act, Scalar, Unsupported, constant
+from .layout import Layout
+from .values import Act, Scalar, Unsupported, constant, sorted_axes
 from .wire import Node
 
 Check = Callable[[Node], None]      # raises Unsupported where an absorbed node does not fit
@@ -40,14 +43,16 @@ class Plan:
 
 def find_patterns(cv: Context, order: list[Node]) -> Plan:
     plan = Plan()
+    attention.find(cv, plan, order)          # first: its nodes are no other pattern's
+    pos = {n.index: i for i, n in enumerate(order)}
     for node in order:
         if node.index in plan.skip or node.index in plan.special:
             continue
         op = node.op_type
         if op in ("Sigmoid", "HardSigmoid"):
             _gate(cv, plan, node)
-        elif op == "Erf":
-            _gelu(cv, plan, node)
+        elif op in ("Erf", "Tanh"):
+            _gelu(cv, plan, node, pos)
         elif op == "MatMul":
             _matmul_add(cv, plan, node)
         elif op == "Reshape":
@@ -56,6 +61,10 @@ def find_patterns(cv: Context, order: list[Node]) -> Plan:
             _layernorm(cv, plan, node)
         elif op == "ConvTranspose":
             _conv_transpose_pad(cv, plan, node)
+        elif op == "ReduceMean":
+            _layernorm_parts(cv, plan, node)
+        elif op == "Concat":
+            _patch_merge(cv, plan, node)
     return plan
 
 
@@ -110,50 +119,151 @@ def _unary(cv: Context, node: Node, kind: str, x: str) -> None:
     cv.emit(node, kind, {}, [cv.act(x)])
 
 
-def _gelu(cv: Context, plan: Plan, erf: Node) -> None:
-    """GELU's exact form, as exporters write it before opset 20: x·0.5·(1 + erf(x/√2)) (the
-    scaling by Div √2 or Mul 1/√2; the halving before or after)."""
-    pre = cv.producer.get(erf.inputs[0])
-    if pre is None or pre.op_type not in ("Div", "Mul") or _only(cv, pre.outputs[0]) is not erf:
-        return
-    x = pre.inputs[0]
-    c = _static(cv, pre.inputs[1])
-    if not (_near(c, math.sqrt(2)) if pre.op_type == "Div" else _near(c, 1 / math.sqrt(2))):
-        return
-    plus = _only(cv, erf.outputs[0], "Add")
-    if plus is None or not _near(_static(cv, _other(plus, erf.outputs[0]) or ""), 1.0):
-        return
-    m1 = _only(cv, plus.outputs[0], "Mul")
-    if m1 is None:
-        return
-    other = _other(m1, plus.outputs[0])
-    if other == x:                                  # (x·(1 + erf))·0.5
-        m2 = _only(cv, m1.outputs[0], "Mul")
-        if m2 is None or not _near(_static(cv, _other(m2, m1.outputs[0]) or ""), 0.5):
-            return
-        plan.internal(pre, erf, plus, m1)
-        plan.special[m2.index] = partial(_unary, kind="gelu", x=x)
-        return
-    half = cv.producer.get(other or "")
-    if half is None or half.op_type != "Mul" or _only(cv, half.outputs[0]) is not m1:
-        return
-    k = _other(half, x)
-    if k is None or not _near(_static(cv, k), 0.5):
-        return
-    plan.internal(pre, erf, plus, half)              # (x·0.5)·(1 + erf)
-    plan.special[m1.index] = partial(_unary, kind="gelu", x=x)
+_unary.layout_aware = True           # type: ignore[attr-defined]
+
+
+ELEMENTWISE = frozenset({"Add", "Sub", "Mul", "Div", "Pow", "Erf", "Tanh", "Sqrt"})
+
+
+def _gelu(cv: Context, plan: Plan, anchor: Node, pos: dict[int, int]) -> None:
+    """GELU written out in element-wise nodes around an Erf (its exact form, as exporters write
+    it before opset 20: x·0.5·(1 + erf(x/√2)), the factors in any order) or a Tanh (PyTorch's
+    approximate='tanh': 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))). The nodes between a value
+    x and a later node are taken where they use only x and scalar constants, nothing outside
+    reads their values, and they compute GELU: checked by evaluating them on sample values."""
+    xs = _sources(cv, anchor)
+    ends = [anchor]
+    node = anchor
+    while True:
+        users = cv.consumers.get(node.outputs[0], [])
+        if len(users) != 1 or users[0] is None or users[0].op_type not in ELEMENTWISE:
+            break
+        node = users[0]
+        ends.append(node)
+    for end in reversed(ends[1:]):
+        for x in xs:
+            nodes = _between(cv, x, end, pos)
+            if nodes is not None and _computes_gelu(cv, nodes, x, end):
+                plan.internal(*[n for n in nodes if n is not end])
+                plan.special[end.index] = partial(_unary, kind="gelu", x=x)
+                return
+
+
+def _scalar(cv: Context, value: str) -> float | None:
+    v = _static(cv, value)
+    return float(v[0]) if v is not None and len(v) == 1 else None
+
+
+def _sources(cv: Context, anchor: Node) -> list[str]:
+    """The values an element-wise expression ending at ``anchor`` may be a function of: those
+    its element-wise nodes (of scalar constants otherwise) read, nearest first."""
+    out: list[str] = []
+    todo = [anchor]
+    seen: set[int] = set()
+    while todo:
+        n = todo.pop(0)
+        if n.index in seen:
+            continue
+        seen.add(n.index)
+        for x in n.inputs:
+            if not x or _scalar(cv, x) is not None:
+                continue
+            if x not in out:
+                out.append(x)
+            p = cv.producer.get(x)
+            if p is not None and p.op_type in ELEMENTWISE:
+                todo.append(p)
+    return out
+
+
+def _between(cv: Context, x: str, end: Node, pos: dict[int, int]) -> list[Node] | None:
+    """The element-wise nodes from ``x`` to ``end`` where they read only x, one another and
+    scalar constants and nothing else reads them; else None."""
+    nodes: dict[int, Node] = {}
+    todo = [end]
+    while todo:
+        n = todo.pop()
+        if n.index in nodes:
+            continue
+        if n.op_type not in ELEMENTWISE:
+            return None
+        nodes[n.index] = n
+        for v in n.inputs:
+            if not v or v == x or _scalar(cv, v) is not None:
+                continue
+            p = cv.producer.get(v)
+            if p is None:
+                return None
+            todo.append(p)
+    for n in nodes.values():
+        if n is end:
+            continue
+        for u in cv.consumers.get(n.outputs[0], []):
+            if u is None or u.index not in nodes:
+                return None
+    if not any(x in n.inputs for n in nodes.values()):
+        return None
+    return sorted(nodes.values(), key=lambda n: pos[n.index])
+
+
+def _computes_gelu(cv: Context, nodes: list[Node], x: str, end: Node) -> bool:
+    import numpy as np
+    t = np.linspace(-4.0, 4.0, 33)
+    vals = {x: t}
+    erf = np.vectorize(math.erf)
+    for n in nodes:
+        args: list[Any] = [vals[v] if v in vals else _scalar(cv, v) for v in n.inputs]
+        if any(a is None for a in args):
+            return False
+        op = n.op_type
+        with np.errstate(all="ignore"):
+            if op == "Add":
+                r = args[0] + args[1]
+            elif op == "Sub":
+                r = args[0] - args[1]
+            elif op == "Mul":
+                r = args[0] * args[1]
+            elif op == "Div":
+                r = args[0] / args[1]
+            elif op == "Pow":
+                r = np.power(args[0], args[1])
+            elif op == "Erf":
+                r = erf(args[0])
+            elif op == "Tanh":
+                r = np.tanh(args[0])
+            else:
+                r = np.sqrt(args[0])
+        vals[n.outputs[0]] = r * np.ones_like(t)
+    got = vals[end.outputs[0]]
+    exact = 0.5 * t * (1 + erf(t / math.sqrt(2)))
+    tanh = 0.5 * t * (1 + np.tanh(math.sqrt(2 / math.pi) * (t + 0.044715 * t ** 3)))
+    return bool(np.allclose(got, exact, atol=1e-4) or np.allclose(got, tanh, atol=1e-4))
 
 
 # -- a fully connected layer as MatMul + Add ------------------------------------------------------
 
+def _pdims(cv: Context, value: str) -> tuple[int, ...] | None:
+    """The dimensions of the initializer or Constant ``value`` is, through Identity and Cast
+    (PyTorch's TorchScript exporter shares equal weights through Identity nodes)."""
+    while value:
+        d = cv.dims(value)
+        if d is not None:
+            return d
+        node = cv.producer.get(value)
+        if node is None or node.op_type not in ("Identity", "Cast"):
+            return _static_dims(cv, value)
+        value = node.inputs[0]
+    return None
+
+
 def _matmul_add(cv: Context, plan: Plan, mm: Node) -> None:
-    w = cv.dims(mm.inputs[1]) if len(mm.inputs) > 1 else None
+    w = _pdims(cv, mm.inputs[1]) if len(mm.inputs) > 1 else None
     add = _only(cv, mm.outputs[0], "Add")
     if w is None or len(w) != 2 or add is None:
         return
     b = _other(add, mm.outputs[0])
-    bd = cv.dims(b or "")
-    if b is None or bd is None or math.prod(bd) != w[1] or not cv.is_param(b):
+    bd = _pdims(cv, b or "")
+    if b is None or bd is None or math.prod(bd) != w[1] or not _param_path(cv, b):
         return
     plan.special[mm.index] = partial(h.matmul, bias=b, last=add)
     plan.alias(mm, add)
@@ -253,13 +363,30 @@ def _layernorm(cv: Context, plan: Plan, t1: Node) -> None:
     if t1.attrs.get("perm") != [0, 2, 3, 1]:
         return
     ln = _only(cv, t1.outputs[0], "LayerNormalization")
-    if ln is None or ln.attrs.get("axis", -1) not in (-1, 3):
+    if ln is None:                       # written out, as before opset 17
+        r1 = next((u for u in cv.consumers.get(t1.outputs[0], [])
+                   if u is not None and u.op_type == "ReduceMean"), None)
+        parts = _ln_parts(cv, r1) if r1 is not None else None
+        if parts is None or parts[3] not in ([-1], [3]):
+            return
+        inner, last, eps, _ = parts
+        t2 = _only(cv, last.outputs[0], "Transpose")
+        if t2 is None or t2.attrs.get("perm") != [0, 3, 1, 2]:
+            return
+        plan.special[t1.index] = partial(_layernorm_eps, eps=eps, last=t2)
+        plan.alias(t1, *inner, last, t2)
+        return
+    if ln.attrs.get("axis", -1) not in (-1, 3):
         return
     t2 = _only(cv, ln.outputs[0], "Transpose")
     if t2 is None or t2.attrs.get("perm") != [0, 3, 1, 2]:
         return
     plan.special[t1.index] = partial(_layernorm_head, ln=ln, last=t2)
     plan.alias(t1, ln, t2)
+
+
+def _layernorm_eps(cv: Context, node: Node, eps: float, last: Node) -> None:
+    cv.emit(node, "layernorm", {"eps": eps}, [cv.act(node.inputs[0])], rank=4, named=last)
 
 
 def _layernorm_head(cv: Context, node: Node, ln: Node, last: Node) -> None:
@@ -292,3 +419,153 @@ def _conv_transpose_pad(cv: Context, plan: Plan, ct: Node) -> None:
                                      bias=bias, named=last)
     plan.alias(ct, *([pad, add] if bias else [pad]))
 
+
+
+# -- a layer norm written out: ReduceMean → Sub → Pow 2 → ReduceMean → Add ε → Sqrt → Div → Mul γ
+# -- → Add β (PyTorch's exporters before opset 17, and others') ---------------------------------
+
+def _axes_of(cv: Context, node: Node) -> list[int] | None:
+    if len(node.inputs) > 1 and node.inputs[1]:
+        v = _static(cv, node.inputs[1])
+        return [int(a) for a in v] if v is not None else None
+    axes = node.attrs.get("axes")
+    return list(axes) if axes is not None else None
+
+
+def _layernorm_parts(cv: Context, plan: Plan, r1: Node) -> None:
+    parts = _ln_parts(cv, r1)
+    if parts is not None:
+        inner, last, eps, axes = parts
+        plan.internal(*inner)
+        plan.special[last.index] = partial(_layernorm_parts_head, x=r1.inputs[0], axes=axes,
+                                           eps=eps)
+
+
+def _ln_parts(cv: Context, r1: Node) -> tuple[list[Node], Node, float, list[int]] | None:
+    """(the nodes, the last one (Add β), ε, the axes) of a layer norm written out from the
+    ReduceMean ``r1``; None where it is not one."""
+    x = r1.inputs[0]
+    axes = _axes_of(cv, r1)
+    if axes is None or not r1.attrs.get("keepdims", 1):
+        return None
+    sub = _only(cv, r1.outputs[0], "Sub")
+    if sub is None or sub.inputs[0] != x or sub.inputs[1] != r1.outputs[0]:
+        return None
+    d = sub.outputs[0]
+    users = list(cv.consumers.get(d, []))
+    if len(users) != 2 or None in users:
+        return None
+    sq = next((u for u in users if u is not None and (
+        (u.op_type == "Pow" and u.inputs[0] == d and _near(_static(cv, u.inputs[1]), 2.0)) or
+        (u.op_type == "Mul" and u.inputs[0] == d == u.inputs[1]))), None)
+    other = next((u for u in users if u is not sq), None)
+    if sq is None or other is None:
+        return None
+    r2 = _only(cv, sq.outputs[0], "ReduceMean")
+    if r2 is None or _axes_of(cv, r2) != axes or not r2.attrs.get("keepdims", 1):
+        return None
+    add = _only(cv, r2.outputs[0], "Add")
+    eps = _scalar(cv, _other(add, r2.outputs[0]) or "") if add is not None else None
+    sqrt = _only(cv, add.outputs[0], "Sqrt") if add is not None else None
+    if eps is None or sqrt is None or add is None:
+        return None
+    inner = [r1, sub, sq, r2, add, sqrt]
+    if other.op_type == "Div" and other.inputs == [d, sqrt.outputs[0]] and \
+            _only(cv, sqrt.outputs[0]) is other:
+        norm = other
+    else:
+        rec = _only(cv, sqrt.outputs[0], "Reciprocal")
+        if rec is None or other.op_type != "Mul" or \
+                set(other.inputs) != {d, rec.outputs[0]} or _only(cv, rec.outputs[0]) is not other:
+            return None
+        inner.append(rec)
+        norm = other
+    mul = _only(cv, norm.outputs[0], "Mul")
+    bias = _only(cv, mul.outputs[0], "Add") if mul is not None else None
+    if mul is None or bias is None or not _param_path(cv, _other(mul, norm.outputs[0])) or \
+            not _param_path(cv, _other(bias, mul.outputs[0])):
+        return None
+    return [*inner, norm, mul], bias, eps, axes
+
+
+def _layernorm_parts_head(cv: Context, node: Node, x: str, axes: list[int], eps: float) -> None:
+    a = cv.act(x)
+    rank = len(a.onnx_dims(cv.batch))
+    chan = a.layout.chan if a.layout is not None else 1
+    if sorted_axes(axes, rank) != [chan]:
+        raise Unsupported(f"a layer norm (written out) over axes {axes} of a rank-{rank} tensor "
+                          "(archcalc's layer norm is over the channels)")
+    cv.emit(node, "layernorm", {"eps": eps}, [a])
+
+
+_layernorm_parts_head.layout_aware = True       # type: ignore[attr-defined]
+
+
+# -- Swin's patch merging: four strided Slices of [N, H, W, C] concatenated on the channels -------
+
+def _patch_merge(cv: Context, plan: Plan, cat: Node) -> None:
+    xs = [x for x in cat.inputs if x]
+    if len(xs) != 4:
+        return
+    nodes: dict[int, Node] = {}
+    picks = []
+    sources = set()
+    for v in xs:
+        pick: dict[int, tuple[int, int]] = {}
+        cur = v
+        while (sl := cv.producer.get(cur)) is not None and sl.op_type == "Slice":
+            vals = [_static(cv, x) if x else None for x in (sl.inputs + [""] * 5)[1:5]]
+            starts, ends, axes, steps = vals
+            if starts is None or ends is None or axes is None or steps is None:
+                return
+            for ax, s, st in zip(axes, starts, steps):
+                pick[int(ax)] = (int(s), int(st))
+            nodes[sl.index] = sl
+            cur = sl.inputs[0]
+        if not pick:
+            return
+        picks.append(pick)
+        sources.add(cur)
+    if len(sources) != 1 or len({tuple(sorted(p)) for p in picks}) != 1 or \
+            len(picks[0]) != 2 or any(st != 2 or s not in (0, 1) for p in picks
+                                      for s, st in p.values()) or \
+            len({tuple(sorted(p.items())) for p in picks}) != 4:
+        return
+    for n in nodes.values():
+        if any(u is None or (u.index not in nodes and u is not cat)
+               for u in cv.consumers.get(n.outputs[0], [])):
+            return
+    src = next(iter(sources))
+    pad = cv.producer.get(src)
+    if pad is not None and pad.op_type == "Pad" and \
+            all(u is not None and u.index in nodes for u in cv.consumers.get(src, [])):
+        plan.internal(pad)
+        src = pad.inputs[0]
+    else:
+        pad = None
+    plan.internal(*nodes.values())
+    plan.special[cat.index] = partial(_patch_merge_head, x=src, axes=sorted(picks[0]), pad=pad)
+
+
+def _patch_merge_head(cv: Context, node: Node, x: str, axes: list[int], pad: Node | None) -> None:
+    a = cv.act(x)
+    la = a.layout
+    if la is None or len(la.dims) != 4 or la.chan != 3 or la.places is not None or \
+            sorted_axes(axes, 4) != [1, 2] or \
+            sorted_axes([node.attrs.get("axis", 0)], 4) != [3]:
+        shown = la.describe() if la is not None else str(a.onnx_dims(cv.batch))
+        raise Unsupported(f"strided slices of {shown} concatenated: archcalc reads Swin's "
+                          "patch merging, of [N, H, W, C] along H and W")
+    if pad is not None:
+        pads = cv.ints(pad, 1, "pads") or []
+        allowed = {6: 1, 5: 1}             # the end of H and of W: one row or column at most
+        if len(pads) != 8 or any(p and (i not in allowed or p > allowed[i])
+                                 for i, p in enumerate(pads)):
+            raise Unsupported(f"a Pad {pads} before a patch merging (archcalc's pads an odd "
+                              "height or width by one)")
+    n, hh, ww, c = la.dims
+    cv.emit(node, "patch_merge", {}, [a], layout=Layout((n, (hh + 1) // 2, (ww + 1) // 2, 4 * c),
+                                                        3))
+
+
+_patch_merge_head.layout_aware = True          # type: ignore[attr-defined]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ..ops import Vol
 from . import wire
+from .layout import Layout
 
 Scalar = int | float            # a constant's element (bools are ints)
 
@@ -20,15 +21,20 @@ Scalar = int | float            # a constant's element (bools are ints)
 @dataclass
 class Act:
     """An activation: the output of an archcalc layer as ONNX holds it, [N, C, H, W] (rank 4)
-    or [N, C] (rank 2, a vector 1×1×C). ``flat`` marks a pending flatten of ``layer`` (made a
-    layer only if something other than a fully connected layer reads it)."""
+    or [N, C] (rank 2, a vector 1×1×C), or in another arrangement that ``layout`` describes (a
+    token sequence [N, T, C], channels last, windows: :mod:`.layout`; ``rank`` is then its
+    number of dimensions). ``flat`` marks a pending flatten of ``layer`` (made a layer only if
+    something other than a fully connected layer reads it)."""
     layer: str
     vol: Vol
     rank: int = 4
     flat: str | None = None      # the flatten layer's name, while it is pending
+    layout: Layout | None = None     # None: [N, C, H, W] (rank 4) or [N, C] (rank 2)
 
     def onnx_dims(self, batch: int) -> list[int]:
         """The dimensions ONNX gives it: [N, C, H, W], or [N, C] for a vector."""
+        if self.layout is not None:
+            return list(self.layout.dims)
         h, w, c = self.vol
         return [batch, c, h, w] if self.rank == 4 else [batch, c]
 
@@ -44,6 +50,13 @@ class Const:
     @property
     def scalar(self) -> Scalar | None:
         return self.values[0] if self.values is not None and len(self.values) == 1 else None
+
+
+class Keep:
+    """The default of :meth:`~.convert.Converter.emit`'s ``layout``: the first input's."""
+
+
+KEEP = Keep()
 
 
 class Failed:
