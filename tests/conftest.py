@@ -141,7 +141,7 @@ def import_torchvision():
     """(torch, torchvision), torchvision's compiled ops stood in for where they do not load
     with this torch (the CPU build the tests run on): each op it asks for is defined as a
     placeholder schema, which is all the model definitions need. Skips without torch or where
-    torchvision still does not import."""
+    torchvision still does not import. timm imports torchvision: call this first."""
     import re
     torch = pytest.importorskip("torch")
     lib = None
@@ -177,26 +177,3 @@ def torch_figures(torch, model, shape=(1, 3, 224, 224)):
         y = model(torch.zeros(*shape))
     return params, buffers, counter.get_total_flops(), y
 
-
-def import_torchvision():
-    """(torch, torchvision), torchvision's compiled ops stood in for where they do not load with
-    this torch (a torchvision built for another torch: ``torchvision::nms does not exist``);
-    skips the test where torch or torchvision is not installed. timm imports torchvision: call
-    this first."""
-    import re
-
-    torch = pytest.importorskip("torch")
-    lib = None
-    for _ in range(8):
-        try:
-            import torchvision
-            return torch, torchvision
-        except Exception as exc:          # (RuntimeError, AttributeError: an op it cannot find)
-            m = re.search(r"torchvision::(\w+)", str(exc))
-            if m is None:
-                pytest.skip(f"torchvision does not import: {exc}")
-            lib = lib or torch.library.Library("torchvision", "DEF")
-            lib.define(f"{m.group(1)}(Tensor x) -> Tensor")
-            for k in [k for k in sys.modules if k.startswith("torchvision")]:
-                del sys.modules[k]
-    pytest.skip("torchvision does not import")
