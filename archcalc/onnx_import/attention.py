@@ -42,7 +42,7 @@ from .context import Context
 from .dims import T, V, evaluate, placed
 from .layout import Layout
 from .values import KEEP, Act, Const, Keep, Unsupported
-from .wire import Node
+from .wire import FLOATS, Node
 
 if TYPE_CHECKING:
     from .patterns import Plan
@@ -456,6 +456,9 @@ def _run(cv: Context, region: Region, a: Act, env: dict[str, V]) -> None:
             return None
         if name in env:
             return env[name]
+        t = cv.g.initializers.get(name)
+        if t is not None and t.dtype in FLOATS and math.prod(t.dims) > 1 and name not in cv.vals:
+            return Const(t.dims, None, param=True)     # a weight: its values are not needed
         k = cv.const(name)
         if k is not None:
             return k
@@ -648,7 +651,7 @@ def _learned(cv: Context, r: Region, value: str) -> bool:
         seen.add(v)
         if v in cv.g.initializers:
             t = cv.g.initializers[v]
-            if t.dtype in (1, 10, 11, 16) and math.prod(t.dims) > 1:
+            if t.dtype in FLOATS and math.prod(t.dims) > 1:
                 return True
             continue
         p = cv.producer.get(v)

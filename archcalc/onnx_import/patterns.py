@@ -150,6 +150,9 @@ def _gelu(cv: Context, plan: Plan, anchor: Node, pos: dict[int, int]) -> None:
 
 
 def _scalar(cv: Context, value: str) -> float | None:
+    t = cv.g.initializers.get(value)
+    if t is not None and math.prod(t.dims) != 1:      # (a weight: not decoded to say so)
+        return None
     v = _static(cv, value)
     return float(v[0]) if v is not None and len(v) == 1 else None
 
