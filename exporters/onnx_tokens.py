@@ -39,6 +39,7 @@ from archcalc.errors import SourcePos
 from archcalc.graph import Builder, Layer
 from archcalc.ops import At, Vol
 from archcalc.ops.attention import Attention
+from archcalc.ops.tokens import DropPath
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -143,8 +144,9 @@ def _layer_scale(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol
 
 
 def _drop_path(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: At) -> None:
-    """The identity at inference."""
-    g.node("Identity", [ins[0]], layer.name, g.rank[ins[0]])
+    """The identity at inference (its rate in the doc_string, for archcalc's import)."""
+    g.node("Identity", [ins[0]], layer.name, g.rank[ins[0]],
+           doc=f"{DropPath.ONNX_DOC}{layer.attrs['rate']!r}")
 
 
 def _patch_merge(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol,

@@ -56,6 +56,39 @@ def _environment(env, columns):
     return e
 
 
+_SPAWNED: list[subprocess.Popen] = []
+
+
+def _default_signals() -> None:
+    # a pytest run as a background job of a shell script starts with SIGINT ignored (POSIX
+    # shells do that to background jobs without job control); its children would inherit it
+    # and the tests that interrupt them would wait forever
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def spawn(cmd, **kwargs) -> subprocess.Popen:
+    """``subprocess.Popen(cmd, **kwargs)`` in a session of its own (a signal to its group never
+    reaches pytest), SIGINT at its default action whatever pytest was started with, and killed
+    with its group after the test if it is still running (a failed test leaves nothing
+    behind)."""
+    p = subprocess.Popen(cmd, start_new_session=True, preexec_fn=_default_signals, **kwargs)
+    _SPAWNED.append(p)
+    return p
+
+
+@pytest.fixture(autouse=True)
+def _reap_spawned():
+    yield
+    while _SPAWNED:
+        p = _SPAWNED.pop()
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait()
+
+
 def run_cli_process(*args, input_text=None, env=None, cwd=ROOT, columns="200"):
     """Run ``python -m archcalc.cli ARGS`` in a process of its own; a CompletedProcess (text).
     Only for what needs a real process: start-up imports, pipes, signals, file descriptors,

@@ -13,16 +13,16 @@ import sys
 import time
 
 import pytest
-from conftest import _environment
+from conftest import _environment, spawn
 
 # a sweep long enough never to end by itself while a test waits (a million variants)
 LONG = ["sweep", "C3D8 M C3D16 M FC10", "--set", "res=32..1000000", "-j", "2"]
 
 
 def start(args, cwd, stdout=subprocess.PIPE):
-    return subprocess.Popen([sys.executable, "-m", "archcalc.cli", *map(str, args)],
+    return spawn([sys.executable, "-m", "archcalc.cli", *map(str, args)],
                             stdout=stdout, stderr=subprocess.PIPE, text=True, cwd=cwd,
-                            env=_environment(None, "200"), start_new_session=True)
+                            env=_environment(None, "200"))
 
 
 def wait_for(condition, p, timeout=60.0):
@@ -138,10 +138,9 @@ def test_a_run_stopped_by_sigterm_leaves_no_temporary_model(tmp_path):
     pytest.importorskip("onnxruntime")
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    p = subprocess.Popen([sys.executable, "-m", "archcalc.cli", "run", "C3D16 FC100000", "-i",
+    p = spawn([sys.executable, "-m", "archcalc.cli", "run", "C3D16 FC100000", "-i",
                           "8x8x3"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         cwd=tmp_path, env=_environment({"TMPDIR": str(tmp)}, "200"),
-                         start_new_session=True)
+                         cwd=tmp_path, env=_environment({"TMPDIR": str(tmp)}, "200"))
     wait_for(lambda: any(n.startswith("archcalc-run-") for n in os.listdir(tmp)), p)
     os.kill(p.pid, signal.SIGTERM)
     ended_by_interrupt(p)

@@ -50,3 +50,15 @@ def test_the_export_orders_elements_as_pytorch(tmp_path):
     got = sess.run(None, {sess.get_inputs()[0].name: x})[0]
     want = torch.nn.PixelUnshuffle(2)(torch.nn.PixelShuffle(3)(torch.from_numpy(x))).numpy()
     assert got.shape == want.shape and np.array_equal(got, want)
+
+
+def test_pytorch_pixel_shuffle_imports(tmp_path):
+    torch = pytest.importorskip("torch")
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 36, 3, padding=1), torch.nn.PixelShuffle(3))
+    path = str(tmp_path / "ps.onnx")
+    torch.onnx.export(model.eval(), torch.zeros(1, 3, 8, 8), path, opset_version=17,
+                      dynamo=False)
+    net = archcalc.load(path)
+    r = archcalc.analyze(net)
+    assert r.layers[-1].op == "pixel_shuffle" and r.layers[-1].output == (24, 24, 4)
+    assert r.totals.params == 3 * 36 * 9 + 36

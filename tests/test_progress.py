@@ -14,7 +14,7 @@ import threading
 import time
 
 import pytest
-from conftest import ROOT, _environment, run_cli, run_cli_process
+from conftest import ROOT, _environment, run_cli, run_cli_process, spawn
 
 NET = "C3D8 M C3D16 M FC10"
 HUGE = ["--set", "res=32..100031", "--set", "batch=1..1000000"]        # 10¹¹ variants
@@ -53,10 +53,10 @@ def test_the_limit_is_on_what_is_evaluated():
 
 def test_yes_runs_past_the_limit(tmp_path):
     # started, its first rows written, then stopped: it would run for years
-    p = subprocess.Popen([sys.executable, "-m", "archcalc.cli", "sweep", NET, *HUGE, "--yes",
+    p = spawn([sys.executable, "-m", "archcalc.cli", "sweep", NET, *HUGE, "--yes",
                           "-j", "2", "-o", "big.csv"], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, cwd=tmp_path,
-                         env=_environment(None, "200"), start_new_session=True)
+                         env=_environment(None, "200"))
     end = time.monotonic() + 120
     while not any(n.endswith(".part") and os.path.getsize(tmp_path / n) > 200
                   for n in os.listdir(tmp_path)):
@@ -115,10 +115,9 @@ def on_a_terminal(args, cwd, env=None, both=False, until=None, timeout=300):
     ``both``), what the terminal got, colours and cursor moves left out)."""
     import pty
     master, slave = pty.openpty()
-    p = subprocess.Popen([sys.executable, "-m", "archcalc.cli", *map(str, args)],
+    p = spawn([sys.executable, "-m", "archcalc.cli", *map(str, args)],
                          stdout=slave if both else subprocess.PIPE, stderr=slave, text=True,
-                         cwd=cwd, env={**_environment(env, "80"), "TERM": "xterm"},
-                         start_new_session=True)
+                         cwd=cwd, env={**_environment(env, "80"), "TERM": "xterm"})
     os.close(slave)
     seen = bytearray()
 

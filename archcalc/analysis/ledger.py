@@ -304,7 +304,7 @@ RULES: dict[str, _Rule] = {
     # moves, copies, views and work only training does: nothing
     **dict.fromkeys(("input", "dropout", "flatten", "concat", "slice", "shuffle", "pad", "crop",
                      "tokens", "untokens", "take_token", "class_token", "drop_path",
-                     "patch_merge"), _nothing),
+                     "patch_merge", "pixel_shuffle", "pixel_unshuffle"), _nothing),
 }
 
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..ops.resampling import Crop
+from ..ops.tokens import DropPath
 from ..ops.words import article, counted
 from . import layout as lay
 from .context import Context, Handler
@@ -290,7 +291,31 @@ def dropout(cv: Context, node: Node) -> None:
     cv.emit(node, "dropout", {"rate": rate}, [cv.act(node.inputs[0])])
 
 
+def depth_to_space(cv: Context, node: Node) -> None:
+    """DepthToSpace in CRD order is PyTorch's pixel_shuffle."""
+    a = cv.act(node.inputs[0])
+    mode = node.attrs.get("mode", "DCR")
+    if isinstance(mode, bytes):
+        mode = mode.decode()
+    if a.rank != 4 or a.layout is not None:
+        raise Unsupported("a DepthToSpace of an input that is not an [N, C, H, W] map")
+    if mode != "CRD":
+        raise Unsupported(f"DepthToSpace in {mode} order (archcalc's pixel_shuffle is PyTorch's, "
+                          "the CRD order)")
+    cv.emit(node, "pixel_shuffle", {"factor": int(node.attrs["blocksize"])}, [a])
+
+
 def identity(cv: Context, node: Node) -> None:
+    """A view, or archcalc's own export of a drop_path (named in its doc_string)."""
+    doc = DropPath.ONNX_DOC
+    if node.doc.startswith(doc):
+        try:
+            rate = float(node.doc[len(doc):])
+        except ValueError:
+            rate = None
+        if rate is not None and 0.0 <= rate < 1.0:
+            cv.emit(node, "drop_path", {"rate": rate}, [cv.act(node.inputs[0])])
+            return
     cv.alias(node, cv.act(node.inputs[0]))
 
 
@@ -799,6 +824,7 @@ HANDLERS: Mapping[str, Handler] = {
     "Gelu": _simple("gelu"), "LeakyRelu": _simple("leaky_relu", slope=("alpha", 0.01)),
     "Elu": _simple("elu", alpha=("alpha", 1.0)), "PRelu": prelu, "Clip": clip,
     "Softmax": softmax, "Dropout": dropout, "Identity": identity,
+    "DepthToSpace": depth_to_space,
     "Add": merge("add"), "Sum": merge("add"), "Mul": merge("mul"), "Concat": concat,
     "Split": split, "Slice": slice_, "Resize": resize, "Upsample": resize, "Pad": pad,
     "Flatten": flatten, "Reshape": reshape, "Squeeze": squeeze, "Unsqueeze": squeeze,

@@ -269,6 +269,9 @@ class DropPath(Dropout):
     kind = "drop_path"
     names = ("stochastic_depth", "droppath")
     ATTRS = {"rate": 0.1}
+    # the doc_string of the Identity archcalc's export writes for it (then rate), read back by
+    # the importer: an exported spec imports with its stochastic depth
+    ONNX_DOC = "archcalc: drop_path, rate "
     inplace = False
     view = True
 
