@@ -163,3 +163,14 @@ def test_a_sweep_counts_every_variant_under_the_convention():
     rows = r.stdout.splitlines()
     macs = rows[0].split(",").index("macs")
     assert [int(row.split(",")[macs]) for row in rows[1:]] == [total, total]
+
+
+def test_the_totals_by_convention_do_not_depend_on_the_one_chosen():
+    # (a report counted under fvcore once gave fvcore's count as "torchvision" in its JSON)
+    got = {c: json.loads(run_cli("summary", SMALL, "--convention", c, "-F", "json").stdout)
+           ["totals"]["conventions"] for c in ("torchvision", "fvcore", "flopcounter",
+                                                "everything")}
+    assert len({json.dumps(v, sort_keys=True) for v in got.values()}) == 1, got
+    assert got["fvcore"]["torchvision"] == CONV + FC
+    r = archcalc.analyze(archcalc.parse(SMALL), convention="fvcore")
+    assert conventions.under(r, "torchvision").totals.macs == CONV + FC

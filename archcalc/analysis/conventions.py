@@ -26,7 +26,7 @@ from dataclasses import replace
 from math import prod
 from typing import NamedTuple
 
-from ..ops import Attrs, Vol
+from ..ops import OPS, Attrs, Vol
 from ..report import LayerRow, Report
 from ..settings import CONVENTIONS as NAMES
 from ..settings import check_choice
@@ -112,13 +112,21 @@ def terms(convention: str, row: LayerRow, ins: Sequence[Vol]) -> list[Term]:
     return []
 
 
+def default_macs(row: LayerRow, ins: Sequence[Vol]) -> int:
+    """``row``'s MACs under the default convention, from its op (whichever convention the
+    report holding the row was counted under)."""
+    if row.op == "input":
+        return 0
+    return int(OPS[row.op].macs(row.attrs, ins, row.output))
+
+
 def layer_count(convention: str, row: LayerRow, ins: Sequence[Vol]) -> int:
     """``row``'s count under ``convention``."""
     if convention == "everything":
         from .ledger import count
         return count(row, ins)
     c = CONVENTIONS[convention]
-    return c.factor * (row.macs + sum(t.value for t in terms(convention, row, ins)))
+    return c.factor * (default_macs(row, ins) + sum(t.value for t in terms(convention, row, ins)))
 
 
 def counts(report: Report, convention: str) -> list[int]:
@@ -141,16 +149,11 @@ def under(report: Report, convention: str | None = None) -> Report:
     """``report`` with each layer's MACs and the MACs and FLOPs totals counted under
     ``convention`` (the report's own setting by default; in MAC units: ``flopcounter``'s FLOPs
     are twice its MACs, which are the default's); every other figure unchanged. (``analyze``
-    applies the setting; a report counted under one convention is not counted again.)"""
-    if report.settings.convention != DEFAULT:
-        if convention in (None, report.settings.convention):
-            return report
-        raise ValueError(f"a report counted under {report.settings.convention} is not counted "
-                         "again: analyze the network under the default convention")
-    convention = convention or DEFAULT
-    if convention in (DEFAULT, "flopcounter"):
-        return report if convention == DEFAULT else \
-            replace(report, settings=replace(report.settings, convention=convention))
+    applies the setting; each layer's count comes from its op, so a report under one convention
+    can be put under another.)"""
+    convention = convention or report.settings.convention
+    if convention == report.settings.convention:
+        return report
     per = counts(report, convention)
     factor = CONVENTIONS[convention].factor
     rows = tuple(replace_row(r, n // factor) for r, n in zip(report.layers, per))
