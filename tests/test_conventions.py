@@ -174,3 +174,14 @@ def test_the_totals_by_convention_do_not_depend_on_the_one_chosen():
     assert got["fvcore"]["torchvision"] == CONV + FC
     r = archcalc.analyze(archcalc.parse(SMALL), convention="fvcore")
     assert conventions.under(r, "torchvision").totals.macs == CONV + FC
+
+
+def test_a_prediction_of_time_follows_the_work_not_the_convention():
+    from archcalc import latency
+    from archcalc.latency import model
+    net = archcalc.parse(SMALL)
+    t4 = latency.device("t4")
+    base = model.estimate(archcalc.analyze(net), t4)
+    for c in ("fvcore", "everything"):
+        other = model.estimate(archcalc.analyze(net, convention=c), t4)
+        assert other.flops == base.flops == 2 * (CONV + FC) and other.time_s == base.time_s

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from math import prod
 
+from ..analysis.conventions import default_macs
 from ..report import LayerRow, Report
 from .devices import KINDS, STORAGE, Device
 
@@ -169,7 +170,8 @@ def estimate(report: Report, device: Device, dtype: str | None = None) -> Estima
         if kind in ("view", "epilogue"):        # no work of its own
             out.append(LayerTime(row.name, row.op, kind, 0, 0, 0.0, 0.0, 0.0))
             continue
-        flops = 2 * row.macs * batch
+        # the work done, whatever convention the report's MACs were counted under
+        flops = 2 * default_macs(row, [vols[s] for s in row.inputs]) * batch
         moved = size * (row.params + row.buffers
                         + batch * (sum(prod(vols[s]) for s in row.inputs) + prod(row.output)
                                    + 4 * row.scratch))
