@@ -47,7 +47,7 @@ from archcalc.graph import Builder, Layer, Network
 from archcalc.ops import At, Op, Vol, Windowed
 from archcalc.ops.channels import Slice
 from archcalc.ops.resampling import ConvTranspose, Crop, Upsample
-from archcalc.ops.windowed import AdaptiveAvgPool, DepthwiseConv
+from archcalc.ops.windowed import AdaptiveAvgPool, DepthwiseConv, adaptive_windows
 from archcalc.ops.words import counted
 from archcalc.report import Report
 from archcalc.version import __version__
@@ -337,8 +337,26 @@ def _pool(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: A
 
 def _adaptive_avgpool(g: Plan, layer: Layer, ins: list[str],
                       vin: list[Vol], out: Vol, at: At) -> None:
-    k = list(_opdef(layer, AdaptiveAvgPool).window(layer.attrs, vin[0]))
-    g.node("AveragePool", [g.as4d(ins[0])], layer.name, 4, kernel_shape=k, strides=k)
+    op = _opdef(layer, AdaptiveAvgPool)
+    if op.even(layer.attrs, vin[0]):
+        k = list(op.window(layer.attrs, vin[0]))
+        g.node("AveragePool", [g.as4d(ins[0])], layer.name, 4, kernel_shape=k, strides=k)
+        return
+    # uneven windows (PyTorch's): along each axis, each window's mean (Slice, then an
+    # AveragePool as long as the slice), concatenated
+    x, n = g.as4d(ins[0]), layer.name
+    for axis, size, o in ((2, vin[0][0], layer.attrs["output"][0]),
+                          (3, vin[0][1], layer.attrs["output"][1])):
+        parts = []
+        for i, (s, e) in enumerate(adaptive_windows(size, o)):
+            part = g.node("Slice", [x, g.const(f"{n}.s", np.array([s], np.int64)),
+                                    g.const(f"{n}.e", np.array([e], np.int64)),
+                                    g.const(f"{n}.a", np.array([axis], np.int64))],
+                          g.fresh(f"{n}.{axis}.{i}"), 4)
+            k = [e - s, 1] if axis == 2 else [1, e - s]
+            parts.append(g.node("AveragePool", [part], g.fresh(f"{n}.{axis}.{i}.mean"), 4,
+                                kernel_shape=k, strides=[1, 1]))
+        x = g.node("Concat", parts, n if axis == 3 else g.fresh(f"{n}.rows"), 4, axis=axis)
 
 
 def _global_avgpool(g: Plan, layer: Layer, ins: list[str],

@@ -61,14 +61,14 @@ def test_largest_vgg16_input_under_a_peak(capsys):
 
 
 def test_input_sizes_that_are_rarely_valid(capsys):
-    """AlexNet takes N ≡ 35 (mod 192), N ≥ 227 (test_sizes): fit searches those only. MACs at
-    227 are 1.14G (under 3G) and at 419 3.96G (over): the answer is 227 (a newcomer's finding:
-    the search through invalid sizes gave up)."""
+    """AlexNet takes N ≡ 3 (mod 32), N ≥ 67 (test_sizes): fit searches those only (a
+    newcomer's finding: the search through invalid sizes gave up). Its MACs grow with N²: at
+    355 2,824,002,080 (under 3G), at 387 3,368,423,456 (over): the answer is 355."""
     code, out, _ = cli(capsys, "fit", "alexnet", "--budget", "macs=3G", "--maximize", "res",
                        "-F", "json")
     doc = json.loads(out)
-    assert code == 0 and doc["answer"]["value"] == 227 and doc["past"]["value"] == 419
-    assert doc["past"]["status"] == "over" and doc["grid"][:2] == [227, 192]
+    assert code == 0 and doc["answer"]["value"] == 355 and doc["past"]["value"] == 387
+    assert doc["past"]["status"] == "over" and doc["grid"][:2] == [67, 32]
 
 
 SPEC = """

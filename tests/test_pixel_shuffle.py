@@ -62,3 +62,38 @@ def test_pytorch_pixel_shuffle_imports(tmp_path):
     r = archcalc.analyze(net)
     assert r.layers[-1].op == "pixel_shuffle" and r.layers[-1].output == (24, 24, 4)
     assert r.totals.params == 3 * 36 * 9 + 36
+
+
+def test_adaptive_pooling_with_uneven_windows_as_pytorch(tmp_path):
+    """Inception's auxiliary head pools 14×14 to 4×4 with windows [0, 4), [3, 7), [7, 11),
+    [10, 14) (⌊i·14/4⌋ … ⌈(i+1)·14/4⌉); 14 → 5 by 3 has others along each axis. Exported,
+    onnxruntime gives what torch's AdaptiveAvgPool2d gives."""
+    spec = ("name: a\ninput: [14, 14, 8]\nlayers:\n  - {op: adaptive_avgpool, output: 4}\n"
+            "  - {op: adaptive_avgpool, name: b, inputs: input, output: [5, 3]}\n")
+    net = archcalc.parse(spec)
+    rows = {r.name: r for r in archcalc.analyze(net).layers}
+    assert rows["adaptive_avgpool1"].output == (4, 4, 8) and rows["b"].output == (5, 3, 8)
+    assert rows["adaptive_avgpool1"].rf.size == (4, 4)           # its widest window
+    torch = pytest.importorskip("torch")
+    ort = pytest.importorskip("onnxruntime")
+    from archcalc.exporters import onnx as ox
+    path = str(tmp_path / "a.onnx")
+    ox.export(net, path, weights="zeros")
+    x = np.random.default_rng(1).standard_normal((2, 8, 14, 14)).astype(np.float32)
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    got = dict(zip([o.name for o in sess.get_outputs()],
+                   sess.run(None, {sess.get_inputs()[0].name: x})))
+    for name, size in (("adaptive_avgpool1", (4, 4)), ("b", (5, 3))):
+        want = torch.nn.AdaptiveAvgPool2d(size)(torch.from_numpy(x)).numpy()
+        assert np.abs(got[name] - want).max() < 1e-6
+
+
+def test_the_ledger_of_uneven_windows():
+    from archcalc.analysis.ledger import ledger
+    # 14 → 4: every window is 4 wide ([0, 4), [3, 7), [7, 11), [10, 14)), so each of the 4·4·8
+    # cells adds 16 places (15 additions) and divides once
+    net = archcalc.parse("name: a\ninput: [14, 14, 8]\nlayers:\n"
+                         "  - {op: adaptive_avgpool, output: 4}\n")
+    rows = archcalc.analyze(net).layers
+    got = ledger(rows[1], [rows[0].output])
+    assert got["add"] == 4 * 4 * 8 * 15 and got["div"] == 4 * 4 * 8

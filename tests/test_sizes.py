@@ -76,20 +76,20 @@ def test_resnet50_takes_every_size(capsys):
     assert at64["feature_map"]["output"] == [2, 2, 2048]
 
 
-def test_alexnet_rule_from_the_adaptive_pool(capsys):
+def test_alexnet_rule_from_its_strides(capsys):
     # conv1 11×11/4 without padding: N ≡ 3 (mod 4); pools 3×3/2 at jumps 4, 8, 16 need odd
-    # sizes; the adaptive pool to 6×6 needs pool5's output (N − 35)/32 + 1 divisible by 6:
-    # N ≡ 35 (mod 192), N ≥ 227 (N = 35 leaves pool5 a 1-pixel input under a 3-wide window)
+    # sizes: N ≡ 3 (mod 32); N ≥ 67 (N = 35 leaves pool5 a 1-pixel input under a 3-wide
+    # window); the adaptive pool to 6×6 takes any size, as PyTorch's (uneven windows)
     code, out, _ = cli(capsys, "sizes", "alexnet", "-r", "32..1024", "-F", "json")
     doc = json.loads(out)
-    assert code == 0 and [v["size"] for v in doc["valid"]] == [227, 419, 611, 803, 995]
-    assert doc["rule"]["text"] == "N ≡ 35 (mod 192), N ≥ 227"
+    assert code == 0 and [v["size"] for v in doc["valid"]] == list(range(67, 1025, 32))
+    assert doc["rule"]["text"] == "N ≡ 3 (mod 32), N ≥ 67"
 
 
 def test_every_size_invalid_is_exit_1_with_the_first_reasons(capsys):
-    code, _, err = cli(capsys, "sizes", "alexnet", "-r", "32..200")
+    code, _, err = cli(capsys, "sizes", "alexnet", "-r", "32..66")
     assert code == 1
-    assert "no input size in 32..200 is valid" in err
+    assert "no input size in 32..66 is valid" in err
     assert "N = 32: conv1" in err and "N = 34" in err
 
 

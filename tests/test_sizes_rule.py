@@ -3,6 +3,7 @@ over as many sizes beyond the range as its period needs (and says where), the li
 the range asked, and no rule is read off a short range's tail."""
 import json
 import random
+import re
 
 import pytest
 from design_helpers import cli
@@ -18,17 +19,18 @@ def doc_of(capsys, *args):
 
 
 # AlexNet (by hand, tests/test_sizes.py): conv1 11×11/4 needs N ≡ 3 (mod 4), the three 3×3/2
-# pools odd sizes at jumps 4, 8, 16, and the adaptive pool to 6×6 pool5's output
-# (N − 35)/32 + 1 divisible by 6: N ≡ 35 (mod 192), from 227 on (35 itself is too small)
+# pools odd sizes at jumps 4, 8, 16: N ≡ 3 (mod 32); pool5 needs a 3-wide input, N ≥ 67; the
+# adaptive pool to 6×6 takes any size (PyTorch's uneven windows)
 @pytest.mark.parametrize("first, last, valid", [
-    (200, 260, [227]), (200, 500, [227, 419]), (200, 1000, [227, 419, 611, 803, 995])])
+    (200, 260, [227, 259]), (200, 500, list(range(227, 501, 32))),
+    (200, 1000, list(range(227, 1001, 32)))])
 def test_alexnet_rule_whatever_the_range(capsys, first, last, valid):
     code, doc = doc_of(capsys, "alexnet", "-r", f"{first}..{last}")
     assert code == 0
-    assert doc["rule"]["text"] == "N ≡ 35 (mod 192)"
-    assert (doc["rule"]["period"], doc["rule"]["residues"]) == (192, [35])
+    assert doc["rule"]["text"] == "N ≡ 3 (mod 32)"
+    assert (doc["rule"]["period"], doc["rule"]["residues"]) == (32, [3])
     lo, hi = doc["rule"]["checked"]
-    assert lo == first and hi - lo + 1 >= 2 * 192 and hi >= last      # the period, twice
+    assert lo == first and hi - lo + 1 >= 2 * 32 and hi >= last      # the period, twice
     assert [v["size"] for v in doc["valid"]] == valid            # the listing: the range only
     assert max(n for g in doc["invalid"] for n in g["sizes"]) == last
 
@@ -36,14 +38,16 @@ def test_alexnet_rule_whatever_the_range(capsys, first, last, valid):
 def test_the_text_says_where_the_rule_was_checked(capsys):
     code, out, _ = cli(capsys, "sizes", "alexnet", "-r", "200..260")
     assert code == 0
-    assert "rule: N ≡ 35 (mod 192) (period 192: from the strides, checked on 200..583)" in out
-    assert "no size from" not in out and "valid: 1 of 61" in out
+    m = re.search(r"rule: N ≡ 3 \(mod 32\) \(period 32: from the strides, checked on "
+                  r"200\.\.(\d+)\)", out)
+    assert m and int(m.group(1)) >= 200 + 2 * 32 - 1, out
+    assert "no size from" not in out and "valid: 2 of 61" in out
 
 
 def test_a_range_without_a_valid_size_still_gets_the_rule(capsys):
     code, doc = doc_of(capsys, "alexnet", "-r", "1..10")
     assert code == 1 and doc["valid"] == []
-    assert doc["rule"]["text"] == "N ≡ 35 (mod 192), N ≥ 227"
+    assert doc["rule"]["text"] == "N ≡ 3 (mod 32), N ≥ 67"
 
 
 def test_a_short_range_of_a_period_one_network(capsys):

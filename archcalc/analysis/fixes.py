@@ -36,7 +36,7 @@ def shape_errors(net: Network, input: Vol) -> list[Diagnostic]:
     return [d for d in walk(net, input=input)[1] if d.severity == "error"]
 
 
-SIZE_ERRORS = ("rounding", "window", "adaptive")   # errors that another network input may remove
+SIZE_ERRORS = ("rounding", "window")   # errors that another network input may remove
 
 
 def _fix(d: Diagnostic) -> dict[str, Any]:
@@ -105,8 +105,7 @@ def _search(net: Network, origin: Vol, bad: set[str], limit: int, deadline: floa
     h0, w0, c = origin
     strides = {0: 1, 1: 1}
     for layer in net.layers:       # the period of the valid sizes divides their product
-        step = layer.attrs["stride"] if isinstance(layer.opdef, Windowed) else \
-            layer.attrs["output"] if layer.op == "adaptive_avgpool" else None
+        step = layer.attrs["stride"] if isinstance(layer.opdef, Windowed) else None
         if step is not None:
             strides[0] = min(strides[0] * step[0], MAX_STEPS)
             strides[1] = min(strides[1] * step[1], MAX_STEPS)
@@ -225,14 +224,6 @@ def rounding_hint(net: Network, d: Diagnostic, inputs: Sequence[Vol]) -> str:
     return "for a valid division use " + ", or ".join(fixes)
 
 
-def adaptive_hint(net: Network, d: Diagnostic, inputs: Sequence[Vol]) -> str | None:
-    if not inputs:
-        return d.hint
-    why = _read_as(net, inputs[0]) if len(inputs) == 1 else ""
-    return ("for even windows use " + " or ".join(_spell(net, "input", v) for v in inputs)
-            + f" ({why or 'the network input'}), or an avgpool with an explicit kernel")
-
-
 def once_per_place(diags: list[Diagnostic]) -> list[Diagnostic]:
     """One diagnostic per place and message: a mistake inside a block (or a repeated group) that
     every instance repeats is reported once, at its place, naming the layers it hits."""
@@ -258,6 +249,6 @@ def improve(net: Network, diags: list[Diagnostic]) -> list[Diagnostic]:
     if not any(_sized(d) for d in diags):
         return diags
     inputs = network_inputs(net)
-    hint = {"rounding": rounding_hint, "window": window_hint, "adaptive": adaptive_hint}
+    hint = {"rounding": rounding_hint, "window": window_hint}
     return [replace(d, hint=hint[_fix(d)["kind"]](net, d, inputs)) if _sized(d) else d
             for d in diags]

@@ -267,9 +267,19 @@ def _global(cat: str) -> _Rule:
 
 
 def _adaptive(a: Attrs, ins: Sequence[Vol], out: Vol) -> list[Item]:
-    (h, w, _), (oh, ow, _) = ins[0], out
-    win, e = (h // oh) * (w // ow), _e(out)
-    return [Item("add", "sum of each window", "H'·W'·C·(window − 1)", e * (win - 1), ("fvcore",)),
+    from ..ops.windowed import adaptive_windows
+    (h, w, c), (oh, ow, _) = ins[0], out
+    e = _e(out)
+    if h % oh == 0 and w % ow == 0:
+        win = (h // oh) * (w // ow)
+        return [Item("add", "sum of each window", "H'·W'·C·(window − 1)", e * (win - 1),
+                     ("fvcore",)),
+                Item("div", "divide by the window", "H'·W'·C", e, ("fvcore",))]
+    # uneven windows (PyTorch's): each cell sums its own window's places
+    hs = [end - s for s, end in adaptive_windows(h, oh)]
+    ws = [end - s for s, end in adaptive_windows(w, ow)]
+    adds = c * sum(a_ * b - 1 for a_ in hs for b in ws)
+    return [Item("add", "sum of each window (uneven)", "C·Σ(window − 1)", adds, ("fvcore",)),
             Item("div", "divide by the window", "H'·W'·C", e, ("fvcore",))]
 
 

@@ -163,9 +163,7 @@ def stride_period(net: Network, n: int, axis: str = "square") -> int | None:
                 if r.stride is not None)
         if isinstance(layer.opdef, Windowed):
             s = layer.attrs["stride"][ax]
-        elif layer.op == "adaptive_avgpool":
-            s = layer.attrs["output"][ax]           # its input: a multiple of the output
-        else:
+        else:           # (adaptive pooling takes any input: PyTorch's uneven windows)
             continue
         p = (j * s).numerator
         period = period * p // gcd(period, p)

@@ -454,12 +454,13 @@ class AdaptiveAvgPool(Op):
     """Average pooling to a fixed output size (torchvision's AlexNet and VGG use 6×6 and 7×7;
     ``nn.AdaptiveAvgPool2d(1)`` is torchvision's global average pool).
 
-    archcalc accepts it where each output cell averages an equal window, i.e. the input size is a
-    multiple of the output size; it is then an average pool with kernel = stride = input/output.
-    (Uneven bins have no single kernel, so neither the receptive-field algebra nor ONNX's
-    AveragePool can express them.) Its receptive field: global where the output is 1×1 (one
-    window over the whole input, as global_avgpool); otherwise the window step of its largest
-    window (:func:`adaptive_windows`), which for the equal windows accepted is input/output."""
+    Each output cell averages the window PyTorch gives it (:func:`adaptive_windows`): where the
+    output size divides the input's, an average pool with kernel = stride = input/output; else
+    uneven, overlapping windows (GoogLeNet's and Inception's auxiliary heads pool 14×14 to 4×4
+    with windows [0, 4), [3, 7), [7, 11), [10, 14)). Its receptive field: global where the
+    output is 1×1 (one window over the whole input, as global_avgpool); otherwise the window
+    step of its largest window at a stride of ⌊input/output⌋ (exact for equal windows; for
+    uneven ones a bound, docs/definitions.md)."""
     kind = "adaptive_avgpool"
     names = ("adaptive_avg_pool", "adaptiveavgpool2d")
     ATTRS = {"output": REQUIRED}
@@ -468,18 +469,16 @@ class AdaptiveAvgPool(Op):
         return as_pair(value, "output", pos)
 
     def window(self, a: Attrs, vin: Vol) -> Pair:
-        return (vin[0] // a["output"][0], vin[1] // a["output"][1])
+        """The stride of the windows (their width, where they are even): ⌊input/output⌋."""
+        return (max(1, vin[0] // a["output"][0]), max(1, vin[1] // a["output"][1]))
+
+    def even(self, a: Attrs, vin: Vol) -> bool:
+        oh, ow = a["output"]
+        return bool(vin[0] % oh == 0 and vin[1] % ow == 0)
 
     def shape(self, a: Attrs, ins: Sequence[Vol], at: At) -> Vol:
-        (h, w, c), (oh, ow) = ins[0], a["output"]
-        if h % oh or w % ow:
-            axes = [axis for axis, n, o in (("height", h, oh), ("width", w, ow)) if n % o]
-            raise ArchcalcError([Diagnostic(
-                "error", f"adaptive pooling from {h}×{w} to {oh}×{ow} has uneven windows", at.pos,
-                "archcalc needs the input size to be a multiple of the output size; change the "
-                "input or use an avgpool with an explicit kernel", at.layer,
-                fix={"kind": "adaptive", "axes": axes})])
-        return (oh, ow, c)
+        # any input: an output larger than the input repeats its places, as PyTorch's does
+        return (a["output"][0], a["output"][1], ins[0][2])
 
     def rf_step(self, a: Attrs, ins: Sequence[Vol]) -> RFStep | RFKind:
         if tuple(a["output"]) == (1, 1):       # one window over everything: global pooling
@@ -492,10 +491,15 @@ class AdaptiveAvgPool(Op):
     def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
                 rounding: str) -> list[dv.Derivation]:
         (h, w, c), (oh, ow) = ins[0], a["output"]
-        return [dv.given("out_h", "output height", "the output size asked for", oh,
-                         f"an average pool with window = stride = {h}/{oh} = {h // oh}"),
-                dv.given("out_w", "output width", "the output size asked for", ow,
-                         f"window = stride = {w}/{ow} = {w // ow}"),
+
+        def how(n: int, o: int) -> str:
+            if n % o == 0:
+                return f"an average pool with window = stride = {n}/{o} = {n // o}"
+            wins = adaptive_windows(n, o)
+            shown = ", ".join(f"[{s}, {e})" for s, e in wins[:4]) + (", …" if o > 4 else "")
+            return (f"uneven windows [⌊i·{n}/{o}⌋, ⌈(i+1)·{n}/{o}⌉) as PyTorch's: {shown}")
+        return [dv.given("out_h", "output height", "the output size asked for", oh, how(h, oh)),
+                dv.given("out_w", "output width", "the output size asked for", ow, how(w, ow)),
                 dv.given("out_c", "output depth", "C", c),
                 *dv.no_params_no_macs("averages are not counted as MACs")]
 
