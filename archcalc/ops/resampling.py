@@ -27,6 +27,13 @@ def _choice(value: Any, what: str, choices: tuple[str, ...], pos: SourcePos) -> 
     raise error(f"{what} must be one of {', '.join(choices)}, got {value!r}", pos)
 
 
+def nearest_step(sh: int, sw: int) -> RFStep:
+    """The field step of an output pixel that reads the one input pixel under it, the grid made
+    ``sh``×``sw`` times finer (nearest upsampling, pixel shuffle): a window of S with padding
+    S − 1 over the finer grid (docs/definitions.md)."""
+    return RFStep((sh, sw), (1, 1), (sh - 1, sw - 1), (sh, sw))
+
+
 class Upsample(Op):
     """Upsampling by a whole factor per axis (``scale``), or to a ``size`` that is a whole
     multiple of the input's. ``nearest`` copies input pixel ⌊o/S⌋ (PyTorch's mode='nearest');
@@ -79,7 +86,7 @@ class Upsample(Op):
         # within 1 − 1/(2S): k = 2S with p = (3S − 2)/2 (docs/definitions.md).
         sh, sw = self.factors(a, ins[0])
         if a["mode"] == "nearest":
-            return RFStep((sh, sw), (1, 1), (sh - 1, sw - 1), (sh, sw))
+            return nearest_step(sh, sw)
         return RFStep((2 * sh, 2 * sw), (1, 1), (_whole((3 * sh - 2) / 2),
                                                  _whole((3 * sw - 2) / 2)), (sh, sw))
 
@@ -381,17 +388,21 @@ class Crop(Op):
         return "centre" if a["size"] is None else f"centre {a['size'][0]}×{a['size'][1]}"
 
 
-class PixelShuffle(Op):
+class _ByFactor(Op):
+    """A rearrangement of r×r blocks by an integer ``factor`` r (pixel shuffle and unshuffle)."""
+    ATTRS = {"factor": REQUIRED}
+
+    def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
+        return as_int(value, name, pos)
+
+
+class PixelShuffle(_ByFactor):
     """PyTorch's ``PixelShuffle(r)`` (ONNX ``DepthToSpace``, mode CRD): H×W×(C·r²) →
     rH×rW×C, output (c, h·r + i, w·r + j) = input (c·r² + i·r + j, h, w). No weights and no
     arithmetic; each output pixel reads one input pixel, so its field is nearest upsampling's
     by r."""
     kind = "pixel_shuffle"
     names = ("depth_to_space", "pixelshuffle")
-    ATTRS = {"factor": REQUIRED}
-
-    def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
-        return as_int(value, name, pos)
 
     def shape(self, a: Attrs, ins: Sequence[Vol], at: At) -> Vol:
         h, w, c = ins[0]
@@ -404,8 +415,7 @@ class PixelShuffle(Op):
         return (h * r, w * r, c // (r * r))
 
     def rf_step(self, a: Attrs, ins: Sequence[Vol]) -> RFStep | RFKind:
-        r = a["factor"]
-        return RFStep((r, r), (1, 1), (r - 1, r - 1), (r, r))
+        return nearest_step(a["factor"], a["factor"])
 
     def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
                 rounding: str) -> list[dv.Derivation]:
@@ -420,17 +430,13 @@ class PixelShuffle(Op):
         return f"×{a['factor']}"
 
 
-class PixelUnshuffle(Op):
+class PixelUnshuffle(_ByFactor):
     """PyTorch's ``PixelUnshuffle(r)``, the inverse of ``pixel_shuffle``: rH×rW×C → H×W×(C·r²),
     output (c·r² + i·r + j, h, w) = input (c, h·r + i, w·r + j) (ONNX's SpaceToDepth orders
     the channels otherwise: exported as Reshape and Transpose). Its field grows as an r×r
     window of stride r."""
     kind = "pixel_unshuffle"
     names = ("pixelunshuffle",)
-    ATTRS = {"factor": REQUIRED}
-
-    def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
-        return as_int(value, name, pos)
 
     def shape(self, a: Attrs, ins: Sequence[Vol], at: At) -> Vol:
         h, w, c = ins[0]
