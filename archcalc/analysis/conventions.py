@@ -30,6 +30,7 @@ from ..ops import OPS, Attrs, Vol
 from ..report import LayerRow, Report
 from ..settings import CONVENTIONS as NAMES
 from ..settings import check_choice
+from .ledger import count as ledger_count
 
 
 class Term(NamedTuple):
@@ -123,8 +124,7 @@ def default_macs(row: LayerRow, ins: Sequence[Vol]) -> int:
 def layer_count(convention: str, row: LayerRow, ins: Sequence[Vol]) -> int:
     """``row``'s count under ``convention``."""
     if convention == "everything":
-        from .ledger import count
-        return count(row, ins)
+        return ledger_count(row, ins)
     c = CONVENTIONS[convention]
     return c.factor * (default_macs(row, ins) + sum(t.value for t in terms(convention, row, ins)))
 
