@@ -464,16 +464,38 @@ def _pixel_unshuffle(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out:
 
 
 def _upsample(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: At) -> None:
-    """Resize by the whole factors: nearest as PyTorch's (asymmetric coordinates, floor),
-    bilinear as PyTorch's align_corners=False (linear, half-pixel)."""
-    sh, sw = _opdef(layer, Upsample).factors(layer.attrs, vin[0])
-    scales = g.const(f"{layer.name}.scales", np.array([1, 1, sh, sw], np.float32))
-    if layer.attrs["mode"] == "nearest":
+    """Resize: nearest as PyTorch's (asymmetric coordinates, floor), bilinear as PyTorch's
+    align_corners=False (linear, half-pixel) or True (align_corners). Whole factors are written
+    as ``scales``; any other size as ``sizes`` (from opset 18 over the axes H and W alone; before
+    it [N, C] read from the input's shape, so that the batch stays dynamic), which maps output
+    coordinates by the sizes' ratio as archcalc defines it (docs/definitions.md, "Resizing")."""
+    a, x = layer.attrs, g.as4d(ins[0])
+    if a["mode"] == "nearest":
         attrs = {"mode": "nearest", "coordinate_transformation_mode": "asymmetric",
                  "nearest_mode": "floor"}
     else:
-        attrs = {"mode": "linear", "coordinate_transformation_mode": "half_pixel"}
-    g.node("Resize", [g.as4d(ins[0]), "", scales], layer.name, 4, **attrs)
+        attrs = {"mode": "linear", "coordinate_transformation_mode":
+                 "align_corners" if a["align_corners"] else "half_pixel"}
+    factors = _opdef(layer, Upsample).factors(a, vin[0])
+    if factors is not None and not a["align_corners"]:
+        scales = g.const(f"{layer.name}.scales", np.array([1, 1, *factors], np.float32))
+        g.node("Resize", [x, "", scales], layer.name, 4, **attrs)
+        return
+    hw = np.array(out[:2], np.int64)
+    if g.opset >= 18:
+        sizes = g.const(f"{layer.name}.sizes", hw)
+        g.node("Resize", [x, "", "", sizes], layer.name, 4, axes=[2, 3], **attrs)
+        return
+    if g.opset >= 15:                     # Shape's start and end exist from opset 15
+        shape = g.node("Shape", [x], g.fresh(f"{layer.name}.shape"), 1, start=0, end=2)
+    else:
+        full = g.node("Shape", [x], g.fresh(f"{layer.name}.shape"), 1)
+        shape = g.node("Slice", [full, g.const(f"{layer.name}.from", np.array([0], np.int64)),
+                                 g.const(f"{layer.name}.to", np.array([2], np.int64))],
+                       g.fresh(f"{layer.name}.nc"), 1)
+    sizes = g.node("Concat", [shape, g.const(f"{layer.name}.hw", hw)],
+                   g.fresh(f"{layer.name}.sizes"), 1, axis=0)
+    g.node("Resize", [x, "", "", sizes], layer.name, 4, **attrs)
 
 
 def _conv_transpose(g: Plan, layer: Layer, ins: list[str],
@@ -832,7 +854,8 @@ def verify(model: onnx.ModelProto, net: Network, report: Report | None = None) -
     report = report or analyze(net)
     try:
         # not strict: a wrong layer is then reported by name, with the shapes that follow it
-        inferred = onnx.shape_inference.infer_shapes(_skeleton(model), check_type=True)
+        inferred = onnx.shape_inference.infer_shapes(_skeleton(model), check_type=True,
+                                                       data_prop=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
         raise VerificationError(f"ONNX shape inference fails: {exc}") from None
     problems = _shape_problems(inferred, report) + _param_problems(model, report)

@@ -157,7 +157,7 @@ def test_receptive_field_of_upsampling_and_after():
     ((4, 4, 6), [("slice", {"start": 4, "end": 9})], ["outside the input's 6 channels"]),
     ((4, 4, 6), [("slice", {"start": 3, "end": 3})], ["empty"]),
     ((4, 4, 6), [("shuffle", {"groups": 4})], ["multiple of 4"]),
-    ((5, 5, 1), [("upsample", {"size": [12, 10]})], ["not by a whole factor", "size: [10, 10]"]),
+    ((5, 5, 1), [("upsample", {"scale": 0.1})], ["leaves 0×0 places", "larger scale"]),
     ((3, 3, 1), [("pad", {"padding": 3, "mode": "reflect"})], ["more than 3, got 3",
                                                               "at most 2"]),
     ((4, 4, 1), [("crop", {"size": [5, 2]})], ["larger than its input", "4×4"]),

@@ -9,12 +9,14 @@ equals the report's.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from fractions import Fraction
 from typing import Any, NamedTuple
 
 from ..errors import OPTIONS, ArchcalcError, error
 from ..graph import Network
 from ..ops import GLOBAL, IDENTITY, MERGE, OPS, RFStep, Vol
 from ..ops import derive as dv
+from ..ops.resampling import RFResize
 from ..ops.windowed import Conv
 from ..ops.words import counted
 from ..report import RF, AxisPair, LayerRow, Report
@@ -109,6 +111,8 @@ def rf_figures(row: LayerRow, net: Network, rows: dict[str, LayerRow]) -> list[d
                          {"r": _axes(size), "j": _axes(stride)})]
     assert isinstance(step, RFStep)     # a global step made a global field, returned above
     k, s, p = step.k, step.s, step.p
+    if isinstance(step, RFResize):
+        return _resize_rf(rf, prev, step, ins[0], row.output, layer.attrs["align_corners"])
     if step.up != (1, 1):
         return _upsampling_rf(rf, prev, step)
     psize, pstride, pstart = local_axes(prev)
@@ -131,6 +135,46 @@ def rf_figures(row: LayerRow, net: Network, rows: dict[str, LayerRow]) -> list[d
                           start[ax], {"c": c0, "F": k[ax], "P": p[ax], "j": j0},
                           "the centre of the top-left unit's window, in input pixels")]
     return figs
+
+
+def _resize_rf(rf: RF, prev: RF, step: RFResize, vin: Vol, out: Vol,
+               aligned: bool) -> list[dv.Derivation]:
+    """A resize's step: units a + o·q input pixels apart, each reading within d of its centre
+    (docs/definitions.md, "Resizing")."""
+    size, stride, start = local_axes(rf)
+    psize, pstride, pstart = local_axes(prev)
+    figs = []
+    for ax, suffix in ((0, "_h"), (1, "_w")):
+        x = step.axes[ax]
+        if ax == 1 and (x, vin[0], out[0], psize[0], pstride[0], pstart[0]) == \
+                (step.axes[0], vin[1], out[1], psize[1], pstride[1], pstart[1]):
+            break
+        tag = ("", " (width)")[ax]
+        r0, j0, c0, n, m = psize[ax], pstride[ax], pstart[ax], vin[ax], out[ax]
+        q, a, d = (_frac(v) for v in x)
+        figs += [
+            dv.Derivation("rf_size" + suffix, "receptive field" + tag, "r + 2d·j",
+                          f"{_num(r0)} + 2·{d}·{_num(j0)}", size[ax],
+                          {"r": r0, "d": float(x.d), "j": j0},
+                          f"d = {d}: the farthest input pixel a unit reads, from its centre "
+                          f"({n} → {m} places)"),
+            dv.Derivation("rf_jump" + suffix, "jump" + tag, "j·q", f"{_num(j0)}·{q}",
+                          stride[ax], {"j": j0, "q": float(x.q)},
+                          "q: input pixels between neighbouring units, "
+                          + ("(H − 1)/(H′ − 1): aligned corners" if aligned and m > 1 else "H/H′")),
+            dv.Derivation("rf_start" + suffix, "first centre" + tag, "c + a·j",
+                          f"{_num(c0)} + {a}·{_num(j0)}", start[ax],
+                          {"c": c0, "a": float(x.a), "j": j0},
+                          "a: the first unit's centre in input pixels, "
+                          + ("0: aligned corners" if aligned else "(q − 1)/2: half-pixel "
+                             "centres"))]
+    return figs
+
+
+def _frac(v: Fraction) -> str:
+    """A fraction in a formula: whole as an int, else n/d (in parentheses when negative)."""
+    text = str(v.numerator) if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
+    return f"({text})" if v < 0 else text
 
 
 def _upsampling_rf(rf: RF, prev: RF, step: RFStep) -> list[dv.Derivation]:

@@ -6,6 +6,7 @@ field").
 
 * :func:`window`: a sliding window (kernel F, stride S, padding P; after upsampling, over a grid
   ``up`` times finer): r' = r + (F − 1)·j, j' = j·S, c' = c + ((F − 1)/2 − P)·j;
+* :func:`resize`: a resize to any size (units a + o·q apart in input pixels, reading within d);
 * :func:`merge`: the union of the branches' windows where paths meet;
 * :func:`field_inputs`: which inputs of a merge make its field (not a broadcast gate);
 * :func:`step`: one layer's field from its inputs' fields and its op's step (what the analysis
@@ -16,8 +17,10 @@ field").
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from fractions import Fraction
 
 from ..ops import GLOBAL, IDENTITY, RFKind, RFStep, Vol
+from ..ops.resampling import RFResize
 from ..report import GLOBAL_RF, RF, AxisPair, LayerRow, Report
 
 _new = tuple.__new__
@@ -36,12 +39,28 @@ def window(rf: RF, s: RFStep) -> RF:
     if rf.is_global:
         return rf
     assert rf.stride is not None and rf.size is not None and rf.start is not None   # local
+    if isinstance(s, RFResize):
+        return resize(rf, s)
     (kh, kw), (sh, sw), (ph, pw) = s.k, s.s, s.p
     (jh, jw), (rh, rw), (ch, cw) = rf.stride, rf.size, rf.start
     jh, jw = tidy(jh / s.up[0]), tidy(jw / s.up[1])
     return RF((tidy(rh + (kh - 1) * jh), tidy(rw + (kw - 1) * jw)),
               (tidy(jh * sh), tidy(jw * sw)),
               (ch + ((kh - 1) / 2 - ph) * jh, cw + ((kw - 1) / 2 - pw) * jw), False, rf.aligned)
+
+
+def resize(rf: RF, s: RFResize) -> RF:
+    """A resize (:class:`~archcalc.ops.resampling.RFResize`): per axis, units centred at
+    a + o·q input pixels, each reading pixels within d of its centre: r' = r + 2d·j, j' = j·q,
+    c' = c + a·j, computed exactly from the input's fractions and rounded once to a float."""
+    assert rf.stride is not None and rf.size is not None and rf.start is not None   # local
+    size, jump, start = [], [], []
+    for ax, x in enumerate(s.axes):
+        j = Fraction(rf.stride[ax])
+        size.append(tidy(float(Fraction(rf.size[ax]) + 2 * x.d * j)))
+        jump.append(tidy(float(j * x.q)))
+        start.append(float(Fraction(rf.start[ax]) + x.a * j))
+    return RF((size[0], size[1]), (jump[0], jump[1]), (start[0], start[1]), False, rf.aligned)
 
 
 def merge(rfs: Sequence[RF]) -> RF:
@@ -116,6 +135,8 @@ def step(rfs: Mapping[str, RF], srcs: Sequence[str], s: RFStep | RFKind, ins: Se
                                  (ch + ((kh - 1) / 2 - ph) * jh, cw + ((kw - 1) / 2 - pw) * jw),
                                  False, rf.aligned))
         return window(rf, s)
+    if isinstance(s, RFStep):                   # a resize's step (RFResize)
+        return window(rfs[srcs[0]], s)
     if s == IDENTITY:
         return rfs[srcs[0]]
     if s == GLOBAL:

@@ -573,45 +573,82 @@ def _values(c: Const | None) -> Sequence[Scalar] | None:
 
 
 def _resize_target(cv: Context, node: Node, a: Act) -> dict[str, list[int]]:
+    """The Resize's (or Upsample's) output height and width, from its sizes or its scales (over
+    [N, C, H, W], or from opset 18 over its ``axes``): whole factors as ``scale``, anything else
+    as ``size`` (a scale s gives ⌊H·s⌋ places, as ONNX defines it)."""
     scales: Sequence[Scalar] | None
+    sizes: Sequence[Scalar] | None = None
     if node.op_type == "Upsample":
         scales = node.attrs.get("scales") or (_values(cv.const(node.inputs[1]))
                                               if len(node.inputs) > 1 else None)
-        sizes = None
     elif cv.opset < 11:
-        scales, sizes = _values(cv.const(node.inputs[1])), None
+        scales = _values(cv.const(node.inputs[1]))
     else:
         sc = cv.const(node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] else None
-        sz = _values(cv.const(node.inputs[3])) if len(node.inputs) > 3 and node.inputs[3] \
+        sizes = _values(cv.const(node.inputs[3])) if len(node.inputs) > 3 and node.inputs[3] \
             else None
         scales = sc.values if sc is not None and sc.values else None
-        sizes = [int(v) for v in sz] if sz is not None else None
     h, w, _ = a.vol
+    axes = [int(x) % 4 for x in node.attrs.get("axes", [0, 1, 2, 3])]
+    given = sizes if sizes is not None else scales
+    if given is None or len(given) != len(axes):
+        raise Unsupported(f"a Resize without constant scales or sizes over its {len(axes)} axes")
+    full: dict[int, float] = {0: 1, 1: 1, 2: 1, 3: 1} if sizes is None else \
+        {0: 0, 1: a.vol[2], 2: h, 3: w}
+    full.update(zip(axes, (float(v) for v in given)))
     if sizes is not None:
-        if len(sizes) != 4:
-            raise Unsupported(f"Resize sizes {sizes}")
-        return {"size": sizes[2:]}
-    if scales is None or len(scales) != 4 or not (_close(scales[0], 1) and _close(scales[1], 1)):
-        raise Unsupported(f"Resize scales {scales} (archcalc resizes H and W)")
-    sh, sw = scales[2:]
+        if full[1] != a.vol[2] or full[2] < 1 or full[3] < 1:
+            raise Unsupported(f"Resize sizes {list(given)} (archcalc resizes H and W)")
+        th, tw = int(full[2]), int(full[3])
+        if th % h == 0 and tw % w == 0:
+            return {"scale": [th // h, tw // w]}
+        return {"size": [th, tw]}
+    if not (_close(full[0], 1) and _close(full[1], 1)) or full[2] <= 0 or full[3] <= 0:
+        raise Unsupported(f"Resize scales {list(given)} (archcalc resizes H and W)")
+    sh, sw = full[2], full[3]
     if float(sh).is_integer() and float(sw).is_integer():
         return {"scale": [int(sh), int(sw)]}
     return {"size": [math.floor(h * sh), math.floor(w * sw)]}
 
 
+# how ONNX's Resize maps output coordinates, as archcalc reads it (docs/onnx-import.md):
+# PyTorch's nearest (asymmetric, floor) and bilinear (half-pixel, or aligned corners)
+_LINEAR_CORNERS = {"half_pixel": False, "pytorch_half_pixel": False, "align_corners": True}
+
+
 def resize(cv: Context, node: Node) -> None:
     a = cv.act(node.inputs[0])
     mode = node.attrs.get("mode", "nearest")
-    modes = {"nearest": "nearest", "linear": "bilinear", "bilinear": "bilinear"}
-    if mode not in modes:
+    if isinstance(mode, bytes):
+        mode = mode.decode()
+    if mode not in ("nearest", "linear", "bilinear"):
         raise Unsupported(f"Resize mode {mode!r} (archcalc reads nearest and linear)")
     target = _resize_target(cv, node, a)
-    h, w, _ = a.vol
-    size = target.get("size")
-    if size is not None and (size[0] % h or size[1] % w or size[0] < h or size[1] < w):
-        raise Unsupported(f"a Resize from {h}×{w} to {size[0]}×{size[1]}: archcalc's upsampling "
-                          "is by whole factors (a size that is a multiple of the input's)")
-    cv.emit(node, "upsample", {"mode": modes[mode], **target}, [a], rank=4)
+    legacy = node.op_type == "Upsample" or cv.opset < 11      # asymmetric, no choice
+    coords = "asymmetric" if legacy else node.attrs.get("coordinate_transformation_mode",
+                                                        "half_pixel")
+    if isinstance(coords, bytes):
+        coords = coords.decode()
+    attrs: dict[str, object] = {"mode": "nearest" if mode == "nearest" else "bilinear", **target}
+    whole = "scale" in target
+    if mode == "nearest":
+        rounding = node.attrs.get("nearest_mode", "round_prefer_floor")
+        if isinstance(rounding, bytes):
+            rounding = rounding.decode()
+        # any nearest by whole factors reads the pixel ⌊o/S⌋ or its like; any other size only
+        # PyTorch's (asymmetric, floor) is the nearest archcalc defines
+        if not whole and not (legacy or (coords == "asymmetric" and rounding == "floor")):
+            th, tw = target["size"]
+            raise Unsupported(f"a Resize from {a.vol[0]}×{a.vol[1]} to {th}×{tw}, nearest with "
+                              f"{coords} coordinates and {rounding} rounding (to a size that is "
+                              "not a whole multiple archcalc reads PyTorch's nearest: "
+                              "asymmetric coordinates, floor)")
+    elif coords in _LINEAR_CORNERS:
+        attrs["align_corners"] = _LINEAR_CORNERS[coords]
+    elif not (legacy and whole):
+        raise Unsupported(f"a linear Resize with {coords} coordinates (archcalc reads half_pixel, "
+                          "pytorch_half_pixel and align_corners)")
+    cv.emit(node, "upsample", attrs, [a], rank=4)
 
 
 def pad(cv: Context, node: Node) -> None:

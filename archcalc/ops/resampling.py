@@ -3,8 +3,11 @@ crop. Their receptive-field steps (docs/definitions.md, "Receptive field") divid
 upsampling factor (``RFStep.up``) or move the first centre by the padding or the crop's offset."""
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from fractions import Fraction
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 from ..errors import NOWHERE, Places, SourcePos, error
 from . import derive as dv
@@ -29,27 +32,118 @@ def _choice(value: Any, what: str, choices: tuple[str, ...], pos: SourcePos) -> 
 
 def nearest_step(sh: int, sw: int) -> RFStep:
     """The field step of an output pixel that reads the one input pixel under it, the grid made
-    ``sh``×``sw`` times finer (nearest upsampling, pixel shuffle): a window of S with padding
-    S − 1 over the finer grid (docs/definitions.md)."""
+    ``sh``×``sw`` times finer (pixel shuffle): a window of S with padding S − 1 over the finer
+    grid (docs/definitions.md)."""
     return RFStep((sh, sw), (1, 1), (sh - 1, sw - 1), (sh, sw))
 
 
+def _scale(value: Any, pos: SourcePos) -> tuple[float, float]:
+    """One positive number (both axes) or a pair [h, w]; whole ones as ints."""
+    pair = list(value) if isinstance(value, (list, tuple)) else [value, value]
+    if len(pair) != 2:
+        raise error(f"scale must be one number or a pair [h, w], got {value!r}", pos)
+    out = []
+    for v in pair:
+        f = as_float(v, "scale", pos)
+        if not f > 0 or math.isinf(f):
+            raise error(f"scale must be a positive number, got {v!r}", pos,
+                        hint="write scale: 2 to double the size, scale: 0.5 to halve it")
+        out.append(_whole(f))
+    return (out[0], out[1])
+
+
+def _size_pair(value: Any, pos: SourcePos) -> Pair:
+    return as_pair(value, "size", pos)
+
+
+def scaled(n: int, s: float) -> int:
+    """⌊n·s⌋, the size a scale gives (PyTorch's and ONNX's), exactly for a decimal scale."""
+    return math.floor(n * Fraction(str(s)))
+
+
+class ResizeAxis(NamedTuple):
+    """How one axis of a resize from ``n`` to ``m`` places reads its input, in input pixels:
+    unit o is centred at ``a + o·q`` (``q`` the jump between neighbouring units), and every
+    pixel it reads lies within ``d`` of that centre (docs/definitions.md, "Resizing")."""
+    q: Fraction
+    a: Fraction
+    d: Fraction
+
+
+@lru_cache(maxsize=512)
+def resize_axis(n: int, m: int, mode: str, aligned: bool) -> ResizeAxis:
+    """The centres and reach of a resize of ``n`` places to ``m`` along one axis (exact, in
+    integers over a common denominator D):
+
+    * nearest (PyTorch's ``nearest``, ONNX's asymmetric coordinates with ``floor``): unit o reads
+      pixel min(⌊o·n/m⌋, n − 1);
+    * bilinear (PyTorch's ``align_corners=False``, ONNX's ``half_pixel``): x = (o + ½)·n/m − ½,
+      clamped at 0; it reads ⌊x⌋ and, where x is not whole, ⌊x⌋ + 1 (clamped at n − 1);
+    * bilinear with aligned corners: x = o·(n − 1)/(m − 1), read as above.
+
+    The centre line is x for bilinear and the same half-pixel line for nearest (a = (q − 1)/2;
+    0 with aligned corners); d is the largest distance from a unit's centre to a pixel it reads
+    with a nonzero weight."""
+    if aligned:
+        qn, qd = (n - 1, m - 1) if m > 1 else (n, m)
+        big_d = qd
+
+        def centre(o: int) -> int:
+            return o * qn
+        a = Fraction(0)
+    else:
+        qn, qd = n, m
+        big_d = 2 * m
+
+        def centre(o: int) -> int:
+            return (2 * o + 1) * n - m
+        a = Fraction(n - m, 2 * m)
+    reach = 0
+    for o in range(m):
+        c = centre(o)
+        if mode == "nearest":
+            read: tuple[int, ...] = (min(o * n // m, n - 1),)
+        else:
+            x = max(c, 0)
+            i0 = min(x // big_d, n - 1)
+            read = (i0, i0 + 1) if x > i0 * big_d and i0 + 1 < n else (i0,)
+        for i in read:
+            reach = max(reach, abs(i * big_d - c))
+    return ResizeAxis(Fraction(qn, qd), a, Fraction(reach, big_d))
+
+
+class RFResize(RFStep):
+    """A resize's field step: per axis, a window of 1 + 2d input pixels that slides by q, its
+    first centre a from pixel 0 (:func:`resize_axis`). ``k``, ``s`` and ``p`` hold the same step
+    as floats for a reader of any :class:`RFStep`; the analysis uses the exact ``axes``."""
+    __slots__ = ("axes",)
+
+    def __init__(self, axes: tuple[ResizeAxis, ResizeAxis]):
+        super().__init__(tuple(float(1 + 2 * x.d) for x in axes),       # type: ignore[arg-type]
+                         tuple(float(x.q) for x in axes),               # type: ignore[arg-type]
+                         tuple(float(x.d - x.a) for x in axes))         # type: ignore[arg-type]
+        self.axes = axes
+
+
 class Upsample(Op):
-    """Upsampling by a whole factor per axis (``scale``), or to a ``size`` that is a whole
-    multiple of the input's. ``nearest`` copies input pixel ⌊o/S⌋ (PyTorch's mode='nearest');
-    ``bilinear`` interpolates as PyTorch's align_corners=False (half-pixel centres). No weights;
+    """Resizing to any size: by a ``scale`` per axis (whole, or a fraction: the output is
+    ⌊H·s⌋), or to a ``size``. ``nearest`` copies input pixel ⌊o·H/H′⌋ (PyTorch's
+    mode='nearest'); ``bilinear`` interpolates as PyTorch's align_corners=False (half-pixel
+    centres), or with ``align_corners: true`` the corner pixels' centres aligned. No weights;
     the interpolation's multiply-adds are not counted as MACs: element-wise work, as pooling
-    (docs/definitions.md, "MACs and FLOPs")."""
+    (docs/definitions.md, "MACs and FLOPs" and "Resizing")."""
     kind = "upsample"
     names = ("upsampling", "interpolate", "resize", "upsample2d")
-    ATTRS = {"mode": "nearest", "scale": None, "size": None}
+    ATTRS = {"mode": "nearest", "scale": None, "size": None, "align_corners": False}
 
     def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
         if name == "mode":
             return _choice(value, "mode", MODES, pos)
+        if name == "align_corners":
+            return as_bool(value, name, pos)
         if value is None:
             return None
-        return as_pair(value, name, pos)
+        return _scale(value, pos) if name == "scale" else _size_pair(value, pos)
 
     def normalize(self, raw: Mapping[str, Any], pos: SourcePos,
                   where: Places | None = None) -> dict[str, Any]:
@@ -57,57 +151,67 @@ class Upsample(Op):
         if (a["scale"] is None) == (a["size"] is None):
             raise error("upsample needs exactly one of scale and size", pos,
                         hint="write scale: 2 (or [2, 2]) to double the size, or size: [h, w]")
+        if a["align_corners"] and a["mode"] != "bilinear":
+            raise error("align_corners applies to bilinear resizing only", pos,
+                        hint="write mode: bilinear, or leave align_corners out")
         return a
 
-    def factors(self, a: Attrs, vin: Vol) -> Pair:
-        scale: Pair | None = a["scale"]
-        if scale is not None:
-            return scale
-        size: Pair = a["size"]
-        return (size[0] // vin[0], size[1] // vin[1])
+    def target(self, a: Attrs, vin: Vol) -> Pair:
+        """The output's height and width: the size asked for, or ⌊H·s⌋ × ⌊W·s⌋."""
+        size: Pair | None = a["size"]
+        if size is not None:
+            return size
+        sh, sw = a["scale"]
+        return (scaled(vin[0], sh), scaled(vin[1], sw))
+
+    def factors(self, a: Attrs, vin: Vol) -> Pair | None:
+        """The whole factors of an upsampling by whole factors (scale or size); else None."""
+        (h, w), (th, tw) = vin[:2], self.target(a, vin)
+        return (th // h, tw // w) if th % h == 0 and tw % w == 0 else None
 
     def shape(self, a: Attrs, ins: Sequence[Vol], at: At) -> Vol:
         h, w, c = ins[0]
-        if a["size"] is not None:
-            (th, tw) = a["size"]
-            if th % h or tw % w:
-                fix = f"[{max(1, round(th / h)) * h}, {max(1, round(tw / w)) * w}]"
-                raise error(f"upsampling {h}×{w} to {th}×{tw} is not by a whole factor", at.pos,
-                            layer=at.layer, hint=f"give a size that is a multiple of {h}×{w}, "
-                            f"e.g. size: {fix}, and crop or pad to the size you need")
-            return (th, tw, c)
-        sh, sw = a["scale"]
-        return (h * sh, w * sw, c)
+        th, tw = self.target(a, ins[0])
+        if th < 1 or tw < 1:
+            raise error(f"scaling {h}×{w} by {_pair_text(a['scale'])} leaves "
+                        f"{max(th, 0)}×{max(tw, 0)} places", at.pos, layer=at.layer,
+                        hint="give a larger scale, or a size: [h, w] of at least 1×1")
+        return (th, tw, c)
 
     def rf_step(self, a: Attrs, ins: Sequence[Vol]) -> RFStep | RFKind:
-        # Over the grid S times finer (jump j/S), unit o is centred at (o + 1/2)/S − 1/2 input
-        # pixels (both modes; the first centre is (S − 1)/(2S) before pixel 0). nearest reads one
-        # pixel within (S − 1)/(2S) of it: a window k = S with p = S − 1; bilinear reads two
-        # within 1 − 1/(2S): k = 2S with p = (3S − 2)/2 (docs/definitions.md).
-        sh, sw = self.factors(a, ins[0])
-        if a["mode"] == "nearest":
-            return nearest_step(sh, sw)
-        return RFStep((2 * sh, 2 * sw), (1, 1), (_whole((3 * sh - 2) / 2),
-                                                 _whole((3 * sw - 2) / 2)), (sh, sw))
+        # every output unit is centred at a + o·q input pixels and reads pixels within d of
+        # it: a window of 1 + 2d pixels at a stride q (docs/definitions.md, "Resizing")
+        (h, w, _), (th, tw) = ins[0], self.target(a, ins[0])
+        mode, aligned = a["mode"], a["align_corners"]
+        return RFResize((resize_axis(h, th, mode, aligned), resize_axis(w, tw, mode, aligned)))
 
     def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
                 rounding: str) -> list[dv.Derivation]:
-        (h, w, c), (sh, sw) = ins[0], self.factors(a, ins[0])
-        how = "size asked for" if a["size"] is not None else "scale"
-        return [dv.product("out_h", "output height", [("H", h), ("S_h" if sh != sw else "S", sh)],
-                           f"upsampling ({how})"),
-                dv.product("out_w", "output width", [("W", w), ("S_w" if sh != sw else "S", sw)]),
-                dv.given("out_c", "output depth", "C", c),
+        (h, w, c), (th, tw) = ins[0], out[:2]
+        if a["size"] is not None:
+            sizes = [dv.given("out_h", "output height", "the size asked for", th),
+                     dv.given("out_w", "output width", "the size asked for", tw)]
+        else:
+            sh, sw = a["scale"]
+            sizes = [dv.Derivation("out_h", "output height", "⌊H·s⌋", f"⌊{h}·{sh}⌋", th,
+                                   {"H": h, "s": sh}, "resizing by a scale"),
+                     dv.Derivation("out_w", "output width", "⌊W·s⌋", f"⌊{w}·{sw}⌋", tw,
+                                   {"W": w, "s": sw})]
+        return [*sizes, dv.given("out_c", "output depth", "C", c),
                 dv.zero("params", "parameters", dv.NO_WEIGHTS),
                 dv.zero("macs", "MACs", "interpolation is element-wise work, not counted as "
                         "MACs; see docs/definitions.md" if a["mode"] == "bilinear"
-                        else "nearest upsampling copies pixels")]
+                        else "nearest resizing copies pixels")]
 
     def describe(self, a: Attrs) -> str:
+        corners = " (aligned corners)" if a["align_corners"] else ""
         if a["size"] is not None:
-            return f"{a['mode']} → {a['size'][0]}×{a['size'][1]}"
-        sh, sw = a["scale"]
-        return f"{a['mode']} ×{sh}" if sh == sw else f"{a['mode']} ×{sh}×{sw}"
+            return f"{a['mode']} → {a['size'][0]}×{a['size'][1]}{corners}"
+        return f"{a['mode']} ×{_pair_text(a['scale'])}{corners}"
+
+
+def _pair_text(pair: tuple[float, float]) -> str:
+    return f"{pair[0]:g}" if pair[0] == pair[1] else f"{pair[0]:g}×{pair[1]:g}"
 
 
 class ConvTranspose(Op):
