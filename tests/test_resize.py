@@ -116,7 +116,7 @@ def test_after_a_stride_the_field_scales_with_the_jump():
     n, m = 8, 30
     xs = [Fraction(2 * o + 1, 2) * Fraction(n, m) - Fraction(1, 2) for o in range(m)]
     d = Fraction(0)
-    for o, x in enumerate(xs):
+    for x in xs:
         xc = max(x, Fraction(0))
         i0 = min(int(xc), n - 1)
         read = [i0] + ([i0 + 1] if xc != i0 and i0 + 1 < n else [])
@@ -135,7 +135,9 @@ def test_explain_shows_the_resize_step(tmp_path):
                     "  - {op: resize, scale: 1.5, name: fr}\n")
     p = run_cli("explain", str(spec), "up", "fr")
     assert p.returncode == 0, p.stderr
-    assert "r + 2d·j = 1 + 2·1039/1040·1" in p.stdout        # d = 1 − 1/1040 (by hand: x = o·33/520 − 487/1040)
+    # x = ((2o + 1)·33 − 520)/1040: some unit lies 1/1040 past a pixel and reads the next one,
+    # so d = 1 − 1/1040: unit 228 is at x = (457·33 − 520)/1040 = 14 + 1/1040 and reads 14, 15
+    assert "r + 2d·j = 1 + 2·1039/1040·1" in p.stdout
     assert "j·q = 1·33/520" in p.stdout
     assert "⌊520·1.5⌋ = 780" in p.stdout
 
