@@ -7,7 +7,9 @@
     202570
 
 The library's face: ``parse`` (spec text) and ``load`` (a file, a shipped network's name, ``-``
-or an ONNX model) make a :class:`Network`; ``analyze`` makes its :class:`Report`. The core
+or an ONNX model) make a :class:`Network`, as does ``from_torch`` (a PyTorch module, read
+through an in-memory ONNX export; torch is imported only then); ``analyze`` makes its
+:class:`Report`. The core
 (spec front-ends, graph, analysis, report, views) never imports onnx or onnxruntime: the ONNX
 exporter and the runtime live in ``archcalc.exporters`` (the ``exporters/`` folder of the
 repository). docs/architecture.md shows how the packages depend on each other.
@@ -21,6 +23,15 @@ from .spec import load, parse
 from .units import DTYPES
 from .version import __version__
 
-__all__ = ["parse", "load", "analyze", "resolve", "Network", "Layer", "Report", "LayerRow",
-           "Totals", "RF", "Settings", "LoadOptions", "ArchcalcError", "Diagnostic", "SourcePos",
-           "DTYPES", "OPTIMIZERS", "__version__"]
+
+def from_torch(module: object, input: object = (224, 224, 3), **options: object) -> Network:
+    """The :class:`Network` of a PyTorch module for one image of ``input`` (H, W, C), its layers
+    named by the module tree: ``archcalc.from_torch(torchvision.models.resnet50())``. Needs
+    torch (``pip install 'archcalc[torch]'``); see docs/onnx-import.md, "PyTorch modules"."""
+    from .onnx_import.torch_module import from_torch as read
+    return read(module, input, **options)  # type: ignore[arg-type]
+
+
+__all__ = ["parse", "load", "from_torch", "analyze", "resolve", "Network", "Layer", "Report",
+           "LayerRow", "Totals", "RF", "Settings", "LoadOptions", "ArchcalcError", "Diagnostic",
+           "SourcePos", "DTYPES", "OPTIMIZERS", "__version__"]
