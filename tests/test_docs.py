@@ -23,5 +23,6 @@ def test_readme_python_example_runs(monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
     exec(compile(block, "README.md", "exec"), {})
     out = capsys.readouterr().out
+    assert "224\n" in out            # from_torch: a 3×3 conv of 3 → 8 channels, 3·3·3·8 + 8
     # C3D64 R C3D64 R M: 3 → 5 → pool 2×2/2 → 6, jump 2 (by hand)
     assert "(6, 6) (2, 2)" in out and "size=None" in out and "is_global=True" in out
