@@ -77,6 +77,20 @@ def test_training_parts_by_hand():
     assert sum(p.bytes for p in parts) == rep.totals.training_bytes
 
 
+def test_training_parts_with_attention_by_hand(tmp_path):
+    # tokens of a 4×4×8 map: 16 tokens; attention with 2 heads: q, k, v and the output
+    # projection 4·(8·8 + 8) = 288 params; the attention matrix 2·16·16 = 512 elements kept
+    # for backward beside the activations (16·8 tokens + 16·8 attention output = 256); adam, fp32
+    _, rep = _report("input: 4x4x8\nlayers:\n  - {op: tokens}\n  - {op: attention, heads: 2}\n")
+    parts = figures.training_parts(rep)
+    assert [p.bytes for p in parts] == [4 * 288, 4 * 288, 4 * 2 * 288, 4 * 256, 4 * 512]
+    assert parts[-1].label == "attention matrices kept for backward"
+    spec = tmp_path / "a.yaml"
+    spec.write_text("input: 4x4x8\nlayers:\n  - {op: tokens}\n  - {op: attention, heads: 2}\n")
+    p = run_cli("report", str(spec), "-o", str(tmp_path / "a.html"))
+    assert p.returncode == 0, p.stderr
+
+
 def test_rf_growth_by_hand():
     # 3×3 conv: 3; relu: 3; 2×2/2 pool: 4 (jump 2); 3×3 conv: 4 + 2·2 = 8
     _, rep = _report("C3D8 R M C3D16", "8x8x3")

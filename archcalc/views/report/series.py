@@ -59,8 +59,8 @@ class Part(NamedTuple):
 def training_parts(report: Report) -> list[Part]:
     """``totals.training_bytes`` split as docs/definitions.md defines it: weights (parameters
     and buffers), gradients (one per trainable parameter), optimizer state (its state tensors
-    per trainable parameter) and the activations kept for backward. The parts sum to the
-    total (checked)."""
+    per trainable parameter), the activations kept for backward and, where there is attention,
+    its matrices (heads·N·G per image). The parts sum to the total (checked)."""
     from ...settings import OPTIMIZERS
     t, s = report.totals, report.settings
     size = _dtype_size(report)
@@ -70,6 +70,9 @@ def training_parts(report: Report) -> list[Part]:
                   t.trainable_params * OPTIMIZERS[s.optimizer] * size),
              Part("activations kept for backward",
                   (t.activations + t.train_only_activations) * t.batch * size)]
+    scores = sum(row.scratch for row in report.layers)      # attention matrices, kept too
+    if scores:
+        parts.append(Part("attention matrices kept for backward", scores * t.batch * size))
     assert sum(p.bytes for p in parts) == t.training_bytes, "training estimate split"
     return parts
 
