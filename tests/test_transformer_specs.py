@@ -405,7 +405,8 @@ def test_the_meta_device_counts_as_the_cpu(spec, reports, reference):
 def test_the_summary_says_what_the_buffers_are():
     # a Swin holds no BatchNorm: its buffers are the attention's relative-position indices
     swin = run_cli("summary", "swin_t").stdout
-    assert "buffers: 28,812 (attention's relative-position indices; Keras's" in swin
+    assert "buffers: 28,812 (attention's relative-position indices; PyTorch's named_buffers(), " \
+           "apart from the parameters)" in swin
     maxvit = run_cli("summary", "maxvit_t").stdout
     assert "buffers: 100,438 (BatchNorm running statistics and attention's relative-position " \
            "indices;" in maxvit

@@ -55,7 +55,7 @@ COMMANDS: dict[str, Entry] = {
     "fit": Entry("fit", "fit", "The largest value of a parameter within budgets."),
     "sweep": Entry("sweep", "sweep", "Every variant of a spec over parameters' values."),
 }
-HELP = "archcalc: shapes, parameters, MACs, memory and receptive fields of a CNN from a spec."
+HELP = "archcalc: shapes, parameters, MACs, memory and receptive fields of a vision network."
 
 
 def _version(value: bool) -> None:
@@ -67,7 +67,7 @@ def _version(value: bool) -> None:
 def _root(version: bool = typer.Option(False, "--version", "-V", is_eager=True,
                                        callback=_version, help="print the version and exit")
           ) -> None:
-    """archcalc: shapes, parameters, MACs, memory and receptive fields of a CNN from a spec."""
+    """archcalc: shapes, parameters, MACs, memory and receptive fields of a vision network."""
 
 
 def load_command(name: str) -> Any:

@@ -61,11 +61,14 @@ def totals_lines(r: Report) -> list[tuple[str, str]]:
     per_batch = s.batch > 1
     lines = [
         ("parameters", f"{exact_and_short(t.params)}: {t.trainable_params:,} trainable"
-         f", {t.non_trainable_params:,} non-trainable (PyTorch's and torchvision's count)"),
+         f", {t.non_trainable_params:,} non-trainable (PyTorch's and torchvision's count)"
+         if t.params else "0"),
     ]
     if t.buffers:
-        lines.append(("buffers", f"{t.buffers:,} ({_buffers_held(r)}; Keras's \"Total "
-                      f"params\" includes them: {t.params + t.buffers:,})"))
+        keras = all(row.op == "batchnorm" for row in r.layers if row.buffers)
+        lines.append(("buffers", f"{t.buffers:,} ({_buffers_held(r)}; "
+                      + (f"Keras's \"Total params\" includes them: {t.params + t.buffers:,})"
+                         if keras else "PyTorch's named_buffers(), apart from the parameters)")))
     lines += [
         ("MACs" if s.convention in ("torchvision", "flopcounter") else
          "operations (everything)" if s.convention == "everything" else
@@ -73,12 +76,11 @@ def totals_lines(r: Report) -> list[tuple[str, str]]:
          f"{exact_and_short(t.macs)} per image"
          + (f", {exact_and_short(t.batch_macs)} per batch of {s.batch}"
             if per_batch else "")),
-        ("FLOPs (2 × MACs" + ("; FlopCounterMode's)" if s.convention == "flopcounter" else
-                              " = operations)" if s.convention == "everything"
-                              else ")"),
-         f"{exact_and_short(t.flops)} per image"
-         + (f", {exact_and_short(t.flops * s.batch)} per batch"
-            if per_batch else "")),
+        *([] if s.convention == "everything" else [       # operations are no MACs to double
+            ("FLOPs (2 × MACs" + ("; FlopCounterMode's)" if s.convention == "flopcounter"
+                                  else ")"),
+             f"{exact_and_short(t.flops)} per image"
+             + (f", {exact_and_short(t.flops * s.batch)} per batch" if per_batch else ""))]),
         ("activations", f"{t.activations:,} elements per image, {human_bytes(t.activation_bytes)} "
          f"at {s.dtype}, batch {s.batch}"
          + ("" if s.count_inplace else ", activations/dropout in place")),
