@@ -112,7 +112,7 @@ def rf_figures(row: LayerRow, net: Network, rows: dict[str, LayerRow]) -> list[d
     assert isinstance(step, RFStep)     # a global step made a global field, returned above
     k, s, p = step.k, step.s, step.p
     if isinstance(step, RFResize):
-        return _resize_rf(rf, prev, step, ins[0], row.output, layer.attrs["align_corners"])
+        return _resize_rf(rf, prev, step, ins[0], row.output, layer.attrs.get("align_corners", False))
     if step.up != (1, 1):
         return _upsampling_rf(rf, prev, step)
     psize, pstride, pstart = local_axes(prev)
@@ -149,7 +149,7 @@ def _resize_rf(rf: RF, prev: RF, step: RFResize, vin: Vol, out: Vol,
         if ax == 1 and (x, vin[0], out[0], psize[0], pstride[0], pstart[0]) == \
                 (step.axes[0], vin[1], out[1], psize[1], pstride[1], pstart[1]):
             break
-        tag = ("", " (width)")[ax]
+        tag, side = ("", " (width)")[ax], "HW"[ax]
         r0, j0, c0, n, m = psize[ax], pstride[ax], pstart[ax], vin[ax], out[ax]
         q, a, d = (_frac(v) for v in x)
         figs += [
@@ -161,7 +161,8 @@ def _resize_rf(rf: RF, prev: RF, step: RFResize, vin: Vol, out: Vol,
             dv.Derivation("rf_jump" + suffix, "jump" + tag, "j·q", f"{_num(j0)}·{q}",
                           stride[ax], {"j": j0, "q": float(x.q)},
                           "q: input pixels between neighbouring units, "
-                          + ("(H − 1)/(H′ − 1): aligned corners" if aligned and m > 1 else "H/H′")),
+                          + (f"({side} − 1)/({side}′ − 1): aligned corners" if aligned and m > 1
+                             else f"{side}/{side}′")),
             dv.Derivation("rf_start" + suffix, "first centre" + tag, "c + a·j",
                           f"{_num(c0)} + {a}·{_num(j0)}", start[ax],
                           {"c": c0, "a": float(x.a), "j": j0},
@@ -173,8 +174,9 @@ def _resize_rf(rf: RF, prev: RF, step: RFResize, vin: Vol, out: Vol,
 
 def _frac(v: Fraction) -> str:
     """A fraction in a formula: whole as an int, else n/d (in parentheses when negative)."""
-    text = str(v.numerator) if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
-    return f"({text})" if v < 0 else text
+    n = abs(v.numerator)
+    text = str(n) if v.denominator == 1 else f"{n}/{v.denominator}"
+    return f"(−{text})" if v < 0 else text
 
 
 def _upsampling_rf(rf: RF, prev: RF, step: RFStep) -> list[dv.Derivation]:
@@ -260,7 +262,8 @@ def convention_figures(row: LayerRow, ins: list[Vol]) -> list[dv.Derivation]:
             by_cat = lg.ledger(row, ins)
             how = "unknown (an opaque layer: left out)" if work is None else \
                 " + ".join(f"{cat} {by_cat[cat]:,}" for cat in lg.CATEGORIES if by_cat[cat])
-            parts.append(f"everything {how or 'nothing'}" + ("" if work is None else f" = {n:,}"))
+            parts.append("everything " + (f"{how} = {n:,}" if how else "0 (no arithmetic)")
+                         if work is not None else f"everything {how}")
             continue
         extra = added[key]
         how = ("2·MACs" if c.factor == 2 else "MACs") + "".join(
@@ -300,7 +303,10 @@ def ledger_figures(work: list[Item]) -> list[dv.Derivation]:
         said[-1] += ", ".join(whats)
     text = "; ".join(said)
     figs.append(dv.Derivation("ops_by", "counted by", text, "", text, {},
-                              "everything counts all of these"))
+                              "everything counts all of these; flopcounter's 2 per product is "
+                              "the products, their sums and one add more per output, a bias's "
+                              "where there is one" if any("flopcounter" in i.by for i in work)
+                              else "everything counts all of these"))
     return figs
 
 
