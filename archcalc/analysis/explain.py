@@ -112,7 +112,8 @@ def rf_figures(row: LayerRow, net: Network, rows: dict[str, LayerRow]) -> list[d
     assert isinstance(step, RFStep)     # a global step made a global field, returned above
     k, s, p = step.k, step.s, step.p
     if isinstance(step, RFResize):
-        return _resize_rf(rf, prev, step, ins[0], row.output, layer.attrs.get("align_corners", False))
+        return _resize_rf(rf, prev, step, ins[0], row.output,
+                          layer.attrs.get("align_corners", False))
     if step.up != (1, 1):
         return _upsampling_rf(rf, prev, step)
     psize, pstride, pstart = local_axes(prev)
