@@ -207,3 +207,19 @@ def test_the_latency_model_sees_attention_as_matrix_products():
     assert t.bytes == 4 * (16_640 + 2 * 65 * 64 + 4 * 4 * 65 * 65)
     assert est.by_name()["linear1"].kind == "fc"
     assert est.by_name()["tokens1"].kind == "view" and est.by_name()["take_token1"].kind == "view"
+
+
+def test_a_transformers_field_at_the_output_is_global():
+    """After a global attention every token sees the whole image: compare and sweep say the
+    field at the output is global (not the patch embedding's 16 /16 before it), and sizes'
+    final feature map is the last block's token sequence."""
+    import archcalc.analysis.figures as figures
+    from archcalc.analysis.rf import at_output
+    from archcalc.design.sizes import evaluate
+    vit = archcalc.load("deit_s")
+    r = archcalc.analyze(vit)
+    assert at_output(r) is None and figures.output_rf(r) is None
+    cnn = archcalc.analyze(archcalc.load("resnet18"))
+    assert at_output(cnn)[0] == "layer4.1/relu"        # a classifier's: its last local map
+    size = evaluate(vit, [224])[0]
+    assert size.layer == "norm" and size.feature == (1, 197, 384) and size.rf.is_global

@@ -4,8 +4,9 @@
 Every size in a range is run through the analysis pass (``analysis.walk`` with that input: the
 shape rules of the rounding rule in force, no re-reading of the spec unless its layers are
 computed from the input's size). A valid size gets its final feature map (the output of the last
-layer whose receptive field is not global: 7×7×2048 for ResNet-50 at 224) and that map's
-receptive field; the invalid ones are grouped by the first layer that refuses them.
+layer whose receptive field is not global, or that still has more than one place: 7×7×2048 for
+ResNet-50 at 224, the 197 tokens of ViT-B/16's last block, whose field attention made global)
+and that map's receptive field; the invalid ones are grouped by the first layer that refuses them.
 
 The rule is solved, not guessed: along each path a layer with stride s whose input advances by a
 jump J input pixels per unit (the receptive field's stride) divides an input that is an affine
@@ -101,8 +102,8 @@ def evaluate(net: Network, sizes: Iterable[int], axis: str = "square",
             out.append(Size(n, vol, False, d.layer, d.message))
             continue
         feature = None
-        for row in rows:
-            if not row.rf.is_global and not row.train_only:
+        for row in rows:       # the last map (or token sequence) before a head pools it away
+            if not row.train_only and (not row.rf.is_global or row.output[0] * row.output[1] > 1):
                 feature = row
         names = set(this.outputs)
         outs = {row.name: row.output for row in rows if row.name in names}
