@@ -223,3 +223,35 @@ def test_a_transformers_field_at_the_output_is_global():
     assert at_output(cnn)[0] == "layer4.1/relu"        # a classifier's: its last local map
     size = evaluate(vit, [224])[0]
     assert size.layer == "norm" and size.feature == (1, 197, 384) and size.rf.is_global
+
+
+@pytest.mark.parametrize("layers, words, hint", [
+    ("[{op: tokens}, {op: attention, heads: 3, grid: 2}]",
+     "a grid partitions a map H×W, the input is a token sequence 1×196", "{op: untokens}"),
+    ("[{op: tokens}, {op: attention, heads: 3, window: 7}]",
+     "a window partitions a map H×W, the input is a token sequence 1×196", "leave window out"),
+    ("[{op: take_token, index: 5}]",
+     "take_token reads a token sequence 1×N×C, the input is a 14×14×96 map", "{op: tokens}"),
+    ("[{op: tokens}, {op: take_token, index: 196}]", "take_token index 196 of a sequence of "
+     "196 tokens", "from -196 to 195"),
+    ("[{op: pixel_shuffle, factor: 2}]", "needs channels divisible by 2·2 = 4",
+     "give input 96 or 100 channels"),
+])
+def test_token_errors_say_what_the_input_is(layers, words, hint, tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(f"input: 14x14x{98 if 'pixel' in layers else 96}\nlayers: {layers}\n")
+    p = run_cli("validate", str(spec))
+    assert p.returncode == 1 and words in p.stdout and hint in p.stdout, p.stdout
+
+
+@pytest.mark.parametrize("layers, words", [
+    ("[{op: tokens}, {op: patch_merge}]", "patch_merge of a token sequence 1×196"),
+    ("[{op: attention, heads: 3, window: 7, shift: 3}]",
+     "a shifted 7×7 window over a 7×7 map: the shift only rolls the map"),
+])
+def test_token_slips_are_warnings(layers, words, tmp_path):
+    spec = tmp_path / "s.yaml"
+    side = 7 if "shift" in layers else 14
+    spec.write_text(f"input: {side}x{side}x96\nlayers: {layers}\n")
+    p = run_cli("validate", str(spec))
+    assert p.returncode == 0 and words in p.stdout and "1 warning" in p.stdout, p.stdout

@@ -118,6 +118,11 @@ class Attention(Op):
         part = a["window"] or a["grid"]
         if part:
             what = "window" if a["window"] else "grid"
+            if h == 1 and w > 1 and part[0] > 1:
+                raise error(f"a {what} partitions a map H×W, the input is a token sequence "
+                            f"1×{w}", **where,
+                            hint="make it a map first ({op: untokens}), or attend over the "
+                                 f"whole sequence (leave {what} out)")
             for size, m, axis in ((h, part[0], "height"), (w, part[1], "width")):
                 if m > size:
                     raise error(f"the {m}-wide {what} is larger than the map's {axis} {size}",
