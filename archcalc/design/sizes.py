@@ -164,6 +164,10 @@ def stride_period(net: Network, n: int, axis: str = "square") -> int | None:
                 if r.stride is not None)
         if isinstance(layer.opdef, Windowed):
             s = layer.attrs["stride"][ax]
+        elif layer.op == "attention" and (layer.attrs["window"] or layer.attrs["grid"]):
+            s = (layer.attrs["window"] or layer.attrs["grid"])[ax]   # M divides the map
+        elif layer.op == "pixel_unshuffle":
+            s = layer.attrs["factor"]
         else:           # (adaptive pooling takes any input: PyTorch's uneven windows)
             continue
         p = (j * s).numerator
@@ -388,8 +392,13 @@ def sizes(design: Design, wanted: range, axis: str = "square",
         rule = Rule("not derived (the range is sampled)")
     elif reload is None:        # the strides' rule, checked beyond the range where it must be
         rule = strides_rule(net, dict(valid), lo, hi, axis, min_output)
-    if rule is None:            # what the range shows (a spec read again for each size)
-        rule = derive(valid, lo, hi, None)
+    if rule is None:            # what the range shows (a spec read again for each size),
+        # from the strides of the network read at its first valid size where they show twice
+        first = next((n for n in every if valid.get(n)), None)
+        period = None
+        if reload is not None and first is not None and len(valid) == len(every):
+            period = stride_period(reload(_input(net.input, first, axis)), first, axis)
+        rule = derive(valid, lo, hi, period)
     shown = [by_n[n] for n in wanted]
     return Sizes(net, wanted, lo, hi, axis, min_output, rule, shown, refused(shown))
 
