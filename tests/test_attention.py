@@ -85,7 +85,9 @@ layers:
     n = 56 * 56
     assert row.macs == n * 96 * 288 + 2 * n * 49 * 96 + n * 96 * 96
     assert row.scratch == 3 * n * 49
-    assert row.rf.size == (7, 7)
+    # a token sees its 7×7 window, aligned to the grid: the first token of a window reaches 6
+    # tokens to one side, the last 6 to the other; the envelope centred on each: 2·6 + 1 = 13
+    assert row.rf.size == (13, 13) and row.rf.stride == (1, 1) and row.rf.start == (0, 0)
 
 
 def test_grid_and_cross_attention():

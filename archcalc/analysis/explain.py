@@ -125,10 +125,13 @@ def rf_figures(row: LayerRow, net: Network, rows: dict[str, LayerRow]) -> list[d
         tag = "" if k[0] == k[1] and s[0] == s[1] and p[0] == p[1] and \
             psize[0] == psize[1] else (" (height)" if ax == 0 else " (width)")
         r0, j0, c0 = psize[ax], pstride[ax], pstart[ax]
+        why = (f"F = 2M − 1: a token's {(k[ax] + 1) // 2}-wide window reaches up to M − 1 "
+               "tokens to either side of it" if row.op == "attention" else
+               "F is the effective (dilated) kernel")
         figs += [
             dv.Derivation("rf_size" + suffix, "receptive field" + tag, "r + (F − 1)·j",
                           f"{r0} + ({k[ax]} − 1)·{j0}", size[ax],
-                          {"r": r0, "F": k[ax], "j": j0}, "F is the effective (dilated) kernel"),
+                          {"r": r0, "F": k[ax], "j": j0}, why),
             dv.Derivation("rf_jump" + suffix, "jump" + tag, "j·S", f"{j0}·{s[ax]}", stride[ax],
                           {"j": j0, "S": s[ax]}, "input pixels between neighbouring units"),
             dv.Derivation("rf_start" + suffix, "first centre" + tag, "c + ((F − 1)/2 − P)·j",
