@@ -207,8 +207,8 @@ def test_text_helpers():
     assert shorten("Mixed_5b/branch3x3dbl_1/conv", 16, "middle") == "Mixed_5b/…1/conv"
     # a block's index: siblings stay apart (the transformer's twelve blocks at 80 columns)
     assert shorten("encoder.layers.encoder_layer_11/self_attention", 20, "middle") == \
-        "enc…11/self_attention"
-    # where the index leaves less than 3 for the head: cut in the middle as before
+        "en…11/self_attention"
+    # where the index leaves no room for a head: cut in the middle as before
     assert shorten("encoder.layers.encoder_layer_11/self_attention", 18, "middle") == \
         "encoder.…attention"
     assert shorten("short", 16, "middle") == "short" and shorten("abcdef", 4) == "abc…"

@@ -112,13 +112,13 @@ def shorten(text: str, n: int, where: str = "end") -> str:
     if where == "middle":
         # a name's end tells siblings apart, and so does the last index before its last part
         # (the block: encoder_layer_11/self_attention): keep from that index on where the rest
-        # leaves a head of 3 or more (enc…11/self_attention), else cut in the middle
+        # leaves room for a head (en…11/self_attention), else cut in the middle
         cut = max(text.rfind("."), text.rfind("/"))
         found = list(_DIGITS.finditer(text, 0, cut)) if cut > 0 else []
         if found:
             tail = text[found[-1].start():]
             head = n - 1 - cell_width(tail)
-            if head >= 3:
+            if head >= 1:
                 return _take(text, head) + "…" + tail
         head = (n - 1) // 2
         return _take(text, head) + "…" + _take(text, n - 1 - head, from_end=True)
