@@ -50,6 +50,16 @@ THOP_2_2_3 = {
     ("yolo11", "x"): 98_157_542_400,
 }
 
+# the same after Ultralytics' model.fuse() (BatchNorm folded into each conv), in eval mode
+THOP_FUSED_2_2_3 = {
+    ("yolov8", "n"): 4_371_993_600, ("yolov8", "s"): 14_301_312_000,
+    ("yolov8", "m"): 39_468_364_800, ("yolov8", "l"): 82_574_259_200,
+    ("yolov8", "x"): 128_902_169_600,
+    ("yolo11", "n"): 3_271_251_200, ("yolo11", "s"): 10_794_880_000,
+    ("yolo11", "m"): 34_052_224_000, ("yolo11", "l"): 43_577_984_000,
+    ("yolo11", "x"): 97_636_224_000,
+}
+
 
 def load(path, **kw):
     return archcalc.load(path, **kw)
@@ -114,17 +124,23 @@ def test_gflops_as_ultralytics_prints_them(model, scale):
     assert thop_ops(rep, "2.2.3") == THOP_2_2_3[model, scale]
 
 
-def test_macs_under_archcalcs_convention():
-    """archcalc's own MACs (conv products, biases not counted) on YOLOv8n: what thop counts less
-    its BatchNorm term; YOLO11n's leave out PSA's attention products (no layer holds them)."""
+@pytest.mark.parametrize("model,scale", list(PUBLISHED))
+def test_macs_are_ultralytics_fused_count(model, scale):
+    """archcalc's MACs (conv products, biases not counted: the default convention) are thop's
+    count of the fused model, less PSA's attention products (no layer holds them)."""
+    rep = report(os.path.join(DATA, f"{model}.yaml"), set={"scale": scale})
+    assert rep.totals.macs + attention_products(rep) == THOP_FUSED_2_2_3[model, scale]
+
+
+def test_attention_products_by_hand():
+    """YOLO11n's one PSA block at 20×20 (N = 400): dim 128 in max(128 // 64, 1) = 2 heads of
+    key_dim 64/2 = 32: QKᵀ N²·2·32, the weighted sum N²·128."""
+    rep = report(V11, set={"scale": "n"})
+    assert attention_products(rep) == 400 ** 2 * (2 * 32 + 128) == 30_720_000
     rep = report(V8, set={"scale": "n"})
+    assert attention_products(rep) == 0
     bn = sum(_out(r) for r in rep.layers if r.op == "batchnorm")
     assert rep.totals.macs == THOP_2_2_3["yolov8", "n"] - 4 * bn == 4_371_993_600
-    rep = report(V11, set={"scale": "n"})
-    bn = sum(_out(r) for r in rep.layers if r.op == "batchnorm")
-    # one PSA block at 20×20 (N = 400), dim 128 in 2 heads of key_dim 32: N²·(64 + 128)
-    assert attention_products(rep) == 400 ** 2 * (64 + 128) == 30_720_000
-    assert rep.totals.macs == THOP_2_2_3["yolo11", "n"] - 4 * bn - 30_720_000
 
 
 # ---------------------------------------------------------------------------------------------
@@ -423,5 +439,12 @@ def test_against_the_package_every_scale(model, scale):
     _module_check(pkg, net)
     if thop.__version__ != "2.2.3":
         pytest.skip(f"thop {thop.__version__}: the figures were measured with 2.2.3")
-    ops, _ = thop.profile(pkg, inputs=[torch.empty(1, 3, 640, 640)], verbose=False)
-    assert int(ops) == thop_ops(archcalc.analyze(net), "2.2.3") == THOP_2_2_3[model, scale]
+    image = torch.empty(1, 3, 640, 640)
+    rep = archcalc.analyze(net)
+    ops, _ = thop.profile(pkg, inputs=[image], verbose=False)
+    assert int(ops) == thop_ops(rep, "2.2.3") == THOP_2_2_3[model, scale]
+    pkg.fuse(verbose=False)
+    pkg.eval()
+    ops, _ = thop.profile(pkg, inputs=[image], verbose=False)
+    assert int(ops) == rep.totals.macs + attention_products(rep) == \
+        THOP_FUSED_2_2_3[model, scale]
