@@ -448,3 +448,39 @@ def test_against_the_package_every_scale(model, scale):
     ops, _ = thop.profile(pkg, inputs=[image], verbose=False)
     assert int(ops) == rep.totals.macs + attention_products(rep) == \
         THOP_FUSED_2_2_3[model, scale]
+
+
+def test_multiples_without_scales_and_the_activation(tmp_path):
+    """A file without scales: depth_multiple and width_multiple (no channel cap); activation:
+    replaces SiLU in every Conv."""
+    path = tmp_path / "old.yaml"
+    path.write_text("nc: 2\ndepth_multiple: 0.5\nwidth_multiple: 0.5\n"
+                    "activation: nn.LeakyReLU(0.1)\nbackbone:\n  - [-1, 1, Conv, [2048, 1]]\n"
+                    "  - [-1, 4, C3, [32]]\nhead:\n  - [[0, 1], 1, Concat, [1]]\n")
+    net = load(str(path), input="8x8x3")
+    by = {layer.name: layer for layer in net.layers}
+    assert by["model.0.conv"].attrs["filters"] == 1024       # 2048 · 0.5, not capped
+    assert by["model.0.act"].op == "leaky_relu" and by["model.0.act"].attrs["slope"] == 0.1
+    assert "model.1.m.1.cv1.conv" in by and "model.1.m.2.cv1.conv" not in by   # 4 · 0.5
+    assert net.params == {"depth": 0.5, "width": 0.5, "max_channels": None, "nc": 2}
+    assert not net.warnings
+    # C3 (c1 1024, c2 16, c_ 8): cv1 and cv2 1024→8, two bottlenecks (1×1 then 3×3, 8 → 8),
+    # cv3 16→16, every Conv with 2·c2 BatchNorm parameters
+    c3 = 2 * (1024 * 8 + 16) + 2 * ((8 * 8 + 16) + (9 * 8 * 8 + 16)) + (16 * 16 + 32)
+    assert archcalc.analyze(net).totals.params == (3 * 1024 + 2 * 1024) + c3
+    with pytest.raises(ArchcalcError, match="defines no scales"):
+        load(str(path), set={"scale": "n"})
+    path.write_text(path.read_text().replace("nn.LeakyReLU(0.1)", "nn.Mish()"))
+    with pytest.raises(ArchcalcError, match=r"activation nn\.Mish"):
+        load(str(path))
+
+
+def test_detect_is_the_last_row(tmp_path):
+    path = tmp_path / "after.yaml"
+    path.write_text(BASE + "  - [[2, 3], 1, Detect, [nc]]\n  - [-1, 1, Conv, [8, 1]]\n")
+    res = run_cli("summary", path)
+    assert res.returncode == 1 and "after.yaml:9:6: error: row 5: from -1 reads Detect (row 4)" \
+        in res.stderr, res.stderr
+    path.write_text(BASE + "  - [[2, 3], 1, Detect, [nc]]\n")
+    net = load(str(path), input="64x64x3")
+    assert net.outputs == ["model.4.cat.0", "model.4.cat.1", "model.4.dfl.conv"]

@@ -314,6 +314,7 @@ class _Emitter:
         self.b, self.act, self.spec, self.file, self.rounding = b, act, spec, file, rounding
         self.legacy = True          # Detect's class branch as YOLOv8's (until a C3k2: YOLO11's)
         self.size_read = False      # a layer's attributes follow from the input's size
+        self.heads: set[int] = set()    # the rows that are Detect heads
         self.pos = spec.pos
 
     # --- the rows -------------------------------------------------------------------------
@@ -333,7 +334,7 @@ class _Emitter:
                         hint="backbone:\n  - [-1, 1, Conv, [64, 3, 2]]")
         outs: list[str] = []           # each row's output layer
         chs: list[int] = []            # each row's output channels (parse_model's ch)
-        detect: list[str] | None = None
+        detect: list[str] = []         # Detect's outputs: the network's
         for i, (row, pos) in enumerate(rows):
             if not isinstance(row, YList) or len(row) != 4:
                 raise error(f"row {i} must be [from, repeats, module, args], got "
@@ -388,8 +389,10 @@ class _Emitter:
                     raise error(f"row {i}: Detect needs the number of classes: nc: 80 at the "
                                 "top of the file, or Detect's argument", apos,
                                 hint="add nc: 80 (or write [nc] as Detect's args with nc set)")
-                out = self.detect(prefix, srcs, cins, values[0], reg_max, pos)
-                detect = out.split("|")
+                got = self.detect(prefix, srcs, cins, values[0], reg_max, pos)
+                detect.extend(got)
+                self.heads.add(i)
+                out = got[-1]
             elif n > 1:                     # nn.Sequential of n modules: model.i.0, model.i.1, …
                 src, cin = srcs[0], c1
                 scope = (prefix,)
@@ -404,7 +407,7 @@ class _Emitter:
                 b.block_outputs[prefix] = out
             outs.append(out)
             chs.append(c2)
-        if detect is not None:
+        if detect:
             b.outputs = detect
 
     def _sources(self, i: int, f: Any, pos: SourcePos, outs: list[str], chs: list[int]
@@ -424,6 +427,10 @@ class _Emitter:
                 srcs.append("input")
                 cins.append(self.b.input[2])
                 continue
+            if j in self.heads:
+                raise error(f"row {i}: from {x} reads Detect (row {j}), whose outputs are the "
+                            "network's", pos, hint="Detect is the last row; read the rows it "
+                            "reads instead")
             if not 0 <= j < i:
                 last = f"0–{i - 1}" if i > 1 else "0"
                 raise error(f"row {i}: from {x} is out of range: row {i} reads the rows before "
@@ -724,13 +731,13 @@ class _Emitter:
         return self.add("concat", {}, p, srcs, (), pos)
 
     def detect(self, p: str, srcs: list[str], chs: list[int], nc: int, reg_max: int,
-               pos: SourcePos) -> str:
+               pos: SourcePos) -> list[str]:
         """Detect: per level a box branch cv2 (Conv 3×3, Conv 3×3, nn.Conv2d 1×1 to 4·reg_max)
         and a class branch cv3 (YOLOv8: Conv 3×3, Conv 3×3; YOLO11: DWConv 3×3 + Conv 1×1
         twice; then nn.Conv2d 1×1 to nc), concatenated (the level's output, as training gives
         it); and DFL over every level's anchors: each box side's reg_max bins softmaxed and
         weighed by a fixed 1×1 conv (reg_max weights, not trained). Returns the names of its
-        outputs joined by |."""
+        outputs."""
         c2 = max(16, chs[0] // 4, reg_max * 4)
         c3 = max(chs[0], min(nc, 100))
         scope = (p,)
@@ -762,8 +769,8 @@ class _Emitter:
             levels.append(self.add("concat", {}, f"{p}.cat.{i}", [box, cls], scope, pos))
             boxes.append(box)
         if reg_max <= 1:
-            return "|".join(levels)
-        return "|".join([*levels, self.dfl(f"{p}.dfl", boxes, reg_max, scope, pos)])
+            return levels
+        return [*levels, self.dfl(f"{p}.dfl", boxes, reg_max, scope, pos)]
 
     def dfl(self, p: str, boxes: list[str], reg_max: int, scope: tuple[str, ...],
             pos: SourcePos) -> str:
