@@ -484,3 +484,17 @@ def test_detect_is_the_last_row(tmp_path):
     path.write_text(BASE + "  - [[2, 3], 1, Detect, [nc]]\n")
     net = load(str(path), input="64x64x3")
     assert net.outputs == ["model.4.cat.0", "model.4.cat.1", "model.4.dfl.conv"]
+
+
+def test_a_scaled_name_reads_the_unified_file(tmp_path):
+    """As Ultralytics: yolo11s.yaml, where there is no such file, is yolo11.yaml at scale s;
+    messages name the file read."""
+    shutil.copy(V11, tmp_path / "yolo11.yaml")
+    res = run_cli("summary", "yolo11s.yaml", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("yolo11s — input 640×640×3")
+    assert "parameters: 9,458,752" in res.stdout and "assuming scale" not in res.stdout
+    res = run_cli("summary", "yolo11s.yaml", "--set", "scale=q", cwd=tmp_path)
+    assert res.returncode == 2 and "no scale 'q'" in res.stderr
+    res = run_cli("summary", "yolo12s.yaml", cwd=tmp_path)       # no yolo12.yaml here
+    assert res.returncode == 2 and "no such file: yolo12s.yaml" in res.stderr
