@@ -222,7 +222,8 @@ def test_scale_from_the_file_name_and_the_default(tmp_path):
     net = load(str(named))
     assert net.name == "yolov8s" and net.params["scale"] == "s"
     assert not any("scale" in w.message for w in net.warnings)
-    assert load(str(named), set={"scale": "x"}).params["scale"] == "x"
+    net = load(str(named), set={"scale": "x"})
+    assert net.params["scale"] == "x" and net.name == "yolov8x"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -262,11 +262,14 @@ def parse_ultralytics(spec: YMap, file: str, input: Vol | None = None, name: str
     vol = input or (DEFAULT_INPUT[0], DEFAULT_INPUT[1], ch)
     if "res" in settings:
         vol = (settings["res"], settings["res"], vol[2])
+    letter = _SCALE_IN_NAME.search(stem)
     if name:
         net_name = name
     elif scale and re.fullmatch(r"yolo(e-)?v?\d+", stem):
-        net_name = stem + scale
-    elif scale and not _SCALE_IN_NAME.search(stem):
+        net_name = stem + scale                             # yolov8 at scale s: yolov8s
+    elif scale and letter:                                  # yolov8s.yaml at scale m: yolov8m
+        net_name = stem[:letter.start(2)] + scale + stem[letter.end(2):]
+    elif scale:
         net_name = f"{stem}-{scale}"
     else:
         net_name = stem
