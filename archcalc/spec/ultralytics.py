@@ -346,6 +346,8 @@ class _Emitter:
             f, n, module, args = row
             fpos, npos, mpos, apos = row.where
             srcs, cins = self._sources(i, f, fpos, outs, chs)
+            if isinstance(n, float) and n.is_integer():
+                n = int(n)
             if isinstance(n, bool) or not isinstance(n, int) or n < 1:
                 raise error(f"row {i}: repeats must be a whole number ≥ 1, got {as_written(n)}",
                             npos, hint="e.g. - [-1, 3, C2f, [128, True]]")
