@@ -291,7 +291,8 @@ def fit(design: Design, budgets: Sequence[Budget], q: Question) -> Fit:
         except ArchcalcError as exc:
             if exc.kind != "spec":
                 raise
-            d = exc.diagnostics[0] if exc.diagnostics else None
+            d = next((x for x in exc.diagnostics if x.severity == "error"),
+                     exc.diagnostics[0] if exc.diagnostics else None)    # an error, not a warning
             return Probe(v, "invalid", message=(f"{d.layer}: " if d and d.layer else "")
                          + (d.message if d else "the spec cannot be built"))
 

@@ -87,7 +87,8 @@ def evaluate(net: Network, sizes: Iterable[int], axis: str = "square",
             try:
                 this = reload(vol)
             except ArchcalcError as exc:
-                d = exc.diagnostics[0] if exc.diagnostics else None
+                d = next((x for x in exc.diagnostics if x.severity == "error"),
+                         exc.diagnostics[0] if exc.diagnostics else None)
                 out.append(Size(n, vol, False, d.layer if d else None,
                                 d.message if d else "the spec cannot be built"))
                 continue
