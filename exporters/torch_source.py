@@ -1289,23 +1289,34 @@ class _Compiler:
                           and not self.net.consumers[layer.name]]
         else:
             outs, train_outs = [inst.output], []
+        # a layer that changes nothing in the layout its input has (tokens of tokens, the
+        # flatten of a vector) is its input under another name: no statement
+        alias: dict[str, str] = {}
+        kept = []
+        for u in units:
+            if u[2] == "{0}" and self.layout[u[0][0]] == u[4][0]:
+                alias[u[1]] = alias.get(u[0][0], u[0][0])
+                continue
+            kept.append(u)
+        units = kept
         n_inf = sum(1 for u in units if not u[3])
         # the last statement reading each value (the returns are statements n_inf and last)
         last: dict[str, int] = {}
         for i, u in enumerate(units):          # (a crop's second input gives only its size)
             for k, r in enumerate(u[0]):
                 if f"{{{k}}}" in u[2]:
-                    last[r] = i
+                    last[alias.get(r, r)] = i
         for r in outs:
+            r = alias.get(r, r)
             last[r] = max(last.get(r, -1), n_inf if not train_outs else len(units))
         for r in train_outs:
-            last[r] = len(units)
+            last[alias.get(r, r)] = len(units)
         var = {source: "x"}
         holders = {"x": source}      # the value each reused name holds
         taken = {"x", "out"}
         lines: list[str] = []
         for i, (reads, produces, template, train, needs, _) in enumerate(units):
-            args = [convert(var[r], self.layout[r], need, self.vol[r])
+            args = [convert(var[alias.get(r, r)], self.layout[r], need, self.vol[r])
                     if f"{{{k}}}" in template else ""
                     for k, (r, need) in enumerate(zip(reads, needs))]
             free = [v for v in ("x", "out") if last.get(holders.get(v, ""), -1) <= i]
@@ -1328,10 +1339,10 @@ class _Compiler:
             text = template.format(*args)
             if len(f"{' ' * indent}{name} = {text}") > WIDTH and name != "_":
                 # too long with a layout conversion in it: the conversion first, on its own
-                others = {var[r] for r in reads}
+                others = {var[alias.get(r, r)] for r in reads}
                 for k, r in enumerate(reads):
-                    if args[k] and args[k] != var[r] and (name not in others or
-                                                          var[r] == name):
+                    v = var[alias.get(r, r)]
+                    if args[k] and args[k] != v and (name not in others or v == name):
                         lines += _lines(f"{name} = ", structured(args[k]), indent)
                         args[k] = name
                         break
@@ -1342,8 +1353,9 @@ class _Compiler:
             vals = []
             for r in names:
                 lay = self.layout[r]
-                vals.append(convert(var[r], lay, NC if lay == NC else NCHW, self.vol[r])
-                            if root else var[r])
+                v = var[alias.get(r, r)]
+                vals.append(convert(v, lay, NC if lay == NC else NCHW, self.vol[r])
+                            if root else v)
             flat = " " * indent + "return " + ", ".join(vals)
             if len(flat) <= WIDTH:
                 return [flat]
@@ -1660,7 +1672,11 @@ def build(net: Network, weights: str = "random", seed: int = 0,
         if key not in own:
             raise error(f"the generated module has no tensor {key}", kind="internal")
         state[key] = value.reshape(own[key].shape)
-    missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")]
+    # training-only layers are not in the ONNX export: they keep PyTorch's initialisation
+    train = tuple(f"{compiled.modules[layer.name]}." for layer in net.layers
+                  if layer.train_only and compiled.modules.get(layer.name))
+    missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")
+               and not k.startswith(train)]
     if missing:
         raise error(f"the ONNX export has no values for {', '.join(missing[:5])}",
                     kind="internal")
