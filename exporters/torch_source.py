@@ -339,8 +339,12 @@ def shift_mask(
     (mh, mw), (sh, sw) = window, shift
     rows, cols = torch.arange(h), torch.arange(w)
     # the regions are cut at −M and −S from the bottom and the right (where shifted)
-    row_region = ((rows >= h - mh).long() + (rows >= h - sh).long()) * (sh > 0)
-    col_region = ((cols >= w - mw).long() + (cols >= w - sw).long()) * (sw > 0)
+    row_region = torch.zeros(h, dtype=torch.long)
+    if sh:
+        row_region = (rows >= h - mh).long() + (rows >= h - sh).long()
+    col_region = torch.zeros(w, dtype=torch.long)
+    if sw:
+        col_region = (cols >= w - mw).long() + (cols >= w - sw).long()
     regions = row_region[:, None] * 3 + col_region[None, :]
     regions = regions.view(h // mh, mh, w // mw, mw).transpose(1, 2)
     regions = regions.reshape(-1, mh * mw)

@@ -175,7 +175,14 @@ NOT_IMPORTED = {"attention", "lrn", "tokens", "untokens", "class_token", "pos_em
 
 
 def _round_trippable(net: archcalc.Network) -> bool:
-    return not any(layer.op in NOT_IMPORTED for layer in net.layers)
+    """Without the ops above, and without a layer read only for its size (a crop's second
+    input): its value feeds nothing in PyTorch's graph, and torch.onnx.export drops it."""
+    size_only = {layer.inputs[1] for layer in net.layers if layer.op == "crop"
+                 and len(layer.inputs) == 2}
+    size_only -= {s for layer in net.layers for s in layer.inputs[:1] if layer.op == "crop"}
+    size_only -= {s for layer in net.layers if layer.op != "crop" for s in layer.inputs}
+    size_only -= set(net.outputs)
+    return not any(layer.op in NOT_IMPORTED for layer in net.layers) and not size_only
 
 
 @pytest.mark.parametrize("seeds", [range(0, 25)])
@@ -211,6 +218,30 @@ def test_every_convolutional_shipped_spec_round_trips(name):
 
 # ---------------------------------------------------------------------------------------------
 # the source itself
+
+def test_the_shifted_windows_mask_is_the_onnx_exports():
+    """The generated ``shift_mask`` (torch) against the ONNX exporter's (numpy, checked against
+    torchvision's Swin in tests/test_export_tokens.py), for every window and shift on maps up
+    to 8×8."""
+    import numpy as np
+
+    from archcalc.exporters.onnx_tokens import shift_mask
+    ns: dict = {}
+    exec("import torch\nfrom torch import nn\n" + ts.HELPERS["WindowAttention"], ns)
+    cases = 0
+    for h in range(1, 9):
+        for w in range(1, 9):
+            for mh in (m for m in range(1, h + 1) if h % m == 0):
+                for mw in (m for m in range(1, w + 1) if w % m == 0):
+                    for sh in range(mh):
+                        for sw in range(mw):
+                            if sh or sw:
+                                cases += 1
+                                want = shift_mask(h, w, (mh, mw), (sh, sw))
+                                got = ns["shift_mask"](h, w, (mh, mw), (sh, sw)).numpy()
+                                assert np.array_equal(got, want), (h, w, mh, mw, sh, sw)
+    assert cases > 1000
+
 
 def test_every_op_has_an_emission():
     assert set(OPS) - {"input"} <= set(ts.EMIT)
