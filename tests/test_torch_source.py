@@ -27,7 +27,7 @@ pytest.importorskip("onnxruntime")
 
 from conftest import ROOT, run_cli  # noqa: E402
 from netgen import random_valid  # noqa: E402
-from torch_check import roundtrip, structure, values  # noqa: E402
+from torch_check import roundtrip, roundtrip_limit, structure, values  # noqa: E402
 
 from archcalc.exporters import torch_source as ts  # noqa: E402
 
@@ -167,22 +167,8 @@ def test_a_shipped_spec_round_trips_through_pytorchs_onnx(name):
     assert counts["roundtrip_layers"] > 5
 
 
-# The importer reads what torchvision's models export; the generated attention (and the layout
-# changes around token ops) are not among those forms, nor is the TorchScript exporter's
-# written-out LRN (docs/export.md, "PyTorch source": the round trip's limits)
-NOT_IMPORTED = {"attention", "lrn", "tokens", "untokens", "class_token", "pos_embed",
-                "take_token", "linear", "layer_scale", "patch_merge", "drop_path"}
-
-
 def _round_trippable(net: archcalc.Network) -> bool:
-    """Without the ops above, and without a layer read only for its size (a crop's second
-    input): its value feeds nothing in PyTorch's graph, and torch.onnx.export drops it."""
-    size_only = {layer.inputs[1] for layer in net.layers if layer.op == "crop"
-                 and len(layer.inputs) == 2}
-    size_only -= {s for layer in net.layers for s in layer.inputs[:1] if layer.op == "crop"}
-    size_only -= {s for layer in net.layers if layer.op != "crop" for s in layer.inputs}
-    size_only -= set(net.outputs)
-    return not any(layer.op in NOT_IMPORTED for layer in net.layers) and not size_only
+    return roundtrip_limit(net) is None
 
 
 @pytest.mark.parametrize("seeds", [range(0, 25)])

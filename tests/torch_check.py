@@ -19,8 +19,32 @@ from archcalc.exporters import onnx as onnx_export
 from archcalc.exporters import torch_source as ts
 
 # outputs against onnxruntime: |torch − onnxruntime| ≤ ATOL + RTOL·max|onnxruntime| (float32
-# round-off through up to a few dozen layers, both in float32)
-RTOL, ATOL = 1e-4, 1e-5
+# round-off through up to a few dozen layers, both in float32; ATOL for outputs that are 0 up
+# to round-off, as a normalization over one place, whose x − mean is divided by √ε)
+RTOL, ATOL = 1e-4, 1e-4
+
+# The importer reads what torchvision's models export; the generated attention (and the layout
+# changes around the token ops) are not among those forms, nor is the TorchScript exporter's
+# written-out LocalResponseNorm (docs/export.md, "PyTorch source": the round trip's limits)
+NOT_IMPORTED = {"attention", "lrn", "tokens", "untokens", "class_token", "pos_embed",
+                "take_token", "linear", "layer_scale", "patch_merge", "drop_path"}
+
+
+def roundtrip_limit(net: archcalc.Network) -> str | None:
+    """Why the round trip is not expected to close for ``net`` (None: it is): an op of
+    NOT_IMPORTED, or a layer read only for its size (a crop's second input), whose value feeds
+    nothing in PyTorch's graph, so that torch.onnx.export drops it."""
+    ops = sorted({layer.op for layer in net.layers} & NOT_IMPORTED)
+    if ops:
+        return "ops the importer does not read from PyTorch: " + ", ".join(ops)
+    size_only = {layer.inputs[1] for layer in net.layers if layer.op == "crop"
+                 and len(layer.inputs) == 2}
+    size_only -= {s for layer in net.layers for s in layer.inputs[:1] if layer.op == "crop"}
+    size_only -= {s for layer in net.layers if layer.op != "crop" for s in layer.inputs}
+    size_only -= set(net.outputs)
+    if size_only:
+        return "a layer read only for its size: " + ", ".join(sorted(size_only))
+    return None
 
 
 def _hooked(torch, model, x, train: bool) -> dict[str, tuple[int, ...]]:
@@ -115,7 +139,8 @@ def structure(net: archcalc.Network, compiled: ts.Compiled | None = None, batch:
 
 def values(net: archcalc.Network, compiled: ts.Compiled | None = None, seed: int = 1,
            batch: int = 2, export: bool = True) -> tuple[list[str], float]:
-    """(disagreements, the largest difference relative to the output's scale) of the module
+    """(disagreements, the largest difference over max(1, the output's largest value)) of the
+    module
     loaded with the ONNX exporter's seeded weights against onnxruntime on the ONNX export, at
     ``batch`` on one random input; with ``export``, ``torch.export.export`` of it too."""
     import onnxruntime as ort
@@ -145,7 +170,7 @@ def values(net: archcalc.Network, compiled: ts.Compiled | None = None, seed: int
             continue
         scale = float(np.abs(ref).max()) if ref.size else 0.0
         diff = float(np.abs(got - ref).max()) if ref.size else 0.0
-        worst = max(worst, diff / scale if scale else diff)
+        worst = max(worst, diff / max(1.0, scale))
         if not diff <= ATOL + RTOL * scale:
             found.append(f"output {name}: differs from onnxruntime by {diff:.3g} "
                          f"(scale {scale:.3g})")
