@@ -675,6 +675,8 @@ def _slice(layer: Layer, vin: list[Vol], out: Vol, at: At, lay: list[str]) -> Em
     op = layer.opdef
     assert isinstance(op, Slice)
     s, e = op.channels(layer.attrs, vin[0][2], at)
+    if (s, e) == (0, vin[0][2]):        # every channel: the input itself
+        return Emitted(None, "{0}", [lay[0]], lay[0])
     rng = f"{s or ''}:{e if e != vin[0][2] else ''}"
     if lay[0] in (NCHW, NC):
         return Emitted(None, f"{{0}}[:, {rng}]", [lay[0]], lay[0])
@@ -683,6 +685,8 @@ def _slice(layer: Layer, vin: list[Vol], out: Vol, at: At, lay: list[str]) -> Em
 
 def _shuffle(layer: Layer, vin: list[Vol], out: Vol, at: At, lay: list[str]) -> Emitted:
     g, (h, w, c) = layer.attrs["groups"], vin[0]
+    if g in (1, c):                     # one group, or one channel a group: nothing moves
+        return Emitted(None, "{0}", [lay[0]], lay[0])
     return Emitted(None, f"{{0}}.view(-1, {g}, {c // g}, {h}, {w}).transpose(1, 2)"
                    f".reshape(-1, {c}, {h}, {w})", [NCHW], NCHW)
 

@@ -30,10 +30,24 @@ NOT_IMPORTED = {"attention", "lrn", "tokens", "untokens", "class_token", "pos_em
                 "take_token", "linear", "layer_scale", "patch_merge", "drop_path"}
 
 
+def _channels(net: archcalc.Network, layer: archcalc.Layer) -> int:
+    return {row.name: row.output for row in archcalc.analyze(net).layers}[layer.name][2]
+
+
+def _whole(net: archcalc.Network, layer: archcalc.Layer) -> bool:
+    """Whether a slice keeps every channel of its input."""
+    vol = {row.name: row.output for row in archcalc.analyze(net).layers}
+    return vol[layer.name] == vol[layer.inputs[0]]
+
+
 def roundtrip_limit(net: archcalc.Network) -> str | None:
     """Why the round trip is not expected to close for ``net`` (None: it is): an op of
     NOT_IMPORTED, or a layer read only for its size (a crop's second input), whose value feeds
     nothing in PyTorch's graph, so that torch.onnx.export drops it."""
+    if all(layer.op in ("input", "dropout", "drop_path", "flatten", "tokens", "untokens")
+           or (layer.op == "shuffle" and layer.attrs["groups"] in (1, _channels(net, layer)))
+           or (layer.op == "slice" and _whole(net, layer)) for layer in net.layers):
+        return "a network that computes nothing (archcalc imports no model without a layer)"
     ops = sorted({layer.op for layer in net.layers} & NOT_IMPORTED)
     if ops:
         return "ops the importer does not read from PyTorch: " + ", ".join(ops)
