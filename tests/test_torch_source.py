@@ -195,9 +195,12 @@ def test_more_random_networks_round_trip_through_pytorchs_onnx():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [n for n in ALL_SHIPPED
-                                  if _round_trippable(_shipped(n))])
-def test_every_convolutional_shipped_spec_round_trips(name):
+@pytest.mark.parametrize("name", [n for n in ALL_SHIPPED if not any(
+    layer.op == "lrn" for layer in _shipped(n).layers)])
+def test_every_shipped_spec_round_trips(name):
+    """Every shipped spec but those with a LocalResponseNorm (AlexNet, ZFNet, GoogLeNet, VGG
+    A-LRN), whose written-out form in PyTorch's export archcalc does not read: the transformers
+    too (their token layouts and attentions are in the forms the importer reads)."""
     found, _ = roundtrip(_shipped(name))
     assert not found, "\n".join(found)
 
