@@ -35,7 +35,8 @@ SHIPPED = [e["file"] for e in json.loads((ROOT / "archcalc" / "shipped_specs.jso
            ["specs"] if e["file"].endswith(".yaml")]
 VGG_COLUMNS = ("A", "A-LRN", "B", "C", "D", "E")
 # small enough to draw, load and run with their weights in the default run
-SMALL = ("lenet5.yaml", "simple_cnn.yaml", "squeezenet1_1.yaml")
+SMALL = ("lenet5.yaml", "simple_cnn.yaml", "squeezenet1_1.yaml", "mobilenet_v3_small.yaml",
+         "shufflenet_v2_x1_0.yaml")
 
 
 def _shipped(name: str) -> archcalc.Network:
@@ -65,7 +66,7 @@ def test_a_shipped_spec_as_pytorch_counts_it(name):
 
 def test_random_networks_as_pytorch_counts_them():
     failed = {}
-    for seed in range(60):
+    for seed in range(120):
         found, _ = structure(_random(seed))
         if found:
             failed[seed] = found
@@ -75,7 +76,7 @@ def test_random_networks_as_pytorch_counts_them():
 @pytest.mark.slow
 def test_more_random_networks_as_pytorch_counts_them():
     failed = {}
-    for seed in range(60, 600):
+    for seed in range(120, 600):
         found, _ = structure(_random(seed))
         if found:
             failed[seed] = found
@@ -115,7 +116,7 @@ def _runs_in_onnxruntime(net: archcalc.Network) -> bool:
     return True
 
 
-@pytest.mark.parametrize("seeds", [range(0, 10)])
+@pytest.mark.parametrize("seeds", [range(0, 25)])
 def test_random_networks_compute_what_onnxruntime_computes(seeds):
     failed, run = {}, 0
     for seed in seeds:
@@ -132,7 +133,7 @@ def test_random_networks_compute_what_onnxruntime_computes(seeds):
 
 @pytest.mark.slow
 def test_more_random_networks_compute_what_onnxruntime_computes():
-    test_random_networks_compute_what_onnxruntime_computes(range(10, 300))
+    test_random_networks_compute_what_onnxruntime_computes(range(25, 300))
 
 
 def test_the_weights_are_the_onnx_exports_bit_for_bit():
@@ -171,9 +172,9 @@ def _round_trippable(net: archcalc.Network) -> bool:
     return roundtrip_limit(net) is None
 
 
-@pytest.mark.parametrize("seeds", [range(0, 25)])
+@pytest.mark.parametrize("seeds", [range(0, 40)])
 def test_random_networks_round_trip_through_pytorchs_onnx(seeds):
-    failed, run = {}, 0
+    failed, run, unexported = {}, 0, []
     for seed in seeds:
         net = _random(seed, tokens=False)
         if not _round_trippable(net):
@@ -183,15 +184,20 @@ def test_random_networks_round_trip_through_pytorchs_onnx(seeds):
             found, _ = roundtrip(net)
         except archcalc.ArchcalcError as exc:
             found = [str(exc)[:300]]
+        except torch.onnx.errors.SymbolicValueError:
+            # the TorchScript exporter's own limits (an instance norm after a reflection pad:
+            # "instance_norm for unknown channel size"): PyTorch writes no file to read back
+            unexported.append(seed)
+            continue
         if found:
             failed[seed] = found
     assert not failed, failed
-    assert run > 0.5 * len(seeds)
+    assert run > 0.5 * len(seeds) and len(unexported) <= 0.05 * run, unexported
 
 
 @pytest.mark.slow
 def test_more_random_networks_round_trip_through_pytorchs_onnx():
-    test_random_networks_round_trip_through_pytorchs_onnx(range(25, 300))
+    test_random_networks_round_trip_through_pytorchs_onnx(range(40, 300))
 
 
 @pytest.mark.slow
