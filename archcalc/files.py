@@ -208,7 +208,8 @@ KNOWN_SUFFIXES: Mapping[str, str] = {
     ".md": "Markdown", ".markdown": "Markdown", ".json": "JSON", ".jsonl": "JSON Lines",
     ".ndjson": "JSON Lines", ".csv": "CSV", ".html": "an HTML page", ".htm": "an HTML page",
     ".svg": "an SVG drawing", ".png": "a PNG image", ".dot": "Graphviz DOT",
-    ".gv": "Graphviz DOT", ".mmd": "Mermaid"}
+    ".gv": "Graphviz DOT", ".mmd": "Mermaid", ".py": "PyTorch source",
+    ".pt": "PyTorch weights"}
 
 
 def output_suffix(output: str, writes: str, suffixes: Sequence[str], option: str = "--output",

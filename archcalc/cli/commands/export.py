@@ -1,4 +1,5 @@
-"""``archcalc export``: compile a network to an ONNX file (onnx imported in the body only)."""
+"""``archcalc export``: compile a network to an ONNX file, or to PyTorch source (``-o
+model.py``); onnx and torch are imported in the body only."""
 from __future__ import annotations
 
 import os
@@ -20,10 +21,11 @@ WEIGHTS = ("random", "zeros", "none", "light")
 @stopping()          # SIGTERM as Ctrl-C: no partial file is left
 def export(
     spec: str = SPEC,
-    output: str = output_option("the .onnx file to write"),
+    output: str = output_option("the .onnx file to write, or a .py file for PyTorch source"),
     weights: str = typer.Option("random", "--weights", "-w", metavar="MODE",
                                 help="random (seeded Kaiming-uniform), zeros, or none/light "
-                                     "(structure only: weights become graph inputs)"),
+                                     "(structure only: weights become graph inputs; for .py, "
+                                     "no .pt file)"),
     seed: str = SEED,
     opset: str | None = typer.Option(None, "--opset", metavar="N",
                                      help="ONNX opset (default 17, which TensorRT and OpenVINO "
@@ -35,11 +37,15 @@ def export(
     opts: LoadOptions = request(exclude=("dtype", "batch", "optimizer", "count_inplace",
                                                "convention")),
 ) -> None:
-    """Compile a network to an ONNX file, checked against the analyzer."""
-    from ...analysis import analyze
-    from ...exporters import onnx as onnx_export
+    """Compile a network to an ONNX file, checked against the analyzer, or to PyTorch source
+    (-o model.py: one nn.Module class per block, the weights beside it as model.pt)."""
     mode = choice(weights, WEIGHTS, "--weights")
     seed_n = whole(seed, "--seed", 0)
+    if output.lower().endswith(".py"):
+        _python(spec, output, mode, seed_n, opset, external_data, opts)
+        return
+    from ...analysis import analyze
+    from ...exporters import onnx as onnx_export
     version = onnx_export.check_opset(whole(opset, "--opset", 0,
                                             example=str(onnx_export.DEFAULT_OPSET)))
     if output == "-":
@@ -75,3 +81,39 @@ def export(
           f"against the analyzer ({shapes} layer shapes and the parameter count)"
           + (f"; the {len(left)} training-only layers ({left[0]} …, {t.train_only_params:,} "
              "parameters) are not exported" if left else ""))
+
+
+def _python(spec: str, output: str, mode: str, seed: int, opset: str | None,
+            external_data: bool | None, opts: LoadOptions) -> None:
+    """``-o model.py``: the network's PyTorch source and, unless ``--weights none``, its
+    state_dict beside it (``model.pt``), the values the ONNX export with this seed holds."""
+    from ...analysis import analyze
+    from ...exporters import torch_source
+    for given, option in ((opset, "--opset"), (external_data, "--external-data")):
+        if given is not None:
+            raise error(f"{option} is an ONNX option: a .py output is PyTorch source", OPTIONS,
+                        hint=f"drop {option}, or write an ONNX model: -o "
+                             f"{os.path.splitext(output)[0]}.onnx", kind="usage")
+    light = mode in ("none", "light")
+    pt = torch_source.weights_path(output)
+    example = os.path.splitext(os.path.basename(output))[0] + "-export.py"
+    check_outputs([Output(output, example=example),
+                   *([] if light else [Output(pt, example=example, role="the weights file",
+                                              beside=output)])], [spec])
+    if not light:
+        try:
+            import torch  # noqa: F401  (only to say early that it is missing)
+        except ImportError:
+            raise error("the weights beside the source (model.pt) are written by PyTorch, "
+                        "which is not installed", OPTIONS,
+                        hint="--weights none writes the source alone", kind="usage") from None
+    net = read_one(spec, opts)
+    written = torch_source.export(net, output, "none" if light else mode, seed)
+    t = analyze(net).totals
+    with open(written[0], encoding="utf-8") as fh:
+        lines = sum(1 for _ in fh)
+    shown = {"random": f"random weights (seed {seed})", "zeros": "zero weights"}
+    weights_note = (f" + {written[1]} ({human_bytes(os.path.getsize(written[1]))}, "
+                    f"{shown[mode]})" if len(written) > 1 else " (no weights: --weights none)")
+    print(f"wrote {written[0]} ({lines:,} lines of PyTorch){weights_note}: {net.name}, "
+          f"{t.params:,} parameters")
