@@ -151,6 +151,8 @@ class Totals:
     param_bytes: int          # parameters and buffers that inference loads (the weights file)
     peak_bytes: int
     peak_layer: str
+    # the peak of one training step as eager PyTorch holds it (weights, gradients, optimizer
+    # state, what autograd saves, gradients of activations: docs/training-memory.md)
     training_bytes: int
     buffers: int = 0          # BatchNorm running statistics and the like
     input_bytes: int = 0      # the input batch
@@ -162,6 +164,12 @@ class Totals:
     train_only_buffers: int = 0
     train_only_macs: int = 0
     train_only_activations: int = 0
+    # what autograd saves for the backward pass, one micro-batch (docs/training-memory.md)
+    saved_bytes: int = 0
+    # the inference peak of eager PyTorch: weights, buffers, input and live activations
+    inference_bytes: int = 0
+    # the MACs checkpointed blocks run again in the backward pass, per step
+    recompute_macs: int = 0
 
     @property
     def non_trainable_params(self) -> int:
@@ -198,6 +206,8 @@ class Report:
     diagnostics: tuple[Diagnostic, ...] = field(default=())
     # block instance → its output layer
     block_outputs: dict[str, str] = field(default_factory=dict)
+    # the training step, term by term (archcalc.analysis.training.Training), where analysed
+    training: Any = None
 
     def __getitem__(self, name: str) -> LayerRow:
         for row in self.layers:
