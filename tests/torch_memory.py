@@ -103,23 +103,29 @@ def inference_peak(model: torch.nn.Module, x: torch.Tensor) -> int:
 def training_step(model: torch.nn.Module, x: torch.Tensor,
                   optimizer: torch.optim.Optimizer,
                   loss: Callable[[Any], torch.Tensor] | None = None,
-                  steps: int = 2, amp: torch.dtype | None = None) -> LiveBytes:
+                  steps: int = 2, amp: torch.dtype | None = None,
+                  accumulate: int = 1) -> LiveBytes:
     """The live bytes of ``steps`` training steps (the optimizer's state is made on the first;
     the last step's figures are the steady state's): zero_grad(set_to_none), forward, a loss
     (the output's sum by default), backward, optimizer step. The input, weights, buffers and
     any optimizer state that exists are held from the start. ``amp``: the forward pass and
-    the loss under ``torch.autocast`` of that dtype (the backward pass outside it)."""
+    the loss under ``torch.autocast`` of that dtype (the backward pass outside it).
+    ``accumulate``: the batch runs as that many micro-batches (slices of ``x``), each with its
+    forward and backward pass, their gradients summed before the step."""
     meter = LiveBytes()
     meter.hold([x, *model.parameters(), *model.buffers()])
+    n = x.shape[0]
+    size = -(-n // accumulate)
     with meter:
         for _ in range(steps):
             optimizer.zero_grad(set_to_none=True)
-            with _autocast(x, amp):
-                out = model(x)
-                value = loss(out) if loss is not None else _sum(out)
-            value.backward()
+            for start in range(0, n, size):
+                with _autocast(x, amp):
+                    out = model(x[start:start + size])
+                    value = loss(out) if loss is not None else _sum(out)
+                value.backward()
+                del out, value
             optimizer.step()
-            del out, value
     return meter
 
 

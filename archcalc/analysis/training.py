@@ -42,7 +42,8 @@ if TYPE_CHECKING:
 OPTIMIZER_STATES = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2, "adafactor": 0,
                     "adam8bit": 0}
 # temporaries of the foreach step, in parameters' worth (Adam: _foreach_sqrt of exp_avg_sq)
-OPTIMIZER_TEMPS = {"sgd": 0, "momentum": 0, "adam": 1, "adamw": 1, "adafactor": 0,
+# (Adafactor's, per weight: see _step_temps)
+OPTIMIZER_TEMPS = {"sgd": 0, "momentum": 0, "adam": 1, "adamw": 1, "adafactor": 1,
                    "adam8bit": 0}
 AMP = ("off", "bf16", "fp16")
 
@@ -208,6 +209,20 @@ def _param_shape(row: LayerRow) -> list[tuple[int, ...]]:
     return [(n,)]
 
 
+def _step_temps(optimizer: str, rows: Sequence[LayerRow], trainable: int, pbytes: int) -> int:
+    """The optimizer step's temporaries at their largest, in bytes. Adam's foreach step holds
+    the square root of every second moment at once; Adafactor's the estimate of every second
+    moment (row_var @ col_var, the parameter's size) beside the mean of each row variance
+    (the parameter's size over its last two axes)."""
+    if optimizer == "adafactor":
+        total = 0
+        for row in rows:
+            for shape in _param_shape(row):
+                total += prod(shape) + (prod(shape[:-2]) if len(shape) > 1 else 0)
+        return total * pbytes
+    return OPTIMIZER_TEMPS[optimizer] * trainable * pbytes
+
+
 def _state_bytes(optimizer: str, rows: Sequence[LayerRow], trainable: int, pbytes: int) -> int:
     """The optimizer's state in bytes."""
     if optimizer == "adafactor":    # torch.optim.Adafactor: no momentum, the second moment
@@ -247,7 +262,7 @@ def simulate(net: Network, rows: Sequence[LayerRow], settings: Settings, *,
     pbytes = size                                   # parameters' dtype (fp32 master under amp)
     grads = trainable * pbytes
     states = _state_bytes(optimizer, rows, trainable, pbytes)
-    temps = OPTIMIZER_TEMPS[optimizer] * trainable * pbytes
+    temps = _step_temps(optimizer, rows, trainable, pbytes)
     in_bytes = prod(net.input) * batch * size       # the whole batch, held by the caller
     vols = {r.name: r.output for r in rows}
     vols["input"] = net.input
@@ -565,6 +580,23 @@ def _inference(net: Network, rows: Sequence[LayerRow], size: int, batch: int,
         refs[key] -= 1
         return nbytes.pop(key) if refs[key] == 0 else 0
 
+    # a concatenation of a concatenation (DenseNet's growing stack): eager PyTorch keeps the
+    # pieces in a list and concatenates them anew each time, so the stack's size stays alive
+    # beside each new concatenation until the module that holds the list returns
+    chained = _chains(rows)
+    listed: dict[str, int] = {}           # the module holding a list → the list's bytes
+    nbytes_of: dict[str, int] = {}        # a chained concatenation → its bytes
+
+    def free(tensor: str) -> int:
+        """Drop a reference to ``tensor``; the bytes this frees."""
+        freed = drop(tensor)
+        owner = chained.get(tensor) if freed else None
+        if owner is not None:                 # its pieces stay, as the list (which held the
+            module = owner[0]                 # pieces of the one before it)
+            freed = listed.get(module, 0)
+            listed[module] = nbytes_of[tensor]
+        return freed
+
     for r in rows:
         if r.op == "input":
             continue
@@ -576,18 +608,51 @@ def _inference(net: Network, rows: Sequence[LayerRow], size: int, batch: int,
         else:
             store[name] = name
             nbytes[name] = b = prod(r.output) * batch * size
+            if name in chained:
+                nbytes_of[name] = b
             refs[name] = 1
             live += b
-        if live > peak:
-            peak, at = live, name
+        # max pooling makes its int64 indices even without autograd (ATen's max_pool2d is
+        # max_pool2d_with_indices), dropped as it returns
+        scratch = prod(r.output) * batch * 8 if r.op == "maxpool" else 0
+        if live + scratch > peak:
+            peak, at = live + scratch, name
         for s in r.inputs:
             readers[s] -= 1
             if not readers[s] and s not in holds and s not in outputs:
-                live -= drop(s)
+                live -= free(s)
         for s in release_at.get(name, ()):
             if not readers.get(s) and s not in outputs:
-                live -= drop(s)
+                live -= free(s)
+        for module in _ends(chained, name):
+            live -= listed.pop(module, 0)
     return peak, at
+
+
+def _chains(rows: Sequence[LayerRow]) -> dict[str, tuple[str, str]]:
+    """A concatenation read by another concatenation → (the outermost module of the reader,
+    that module's last layer): where eager PyTorch keeps the pieces as a list."""
+    last: dict[str, str] = {}
+    for r in rows:
+        for mod in _modules(r):
+            last[mod] = r.name
+    ops = {r.name: r.op for r in rows}
+    out: dict[str, tuple[str, str]] = {}
+    for r in rows:
+        if r.op != "concat":
+            continue
+        mods = _modules(r)
+        if not mods:
+            continue
+        for s in r.inputs:
+            if ops.get(s) == "concat":
+                out[s] = (mods[-1], last[mods[-1]])
+    return out
+
+
+def _ends(chained: dict[str, tuple[str, str]], name: str) -> set[str]:
+    """The modules holding a list that return at layer ``name``."""
+    return {module for module, last in chained.values() if last == name}
 
 
 __all__ = ["Training", "simulate", "checkpoint_segments", "SAVES", "OPTIMIZER_STATES", "AMP"]
