@@ -284,11 +284,13 @@ def simulate(net: Network, rows: Sequence[LayerRow], settings: Settings, *,
 
     segments = checkpoint_segments((r.name for r in rows), checkpoint)
     holds = _holders(rows)
+    position = {r.name: i for i, r in enumerate(rows)}
+    until = {t: position[last] for t, last in holds.items()}   # held to that layer's end
     release_at: dict[str, list[str]] = {}         # a module's last layer → tensors it held
     for t, last in holds.items():
         release_at.setdefault(last, []).append(t)
 
-    infer, infer_at = _inference(net, rows, size, batch, adds, holds, release_at)
+    infer, infer_at = _inference(net, rows, size, batch, adds, until, release_at, position)
 
     # ---- forward ----------------------------------------------------------------------------
     # held from the start: weights, optimizer state, the batch (a micro-batch is a view of it)
@@ -309,7 +311,7 @@ def simulate(net: Network, rows: Sequence[LayerRow], settings: Settings, *,
     seg_made: dict[str, set[object]] = {}         # block → the storages its layers make
     seg_saved: dict[str, list[tuple[str, object, int]]] = {}   # block → (layer, storage, bytes)
     casts = 0
-    for r in rows:
+    for i, r in enumerate(rows):
         name, op = r.name, r.op
         if op == "input":
             continue
@@ -380,7 +382,7 @@ def simulate(net: Network, rows: Sequence[LayerRow], settings: Settings, *,
         saved_by[name] = keep + made
         for s in r.inputs:                        # inputs read for the last time are freed
             readers[s] -= 1                       # unless a running module still holds them
-            if not readers[s] and s not in holds and s not in outputs:
+            if not readers[s] and until.get(s, -1) <= i and s not in outputs:
                 mem.unref(store[s])
         for s in release_at.get(name, ()):
             if not readers.get(s) and s not in outputs:
@@ -515,10 +517,29 @@ def _extras(r: LayerRow, micro: int, dsize: int, device: str) -> int:
         if not r.attrs.get("rate"):
             return 0
         return h * w * c * micro * (1 if device == "cuda" else dsize)   # bool / noise mask
+    if op == "attention":
+        # PyTorch's multi-head attention in training: the projected queries, keys and values
+        # (one tensor of 3·D per token) and the heads' output (D per token, kept for the
+        # output projection); fused attention (scaled_dot_product_attention) keeps a log-sum-exp
+        # per head and token in fp32, explicit attention (Swin's windows, MaxViT's grid) its
+        # softmax, heads·N·G
+        d = _inner(r)
+        tokens = h * w * micro
+        kept = 4 * d * tokens * dsize
+        if r.attrs.get("window") or r.attrs.get("grid"):
+            return kept + r.scratch * micro * dsize
+        return kept + int(r.attrs.get("heads", 1)) * tokens * 4
     if op == "lrn":
         size = int(r.attrs.get("size", 5))
         return int(h * w * micro * dsize * (2 * c + (c + size - 1)))
     return 0
+
+
+def _inner(r: LayerRow) -> int:
+    """Attention's D: heads × head_dim (the input's channels by default)."""
+    heads = int(r.attrs.get("heads", 1))
+    head_dim = r.attrs.get("head_dim")
+    return heads * int(head_dim) if head_dim else r.output[2]
 
 
 def _holders(rows: Sequence[LayerRow]) -> dict[str, str]:
@@ -549,18 +570,27 @@ def _row(rows: Sequence[LayerRow], index: dict[str, int], name: str) -> LayerRow
     return rows[index[name]]
 
 
+_MODULES: dict[tuple[str, ...], list[str]] = {}
+
+
 def _modules(r: LayerRow) -> list[str]:
-    mods = list(r.scope)
-    for inst in r.scope[:1]:
-        head, dot, tail = inst.rpartition(".")
-        if dot and tail.isdigit():
-            mods.append(head)
-    return mods
+    """The modules a layer runs in, innermost first: its block instances and the stage its
+    outermost instance is numbered in (``layer1.0`` → ``layer1``)."""
+    got = _MODULES.get(r.scope)
+    if got is None:
+        got = list(reversed(r.scope))
+        if r.scope:
+            head, dot, tail = r.scope[0].rpartition(".")
+            if dot and tail.isdigit():
+                got.append(head)
+        if len(_MODULES) < 65536:
+            _MODULES[r.scope] = got
+    return got
 
 
 def _inference(net: Network, rows: Sequence[LayerRow], size: int, batch: int,
-               adds: frozenset[str], holds: dict[str, str],
-               release_at: dict[str, list[str]]) -> tuple[int, str]:
+               adds: frozenset[str], until: dict[str, int],
+               release_at: dict[str, list[str]], position: dict[str, int]) -> tuple[int, str]:
     """The peak of live activation bytes of an eager forward pass without autograd (the input
     included, weights not) and the layer it happens at."""
     rows = [r for r in rows if not r.train_only]
@@ -584,6 +614,9 @@ def _inference(net: Network, rows: Sequence[LayerRow], size: int, batch: int,
     # pieces in a list and concatenates them anew each time, so the stack's size stays alive
     # beside each new concatenation until the module that holds the list returns
     chained = _chains(rows)
+    ends: dict[str, set[str]] = {}        # a module's last layer → the modules holding lists
+    for module, last in chained.values():
+        ends.setdefault(last, set()).add(module)
     listed: dict[str, int] = {}           # the module holding a list → the list's bytes
     nbytes_of: dict[str, int] = {}        # a chained concatenation → its bytes
 
@@ -617,14 +650,15 @@ def _inference(net: Network, rows: Sequence[LayerRow], size: int, batch: int,
         scratch = prod(r.output) * batch * 8 if r.op == "maxpool" else 0
         if live + scratch > peak:
             peak, at = live + scratch, name
+        i = position[name]
         for s in r.inputs:
             readers[s] -= 1
-            if not readers[s] and s not in holds and s not in outputs:
+            if not readers[s] and until.get(s, -1) <= i and s not in outputs:
                 live -= free(s)
         for s in release_at.get(name, ()):
             if not readers.get(s) and s not in outputs:
                 live -= free(s)
-        for module in _ends(chained, name):
+        for module in ends.get(name, ()):
             live -= listed.pop(module, 0)
     return peak, at
 
@@ -648,11 +682,6 @@ def _chains(rows: Sequence[LayerRow]) -> dict[str, tuple[str, str]]:
             if ops.get(s) == "concat":
                 out[s] = (mods[-1], last[mods[-1]])
     return out
-
-
-def _ends(chained: dict[str, tuple[str, str]], name: str) -> set[str]:
-    """The modules holding a list that return at layer ``name``."""
-    return {module for module, last in chained.values() if last == name}
 
 
 __all__ = ["Training", "simulate", "checkpoint_segments", "SAVES", "OPTIMIZER_STATES", "AMP"]
