@@ -285,7 +285,8 @@ def simulate(net: Network, rows: Sequence[LayerRow], settings: Settings, *,
     segments = checkpoint_segments((r.name for r in rows), checkpoint)
     holds = _holders(rows)
     position = {r.name: i for i, r in enumerate(rows)}
-    until = {t: position[last] for t, last in holds.items()}   # held to that layer's end
+    # held to that layer's end: freed there, or at its last read if that comes later
+    until = {t: position[last] for t, last in holds.items()}
     release_at: dict[str, list[str]] = {}         # a module's last layer → tensors it held
     for t, last in holds.items():
         release_at.setdefault(last, []).append(t)
@@ -382,7 +383,7 @@ def simulate(net: Network, rows: Sequence[LayerRow], settings: Settings, *,
         saved_by[name] = keep + made
         for s in r.inputs:                        # inputs read for the last time are freed
             readers[s] -= 1                       # unless a running module still holds them
-            if not readers[s] and until.get(s, -1) <= i and s not in outputs:
+            if not readers[s] and until.get(s, -1) < i and s not in outputs:
                 mem.unref(store[s])
         for s in release_at.get(name, ()):
             if not readers.get(s) and s not in outputs:
@@ -653,7 +654,7 @@ def _inference(net: Network, rows: Sequence[LayerRow], size: int, batch: int,
         i = position[name]
         for s in r.inputs:
             readers[s] -= 1
-            if not readers[s] and until.get(s, -1) <= i and s not in outputs:
+            if not readers[s] and until.get(s, -1) < i and s not in outputs:
                 live -= free(s)
         for s in release_at.get(name, ()):
             if not readers.get(s) and s not in outputs:
