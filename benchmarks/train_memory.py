@@ -39,6 +39,10 @@ REFERENCES: dict[str, tuple[str, bool, tuple[str, str] | None]] = {
     "efficientnet_b0": ("efficientnet_b0", True, None),
     "mobilenet_v3_large": ("mobilenet_v3_large", True, None),
     "regnet_x_400mf": ("regnet_x_400mf", False, None),
+    "vit_b_16": ("vit_b_16", False, None),
+    "swin_t": ("swin_t", False, None),
+    "convnext_tiny": ("convnext_tiny", True, None),
+    "maxvit_t": ("maxvit_t", False, None),
 }
 
 

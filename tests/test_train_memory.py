@@ -261,6 +261,24 @@ def test_within_five_percent_at_full_size(torchvision_models, spec, batch, optim
         assert got[figure] == pytest.approx(value, rel=0.05), figure
 
 
+OTHERS = [  # spec, batch, side, optimizer, amp: attention, layer scale, stochastic depth
+    ("vit_b_16", 1, 224, "sgd", "off"), ("vit_b_16", 1, 224, "adam", "bf16"),
+    ("swin_t", 1, 224, "sgd", "off"), ("maxvit_t", 1, 224, "sgd", "off"),
+    ("convnext_tiny", 2, 64, "sgd", "off"), ("efficientnet_b0", 2, 64, "adam", "bf16"),
+    ("densenet121", 2, 64, "sgd", "off"), ("shufflenet_v2_x1_0", 2, 64, "sgd", "off"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spec,batch,side,optimizer,amp", OTHERS)
+def test_other_specs_within_five_percent(torchvision_models, spec, batch, side, optimizer, amp):
+    tm = torchvision_models
+    got = tm.modelled(spec, batch, side, optimizer, amp)
+    want = tm.measure(spec, batch, side, optimizer, amp)
+    for figure, value in want.items():
+        assert got[figure] == pytest.approx(value, rel=0.05), figure
+
+
 def test_accumulation_against_pytorch(torchvision_models):
     tm = torchvision_models
     import torch

@@ -63,7 +63,7 @@ SAVES: dict[str, str] = {
     "relu": "out", "sigmoid": "out", "tanh": "out", "softmax": "out",
     "relu6": "in", "leaky_relu": "in", "elu": "in", "gelu": "in", "silu": "in",
     "hardswish": "in", "hardsigmoid": "in", "prelu": "in", "mul": "in", "layer_scale": "in",
-    "lrn": "in", "attention": "in", "opaque": "in", "drop_path": "in",
+    "lrn": "in", "attention": "in", "opaque": "in", "drop_path": "",
     "global_avgpool": "", "add": "", "concat": "", "flatten": "", "upsample": "", "pad": "",
     "crop": "", "slice": "", "shuffle": "", "pixel_shuffle": "", "pixel_unshuffle": "",
     "tokens": "", "untokens": "", "take_token": "", "class_token": "", "pos_embed": "",
@@ -319,7 +319,8 @@ def simulate(net: Network, rows: Sequence[LayerRow], settings: Settings, *,
         seg = segments.get(name)
         if seg is not None:
             seg_layers.setdefault(seg, []).append(r)
-        if (r.inplace and len(r.inputs) == 1) or (name in adds and r.inputs):
+        if ((r.inplace and len(r.inputs) == 1) or (name in adds and r.inputs)) \
+                and not _masks(r):
             key = store[r.inputs[0]]
             mem.ref(key)
         else:
@@ -424,7 +425,8 @@ def simulate(net: Network, rows: Sequence[LayerRow], settings: Settings, *,
         for s in dict.fromkeys(r.inputs):
             if s == "input":
                 continue                          # the input needs no gradient
-            if op in _PASS or (r.inplace and _is_view(op)):
+            if op in _PASS or (r.inplace and _is_view(op)) or (op == "drop_path"
+                                                               and not _masks(r)):
                 contrib: object = g               # handed on (a slice, a view, the same)
                 mem.ref(g)
             else:
@@ -488,7 +490,13 @@ def simulate(net: Network, rows: Sequence[LayerRow], settings: Settings, *,
 
 
 def _is_view(op: str) -> bool:
-    return op in ("flatten", "drop_path", "crop", "slice", "take_token")
+    return op in ("flatten", "crop", "slice", "take_token")
+
+
+def _masks(r: LayerRow) -> bool:
+    """Dropout and stochastic depth in training (a rate above 0): the output is a new tensor,
+    the input times a mask (torchvision's modules are not in place)."""
+    return r.op in ("dropout", "drop_path") and bool(r.attrs.get("rate"))
 
 
 def _vol(rows: Sequence[LayerRow], name: str, net: Network) -> tuple[int, int, int]:
@@ -518,6 +526,8 @@ def _extras(r: LayerRow, micro: int, dsize: int, device: str) -> int:
         if not r.attrs.get("rate"):
             return 0
         return h * w * c * micro * (1 if device == "cuda" else dsize)   # bool / noise mask
+    if op == "drop_path":                                  # one mask value per image (fp32)
+        return micro * 4 if r.attrs.get("rate") else 0
     if op == "attention":
         # PyTorch's multi-head attention in training: the projected queries, keys and values
         # (one tensor of 3·D per token) and the heads' output (D per token, kept for the
