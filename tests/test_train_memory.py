@@ -231,6 +231,9 @@ SMALL = [  # spec, batch, side, optimizer, amp, checkpoint
     ("resnet18", 2, 32, "adam", "bf16", True),
     ("mobilenet_v2", 2, 32, "sgd", "off", False),
     ("mobilenet_v2", 2, 32, "adam", "bf16", False),
+    ("densenet121", 2, 32, "sgd", "off", False),            # concatenations, transitions
+    ("efficientnet_b0", 2, 32, "sgd", "off", False),        # gates, SiLU, stochastic depth
+    ("convnext_tiny", 2, 32, "sgd", "off", False),          # LayerNorm, GELU, layer scale
 ]
 
 
