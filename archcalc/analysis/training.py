@@ -621,26 +621,12 @@ def _inference(net: Network, rows: Sequence[LayerRow], size: int, batch: int,
         refs[key] -= 1
         return nbytes.pop(key) if refs[key] == 0 else 0
 
-    # a concatenation of a concatenation (DenseNet's growing stack): eager PyTorch keeps the
-    # pieces in a list and concatenates them anew each time, so the stack's size stays alive
-    # beside each new concatenation until the module that holds the list returns
+    # a chain of concatenations (DenseNet's growing stack): eager PyTorch keeps the pieces in a
+    # list and concatenates them anew for each layer, so every piece stays alive until the
+    # module holding the list returns
     chained = _chains(rows)
-    ends: dict[str, set[str]] = {}        # a module's last layer → the modules holding lists
-    for module, last in chained.values():
-        ends.setdefault(last, set()).add(module)
-    listed: dict[str, int] = {}           # the module holding a list → the list's bytes
-    nbytes_of: dict[str, int] = {}        # a chained concatenation → its bytes
-
-    def free(tensor: str) -> int:
-        """Drop a reference to ``tensor``; the bytes this frees."""
-        freed = drop(tensor)
-        owner = chained.get(tensor) if freed else None
-        if owner is not None:                 # its pieces stay, as the list (which held the
-            module = owner[0]                 # pieces of the one before it)
-            freed = listed.get(module, 0)
-            listed[module] = nbytes_of[tensor]
-        return freed
-
+    ops = {r.name: r.op for r in rows}
+    listed: dict[str, list[str]] = {}     # a module's last layer → the pieces its list holds
     for r in rows:
         if r.op == "input":
             continue
@@ -652,8 +638,6 @@ def _inference(net: Network, rows: Sequence[LayerRow], size: int, batch: int,
         else:
             store[name] = name
             nbytes[name] = b = prod(r.output) * batch * size
-            if name in chained:
-                nbytes_of[name] = b
             refs[name] = 1
             live += b
         # max pooling makes its int64 indices even without autograd (ATen's max_pool2d is
@@ -661,37 +645,46 @@ def _inference(net: Network, rows: Sequence[LayerRow], size: int, batch: int,
         scratch = prod(r.output) * batch * 8 if r.op == "maxpool" else 0
         if live + scratch > peak:
             peak, at = live + scratch, name
+        if name in chained:                   # its pieces join the list
+            last = chained[name]
+            for s in r.inputs:
+                if ops.get(s) != "concat" and s in store:
+                    refs[store[s]] += 1
+                    listed.setdefault(last, []).append(s)
         i = position[name]
         for s in r.inputs:
             readers[s] -= 1
             if not readers[s] and until.get(s, -1) < i and s not in outputs:
-                live -= free(s)
+                live -= drop(s)
         for s in release_at.get(name, ()):
             if not readers.get(s) and s not in outputs:
-                live -= free(s)
-        for module in ends.get(name, ()):
-            live -= listed.pop(module, 0)
+                live -= drop(s)
+        for s in listed.pop(name, ()):
+            live -= drop(s)
     return peak, at
 
 
-def _chains(rows: Sequence[LayerRow]) -> dict[str, tuple[str, str]]:
-    """A concatenation read by another concatenation → (the outermost module of the reader,
-    that module's last layer): where eager PyTorch keeps the pieces as a list."""
+def _chains(rows: Sequence[LayerRow]) -> dict[str, str]:
+    """A concatenation that reads another or is read by another (a chain: DenseNet's dense
+    block) → the last layer of the outermost module it runs in: where eager PyTorch's list of
+    its pieces is dropped."""
     last: dict[str, str] = {}
     for r in rows:
         for mod in _modules(r):
             last[mod] = r.name
     ops = {r.name: r.op for r in rows}
-    out: dict[str, tuple[str, str]] = {}
+    members: set[str] = set()
     for r in rows:
-        if r.op != "concat":
-            continue
-        mods = _modules(r)
-        if not mods:
-            continue
-        for s in r.inputs:
-            if ops.get(s) == "concat":
-                out[s] = (mods[-1], last[mods[-1]])
+        if r.op == "concat":
+            for s in r.inputs:
+                if ops.get(s) == "concat":
+                    members.update((s, r.name))
+    out: dict[str, str] = {}
+    for r in rows:
+        if r.name in members:
+            mods = _modules(r)
+            if mods:
+                out[r.name] = last[mods[-1]]
     return out
 
 
