@@ -43,6 +43,7 @@ REFERENCES: dict[str, tuple[str, bool, tuple[str, str] | None]] = {
     "swin_t": ("swin_t", False, None),
     "convnext_tiny": ("convnext_tiny", True, None),
     "maxvit_t": ("maxvit_t", False, None),
+    "inception_v3": ("inception_v3", False, None),
 }
 
 
