@@ -87,7 +87,9 @@ layers:
     n = 56 * 56
     assert row.macs == n * 96 * 288 + 2 * n * 49 * 96 + n * 96 * 96
     assert row.scratch == 3 * n * 49
-    assert row.rf.size == (7, 7)
+    # a token sees its 7×7 window, aligned to the grid: the first token of a window reaches 6
+    # tokens to one side, the last 6 to the other; the envelope centred on each: 2·6 + 1 = 13
+    assert row.rf.size == (13, 13) and row.rf.stride == (1, 1) and row.rf.start == (0, 0)
 
 
 def test_grid_and_cross_attention():
@@ -209,3 +211,51 @@ def test_the_latency_model_sees_attention_as_matrix_products():
     assert t.bytes == 4 * (16_640 + 2 * 65 * 64 + 4 * 4 * 65 * 65)
     assert est.by_name()["linear1"].kind == "fc"
     assert est.by_name()["tokens1"].kind == "view" and est.by_name()["take_token1"].kind == "view"
+
+
+def test_a_transformers_field_at_the_output_is_global():
+    """After a global attention every token sees the whole image: compare and sweep say the
+    field at the output is global (not the patch embedding's 16 /16 before it), and sizes'
+    final feature map is the last block's token sequence."""
+    import archcalc.analysis.figures as figures
+    from archcalc.analysis.rf import at_output
+    from archcalc.design.sizes import evaluate
+    vit = archcalc.load("deit_s")
+    r = archcalc.analyze(vit)
+    assert at_output(r) is None and figures.output_rf(r) is None
+    cnn = archcalc.analyze(archcalc.load("resnet18"))
+    assert at_output(cnn)[0] == "layer4.1/relu"        # a classifier's: its last local map
+    size = evaluate(vit, [224])[0]
+    assert size.layer == "norm" and size.feature == (1, 197, 384) and size.rf.is_global
+
+
+@pytest.mark.parametrize("layers, words, hint", [
+    ("[{op: tokens}, {op: attention, heads: 3, grid: 2}]",
+     "a grid partitions a map H×W, the input is a token sequence 1×196", "{op: untokens}"),
+    ("[{op: tokens}, {op: attention, heads: 3, window: 7}]",
+     "a window partitions a map H×W, the input is a token sequence 1×196", "leave window out"),
+    ("[{op: take_token, index: 5}]",
+     "take_token reads a token sequence 1×N×C, the input is a 14×14×96 map", "{op: tokens}"),
+    ("[{op: tokens}, {op: take_token, index: 196}]", "take_token index 196 of a sequence of "
+     "196 tokens", "from -196 to 195"),
+    ("[{op: pixel_shuffle, factor: 2}]", "needs channels divisible by 2·2 = 4",
+     "give input 96 or 100 channels"),
+])
+def test_token_errors_say_what_the_input_is(layers, words, hint, tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(f"input: 14x14x{98 if 'pixel' in layers else 96}\nlayers: {layers}\n")
+    p = run_cli("validate", str(spec))
+    assert p.returncode == 1 and words in p.stdout and hint in p.stdout, p.stdout
+
+
+@pytest.mark.parametrize("layers, words", [
+    ("[{op: tokens}, {op: patch_merge}]", "patch_merge of a token sequence 1×196"),
+    ("[{op: attention, heads: 3, window: 7, shift: 3}]",
+     "a shifted 7×7 window over a 7×7 map: the shift only rolls the map"),
+])
+def test_token_slips_are_warnings(layers, words, tmp_path):
+    spec = tmp_path / "s.yaml"
+    side = 7 if "shift" in layers else 14
+    spec.write_text(f"input: {side}x{side}x96\nlayers: {layers}\n")
+    p = run_cli("validate", str(spec))
+    assert p.returncode == 0 and words in p.stdout and "1 warning" in p.stdout, p.stdout

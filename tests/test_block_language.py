@@ -8,6 +8,7 @@ torchvision's documented count, and ResNet-18 with identity-or-projection decide
 from __future__ import annotations
 
 import pytest
+from conftest import run_cli
 
 import archcalc
 from archcalc.errors import ArchcalcError, SourcePos
@@ -610,3 +611,13 @@ def test_a_block_nothing_uses_is_reported(tmp_path):
     (w,) = archcalc.analyze(archcalc.load(str(p))).diagnostics
     assert (w.severity, w.pos.line, w.pos.col) == ("warning", 4, 3)
     assert w.message == "block 'unused' is defined but never used (its layers are not checked)"
+
+
+def test_a_misspelled_layers_key_of_a_block_is_named(tmp_path):
+    spec = tmp_path / "b.yaml"
+    spec.write_text("input: 8x8x3\nblocks:\n  b:\n    params: {heads: null}\n"
+                    "    layer: [{op: relu}]\nlayers:\n  - {block: b, heads: 2}\n")
+    p = run_cli("summary", str(spec))
+    assert p.returncode == 1
+    assert "b.yaml:5:5: error: unknown key 'layer' in block 'b'" in p.stderr, p.stderr
+    assert "did you mean 'layers'?" in p.stderr

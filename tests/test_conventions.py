@@ -185,3 +185,27 @@ def test_a_prediction_of_time_follows_the_work_not_the_convention():
     for c in ("fvcore", "everything"):
         other = model.estimate(archcalc.analyze(net, convention=c), t4)
         assert other.flops == base.flops == 2 * (CONV + FC) and other.time_s == base.time_s
+
+
+def test_every_view_of_a_count_says_whose_it_is():
+    """Under a convention other than torchvision's the MACs say so wherever they are shown:
+    compare's rows and JSON, validate's budget message and line, fit's table, sweep's note
+    and JSON lines (the default's are plain MACs, as before)."""
+    r = run_cli("compare", SMALL, "--convention", "fvcore")
+    assert "MACs (fvcore)" in r.stdout and "FLOPs (fvcore)" in r.stdout, r.stdout
+    assert "MACs (fvcore)" not in run_cli("compare", SMALL).stdout
+    doc = json.loads(run_cli("compare", SMALL, "--convention", "everything", "-F", "json").stdout)
+    assert [n["convention"] for n in doc["networks"].values()] == ["everything"]
+    r = run_cli("compare", SMALL, "--convention", "everything")
+    assert "operations (everything)" in r.stdout, r.stdout
+    r = run_cli("validate", SMALL, "--max-macs", "1", "--convention", "fvcore")
+    assert r.returncode == 1
+    assert "over budget: MACs per image (fvcore)" in r.stdout + r.stderr
+    assert "budgets: macs (fvcore)" in r.stdout
+    r = run_cli("fit", SMALL, "--budget", "training=1MiB", "--maximize", "batch",
+                "--convention", "fvcore")
+    assert "MACs counted as fvcore" in r.stdout and "MACs (fvcore)" in r.stdout, r.stdout
+    r = run_cli("sweep", SMALL, "--set", "batch=1..2", "--convention", "fvcore")
+    assert "(MACs: counted under the fvcore convention" in r.stdout, r.stdout
+    r = run_cli("sweep", SMALL, "--set", "batch=1..2", "--convention", "fvcore", "-F", "jsonl")
+    assert all(json.loads(line)["convention"] == "fvcore" for line in r.stdout.splitlines())

@@ -3,7 +3,7 @@ by hand from the definitions (docs/definitions.md)."""
 import json
 
 import pytest
-from conftest import SPECS
+from conftest import SPECS, run_cli
 from design_helpers import cli
 
 import archcalc
@@ -181,3 +181,13 @@ def test_a_decimal_budget_is_shown_in_its_own_unit(capsys):
                        "bf16", "--optimizer", "adam", "--maximize", "batch")
     line = next(x for x in out.splitlines() if x.startswith("training_bytes"))
     assert code == 0 and " GB ok" in line and " GB OVER" in line and "GiB" not in line
+
+
+def test_res_of_a_windowed_transformer_searches_its_valid_sizes():
+    # Swin-T's 7×7 windows at strides 4, 8, 16, 32 take N divisible by 4·7, 8·7, 16·7, 32·7:
+    # multiples of 224. Its MACs grow about as N²: 4.49 G at 224, about 4 × at 448 (> 10 G)
+    p = run_cli("fit", "swin_t", "--budget", "macs=10G", "--maximize", "res")
+    assert p.returncode == 0, p.stderr
+    assert "answer: res = 224" in p.stdout and "N divisible by 224" in p.stdout
+    s = run_cli("sizes", "swin_t", "--range", "100..1000")
+    assert "rule: N divisible by 224 (period 224: from the strides" in s.stdout, s.stdout

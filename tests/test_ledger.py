@@ -244,7 +244,8 @@ def test_explain_lists_each_term_with_its_conventions():
     assert "everything mul 864 + add 864 = 1,728" in out
     assert "operations: mul" in out and "operations: add" in out
     assert "torchvision, fvcore and flopcounter count conv products (the MACs)" in out
-    assert "everything alone adds conv bias" in out
+    # flopcounter's 2·MACs = products + (k − 1) sums + one add per output: the bias's
+    assert "flopcounter counts conv sums (k − 1 for k products), conv bias" in out
     assert "everything cmp 48 = 48" in out
     doc = json.loads(run_cli("explain", CNN, "bn", "-F", "json").stdout)
     figs = {f["key"]: f for f in doc["layers"][0]["figures"]}

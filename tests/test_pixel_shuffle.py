@@ -73,7 +73,11 @@ def test_adaptive_pooling_with_uneven_windows_as_pytorch(tmp_path):
     net = archcalc.parse(spec)
     rows = {r.name: r for r in archcalc.analyze(net).layers}
     assert rows["adaptive_avgpool1"].output == (4, 4, 8) and rows["b"].output == (5, 3, 8)
-    assert rows["adaptive_avgpool1"].rf.size == (4, 4)           # its widest window
+    # cells 14/4 = 3.5 apart centred at 1.25 + 3.5·o (1.25, 4.75, 8.25, 11.75); the windows
+    # [0, 3], [3, 6], [7, 10], [10, 13] reach 1.75 from them: size 1 + 2·1.75 = 4.5, jump 3.5
+    assert rows["adaptive_avgpool1"].rf.size == (4.5, 4.5)
+    assert rows["adaptive_avgpool1"].rf.stride == (3.5, 3.5)
+    assert rows["adaptive_avgpool1"].rf.start == (1.25, 1.25)
     torch = pytest.importorskip("torch")
     ort = pytest.importorskip("onnxruntime")
     from archcalc.exporters import onnx as ox

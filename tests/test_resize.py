@@ -273,3 +273,25 @@ def test_resize_forms_refused_with_one_message(attrs, words, tmp_path):
     p = run_cli("summary", path)
     assert p.returncode == 1 and words in p.stderr, p.stderr
     assert "node 'rs' (Resize)" in p.stderr and "Traceback" not in p.stderr
+
+
+@pytest.mark.parametrize("n, m", [(14, 4), (7, 9), (7, 3), (33, 4), (10, 5), (5, 13)])
+def test_adaptive_pooling_field_is_what_pytorch_reads(n, m):
+    """Adaptive pooling's field as a resize's: cells n/m apart centred at (n/m − 1)/2 + o·n/m,
+    every window (the input pixels PyTorch's AdaptiveAvgPool2d averages, read off its Jacobian)
+    within d of its cell's centre, and some window reaching d; equal windows (m divides n) are
+    the average pool's own step."""
+    torch = pytest.importorskip("torch")
+    jac = torch.autograd.functional.jacobian(
+        lambda x: torch.nn.functional.adaptive_avg_pool2d(x, (1, m)),
+        torch.rand(1, 1, 1, n, dtype=torch.float64)).reshape(m, n).numpy()
+    q = Fraction(n, m)
+    a = (q - 1) / 2
+    reach = max(abs(i - (a + o * q)) for o in range(m) for i in np.flatnonzero(jac[o]))
+    r = rows(net_of((2, n, 1), [("adaptive_avgpool", {"output": [1, m]}, "p")]))["p"]
+    assert r.rf.size[1] == pytest.approx(float(1 + 2 * reach), abs=1e-12)
+    assert r.rf.stride[1] == pytest.approx(float(q), abs=1e-12)
+    assert r.rf.start[1] == pytest.approx(float(a), abs=1e-12)
+    if n % m == 0:
+        k = n // m
+        assert (r.rf.size[1], r.rf.stride[1], r.rf.start[1]) == (k, k, (k - 1) / 2)

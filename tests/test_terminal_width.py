@@ -203,7 +203,14 @@ def test_a_pipe_gets_whole_lines_and_every_column():
 
 def test_text_helpers():
     from archcalc.views.text import fit_lines, is_number, shorten, wrap_text
-    assert shorten("Mixed_5b/branch3x3dbl_1/conv", 16, "middle") == "Mixed_5…l_1/conv"
+    # the last index before the last part is kept (branch3x3dbl_1's 1), the head takes the rest
+    assert shorten("Mixed_5b/branch3x3dbl_1/conv", 16, "middle") == "Mixed_5b/…1/conv"
+    # a block's index: siblings stay apart (the transformer's twelve blocks at 80 columns)
+    assert shorten("encoder.layers.encoder_layer_11/self_attention", 20, "middle") == \
+        "en…11/self_attention"
+    # where the index leaves no room for a head: cut in the middle as before
+    assert shorten("encoder.layers.encoder_layer_11/self_attention", 18, "middle") == \
+        "encoder.…attention"
     assert shorten("short", 16, "middle") == "short" and shorten("abcdef", 4) == "abc…"
     # × and µ are one column each: 12 columns exactly, not cut
     assert shorten("3×3 conv 5µs", 12) == "3×3 conv 5µs"

@@ -64,7 +64,7 @@ def _instancenorm(a: Attrs, ins: Sequence[Vol], out: Vol) -> Term:
 def _upsample(a: Attrs, ins: Sequence[Vol], out: Vol) -> Term:
     k = 1 if a["mode"] == "nearest" else 4
     return Term(f"{a['mode']} interpolation, {k} per output element",
-                "H·W·C" if k == 1 else "4·H·W·C", k * prod(out))
+                "H′·W′·C" if k == 1 else "4·H′·W′·C", k * prod(out))
 
 
 FVCORE: dict[str, _Rule] = {

@@ -112,7 +112,8 @@ def rf_figures(row: LayerRow, net: Network, rows: dict[str, LayerRow]) -> list[d
     assert isinstance(step, RFStep)     # a global step made a global field, returned above
     k, s, p = step.k, step.s, step.p
     if isinstance(step, RFResize):
-        return _resize_rf(rf, prev, step, ins[0], row.output, layer.attrs["align_corners"])
+        return _resize_rf(rf, prev, step, ins[0], row.output,
+                          layer.attrs.get("align_corners", False))
     if step.up != (1, 1):
         return _upsampling_rf(rf, prev, step)
     psize, pstride, pstart = local_axes(prev)
@@ -124,10 +125,13 @@ def rf_figures(row: LayerRow, net: Network, rows: dict[str, LayerRow]) -> list[d
         tag = "" if k[0] == k[1] and s[0] == s[1] and p[0] == p[1] and \
             psize[0] == psize[1] else (" (height)" if ax == 0 else " (width)")
         r0, j0, c0 = psize[ax], pstride[ax], pstart[ax]
+        why = (f"F = 2M − 1: a token's {(k[ax] + 1) // 2}-wide window reaches up to M − 1 "
+               "tokens to either side of it" if row.op == "attention" else
+               "F is the effective (dilated) kernel")
         figs += [
             dv.Derivation("rf_size" + suffix, "receptive field" + tag, "r + (F − 1)·j",
                           f"{r0} + ({k[ax]} − 1)·{j0}", size[ax],
-                          {"r": r0, "F": k[ax], "j": j0}, "F is the effective (dilated) kernel"),
+                          {"r": r0, "F": k[ax], "j": j0}, why),
             dv.Derivation("rf_jump" + suffix, "jump" + tag, "j·S", f"{j0}·{s[ax]}", stride[ax],
                           {"j": j0, "S": s[ax]}, "input pixels between neighbouring units"),
             dv.Derivation("rf_start" + suffix, "first centre" + tag, "c + ((F − 1)/2 − P)·j",
@@ -149,7 +153,7 @@ def _resize_rf(rf: RF, prev: RF, step: RFResize, vin: Vol, out: Vol,
         if ax == 1 and (x, vin[0], out[0], psize[0], pstride[0], pstart[0]) == \
                 (step.axes[0], vin[1], out[1], psize[1], pstride[1], pstart[1]):
             break
-        tag = ("", " (width)")[ax]
+        tag, side = ("", " (width)")[ax], "HW"[ax]
         r0, j0, c0, n, m = psize[ax], pstride[ax], pstart[ax], vin[ax], out[ax]
         q, a, d = (_frac(v) for v in x)
         figs += [
@@ -161,7 +165,8 @@ def _resize_rf(rf: RF, prev: RF, step: RFResize, vin: Vol, out: Vol,
             dv.Derivation("rf_jump" + suffix, "jump" + tag, "j·q", f"{_num(j0)}·{q}",
                           stride[ax], {"j": j0, "q": float(x.q)},
                           "q: input pixels between neighbouring units, "
-                          + ("(H − 1)/(H′ − 1): aligned corners" if aligned and m > 1 else "H/H′")),
+                          + (f"({side} − 1)/({side}′ − 1): aligned corners" if aligned and m > 1
+                             else f"{side}/{side}′")),
             dv.Derivation("rf_start" + suffix, "first centre" + tag, "c + a·j",
                           f"{_num(c0)} + {a}·{_num(j0)}", start[ax],
                           {"c": c0, "a": float(x.a), "j": j0},
@@ -173,8 +178,9 @@ def _resize_rf(rf: RF, prev: RF, step: RFResize, vin: Vol, out: Vol,
 
 def _frac(v: Fraction) -> str:
     """A fraction in a formula: whole as an int, else n/d (in parentheses when negative)."""
-    text = str(v.numerator) if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
-    return f"({text})" if v < 0 else text
+    n = abs(v.numerator)
+    text = str(n) if v.denominator == 1 else f"{n}/{v.denominator}"
+    return f"(−{text})" if v < 0 else text
 
 
 def _upsampling_rf(rf: RF, prev: RF, step: RFStep) -> list[dv.Derivation]:
@@ -260,7 +266,8 @@ def convention_figures(row: LayerRow, ins: list[Vol]) -> list[dv.Derivation]:
             by_cat = lg.ledger(row, ins)
             how = "unknown (an opaque layer: left out)" if work is None else \
                 " + ".join(f"{cat} {by_cat[cat]:,}" for cat in lg.CATEGORIES if by_cat[cat])
-            parts.append(f"everything {how or 'nothing'}" + ("" if work is None else f" = {n:,}"))
+            parts.append("everything " + (f"{how} = {n:,}" if how else "0 (no arithmetic)")
+                         if work is not None else f"everything {how}")
             continue
         extra = added[key]
         how = ("2·MACs" if c.factor == 2 else "MACs") + "".join(
@@ -300,7 +307,10 @@ def ledger_figures(work: list[Item]) -> list[dv.Derivation]:
         said[-1] += ", ".join(whats)
     text = "; ".join(said)
     figs.append(dv.Derivation("ops_by", "counted by", text, "", text, {},
-                              "everything counts all of these"))
+                              "everything counts all of these; flopcounter's 2 per product is "
+                              "the products, their sums and one add more per output, a bias's "
+                              "where there is one" if any("flopcounter" in i.by for i in work)
+                              else "everything counts all of these"))
     return figs
 
 

@@ -67,6 +67,21 @@ FIGURES: dict[str, Figure] = {f.key: f for f in (
            "the receptive field's side at the output", output_rf),
 )}
 
+def under(text: str, key: str, convention: str) -> str:
+    """``text`` naming figure ``key``, as counted under ``convention``: the MACs of a convention
+    other than torchvision's (or flopcounter's, which doubles the same MACs) say whose they are,
+    the everything convention's are operations (docs/definitions.md, "Counting conventions"):
+    "MACs per image (fvcore)", "operations per image (everything)", "FLOPs (FlopCounterMode's)"."""
+    if key in ("macs", "batch_macs"):
+        if convention == "everything":
+            return text.replace("MACs", "operations") + " (everything)"
+        return text if convention in ("torchvision", "flopcounter") else f"{text} ({convention})"
+    if key == "flops" and convention != "torchvision":
+        return text.replace("2 × MACs", "2 × operations") + (
+            " (FlopCounterMode's)" if convention == "flopcounter" else f" ({convention})")
+    return text
+
+
 ALIASES: dict[str, str] = {
     "parameters": "params", "peak": "peak_bytes", "peak_activations": "peak_bytes",
     "weights": "param_bytes", "memory": "total_bytes", "total": "total_bytes",

@@ -7,7 +7,9 @@ tanh, square root, power; ``cmp``, comparisons and max), what the work is, its f
 number, and which of the other conventions count that work. A convention that counts a MAC
 counts a multiply and, for flopcounter, its add: the ledger's ``mul`` of a conv, fc, linear or
 attention is exactly archcalc's MACs, and its ``add`` sums the products (MACs − E where a sum of
-k products needs k − 1 additions), plus one per output where a bias is added.
+k products needs k − 1 additions), plus one per output where a bias is added. flopcounter's
+2·MACs is the products, their sums and one add more per output: the bias's where there is one
+(without a bias, one per output more than the work done).
 
 Not counted anywhere: sign flips, moves and copies (views, concatenation, padding, nearest
 upsampling, the token ops) and the index arithmetic of windows. An ``opaque`` layer (an ONNX
@@ -51,8 +53,8 @@ def _dot(what: str, muls: int, mul_f: str, sums: int, n_f: str, bias: bool) -> l
     items = [Item("mul", f"{what} products (the MACs)", mul_f, muls, MACS),
              Item("add", f"{what} sums (k − 1 for k products)",
                   f"{mul_f} − {n_f}", muls - sums, ("flopcounter",))]
-    if bias:
-        items.append(Item("add", f"{what} bias", n_f, sums))
+    if bias:       # flopcounter's 2 per product: the k − 1 sums and one add more, the bias's
+        items.append(Item("add", f"{what} bias", n_f, sums, ("flopcounter",)))
     return items
 
 

@@ -235,8 +235,31 @@ def uncounted(net: Network, rows: dict[str, LayerRow]) -> Iterable[Diagnostic]:
                     "where its size is dynamic")
 
 
+def token_slips(net: Network, rows: dict[str, LayerRow]) -> Iterable[Diagnostic]:
+    """Token ops that run but are likely not what was meant: a patch merge of a token sequence
+    (1×N×C: it pairs neighbouring tokens with the zero row of padding; Swin merges maps), and a
+    shifted window as large as the map (the shift then only rolls the map: torchvision's Swin
+    drops it; the counts are the same either way)."""
+    for layer in net.layers:
+        row = rows.get(layer.name)
+        if row is None or not row.inputs:
+            continue
+        h, w, _ = rows[row.inputs[0]].output
+        if layer.op == "patch_merge" and h == 1 and w > 1:
+            yield _warn(layer, f"patch_merge of a token sequence 1×{w}: it merges 2×2 places of "
+                        "a map, here each token with its neighbour and a row of padding",
+                        "make the sequence a map first: {op: untokens} (size: [h, w] where it "
+                        "is not square)")
+        if layer.op == "attention" and layer.attrs["window"] and any(layer.attrs["shift"]) \
+                and tuple(layer.attrs["window"]) == (h, w):
+            yield _warn(layer, f"a shifted {h}×{w} window over a {h}×{w} map: the shift only "
+                        "rolls the map (torchvision's Swin drops it at this size; the counts "
+                        "are the same)", "drop the shift, or keep it to match an "
+                        "implementation that rolls")
+
+
 CHECKS = (rounding_effects, collapsed_early, fc_dominates, misaligned_merges, unread_outputs,
-          uncounted)
+          uncounted, token_slips)
 
 
 def lint(net: Network, rows: list[LayerRow]) -> list[Diagnostic]:

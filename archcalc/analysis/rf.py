@@ -148,7 +148,9 @@ def at_output(report: Report, outputs: Sequence[str] | None = None) -> tuple[str
     """(layer, RF) of the receptive field "at the output": for each output layer the RF of the
     output, or where it is global (a classifier's), of the last layer before it (walking back
     along first inputs) whose RF is local; of several outputs, the largest. None where there is
-    no local RF at all."""
+    no local RF at all, or where an output's field was made global by a global attention (a
+    transformer's features see the whole image: the patch embedding's window before them is
+    no field of theirs)."""
     by_name = {r.name: r for r in report.layers}
     if not outputs:
         read = {s for r in report.layers for s in r.inputs}
@@ -159,6 +161,8 @@ def at_output(report: Report, outputs: Sequence[str] | None = None) -> tuple[str
     for name in outputs:
         row = by_name.get(name)
         while row is not None and row.rf.is_global:
+            if row.op == "attention" and not by_name[row.inputs[0]].rf.is_global:
+                return None                # global attention: the features see everything
             row = by_name.get(row.inputs[0]) if row.inputs else None
         if row is not None and row.rf.size is not None and \
                 (best is None or max(row.rf.size) > widest):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from ..analysis.figures import FIGURES, Figure, lookup
+from ..analysis.figures import FIGURES, Figure, lookup, under
 from ..errors import OPTIONS, Diagnostic, SourcePos, error
 from ..graph import Network
 from ..report import Report
@@ -105,8 +105,9 @@ def exceeded(budgets: Sequence[Budget], report: Report, option_of: Any = None,
         opt = option_of(b) if option_of else b.name
         pos, layer, hint = _place(b, report, net)
         exact = f"{b.limit:,} B" if b.figure.kind == "bytes" else f"{b.limit:,}"
+        what = under(b.figure.what, b.figure.key, report.settings.convention)
         out.append(Diagnostic(
-            "error", f"over budget: {b.figure.what} {b.show(v)}, limit {opt} {b.text} "
+            "error", f"over budget: {what} {b.show(v)}, limit {opt} {b.text} "
                      f"(= {exact}): {b.show(by)} over{pct}", pos, hint, layer))
     return out
 

@@ -238,12 +238,17 @@ def question(design: Design, maximize: str, step: Any = None, least: Any = None,
                                                  if name == "res" else
                                                  2 ** 31 if integer else 1000.0)
     note = None
-    if name == "res" and step is None and least is None and not net.size_dependent:
-        # where few input sizes are valid (AlexNet: N ≡ 35 mod 192), search only those: the
-        # rule archcalc sizes derives, from the strides, over the first sizes
+    if name == "res" and step is None and least is None:
+        # where few input sizes are valid (AlexNet: N ≡ 35 mod 192; Swin-T: multiples of 224),
+        # search only those: the rule archcalc sizes derives, from the strides, over the first
+        # sizes. A spec whose layers depend on the size (Swin's shift, dropped where a window
+        # fills the map) is searched on the grid of its rule as read at its own size; each
+        # value is still read and checked at that size.
         found = valid_sizes_rule(net)
         if found is not None:
             least_v, step_v, note = found
+            if net.size_dependent:
+                note += f" (as read at {net.input[0]}: its layers depend on the size)"
     if most_v < least_v:
         raise error(f"--max {most_v} is less than --min {least_v}: no value to try", OPTIONS,
                     hint="give --max above --min", kind="usage")
@@ -286,7 +291,8 @@ def fit(design: Design, budgets: Sequence[Budget], q: Question) -> Fit:
         except ArchcalcError as exc:
             if exc.kind != "spec":
                 raise
-            d = exc.diagnostics[0] if exc.diagnostics else None
+            d = next((x for x in exc.diagnostics if x.severity == "error"),
+                     exc.diagnostics[0] if exc.diagnostics else None)    # an error, not a warning
             return Probe(v, "invalid", message=(f"{d.layer}: " if d and d.layer else "")
                          + (d.message if d else "the spec cannot be built"))
 

@@ -4,8 +4,9 @@
 Every size in a range is run through the analysis pass (``analysis.walk`` with that input: the
 shape rules of the rounding rule in force, no re-reading of the spec unless its layers are
 computed from the input's size). A valid size gets its final feature map (the output of the last
-layer whose receptive field is not global: 7×7×2048 for ResNet-50 at 224) and that map's
-receptive field; the invalid ones are grouped by the first layer that refuses them.
+layer whose receptive field is not global, or that still has more than one place: 7×7×2048 for
+ResNet-50 at 224, the 197 tokens of ViT-B/16's last block, whose field attention made global)
+and that map's receptive field; the invalid ones are grouped by the first layer that refuses them.
 
 The rule is solved, not guessed: along each path a layer with stride s whose input advances by a
 jump J input pixels per unit (the receptive field's stride) divides an input that is an affine
@@ -86,7 +87,8 @@ def evaluate(net: Network, sizes: Iterable[int], axis: str = "square",
             try:
                 this = reload(vol)
             except ArchcalcError as exc:
-                d = exc.diagnostics[0] if exc.diagnostics else None
+                d = next((x for x in exc.diagnostics if x.severity == "error"),
+                         exc.diagnostics[0] if exc.diagnostics else None)
                 out.append(Size(n, vol, False, d.layer if d else None,
                                 d.message if d else "the spec cannot be built"))
                 continue
@@ -101,8 +103,8 @@ def evaluate(net: Network, sizes: Iterable[int], axis: str = "square",
             out.append(Size(n, vol, False, d.layer, d.message))
             continue
         feature = None
-        for row in rows:
-            if not row.rf.is_global and not row.train_only:
+        for row in rows:       # the last map (or token sequence) before a head pools it away
+            if not row.train_only and (not row.rf.is_global or row.output[0] * row.output[1] > 1):
                 feature = row
         names = set(this.outputs)
         outs = {row.name: row.output for row in rows if row.name in names}
@@ -163,6 +165,10 @@ def stride_period(net: Network, n: int, axis: str = "square") -> int | None:
                 if r.stride is not None)
         if isinstance(layer.opdef, Windowed):
             s = layer.attrs["stride"][ax]
+        elif layer.op == "attention" and (layer.attrs["window"] or layer.attrs["grid"]):
+            s = (layer.attrs["window"] or layer.attrs["grid"])[ax]   # M divides the map
+        elif layer.op == "pixel_unshuffle":
+            s = layer.attrs["factor"]
         else:           # (adaptive pooling takes any input: PyTorch's uneven windows)
             continue
         p = (j * s).numerator
@@ -387,8 +393,13 @@ def sizes(design: Design, wanted: range, axis: str = "square",
         rule = Rule("not derived (the range is sampled)")
     elif reload is None:        # the strides' rule, checked beyond the range where it must be
         rule = strides_rule(net, dict(valid), lo, hi, axis, min_output)
-    if rule is None:            # what the range shows (a spec read again for each size)
-        rule = derive(valid, lo, hi, None)
+    if rule is None:            # what the range shows (a spec read again for each size),
+        # from the strides of the network read at its first valid size where they show twice
+        first = next((n for n in every if valid.get(n)), None)
+        period = None
+        if reload is not None and first is not None and len(valid) == len(every):
+            period = stride_period(reload(_input(net.input, first, axis)), first, axis)
+        rule = derive(valid, lo, hi, period)
     shown = [by_n[n] for n in wanted]
     return Sizes(net, wanted, lo, hi, axis, min_output, rule, shown, refused(shown))
 

@@ -118,6 +118,11 @@ class Attention(Op):
         part = a["window"] or a["grid"]
         if part:
             what = "window" if a["window"] else "grid"
+            if h == 1 and w > 1 and part[0] > 1:
+                raise error(f"a {what} partitions a map H×W, the input is a token sequence "
+                            f"1×{w}", **where,
+                            hint="make it a map first ({op: untokens}), or attend over the "
+                                 f"whole sequence (leave {what} out)")
             for size, m, axis in ((h, part[0], "height"), (w, part[1], "width")):
                 if m > size:
                     raise error(f"the {m}-wide {what} is larger than the map's {axis} {size}",
@@ -170,8 +175,11 @@ class Attention(Op):
     def rf_step(self, a: Attrs, ins: Sequence[Vol]) -> RFStep | RFKind:
         if not a["window"] or tuple(a["window"]) == tuple(ins[0][:2]):    # one window: global
             return GLOBAL
+        # a token sees its M×M window, aligned to the M grid (moved by the shift): the farthest
+        # token of it is up to M − 1 away on either side, so the envelope centred on each token
+        # that holds every token's window is 2M − 1 wide (docs/definitions.md)
         mh, mw = a["window"]
-        return RFStep((mh, mw), (1, 1), ((mh - 1) / 2, (mw - 1) / 2))
+        return RFStep((2 * mh - 1, 2 * mw - 1), (1, 1), (mh - 1, mw - 1))
 
     def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
                 rounding: str) -> list[dv.Derivation]:

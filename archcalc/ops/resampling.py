@@ -514,8 +514,10 @@ class PixelShuffle(_ByFactor):
         if c % (r * r):
             raise error(f"pixel_shuffle by {r} needs channels divisible by {r}·{r} = {r * r}, "
                         f"the input has {counted(c, 'channel')}", at.pos, layer=at.layer,
-                        hint=f"give the layer before it {(c // (r * r) + 1) * r * r} or "
-                             f"{max(1, c // (r * r)) * r * r} filters")
+                        hint=f"give {at.inputs[0] if at.inputs else 'its input'} "
+                             + " or ".join(str(n) for n in sorted({
+                                 max(1, c // (r * r)) * r * r, (c // (r * r) + 1) * r * r}))
+                             + " channels")
         return (h * r, w * r, c // (r * r))
 
     def rf_step(self, a: Attrs, ins: Sequence[Vol]) -> RFStep | RFKind:

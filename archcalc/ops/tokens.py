@@ -186,9 +186,13 @@ class TakeToken(Op):
     def shape(self, a: Attrs, ins: Sequence[Vol], at: At) -> Vol:
         h, n, c = ins[0]
         i = a["index"]
-        if h != 1 or not -n <= i < n:
-            raise error(f"take_token index {i} of a {h}×{n}×{c} input", at.pos, layer=at.layer,
-                        hint="it reads a token sequence 1×N×C with -N ≤ index < N")
+        if h != 1:
+            raise error(f"take_token reads a token sequence 1×N×C, the input is a {h}×{n}×{c} "
+                        "map", at.pos, layer=at.layer,
+                        hint="make the map a sequence first: {op: tokens}")
+        if not -n <= i < n:
+            raise error(f"take_token index {i} of a sequence of {counted(n, 'token')}",
+                        at.pos, layer=at.layer, hint=f"give an index from {-n} to {n - 1}")
         return (1, 1, c)
 
     def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
+from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 from ..errors import ArchcalcError, Diagnostic, Places, SourcePos, error
@@ -23,6 +25,7 @@ from .base import (
     window_ok,
     window_out,
 )
+from .resampling import ResizeAxis, RFResize
 from .values import Pair, Vol, as_bool, as_int, as_padding, as_pair, as_rounding
 
 
@@ -450,6 +453,19 @@ def adaptive_windows(n: int, out: int) -> list[tuple[int, int]]:
     return [(i * n // out, -(-(i + 1) * n // out)) for i in range(out)]
 
 
+@lru_cache(maxsize=512)
+def adaptive_axis(n: int, m: int) -> ResizeAxis:
+    """The field step of adaptive pooling from ``n`` to ``m`` places along one axis, as a
+    resize's (:func:`~archcalc.ops.resampling.resize_axis`): cells centred at a + o·q with
+    q = n/m and a = (q − 1)/2, each window within d of its cell's centre (exact: in integers over
+    2m). Equal windows (m divides n) give the average pool's step: d = (q − 1)/2."""
+    reach = 0
+    for i, (s, e) in enumerate(adaptive_windows(n, m)):
+        c = (2 * i + 1) * n - m                        # the centre, times 2m
+        reach = max(reach, c - 2 * m * s, 2 * m * (e - 1) - c)
+    return ResizeAxis(Fraction(n, m), Fraction(n - m, 2 * m), Fraction(reach, 2 * m))
+
+
 class AdaptiveAvgPool(Op):
     """Average pooling to a fixed output size (torchvision's AlexNet and VGG use 6×6 and 7×7;
     ``nn.AdaptiveAvgPool2d(1)`` is torchvision's global average pool).
@@ -458,9 +474,9 @@ class AdaptiveAvgPool(Op):
     output size divides the input's, an average pool with kernel = stride = input/output; else
     uneven, overlapping windows (GoogLeNet's and Inception's auxiliary heads pool 14×14 to 4×4
     with windows [0, 4), [3, 7), [7, 11), [10, 14)). Its receptive field: global where the
-    output is 1×1 (one window over the whole input, as global_avgpool); otherwise the window
-    step of its largest window at a stride of ⌊input/output⌋ (exact for equal windows; for
-    uneven ones a bound, docs/definitions.md)."""
+    output is 1×1 (one window over the whole input, as global_avgpool); otherwise the step of
+    :func:`adaptive_axis`: cells input/output apart, each window within d of its cell's centre
+    (for equal windows the average pool's step; docs/definitions.md)."""
     kind = "adaptive_avgpool"
     names = ("adaptive_avg_pool", "adaptiveavgpool2d")
     ATTRS = {"output": REQUIRED}
@@ -484,9 +500,7 @@ class AdaptiveAvgPool(Op):
         if tuple(a["output"]) == (1, 1):       # one window over everything: global pooling
             return GLOBAL
         (h, w, _), (oh, ow) = ins[0], a["output"]
-        k = (max(e - s for s, e in adaptive_windows(h, oh)),
-             max(e - s for s, e in adaptive_windows(w, ow)))
-        return RFStep(k, self.window(a, ins[0]), (0, 0))
+        return RFResize((adaptive_axis(h, oh), adaptive_axis(w, ow)))
 
     def explain(self, a: Attrs, ins: Sequence[Vol], out: Vol,
                 rounding: str) -> list[dv.Derivation]:

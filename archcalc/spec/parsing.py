@@ -28,7 +28,9 @@ from .text import (
     line_positions,
     parse_items,
 )
+from .ultralytics import is_ultralytics, looks_like_ultralytics, parse_ultralytics
 from .yaml import compose, parse_yaml
+from .yaml.compose import compose_yaml
 
 DEFAULT_INPUT = (224, 224, 3)
 _YAML_HINT = re.compile(r"^\s*(layers|name|input|blocks|defaults)\s*:", re.M)
@@ -62,6 +64,18 @@ def parse_text(text: str, opts: LoadOptions = LoadOptions(), *, file: str = "<sp
     d, overrides = _defaults(opts)
     vol = opts.input
     params = dict(opts.params)
+    if language in (None, "yaml") and looks_like_ultralytics(text):
+        document = None if parsed is None else parsed.get("ultralytics")
+        if document is None:
+            document = compose_yaml(text, file)
+            if parsed is not None:
+                parsed["ultralytics"] = document
+        if is_ultralytics(document):
+            if opts.column is not None:
+                raise error("--column applies to column tables, not Ultralytics models",
+                            OPTIONS, kind="usage")
+            return _finish(parse_ultralytics(document, file, vol, name, default_name, params,
+                                             opts.rounding), vol is not None, opts)
     if language is None:
         table = looks_like_table(text)
         language = "table" if table else "yaml" if _YAML_HINT.search(text) else "string"

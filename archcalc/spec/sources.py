@@ -198,11 +198,35 @@ def open_source(arg: str, label: str = "<spec>") -> Source:
             raise error(f"no such file: {arg}", SourcePos(arg), kind="io",
                         hint=f"a shipped network has that name: give it alone, {name}, from "
                              "any folder (archcalc specs lists them)")
+        unified = _scaled_name(arg)
+        if unified is not None:     # yolov8n.yaml: yolov8.yaml at scale n, as Ultralytics reads it
+            return Source(arg, "file", unified, read_text(unified), unified)
         return Source(arg, "file", arg, read_text(arg), arg)         # the error it gives
     shipped = find_shipped(arg)
     if shipped is not None:
         return Source(arg, "shipped", shipped, read_text(shipped), arg)
     return Source(arg, "string", None, arg, label)
+
+
+def _scaled_name(arg: str) -> str | None:
+    """For a missing ``yolov8n.yaml``: the Ultralytics model file ``yolov8.yaml`` beside it,
+    which Ultralytics reads at the scale the name gives (the front-end takes the scale from the
+    name asked for); None where there is none."""
+    folder, base = os.path.split(arg)
+    stem, ext = os.path.splitext(base)
+    if ext.lower() not in (".yaml", ".yml"):
+        return None
+    unified = re.sub(r"(\d+)([nslmx])(.+)?$", r"\1\3", stem)
+    path = os.path.join(folder, unified + ext)
+    if unified == stem or not os.path.isfile(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read(MAX_FILE_BYTES)
+    except (OSError, UnicodeDecodeError):
+        return None
+    from .ultralytics import looks_like_ultralytics
+    return path if looks_like_ultralytics(text) else None
 
 
 def load_source(src: Source, options: LoadOptions = LoadOptions()
@@ -218,7 +242,8 @@ def load_source(src: Source, options: LoadOptions = LoadOptions()
             raise _as_a_name(src.arg, exc) from None
     path = src.path or src.label
     language = "yaml" if os.path.splitext(path)[1].lower() in (".yaml", ".yml") else None
-    default = None if src.kind == "stdin" else os.path.splitext(os.path.basename(path))[0]
+    named = src.arg if src.kind == "file" else path     # (yolov8n.yaml read from yolov8.yaml)
+    default = None if src.kind == "stdin" else os.path.splitext(os.path.basename(named))[0]
     return _with_column(lambda o: parse_text(text, o, file=src.label, language=language,
                                              default_name=default, parsed=src.parsed), options)
 

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal, overload
 
+from ..analysis.figures import under
 from ..report import SCHEMA, Report
 from ..units import bytes_exact, human_bytes, human_count
 from .text import Justify, Step, fit_columns, md_cell, plain_table, width_of
@@ -75,7 +76,10 @@ def compare_rows(entries: Sequence[Entry], short: bool = False,
     (Markdown), or where ``short`` rounded ones such as 138.36M; these two give the receptive
     field as size /stride ("212 /32")."""
     rows = [["", *compare_keys(entries)]]
+    counted = {e[0].settings.convention for e in entries}
     for label, key, _ in COMPARE_ROWS:
+        if key is not None and len(counted) == 1:        # one convention: the rows say it
+            label = under(label, key, next(iter(counted)))
         if key is None:
             rows.append([label, *[str(e[1]) for e in entries]])
         elif key == "rf":
@@ -114,6 +118,7 @@ def render_compare(entries: Sequence[Entry], fmt: str = "table",
         keys = rows[0][1:]
         return json.dumps({"schema": SCHEMA, "networks": {
             k: {"name": e[0].name, "source": e[2] if len(e) > 2 else None,
+                "convention": e[0].settings.convention,
                 "weight_layers": e[1], **e[0].totals.to_dict(), "rf": _rf(e[0])[1]}
             for k, e in zip(keys, entries)}}, indent=2)
     if fmt == "csv":

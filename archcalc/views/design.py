@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from ..analysis.figures import under
 from ..report import SCHEMA
 from ..units import human_bytes, human_count
 from .text import Step, cell_width, fit_columns, plain_measure, plain_table, wrap_text
@@ -128,7 +129,8 @@ def fit_document(r: Any, limits: list, netname: str, settings: Any,
                  rule_note: str | None) -> dict[str, Any]:
     return {"schema": SCHEMA, "name": netname, "maximize": r.name,
             "budgets": [{"budget": b.name, "limit": b.limit, "text": b.text} for b in limits],
-            "settings": {k: getattr(settings, k) for k in ("dtype", "batch", "optimizer")},
+            "settings": {k: getattr(settings, k) for k in ("dtype", "batch", "optimizer",
+                                                            "convention")},
             "grid": list(r.grid), "sizes_rule": rule_note,
             "answer": _probe(r.answer, limits), "past": _probe(r.past, limits),
             "next_valid": _probe(r.next_valid, limits),
@@ -162,7 +164,9 @@ def fit_text(r: Any, limits: list, netname: str, settings: Any,
     within = ", ".join(f"{b.name} ≤ {b.text}" for b in limits)
     out = [f"{netname}: the largest {r.name} with {within} ({settings.dtype}, "
            f"{settings.optimizer}" + (f", batch {settings.batch}" if r.name != "batch"
-                                      else "") + ")"]
+                                      else "")
+           + ("" if settings.convention == "torchvision" else
+              f", MACs counted as {settings.convention}") + ")"]
     if r.answer is None:
         out.append(f"answer: none: {r.name} = {r.lowest.value} already "
                    + ("exceeds it" if r.lowest.status == "over"
@@ -178,15 +182,16 @@ def fit_text(r: Any, limits: list, netname: str, settings: Any,
     header = ["", *[f"{r.name} = {p.value}" + (f" ({label})" if label else "")
                     for label, p in cols]]
     rows = []
+    counted = settings.convention
     for b in limits:
-        rows.append([f"{b.name} (≤ {b.text})", *[
+        rows.append([f"{under(b.name, b.figure.key, counted)} (≤ {b.text})", *[
             "invalid" if p.report is None else
             f"{_budget_figure(b, b.value(p.report))} "
             f"{'ok' if b.value(p.report) <= b.limit else 'OVER'}" for _, p in cols]])
     for label, attr, kind in _SHOWN:
         if any(b.figure.key == attr for b in limits):
             continue
-        rows.append([label, *["-" if p.report is None else
+        rows.append([under(label, attr, counted), *["-" if p.report is None else
                               _figure(kind, getattr(p.report.totals, attr)) for _, p in cols]])
     if cols:
         wraps: list[Step] = [(k, "wrap", 10) for k in range(len(header) - 1, -1, -1)]

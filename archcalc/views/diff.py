@@ -115,8 +115,8 @@ def layer_rows(d: Diff, fold_blocks: bool = True) -> list[list[str]]:
         else:
             changes = "; ".join(f"{c.key} {_value(c.before)} → {_value(c.after)}"
                                 for c in r.changes if c.key != "name")
-            if r.matched == "structure":
-                changes = "(matched by structure) " + changes
+            # (a row matched by structure shows both names, a → b; the line above the table
+            # says how many were)
         out.append([MARK[r.status], name, op, changes.strip(),
                     _arrow(*f["output"], _vol), _arrow(*f["params"], _count),
                     signed(r.delta("params")), _arrow(*f["macs"], _count),

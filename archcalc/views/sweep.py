@@ -53,9 +53,11 @@ class Writer:
     hidden; an invalid variant's message is cut to the line (None: every column, whole lines)."""
 
     def __init__(self, out: TextIO, fmt: str, names: Sequence[str], count: int,
-                 keys: Sequence[str], widths: dict | None = None, width: int | None = None):
+                 keys: Sequence[str], widths: dict | None = None, width: int | None = None,
+                 convention: str = "torchvision"):
         self.out, self.fmt, self.names, self.keys = out, fmt, list(names), list(keys)
         self.width = width
+        self.convention = convention       # what the MACs count (said above a table)
         self.hidden: list[str] = []
         if fmt == "csv":
             self.csv = csv.writer(out, lineterminator="\n")
@@ -72,6 +74,10 @@ class Writer:
         if self.fmt == "csv":
             self.csv.writerow(["variant", *self.names, "ok", *self.keys, "error", "error_layer"])
         elif self.fmt == "table":
+            if self.convention != "torchvision" and "macs" in self.shown:
+                what = "operations" if self.convention == "everything" else "counted"
+                self.out.write(f"(MACs: {what} under the {self.convention} convention, "
+                               "docs/definitions.md)\n")
             if self.hidden:
                 import textwrap
                 note = (f"(hidden at {self.width} columns: "
@@ -109,6 +115,8 @@ class Writer:
             self.out.write(self._fit("  ".join(cells)) + "\n")
         else:
             doc = {"variant": r.variant, "settings": r.settings, "ok": r.error is None}
+            if self.convention != "torchvision":
+                doc["convention"] = self.convention
             doc.update({k: (r.figures or {}).get(k) for k in self.keys})
             doc["error"] = r.error
             self.out.write(json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n")

@@ -103,15 +103,29 @@ def _take(text: str, n: int, from_end: bool = False) -> str:
 
 def shorten(text: str, n: int, where: str = "end") -> str:
     """``text`` in at most ``n`` columns: whole where it fits, else cut with … at its end or (for
-    names, whose end tells them apart: ``Mixed_5b/br…dbl_1/conv``) in its middle."""
+    names, whose end tells them apart: ``Mixed_5b/br…dbl_1/conv``) in its middle, keeping the
+    last index before the last part where it can (``encoder.…11/self_attention``)."""
     if cell_width(text) <= n:
         return text
     if n <= 1:
         return "…"[:n]
     if where == "middle":
+        # a name's end tells siblings apart, and so does the last index before its last part
+        # (the block: encoder_layer_11/self_attention): keep from that index on where the rest
+        # leaves room for a head (en…11/self_attention), else cut in the middle
+        cut = max(text.rfind("."), text.rfind("/"))
+        found = list(_DIGITS.finditer(text, 0, cut)) if cut > 0 else []
+        if found:
+            tail = text[found[-1].start():]
+            head = n - 1 - cell_width(tail)
+            if head >= 1:
+                return _take(text, head) + "…" + tail
         head = (n - 1) // 2
         return _take(text, head) + "…" + _take(text, n - 1 - head, from_end=True)
     return _take(text, n - 1) + "…"
+
+
+_DIGITS = re.compile(r"\d+")
 
 _NUMBER = re.compile(r"[(\[]*[+−-]?\d[\d,.]*[%KMGTPE]?[)\],;:]*")
 

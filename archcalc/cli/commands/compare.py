@@ -52,8 +52,8 @@ def compare(
     fmt = choice(format, FORMATS, "--format")
     from ...analysis import conventions
     from ...views.compare import render_compare
-    names = [conventions.lookup(c).key for c in convention.split(",") if c.strip()] or \
-        [conventions.DEFAULT]
+    names = list(dict.fromkeys(conventions.lookup(c).key for c in convention.split(",")
+                               if c.strip())) or [conventions.DEFAULT]     # each once
     entries = []
     for net, report, shown in read_all(specs, opts):
         for key in names:

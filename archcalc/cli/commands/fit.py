@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import typer
 
+from ...analysis.figures import under
 from ...design import fit as ft
 from ...design.budgets import parse_budgets
 from ...design.parameters import Design
@@ -52,7 +53,8 @@ def fit(
         if fmt == "json":
             raise Finding()
         low = result.lowest
-        why = ("; ".join(f"{b.figure.what} {b.show(v)} > {b.text}" for b, v in low.over)
+        why = ("; ".join(f"{under(b.figure.what, b.figure.key, settings.convention)} "
+                         f"{b.show(v)} > {b.text}" for b, v in low.over)
                if low.status == "over" else low.message)
         raise ArchcalcError(Diagnostic(
             "error", f"nothing fits: at the least value, {q.name} = {low.value}, {why}", OPTIONS,

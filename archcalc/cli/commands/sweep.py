@@ -271,7 +271,8 @@ def _sweep(spec: str, sets: list[str], sample: Any, seed: Any, jobs: Any, format
                                 progress.advance)
         from ...views.text import terminal_width
         writer = Writer(out, fmt, space.names, len(space), job.keys, column_widths(space.axes),
-                        terminal_width() if sink is None else None)
+                        terminal_width() if sink is None else None,
+                        opts.settings.convention)
         shown = _Reservoir(PAGE_POINTS, seed) if page is not None else None
         invalid_shown: list[Result] = []    # the page is written at the end, from these
 

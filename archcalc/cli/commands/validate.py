@@ -4,6 +4,7 @@ from __future__ import annotations
 import typer
 
 from ...analysis import analyze, diagnose, problems
+from ...analysis.figures import under
 from ...errors import ArchcalcError
 from ...settings import LoadOptions
 from ...spec import load_source, open_source
@@ -74,7 +75,8 @@ def validate(
             print(fit_lines(d.render(), width))
         if checked:
             print(fit_lines("budgets: " + "; ".join(
-                f"{b.name} {b.show(v)} {'≤' if v <= b.limit else '>'} {b.text}"
+                f"{under(b.name, b.figure.key, opts.settings.convention)} {b.show(v)} "
+                f"{'≤' if v <= b.limit else '>'} {b.text}"
                 + (f" ({n})" if len(nets) > 1 else "") for n, b, v in checked), width))
         print(fit_lines(f"{names}: {doc['errors']} error{'s' * (doc['errors'] != 1)}, "
                         f"{doc['warnings']} warning{'s' * (doc['warnings'] != 1)}", width))

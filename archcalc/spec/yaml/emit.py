@@ -666,7 +666,16 @@ class Emitter:
             raise self._too_deep(bname, pos)
         bdef = self.blocks[bname]
         if not isinstance(bdef, YMap) or not isinstance(bdef.get("layers"), YList):
-            raise error(f"block {bname!r} needs a list 'layers'", self.blocks.where[bname])
+            slip = next((k for k in bdef if k not in ("params", "layers", "output")
+                         and near(k, ("layers",))), None) if isinstance(bdef, YMap) else None
+            if slip is not None:           # layer:, layres: — the list is there, misspelled
+                raise error(f"unknown key {slip!r} in block {bname!r}", bdef.key_at[slip],
+                            hint=near(slip, ("layers",)) + "a block has params, layers and "
+                                 "optionally output")
+            raise error(f"block {bname!r} needs a list 'layers'",
+                        bdef.key_at.get("layers", self.blocks.where[bname])
+                        if isinstance(bdef, YMap) else self.blocks.where[bname],
+                        hint="layers: [{op: conv, filters: $width}, …]")
         for k in bdef:
             if k not in ("params", "layers", "output"):
                 raise error(f"unknown key {k!r} in block {bname!r}", bdef.key_at[k],
