@@ -26,6 +26,7 @@ The per-op rules are keyed by op kind here; they belong beside each op in archca
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from math import ceil, prod
@@ -581,21 +582,24 @@ def _row(rows: Sequence[LayerRow], index: dict[str, int], name: str) -> LayerRow
     return rows[index[name]]
 
 
-_MODULES: dict[tuple[str, ...], list[str]] = {}
+_MODULES: dict[tuple[tuple[str, ...], str], list[str]] = {}
+_CUT = re.compile(r"[./]")
 
 
 def _modules(r: LayerRow) -> list[str]:
-    """The modules a layer runs in, innermost first: its block instances and the stage its
-    outermost instance is numbered in (``layer1.0`` → ``layer1``)."""
-    got = _MODULES.get(r.scope)
+    """The modules a layer runs in, innermost first: its block instances and every prefix of
+    its name at a dot or a slash (the shipped specs name layers by PyTorch's module paths:
+    ``layer1.0/conv1`` runs in ``layer1.0`` and ``layer1``, ``…/mlp.1`` in ``…/mlp``)."""
+    key = (r.scope, r.name)
+    got = _MODULES.get(key)
     if got is None:
-        got = list(reversed(r.scope))
-        if r.scope:
-            head, dot, tail = r.scope[0].rpartition(".")
-            if dot and tail.isdigit():
-                got.append(head)
+        mods = dict.fromkeys(reversed(r.scope))
+        cuts = [m.start() for m in _CUT.finditer(r.name)]
+        for at in reversed(cuts):
+            mods[r.name[:at]] = None
+        got = [m for m in mods if m]
         if len(_MODULES) < 65536:
-            _MODULES[r.scope] = got
+            _MODULES[key] = got
     return got
 
 
