@@ -350,7 +350,7 @@ def simulate(net: Network, rows: Sequence[LayerRow], settings: Settings, *,
             casts += r.trainable_params * low     # the weight's cast (cached, then saved)
             mem.alloc(("wcast", name), r.trainable_params * low)
             made.append(("wcast", name))
-        extra = _extras(r, micro, dt[name], device)
+        extra = _extras(r, micro, dt[name], device, amp != "off")
         if extra:
             mem.alloc(("extra", name), extra)
             made.append(("extra", name))
@@ -509,7 +509,7 @@ def _vol(rows: Sequence[LayerRow], name: str, net: Network) -> tuple[int, int, i
     raise KeyError(name)
 
 
-def _extras(r: LayerRow, micro: int, dsize: int, device: str) -> int:
+def _extras(r: LayerRow, micro: int, dsize: int, device: str, amp: bool = False) -> int:
     """Bytes an op keeps for backward besides its inputs and output."""
     op = r.op
     h, w, c = r.output
@@ -539,7 +539,10 @@ def _extras(r: LayerRow, micro: int, dsize: int, device: str) -> int:
         tokens = h * w * micro
         kept = 4 * d * tokens * dsize
         if r.attrs.get("window") or r.attrs.get("grid"):
-            return kept + r.scratch * micro * dsize
+            # under autocast the fp32 relative-position bias makes the scores fp32: the
+            # softmax is kept in fp32 and its low-precision copy for the product with V too
+            matrix = 4 + dsize if amp and r.attrs.get("relpos") else dsize
+            return kept + r.scratch * micro * matrix
         return kept + int(r.attrs.get("heads", 1)) * tokens * 4
     if op == "lrn":
         size = int(r.attrs.get("size", 5))
