@@ -23,7 +23,7 @@ from ..report import Report, Totals
 from ..settings import resolve_analysis
 from .fixes import improve
 from .lint import lint
-from .training import checkpoint_segments, simulate
+from .training import Lazy, checkpoint_segments
 from .walk import walk
 
 
@@ -98,26 +98,23 @@ def analyze(net: Network, dtype: Any = None, batch: Any = None, count_inplace: A
     acts = sum(map(attrgetter("activations"), rows)) - t_acts
     if settings.checkpoint:
         _check_targets(net, settings.checkpoint)
-    step = simulate(net, rows, settings, optimizer=settings.optimizer, amp=settings.amp,
-                     checkpoint=settings.checkpoint, accumulate=settings.accumulate,
-                     device=settings.backend)
+    # the training step is replayed when a figure of it is first asked for (Totals.training)
+    step = Lazy(net, tuple(rows), settings)
     totals = Totals(
         params=params, trainable_params=trainable, macs=macs, flops=2 * macs,
         activations=acts, activation_bytes=acts * batch_ * size,
         param_bytes=(params + buffers - t_params - t_buffers) * size,
         peak_bytes=store.peak * batch_ * size, peak_layer=store.peak_at,
-        training_bytes=step.peak,
         buffers=buffers, input_bytes=prod(net.input) * batch_ * size, batch=batch_,
         train_only_params=t_params, train_only_buffers=t_buffers, train_only_macs=t_macs,
-        train_only_activations=t_acts, saved_bytes=step.saved, inference_bytes=step.inference,
-        recompute_macs=step.recompute_macs)
+        train_only_activations=t_acts, step=step)
     if settings.convention == "torchvision":
         return Report(net.name, net.input, tuple(rows), totals, settings, tuple(diags),
-                      net.block_outputs, step)
+                      net.block_outputs)
     from .conventions import under  # the rows' MACs counted under another convention
     return under(Report(net.name, net.input, tuple(rows), totals,
                         replace(settings, convention="torchvision"), tuple(diags),
-                        net.block_outputs, step), settings.convention)
+                        net.block_outputs), settings.convention)
 
 
 def _check_targets(net: Network, targets: tuple[str, ...]) -> None:

@@ -133,6 +133,35 @@ class Training:
                  "inference", "inference_layer")}
 
 
+class Lazy:
+    """The training step of an analysed network, replayed when first asked for (``get``): the
+    analysis pass stays as fast as it was for what does not need it. Pickled, it is the
+    record."""
+
+    __slots__ = ("args", "value")
+
+    def __init__(self, net: Network, rows: Sequence[LayerRow], settings: Settings) -> None:
+        self.args: tuple[Network, Sequence[LayerRow], Settings] | None = (net, rows, settings)
+        self.value: Training | None = None
+
+    def get(self) -> Training:
+        if self.value is None:
+            assert self.args is not None
+            net, rows, s = self.args
+            self.value = simulate(net, rows, s, optimizer=s.optimizer, amp=s.amp,
+                                  checkpoint=s.checkpoint, accumulate=s.accumulate,
+                                  device=s.backend)
+            self.args = None
+        return self.value
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        return (_done, (self.get(),))
+
+
+def _done(value: Training) -> Training:
+    return value
+
+
 class _Mem:
     """Storages by key with reference counts; the running sum and its peak, with what the sum
     was made of at the peak (the storages saved for backward and the weights' gradients apart
@@ -695,4 +724,5 @@ def _chains(rows: Sequence[LayerRow]) -> dict[str, str]:
     return out
 
 
-__all__ = ["Training", "simulate", "checkpoint_segments", "SAVES", "OPTIMIZER_STATES", "AMP"]
+__all__ = ["Training", "Lazy", "simulate", "checkpoint_segments", "SAVES", "OPTIMIZER_STATES",
+           "AMP"]
