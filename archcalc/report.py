@@ -151,7 +151,6 @@ class Totals:
     param_bytes: int          # parameters and buffers that inference loads (the weights file)
     peak_bytes: int
     peak_layer: str
-    training_bytes: int
     buffers: int = 0          # BatchNorm running statistics and the like
     input_bytes: int = 0      # the input batch
     batch: int = 1
@@ -162,6 +161,36 @@ class Totals:
     train_only_buffers: int = 0
     train_only_macs: int = 0
     train_only_activations: int = 0
+    # the training step (archcalc.analysis.training.Training), made when first asked for: a
+    # Lazy (analysis) or the record itself; the figures below read it
+    step: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def training(self) -> Any:
+        """The training step, term by term (docs/training-memory.md)."""
+        step = self.step
+        return step.get() if hasattr(step, "get") else step
+
+    @property
+    def training_bytes(self) -> int:
+        """The peak of one training step as eager PyTorch holds it (weights, gradients,
+        optimizer state, what autograd saves, gradients of activations)."""
+        return int(self.training.peak)
+
+    @property
+    def saved_bytes(self) -> int:
+        """What autograd saves for the backward pass, one micro-batch."""
+        return int(self.training.saved)
+
+    @property
+    def inference_bytes(self) -> int:
+        """The inference peak of eager PyTorch: weights, buffers, input and live activations."""
+        return int(self.training.inference)
+
+    @property
+    def recompute_macs(self) -> int:
+        """The MACs checkpointed blocks run again in the backward pass, per step."""
+        return int(self.training.recompute_macs)
 
     @property
     def non_trainable_params(self) -> int:
@@ -182,9 +211,11 @@ class Totals:
         return self.activation_bytes + self.param_bytes
 
     def to_dict(self) -> dict[str, Any]:
-        d = {k: getattr(self, k) for k in self.__slots__ if k != "batch"}
+        d = {k: getattr(self, k) for k in self.__slots__ if k not in ("batch", "step")}
         d.update(non_trainable_params=self.non_trainable_params, batch_macs=self.batch_macs,
-                 forward_bytes=self.forward_bytes, total_bytes=self.total_bytes)
+                 forward_bytes=self.forward_bytes, total_bytes=self.total_bytes,
+                 training_bytes=self.training_bytes, saved_bytes=self.saved_bytes,
+                 inference_bytes=self.inference_bytes, recompute_macs=self.recompute_macs)
         return d
 
 
@@ -198,6 +229,11 @@ class Report:
     diagnostics: tuple[Diagnostic, ...] = field(default=())
     # block instance → its output layer
     block_outputs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def training(self) -> Any:
+        """The training step, term by term (archcalc.analysis.training.Training)."""
+        return self.totals.training
 
     def __getitem__(self, name: str) -> LayerRow:
         for row in self.layers:

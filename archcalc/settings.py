@@ -27,8 +27,15 @@ from .errors import NOWHERE, OPTIONS, ArchcalcError, Diagnostic, SourcePos, erro
 from .ops.values import Vol, as_bool, as_rounding, as_volume, choice
 from .units import DTYPES
 
-# state tensors an optimizer keeps per trainable parameter (the training estimate)
-OPTIMIZERS: dict[str, int] = {"sgd": 0, "momentum": 1, "adam": 2}
+# the optimizers of the training model, each with the state tensors it keeps per trainable
+# parameter at the parameter's dtype (adafactor's factored second moment and adam8bit's 8-bit
+# states are computed per weight: archcalc.analysis.training; docs/training-memory.md)
+OPTIMIZERS: dict[str, int] = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2, "adafactor": 0,
+                              "adam8bit": 0}
+# mixed precision: off (every tensor at --dtype), or autocast to bf16 or fp16 (fp32 weights)
+AMP_MODES = ("off", "bf16", "fp16")
+# the kernels the training model follows where they differ (dropout's mask, autocast's lists)
+BACKENDS = ("cuda", "cpu")
 # what the MACs figures count (the rules: archcalc.analysis.conventions; docs/definitions.md)
 CONVENTIONS = ("torchvision", "fvcore", "flopcounter", "everything")
 # what an ONNX node of an op archcalc does not know becomes
@@ -45,13 +52,18 @@ EXAMPLES = {"res": "224", "input": "224x224x3", "rounding": "floor", "batch": "3
 @dataclass(frozen=True, slots=True)
 class Settings:
     """What the analysis uses beyond the network: bytes per element, images per batch, whether
-    in-place ops get buffers of their own, and the optimizer of the training estimate."""
+    in-place ops get buffers of their own, and the training step's optimizer, mixed precision
+    (``amp``), checkpointed blocks, micro-batches (``accumulate``) and kernels (``backend``)."""
     dtype: str = "fp32"
     batch: int = 1
     count_inplace: bool = False
     optimizer: str = "adam"
     # what the MACs figures count (archcalc.analysis.conventions): torchvision's by default
     convention: str = "torchvision"
+    amp: str = "off"
+    checkpoint: tuple[str, ...] = ()
+    accumulate: int = 1
+    backend: str = "cuda"
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}
@@ -202,8 +214,9 @@ def _as_usage(fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
 def resolve(*, set: Mapping[str, Any] | None = None, input: Any = None, rounding: Any = None,
             filters: Any = None, double_after_pool: Any = None, column: Any = None,
             unknown: Any = None, dtype: Any = None, batch: Any = None, optimizer: Any = None,
-            count_inplace: Any = None, convention: Any = None, label: str = "<spec>",
-            cli: bool = False) -> LoadOptions:
+            count_inplace: Any = None, convention: Any = None, amp: Any = None,
+            checkpoint: Any = None, accumulate: Any = None, backend: Any = None,
+            label: str = "<spec>", cli: bool = False) -> LoadOptions:
     """Every setting of a request, merged and checked (the module's docstring gives the rules).
     Values are Python values or, from the command line (``cli``), the options' text. Every
     problem is one diagnostic; all of them are raised together (kind "usage")."""
@@ -253,6 +266,7 @@ def resolve(*, set: Mapping[str, Any] | None = None, input: Any = None, rounding
         p.add(f"{_spell('column', cli)} names a column, got {column!r}", "e.g. column='D'")
     settings = p.check(resolve_analysis, Settings(), dtype=dtype, batch=batch,
                        optimizer=optimizer, count_inplace=count_inplace, convention=convention,
+                       amp=amp, checkpoint=checkpoint, accumulate=accumulate, backend=backend,
                        cli=cli)
     p.raise_any()
     assert settings is not None         # resolve_analysis failed only with a diagnostic
@@ -264,7 +278,8 @@ def resolve(*, set: Mapping[str, Any] | None = None, input: Any = None, rounding
 
 def resolve_analysis(base: Settings, *, dtype: Any = None, batch: Any = None,
                      optimizer: Any = None, count_inplace: Any = None, convention: Any = None,
-                     cli: bool = False) -> Settings:
+                     amp: Any = None, checkpoint: Any = None, accumulate: Any = None,
+                     backend: Any = None, cli: bool = False) -> Settings:
     """``base`` with the analysis settings given (None keeps the base's), each checked."""
     p = _Problems()
     changes: dict[str, Any] = {}
@@ -278,6 +293,21 @@ def resolve_analysis(base: Settings, *, dtype: Any = None, batch: Any = None,
     if convention is not None:
         changes["convention"] = p.check(check_choice, convention, CONVENTIONS,
                                         _spell("convention", cli))
+    if amp is not None:
+        changes["amp"] = p.check(check_choice, "off" if amp is False else amp, AMP_MODES,
+                                 _spell("amp", cli))
+    if backend is not None:
+        changes["backend"] = p.check(check_choice, backend, BACKENDS, _spell("backend", cli))
+    if accumulate is not None:
+        changes["accumulate"] = p.check(_whole, accumulate, _spell("accumulate", cli), 1)
+    if checkpoint is not None:
+        names = [checkpoint] if isinstance(checkpoint, str) else checkpoint
+        if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+            p.add(f"{_spell('checkpoint', cli)} names blocks, got {checkpoint!r}",
+                  "e.g. checkpoint=['layer3'] (--checkpoint layer3,layer4)")
+        else:
+            changes["checkpoint"] = tuple(dict.fromkeys(
+                part.strip() for n in names for part in n.split(",") if part.strip()))
     if count_inplace is not None:
         if isinstance(count_inplace, bool):
             changes["count_inplace"] = count_inplace
@@ -360,4 +390,5 @@ def example(name: str) -> str:
 __all__ = ["Settings", "LoadOptions", "resolve", "resolve_analysis", "check_builtin", "whole",
            "parse_assignment", "parse_sets",
            "check_choice", "BUILTINS", "ANALYSIS_BUILTINS", "OPTIMIZERS", "UNKNOWN_MODES",
+           "AMP_MODES", "BACKENDS",
            "LIMIT", "NOWHERE"]

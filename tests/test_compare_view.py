@@ -20,9 +20,12 @@ VGG_PARAMS = sum(9 * c * k + k for _, c, k in VGG_CONVS) + (7 * 7 * 512 * 4096 +
 # them); activations: the 32×32×1 input, C1 and its tanh 28·28·6 each, S2 14·14·6, C3 and its
 # tanh 10·10·16 each, S4 5·5·16, C5 and tanh 120 each, F6 and tanh 84 each, output 10
 LENET_ACTS = 1024 + 2 * 4704 + 1176 + 2 * 1600 + 400 + 2 * 120 + 2 * 84 + 10
-# training memory (docs/definitions.md): 4 bytes × (params + gradients + Adam's two states +
-# activations), batch 1
-LENET_TRAINING = 4 * (61_706 * 4 + LENET_ACTS)
+# training memory (docs/training-memory.md): the training step's peak, at batch 1 in Adam's
+# step: 4 bytes × (weights + gradients + two states + the foreach step's square root of the
+# second moment: 5 × 61,706, and the input 1,024). The backward pass stays under it: even with
+# every activation and a gradient of each alive (2 × 15,626) beside weights, gradients, states
+# and input it would be 4 × (4 × 61,706 + 1,024 + 31,252), less
+LENET_TRAINING = 4 * (61_706 * 5 + 1024)
 # receptive field at the output: the last local layer's (LeNet-5: C5, 32 with stride 4, the dense
 # layers after it see everything; VGG16: pool5, 212 with stride 32)
 RF = {"lenet5": "32 /4", "vgg16": "212 /32"}
@@ -30,7 +33,8 @@ RF = {"lenet5": "32 /4", "vgg16": "212 /32"}
 
 def test_the_hand_counts():
     assert VGG_PARAMS == 138_357_544 and LENET_ACTS == 15_626
-    assert LENET_TRAINING == 1_049_800
+    assert LENET_TRAINING == 1_238_216
+    assert 4 * (4 * 61_706 + 1024 + 2 * LENET_ACTS) < LENET_TRAINING
 
 
 def _markdown_rows(text):
@@ -50,7 +54,7 @@ def test_markdown_has_every_figure_exact_with_separators():
     assert rows["MACs"] == ["416,520", f"{VGG_MACS:,}"] == ["416,520", "15,470,264,320"]
     assert rows["FLOPs"] == ["833,040", f"{2 * VGG_MACS:,}"]
     assert rows["activations"][0] == "15,626"
-    assert rows["training bytes"][0] == "1.00 MiB (1,049,800 B)"
+    assert rows["training bytes"][0] == "1.18 MiB (1,238,216 B)"
     assert rows["receptive field at the output"] == [RF["lenet5"], RF["vgg16"]]
 
 
@@ -74,7 +78,7 @@ def test_the_table_shows_the_new_figures_and_is_plain_text_on_a_pipe():
     lines = p.stdout.splitlines()
     figure = {line.split("  ")[0].strip(): line.split() for line in lines}
     assert figure["FLOPs"][-2:] == ["833.04K", "30.94G"]
-    assert figure["training bytes"][-4:] == ["1.00", "MiB"] + figure["training bytes"][-2:]
+    assert figure["training bytes"][-4:] == ["1.18", "MiB"] + figure["training bytes"][-2:]
     assert lines[-1].startswith("receptive field at the output") and \
         lines[-1].endswith("32 /4    212 /32")
     assert [line for line in lines if line != line.rstrip()] == []       # whole, plain lines

@@ -112,8 +112,9 @@ def test_unreadable_file(tmp_path):
 def test_option_errors_exit_2_and_name_the_options():
     for args, needle in ((["--input", "0x0x3"], "input size must be at least 1"),
                          (["--filters", "0"], "--filters must be a whole number ≥ 1, got 0"),
-                         (["--optimizer", "adamw"],
-                          "--optimizer must be one of sgd, momentum, adam, got 'adamw'")):
+                         (["--optimizer", "lion"],
+                          "--optimizer must be one of sgd, momentum, adam, adamw, adafactor, "
+                          "adam8bit, got 'lion'")):
         p = run_cli("summary", "C", *args)
         assert p.returncode == 2 and p.stderr.startswith("<options>: error:"), p.stderr
         assert needle in p.stderr

@@ -12,29 +12,42 @@ GIB = 1 << 30
 
 
 def test_largest_batch_under_24gib_training_bf16_adam(capsys):
-    # training_bytes = size · (params + buffers + trainable · (1 + s) + activations · batch),
-    # s = 2 for adam, size 2 for bf16: linear in the batch, so the answer is
-    # ⌊(24 GiB / 2 − (params + buffers + 3 · trainable)) / activations⌋
-    t = archcalc.analyze(archcalc.load(SPECS / "resnet50.yaml")).totals
-    fixed = t.params + t.buffers + 3 * t.trainable_params
-    want = (24 * GIB // 2 - fixed) // t.activations
+    # training_bytes is the training step's peak (docs/training-memory.md; checked against
+    # PyTorch in tests/test_train_memory.py): fit's answer is the largest batch whose peak is
+    # within the budget, one more is over it, and the peak grows with the batch
     code, out, _ = cli(capsys, "fit", "resnet50", "--budget", "peak_training=24GiB", "--dtype",
                        "bf16", "--optimizer", "adam", "--maximize", "batch", "-F", "json")
     doc = json.loads(out)
-    assert code == 0 and doc["answer"]["value"] == want and doc["monotone"] is True
+    want = doc["answer"]["value"]
+    assert code == 0 and doc["monotone"] is True
     assert doc["past"]["value"] == want + 1
-    assert doc["answer"]["totals"]["training_bytes"] == 2 * (fixed + t.activations * want)
     assert doc["answer"]["budgets"][0]["ok"] and not doc["past"]["budgets"][0]["ok"]
-    assert doc["past"]["totals"]["training_bytes"] > 24 * GIB
+    assert doc["answer"]["totals"]["training_bytes"] <= 24 * GIB \
+        < doc["past"]["totals"]["training_bytes"]
+    t = archcalc.analyze(archcalc.load(SPECS / "resnet50.yaml"), batch=want, dtype="bf16",
+                         optimizer="adam").totals
+    assert doc["answer"]["totals"]["training_bytes"] == t.training_bytes
+    # bounds from the measurement: PyTorch's ResNet-50 saves 86,121,984 B per image for the
+    # backward pass at fp32 (benchmarks/train_memory.py, batch 1), half of it at bf16: fewer
+    # than 24 GiB / 43,060,992 B ≈ 598 images fit; the gradients of activations alive beside
+    # them never reach as much again, nor do weights, gradients and Adam's states (25.6 M
+    # parameters × 2 bytes × 4 = 204 MB): more than half of it fit
+    per_image = 86_121_984 // 2
+    assert (24 * GIB - 204_000_000) // (2 * per_image) < want < 24 * GIB // per_image
 
 
 def test_24gb_is_not_24gib(capsys):
-    t = archcalc.analyze(archcalc.load(SPECS / "resnet50.yaml")).totals
-    fixed = t.params + t.buffers + 3 * t.trainable_params
-    code, out, _ = cli(capsys, "fit", "resnet50", "--budget", "training=24GB", "--dtype", "bf16",
-                       "--maximize", "batch", "-F", "json")
-    assert code == 0
-    assert json.loads(out)["answer"]["value"] == (24 * 10**9 // 2 - fixed) // t.activations
+    answers = {}
+    for budget in ("24GB", "24GiB"):
+        code, out, _ = cli(capsys, "fit", "resnet50", "--budget", f"training={budget}",
+                           "--dtype", "bf16", "--maximize", "batch", "-F", "json")
+        assert code == 0
+        doc = json.loads(out)
+        answers[budget] = doc["answer"]["value"]
+        limit = 24 * (10**9 if budget == "24GB" else GIB)
+        assert doc["answer"]["totals"]["training_bytes"] <= limit \
+            < doc["past"]["totals"]["training_bytes"]
+    assert answers["24GB"] < answers["24GiB"]
 
 
 def test_largest_vgg16_input_under_a_peak(capsys):
@@ -166,7 +179,8 @@ def test_a_decimal_budget_is_shown_in_its_own_unit(capsys):
     against 24GB read as a mistake). batch 424: 24,034,726,080 B (a newcomer's hand count)."""
     code, out, _ = cli(capsys, "fit", "resnet50", "--budget", "peak_training=24GB", "--dtype",
                        "bf16", "--optimizer", "adam", "--maximize", "batch")
-    assert code == 0 and "batch = 423" in out and "24.03 GB OVER" in out
+    line = next(x for x in out.splitlines() if x.startswith("training_bytes"))
+    assert code == 0 and " GB ok" in line and " GB OVER" in line and "GiB" not in line
 
 
 def test_res_of_a_windowed_transformer_searches_its_valid_sizes():

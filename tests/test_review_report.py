@@ -70,21 +70,36 @@ def test_live_curve_peak_is_the_reports_peak_on_shipped_specs(name):
 
 def test_training_parts_by_hand():
     # conv1 3·3·3·8 + 8 = 224 params, conv2 3·3·8·16 + 16 = 1,168: 1,392, all trainable;
-    # adam keeps 2 states; activations 192 + 512 + 128 + 256 = 1,088; fp32.
+    # adam, fp32, batch 1 (docs/training-memory.md). The peak comes in the backward pass as
+    # ReLU makes its gradient: weights 4·1,392, the input 4·192, Adam's 2 states 8·1,392,
+    # conv2's weight gradients 4·1,168 (conv1's come later), ReLU's output still kept for
+    # its backward (4·512), and the rest: conv2's output (the network's, 4·256), the gradient
+    # max pooling made of ReLU's output (4·512) and ReLU's own (4·512). Over the optimizer
+    # step's 28,608 (weights + input + 2 states + gradients + the foreach square root)
     _, rep = _report("C3D8 R M C3D16", "8x8x3")
     parts = figures.training_parts(rep)
-    assert [p.bytes for p in parts] == [4 * 1392, 4 * 1392, 4 * 2 * 1392, 4 * 1088]
-    assert sum(p.bytes for p in parts) == rep.totals.training_bytes
+    assert [(p.label, p.bytes) for p in parts] == [
+        ("weights and buffers", 4 * 1392), ("input batch", 4 * 192),
+        ("optimizer state (adam)", 8 * 1392), ("gradients", 4 * 1168),
+        ("saved for backward", 4 * 512),
+        ("other activations and their gradients", 4 * (256 + 512 + 512))]
+    assert sum(p.bytes for p in parts) == rep.totals.training_bytes == 29_312
 
 
 def test_training_parts_with_attention_by_hand(tmp_path):
     # tokens of a 4×4×8 map: 16 tokens; attention with 2 heads: q, k, v and the output
-    # projection 4·(8·8 + 8) = 288 params; the attention matrix 2·16·16 = 512 elements kept
-    # for backward beside the activations (16·8 tokens + 16·8 attention output = 256); adam, fp32
+    # projection 4·(8·8 + 8) = 288 params; adam, fp32, batch 1. Kept for backward: the tokens
+    # (the input, a view of it), q, k, v (3·8 per token) and the heads' output (8 per token):
+    # 4·8·16·4 B, a log-sum-exp per head and token (2·16·4 B). The forward pass ends with
+    # weights 1,152 + states 2,304 + input 512 + those 2,176 + the output 512 = 6,656; the
+    # backward pass adds the tokens' gradient (512) and the weights' (1,152): 8,320, over the
+    # optimizer step (1,152 + 512 + 2,304 + 1,152 + 1,152 = 6,272)
     _, rep = _report("input: 4x4x8\nlayers:\n  - {op: tokens}\n  - {op: attention, heads: 2}\n")
-    parts = figures.training_parts(rep)
-    assert [p.bytes for p in parts] == [4 * 288, 4 * 288, 4 * 2 * 288, 4 * 256, 4 * 512]
-    assert parts[-1].label == "attention matrices kept for backward"
+    parts = {p.label: p.bytes for p in figures.training_parts(rep)}
+    assert parts == {"weights and buffers": 1152, "input batch": 512,
+                     "optimizer state (adam)": 2304, "gradients": 1152,
+                     "saved for backward": 2176, "other activations and their gradients": 1024}
+    assert rep.totals.training_bytes == 8320
     spec = tmp_path / "a.yaml"
     spec.write_text("input: 4x4x8\nlayers:\n  - {op: tokens}\n  - {op: attention, heads: 2}\n")
     p = run_cli("report", str(spec), "-o", str(tmp_path / "a.html"))
@@ -304,7 +319,9 @@ def test_report_repr_html_is_a_table_of_every_layer_without_plots_or_pygal():
     n, trs, pygal, svg, script = p.stdout.split()
     # the totals: parameters, buffers (BatchNorm), MACs, FLOPs, activations, peak, inference
     # memory, training estimate: 8 lines
-    assert int(trs) == int(n) + 1 + 8             # the header, one row per layer, the totals
+    # the header, one row per layer, the totals: parameters, buffers, MACs, FLOPs, activations,
+    # peak activations, memory (inference), inference peak, training step, training terms
+    assert int(trs) == int(n) + 1 + 10
     assert (pygal, svg, script) == ("False", "False", "False")
     page = Page()
     page.feed(archcalc.analyze(archcalc.parse("C3D8 R M", "8x8x3"))._repr_html_())

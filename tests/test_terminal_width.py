@@ -122,7 +122,7 @@ def test_every_line_fits_the_terminal(printed):
 
 
 SUMMARY = ["layer", "op", "input", "output", "params", "%params", "MACs", "%MACs",
-           "activations", "RF", "trainable"]
+           "activations", "RF", "saved", "trainable"]
 
 
 def _header(text):

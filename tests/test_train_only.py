@@ -58,10 +58,13 @@ def test_totals_by_hand(tmp_path):
     assert t.train_only_activations == 26
     # the peak is while c2 runs: c1's buffer (8,192, read by c2) and c2's (4,096), fp32
     assert (t.peak_bytes, t.peak_layer) == ((8192 + 4096) * 4, "c2")
-    # inference loads every weight but the head's; training holds weights, gradients and two
-    # Adam states of all 4,052 and every activation, the head's included
+    # inference loads every weight but the head's; the training step (docs/training-memory.md)
+    # holds the weights and two Adam states of all 4,052 and runs the head too: its peak comes
+    # as the first ReLU's backward runs, with the input (3,072), the gradients of every weight
+    # but c1's (4,052 − 224), the ReLU's output kept for it (8,192), the gradient c2 made of it
+    # and the ReLU's own (8,192 each), and both heads' logits (10 each), all fp32
     assert t.param_bytes == (4052 - 170) * 4
-    assert t.training_bytes == 4 * (4052 * 4 + 19482 + 26)
+    assert t.training_bytes == 4 * (4052 * 3 + 3072 + (4052 - 224) + 3 * 8192 + 2 * 10)
 
 
 def test_inference_figures_equal_the_network_without_the_head(tmp_path):

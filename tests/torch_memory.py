@@ -64,10 +64,12 @@ class LiveBytes(TorchDispatchMode):
         return out
 
 
-def saved_bytes(model: torch.nn.Module, x: torch.Tensor) -> tuple[int, Any]:
-    """(bytes of the unique non-parameter storages saved for backward in one forward pass of
-    ``model`` on ``x``, the output)."""
-    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
+def saved_bytes(model: torch.nn.Module, x: torch.Tensor,
+                amp: torch.dtype | None = None) -> tuple[int, Any]:
+    """(bytes of the unique storages saved for backward in one forward pass of ``model`` on
+    ``x``, the output): the parameters' and buffers' storages (held anyway) are left out, the
+    input's counts where a layer saves it. ``amp``: under ``torch.autocast`` of that dtype."""
+    params = {p.untyped_storage().data_ptr() for p in [*model.parameters(), *model.buffers()]}
     seen: dict[int, int] = {}
     keep: list[torch.Tensor] = []
 
@@ -78,42 +80,62 @@ def saved_bytes(model: torch.nn.Module, x: torch.Tensor) -> tuple[int, Any]:
         keep.append(t)
         return t
 
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), _autocast(x, amp):
         out = model(x)
     return sum(seen.values()), out
 
 
 def inference_peak(model: torch.nn.Module, x: torch.Tensor) -> int:
-    """The peak of live bytes in a forward pass without autograd: the input, the weights and
-    buffers, and every activation while alive (eager PyTorch)."""
+    """The peak of live bytes in a forward pass without autograd, in eval mode: the input, the
+    weights and buffers, and every activation while alive (eager PyTorch)."""
     meter = LiveBytes()
     meter.hold([x, *model.parameters(), *model.buffers()])
-    with torch.no_grad(), meter:
-        model(x)
+    was = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), meter:
+            model(x)
+    finally:
+        model.train(was)
     return meter.peak
 
 
 def training_step(model: torch.nn.Module, x: torch.Tensor,
                   optimizer: torch.optim.Optimizer,
                   loss: Callable[[Any], torch.Tensor] | None = None,
-                  steps: int = 2) -> LiveBytes:
+                  steps: int = 2, amp: torch.dtype | None = None,
+                  accumulate: int = 1) -> LiveBytes:
     """The live bytes of ``steps`` training steps (the optimizer's state is made on the first;
     the last step's figures are the steady state's): zero_grad(set_to_none), forward, a loss
     (the output's sum by default), backward, optimizer step. The input, weights, buffers and
-    any optimizer state that exists are held from the start."""
+    any optimizer state that exists are held from the start. ``amp``: the forward pass and
+    the loss under ``torch.autocast`` of that dtype (the backward pass outside it).
+    ``accumulate``: the batch runs as that many micro-batches (slices of ``x``), each with its
+    forward and backward pass, their gradients summed before the step."""
     meter = LiveBytes()
     meter.hold([x, *model.parameters(), *model.buffers()])
+    n = x.shape[0]
+    size = -(-n // accumulate)
     with meter:
         for _ in range(steps):
             optimizer.zero_grad(set_to_none=True)
-            out = model(x)
-            value = loss(out) if loss is not None else _sum(out)
-            value.backward()
+            for start in range(0, n, size):
+                with _autocast(x, amp):
+                    out = model(x[start:start + size])
+                    value = loss(out) if loss is not None else _sum(out)
+                value.backward()
+                del out, value
             optimizer.step()
-            del out, value
     return meter
 
 
 def _sum(out: Any) -> torch.Tensor:
     parts = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
     return sum(t.float().sum() for t in parts)  # type: ignore[return-value]
+
+
+def _autocast(x: torch.Tensor, amp: torch.dtype | None) -> Any:
+    import contextlib
+    if amp is None:
+        return contextlib.nullcontext()
+    return torch.autocast(x.device.type, dtype=amp)

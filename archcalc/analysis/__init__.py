@@ -20,10 +20,10 @@ from ..bulk import paused_gc
 from ..errors import OPTIONS, ArchcalcError, Diagnostic, error
 from ..graph import Network
 from ..report import Report, Totals
-from ..settings import OPTIMIZERS, resolve_analysis
+from ..settings import resolve_analysis
 from .fixes import improve
 from .lint import lint
-from .memory import training_bytes
+from .training import Lazy, checkpoint_segments
 from .walk import walk
 
 
@@ -63,19 +63,24 @@ def problems(exc: ArchcalcError, errors_only: bool = False) -> list[Diagnostic]:
 
 @paused_gc()
 def analyze(net: Network, dtype: Any = None, batch: Any = None, count_inplace: Any = None,
-            optimizer: Any = None, convention: Any = None) -> Report:
+            optimizer: Any = None, convention: Any = None, amp: Any = None,
+            checkpoint: Any = None, accumulate: Any = None, backend: Any = None) -> Report:
     """Analyze ``net``; returns a :class:`Report` or raises :class:`ArchcalcError` with every
     error found. The settings are the network's own (``net.settings``: fp32, batch 1, adam, in
     place, unless the spec was loaded with ``set={"batch": 32}`` or the options of a command);
     ``dtype`` (bytes per element), ``batch`` (images per step), ``count_inplace`` (in-place ops
-    get buffers of their own), ``optimizer`` (the training estimate's) and ``convention`` (what
-    the MACs count: :mod:`.conventions`) replace them. Warnings are in ``report.diagnostics``."""
+    get buffers of their own), ``convention`` (what the MACs count: :mod:`.conventions`) and
+    the training step's ``optimizer`` (sgd, momentum, adam, adamw, adafactor, adam8bit),
+    ``amp`` (off, bf16, fp16: autocast), ``checkpoint`` (blocks or stages run again in the
+    backward pass), ``accumulate`` (micro-batches per step) and ``backend`` (cuda, cpu: whose
+    kernels) replace them (docs/training-memory.md). Warnings are in ``report.diagnostics``."""
     if not isinstance(net, Network):
         raise error(f"analyze takes a Network, got {type(net).__name__}", OPTIONS,
                     hint="make one first: archcalc.analyze(archcalc.parse(\"C3D64 M\")) or "
                          "archcalc.load(\"spec.yaml\")", kind="usage")
     settings = resolve_analysis(net.settings, dtype=dtype, batch=batch, optimizer=optimizer,
-                                count_inplace=count_inplace, convention=convention)
+                                count_inplace=count_inplace, convention=convention, amp=amp,
+                                checkpoint=checkpoint, accumulate=accumulate, backend=backend)
     rows, diags, errors, store = walk(net, settings.count_inplace)
     diags = improve(net, diags) + list(net.warnings)
     if errors:
@@ -91,18 +96,18 @@ def analyze(net: Network, dtype: Any = None, batch: Any = None, count_inplace: A
                                            ("params", "buffers", "macs", "activations"))
     macs = sum(map(attrgetter("macs"), rows)) - t_macs
     acts = sum(map(attrgetter("activations"), rows)) - t_acts
-    kept = sum(map(attrgetter("scratch"), rows))        # attention matrices, kept for backward
+    if settings.checkpoint:
+        _check_targets(net, settings.checkpoint)
+    # the training step is replayed when a figure of it is first asked for (Totals.training)
+    step = Lazy(net, tuple(rows), settings)
     totals = Totals(
         params=params, trainable_params=trainable, macs=macs, flops=2 * macs,
         activations=acts, activation_bytes=acts * batch_ * size,
         param_bytes=(params + buffers - t_params - t_buffers) * size,
         peak_bytes=store.peak * batch_ * size, peak_layer=store.peak_at,
-        training_bytes=training_bytes(params + buffers, trainable, (acts + t_acts + kept) * batch_,
-                                      size,
-                                      OPTIMIZERS[settings.optimizer]),
         buffers=buffers, input_bytes=prod(net.input) * batch_ * size, batch=batch_,
         train_only_params=t_params, train_only_buffers=t_buffers, train_only_macs=t_macs,
-        train_only_activations=t_acts)
+        train_only_activations=t_acts, step=step)
     if settings.convention == "torchvision":
         return Report(net.name, net.input, tuple(rows), totals, settings, tuple(diags),
                       net.block_outputs)
@@ -110,6 +115,21 @@ def analyze(net: Network, dtype: Any = None, batch: Any = None, count_inplace: A
     return under(Report(net.name, net.input, tuple(rows), totals,
                         replace(settings, convention="torchvision"), tuple(diags),
                         net.block_outputs), settings.convention)
+
+
+def _check_targets(net: Network, targets: tuple[str, ...]) -> None:
+    """Every ``checkpoint`` target names a block, a stage or layers of ``net``."""
+    names = [layer.name for layer in net.layers]
+    found = set(checkpoint_segments(names, targets).values())
+    missing = [t for t in targets
+               if not any(f == t or f.startswith(t + ".") for f in found)]
+    if missing:
+        blocks = sorted({s.rpartition(".")[0] or s for layer in net.layers
+                         for s in layer.scope[:1]})
+        raise error(f"checkpoint: no block or layer of {net.name} is named "
+                    f"{', '.join(repr(m) for m in missing)}", OPTIONS, kind="usage",
+                    hint="name a block instance or a stage: " + (", ".join(blocks[:8])
+                                                                    or "this network has none"))
 
 
 __all__ = ["analyze", "diagnose", "problems", "walk"]

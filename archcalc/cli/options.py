@@ -118,7 +118,21 @@ _LOAD: dict[str, inspect.Parameter] = {p.name: p for p in (
         None, "--batch", "-b", metavar="N", help="images per batch (default 1)")),
     _param("optimizer", str | None, typer.Option(
         None, "--optimizer", metavar="NAME",
-        help="for the training estimate: sgd, momentum or adam (default)")),
+        help="the training step's optimizer: sgd, momentum, adam (default), adamw, adafactor "
+             "(factored second moment) or adam8bit (bitsandbytes' 8-bit states); "
+             "docs/training-memory.md")),
+    _param("amp", str | None, typer.Option(
+        None, "--amp", metavar="MODE",
+        help="mixed precision of the training step: off (default; every tensor at --dtype), "
+             "bf16 or fp16 (torch.autocast: fp32 weights, low-precision activations)")),
+    _param("checkpoint", str | None, typer.Option(
+        None, "--checkpoint", metavar="BLOCKS",
+        help="activation checkpointing: block instances or stages (every block of it), comma "
+             "separated, e.g. layer3 or layer3,layer4: their forward pass runs again in the "
+             "backward pass")),
+    _param("accumulate", str | None, typer.Option(
+        None, "--accumulate", metavar="N",
+        help="gradient accumulation: the batch runs as N micro-batches (default 1)")),
     _param("convention", str | None, typer.Option(
         None, "--convention", metavar="NAME",
         help="what the MACs count: torchvision (default: conv, linear and attention's matrix "
@@ -132,7 +146,10 @@ _LOAD: dict[str, inspect.Parameter] = {p.name: p for p in (
 )}
 ALL_LOAD = tuple(_LOAD)
 SPEC_OPTIONS = ("input", "filters", "double_after_pool", "rounding", "unknown", "column", "set_")
-ANALYSIS_OPTIONS = ("dtype", "batch", "optimizer", "count_inplace", "convention")
+ANALYSIS_OPTIONS = ("dtype", "batch", "optimizer", "count_inplace", "convention", "amp",
+                    "checkpoint", "accumulate")
+# the training step's settings go with --optimizer: a command without it has none of them
+TRAINING_OPTIONS = ("amp", "checkpoint", "accumulate")
 
 
 def request(*, exclude: Sequence[str] = (), only: Sequence[str] | None = None) -> Any:
@@ -142,6 +159,8 @@ def request(*, exclude: Sequence[str] = (), only: Sequence[str] | None = None) -
 
     A :class:`Group`, typed ``Any`` as ``typer.Option`` is: it is the default of a parameter
     declared ``LoadOptions``, which :func:`command` replaces by the record built."""
+    if "optimizer" in exclude:
+        exclude = (*exclude, *TRAINING_OPTIONS)
     names = [n for n in (only or ALL_LOAD) if n not in exclude]
     unknown = [n for n in names if n not in _LOAD]
     if unknown:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from ..ops import OPS, Vol
 from ..report import LayerRow, Report
+from ..settings import Settings
 from ..units import exact_and_short, human_bytes, human_count
 from .text import (
     Justify,
@@ -88,8 +89,7 @@ def totals_lines(r: Report) -> list[tuple[str, str]]:
         ("memory (inference)", f"input {human_bytes(t.input_bytes)} + forward activations "
          f"{human_bytes(t.forward_bytes)} + parameters {human_bytes(t.param_bytes)} = "
          f"{human_bytes(t.total_bytes)} estimated total"),
-        ("training estimate", f"{human_bytes(t.training_bytes)} ({s.optimizer}; see "
-         "docs/definitions.md)"),
+        *training_lines(r),
     ]
     unaligned = [row.name for row in r.layers if not row.rf.is_global and not row.rf.aligned]
     if unaligned:
@@ -104,6 +104,62 @@ def totals_lines(r: Report) -> list[tuple[str, str]]:
                           "marked [training only], in the parameters and the training estimate, "
                           "not in the MACs, activations, peak or inference memory above"))
     return lines
+
+def training_setting(s: Settings) -> str:
+    """The training step's settings in words: "adam", "adamw, autocast bf16, checkpoint
+    layer3, 4 micro-batches"."""
+    words = [s.optimizer]
+    if s.amp != "off":
+        words.append(f"autocast {s.amp}")
+    if s.checkpoint:
+        words.append("checkpoint " + ",".join(s.checkpoint))
+    if s.accumulate > 1:
+        words.append(f"{s.accumulate} micro-batches")
+    if s.backend != "cuda":
+        words.append(f"{s.backend} kernels")
+    return ", ".join(words)
+
+
+def training_lines(r: Report) -> list[tuple[str, str]]:
+    """The eager inference peak and the training step (docs/training-memory.md)."""
+    t, s, tr = r.totals, r.settings, r.training
+    if tr is None:
+        return [("training step", f"{human_bytes(t.training_bytes)} peak")]
+    phase = {"forward": "at the end of the forward pass" if tr.layer == "" else
+             f"in the forward pass, at {tr.layer}",
+             "backward": f"in the backward pass, at {tr.layer}",
+             "optimizer": "in the optimizer step"}[tr.phase]
+    micro = (f"; micro-batch {tr.micro_batch} × {tr.accumulate}" if tr.accumulate > 1 else "")
+    terms = [f"weights {human_bytes(tr.weights)}", f"gradients {human_bytes(tr.grads)}"]
+    if tr.states:
+        terms.append(f"optimizer state {human_bytes(tr.states)}")
+    if tr.step_temps:
+        terms.append(f"step temporaries {human_bytes(tr.step_temps)}")
+    terms.append(f"saved for backward {human_bytes(tr.saved)}")
+    if tr.casts:
+        terms.append(f"autocast weight copies {human_bytes(tr.casts)}")
+    lines = [
+        ("inference peak", f"{human_bytes(tr.inference)} at {tr.inference_layer} (eager "
+         "PyTorch: weights, input and the activations alive)"),
+        ("training step", f"{human_bytes(t.training_bytes)} peak {phase} "
+         f"({training_setting(s)}{micro}; docs/training-memory.md)"),
+        ("training terms", " · ".join(terms)
+         + (f" · recomputed {exact_and_short(tr.recompute_macs)} MACs per step"
+            if tr.recompute_macs else "")),
+    ]
+    return lines
+
+
+def _saved_text(row: LayerRow, r: Report) -> str:
+    """Bytes the layer's backward node keeps (a folded block: its layers'), at the batch."""
+    tr = r.training
+    if tr is None:
+        return ""
+    n = tr.per_layer.get(row.name)
+    if n is None and row.op == "block":
+        n = sum(tr.per_layer.get(x.name, 0) for x in r.layers if row.name in x.scope)
+    return human_bytes(n) if n else ""
+
 
 class Column(NamedTuple):
     header: str
@@ -129,6 +185,8 @@ COLUMNS = (
     Column("activations", "right",
            lambda row, vols, r, short: _count(row.activations, short), 6),
     Column("RF", "right", lambda row, vols, r, short: row.rf.text(), 7),
+    # what autograd keeps of the layer for the backward pass (docs/training-memory.md)
+    Column("saved", "right", lambda row, vols, r, short: _saved_text(row, r), 1),
     Column("trainable", "left", lambda row, vols, r, short: row.trainable, 3),
 )
 

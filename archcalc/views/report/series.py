@@ -57,23 +57,19 @@ class Part(NamedTuple):
 
 
 def training_parts(report: Report) -> list[Part]:
-    """``totals.training_bytes`` split as docs/definitions.md defines it: weights (parameters
-    and buffers), gradients (one per trainable parameter), optimizer state (its state tensors
-    per trainable parameter), the activations kept for backward and, where there is attention,
-    its matrices (heads·N·G per image). The parts sum to the total (checked)."""
-    from ...settings import OPTIMIZERS
-    t, s = report.totals, report.settings
-    size = _dtype_size(report)
-    parts = [Part("weights and buffers", (t.params + t.buffers) * size),
-             Part("gradients", t.trainable_params * size),
-             Part(f"optimizer state ({s.optimizer})",
-                  t.trainable_params * OPTIMIZERS[s.optimizer] * size),
-             Part("activations kept for backward",
-                  (t.activations + t.train_only_activations) * t.batch * size)]
-    scores = sum(row.scratch for row in report.layers)      # attention matrices, kept too
-    if scores:
-        parts.append(Part("attention matrices kept for backward", scores * t.batch * size))
-    assert sum(p.bytes for p in parts) == t.training_bytes, "training estimate split"
+    """``totals.training_bytes``, the training step's peak, split into what is alive at that
+    moment (docs/training-memory.md): weights and buffers, the input batch, the optimizer's
+    state, the weights' gradients, the optimizer step's temporaries, what autograd saved for
+    the backward pass, and the rest (activations not saved, gradients of activations). The
+    parts sum to the total (checked); empty parts are left out."""
+    t, s, tr = report.totals, report.settings, report.training
+    labels = {"weights": "weights and buffers", "input": "input batch",
+              "optimizer state": f"optimizer state ({s.optimizer})", "gradients": "gradients",
+              "step temporaries": "optimizer step temporaries",
+              "saved for backward": "saved for backward",
+              "activations and their gradients": "other activations and their gradients"}
+    parts = [Part(labels[k], v) for k, v in tr.at_peak.items() if v]
+    assert sum(p.bytes for p in parts) == t.training_bytes, "training peak split"
     return parts
 
 
