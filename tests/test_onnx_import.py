@@ -70,16 +70,7 @@ def export_import(net, path, **kw):
 # ---------------------------------------------------------------------------------------------
 # round trips
 
-def _round_trip_specs():
-    # archcalc's ONNX import does not read the token and attention graphs the exporter writes
-    # (exporters/onnx_tokens.py: a Reshape to [batch, C, 1, N], Where, MatMul, ...) yet
-    reason = "the ONNX import does not read token and attention graphs yet (issue 21)"
-    return [pytest.param(*p.values, id=p.id, marks=pytest.mark.xfail(strict=True, reason=reason))
-            if any(layer.op == "attention" for layer in p.values[0].layers) else p
-            for p in spec_networks()]
-
-
-@pytest.mark.parametrize("net", _round_trip_specs())
+@pytest.mark.parametrize("net", spec_networks())
 def test_every_spec_round_trips_exactly(net, tmp_path):
     """load(export(spec)) gives the spec's report: every layer's volume, parameters, buffers,
     MACs, activations, receptive field and in-place flag, and every total (peak included)."""
