@@ -844,14 +844,14 @@ def _has_bias(sc: Scope, p: Node) -> bool:
 
 
 def _part_of_weight(cv: Context, value: str) -> bool:
-    """Whether ``value`` is a float initializer, or a view or a Slice of one (a bias of one
-    projection cut from PyTorch's ``in_proj_bias``, as for cross-attention)."""
+    """Whether ``value`` is a float initializer, or a view, a Slice or a part of a Split of one
+    (a bias of one projection cut from PyTorch's ``in_proj_bias``, as for cross-attention)."""
     while value:
         t = cv.g.initializers.get(value)
         if t is not None:
             return t.dtype in FLOATS
         node = cv.producer.get(value)
-        if node is None or node.op_type not in ("Slice", "Identity", "Cast", "Reshape",
+        if node is None or node.op_type not in ("Slice", "Split", "Identity", "Cast", "Reshape",
                                                 "Unsqueeze", "Squeeze", "Transpose"):
             return False
         value = node.inputs[0]
