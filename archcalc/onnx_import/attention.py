@@ -13,12 +13,16 @@ Finding one (:func:`find`, before the walk): the core is a Softmax whose input i
 element-wise nodes with one activation input, a MatMul or Einsum of two activations (the scores)
 and whose output is read by another (the weighted sum); or an ``Attention`` node. From its
 queries, keys and values the walk goes up through views, selections and scalings to the input
-projections (MatMul or Gemm of a 2-D weight), and from those through views, slices, pads and
-concatenations to one activation X, the layer's input; from the weighted sum it goes down
-through views to the output projection and on through views to the value the rest of the network
-reads (the end). The region is every node between X and the end, with the constant subgraphs
-only it reads (a relative-position table, a mask). A region whose values something outside reads
-is not one layer.
+projections (MatMul or Gemm of a 2-D weight, or of one transposed), and from those through
+views, rolls and pads to one activation X, the layer's input (or two: cross-attention, the
+queries' X and the keys' and values' KV); from the weighted sum it goes down through views to
+the output projection and on through views to the value the rest of the network reads (the
+end). The walks end at another layer (:func:`layer_of_its_own`: a node archcalc's export names,
+a pattern found first, a value something else reads), take a roll only where the walk down rolls
+it back and a pad only where it unpads it, and the walk down ends at the node archcalc's export
+names the attention's last. The region is every node between X and the end, with the constant
+subgraphs only it reads (a relative-position table, a mask). A region whose values something
+outside reads is not one layer.
 
 Reading one (:func:`layer`, during the walk): the region's nodes are evaluated on dimensions
 (and, on the way from X to the projection, on which place each position holds: :mod:`.layout`),
