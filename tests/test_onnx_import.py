@@ -100,15 +100,39 @@ def _round_trip_problems(report, net, path):
                                                          archcalc.analyze(again))]
 
 
+def _gated(net):
+    """Whether ``net`` multiplies a layer by its own sigmoid or hard sigmoid, which nothing else
+    reads: Mul(x, Sigmoid(x)), the form the import reads as one silu (or hardswish) layer
+    (docs/onnx-import.md), so that such a network does not round-trip layer for layer."""
+    layers = {layer.name: layer for layer in net.layers}
+    readers = {}
+    for layer in net.layers:
+        for name in layer.inputs:
+            readers[name] = readers.get(name, 0) + 1
+    for layer in net.layers:
+        if layer.op != "mul" or len(layer.inputs) != 2:
+            continue
+        for gate, x in (layer.inputs, reversed(layer.inputs)):
+            g = layers[gate]
+            if g.op in ("sigmoid", "hardsigmoid") and list(g.inputs) == [x] and \
+                    readers[gate] == 1 and gate not in net.outputs:
+                return True
+    return False
+
+
 def _token_round_trips(tmp_path, seeds, prefix):
     """The oracle's random networks with the token and attention ops drawn too (netgen's
-    ``tokens``): every one round-trips; (the networks, for what they hold)."""
+    ``tokens``): every one round-trips, but those that multiply a layer by its own sigmoid gate
+    (:func:`_gated`); (the networks, for what they hold)."""
     nets = []
     for seed in seeds:
         text, net, report = netgen.random_valid(random.Random(f"{prefix}-{seed}"), new_ops=True,
                                                 tokens=True)
+        if _gated(net):
+            continue
         assert _round_trip_problems(report, net, tmp_path / "m.onnx") == [], text
         nets.append((net, report))
+    assert len(nets) >= 0.99 * len(seeds)
     return nets
 
 

@@ -428,7 +428,7 @@ def _conv_transpose_pad(cv: Context, plan: Plan, ct: Node) -> None:
     pad = _only(cv, ct.outputs[0], "Pad")
     if pad is None or pad.attrs.get("mode", "constant") != "constant" or \
             (len(ct.inputs) > 2 and ct.inputs[2]) or pad.index in plan.skip or \
-            pad.doc.startswith("archcalc: "):         # (another layer's: a patch merging's)
+            pad.doc.startswith(attention.MARK):         # (another layer's: a patch merging's)
         return
     pads = _static(cv, pad.inputs[1]) if len(pad.inputs) > 1 else None
     value = _static(cv, pad.inputs[2]) if len(pad.inputs) > 2 and pad.inputs[2] else [0.0]
@@ -579,7 +579,7 @@ def _merge_pad(cv: Context, pad: Node, axes: list[int]) -> bool:
     """Whether ``pad``, before a patch merging's slices along ``axes``, is its own: archcalc's
     export names it so; another's pads by zeros, one row or column at most at the end of those
     axes (a network's pad layer, archcalc's export writes without that name)."""
-    if pad.doc.startswith("archcalc: "):
+    if pad.doc.startswith(attention.MARK):
         return pad.doc == PatchMerge.ONNX_DOC
     pads = _static(cv, pad.inputs[1]) if len(pad.inputs) > 1 else pad.attrs.get("pads")
     value = _static(cv, pad.inputs[2]) if len(pad.inputs) > 2 and pad.inputs[2] else [0.0]
