@@ -25,6 +25,11 @@ after the layer's name as the exporter's per-layer check expects: ``in_proj_weig
 ``relative_position_index`` [M²·M²] (float32, as every exported tensor; cast to int64 for the
 Gather). docs/export.md lists every op's nodes.
 
+Some nodes name, in their ``doc_string``, the layer whose output they give, for archcalc's own
+import where the graph alone does not tell (the ops' ``ONNX_DOC``): a drop_path's Identity (its
+rate), the Reshape of tokens and untokens (which may change nothing), an odd size's Pad of a
+patch merging, an attention's last node (and whether it is a grid).
+
 This module imports nothing from ``exporters/onnx.py`` at run time (that module imports this
 one): it writes through the :class:`~archcalc.exporters.onnx.Plan` it is given.
 """
@@ -39,7 +44,7 @@ from archcalc.errors import SourcePos
 from archcalc.graph import Builder, Layer
 from archcalc.ops import At, Vol
 from archcalc.ops.attention import Attention
-from archcalc.ops.tokens import DropPath
+from archcalc.ops.tokens import DropPath, PatchMerge, Tokens, Untokens
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -64,16 +69,18 @@ def _floats(g: Plan, base: str, value: float | np.ndarray) -> str:
 # tokens
 
 def _tokens(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: At) -> None:
-    """``x.flatten(2)``: [batch, C, H, W] → [batch, C, 1, H·W] (row by row)."""
+    """``x.flatten(2)``: [batch, C, H, W] → [batch, C, 1, H·W] (row by row); its doc_string
+    names the op for archcalc's import (of a map of one row, the Reshape changes nothing)."""
     h, w, c = vin[0]
     g.node("Reshape", [g.as4d(ins[0]), _ints(g, f"{layer.name}.shape", [0, c, 1, h * w])],
-           layer.name, 4)
+           layer.name, 4, doc=Tokens.ONNX_DOC)
 
 
 def _untokens(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: At) -> None:
+    """[batch, C, 1, N] → [batch, C, H, W]; named in its doc_string as tokens'."""
     h, w, c = out
     g.node("Reshape", [g.as4d(ins[0]), _ints(g, f"{layer.name}.shape", [0, c, h, w])],
-           layer.name, 4)
+           layer.name, 4, doc=Untokens.ONNX_DOC)
 
 
 def _class_token(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol,
@@ -158,7 +165,7 @@ def _patch_merge(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol
     x = g.as4d(ins[0])
     if h % 2 or w % 2:
         x = g.node("Pad", [x, _ints(g, f"{n}.pads", [0, 0, 0, 0, 0, 0, h % 2, w % 2])],
-                   g.fresh(f"{n}.padded"), 4, mode="constant")
+                   g.fresh(f"{n}.padded"), 4, doc=PatchMerge.ONNX_DOC, mode="constant")
     ends, axes, steps = (_ints(g, f"{n}.{what}", v) for what, v in
                          (("ends", [h + h % 2, w + w % 2]), ("axes", [2, 3]), ("steps", [2, 2])))
     parts = [g.node("Slice", [x, _ints(g, f"{n}.starts", [r, s]), ends, axes, steps],
@@ -369,6 +376,10 @@ def _attention(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, 
         _roll(g, y, shift, (h, w), f"{n}.unshift", name=n)
     else:
         groups.join(g, y, cout, f"{n}.out", n)
+    # the last node, whose output is the layer's, named as such for archcalc's import
+    last = g.nodes[-1]
+    assert list(last.output) == [n]
+    last.doc_string = Attention.ONNX_DOC + (Attention.ONNX_GRID if a["grid"] else "")
 
 
 TOKEN_EMIT: dict[str, Emitter] = {

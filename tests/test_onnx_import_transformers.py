@@ -384,6 +384,50 @@ def test_multihead_attention_module(tmp_path, batch_first):
     assert attentions(net)[0]["heads"] == 4
 
 
+class CrossTokens(nn.Module):
+    """PyTorch's nn.MultiheadAttention as cross-attention (2 heads, ``kdim``/``vdim``): the
+    queries are the 16 tokens of 4×4 patches (16 channels), the keys and values the 4 tokens of
+    8×8 patches (8 channels), each layer-normed; the mean of the tokens into a head."""
+
+    def __init__(self, batch_first):
+        super().__init__()
+        self.q_embed = nn.Conv2d(3, 16, 4, 4)
+        self.kv_embed = nn.Conv2d(3, 8, 8, 8)
+        self.q_norm, self.kv_norm = nn.LayerNorm(16), nn.LayerNorm(8)
+        self.attn = nn.MultiheadAttention(16, 2, kdim=8, vdim=8, batch_first=batch_first)
+        self.head = nn.Linear(16, 10)
+
+    def forward(self, x):
+        q = self.q_norm(self.q_embed(x).flatten(2).transpose(1, 2))
+        kv = self.kv_norm(self.kv_embed(x).flatten(2).transpose(1, 2))
+        if self.attn.batch_first:
+            y = self.attn(q, kv, kv, need_weights=False)[0]
+        else:
+            q, kv = q.transpose(0, 1), kv.transpose(0, 1)
+            y = self.attn(q, kv, kv, need_weights=False)[0].transpose(0, 1)
+        return self.head(y.mean(1))
+
+
+@pytest.mark.parametrize("batch_first, opset, dynamo", [
+    (True, 17, False), (False, 17, False), (True, 18, True),
+    pytest.param(False, 18, True, marks=pytest.mark.slow),
+    pytest.param(True, 23, True, marks=pytest.mark.slow)])
+def test_cross_attention_module(tmp_path, batch_first, opset, dynamo):
+    """By hand (16 queries of C = 16, 4 keys of C₂ = 8, D = 16): the convs 16·16·3·16 = 12,288
+    and 4·8·3·64 = 6,144; projections 16·16·16 = 4,096 (q) and 4·8·2·16 = 1,024 (k, v); QKᵀ and
+    AV 2·16·4·16 = 2,048; out-projection 16·16·16 = 4,096; head 16·10 = 160. The biases of
+    q, k and v are cut from one in_proj_bias (Slices; the dynamo exporter's Split)."""
+    model = redraw(CrossTokens(batch_first))
+    net, r = read(export(model, 16, tmp_path / "cross.onnx", opset, dynamo))
+    assert sorted(la.op for la in net.layers[1:]) == sorted(
+        ["conv", "tokens", "layernorm", "conv", "tokens", "layernorm", "attention",
+         "global_avgpool", "fc"])
+    assert r.totals.params == params(model)
+    assert r.totals.macs == 12_288 + 6_144 + 4_096 + 1_024 + 2_048 + 4_096 + 160
+    (a,) = [la for la in net.layers if la.op == "attention"]
+    assert a.attrs["heads"] == 2 and a.attrs["kv_channels"] == 8 and len(a.inputs) == 2
+
+
 def test_an_attention_with_a_parameter_it_has_not_is_one_error(tmp_path):
     """A learned temperature per head: archcalc's attention has no such parameter, so the
     region is one error at its last node, naming the tensor; nothing after it is reported.

@@ -13,12 +13,16 @@ Finding one (:func:`find`, before the walk): the core is a Softmax whose input i
 element-wise nodes with one activation input, a MatMul or Einsum of two activations (the scores)
 and whose output is read by another (the weighted sum); or an ``Attention`` node. From its
 queries, keys and values the walk goes up through views, selections and scalings to the input
-projections (MatMul or Gemm of a 2-D weight), and from those through views, slices, pads and
-concatenations to one activation X, the layer's input; from the weighted sum it goes down
-through views to the output projection and on through views to the value the rest of the network
-reads (the end). The region is every node between X and the end, with the constant subgraphs
-only it reads (a relative-position table, a mask). A region whose values something outside reads
-is not one layer.
+projections (MatMul or Gemm of a 2-D weight, or of one transposed), and from those through
+views, rolls and pads to one activation X, the layer's input (or two: cross-attention, the
+queries' X and the keys' and values' KV); from the weighted sum it goes down through views to
+the output projection and on through views to the value the rest of the network reads (the
+end). The walks end at another layer (:func:`layer_of_its_own`: a node archcalc's export names,
+a pattern found first, a value something else reads), take a roll only where the walk down rolls
+it back and a pad only where it unpads it, and the walk down ends at the node archcalc's export
+names the attention's last. The region is every node between X and the end, with the constant
+subgraphs only it reads (a relative-position table, a mask). A region whose values something
+outside reads is not one layer.
 
 Reading one (:func:`layer`, during the walk): the region's nodes are evaluated on dimensions
 (and, on the way from X to the projection, on which place each position holds: :mod:`.layout`),
@@ -36,12 +40,13 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from ..ops.attention import Attention
 from ..ops.words import counted
 from . import layout as lay
 from .context import Context
 from .dims import T, V, evaluate, placed
 from .layout import Layout
-from .values import KEEP, Act, Const, Keep, Unsupported
+from .values import KEEP, Act, Const, Keep, Unsupported, constant
 from .wire import FLOATS, Node
 
 if TYPE_CHECKING:
@@ -57,14 +62,19 @@ TO_CORE = VIEWS | ARITH | {"Gather", "Slice", "Split", "Concat", "Expand"}
 FROM_CORE = VIEWS          # and a roll back, an unpad (_back)
 SCORES = VIEWS | ARITH | {"Where"}
 MATMULS = ("MatMul", "Einsum")
+# how a doc_string of archcalc's export that names a layer begins (a drop_path's, a crop's, a
+# tokens', an attention's: ops' ONNX_DOC)
+MARK = "archcalc: "
+GRID_DOC = f"{Attention.ONNX_DOC}{Attention.ONNX_GRID}"
 
 
 @dataclass
 class Region:
     """An attention found in the graph: its input ``x``, the node whose output is the layer's
     (``end``), its core (the scores, the Softmax, the weighted sum; or an Attention node), the
-    projections, the biases added to the scores (node, the scores' operand, the bias), and
-    every node of it in order."""
+    projections (the queries' first), the biases added to the scores (node, the scores'
+    operand, the bias), every node of it in order, and for cross-attention the second input
+    ``kv`` and the projections that read it."""
     x: str
     end: Node
     scores: Node
@@ -73,6 +83,8 @@ class Region:
     proj: Node | None
     biases: list[tuple[Node, str | None, str]]
     nodes: list[Node] = field(default_factory=list)
+    kv: str | None = None          # cross-attention: the keys' and values' input
+    kv_proj: list[Node] = field(default_factory=list)      # the projections that read it
 
 
 class NotFound(Exception):
@@ -94,13 +106,24 @@ def _consumers(cv: Context, value: str) -> list[Node | None]:
 
 
 def _param_dims(cv: Context, value: str) -> tuple[int, ...] | None:
-    """The dimensions of the initializer ``value`` is (through Identity and Cast)."""
+    """The dimensions of the initializer ``value`` is (through Identity and Cast), or of one
+    transposed (a weight kept in PyTorch's [out, in] and transposed for the MatMul, as
+    archcalc's export writes ``F.linear``)."""
+    perms: list[list[int]] = []
     while value:
         if value in cv.g.initializers:
-            return cv.g.initializers[value].dims
+            dims = cv.g.initializers[value].dims
+            for perm in reversed(perms):
+                perm = perm or list(reversed(range(len(dims))))       # (none: reversed)
+                if sorted(perm) != list(range(len(dims))):
+                    return None
+                dims = tuple(dims[p] for p in perm)
+            return dims
         node = cv.producer.get(value)
-        if node is None or node.op_type not in ("Identity", "Cast"):
+        if node is None or node.op_type not in ("Identity", "Cast", "Transpose"):
             return None
+        if node.op_type == "Transpose":
+            perms.append(list(node.attrs.get("perm") or []))
         value = node.inputs[0]
     return None
 
@@ -184,30 +207,142 @@ def _core(cv: Context, node: Node, data: set[str]
     return scores, c, [scores.inputs[0], scores.inputs[1], c.inputs[1]], nodes, biases
 
 
-def _up(cv: Context, start: str, ops: frozenset[str], data: set[str], stop: Any
-        ) -> tuple[set[int], set[str], list[Node]]:
+def layer_of_its_own(plan: Plan | None, node: Node) -> bool:
+    """Whether ``node``, of an op an attention's walk to its input or from its output passes
+    through as a view, is a layer of its own there: a Dropout (torchvision's attentions drop
+    their attention weights only, inside the core; a Dropout before the input projection or
+    after the output projection is a network's dropout layer, as archcalc's export writes
+    it); a Flatten to [N, features] (a network's flatten: an attention never merges its tokens
+    with their channels); a node archcalc's export names as a layer's output in its doc_string
+    (a drop_path's Identity, a tokens' Reshape, another attention's last node); or a node of a
+    pattern found before the attentions (a layer norm over the channels of [N, C, H, W]:
+    Transpose → LayerNormalization → Transpose)."""
+    if node.op_type == "Dropout" or node.doc.startswith(MARK) or \
+            (node.op_type == "Flatten" and node.attrs.get("axis", 1) in (0, 1)):
+        return True
+    return plan is not None and (node.index in plan.skip or node.index in plan.special)
+
+
+def _static_ints(cv: Context, value: str) -> list[int] | None:
+    """The values of the small integer constant ``value`` before the walk (an initializer or a
+    Constant node), else None."""
+    if not value:
+        return None
+    got: Sequence[float | int] | None
+    if value in cv.g.initializers:
+        got = cv.g.initializers[value].values()
+    else:
+        node = cv.producer.get(value)
+        if node is None or node.op_type != "Constant":
+            return None
+        try:
+            got = constant(node).values
+        except Unsupported:
+            return None
+    return None if got is None else [int(v) for v in got]
+
+
+def _slice_of(cv: Context, node: Node) -> tuple[int, int, int] | bool | None:
+    """(axis, start, end) of a Slice of one axis with step 1; False for another Slice whose
+    bounds are constants (of several axes, or by steps); None where they are computed."""
+    if len(node.inputs) == 1:                     # opset < 10: attributes
+        starts, ends = node.attrs.get("starts"), node.attrs.get("ends")
+        axes, steps = node.attrs.get("axes"), None
+    else:
+        starts, ends, axes, steps = (_static_ints(cv, x) for x in (node.inputs + [""] * 5)[1:5])
+        given = node.inputs + [""] * 5
+        if (given[3] and axes is None) or (given[4] and steps is None):
+            return None
+    if starts is None or ends is None:
+        return None
+    if len(starts) != 1 or len(ends) != 1 or (axes is not None and len(axes) != 1) or \
+            (steps is not None and steps != [1]):
+        return False
+    return (axes[0] if axes is not None else 0, starts[0], ends[0])
+
+
+def _roll(cv: Context, node: Node) -> bool:
+    """Whether ``node`` is ``torch.roll`` of one axis as exporters write it: a Concat of two
+    Slices of one value along that axis, the tail and then the head (the second from 0 to
+    where the first starts). (Slices whose bounds are computed: any two of one value.)"""
+    xs = [x for x in node.inputs if x]
+    if node.op_type != "Concat" or len(xs) != 2:
+        return False
+    parts = [cv.producer.get(x) for x in xs]
+    if any(p is None or p.op_type != "Slice" for p in parts) or \
+            len({p.inputs[0] for p in parts if p is not None}) != 1:
+        return False
+    assert parts[0] is not None and parts[1] is not None
+    tail, head = _slice_of(cv, parts[0]), _slice_of(cv, parts[1])
+    if tail is False or head is False:
+        return False
+    if not isinstance(tail, tuple) or not isinstance(head, tuple):
+        return True
+    axis = node.attrs.get("axis", 0)
+    same = axis == tail[0] or (axis < 0) != (tail[0] < 0)       # (the rank is not known here)
+    return tail[0] == head[0] and same and head[1] == 0 and tail[1] == head[2]
+
+
+def _window_pad(cv: Context, node: Node) -> bool:
+    """Whether ``node`` is a Pad as Swin's window attention writes it before its windows: by a
+    constant, of a channels-last [N, H, W, C] at the bottom and right only, some of it non-zero,
+    or by pads computed from the input's shape (torchvision's, which the walk folds); a Pad by
+    constant pads of [N, C, H, W], or of nothing, is a network's pad layer."""
+    if node.op_type != "Pad" or node.attrs.get("mode", "constant") not in ("constant",
+                                                                           b"constant"):
+        return False
+    if len(node.inputs) > 3 and node.inputs[3]:
+        return False                                  # (pads of some axes only)
+    if len(node.inputs) > 1:
+        pads = _static_ints(cv, node.inputs[1])
+        if pads is None:
+            return True
+    else:
+        pads = list(node.attrs.get("pads", []))
+    return len(pads) == 8 and not any(pads[:4]) and not pads[4] and not pads[7] and any(pads)
+
+
+def _up(cv: Context, start: str, ops: frozenset[str], data: set[str], stop: Any,
+        plan: Plan | None = None, pads: bool = True, rolls: int | None = None,
+        leaf: frozenset[str] = frozenset()) -> tuple[set[int], set[str], list[Node]]:
     """From ``start`` up through nodes of ``ops`` (arithmetic ones with one activation input):
     (the nodes walked, the values where the walk ends, the nodes ``stop`` accepts that it
-    met)."""
+    met). With ``plan`` (the walk from a projection to the input), the walk ends at a layer of
+    its own (:func:`layer_of_its_own`) and goes through a Concat only where it is a roll (and
+    through its Slices), through ``rolls`` of them at most (None: any), through a Pad only where
+    it is Swin's (:func:`_window_pad`) and ``pads`` allows it; it ends at the values ``leaf``."""
     walked: set[int] = set()
     leaves: set[str] = set()
     stops: list[Node] = []
     todo, seen = [start], set()
+    taken = 0
     while todo:
         v = todo.pop()
         if v in seen:
             continue
         seen.add(v)
         p = cv.producer.get(v)
-        if p is None:
+        if p is None or v in leaf or (plan is not None and layer_of_its_own(plan, p)):
             leaves.add(v)
             continue
         ds = [x for x in p.inputs if x and x in data]
         if stop is not None and stop(p):
             if p not in stops:
                 stops.append(p)
-        elif p.op_type in ops and ds and (p.op_type not in ARITH or len(ds) == 1) and \
-                (p.op_type != "Concat" or len(ds) == len([x for x in p.inputs if x])):
+            continue
+        ok = p.op_type in ops and ds and (p.op_type not in ARITH or len(ds) == 1) and \
+            (p.op_type != "Concat" or len(ds) == len([x for x in p.inputs if x]))
+        if ok and plan is not None:
+            if p.op_type == "Concat":
+                ok = (rolls is None or taken < rolls) and _roll(cv, p)
+                taken += ok
+            elif p.op_type == "Slice":
+                users = _consumers(cv, v)
+                ok = bool(users) and all(u is not None and u.index in walked and _roll(cv, u)
+                                         for u in users)
+            elif p.op_type == "Pad":
+                ok = pads and _window_pad(cv, p)
+        if ok:
             walked.add(p.index)
             todo.extend(ds)
         else:
@@ -220,9 +355,7 @@ def _back(cv: Context, node: Node, padded: bool) -> bool:
     a roll (Slices of one value concatenated back: Swin's), or a Slice where the input was
     padded (the unpad). A Slice of some tokens (ViT's class token) is not."""
     if node.op_type == "Concat":
-        srcs = {p.inputs[0] if p is not None and p.op_type == "Slice" else None
-                for p in (cv.producer.get(x) for x in node.inputs if x)}
-        return len(srcs) == 1 and None not in srcs
+        return _roll(cv, node)
     if node.op_type != "Slice":
         return False
     if padded:
@@ -232,7 +365,7 @@ def _back(cv: Context, node: Node, padded: bool) -> bool:
 
 
 def _delimit(cv: Context, node: Node, data: set[str], pos: dict[int, int],
-             byindex: dict[int, Node]) -> Region | None:
+             byindex: dict[int, Node], plan: Plan | None = None) -> Region | None:
     """The attention around the Softmax or Attention node ``node``; None where there is none;
     :class:`NotFound` where its core is there but the region is not."""
     core = _core(cv, node, data)
@@ -245,60 +378,105 @@ def _delimit(cv: Context, node: Node, data: set[str], pos: dict[int, int],
 
     walked: set[int] = {n.index for n in core_nodes}
     inproj: list[Node] = []
+    reads: list[list[Node]] = []           # the projections of the queries, keys, values
     for v in qkv:
         w, leaves, stops = _up(cv, v, TO_CORE, data, is_proj)
         if leaves:
             raise NotFound("its queries, keys or values come from no projection (a MatMul or "
                            "Gemm by a weight)")
         walked |= w
+        reads.append(stops)
         inproj += [p for p in stops if p not in inproj]
-    xs: set[str] = set()
-    padded = False
-    for p in inproj:
-        w, leaves, _ = _up(cv, p.inputs[0], TO_X, data, None)
-        walked |= w
-        xs |= leaves
-        padded = padded or any(byindex[i].op_type == "Pad" for i in w)
-    if len(xs) != 1:
-        raise NotFound("its projections read different inputs (cross-attention, which archcalc "
-                       "reads from specs only)" if len(xs) > 1 else "its input is not found")
-    x = next(iter(xs))
+    rolls: int | None = None
+    for pads in (True, True, False, False):
+        # from each projection up to its input: a Pad taken for Swin's needs its unpad after
+        # the weighted sum, each roll a roll back (Swin's shifted windows); without them, the
+        # walk is made again with the Pad, or the rolls beyond those rolled back, layers (a pad
+        # layer before the attention, a concatenation of slices); a value that something other
+        # than the walk reads is a layer's output, where the walk ends
+        shared: frozenset[str] = frozenset()
+        while True:
+            to_x: set[int] = set()
+            source: dict[int, set[str]] = {}
+            for p in inproj:
+                w, leaves, _ = _up(cv, p.inputs[0], TO_X, data, None, plan, pads, rolls,
+                                   shared)
+                to_x |= w
+                source[p.index] = leaves
+            inner = to_x | {p.index for p in inproj}
+            read = {y for i in to_x for y in byindex[i].outputs if y and any(
+                u is None or (u.index not in inner and u.op_type not in ("Shape", "Size"))
+                for u in _consumers(cv, y))}
+            if read <= shared:
+                break
+            shared |= read
+        padded = any(byindex[i].op_type == "Pad" for i in to_x)
+        xs = set().union(*source.values())
+        kv: str | None = None
+        kv_proj: list[Node] = []
+        if len(xs) == 2:                   # cross-attention: queries from one, keys and values
+            q_in = set().union(*(source[p.index] for p in reads[0]))      # from the other
+            kv_in = set().union(*(source[p.index] for p in reads[1] + reads[2]))
+            if len(q_in) == 1 and len(kv_in) == 1 and q_in != kv_in:
+                kv = next(iter(kv_in))
+                kv_proj = [p for p in inproj if source[p.index] == kv_in]
+                xs = q_in
+        if len(xs) != 1:
+            raise NotFound("its projections read more than two inputs, or the queries some of "
+                           "the keys' and values'" if len(xs) > 1 else "its input is not found")
+        x = next(iter(xs))
+        # down from the weighted sum: views, the output projection (and its bias), views; in
+        # archcalc's export, to its last node (named so)
+        proj: Node | None = None
+        ends: set[str] = set()
+        down: set[int] = set()
+        todo, seen = [av.outputs[0]], set()
+        while todo:
+            v = todo.pop()
+            if v in seen:
+                continue
+            seen.add(v)
+            users = _consumers(cv, v)
+            if None in users:
+                ends.add(v)
+                continue
+            readers = [u for u in users if u is not None and u.op_type not in ("Shape", "Size")]
+            ok = []
+            for u in readers:
+                if u.doc.startswith(Attention.ONNX_DOC) and u.op_type in FROM_CORE | {"Concat"}:
+                    ok.append(u)              # (its last node: no further)
+                elif layer_of_its_own(plan, u):
+                    continue
+                elif u.op_type in FROM_CORE or _back(cv, u, padded):
+                    ok.append(u)
+                elif proj is None and is_proj(u):
+                    proj = u
+                    ok.append(u)
+                elif proj is not None and proj.op_type == "MatMul" and v == proj.outputs[0] and \
+                        _bias_after(cv, proj, data) is u:
+                    ok.append(u)
+            if not readers or len(ok) != len(readers):
+                ends.add(v)
+                continue
+            for u in ok:
+                down.add(u.index)
+                if u.doc.startswith(Attention.ONNX_DOC):
+                    ends.add(u.outputs[0])
+                else:
+                    todo.extend(y for y in u.outputs if y and y in data)
+        unpadded = any(byindex[i].op_type == "Slice" and not _back(cv, byindex[i], False)
+                       for i in down)
+        rolled = [sum(byindex[i].op_type == "Concat" for i in part) for part in (to_x, down)]
+        if (not padded or unpadded) and rolled[0] == rolled[1]:
+            break
+        rolls = rolled[1] if rolled[0] != rolled[1] else None
+    walked |= to_x | down
     walked |= {p.index for p in inproj}
     for p in inproj:
         if p.op_type == "MatMul":
             b = _bias_after(cv, p, data)
             if b is not None:
                 walked.add(b.index)
-    # down from the weighted sum: views, the output projection (and its bias), views
-    proj: Node | None = None
-    ends: set[str] = set()
-    todo, seen = [av.outputs[0]], set()
-    while todo:
-        v = todo.pop()
-        if v in seen:
-            continue
-        seen.add(v)
-        users = _consumers(cv, v)
-        if None in users:
-            ends.add(v)
-            continue
-        readers = [u for u in users if u is not None and u.op_type not in ("Shape", "Size")]
-        ok = []
-        for u in readers:
-            if u.op_type in FROM_CORE or _back(cv, u, padded):
-                ok.append(u)
-            elif proj is None and is_proj(u):
-                proj = u
-                ok.append(u)
-            elif proj is not None and proj.op_type == "MatMul" and v == proj.outputs[0] and \
-                    _bias_after(cv, proj, data) is u:
-                ok.append(u)
-        if not readers or len(ok) != len(readers):
-            ends.add(v)
-            continue
-        for u in ok:
-            walked.add(u.index)
-            todo.extend(y for y in u.outputs if y and y in data)
     if len(ends) != 1:
         raise NotFound("its output does not come back to one value")
     end_value = next(iter(ends))
@@ -306,7 +484,7 @@ def _delimit(cv: Context, node: Node, data: set[str], pos: dict[int, int],
     # the region: what lies between x and the end, and the constants only it reads
     last = pos[end.index]
     inside: set[int] = set()
-    todo_v = [x]
+    todo_v = [x] if kv is None else [x, kv]
     while todo_v:
         v = todo_v.pop()
         for user in _consumers(cv, v):
@@ -321,7 +499,7 @@ def _delimit(cv: Context, node: Node, data: set[str], pos: dict[int, int],
             continue
         region.add(n.index)
         for v in n.inputs:
-            prod = cv.producer.get(v) if v else None
+            prod = cv.producer.get(v) if v and v not in (x, kv) else None
             if prod is not None:
                 todo_n.append(prod)
     if not walked <= region:
@@ -344,7 +522,7 @@ def _delimit(cv: Context, node: Node, data: set[str], pos: dict[int, int],
         if n is not end and outside_readers(n):
             raise NotFound(f"a value inside it ({n.outputs[0]!r}) is read outside it")
         for v in n.inputs:
-            if v and v in data and v != x and (cv.producer.get(v) is None or
+            if v and v in data and v not in (x, kv) and (cv.producer.get(v) is None or
                                                cv.producer[v].index not in region):
                 raise NotFound(f"it reads {v!r}, an activation other than its input")
     todo_n = [cv.producer[v] for i in region for v in byindex[i].inputs
@@ -358,7 +536,7 @@ def _delimit(cv: Context, node: Node, data: set[str], pos: dict[int, int],
             region.add(n.index)
             todo_n.extend(cv.producer[v] for v in n.inputs if v and v in cv.producer)
     nodes = sorted((byindex[i] for i in region), key=lambda n: pos[n.index])
-    return Region(x, end, scores, av, inproj, proj, biases, nodes)
+    return Region(x, end, scores, av, inproj, proj, biases, nodes, kv, kv_proj)
 
 
 def find(cv: Context, plan: Plan, order: Sequence[Node]) -> None:
@@ -375,7 +553,7 @@ def find(cv: Context, plan: Plan, order: Sequence[Node]) -> None:
         if node.index in plan.skip or node.index in plan.special:
             continue
         try:
-            region = _delimit(cv, node, data, pos, byindex)
+            region = _delimit(cv, node, data, pos, byindex, plan)
         except NotFound as exc:
             _refuse_core(cv, plan, node, data, byindex, str(exc))
             continue
@@ -421,12 +599,15 @@ def layer(cv: Context, node: Node, region: Region) -> None:
     error there; with ``--unknown passthrough`` an ``opaque`` layer from its input to its output
     (laid out as the attention's would be, where archcalc got that far; else as its input)."""
     a = cv.act(region.x)
+    ins = [a] if region.kv is None else [a, cv.act(region.kv)]
     env: dict[str, V] = {}
     try:
-        _run(cv, region, a, env)
-        raw = _attributes(Scope(cv, env), region, a.vol)
+        _run(cv, region, ins, env)
+        raw = _attributes(Scope(cv, env), region, [b.vol for b in ins])
         d = raw.pop("_d", None)
-        cv.emit(node, "attention", raw, [a], layout=_out_layout(cv, region, a, env, d))
+        laid = _out_layout(cv, region, a, env, d)
+        rank = len(env[node.outputs[0]].dims) if laid is None else None
+        cv.emit(node, "attention", raw, ins, rank=rank, layout=laid)
     except Unsupported as exc:
         if cv.unknown != "passthrough":
             raise
@@ -443,13 +624,16 @@ def layer(cv: Context, node: Node, region: Region) -> None:
                     opaque["output"] = [a.vol[0], a.vol[1], out.dims[out.chan]]
             except Unsupported:
                 out = KEEP
-        cv.emit(node, "opaque", opaque, [a], layout=out)
+        cv.emit(node, "opaque", opaque, ins, layout=out)
 
 
-def _run(cv: Context, region: Region, a: Act, env: dict[str, V]) -> None:
-    """The region's nodes on dimensions, from its input ``a``, into ``env``."""
-    src = a.layout or lay.classic(a.onnx_dims(cv.batch), cv.batch)
-    env[region.x] = T(src.dims, src.place_array(), src.chan, True)
+def _run(cv: Context, region: Region, ins: list[Act], env: dict[str, V]) -> None:
+    """The region's nodes on dimensions, from its inputs ``ins`` (of ``region.x`` and
+    ``region.kv``), into ``env``."""
+    for name, a in zip((region.x, region.kv), ins):
+        assert name is not None
+        src = a.layout or lay.classic(a.onnx_dims(cv.batch), cv.batch)
+        env[name] = T(src.dims, src.place_array(), src.chan, True)
 
     def get(name: str) -> V | None:
         if not name:
@@ -474,16 +658,22 @@ def _out_layout(cv: Context, region: Region, a: Act, env: dict[str, V], d: int |
                 ) -> Layout | None:
     """The output's layout: the input's (its views undone: Swin's windows, MaxViT's), or that
     of the tokens the projection reads (a flatten into tokens inside the region): each output
-    token is its query's. ``d``: the output's channels where they are not the input's."""
+    token is its query's. ``d``: the output's channels where they are not the input's. None:
+    [N, C, H, W], as an input [N, C, H, W] or [N, C] (a vector, a map of 1×1)."""
     src = a.layout or lay.classic(a.onnx_dims(cv.batch), cv.batch)
     end = env[region.end.outputs[0]]
+    h, w, c = a.vol
+    if a.layout is None and end.dims == (cv.batch, d or c, h, w):
+        return None
     fed = placed(env[region.inproj[0].inputs[0]])
-    for cand in (src, fed):
+    for i, cand in enumerate((src, fed)):
         if cand is None:
             continue
         cand = cand if d is None else cand.with_channels(d)
         if cand.dims == end.dims:
-            return None if cand.dims == src.dims and a.layout is None else lay.normalized(cand)
+            if a.layout is None and i == 0:         # [N, C, H, W] (or [N, C]) again
+                return None
+            return lay.normalized(cand)
     raise Unsupported(f"an attention whose output {list(end.dims)} is laid out neither as its "
                       f"input {list(src.dims)} nor as the tokens its projection reads")
 
@@ -510,16 +700,18 @@ class Scope:
         return v.param if isinstance(v, Const) else self.cv.is_param(name)
 
 
-def _attributes(sc: Scope, r: Region, vol: tuple[int, int, int]) -> dict[str, Any]:
+def _attributes(sc: Scope, r: Region, vols: list[tuple[int, int, int]]) -> dict[str, Any]:
     cv, env = sc.cv, sc.env
-    h, w, c = vol
+    h, w, c = vols[0]
+    ck = vols[-1][2]            # the keys' and values' channels (cross-attention: the second's)
     # the projections: D, the biases
     units, biased = [], []
     for p in r.inproj:
         f_in, f_out = _features(sc, p)
-        if f_in != c:
+        width = ck if p in r.kv_proj else c
+        if f_in != width:
             raise Unsupported(f"an input projection for {counted(f_in, 'channel')} on an input of "
-                              f"{c}")
+                              f"{width}")
         units.append(f_out)
         biased.append(_has_bias(sc, p))
     total = sum(units)
@@ -565,13 +757,24 @@ def _attributes(sc: Scope, r: Region, vol: tuple[int, int, int]) -> dict[str, An
     else:
         raw["proj"] = False
         raw["_d"] = d
+    if r.kv is not None:
+        hk, wk = vols[1][:2]
+        if g != hk * wk:
+            raise Unsupported(f"a cross-attention of each query to {counted(g, 'key')} of the "
+                              f"{hk * wk:,} of its second input")
+        if ck != c:
+            raw["kv_channels"] = ck
     # which tokens a query attends to: the places the projection reads, in runs of g
     t = env[r.inproj[0].inputs[0]]
     placed_in = placed(t)
+    if placed_in is not None and placed_in.chan != len(placed_in.dims) - 1 and \
+            placed_in.dims[-1] == 1 == c:
+        placed_in = lay.unit_channels_last(placed_in)      # (one channel: any axis of 1)
     if placed_in is None or placed_in.chan != len(placed_in.dims) - 1:
         raise Unsupported("an attention whose tokens archcalc cannot follow from its input to "
                           "its projection")
-    found = lay.groups(placed_in.place_array(), g, (h, w))
+    found = ("all", (h, w), (0, 0)) if r.kv is not None else \
+        lay.groups(placed_in.place_array(), g, (h, w))
     if found is None:
         raise Unsupported(f"an attention of each token to {counted(g, 'token')} that are neither "
                           f"all the {h * w:,} of the input, nor a window, nor a grid cell (or a "
@@ -591,13 +794,16 @@ def _attributes(sc: Scope, r: Region, vol: tuple[int, int, int]) -> dict[str, An
                 continue
             raise Unsupported(f"a bias of shape {list(b.dims)} added to attention scores of "
                               f"{list(sd)}")
-        if bd[-3] == heads and all(x == 1 for x in bd[:-3]) and (heads > 1 or _learned(cv, r,
-                                                                                        bias)):
+        if bd[-3] == heads and all(x == 1 for x in bd[:-3]) and \
+                (heads > 1 or _learned(cv, r, bias) or _gathered_table(cv, bias)):
             relpos = True
         elif bd[-3] != 1 or (all(x == 1 for x in bd[:-3]) and _learned(cv, r, bias)):
             raise Unsupported(f"a bias of shape {list(b.dims)} added to attention scores of "
                               f"{list(sd)} (archcalc reads a relative-position bias, one per head, "
                               "and masks)")
+    if r.end.doc == GRID_DOC and kind in ("window", "all") and not any(shift) and \
+            all(m in (1, n) for m, n in zip(size, (h, w))):
+        kind = "grid"       # (cells of one place per axis or of all: windows too; named so)
     if kind == "window":
         raw["window"] = list(size)
         if any(shift):
@@ -638,7 +844,22 @@ def _has_bias(sc: Scope, p: Node) -> bool:
     if len(users) != 1 or users[0] is None or users[0].op_type != "Add":
         return False
     other = [x for x in users[0].inputs if x != p.outputs[0]]
-    return len(other) == 1 and sc.is_param(other[0])
+    return len(other) == 1 and (sc.is_param(other[0]) or _part_of_weight(sc.cv, other[0]))
+
+
+def _part_of_weight(cv: Context, value: str) -> bool:
+    """Whether ``value`` is a float initializer, or a view, a Slice or a part of a Split of one
+    (a bias of one projection cut from PyTorch's ``in_proj_bias``, as for cross-attention)."""
+    while value:
+        t = cv.g.initializers.get(value)
+        if t is not None:
+            return t.dtype in FLOATS
+        node = cv.producer.get(value)
+        if node is None or node.op_type not in ("Slice", "Split", "Identity", "Cast", "Reshape",
+                                                "Unsqueeze", "Squeeze", "Transpose"):
+            return False
+        value = node.inputs[0]
+    return False
 
 
 def _learned(cv: Context, r: Region, value: str) -> bool:
@@ -656,6 +877,27 @@ def _learned(cv: Context, r: Region, value: str) -> bool:
             continue
         p = cv.producer.get(v)
         if p is not None and p.op_type not in ("Shape", "Size", "ConstantOfShape"):
+            todo.extend(p.inputs)
+    return False
+
+
+def _gathered_table(cv: Context, value: str) -> bool:
+    """Whether ``value`` is gathered from a 2-D float initializer (a relative-position bias
+    table [offsets, heads], however few its values: a window of one place has one offset)."""
+    todo, seen = [value], set()
+    while todo:
+        v = todo.pop()
+        if v in seen or not v:
+            continue
+        seen.add(v)
+        p = cv.producer.get(v)
+        if p is None:
+            continue
+        if p.op_type == "Gather":
+            t = cv.g.initializers.get(p.inputs[0])
+            if t is not None and t.dtype in FLOATS and len(t.dims) == 2:
+                return True
+        elif p.op_type not in ("Shape", "Size", "ConstantOfShape"):
             todo.extend(p.inputs)
     return False
 

@@ -18,7 +18,7 @@ from typing import Any
 from . import fold
 from . import layout as lay
 from .values import Const, Unsupported, constant, sorted_axes
-from .wire import Node
+from .wire import Node, Tensor
 
 
 @dataclass
@@ -61,7 +61,13 @@ def evaluate(node: Node, ins: Sequence[V | None]) -> list[V]:
     """``node`` on dimensions (constants where its inputs are: shape arithmetic)."""
     op = node.op_type
     if op == "Constant":
-        return [constant(node)]
+        value = node.attrs.get("value")
+        try:
+            return [constant(node)]
+        except Unsupported:
+            if not isinstance(value, Tensor):
+                raise
+            return [Const(value.dims, None)]      # too large to decode (a mask): its dims
     first = ins[0] if ins else None
     if op in ("Shape", "Size"):
         assert first is not None

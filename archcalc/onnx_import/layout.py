@@ -127,6 +127,16 @@ def transpose(lay: Layout, perm: Sequence[int]) -> Layout:
     return Layout(dims, k, _normalize(places))
 
 
+def unit_channels_last(lay: Layout) -> Layout:
+    """``lay``, of one channel, with its last axis (of size 1 too) taken for the channels': the
+    same elements at the same positions (a view of one channel cannot tell its channel axis
+    from another of size 1; :func:`reshape` takes the first that fits)."""
+    last = len(lay.dims) - 1
+    assert lay.dims[lay.chan] == 1 == lay.dims[last]
+    rest = lay.dims[:last]
+    return Layout(lay.dims, last, _normalize(lay.place_array().reshape(rest)))
+
+
 def squeezed_rest(lay: Layout, batch: int) -> tuple[int, ...]:
     """The non-channel dimensions without the batch's (where it is more than 1, the first) and
     without those of size 1: (H, W) for a map, (T,) for a token sequence."""

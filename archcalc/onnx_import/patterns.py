@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from ..ops.tokens import PatchMerge, Tokens, Untokens
 from ..ops.words import counted
 from . import attention
 from . import handlers as h
@@ -43,7 +44,22 @@ class Plan:
 
 def find_patterns(cv: Context, order: list[Node]) -> Plan:
     plan = Plan()
-    attention.find(cv, plan, order)          # first: its nodes are no other pattern's
+    # a layer norm over the channels of [N, C, H, W], a channel shuffle and a patch merging
+    # begin or end with views (and slices, pads, concatenations) that an attention's walk to
+    # its input, or from its output, would take for its own: found first, they are layers
+    # there (archcalc's export writes every layer norm so, before and after attention), as the
+    # tokens and untokens layers archcalc's export names; then the attentions, whose nodes are
+    # no other pattern's
+    for node in order:
+        if node.op_type == "Transpose":
+            _layernorm(cv, plan, node)
+        elif node.op_type == "Reshape" and node.doc in (Tokens.ONNX_DOC, Untokens.ONNX_DOC):
+            plan.special[node.index] = _named_view       # (archcalc's export names these)
+        elif node.op_type == "Reshape":
+            _shuffle(cv, plan, node)
+        elif node.op_type == "Concat":
+            _patch_merge(cv, plan, node)
+    attention.find(cv, plan, order)
     pos = {n.index: i for i, n in enumerate(order)}
     for node in order:
         if node.index in plan.skip or node.index in plan.special:
@@ -56,7 +72,7 @@ def find_patterns(cv: Context, order: list[Node]) -> Plan:
         elif op == "MatMul":
             _matmul_add(cv, plan, node)
         elif op == "Reshape":
-            _shuffle(cv, plan, node) or _groupnorm(cv, plan, node)
+            _shuffle(cv, plan, node) or _groupnorm(cv, plan, node) or _row_view(plan, node)
         elif op == "Transpose":
             _layernorm(cv, plan, node)
         elif op == "ConvTranspose":
@@ -64,7 +80,9 @@ def find_patterns(cv: Context, order: list[Node]) -> Plan:
         elif op == "ReduceMean":
             _layernorm_parts(cv, plan, node)
         elif op == "Concat":
-            _patch_merge(cv, plan, node)
+            _broadcast_token(cv, plan, node)
+        elif op == "Gather":
+            plan.special[node.index] = _gather_row
     return plan
 
 
@@ -343,13 +361,15 @@ def _static_dims(cv: Context, value: str) -> tuple[int, ...] | None:
     return None
 
 
-def _param_path(cv: Context, value: str | None) -> bool:
-    """Whether ``value`` is an initializer, or one reshaped by Unsqueeze/Reshape (a weight)."""
+def _param_path(cv: Context, value: str | None, more: tuple[str, ...] = ()) -> bool:
+    """Whether ``value`` is an initializer, or one reshaped by Unsqueeze/Reshape (a weight);
+    ``more``: other views it may go through."""
     while value:
         if cv.is_param(value):
             return True
         node = cv.producer.get(value)
-        if node is None or node.op_type not in ("Unsqueeze", "Reshape", "Identity", "Cast"):
+        if node is None or node.op_type not in ("Unsqueeze", "Reshape", "Identity", "Cast",
+                                                *more):
             return False
         value = node.inputs[0]
     return False
@@ -407,7 +427,8 @@ def _conv_transpose_pad(cv: Context, plan: Plan, ct: Node) -> None:
     padded at the end, and the bias is added after them (archcalc's own export writes it so)."""
     pad = _only(cv, ct.outputs[0], "Pad")
     if pad is None or pad.attrs.get("mode", "constant") != "constant" or \
-            (len(ct.inputs) > 2 and ct.inputs[2]):
+            (len(ct.inputs) > 2 and ct.inputs[2]) or pad.index in plan.skip or \
+            pad.doc.startswith(attention.MARK):         # (another layer's: a patch merging's)
         return
     pads = _static(cv, pad.inputs[1]) if len(pad.inputs) > 1 else None
     value = _static(cv, pad.inputs[2]) if len(pad.inputs) > 2 and pad.inputs[2] else [0.0]
@@ -506,10 +527,10 @@ _layernorm_parts_head.layout_aware = True       # type: ignore[attr-defined]
 
 # -- Swin's patch merging: four strided Slices of [N, H, W, C] concatenated on the channels -------
 
-def _patch_merge(cv: Context, plan: Plan, cat: Node) -> None:
+def _patch_merge(cv: Context, plan: Plan, cat: Node) -> bool:
     xs = [x for x in cat.inputs if x]
     if len(xs) != 4:
-        return
+        return False
     nodes: dict[int, Node] = {}
     picks = []
     sources = set()
@@ -519,56 +540,200 @@ def _patch_merge(cv: Context, plan: Plan, cat: Node) -> None:
         while (sl := cv.producer.get(cur)) is not None and sl.op_type == "Slice":
             vals = [_static(cv, x) if x else None for x in (sl.inputs + [""] * 5)[1:5]]
             starts, ends, axes, steps = vals
+            if pick and (steps is None or any(st != 2 for st in steps)):
+                break                       # (a slice of the input: another layer's)
             if starts is None or ends is None or axes is None or steps is None:
-                return
+                return False
             for ax, s, st in zip(axes, starts, steps):
                 pick[int(ax)] = (int(s), int(st))
             nodes[sl.index] = sl
             cur = sl.inputs[0]
         if not pick:
-            return
+            return False
         picks.append(pick)
         sources.add(cur)
     if len(sources) != 1 or len({tuple(sorted(p)) for p in picks}) != 1 or \
             len(picks[0]) != 2 or any(st != 2 or s not in (0, 1) for p in picks
                                       for s, st in p.values()) or \
             len({tuple(sorted(p.items())) for p in picks}) != 4:
-        return
+        return False
     for n in nodes.values():
         if any(u is None or (u.index not in nodes and u is not cat)
                for u in cv.consumers.get(n.outputs[0], [])):
-            return
+            return False
     src = next(iter(sources))
     pad = cv.producer.get(src)
     if pad is not None and pad.op_type == "Pad" and \
-            all(u is not None and u.index in nodes for u in cv.consumers.get(src, [])):
+            all(u is not None and u.index in nodes for u in cv.consumers.get(src, [])) and \
+            _merge_pad(cv, pad, sorted(picks[0])):
         plan.internal(pad)
         src = pad.inputs[0]
     else:
         pad = None
     plan.internal(*nodes.values())
     plan.special[cat.index] = partial(_patch_merge_head, x=src, axes=sorted(picks[0]), pad=pad)
+    return True
+
+
+def _merge_pad(cv: Context, pad: Node, axes: list[int]) -> bool:
+    """Whether ``pad``, before a patch merging's slices along ``axes``, is its own: archcalc's
+    export names it so; another's pads by zeros, one row or column at most at the end of those
+    axes (a network's pad layer, archcalc's export writes without that name)."""
+    if pad.doc.startswith(attention.MARK):
+        return pad.doc == PatchMerge.ONNX_DOC
+    pads = _static(cv, pad.inputs[1]) if len(pad.inputs) > 1 else pad.attrs.get("pads")
+    value = _static(cv, pad.inputs[2]) if len(pad.inputs) > 2 and pad.inputs[2] else [0.0]
+    if pad.attrs.get("mode", "constant") not in ("constant", b"constant") or \
+            (len(pad.inputs) > 3 and pad.inputs[3]) or value != [0.0]:
+        return False
+    if pads is None:
+        return True              # (computed from the input's shape, as torchvision's: checked
+    if len(pads) != 8:           # on the walk)
+        return False
+    ends = {4 + a for a in sorted_axes(axes, 4)}
+    return all(p == 0 or (i in ends and p == 1) for i, p in enumerate(pads))
 
 
 def _patch_merge_head(cv: Context, node: Node, x: str, axes: list[int], pad: Node | None) -> None:
+    """Swin's patch merging: of [N, H, W, C] (torchvision's, channels last) along H and W
+    concatenated on the last axis, or of [N, C, H, W] along H and W concatenated on the
+    channels (archcalc's export)."""
     a = cv.act(x)
     la = a.layout
-    if la is None or len(la.dims) != 4 or la.chan != 3 or la.places is not None or \
-            sorted_axes(axes, 4) != [1, 2] or \
-            sorted_axes([node.attrs.get("axis", 0)], 4) != [3]:
+    axis = sorted_axes([node.attrs.get("axis", 0)], 4)
+    last = la is not None and len(la.dims) == 4 and la.chan == 3 and la.places is None and \
+        sorted_axes(axes, 4) == [1, 2] and axis == [3]
+    first = la is None and a.rank == 4 and sorted_axes(axes, 4) == [2, 3] and axis == [1]
+    if not (last or first):
         shown = la.describe() if la is not None else str(a.onnx_dims(cv.batch))
         raise Unsupported(f"strided slices of {shown} concatenated: archcalc reads Swin's "
-                          "patch merging, of [N, H, W, C] along H and W")
+                          "patch merging, of [N, H, W, C] or [N, C, H, W] along H and W")
     if pad is not None:
         pads = cv.ints(pad, 1, "pads") or []
-        allowed = {6: 1, 5: 1}             # the end of H and of W: one row or column at most
+        # the end of H and of W: one row or column at most
+        allowed = {6: 1, 5: 1} if last else {6: 1, 7: 1}
         if len(pads) != 8 or any(p and (i not in allowed or p > allowed[i])
                                  for i, p in enumerate(pads)):
             raise Unsupported(f"a Pad {pads} before a patch merging (archcalc's pads an odd "
                               "height or width by one)")
+    if first:
+        cv.emit(node, "patch_merge", {}, [a], rank=4)
+        return
+    assert la is not None
     n, hh, ww, c = la.dims
     cv.emit(node, "patch_merge", {}, [a], layout=Layout((n, (hh + 1) // 2, (ww + 1) // 2, 4 * c),
                                                         3))
 
 
 _patch_merge_head.layout_aware = True          # type: ignore[attr-defined]
+
+
+# -- token sequences as archcalc's export lays them out: [N, C, 1, T] ----------------------------
+# (a sequence 1×T×C is a map of one row, whose ONNX form is [N, C, H, W]'s: the importer reads
+# one so as any map, and these are the token ops' forms on it)
+
+def _target(cv: Context, node: Node, a: Act) -> list[int] | None:
+    """A Reshape's target shape (0 copying the input's dimension), or None."""
+    c = cv.const(node.inputs[1]) if len(node.inputs) > 1 else None
+    if c is None or c.values is None:
+        return None
+    dims = a.onnx_dims(cv.batch)
+    target = [int(v) for v in c.values]
+    if not node.attrs.get("allowzero", 0):
+        target = [dims[i] if t == 0 and i < len(dims) else t for i, t in enumerate(target)]
+    if target.count(-1) == 1:
+        known = math.prod(t for t in target if t != -1)
+        target = [math.prod(dims) // known if t == -1 and known else t for t in target]
+    return target
+
+
+def _as_row(cv: Context, node: Node) -> bool:
+    """A Reshape of a map [N, C, H, W] into a sequence [N, C, 1, H·W] (``x.flatten(2)`` in
+    archcalc's layout): a ``tokens`` layer, made here; False where it is not one."""
+    a = cv.act(node.inputs[0])
+    hh, ww, c = a.vol
+    if a.layout is not None or a.rank != 4 or _target(cv, node, a) != [cv.batch, c, 1, hh * ww]:
+        return False
+    cv.emit(node, "tokens", {}, [a], rank=4, layout=None)
+    return True
+
+
+def _row_view(plan: Plan, node: Node) -> bool:
+    """A Reshape that may make a map a sequence (:func:`_as_row`), decided on the walk."""
+    plan.special[node.index] = _row_or_view
+    return True
+
+
+def _row_or_view(cv: Context, node: Node) -> None:
+    a = cv.act(node.inputs[0])
+    if a.layout is not None or a.vol[0] == 1 or not _as_row(cv, node):
+        h.reshape(cv, node)
+
+
+_row_or_view.layout_aware = True            # type: ignore[attr-defined]
+
+
+def _named_view(cv: Context, node: Node) -> None:
+    """A Reshape archcalc's export names a ``tokens`` or ``untokens`` layer (in its doc_string):
+    that layer, also where it changes nothing (the tokens of a map of one row, a sequence
+    back into a map of one row)."""
+    a = cv.act(node.inputs[0])
+    hh, ww, c = a.vol
+    target = _target(cv, node, a) if a.layout is None and a.rank == 4 else None
+    if node.doc == Tokens.ONNX_DOC and target == [cv.batch, c, 1, hh * ww]:
+        cv.emit(node, "tokens", {}, [a], rank=4, layout=None)
+    elif node.doc == Untokens.ONNX_DOC and target is not None and len(target) == 4 and \
+            target[:2] == [cv.batch, c] and target[2] * target[3] == hh * ww:
+        cv.emit(node, "untokens", {"size": target[2:]}, [a], rank=4, layout=None)
+    else:
+        h.reshape(cv, node)
+
+
+_named_view.layout_aware = True             # type: ignore[attr-defined]
+
+
+def _gather_row(cv: Context, node: Node) -> None:
+    """A Gather of one place along the last axis of a sequence [N, C, 1, T] (``x[:, index]`` in
+    archcalc's layout): ``take_token``; any other Gather as its handler reads it."""
+    a = cv.act(node.inputs[0])
+    index = cv.const(node.inputs[1])
+    axis = node.attrs.get("axis", 0)
+    if a.layout is None and a.rank == 4 and a.vol[0] == 1 and axis in (3, -1) and \
+            index is not None and index.values is not None and index.dims == (1,):
+        cv.emit(node, "take_token", {"index": int(index.values[0])}, [a], rank=4, layout=None)
+        return
+    h.gather(cv, node)
+
+
+_gather_row.layout_aware = True             # type: ignore[attr-defined]
+
+
+def _broadcast_token(cv: Context, plan: Plan, cat: Node) -> bool:
+    """Learned tokens put before a sequence [N, C, 1, T] as archcalc's export writes them:
+    Concat(Where(true, tokens, Slice(x)), x) along the last axis (the Where copies the tokens
+    [1, C, 1, count] for every image of the batch, against the first token of x)."""
+    xs = [x for x in cat.inputs if x]
+    where = cv.producer.get(xs[0]) if len(xs) == 2 else None
+    if where is None or where.op_type != "Where" or len(where.inputs) != 3 or \
+            _only(cv, where.outputs[0]) is not cat:
+        return False
+    first = cv.producer.get(where.inputs[2])
+    if first is None or first.op_type != "Slice" or first.inputs[0] != xs[1] or \
+            _only(cv, first.outputs[0]) is not where or not _param_path(cv, where.inputs[1],
+                                                                        ("Transpose",)):
+        return False
+    plan.internal(first, where)
+    plan.special[cat.index] = partial(_broadcast_token_head, x=xs[1], tokens=where.inputs[1])
+    return True
+
+
+def _broadcast_token_head(cv: Context, node: Node, x: str, tokens: str) -> None:
+    a = cv.act(x)
+    d = cv.dims(tokens) or ()
+    _, _, c = a.vol
+    if a.layout is not None or a.rank != 4 or a.vol[0] != 1 or len(d) != 4 or \
+            tuple(d[:3]) != (1, c, 1) or node.attrs.get("axis") not in (3, -1):
+        shown = a.layout.describe() if a.layout is not None else str(a.onnx_dims(cv.batch))
+        raise Unsupported(f"learned tokens of shape {list(d)} put before {shown} (archcalc reads "
+                          "[1, C, 1, count] before a sequence [N, C, 1, T], along its last axis)")
+    cv.emit(node, "class_token", {"count": d[3]}, [a], rank=4, layout=None)

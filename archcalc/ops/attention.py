@@ -43,6 +43,13 @@ class Attention(Op):
              "kv_channels": None}
     arity = 2                       # one input (self-attention) or two (cross); checked in shape
     weight_layer = True
+    # the doc_string of the last node archcalc's export writes for it (its output): the
+    # importer's walk from the weighted sum ends there, and the next attention's walk to its
+    # input stops there (views of two attentions meet without a layer between them)
+    ONNX_DOC = "archcalc: attention"
+    # added to it for a grid: a grid whose cells are one place or the whole map along each axis
+    # holds the places of windows too (the same arithmetic), which archcalc's field tells apart
+    ONNX_GRID = ", grid"
 
     def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
         if name in ("heads", "head_dim", "kv_channels"):

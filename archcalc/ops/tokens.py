@@ -38,6 +38,9 @@ class Tokens(Op):
     kind = "tokens"
     names = ("to_tokens", "flatten_tokens")
     view = True
+    # the doc_string of the Reshape archcalc's export writes for it, read back by the importer
+    # (a map of one row is already a sequence: its Reshape changes nothing but the name)
+    ONNX_DOC = "archcalc: tokens"
 
     def shape(self, a: Attrs, ins: Sequence[Vol], at: At) -> Vol:
         h, w, c = ins[0]
@@ -62,6 +65,7 @@ class Untokens(Op):
     names = ("from_tokens", "to_map")
     ATTRS = {"size": None}
     view = True
+    ONNX_DOC = "archcalc: untokens"     # as tokens' (a size of [1, N] changes nothing)
 
     def coerce(self, name: str, value: Any, pos: SourcePos) -> Any:
         return None if value is None else as_pair(value, name, pos)
@@ -295,6 +299,9 @@ class PatchMerge(Op):
     field grows as a 2×2 window of stride 2 would."""
     kind = "patch_merge"
     names = ("patch_merging",)
+    # the doc_string of the Pad archcalc's export writes for an odd size: the importer tells it
+    # from a pad layer before the merging (or a transposed convolution's output padding)
+    ONNX_DOC = "archcalc: patch_merge, odd sizes padded"
 
     def shape(self, a: Attrs, ins: Sequence[Vol], at: At) -> Vol:
         h, w, c = ins[0]
