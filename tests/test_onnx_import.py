@@ -120,6 +120,14 @@ def _gated(net):
     return False
 
 
+def _one_window(net, report) -> bool:
+    """Whether an attention of ``net`` has one window over its whole map."""
+    rows = {row.name: row for row in report.layers}
+    return any(layer.op == "attention" and layer.attrs["window"] is not None
+               and tuple(layer.attrs["window"]) == rows[layer.inputs[0]].output[:2]
+               for layer in net.layers)
+
+
 def _token_round_trips(tmp_path, seeds, prefix):
     """The oracle's random networks with the token and attention ops drawn too (netgen's
     ``tokens``): every one round-trips, but those that multiply a layer by its own sigmoid gate
@@ -130,7 +138,14 @@ def _token_round_trips(tmp_path, seeds, prefix):
                                                 tokens=True)
         if _gated(net):
             continue
-        assert _round_trip_problems(report, net, tmp_path / "m.onnx") == [], text
+        problems = _round_trip_problems(report, net, tmp_path / "m.onnx")
+        if _one_window(net, report):
+            # a window as large as its map reads back as the global attention it computes:
+            # every figure agrees but the training step's, which keeps a windowed attention's
+            # scores (explicit softmax, as Swin runs it) and a global one's q, k, v (PyTorch's
+            # scaled_dot_product_attention): docs/onnx-import.md
+            problems = [p for p in problems if not p.startswith("totals.training_bytes")]
+        assert problems == [], text
         nets.append((net, report))
     assert len(nets) >= 0.99 * len(seeds)
     return nets
