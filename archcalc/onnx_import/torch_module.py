@@ -5,8 +5,9 @@ code (docs/onnx-import.md, "PyTorch modules").
 The export is PyTorch's TorchScript exporter (opset 17, BatchNorm kept as a node, as the module
 is: ``TrainingMode.PRESERVE`` on a module in eval mode), whose node names carry the module tree
 (``layer1.0.conv1``), which the importer turns back into layer names. Only the structure is
-exported (``export_params=False``: weights and buffers become graph inputs, as in archcalc's
-own light models), so a 600M-parameter model costs no more than a small one. The bytes are read
+exported with its weights where they take less than 1 GiB (a Swin's masks, computed from
+buffers, then stay constants), and past that as structure alone (``export_params=False``:
+weights become graph inputs, as in archcalc's own light models). The bytes are read
 from a temporary file that is always removed: nothing is left behind. torch is imported here
 only, and only when asked for (``archcalc[torch]``).
 """
@@ -61,11 +62,16 @@ def _export(torch: Any, module: Any, shape: tuple[int, int, int, int], label: st
     was_training = module.training
     module.eval()
     try:
-        with warnings.catch_warnings(), torch.no_grad():
+        # grad stays on: nn.MultiheadAttention's fused fast path (no ONNX form) runs only
+        # without it. The weights go in where they fit a protobuf (constants computed from them,
+        # a Swin's masks, stay constants); past that only the structure, weights as inputs
+        size = sum(t.numel() * t.element_size() for t in [*module.parameters(),
+                                                          *module.buffers()])
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             torch.onnx.export(module, (torch.zeros(*shape),), buffer, dynamo=False,
                               opset_version=17, training=torch.onnx.TrainingMode.PRESERVE,
-                              input_names=["input"], export_params=False)
+                              input_names=["input"], export_params=size < 1 << 30)
     except Exception as exc:       # whatever the exporter raises: one message, not a traceback
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise error(f"PyTorch could not export {label} for a {shape[2]}×{shape[3]}×{shape[1]} "
