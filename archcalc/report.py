@@ -20,7 +20,7 @@ Pair = tuple[int, int]
 # per axis (h, w): a receptive field's size, jump or centre; whole numbers, or fractions after
 # upsampling
 AxisPair = tuple[float, float]
-SCHEMA = 2      # version of the JSON document; raised whenever a field changes meaning or shape
+SCHEMA = 3      # version of the JSON document; raised whenever a field changes meaning or shape
 
 
 def _num(x: float) -> float:

@@ -30,7 +30,7 @@ def test_json_document_is_stable():
     p = run_cli("summary", "specs/vgg16.yaml", "--format", "json")
     doc = json.loads(p.stdout)
     assert list(doc)[:5] == ["schema", "name", "input", "depth", "layers"]
-    assert doc["schema"] == 2
+    assert doc["schema"] == 3
     assert doc["name"] == "vgg16" and doc["input"] == [224, 224, 3]
     layer_keys = ["name", "op", "attrs", "inputs", "input", "output", "params",
                   "trainable_params", "buffers", "macs", "activations", "inplace", "rf", "scope",
@@ -155,7 +155,7 @@ def test_format_json_is_a_json_document_on_every_path(tmp_path, command, args, f
     p = cli_in(tmp_path, command, *args, "-F", "json")
     assert p.returncode == code, (p.stdout, p.stderr)
     doc = json.loads(p.stdout)                 # the whole of stdout is one JSON document
-    assert doc["schema"] == 2 and doc["ok"] is False and doc["errors"] >= 1
+    assert doc["schema"] == 3 and doc["ok"] is False and doc["errors"] >= 1
     assert all(d["severity"] in ("error", "warning") for d in doc["diagnostics"])
     assert p.stderr == ""
 

@@ -209,7 +209,7 @@ def test_explain_command_formats():
     params = next(f for f in conv["figures"] if f["key"] == "params")
     assert params["formula"] == "F·F·C·K + K" and params["value"] == 34_944
     assert params["values"] == {"F": 11, "C": 3, "K": 96}
-    assert doc["totals"] and doc["schema"] == 2
+    assert doc["totals"] and doc["schema"] == 3
     md = run_cli("explain", "vgg16", "conv1..pool1", "-F", "markdown").stdout
     assert "### conv1 — conv 3×3/1 p1, 64" in md and "### pool1" in md and "conv3" not in md
     bad = run_cli("explain", "vgg16", "conv99")

@@ -23,7 +23,7 @@ def small():
 
 def test_json_rows_carry_what_the_table_shows():
     doc = small().to_dict()
-    assert doc["schema"] == SCHEMA == 2
+    assert doc["schema"] == SCHEMA == 3
     conv, bn, relu, pool, fc = doc["layers"][1:]
     assert conv["attrs"] == {"filters": 8, "kernel": [3, 3], "stride": [1, 1], "padding": [1, 1],
                              "dilation": [1, 1], "groups": 1, "bias": True}
