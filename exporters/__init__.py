@@ -7,6 +7,7 @@ YAML spec.
     >>> path = onnx_export.export(net, "small.onnx")            # doctest: +SKIP
     >>> runtime.run(path, batch=8).median_ms                    # doctest: +SKIP
 
+``archcalc.exporters.torch_source`` writes PyTorch source (``export -o model.py``).
 ``archcalc.exporters.onnx`` holds the emission table (archcalc op kind → ONNX nodes), ``to_model``,
 ``export`` and ``verify``; ``archcalc.exporters.runtime`` opens onnxruntime sessions and times them;
 ``archcalc.exporters.yaml`` writes a network (an imported model) as a YAML spec that reads back to
@@ -15,3 +16,21 @@ the same report. The commands are ``archcalc.cli.commands.export``, ``run`` and 
 This package's ``__init__`` imports neither onnx nor onnxruntime: they are loaded by the
 submodules that need them, so that ``archcalc`` stays light.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from archcalc.errors import ArchcalcError
+    from archcalc.graph import Layer
+
+
+def unknown_layer(layer: Layer, what: str) -> ArchcalcError:
+    """The error every exporter gives for a passthrough layer of an imported model (an ONNX
+    node archcalc does not know): ``what`` says what cannot be written (``it cannot be
+    exported``)."""
+    from archcalc.errors import error
+    return error(f"layer {layer.name!r} is an ONNX {layer.attrs['onnx_op']} node archcalc does "
+                 f"not know (kept by --unknown passthrough): {what}", layer.pos,
+                 layer=layer.name, hint="export the original model instead, or remove the layer",
+                 kind="spec")

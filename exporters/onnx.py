@@ -42,6 +42,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from archcalc.analysis import analyze
 from archcalc.errors import OPTIONS, SourcePos, error
+from archcalc.exporters import unknown_layer
 from archcalc.files import Input, refuse_inputs, writable_output
 from archcalc.graph import Builder, Layer, Network
 from archcalc.ops import At, Op, Vol, Windowed
@@ -716,10 +717,7 @@ def _mul(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: At
 
 def _opaque(g: Plan, layer: Layer, ins: list[str], vin: list[Vol], out: Vol, at: At) -> None:
     """A passthrough layer of an imported model: archcalc does not know what it computes."""
-    raise error(f"layer {layer.name!r} is an ONNX {layer.attrs['onnx_op']} node archcalc does "
-                "not know (kept by --unknown passthrough): it cannot be exported", layer.pos,
-                layer=layer.name, hint="export the original model instead, or remove the layer",
-                kind="spec")
+    raise unknown_layer(layer, "it cannot be exported")
 
 
 EMIT: dict[str, Emitter] = {

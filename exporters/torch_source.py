@@ -34,6 +34,7 @@ from typing import Any
 
 from archcalc.analysis import analyze
 from archcalc.errors import error
+from archcalc.exporters import unknown_layer
 from archcalc.graph import Layer, Network
 from archcalc.ops import At, Vol, Windowed
 from archcalc.ops.attention import Attention
@@ -848,10 +849,7 @@ def _dropout(layer: Layer, vin: list[Vol], out: Vol, at: At, lay: list[str]) -> 
 
 
 def _opaque(layer: Layer, vin: list[Vol], out: Vol, at: At, lay: list[str]) -> Emitted:
-    raise error(f"layer {layer.name!r} is an ONNX {layer.attrs['onnx_op']} node archcalc does "
-                "not know (kept by --unknown passthrough): it has no PyTorch source", layer.pos,
-                layer=layer.name, hint="export the original model instead, or remove the layer",
-                kind="spec")
+    raise unknown_layer(layer, "it has no PyTorch source")
 
 
 EMIT: dict[str, Any] = {
