@@ -32,23 +32,10 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from netgen import random_valid
-from torch_check import roundtrip, roundtrip_limit, structure, values
+from torch_check import roundtrip, roundtrip_limit, runs_in_onnxruntime, structure, values
 
 import archcalc
-from archcalc.exporters import onnx as onnx_export
 from archcalc.exporters import torch_source as ts
-
-
-def _opens_in_onnxruntime(net: archcalc.Network) -> bool:
-    import onnxruntime as ort
-    so = ort.SessionOptions()
-    so.log_severity_level = 4
-    try:
-        ort.InferenceSession(onnx_export.to_model(net, "zeros").SerializeToString(), so,
-                             providers=["CPUExecutionProvider"])
-    except Exception:        # onnxruntime's errors share no public base class
-        return False
-    return True
 
 
 def main() -> int:
@@ -86,7 +73,7 @@ def main() -> int:
         counts["structure ok" if not f else "structure bad"] += 1
         t2 = time.perf_counter()
         times["structure"] += t2 - t1
-        if _opens_in_onnxruntime(net):
+        if runs_in_onnxruntime(net):
             try:
                 f, w = values(net, compiled, seed=seed)
                 worst = max(worst, w)

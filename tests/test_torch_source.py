@@ -27,7 +27,7 @@ pytest.importorskip("onnxruntime")
 
 from conftest import ROOT, run_cli  # noqa: E402
 from netgen import random_valid  # noqa: E402
-from torch_check import roundtrip, roundtrip_limit, structure, values  # noqa: E402
+from torch_check import roundtrip, roundtrip_limit, runs_in_onnxruntime, structure, values  # noqa: E402
 
 from archcalc.exporters import torch_source as ts  # noqa: E402
 
@@ -100,28 +100,12 @@ def test_a_shipped_spec_computes_what_onnxruntime_computes(name):
     assert not found, "\n".join(found)
 
 
-def _runs_in_onnxruntime(net: archcalc.Network) -> bool:
-    """Whether onnxruntime opens the ONNX export (its CPU pooling refuses a padding as wide as
-    the window, which PyTorch and archcalc allow: not this exporter's concern)."""
-    import onnxruntime as ort
-
-    from archcalc.exporters import onnx as onnx_export
-    so = ort.SessionOptions()
-    so.log_severity_level = 4
-    try:
-        ort.InferenceSession(onnx_export.to_model(net, "zeros").SerializeToString(), so,
-                             providers=["CPUExecutionProvider"])
-    except Exception:        # onnxruntime's errors share no public base class
-        return False
-    return True
-
-
 @pytest.mark.parametrize("seeds", [range(0, 25)])
 def test_random_networks_compute_what_onnxruntime_computes(seeds):
     failed, run = {}, 0
     for seed in seeds:
         net = _random(seed)
-        if not _runs_in_onnxruntime(net):
+        if not runs_in_onnxruntime(net):
             continue
         run += 1
         found, _ = values(net, seed=seed)

@@ -257,3 +257,19 @@ class _quiet:
         self._o.__exit__(*exc)
         self._w.__exit__(*exc)
         return False
+
+
+def runs_in_onnxruntime(net: archcalc.Network) -> bool:
+    """Whether onnxruntime opens the ONNX export (its CPU pooling refuses a padding as wide as
+    the window, which PyTorch and archcalc allow: not the PyTorch exporter's concern)."""
+    import onnxruntime as ort
+
+    from archcalc.exporters import onnx as onnx_export
+    so = ort.SessionOptions()
+    so.log_severity_level = 4
+    try:
+        ort.InferenceSession(onnx_export.to_model(net, "zeros").SerializeToString(), so,
+                             providers=["CPUExecutionProvider"])
+    except Exception:        # onnxruntime's errors share no public base class
+        return False
+    return True
